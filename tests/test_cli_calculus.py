@@ -1,0 +1,283 @@
+"""`tracer diff` and `tracer descend`: every question of issue #4 answered by a command."""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+
+import click
+import pytest
+from click.testing import CliRunner
+from pytest import approx
+
+from tracer.cli_calculus import descend, diff
+
+cli = click.Group(commands=[diff, descend])
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def ok(*args: str) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def as_json(*args: str) -> dict:
+    return json.loads(ok(*args, "-f", "json"))
+
+
+# ---------------------------------------------------------------------------
+# diff: the questions
+# ---------------------------------------------------------------------------
+
+
+def test_quiz_1_1_f1_text():
+    out = ok("diff", "(2x^2 - 1)^3", "--at", "x=1")
+    assert "chain rule: d/dx (2·x^2 − 1)^3 = (3·(2·x^2 − 1)^2)·(4·x) = 12·x·(2·x^2 − 1)^2" in out
+    assert "[outer u^3; inner u = 2·x^2 − 1]" in out
+    assert "power rule: d/du u^3 = 3·u^2" in out
+    assert "df/dx = 12·x·(2·x^2 − 1)^2" in out
+    assert out.rstrip().endswith("at x = 1: df/dx = 12")
+
+
+def test_quiz_1_1_f2_text():
+    out = ok("diff", "[2(x+2)^2 - 1]^2", "--at", "x=0")
+    assert "df/dx = 8·(x + 2)·(2·(x + 2)^2 − 1)" in out
+    assert "at x = 0: df/dx = 112" in out
+
+
+def test_diff_json_is_spec_5():
+    data = as_json("diff", "(2x^2 - 1)^3", "--at", "x=1")
+    assert {"expression", "wrt", "derivative", "steps", "value"} <= set(data)
+    assert data["expression"] == "(2*x**2 - 1)**3"
+    assert data["wrt"] == "x"
+    assert data["derivative"] == "12*x*(2*x**2 - 1)**2"
+    assert data["value"] == 12.0
+    assert all({"rule", "expression", "result"} <= set(step) for step in data["steps"])
+    assert [s["rule"] for s in data["steps"]] == ["chain", "power", "sum", "constant", "constant multiple", "power"]
+    assert data["steps"][0]["parts"] == {"outer": "u**3", "inner": "2*x**2 - 1", "u": "u"}
+
+
+@pytest.mark.parametrize(
+    "expr, dw, db",
+    [
+        ("L = x w^2 + b^2", "2*w*x", "2*b"),
+        ("L = x e^w + e^b", "x*exp(w)", "exp(b)"),
+        ("L = [y - (x w + b)]^2", "2*x*(b + w*x - y)", "2*(b + w*x - y)"),
+        ("L = a ln(x w + b)", "a*x/(b + w*x)", "a/(b + w*x)"),
+    ],
+)
+def test_section_7_2_3_partials_json(expr, dw, db):
+    data = as_json("diff", expr, "--wrt", "w,b")
+    assert data["wrt"] == ["w", "b"]
+    assert [p["derivative"] for p in data["partials"]] == [dw, db]
+    assert [p["name"] for p in data["partials"]] == ["L", "L"]
+
+
+def test_section_7_2_3_text_uses_partial_notation():
+    out = ok("diff", "L = x w^2 + b^2", "--wrt", "w", "--wrt", "b", "--at", "x=2,w=3,b=-1")
+    assert "∂L/∂w = 2·w·x" in out and "∂L/∂b = 2·b" in out
+    assert "constant: ∂/∂w b^2 = 0   [does not depend on w]" in out
+    assert "at x = 2, w = 3, b = −1: ∂L/∂w = 12" in out
+    assert "at x = 2, w = 3, b = −1: ∂L/∂b = −2" in out
+
+
+def test_all_partials_when_no_wrt_is_given():
+    data = as_json("diff", "x y^2")
+    assert [p["wrt"] for p in data["partials"]] == ["x", "y"]
+
+
+def test_section_7_3_sigmoid_and_tanh():
+    out = ok("diff", "sigmoid(x)", "--at", "x=0")
+    assert "chain rule" in out and "outer 1/u" in out
+    assert "at x = 0: df/dx = 0.25" in out
+    out = ok("diff", "tanh(x)", "--at", "x=0")
+    assert "tanh rule: d/dx tanh(x) = 1 − tanh(x)^2" in out
+    assert "at x = 0: df/dx = 1" in out
+
+
+def test_section_7_6_multivariable_chain():
+    out = ok("diff", "z = x^2 + e^y; x = 2t + 1; y = t^2", "--at", "t=1")
+    assert "multivariable chain rule: dz/dt = ∂z/∂x·dx/dt + ∂z/∂y·dy/dt = (2·x)·2 + e^y·(2·t)" in out
+    assert "∂z/∂x: sum rule: ∂/∂x (x^2 + e^y) = 2·x" in out
+    assert "dx/dt: sum rule: d/dt (2·t + 1) = 2" in out
+    assert "dy/dt: power rule: d/dt t^2 = 2·t" in out
+    assert "substitution: = (2·(2·t + 1))·2 + e^(t^2)·(2·t)" in out
+    assert "at t = 1: dz/dt = 17.4365637" in out  # 4·3 + 2e
+    data = as_json("diff", "z = x^2 + e^y; x = 2t + 1; y = t^2", "--at", "t=1")
+    assert data["value"] == approx(12 + 2 * 2.718281828459045, abs=1e-12)
+    assert data["steps"][0]["rule"] == "multivariable chain"
+
+
+def test_md_and_tex():
+    md = ok("diff", "(2x^2 - 1)^3", "-f", "md", "--at", "x=1")
+    assert md.count("$$") >= 4 and r"\begin{aligned}" in md and r"\text{chain rule}" in md
+    assert "12 x \\left(2 x^{2} - 1\\right)^{2}" in md
+    tex = ok("diff", "L = x w^2 + b^2", "--wrt", "w", "-f", "tex")
+    assert r"\begin{align*}" in tex and r"\frac{\partial L}{\partial w}" in tex
+
+
+def test_output_file(tmp_path):
+    target = tmp_path / "d.json"
+    result = run("diff", "x^2", "-f", "json", "-o", str(target))
+    assert result.exit_code == 0
+    assert json.loads(target.read_text())["derivative"] == "2*x"
+
+
+def test_expr_may_start_with_a_minus():
+    assert "df/dx = −2·x" in ok("diff", "-x^2")
+
+
+# ---------------------------------------------------------------------------
+# descend: source 002 and source 004 §7.8
+# ---------------------------------------------------------------------------
+
+
+def test_source_002_alpha_0_1_written_out():
+    out = ok("descend", "y = theta^2", "--start", "theta=-4", "--lr", "0.1", "--steps", "3")
+    assert "θ₁ = θ₀ − α·y'(θ₀) = −4 − 0.1 × (−8) = −3.2" in out
+    assert "θ₂ = θ₁ − α·y'(θ₁) = −3.2 − 0.1 × (−6.4) = −2.56" in out
+    # erratum: source 002 prints θ₃ = −3.012
+    assert "θ₃ = θ₂ − α·y'(θ₂) = −2.56 − 0.1 × (−5.12) = −2.048" in out
+    assert "note:" not in out
+
+
+def test_source_002_alpha_1_5_diverges_with_a_note():
+    out = ok("descend", "theta^2", "--start", "theta=-4", "--lr", "1.5", "--steps", "3")
+    assert "θ₃ = θ₂ − α·f'(θ₂) = −16 − 1.5 × (−32) = 32" in out
+    assert "note: diverging: the value rises at every step from step 0 on (16 → 1024); the learning rate α = 1.5 is too large" in out
+    data = as_json("descend", "theta^2", "--start", "theta=-4", "--lr", "1.5", "--steps", "3")
+    assert data["diverged"] is True
+
+
+def test_source_002_alpha_0_01():
+    """Errata: the source prints θ₁ = −3.98 and θ₂ = −3.9996 (gradient −1.96)."""
+    data = as_json("descend", "theta^2", "--start", "theta=-4", "--lr", "0.01", "--steps", "2")
+    assert [it["point"]["theta"] for it in data["iterates"]] == approx([-4, -3.92, -3.8416], abs=1e-12)
+    assert data["iterates"][1]["gradient"]["theta"] == approx(-7.84, abs=1e-12)
+
+
+def test_descend_json_is_spec_5():
+    data = as_json("descend", "x^2", "--start", "x=-4", "--lr", "0.1", "--steps", "1")
+    first = data["iterates"][0]
+    assert first["point"] == {"x": -4.0} and first["value"] == 16.0 and first["gradient"] == {"x": -8.0}
+    assert data["iterates"][1]["point"]["x"] == approx(-3.2)
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [("x=4,y=0", (3.584428, -1.8481264)), ("x=1,y=0", (3, 2)), ("x=-4,y=0", (-3.779310, -3.283186)), ("x=-2,y=2", (-2.805118, 3.131313))],
+)
+def test_section_7_8_himmelblau(start, end):
+    data = as_json("descend", "(x^2 + y - 11)^2 + (x + y^2 - 7)^2", "--start", start, "--lr", "0.01", "--steps", "200")
+    final = data["iterates"][-1]
+    assert len(data["iterates"]) == 201
+    assert (final["point"]["x"], final["point"]["y"]) == approx(end, abs=5e-7)
+
+
+def test_himmelblau_text_every_20_like_the_book():
+    out = ok("descend", "(x^2 + y - 11)^2 + (x + y^2 - 7)^2", "--start", "x=4,y=0", "--lr", "0.01", "--steps", "200", "--every", "20", "--digits", "8")
+    assert "after 200 steps: x = 3.5844283, y = −1.8481265" in out
+    rows = [line.split()[0] for line in out.splitlines() if line.strip() and line.split()[0].isdigit()]
+    assert rows == [str(k) for k in range(0, 201, 20)]
+
+
+def test_svg_plot_1d_and_2d(tmp_path):
+    one = tmp_path / "theta.svg"
+    result = run("descend", "theta^2", "--start", "theta=-4", "--lr", "0.1", "--steps", "5", "--plot", str(one))
+    assert result.exit_code == 0
+    root = ET.fromstring(one.read_text())
+    polylines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    assert len(polylines) == 2  # the curve and the path
+    assert len(root.findall("{http://www.w3.org/2000/svg}circle")) == 6
+    two = tmp_path / "himmelblau.svg"
+    run("descend", "(x^2 + y - 11)^2 + (x + y^2 - 7)^2", "--start", "x=-2,y=2", "--lr", "0.01", "--steps", "50", "--plot", str(two))
+    root = ET.fromstring(two.read_text())
+    assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 1
+
+
+def test_pgfplots_plot_and_tex_output(tmp_path):
+    figure = tmp_path / "path.tex"
+    run("descend", "theta^2", "--start", "theta=-4", "--lr", "0.1", "--steps", "3", "--plot", str(figure))
+    text = figure.read_text()
+    assert text.startswith(r"\begin{tikzpicture}") and r"\addplot" in text and "(-4,16)" in text
+    tex = ok("descend", "theta^2", "--start", "theta=-4", "--lr", "0.1", "--steps", "3", "-f", "tex")
+    assert r"\theta_{1} &= \theta_{0} - \alpha" in tex and r"\begin{tikzpicture}" in tex and r"\toprule" in tex
+    md = ok("descend", "theta^2", "--start", "theta=-4", "--lr", "0.1", "--steps", "3", "-f", "md")
+    assert "| $k$ |" in md and "$$" in md
+
+
+def test_overflow_note():
+    out = ok("descend", "x^2", "--start", "x=1", "--lr", "10", "--steps", "1000")
+    assert "note: diverged: the numbers left the floating-point range at step" in out
+    data = as_json("descend", "x^2", "--start", "x=1", "--lr", "10", "--steps", "1000")
+    assert data["stopped_at"] is not None
+    assert data["iterates"][-1]["value"] is None  # JSON has no Infinity
+
+
+# ---------------------------------------------------------------------------
+# Errors: one line on stderr, exit 2, no traceback, fast
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["diff", "foo(x)"], "tracer diff: EXPR: unknown function 'foo' at column 1"),
+        (["diff", "x + foo(x)"], "tracer diff: EXPR: unknown function 'foo' at column 5"),
+        (["diff", "x^^2"], "tracer diff: EXPR: unexpected '^' at column 3; expected a number, a variable, a function or '('"),
+        (["diff", "x^2", "--wrt", "q"], "tracer diff: --wrt: 'q' does not occur in the expression (variables: x)"),
+        (["diff", "x^2 + y", "--at", "x=1"], "tracer diff: --at: no value for y (variables: x, y)"),
+        (["diff", "x^2", "--at", "q=1"], "tracer diff: --at: 'q' is not a variable of the expression (variables: x)"),
+        (["diff", "x^2", "--at", "x=foo(1)"], "tracer diff: --at: unknown function 'foo' at column 3"),
+        (["descend", "x^2", "--start", "y=1", "--lr", "0.1", "--steps", "1"], "tracer descend: --start: 'y' is not a variable of the expression (variables: x)"),
+        (["descend", "x^2 + y", "--start", "x=1", "--lr", "0.1", "--steps", "1"], "tracer descend: --start: no value for y (variables: x, y)"),
+        (["descend", "x^2", "--start", "x=1", "--lr", "-0.1", "--steps", "1"], "tracer descend: --lr: the learning rate must be a positive number, got -0.1"),
+        (["descend", "x^2", "--start", "x=1", "--lr", "a", "--steps", "1"], "tracer descend: --lr: a number was expected, not the variable 'a' at column 1"),
+        (["descend", "x^2", "--start", "x=1", "--lr", "0.1", "--steps", "1", "--plot", "p.png"], "tracer descend: --plot: p.png: use a .svg file (SVG) or a .tex file (pgfplots)"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, line):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.stderr == line + "\n"
+    assert result.stdout == ""
+
+
+HOSTILE = [
+    "__import__('os').system('touch {marker}')",
+    "().__class__",
+    "x+" * 51_200,  # 100 kB
+    "(" * 50_000 + "x" + ")" * 50_000,
+    "(" * 4_000 + "x" + ")" * 4_000,
+    "sin(" * 199 + "x" + ")" * 199,
+    "(" * 150 + "x" + "+1)^2" * 150,
+    "x^^2",
+    "9^9^9^9",
+    "+".join(f"sin({k}x)" for k in range(1, 600)),
+]
+
+
+@pytest.mark.parametrize("command", ["diff", "descend"])
+@pytest.mark.parametrize("index", range(len(HOSTILE)))
+def test_hostile_input_exit_2_fast_and_nothing_runs(command, index, tmp_path):
+    marker = tmp_path / "pwned"
+    expr = HOSTILE[index].format(marker=marker)
+    extra = ["--start", "x=1", "--lr", "0.1", "--steps", "3"] if command == "descend" else []
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, [command, expr, *extra])
+    elapsed = time.perf_counter() - start
+    assert result.exit_code == 2, result.output
+    assert elapsed < 1.0
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"tracer {command}: EXPR: ")
+    assert "Traceback" not in result.output
+    assert not marker.exists()
+
+
+def test_e_as_a_variable():
+    assert "∂f/∂x = 2·e·x" in ok("diff", "e x^2", "--wrt", "x", "--e-variable")  # e is a second variable
+    assert "df/dx = e^x" in ok("diff", "e^x")

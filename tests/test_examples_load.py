@@ -1,0 +1,81 @@
+"""Every shipped example loads, says what it is, and encodes its source text's numbering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracer import load
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: layer sizes (inputs first) of every shipped example
+SIZES = {
+    "mazur": "2-2-2",
+    "relu_softmax_3class": "2-2-3",
+    "zhu_example1": "2-2-1",
+    "zhu_example2": "1-1-1",
+    "zhu_quiz1_2": "1-1-1",
+    "zhu_quiz1_3": "1-1-1",
+    "yeum_3333": "3-3-3-3",
+    "deep_sigmoid": "2-3-3-2",
+    "tanh_regression": "1-3-1",
+    "xor": "2-2-1",
+}
+
+SHIPPED = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
+
+
+def test_every_example_is_listed_here():
+    assert SHIPPED == sorted(SIZES)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_example_loads_and_describes_its_layers(name):
+    problem = load(EXAMPLES / f"{name}.yaml")
+    description = problem.describe()
+    assert f"a {SIZES[name]} network" in description
+    assert problem.title
+    assert "-".join(str(n) for n in [problem.inputs] + [layer.units for layer in problem.layers]) == SIZES[name]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_example_begins_by_citing_its_source(name):
+    first = (EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith(("# Source: seed 00", "# Ours")), first
+
+
+def test_mazur_numbering():
+    problem = load(EXAMPLES / "mazur.yaml")
+    assert problem.parameters()["W1[1,2]"] == 0.20  # w2 joins i2 to h1
+    assert problem.parameters()["W1[2,1]"] == 0.25  # w3 joins i1 to h2
+    assert problem.trainable() == [f"W{l}[{j},{i}]" for l in (1, 2) for j in (1, 2) for i in (1, 2)]
+    assert problem.training.order == "simultaneous"
+
+
+def test_relu_softmax_trains_b_O1_only_and_uses_x2_0_37():
+    problem = load(EXAMPLES / "relu_softmax_3class.yaml")
+    assert problem.trainable() == ["b2[1]"]
+    assert problem.data[2].x == (0.5, 0.37)
+    assert [s.y for s in problem.data] == [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
+
+
+def test_zhu_weights_join_node_i_to_node_j():
+    problem = load(EXAMPLES / "zhu_example1.yaml")
+    assert problem.parameters()["W1[1,2]"] == 1.5  # w^{[1]}_{2,1}: x2 -> h1
+    assert problem.parameters()["W1[2,1]"] == 2.3  # w^{[1]}_{1,2}: x1 -> h2
+    assert all(layer.bias is None for layer in problem.layers)
+
+
+def test_zhu_means_over_samples():
+    for name in ("zhu_example2", "zhu_quiz1_3"):
+        problem = load(EXAMPLES / f"{name}.yaml")
+        assert problem.loss.samples == "mean" and problem.loss.factor == 0.5
+
+
+def test_yeum_matrices_are_input_major():
+    problem = load(EXAMPLES / "yeum_3333.yaml")
+    assert problem.layers[0].weights[0] == (0.1, 0.3, 0.4)  # W_{i1 j1}, W_{i2 j1}, W_{i3 j1}
+    assert problem.layers[2].weights[1] == (0.4, 0.7, 0.2)  # W_{k1 l2}, W_{k2 l2}, W_{k3 l2}
+    assert problem.loss.kind == "binary_cross_entropy" and problem.loss.log == "log10"

@@ -1,0 +1,1026 @@
+"""Derivatives rule by rule, and gradient descent — as data; nothing here formats.
+
+:func:`derive` differentiates an expression the way source 001's chain-rule pages
+do: it names the rule that applies to the outermost operation (sum, constant
+multiple, power, product, quotient, chain with its outer and inner function,
+exp/log/trig/hyperbolic), applies it, and recurses into the pieces. The result is
+a tree of :class:`RuleStep` s whose root's ``result`` is the derivative as the
+rules assembled it; :class:`Derivation` adds the simplified form and *checks it
+against* ``sympy.diff`` — a derivation that disagrees with SymPy raises
+:class:`DerivationMismatch` instead of being shown.
+
+:func:`multivariable_chain` is source 004 §7.6's form (``dz/dt = ∂z/∂x·dx/dt +
+∂z/∂y·dy/dt``); :func:`derive_sigmoid`, :func:`derive_tanh` and
+:func:`derive_softmax` end in the textbook forms σ(1−σ), 1−tanh², p_i(δ_ij − p_j)
+(source 004 §7.3, §7.4.2) and are what ``solve --detail full`` reuses.
+
+:func:`descend` runs gradient descent on an expression: the gradient is derived
+once (``sympy.diff``) and compiled into plain-float closures (no ``lambdify``, no
+``exec``), then iterated; a run that overflows or keeps growing is flagged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Sequence
+
+import sympy as sp
+
+from tracer.expression import ExpressionError, Program
+
+# Rule names (what the renderer prints, and what JSON's "rule" holds).
+CONSTANT = "constant"
+VARIABLE = "variable"
+SUM = "sum"
+CONSTANT_MULTIPLE = "constant multiple"
+POWER = "power"
+PRODUCT = "product"
+QUOTIENT = "quotient"
+CHAIN = "chain"
+EXPONENTIAL = "exponential"  # a^x
+GENERAL_POWER = "general power"  # f(x)^g(x)
+MULTIVARIABLE_CHAIN = "multivariable chain"
+SUBSTITUTION = "substitution"
+ALGEBRA = "algebra"
+FROM_TABLE = "derivative"  # a function SymPy knows and this module has no rule for
+
+#: simplification tries SymPy's ``simplify`` only below this size (it is slow and
+#: sometimes trades e^x for cosh; the candidates are compared by size anyway)
+SIMPLIFY_MAX_OPS = 30
+
+
+class DerivationMismatch(AssertionError):
+    """The rules produced something SymPy does not agree with: a bug, never shown to a user."""
+
+
+# ---------------------------------------------------------------------------
+# The data
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleStep:
+    """One application of a rule: ``d/d(wrt) expression = result``.
+
+    ``combination`` is the middle layer (handcalcs' "substituted"): an unevaluated
+    expression showing how the substeps' results combine, e.g. ``3(2x²−1)² · 4x``
+    for a chain rule, before SymPy multiplies it out into ``result``.
+    ``parts`` names the pieces a rule needs: ``("outer", u³)``, ``("inner", 2x²−1)``,
+    ``("u", u)`` for a chain; ``("constant", 2)`` for a constant multiple;
+    ``("n", 3)`` for a power; ``("x", 2t+1)`` for a multivariable chain's definitions.
+    """
+
+    rule: str
+    expression: sp.Expr
+    wrt: sp.Symbol
+    result: sp.Expr
+    combination: sp.Expr | None = None
+    parts: tuple[tuple[str | sp.Expr, sp.Expr], ...] = ()  # a role name, or a symbol and what it stands for
+    substeps: tuple["RuleStep", ...] = ()
+    partial: bool = False  # ∂ rather than d (other variables held constant)
+    note: str | None = None  # words only (e.g. "does not depend on w")
+
+    def part(self, role: str) -> sp.Expr | None:
+        for name, value in self.parts:
+            if name == role:
+                return value
+        return None
+
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, "RuleStep"]]:
+        """Pre-order: a rule, then the derivations it needs (as the texts read)."""
+        yield depth, self
+        for sub in self.substeps:
+            yield from sub.walk(depth + 1)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A derivative with its rule-by-rule derivation, checked against ``sympy.diff``."""
+
+    function: sp.Expr  # what was differentiated (for a multivariable chain: the outer function)
+    wrt: sp.Symbol
+    root: RuleStep
+    # The simplified derivative, in the form it is shown: it may hold a number outside a
+    # sum unevaluated (8·(x + 2), which SymPy would multiply out to 8x + 16), so compare
+    # it with `same_function` or `sympy.simplify`, not `==`.
+    result: sp.Expr
+    reference: sp.Expr  # sympy.diff of the fully substituted function: what result was checked against
+    name: str | None = None  # the function's name (``L`` in ``L = x w^2 + b^2``)
+    partial: bool = False
+    rewrites: tuple[RuleStep, ...] = ()  # algebra after the rules, in order (to σ(1 − σ), to the substituted form)
+    textbook: sp.Expr | None = None  # the final textbook form, when it differs from ``result``
+    definitions: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()  # what the symbols of ``textbook``/``rewrites`` stand for
+    variables: tuple[sp.Symbol, ...] = ()  # the function's variables in the order the user wrote them
+
+    @property
+    def raw(self) -> sp.Expr:
+        return self.root.result
+
+    def steps(self) -> Iterator[tuple[int, RuleStep]]:
+        yield from self.root.walk()
+        for rewrite in self.rewrites:
+            yield 0, rewrite
+
+    def value_at(self, point: Mapping[sp.Symbol, sp.Expr | float]) -> complex | float | None:
+        return evaluate(self.result, point)
+
+
+# ---------------------------------------------------------------------------
+# The rules
+# ---------------------------------------------------------------------------
+
+U_NAMES = ("u", "v", "g", "h", "q", "s")
+
+
+def _fresh(expr: sp.Expr, wrt: sp.Symbol) -> sp.Symbol:
+    """The inner function's name for a chain rule: ``u`` unless the expression uses it."""
+    taken = {s.name for s in expr.free_symbols} | {wrt.name}
+    for name in U_NAMES:
+        if name not in taken:
+            return sp.Symbol(name, real=True)
+    k = 1
+    while f"u{k}" in taken:
+        k += 1
+    return sp.Symbol(f"u{k}", real=True)
+
+
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """Undo SymPy's automatic ``2(x + 2) → 2x + 4``: keep a common number outside a sum.
+
+    Only for display; the value is unchanged (``2·(x + 2)`` is held unevaluated).
+    """
+    if expr.is_Add:
+        content, primitive = expr.as_content_primitive()
+        if content != 1 and primitive.is_Add:
+            return sp.Mul(content, primitive, evaluate=False)
+    return expr
+
+
+def _tidy_product(expr: sp.Expr) -> sp.Expr:
+    """A product with its numbers gathered in front: 4(x + 2)(4(x + 2)² − 2) → 8(x + 2)(2(x + 2)² − 1)."""
+    return _normal_sign(sp.factor_terms(expr)) if expr.is_Mul else _tidy(expr)
+
+
+def _normal_sign(expr: sp.Expr) -> sp.Expr:
+    """−2w(−b − wx + y) → 2w(b + wx − y): a negative coefficient absorbed by a sum factor."""
+    if not expr.is_Mul:
+        return expr
+    coeff, factors = expr.as_coeff_mul()
+    if coeff >= 0:
+        return expr
+    for k, f in enumerate(factors):
+        if f.is_Add and f.could_extract_minus_sign():
+            flipped = list(factors)
+            flipped[k] = -f
+            return sp.Mul(-coeff, *flipped)
+    return expr
+
+
+def _unevaluated_mul(*factors: sp.Expr) -> sp.Expr:
+    factors = tuple(f for f in factors if f != 1) or (sp.Integer(1),)
+    return factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
+
+
+#: f'(u) for the functions a rule is named after: the table of source 004 §7.2.1 and 001
+_TABLE: dict[type, tuple[str, Callable[[sp.Expr], sp.Expr]]] = {
+    sp.exp: ("exp", lambda u: sp.exp(u)),
+    sp.log: ("log", lambda u: 1 / u),
+    sp.sin: ("sin", lambda u: sp.cos(u)),
+    sp.cos: ("cos", lambda u: -sp.sin(u)),
+    sp.tan: ("tan", lambda u: sp.tan(u) ** 2 + 1),
+    sp.sec: ("sec", lambda u: sp.tan(u) * sp.sec(u)),
+    sp.csc: ("csc", lambda u: -sp.cot(u) * sp.csc(u)),
+    sp.cot: ("cot", lambda u: -sp.cot(u) ** 2 - 1),
+    sp.asin: ("asin", lambda u: 1 / sp.sqrt(1 - u**2)),
+    sp.acos: ("acos", lambda u: -1 / sp.sqrt(1 - u**2)),
+    sp.atan: ("atan", lambda u: 1 / (u**2 + 1)),
+    sp.sinh: ("sinh", lambda u: sp.cosh(u)),
+    sp.cosh: ("cosh", lambda u: sp.sinh(u)),
+    sp.tanh: ("tanh", lambda u: 1 - sp.tanh(u) ** 2),
+    sp.Abs: ("abs", lambda u: sp.sign(u)),
+}
+
+
+def _is_reciprocal(factor: sp.Expr) -> bool:
+    return factor.is_Pow and factor.exp.is_Number and factor.exp < 0
+
+
+def rule_step(expr: sp.Expr, wrt: sp.Symbol, partial: bool = False) -> RuleStep:
+    """The derivation tree of ``d expr / d wrt`` (other symbols are constants)."""
+    if not isinstance(expr, sp.Basic):  # a plain number from a caller (never text)
+        expr = sp.Rational(expr)
+    if not expr.has(wrt):
+        note = f"does not depend on {wrt.name}" if expr.free_symbols else None
+        return RuleStep(CONSTANT, expr, wrt, sp.Integer(0), partial=partial, note=note)
+    if expr == wrt:
+        return RuleStep(VARIABLE, expr, wrt, sp.Integer(1), partial=partial)
+    if expr.is_Add:
+        subs = tuple(rule_step(term, wrt, partial) for term in expr.args)
+        nonzero = [s.result for s in subs if s.result != 0]
+        combination = sp.Add(*nonzero, evaluate=False) if len(nonzero) > 1 else None
+        return RuleStep(SUM, expr, wrt, _tidy(sp.Add(*[s.result for s in subs])), combination, substeps=subs, partial=partial)
+    if expr.is_Mul:
+        return _mul_step(expr, wrt, partial)
+    if expr.is_Pow:
+        return _pow_step(expr, wrt, partial)
+    if isinstance(expr, sp.Max) and len(expr.args) == 2 and 0 in expr.args:
+        inner = expr.args[1] if expr.args[0] == 0 else expr.args[0]
+        return _function_step(expr, inner, wrt, partial, "relu", lambda u: sp.Heaviside(u), lambda u: sp.Max(0, u))
+    if isinstance(expr, sp.Abs) and expr.args[0].is_extended_real is not True:
+        # |u| with u possibly complex (ln x for x < 0): not sign(u)·u'; SymPy's derivative
+        return RuleStep(FROM_TABLE, expr, wrt, sp.diff(expr, wrt), partial=partial, note="abs of a possibly complex argument: SymPy's derivative")
+    if type(expr) in _TABLE and len(expr.args) == 1:
+        name, derivative = _TABLE[type(expr)]
+        return _function_step(expr, expr.args[0], wrt, partial, name, derivative, expr.func)
+    return RuleStep(FROM_TABLE, expr, wrt, sp.diff(expr, wrt), partial=partial, note=f"{type(expr).__name__}: SymPy's derivative")
+
+
+def _function_step(expr, inner, wrt, partial, name, derivative, build) -> RuleStep:
+    """f(x) by its table entry, or f(g(x)) by the chain rule with outer f and inner g."""
+    if inner == wrt:
+        return RuleStep(name, expr, wrt, derivative(wrt), partial=partial)
+    return _chain(expr, build, inner, wrt, partial)
+
+
+def _chain(expr: sp.Expr, outer_of: Callable[[sp.Expr], sp.Expr], inner: sp.Expr, wrt: sp.Symbol, partial: bool) -> RuleStep:
+    """d/dx g(h(x)) = g'(h(x)) · h'(x): outer g(u), inner u = h(x) (source 001's Outer/Inner)."""
+    u = _fresh(expr, wrt)
+    outer = outer_of(u)
+    outer_step = rule_step(outer, u)
+    inner_step = rule_step(inner, wrt, partial)
+    outer_at_inner = outer_step.result.xreplace({u: inner})
+    with sp.evaluate(False):  # show g'(h(x)) as g' with h substituted, not multiplied out
+        shown = outer_step.result.xreplace({u: inner})
+    result = _tidy_product(outer_at_inner * inner_step.result)
+    return RuleStep(
+        CHAIN,
+        expr,
+        wrt,
+        result,
+        _unevaluated_mul(shown, inner_step.result),
+        parts=(("outer", outer), ("inner", inner), ("u", u)),
+        substeps=(outer_step, inner_step),
+        partial=partial,
+    )
+
+
+def _mul_step(expr: sp.Expr, wrt: sp.Symbol, partial: bool) -> RuleStep:
+    constants = [a for a in expr.args if not a.has(wrt)]
+    depending = [a for a in expr.args if a.has(wrt)]
+    if constants:
+        c = sp.Mul(*constants)
+        g = sp.Mul(*depending)
+        inner = rule_step(g, wrt, partial)
+        return RuleStep(
+            CONSTANT_MULTIPLE,
+            expr,
+            wrt,
+            _tidy_product(c * inner.result),
+            _unevaluated_mul(c, inner.result) if inner.result != 1 and c != -1 else None,
+            parts=(("constant", c),),
+            substeps=(inner,),
+            partial=partial,
+        )
+    numerator = [a for a in depending if not _is_reciprocal(a)]
+    denominator = [1 / a for a in depending if _is_reciprocal(a)]
+    if numerator and denominator:
+        return quotient_step(sp.Mul(*numerator), sp.Mul(*denominator), wrt, partial, expr)
+    left, right = depending[0], sp.Mul(*depending[1:])
+    ls, rs = rule_step(left, wrt, partial), rule_step(right, wrt, partial)
+    result = _tidy(ls.result * right + left * rs.result)
+    combination = sp.Add(_unevaluated_mul(ls.result, right), _unevaluated_mul(left, rs.result), evaluate=False)
+    return RuleStep(PRODUCT, expr, wrt, result, combination, parts=(("left", left), ("right", right)), substeps=(ls, rs), partial=partial)
+
+
+def quotient_step(f: sp.Expr, g: sp.Expr, wrt: sp.Symbol, partial: bool = False, expression: sp.Expr | None = None) -> RuleStep:
+    """(f/g)' = (f'g − fg')/g² (source 004 §7.2.2)."""
+    fs, gs = rule_step(f, wrt, partial), rule_step(g, wrt, partial)
+    result = (fs.result * g - f * gs.result) / g**2
+    with sp.evaluate(False):
+        top = sp.Add(_unevaluated_mul(fs.result, g), sp.Mul(-1, _unevaluated_mul(f, gs.result)))
+        combination = sp.Mul(top, sp.Pow(sp.Pow(g, 2), -1))
+    return RuleStep(
+        QUOTIENT,
+        expression if expression is not None else f / g,
+        wrt,
+        result,
+        combination,
+        parts=(("numerator", f), ("denominator", g)),
+        substeps=(fs, gs),
+        partial=partial,
+    )
+
+
+def _pow_step(expr: sp.Expr, wrt: sp.Symbol, partial: bool) -> RuleStep:
+    base, exponent = expr.args
+    if not exponent.has(wrt):
+        if base == wrt:
+            return RuleStep(
+                POWER,
+                expr,
+                wrt,
+                exponent * wrt ** (exponent - 1),
+                _unevaluated_mul(exponent, sp.Pow(wrt, exponent - 1, evaluate=False)) if exponent != 2 else None,
+                parts=(("n", exponent),),
+                partial=partial,
+            )
+        return _chain(expr, lambda u: u**exponent, base, wrt, partial)
+    if not base.has(wrt):
+        if exponent == wrt:
+            return RuleStep(EXPONENTIAL, expr, wrt, expr * sp.log(base), _unevaluated_mul(expr, sp.log(base)), parts=(("a", base),), partial=partial)
+        return _chain(expr, lambda u: base**u, exponent, wrt, partial)
+    # f^g = e^(g ln f): (f^g)' = f^g (g' ln f + g f'/f)
+    bs, es = rule_step(base, wrt, partial), rule_step(exponent, wrt, partial)
+    result = expr * (es.result * sp.log(base) + exponent * bs.result / base)
+    with sp.evaluate(False):
+        combination = sp.Mul(expr, sp.Add(sp.Mul(es.result, sp.log(base)), sp.Mul(exponent, bs.result, sp.Pow(base, -1))))
+    return RuleStep(GENERAL_POWER, expr, wrt, result, combination, parts=(("base", base), ("exponent", exponent)), substeps=(bs, es), partial=partial)
+
+
+# ---------------------------------------------------------------------------
+# Checking and simplifying
+# ---------------------------------------------------------------------------
+
+
+def _degree_bound(expr: sp.Expr) -> float:
+    """An upper bound on the polynomial degree of ``expr`` (inf when it is not a polynomial-like tree).
+
+    ``((x + 1)^2 + 1)^2`` nested k times has degree 2^k although every exponent is 2:
+    expanding or factoring it is what must be avoided.
+    """
+    memo: dict = {}
+
+    def bound(e: sp.Expr) -> float:
+        if e in memo:
+            return memo[e]
+        if e.is_Symbol:
+            value: float = 1
+        elif e.is_number:
+            value = 0
+        elif e.is_Add:
+            value = max(bound(a) for a in e.args)
+        elif e.is_Mul:
+            value = sum(bound(a) for a in e.args)
+        elif e.is_Pow and e.exp.is_Integer:
+            value = bound(e.base) * abs(int(e.exp))
+        else:
+            value = math.inf
+        memo[e] = value
+        return value
+
+    return bound(expr)
+
+
+#: largest degree (bound) that may be expanded or factored
+EXPAND_MAX_DEGREE = 12
+
+
+#: digits of the probe arithmetic: towers like w^(x^(y^3)) amplify a relative error by
+#: their exponent (up to ~1e15 at the probe points), so 30 digits are not enough
+PROBE_DIGITS = 50
+#: values beyond 10^±100 at a probe point are too ill-conditioned to compare there
+PROBE_MAX = sp.Float("1e100")
+
+
+def _probe_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
+    """Fixed, irregular points, PROBE_DIGITS digits: ``count`` of mixed sign, ``count`` positive.
+
+    The positive ones are where logarithms, roots and real powers of a variable are
+    defined; none is near 0 or a simple rational (kinks of max/abs sit there).
+    """
+    rng = random.Random(20240611)
+    points = []
+    for _ in range(count):
+        points.append({s: sp.Float(rng.uniform(-2.9, 2.9) + 1 / 7, PROBE_DIGITS) for s in symbols})
+    for _ in range(count):
+        points.append({s: sp.Float(rng.uniform(0.2, 2.9) + 1 / 7, PROBE_DIGITS) for s in symbols})
+    return points
+
+
+def _numeric(expr: sp.Expr, point: dict) -> sp.Expr | None:
+    """A PROBE_DIGITS-digit value (a SymPy number: no overflow however large), or None where undefined."""
+    try:
+        value = sp.N(expr.xreplace(point), PROBE_DIGITS)
+    except (ZeroDivisionError, OverflowError, ValueError, TypeError, RecursionError):  # pragma: no cover - defensive
+        return None
+    if not value.is_number or value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return None
+    magnitude = abs(value)
+    if magnitude > PROBE_MAX or (magnitude != 0 and magnitude < 1 / PROBE_MAX):
+        return None  # e.g. y^(x^(x^2x)) ~ 10^(10^300): no fixed precision resolves it; not a probe
+    return value
+
+
+def same_function(a: sp.Expr, b: sp.Expr) -> bool:
+    """Are ``a`` and ``b`` the same function? Structurally, at probe points, or algebraically.
+
+    The rules mirror SymPy's, so most derivations agree structurally. Otherwise the
+    two are compared at twelve fixed irregular points with 50-digit arithmetic (a
+    disagreement anywhere is a mismatch); only if too few points are defined is
+    algebra tried, and ``expand``/``simplify`` only where they cannot blow up.
+    """
+    if a == b:
+        return True
+    difference = a - b
+    if difference == 0:
+        return True
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    agreeing = 0
+    for point in _probe_points(symbols):
+        va, vb = _numeric(a, point), _numeric(b, point)
+        if va is None or vb is None:
+            continue
+        if bool(sp.N(abs(va - vb) - sp.Float("1e-12") * (1 + abs(va) + abs(vb)), 15) > 0):
+            return False
+        agreeing += 1
+    if agreeing >= 3:
+        return True
+    if sp.count_ops(difference) < 200 and _degree_bound(difference) <= EXPAND_MAX_DEGREE:
+        if sp.expand(difference) == 0:
+            return True
+        if sp.count_ops(difference) < 40:
+            try:
+                return sp.simplify(difference) == 0
+            except (RecursionError, ValueError, TypeError):  # pragma: no cover - SymPy internals
+                return False
+    return False
+
+
+def _size(expr: sp.Expr) -> tuple[int, int]:
+    return (sp.count_ops(expr), len(sp.srepr(expr)))
+
+
+def simplest(raw: sp.Expr, reference: sp.Expr) -> sp.Expr:
+    """The form to show as the result: the rules' own, unless another is clearly shorter.
+
+    Candidates: as the rules built it (with common factors taken out), as
+    ``sympy.diff`` built it, and — for small expressions — factored or simplified
+    (a ``simplify`` that brings in functions the derivative did not have, like
+    cosh for e^x, is not taken). Another form wins only when at most 80 % the size:
+    the rules' form is the one the derivation leads to.
+    """
+    own = min([raw, sp.factor_terms(raw), _normal_sign(sp.factor_terms(raw))], key=_size)
+    candidates = [reference, sp.factor_terms(reference)]
+    functions = {type(f) for f in raw.atoms(sp.Function)}
+    if sp.count_ops(raw) <= SIMPLIFY_MAX_OPS and _degree_bound(raw) <= EXPAND_MAX_DEGREE:
+        if raw.is_polynomial() and not raw.atoms(sp.Function):
+            candidates.append(sp.factor(raw))
+        else:
+            simplified = sp.simplify(raw)
+            if {type(f) for f in simplified.atoms(sp.Function)} <= functions:
+                candidates.append(simplified)
+    best = min(candidates, key=_size)
+    own_size, best_size = _size(own), _size(best)
+    return best if best_size[0] < 0.8 * own_size[0] or (best_size[0] < own_size[0] and best_size[1] < 0.8 * own_size[1]) else own
+
+
+# ---------------------------------------------------------------------------
+# Public derivations
+# ---------------------------------------------------------------------------
+
+
+def _checked(derivation_result: sp.Expr, reference: sp.Expr, what: str) -> None:
+    if not same_function(derivation_result, reference):
+        raise DerivationMismatch(f"{what}: rules gave {derivation_result}, sympy.diff gives {reference}")
+
+
+def derive(expr: sp.Expr, wrt: sp.Symbol, *, name: str | None = None, partial: bool | None = None) -> Derivation:
+    """``d expr / d wrt`` rule by rule; the result simplified and checked equal to ``sympy.diff``.
+
+    ``partial`` (default: other variables are present) writes ∂ instead of d.
+    """
+    if partial is None:
+        partial = bool(expr.free_symbols - {wrt})
+    root = rule_step(expr, wrt, partial)
+    reference = sp.diff(expr, wrt)
+    _checked(root.result, reference, f"d/d{wrt.name} {expr}")
+    result = simplest(root.result, reference)
+    return Derivation(expr, wrt, root, result, reference, name=name, partial=partial)
+
+
+def partials(expr: sp.Expr, variables: Sequence[sp.Symbol] | None = None, *, name: str | None = None) -> tuple[Derivation, ...]:
+    """One derivation per variable (every free symbol, sorted by name, unless given)."""
+    if variables is None:
+        variables = sorted(expr.free_symbols, key=lambda s: s.name)
+    partial = len(expr.free_symbols) > 1
+    return tuple(derive(expr, v, name=name, partial=partial) for v in variables)
+
+
+def multivariable_chain(
+    outer: sp.Expr,
+    substitutions: Mapping[sp.Symbol, sp.Expr] | Sequence[tuple[sp.Symbol, sp.Expr]],
+    wrt: sp.Symbol,
+    *,
+    name: str | None = None,
+) -> Derivation:
+    """``z = f(x, y)``, ``x = g(t)``, ``y = h(t)``: dz/dt = ∂z/∂x·dx/dt + ∂z/∂y·dy/dt (source 004 §7.6).
+
+    A direct dependence of ``f`` on ``t`` adds the term ∂z/∂t. The steps are: one
+    partial derivation per intermediate variable, one derivation of each definition,
+    the combination in the intermediate variables (``2x·2 + e^y·2t``), then the
+    substitution (``2(2t + 1)·2 + e^{t²}·2t``) and the simplified result.
+    """
+    pairs = tuple(substitutions.items()) if isinstance(substitutions, Mapping) else tuple(substitutions)
+    mapping = dict(pairs)
+    used = [(v, g) for v, g in pairs if outer.has(v)]
+    substeps: list[RuleStep] = []
+    terms_symbolic: list[sp.Expr] = []
+    terms_evaluated: list[sp.Expr] = []
+    for v, g in used:
+        outer_partial = rule_step(outer, v, partial=True)
+        inner = rule_step(g, wrt, partial=bool(g.free_symbols - {wrt}))
+        substeps.extend([outer_partial, inner])
+        terms_symbolic.append(_unevaluated_mul(outer_partial.result, inner.result))
+        terms_evaluated.append(outer_partial.result * inner.result)
+    if outer.has(wrt):
+        direct = rule_step(outer, wrt, partial=True)
+        substeps.append(direct)
+        terms_symbolic.append(direct.result)
+        terms_evaluated.append(direct.result)
+    combination = sp.Add(*terms_symbolic, evaluate=False) if len(terms_symbolic) > 1 else (terms_symbolic[0] if terms_symbolic else sp.Integer(0))
+    in_intermediates = _tidy(sp.Add(*terms_evaluated))
+    raw = _tidy(in_intermediates.xreplace(mapping))
+    root = RuleStep(
+        MULTIVARIABLE_CHAIN,
+        outer,
+        wrt,
+        in_intermediates,
+        combination,
+        parts=tuple(pairs),
+        substeps=tuple(substeps),
+        partial=False,
+    )
+    with sp.evaluate(False):
+        substituted = combination.xreplace(mapping)
+    substitution = RuleStep(SUBSTITUTION, combination, wrt, substituted, parts=tuple(pairs))
+    full = outer.xreplace(mapping)
+    reference = sp.diff(full, wrt)
+    _checked(raw, reference, f"d/d{wrt.name} {full}")
+    result = simplest(raw, reference)
+    return Derivation(full, wrt, root, result, reference, name=name, partial=False, rewrites=(substitution,), definitions=pairs)
+
+
+#: A step-by-step derivation prints every subexpression and its derivative, so its
+#: length grows with the square of the nesting (a chain of k functions has k steps,
+#: each as long as the chain). Beyond these sizes the derivation is unreadable and
+#: slow to build; `tracer diff` refuses it (exit 2) rather than work for minutes.
+DERIVE_MAX_DEPTH = 32
+DERIVE_MAX_NODES = 300
+DERIVE_MAX_FACTORS = 16
+
+
+@dataclass(frozen=True)
+class Size:
+    nodes: int  # subexpressions, counted as printed (with repetition)
+    depth: int  # longest path from the root to a leaf
+    factors: int  # most factors in one product
+
+
+def expression_size(expr: sp.Expr) -> Size:
+    """Measured without recursion (a deep tree must not exhaust the stack while being refused)."""
+    nodes = depth = factors = 0
+    stack = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        nodes += 1
+        depth = max(depth, level)
+        if node.is_Mul:
+            factors = max(factors, len(node.args))
+        stack.extend((arg, level + 1) for arg in node.args)
+    return Size(nodes, depth, factors)
+
+
+def _check_size(expr: sp.Expr, depth: int, nodes: int, factors: int, purpose: str) -> None:
+    size = expression_size(expr)
+    if size.depth > depth:
+        raise ExpressionError(f"expression too deeply nested {purpose} (depth {size.depth}; at most {depth})")
+    if size.nodes > nodes:
+        raise ExpressionError(f"expression too large {purpose} ({size.nodes} terms and operations; at most {nodes})")
+    if size.factors > factors:
+        raise ExpressionError(f"product of {size.factors} factors is too long {purpose} (at most {factors})")
+
+
+def check_derivable(expr: sp.Expr) -> None:
+    """Refuse (ExpressionError) an expression too large to derive step by step; see DERIVE_MAX_*."""
+    _check_size(expr, DERIVE_MAX_DEPTH, DERIVE_MAX_NODES, DERIVE_MAX_FACTORS, "to derive step by step")
+
+
+def derive_program(program: Program, wrt: Sequence[str] | None = None) -> tuple[Derivation, ...]:
+    """What ``tracer diff`` computes: one derivation per requested variable.
+
+    Without ``wrt``: every variable of the (substituted) expression, in order of
+    first appearance — partial derivatives when there are several.
+    """
+    variables = program.free_variables()
+    by_name = {v.name: v for v in program.variables}
+    check_derivable(program.substituted())
+    if wrt:
+        targets = []
+        for name_ in wrt:
+            if name_ not in by_name or (variables and by_name[name_] not in variables):
+                known = ", ".join(v.name for v in variables) or "none"
+                raise ExpressionError(f"'{name_}' does not occur in the expression (variables: {known})")
+            targets.append(by_name[name_])
+    else:
+        if not variables:
+            raise ExpressionError("the expression has no variable to differentiate with respect to")
+        targets = list(variables)
+    partial = len(variables) > 1
+    out = []
+    for v in targets:
+        if program.definitions and any(program.expression.has(s) for s, _ in program.definitions):
+            derivation = multivariable_chain(program.expression, program.definitions, v, name=program.name)
+        else:
+            derivation = derive(program.substituted(), v, name=program.name, partial=partial)
+        out.append(dataclasses.replace(derivation, variables=variables))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# Textbook derivations of activation derivatives (reused by `solve --detail full`)
+# ---------------------------------------------------------------------------
+
+
+def _algebra(before: sp.Expr, after: sp.Expr, wrt: sp.Symbol, note: str, parts: tuple = ()) -> RuleStep:
+    """An algebra step; ``note`` is words ("split the fraction"), the math it names is in ``parts``."""
+    return RuleStep(ALGEBRA, before, wrt, after, parts=parts, note=note)
+
+
+def _with_rewrites(derivation: Derivation, rewrites: Sequence[RuleStep], textbook: sp.Expr, definitions) -> Derivation:
+    """Attach algebra steps after checking that every one of them is still the derivative."""
+    mapping = dict(definitions)
+    for step in rewrites:
+        with sp.evaluate(True):
+            value = step.result.xreplace(mapping).doit()
+        _checked(value, derivation.reference, f"rewrite '{step.note}'")
+    # without definitions the textbook form is itself a function of x (1 − tanh²x): the result
+    result = textbook if not definitions else derivation.raw
+    return dataclasses.replace(derivation, result=result, rewrites=tuple(rewrites), textbook=textbook, definitions=tuple(definitions))
+
+
+def derive_sigmoid(x: sp.Symbol | None = None, sigma: sp.Symbol | None = None) -> Derivation:
+    """σ(x) = 1/(1 + e^{−x}) ⇒ σ' = e^{−x}/(1 + e^{−x})² = … = σ(1 − σ) (source 004 §7.3.1)."""
+    x = x if x is not None else sp.Symbol("x", real=True)
+    sigma = sigma if sigma is not None else sp.Symbol("sigma", real=True)
+    d = 1 + sp.exp(-x)
+    derivation = derive(1 / d, x, name="sigma")
+    with sp.evaluate(False):
+        over_d2 = sp.Pow(sp.Pow(d, 2), -1)
+        added = sp.Mul(sp.Add(d, -1), over_d2)
+        split = sp.Add(sp.Mul(d, over_d2), sp.Mul(-1, over_d2))
+        cancelled = sp.Add(sp.Pow(d, -1), sp.Mul(-1, sp.Pow(sp.Pow(d, -1), 2)))
+        substituted = sp.Add(sigma, sp.Mul(-1, sp.Pow(sigma, 2)))
+        textbook = sp.Mul(sigma, sp.Add(1, sp.Mul(-1, sigma)))
+    steps = [
+        _algebra(derivation.raw, added, x, "add and subtract 1 in the numerator"),
+        _algebra(added, split, x, "split the fraction"),
+        _algebra(split, cancelled, x, "cancel"),
+        _algebra(cancelled, substituted, x, "substitute", ((sigma, 1 / d),)),
+        _algebra(substituted, textbook, x, "factor out", (("factor", sigma),)),
+    ]
+    return _with_rewrites(derivation, steps, textbook, ((sigma, 1 / d),))
+
+
+def derive_tanh(x: sp.Symbol | None = None) -> Derivation:
+    """tanh(x) = (e^x − e^{−x})/(e^x + e^{−x}) by the quotient rule ⇒ 1 − tanh²(x) (source 004 §7.3.4)."""
+    x = x if x is not None else sp.Symbol("x", real=True)
+    f = sp.exp(x) - sp.exp(-x)
+    g = sp.exp(x) + sp.exp(-x)
+    derivation = derive(f / g, x, name="tanh")
+    with sp.evaluate(False):
+        split = sp.Add(1, sp.Mul(-1, sp.Mul(sp.Pow(f, 2), sp.Pow(sp.Pow(g, 2), -1))))
+        squared = sp.Add(1, sp.Mul(-1, sp.Pow(sp.Mul(f, sp.Pow(g, -1)), 2)))
+        textbook = sp.Add(1, sp.Mul(-1, sp.Pow(sp.tanh(x), 2)))
+    steps = [
+        _algebra(derivation.raw, split, x, "split the fraction"),
+        _algebra(split, squared, x, "write as one square"),
+        _algebra(squared, textbook, x, "substitute", ((sp.tanh(x), f / g),)),
+    ]
+    return _with_rewrites(derivation, steps, textbook, ())
+
+
+def derive_softmax(i: int, j: int, n: int = 3, z: Sequence[sp.Symbol] | None = None) -> Derivation:
+    """∂p_i/∂z_j of p_i = e^{z_i}/Σ_k e^{z_k} by the quotient rule (source 004 §7.4.2).
+
+    Ends in p_i(1 − p_i) when i = j and −p_i p_j when i ≠ j (indices 1-based).
+    """
+    if not (1 <= i <= n and 1 <= j <= n):
+        raise ValueError(f"indices must be in 1..{n}, got i={i}, j={j}")
+    zs = list(z) if z is not None else [sp.Symbol(f"z{k}", real=True) for k in range(1, n + 1)]
+    total = sp.Add(*[sp.exp(zk) for zk in zs])
+    zi, zj = zs[i - 1], zs[j - 1]
+    p_i = sp.Symbol(f"p{i}", real=True)
+    p_j = sp.Symbol(f"p{j}", real=True)
+    expression = sp.exp(zi) / total
+    root = quotient_step(sp.exp(zi), total, zj, partial=True, expression=expression)
+    reference = sp.diff(expression, zj)
+    _checked(root.result, reference, f"d p{i}/d z{j}")
+    derivation = Derivation(expression, zj, root, simplest(root.result, reference), reference, name=f"p{i}", partial=True)
+    with sp.evaluate(False):
+        ei, ej = sp.exp(zi), sp.exp(zj)
+        if i == j:
+            split = sp.Mul(sp.Mul(ei, sp.Pow(total, -1)), sp.Mul(sp.Add(total, sp.Mul(-1, ei)), sp.Pow(total, -1)))
+            ones = sp.Mul(sp.Mul(ei, sp.Pow(total, -1)), sp.Add(1, sp.Mul(-1, sp.Mul(ei, sp.Pow(total, -1)))))
+            textbook = sp.Mul(p_i, sp.Add(1, sp.Mul(-1, p_i)))
+            definitions = ((p_i, ei / total),)
+            steps = [
+                _algebra(root.result, split, zj, "split the fraction"),
+                _algebra(split, ones, zj, "divide the second factor"),
+                _algebra(ones, textbook, zj, "substitute", definitions),
+            ]
+        else:
+            split = sp.Mul(-1, sp.Mul(ei, sp.Pow(total, -1)), sp.Mul(ej, sp.Pow(total, -1)))
+            textbook = sp.Mul(-1, p_i, p_j)
+            definitions = ((p_i, ei / total), (p_j, ej / total))
+            steps = [
+                _algebra(root.result, split, zj, "split the fraction"),
+                _algebra(split, textbook, zj, "substitute", definitions),
+            ]
+    return _with_rewrites(derivation, steps, textbook, definitions)
+
+
+# ---------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------
+
+
+def evaluate(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> float | complex | None:
+    """The value of ``expr`` at ``point``: a float, a complex (not real there), or None (undefined).
+
+    Exact substitution first (``12`` stays 12), then 30 digits; a symbol without a
+    value raises ``ValueError`` naming it.
+    """
+    exact = {s: (sp.Rational(v) if isinstance(v, (int, float)) else v) for s, v in point.items()}
+    value = expr.xreplace(exact)
+    missing = value.free_symbols
+    if missing:
+        raise ValueError(f"no value for {', '.join(sorted(s.name for s in missing))}")
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return None
+    number = sp.N(value, 30)
+    if number.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return None
+    z = complex(number)
+    if abs(z.imag) > 1e-25 * max(1.0, abs(z.real)):
+        return z
+    return z.real
+
+
+def _safe(fn: Callable[..., float]) -> Callable[..., float]:
+    def wrapped(*args: float) -> float:
+        try:
+            value = fn(*args)
+        except OverflowError:
+            return math.inf
+        except (ValueError, ZeroDivisionError):
+            return math.nan
+        if isinstance(value, complex):
+            return math.nan
+        return value
+
+    return wrapped
+
+
+def _pow(base: float, exponent: float) -> float:
+    if base == 0 and exponent < 0:
+        return math.inf
+    return math.pow(base, exponent)
+
+
+def _heaviside(x: float, at_zero: float = 0.5) -> float:
+    return 1.0 if x > 0 else (0.0 if x < 0 else at_zero)
+
+
+_FLOAT_FUNCTIONS: dict[type, Callable[..., float]] = {
+    sp.exp: math.exp,
+    sp.log: lambda u: math.log(u) if u > 0 else (-math.inf if u == 0 else math.nan),
+    sp.sin: math.sin,
+    sp.cos: math.cos,
+    sp.tan: math.tan,
+    sp.sec: lambda u: 1 / math.cos(u),
+    sp.csc: lambda u: 1 / math.sin(u),
+    sp.cot: lambda u: 1 / math.tan(u),
+    sp.asin: math.asin,
+    sp.acos: math.acos,
+    sp.atan: math.atan,
+    sp.sinh: math.sinh,
+    sp.cosh: math.cosh,
+    sp.tanh: math.tanh,
+    sp.Abs: abs,
+    sp.sign: lambda u: float((u > 0) - (u < 0)),
+    sp.Heaviside: _heaviside,
+    sp.Max: max,
+    sp.Min: min,
+}
+
+
+def compile_float(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[[Sequence[float]], float]:
+    """``expr`` as a plain-float function of ``variables`` (a point is a sequence in that order).
+
+    Built once as nested closures over the SymPy tree — no code generation, so no
+    ``exec`` — and safe: overflow gives ±inf, a domain error gives NaN.
+    """
+    index = {v: k for k, v in enumerate(variables)}
+
+    def build(e: sp.Expr) -> Callable[[Sequence[float]], float]:
+        if e.is_Symbol:
+            if e not in index:
+                raise ValueError(f"no value for {e.name}")
+            k = index[e]
+            return lambda p: p[k]
+        if e.is_number:
+            try:
+                c = complex(sp.N(e, 20))
+            except (TypeError, ValueError):
+                c = complex(math.nan)
+            constant = c.real if abs(c.imag) == 0 else math.nan
+            return lambda p: constant
+        if e.is_Add:
+            terms = [build(a) for a in e.args]
+            return lambda p: sum(t(p) for t in terms)
+        if e.is_Mul:
+            factors = [build(a) for a in e.args]
+
+            def product(p):
+                out = 1.0
+                for f in factors:
+                    out *= f(p)
+                return out
+
+            return product
+        if e.is_Pow:
+            base, exponent = build(e.args[0]), build(e.args[1])
+            safe_pow = _safe(_pow)
+            if e.args[1] == sp.Rational(1, 2):
+                root = _safe(math.sqrt)
+                return lambda p: root(base(p))
+            return lambda p: safe_pow(base(p), exponent(p))
+        fn = _FLOAT_FUNCTIONS.get(type(e))
+        if fn is None:
+            raise ValueError(f"cannot evaluate {type(e).__name__} numerically")
+        args = [build(a) for a in e.args]
+        safe_fn = _safe(fn)
+        return lambda p: safe_fn(*[a(p) for a in args])
+
+    return build(expr)
+
+
+@dataclass(frozen=True)
+class Iterate:
+    """θ_k with f(θ_k) and ∇f(θ_k); the update θ_{k+1} = θ_k − α ∇f(θ_k) gives the next one."""
+
+    step: int
+    point: tuple[float, ...]
+    value: float
+    gradient: tuple[float, ...]
+
+    @property
+    def finite(self) -> bool:
+        return all(math.isfinite(v) for v in (*self.point, self.value, *self.gradient))
+
+
+@dataclass(frozen=True)
+class Descent:
+    function: sp.Expr
+    variables: tuple[sp.Symbol, ...]
+    gradient: tuple[sp.Expr, ...]  # ∂f/∂v per variable, derived once
+    learning_rate: float
+    requested_steps: int
+    iterates: tuple[Iterate, ...]  # θ_0 … θ_N (fewer when it stopped early)
+    stopped_at: int | None = None  # the step whose iterate left the floating-point range
+    growing_from: int | None = None  # the value rose at every step from this one to the end
+    name: str | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """Non-finite numbers, or a value that rose at every step since ``growing_from``."""
+        return self.stopped_at is not None or self.growing_from is not None
+
+    @property
+    def final(self) -> Iterate:
+        return self.iterates[-1]
+
+    def update(self, k: int) -> tuple[Iterate, Iterate]:
+        """The iterates before and after update k (1-based): θ_k = θ_{k−1} − α ∇f(θ_{k−1})."""
+        return self.iterates[k - 1], self.iterates[k]
+
+
+def sample_curve(descent: Descent, lo: float, hi: float, samples: int = 200) -> list[tuple[float, float]]:
+    """(θ, f(θ)) at ``samples`` evenly spaced θ in [lo, hi], for plotting a one-variable descent."""
+    if len(descent.variables) != 1:
+        raise ValueError("a curve needs a function of one variable")
+    f = compile_float(descent.function, descent.variables)
+    n = max(samples, 2)
+    xs = [lo + (hi - lo) * k / (n - 1) for k in range(n)]
+    return [(x, f((x,))) for x in xs]
+
+
+#: gradient descent evaluates the expression and its gradient once per step (no steps printed)
+DESCEND_MAX_NODES = 2000
+DESCEND_MAX_DEPTH = 100
+DESCEND_MAX_FACTORS = 64
+DESCEND_MAX_GRADIENT_NODES = 20_000
+
+#: a run counts as diverging when its value rose at this many consecutive steps up to the end
+GROWING_STEPS = 3
+
+
+def descend(
+    expr: sp.Expr,
+    start: Mapping[sp.Symbol, float],
+    lr: float,
+    steps: int,
+    *,
+    name: str | None = None,
+) -> Descent:
+    """Gradient descent θ_{k+1} = θ_k − lr · ∇f(θ_k) from ``start`` for ``steps`` updates.
+
+    ``start`` fixes the variables and their order; every free symbol of ``expr``
+    needs a start value. Stops early (``stopped_at``) when a number overflows.
+    """
+    variables = tuple(start)
+    _check_size(expr, DESCEND_MAX_DEPTH, DESCEND_MAX_NODES, DESCEND_MAX_FACTORS, "for gradient descent")
+    missing = expr.free_symbols - set(variables)
+    if missing:
+        raise ValueError(f"no start value for {', '.join(sorted(s.name for s in missing))}")
+    if steps < 0:
+        raise ValueError("steps must be >= 0")
+    gradient = tuple(sp.diff(expr, v) for v in variables)
+    for v, g in zip(variables, gradient):
+        if expression_size(g).nodes > DESCEND_MAX_GRADIENT_NODES:
+            raise ValueError(f"the gradient ∂/∂{v.name} is too large to evaluate step by step (more than {DESCEND_MAX_GRADIENT_NODES} terms and operations)")
+    f = compile_float(expr, variables)
+    grads = [compile_float(g, variables) for g in gradient]
+    rate = float(lr)
+    point = tuple(float(start[v]) for v in variables)
+    iterates: list[Iterate] = []
+    stopped_at = None
+    for k in range(steps + 1):
+        value = f(point)
+        grad = tuple(g(point) for g in grads)
+        current = Iterate(k, point, value, grad)
+        iterates.append(current)
+        if not current.finite:
+            stopped_at = k
+            break
+        if k == steps:
+            break
+        point = tuple(p - rate * g for p, g in zip(point, grad))
+    growing_from = None
+    values = [it.value for it in iterates if math.isfinite(it.value)]
+    rises = 0
+    for a, b in zip(reversed(values[:-1]), reversed(values[1:])):
+        if b > a:
+            rises += 1
+        else:
+            break
+    if rises >= GROWING_STEPS:
+        growing_from = len(values) - 1 - rises
+    return Descent(
+        expr,
+        variables,
+        tuple(sp.factor_terms(g) if expression_size(g).nodes <= 400 else g for g in gradient),
+        rate,
+        steps,
+        tuple(iterates),
+        stopped_at,
+        growing_from,
+        name,
+    )
+
+
+__all__ = [
+    "ALGEBRA",
+    "CHAIN",
+    "CONSTANT",
+    "CONSTANT_MULTIPLE",
+    "Derivation",
+    "DerivationMismatch",
+    "Descent",
+    "Iterate",
+    "MULTIVARIABLE_CHAIN",
+    "PRODUCT",
+    "POWER",
+    "QUOTIENT",
+    "RuleStep",
+    "SUM",
+    "check_derivable",
+    "compile_float",
+    "derive",
+    "derive_program",
+    "derive_sigmoid",
+    "derive_softmax",
+    "derive_tanh",
+    "descend",
+    "evaluate",
+    "multivariable_chain",
+    "partials",
+    "quotient_step",
+    "rule_step",
+    "same_function",
+    "sample_curve",
+    "simplest",
+]

@@ -1,0 +1,934 @@
+"""Every string of `tracer diff` and `tracer descend`: text, Markdown, LaTeX, JSON, SVG, pgfplots.
+
+The math (:mod:`tracer.calculus`) hands over derivations and descents as data;
+this module only writes them. Numbers go through :func:`tracer.latex.fmt`, the
+project's one number formatter (significant digits, no float noise, Unicode minus
+in text). Expressions go through two small printers, subclasses of SymPy's own
+(STYLE.md: customise a printer by subclassing, never by editing its output):
+``TextMath`` for the terminal and ``TexMath`` for LaTeX/MathJax.
+
+Kept in one module so that it can move onto the shared renderer
+(:mod:`tracer.render`, templates) without touching the math: ``render_diff`` and
+``render_descent`` are the two entry points.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from sympy.printing.str import StrPrinter
+
+from tracer import calculus as calc
+from tracer.calculus import Derivation, Descent, RuleStep
+from tracer.latex import fmt
+
+FORMATS = ("text", "md", "tex", "json")
+
+GREEK = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ", "eta": "η",
+    "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ",
+    "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
+}
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+# ---------------------------------------------------------------------------
+# Expression printers
+# ---------------------------------------------------------------------------
+
+
+def _is_reciprocal(factor: sp.Expr) -> bool:
+    return factor.is_Pow and factor.exp.is_Number and factor.exp.is_negative
+
+
+def _canonical(expr: sp.Expr) -> bool:
+    """Is this sum/product as SymPy would build it (then print it the usual way)?"""
+    try:
+        return expr.func(*expr.args).args == expr.args
+    except (TypeError, ValueError):  # pragma: no cover - defensive
+        return False
+
+
+def _usual_order(expr: sp.Expr) -> bool:
+    """Print a sum of an as-built expression in SymPy's usual order?
+
+    Yes when SymPy built it (canonical, with canonical terms) — unless that order
+    would start with a minus where the built one does not (``σ − σ²``, not ``−σ² + σ``).
+    """
+    if not _canonical(expr) or any((a.is_Add or a.is_Mul) and not _canonical(a) for a in expr.args):
+        return False
+    usual = expr.as_ordered_terms()
+    return not (usual[0].could_extract_minus_sign() and not expr.args[0].could_extract_minus_sign())
+
+
+def _default_order(printer, method, expr):
+    """Print with SymPy's usual term order, from a printer configured to keep the built order."""
+    saved = printer._settings.get("order")
+    printer._settings["order"] = None
+    try:
+        return method(expr)
+    finally:
+        printer._settings["order"] = saved
+
+
+def _grouped(factor: sp.Expr) -> bool:
+    """Does a factor of a shown (unevaluated) product need brackets?"""
+    return factor.is_Add or factor.is_Mul or (factor.is_Number and factor.is_negative) or (factor.is_Rational and not factor.is_Integer)
+
+
+class TextMath(StrPrinter):
+    """Terminal math: ``12·x·(2·x^2 − 1)^2``, ``e^(−x)``, ``ln(x)``, ``|x|``, ``H(x)``, Greek letters.
+
+    ``keep_order=True`` prints an unevaluated expression (a rule's combination, an
+    algebra step) as built: terms and factors in their order, each product factor
+    that is itself a product or a sum in brackets — ``(3·(2·x^2 − 1)^2)·(4·x)``.
+    """
+
+    def __init__(self, keep_order: bool = False) -> None:
+        super().__init__({"order": "none"} if keep_order else {})
+        self.keep_order = keep_order
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return GREEK.get(expr.name, expr.name)
+
+    def _print_Exp1(self, expr) -> str:
+        return "e"
+
+    def _print_Pi(self, expr) -> str:
+        return "π"
+
+    def _print_exp(self, expr) -> str:
+        arg = expr.args[0]
+        inner = self._print(arg)
+        return f"e^{inner}" if (arg.is_Symbol or (arg.is_Integer and arg >= 0)) else f"e^({inner})"
+
+    def _print_log(self, expr) -> str:
+        return f"ln({self._print(expr.args[0])})"
+
+    def _print_Abs(self, expr) -> str:
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Heaviside(self, expr) -> str:
+        return f"H({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Min(self, expr) -> str:
+        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Pow(self, expr, rational=False) -> str:
+        base, exponent = expr.args
+        if exponent == sp.Rational(1, 2):
+            return f"√({self._print(base)})"
+        return super()._print_Pow(expr, rational)
+
+    def _print_Add(self, expr, order=None) -> str:
+        if self.keep_order and _usual_order(expr):
+            return _default_order(self, super()._print_Add, expr)
+        return super()._print_Add(expr, order)
+
+    def _print_Mul(self, expr) -> str:
+        if not self.keep_order or not expr.is_Mul or _canonical(expr):
+            # (LaTeX prints x^-1 through _print_Mul: a Pow arrives here too)
+            return super()._print_Mul(expr)
+        args = list(expr.args)
+        sign = ""
+        if len(args) > 1 and args[0] == -1:
+            sign, args = "-", args[1:]
+        numerator = [a for a in args if not _is_reciprocal(a)]
+        denominator = [sp.Pow(a.base, -a.exp, evaluate=False) if a.exp != -1 else a.base for a in args if _is_reciprocal(a)]
+
+        def factor(a: sp.Expr, bracket: bool) -> str:
+            text = self._print(a)
+            return f"({text})" if bracket else text
+
+        alone = len(numerator) == 1
+        top = "*".join(factor(a, _grouped(a) and not (alone and not denominator)) for a in numerator) or "1"
+        if alone and numerator[0].is_Mul and denominator:
+            top = f"({top})" if not top.startswith("(") else top
+        if not denominator:
+            return sign + top
+        if len(denominator) == 1:
+            d = denominator[0]
+            bottom = factor(d, d.is_Add or d.is_Mul or (d.is_Number and d.is_negative))
+        else:
+            bottom = "(" + "*".join(factor(a, _grouped(a)) for a in denominator) + ")"
+        return f"{sign}{top}/{bottom}"
+
+    def doprint(self, expr) -> str:
+        text = super().doprint(expr)
+        return text.replace("**", "^").replace("*", "·").replace("-", "−")
+
+
+class TexMath(LatexPrinter):
+    """LaTeX math for Markdown (MathJax) and .tex: ``\\ln``, ``H``, Greek names; ``keep_order`` as in TextMath."""
+
+    def __init__(self, keep_order: bool = False) -> None:
+        settings = {"ln_notation": True}
+        if keep_order:
+            settings["order"] = "none"
+        super().__init__(settings)
+        self.keep_order = keep_order
+
+    def _print_Heaviside(self, expr, exp=None) -> str:
+        text = rf"H\left({self._print(expr.args[0])}\right)"
+        return rf"{text}^{{{exp}}}" if exp else text
+
+    def _print_Abs(self, expr, exp=None) -> str:
+        text = rf"\left\lvert {self._print(expr.args[0])} \right\rvert"
+        return rf"{text}^{{{exp}}}" if exp else text
+
+    def _print_Max(self, expr, exp=None) -> str:
+        text = r"\max\left(" + ", ".join(self._print(a) for a in expr.args) + r"\right)"
+        return rf"{text}^{{{exp}}}" if exp else text
+
+    def _print_Add(self, expr, order=None) -> str:
+        if not self.keep_order:
+            return super()._print_Add(expr, order)
+        if _usual_order(expr):
+            return _default_order(self, super()._print_Add, expr)
+        parts = []
+        for k, term in enumerate(expr.args):
+            negative = False
+            if term.is_Mul and term.args and term.args[0] == -1:
+                negative, rest = True, term.args[1:]
+                term = rest[0] if len(rest) == 1 else sp.Mul(*rest, evaluate=False)
+            elif term.is_Number and term.is_negative:
+                negative, term = True, -term
+            text = self._print(term)
+            if term.is_Add:
+                text = rf"\left({text}\right)"
+            parts.append(("- " if negative else ("+ " if k else "")) + text)
+        return " ".join(parts)
+
+    def _print_Mul(self, expr) -> str:
+        if not self.keep_order or not expr.is_Mul or _canonical(expr):
+            # (LaTeX prints x^-1 through _print_Mul: a Pow arrives here too)
+            return super()._print_Mul(expr)
+        args = list(expr.args)
+        sign = ""
+        if len(args) > 1 and args[0] == -1:
+            sign, args = "- ", args[1:]
+        numerator = [a for a in args if not _is_reciprocal(a)]
+        denominator = [sp.Pow(a.base, -a.exp, evaluate=False) if a.exp != -1 else a.base for a in args if _is_reciprocal(a)]
+
+        def factor(a: sp.Expr, alone: bool) -> str:
+            text = self._print(a)
+            return rf"\left({text}\right)" if _grouped(a) and not alone else text
+
+        top = r" \cdot ".join(factor(a, len(numerator) == 1) for a in numerator) or "1"
+        if not denominator:
+            return sign + top
+        bottom = r" \cdot ".join(factor(a, len(denominator) == 1) for a in denominator)
+        return rf"{sign}\frac{{{top}}}{{{bottom}}}"
+
+
+_TEXT = TextMath()
+_TEX = TexMath()
+_TEXT_AS_BUILT = TextMath(keep_order=True)
+_TEX_AS_BUILT = TexMath(keep_order=True)
+
+
+def text_math(expr: sp.Expr, as_built: bool = False) -> str:
+    return (_TEXT_AS_BUILT if as_built else _TEXT).doprint(expr)
+
+
+def tex_math(expr: sp.Expr, as_built: bool = False) -> str:
+    return (_TEX_AS_BUILT if as_built else _TEX).doprint(expr)
+
+
+def _name_text(name: str) -> str:
+    return GREEK.get(name, name)
+
+
+def _name_tex(name: str) -> str:
+    return tex_math(sp.Symbol(name))
+
+
+# ---------------------------------------------------------------------------
+# Shared vocabulary
+# ---------------------------------------------------------------------------
+
+RULE_LABELS = {
+    calc.CONSTANT: "constant",
+    calc.VARIABLE: "variable",
+    calc.ALGEBRA: "algebra",
+    calc.SUBSTITUTION: "substitution",
+    calc.FROM_TABLE: "derivative table",
+}
+
+
+def rule_label(rule: str) -> str:
+    """``chain`` → ``chain rule``; ``tanh`` → ``tanh rule``; ``constant`` stays."""
+    return RULE_LABELS.get(rule, f"{rule} rule")
+
+
+def _needs_brackets(expr: sp.Expr) -> bool:
+    return expr.is_Add or expr.is_Mul or (expr.is_Number and expr < 0) or (expr.is_Pow and expr.exp.is_Number and expr.exp < 0)
+
+
+def _value_text(value, digits: int, dialect: str = "text") -> str:
+    if value is None:
+        return "undefined" if dialect == "text" else r"\text{undefined}"
+    if isinstance(value, complex):
+        return "not real" if dialect == "text" else r"\text{not real}"
+    return fmt(value, digits, dialect)
+
+
+def _json_number(value) -> float | None:
+    if value is None or isinstance(value, complex):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _kink_note(derivation: Derivation, point: Mapping[sp.Symbol, sp.Expr] | None) -> str | None:
+    """At a kink of max/|·| the derivative does not exist; say so, and which convention was used."""
+    if not point:
+        return None
+    for node in derivation.result.atoms(sp.Heaviside, sp.sign):
+        arg = node.args[0].xreplace(dict(point))
+        if arg.is_number and arg == 0:
+            return "the point is a kink (the argument of max/relu/abs is 0): the derivative does not exist there; the value uses H(0) = 1/2 and sign(0) = 0"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# diff: text
+# ---------------------------------------------------------------------------
+
+
+class _DiffWriter:
+    """Walks a derivation once; ``math``/``op``/``name`` are the dialect's spellings."""
+
+    def __init__(self, dialect: str):
+        self.dialect = dialect  # "text" | "tex"
+
+    def math(self, expr: sp.Expr, as_built: bool = False) -> str:
+        return text_math(expr, as_built) if self.dialect == "text" else tex_math(expr, as_built)
+
+    def name(self, symbol: sp.Symbol | str) -> str:
+        s = symbol if isinstance(symbol, str) else symbol.name
+        return _name_text(s) if self.dialect == "text" else _name_tex(s)
+
+    def d(self, partial: bool) -> str:
+        if self.dialect == "text":
+            return "∂" if partial else "d"
+        return r"\partial" if partial else "d"
+
+    def operator(self, wrt: sp.Symbol, partial: bool) -> str:
+        d = self.d(partial)
+        if self.dialect == "text":
+            return f"{d}/{d}{self.name(wrt)}"
+        return rf"\frac{{{d}}}{{{d} {self.name(wrt)}}}"
+
+    def ratio(self, top: str, wrt: sp.Symbol | str, partial: bool) -> str:
+        d = self.d(partial)
+        if self.dialect == "text":
+            space = " " if len(top) > 1 and top.isalpha() else ""
+            return f"{d}{space}{top}/{d}{self.name(wrt)}"
+        return rf"\frac{{{d} {top}}}{{{d} {self.name(wrt)}}}"
+
+    def bracketed(self, expr: sp.Expr) -> str:
+        inner = self.math(expr)
+        if not _needs_brackets(expr):
+            return inner
+        return f"({inner})" if self.dialect == "text" else rf"\left({inner}\right)"
+
+    def equation(self, step: RuleStep, lhs: str | None = None) -> list[str]:
+        """The sides of a step's equation: d/dx expr [= combination] = result."""
+        sides = [lhs or f"{self.operator(step.wrt, step.partial)} {self.bracketed(step.expression)}"]
+        result = self.math(step.result)
+        combination = step.combination
+        if combination is not None and combination.is_Add and _canonical_equal(combination, step.result):
+            combination = None  # a sum of the terms' derivatives that adds up as it stands
+        if combination is not None:
+            shown = self.math(combination, as_built=True)
+            if shown != result:
+                sides.append(shown)
+        sides.append(result)
+        return sides
+
+    def word(self, text: str) -> str:
+        """Words among math: as they are in text, ``\\text{…}`` in LaTeX."""
+        return text if self.dialect == "text" else rf"\text{{{_tex_escape(text)}}}"
+
+    def pieces(self, step: RuleStep, function_name: str) -> str:
+        """What a rule names: the chain rule's outer and inner function, a constant, a note."""
+        out = []
+        space = " " if self.dialect == "text" else r"\ "
+        if step.rule == calc.CHAIN:
+            u = step.part("u")
+            out.append(f"{self.word('outer')}{space}{self.math(step.part('outer'))}")
+            out.append(f"{self.word('inner')}{space}{self.math(u)} = {self.math(step.part('inner'))}")
+        elif step.rule == calc.CONSTANT_MULTIPLE:
+            out.append(f"{self.word('constant')}{space}{self.math(step.part('constant'))}")
+        elif step.rule == calc.QUOTIENT:
+            out.append(f"{self.word('numerator')}{space}{self.math(step.part('numerator'))}")
+            out.append(f"{self.word('denominator')}{space}{self.math(step.part('denominator'))}")
+        elif step.rule == calc.PRODUCT:
+            out.append(f"{self.word('left')}{space}{self.math(step.part('left'))}")
+            out.append(f"{self.word('right')}{space}{self.math(step.part('right'))}")
+        elif step.rule in (calc.MULTIVARIABLE_CHAIN, calc.SUBSTITUTION):
+            out.append((", " if self.dialect == "text" else r",\ ").join(f"{self.math(k)} = {self.math(v)}" for k, v in step.parts))
+        if step.note and step.rule != calc.ALGEBRA:
+            out.append(self.word(step.note))
+        if self.dialect == "text":
+            return "; ".join(out).replace("; numerator", ", numerator").replace("; denominator", ", denominator").replace("; right", ", right")
+        return r";\ ".join(out)
+
+    def algebra_note(self, step: RuleStep) -> str:
+        words = step.note or ""
+        math_parts = []
+        for key, value in step.parts:
+            if isinstance(key, str):
+                math_parts.append(self.math(value))
+            else:
+                math_parts.append(f"{self.math(key)} = {self.math(value)}")
+        if self.dialect == "text":
+            return " ".join([words, ", ".join(math_parts)]).strip()
+        pieces = ([self.word(words)] if words else []) + ([r",\ ".join(math_parts)] if math_parts else [])
+        return r"\ ".join(pieces)
+
+    def labels(self, derivation: Derivation, function_name: str) -> dict[int, str]:
+        """Names for the sub-derivations of a multivariable chain: ∂z/∂x, dx/dt."""
+        root = derivation.root
+        out: dict[int, str] = {}
+        if root.rule != calc.MULTIVARIABLE_CHAIN:
+            return out
+        by_expr = {v: k for k, v in root.parts}
+        for sub in root.substeps:
+            if sub.wrt != root.wrt:
+                out[id(sub)] = self.ratio(self.name(function_name), sub.wrt, True)
+            elif sub.expression in by_expr and sub.expression is not root.expression:
+                out[id(sub)] = self.ratio(self.name(by_expr[sub.expression]), root.wrt, sub.partial)
+            else:
+                out[id(sub)] = self.ratio(self.name(function_name), root.wrt, True)
+        return out
+
+    def chain_formula(self, derivation: Derivation, function_name: str) -> str:
+        """dz/dt = ∂z/∂x·dx/dt + ∂z/∂y·dy/dt (+ ∂z/∂t)."""
+        root = derivation.root
+        z = self.name(function_name)
+        dot = "·" if self.dialect == "text" else r" \cdot "
+        terms = [f"{self.ratio(z, v, True)}{dot}{self.ratio(self.name(v), root.wrt, False)}" for v, _ in root.parts if root.expression.has(v)]
+        if root.expression.has(root.wrt):
+            terms.append(self.ratio(z, root.wrt, True))
+        return " + ".join(terms)
+
+
+def _canonical_equal(unevaluated: sp.Expr, evaluated: sp.Expr) -> bool:
+    try:
+        return unevaluated.func(*unevaluated.args) == evaluated
+    except (TypeError, ValueError):  # pragma: no cover - defensive
+        return False
+
+
+def _tex_escape(text: str) -> str:
+    from tracer.latex import escape_tex
+
+    return escape_tex(text)
+
+
+def _function_header(derivation: Derivation, writer: _DiffWriter, function_name: str) -> str:
+    variables = derivation.variables or tuple(sorted(derivation.function.free_symbols, key=lambda s: s.name))
+    args = ", ".join(writer.name(v) for v in variables)
+    shown_name = writer.name(function_name)
+    head = f"{shown_name}({args})" if args else shown_name
+    root = derivation.root
+    if root.rule == calc.MULTIVARIABLE_CHAIN:
+        defs = ", ".join(f"{writer.math(k)} = {writer.math(v)}" for k, v in root.parts)
+        sep = "; " if writer.dialect == "text" else r",\quad "
+        return f"{shown_name} = {writer.math(root.expression)}{sep}{defs}"
+    return f"{head} = {writer.math(derivation.function)}"
+
+
+def derivation_text_lines(derivation: Derivation, function_name: str | None = None) -> list[str]:
+    """One derivation as terminal lines: the rule tree (indented), the algebra, the result.
+
+    Reusable on its own, e.g. by ``solve --detail full`` for σ' (:func:`tracer.calculus.derive_sigmoid`).
+    """
+    w = _DiffWriter("text")
+    function_name = function_name or derivation.name or "f"
+    target = w.ratio(w.name(function_name), derivation.wrt, derivation.partial)
+    lines = [f"{target}:"]
+    labels = w.labels(derivation, function_name)
+    for depth, step in derivation.root.walk():
+        indent = "  " * (depth + 1)
+        if step.rule == calc.MULTIVARIABLE_CHAIN:
+            sides = [target, w.chain_formula(derivation, function_name), *w.equation(step)[1:]]
+        else:
+            sides = w.equation(step)
+        label = labels.get(id(step))
+        prefix = f"{label}: " if label else ""
+        line = f"{indent}{prefix}{rule_label(step.rule)}: {' = '.join(sides)}"
+        pieces = w.pieces(step, function_name)
+        if pieces:
+            line += f"   [{pieces}]"
+        lines.append(line)
+    for rewrite in derivation.rewrites:
+        lines.append(f"  {rule_label(rewrite.rule)}: = {w.math(rewrite.result, as_built=True)}   [{w.algebra_note(rewrite) or w.pieces(rewrite, function_name)}]")
+    lines.append(f"{target} = {w.math(derivation.result)}")
+    if derivation.textbook is not None and derivation.textbook != derivation.result:
+        where = ", ".join(f"{w.math(k)} = {w.math(v)}" for k, v in derivation.definitions)
+        lines.append(f"textbook form: {target} = {w.math(derivation.textbook)}" + (f"   with {where}" if where else ""))
+    return lines
+
+
+def diff_text(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+    w = _DiffWriter("text")
+    first = derivations[0]
+    function_name = first.name or "f"
+    lines: list[str] = [_function_header(first, w, function_name)]
+    for derivation in derivations:
+        lines.append("")
+        lines.extend(derivation_text_lines(derivation, function_name))
+        if point:
+            target = w.ratio(w.name(function_name), derivation.wrt, derivation.partial)
+            value = derivation.value_at(point)
+            at = ", ".join(f"{w.name(s)} = {w.math(v)}" for s, v in point.items())
+            lines.append(f"at {at}: {target} = {_value_text(value, digits)}")
+            note = _kink_note(derivation, point)
+            if note:
+                lines.append(f"note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# diff: Markdown and LaTeX (to move onto the shared templates)
+# ---------------------------------------------------------------------------
+
+
+def derivation_tex_rows(derivation: Derivation, function_name: str | None = None) -> list[str]:
+    """One derivation as the rows of an ``align*``/``aligned`` (joined with ``\\\\``): reusable by ``solve``."""
+    return _diff_tex_lines(derivation, _DiffWriter("tex"), function_name or derivation.name or "f")[0]
+
+
+def _diff_tex_lines(derivation: Derivation, w: _DiffWriter, function_name: str) -> tuple[list[str], str]:
+    """Rows of an ``align*``, flush left and indented by depth: ``&\\quad lhs = rhs && \\text{rule}``."""
+    target = w.ratio(w.name(function_name), derivation.wrt, derivation.partial)
+    labels = w.labels(derivation, function_name)
+    rows = []
+    for depth, step in derivation.root.walk():
+        if step.rule == calc.MULTIVARIABLE_CHAIN:
+            sides = [target, w.chain_formula(derivation, function_name), *w.equation(step)[1:]]
+        else:
+            sides = w.equation(step)
+        label = labels.get(id(step))
+        indent = r"\quad " * depth
+        pieces = w.pieces(step, function_name)
+        rule = rf"\text{{{_tex_escape(rule_label(step.rule))}}}" + (rf"\ ({pieces})" if pieces else "")
+        lhs = f"{label + ' = ' if label else ''}{sides[0]}"
+        rows.append(rf"&{indent}{lhs} = {' = '.join(sides[1:])} && {rule}")
+    for rewrite in derivation.rewrites:
+        note = w.algebra_note(rewrite) or w.pieces(rewrite, function_name)
+        rows.append(rf"&\quad = {w.math(rewrite.result, as_built=True)} && \text{{{_tex_escape(rule_label(rewrite.rule))}}}\ ({note})")
+    rows.append(rf"&{target} = {w.math(derivation.result)} && \text{{result}}")
+    if derivation.textbook is not None and derivation.textbook != derivation.result:
+        where = r",\ ".join(f"{w.math(k)} = {w.math(v)}" for k, v in derivation.definitions)
+        rows.append(rf"&{target} = {w.math(derivation.textbook)} && \text{{textbook form}}" + (rf"\ ({where})" if where else ""))
+    return rows, target
+
+
+def _point_tex(point: Mapping[sp.Symbol, sp.Expr], w: _DiffWriter) -> str:
+    return r",\ ".join(f"{w.name(s)} = {w.math(v)}" for s, v in point.items())
+
+
+def diff_markdown(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+    w = _DiffWriter("tex")
+    function_name = derivations[0].name or "f"
+    out = [f"$$ {_function_header(derivations[0], w, function_name)} $$", ""]
+    for derivation in derivations:
+        rows, target = _diff_tex_lines(derivation, w, function_name)
+        out.append("$$")
+        out.append(r"\begin{aligned}")
+        out.append(" \\\\\n".join(rows))
+        out.append(r"\end{aligned}")
+        out.append("$$")
+        out.append("")
+        if point:
+            value = derivation.value_at(point)
+            out.append(f"At ${_point_tex(point, w)}$: ${target} = {_value_text(value, digits, 'latex')}$")
+            note = _kink_note(derivation, point)
+            if note:
+                out.append("")
+                out.append(f"*Note: {note}.*")
+            out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def diff_tex(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+    w = _DiffWriter("tex")
+    function_name = derivations[0].name or "f"
+    out = [r"\[ " + _function_header(derivations[0], w, function_name) + r" \]"]
+    for derivation in derivations:
+        rows, target = _diff_tex_lines(derivation, w, function_name)
+        out.append(r"\begin{align*}")
+        out.append(" \\\\\n".join(rows))
+        out.append(r"\end{align*}")
+        if point:
+            value = derivation.value_at(point)
+            out.append(rf"At ${_point_tex(point, w)}$: ${target} = {_value_text(value, digits, 'latex')}$.")
+            note = _kink_note(derivation, point)
+            if note:
+                out.append(rf"\emph{{Note: {_tex_escape(note)}.}}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# diff: JSON (SPEC.md §5)
+# ---------------------------------------------------------------------------
+
+
+def _step_json(depth: int, step: RuleStep) -> dict:
+    out: dict = {"rule": step.rule, "expression": str(step.expression), "result": str(step.result)}
+    out["wrt"] = step.wrt.name
+    out["depth"] = depth
+    if step.combination is not None:
+        out["combination"] = str(step.combination)
+    if step.parts:
+        out["parts"] = {str(k): str(v) for k, v in step.parts}
+    if step.note:
+        out["note"] = step.note
+    return out
+
+
+def derivation_json(derivation: Derivation, point: Mapping[sp.Symbol, sp.Expr] | None = None) -> dict:
+    """``{"expression", "wrt", "derivative", "steps": [{"rule", "expression", "result", …}], "value"}``."""
+    out: dict = {
+        "expression": str(derivation.function),
+        "wrt": derivation.wrt.name,
+        "derivative": str(derivation.result),
+        "steps": [_step_json(depth, step) for depth, step in derivation.steps()],
+    }
+    if derivation.name:
+        out["name"] = derivation.name
+    out["latex"] = tex_math(derivation.result)
+    if derivation.textbook is not None:
+        out["textbook"] = str(derivation.textbook)
+    if point:
+        value = derivation.value_at(point)
+        out["value"] = _json_number(value)
+        out["at"] = {s.name: _json_number(calc.evaluate(v, {})) for s, v in point.items()}
+        if value is None or isinstance(value, complex):
+            out["value_note"] = "undefined at this point" if value is None else "not real at this point"
+    return out
+
+
+def diff_json(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None) -> dict:
+    """One derivative: SPEC.md §5's object. Several (partials): ``{"expression", "partials": [...]}``."""
+    if len(derivations) == 1:
+        return derivation_json(derivations[0], point)
+    return {
+        "expression": str(derivations[0].function),
+        "wrt": [d.wrt.name for d in derivations],
+        "partials": [derivation_json(d, point) for d in derivations],
+    }
+
+
+def render_diff(derivations: Sequence[Derivation], fmt_: str, point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+    import json
+
+    if fmt_ == "json":
+        return json.dumps(diff_json(derivations, point), indent=1, ensure_ascii=False) + "\n"
+    if fmt_ == "md":
+        return diff_markdown(derivations, point, digits)
+    if fmt_ == "tex":
+        return diff_tex(derivations, point, digits)
+    return diff_text(derivations, point, digits)
+
+
+# ---------------------------------------------------------------------------
+# descend
+# ---------------------------------------------------------------------------
+
+
+def _descent_note(descent: Descent, digits: int, dialect: str = "text") -> str | None:
+    """Why a run is flagged, in words; ``dialect="latex"`` puts the math in ``$…$``."""
+    latex = dialect == "latex"
+    rate = fmt(descent.learning_rate, digits, dialect)
+    alpha = rf"$\alpha = {rate}$" if latex else f"α = {rate}"
+    if descent.stopped_at is not None:
+        return (
+            f"diverged: the numbers left the floating-point range at step {descent.stopped_at} "
+            f"(stopped there); the learning rate {alpha} is too large"
+        )
+    if descent.growing_from is not None:
+        k = descent.growing_from
+        first, last = fmt(descent.iterates[k].value, digits, dialect), fmt(descent.final.value, digits, dialect)
+        span = f"${first} \\to {last}$" if latex else f"{first} → {last}"
+        return f"diverging: the value rises at every step from step {k} on ({span}); the learning rate {alpha} is too large"
+    return None
+
+
+def _rows(descent: Descent, every: int) -> list[int]:
+    last = len(descent.iterates) - 1
+    return [k for k in range(last + 1) if k % every == 0 or k == last]
+
+
+def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+    name = _name_text(descent.name or "f")
+    names = [_name_text(v.name) for v in descent.variables]
+    args = ", ".join(names)
+    lines = [
+        f"gradient descent on {name}({args}) = {text_math(descent.function)}",
+        f"learning rate α = {fmt(descent.learning_rate, digits)}, {descent.requested_steps} steps from "
+        + ", ".join(f"{n} = {fmt(p, digits)}" for n, p in zip(names, descent.iterates[0].point)),
+    ]
+    one = len(names) == 1
+    for v, g in zip(names, descent.gradient):
+        d = "d" if one else "∂"
+        lines.append(f"{d}{name}/{d}{v} = {text_math(g)}")
+    lines.append("")
+    for k in range(1, min(written, len(descent.iterates) - 1) + 1):
+        before, after = descent.update(k)
+        sub_prev, sub_k = str(k - 1).translate(_SUBSCRIPT), str(k).translate(_SUBSCRIPT)
+        at = ", ".join(f"{n}{sub_prev}" for n in names)
+        for i, v in enumerate(names):
+            d = "d" if one else "∂"
+            grad_name = f"{name}'({at})" if one else f"{d}{name}/{d}{v}({at})"
+            lines.append(
+                f"{v}{sub_k} = {v}{sub_prev} − α·{grad_name} = {fmt(before.point[i], digits)} − "
+                f"{_operand(descent.learning_rate, digits)} × {_operand(before.gradient[i], digits)} = {fmt(after.point[i], digits)}"
+            )
+    if written and len(descent.iterates) > 1:
+        lines.append("")
+    header = ["k", *names, name, *([f"d{name}/d{n}" for n in names] if one else [f"∂{name}/∂{n}" for n in names])]
+    table = [header]
+    for k in _rows(descent, every):
+        it = descent.iterates[k]
+        table.append([str(it.step), *[fmt(p, digits) for p in it.point], fmt(it.value, digits), *[fmt(g, digits) for g in it.gradient]])
+    widths = [max(len(row[c]) for row in table) for c in range(len(header))]
+    for row in table:
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip())
+    note = _descent_note(descent, digits)
+    final = descent.final
+    lines.append("")
+    lines.append(
+        f"after {final.step} steps: " + ", ".join(f"{n} = {fmt(p, digits)}" for n, p in zip(names, final.point)) + f", {name} = {fmt(final.value, digits)}"
+    )
+    if note:
+        lines.append(f"note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _operand(value: float, digits: int, dialect: str = "text") -> str:
+    text = fmt(value, digits, dialect)
+    if text.startswith(("-", "−")):
+        return f"({text})" if dialect == "text" else rf"\left({text}\right)"
+    return text
+
+
+def _descent_tex_body(descent: Descent, digits: int, written: int, every: int) -> tuple[list[str], list[str], list[list[str]]]:
+    name = _name_tex(descent.name or "f")
+    names = [_name_tex(v.name) for v in descent.variables]
+    one = len(names) == 1
+    d = "d" if one else r"\partial "
+    header = [
+        rf"{name}({', '.join(names)}) = {tex_math(descent.function)}",
+        *[rf"\frac{{{d} {name}}}{{{d} {v}}} = {tex_math(g)}" for v, g in zip(names, descent.gradient)],
+    ]
+    updates = []
+    for k in range(1, min(written, len(descent.iterates) - 1) + 1):
+        before, after = descent.update(k)
+        at = ", ".join(f"{n}_{{{k - 1}}}" for n in names)
+        for i, v in enumerate(names):
+            grad = rf"{name}'({at})" if one else rf"\frac{{\partial {name}}}{{\partial {v}}}({at})"
+            updates.append(
+                rf"{v}_{{{k}}} &= {v}_{{{k - 1}}} - \alpha \cdot {grad} = {fmt(before.point[i], digits, 'latex')} - "
+                rf"{_operand(descent.learning_rate, digits, 'latex')} \times {_operand(before.gradient[i], digits, 'latex')} = {fmt(after.point[i], digits, 'latex')}"
+            )
+    rows = [[f"${k}$"] + [f"${fmt(p, digits, 'latex')}$" for p in descent.iterates[k].point] + [f"${fmt(descent.iterates[k].value, digits, 'latex')}$"] + [f"${fmt(g, digits, 'latex')}$" for g in descent.iterates[k].gradient] for k in _rows(descent, every)]
+    titles = ["$k$", *[f"${n}$" for n in names], f"${name}$", *[rf"$\frac{{{d} {name}}}{{{d} {n}}}$" for n in names]]
+    return header, updates, [titles, *rows]
+
+
+def descent_markdown(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+    header, updates, table = _descent_tex_body(descent, digits, written, every)
+    out = [f"Gradient descent, learning rate $\\alpha = {fmt(descent.learning_rate, digits, 'latex')}$, {descent.requested_steps} steps.", ""]
+    out += ["$$", r"\begin{aligned}", " \\\\\n".join(header), r"\end{aligned}", "$$", ""]
+    if updates:
+        out += ["$$", r"\begin{aligned}", " \\\\\n".join(updates), r"\end{aligned}", "$$", ""]
+    out.append("| " + " | ".join(table[0]) + " |")
+    out.append("|" + "|".join("---:" for _ in table[0]) + "|")
+    for row in table[1:]:
+        out.append("| " + " | ".join(row) + " |")
+    note = _descent_note(descent, digits)
+    if note:
+        out += ["", f"**Note:** {note}."]
+    return "\n".join(out) + "\n"
+
+
+def descent_tex(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+    header, updates, table = _descent_tex_body(descent, digits, written, every)
+    out = [r"\begin{align*}", " \\\\\n".join(header), r"\end{align*}"]
+    if updates:
+        out += [r"\begin{align*}", " \\\\\n".join(updates), r"\end{align*}"]
+    out.append(r"\begin{center}")
+    out.append(r"\begin{tabular}{" + "r" * len(table[0]) + "}")
+    out.append(r"\toprule")
+    out.append(" & ".join(table[0]) + r" \\")
+    out.append(r"\midrule")
+    for row in table[1:]:
+        out.append(" & ".join(row) + r" \\")
+    out.append(r"\bottomrule")
+    out.append(r"\end{tabular}")
+    out.append(r"\end{center}")
+    note = _descent_note(descent, digits, "latex")
+    if note:
+        out.append(rf"\emph{{Note: {note}.}}")
+    out += ["", r"\begin{center}", descent_pgfplots(descent), r"\end{center}"]
+    return "\n".join(out) + "\n"
+
+
+def descent_json(descent: Descent) -> dict:
+    """SPEC.md §5: ``{"iterates": [{"point": {"x": -4.0}, "value": 16.0, "gradient": {"x": -8.0}}]}`` and more."""
+    names = [v.name for v in descent.variables]
+    return {
+        "expression": str(descent.function),
+        "variables": names,
+        "gradient_expression": {n: str(g) for n, g in zip(names, descent.gradient)},
+        "learning_rate": descent.learning_rate,
+        "steps": descent.requested_steps,
+        "iterates": [
+            {
+                "step": it.step,
+                "point": {n: _json_number(p) for n, p in zip(names, it.point)},
+                "value": _json_number(it.value),
+                "gradient": {n: _json_number(g) for n, g in zip(names, it.gradient)},
+            }
+            for it in descent.iterates
+        ],
+        "diverged": descent.diverged,
+        "stopped_at": descent.stopped_at,
+        "growing_from": descent.growing_from,
+        "note": _descent_note(descent, 9),
+    }
+
+
+def render_descent(descent: Descent, fmt_: str, digits: int = 9, written: int = 3, every: int = 1) -> str:
+    import json
+
+    if fmt_ == "json":
+        return json.dumps(descent_json(descent), indent=1, ensure_ascii=False) + "\n"
+    if fmt_ == "md":
+        return descent_markdown(descent, digits, written, every)
+    if fmt_ == "tex":
+        return descent_tex(descent, digits, written, every)
+    return descent_text(descent, digits, written, every)
+
+
+# ---------------------------------------------------------------------------
+# Plots: hand-written SVG and pgfplots
+# ---------------------------------------------------------------------------
+
+SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN, SVG_LEFT = 640, 480, 56, 88
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _finite_points(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(a, b) for a, b in points if math.isfinite(a) and math.isfinite(b)]
+
+
+def _range(values: Sequence[float]) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-12 * max(1.0, abs(hi)):
+        pad = max(1.0, abs(hi) * 0.1)
+        return lo - pad, hi + pad
+    pad = (hi - lo) * 0.08
+    return lo - pad, hi + pad
+
+
+def plot_data(descent: Descent, samples: int = 200) -> dict:
+    """What a plot shows: the path (1-D: (θ, f(θ)); 2-D: (x, y)) and, for 1-D, the curve under it."""
+    if len(descent.variables) == 1:
+        path = _finite_points([(it.point[0], it.value) for it in descent.iterates])
+        if not path:
+            return {"path": [], "curve": [], "labels": ("", "")}
+        lo, hi = _range([p[0] for p in path])
+        span = hi - lo
+        curve = calc.sample_curve(descent, lo - 0.15 * span, hi + 0.15 * span, samples)
+        return {"path": path, "curve": _finite_points(curve), "labels": (descent.variables[0].name, descent.name or "f")}
+    if len(descent.variables) == 2:
+        path = _finite_points([(it.point[0], it.point[1]) for it in descent.iterates])
+        return {"path": path, "curve": [], "labels": (descent.variables[0].name, descent.variables[1].name)}
+    raise ValueError("a plot needs a function of one or two variables")
+
+
+def descent_svg(descent: Descent) -> str:
+    """The path of the iterates: over the curve f(θ) for one variable, in the (x, y) plane for two."""
+    data = plot_data(descent)
+    path, curve = data["path"], data["curve"]
+    xlabel, ylabel = data["labels"]
+    everything = path + curve
+    w, h, m, left = SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN, SVG_LEFT
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
+        f'<rect x="0" y="0" width="{w}" height="{h}" fill="white"/>',
+    ]
+    title = f"{_name_text(descent.name or 'f')} = {text_math(descent.function)}, α = {fmt(descent.learning_rate, 6)}, {len(descent.iterates) - 1} steps"
+    out.append(f'<text x="{w / 2:.1f}" y="24" text-anchor="middle" font-size="14">{_xml(title)}</text>')
+    if not everything:
+        out.append(f'<text x="{w / 2:.1f}" y="{h / 2:.1f}" text-anchor="middle">no finite points to plot</text>')
+        out.append("</svg>")
+        return "\n".join(out) + "\n"
+    x0, x1 = _range([p[0] for p in everything])
+    y0, y1 = _range([p[1] for p in everything])
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * (w - left - m)
+
+    def sy(y: float) -> float:
+        return h - m - (y - y0) / (y1 - y0) * (h - 2 * m)
+
+    out.append(f'<rect x="{left}" y="{m}" width="{w - left - m}" height="{h - 2 * m}" fill="none" stroke="#444"/>')
+    for frac in (0.0, 0.5, 1.0):
+        xv, yv = x0 + frac * (x1 - x0), y0 + frac * (y1 - y0)
+        out.append(f'<text x="{sx(xv):.1f}" y="{h - m + 18}" text-anchor="middle">{_xml(fmt(xv, 4))}</text>')
+        out.append(f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{_xml(fmt(yv, 4))}</text>')
+    out.append(f'<text x="{w / 2:.1f}" y="{h - 16}" text-anchor="middle">{_xml(_name_text(xlabel))}</text>')
+    out.append(f'<text x="16" y="{h / 2:.1f}" text-anchor="middle" transform="rotate(-90 16 {h / 2:.1f})">{_xml(_name_text(ylabel))}</text>')
+    if curve:
+        pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in curve)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#999" stroke-width="1.5"/>')
+    if path:
+        pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in path)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>')
+        for k, (a, b) in enumerate(path):
+            colour = "#2a9d3a" if k == 0 else ("#c0392b" if k == len(path) - 1 else "#1f5fbf")
+            out.append(f'<circle cx="{sx(a):.2f}" cy="{sy(b):.2f}" r="{4 if k in (0, len(path) - 1) else 2.5}" fill="{colour}"/>')
+        (a0, b0), (a1, b1) = path[0], path[-1]
+        out.append(f'<text x="{sx(a0) + 6:.1f}" y="{sy(b0) - 6:.1f}" fill="#2a9d3a">start</text>')
+        if len(path) > 1:
+            out.append(f'<text x="{sx(a1) + 6:.1f}" y="{sy(b1) - 6:.1f}" fill="#c0392b">end</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _coordinates(points: Sequence[tuple[float, float]]) -> str:
+    return " ".join(f"({a:.8g},{b:.8g})" for a, b in points)
+
+
+def descent_pgfplots(descent: Descent) -> str:
+    """The same plot as a pgfplots ``tikzpicture`` (needs ``\\usepackage{pgfplots}``)."""
+    data = plot_data(descent)
+    xlabel, ylabel = data["labels"]
+    out = [
+        r"\begin{tikzpicture}",
+        rf"\begin{{axis}}[width=0.8\linewidth, xlabel={{${_name_tex(xlabel)}$}}, ylabel={{${_name_tex(ylabel)}$}}]",
+    ]
+    if data["curve"]:
+        out.append(r"\addplot[gray, no markers, thick] coordinates {" + _coordinates(data["curve"]) + "};")
+    if data["path"]:
+        out.append(r"\addplot[blue, mark=*, mark size=1.5pt] coordinates {" + _coordinates(data["path"]) + "};")
+    out.append(r"\end{axis}")
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out)

@@ -1,0 +1,195 @@
+"""`tracer diff` and `tracer descend`: argument parsing and exit codes, nothing else.
+
+(SymPy and the math are imported inside the commands, so that `tracer --help`
+stays fast.)
+
+The math is :mod:`tracer.calculus`, every string is :mod:`tracer.calculus_render`.
+Bad input (an expression the safe parser refuses, a bad ``--at``) prints one line
+to stderr — ``tracer diff: EXPR: unknown function 'foo' at column 3`` — and exits
+with code 2 (SPEC.md §6); a derivation that disagrees with ``sympy.diff`` exits 1.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+#: the output formats of both commands (text, Markdown, LaTeX, JSON: SPEC.md §5)
+FORMATS = ("text", "md", "tex", "json")
+
+#: --steps above this are refused (a run is one float evaluation per step, but the table is printed)
+MAX_STEPS = 100_000
+
+_EXPR_HELP = """\b
+EXPR is ordinary math, read by a safe parser (no code is evaluated):
+  2x^2, x**2, (2x^2 - 1)^3, [2(x+2)^2 - 1]^2, x y, 2(x+1), e^x, exp(-x),
+  ln(x), log(x) (natural), log10(x), log2(x), sqrt(x), sin, cos, tan, sinh,
+  cosh, tanh, sigmoid(x), softplus(x), relu(x) = max(0, x), abs(x), pi.
+A name and definitions for the multivariable chain rule:
+  "z = x^2 + e^y; x = 2t + 1; y = t^2"
+"""
+
+
+def fail(command: str, where: str, message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, then exit: ``tracer diff: EXPR: <message>``; never a traceback."""
+    click.echo(f"tracer {command}: {where}: {message}", err=True)
+    sys.exit(code)
+
+
+def _program(command: str, text: str, e_is_variable: bool):
+    from tracer.expression import ExpressionError, parse_program
+
+    try:
+        return parse_program(text, e_is_variable=e_is_variable)
+    except ExpressionError as err:
+        fail(command, "EXPR", str(err))
+    except RecursionError:
+        fail(command, "EXPR", "expression nested too deeply")
+
+
+def _assignments(command: str, option: str, text: str, symbols: dict, require: tuple) -> dict:
+    """``x=1,y=2`` → {x: 1, y: 2} over the expression's own symbols; every required one present."""
+    from tracer.expression import ExpressionError, parse_assignments
+
+    try:
+        given = parse_assignments(text)
+    except ExpressionError as err:
+        fail(command, option, str(err))
+    known = ", ".join(s.name for s in require) or "none"
+    out: dict = {}
+    for name, value in given.items():
+        if name not in symbols or symbols[name] not in require:
+            fail(command, option, f"'{name}' is not a variable of the expression (variables: {known})")
+        out[symbols[name]] = value
+    missing = [s.name for s in require if s not in out]
+    if missing:
+        fail(command, option, f"no value for {', '.join(missing)} (variables: {known})")
+    return {s: out[s] for s in require}
+
+
+def _write(command: str, text: str, out: str | None) -> None:
+    if out is None or out == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as err:
+        fail(command, "-o", f"{out}: cannot write ({err.strerror})")
+    click.echo(f"wrote {out}", err=True)
+
+
+#: an EXPR may start with a minus sign ("-x^2"): not an option
+_SETTINGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+
+
+@click.command("diff", epilog=_EXPR_HELP, context_settings=_SETTINGS)
+@click.argument("expr")
+@click.option("--wrt", multiple=True, metavar="VAR", help="Differentiate with respect to VAR (repeat, or VAR,VAR). Default: every variable (partials when several).")
+@click.option("--at", "at", metavar="x=1,y=2", help="Also evaluate the derivative at this point.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text (terminal), md (Markdown + MathJax), tex (LaTeX), json (SPEC.md §5).")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits of the value.")
+@click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
+def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | None, digits: int, e_variable: bool) -> None:
+    """Step-by-step derivative of EXPR, naming each rule.
+
+    \b
+    Examples:
+      tracer diff "(2x^2 - 1)^3" --at x=1
+      tracer diff "L = x w^2 + b^2" --wrt w,b
+      tracer diff "z = x^2 + e^y; x = 2t + 1; y = t^2" --wrt t
+      tracer diff "sigmoid(x)" -f json
+    """
+    from tracer.calculus import DerivationMismatch, derive_program
+    from tracer.calculus_render import render_diff
+    from tracer.expression import ExpressionError
+
+    program = _program("diff", expr, e_variable)
+    names = [n.strip() for item in wrt for n in item.split(",") if n.strip()]
+    try:
+        derivations = derive_program(program, names or None)
+    except ExpressionError as err:
+        fail("diff", "--wrt" if names else "EXPR", str(err))
+    except DerivationMismatch as err:
+        fail("diff", "EXPR", f"verification failed: {err}", 1)
+    except RecursionError:
+        fail("diff", "EXPR", "expression nested too deeply to differentiate")
+    point = None
+    if at is not None:
+        symbols = {v.name: v for v in program.variables}
+        point = _assignments("diff", "--at", at, symbols, program.free_variables())
+    try:
+        text = render_diff(derivations, fmt, point, digits)
+    except (ValueError, TypeError, OverflowError) as err:
+        fail("diff", "--at" if point else "EXPR", f"cannot evaluate: {err}")
+    _write("diff", text, out)
+
+
+@click.command("descend", epilog=_EXPR_HELP, context_settings=_SETTINGS)
+@click.argument("expr")
+@click.option("--start", required=True, metavar="x=-4[,y=0]", help="The starting point: a value for every variable.")
+@click.option("--lr", required=True, metavar="RATE", help="Learning rate α (a positive number, e.g. 0.1 or 1e-2).")
+@click.option("--steps", required=True, type=click.IntRange(0, MAX_STEPS), help="Number of updates.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text, md, tex (with a pgfplots figure) or json (SPEC.md §5).")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the path: FILE.svg (SVG) or FILE.tex (pgfplots).")
+@click.option("--show", "written", type=click.IntRange(0, None), default=3, show_default=True, help="Updates written out in full (θ₁ = θ₀ − α·f'(θ₀) = …).")
+@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Table: every K-th iterate (and the last).")
+@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits shown.")
+@click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
+def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | None, plot: str | None, written: int, every: int, digits: int, e_variable: bool) -> None:
+    """Gradient descent on EXPR: one row per iterate, the first updates written out.
+
+    \b
+    Examples:
+      tracer descend "theta^2" --start theta=-4 --lr 0.1 --steps 3
+      tracer descend "theta^2" --start theta=-4 --lr 1.5 --steps 3      (diverges)
+      tracer descend "(x^2 + y - 11)^2 + (x + y^2 - 7)^2" --start x=4,y=0 --lr 0.01 --steps 200 --every 20 --plot path.svg
+    """
+    from tracer.calculus import descend as run
+    from tracer.calculus_render import descent_pgfplots, descent_svg, render_descent
+    from tracer.expression import ExpressionError, parse_number
+
+    program = _program("descend", expr, e_variable)
+    function = program.substituted()
+    variables = program.free_variables()
+    symbols = {v.name: v for v in program.variables}
+    if not variables:
+        fail("descend", "EXPR", "the expression has no variable to descend on")
+    point = _assignments("descend", "--start", start, symbols, variables)
+    try:
+        rate = float(parse_number(lr))
+    except ExpressionError as err:
+        fail("descend", "--lr", str(err))
+    except (TypeError, ValueError):
+        fail("descend", "--lr", f"'{lr}' is not a real number")
+    if not (math.isfinite(rate) and rate > 0):
+        fail("descend", "--lr", f"the learning rate must be a positive number, got {lr}")
+    if plot is not None and Path(plot).suffix.lower() not in (".svg", ".tex", ".pgf"):
+        fail("descend", "--plot", f"{plot}: use a .svg file (SVG) or a .tex file (pgfplots)")
+    if plot is not None and len(variables) > 2:
+        fail("descend", "--plot", "a plot needs a function of one or two variables")
+    import sympy as sp
+
+    try:
+        start_values = {v: float(sp.N(value, 20)) for v, value in point.items()}
+    except (TypeError, ValueError):
+        fail("descend", "--start", "every start value must be a real number")
+    try:
+        descent = run(function, start_values, rate, steps, name=program.name)
+    except ValueError as err:
+        fail("descend", "EXPR", str(err))
+    except RecursionError:
+        fail("descend", "EXPR", "expression nested too deeply")
+    _write("descend", render_descent(descent, fmt, digits, written, every), out)
+    if plot is not None:
+        figure = descent_svg(descent) if Path(plot).suffix.lower() == ".svg" else descent_pgfplots(descent) + "\n"
+        try:
+            Path(plot).write_text(figure, encoding="utf-8")
+        except OSError as err:
+            fail("descend", "--plot", f"{plot}: cannot write ({err.strerror})")
+        click.echo(f"wrote {plot}", err=True)

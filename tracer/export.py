@@ -1,0 +1,77 @@
+"""The JSON form of a solution (SPEC.md §5): full double precision, the file's layout."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tracer.lookup import dependencies, refs_of
+from tracer.solution import Solution, Step
+
+
+def group_parameters(problem, flat: dict[str, float]) -> dict[str, Any]:
+    """``{"W1[1,1]": …}`` → ``{"W1": [[…]], "b1": […] | number}``: one row per unit."""
+    out: dict[str, Any] = {}
+    for l, layer in enumerate(problem.layers, start=1):
+        out[f"W{l}"] = [[flat[f"W{l}[{j},{i}]"] for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
+        if layer.bias is not None:
+            out[f"b{l}"] = flat[f"b{l}"] if layer.shared_bias else [flat[f"b{l}[{j}]"] for j in range(1, layer.units + 1)]
+    return out
+
+
+def _number(x: float) -> float | str:
+    """JSON has no infinities: write them as strings rather than invalid JSON."""
+    return x if math.isfinite(x) else ("Infinity" if x > 0 else "-Infinity" if x < 0 else "NaN")
+
+
+def solution_json(solution: Solution) -> dict[str, Any]:
+    problem = solution.problem
+    steps = []
+    for ts in solution.steps:
+        steps.append(
+            {
+                "number": ts.number,
+                "derived": ts.derived,
+                "forward": ts.forward,
+                "loss": _number(ts.loss),
+                "gradients": group_parameters(problem, ts.gradients),
+                "params_after": group_parameters(problem, ts.params_after),
+            }
+        )
+    v = solution.verification
+    out: dict[str, Any] = {
+        "title": getattr(problem, "title", ""),
+        "steps": steps,
+        "loss_after": _number(solution.loss_after),
+        "derived_steps": [ts.number for ts in solution.steps if ts.derived],
+    }
+    if v is not None:
+        out["verification"] = {
+            "quantities": v.quantities,
+            "max_abs_diff": v.max_abs_diff,
+            "finite_differences": {"gradients": v.finite_difference_checked, "max_abs_diff": v.finite_difference_max_diff},
+            "mismatches": [m.quantity for m in v.mismatches],
+        }
+    if solution.notes:
+        out["notes"] = list(solution.notes)
+    return out
+
+
+def step_json(step: Step, numbers: dict[str, int]) -> dict[str, Any]:
+    from tracer.latex import Printer
+
+    text = Printer("text", digits=17)
+    return {
+        "id": step.id,
+        "quantity": str(step.target),
+        "kind": step.kind,
+        "symbolic": text.symbolic(step),
+        "value": _number(step.value),
+        "uses": [r for r in refs_of(step.form)],
+    }
+
+
+def ask_json(solution: Solution, quantity: str, value: float, step: Step | None) -> dict[str, Any]:
+    steps = dependencies(solution, step) if step is not None else []
+    numbers = {s.id: k for k, s in enumerate(steps, 1)}
+    return {"quantity": quantity, "value": _number(value), "steps": [step_json(s, numbers) for s in steps]}

@@ -1,0 +1,280 @@
+"""The only math → string code: number formatting and the printing of a step's forms.
+
+Two dialects share one structure: ``text`` (Unicode, for the terminal) and ``latex``
+(for Markdown+MathJax and the .tex handout). A :class:`Printer` is configured with a
+notation theme (which names the symbols) and a number of significant digits; SymPy's
+own printers do the expressions, given ``symbol_names`` from the theme (LaTeX) or the
+canonical symbol names (text). Substituted numbers are printed by replacing each
+symbol with an atom that prints as the rounded number — negative numbers in
+parentheses — so nothing is evaluated while it is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from tracer.names import Partial, Quantity
+from tracer.solution import Affine, Chain, Expression, Factor, Step, Sum, Update
+
+DEFAULT_DIGITS = 9
+
+
+def fmt(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text") -> str:
+    """A number rounded to ``digits`` significant digits, without float noise.
+
+    ``0.30000000000000004`` → ``0.3``; ``0.000035102`` → ``3.5102e-05`` (text) or
+    ``3.5102 \\times 10^{-5}`` (LaTeX); ``-0.0`` → ``0``.
+    """
+    if isinstance(value, bool):
+        value = float(value)
+    if math.isnan(value):
+        return "NaN" if dialect == "text" else r"\mathrm{NaN}"
+    if math.isinf(value):
+        sign = "-" if value < 0 else ""
+        return f"{sign}∞" if dialect == "text" else rf"{sign}\infty"
+    if value == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(value)))
+    if -5 <= exponent < 9:
+        decimals = max(digits - 1 - exponent, 0)
+        text = f"{value:.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        if text in ("-0", ""):
+            text = "0"
+        return text.replace("-", "−") if dialect == "text" else text
+    mantissa = f"{value:.{digits - 1}e}"
+    base, _, exp = mantissa.partition("e")
+    if "." in base:
+        base = base.rstrip("0").rstrip(".")
+    exp_i = int(exp)
+    if dialect == "text":
+        return f"{base}e{exp_i:+03d}".replace("-", "−")
+    return rf"{base} \times 10^{{{exp_i}}}"
+
+
+def fmt_operand(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text") -> str:
+    """A number as an operand of an expression: negative numbers in parentheses."""
+    text = fmt(value, digits, dialect)
+    if text.startswith(("-", "−")):
+        return rf"\left({text}\right)" if dialect == "latex" else f"({text})"
+    if dialect == "latex" and r"\times" in text:
+        return rf"\left({text}\right)"
+    return text
+
+
+@dataclass(frozen=True)
+class NamesView:
+    """What a printer needs from a theme: names of quantities and partials, and its symbols."""
+
+    quantity: object  # Callable[[Quantity], str]
+    partial: object = None  # Callable[[Partial], str | None]: a theme's own symbol for a partial (δ)
+    loss_name: str = "loss"
+    rate: str = "η"
+    times: str = "×"  # between substituted numbers
+    dot: str = "·"  # between symbols in a chain
+
+
+class Printer:
+    def __init__(self, dialect: str = "text", names: NamesView | None = None, digits: int = DEFAULT_DIGITS):
+        self.dialect = dialect
+        self.digits = digits
+        if names is None:
+            names = canonical_names(dialect)
+        self.names = names
+
+    # -- numbers ---------------------------------------------------------------------
+    def number(self, value: float) -> str:
+        return fmt(value, self.digits, self.dialect)
+
+    def operand(self, value: float) -> str:
+        return fmt_operand(value, self.digits, self.dialect)
+
+    # -- names ---------------------------------------------------------------------
+    def target(self, t: Quantity | Partial) -> str:
+        if isinstance(t, Partial):
+            own = self.names.partial(t) if self.names.partial else None  # type: ignore[operator]
+            if own:
+                return own
+            of = self.names.quantity(_with_sample(t.of, t.sample))  # type: ignore[operator]
+            wrt = self.names.quantity(t.wrt)  # type: ignore[operator]
+            if self.dialect == "latex":
+                return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
+            return f"∂{of}/∂{wrt}"
+        return self.names.quantity(t)  # type: ignore[operator]
+
+    def _symbol_names(self, bindings) -> dict:
+        return {b.symbol: self.names.quantity(_strip_sample(b.target)) for b in bindings}  # type: ignore[operator]
+
+    # -- expressions -------------------------------------------------------------------
+    def expression(self, expr: sp.Expr, symbol_names: dict | None = None) -> str:
+        symbol_names = symbol_names or {}
+        if self.dialect == "latex":
+            return _LatexPrinter({"symbol_names": symbol_names, "order": "none", "mul_symbol": "dot"}).doprint(expr)
+        return _TextPrinter(symbol_names).doprint(expr)
+
+    def substituted_expression(self, expr: sp.Expr, values: dict[sp.Symbol, float]) -> str:
+        atoms = {sym: sp.Symbol(f"\u2063{k}") for k, sym in enumerate(values)}
+        names = {atoms[sym]: self.operand(v) for sym, v in values.items()}
+        with sp.evaluate(False):
+            replaced = expr.xreplace(atoms)
+        if self.dialect == "latex":
+            return _LatexPrinter({"symbol_names": names, "order": "none", "mul_symbol": "times"}).doprint(replaced)
+        return _TextPrinter(names, times=True).doprint(replaced)
+
+    # -- the three layers of a step: symbolic = substituted = value ---------------------
+    # Each returns the terms of a sum as separate parts, so that a renderer can break a
+    # long sum across lines (the parts after the first start with their operator).
+    def symbolic_parts(self, step: Step) -> list[str]:
+        form = step.form
+        if isinstance(form, Affine):
+            parts = [self._product([self.target(w.target), self.target(i.target)]) for w, i in form.terms]
+            if form.bias is not None:
+                parts.append(self.target(form.bias.target))
+            return self._terms(parts)
+        if isinstance(form, Expression):
+            return [self.expression(form.symbolic, self._symbol_names(form.bindings))]
+        if isinstance(form, Chain):
+            return [self._chain_symbolic(form)]
+        if isinstance(form, Sum):
+            return self._scaled(self._terms([self._chain_symbolic(t) for t in form.terms]), form.scale)
+        if isinstance(form, Update):
+            minus, dot = ("-", r"\cdot") if self.dialect == "latex" else ("−", "·")
+            return [f"{self.target(form.parameter.target)} {minus} {self.names.rate} {dot} {self.target(form.gradient.target)}"]
+        raise TypeError(form)
+
+    def substituted_parts(self, step: Step) -> list[str]:
+        form = step.form
+        if isinstance(form, Affine):
+            parts = [self._product([self.operand(w.value), self.operand(i.value)], numbers=True) for w, i in form.terms]
+            if form.bias is not None:
+                parts.append(self.operand(form.bias.value))
+            return self._terms(parts)
+        if isinstance(form, Expression):
+            if not form.bindings:
+                return []
+            return [self.substituted_expression(form.symbolic, {b.symbol: b.value for b in form.bindings})]
+        if isinstance(form, Chain):
+            return [self._product([self.operand(f.value) for f in form.factors], numbers=True)]
+        if isinstance(form, Sum):
+            terms = [self._product([self.operand(f.value) for f in t.factors], numbers=True) for t in form.terms]
+            return self._scaled(self._terms(terms), form.scale)
+        if isinstance(form, Update):
+            minus = "-" if self.dialect == "latex" else "−"
+            rate = self.operand(form.rate)
+            return [f"{self.operand(form.parameter.value)} {minus} {rate} {self.names.times} {self.operand(form.gradient.value)}"]
+        raise TypeError(form)
+
+    def symbolic(self, step: Step) -> str:
+        return " ".join(self.symbolic_parts(step))
+
+    def substituted(self, step: Step) -> str:
+        return " ".join(self.substituted_parts(step))
+
+    def _chain_symbolic(self, chain: Chain) -> str:
+        return self._product([self.target(f.target) for f in chain.factors])
+
+    def _product(self, parts: list[str], numbers: bool = False) -> str:
+        if self.dialect == "latex":
+            sep = r" \times " if numbers else r" \cdot "
+        else:
+            sep = f" {self.names.times} " if numbers else f" {self.names.dot} "
+        return sep.join(parts)
+
+    @staticmethod
+    def _terms(parts: list[str]) -> list[str]:
+        return parts[:1] + [f"+ {p}" for p in parts[1:]]
+
+    def _scaled(self, parts: list[str], scale: float | None) -> list[str]:
+        """``(1/n)(a + b + …)``, the brackets opening on the first part and closing on the last."""
+        if scale is None or not parts:
+            return parts
+        n = round(1 / scale)
+        if self.dialect == "latex":
+            opening, left, right = rf"\frac{{1}}{{{n}}}", r"\bigl(", r"\bigr)"
+        else:
+            opening, left, right = f"(1/{n})·", "(", ")"
+        out = list(parts)
+        out[0] = f"{opening}{left}{out[0]}"
+        out[-1] = f"{out[-1]}{right}"
+        return out
+
+
+class _TextPrinter(StrPrinter):
+    """SymPy's str printer with names for symbols, · for products, Unicode minus."""
+
+    def __init__(self, names: dict, times: bool = False):
+        super().__init__({"order": "none"})
+        self._names = names
+        self._times = times
+
+    def _print_Symbol(self, expr):
+        return self._names.get(expr, expr.name)
+
+    def doprint(self, expr):
+        text = super().doprint(expr)
+        return text.replace("**", "^").replace("*", " × " if self._times else "·").replace("-", "−")
+
+
+class _LatexPrinter(LatexPrinter):
+    def _print_Symbol(self, expr, style="plain"):
+        names = self._settings.get("symbol_names", {})
+        if expr in names:
+            return names[expr]
+        return super()._print_Symbol(expr, style)
+
+
+def _with_sample(q: Quantity, sample: int | None) -> Quantity:
+    if sample is None or q.sample is not None:
+        return q
+    return Quantity(q.base, q.layer, q.index, sample, q.after)
+
+
+def _strip_sample(t):
+    if isinstance(t, Quantity):
+        return Quantity(t.base, t.layer, t.index, None, t.after)
+    return t
+
+
+def canonical_names(dialect: str) -> NamesView:
+    """Canonical names (SPEC.md §2): the theme-free notation of the terminal."""
+
+    def quantity(q: Quantity) -> str:
+        return str(q)
+
+    return NamesView(quantity=quantity, loss_name="loss", rate="η")
+
+
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+}
+
+
+def escape_tex(text: str) -> str:
+    """Text from a problem file (a title, a name) made inert for LaTeX: ``\\input{…}`` prints as text."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def escape_markdown(text: str) -> str:
+    """Text from a problem file made inert for Markdown (and for MathJax: no stray $)."""
+    out = []
+    for ch in str(text):
+        if ch in "\\`*_{}[]()<>#+!|$":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -1,0 +1,38 @@
+"""Notation themes: canonical names → the symbols of each source text (SPEC.md §3).
+
+A theme names quantities in LaTeX (for documents) and, where a source text has
+plain names of its own (Mazur's ``w5``, ``out_h1``, ``E_total``), in ASCII so that
+``tracer ask`` accepts them. Themes know nothing about the math.
+"""
+
+from __future__ import annotations
+
+from tracer.names import Partial, Quantity
+from tracer.notation.base import Theme
+from tracer.notation.bracket import BracketTheme
+from tracer.notation.delta import DeltaTheme
+from tracer.notation.mazur import MazurTheme
+from tracer.notation.neuron import NeuronTheme
+
+THEMES: dict[str, type[Theme]] = {
+    "bracket": BracketTheme,
+    "mazur": MazurTheme,
+    "neuron": NeuronTheme,
+    "delta": DeltaTheme,
+}
+
+
+def theme(name: str, problem) -> Theme:
+    return THEMES[name](problem)
+
+
+def parse_theme_name(text: str, problem) -> Quantity | Partial | None:
+    """A theme's plain name (``dE_total/dw5``, ``out_h1``, ``w5+``) as a canonical target, or None."""
+    for cls in (THEMES[problem.notation],) + tuple(THEMES.values()):
+        target = cls(problem).parse_ascii(text)
+        if target is not None:
+            return target
+    return None
+
+
+__all__ = ["THEMES", "Theme", "theme", "parse_theme_name"]

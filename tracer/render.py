@@ -1,0 +1,467 @@
+"""Turn a solution into a document: a view model of ready strings, laid out by Jinja.
+
+The view model is built here with :mod:`tracer.latex` (the one formatting code);
+templates only lay it out. Equations are numbered in reading order and a step that
+uses an earlier one says so ("from (12)"). Formats: ``text`` (Unicode, terminal),
+``md`` (Markdown with ``$$`` display math for MathJax/GitHub), ``tex`` (a LaTeX
+handout), ``pdf`` (the handout compiled by latexmk, without shell escape).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import jinja2
+
+from tracer.latex import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt
+from tracer.lookup import refs_of
+from tracer.names import Quantity
+from tracer.solution import Affine, Expression, Section, Solution, Step
+
+DETAILS = ("brief", "standard", "full")
+#: terms of a long sum per line in LaTeX (symbolic chains are wider than numbers)
+TERMS_PER_LINE = {"chain": 2, "affine": 4, "substituted": 3}
+#: an equation whose plain-text form is at most this long goes on one line in LaTeX
+INLINE_WIDTH = 92
+
+
+class RenderError(RuntimeError):
+    """A document could not be produced (e.g. LaTeX failed); ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def template_dir() -> Path:
+    """Installed wheels carry the templates inside the package; a source tree has them at the top."""
+    packaged = Path(__file__).parent / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass
+class EquationView:
+    number: int
+    lhs: str
+    symbolic: list[str]  # lines (a long sum is broken across lines)
+    substituted: list[str]
+    value: str
+    refs: list[int]
+    note: str = ""
+    derivation: list[str] = field(default_factory=list)
+    id: str = ""
+    inline: bool = False  # short enough for one line: lhs = symbolic = substituted = value
+
+
+@dataclass
+class SectionView:
+    title: str
+    equations: list[EquationView]
+
+
+@dataclass
+class StepView:
+    number: int
+    derived: bool
+    sections: list[SectionView]
+    loss: str
+
+
+def environment(kind: str) -> jinja2.Environment:
+    common = dict(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    if kind == "tex":
+        return jinja2.Environment(
+            block_start_string=r"\BLOCK{",
+            block_end_string="}",
+            variable_start_string=r"\VAR{",
+            variable_end_string="}",
+            comment_start_string=r"\#{",
+            comment_end_string="}",
+            line_statement_prefix="%%",
+            line_comment_prefix="%#",
+            **common,
+        )
+    return jinja2.Environment(**common)
+
+
+def printer_for(solution: Solution, dialect: str, notation: str | None, digits: int) -> Printer:
+    if dialect == "text" and notation is None:
+        return Printer("text", digits=digits)
+    from tracer.notation import theme
+
+    name = notation or solution.problem.notation  # type: ignore[attr-defined]
+    if dialect == "text":
+        return Printer("text", digits=digits)
+    return Printer("latex", theme(name, solution.problem).names_view(), digits)
+
+
+class DocumentBuilder:
+    def __init__(self, solution: Solution, printer: Printer, detail: str = "standard"):
+        self.solution = solution
+        self.p = printer
+        self.detail = detail
+        self.numbers: dict[str, int] = {}
+        self.latex = printer.dialect == "latex"
+        # the plain-text rendering measures an equation's width (fractions print narrower)
+        self.measure = Printer("text", digits=printer.digits) if self.latex else None
+
+    def _lines(self, parts: list[str], kind: str) -> list[str]:
+        if not self.latex:
+            return [" ".join(parts)] if parts else []
+        n = TERMS_PER_LINE[kind]
+        return [" ".join(parts[k : k + n]) for k in range(0, len(parts), n)]
+
+    def equation(self, step: Step) -> EquationView:
+        number = len(self.numbers) + 1
+        self.numbers[step.id] = number
+        refs = sorted({self.numbers[r] for r in refs_of(step.form) if r in self.numbers})
+        value = self.p.number(step.value)
+        symbolic: list[str] = []
+        substituted: list[str] = []
+        if self.detail != "brief":
+            symbolic = self._lines(self.p.symbolic_parts(step), "affine" if isinstance(step.form, Affine) else "chain")
+            substituted = self._lines(self.p.substituted_parts(step), "substituted")
+            if symbolic == [value]:
+                symbolic = []
+            if substituted in ([value], symbolic):
+                substituted = []
+        derivation: list[str] = []
+        form = step.form
+        if self.detail == "full" and isinstance(form, Expression) and form.derivation is not None and form.wrt is not None:
+            derivation = self.derivation_lines(step)
+        inline = False
+        if self.measure is not None and self.detail != "brief":
+            m = self.measure
+            width = len(m.target(step.target)) + len(m.symbolic(step)) + len(m.substituted(step)) + len(value) + 9
+            inline = width <= INLINE_WIDTH and len(symbolic) <= 1 and len(substituted) <= 1
+        return EquationView(number, self.p.target(step.target), symbolic, substituted, value, refs, step.note, derivation, step.id, inline)
+
+    def derivation_lines(self, step: Step) -> list[str]:
+        """The local equation and SymPy's derivative of it, before it is written in textbook form."""
+        form = step.form
+        assert isinstance(form, Expression) and form.wrt is not None
+        names = {b.symbol: self.p.names.quantity(b.target) for b in form.bindings}  # type: ignore[operator]
+        names.setdefault(form.wrt, self.p.names.quantity(_quantity_of_symbol(form.wrt)))  # type: ignore[operator]
+        wrt = names[form.wrt]
+        lines = []
+        if form.local_equation is not None:
+            eq = self.p.expression(form.local_equation, names)
+            if self.latex:
+                lines.append(rf"\frac{{\partial}}{{\partial {wrt}}}\left({eq}\right) = {self.p.expression(form.derivation, names)}")
+            else:
+                lines.append(f"d/d{wrt} ({eq}) = {self.p.expression(form.derivation, names)}")
+        return lines
+
+    def sections(self, sections: Iterable[Section]) -> list[SectionView]:
+        out = []
+        for section in sections:
+            title = section.title
+            if section.sample is not None:
+                title += f" (sample {section.sample})"
+            out.append(SectionView(title, [self.equation(step) for step in section.steps]))
+        return out
+
+    def build(self) -> dict:
+        sol = self.solution
+        escape = (lambda t: t) if not self.latex else (lambda t: t)
+        steps = []
+        for ts in sol.steps:
+            steps.append(StepView(ts.number, ts.derived, self.sections(ts.sections) if ts.derived else [], self.p.number(ts.loss)))
+        closing = self.sections(sol.closing)
+        first_loss = sol.steps[0].loss if sol.steps else sol.loss_after
+        return {
+            "title": escape(getattr(sol.problem, "title", "") or "Backpropagation, step by step"),
+            "description": sol.problem.describe(),  # type: ignore[attr-defined]
+            "notes": list(sol.notes),
+            "steps": steps,
+            "closing": closing,
+            "loss_before": self.p.number(first_loss),
+            "loss_after": self.p.number(sol.loss_after),
+            "decreased": sol.loss_after < first_loss,
+            "verification": verification_view(sol, self.p.digits),
+            "digits": self.p.digits,
+            "rate": self.p.names.rate,
+            "learning_rate": self.p.number(sol.problem.training.learning_rate),  # type: ignore[attr-defined]
+            "numeric_steps": [(ts.number, self.p.number(ts.loss)) for ts in sol.steps if not ts.derived],
+        }
+
+
+def _quantity_of_symbol(symbol) -> Quantity:
+    from tracer.names import parse_quantity
+
+    return parse_quantity(symbol.name)
+
+
+def verification_view(sol: Solution, digits: int) -> dict:
+    v = sol.verification
+    if v is None:
+        return {"done": False}
+    return {
+        "done": True,
+        "ok": v.ok,
+        "quantities": v.quantities,
+        "max_abs_diff": fmt(v.max_abs_diff, 2),
+        "fd_checked": v.finite_difference_checked,
+        "fd_max_diff": fmt(v.finite_difference_max_diff, 2),
+        "mismatches": [f"{m.quantity}: engine {m.engine!r}, {m.against} {m.reference!r}" for m in v.mismatches],
+        "digits": digits,
+    }
+
+
+# ---------------------------------------------------------------------------
+# The problem statement: parameters, data, the network drawn.
+# ---------------------------------------------------------------------------
+
+
+def statement_view(solution: Solution, printer: Printer, escape) -> dict:
+    problem = solution.problem
+    params = problem.parameters()  # type: ignore[attr-defined]
+    trainable = set(problem.trainable())  # type: ignore[attr-defined]
+    from tracer.names import parse_quantity
+
+    rows = []
+    for name, value in params.items():
+        q = parse_quantity(name)
+        rows.append({"name": printer.target(q), "value": printer.number(value), "trained": name in trainable})
+    samples = []
+    for s, sample in enumerate(problem.data, 1):  # type: ignore[attr-defined]
+        samples.append(
+            {
+                "number": s,
+                "x": [printer.number(v) for v in sample.x],
+                "y": [printer.number(v) for v in sample.y],
+                "label": sample.label,
+            }
+        )
+    layers = []
+    for l, layer in enumerate(problem.layers, 1):  # type: ignore[attr-defined]
+        layers.append({"number": l, "units": layer.units, "activation": layer.activation.name})
+    loss = problem.loss  # type: ignore[attr-defined]
+    return {
+        "parameters": rows,
+        "samples": samples,
+        "inputs": problem.inputs,  # type: ignore[attr-defined]
+        "outputs": problem.layers[-1].units,  # type: ignore[attr-defined]
+        "layers": layers,
+        "loss_kind": loss.kind.replace("_", " "),
+        "loss_detail": (f"factor {printer.number(loss.factor)}" if loss.kind == "mse" else f"log {loss.log}")
+        + f", outputs {loss.outputs}, samples {loss.samples}",
+        "order": problem.training.order,  # type: ignore[attr-defined]
+        "steps": problem.training.steps,  # type: ignore[attr-defined]
+        "input_names": [printer.target(Quantity("x", None, (i,))) for i in range(1, problem.inputs + 1)],  # type: ignore[attr-defined]
+        "target_names": [printer.target(Quantity("y", None, (k,))) for k in range(1, problem.layers[-1].units + 1)],  # type: ignore[attr-defined]
+    }
+
+
+def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> dict | None:
+    """Node positions and labelled edges for a TikZ (or Mermaid) drawing; None when too wide."""
+    problem = solution.problem
+    sizes = [problem.inputs] + [layer.units for layer in problem.layers]  # type: ignore[attr-defined]
+    if max(sizes) > max_units:
+        return None
+    params = problem.parameters()  # type: ignore[attr-defined]
+    nodes, edges = [], []
+    tallest = max(sizes)
+    for l, n in enumerate(sizes):
+        for j in range(1, n + 1):
+            q = Quantity("x", None, (j,)) if l == 0 else Quantity("a", l, (j,))
+            y = 1.5 * ((n - 1) / 2 - (j - 1))  # unit 1 on top, each layer centred
+            nodes.append({"id": f"n{l}_{j}", "x": 3.6 * l, "y": y, "label": printer.target(q), "plain": str(q)})
+    for l in range(1, len(sizes)):
+        for j in range(1, sizes[l] + 1):
+            for i in range(1, sizes[l - 1] + 1):
+                name = f"W{l}[{j},{i}]"
+                edges.append(
+                    {
+                        "source": f"n{l - 1}_{i}",
+                        "target": f"n{l}_{j}",
+                        "label": printer.target(Quantity("W", l, (j, i))),
+                        "value": printer.number(params[name]),
+                        "plain": name,
+                        "pos": 0.3 if j == i else (0.22 if j < i else 0.7),
+                    }
+                )
+    return {"nodes": nodes, "edges": edges, "width": 3.6 * (len(sizes) - 1)}
+
+
+# ---------------------------------------------------------------------------
+
+
+def render(
+    solution: Solution,
+    fmt_: str,
+    *,
+    notation: str | None = None,
+    detail: str = "standard",
+    digits: int = DEFAULT_DIGITS,
+    form: str = "scalar",
+    only: list[str] | None = None,
+) -> str:
+    """A whole document in ``text``, ``md`` or ``tex``.
+
+    ``form="matrix"`` writes the layer-by-layer matrix (δ) form instead of one equation
+    per scalar; ``only`` keeps, of the scalar form, just what the named parameters'
+    gradients and updates need (``["W2", "b2"]`` or ``["dloss/dW1[1,1]"]``).
+    """
+    if only:
+        solution = _restricted(solution, only)
+    if fmt_ == "text":
+        printer = printer_for(solution, "text", notation, digits)
+        view = DocumentBuilder(solution, printer, detail).build()
+        return environment("text").get_template("solution.txt.j2").render(**view)
+    printer = printer_for(solution, "latex", notation, digits)
+    if form == "matrix":
+        view = DocumentBuilder(_without_steps(solution), printer, detail).build()
+        from tracer.render_matrix import MatrixBuilder
+
+        builder = MatrixBuilder(solution, Printer("latex", printer.names, digits))
+        view["steps"] = [StepView(1, True, builder.sections(), printer.number(solution.steps[0].loss if solution.steps else solution.loss_after))]
+        view["closing"] = [SectionView("Loss after the update", [EquationView(builder.number + 1, printer.names.loss_name + "{}'", [], [], printer.number(solution.loss_after), [])])]
+    else:
+        view = DocumentBuilder(solution, printer, detail).build()
+    if fmt_ == "md":
+        view["title"] = escape_markdown(view["title"])
+        view["description"] = escape_markdown(view["description"])
+        view["notes"] = [escape_markdown(n) for n in view["notes"]]
+        view["statement"] = statement_view(solution, printer, escape_markdown)
+        view["diagram"] = diagram_view(solution, printer)
+        return environment("md").get_template("solution.md.j2").render(**view)
+    if fmt_ == "tex":
+        view["title"] = escape_tex(view["title"])
+        view["description"] = escape_tex(view["description"])
+        view["notes"] = [escape_tex(n) for n in view["notes"]]
+        view["statement"] = statement_view(solution, printer, escape_tex)
+        view["diagram"] = diagram_view(solution, printer)
+        view["source"] = escape_tex(getattr(solution.problem, "source", ""))
+        return environment("tex").get_template("solution.tex.j2").render(**view)
+    raise ValueError(f"unknown format {fmt_!r}")
+
+
+def _without_steps(solution: Solution) -> Solution:
+    """The same solution with no scalar sections (the matrix form replaces them)."""
+    import copy
+
+    bare = copy.copy(solution)
+    bare.steps = [copy.copy(ts) for ts in solution.steps]
+    for ts in bare.steps:
+        ts.sections = []
+    bare.closing = []
+    return bare
+
+
+def _restricted(solution: Solution, only: list[str]) -> Solution:
+    """Keep the steps that the named gradients and updates need, in their sections."""
+    import copy
+
+    from tracer.lookup import dependencies, find_step
+
+    wanted: list[Step] = []
+    names = solution.problem.parameter_names()  # type: ignore[attr-defined]
+    for item in only:
+        item = item.strip()
+        matched = [n for n in names if n == item or n.startswith(item + "[")]
+        if not matched:
+            wanted.append(find_step(solution, item))  # a quantity: dloss/dW1[1,1], a2[1], W2[1,1]'
+            continue
+        for name in matched:
+            wanted.append(find_step(solution, f"dloss/d{name}"))
+            if f"{name}'" in solution.index:
+                wanted.append(solution.index[f"{name}'"])
+    keep: set[str] = set()
+    for step in wanted:
+        keep.update(s.id for s in dependencies(solution, step))
+    restricted = copy.copy(solution)
+    restricted.steps = []
+    for ts in solution.steps:
+        ts2 = copy.copy(ts)
+        ts2.sections = []
+        for section in ts.sections:
+            steps = [s for s in section.steps if s.id in keep]
+            if steps:
+                sec = copy.copy(section)
+                sec.steps = steps
+                ts2.sections.append(sec)
+        restricted.steps.append(ts2)
+    restricted.closing = []
+    return restricted
+
+
+def render_text(solution: Solution, detail: str = "standard", digits: int = DEFAULT_DIGITS) -> str:
+    return render(solution, "text", detail=detail, digits=digits)
+
+
+def render_steps(solution: Solution, steps: list[Step], value: float, quantity: str, fmt_: str = "text", *, notation: str | None = None, digits: int = DEFAULT_DIGITS, detail: str = "standard") -> str:
+    """``tracer ask``: only the steps a quantity needs."""
+    dialect = "text" if fmt_ == "text" else "latex"
+    printer = printer_for(solution, dialect, notation, digits)
+    builder = DocumentBuilder(solution, printer, detail)
+    equations = [builder.equation(step) for step in steps]
+    name = quantity if fmt_ == "text" else (escape_tex(quantity) if fmt_ == "tex" else escape_markdown(quantity))
+    return environment("tex" if fmt_ == "tex" else "text").get_template(f"ask.{ 'txt' if fmt_ == 'text' else fmt_ }.j2").render(
+        quantity=name, equations=equations, value=printer.number(value)
+    )
+
+
+def render_steps_text(solution: Solution, steps: list[Step], value: float, quantity: str, digits: int = DEFAULT_DIGITS, detail: str = "standard") -> str:
+    return render_steps(solution, steps, value, quantity, "text", digits=digits, detail=detail)
+
+
+# ---------------------------------------------------------------------------
+# PDF
+# ---------------------------------------------------------------------------
+
+TEX_INSTALL_HINT = (
+    "no LaTeX engine found (latexmk + pdflatex); install TeX Live with "
+    "`bash scripts/install-tex.sh` (Debian: apt-get install texlive-latex-base "
+    "texlive-latex-recommended texlive-pictures latexmk)"
+)
+
+
+def compile_pdf(tex: str, out_pdf: Path) -> Path:
+    """Compile a .tex (written beside the PDF) with latexmk/pdflatex, never with shell escape."""
+    latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
+    if not pdflatex:
+        raise RenderError(TEX_INSTALL_HINT, 3)
+    out_pdf = Path(out_pdf)
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    tex_path = out_pdf.with_suffix(".tex")
+    tex_path.write_text(tex, encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="tracer-tex-") as build:
+        if latexmk:
+            cmd = [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", f"-outdir={build}", str(tex_path.resolve())]
+        else:
+            cmd = [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", f"-output-directory={build}", str(tex_path.resolve())]
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=build)
+        except subprocess.TimeoutExpired:
+            raise RenderError("LaTeX did not finish within 300 s") from None
+        built = Path(build) / (tex_path.stem + ".pdf")
+        log = Path(build) / (tex_path.stem + ".log")
+        if result.returncode != 0 or not built.exists():
+            first = _first_latex_error(log.read_text(errors="replace") if log.exists() else result.stdout)
+            raise RenderError(f"LaTeX failed on {tex_path}: {first}")
+        shutil.copyfile(built, out_pdf)
+        if log.exists():
+            shutil.copyfile(log, out_pdf.with_suffix(".log"))
+    return out_pdf
+
+
+def _first_latex_error(log: str) -> str:
+    for line in log.splitlines():
+        if line.startswith("!"):
+            return line[1:].strip()
+    return "see the .log file"

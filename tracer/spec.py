@@ -1,0 +1,484 @@
+"""Read and validate a problem file (SPEC.md §1) into plain frozen dataclasses.
+
+Pydantic (strict mode, ``extra="forbid"``) checks types and keys; the checks that
+need more than one field (shapes, label ranges, softmax placement) are done here by
+hand. Every error becomes one :class:`SpecError` whose message names the file, the
+field and what was expected, e.g.
+``hw3.yaml: network.layers[1].weights: 2 rows expected (units), got 3``.
+
+Nothing here knows about SymPy, NumPy or templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Mapping, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ACTIVATIONS = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "arctan",
+    "step",
+    "softmax",
+)
+ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
+#: parameters an activation accepts, with their defaults
+ACTIVATION_PARAMETERS = {"leaky_relu": {"alpha": 0.01}, "elu": {"alpha": 1.0}}
+NOTATIONS = ("mazur", "bracket", "neuron", "delta")
+
+
+class SpecError(ValueError):
+    """A problem file is not valid. ``str(err)`` is the one-line message for the user."""
+
+    def __init__(self, source: str, field_path: str, message: str):
+        self.source = source
+        self.field = field_path
+        self.message = message
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{field_path}: {message}" if field_path else f"{where}{message}")
+
+
+# ---------------------------------------------------------------------------
+# The validated problem: plain frozen dataclasses.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    name: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    def param(self, key: str) -> float:
+        return dict(self.params)[key]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    units: int
+    activation: ActivationSpec
+    weights: tuple[tuple[float, ...], ...]  # one row per unit: weights[j][i] joins input i to unit j
+    bias: tuple[float, ...] | None  # one per unit, or a single value when shared; None = no bias
+    shared_bias: bool = False
+    trainable_bias: bool = True
+    weights_layout: str = "unit_major"  # how the file wrote it; output keeps our layout
+
+    @property
+    def inputs(self) -> int:
+        return len(self.weights[0])
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    kind: str = "mse"
+    factor: float = 0.5
+    outputs: str = "sum"
+    samples: str = "sum"
+    log: str = "ln"
+
+
+@dataclass(frozen=True)
+class Sample:
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    label: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    learning_rate: float = 0.1
+    steps: int = 1
+    update: tuple[str, ...] | None = None  # None = every parameter
+    order: str = "simultaneous"
+
+
+@dataclass(frozen=True)
+class Problem:
+    inputs: int
+    layers: tuple[LayerSpec, ...]
+    loss: LossSpec
+    data: tuple[Sample, ...]
+    training: TrainingSpec
+    title: str = ""
+    notation: str = "bracket"
+    relu_derivative_at_zero: int = 0
+    source: str = ""
+
+    # -- canonical parameter names (SPEC.md §2) --------------------------------
+    def parameter_names(self) -> list[str]:
+        """Every parameter in a fixed order: per layer the weights row by row, then the bias."""
+        names: list[str] = []
+        for l, layer in enumerate(self.layers, start=1):
+            for j in range(1, layer.units + 1):
+                for i in range(1, layer.inputs + 1):
+                    names.append(f"W{l}[{j},{i}]")
+            if layer.bias is not None:
+                if layer.shared_bias:
+                    names.append(f"b{l}")
+                else:
+                    names.extend(f"b{l}[{j}]" for j in range(1, layer.units + 1))
+        return names
+
+    def parameters(self) -> dict[str, float]:
+        values: dict[str, float] = {}
+        for l, layer in enumerate(self.layers, start=1):
+            for j, row in enumerate(layer.weights, start=1):
+                for i, w in enumerate(row, start=1):
+                    values[f"W{l}[{j},{i}]"] = w
+            if layer.bias is not None:
+                if layer.shared_bias:
+                    values[f"b{l}"] = layer.bias[0]
+                else:
+                    for j, b in enumerate(layer.bias, start=1):
+                        values[f"b{l}[{j}]"] = b
+        return values
+
+    def trainable(self) -> list[str]:
+        """The parameters a gradient-descent step changes (``training.update`` and ``trainable_bias``)."""
+        names = []
+        for name in self.parameter_names():
+            layer = self.layers[_layer_of(name) - 1]
+            if name.startswith("b") and not layer.trainable_bias:
+                continue
+            if self.training.update is not None and name not in self.training.update:
+                continue
+            names.append(name)
+        return names
+
+    def with_parameters(self, values: Mapping[str, float]) -> "Problem":
+        """The same problem with some parameters replaced (used for steps, quizzes, checks)."""
+        layers = []
+        for l, layer in enumerate(self.layers, start=1):
+            weights = tuple(
+                tuple(values.get(f"W{l}[{j},{i}]", w) for i, w in enumerate(row, start=1))
+                for j, row in enumerate(layer.weights, start=1)
+            )
+            bias = layer.bias
+            if bias is not None:
+                if layer.shared_bias:
+                    bias = (values.get(f"b{l}", bias[0]),)
+                else:
+                    bias = tuple(values.get(f"b{l}[{j}]", b) for j, b in enumerate(bias, start=1))
+            layers.append(replace(layer, weights=weights, bias=bias))
+        return replace(self, layers=tuple(layers))
+
+    def describe(self) -> str:
+        """A short human description (``tracer validate``)."""
+        sizes = "-".join(str(n) for n in [self.inputs] + [layer.units for layer in self.layers])
+        acts = ", ".join(
+            f"layer {l}: {layer.units} × {layer.activation.name}" for l, layer in enumerate(self.layers, 1)
+        )
+        loss = self.loss.kind + (f" (factor {self.loss.factor:g})" if self.loss.kind == "mse" else f" ({self.loss.log})")
+        return (
+            f"{self.title or '(untitled)'}: a {sizes} network ({acts}); "
+            f"{len(self.parameter_names())} parameters, {len(self.trainable())} trained; "
+            f"loss {loss}, outputs {self.loss.outputs}, samples {self.loss.samples}; "
+            f"{len(self.data)} sample(s); learning rate {self.training.learning_rate:g}, "
+            f"{self.training.steps} step(s), {self.training.order} updates"
+        )
+
+
+def _layer_of(name: str) -> int:
+    digits = ""
+    for ch in name[1:]:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits)
+
+
+# ---------------------------------------------------------------------------
+# The file format: pydantic models (strict; unknown keys refused). These also
+# produce the shipped JSON Schema (schema/problem.schema.json).
+# ---------------------------------------------------------------------------
+
+Number = float  # strict mode: ints and floats, never strings or booleans
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ActivationModel(_Strict):
+    name: Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)]  # type: ignore[valid-type]
+    alpha: Number | None = Field(None, description="slope/scale for leaky_relu (0.01) and elu (1.0)")
+
+
+class LayerModel(_Strict):
+    units: int = Field(gt=0, description="number of units of this layer")
+    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel]  # type: ignore[valid-type]
+    weights: list[list[Number]] = Field(
+        description="one row per unit: weights[j][i] joins input i to unit j (see weights_layout)"
+    )
+    weights_layout: Literal["unit_major", "input_major"] = "unit_major"
+    bias: Number | list[Number] | None = Field(
+        None, description="one number (every unit starts there), a list (one per unit), or omitted (no bias)"
+    )
+    shared_bias: bool = False
+    trainable_bias: bool = True
+
+
+class NetworkModel(_Strict):
+    inputs: int = Field(gt=0)
+    layers: list[LayerModel] = Field(min_length=1)
+    relu_derivative_at_zero: Literal[0, 1] = 0
+
+
+class LossModel(_Strict):
+    kind: Literal["mse", "cross_entropy", "binary_cross_entropy"]
+    factor: Number = 0.5
+    outputs: Literal["sum", "mean"] = "sum"
+    samples: Literal["sum", "mean"] = "sum"
+    log: Literal["ln", "log10", "log2"] = "ln"
+
+
+class SampleModel(_Strict):
+    x: list[Number] = Field(min_length=1)
+    y: list[Number] | None = None
+    label: int | None = Field(None, ge=0)
+
+
+class TrainingModel(_Strict):
+    learning_rate: Number = Field(gt=0)
+    steps: int = Field(1, ge=0)
+    update: Literal["all"] | list[str] = "all"
+    order: Literal["simultaneous", "sequential"] = "simultaneous"
+
+
+class ProblemModel(_Strict):
+    title: str = ""
+    notation: Literal[NOTATIONS] = "bracket"  # type: ignore[valid-type]
+    network: NetworkModel
+    loss: LossModel
+    data: list[SampleModel] = Field(min_length=1)
+    training: TrainingModel
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ProblemModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "backprop-tracer problem file"
+    return schema
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+
+
+def load(path: str | Path) -> Problem:
+    """Read a problem file; raise :class:`SpecError` (one line, names the field) when it is wrong."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
+    return loads(text, source)
+
+
+def loads(text: str, source: str = "<string>") -> Problem:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise SpecError(source, "", f"YAML syntax error: {where}{problem}") from None
+    return from_mapping(raw, source)
+
+
+def from_mapping(raw: Any, source: str = "<mapping>") -> Problem:
+    if not isinstance(raw, dict):
+        raise SpecError(source, "", "expected a mapping with keys network, loss, data, training")
+    try:
+        model = ProblemModel.model_validate(raw)
+    except ValidationError as err:
+        raise _translate(err, source) from None
+    return _build(model, source)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            if part in ("function-after", "union") or "[" in str(part) or str(part).startswith(("literal", "list", "float", "int", "str", "bool", "none", "ActivationModel")):
+                continue  # pydantic's union branch tags carry no meaning for the user
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_EXPECT = {
+    "float_type": "a number expected",
+    "int_type": "a whole number expected",
+    "bool_type": "true or false expected",
+    "string_type": "a string expected",
+    "list_type": "a list expected",
+    "missing": "required, missing",
+    "extra_forbidden": "unknown key",
+    "too_short": "must not be empty",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "model_type": "a mapping expected",
+    "dict_type": "a mapping expected",
+}
+
+
+def _translate(err: ValidationError, source: str) -> SpecError:
+    errors = err.errors()
+    # Prefer the error of the deepest location: for unions it names the real culprit.
+    first = max(errors, key=lambda e: len(_field_path(e["loc"])))
+    if any(e["type"] == "extra_forbidden" for e in errors):
+        first = next(e for e in errors if e["type"] == "extra_forbidden")
+    path = _field_path(first["loc"])
+    kind = first["type"]
+    got = first.get("input")
+    if kind == "literal_error":
+        expected = first.get("ctx", {}).get("expected", "")
+        message = f"one of {expected} expected, got {got!r}"
+    elif kind in _EXPECT:
+        message = _EXPECT[kind].format(**first.get("ctx", {}))
+        if kind not in ("missing", "extra_forbidden") and got is not None and not isinstance(got, (dict, list)):
+            message += f", got {got!r}"
+        if kind == "extra_forbidden":
+            parent, _, key = path.rpartition(".")
+            return SpecError(source, path, f"unknown key {key!r}" + (f" in {parent}" if parent else ""))
+    else:
+        message = first["msg"]
+    return SpecError(source, path, message)
+
+
+def _activation(value: Any) -> ActivationSpec:
+    if isinstance(value, str):
+        name, alpha = value, None
+    else:
+        name, alpha = value.name, value.alpha
+    name = ACTIVATION_ALIASES.get(name, name)
+    defaults = ACTIVATION_PARAMETERS.get(name, {})
+    if alpha is not None and "alpha" not in defaults:
+        raise ValueError(f"activation {name} takes no parameter alpha")
+    params = tuple((k, float(alpha if (k == "alpha" and alpha is not None) else v)) for k, v in defaults.items())
+    return ActivationSpec(name, params)
+
+
+def _build(model: ProblemModel, source: str) -> Problem:
+    def fail(path: str, message: str) -> SpecError:
+        return SpecError(source, path, message)
+
+    net = model.network
+    layers: list[LayerSpec] = []
+    fan_in = net.inputs
+    for idx, lm in enumerate(net.layers):
+        where = f"network.layers[{idx}]"
+        try:
+            activation = _activation(lm.activation)
+        except ValueError as err:
+            raise fail(f"{where}.activation", str(err)) from None
+        if activation.name == "softmax" and idx != len(net.layers) - 1:
+            raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
+        rows = [list(map(float, r)) for r in lm.weights]
+        if lm.weights_layout == "input_major":
+            if len(rows) != fan_in:
+                raise fail(f"{where}.weights", f"{fan_in} rows expected (inputs, weights_layout input_major), got {len(rows)}")
+            for r, row in enumerate(rows):
+                if len(row) != lm.units:
+                    raise fail(f"{where}.weights[{r}]", f"{lm.units} numbers expected (units), got {len(row)}")
+            rows = [list(col) for col in zip(*rows)]
+        else:
+            if len(rows) != lm.units:
+                raise fail(f"{where}.weights", f"{lm.units} rows expected (units), got {len(rows)}")
+            for r, row in enumerate(rows):
+                if len(row) != fan_in:
+                    what = "inputs" if idx == 0 else f"units of layer {idx}"
+                    raise fail(f"{where}.weights[{r}]", f"{fan_in} numbers expected ({what}), got {len(row)}")
+        bias: tuple[float, ...] | None
+        if lm.bias is None:
+            bias = None
+            if lm.shared_bias:
+                raise fail(f"{where}.shared_bias", "needs a bias (the layer has none)")
+        elif isinstance(lm.bias, list):
+            if lm.shared_bias:
+                if len(lm.bias) != 1:
+                    raise fail(f"{where}.bias", "one number expected (shared_bias is true)")
+                bias = (float(lm.bias[0]),)
+            else:
+                if len(lm.bias) != lm.units:
+                    raise fail(f"{where}.bias", f"{lm.units} numbers expected (one per unit), got {len(lm.bias)}")
+                bias = tuple(map(float, lm.bias))
+        else:
+            bias = (float(lm.bias),) if lm.shared_bias else (float(lm.bias),) * lm.units
+        layers.append(
+            LayerSpec(
+                units=lm.units,
+                activation=activation,
+                weights=tuple(tuple(r) for r in rows),
+                bias=bias,
+                shared_bias=lm.shared_bias,
+                trainable_bias=lm.trainable_bias,
+                weights_layout=lm.weights_layout,
+            )
+        )
+        fan_in = lm.units
+
+    n_out = layers[-1].units
+    loss = model.loss
+    if loss.kind == "cross_entropy" and layers[-1].activation.name not in ("softmax",):
+        # allowed (e.g. sigmoid outputs), but the outputs must stay in (0, 1): checked at run time
+        pass
+    samples = []
+    for s, sm in enumerate(model.data):
+        where = f"data[{s}]"
+        if len(sm.x) != net.inputs:
+            raise fail(f"{where}.x", f"{net.inputs} numbers expected (network.inputs), got {len(sm.x)}")
+        if (sm.y is None) == (sm.label is None):
+            raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
+        if sm.label is not None:
+            if sm.label >= n_out:
+                raise fail(f"{where}.label", f"a class index from 0 to {n_out - 1} expected (output units), got {sm.label}")
+            y = tuple(1.0 if k == sm.label else 0.0 for k in range(n_out))
+        else:
+            assert sm.y is not None
+            if len(sm.y) != n_out:
+                raise fail(f"{where}.y", f"{n_out} numbers expected (units of the output layer), got {len(sm.y)}")
+            y = tuple(map(float, sm.y))
+        if loss.kind in ("cross_entropy", "binary_cross_entropy"):
+            for k, t in enumerate(y):
+                if not 0.0 <= t <= 1.0:
+                    raise fail(f"{where}.y[{k}]", f"a target between 0 and 1 expected for {loss.kind}, got {t:g}")
+        samples.append(Sample(tuple(map(float, sm.x)), y, sm.label))
+
+    problem = Problem(
+        inputs=net.inputs,
+        layers=tuple(layers),
+        loss=LossSpec(loss.kind, float(loss.factor), loss.outputs, loss.samples, loss.log),
+        data=tuple(samples),
+        training=TrainingSpec(
+            learning_rate=float(model.training.learning_rate),
+            steps=model.training.steps,
+            update=None if model.training.update == "all" else tuple(model.training.update),
+            order=model.training.order,
+        ),
+        title=model.title,
+        notation=model.notation,
+        relu_derivative_at_zero=net.relu_derivative_at_zero,
+        source=source,
+    )
+    if problem.training.update is not None:
+        known = set(problem.parameter_names())
+        for k, name in enumerate(problem.training.update):
+            if name not in known:
+                sample = ", ".join(sorted(known)[:4])
+                raise fail(f"training.update[{k}]", f"a parameter name expected (e.g. {sample}), got {name!r}")
+    return problem
