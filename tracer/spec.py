@@ -98,6 +98,25 @@ class TrainingSpec:
     steps: int = 1
     update: tuple[str, ...] | None = None  # None = every parameter
     order: str = "simultaneous"
+    # training runs (tracer.training): steps counts updates; with epochs, steps = epochs × batches
+    epochs: int | None = None  # None: `steps` updates (full batch: one epoch each)
+    batch_size: int | None = None  # None: full batch; 1: stochastic (SGD); else mini-batch
+    shuffle: bool = False  # reshuffle the samples before every epoch (seeded)
+    seed: int = 0
+    record_every: int | None = None  # epochs (or steps) between recorded losses; None: automatic
+    track: tuple[str, ...] = ()  # parameter names whose values the run records
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A generated data set (tracer.datasets), recorded so that documents can say what it was."""
+
+    name: str
+    n: int
+    noise: float = 0.0
+    seed: int = 0
+    test_fraction: float = 0.0
+    factor: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,9 @@ class Problem:
     notation: str = "bracket"
     relu_derivative_at_zero: int = 0
     source: str = ""
+    test_data: tuple[Sample, ...] = ()  # held-out samples (dataset.test_fraction): accuracy only
+    dataset: DatasetSpec | None = None
+    randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block; tracer.quiz reads it
 
     # -- canonical parameter names (SPEC.md §2) --------------------------------
     def parameter_names(self) -> list[str]:
@@ -248,9 +270,24 @@ class SampleModel(_Strict):
 
 class TrainingModel(_Strict):
     learning_rate: Number = Field(gt=0)
-    steps: int = Field(1, ge=0)
+    steps: int | None = Field(None, ge=0, description="gradient-descent updates (default 1); or give epochs")
     update: Literal["all"] | list[str] = "all"
     order: Literal["simultaneous", "sequential"] = "simultaneous"
+    epochs: int | None = Field(None, ge=1, description="passes over the data (instead of steps)")
+    batch_size: int | None = Field(None, ge=1, description="samples per update: omitted = full batch, 1 = SGD")
+    shuffle: bool = Field(False, description="reshuffle the samples before every epoch (seeded by seed)")
+    seed: int = 0
+    record_every: int | None = Field(None, ge=1, description="epochs (or steps) between recorded losses")
+    track: list[str] = Field(default_factory=list, description="parameters whose values the run records")
+
+
+class DatasetModel(_Strict):
+    name: Literal["moons", "xor", "circles"]
+    n: int = Field(gt=3, description="number of samples generated (before the test split)")
+    noise: Number = Field(0.0, ge=0)
+    seed: int = 0
+    test_fraction: Number = Field(0.0, ge=0, lt=1, description="share held out for the test accuracy")
+    factor: Number = Field(0.5, gt=0, lt=1, description="circles only: inner radius / outer radius")
 
 
 class ProblemModel(_Strict):
@@ -258,8 +295,12 @@ class ProblemModel(_Strict):
     notation: Literal[NOTATIONS] = "bracket"  # type: ignore[valid-type]
     network: NetworkModel
     loss: LossModel
-    data: list[SampleModel] = Field(min_length=1)
+    data: list[SampleModel] | None = Field(None, min_length=1)
+    dataset: DatasetModel | None = Field(None, description="generated data instead of data (tracer.datasets)")
     training: TrainingModel
+    randomize: dict[str, Any] | None = Field(
+        None, description="quiz variants (tracer quiz): which values vary over what grid, the guards, the quantities asked"
+    )
 
 
 def json_schema() -> dict[str, Any]:
@@ -474,6 +515,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
         notation=model.notation,
         relu_derivative_at_zero=net.relu_derivative_at_zero,
         source=source,
+        randomize=model.randomize,
     )
     if problem.training.update is not None:
         known = set(problem.parameter_names())
