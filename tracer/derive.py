@@ -402,7 +402,10 @@ class _Deriver:
             local_equation=self.net.pre_activation_equation(up.number, j) if up.fan_in <= 8 else None,
             wrt=symbol(in_q),
         )
-        note = "with the weight already updated (sequential order)" if getattr(w_target, "after", False) else ""
+        # sequential order: the weight was updated earlier in *this* step (a weight carried over
+        # from the previous step's update is also an "after" quantity, but not a sequential one)
+        updated_now = getattr(w_target, "after", False) and weight.ref == self.id_of(w_target)
+        note = "with the weight already updated (sequential order)" if updated_now else ""
         return self.add(section, target, form, weight.value, "local", None, note)
 
     # -- combining samples, updating ------------------------------------------------
