@@ -92,12 +92,20 @@ def test_all_partials_when_no_wrt_is_given():
 
 
 def test_section_7_3_sigmoid_and_tanh():
+    # source 004 §7.3.1: σ' = e^{−x}/(1 + e^{−x})² = … = σ(1 − σ)
     out = ok("diff", "sigmoid(x)", "--at", "x=0")
     assert "chain rule" in out and "outer 1/u" in out
-    assert "at x = 0: df/dx = 0.25" in out
+    assert "algebra: = ((1 + e^(−x)) − 1)/(1 + e^(−x))^2   [add and subtract 1 in the numerator]" in out
+    assert "algebra: = σ·(1 − σ)   [factor out σ]" in out
+    assert "at x = 0: dσ/dx = 0.25" in out
+    # source 004 §7.3.4: tanh = (e^x − e^{−x})/(e^x + e^{−x}), quotient rule, = 1 − tanh²
     out = ok("diff", "tanh(x)", "--at", "x=0")
-    assert "tanh rule: d/dx tanh(x) = 1 − tanh(x)^2" in out
-    assert "at x = 0: df/dx = 1" in out
+    assert "quotient rule: d/dx ((e^x − e^(−x))/(e^x + e^(−x)))" in out
+    assert "algebra: = 1 − tanh(x)^2   [substitute tanh(x) = (e^x − e^(−x))/(e^x + e^(−x))]" in out
+    assert "at x = 0: d tanh/dx = 1" in out
+    # anything but σ(v) or tanh(v) alone goes by the ordinary rules
+    assert "algebra" not in ok("diff", "sigmoid(2x)")
+    assert "tanh rule" in ok("diff", "tanh(x^2)")
 
 
 def test_section_7_6_multivariable_chain():

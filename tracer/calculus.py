@@ -608,6 +608,16 @@ def check_derivable(expr: sp.Expr) -> None:
     _check_size(expr, DERIVE_MAX_DEPTH, DERIVE_MAX_NODES, DERIVE_MAX_FACTORS, "to derive step by step")
 
 
+def _textbook_activation(expr: sp.Expr, v: sp.Symbol) -> Derivation | None:
+    """σ(v) and tanh(v) alone are derived as source 004 §7.3 does, ending in σ(1 − σ) and
+    1 − tanh²; anything else (σ(2v), v·σ(v)) by the ordinary rules."""
+    if expr == 1 / (1 + sp.exp(-v)):
+        return derive_sigmoid(v)
+    if expr == sp.tanh(v):
+        return derive_tanh(v)
+    return None
+
+
 def derive_program(program: Program, wrt: Sequence[str] | None = None) -> tuple[Derivation, ...]:
     """What ``tracer diff`` computes: one derivation per requested variable.
 
@@ -633,6 +643,8 @@ def derive_program(program: Program, wrt: Sequence[str] | None = None) -> tuple[
     for v in targets:
         if program.definitions and any(program.expression.has(s) for s, _ in program.definitions):
             derivation = multivariable_chain(program.expression, program.definitions, v, name=program.name)
+        elif not partial and _textbook_activation(program.substituted(), v) is not None:
+            derivation = _textbook_activation(program.substituted(), v)  # σ(1 − σ), 1 − tanh² (§7.3)
         else:
             derivation = derive(program.substituted(), v, name=program.name, partial=partial)
         out.append(dataclasses.replace(derivation, variables=variables))
