@@ -27,8 +27,10 @@ DEFAULT_DIGITS = 9
 def fmt(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text") -> str:
     """A number rounded to ``digits`` significant digits, without float noise.
 
-    ``0.30000000000000004`` → ``0.3``; ``0.000035102`` → ``3.5102e-05`` (text) or
-    ``3.5102 \\times 10^{-5}`` (LaTeX); ``-0.0`` → ``0``.
+    ``0.30000000000000004`` → ``0.3``; ``-0.0`` → ``0``. Magnitudes below 1e-4 or from
+    1e9 up are written in scientific notation (a run of leading zeros hides the
+    significant digits): ``0.000035102`` → ``3.5102e−05`` (text) or
+    ``3.5102 \\times 10^{-5}`` (LaTeX).
     """
     if isinstance(value, bool):
         value = float(value)
@@ -40,7 +42,7 @@ def fmt(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text") -> st
     if value == 0:
         return "0"
     exponent = math.floor(math.log10(abs(value)))
-    if -5 <= exponent < 9:
+    if -4 <= exponent < 9:
         decimals = max(digits - 1 - exponent, 0)
         text = f"{value:.{decimals}f}"
         if "." in text:

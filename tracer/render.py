@@ -192,7 +192,7 @@ class DocumentBuilder:
             "loss_before": self.p.number(first_loss),
             "loss_after": self.p.number(sol.loss_after),
             "decreased": sol.loss_after < first_loss,
-            "verification": verification_view(sol, self.p.digits),
+            "verification": verification_view(sol, self.p.digits, self.p.dialect),
             "digits": self.p.digits,
             "rate": self.p.names.rate,
             "learning_rate": self.p.number(sol.problem.training.learning_rate),  # type: ignore[attr-defined]
@@ -206,7 +206,7 @@ def _quantity_of_symbol(symbol) -> Quantity:
     return parse_quantity(symbol.name)
 
 
-def verification_view(sol: Solution, digits: int) -> dict:
+def verification_view(sol: Solution, digits: int, dialect: str = "text") -> dict:
     v = sol.verification
     if v is None:
         return {"done": False}
@@ -214,9 +214,9 @@ def verification_view(sol: Solution, digits: int) -> dict:
         "done": True,
         "ok": v.ok,
         "quantities": v.quantities,
-        "max_abs_diff": fmt(v.max_abs_diff, 2),
+        "max_abs_diff": fmt(v.max_abs_diff, 2, dialect),
         "fd_checked": v.finite_difference_checked,
-        "fd_max_diff": fmt(v.finite_difference_max_diff, 2),
+        "fd_max_diff": fmt(v.finite_difference_max_diff, 2, dialect),
         "mismatches": [f"{m.quantity}: engine {m.engine!r}, {m.against} {m.reference!r}" for m in v.mismatches],
         "digits": digits,
     }

@@ -29,12 +29,12 @@ class DeltaTheme(Theme):
             return f"{letter}_{{{q.index[0]}}}^{{{sup}}}"
         if q.base == "W":
             j, i = q.index
-            after = "'" if q.after else ""
-            return f"w{after}_{{{i}{j}}}^{{({self.layer_letter(q.layer)})}}" if max(i, j) < 10 else f"w{after}_{{{i},{j}}}^{{({self.layer_letter(q.layer)})}}"
+            after = "{w'}" if q.after else "w"
+            return f"{after}_{{{i}{j}}}^{{({self.layer_letter(q.layer)})}}" if max(i, j) < 10 else f"{after}_{{{i},{j}}}^{{({self.layer_letter(q.layer)})}}"
         if q.base == "b":
-            after = "'" if q.after else ""
+            after = "{b'}" if q.after else "b"
             sub = f"{q.index[0]}" if q.index else ""
-            return f"b{after}_{{{sub}}}^{{({self.layer_letter(q.layer)})}}" if sub else f"b{after}^{{({self.layer_letter(q.layer)})}}"
+            return f"{after}_{{{sub}}}^{{({self.layer_letter(q.layer)})}}" if sub else f"{after}^{{({self.layer_letter(q.layer)})}}"
         if q.base == "loss":
             if q.index:
                 return rf"\mathcal{{L}}_{{{q.index[0]}}}" + (f"^{{{sample}}}" if sample else "")
