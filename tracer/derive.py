@@ -43,6 +43,11 @@ from tracer.spec import Problem
 
 #: training steps written out in full by default; later ones come from the NumPy engine
 DEFAULT_DERIVED_STEPS = 3
+#: a long run keeps one entry per step in ``Solution.steps`` up to this many full-batch steps;
+#: beyond (or with batches) only the derived ones, and ``Solution.run`` has the recorded losses
+NUMERIC_STEP_ENTRIES = 100
+#: samples × parameters beyond which nothing is derived symbolically (the run is NumPy's only)
+SYMBOLIC_LIMIT = 20_000
 
 
 def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verify: bool = True) -> Solution:
@@ -52,19 +57,39 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         activations.check_textbook_form(layer.activation)
     losses.check_textbook_form(network.loss)
 
+    from tracer import training
+
     index: dict[str, Step] = {}
     latest: dict[str, str] = {}  # parameter → id of the update step that produced its current value
     steps: list[TrainingStep] = []
     current = problem
+    symbolic = len(problem.data) * len(problem.parameter_names()) <= SYMBOLIC_LIMIT
+    if not symbolic:
+        derived_steps = 0
+    run = training.run(problem) if training.is_long(problem, derived_steps) else None
+    batched = run is not None and run.batch_size < len(problem.data)
+    keep_numeric = run is None or (not batched and problem.training.steps <= NUMERIC_STEP_ENTRIES)
     for number in range(1, problem.training.steps + 1):
         if number <= derived_steps:
-            training_step, current = _Deriver(network, current, number, index, latest).training_step()
-        else:
+            batch = _batch_of(run, number) if batched else None
+            deriver = _Deriver(network, _on_batch(current, batch), number, index, latest)
+            training_step, after = deriver.training_step()
+            training_step.batch = batch
+            current = current.with_parameters(after.parameters())
+        elif keep_numeric:
             training_step, current = _numeric_step(network, current, number)
             latest.clear()  # these values come from the NumPy engine, not from a written-out update
+        else:
+            break
         steps.append(training_step)
-    closing_deriver = _Deriver(network, current, None, index, latest)
-    closing, loss_after = closing_deriver.closing()
+    if run is not None and not keep_numeric:
+        latest.clear()
+        current = problem.with_parameters(run.final)
+    if symbolic:
+        closing_deriver = _Deriver(network, current, None, index, latest)
+        closing, loss_after = closing_deriver.closing()
+    else:
+        closing, loss_after = [], run.last.loss if run is not None else _numeric_loss(current)
     solution = Solution(
         problem=problem,
         steps=steps,
@@ -73,12 +98,77 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         index=index,
         final=current,
     )
+    solution.run = run
     solution.notes.extend(_notes(network, solution))
+    if not symbolic:
+        solution.notes.append(
+            f"{len(problem.data)} samples × {len(problem.parameter_names())} parameters is too large to write out: "
+            "every number below comes from the NumPy engine (tracer.training)"
+        )
+    if batched and derived_steps:
+        for ts in steps:
+            if ts.batch:
+                solution.notes.append(
+                    f"update {ts.number} is written out on its batch: sample(s) {', '.join(map(str, ts.batch))} of the data "
+                    f"(numbered #1, #2, … in its equations)"
+                )
     if verify:
         from tracer.verify import verify as _verify
 
         solution.verification = _verify(solution)
+        if run is not None:
+            solution.verification = _check_run(solution, run)
     return solution
+
+
+def _batch_of(run, number: int) -> tuple[int, ...] | None:
+    """The samples (1-based) of update ``number`` of a batched run (logged for the first few)."""
+    logged = {u.number: u.batch for u in run.first_updates}
+    if number not in logged:
+        raise ValueError(f"update {number} of a batched run cannot be written out (only the first {len(logged)} are logged)")
+    return logged[number]
+
+
+def _on_batch(problem: Problem, batch: tuple[int, ...] | None) -> Problem:
+    if batch is None:
+        return problem
+    from dataclasses import replace
+
+    return replace(problem, data=tuple(problem.data[i - 1] for i in batch))
+
+
+def _numeric_loss(problem: Problem) -> float:
+    from tracer import numeric
+
+    return float(numeric.evaluate(problem).loss)
+
+
+def _check_run(solution: Solution, run) -> "object":
+    """The run (NumPy, lean loop) against the written-out steps: the same parameters after each
+    derived update, and the same final loss as the derived closing pass."""
+    from dataclasses import replace
+
+    from tracer.solution import Mismatch
+
+    v = solution.verification
+    assert v is not None
+    count, worst, mismatches = v.quantities, v.max_abs_diff, list(v.mismatches)
+
+    def check(name: str, engine: float, reference: float) -> None:
+        nonlocal count, worst
+        count += 1
+        diff = abs(engine - reference)
+        worst = max(worst, diff) if math.isfinite(diff) else worst
+        if not diff <= 1e-9 * max(1.0, abs(reference)):
+            mismatches.append(Mismatch(name, engine, reference, "training run"))
+
+    for update in run.first_updates:
+        if update.number <= len(solution.steps) and solution.steps[update.number - 1].derived:
+            for name, value in solution.steps[update.number - 1].params_after.items():
+                check(f"{name}'@{update.number}", value, update.params_after[name])
+    if solution.closing:
+        check("loss_after", solution.loss_after, run.last.loss)
+    return replace(v, quantities=count, max_abs_diff=worst, mismatches=tuple(mismatches))
 
 
 # ---------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def value(solution: Solution, text: str) -> float:
         if target.is_parameter:
             key = str(replace(target, after=False, sample=None))
             if target.after:
-                params = solution.steps[(number or len(solution.steps)) - 1].params_after if solution.steps else solution.final.parameters()  # type: ignore[attr-defined]
+                params = solution.steps[number - 1].params_after if number else solution.final.parameters()  # type: ignore[attr-defined]  # (a long run keeps only its first steps)
             else:
                 params = solution.steps[(number or 1) - 1].params_before if solution.steps else solution.problem.parameters()  # type: ignore[attr-defined]
             if key not in params:

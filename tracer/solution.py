@@ -113,6 +113,7 @@ class TrainingStep:
     gradients: dict[str, float]
     params_after: dict[str, float]
     forward: list[dict]  # per sample: {"sample", "layers": [{"z": [...], "a": [...]}], "loss"}
+    batch: tuple[int, ...] | None = None  # the samples (1-based) of a mini-batch/SGD update; None = all
 
     def steps(self) -> Iterator[Step]:
         for section in self.sections:
@@ -150,6 +151,7 @@ class Solution:
     final: object  # the problem with the final parameters
     verification: Verification | None = None
     notes: list[str] = field(default_factory=list)  # conventions met (relu'(0)), warnings
+    run: object | None = None  # tracer.training.Run of a long run (losses per recorded epoch), else None
 
     @property
     def samples(self) -> int:

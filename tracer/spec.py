@@ -205,7 +205,20 @@ class Problem:
             f"loss {loss}, outputs {self.loss.outputs}, samples {self.loss.samples}; "
             f"{len(self.data)} sample(s); learning rate {self.training.learning_rate:g}, "
             f"{self.training.steps} step(s), {self.training.order} updates"
+            + self._describe_run()
         )
+
+    def _describe_run(self) -> str:
+        t, parts = self.training, []
+        if self.dataset is not None:
+            d = self.dataset
+            parts.append(f"data: {d.name} (n {d.n}, noise {d.noise:g}, seed {d.seed}), {len(self.test_data)} held out for testing")
+        if t.epochs is not None:
+            parts.append(f"{t.epochs} epoch(s)")
+        if t.batch_size is not None and t.batch_size < len(self.data):
+            kind = "stochastic (SGD)" if t.batch_size == 1 else "mini-batch"
+            parts.append(f"{kind}, batch size {t.batch_size}" + (f", shuffled (seed {t.seed})" if t.shuffle else ""))
+        return "".join(f"; {p}" for p in parts)
 
 
 def _layer_of(name: str) -> int:
@@ -479,7 +492,10 @@ def _build(model: ProblemModel, source: str) -> Problem:
         # allowed (e.g. sigmoid outputs), but the outputs must stay in (0, 1): checked at run time
         pass
     samples = []
-    for s, sm in enumerate(model.data):
+    generated = _generated(model, source, n_out) if model.dataset is not None else None
+    if generated is None and model.data is None:
+        raise fail("data", "required, missing (or give dataset: to generate the samples)")
+    for s, sm in enumerate(model.data or []):
         where = f"data[{s}]"
         if len(sm.x) != net.inputs:
             raise fail(f"{where}.x", f"{net.inputs} numbers expected (network.inputs), got {len(sm.x)}")
@@ -507,9 +523,15 @@ def _build(model: ProblemModel, source: str) -> Problem:
         data=tuple(samples),
         training=TrainingSpec(
             learning_rate=float(model.training.learning_rate),
-            steps=model.training.steps,
+            steps=_steps(model, source, len(generated[0]) if generated else len(samples)),
             update=None if model.training.update == "all" else tuple(model.training.update),
             order=model.training.order,
+            epochs=model.training.epochs,
+            batch_size=model.training.batch_size,
+            shuffle=model.training.shuffle,
+            seed=model.training.seed,
+            record_every=model.training.record_every,
+            track=tuple(model.training.track),
         ),
         title=model.title,
         notation=model.notation,
@@ -517,10 +539,53 @@ def _build(model: ProblemModel, source: str) -> Problem:
         source=source,
         randomize=model.randomize,
     )
+    if generated is not None:
+        problem = replace(problem, data=generated[0], test_data=generated[1], dataset=generated[2])
     if problem.training.update is not None:
         known = set(problem.parameter_names())
         for k, name in enumerate(problem.training.update):
             if name not in known:
                 sample = ", ".join(sorted(known)[:4])
                 raise fail(f"training.update[{k}]", f"a parameter name expected (e.g. {sample}), got {name!r}")
+    known = set(problem.parameter_names())
+    for k, name in enumerate(problem.training.track):
+        if name not in known:
+            sample = ", ".join(sorted(known)[:4])
+            raise fail(f"training.track[{k}]", f"a parameter name expected (e.g. {sample}), got {name!r}")
     return problem
+
+
+def _steps(model: ProblemModel, source: str, samples: int) -> int:
+    """Updates of the run: ``steps`` (default 1), or ``epochs`` × batches per epoch."""
+    training = model.training
+    batch = training.batch_size
+    if batch is not None and batch > samples:
+        raise SpecError(source, "training.batch_size", f"at most {samples} expected (the number of training samples), got {batch}")
+    if training.epochs is None:
+        return 1 if training.steps is None else training.steps
+    if training.steps is not None:
+        raise SpecError(source, "training.epochs", "give steps or epochs, not both")
+    per_epoch = -(-samples // (batch or samples))
+    return training.epochs * per_epoch
+
+
+def _generated(model: ProblemModel, source: str, n_out: int) -> tuple[tuple[Sample, ...], tuple[Sample, ...], DatasetSpec]:
+    """The samples of ``dataset:`` (tracer.datasets, NumPy, seeded), split into training and test."""
+    from tracer.datasets import generate
+
+    if model.data is not None:
+        raise SpecError(source, "dataset", "give data or dataset, not both")
+    ds = model.dataset
+    assert ds is not None
+    if model.network.inputs != 2:
+        raise SpecError(source, "dataset.name", f"{ds.name} has 2 features: network.inputs must be 2, got {model.network.inputs}")
+    spec = DatasetSpec(ds.name, ds.n, float(ds.noise), ds.seed, float(ds.test_fraction), float(ds.factor))
+    train, test = generate(spec)
+    if min(len(train), len(test) if spec.test_fraction > 0 else 1) < 1:
+        raise SpecError(source, "dataset.test_fraction", f"leaves no training or no test sample of {ds.n}")
+
+    def sample(x, label) -> Sample:
+        y = (float(label),) if n_out == 1 else tuple(1.0 if k == label else 0.0 for k in range(n_out))
+        return Sample(tuple(float(v) for v in x), y, None if n_out == 1 else int(label))
+
+    return tuple(sample(x, c) for x, c in train), tuple(sample(x, c) for x, c in test), spec

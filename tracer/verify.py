@@ -8,6 +8,7 @@ quantity named when anything disagrees.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from tracer import numeric
@@ -47,6 +48,8 @@ def verify(solution: Solution) -> Verification:
     problem = solution.problem
     for training_step in solution.steps:
         before = problem.with_parameters(training_step.params_before)  # type: ignore[attr-defined]
+        if training_step.batch is not None:  # a mini-batch/SGD update: checked on its own samples
+            before = dataclasses.replace(before, data=tuple(problem.data[i - 1] for i in training_step.batch))  # type: ignore[attr-defined]
         reference = numeric.evaluate(before)
         after = numeric.step(before).parameters()
         if training_step.derived:
@@ -61,6 +64,8 @@ def verify(solution: Solution) -> Verification:
     if solution.steps and len(problem.parameter_names()) <= FD_MAX_PARAMETERS:  # type: ignore[attr-defined]
         first = solution.steps[0]
         before = problem.with_parameters(first.params_before)  # type: ignore[attr-defined]
+        if first.batch is not None:
+            before = dataclasses.replace(before, data=tuple(problem.data[i - 1] for i in first.batch))  # type: ignore[attr-defined]
         if not _near_kink(numeric.evaluate(before), before):
             fd = numeric.finite_differences(before)
             sequential = problem.training.order == "sequential"  # type: ignore[attr-defined]
