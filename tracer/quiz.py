@@ -1,0 +1,446 @@
+"""Randomised problem sets: the ``randomize:`` block, the fairness guards, the variants.
+
+A problem file's ``randomize:`` block says which values vary over what grid::
+
+    randomize:
+      weights: uniform(-1, 1, step=0.05)   # every weight
+      W2[1,1]: [0.4, 0.5, 0.6]             # one parameter (later keys override earlier ones)
+      inputs: uniform(0, 1, step=0.1)
+      learning_rate: [0.1, 0.5, 1]
+      ask: ["dloss/dW1[1,1]", "W2[1,1]'", "loss_after"]
+      digits: 4                            # significant digits asked (and the tolerance)
+      options: 4                           # choices of a multiple-choice question
+      guards: {kink: 0.05, min_derivative: 0.01, loss_decreases: true}
+
+The grid grammar (``uniform(lo, hi, step=s)``, a list of numbers, or one number) is
+parsed here by a regular expression: nothing a user writes is evaluated.
+
+A variant is fair when (the guards) no pre-activation of a ReLU/step layer is within
+``kink`` of the kink, no sigmoid/tanh/softmax derivative is below ``min_derivative``
+(saturated: vanishing at the printed digits), the loss decreases after the update
+(visibly at the digits asked), every quantity asked is non-zero, and it differs
+from every earlier variant. Variant k of seed S is drawn from its own random stream
+(``Random("S:k:attempt")``), so a set is reproducible and can be built in parallel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import re
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from tracer.latex import fmt
+from tracer.spec import Problem, SpecError
+
+GROUPS = ("weights", "biases", "inputs", "targets", "learning_rate")
+SETTINGS = ("ask", "digits", "options", "guards", "attempts")
+SATURATING = ("sigmoid", "tanh", "softmax")
+KINKED = ("relu", "leaky_relu", "step")
+DEFAULT_ASK = ("loss",)
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_UNIFORM = re.compile(
+    rf"^\s*uniform\s*\(\s*(?P<lo>{_NUMBER})\s*,\s*(?P<hi>{_NUMBER})\s*(?:,\s*step\s*=\s*(?P<step>{_NUMBER})\s*)?\)\s*$"
+)
+_SLOT = re.compile(r"^(?:W\d+(?:\[\d+,\d+\])?|b\d+(?:\[\d+\])?|[xy]\[\d+\](?:#\d+)?)$")
+
+
+@dataclass(frozen=True)
+class Grid:
+    values: tuple[float, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Guards:
+    kink: float = 0.05
+    min_derivative: float = 0.01
+    loss_decreases: bool = True
+
+
+@dataclass(frozen=True)
+class QuizSpec:
+    vary: tuple[tuple[str, Grid], ...]  # (selector, grid), applied in order
+    ask: tuple[str, ...]
+    digits: int = 4
+    options: int = 4
+    guards: Guards = Guards()
+    attempts: int = 300
+
+
+# ---------------------------------------------------------------------------
+# The randomize: block
+# ---------------------------------------------------------------------------
+
+
+def parse_grid(value: Any, source: str, where: str) -> Grid:
+    """``uniform(-1, 1, step=0.05)``, a list of numbers, or one number → the grid's values."""
+
+    def number(v: Any, at: str) -> Decimal:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpecError(source, at, f"a number expected, got {v!r}")
+        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+
+    if isinstance(value, list):
+        if not value:
+            raise SpecError(source, where, "a non-empty list of numbers expected")
+        return Grid(tuple(float(number(v, f"{where}[{k}]")) for k, v in enumerate(value)), repr(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Grid((float(value),), repr(value))
+    if not isinstance(value, str):
+        raise SpecError(source, where, f"uniform(lo, hi, step=s), a list of numbers or a number expected, got {value!r}")
+    m = _UNIFORM.match(value)
+    if not m:
+        raise SpecError(source, where, f"uniform(lo, hi, step=s), a list of numbers or a number expected, got {value!r}")
+    try:
+        lo, hi = Decimal(m["lo"]), Decimal(m["hi"])
+        step = Decimal(m["step"]) if m["step"] else Decimal("0.01")
+    except InvalidOperation:
+        raise SpecError(source, where, f"numbers expected in {value!r}") from None
+    if not lo < hi:
+        raise SpecError(source, where, f"uniform(lo, hi, ...) needs lo < hi, got {value!r}")
+    if step <= 0:
+        raise SpecError(source, where, f"step must be positive, got {value!r}")
+    count = (hi - lo) / step
+    if count != count.to_integral_value():
+        raise SpecError(source, where, f"(hi - lo) must be a whole number of steps, got {value!r}")
+    if count > 100000:
+        raise SpecError(source, where, f"at most 100000 grid points, got {int(count) + 1}")
+    return Grid(tuple(float(lo + k * step) for k in range(int(count) + 1)), value)
+
+
+def parse_spec(problem: Problem) -> QuizSpec:
+    """Validate a problem's ``randomize:`` block (errors name the field)."""
+    source, raw = problem.source, problem.randomize
+    if raw is None:
+        raise SpecError(source, "randomize", "required for tracer quiz (which values vary, over what grid); see README")
+    vary: list[tuple[str, Grid]] = []
+    settings: dict[str, Any] = {}
+    slots = set(problem.parameter_names())
+    for key, value in raw.items():
+        where = f"randomize.{key}"
+        if key in SETTINGS:
+            settings[key] = value
+            continue
+        if key not in GROUPS and not _SLOT.match(str(key)):
+            raise SpecError(
+                source, where, "unknown key; expected weights, biases, inputs, targets, learning_rate, a layer (W2, b1), "
+                "a name (W2[1,1], x[1], y[1]#2) or ask, digits, options, guards, attempts"
+            )
+        if _SLOT.match(key) and key[0] in "Wb" and not _selects(problem, key):
+            raise SpecError(source, where, f"no such parameter or layer (parameters: {', '.join(sorted(slots)[:6])}, …)")
+        vary.append((key, parse_grid(value, source, where)))
+    if not vary:
+        raise SpecError(source, "randomize", "nothing varies: give at least one of weights, biases, inputs, targets, learning_rate")
+    ask = settings.get("ask", list(DEFAULT_ASK))
+    if not isinstance(ask, list) or not ask or not all(isinstance(a, str) for a in ask):
+        raise SpecError(source, "randomize.ask", f"a non-empty list of quantity names expected, got {ask!r}")
+    digits = settings.get("digits", 4)
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 2 <= digits <= 12:
+        raise SpecError(source, "randomize.digits", f"a whole number from 2 to 12 expected, got {digits!r}")
+    options = settings.get("options", 4)
+    if isinstance(options, bool) or not isinstance(options, int) or not 2 <= options <= 8:
+        raise SpecError(source, "randomize.options", f"a whole number from 2 to 8 expected, got {options!r}")
+    attempts = settings.get("attempts", 300)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise SpecError(source, "randomize.attempts", f"a positive whole number expected, got {attempts!r}")
+    guards_raw = settings.get("guards", {}) or {}
+    if not isinstance(guards_raw, dict):
+        raise SpecError(source, "randomize.guards", "a mapping expected (kink, min_derivative, loss_decreases)")
+    guards = Guards()
+    for gk, gv in guards_raw.items():
+        at = f"randomize.guards.{gk}"
+        if gk in ("kink", "min_derivative"):
+            if isinstance(gv, bool) or not isinstance(gv, (int, float)) or gv < 0:
+                raise SpecError(source, at, f"a non-negative number expected, got {gv!r}")
+            guards = dataclasses.replace(guards, **{gk: float(gv)})
+        elif gk == "loss_decreases":
+            if not isinstance(gv, bool):
+                raise SpecError(source, at, f"true or false expected, got {gv!r}")
+            guards = dataclasses.replace(guards, loss_decreases=gv)
+        else:
+            raise SpecError(source, at, "unknown key; expected kink, min_derivative or loss_decreases")
+    spec = QuizSpec(tuple(vary), tuple(ask), digits, options, guards, attempts)
+    _check_ask(problem, spec)
+    return spec
+
+
+def _check_ask(problem: Problem, spec: QuizSpec) -> None:
+    from tracer.derive import solve
+    from tracer.lookup import LookupError_, value
+    from tracer.names import NameError_
+
+    solution = solve(problem, derived_steps=1, verify=False)
+    for k, name in enumerate(spec.ask):
+        try:
+            value(solution, name)
+        except (NameError_, LookupError_) as err:
+            raise SpecError(problem.source, f"randomize.ask[{k}]", str(err)) from None
+
+
+def _selects(problem: Problem, key: str) -> list[str]:
+    names = problem.parameter_names()
+    return [n for n in names if n == key or n.startswith(key + "[")]
+
+
+def slots_of(problem: Problem, selector: str) -> list[str]:
+    """The varied slots a selector names: parameter names, ``x[i]#s``, ``y[k]#s``, ``learning_rate``."""
+    params = problem.parameter_names()
+    samples = range(1, len(problem.data) + 1)
+    if selector == "weights":
+        return [n for n in params if n.startswith("W")]
+    if selector == "biases":
+        return [n for n in params if n.startswith("b")]
+    if selector == "inputs":
+        return [f"x[{i}]#{s}" for s in samples for i in range(1, problem.inputs + 1)]
+    if selector == "targets":
+        return [f"y[{k}]#{s}" for s in samples for k in range(1, problem.layers[-1].units + 1)]
+    if selector == "learning_rate":
+        return ["learning_rate"]
+    if selector[0] in "xy":
+        if "#" in selector:
+            return [selector]
+        return [f"{selector}#{s}" for s in samples]
+    return _selects(problem, selector)
+
+
+# ---------------------------------------------------------------------------
+# Variants
+# ---------------------------------------------------------------------------
+
+
+def draw(problem: Problem, spec: QuizSpec, rng: random.Random) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for selector, grid in spec.vary:
+        for slot in slots_of(problem, selector):
+            values[slot] = rng.choice(grid.values)
+    return values
+
+
+def apply(problem: Problem, values: dict[str, float]) -> Problem:
+    """The problem with the drawn values in place."""
+    params = {k: v for k, v in values.items() if k[0] in "Wb"}
+    out = problem.with_parameters(params)
+    data = list(out.data)
+    for slot, v in values.items():
+        if slot[0] in "xy":
+            name, _, s = slot.partition("#")
+            index = int(name[2:-1]) - 1
+            sample = data[int(s) - 1]
+            vector = list(sample.x if name[0] == "x" else sample.y)
+            vector[index] = v
+            data[int(s) - 1] = dataclasses.replace(sample, **{name[0]: tuple(vector)}, **({"label": None} if name[0] == "y" else {}))
+    out = dataclasses.replace(out, data=tuple(data))
+    if "learning_rate" in values:
+        out = dataclasses.replace(out, training=dataclasses.replace(out.training, learning_rate=values["learning_rate"]))
+    return out
+
+
+@dataclass
+class Option:
+    value: float
+    text: str  # the value at the digits asked
+    mistake: str | None  # None: the right answer
+    explanation: str
+
+
+@dataclass
+class Question:
+    name: str  # as asked (canonical or theme)
+    canonical: str
+    value: float
+    answer: str  # the value at the digits asked
+    tolerance: str  # half a unit of the last digit asked
+    options: list[Option]  # shuffled; empty when fewer than two distinct wrong values exist
+    correct: int  # index of the right option
+
+
+@dataclass
+class Variant:
+    number: int
+    attempt: int
+    values: dict[str, float]
+    problem: Problem
+    questions: list[Question]
+    loss: float
+    loss_after: float
+    documents: dict[str, str] = field(default_factory=dict)  # rendered fragments (filled by a finisher)
+
+    def key(self) -> tuple:
+        return tuple(sorted(self.values.items()))
+
+
+class Unfair(Exception):
+    """A drawn variant fails a guard; the message says which."""
+
+
+def tolerance(value: float, digits: int) -> str:
+    """Half a unit of the last significant digit, as a plain decimal string."""
+    if value == 0:
+        return format(Decimal(5).scaleb(-digits - 1), "f")
+    exponent = math.floor(math.log10(abs(float(fmt(value, digits).replace("−", "-")))))
+    return format(Decimal(5).scaleb(exponent - digits), "f")
+
+
+def plain(value: float, digits: int) -> str:
+    """The number at ``digits`` significant digits in ASCII (CSV, Moodle)."""
+    return fmt(value, digits).replace("−", "-")
+
+
+def check_guards(solution, spec: QuizSpec) -> None:
+    problem = solution.problem
+    g = spec.guards
+    if solution.verification is not None and not solution.verification.ok:
+        raise Unfair("verification mismatch")
+    forward = solution.steps[0].forward
+    for sample in forward:
+        for l, layer in enumerate(sample["layers"]):
+            act = problem.layers[l].activation.name
+            if act in KINKED:
+                for z in layer["z"]:
+                    if abs(z) < g.kink:
+                        raise Unfair(f"a pre-activation within {g.kink:g} of the {act} kink")
+            if act in SATURATING:
+                for a in layer["a"]:
+                    slope = 1 - a * a if act == "tanh" else a * (1 - a)
+                    if slope < g.min_derivative:
+                        raise Unfair(f"a saturated {act} (derivative below {g.min_derivative:g})")
+    if g.loss_decreases:
+        before, after = solution.steps[0].loss, solution.loss_after
+        if not after < before or fmt(after, spec.digits) == fmt(before, spec.digits):
+            raise Unfair("the loss does not decrease visibly after the update")
+
+
+def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, attempt: int) -> Variant:
+    """One candidate variant (raises :class:`Unfair` when a guard fails)."""
+    from tracer.derive import solve
+    from tracer.lookup import find_step, value
+    from tracer.mistakes import MistakenSolutions
+
+    rng = random.Random(f"{seed}:{number}:{attempt}")
+    values = draw(problem, spec, rng)
+    try:
+        varied = apply(problem, values)
+        solution = solve(varied, derived_steps=1)
+    except (SpecError, ValueError, ZeroDivisionError, OverflowError) as err:
+        raise Unfair(f"not computable ({err})") from None
+    check_guards(solution, spec)
+    mistaken = MistakenSolutions(solution)
+    questions = []
+    for name in spec.ask:
+        truth = value(solution, name)
+        answer = plain(truth, spec.digits)
+        if abs(truth) < 1e-9:
+            raise Unfair(f"{name} is zero")
+        try:
+            canonical = find_step(solution, name).id
+        except Exception:  # a given number asked: no step
+            canonical = name
+        options = [Option(truth, answer, None, "the right answer")]
+        seen = {answer}
+        for wrong in mistaken.wrong_values(name):
+            text = plain(wrong.value, spec.digits)
+            if text in seen or not math.isfinite(wrong.value):
+                continue
+            seen.add(text)
+            options.append(Option(wrong.value, text, wrong.mistake.key, wrong.mistake.explanation))
+            if len(options) == spec.options:
+                break
+        if len(options) < 3:
+            options = []
+        else:
+            rng.shuffle(options)
+        correct = next((k for k, o in enumerate(options) if o.mistake is None), -1)
+        questions.append(Question(name, canonical, truth, answer, tolerance(truth, spec.digits), options, correct))
+    return Variant(number, attempt, values, varied, questions, solution.steps[0].loss, solution.loss_after)
+
+
+def find_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, start: int = 0, finish: Callable | None = None) -> Variant:
+    """The first fair attempt of variant ``number`` from attempt ``start`` on."""
+    reasons: dict[str, int] = {}
+    for attempt in range(start, start + spec.attempts):
+        try:
+            variant = build_variant(problem, spec, seed, number, attempt)
+        except Unfair as why:
+            reason = str(why).split(" (")[0]
+            reasons[reason] = reasons.get(reason, 0) + 1
+            continue
+        if finish is not None:
+            finish(variant)
+        return variant
+    common = max(reasons, key=reasons.get) if reasons else "?"
+    raise SpecError(
+        problem.source, "randomize",
+        f"no fair variant in {spec.attempts} draws (variant {number}; most often: {common}); widen the grids or relax randomize.guards",
+    )
+
+
+# -- a set, in parallel --------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(problem: Problem, spec: QuizSpec, seed: int, finish: Callable | None) -> None:
+    _WORKER.update(problem=problem, spec=spec, seed=seed, finish=finish)
+
+
+def _work(number: int) -> Variant:
+    w = _WORKER
+    return find_variant(w["problem"], w["spec"], w["seed"], number, 0, w["finish"])
+
+
+def generate(
+    problem: Problem,
+    count: int,
+    seed: int,
+    *,
+    finish: Callable | None = None,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Variant]:
+    """``count`` distinct fair variants, reproducible for a seed; ``finish(variant)`` runs in
+    the worker (e.g. renders the variant's documents). Uses every core for large sets."""
+    spec = parse_spec(problem)
+    jobs = jobs or os.cpu_count() or 1
+    numbers = list(range(1, count + 1))
+    variants: list[Variant]
+    if jobs <= 1 or count < 8:
+        variants = []
+        for n in numbers:
+            variants.append(find_variant(problem, spec, seed, n, 0, finish))
+            if progress:
+                progress(len(variants), count)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+        results: dict[int, Variant] = {}
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(problem, spec, seed, finish)) as pool:
+            for variant in pool.map(_work, numbers, chunksize=max(1, min(16, count // (4 * jobs)))):
+                results[variant.number] = variant
+                if progress:
+                    progress(len(results), count)
+        variants = [results[n] for n in numbers]
+    # distinct: a variant equal to an earlier one draws again, in order (deterministic)
+    seen: set = set()
+    for k, variant in enumerate(variants):
+        while variant.key() in seen:
+            variant = find_variant(problem, spec, seed, variant.number, variant.attempt + 1, finish)
+        variants[k] = variant
+        seen.add(variant.key())
+    return variants
+
+
+def stderr_progress(done: int, total: int) -> None:
+    if done == total or done % max(1, total // 20) == 0:
+        sys.stderr.write(f"\rtracer quiz: {done}/{total} variants")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()

@@ -1,0 +1,114 @@
+"""Re-evaluate a solution's steps, in order, after changing some of them.
+
+A worked solution is a dataflow graph: every step says which earlier steps (and
+which given numbers) it substitutes. Replaying it with a changed value — or with a
+step evaluated the wrong way — recomputes exactly what depends on the change, by
+each step's own form (weighted sum, expression, chain, sum, update). This is how
+:mod:`tracer.mistakes` *makes* a mistake (drop a factor, forget a path, add the
+gradient) and how :mod:`tracer.check` recomputes a step from a text's numbers.
+
+Nothing here formats; the only arithmetic is the evaluation of the forms the
+engine already wrote down.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from tracer.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update
+
+#: how a factor's value is found: the step it refers to, else the given number's name
+Values = Mapping[str, float]
+#: a patch may evaluate one step differently: (step, inputs) -> value, or None for the usual way
+Patch = Callable[[Step, "Inputs"], "float | None"]
+
+
+def key_of(factor_ref: str | None, target) -> str:
+    """The key of a value in a replay: a step's id, or a given number's canonical name."""
+    return factor_ref if factor_ref else str(target)
+
+
+class Inputs:
+    """The values a step substitutes, as changed so far (falls back to the engine's)."""
+
+    def __init__(self, changed: Mapping[str, float]):
+        self.changed = changed
+
+    def __call__(self, factor: Factor) -> float:
+        return self.changed.get(key_of(factor.ref, factor.target), factor.value)
+
+    def binding(self, binding) -> float:
+        return self.changed.get(key_of(binding.ref, binding.target), binding.value)
+
+
+def evaluate(step: Step, inputs: Inputs) -> float:
+    """A step's value from its form with the given inputs (the engine's way)."""
+    form = step.form
+    if isinstance(form, Affine):
+        total = sum(inputs(w) * inputs(a) for w, a in form.terms)
+        return total + (inputs(form.bias) if form.bias is not None else 0.0)
+    if isinstance(form, Chain):
+        return math.prod(inputs(f) for f in form.factors)
+    if isinstance(form, Sum):
+        total = sum(math.prod(inputs(f) for f in term.factors) for term in form.terms)
+        return total * form.scale if form.scale is not None else total
+    if isinstance(form, Update):
+        return inputs(form.parameter) - form.rate * inputs(form.gradient)
+    if isinstance(form, Expression):
+        return expression_value(form, {b.symbol: inputs.binding(b) for b in form.bindings})
+    raise TypeError(f"cannot evaluate a {type(form).__name__}")
+
+
+_LAMBDAS: dict = {}
+
+
+def expression_value(form: Expression, values: Mapping[sp.Symbol, float]) -> float:
+    symbols = tuple(b.symbol for b in form.bindings)
+    key = (form.symbolic, symbols)
+    fn = _LAMBDAS.get(key)
+    if fn is None:
+        fn = sp.lambdify(symbols, form.symbolic, modules="math")
+        _LAMBDAS[key] = fn
+    return float(fn(*(values[s] for s in symbols)))
+
+
+def inputs_of(step: Step) -> list[str]:
+    """The keys (step ids or given names) a step substitutes."""
+    form = step.form
+    factors: list = []
+    if isinstance(form, Affine):
+        factors = [f for pair in form.terms for f in pair] + ([form.bias] if form.bias else [])
+    elif isinstance(form, Chain):
+        factors = list(form.factors)
+    elif isinstance(form, Sum):
+        factors = [f for term in form.terms for f in term.factors]
+    elif isinstance(form, Update):
+        factors = [form.parameter, form.gradient]
+    elif isinstance(form, Expression):
+        factors = list(form.bindings)
+    return [key_of(f.ref, f.target) for f in factors]
+
+
+def replay(solution: Solution, changed: Mapping[str, float] | None = None, patch: Patch | None = None) -> dict[str, float]:
+    """Every step's value after the changes: ``changed`` fixes values (by step id or given
+    name); ``patch`` may evaluate any step its own (wrong) way. Steps that depend on
+    nothing changed keep the engine's value."""
+    values: dict[str, float] = dict(changed or {})
+    fixed = set(values)
+    for step in solution.all_steps():
+        if step.id in fixed:
+            continue
+        inputs = Inputs(values)
+        patched = patch(step, inputs) if patch is not None else None
+        if patched is not None:
+            values[step.id] = patched
+        elif any(k in values for k in inputs_of(step)):
+            values[step.id] = evaluate(step, inputs)
+    return values
+
+
+def value_after(solution: Solution, values: Mapping[str, float], step: Step) -> float:
+    return values.get(step.id, step.value)
