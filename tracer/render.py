@@ -18,16 +18,17 @@ from typing import Iterable
 
 import jinja2
 
-from tracer.latex import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt
+from tracer.latex import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
 from tracer.lookup import refs_of
 from tracer.names import Quantity
 from tracer.solution import Affine, Expression, Section, Solution, Step
 
 DETAILS = ("brief", "standard", "full")
-#: terms of a long sum per line in LaTeX (symbolic chains are wider than numbers)
-TERMS_PER_LINE = {"chain": 2, "affine": 4, "substituted": 3}
-#: an equation whose plain-text form is at most this long goes on one line in LaTeX
-INLINE_WIDTH = 92
+#: the text width of the LaTeX handout in em (A4, 2 cm margins, 11 pt: 483 pt / 11 pt),
+#: less a little for the estimate's error; Markdown uses the same layout
+LINE_EM = 40.5
+#: an equation number ``(12)`` and the space before it
+TAG_EM = 3.2
 
 
 class RenderError(RuntimeError):
@@ -58,6 +59,10 @@ class EquationView:
     derivation: list[str] = field(default_factory=list)
     id: str = ""
     inline: bool = False  # short enough for one line: lhs = symbolic = substituted = value
+    #: the LaTeX layout: rows of (lead, math); lead "=" starts a new step of the equation,
+    #: "+" continues a broken sum or product (indented); the first row follows the lhs
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    parts: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
 
 
 @dataclass
@@ -119,12 +124,6 @@ class DocumentBuilder:
         # the plain-text rendering measures an equation's width (fractions print narrower)
         self.measure = Printer("text", digits=printer.digits) if self.latex else None
 
-    def _lines(self, parts: list[str], kind: str) -> list[str]:
-        if not self.latex:
-            return [" ".join(parts)] if parts else []
-        n = TERMS_PER_LINE[kind]
-        return [" ".join(parts[k : k + n]) for k in range(0, len(parts), n)]
-
     def equation(self, step: Step) -> EquationView:
         number = len(self.numbers) + 1
         self.numbers[step.id] = number
@@ -133,8 +132,8 @@ class DocumentBuilder:
         symbolic: list[str] = []
         substituted: list[str] = []
         if self.detail != "brief":
-            symbolic = self._lines(self.p.symbolic_parts(step), "affine" if isinstance(step.form, Affine) else "chain")
-            substituted = self._lines(self.p.substituted_parts(step), "substituted")
+            symbolic = self.p.symbolic_parts(step)
+            substituted = self.p.substituted_parts(step)
             if symbolic == [value]:
                 symbolic = []
             if substituted in ([value], symbolic):
@@ -143,12 +142,13 @@ class DocumentBuilder:
         form = step.form
         if self.detail == "full" and isinstance(form, Expression) and form.derivation is not None and form.wrt is not None:
             derivation = self.derivation_lines(step)
-        inline = False
-        if self.measure is not None and self.detail != "brief":
-            m = self.measure
-            width = len(m.target(step.target)) + len(m.symbolic(step)) + len(m.substituted(step)) + len(value) + 9
-            inline = width <= INLINE_WIDTH and len(symbolic) <= 1 and len(substituted) <= 1
-        return EquationView(number, self.p.target(step.target), symbolic, substituted, value, refs, step.note, derivation, step.id, inline)
+        eq = EquationView(number, self.p.target(step.target), [], [], value, refs, step.note, derivation, step.id, parts=(symbolic, substituted))
+        if self.latex:
+            layout(eq, tex_width(eq.lhs))
+        else:
+            eq.symbolic = [" ".join(symbolic)] if symbolic else []
+            eq.substituted = [" ".join(substituted)] if substituted else []
+        return eq
 
     def derivation_lines(self, step: Step) -> list[str]:
         """The local equation and SymPy's derivative of it, before it is written in textbook form."""
@@ -172,7 +172,13 @@ class DocumentBuilder:
             title = section.title
             if section.sample is not None:
                 title += f" (sample {section.sample})"
-            out.append(SectionView(title, [self.equation(step) for step in section.steps]))
+            equations = [self.equation(step) for step in section.steps]
+            if self.latex and equations:
+                # one align* per section: its first column is as wide as the widest lhs
+                column = max(tex_width(eq.lhs) for eq in equations)
+                for eq in equations:
+                    layout(eq, column)
+            out.append(SectionView(title, equations))
         return out
 
     def build(self) -> dict:
@@ -198,6 +204,97 @@ class DocumentBuilder:
             "learning_rate": self.p.number(sol.problem.training.learning_rate),  # type: ignore[attr-defined]
             "numeric_steps": [(ts.number, self.p.number(ts.loss)) for ts in sol.steps if not ts.derived],
         }
+
+
+def layout(eq: EquationView, lhs_column: float, line: float = LINE_EM) -> None:
+    """Break an equation into rows that fit the page: ``lhs = symbolic = substituted = value``.
+
+    Each layer (symbolic, substituted, value) joins the row before it when it fits, else
+    starts a new row ``= …``; a layer too long for one row breaks between the terms of
+    its sum (or the factors of a product), the continuation indented. Widths are
+    estimated with :func:`tracer.latex.tex_width`; ``lhs_column`` is the width of the
+    alignment's first column (the widest lhs of the block).
+    """
+    budget = line - lhs_column - 1.4  # "=" and its spacing
+    refs = ("\\qquad \\text{\\footnotesize from " + ", ".join(f"({r})" for r in eq.refs) + "}") if eq.refs else ""
+    closing = tex_width(refs) + TAG_EM
+    rows: list[list] = []  # [lead, text, width]
+    symbolic, substituted = eq.parts
+    layers = [p for p in (symbolic, substituted) if p] + [[eq.value]]
+    for k, parts in enumerate(layers):
+        last = k == len(layers) - 1
+        pieces: list[str] = []
+        for part in parts:
+            pieces.extend(_split_wide(part, budget - 1.0))
+        whole = " ".join(pieces)
+        width = tex_width(whole)
+        extra = closing if last else 0.0
+        if rows and rows[-1][2] + 1.4 + width + extra <= budget:
+            rows[-1][1] += " = " + whole
+            rows[-1][2] += 1.4 + width
+            continue
+        if width + extra <= budget or len(pieces) == 1:
+            rows.append(["=", whole, width])
+            continue
+        rows.append(["=", pieces[0], tex_width(pieces[0])])
+        for piece in pieces[1:]:
+            w = tex_width(piece)
+            if rows[-1][2] + w + (closing if last and piece is pieces[-1] else 0.0) <= budget - (1.0 if rows[-1][0] == "+" else 0.0):
+                rows[-1][1] += " " + piece
+                rows[-1][2] += w
+            else:
+                rows.append(["+", piece, w])
+    eq.rows = [(lead, text) for lead, text, _ in rows]
+    eq.inline = len(rows) == 1
+    # the three layers, for templates that show them whole (and for tests)
+    eq.symbolic = [" ".join(symbolic)] if symbolic else []
+    eq.substituted = [" ".join(substituted)] if substituted else []
+
+
+def _split_wide(part: str, budget: float) -> list[str]:
+    """A piece of math too wide for a row, split before its top-level ``+``, ``-``, ``\\cdot``
+    or ``\\times`` (never inside braces or a ``\\left…\\right`` pair)."""
+    if tex_width(part) <= budget:
+        return [part]
+    cuts = []
+    depth = 0
+    i = 0
+    while i < len(part):
+        if part.startswith("\\left", i):
+            depth += 1
+            i += 5
+            continue
+        if part.startswith("\\right", i):
+            depth -= 1
+            i += 6
+            continue
+        ch = part[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0 and i > 0 and part[i - 1] == " ":
+            for op in ("+ ", "- ", "\\cdot ", "\\times "):
+                if part.startswith(op, i):
+                    cuts.append(i)
+                    break
+        i += 1
+    if not cuts:
+        return [part]
+    pieces = []
+    start = 0
+    for cut in cuts:
+        pieces.append(part[start:cut].strip())
+        start = cut
+    pieces.append(part[start:].strip())
+    # re-join neighbours while they fit, so that a product breaks only where it must
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        if tex_width(out[-1] + " " + piece) <= budget:
+            out[-1] += " " + piece
+        else:
+            out.append(piece)
+    return out
 
 
 def _quantity_of_symbol(symbol) -> Quantity:
