@@ -316,6 +316,16 @@ class Checker:
         rounded_inputs = Inputs({k: float(rounded_like(self._input_value(step, k), claim.text)) for k in inputs_of(step)})
         if exponent < 0 and is_right(evaluate(step, rounded_inputs), claim.text):
             return f"it follows from its inputs rounded to {_digits_text(claim.text)} ({_plain(evaluate(step, rounded_inputs))}): rounded too early"
+        if exponent < 0:
+            ancestors = [s for s in dependencies(self.solution, step) if s.id != step.id and s.kind in ("forward", "activation")]
+            changed = {s.id: float(rounded_like(s.value, claim.text)) for s in ancestors}
+            if changed:
+                recomputed = replay(self.solution, changed).get(step.id, step.value)
+                if is_right(recomputed, claim.text):
+                    return (
+                        f"it follows from the forward pass rounded to {_digits_text(claim.text)} "
+                        f"({_plain(recomputed)}): rounded too early"
+                    )
         with localcontext(Context(prec=80)):
             truncated = Decimal(verdict.truth).quantize(Decimal(1).scaleb(exponent), rounding="ROUND_DOWN")
         if truncated == claim.number:

@@ -270,7 +270,8 @@ class Variant:
     questions: list[Question]
     loss: float
     loss_after: float
-    documents: dict[str, str] = field(default_factory=dict)  # rendered fragments (filled by a finisher)
+    documents: dict[str, Any] = field(default_factory=dict)  # rendered fragments (filled by a finisher)
+    solution: Any = None  # the worked solution (dropped before a variant leaves a worker)
 
     def key(self) -> tuple:
         return tuple(sorted(self.values.items()))
@@ -358,7 +359,7 @@ def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, atte
             rng.shuffle(options)
         correct = next((k for k, o in enumerate(options) if o.mistake is None), -1)
         questions.append(Question(name, canonical, truth, answer, tolerance(truth, spec.digits), options, correct))
-    return Variant(number, attempt, values, varied, questions, solution.steps[0].loss, solution.loss_after)
+    return Variant(number, attempt, values, varied, questions, solution.steps[0].loss, solution.loss_after, solution=solution)
 
 
 def find_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, start: int = 0, finish: Callable | None = None) -> Variant:
@@ -392,7 +393,9 @@ def _init_worker(problem: Problem, spec: QuizSpec, seed: int, finish: Callable |
 
 def _work(number: int) -> Variant:
     w = _WORKER
-    return find_variant(w["problem"], w["spec"], w["seed"], number, 0, w["finish"])
+    variant = find_variant(w["problem"], w["spec"], w["seed"], number, 0, w["finish"])
+    variant.solution = None  # heavy (SymPy); the parent needs only the numbers and documents
+    return variant
 
 
 def generate(

@@ -1,0 +1,133 @@
+"""``tracer quiz`` and ``tracer check``: argument parsing, files, exit codes, nothing else."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from tracer.cli import _load, _solve, on_error
+
+QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--count", "-n", type=click.IntRange(1, 100000), default=10, show_default=True, help="Number of variants.")
+@click.option("--seed", "-s", type=int, default=1, show_default=True, help="Random seed: the same seed gives the same set.")
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), default="quiz", show_default=True, help="Directory for the files.")
+@click.option("--formats", default="md,tex,csv,moodle", show_default=True,
+              help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), csv (answer key), moodle (Moodle XML).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: every core).")
+def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None) -> None:
+    """A randomised problem set: question sheet, solution key, CSV answer key, Moodle XML.
+
+    The problem file's `randomize:` block says which values vary over what grid and which
+    quantities are asked (README, "Homework sets"). Every variant passes the fairness
+    guards (no pre-activation at a ReLU kink, no saturated sigmoid/softmax, the loss
+    decreases, distinct variants). The same FILE, --count and --seed give the same set.
+
+    \b
+    Files written to DIR (-o):
+      questions.md / questions.tex   the question sheet (seed and file printed on it)
+      key.md / key.tex               the solution key: answers, each wrong option's mistake,
+                                     the worked solution of every variant
+      answers.csv                    one row per question
+      moodle.xml                     numerical and multiple-choice questions (Moodle XML)
+      questions.pdf / key.pdf        with --formats ...,pdf
+    \b
+    Example:
+      tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
+    """
+    from tracer.quiz import generate, parse_spec, stderr_progress
+    from tracer.quiz_render import Finisher, SetInfo, answers_csv, key, moodle, sheet
+    from tracer.spec import SpecError
+
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    for f in wanted:
+        if f not in QUIZ_FORMATS:
+            on_error(f"--formats: one of {', '.join(QUIZ_FORMATS)} expected, got {f!r}", 2)
+    problem = _load(file)
+    try:
+        spec = parse_spec(problem)
+    except SpecError as err:
+        on_error(str(err), 2)
+    started = time.perf_counter()
+    try:
+        variants = generate(problem, count, seed, finish=Finisher(spec.digits), jobs=jobs, progress=stderr_progress)
+    except SpecError as err:
+        on_error(str(err), 2)
+    info = SetInfo(file=file, seed=seed, count=count, spec=spec, title=problem.title)
+    directory = Path(out)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        on_error(f"{out}: cannot create the directory ({err.strerror})", 2)
+    written: list[Path] = []
+
+    def write(name: str, text: str) -> None:
+        path = directory / name
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as err:
+            on_error(f"{path}: cannot write ({err.strerror})", 2)
+        written.append(path)
+
+    if "md" in wanted:
+        write("questions.md", sheet(variants, info, "md"))
+        write("key.md", key(variants, info, "md"))
+    if "tex" in wanted or "pdf" in wanted:
+        write("questions.tex", sheet(variants, info, "tex"))
+        write("key.tex", key(variants, info, "tex"))
+    if "csv" in wanted:
+        write("answers.csv", answers_csv(variants, info))
+    if "moodle" in wanted:
+        write("moodle.xml", moodle(variants, info))
+    elapsed = time.perf_counter() - started
+    if "pdf" in wanted:
+        from tracer.render import RenderError, compile_pdf
+
+        for stem in ("questions", "key"):
+            try:
+                written.append(compile_pdf((directory / f"{stem}.tex").read_text(encoding="utf-8"), directory / f"{stem}.pdf"))
+            except RenderError as err:
+                on_error(str(err), err.code)
+    click.echo(f"{count} variants of {file} (seed {seed}) in {elapsed:.1f} s: " + ", ".join(str(p) for p in written), err=True)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("claims", type=click.Path(dir_okay=False))
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check(file: str, claims: str, fmt: str) -> None:
+    """Compare claimed numbers with the truth, each to its own rounding; name the first wrong step.
+
+    CLAIMS is a YAML mapping of quantity names (canonical, or the theme's: dE_total/dw5,
+    w5+) to numbers, written as printed: `0.2910` claims four decimals (quote it or not).
+    Also accepted: `a2[1]@end` (the forward pass with the updated parameters) and a
+    product of names (`dloss/dz2[2] * dz2[2]/da1[1]`). Exit 1 when a claim is wrong.
+
+    \b
+    Example:
+      tracer check examples/mazur.yaml examples/errata/mazur.yaml
+    """
+    from tracer.check import check as run_check, load_claims, report_json, report_text
+    from tracer.spec import SpecError
+
+    problem = _load(file)
+    try:
+        parsed = load_claims(claims)
+    except SpecError as err:
+        on_error(str(err), 2)
+    solution = _solve(problem, 3)
+    try:
+        checker = run_check(solution, parsed, claims)
+    except SpecError as err:
+        on_error(str(err), 2)
+    if fmt == "json":
+        click.echo(json.dumps(report_json(checker), indent=1))
+    else:
+        click.echo(report_text(checker, file, claims), nl=False)
+    raise SystemExit(1 if checker.wrong else 0)
