@@ -203,6 +203,7 @@ class DocumentBuilder:
             "rate": self.p.names.rate,
             "learning_rate": self.p.number(sol.problem.training.learning_rate),  # type: ignore[attr-defined]
             "numeric_steps": [(ts.number, self.p.number(ts.loss)) for ts in sol.steps if not ts.derived],
+            "extensions": _extension_view(sol, self.p, self.numbers),  # δ form, training run, perceptron (issue 6)
         }
 
 
@@ -297,6 +298,12 @@ def _split_wide(part: str, budget: float) -> list[str]:
     return out
 
 
+def _extension_view(sol: Solution, printer: Printer, numbers: dict[str, int]) -> dict:
+    from tracer.render_training import extension_view
+
+    return extension_view(sol, printer, numbers)
+
+
 def _quantity_of_symbol(symbol) -> Quantity:
     from tracer.names import parse_quantity
 
@@ -335,12 +342,13 @@ def statement_view(solution: Solution, printer: Printer, escape) -> dict:
         q = parse_quantity(name)
         rows.append({"name": printer.target(q), "value": printer.number(value), "trained": name in trainable})
     samples = []
+    ellipsis = r"\ldots" if escape is escape_tex else "…"
     for s, sample in enumerate(problem.data, 1):  # type: ignore[attr-defined]
         samples.append(
             {
                 "number": s,
-                "x": [printer.number(v) for v in sample.x],
-                "y": [printer.number(v) for v in sample.y],
+                "x": _elided([printer.number(v) for v in sample.x], ellipsis),
+                "y": _elided([printer.number(v) for v in sample.y], ellipsis),
                 "label": sample.label,
             }
         )
@@ -362,6 +370,13 @@ def statement_view(solution: Solution, printer: Printer, escape) -> dict:
         "input_names": [printer.target(Quantity("x", None, (i,))) for i in range(1, problem.inputs + 1)],  # type: ignore[attr-defined]
         "target_names": [printer.target(Quantity("y", None, (k,))) for k in range(1, problem.layers[-1].units + 1)],  # type: ignore[attr-defined]
     }
+
+
+def _elided(values: list[str], ellipsis: str, show: int = 8) -> list[str]:
+    """A long vector (784 pixels) as its first three entries, an ellipsis and the last."""
+    if len(values) <= show:
+        return values
+    return values[:3] + [ellipsis] + values[-1:]
 
 
 def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> dict | None:
@@ -427,7 +442,7 @@ def render(
 
         builder = MatrixBuilder(solution, Printer("latex", printer.names, digits))
         view["steps"] = [StepView(1, True, builder.sections(), printer.number(solution.steps[0].loss if solution.steps else solution.loss_after))]
-        view["closing"] = [SectionView("Loss after the update", [EquationView(builder.number + 1, printer.names.loss_name + "{}'", [], [], printer.number(solution.loss_after), [])])]
+        view["closing"] = [SectionView("Loss after the update", [EquationView(builder.number + 1, printer.target(Quantity("loss_after")), [], [], printer.number(solution.loss_after), [], rows=[("=", printer.number(solution.loss_after))])])]
     else:
         view = DocumentBuilder(solution, printer, detail).build()
     if fmt_ == "md":

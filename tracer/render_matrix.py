@@ -53,11 +53,41 @@ class MatrixBuilder:
         self.index = solution.index
 
     def value(self, name: str) -> float:
-        return self.index[name].value
+        step = self.index.get(name)
+        if step is not None:
+            return step.value
+        return self._engine_values()[name]
+
+    def _engine_values(self) -> dict[str, float]:
+        """The numbers of a network too large to derive symbolically (``derive.SYMBOLIC_LIMIT``):
+        the NumPy engine's pass at the starting parameters, by canonical name (its gradients
+        are the ones the verification checked)."""
+        if getattr(self, "_engine", None) is None:
+            from tracer import numeric
+
+            problem = self.sol.problem
+            result = numeric.evaluate(problem)
+            S = len(result.samples)
+            values: dict[str, float] = {}
+            for s, sample in enumerate(result.samples, 1):
+                tag = f"#{s}" if S > 1 else ""
+                for l in range(1, len(sample.z) + 1):
+                    for j in range(1, len(sample.z[l - 1]) + 1):
+                        values[f"z{l}[{j}]{tag}"] = float(sample.z[l - 1][j - 1])
+                        values[f"a{l}[{j}]{tag}"] = float(sample.a[l - 1][j - 1])
+                        values[f"dloss/da{l}[{j}]{tag}"] = float(sample.dloss_da[l - 1][j - 1])
+                        values[f"dloss/dz{l}[{j}]{tag}"] = float(sample.dloss_dz[l - 1][j - 1])
+                        local = sample.da_dz[l - 1]
+                        values[f"da{l}[{j}]/dz{l}[{j}]{tag}"] = float(local[j - 1, j - 1] if local.ndim == 2 else local[j - 1])
+                for name, g in sample.grads.items():
+                    values[f"dloss/d{name}{tag}"] = float(g)
+            self._engine = values
+        return self._engine
 
     def eq(self, lhs: str, symbolic: str, value: str, substituted: str = "") -> EquationView:
         self.number += 1
-        return EquationView(self.number, lhs, [symbolic] if symbolic else [], [substituted] if substituted else [], value, [])
+        rows = [("=", math) for math in (symbolic, substituted, value) if math]
+        return EquationView(self.number, lhs, [symbolic] if symbolic else [], [substituted] if substituted else [], value, [], rows=rows)
 
     def sections(self) -> list[SectionView]:
         problem = self.sol.problem
@@ -75,6 +105,9 @@ class MatrixBuilder:
 
         def sup(l: int) -> str:
             return f"^{{[{l}]}}"
+
+        loss = "{" + self.p.names.loss_name + "}"  # the theme's name of the loss (E_{total}, J, …)
+        rate = self.p.names.rate
 
         for s in range(1, S + 1):
             sample = f" (sample {s})" if S > 1 else ""
@@ -104,10 +137,10 @@ class MatrixBuilder:
                 if l == L:
                     dloss_da = _column(self.p, [self.value(f"dloss/da{L}[{k}]{tag(s)}") for k in range(1, layer.units + 1)])
                     if layer.activation.name == "softmax":
-                        symbolic = rf"\left(J{sup(L)}\right)^{{\top}} \frac{{\partial \mathrm{{loss}}}}{{\partial a{sup(L)}}}"
+                        symbolic = rf"\left(J{sup(L)}\right)^{{\top}} \frac{{\partial {loss}}}{{\partial a{sup(L)}}}"
                     else:
-                        symbolic = rf"f'\left(z{sup(L)}\right) \odot \frac{{\partial \mathrm{{loss}}}}{{\partial a{sup(L)}}}"
-                    backward.append(self.eq(rf"\frac{{\partial \mathrm{{loss}}}}{{\partial a{sup(L)}}}", "", dloss_da))
+                        symbolic = rf"f'\left(z{sup(L)}\right) \odot \frac{{\partial {loss}}}{{\partial a{sup(L)}}}"
+                    backward.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial a{sup(L)}}}", "", dloss_da))
                     backward.append(self.eq(rf"\delta{sup(L)}", symbolic, _column(self.p, delta)))
                 else:
                     fprime = [self.value(f"da{l}[{j}]/dz{l}[{j}]{tag(s)}") for j in range(1, layer.units + 1)]
@@ -116,26 +149,26 @@ class MatrixBuilder:
                     backward.append(self.eq(rf"\delta{sup(l)}", symbolic, _column(self.p, delta), _column(self.p, fprime) + r" \odot " + _column(self.p, upstream)))
                 grads = [[self.value(f"dloss/dW{l}[{j},{i}]{tag(s)}") for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
                 a_prev = "x" if l == 1 else f"a{sup(l - 1)}"
-                backward.append(self.eq(rf"\frac{{\partial \mathrm{{loss}}}}{{\partial W{sup(l)}}}", rf"\delta{sup(l)} \left({a_prev}\right)^{{\top}}", _matrix(self.p, grads)))
+                backward.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial W{sup(l)}}}", rf"\delta{sup(l)} \left({a_prev}\right)^{{\top}}", _matrix(self.p, grads)))
             out.append(SectionView(f"Backward pass, matrix (δ) form{sample}", backward))
 
         if not self.sol.steps:
             return out
         first = self.sol.steps[0]
-        rate = self.p.number(problem.training.learning_rate)  # type: ignore[attr-defined]
+        rate_value = self.p.number(problem.training.learning_rate)  # type: ignore[attr-defined]
         update = []
         for l, layer in enumerate(layers, 1):
             grads = [[first.gradients[f"W{l}[{j},{i}]"] for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
             if S > 1:
                 how = r"\frac{1}{%d}\sum_{s}" % S if problem.loss.samples == "mean" else r"\sum_{s}"  # type: ignore[attr-defined]
-                update.append(self.eq(rf"\frac{{\partial \mathrm{{loss}}}}{{\partial W{sup(l)}}}", how + rf" \frac{{\partial \mathrm{{loss}}_s}}{{\partial W{sup(l)}}}", _matrix(self.p, grads)))
+                update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial W{sup(l)}}}", how + rf" \frac{{\partial {loss}_s}}{{\partial W{sup(l)}}}", _matrix(self.p, grads)))
             after = [[first.params_after[f"W{l}[{j},{i}]"] for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
             update.append(
                 self.eq(
                     rf"W{sup(l)}{{}}'",
-                    rf"W{sup(l)} - \eta \, \frac{{\partial \mathrm{{loss}}}}{{\partial W{sup(l)}}}",
+                    rf"W{sup(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial W{sup(l)}}}",
                     _matrix(self.p, after),
-                    f"W{sup(l)} - {rate}" + r" \times " + _matrix(self.p, grads),
+                    f"W{sup(l)} - {rate_value}" + r" \times " + _matrix(self.p, grads),
                 )
             )
         out.append(SectionView("Gradient-descent update, matrix form", update))
