@@ -483,7 +483,7 @@ def _restricted(solution: Solution, only: list[str]) -> Solution:
 
     wanted: list[Step] = []
     names = solution.problem.parameter_names()  # type: ignore[attr-defined]
-    for item in only:
+    for item in _rejoined(only):
         item = item.strip()
         matched = [n for n in names if n == item or n.startswith(item + "[")]
         if not matched:
@@ -510,6 +510,17 @@ def _restricted(solution: Solution, only: list[str]) -> Solution:
         restricted.steps.append(ts2)
     restricted.closing = []
     return restricted
+
+
+def _rejoined(items: list[str]) -> list[str]:
+    """``--only`` split on every comma: put ``dloss/dW1[1`` and ``1]`` back together."""
+    out: list[str] = []
+    for item in items:
+        if out and out[-1].count("[") > out[-1].count("]"):
+            out[-1] += "," + item
+        else:
+            out.append(item)
+    return [item.strip() for item in out if item.strip()]
 
 
 def render_text(solution: Solution, detail: str = "standard", digits: int = DEFAULT_DIGITS) -> str:
