@@ -610,7 +610,8 @@ class _Deriver:
         sample_losses = []
         for s in range(1, self.samples + 1):
             forward, _values, outputs = self.forward(s)
-            forward.kind, forward.title = "forward_after", "Forward pass with the updated parameters"
+            forward.kind = "forward_after"
+            forward.title = "Forward pass with the updated parameters" if self.problem.training.steps else "Forward pass (no training step)"
             sections.append(forward)
             sample_losses.append(self.sample_loss(loss_section, s, outputs))
         total = self.total_loss(loss_section, sample_losses)

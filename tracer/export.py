@@ -54,7 +54,46 @@ def solution_json(solution: Solution) -> dict[str, Any]:
         }
     if solution.notes:
         out["notes"] = list(solution.notes)
+    run = getattr(solution, "run", None)
+    if run is not None:
+        out["run"] = run_json(run)
     return out
+
+
+def run_json(run) -> dict[str, Any]:
+    """A training run (tracer.training): the setting, the first updates in full, one record per
+    recorded epoch (or step). ``steps`` of a long run lists only the written-out steps (and, for a
+    full-batch run of at most 100 steps, every step); the losses of all the others are here."""
+
+    def maybe(x: float | None) -> float | str | None:
+        return None if x is None else _number(x)
+
+    return {
+        "mode": run.mode,
+        "unit": run.unit,
+        "batch_size": run.batch_size,
+        "batches_per_epoch": run.batches_per_epoch,
+        "epochs": run.epochs,
+        "updates": run.updates,
+        "seconds": run.seconds,
+        "first_updates": [
+            {"number": u.number, "epoch": u.epoch, "batch": list(u.batch), "batch_loss": maybe(u.batch_loss), "params_after": u.params_after}
+            for u in run.first_updates
+        ],
+        "records": [
+            {
+                "epoch": r.epoch,
+                "updates": r.updates,
+                "loss": maybe(r.loss),
+                "accuracy": r.accuracy,
+                "test_loss": maybe(r.test_loss),
+                "test_accuracy": r.test_accuracy,
+                **({"tracked": r.tracked} if r.tracked else {}),
+            }
+            for r in run.records
+        ],
+        "final": run.final,
+    }
 
 
 def step_json(step: Step, numbers: dict[str, int]) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""Training runs (tracer.training): batches, epochs, records, and Mazur's 10,000 steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from pytest import approx
+
+from tracer import numeric, training
+from tracer.cli import cli
+from tracer.derive import solve
+from tracer.spec import SpecError, from_mapping, load
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def batch_modes(batch_size: int, **training_changes):
+    raw = yaml.safe_load((EXAMPLES / "batch_modes.yaml").read_text())
+    raw["training"]["batch_size"] = batch_size
+    raw["training"].update(training_changes)
+    return from_mapping(raw)
+
+
+# ---------------------------------------------------------------------------
+# Batch, mini-batch, SGD: the first two updates of each, by hand
+# ---------------------------------------------------------------------------
+
+X = [1.0, 2.0, 3.0, 4.0]
+Y = [3.0, 5.0, 7.0, 9.0]
+RATE = 0.05
+
+
+def by_hand(w: float, b: float, batch: list[int]) -> tuple[float, float]:
+    """One update of o = w x + b on loss 1/2 (y − o)², averaged over the batch (0-based samples)."""
+    dw = db = 0.0
+    for k in batch:
+        error = Y[k] - (w * X[k] + b)  # y − o
+        dw += -error * X[k]  # ∂/∂w of 1/2 (y − o)²
+        db += -error
+    dw, db = dw / len(batch), db / len(batch)
+    return w - RATE * dw, b - RATE * db
+
+
+def test_full_batch_first_two_updates_by_hand():
+    w1, b1 = by_hand(0.5, 0.0, [0, 1, 2, 3])
+    assert (w1, b1) == approx((1.1875, 0.2375))  # 0.5 + 0.05 × 13.75, 0 + 0.05 × 4.75
+    w2, b2 = by_hand(w1, b1, [0, 1, 2, 3])
+    run = training.run(batch_modes(4))
+    assert run.mode == "full batch" and run.batches_per_epoch == 1
+    assert [u.batch for u in run.first_updates[:2]] == [(1, 2, 3, 4), (1, 2, 3, 4)]
+    assert run.first_updates[0].params_after == approx({"W1[1,1]": w1, "b1[1]": b1}, abs=1e-15)
+    assert run.first_updates[1].params_after == approx({"W1[1,1]": w2, "b1[1]": b2}, abs=1e-15)
+
+
+def test_mini_batch_first_two_updates_by_hand():
+    w1, b1 = by_hand(0.5, 0.0, [0, 1])
+    assert (w1, b1) == approx((0.7625, 0.1625))  # errors 2.5, 4: 0.5 + 0.05 × (2.5 + 8)/2
+    w2, b2 = by_hand(w1, b1, [2, 3])
+    run = training.run(batch_modes(2))
+    assert run.mode == "mini-batch" and run.batches_per_epoch == 2
+    assert [u.batch for u in run.first_updates[:2]] == [(1, 2), (3, 4)]
+    assert run.first_updates[0].params_after == approx({"W1[1,1]": w1, "b1[1]": b1}, abs=1e-15)
+    assert run.first_updates[1].params_after == approx({"W1[1,1]": w2, "b1[1]": b2}, abs=1e-15)
+
+
+def test_sgd_first_two_updates_by_hand():
+    w1, b1 = by_hand(0.5, 0.0, [0])
+    assert (w1, b1) == approx((0.625, 0.125))  # error 2.5: 0.5 + 0.05 × 2.5 × 1
+    w2, b2 = by_hand(w1, b1, [1])
+    assert (w2, b2) == approx((0.9875, 0.30625))
+    run = training.run(batch_modes(1))
+    assert run.mode == "stochastic (SGD)" and run.batches_per_epoch == 4
+    assert run.first_updates[0].params_after == approx({"W1[1,1]": w1, "b1[1]": b1}, abs=1e-15)
+    assert run.first_updates[1].params_after == approx({"W1[1,1]": w2, "b1[1]": b2}, abs=1e-15)
+
+
+def test_the_three_modes_take_different_trajectories():
+    runs = {b: training.run(batch_modes(b)) for b in (4, 2, 1)}
+    assert [runs[b].updates for b in (4, 2, 1)] == [20, 40, 80]  # 20 epochs × 1, 2, 4 batches
+    finals = [runs[b].last.tracked["W1[1,1]"] for b in (4, 2, 1)]
+    assert len(set(finals)) == 3
+    # more updates per epoch: lower loss after the same 20 epochs on this problem
+    assert runs[1].last.loss < runs[2].last.loss < runs[4].last.loss
+    assert all(r.records[0].loss == approx(12.6875) for r in runs.values())  # same start
+
+
+def test_full_batch_run_equals_numeric_train():
+    problem = batch_modes(4)
+    passes = numeric.train(problem, 20)
+    run = training.run(problem, record_every=1)
+    assert [r.loss for r in run.records] == approx([p.loss for p in passes], rel=1e-12)
+
+
+def test_shuffle_is_seeded():
+    a = training.run(batch_modes(1, shuffle=True, seed=3))
+    b = training.run(batch_modes(1, shuffle=True, seed=3))
+    c = training.run(batch_modes(1, shuffle=True, seed=4))
+    assert [u.batch for u in a.first_updates] == [u.batch for u in b.first_updates]
+    assert a.final == b.final
+    assert a.final != c.final or [u.batch for u in a.first_updates] != [u.batch for u in c.first_updates]
+
+
+def test_solve_writes_out_the_first_batches_and_verifies_them():
+    sol = solve(batch_modes(2))
+    assert [ts.batch for ts in sol.steps] == [(1, 2), (3, 4), (1, 2)]
+    assert sol.verification.ok
+    assert sol.value("W1[1,1]'@1") == approx(0.7625)
+    assert sol.value("loss_after") == approx(sol.run.last.loss, rel=1e-12)
+    assert any("update 1 is written out on its batch" in n for n in sol.notes)
+
+
+# ---------------------------------------------------------------------------
+# Mazur × 10,000 (examples/mazur.yaml): 3.5102e-05 is simultaneous order's
+# ---------------------------------------------------------------------------
+
+
+def mazur(order: str, steps: int = 10_000):
+    p = load(EXAMPLES / "mazur.yaml")
+    return dataclasses.replace(p, training=dataclasses.replace(p.training, order=order, steps=steps))
+
+
+def test_mazur_10000_steps_error_per_order_and_time():
+    started = time.perf_counter()
+    sol = solve(mazur("simultaneous"))
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5
+    assert sol.loss_after == approx(3.5102e-05, abs=5e-10)  # the issue's figure: simultaneous order
+    assert sol.loss_after == approx(3.5101877830e-05, rel=1e-9)
+    assert sol.verification.ok
+    assert len(sol.steps) == 3 and all(ts.derived for ts in sol.steps)
+    sequential = training.run(mazur("sequential"))
+    assert sequential.last.loss == approx(3.5084786296e-05, rel=1e-9)  # the text's outputs' order
+    assert sequential.last.loss != approx(3.5102e-05, abs=5e-10)
+    one_short = training.run(mazur("simultaneous", 9_999))
+    assert one_short.last.loss == approx(3.51085e-05, abs=5e-11)  # the text's printed 0.0000351085
+
+
+def test_mazur_json_keeps_steps_short_and_has_the_run():
+    result = CliRunner().invoke(cli, ["solve", str(EXAMPLES / "mazur.yaml"), "-f", "json"])
+    assert result.exit_code == 0
+    # one step: no run
+    assert "run" not in json.loads(result.output)
+
+
+# ---------------------------------------------------------------------------
+# Bad input: one line naming the file and the field, exit 2
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"training": {"learning_rate": 0.1, "epochs": 2, "batch_size": 5}}, "training.batch_size"),
+        ({"training": {"learning_rate": 0.1, "epochs": 2, "steps": 3}}, "training.epochs"),
+        ({"training": {"learning_rate": 0.1, "track": ["W9[1,1]"]}}, "training.track[0]"),
+        ({"dataset": {"name": "spirals", "n": 100}}, "dataset.name"),
+        ({"dataset": {"name": "moons", "n": 100}}, "dataset"),  # with data: both given
+    ],
+)
+def test_bad_training_input_names_the_field(tmp_path, change, field):
+    raw = yaml.safe_load((EXAMPLES / "batch_modes.yaml").read_text())
+    raw.update(change)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(cli, ["solve", str(path)])
+    assert result.exit_code == 2
+    message = result.output.strip() if result.output else ""
+    assert f"bad.yaml: {field}" in message
+    assert len(message.splitlines()) == 1
