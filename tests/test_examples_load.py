@@ -22,6 +22,12 @@ SIZES = {
     "deep_sigmoid": "2-3-3-2",
     "tanh_regression": "1-3-1",
     "xor": "2-2-1",
+    "batch_modes": "1-1",
+    "perceptron_and": "2-1",
+    "perceptron_or": "2-1",
+    "perceptron_nand": "2-1",
+    "perceptron_nor": "2-1",
+    "perceptron_xor": "2-2-1",
 }
 
 SHIPPED = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))

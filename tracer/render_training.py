@@ -125,7 +125,7 @@ def delta_view(solution: Solution, printer, numbers: dict[str, int], latex: bool
                     "symbolic": symbolic,
                     "substituted": substituted,
                     "value": _vector(printer, delta, latex),
-                    "equals": [numbers[i] for i in ids if i in numbers],
+                    "equals": _refs([numbers[i] for i in ids if i in numbers]),
                     "diff": None if diff is None else printer.number(diff) if diff else "0",
                 }
             )
@@ -144,12 +144,21 @@ def delta_view(solution: Solution, printer, numbers: dict[str, int], latex: bool
                     "symbolic": (rf"\delta{sup(l)} \left({a_prev}\right){top}" if latex else f"δ{sup(l)} {a_prev}{top}"),
                     "substituted": _vector(printer, delta, latex) + " " + _vector(printer, prev_values, latex) + top,
                     "value": _matrix(printer, grads, latex),
-                    "equals": [numbers[i] for i in g_ids if i in numbers],
+                    "equals": _refs([numbers[i] for i in g_ids if i in numbers]),
                     "diff": None if g_diff is None else printer.number(g_diff) if g_diff else "0",
                 }
             )
         samples.append({"number": s if S > 1 else None, "rows": rows})
     return {"samples": samples, "max_diff": printer.number(worst) if worst else "0", "step": first.number}
+
+
+def _refs(numbers: list[int]) -> str:
+    """"(16), (17)"; a long list as "(108), (110), …, (128) (9 equations)"."""
+    if not numbers:
+        return ""
+    if len(numbers) <= 4:
+        return ", ".join(f"({n})" for n in numbers)
+    return f"({numbers[0]}), ({numbers[1]}), …, ({numbers[-1]}) ({len(numbers)} equations)"
 
 
 # ---------------------------------------------------------------------------
