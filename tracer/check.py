@@ -149,7 +149,7 @@ class Verdict:
 
 
 class Checker:
-    def __init__(self, solution: Solution, claims: list[Claim], source: str = "<claims>"):
+    def __init__(self, solution: Solution, claims: list[Claim], source: str = "<claims>", explain: bool = True):
         self.solution = solution
         self.claims = claims
         self.source = source
@@ -161,7 +161,7 @@ class Checker:
                 self.by_step.setdefault(v.steps[0], v)
         self._mistaken = None
         for v in self.verdicts:
-            if not v.right:
+            if not v.right and explain:
                 self._explain(v)
 
     # -- resolving ------------------------------------------------------------------
@@ -359,7 +359,7 @@ class Checker:
             if order is not None:
                 other, label = order
                 body = name[: -len("@end")] if name.endswith("@end") else name
-                found = Checker(other, [Claim(name, verdict.claim.text)]).verdicts[0] if body else None
+                found = Checker(other, [Claim(name, verdict.claim.text)], explain=False).verdicts[0] if body else None
                 if found is not None and found.right:
                     return f"it is the value of the {label} update order (training.order: {label})"
             if name.endswith("@end"):

@@ -1,0 +1,280 @@
+"""tracer quiz: the randomize: grammar, fair variants, reproducibility, the mistakes
+behind the wrong options (each made for real), the documents and the command."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tracer import load, solve
+from tracer.cli import cli
+from tracer.latex import fmt
+from tracer.mistakes import MistakenSolutions
+from tracer.quiz import apply, build_variant, generate, parse_grid, parse_spec, tolerance
+from tracer.spec import SpecError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+MAZUR = EXAMPLES / "mazur.yaml"
+
+
+def with_randomize(name: str, block: dict):
+    return dataclasses.replace(load(EXAMPLES / f"{name}.yaml"), randomize=block)
+
+
+# -- the grid grammar (parsed, never evaluated) ------------------------------------------
+
+
+def test_uniform_grid_has_exact_decimal_points():
+    grid = parse_grid("uniform(-1, 1, step=0.05)", "f.yaml", "randomize.weights")
+    assert len(grid.values) == 41
+    assert grid.values[0] == -1.0 and grid.values[-1] == 1.0
+    assert 0.3 in grid.values and 0.30000000000000004 not in grid.values
+
+
+def test_list_and_single_number_grids():
+    assert parse_grid([0.1, 0.5, 1], "f", "w").values == (0.1, 0.5, 1.0)
+    assert parse_grid(0.25, "f", "w").values == (0.25,)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "uniform(1, -1, step=0.1)",
+        "uniform(0, 1, step=0.3)",
+        "uniform(0, 1, step=0)",
+        "__import__('os').system('true')",
+        "uniform(0, 1, step=0.1); rm",
+        "normal(0, 1)",
+    ],
+)
+def test_bad_grids_are_refused_naming_the_field(text):
+    with pytest.raises(SpecError) as err:
+        parse_grid(text, "f.yaml", "randomize.weights")
+    assert str(err.value).startswith("f.yaml: randomize.weights: ")
+
+
+@pytest.mark.parametrize(
+    "block, field",
+    [
+        ({"weights": "uniform(0, 1, step=0.1)", "ask": ["nope"]}, "randomize.ask[0]"),
+        ({"weights": "uniform(0, 1, step=0.1)", "digits": 1}, "randomize.digits"),
+        ({"weights": "uniform(0, 1, step=0.1)", "guards": {"kinky": 1}}, "randomize.guards.kinky"),
+        ({"wieghts": "uniform(0, 1, step=0.1)"}, "randomize.wieghts"),
+        ({"W9": "uniform(0, 1, step=0.1)"}, "randomize.W9"),
+        ({"ask": ["loss"]}, "randomize"),
+    ],
+)
+def test_bad_randomize_blocks_name_the_field(block, field):
+    with pytest.raises(SpecError) as err:
+        parse_spec(with_randomize("mazur", block))
+    assert f": {field}: " in str(err.value)
+
+
+def test_the_problem_file_carries_the_block():
+    spec = parse_spec(load(MAZUR))
+    assert spec.ask == ("dloss/dW2[1,1]", "dloss/dW1[1,1]", "W2[1,1]'", "loss_after")
+    assert spec.digits == 4
+
+
+# -- variants -------------------------------------------------------------------------------
+
+
+def test_a_variant_is_the_engine_solution_of_the_drawn_problem():
+    problem = load(MAZUR)
+    spec = parse_spec(problem)
+    variant = build_variant(problem, spec, seed=1, number=1, attempt=0)
+    again = solve(apply(problem, variant.values))
+    for q in variant.questions:
+        assert q.value == again.value(q.name)
+        assert q.answer == fmt(q.value, spec.digits).replace("−", "-")
+    assert set(variant.values) >= {"W1[1,1]", "W2[2,2]", "x[1]#1", "learning_rate"}
+    assert variant.problem.parameters()["b1"] == 0.35  # biases do not vary in this block
+
+
+def test_thirty_variants_are_distinct_fair_and_reproducible():
+    problem = load(MAZUR)
+    start = time.perf_counter()
+    first = generate(problem, 30, seed=1, jobs=1)
+    assert time.perf_counter() - start < 30
+    second = generate(problem, 30, seed=1, jobs=1)
+    assert [v.values for v in first] == [v.values for v in second]
+    assert [q.answer for v in first for q in v.questions] == [q.answer for v in second for q in v.questions]
+    assert len({v.key() for v in first}) == 30
+    for v in first:
+        sol = v.solution
+        assert sol.loss_after < sol.steps[0].loss
+        for sample in sol.steps[0].forward:
+            for layer in sample["layers"]:
+                assert all(a * (1 - a) >= 0.01 for a in layer["a"])  # no saturated sigmoid
+    other = generate(problem, 3, seed=2, jobs=1)
+    assert [v.values for v in other] != [v.values for v in first[:3]]
+
+
+def test_parallel_generation_gives_the_same_set():
+    problem = load(MAZUR)
+    serial = generate(problem, 10, seed=7, jobs=1)
+    parallel = generate(problem, 10, seed=7, jobs=2)
+    assert [v.values for v in serial] == [v.values for v in parallel]
+
+
+def test_relu_kink_guard():
+    problem = load(EXAMPLES / "zhu_quiz1_2.yaml")
+    for v in generate(problem, 15, seed=3, jobs=1):
+        z = v.solution.steps[0].forward[0]["layers"][0]["z"][0]
+        assert abs(z) >= 0.1
+
+
+def test_distinctness_with_a_tiny_grid():
+    # two weights with two values each: 4 problems; asking for 4 variants must give all 4
+    block = {"W2[1,1]": [0.4, 0.5], "W2[1,2]": [0.45, 0.55], "ask": ["loss_after"], "guards": {"loss_decreases": True}}
+    variants = generate(with_randomize("mazur", block), 4, seed=1, jobs=1)
+    assert sorted(tuple(sorted(v.values.items())) for v in variants) == sorted(
+        tuple(sorted({"W2[1,1]": a, "W2[1,2]": b}.items())) for a in (0.4, 0.5) for b in (0.45, 0.55)
+    )
+
+
+def test_no_fair_variant_is_bad_input():
+    block = {"weights": [0.0], "ask": ["dloss/dW1[1,1]"], "attempts": 5}  # every gradient 0 for W1 through zero W2
+    problem = with_randomize("mazur", block)
+    with pytest.raises(SpecError, match=r"randomize: no fair variant in 5 draws"):
+        generate(problem, 1, seed=1, jobs=1)
+
+
+@pytest.mark.parametrize("value, digits, expected", [(0.08242360153, 4, "0.000005"), (0.4675763, 4, "0.00005"), (-1.744712818, 3, "0.005"), (123.456, 4, "0.05"), (3.51e-05, 3, "0.00000005")])
+def test_tolerance_is_half_a_unit_of_the_last_digit_asked(value, digits, expected):
+    assert tolerance(value, digits) == expected
+
+
+# -- mistakes: each made for real ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mazur_mistakes():
+    sol = solve(load(MAZUR))
+    return sol, MistakenSolutions(sol)
+
+
+def by_key(mistaken, name):
+    return {w.mistake.key: w.value for w in mistaken.wrong_values(name)}
+
+
+def test_dropping_the_activation_derivative(mazur_mistakes):
+    sol, m = mazur_mistakes
+    # dE/dw5 without dout_o1/dnet_o1: 0.74136507 * 0.593269992
+    assert by_key(m, "dloss/dW2[1,1]")["no_activation_derivative"] == pytest.approx(
+        sol.value("dloss/da2[1]") * sol.value("a1[1]"), rel=1e-12
+    )
+
+
+def test_forgetting_one_path_of_a_hidden_unit(mazur_mistakes):
+    sol, m = mazur_mistakes
+    # dE_total/dout_h1 with only the path through o1: 0.138498562 * 0.40; then * out_h1(1-out_h1) * i1
+    only_o1 = sol.value("dloss/dz2[1]") * sol.value("W2[1,1]")
+    assert by_key(m, "dloss/dW1[1,1]")["forgot_path"] == pytest.approx(only_o1 * sol.value("da1[1]/dz1[1]") * 0.05, rel=1e-12)
+    assert "forgot_path" not in by_key(m, "dloss/dW2[1,1]")  # an output weight has one path
+
+
+def test_adding_the_gradient(mazur_mistakes):
+    sol, m = mazur_mistakes
+    assert by_key(m, "W2[1,1]'")["added_gradient"] == pytest.approx(0.4 + 0.5 * 0.082167041, abs=1e-9)
+    assert "added_gradient" not in by_key(m, "dloss/dW2[1,1]")
+    assert by_key(m, "loss_after")["added_gradient"] > sol.value("loss")  # ascent: the loss grows
+
+
+def test_pre_activation_for_activation(mazur_mistakes):
+    sol, m = mazur_mistakes
+    z_o1, z_h1 = sol.value("z2[1]"), sol.value("z1[1]")
+    # dE/dw5 = dE/dout_o1 * net_o1 (1 - net_o1) * net_h1
+    assert by_key(m, "dloss/dW2[1,1]")["pre_activation"] == pytest.approx(sol.value("dloss/da2[1]") * z_o1 * (1 - z_o1) * z_h1, rel=1e-12)
+
+
+def test_wrong_log_base_is_a_real_resolve():
+    sol = solve(load(EXAMPLES / "relu_softmax_3class.yaml"))
+    m = MistakenSolutions(sol)
+    wrong = by_key(m, "loss#1")["wrong_log_base"]
+    assert wrong == pytest.approx(-math.log10(sol.value("a2[1]#1")), rel=1e-12)
+    assert "wrong_log_base" not in by_key(MistakenSolutions(solve(load(MAZUR))), "loss")  # mse has no logarithm
+
+
+def test_every_wrong_option_is_labelled_and_differs_from_the_answer():
+    problem = load(MAZUR)
+    for v in generate(problem, 5, seed=1, jobs=1):
+        for q in v.questions:
+            if not q.options:
+                continue
+            texts = [o.text for o in q.options]
+            assert len(set(texts)) == len(texts)
+            assert [o.mistake for o in q.options].count(None) == 1
+            assert q.options[q.correct].text == q.answer
+            for o in q.options:
+                if o.mistake:
+                    assert o.explanation and o.value != q.value
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def test_cli_quiz_writes_every_file_reproducibly(tmp_path):
+    runner = CliRunner()
+    out1, out2 = tmp_path / "a", tmp_path / "b"
+    r1 = runner.invoke(cli, ["quiz", str(MAZUR), "--count", "4", "--seed", "5", "-o", str(out1), "--jobs", "1"])
+    assert r1.exit_code == 0, r1.output
+    runner.invoke(cli, ["quiz", str(MAZUR), "--count", "4", "--seed", "5", "-o", str(out2), "--jobs", "1"])
+    names = ["questions.md", "key.md", "questions.tex", "key.tex", "answers.csv", "moodle.xml"]
+    for name in names:
+        assert (out1 / name).read_text() == (out2 / name).read_text(), name
+    sheet = (out1 / "questions.md").read_text()
+    assert "seed 5" in sheet and "mazur.yaml" in sheet
+    assert sheet.count("## Variant") == 4
+    key = (out1 / "key.md").read_text()
+    assert "drops the activation's derivative factor" in key
+    assert "seed 5" in (out1 / "key.tex").read_text() and "seed 5" in (out1 / "questions.tex").read_text()
+    rows = list(csv.DictReader(io.StringIO((out1 / "answers.csv").read_text())))
+    assert len(rows) == 16
+    problem = load(MAZUR)
+    variants = generate(problem, 4, seed=5, jobs=1)
+    for row in rows:
+        v = variants[int(row["variant"]) - 1]
+        truth = v.solution.value(row["quantity"])
+        assert float(row["value"]) == truth
+        assert abs(float(row["answer"]) - truth) <= float(row["tolerance"])
+
+
+def test_cli_quiz_text_from_the_file_is_escaped(tmp_path):
+    raw = MAZUR.read_text().replace("title: A step-by-step backpropagation example (Mazur)", "title: 'Evil \\input{/etc/passwd} $x$ 100% & <b>'")
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(raw)
+    result = CliRunner().invoke(cli, ["quiz", str(evil), "--count", "1", "-o", str(tmp_path / "q"), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    tex = (tmp_path / "q" / "questions.tex").read_text()
+    assert r"\input{/etc/passwd}" not in tex and r"\textbackslash{}input" in tex or r"\textbackslash input" in tex
+    assert "100\\%" in tex
+    xml = (tmp_path / "q" / "moodle.xml").read_text()
+    assert "<b>" not in xml.split("<quiz>")[1].split("</category>")[1]  # html-escaped inside the text
+
+
+def test_cli_quiz_bad_input_exit_2(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["quiz", str(EXAMPLES / "xor.yaml"), "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "randomize: required for tracer quiz" in result.output
+    result = runner.invoke(cli, ["quiz", str(MAZUR), "-o", str(tmp_path), "--formats", "md,docx"])
+    assert result.exit_code == 2 and "--formats" in result.output
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="no latexmk")
+def test_cli_quiz_pdf(tmp_path):
+    result = CliRunner().invoke(cli, ["quiz", str(MAZUR), "--count", "2", "-o", str(tmp_path), "--formats", "pdf", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "questions.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "key.pdf").read_bytes().startswith(b"%PDF")
