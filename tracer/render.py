@@ -150,20 +150,35 @@ class DocumentBuilder:
             eq.substituted = [" ".join(substituted)] if substituted else []
         return eq
 
+    def derivations(self) -> list:
+        """``--detail full``: each activation's and the loss term's derivative, derived once (tracer.calculus)."""
+        if self.detail != "full":
+            return []
+        from tracer.render_derivations import derivation_views
+
+        return derivation_views(self.solution, "tex" if self.latex else "text")
+
     def derivation_lines(self, step: Step) -> list[str]:
         """The local equation and SymPy's derivative of it, before it is written in textbook form."""
         form = step.form
         assert isinstance(form, Expression) and form.wrt is not None
-        names = {b.symbol: self.p.names.quantity(b.target) for b in form.bindings}  # type: ignore[operator]
-        names.setdefault(form.wrt, self.p.names.quantity(_quantity_of_symbol(form.wrt)))  # type: ignore[operator]
+        names = {b.symbol: self.p.names.quantity(_without_sample(b.target)) for b in form.bindings}  # type: ignore[operator]
+        for symbol in (form.local_equation.free_symbols if form.local_equation is not None else set()) | {form.wrt}:
+            if symbol not in names:
+                try:
+                    names[symbol] = self.p.names.quantity(_quantity_of_symbol(symbol))  # type: ignore[operator]
+                except Exception:  # not a quantity's symbol: SymPy's own name
+                    pass
         wrt = names[form.wrt]
-        lines = []
+        lines: list[str] = []
         if form.local_equation is not None:
             eq = self.p.expression(form.local_equation, names)
+            result = self.p.expression(form.derivation, names)
             if self.latex:
-                lines.append(rf"\frac{{\partial}}{{\partial {wrt}}}\left({eq}\right) = {self.p.expression(form.derivation, names)}")
+                whole = rf"\text{{derived: }} \frac{{\partial}}{{\partial {wrt}}}\bigl({eq}\bigr) = {result}"
+                lines = _split_wide(whole, LINE_EM - 6.0)
             else:
-                lines.append(f"d/d{wrt} ({eq}) = {self.p.expression(form.derivation, names)}")
+                lines.append(f"d/d{wrt} ({eq}) = {result}")
         return lines
 
     def sections(self, sections: Iterable[Section]) -> list[SectionView]:
@@ -188,7 +203,7 @@ class DocumentBuilder:
         for ts in sol.steps:
             steps.append(StepView(ts.number, ts.derived, self.sections(ts.sections) if ts.derived else [], self.p.number(ts.loss)))
         closing = self.sections(sol.closing)
-        first_loss = sol.steps[0].loss if sol.steps else sol.loss_after
+        first_loss = sol.steps[0].loss if sol.steps else (sol.run.records[0].loss if sol.run else sol.loss_after)  # type: ignore[attr-defined]
         return {
             "title": escape(getattr(sol.problem, "title", "") or "Backpropagation, step by step"),
             "description": sol.problem.describe(),  # type: ignore[attr-defined]
@@ -203,6 +218,7 @@ class DocumentBuilder:
             "rate": self.p.names.rate,
             "learning_rate": self.p.number(sol.problem.training.learning_rate),  # type: ignore[attr-defined]
             "numeric_steps": [(ts.number, self.p.number(ts.loss)) for ts in sol.steps if not ts.derived],
+            "derivations": self.derivations(),
             "extensions": _extension_view(sol, self.p, self.numbers),  # δ form, training run, perceptron (issue 6)
         }
 
@@ -302,6 +318,12 @@ def _extension_view(sol: Solution, printer: Printer, numbers: dict[str, int]) ->
     from tracer.render_training import extension_view
 
     return extension_view(sol, printer, numbers)
+
+
+def _without_sample(target):
+    if isinstance(target, Quantity):
+        return Quantity(target.base, target.layer, target.index, None, target.after)
+    return target
 
 
 def _quantity_of_symbol(symbol) -> Quantity:
@@ -449,6 +471,7 @@ def render(
         view["title"] = escape_markdown(view["title"])
         view["description"] = escape_markdown(view["description"])
         view["notes"] = [escape_markdown(n) for n in view["notes"]]
+        _escape_derivations(view, escape_markdown)
         view["statement"] = statement_view(solution, printer, escape_markdown)
         view["diagram"] = diagram_view(solution, printer)
         return environment("md").get_template("solution.md.j2").render(**view)
@@ -456,11 +479,18 @@ def render(
         view["title"] = escape_tex(view["title"])
         view["description"] = escape_tex(view["description"])
         view["notes"] = [escape_tex(n) for n in view["notes"]]
+        _escape_derivations(view, escape_tex)
         view["statement"] = statement_view(solution, printer, escape_tex)
         view["diagram"] = diagram_view(solution, printer)
         view["source"] = escape_tex(getattr(solution.problem, "source", ""))
         return environment("tex").get_template("solution.tex.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
+
+
+def _escape_derivations(view: dict, escape) -> None:
+    for derivation in view.get("derivations", []):
+        derivation.title = escape(derivation.title)
+        derivation.intro = escape(derivation.intro)
 
 
 def _without_steps(solution: Solution) -> Solution:
