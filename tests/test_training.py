@@ -173,3 +173,89 @@ def test_bad_training_input_names_the_field(tmp_path, change, field):
     message = result.output.strip() if result.output else ""
     assert f"bad.yaml: {field}" in message
     assert len(message.splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------
+# Source 004 §7.9: the moons example (fewer epochs here; the full run is the example)
+# ---------------------------------------------------------------------------
+
+
+def moons(epochs: int):
+    p = load(EXAMPLES / "runs" / "moons.yaml")
+    return dataclasses.replace(p, training=dataclasses.replace(p.training, epochs=epochs, steps=epochs * len(p.data)))
+
+
+def test_moons_example_is_the_texts_setting():
+    p = load(EXAMPLES / "runs" / "moons.yaml")
+    assert [layer.units for layer in p.layers] == [25, 50, 25, 2]
+    assert all(layer.activation.name == "sigmoid" and not layer.trainable_bias for layer in p.layers)
+    assert (len(p.data), len(p.test_data)) == (1400, 600)
+    t = p.training
+    assert (t.learning_rate, t.epochs, t.batch_size, t.record_every, t.steps) == (0.01, 1000, 1, 10, 1_400_000)
+
+
+def test_moons_example_cites_its_source_and_is_listed():
+    # examples/runs/ holds runs too long for the per-example loops of the other tests
+    text = (EXAMPLES / "runs" / "moons.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# Source: seed 004")
+    assert "`runs/moons.yaml`" in (EXAMPLES / "README.md").read_text(encoding="utf-8")
+
+
+def test_moons_weights_are_the_documented_draw():
+    import numpy as np
+
+    p = load(EXAMPLES / "runs" / "moons.yaml")
+    rng = np.random.default_rng(3)
+    for layer in p.layers:
+        weights = rng.standard_normal((layer.units, layer.inputs)) * np.sqrt(1 / layer.units)
+        bias = rng.random(layer.units) * 0.1
+        assert np.array_equal(np.array(layer.weights), weights)
+        assert np.array_equal(np.array(layer.bias), bias)
+
+
+@pytest.mark.slow
+def test_moons_short_run_learns_and_reports_accuracy():
+    started = time.perf_counter()
+    run = training.run(moons(40), record_every=10)
+    assert time.perf_counter() - started < 30
+    assert [r.epoch for r in run.records] == [0, 10, 20, 30, 40]
+    assert run.records[-1].loss < 0.5 * run.records[0].loss
+    assert run.records[0].test_accuracy < 0.6 < 0.8 < run.records[-1].test_accuracy  # near chance → the linear plateau
+    assert run.classification and run.updates == 40 * 1400
+
+
+def test_run_renders_table_and_curves_in_every_format(tmp_path):
+    sol = solve(moons(2))
+    from tracer.render import render
+
+    md = render(sol, "md")
+    assert "## Training run: stochastic (SGD), 2800 updates" in md
+    assert md.count("<svg") == 2  # loss and accuracy
+    assert "| epoch | updates | loss | accuracy | test loss | test accuracy |" in md
+    tex = render(sol, "tex")
+    assert r"\begin{axis}" in tex and r"\addplot" in tex
+    text = render(sol, "text")
+    assert "Training run: stochastic (SGD), 2800 updates" in text
+    data = __import__("tracer.export", fromlist=["solution_json"]).solution_json(sol)
+    assert data["steps"] == [] and data["run"]["records"][-1]["epoch"] == 2
+    assert data["run"]["records"][-1]["test_accuracy"] == sol.run.last.test_accuracy
+
+
+def test_delta_form_is_shown_equal_to_the_scalar_chain():
+    from tracer.render import render
+
+    sol = solve(load(EXAMPLES / "mazur.yaml"))
+    text = render(sol, "text")
+    assert "The δ form of step 1 (source 004 §7.7), equal to the scalar chain above" in text
+    assert "δ(2) = f'(z(2)) ⊙ ∂L/∂a(2) = [0.186815602, 0.175510053] ⊙ [0.74136507, −0.217071535] = [0.138498562, −0.0380982365]" in text
+    assert "∂L/∂W(2) = δ(2) a(1)ᵀ" in text and "[0.0821670406, 0.0826676278; −0.0226025405, −0.0227402422]" in text
+    from tracer.render_training import delta_view
+    from tracer.latex import Printer
+
+    builder_numbers = {step.id: k for k, step in enumerate(sol.all_steps(), 1)}
+    view = delta_view(sol, Printer("text"), builder_numbers, False)
+    assert all(row["diff"] is not None for s in view["samples"] for row in s["rows"])
+    assert float(view["max_diff"].replace("−", "-")) < 1e-15  # NumPy's δ law = SymPy's scalar chain
+    for s in view["samples"]:
+        for row in s["rows"]:
+            assert row["equals"]  # each δ vector names the scalar equations it equals

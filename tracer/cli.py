@@ -128,7 +128,8 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     from tracer.render import RenderError, compile_pdf, render
 
     if form is None:
-        form = "matrix" if (len(problem.parameter_names()) > 200 and fmt in ("md", "tex", "pdf") and not only) else "scalar"
+        wide = len(problem.parameter_names()) > 200 and fmt in ("md", "tex", "pdf") and not only
+        form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves
     options = dict(notation=notation, detail=detail, digits=digits, form=form, only=only.split(",") if only else None)
     try:
         if fmt == "pdf":

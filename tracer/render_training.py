@@ -241,8 +241,9 @@ def run_view(solution: Solution, printer, latex: bool) -> dict | None:
         "final_test_accuracy": _percent(last.test_accuracy),
         "seconds": f"{run.seconds:.2f}",
         "derived": [ts.number for ts in solution.steps if ts.derived],
-        "loss_svg": svg_curve(xs, loss_series, f"Loss per {unit}", "loss", log=log_loss) if not latex else "",
-        "accuracy_svg": svg_curve(xs, acc_series, f"Accuracy per {unit}", "accuracy (%)") if acc_series and not latex else "",
+        # Markdown embeds the SVG, LaTeX draws the same points with pgfplots (both use the latex printer)
+        "loss_svg": svg_curve(xs, loss_series, f"Loss per {unit}", "loss", log=log_loss) if latex else "",
+        "accuracy_svg": svg_curve(xs, acc_series, f"Accuracy per {unit}", "accuracy (%)") if acc_series and latex else "",
         "loss_plots": [{"legend": n, "coordinates": _coordinates(xs, ys)} for n, ys in loss_series] if latex else [],
         "accuracy_plots": [{"legend": n, "coordinates": _coordinates(xs, ys)} for n, ys in acc_series] if latex else [],
         "log_loss": log_loss,
