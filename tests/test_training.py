@@ -259,3 +259,14 @@ def test_delta_form_is_shown_equal_to_the_scalar_chain():
     for s in view["samples"]:
         for row in s["rows"]:
             assert row["equals"]  # each δ vector names the scalar equations it equals
+
+
+def test_markdown_output_writes_the_curves_beside_it(tmp_path):
+    out = tmp_path / "run.md"
+    result = CliRunner().invoke(cli, ["solve", str(EXAMPLES / "batch_modes.yaml"), "-f", "md", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    svg = (tmp_path / "run.loss.svg").read_text()
+    assert svg.startswith("<svg") and "<polyline" in svg and svg.strip() in out.read_text()
+    assert not (tmp_path / "run.accuracy.svg").exists()  # regression: no accuracy
+    data = json.loads(CliRunner().invoke(cli, ["solve", str(EXAMPLES / "batch_modes.yaml"), "-f", "json"]).output)
+    assert [s["batch"] for s in data["steps"]] == [[1, 2], [3, 4], [1, 2]]

@@ -146,6 +146,11 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')})", err=True)
         return
     _write(text, out)
+    if fmt == "md" and out and out != "-" and getattr(solution, "run", None) is not None:
+        from tracer.render_training import write_curves
+
+        for path in write_curves(solution, Path(out)):  # the run's curves as files beside the Markdown
+            click.echo(f"wrote {path}", err=True)
 
 
 @cli.command()

@@ -36,6 +36,7 @@ def solution_json(solution: Solution) -> dict[str, Any]:
                 "loss": _number(ts.loss),
                 "gradients": group_parameters(problem, ts.gradients),
                 "params_after": group_parameters(problem, ts.params_after),
+                **({"batch": list(ts.batch)} if getattr(ts, "batch", None) else {}),
             }
         )
     v = solution.verification

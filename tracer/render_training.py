@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from html import escape as html_escape
+from pathlib import Path
 
 from tracer import numeric, perceptron
 from tracer.names import Quantity
@@ -361,3 +362,21 @@ def perceptron_view(solution: Solution, printer, latex: bool) -> dict | None:
         lines.append({"layer": b.layer, "unit": b.unit, "equation": equation.replace("+ -", "- ").replace("+ −", "− "), "form": form, "unit_name": target(Quantity("a", b.layer, (b.unit,)))})
     agrees = perceptron.agrees(rows)
     return {"header": header, "rows": table, "boundaries": lines, "agrees": agrees, "explanation": perceptron.EXPLANATION}
+
+
+def write_curves(solution: Solution, markdown: Path) -> list[Path]:
+    """Beside ``report.md``: ``report.loss.svg`` (and ``report.accuracy.svg``) of a training run,
+    the same drawings the Markdown embeds, as files for viewers that strip inline SVG."""
+    from tracer.latex import Printer
+
+    view = run_view(solution, Printer("latex"), True)
+    if view is None:
+        return []
+    written = []
+    for kind in ("loss", "accuracy"):
+        svg = view[f"{kind}_svg"]
+        if svg:
+            path = markdown.with_suffix(f".{kind}.svg")
+            path.write_text(svg + "\n", encoding="utf-8")
+            written.append(path)
+    return written
