@@ -56,7 +56,8 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
         on_error(str(err), 2)
     started = time.perf_counter()
     try:
-        variants = generate(problem, count, seed, finish=Finisher(spec.digits), jobs=jobs, progress=stderr_progress)
+        documents = tuple(f for f, wanted_by in (("md", ("md",)), ("tex", ("tex", "pdf"))) if any(w in wanted for w in wanted_by))
+        variants = generate(problem, count, seed, finish=Finisher(spec.digits, documents), jobs=jobs, progress=stderr_progress)
     except SpecError as err:
         on_error(str(err), 2)
     info = SetInfo(file=file, seed=seed, count=count, spec=spec, title=problem.title)

@@ -49,13 +49,14 @@ def _label(problem, name: str, dialect: str = "latex") -> str:
     return printer.target(target)
 
 
-def finish_variant(variant: Variant, digits: int) -> None:
-    """Runs in the worker: the variant's worked solution in md and tex (for the key)."""
+def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("md", "tex")) -> None:
+    """Runs in the worker: the variant's worked solution in md and/or tex (for the key)."""
     solution = variant.solution
-    md = render(solution, "md", digits=max(digits, KEY_DIGITS))
-    tex = render(solution, "tex", digits=max(digits, KEY_DIGITS))
-    variant.documents["md"] = _demote_markdown(md)
-    variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(tex)
+    if "md" in formats:
+        variant.documents["md"] = _demote_markdown(render(solution, "md", digits=max(digits, KEY_DIGITS)))
+    if "tex" in formats:
+        tex = render(solution, "tex", digits=max(digits, KEY_DIGITS))
+        variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(tex)
     variant.documents["labels_tex"] = [_label(variant.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
     variant.documents["statement_md"] = _statement(variant, "md")
     variant.documents["statement_tex"] = _statement(variant, "tex")
@@ -65,11 +66,12 @@ def finish_variant(variant: Variant, digits: int) -> None:
 class Finisher:
     """A picklable ``finish`` for :func:`tracer.quiz.generate`."""
 
-    def __init__(self, digits: int):
+    def __init__(self, digits: int, formats: tuple[str, ...] = ("md", "tex")):
         self.digits = digits
+        self.formats = formats
 
     def __call__(self, variant: Variant) -> None:
-        finish_variant(variant, self.digits)
+        finish_variant(variant, self.digits, self.formats)
 
 
 def _demote_markdown(md: str) -> str:
