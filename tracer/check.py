@@ -51,7 +51,17 @@ class Claim:
         return Decimal(self.text)
 
 
+@dataclass(frozen=True)
+class ClaimSet:
+    claims: list[Claim]
+    training: dict  # overrides of the problem's training (steps, order, learning_rate) for these claims
+
+
 def load_claims(path: str | Path) -> list[Claim]:
+    return load_claim_set(path).claims
+
+
+def load_claim_set(path: str | Path) -> ClaimSet:
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -59,11 +69,42 @@ def load_claims(path: str | Path) -> list[Claim]:
         raise SpecError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
-    return parse_claims(text, source)
+    return parse_claim_set(text, source)
 
 
 def parse_claims(text: str, source: str = "<claims>") -> list[Claim]:
-    """A mapping name → number; the numbers' text is kept (``0.2910`` claims 4 decimals)."""
+    return parse_claim_set(text, source).claims
+
+
+def _training_overrides(node, source: str) -> dict:
+    """``training: {steps: 10000, order: sequential}``: claims about another run of the problem."""
+    if not isinstance(node, yaml.MappingNode):
+        raise SpecError(source, "training", "a mapping expected (steps, order, learning_rate)")
+    out: dict = {}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        raw = value_node.value if isinstance(value_node, yaml.ScalarNode) else None
+        where = f"training.{key}"
+        if key == "steps":
+            if raw is None or not re.fullmatch(r"\d+", raw.strip()):
+                raise SpecError(source, where, f"a whole number (0 or more) expected, got {raw!r}")
+            out["steps"] = int(raw)
+        elif key == "order":
+            if raw not in ("simultaneous", "sequential"):
+                raise SpecError(source, where, f"one of 'simultaneous', 'sequential' expected, got {raw!r}")
+            out["order"] = raw
+        elif key == "learning_rate":
+            if raw is None or not _NUMBER.match(raw.strip()) or float(raw) <= 0:
+                raise SpecError(source, where, f"a positive number expected, got {raw!r}")
+            out["learning_rate"] = float(raw)
+        else:
+            raise SpecError(source, where, "unknown key; expected steps, order or learning_rate")
+    return out
+
+
+def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
+    """A mapping name → number; the numbers' text is kept (``0.2910`` claims 4 decimals).
+    An optional ``training:`` mapping says the claims are about another run (steps, order)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:
@@ -75,11 +116,15 @@ def parse_claims(text: str, source: str = "<claims>") -> list[Claim]:
     if not isinstance(root, yaml.MappingNode):
         raise SpecError(source, "", "a mapping of quantity names to claimed numbers expected (e.g. dloss/dW1[1,1]: 0.000438568)")
     claims: list[Claim] = []
+    training: dict = {}
     seen: set[str] = set()
     for key_node, value_node in root.value:
         if not isinstance(key_node, yaml.ScalarNode) or not key_node.value.strip():
             raise SpecError(source, f"line {key_node.start_mark.line + 1}", "a quantity name expected as the key")
         name = key_node.value.strip()
+        if name == "training":
+            training = _training_overrides(value_node, source)
+            continue
         if name in seen:
             raise SpecError(source, name, "claimed twice")
         seen.add(name)
@@ -91,7 +136,7 @@ def parse_claims(text: str, source: str = "<claims>") -> list[Claim]:
         claims.append(Claim(name, raw.lstrip("+"), key_node.start_mark.line + 1))
     if not claims:
         raise SpecError(source, "", "no claims (a mapping of quantity names to numbers expected)")
-    return claims
+    return ClaimSet(claims, training)
 
 
 # ---------------------------------------------------------------------------
@@ -355,13 +400,10 @@ class Checker:
             name = verdict.claim.name
             if "*" in name:
                 return ""
-            order = self._other_order()
-            if order is not None:
-                other, label = order
-                body = name[: -len("@end")] if name.endswith("@end") else name
-                found = Checker(other, [Claim(name, verdict.claim.text)], explain=False).verdicts[0] if body else None
-                if found is not None and found.right:
-                    return f"it is the value of the {label} update order (training.order: {label})"
+            for other, label in self._alternative_runs():
+                found = Checker(other, [Claim(name, verdict.claim.text)], explain=False).verdicts[0]
+                if found.right:
+                    return f"it is the value of {label}"
             if name.endswith("@end"):
                 return ""
             for wrong in self._mistaken.wrong_values(name):
@@ -371,20 +413,30 @@ class Checker:
             return ""
         return ""
 
-    def _other_order(self):
+    def _alternative_runs(self):
+        """The same problem trained another way (the other update order; one step short), lazily."""
         import dataclasses
 
         from tracer.derive import solve
 
         problem = self.solution.problem
-        if not hasattr(self, "_order_cache"):
-            label = "sequential" if problem.training.order == "simultaneous" else "simultaneous"  # type: ignore[attr-defined]
-            flipped = dataclasses.replace(problem, training=dataclasses.replace(problem.training, order=label))  # type: ignore[attr-defined]
-            try:
-                self._order_cache = (solve(flipped, derived_steps=max(1, len(self.solution.steps)), verify=False), label)
-            except (ValueError, ZeroDivisionError, OverflowError):
-                self._order_cache = None
-        return self._order_cache
+        training = problem.training  # type: ignore[attr-defined]
+        other = "sequential" if training.order == "simultaneous" else "simultaneous"
+        runs = [(dict(order=other), f"the {other} update order (training.order: {other})")]
+        if training.steps > 1:
+            for order in (training.order, other):
+                runs.append((dict(order=order, steps=training.steps - 1), f"{training.steps - 1} training steps in {order} order, one step short"))
+        cache = self.__dict__.setdefault("_runs", {})
+        for change, label in runs:
+            key = tuple(sorted(change.items()))
+            if key not in cache:
+                changed = dataclasses.replace(problem, training=dataclasses.replace(training, **change))  # type: ignore[attr-defined]
+                try:
+                    cache[key] = solve(changed, derived_steps=min(3, changed.training.steps), verify=False)
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    cache[key] = None
+            if cache[key] is not None:
+                yield cache[key], label
 
     # -- the report -----------------------------------------------------------------
     @property

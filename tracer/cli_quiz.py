@@ -108,27 +108,33 @@ def check(file: str, claims: str, fmt: str) -> None:
     CLAIMS is a YAML mapping of quantity names (canonical, or the theme's: dE_total/dw5,
     w5+) to numbers, written as printed: `0.2910` claims four decimals (quote it or not).
     Also accepted: `a2[1]@end` (the forward pass with the updated parameters) and a
-    product of names (`dloss/dz2[2] * dz2[2]/da1[1]`). Exit 1 when a claim is wrong.
+    product of names (`dloss/dz2[2] * dz2[2]/da1[1]`). A `training:` mapping (steps, order,
+    learning_rate) makes the claims about another run. Exit 1 when a claim is wrong.
 
     \b
     Example:
       tracer check examples/mazur.yaml examples/errata/mazur.yaml
     """
-    from tracer.check import check as run_check, load_claims, report_json, report_text
+    import dataclasses
+
+    from tracer.check import check as run_check, load_claim_set, report_json, report_text
     from tracer.spec import SpecError
 
     problem = _load(file)
     try:
-        parsed = load_claims(claims)
+        parsed = load_claim_set(claims)
     except SpecError as err:
         on_error(str(err), 2)
+    if parsed.training:
+        problem = dataclasses.replace(problem, training=dataclasses.replace(problem.training, **parsed.training))
     solution = _solve(problem, 3)
     try:
-        checker = run_check(solution, parsed, claims)
+        checker = run_check(solution, parsed.claims, claims)
     except SpecError as err:
         on_error(str(err), 2)
     if fmt == "json":
         click.echo(json.dumps(report_json(checker), indent=1))
     else:
-        click.echo(report_text(checker, file, claims), nl=False)
+        run = f" (training: {', '.join(f'{k} {v}' for k, v in parsed.training.items())})" if parsed.training else ""
+        click.echo(report_text(checker, file + run, claims), nl=False)
     raise SystemExit(1 if checker.wrong else 0)

@@ -115,7 +115,7 @@ def _resolved(solution: Solution, change: Callable) -> Solution | None:
     if problem is None:
         return None
     try:
-        return solve(problem, derived_steps=max(1, len(solution.steps)), verify=False)
+        return solve(problem, derived_steps=min(3, max(1, len(solution.steps))), verify=False)
     except (ValueError, ZeroDivisionError, OverflowError):
         return None
 
