@@ -402,34 +402,89 @@ def _elided(values: list[str], ellipsis: str, show: int = 8) -> list[str]:
 
 
 def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> dict | None:
-    """Node positions and labelled edges for a TikZ (or Mermaid) drawing; None when too wide."""
+    """Node positions and labelled edges for a TikZ (or Mermaid) drawing; None when too wide.
+
+    As source 002's figure: inputs on the left, a column per layer, each unit named in
+    the theme's notation, each weight's name and value on its edge (near its start,
+    along it, so that crossing edges keep their labels apart), the biases under their
+    layer. Edge labels are left out beyond 18 edges (the parameter table has them).
+    """
     problem = solution.problem
     sizes = [problem.inputs] + [layer.units for layer in problem.layers]  # type: ignore[attr-defined]
     if max(sizes) > max_units:
         return None
     params = problem.parameters()  # type: ignore[attr-defined]
-    nodes, edges = [], []
-    tallest = max(sizes)
+    dense = any(sizes[l] * sizes[l - 1] > 4 for l in range(1, len(sizes)))  # more edges: longer, to keep labels apart
+    step_x = min(6.5 if dense else 5.2, 15.0 / max(len(sizes) - 1, 1))
+    step_y = {1: 2.0, 2: 2.0, 3: 2.3, 4: 1.9}.get(max(sizes), 1.5)
+    nodes, edges, biases = [], [], []
     for l, n in enumerate(sizes):
         for j in range(1, n + 1):
             q = Quantity("x", None, (j,)) if l == 0 else Quantity("a", l, (j,))
-            y = 1.5 * ((n - 1) / 2 - (j - 1))  # unit 1 on top, each layer centred
-            nodes.append({"id": f"n{l}_{j}", "x": 3.6 * l, "y": y, "label": printer.target(q), "plain": str(q)})
+            label = printer.target(q)
+            if tex_width(label) > 2.6 and label.endswith("}") and "^{" in label:
+                label = label[: label.rindex("^{")]  # N_{1}^{output} → N_{1}: the unit, as source 000's figure names it
+            y = step_y * ((n - 1) / 2 - (j - 1))  # unit 1 on top, each layer centred
+            nodes.append({"id": f"n{l}_{j}", "x": round(step_x * l, 3), "y": round(y, 3), "label": label, "plain": _plain(label)})
+        if l == 0:
+            continue
+        layer = problem.layers[l - 1]  # type: ignore[attr-defined]
+        if layer.bias is not None:
+            names = [f"b{l}"] if layer.shared_bias else [f"b{l}[{j}]" for j in range(1, n + 1)]
+            if len(names) <= 3:
+                from tracer.names import parse_quantity
+
+                lines = [f"{printer.target(parse_quantity(b))} = {printer.number(params[b])}" for b in names]
+                biases.append({"x": round(step_x * l, 3), "y": round(-step_y * (n - 1) / 2 - 0.75, 3), "lines": lines})
+    count = sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
     for l in range(1, len(sizes)):
         for j in range(1, sizes[l] + 1):
             for i in range(1, sizes[l - 1] + 1):
                 name = f"W{l}[{j},{i}]"
+                label = printer.target(Quantity("W", l, (j, i)))
+                rise = ((sizes[l - 1] - 1) / 2 - (i - 1)) * -1 + ((sizes[l] - 1) / 2 - (j - 1))  # target y − source y, in rows
                 edges.append(
                     {
                         "source": f"n{l - 1}_{i}",
                         "target": f"n{l}_{j}",
-                        "label": printer.target(Quantity("W", l, (j, i))),
+                        "label": label,
                         "value": printer.number(params[name]),
-                        "plain": name,
-                        "pos": 0.3 if j == i else (0.22 if j < i else 0.7),
+                        "plain": _plain(label),
+                        # a level edge has its label in the middle; a slanted one near its start,
+                        # on the side away from the edges it crosses
+                        "pos": _label_pos(i, j, sizes[l - 1], sizes[l], rise),
+                        # (TikZ's sloped "above" of an edge going down lies under it): in a 2×2 layer
+                        # both slanted labels sit under their edges; elsewhere a pair arriving at one
+                        # unit is split, the upper edge's label over it, the lower one's under it
+                        "side": ("above" if rise < 0 else "below") if sizes[l - 1] == sizes[l] == 2 and abs(rise) > 1e-9
+                        else "above" if abs(rise) < 1e-9 or i - 1 < sizes[l - 1] / 2 else "below",
                     }
                 )
-    return {"nodes": nodes, "edges": edges, "width": 3.6 * (len(sizes) - 1)}
+    return {"nodes": nodes, "edges": edges, "biases": biases, "labelled": count <= 18, "width": step_x * (len(sizes) - 1)}
+
+
+def _label_pos(i: int, j: int, sources: int, targets: int, rise: float) -> float:
+    """Where along edge i → j its label goes, so that labels of crossing edges stay apart.
+
+    Level edges: the middle. Between two 2-unit layers (Mazur's figure): the slanted
+    edges near their start, the second one further along. Otherwise near the target,
+    where the edges into each unit arrive one above the other in source order.
+    """
+    if sources == targets == 2:
+        if abs(rise) < 1e-9:
+            return 0.7  # past the slanted edges' labels
+        return 0.3
+    if abs(rise) < 1e-9:
+        return 0.5
+    return 0.78  # near the target: the edges into one unit arrive in order, their labels stacked
+
+
+def _plain(latex_name: str) -> str:
+    """A theme's LaTeX name as plain text for a Mermaid label: ``out_{h1}`` → ``out_h1``."""
+    text = latex_name.replace(r"\hat{y}", "ŷ").replace(r"\mathcal{L}", "L")
+    for command, char in ((r"\eta", "η"), (r"\lambda", "λ"), (r"\delta", "δ")):
+        text = text.replace(command, char)
+    return text.replace("{", "").replace("}", "").replace("\\", "").replace('"', "'")
 
 
 # ---------------------------------------------------------------------------

@@ -122,6 +122,8 @@ def _sup(text: str, mark: str) -> str:
         head, sep, tail = text.rpartition("^{")
         if "_" not in tail:  # the superscript is the last group
             return f"{head}^{{{tail[:-1]},{mark}}}"
+    if "^" not in text and not text.endswith("'"):
+        return f"{text}^{{{mark}}}"  # w_{5}^{+}: the mark stacks over the subscript, as the texts write it
     return f"{{{text}}}^{{{mark}}}"
 
 
