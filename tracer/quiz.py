@@ -328,7 +328,7 @@ def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, atte
     values = draw(problem, spec, rng)
     try:
         varied = apply(problem, values)
-        solution = solve(varied, derived_steps=1)
+        solution = solve(varied, derived_steps=min(3, max(1, varied.training.steps)))
     except (SpecError, ValueError, ZeroDivisionError, OverflowError) as err:
         raise Unfair(f"not computable ({err})") from None
     check_guards(solution, spec)
