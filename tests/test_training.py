@@ -226,6 +226,8 @@ def test_moons_short_run_learns_and_reports_accuracy():
 
 def test_run_renders_table_and_curves_in_every_format(tmp_path):
     sol = solve(moons(2))
+    # nothing is derived (1400 × 2702), but the run's first updates are checked against numeric.step
+    assert sol.verification.ok and sol.verification.quantities == 3 * 2702 + 1
     from tracer.render import render
 
     md = render(sol, "md")

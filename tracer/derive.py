@@ -166,6 +166,19 @@ def _check_run(solution: Solution, run) -> "object":
         if update.number <= len(solution.steps) and solution.steps[update.number - 1].derived:
             for name, value in solution.steps[update.number - 1].params_after.items():
                 check(f"{name}'@{update.number}", value, update.params_after[name])
+    # the lean loop against numeric's own step and forward pass (whether or not steps were derived)
+    from tracer import numeric
+
+    problem = solution.problem
+    before = problem.parameters()  # type: ignore[attr-defined]
+    for update in run.first_updates:
+        batch = replace(problem, data=tuple(problem.data[i - 1] for i in update.batch))  # type: ignore[attr-defined]
+        after = numeric.step(batch.with_parameters(before)).parameters()
+        for name, value in update.params_after.items():
+            check(f"{name}'@{update.number} (training run)", value, after[name])
+        before = update.params_after
+    final = problem.with_parameters(run.final)  # type: ignore[attr-defined]
+    check("loss at the end of the run", run.last.loss, numeric.forward_loss(final))
     if solution.closing:
         check("loss_after", solution.loss_after, run.last.loss)
     return replace(v, quantities=count, max_abs_diff=worst, mismatches=tuple(mismatches))

@@ -469,6 +469,12 @@ def evaluate(problem: Problem) -> Pass:
 
 
 @_quiet
+def forward_loss(problem: Problem) -> float:
+    """The loss only (no backward pass, no per-sample records): cheap for large data sets."""
+    return _forward(_Network.of(problem)).loss
+
+
+@_quiet
 def step(problem: Problem) -> Problem:
     """The problem after one gradient-descent step (``training.learning_rate``, ``training.order``).
 
