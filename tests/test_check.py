@@ -135,7 +135,7 @@ def test_mazur_loss_after_is_the_sequential_order():
 
 def test_truncation_and_early_rounding_are_recognised():
     vs = verdicts("relu_softmax_3class")
-    assert vs["a2[1]#1"].reason == "the true value truncated instead of rounded"
+    assert vs["a2[1]#1"].reason == "it is the true value truncated instead of rounded"
     z = verdicts("zhu_example1")["dloss/dW2[1,1]"]
     assert "rounded too early" in z.reason and "a1[1]" in z.reason
 
@@ -236,3 +236,10 @@ def test_a_training_block_in_a_claims_file():
     for text, field in [("training: {order: backwards}\nw5: 1\n", "training.order"), ("training: {steps: -1}\nw5: 1\n", "training.steps"), ("training: {epochs: 3}\nw5: 1\n", "training.epochs")]:
         with pytest.raises(SpecError, match=rf"^c.yaml: {field}: "):
             parse_claim_set(text, "c.yaml")
+
+
+def test_mazur_last_digit_slip_in_a_partial_product():
+    v = verdicts("mazur")["dE_total/dnet_o2 * dnet_o2/dout_h1"]
+    assert v.canonical == "dloss/dz2[2] * dz2[2]/da1[1]"
+    assert v.truth == pytest.approx(-0.0190491182576, abs=1e-12)
+    assert v.reason == "it is off by one unit in the last digit"

@@ -337,7 +337,7 @@ class Checker:
         unit = Decimal(1).scaleb(claim.number.as_tuple().exponent)
         off_by_one = abs(rounded_like(verdict.truth, claim.text) - claim.number) == unit
         if len(verdict.steps) != 1:
-            return "a slip of one unit in the last digit" if off_by_one else f"the product of its factors is {_plain(verdict.truth)}"
+            return "it is off by one unit in the last digit" if off_by_one else f"the product of its factors is {_plain(verdict.truth)}"
         step = self.solution.index[verdict.steps[0]]
         if step.id not in self.solution.index or verdict.canonical != step.id:
             return "a given number of the problem differs"
@@ -374,12 +374,12 @@ class Checker:
         with localcontext(Context(prec=80)):
             truncated = Decimal(verdict.truth).quantize(Decimal(1).scaleb(exponent), rounding="ROUND_DOWN")
         if truncated == claim.number:
-            return "the true value truncated instead of rounded"
+            return "it is the true value truncated instead of rounded"
         mistake = self._matching_mistake(verdict)
         if mistake:
             return mistake
         if off_by_one:
-            return "a slip of one unit in the last digit"
+            return "it is off by one unit in the last digit"
         recomputed = evaluate(step, inputs)
         return f"the slip is in this step: its inputs give {_plain(recomputed)}"
 
