@@ -421,3 +421,13 @@ def test_compile_float_is_safe():
     assert math.isnan(compile_float(sp.log(x), (x,))((-1.0,)))
     assert math.isnan(compile_float(sp.sqrt(x), (x,))((-1.0,)))
     assert compile_float(sp.Heaviside(x), (x,))((0.0,)) == 0.5
+
+
+@pytest.mark.parametrize("text", ["x/max(0, -x)", "sqrt(-x)", "log(-x) + x", "max(0, -(x))^(1/2) * x"])
+def test_functions_defined_only_for_negative_x_are_checked_there(text):
+    # found by the property test: x/Max(0, -x) exists only for x < 0, where the
+    # probe points must also lie for the check against sympy.diff to conclude
+    expr = parse(text)
+    (x,) = expr.free_symbols
+    derivation = derive(expr, x)  # raises DerivationMismatch when the check cannot conclude
+    assert same_function(derivation.result, sp.diff(expr, x))

@@ -386,10 +386,12 @@ PROBE_MAX = sp.Float("1e100")
 
 
 def _probe_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
-    """Fixed, irregular points, PROBE_DIGITS digits: ``count`` of mixed sign, ``count`` positive.
+    """Fixed, irregular points, PROBE_DIGITS digits: ``count`` of mixed sign, ``count`` positive,
+    ``count`` negative.
 
     The positive ones are where logarithms, roots and real powers of a variable are
-    defined; none is near 0 or a simple rational (kinks of max/abs sit there).
+    defined, the negative ones where those of −x are (x/max(0, −x), sqrt(−x)); none is
+    near 0 or a simple rational (kinks of max/abs sit there).
     """
     rng = random.Random(20240611)
     points = []
@@ -397,6 +399,8 @@ def _probe_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
         points.append({s: sp.Float(rng.uniform(-2.9, 2.9) + 1 / 7, PROBE_DIGITS) for s in symbols})
     for _ in range(count):
         points.append({s: sp.Float(rng.uniform(0.2, 2.9) + 1 / 7, PROBE_DIGITS) for s in symbols})
+    for _ in range(count):
+        points.append({s: sp.Float(-rng.uniform(0.2, 2.9) - 1 / 7, PROBE_DIGITS) for s in symbols})
     return points
 
 
@@ -418,7 +422,7 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
     """Are ``a`` and ``b`` the same function? Structurally, at probe points, or algebraically.
 
     The rules mirror SymPy's, so most derivations agree structurally. Otherwise the
-    two are compared at twelve fixed irregular points with 50-digit arithmetic (a
+    two are compared at eighteen fixed irregular points with 50-digit arithmetic (a
     disagreement anywhere is a mismatch); only if too few points are defined is
     algebra tried, and ``expand``/``simplify`` only where they cannot blow up.
     """
