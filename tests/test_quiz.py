@@ -71,6 +71,9 @@ def test_bad_grids_are_refused_naming_the_field(text):
         ({"wieghts": "uniform(0, 1, step=0.1)"}, "randomize.wieghts"),
         ({"W9": "uniform(0, 1, step=0.1)"}, "randomize.W9"),
         ({"ask": ["loss"]}, "randomize"),
+        ({"x[3]": [0.1, 0.2]}, "randomize.x[3]"),
+        ({"y[1]#2": [0.1, 0.2]}, "randomize.y[1]#2"),
+        ({"weights": "uniform(0, 1, step=0.1)", "guards": {"kink": -1}}, "randomize.guards.kink"),
     ],
 )
 def test_bad_randomize_blocks_name_the_field(block, field):

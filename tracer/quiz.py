@@ -135,6 +135,13 @@ def parse_spec(problem: Problem) -> QuizSpec:
             )
         if _SLOT.match(key) and key[0] in "Wb" and not _selects(problem, key):
             raise SpecError(source, where, f"no such parameter or layer (parameters: {', '.join(sorted(slots)[:6])}, …)")
+        if _SLOT.match(key) and key[0] in "xy":
+            name, _, sample = key.partition("#")
+            index, size = int(name[2:-1]), (problem.inputs if key[0] == "x" else problem.layers[-1].units)
+            if not 1 <= index <= size:
+                raise SpecError(source, where, f"index from 1 to {size} expected, got {index}")
+            if sample and not 1 <= int(sample) <= len(problem.data):
+                raise SpecError(source, where, f"sample from 1 to {len(problem.data)} expected, got {sample}")
         vary.append((key, parse_grid(value, source, where)))
     if not vary:
         raise SpecError(source, "randomize", "nothing varies: give at least one of weights, biases, inputs, targets, learning_rate")
