@@ -5,14 +5,15 @@ equal to the engine's verified values."""
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tracer import load, loads, solve
-from tracer.latex import fmt, fmt_operand
+from tracer.latex import fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
-from tracer.render import compile_pdf, render
+from tracer.render import RenderError, compile_pdf, render
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
 HAS_TEX = shutil.which("pdflatex") is not None
@@ -27,6 +28,11 @@ def test_number_format_has_no_float_noise():
     assert fmt(3.5102e-05, 5, "latex") == r"3.5102 \times 10^{-5}"
     assert fmt(1234.5, 3) == "1235" or fmt(1234.5, 3) == "1234"
     assert fmt(2.0) == "2"
+    # the policy: fixed notation from 1e-4 up to 1e9, scientific outside (never 1.0e-01 in prose)
+    assert fmt(0.0001) == "0.0001" and fmt(0.00012345, 3) == "0.000123"
+    assert fmt(-3.5e-7, 3) == "−3.5e−07" and fmt(-3.5e-7, 3, "latex") == r"-3.5 \times 10^{-7}"
+    assert fmt(0.1, 9) == "0.1" and fmt(1.5e12, 3, "latex") == r"1.5 \times 10^{12}"
+    assert fmt_operand(-3.5e-7, 3, "latex") == r"\left(-3.5 \times 10^{-7}\right)"
 
 
 def test_negative_operands_are_parenthesised():
@@ -118,16 +124,60 @@ def _overfull(log: str) -> list[float]:
     return [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
 
 
+def _compile_checked(tex: str, pdf: Path) -> list[float]:  # the product's path: latexmk
+    """Compile; the widths of the overfull boxes wider than 1pt (LaTeX errors raise)."""
+    out = compile_pdf(tex, pdf)
+    return [w for w in _overfull(out.with_suffix(".log").read_text(errors="replace")) if w > 1.0]
+
+
+def _combined(documents: list[str]) -> str:
+    """Several rendered documents as one: the (identical) preamble once, each body after
+    the other on a new page. Compiling this is compiling each of them, in one TeX run."""
+    preambles = {doc[: doc.index("\\begin{document}")] for doc in documents}
+    assert len(preambles) == 1, "the themes share one preamble"
+    bodies = [doc[doc.index("\\begin{document}") + len("\\begin{document}") : doc.index("\\end{document}")] for doc in documents]
+    return preambles.pop() + "\\begin{document}\n" + "\n\\clearpage\n".join(bodies) + "\n\\end{document}\n"
+
+
+def _pdflatex_once(tex: str, directory: Path, name: str) -> str:
+    """One pdflatex run (no shell escape): its log. Enough to see every error and overfull box."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.tex").write_text(tex)
+    run = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", f"{name}.tex"],
+        cwd=directory, capture_output=True, text=True, timeout=600,
+    )
+    log = (directory / f"{name}.log").read_text(errors="replace")
+    if run.returncode != 0:
+        errors = [line for line in log.splitlines() if line.startswith("!")]
+        return f"LaTeX error: {errors[:3]}"
+    return log
+
+
 @latex
 @pytest.mark.slow
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_every_example_compiles_in_every_theme(path, tmp_path):
-    sol = solve(load(path))
-    for theme in THEMES:
-        pdf = compile_pdf(render(sol, "tex", notation=theme), tmp_path / f"{path.stem}-{theme}.pdf")
-        log = pdf.with_suffix(".log").read_text(errors="replace")
-        wide = [w for w in _overfull(log) if w > 1.0]
-        assert not wide, f"{path.stem} / {theme}: overfull hbox {wide}"
+def test_every_example_compiles_in_every_theme(tmp_path):
+    """Every example in all four themes, and with --detail full and brief: no LaTeX error,
+    no overfull box wider than 1pt. One TeX run per example (its variants as consecutive
+    parts of one document), two examples at a time."""
+    jobs = []
+    for path in EXAMPLES:
+        sol = solve(load(path))
+        variants = [render(sol, "tex", notation=theme) for theme in THEMES]
+        variants += [render(sol, "tex", detail="full"), render(sol, "tex", detail="brief")]
+        jobs.append((path.stem, _combined(variants)))
+
+    def run(job):
+        name, tex = job
+        log = _pdflatex_once(tex, tmp_path / name, name)
+        if log.startswith("LaTeX error"):
+            return name, log
+        return name, [w for w in _overfull(log) if w > 1.0]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(pool.map(run, jobs))
+    bad = {name: result for name, result in results.items() if result}
+    assert not bad, f"LaTeX errors or overfull boxes: {bad}"
 
 
 @latex
@@ -135,3 +185,200 @@ def test_matrix_form_compiles(tmp_path):
     sol = solve(load("examples/mazur.yaml"))
     pdf = compile_pdf(render(sol, "tex", form="matrix"), tmp_path / "matrix.pdf")
     assert not [w for w in _overfull(pdf.with_suffix(".log").read_text()) if w > 1.0]
+
+
+# ---------------------------------------------------------------------------
+# Markdown through a real pipeline
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc not installed (scripts/install-tex.sh)")
+def test_every_example_markdown_renders_with_pandoc_without_warnings(tmp_path):
+    """pandoc → HTML with MathJax: no warning, every $$ block recognised as display math,
+    no stray $ left in the text."""
+    for path in EXAMPLES:
+        md = render(solve(load(path)), "md", detail="full")
+        source = tmp_path / f"{path.stem}.md"
+        source.write_text(md)
+        run = subprocess.run(["pandoc", "-f", "markdown", "-t", "html", "--mathjax", "--fail-if-warnings", str(source)], capture_output=True, text=True)
+        assert run.returncode == 0 and not run.stderr.strip(), (path.stem, run.stderr)
+        html = run.stdout
+        assert md.count("$$") % 2 == 0, path.stem
+        assert html.count('class="math display"') == md.count("$$") // 2, path.stem
+        text_only = re.sub(r'<span class="math (display|inline)">.*?</span>', "", html, flags=re.S)
+        assert "$" not in text_only, path.stem
+
+
+# ---------------------------------------------------------------------------
+# Printed numbers are the engine's, at the printed rounding
+# ---------------------------------------------------------------------------
+
+
+def _tex_number(text: str) -> float:
+    text = text.replace(r"\left(", "").replace(r"\right)", "").strip()
+    m = re.fullmatch(r"(-?[\d.]+)(?: \\times 10\^\{(-?\d+)\})?", text)
+    assert m, text
+    return float(m.group(1)) * (10 ** int(m.group(2)) if m.group(2) else 1)
+
+
+@pytest.mark.parametrize("name,theme", [("relu_softmax_3class", "neuron"), ("mazur", "mazur"), ("tanh_regression", "delta")])
+def test_numbers_in_the_latex_equal_the_verified_values(name, theme):
+    """Read every numbered equation's value back out of the .tex and compare it with the
+    engine's (verified) value, to the printed number of significant digits."""
+    sol = solve(load(f"examples/{name}.yaml"))
+    assert sol.verification.ok
+    digits = 6
+    tex = render(sol, "tex", notation=theme, digits=digits)
+    body = tex[tex.index("\\section*{The problem}") :]
+    values = {}
+    for m in re.finditer(r"= ([^=&]*?)(?: \\qquad \\text\{\\footnotesize from [^}]*\})? \\tag\{(\d+)\}", body):
+        values[int(m.group(2))] = _tex_number(m.group(1))
+    steps = list(sol.all_steps())
+    assert sorted(values) == list(range(1, len(steps) + 1))
+    for k, step in enumerate(steps, 1):
+        assert values[k] == pytest.approx(step.value, rel=10 ** (1 - digits), abs=1e-12), (k, step.id)
+
+
+def test_substituted_numbers_are_rounded_from_the_engine_values():
+    sol = solve(load("examples/mazur.yaml"))
+    tex = render(sol, "tex", notation="mazur")
+    assert r"w_{5}^{+} &= w_{5} - \eta \cdot \frac{\partial E_{total}}{\partial w_{5}} = 0.4 - 0.5 \times 0.0821670406 = 0.35891648" in tex
+    assert r"\left(-0.0226025405\right)" in tex  # a negative number substituted: in parentheses
+
+
+# ---------------------------------------------------------------------------
+# Detail levels, themes, matrix form, --only
+# ---------------------------------------------------------------------------
+
+
+def test_detail_levels():
+    sol = solve(load("examples/relu_softmax_3class.yaml"))
+    brief = render(sol, "md", detail="brief")
+    standard = render(sol, "md", detail="standard")
+    full = render(sol, "md", detail="full")
+    assert r"\times" not in brief.split("## Verification")[0].split("### Forward pass")[1]  # values only
+    assert r"\times" in standard and "derived once" not in standard
+    # full: the softmax derived by the quotient rule (source 000 eq. 14), by tracer.calculus
+    assert "quotient rule" in full and "p_{1} \\left(1 - p_{1}\\right)" in full and "log rule" in full
+    assert "derived: " in full
+    sig = render(solve(load("examples/mazur.yaml")), "tex", detail="full")
+    assert "chain rule" in sig and r"\sigma \left(1 - \sigma\right)" in sig and "factor out" in sig
+    tanh = render(solve(load("examples/tanh_regression.yaml")), "text", detail="full")
+    assert "quotient rule" in tanh and "1 − tanh(x)^2" in tanh
+
+
+def test_full_detail_reuses_tracer_calculus(monkeypatch):
+    from tracer import calculus
+
+    calls = []
+    original = calculus.derive_sigmoid
+    monkeypatch.setattr(calculus, "derive_sigmoid", lambda *a, **k: calls.append(1) or original(*a, **k))
+    render(solve(load("examples/mazur.yaml")), "md", detail="full")
+    assert calls
+
+
+def test_themes_read_like_their_sources():
+    mazur = render(solve(load("examples/mazur.yaml")), "tex", notation="mazur")
+    for name in ("net_{h1}", "out_{o1}", "w_{5}^{+}", "E_{total}", r"\eta", "target_{o1}"):
+        assert name in mazur
+    blog = render(solve(load("examples/relu_softmax_3class.yaml")), "tex", notation="neuron")
+    for name in ("N_{1}^{input", "Pred_{1}", "CE^{total}", "w_{N_{1},O_{1}}", "b'_{O_{1}}", "Act_{1}", "r = 0.5"):
+        assert name in blog, name
+    bracket = render(solve(load("examples/zhu_example1.yaml")), "tex", notation="bracket")
+    assert "z_{1}^{[1]}" in bracket and r"\lambda" in bracket
+    delta = render(solve(load("examples/mazur.yaml")), "tex", notation="delta")
+    assert r"\delta_{1}^{(K)}" in delta and r"\mathcal{L}" in delta
+
+
+def test_diagram_in_latex_and_markdown():
+    sol = solve(load("examples/mazur.yaml"))
+    tex = render(sol, "tex", notation="mazur")
+    assert r"\begin{tikzpicture}" in tex and "$w_{5} = 0.4$" in tex and "{$out_{h1}$}" in tex
+    md = render(sol, "md", notation="mazur")
+    assert "```mermaid" in md and '"w_5 = 0.4"' in md
+
+
+def _wide_problem(tmp_path: Path) -> Path:
+    import numpy as np
+    import yaml
+
+    rng = np.random.default_rng(1)
+    doc = {
+        "title": "A 784-32-10 network",
+        "network": {
+            "inputs": 784,
+            "layers": [
+                {"units": 32, "activation": "relu", "weights": np.round(rng.normal(0, 0.05, (32, 784)), 3).tolist(), "bias": 0.0},
+                {"units": 10, "activation": "softmax", "weights": np.round(rng.normal(0, 0.2, (10, 32)), 3).tolist(), "bias": 0.0},
+            ],
+        },
+        "loss": {"kind": "cross_entropy"},
+        "data": [{"x": np.round(rng.random(784), 2).tolist(), "label": 3}],
+        "training": {"learning_rate": 0.1},
+    }
+    path = tmp_path / "wide.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_matrix_form_of_a_784_32_10_network_is_short(tmp_path):
+    from tracer import numeric
+
+    problem = load(_wide_problem(tmp_path))
+    sol = solve(problem)
+    md = render(sol, "md", form="matrix")
+    assert len(md) < 30_000 and md.count("$$") % 2 == 0
+    assert r"\cdots" in md and r"\vdots" in md
+    grads = numeric.evaluate(problem).grads
+    assert fmt(grads["W2[1,1]"], 9) in md and fmt(grads["W1[1,1]"], 9) in md
+
+
+@latex
+def test_matrix_form_of_a_784_32_10_network_compiles(tmp_path):
+    sol = solve(load(_wide_problem(tmp_path)))
+    assert not _compile_checked(render(sol, "tex", form="matrix"), tmp_path / "wide.pdf")
+
+
+def test_only_a_subset_in_scalar_form():
+    sol = solve(load("examples/mazur.yaml"))
+    some = render(sol, "text", only=["W2", "b2"])
+    assert "∂loss/∂W2[1,1] =" in some and "∂loss/∂b2 =" in some and "W2[2,2]' =" in some
+    assert "∂loss/∂W1[1,1] =" not in some
+    one = render(sol, "text", only="dloss/dW1[1,1]".split(","))  # the CLI splits on commas
+    assert "∂loss/∂W1[1,1] =" in one and "∂loss/∂W1[2,2] =" not in one and "∂loss/∂W2[1,1] =" not in one
+
+
+# ---------------------------------------------------------------------------
+# PDF: no engine → exit 3 with the install command
+# ---------------------------------------------------------------------------
+
+
+def test_pdf_without_a_tex_engine_exits_3(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    import tracer.render as render_module
+    from tracer.cli import cli
+
+    monkeypatch.setattr(render_module.shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = CliRunner().invoke(cli, ["solve", "examples/mazur.yaml", "-f", "pdf", "-o", str(tmp_path / "m.pdf")])
+    assert result.exit_code == 3
+    assert "install" in result.output and "texlive" in result.output
+    assert not (tmp_path / "m.pdf").exists()
+
+
+@latex
+def test_pdf_compiles_without_shell_escape(tmp_path, monkeypatch):
+    import tracer.render as render_module
+
+    seen = []
+    real = render_module.subprocess.run
+    monkeypatch.setattr(render_module.subprocess, "run", lambda cmd, **k: seen.append(cmd) or real(cmd, **k))
+    compile_pdf(render(solve(load("examples/xor.yaml")), "tex"), tmp_path / "x.pdf")
+    assert seen and all("-no-shell-escape" in cmd for cmd in seen)
+    assert (tmp_path / "x.pdf").exists() and (tmp_path / "x.tex").exists()
+
+
+def test_tex_width_estimate_is_in_the_right_range():
+    assert 4.0 < tex_width("0.0821670406") < 6.5
+    assert tex_width(r"\frac{\partial E_{total}}{\partial w_{5}}") < tex_width(r"\partial E_{total} / \partial w_{5}")

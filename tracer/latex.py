@@ -275,7 +275,7 @@ def escape_markdown(text: str) -> str:
     """Text from a problem file made inert for Markdown (and for MathJax: no stray $)."""
     out = []
     for ch in str(text):
-        if ch in "\\`*_{}[]()<>#+!|$":
+        if ch in "\\`*_{}[]<>#+!|$":  # (parentheses are literal once [ and ] are escaped)
             out.append("\\" + ch)
         else:
             out.append(ch)
