@@ -230,6 +230,14 @@ class _LatexPrinter(LatexPrinter):
             return names[expr]
         return super()._print_Symbol(expr, style)
 
+    def _print_ExpBase(self, expr, exp=None):
+        """``e^{-0.9632}``: a number substituted into an exponent needs no parentheses."""
+        inner = self._print(expr.args[0])
+        if inner.startswith(r"\left(") and inner.endswith(r"\right)") and inner.count(r"\left(") == 1:
+            inner = inner[len(r"\left(") : -len(r"\right)")]
+        tex = rf"e^{{{inner}}}"
+        return self._do_exponent(tex, exp)
+
 
 def _with_sample(q: Quantity, sample: int | None) -> Quantity:
     if sample is None or q.sample is not None:
