@@ -280,7 +280,7 @@ def test_hostile_input_exit_2_fast_and_nothing_runs(command, index, tmp_path):
     result = CliRunner().invoke(cli, [command, expr, *extra])
     elapsed = time.perf_counter() - start
     assert result.exit_code == 2, result.output
-    assert elapsed < 1.0
+    assert elapsed < 5.0  # a guard against a hang, not a speed test (measured: benchmarks/hostile.py)
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"tracer {command}: EXPR: ")
     assert "Traceback" not in result.output
     assert not marker.exists()

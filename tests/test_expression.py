@@ -317,7 +317,7 @@ def test_hostile_input_is_refused_fast_and_runs_nothing(name, tmp_path):
     with nothing_evaluated():
         with pytest.raises(ExpressionError) as err:
             parse_program(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0  # a hang guard; speed is measured in benchmarks/hostile.py
     assert err.value.message
     assert not marker.exists()
 

@@ -8,7 +8,6 @@ import dataclasses
 import io
 import math
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -105,9 +104,7 @@ def test_a_variant_is_the_engine_solution_of_the_drawn_problem():
 
 def test_thirty_variants_are_distinct_fair_and_reproducible():
     problem = load(MAZUR)
-    start = time.perf_counter()
-    first = generate(problem, 30, seed=1, jobs=1)
-    assert time.perf_counter() - start < 30
+    first = generate(problem, 30, seed=1, jobs=1)  # timed in benchmarks/quiz.py, not here
     second = generate(problem, 30, seed=1, jobs=1)
     assert [v.values for v in first] == [v.values for v in second]
     assert [q.answer for v in first for q in v.questions] == [q.answer for v in second for q in v.questions]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -125,11 +124,8 @@ def mazur(order: str, steps: int = 10_000):
     return dataclasses.replace(p, training=dataclasses.replace(p.training, order=order, steps=steps))
 
 
-def test_mazur_10000_steps_error_per_order_and_time():
-    started = time.perf_counter()
-    sol = solve(mazur("simultaneous"))
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5
+def test_mazur_10000_steps_error_per_order():
+    sol = solve(mazur("simultaneous"))  # timed in benchmarks/training.py, not here
     assert sol.loss_after == approx(3.5102e-05, abs=5e-10)  # the figure: simultaneous order
     assert sol.loss_after == approx(3.5101877830e-05, rel=1e-9)
     assert sol.verification.ok
@@ -215,9 +211,7 @@ def test_moons_weights_are_the_documented_draw():
 
 @pytest.mark.slow
 def test_moons_short_run_learns_and_reports_accuracy():
-    started = time.perf_counter()
     run = training.run(moons(40), record_every=10)
-    assert time.perf_counter() - started < 30
     assert [r.epoch for r in run.records] == [0, 10, 20, 30, 40]
     assert run.records[-1].loss < 0.5 * run.records[0].loss
     assert run.records[0].test_accuracy < 0.6 < 0.8 < run.records[-1].test_accuracy  # near chance → the linear plateau
