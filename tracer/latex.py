@@ -218,6 +218,12 @@ class _TextPrinter(StrPrinter):
     def _print_Symbol(self, expr):
         return self._names.get(expr, expr.name)
 
+    def _print_Function(self, expr):
+        """``exp(−0.9632)``, not ``exp((−0.9632))``: a lone substituted number needs no second pair."""
+        args = [self._print(a) for a in expr.args]
+        args = [a[1:-1] if len(expr.args) == 1 and a.startswith("(") and a.endswith(")") and a.count("(") == 1 else a for a in args]
+        return f"{expr.func.__name__}({', '.join(args)})"
+
     def doprint(self, expr):
         text = super().doprint(expr)
         return text.replace("**", "^").replace("*", " × " if self._times else "·").replace("-", "−")
@@ -229,6 +235,32 @@ class _LatexPrinter(LatexPrinter):
         if expr in names:
             return names[expr]
         return super()._print_Symbol(expr, style)
+
+    def _bare_arguments(self, expr):
+        """Print a function of substituted numbers without a second pair of parentheses:
+        ``\\tanh(-0.1)``, ``\\max(0, -0.576)`` (the function's own brackets suffice)."""
+        names = self._settings.get("symbol_names", {})
+        saved = {}
+        for arg in expr.args:
+            text = names.get(arg)
+            if isinstance(text, str) and text.startswith(r"\left(") and text.endswith(r"\right)") and text.count(r"\left(") == 1:
+                saved[arg] = text
+                names[arg] = text[len(r"\left(") : -len(r"\right)")]
+        return names, saved
+
+    def _print_Function(self, expr, exp=None):
+        names, saved = self._bare_arguments(expr)
+        try:
+            return super()._print_Function(expr, exp)
+        finally:
+            names.update(saved)
+
+    def _print_Max(self, expr, exp=None):
+        names, saved = self._bare_arguments(expr)
+        try:
+            return super()._print_Max(expr, exp)
+        finally:
+            names.update(saved)
 
     def _print_ExpBase(self, expr, exp=None):
         """``e^{-0.9632}``: a number substituted into an exponent needs no parentheses."""
