@@ -157,18 +157,54 @@ class MatrixBuilder:
         first = self.sol.steps[0]
         rate_value = self.p.number(problem.training.learning_rate)  # type: ignore[attr-defined]
         update = []
+        trained = set(problem.trainable())  # type: ignore[attr-defined]
+
+        def updated(lhs: str, old: str, names: list[str], formula: str, value: str, substituted: str = "") -> EquationView:
+            """θ' = θ − η ∂loss/∂θ, or θ' = θ when the file trains none of θ's entries."""
+            if not any(name in trained for name in names):
+                eq = self.eq(lhs, old, value)
+                eq.note = "not trained, so unchanged"
+                return eq
+            eq = self.eq(lhs, formula, value, substituted)
+            if not all(name in trained for name in names):
+                eq.note = "only " + ", ".join(n for n in names if n in trained) + " trained; the other entries keep their values"
+            return eq
+
         for l, layer in enumerate(layers, 1):
             grads = [[first.gradients[f"W{l}[{j},{i}]"] for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
             if S > 1:
                 how = r"\frac{1}{%d}\sum_{s}" % S if problem.loss.samples == "mean" else r"\sum_{s}"  # type: ignore[attr-defined]
                 update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial W{sup(l)}}}", how + rf" \frac{{\partial {loss}_s}}{{\partial W{sup(l)}}}", _matrix(self.p, grads)))
             after = [[first.params_after[f"W{l}[{j},{i}]"] for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
+            w_names = [f"W{l}[{j},{i}]" for j in range(1, layer.units + 1) for i in range(1, layer.inputs + 1)]
             update.append(
-                self.eq(
+                updated(
                     rf"W{sup(l)}{{}}'",
+                    f"W{sup(l)}",
+                    w_names,
                     rf"W{sup(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial W{sup(l)}}}",
                     _matrix(self.p, after),
                     f"W{sup(l)} - {rate_value}" + r" \times " + _matrix(self.p, grads),
+                )
+            )
+            if layer.bias is None:
+                continue
+            # ∂loss/∂b = δ (summed over the units for a bias shared by the layer), then its update
+            names = [f"b{l}"] if layer.shared_bias else [f"b{l}[{j}]" for j in range(1, layer.units + 1)]
+            bias_grads = [first.gradients[name] for name in names]
+            bias_after = [first.params_after[name] for name in names]
+            shown = (lambda values: self.p.number(values[0])) if layer.shared_bias else (lambda values: _column(self.p, values))
+            how = rf"\sum_j \delta{sup(l)}_j" if layer.shared_bias else rf"\delta{sup(l)}"
+            if S > 1:
+                how = (r"\frac{1}{%d}\sum_{s} " % S if problem.loss.samples == "mean" else r"\sum_{s} ") + how + "_{s}"  # type: ignore[attr-defined]
+            update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial b{sup(l)}}}", how, shown(bias_grads)))
+            update.append(
+                updated(
+                    rf"b{sup(l)}{{}}'",
+                    f"b{sup(l)}",
+                    names,
+                    rf"b{sup(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial b{sup(l)}}}",
+                    shown(bias_after),
                 )
             )
         out.append(SectionView("Gradient-descent update, matrix form", update))
