@@ -196,17 +196,20 @@ def test_matrix_form_compiles(tmp_path):
 def test_every_example_markdown_renders_with_pandoc_without_warnings(tmp_path):
     """pandoc → HTML with MathJax: no warning, every $$ block recognised as display math,
     no stray $ left in the text."""
-    for path in EXAMPLES:
-        md = render(solve(load(path)), "md", detail="full")
-        source = tmp_path / f"{path.stem}.md"
+    documents = [(path.stem, render(solve(load(path)), "md", detail="full")) for path in EXAMPLES]
+    blog = solve(load("examples/relu_softmax_3class.yaml"))
+    documents += [(f"blog-{theme}", render(blog, "md", notation=theme)) for theme in THEMES]
+    documents.append(("matrix", render(blog, "md", form="matrix")))
+    for stem, md in documents:
+        source = tmp_path / f"{stem}.md"
         source.write_text(md)
         run = subprocess.run(["pandoc", "-f", "markdown", "-t", "html", "--mathjax", "--fail-if-warnings", str(source)], capture_output=True, text=True)
-        assert run.returncode == 0 and not run.stderr.strip(), (path.stem, run.stderr)
+        assert run.returncode == 0 and not run.stderr.strip(), (stem, run.stderr)
         html = run.stdout
-        assert md.count("$$") % 2 == 0, path.stem
-        assert html.count('class="math display"') == md.count("$$") // 2, path.stem
+        assert md.count("$$") % 2 == 0, stem
+        assert html.count('class="math display"') == md.count("$$") // 2, stem
         text_only = re.sub(r'<span class="math (display|inline)">.*?</span>', "", html, flags=re.S)
-        assert "$" not in text_only, path.stem
+        assert "$" not in text_only, stem
 
 
 # ---------------------------------------------------------------------------
