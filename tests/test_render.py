@@ -15,7 +15,8 @@ from tracer.latex import fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
 from tracer.render import RenderError, compile_pdf, render
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
+EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
 HAS_TEX = shutil.which("pdflatex") is not None
 latex = pytest.mark.skipif(not HAS_TEX, reason="no TeX engine (scripts/install-tex.sh installs one)")
 
@@ -385,3 +386,21 @@ def test_pdf_compiles_without_shell_escape(tmp_path, monkeypatch):
 def test_tex_width_estimate_is_in_the_right_range():
     assert 4.0 < tex_width("0.0821670406") < 6.5
     assert tex_width(r"\frac{\partial E_{total}}{\partial w_{5}}") < tex_width(r"\partial E_{total} / \partial w_{5}")
+
+
+def _closing_sentence(problem, fmt_: str = "text") -> str:
+    text = render(solve(problem), fmt_)
+    return next(line for line in text.splitlines() if line.startswith(("The loss went", "No gradient-descent")))
+
+
+def test_closing_sentence_says_what_happened_to_the_loss():
+    import dataclasses
+
+    mazur = load(EXAMPLE_DIR / "mazur.yaml")
+    assert _closing_sentence(mazur) == "The loss went from 0.298371109 to 0.291027774: it decreased."
+    tanh = load(EXAMPLE_DIR / "tanh_regression.yaml")
+    huge = dataclasses.replace(tanh, training=dataclasses.replace(tanh.training, learning_rate=5.0, steps=1))
+    assert _closing_sentence(huge) == "The loss went from 0.296158735 to 1.22920605: it did NOT decrease (the learning rate may be too large)."
+    perceptron = load(EXAMPLE_DIR / "perceptron_and.yaml")  # steps: 0
+    assert _closing_sentence(perceptron) == "No gradient-descent step is taken (steps: 0): the loss stays 0."
+    assert _closing_sentence(perceptron, "md").startswith("No gradient-descent step is taken (`steps: 0`)")

@@ -212,7 +212,7 @@ class DocumentBuilder:
             "closing": closing,
             "loss_before": self.p.number(first_loss),
             "loss_after": self.p.number(sol.loss_after),
-            "decreased": sol.loss_after < first_loss,
+            "loss_change": _loss_change(sol, first_loss),
             "verification": verification_view(sol, self.p.digits, self.p.dialect),
             "digits": self.p.digits,
             "rate": self.p.names.rate,
@@ -324,6 +324,15 @@ def _without_sample(target):
     if isinstance(target, Quantity):
         return Quantity(target.base, target.layer, target.index, None, target.after)
     return target
+
+
+def _loss_change(sol: Solution, first_loss: float) -> str:
+    """What the closing sentence says: no_step (steps: 0), decreased, unchanged or increased."""
+    if not sol.steps and getattr(sol, "run", None) is None:
+        return "no_step"
+    if sol.loss_after < first_loss:
+        return "decreased"
+    return "unchanged" if sol.loss_after == first_loss else "increased"
 
 
 def _quantity_of_symbol(symbol) -> Quantity:
