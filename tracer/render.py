@@ -9,6 +9,8 @@ handout), ``pdf`` (the handout compiled by latexmk, without shell escape).
 
 from __future__ import annotations
 
+import functools
+
 import shutil
 import subprocess
 import tempfile
@@ -79,7 +81,10 @@ class StepView:
     loss: str
 
 
+@functools.lru_cache(maxsize=None)
 def environment(kind: str) -> jinja2.Environment:
+    """One Jinja environment per kind, built once: it caches its compiled templates, so a
+    quiz key of 1,000 solutions compiles each template once, not 1,000 times."""
     common = dict(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         trim_blocks=True,
