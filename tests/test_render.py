@@ -325,11 +325,18 @@ def _wide_problem(tmp_path: Path) -> Path:
     return path
 
 
-def test_matrix_form_of_a_784_32_10_network_is_short(tmp_path):
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    """The 784-32-10 problem and its solution, solved once for the tests below (~8 s)."""
+    problem = load(_wide_problem(tmp_path_factory.mktemp("wide")))
+    return problem, solve(problem)
+
+
+def test_matrix_form_of_a_784_32_10_network_is_short(wide):
     from tracer import numeric
 
-    problem = load(_wide_problem(tmp_path))
-    sol = solve(problem)
+    problem, sol = wide
+    assert sol.steps[0].derived  # one sample × 25,450 parameters: derived, not only NumPy's
     md = render(sol, "md", form="matrix")
     assert len(md) < 30_000 and md.count("$$") % 2 == 0
     assert r"\cdots" in md and r"\vdots" in md
@@ -338,8 +345,8 @@ def test_matrix_form_of_a_784_32_10_network_is_short(tmp_path):
 
 
 @latex
-def test_matrix_form_of_a_784_32_10_network_compiles(tmp_path):
-    sol = solve(load(_wide_problem(tmp_path)))
+def test_matrix_form_of_a_784_32_10_network_compiles(wide, tmp_path):
+    _, sol = wide
     assert not _compile_checked(render(sol, "tex", form="matrix"), tmp_path / "wide.pdf")
 
 

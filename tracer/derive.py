@@ -47,7 +47,7 @@ DEFAULT_DERIVED_STEPS = 3
 #: beyond (or with batches) only the derived ones, and ``Solution.run`` has the recorded losses
 NUMERIC_STEP_ENTRIES = 100
 #: samples × parameters beyond which nothing is derived symbolically (the run is NumPy's only)
-SYMBOLIC_LIMIT = 20_000
+SYMBOLIC_LIMIT = 30_000
 
 
 def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verify: bool = True) -> Solution:
