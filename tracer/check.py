@@ -29,7 +29,7 @@ from tracer.latex import fmt
 from tracer.lookup import LookupError_, dependencies, find_step, refs_of, value as lookup_value
 from tracer.names import NameError_
 from tracer.replay import Inputs, evaluate, inputs_of, key_of, replay
-from tracer.solution import Solution, Step, Update
+from tracer.solution import Solution, Step, Update, substituted
 from tracer.spec import SpecError
 
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
@@ -449,22 +449,7 @@ def _plain(value: float, digits: int = 9) -> str:
 
 
 def _given_values(step: Step):
-    from tracer.solution import Affine, Chain, Expression, Sum
-
-    form = step.form
-    if isinstance(form, Affine):
-        factors = [f for pair in form.terms for f in pair] + ([form.bias] if form.bias else [])
-    elif isinstance(form, Chain):
-        factors = list(form.factors)
-    elif isinstance(form, Sum):
-        factors = [f for t in form.terms for f in t.factors]
-    elif isinstance(form, Update):
-        factors = [form.parameter, form.gradient]
-    elif isinstance(form, Expression):
-        factors = list(form.bindings)
-    else:
-        factors = []
-    return [(key_of(f.ref, f.target), f.value) for f in factors]
+    return [(key_of(f.ref, f.target), f.value) for f in substituted(step.form)]
 
 
 def check(solution: Solution, claims: list[Claim], source: str = "<claims>") -> Checker:

@@ -157,17 +157,7 @@ def dependencies(solution: Solution, step: Step) -> list[Step]:
 
 
 def refs_of(form: Form) -> list[str]:
-    from tracer.solution import Affine, Chain, Expression, Sum, Update
+    """The ids of the steps whose values a form substitutes."""
+    from tracer.solution import substituted
 
-    if isinstance(form, Affine):
-        factors = [f for pair in form.terms for f in pair] + ([form.bias] if form.bias else [])
-        return [f.ref for f in factors if f.ref]
-    if isinstance(form, Expression):
-        return [b.ref for b in form.bindings if b.ref]
-    if isinstance(form, Chain):
-        return [f.ref for f in form.factors if f.ref]
-    if isinstance(form, Sum):
-        return [f.ref for term in form.terms for f in term.factors if f.ref]
-    if isinstance(form, Update):
-        return [f.ref for f in (form.parameter, form.gradient) if f.ref]
-    return []
+    return [f.ref for f in substituted(form) if f.ref]

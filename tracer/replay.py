@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from tracer.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update
+from tracer.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update, substituted
 
 #: how a factor's value is found: the step it refers to, else the given number's name
 Values = Mapping[str, float]
@@ -77,19 +77,7 @@ def expression_value(form: Expression, values: Mapping[sp.Symbol, float]) -> flo
 
 def inputs_of(step: Step) -> list[str]:
     """The keys (step ids or given names) a step substitutes."""
-    form = step.form
-    factors: list = []
-    if isinstance(form, Affine):
-        factors = [f for pair in form.terms for f in pair] + ([form.bias] if form.bias else [])
-    elif isinstance(form, Chain):
-        factors = list(form.factors)
-    elif isinstance(form, Sum):
-        factors = [f for term in form.terms for f in term.factors]
-    elif isinstance(form, Update):
-        factors = [form.parameter, form.gradient]
-    elif isinstance(form, Expression):
-        factors = list(form.bindings)
-    return [key_of(f.ref, f.target) for f in factors]
+    return [key_of(f.ref, f.target) for f in substituted(step.form)]
 
 
 def replay(solution: Solution, changed: Mapping[str, float] | None = None, patch: Patch | None = None) -> dict[str, float]:

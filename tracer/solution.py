@@ -83,6 +83,22 @@ class Update:
 Form = Union[Affine, Expression, Chain, Sum, Update]
 
 
+def substituted(form: Form) -> list[Union[Factor, Binding]]:
+    """Every value a form substitutes, in the order it writes them (each knows the step it
+    comes from): what references, replays and checks of a step walk over."""
+    if isinstance(form, Affine):
+        return [f for pair in form.terms for f in pair] + ([form.bias] if form.bias else [])
+    if isinstance(form, Expression):
+        return list(form.bindings)
+    if isinstance(form, Chain):
+        return list(form.factors)
+    if isinstance(form, Sum):
+        return [f for term in form.terms for f in term.factors]
+    if isinstance(form, Update):
+        return [form.parameter, form.gradient]
+    return []
+
+
 @dataclass(frozen=True)
 class Step:
     id: str
