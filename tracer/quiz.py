@@ -449,8 +449,10 @@ def generate(
 
 
 def stderr_progress(done: int, total: int) -> None:
+    """At most ~20 reports: one line redrawn on a terminal, separate lines in a log."""
     if done == total or done % max(1, total // 20) == 0:
-        sys.stderr.write(f"\rtracer quiz: {done}/{total} variants")
-        if done == total:
-            sys.stderr.write("\n")
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rtracer quiz: {done}/{total} variants" + ("\n" if done == total else ""))
+        else:
+            sys.stderr.write(f"tracer quiz: {done}/{total} variants\n")
         sys.stderr.flush()
