@@ -7,12 +7,12 @@ import csv
 import dataclasses
 import io
 import math
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import needs
 from tracer import load, solve
 from tracer.cli import cli
 from tracer.latex import fmt
@@ -274,7 +274,7 @@ def test_cli_quiz_bad_input_exit_2(tmp_path):
 
 
 @pytest.mark.latex
-@pytest.mark.skipif(shutil.which("latexmk") is None, reason="no latexmk")
+@needs("latexmk")
 def test_cli_quiz_pdf(tmp_path):
     result = CliRunner().invoke(cli, ["quiz", str(MAZUR), "--count", "2", "-o", str(tmp_path), "--formats", "pdf", "--jobs", "1"])
     assert result.exit_code == 0, result.output

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import needs
 from tracer import load, loads, solve
 from tracer.latex import fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
@@ -18,7 +19,7 @@ from tracer.render import RenderError, compile_pdf, render
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
 HAS_TEX = shutil.which("pdflatex") is not None
-latex = pytest.mark.skipif(not HAS_TEX, reason="no TeX engine (scripts/install-tex.sh installs one)")
+latex = needs("pdflatex")
 
 
 def test_number_format_has_no_float_noise():
@@ -78,7 +79,7 @@ def test_markdown_blocks_balanced_and_numbered():
         assert [int(t) for t in tags] == list(range(1, len(tags) + 1)), path
 
 
-@pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc not installed (scripts/install-tex.sh)")
+@needs("pandoc")
 def test_markdown_renders_with_pandoc_mathjax(tmp_path):
     md = render(solve(load("examples/mazur.yaml")), "md", notation="mazur")
     path = tmp_path / "mazur.md"
@@ -193,7 +194,7 @@ def test_matrix_form_compiles(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc not installed (scripts/install-tex.sh)")
+@needs("pandoc")
 def test_every_example_markdown_renders_with_pandoc_without_warnings(tmp_path):
     """pandoc → HTML with MathJax: no warning, every $$ block recognised as display math,
     no stray $ left in the text."""
@@ -411,3 +412,15 @@ def test_closing_sentence_says_what_happened_to_the_loss():
     perceptron = load(EXAMPLE_DIR / "perceptron_and.yaml")  # steps: 0
     assert _closing_sentence(perceptron) == "No gradient-descent step is taken (steps: 0): the loss stays 0."
     assert _closing_sentence(perceptron, "md").startswith("No gradient-descent step is taken (`steps: 0`)")
+
+
+@latex
+def test_pdf_without_o_is_written_beside_the_current_folder(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["solve", str(EXAMPLE_DIR / "mazur.yaml"), "-f", "pdf"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "mazur.pdf").read_bytes().startswith(b"%PDF")

@@ -92,8 +92,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_SOLVE), default="text", show_default=True,
-              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; needs -o), json (SPEC.md §5).")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (required for pdf).")
+              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), json (SPEC.md §5).")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (for pdf: default FILE.pdf here).")
 @click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme for md/tex/pdf (default: the file's `notation:`).")
 @click.option("--detail", type=click.Choice(["brief", "standard", "full"]), default="standard", show_default=True,
               help="brief: values only; standard: each factor symbolic, substituted, valued; full: also each local derivative's derivation.")
@@ -109,14 +109,14 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     \b
     Examples:
       tracer solve examples/mazur.yaml
-      tracer solve examples/mazur.yaml -f pdf -o mazur.pdf
+      tracer solve examples/mazur.yaml -f pdf                 (writes mazur.pdf here)
       tracer solve examples/relu_softmax_3class.yaml -f md --notation neuron -o blog.md
       tracer solve examples/mazur.yaml -f json -o mazur.json
       tracer solve examples/mazur.yaml --detail full --digits 6
     """
     problem = _load(file)
     if fmt == "pdf" and not out:
-        on_error("-f pdf needs -o FILE.pdf", 2)
+        out = Path(file).with_suffix(".pdf").name  # hw3.yaml → ./hw3.pdf, as `latex hw3.tex` would
     solution = _solve(problem, derived_steps)
     if fmt == "json":
         from tracer.export import solution_json
