@@ -379,7 +379,11 @@ def statement_view(solution: Solution, printer: Printer, escape) -> dict:
         rows.append({"name": printer.target(q), "value": printer.number(value), "trained": name in trainable})
     samples = []
     ellipsis = r"\ldots" if escape is escape_tex else "…"
-    for s, sample in enumerate(problem.data, 1):  # type: ignore[attr-defined]
+    data = list(enumerate(problem.data, 1))  # type: ignore[attr-defined]
+    shown = data if len(data) <= SAMPLE_ROWS else data[:SAMPLE_HEAD] + data[-SAMPLE_TAIL:]
+    for s, sample in shown:
+        if s == len(data) - SAMPLE_TAIL + 1 and len(shown) < len(data):
+            samples.append({"number": ellipsis, "x": [ellipsis], "y": [ellipsis], "label": None})
         samples.append(
             {
                 "number": s,
@@ -401,11 +405,17 @@ def statement_view(solution: Solution, printer: Printer, escape) -> dict:
         "loss_kind": loss.kind.replace("_", " "),
         "loss_detail": (f"factor {printer.number(loss.factor)}" if loss.kind == "mse" else f"log {loss.log}")
         + f", outputs {loss.outputs}, samples {loss.samples}",
+        "samples_total": len(data),
+        "samples_hidden": len(data) - len(shown),
         "order": problem.training.order,  # type: ignore[attr-defined]
         "steps": problem.training.steps,  # type: ignore[attr-defined]
         "input_names": [printer.target(Quantity("x", None, (i,))) for i in range(1, problem.inputs + 1)],  # type: ignore[attr-defined]
         "target_names": [printer.target(Quantity("y", None, (k,))) for k in range(1, problem.layers[-1].units + 1)],  # type: ignore[attr-defined]
     }
+
+
+#: a data set longer than SAMPLE_ROWS is shown as its first SAMPLE_HEAD and last SAMPLE_TAIL samples
+SAMPLE_ROWS, SAMPLE_HEAD, SAMPLE_TAIL = 24, 10, 2
 
 
 def _elided(values: list[str], ellipsis: str, show: int = 8) -> list[str]:
