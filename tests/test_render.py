@@ -424,3 +424,14 @@ def test_pdf_without_o_is_written_beside_the_current_folder(tmp_path, monkeypatc
     result = CliRunner().invoke(cli, ["solve", str(EXAMPLE_DIR / "mazur.yaml"), "-f", "pdf"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "mazur.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_long_data_set_is_listed_by_its_first_and_last_samples():
+    import dataclasses
+
+    xor = load(EXAMPLE_DIR / "xor.yaml")
+    forty = dataclasses.replace(xor, data=tuple(xor.data[k % 4] for k in range(40)))
+    md = render(solve(forty, derived_steps=0), "md")
+    rows = [line for line in md.splitlines() if re.match(r"^\| (\d+|…) \| ", line)]
+    assert [row.split(" | ")[0][2:] for row in rows] == [str(k) for k in range(1, 11)] + ["…", "39", "40"]
+    assert "40 samples; 28 of them are not listed here." in md
