@@ -432,6 +432,7 @@ def test_a_long_data_set_is_listed_by_its_first_and_last_samples():
     xor = load(EXAMPLE_DIR / "xor.yaml")
     forty = dataclasses.replace(xor, data=tuple(xor.data[k % 4] for k in range(40)))
     md = render(solve(forty, derived_steps=0), "md")
-    rows = [line for line in md.splitlines() if re.match(r"^\| (\d+|…) \| ", line)]
+    table = md[md.index("| sample |"):].split("\n\n")[0].splitlines()[2:]
+    rows = [line for line in table if re.match(r"^\| (\d+|…) \| ", line)]
     assert [row.split(" | ")[0][2:] for row in rows] == [str(k) for k in range(1, 11)] + ["…", "39", "40"]
     assert "40 samples; 28 of them are not listed here." in md
