@@ -203,14 +203,13 @@ class DocumentBuilder:
 
     def build(self) -> dict:
         sol = self.solution
-        escape = (lambda t: t) if not self.latex else (lambda t: t)
         steps = []
         for ts in sol.steps:
             steps.append(StepView(ts.number, ts.derived, self.sections(ts.sections) if ts.derived else [], self.p.number(ts.loss)))
         closing = self.sections(sol.closing)
         first_loss = sol.steps[0].loss if sol.steps else (sol.run.records[0].loss if sol.run else sol.loss_after)  # type: ignore[attr-defined]
         return {
-            "title": escape(getattr(sol.problem, "title", "") or "Backpropagation, step by step"),
+            "title": getattr(sol.problem, "title", "") or "Backpropagation, step by step",  # escaped per format in render()
             "description": sol.problem.describe(),  # type: ignore[attr-defined]
             "notes": list(sol.notes),
             "steps": steps,
