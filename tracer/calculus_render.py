@@ -80,6 +80,16 @@ def _grouped(factor: sp.Expr) -> bool:
     return factor.is_Add or factor.is_Mul or (factor.is_Number and factor.is_negative) or (factor.is_Rational and not factor.is_Integer)
 
 
+def _leading_positive(terms: list) -> list:
+    """The textbook order of a sum: a positive term first (y − o, not −o + y); otherwise as SymPy orders."""
+    if not terms or not sp.sympify(terms[0]).could_extract_minus_sign():
+        return terms
+    for k, term in enumerate(terms):
+        if not sp.sympify(term).could_extract_minus_sign():
+            return [term] + terms[:k] + terms[k + 1:]
+    return terms
+
+
 class TextMath(StrPrinter):
     """Terminal math: ``12·x·(2·x^2 − 1)^2``, ``e^(−x)``, ``ln(x)``, ``|x|``, ``H(x)``, Greek letters.
 
@@ -91,6 +101,10 @@ class TextMath(StrPrinter):
     def __init__(self, keep_order: bool = False) -> None:
         super().__init__({"order": "none"} if keep_order else {})
         self.keep_order = keep_order
+
+    def _as_ordered_terms(self, expr, order=None):
+        terms = super()._as_ordered_terms(expr, order)
+        return terms if self.keep_order else _leading_positive(list(terms))
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return GREEK.get(expr.name, expr.name)
@@ -174,6 +188,10 @@ class TexMath(LatexPrinter):
             settings["order"] = "none"
         super().__init__(settings)
         self.keep_order = keep_order
+
+    def _as_ordered_terms(self, expr, order=None):
+        terms = super()._as_ordered_terms(expr, order)
+        return terms if self.keep_order else _leading_positive(list(terms))
 
     def _print_Heaviside(self, expr, exp=None) -> str:
         text = rf"H\left({self._print(expr.args[0])}\right)"
