@@ -94,7 +94,7 @@ def cli() -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_SOLVE), default="text", show_default=True,
               help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), json (SPEC.md §5).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (for pdf: default FILE.pdf here).")
-@click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme for md/tex/pdf (default: the file's `notation:`).")
+@click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the file's `notation:` for md/tex/pdf, canonical names for text; in text a theme gives the source's plain names where it has them: Mazur's w5, out_h1, E_total).")
 @click.option("--detail", type=click.Choice(["brief", "standard", "full"]), default="standard", show_default=True,
               help="brief: values only; standard: each factor symbolic, substituted, valued; full: also each local derivative's derivation.")
 @click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits shown (full precision is carried).")
@@ -157,7 +157,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("quantity")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_ASK), default="text", show_default=True)
-@click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme for md/tex (default: the file's `notation:`).")
+@click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the theme QUANTITY is written in, else the file's for md/tex and canonical names for text).")
 @click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True)
 def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -> None:
     """One quantity, with only the steps it needs.
@@ -192,6 +192,11 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
     from tracer.render import render_steps
 
     steps = dependencies(solution, step) if step is not None else []
+    if notation is None:  # asked in a source's own names (dE_total/dw5): answered in them
+        from tracer.names import split_step
+        from tracer.notation import theme_of_name
+
+        notation = theme_of_name(split_step(quantity)[0], problem)
     click.echo(render_steps(solution, steps, number, quantity, fmt, notation=notation, digits=digits), nl=False)
 
 

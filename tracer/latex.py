@@ -224,6 +224,12 @@ class _TextPrinter(StrPrinter):
         args = [a[1:-1] if len(expr.args) == 1 and a.startswith("(") and a.endswith(")") and a.count("(") == 1 else a for a in args]
         return f"{expr.func.__name__}({', '.join(args)})"
 
+    def _print_Max(self, expr):  # relu: max(0, z), as the texts write it (SymPy's str says Max)
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr):
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
+
     def doprint(self, expr):
         text = super().doprint(expr)
         return text.replace("**", "^").replace("*", " × " if self._times else "·").replace("-", "−")

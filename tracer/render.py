@@ -109,13 +109,15 @@ def environment(kind: str) -> jinja2.Environment:
 
 
 def printer_for(solution: Solution, dialect: str, notation: str | None, digits: int) -> Printer:
+    """Text: canonical names unless a theme is asked for (then the source's plain names where
+    it has them); LaTeX: the theme asked for, or the file's."""
     if dialect == "text" and notation is None:
         return Printer("text", digits=digits)
     from tracer.notation import theme
 
-    name = notation or solution.problem.notation  # type: ignore[attr-defined]
     if dialect == "text":
-        return Printer("text", digits=digits)
+        return Printer("text", theme(notation, solution.problem).text_names_view(), digits)
+    name = notation or solution.problem.notation  # type: ignore[attr-defined]
     return Printer("latex", theme(name, solution.problem).names_view(), digits)
 
 

@@ -28,11 +28,22 @@ def theme(name: str, problem) -> Theme:
 
 def parse_theme_name(text: str, problem) -> Quantity | Partial | None:
     """A theme's plain name (``dE_total/dw5``, ``out_h1``, ``w5+``) as a canonical target, or None."""
+    found = _theme_parsing(text, problem)
+    return found[1] if found else None
+
+
+def theme_of_name(text: str, problem) -> str | None:
+    """The theme whose plain names ``text`` is written in (the file's own first), or None."""
+    found = _theme_parsing(text, problem)
+    return found[0] if found else None
+
+
+def _theme_parsing(text: str, problem) -> tuple[str, Quantity | Partial] | None:
     for cls in (THEMES[problem.notation],) + tuple(THEMES.values()):
         target = cls(problem).parse_ascii(text)
         if target is not None:
-            return target
+            return cls.name, target
     return None
 
 
-__all__ = ["THEMES", "Theme", "theme", "parse_theme_name"]
+__all__ = ["THEMES", "Theme", "theme", "parse_theme_name", "theme_of_name"]

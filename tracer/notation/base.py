@@ -13,6 +13,7 @@ class Theme:
     loss = r"J"  # the total loss
     rate = r"\lambda"
     ascii_rate = "lambda"
+    text_rate = "λ"  # the rate in terminal text
 
     def __init__(self, problem):
         self.problem = problem
@@ -50,6 +51,20 @@ class Theme:
 
     def names_view(self) -> NamesView:
         return NamesView(quantity=self.quantity, partial=self.partial, loss_name=self.loss, rate=self.rate, times=r"\times", dot=r"\cdot")
+
+    def text_names_view(self) -> NamesView:
+        """Plain names for the terminal: the source text's own (Mazur's ``w5⁺``, ``out_h1``,
+        ``E_total``) where the theme has them, the canonical ones elsewhere."""
+
+        def quantity(q: Quantity) -> str:
+            plain = self.ascii(Quantity(q.base, q.layer, q.index))
+            if plain is None:
+                return str(q)
+            if q.after:
+                plain += "⁺"
+            return plain if q.sample is None else f"{plain}#{q.sample}"
+
+        return NamesView(quantity=quantity, loss_name=self.ascii(Quantity("loss")) or "loss", rate=self.text_rate)
 
     def hidden(self, l: int) -> bool:
         return l < self.depth

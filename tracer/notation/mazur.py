@@ -12,6 +12,7 @@ class MazurTheme(Theme):
     loss = r"E_{total}"
     rate = r"\eta"
     ascii_rate = "eta"
+    text_rate = "η"
 
     def unit(self, l: int, j: int) -> str:
         if l == self.depth:
