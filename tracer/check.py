@@ -243,7 +243,9 @@ class Checker:
         return Verdict(claim, canonical, truth, is_right(truth, claim.text), steps)
 
     # -- explaining a wrong claim -----------------------------------------------------
-    def _wrong_ancestors(self, verdict: Verdict) -> list[Verdict]:
+    def _nearest_claims(self, verdict: Verdict) -> dict[str, Verdict]:
+        """The claims nearest above a claim, by step id: a claim (right or wrong) stands for
+        everything above it, so the walk up the references stops at each one."""
         found: dict[str, Verdict] = {}
         stack = list(verdict.steps)
         seen: set[str] = set()
@@ -255,11 +257,14 @@ class Checker:
                 seen.add(ref)
                 other = self.by_step.get(ref)
                 if other is not None and other is not verdict:
-                    if not other.right:
-                        found[ref] = other
-                    continue  # a claim (right or wrong) stands for everything above it
+                    found[ref] = other
+                    continue
                 stack.append(ref)
-        return sorted(found.values(), key=lambda v: self.order.get(v.steps[0], 0))
+        return found
+
+    def _wrong_ancestors(self, verdict: Verdict) -> list[Verdict]:
+        wrong = [v for v in self._nearest_claims(verdict).values() if not v.right]
+        return sorted(wrong, key=lambda v: self.order.get(v.steps[0], 0))
 
     def _root(self, verdict: Verdict, depth: int = 0) -> Verdict:
         upstream = self._wrong_ancestors(verdict)
@@ -307,20 +312,7 @@ class Checker:
 
     def _frontier(self, verdict: Verdict) -> list[str]:
         """The nearest claims above a claim (no other claim in between)."""
-        out: list[str] = []
-        stack, seen = list(verdict.steps), set()
-        while stack:
-            sid = stack.pop()
-            for ref in refs_of(self.solution.index[sid].form):
-                if ref in seen or ref not in self.solution.index:
-                    continue
-                seen.add(ref)
-                other = self.by_step.get(ref)
-                if other is not None and other is not verdict:
-                    out.append(other.claim.name)
-                    continue
-                stack.append(ref)
-        return sorted(out)
+        return sorted(v.claim.name for v in self._nearest_claims(verdict).values())
 
     def _printed_inputs_reason(self, verdict: Verdict) -> str:
         """Does the step, evaluated from the text's own printed numbers, give the claim?"""
