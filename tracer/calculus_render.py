@@ -82,10 +82,10 @@ def _grouped(factor: sp.Expr) -> bool:
 
 def _leading_positive(terms: list) -> list:
     """The textbook order of a sum: a positive term first (y − o, not −o + y); otherwise as SymPy orders."""
-    if not terms or not sp.sympify(terms[0]).could_extract_minus_sign():
+    if not terms or not terms[0].could_extract_minus_sign():
         return terms
     for k, term in enumerate(terms):
-        if not sp.sympify(term).could_extract_minus_sign():
+        if not term.could_extract_minus_sign():
             return [term] + terms[:k] + terms[k + 1:]
     return terms
 
