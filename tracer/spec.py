@@ -198,13 +198,14 @@ class Problem:
         acts = ", ".join(
             f"layer {l}: {layer.units} × {layer.activation.name}" for l, layer in enumerate(self.layers, 1)
         )
-        loss = self.loss.kind + (f" (factor {self.loss.factor:g})" if self.loss.kind == "mse" else f" ({self.loss.log})")
+        kind = self.loss.kind.replace("_", " ")  # binary cross entropy, as a reader writes it
+        loss = kind + (f" (factor {self.loss.factor:g})" if self.loss.kind == "mse" else f" ({self.loss.log})")
         return (
             f"{self.title or '(untitled)'}: a {sizes} network ({acts}); "
-            f"{len(self.parameter_names())} parameters, {len(self.trainable())} trained; "
+            f"{_count(len(self.parameter_names()), 'parameter')}, {len(self.trainable())} trained; "
             f"loss {loss}, outputs {self.loss.outputs}, samples {self.loss.samples}; "
-            f"{len(self.data)} sample(s); learning rate {self.training.learning_rate:g}, "
-            f"{self.training.steps} step(s), {self.training.order} updates"
+            f"{_count(len(self.data), 'sample')}; learning rate {self.training.learning_rate:g}, "
+            f"{_count(self.training.steps, 'step')}, {self.training.order} updates"
             + self._describe_run()
         )
 
@@ -214,11 +215,16 @@ class Problem:
             d = self.dataset
             parts.append(f"data: {d.name} (n {d.n}, noise {d.noise:g}, seed {d.seed}), {len(self.test_data)} held out for testing")
         if t.epochs is not None:
-            parts.append(f"{t.epochs} epoch(s)")
+            parts.append(_count(t.epochs, "epoch"))
         if t.batch_size is not None and t.batch_size < len(self.data):
             kind = "stochastic (SGD)" if t.batch_size == 1 else "mini-batch"
             parts.append(f"{kind}, batch size {t.batch_size}" + (f", shuffled (seed {t.seed})" if t.shuffle else ""))
         return "".join(f"; {p}" for p in parts)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 sample``, ``3 samples``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _layer_of(name: str) -> int:
