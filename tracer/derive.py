@@ -39,7 +39,7 @@ from tracer.solution import (
     TrainingStep,
     Update,
 )
-from tracer.spec import Problem
+from tracer.spec import Problem, layer_of
 
 #: training steps written out in full by default; later ones come from the NumPy engine
 DEFAULT_DERIVED_STEPS = 3
@@ -588,7 +588,7 @@ class _Deriver:
                 new_above.append(dloss_dz)
             above = new_above
             sections.append(section)
-            names = [n for n in self.net.parameter_names if _layer(n) == l]
+            names = [n for n in self.net.parameter_names if layer_of(n) == l]
             combined_section = Section("gradients", f"Gradients of the total loss: layer {l}", layer=l)
             gradients.update(self.combine(combined_section, names, per_sample_grads))
             if combined_section.steps:
@@ -689,15 +689,6 @@ def _document_order(sections: list[Section], sequential: bool) -> list[Section]:
 
 def _tagged(q: Quantity, sample: int | None) -> Quantity:
     return Quantity(q.base, q.layer, q.index, sample, q.after)
-
-
-def _layer(name: str) -> int:
-    digits = ""
-    for ch in name[1:]:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return int(digits)
 
 
 def _chain_value(chain: Chain) -> float:

@@ -167,7 +167,7 @@ class Problem:
         """The parameters a gradient-descent step changes (``training.update`` and ``trainable_bias``)."""
         names = []
         for name in self.parameter_names():
-            layer = self.layers[_layer_of(name) - 1]
+            layer = self.layers[layer_of(name) - 1]
             if name.startswith("b") and not layer.trainable_bias:
                 continue
             if self.training.update is not None and name not in self.training.update:
@@ -227,7 +227,8 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _layer_of(name: str) -> int:
+def layer_of(name: str) -> int:
+    """The layer of a parameter name: W2[1,1] → 2, b1 → 1, b12[3] → 12."""
     digits = ""
     for ch in name[1:]:
         if not ch.isdigit():

@@ -12,8 +12,9 @@ import dataclasses
 import math
 
 from tracer import numeric
-from tracer.names import Partial, Quantity
+from tracer.names import Quantity
 from tracer.solution import Mismatch, Solution, Step, TrainingStep, Verification
+from tracer.spec import layer_of
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
 RELATIVE = 1e-9
@@ -71,7 +72,7 @@ def verify(solution: Solution) -> Verification:
             sequential = problem.training.order == "sequential"  # type: ignore[attr-defined]
             last = len(problem.layers)  # type: ignore[attr-defined]
             for name, g in first.gradients.items():
-                if sequential and _layer_number(name) < last:
+                if sequential and layer_of(name) < last:
                     continue  # taken through updated weights: not the loss's gradient (checked by numpy's step)
                 fd_count += 1
                 scale = max(1.0, abs(g), max(abs(v) for v in first.gradients.values()))
@@ -87,11 +88,6 @@ def _near_kink(reference: numeric.Pass, problem) -> bool:
             if layer.activation.name in ("relu", "leaky_relu", "elu", "step") and any(abs(v) < 1e-4 for v in z):
                 return True
     return False
-
-
-def _layer_number(name: str) -> int:
-    """W2[1,1] → 2, b1 → 1."""
-    return int(name[1:].split("[")[0])
 
 
 def _check_training_step(checker: _Checker, ts: TrainingStep, reference: numeric.Pass, after: dict[str, float], problem, step_gradients: dict[str, float]) -> None:
