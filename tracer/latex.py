@@ -254,19 +254,18 @@ class _LatexPrinter(LatexPrinter):
                 names[arg] = text[len(r"\left(") : -len(r"\right)")]
         return names, saved
 
-    def _print_Function(self, expr, exp=None):
+    def _with_bare_arguments(self, print_, expr, exp):
         names, saved = self._bare_arguments(expr)
         try:
-            return super()._print_Function(expr, exp)
+            return print_(expr, exp)
         finally:
             names.update(saved)
 
+    def _print_Function(self, expr, exp=None):
+        return self._with_bare_arguments(super()._print_Function, expr, exp)
+
     def _print_Max(self, expr, exp=None):
-        names, saved = self._bare_arguments(expr)
-        try:
-            return super()._print_Max(expr, exp)
-        finally:
-            names.update(saved)
+        return self._with_bare_arguments(super()._print_Max, expr, exp)
 
     def _print_ExpBase(self, expr, exp=None):
         """``e^{-0.9632}``: a number substituted into an exponent needs no parentheses."""
