@@ -596,3 +596,64 @@ def _generated(model: ProblemModel, source: str, n_out: int) -> tuple[tuple[Samp
         return Sample(tuple(float(v) for v in x), y, None if n_out == 1 else int(label))
 
     return tuple(sample(x, c) for x, c in train), tuple(sample(x, c) for x, c in test), spec
+
+
+# ---------------------------------------------------------------------------
+# Back to the file format
+# ---------------------------------------------------------------------------
+
+
+def to_mapping(problem: Problem) -> dict[str, Any]:
+    """The problem as the mapping of a problem file: ``from_mapping(to_mapping(p)) == p``.
+
+    Weights are written in the layout the file used; a generated data set
+    is written as its ``dataset:`` block (the generator is seeded), a quiz's
+    ``randomize:`` block is kept as it was read.
+    """
+    layers = []
+    for layer in problem.layers:
+        activation: Any = layer.activation.name
+        if layer.activation.params:
+            activation = {"name": layer.activation.name, **dict(layer.activation.params)}
+        entry: dict[str, Any] = {"units": layer.units, "activation": activation, "weights": [list(row) for row in layer.weights]}
+        if layer.weights_layout == "input_major":  # as the file wrote it: one row per input
+            entry["weights"] = [list(column) for column in zip(*layer.weights)]
+            entry["weights_layout"] = "input_major"
+        if layer.bias is not None:
+            entry["bias"] = list(layer.bias)
+            entry["shared_bias"] = layer.shared_bias
+        entry["trainable_bias"] = layer.trainable_bias
+        layers.append(entry)
+    loss = problem.loss
+    t = problem.training
+    training: dict[str, Any] = {"learning_rate": t.learning_rate, "order": t.order}
+    if t.epochs is None:
+        training["steps"] = t.steps
+    else:
+        training["epochs"] = t.epochs
+    if t.update is not None:
+        training["update"] = list(t.update)
+    for key in ("batch_size", "record_every"):
+        if getattr(t, key) is not None:
+            training[key] = getattr(t, key)
+    if t.shuffle:
+        training["shuffle"] = True
+    if t.seed:
+        training["seed"] = t.seed
+    if t.track:
+        training["track"] = list(t.track)
+    out: dict[str, Any] = {
+        "title": problem.title,
+        "notation": problem.notation,
+        "network": {"inputs": problem.inputs, "layers": layers, "relu_derivative_at_zero": problem.relu_derivative_at_zero},
+        "loss": {"kind": loss.kind, "factor": loss.factor, "outputs": loss.outputs, "samples": loss.samples, "log": loss.log},
+        "training": training,
+    }
+    if problem.dataset is not None:
+        d = problem.dataset
+        out["dataset"] = {"name": d.name, "n": d.n, "noise": d.noise, "seed": d.seed, "test_fraction": d.test_fraction, "factor": d.factor}
+    else:
+        out["data"] = [{"x": list(s.x), **({"label": s.label} if s.label is not None else {"y": list(s.y)})} for s in problem.data]
+    if problem.randomize is not None:
+        out["randomize"] = problem.randomize
+    return out
