@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracer.quiz import generate  # noqa: E402
+from tracer.teach.quiz import generate  # noqa: E402
 from tracer.spec import load  # noqa: E402
 
 

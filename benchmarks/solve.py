@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sympy as sp  # noqa: E402
 
 from tracer import activations  # noqa: E402
-from tracer.derive import solve  # noqa: E402
-from tracer.export import solution_json  # noqa: E402
+from tracer.core.derive import solve  # noqa: E402
+from tracer.export.as_json import solution_json  # noqa: E402
 from tracer.spec import Problem, from_mapping, load  # noqa: E402
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tracer import training  # noqa: E402
-from tracer.derive import solve  # noqa: E402
+from tracer.core.derive import solve  # noqa: E402
 from tracer.spec import load  # noqa: E402
 
 

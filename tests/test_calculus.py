@@ -13,24 +13,10 @@ import pytest
 import sympy as sp
 from pytest import approx
 
-from tracer import calculus
-from tracer.calculus import (
-    CHAIN,
-    MULTIVARIABLE_CHAIN,
-    DerivationMismatch,
-    check_derivable,
-    compile_float,
-    derive,
-    derive_program,
-    derive_sigmoid,
-    derive_softmax,
-    derive_tanh,
-    descend,
-    evaluate,
-    multivariable_chain,
-    same_function,
-)
-from tracer.expression import ExpressionError, parse, parse_program
+from tracer.calculus import derivatives as calculus
+from tracer.calculus.derivatives import CHAIN, MULTIVARIABLE_CHAIN, DerivationMismatch, check_derivable, derive, derive_program, derive_sigmoid, derive_softmax, derive_tanh, evaluate, multivariable_chain, same_function
+from tracer.calculus.descent import compile_float, descend
+from tracer.calculus.expression import ExpressionError, parse, parse_program
 
 x, y, t, w, b, a, theta, u = sp.symbols("x y t w b a theta u", real=True)
 

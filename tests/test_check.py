@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracer import load, solve
-from tracer.check import Claim, check, is_right, load_claim_set, parse_claim_set, parse_claims
+from tracer.teach.check import Claim, check, is_right, load_claim_set, parse_claim_set, parse_claims
 from tracer.cli import cli
 from tracer.spec import SpecError
 

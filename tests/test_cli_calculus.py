@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from pytest import approx
 
-from tracer.cli_calculus import descend, diff
+from tracer.cli.calculus import descend, diff
 
 cli = click.Group(commands=[diff, descend])
 

@@ -6,10 +6,10 @@ import textwrap
 from pytest import approx
 
 from tracer import load, loads
-from tracer.derive import solve
-from tracer.lookup import dependencies
-from tracer.names import Partial, parse
-from tracer.solution import Chain, Expression, Sum, Update
+from tracer.core.derive import solve
+from tracer.core.lookup import dependencies
+from tracer.core.keys import Partial, parse
+from tracer.core.solution import Chain, Expression, Sum, Update
 
 MAZUR = "examples/mazur.yaml"
 

@@ -20,7 +20,7 @@ import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tracer.expression import (
+from tracer.calculus.expression import (
     MAX_DEPTH,
     MAX_LENGTH,
     ExpressionError,
@@ -469,7 +469,7 @@ def test_property_diff_equals_sympy_diff(case, wrt):
     """`tracer diff` on thousands of generated expressions: its result equals sympy.diff's
     (checked here independently of the engine's own check), every step is a true
     derivative, and nothing reaches Python evaluation."""
-    from tracer.calculus import derive
+    from tracer.calculus.derivatives import derive
 
     text, expected = case
     assume(_defined(expected))
@@ -486,7 +486,7 @@ def test_property_diff_equals_sympy_diff(case, wrt):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions, st.sampled_from([x, y]))
 def test_property_every_step_is_a_true_derivative(case, wrt):
-    from tracer.calculus import derive
+    from tracer.calculus.derivatives import derive
 
     text, expected = case
     assume(_defined(expected))
@@ -512,7 +512,7 @@ def test_no_eval_in_the_parser_source():
     """A plain reading of the source: none of the evaluators is even named in code."""
     from pathlib import Path
 
-    import tracer.expression as module
+    import tracer.calculus.expression as module
 
     code = "\n".join(line.split("#")[0] for line in Path(module.__file__).read_text(encoding="utf-8").splitlines())
     body = code.split('"""', 2)[2]  # after the module docstring, which explains why

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tracer import solve
-from tracer.export import solution_json
+from tracer.export.as_json import solution_json
 from tracer.spec import from_mapping, load, to_mapping
 
 FIXTURES = sorted((Path(__file__).resolve().parent / "fixtures" / "solve").glob("*.json.gz"))

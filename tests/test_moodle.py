@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from tracer import load
 from tracer.cli import cli
-from tracer.quiz import generate, parse_spec
-from tracer.quiz_render import SetInfo, moodle
+from tracer.teach.quiz import generate, parse_spec
+from tracer.render.quiz import SetInfo, moodle
 
 ROOT = Path(__file__).resolve().parent.parent
 MAZUR = ROOT / "examples" / "mazur.yaml"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pytest import approx
 
-from tracer import numeric
+from tracer.numeric import mlp as numeric
 from tracer.spec import from_mapping, load
 
 # ---------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from conftest import needs
 from tracer import load, solve
 from tracer.cli import cli
-from tracer.latex import fmt
-from tracer.mistakes import MistakenSolutions
-from tracer.quiz import apply, build_variant, generate, parse_grid, parse_spec, tolerance
+from tracer.render.printing import fmt
+from tracer.teach.mistakes import MistakenSolutions
+from tracer.teach.quiz import apply, build_variant, generate, parse_grid, parse_spec, tolerance
 from tracer.spec import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import needs
 from tracer import load, loads, solve
-from tracer.latex import fmt, fmt_operand, tex_width
+from tracer.render.printing import fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
-from tracer.render import RenderError, compile_pdf, render
+from tracer.render.document import RenderError, compile_pdf, render
 
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
@@ -273,7 +273,7 @@ def test_detail_levels():
 
 
 def test_full_detail_reuses_tracer_calculus(monkeypatch):
-    from tracer import calculus
+    from tracer.calculus import derivatives as calculus
 
     calls = []
     original = calculus.derive_sigmoid
@@ -334,7 +334,7 @@ def wide(tmp_path_factory):
 
 
 def test_matrix_form_of_a_784_32_10_network_is_short(wide):
-    from tracer import numeric
+    from tracer.numeric import mlp as numeric
 
     problem, sol = wide
     assert sol.steps[0].derived  # one sample × 25,450 parameters: derived, not only NumPy's
@@ -368,7 +368,7 @@ def test_only_a_subset_in_scalar_form():
 def test_pdf_without_a_tex_engine_exits_3(monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    import tracer.render as render_module
+    import tracer.render.document as render_module
     from tracer.cli import cli
 
     monkeypatch.setattr(render_module.shutil, "which", lambda name, *a, **k: None)
@@ -381,7 +381,7 @@ def test_pdf_without_a_tex_engine_exits_3(monkeypatch, tmp_path):
 
 @latex
 def test_pdf_compiles_without_shell_escape(tmp_path, monkeypatch):
-    import tracer.render as render_module
+    import tracer.render.document as render_module
 
     seen = []
     real = render_module.subprocess.run

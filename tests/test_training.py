@@ -11,9 +11,11 @@ import yaml
 from click.testing import CliRunner
 from pytest import approx
 
-from tracer import numeric, training
+from tracer.numeric import mlp as numeric
+
+from tracer.numeric import training
 from tracer.cli import cli
-from tracer.derive import solve
+from tracer.core.derive import solve
 from tracer.spec import SpecError, from_mapping, load
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -222,7 +224,7 @@ def test_run_renders_table_and_curves_in_every_format(tmp_path):
     sol = solve(moons(2))
     # nothing is derived (1400 × 2702), but the run's first updates are checked against numeric.step
     assert sol.verification.ok and sol.verification.quantities == 3 * 2702 + 1
-    from tracer.render import render
+    from tracer.render.document import render
 
     md = render(sol, "md")
     assert "## Training run: stochastic (SGD), 2800 updates" in md
@@ -232,21 +234,21 @@ def test_run_renders_table_and_curves_in_every_format(tmp_path):
     assert r"\begin{axis}" in tex and r"\addplot" in tex
     text = render(sol, "text")
     assert "Training run: stochastic (SGD), 2800 updates" in text
-    data = __import__("tracer.export", fromlist=["solution_json"]).solution_json(sol)
+    data = __import__("tracer.export.as_json", fromlist=["solution_json"]).solution_json(sol)
     assert data["steps"] == [] and data["run"]["records"][-1]["epoch"] == 2
     assert data["run"]["records"][-1]["test_accuracy"] == sol.run.last.test_accuracy
 
 
 def test_delta_form_is_shown_equal_to_the_scalar_chain():
-    from tracer.render import render
+    from tracer.render.document import render
 
     sol = solve(load(EXAMPLES / "mazur.yaml"))
     text = render(sol, "text")
     assert "The δ form of step 1 (source 004 §7.7), equal to the scalar chain above" in text
     assert "δ(2) = f'(z(2)) ⊙ ∂L/∂a(2) = [0.186815602, 0.175510053] ⊙ [0.74136507, −0.217071535] = [0.138498562, −0.0380982365]" in text
     assert "∂L/∂W(2) = δ(2) a(1)ᵀ" in text and "[0.0821670406, 0.0826676278; −0.0226025405, −0.0227402422]" in text
-    from tracer.render_training import delta_view
-    from tracer.latex import Printer
+    from tracer.render.extensions import delta_view
+    from tracer.render.printing import Printer
 
     builder_numbers = {step.id: k for k, step in enumerate(sol.all_steps(), 1)}
     view = delta_view(sol, Printer("text"), builder_numbers, False)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pytest import approx
 
-from tracer import numeric
-from tracer.derive import solve
+from tracer.numeric import mlp as numeric
+from tracer.core.derive import solve
 from tracer.spec import load
 
 MAZUR = Path(__file__).resolve().parent.parent / "examples" / "mazur.yaml"
@@ -42,7 +42,7 @@ def test_sequential_reproduces_mazurs_published_loss_after_one_step():
 
 
 def test_a_wrong_engine_number_is_a_mismatch():
-    from tracer.verify import verify
+    from tracer.core.verify import verify
 
     solution = solve(mazur("simultaneous", 1))
     ts = solution.steps[0]

@@ -9,6 +9,6 @@ __all__ = ["Problem", "SpecError", "load", "loads", "solve", "__version__"]
 
 def solve(problem: Problem, **options):
     """Derive, evaluate and verify a whole worked solution (see :mod:`tracer.derive`)."""
-    from tracer.derive import solve as _solve
+    from tracer.core.derive import solve as _solve
 
     return _solve(problem, **options)

@@ -7,7 +7,7 @@ plain names of its own (Mazur's ``w5``, ``out_h1``, ``E_total``), in ASCII so th
 
 from __future__ import annotations
 
-from tracer.names import Partial, Quantity
+from tracer.core.keys import Partial, Quantity
 from tracer.notation.base import Theme
 from tracer.notation.bracket import BracketTheme
 from tracer.notation.delta import DeltaTheme

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from tracer.latex import NamesView
-from tracer.names import Partial, Quantity
+from tracer.render.printing import NamesView
+from tracer.core.keys import Partial, Quantity
 
 
 class Theme:

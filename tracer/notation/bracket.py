@@ -4,7 +4,7 @@ Samples are a subscript (t), as in source 001's z_{1,(1)}^{[1]}."""
 
 from __future__ import annotations
 
-from tracer.names import Quantity
+from tracer.core.keys import Quantity
 from tracer.notation.base import Theme
 
 

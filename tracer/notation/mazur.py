@@ -3,7 +3,7 @@ net_{h1}, out_{h1}, net_{o1}, out_{o1}; i1, i2; target_{o1}; E_{o1}, E_{total}; 
 
 from __future__ import annotations
 
-from tracer.names import Quantity
+from tracer.core.keys import Quantity
 from tracer.notation.base import Theme, _sup
 
 

@@ -3,7 +3,7 @@ w_{1,N_1}, w_{N_1,O_1}; b_{N_1}, b_{O_1}; Act_k; CE^{sample_1}, CE^{total}; r; b
 
 from __future__ import annotations
 
-from tracer.names import Quantity
+from tracer.core.keys import Quantity
 from tracer.notation.base import Theme
 
 

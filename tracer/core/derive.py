@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from tracer import activations, losses
-from tracer.names import Partial, Quantity
-from tracer.network import LOSS, Layer, Network, a, affine_local_derivative, loss_term, symbol, x, y, z
-from tracer.solution import (
+from tracer.core import activations
+
+from tracer.core import losses
+from tracer.core.keys import Partial, Quantity
+from tracer.builders.mlp import LOSS, Layer, Network, a, affine_local_derivative, loss_term, symbol, x, y, z
+from tracer.core.solution import (
     Affine,
     Binding,
     Chain,
@@ -57,7 +59,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         activations.check_textbook_form(layer.activation)
     losses.check_textbook_form(network.loss)
 
-    from tracer import training
+    from tracer.numeric import training
 
     index: dict[str, Step] = {}
     latest: dict[str, str] = {}  # parameter → id of the update step that produced its current value
@@ -113,7 +115,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
                     f"(numbered #1, #2, … in its equations)"
                 )
     if verify:
-        from tracer.verify import verify as _verify
+        from tracer.core.verify import verify as _verify
 
         solution.verification = _verify(solution)
         if run is not None:
@@ -138,7 +140,7 @@ def _on_batch(problem: Problem, batch: tuple[int, ...] | None) -> Problem:
 
 
 def _numeric_loss(problem: Problem) -> float:
-    from tracer import numeric
+    from tracer.numeric import mlp as numeric
 
     return float(numeric.evaluate(problem).loss)
 
@@ -148,7 +150,7 @@ def _check_run(solution: Solution, run) -> "object":
     derived update, and the same final loss as the derived closing pass."""
     from dataclasses import replace
 
-    from tracer.solution import Mismatch
+    from tracer.core.solution import Mismatch
 
     v = solution.verification
     assert v is not None
@@ -167,7 +169,7 @@ def _check_run(solution: Solution, run) -> "object":
             for name, value in solution.steps[update.number - 1].params_after.items():
                 check(f"{name}'@{update.number}", value, update.params_after[name])
     # the lean loop against numeric's own step and forward pass (whether or not steps were derived)
-    from tracer import numeric
+    from tracer.numeric import mlp as numeric
 
     problem = solution.problem
     before = problem.parameters()  # type: ignore[attr-defined]
@@ -643,7 +645,7 @@ class _Deriver:
 
 def _numeric_step(network: Network, problem: Problem, number: int) -> tuple[TrainingStep, Problem]:
     """A training step from the NumPy engine only (long runs): numbers, no derivation."""
-    from tracer import numeric
+    from tracer.numeric import mlp as numeric
 
     result = numeric.evaluate(problem)
     after = numeric.step(problem)

@@ -20,10 +20,10 @@ from typing import Iterable
 
 import jinja2
 
-from tracer.latex import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
-from tracer.lookup import refs_of
-from tracer.names import Quantity
-from tracer.solution import Affine, Expression, Section, Solution, Step
+from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
+from tracer.core.lookup import refs_of
+from tracer.core.keys import Quantity
+from tracer.core.solution import Affine, Expression, Section, Solution, Step
 
 DETAILS = ("brief", "standard", "full")
 #: the text width of the LaTeX handout in em (A4, 2 cm margins, 11 pt: 483 pt / 11 pt),
@@ -43,10 +43,10 @@ class RenderError(RuntimeError):
 
 def template_dir() -> Path:
     """Installed wheels carry the templates inside the package; a source tree has them at the top."""
-    packaged = Path(__file__).parent / "templates"
+    packaged = Path(__file__).resolve().parent.parent / "templates"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parent.parent.parent / "templates"
 
 
 @dataclass
@@ -161,7 +161,7 @@ class DocumentBuilder:
         """``--detail full``: each activation's and the loss term's derivative, derived once (tracer.calculus)."""
         if self.detail != "full":
             return []
-        from tracer.render_derivations import derivation_views
+        from tracer.render.derivations import derivation_views
 
         return derivation_views(self.solution, "tex" if self.latex else "text")
 
@@ -321,7 +321,7 @@ def _split_wide(part: str, budget: float) -> list[str]:
 
 
 def _extension_view(sol: Solution, printer: Printer, numbers: dict[str, int]) -> dict:
-    from tracer.render_training import extension_view
+    from tracer.render.extensions import extension_view
 
     return extension_view(sol, printer, numbers)
 
@@ -342,7 +342,7 @@ def _loss_change(sol: Solution, first_loss: float) -> str:
 
 
 def _quantity_of_symbol(symbol) -> Quantity:
-    from tracer.names import parse_quantity
+    from tracer.core.keys import parse_quantity
 
     return parse_quantity(symbol.name)
 
@@ -372,7 +372,7 @@ def statement_view(solution: Solution, printer: Printer, escape) -> dict:
     problem = solution.problem
     params = problem.parameters()  # type: ignore[attr-defined]
     trainable = set(problem.trainable())  # type: ignore[attr-defined]
-    from tracer.names import parse_quantity
+    from tracer.core.keys import parse_quantity
 
     rows = []
     for name, value in params.items():
@@ -457,7 +457,7 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
         if layer.bias is not None:
             names = [f"b{l}"] if layer.shared_bias else [f"b{l}[{j}]" for j in range(1, n + 1)]
             if len(names) <= 3:
-                from tracer.names import parse_quantity
+                from tracer.core.keys import parse_quantity
 
                 lines = [f"{printer.target(parse_quantity(b))} = {printer.number(params[b])}" for b in names]
                 biases.append({"x": round(step_x * l, 3), "y": round(-step_y * (n - 1) / 2 - 0.75, 3), "lines": lines})
@@ -540,7 +540,7 @@ def render(
     printer = printer_for(solution, "latex", notation, digits)
     if form == "matrix":
         view = DocumentBuilder(_without_steps(solution), printer, detail).build()
-        from tracer.render_matrix import MatrixBuilder
+        from tracer.render.matrix import MatrixBuilder
 
         builder = MatrixBuilder(solution, Printer("latex", printer.names, digits))
         view["steps"] = [StepView(1, True, builder.sections(), printer.number(solution.steps[0].loss if solution.steps else solution.loss_after))]
@@ -589,7 +589,7 @@ def _restricted(solution: Solution, only: list[str]) -> Solution:
     """Keep the steps that the named gradients and updates need, in their sections."""
     import copy
 
-    from tracer.lookup import dependencies, find_step
+    from tracer.core.lookup import dependencies, find_step
 
     wanted: list[Step] = []
     names = solution.problem.parameter_names()  # type: ignore[attr-defined]

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import yaml
 
-from tracer.latex import fmt
-from tracer.lookup import LookupError_, dependencies, find_step, refs_of, value as lookup_value
-from tracer.names import NameError_
-from tracer.replay import Inputs, evaluate, inputs_of, key_of, replay
-from tracer.solution import Solution, Step, Update, substituted
+from tracer.render.printing import fmt
+from tracer.core.lookup import LookupError_, dependencies, find_step, refs_of, value as lookup_value
+from tracer.core.keys import NameError_
+from tracer.teach.replay import Inputs, evaluate, inputs_of, key_of, replay
+from tracer.core.solution import Solution, Step, Update, substituted
 from tracer.spec import SpecError
 
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
@@ -225,7 +225,7 @@ class Checker:
         try:
             step = find_step(self.solution, body)
         except (NameError_, LookupError_):
-            from tracer.lookup import resolve
+            from tracer.core.lookup import resolve
 
             target, _ = resolve(self.solution, body)
             return number, None, str(target)
@@ -386,7 +386,7 @@ class Checker:
     def _matching_mistake(self, verdict: Verdict) -> str:
         try:
             if self._mistaken is None:
-                from tracer.mistakes import MistakenSolutions
+                from tracer.teach.mistakes import MistakenSolutions
 
                 self._mistaken = MistakenSolutions(self.solution)
             name = verdict.claim.name
@@ -409,7 +409,7 @@ class Checker:
         """The same problem trained another way (the other update order; one step short), lazily."""
         import dataclasses
 
-        from tracer.derive import solve
+        from tracer.core.derive import solve
 
         problem = self.solution.problem
         training = problem.training  # type: ignore[attr-defined]

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from tracer import calculus as calc
-from tracer.calculus_render import _DiffWriter, rule_label
+from tracer.calculus import derivatives as calc
+from tracer.render.calculus import _DiffWriter, rule_label
 
 
 @dataclass
@@ -71,7 +71,7 @@ def derivation_views(solution, dialect: str) -> list[DerivationView]:
         if name in ("identity", "linear", "relu", "leaky_relu", "elu", "step"):
             continue  # 1, or a derivative by cases (stated with its convention at the kink in the steps)
         x = sp.Symbol("x", real=True)
-        from tracer import activations
+        from tracer.core import activations
 
         act = activations.make(first.activation)
         try:
@@ -98,7 +98,7 @@ def _layers_words(layers: list[int], depth: int) -> str:
 
 
 def _loss(problem):
-    from tracer import losses
+    from tracer.core import losses
 
     try:
         return losses.make(problem.loss)
@@ -144,8 +144,8 @@ def _view(d: calc.Derivation, w: _DiffWriter, title: str, intro: str, name: str)
 
 def _laid_out(lhs: str, rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """A reason too long to stand beside its row goes on a row of its own, before it."""
-    from tracer.latex import tex_width
-    from tracer.render import LINE_EM
+    from tracer.render.printing import tex_width
+    from tracer.render.document import LINE_EM
 
     column = tex_width(lhs)
     out = []

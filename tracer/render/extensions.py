@@ -14,9 +14,11 @@ import math
 from html import escape as html_escape
 from pathlib import Path
 
-from tracer import numeric, perceptron
-from tracer.names import Quantity
-from tracer.solution import Solution
+from tracer.numeric import mlp as numeric
+
+from tracer.numeric import perceptron
+from tracer.core.keys import Quantity
+from tracer.core.solution import Solution
 
 #: rows of the run table (the curve always has every record)
 TABLE_ROWS = 21
@@ -252,7 +254,7 @@ def run_view(solution: Solution, printer, latex: bool) -> dict | None:
 
 
 def _parameter(name: str) -> Quantity:
-    from tracer.names import parse_quantity
+    from tracer.core.keys import parse_quantity
 
     return parse_quantity(name)
 
@@ -367,7 +369,7 @@ def perceptron_view(solution: Solution, printer, latex: bool) -> dict | None:
 def write_curves(solution: Solution, markdown: Path) -> list[Path]:
     """Beside ``report.md``: ``report.loss.svg`` (and ``report.accuracy.svg``) of a training run,
     the same drawings the Markdown embeds, as files for viewers that strip inline SVG."""
-    from tracer.latex import Printer
+    from tracer.render.printing import Printer
 
     view = run_view(solution, Printer("latex"), True)
     if view is None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tracer import names
-from tracer.names import NameError_, Partial, Quantity
-from tracer.solution import Form, Solution, Step
+from tracer.core import keys as names
+from tracer.core.keys import NameError_, Partial, Quantity
+from tracer.core.solution import Form, Solution, Step
 
 
 class LookupError_(KeyError):
@@ -158,6 +158,6 @@ def dependencies(solution: Solution, step: Step) -> list[Step]:
 
 def refs_of(form: Form) -> list[str]:
     """The ids of the steps whose values a form substitutes."""
-    from tracer.solution import substituted
+    from tracer.core.solution import substituted
 
     return [f.ref for f in substituted(form) if f.ref]

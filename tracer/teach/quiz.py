@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from tracer.latex import fmt
+from tracer.render.printing import fmt
 from tracer.spec import Problem, SpecError
 
 GROUPS = ("weights", "biases", "inputs", "targets", "learning_rate")
@@ -179,9 +179,9 @@ def parse_spec(problem: Problem) -> QuizSpec:
 
 
 def _check_ask(problem: Problem, spec: QuizSpec) -> None:
-    from tracer.derive import solve
-    from tracer.lookup import LookupError_, value
-    from tracer.names import NameError_
+    from tracer.core.derive import solve
+    from tracer.core.lookup import LookupError_, value
+    from tracer.core.keys import NameError_
 
     solution = solve(problem, derived_steps=1, verify=False)
     for k, name in enumerate(spec.ask):
@@ -327,9 +327,9 @@ def check_guards(solution, spec: QuizSpec) -> None:
 
 def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, attempt: int) -> Variant:
     """One candidate variant (raises :class:`Unfair` when a guard fails)."""
-    from tracer.derive import solve
-    from tracer.lookup import find_step, value
-    from tracer.mistakes import MistakenSolutions
+    from tracer.core.derive import solve
+    from tracer.core.lookup import find_step, value
+    from tracer.teach.mistakes import MistakenSolutions
 
     rng = random.Random(f"{seed}:{number}:{attempt}")
     values = draw(problem, spec, rng)

@@ -23,7 +23,7 @@ from typing import Iterator, Union
 
 import sympy as sp
 
-from tracer.names import Partial, Quantity
+from tracer.core.keys import Partial, Quantity
 
 Target = Union[Quantity, Partial]
 
@@ -182,11 +182,11 @@ class Solution:
     # The lookup API (tracer ask, tracer check, tests) lives in tracer.lookup so that
     # name resolution (themes, aliases) stays out of the data model.
     def value(self, name: str) -> float:
-        from tracer.lookup import value
+        from tracer.core.lookup import value
 
         return value(self, name)
 
     def step(self, name: str) -> Step:
-        from tracer.lookup import find_step
+        from tracer.core.lookup import find_step
 
         return find_step(self, name)

@@ -41,8 +41,8 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     Example:
       tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
     """
-    from tracer.quiz import generate, parse_spec, stderr_progress
-    from tracer.quiz_render import Finisher, SetInfo, answers_csv, key, moodle, sheet
+    from tracer.teach.quiz import generate, parse_spec, stderr_progress
+    from tracer.render.quiz import Finisher, SetInfo, answers_csv, key, moodle, sheet
     from tracer.spec import SpecError
 
     wanted = [f.strip() for f in formats.split(",") if f.strip()]
@@ -88,7 +88,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
         write("moodle.xml", moodle(variants, info))
     elapsed = time.perf_counter() - started
     if "pdf" in wanted:
-        from tracer.render import RenderError, compile_pdf
+        from tracer.render.document import RenderError, compile_pdf
 
         for stem in ("questions", "key"):
             try:
@@ -117,7 +117,7 @@ def check(file: str, claims: str, fmt: str) -> None:
     """
     import dataclasses
 
-    from tracer.check import check as run_check, load_claim_set, report_json, report_text
+    from tracer.teach.check import check as run_check, load_claim_set, report_json, report_text
     from tracer.spec import SpecError
 
     problem = _load(file)

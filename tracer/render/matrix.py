@@ -14,9 +14,9 @@ columns, ⋯, the last).
 
 from __future__ import annotations
 
-from tracer.latex import Printer
-from tracer.render import EquationView, SectionView
-from tracer.solution import Solution
+from tracer.render.printing import Printer
+from tracer.render.document import EquationView, SectionView
+from tracer.core.solution import Solution
 
 #: largest matrix dimension shown in full; beyond it, the first 3, an ellipsis and the last
 SHOW = 6
@@ -63,7 +63,7 @@ class MatrixBuilder:
         the NumPy engine's pass at the starting parameters, by canonical name (its gradients
         are the ones the verification checked)."""
         if getattr(self, "_engine", None) is None:
-            from tracer import numeric
+            from tracer.numeric import mlp as numeric
 
             problem = self.sol.problem
             result = numeric.evaluate(problem)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
-from tracer import numeric
+from tracer.numeric import mlp as numeric
 from tracer.spec import Problem, Sample
 
 EXPLANATION = (

@@ -24,10 +24,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from tracer.lookup import find_step, value as lookup_value
-from tracer.names import Partial, Quantity
-from tracer.replay import Inputs, evaluate, replay
-from tracer.solution import Expression, Solution, Step, Sum, Update
+from tracer.core.lookup import find_step, value as lookup_value
+from tracer.core.keys import Partial, Quantity
+from tracer.teach.replay import Inputs, evaluate, replay
+from tracer.core.solution import Expression, Solution, Step, Sum, Update
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _pre_activation_patch(solution: Solution):
 
 
 def _resolved(solution: Solution, change: Callable) -> Solution | None:
-    from tracer.derive import solve
+    from tracer.core.derive import solve
 
     problem = change(solution.problem)
     if problem is None:

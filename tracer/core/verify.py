@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tracer import numeric
-from tracer.names import Quantity
-from tracer.solution import Mismatch, Solution, Step, TrainingStep, Verification
+from tracer.numeric import mlp as numeric
+from tracer.core.keys import Quantity
+from tracer.core.solution import Mismatch, Solution, Step, TrainingStep, Verification
 from tracer.spec import layer_of
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order

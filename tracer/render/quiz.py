@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from tracer.latex import escape_markdown, escape_tex
-from tracer.lookup import resolve
-from tracer.mistakes import MISTAKES
-from tracer.quiz import QuizSpec, Variant
-from tracer.render import environment, printer_for, render, statement_view
+from tracer.render.printing import escape_markdown, escape_tex
+from tracer.core.lookup import resolve
+from tracer.teach.mistakes import MISTAKES
+from tracer.teach.quiz import QuizSpec, Variant
+from tracer.render.document import environment, printer_for, render, statement_view
 
 LETTERS = "abcdefgh"
 #: significant digits of the worked solutions in the key
@@ -173,7 +173,7 @@ def answers_csv(variants: list[Variant], info: SetInfo) -> str:
 
 
 def moodle(variants: list[Variant], info: SetInfo) -> str:
-    from tracer.moodle import quiz_xml
+    from tracer.export.moodle import quiz_xml
 
     env = environment("html")
 

@@ -14,7 +14,7 @@ import html
 import xml.etree.ElementTree as ET
 from typing import Callable
 
-from tracer.quiz import Question, Variant
+from tracer.teach.quiz import Question, Variant
 
 
 def _text(parent: ET.Element, tag: str, text: str, fmt: str | None = None) -> ET.Element:

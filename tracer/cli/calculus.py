@@ -41,7 +41,7 @@ def fail(command: str, where: str, message: str, code: int = 2) -> NoReturn:
 
 
 def _program(command: str, text: str, e_is_variable: bool):
-    from tracer.expression import ExpressionError, parse_program
+    from tracer.calculus.expression import ExpressionError, parse_program
 
     try:
         return parse_program(text, e_is_variable=e_is_variable)
@@ -53,7 +53,7 @@ def _program(command: str, text: str, e_is_variable: bool):
 
 def _assignments(command: str, option: str, text: str, symbols: dict, require: tuple) -> dict:
     """``x=1,y=2`` → {x: 1, y: 2} over the expression's own symbols; every required one present."""
-    from tracer.expression import ExpressionError, parse_assignments
+    from tracer.calculus.expression import ExpressionError, parse_assignments
 
     try:
         given = parse_assignments(text)
@@ -104,9 +104,9 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
       tracer diff "z = x^2 + e^y; x = 2t + 1; y = t^2" --wrt t
       tracer diff "sigmoid(x)" -f json
     """
-    from tracer.calculus import DerivationMismatch, derive_program
-    from tracer.calculus_render import render_diff
-    from tracer.expression import ExpressionError
+    from tracer.calculus.derivatives import DerivationMismatch, derive_program
+    from tracer.render.calculus import render_diff
+    from tracer.calculus.expression import ExpressionError
 
     program = _program("diff", expr, e_variable)
     names = [n.strip() for item in wrt for n in item.split(",") if n.strip()]
@@ -150,9 +150,9 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
       tracer descend "theta^2" --start theta=-4 --lr 1.5 --steps 3      (diverges)
       tracer descend "(x^2 + y - 11)^2 + (x + y^2 - 7)^2" --start x=4,y=0 --lr 0.01 --steps 200 --every 20 --plot path.svg
     """
-    from tracer.calculus import descend as run
-    from tracer.calculus_render import descent_pgfplots, descent_svg, render_descent
-    from tracer.expression import ExpressionError, parse_number
+    from tracer.calculus.descent import descend as run
+    from tracer.render.calculus import descent_pgfplots, descent_svg, render_descent
+    from tracer.calculus.expression import ExpressionError, parse_number
 
     program = _program("descend", expr, e_variable)
     function = program.substituted()

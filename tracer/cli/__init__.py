@@ -29,8 +29,8 @@ def on_error(message: str, code: int = 2) -> NoReturn:
 
 
 def examples_dir() -> Path:
-    packaged = Path(__file__).parent / "examples"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "examples"
+    packaged = Path(__file__).resolve().parent.parent / "examples"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent.parent / "examples"
 
 
 def _load(path: str):
@@ -43,7 +43,7 @@ def _load(path: str):
 
 
 def _solve(problem, derived_steps: int):
-    from tracer.derive import solve
+    from tracer.core.derive import solve
 
     try:
         solution = solve(problem, derived_steps=derived_steps)
@@ -119,13 +119,13 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         out = Path(file).with_suffix(".pdf").name  # hw3.yaml → ./hw3.pdf, as `latex hw3.tex` would
     solution = _solve(problem, derived_steps)
     if fmt == "json":
-        from tracer.export import solution_json
+        from tracer.export.as_json import solution_json
 
         _write(json.dumps(solution_json(solution), indent=1), out)
         return
-    from tracer.lookup import LookupError_
-    from tracer.names import NameError_
-    from tracer.render import RenderError, compile_pdf, render
+    from tracer.core.lookup import LookupError_
+    from tracer.core.keys import NameError_
+    from tracer.render.document import RenderError, compile_pdf, render
 
     if form is None:
         wide = len(problem.parameter_names()) > 200 and fmt in ("md", "tex", "pdf") and not only
@@ -147,7 +147,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         return
     _write(text, out)
     if fmt == "md" and out and out != "-" and getattr(solution, "run", None) is not None:
-        from tracer.render_training import write_curves
+        from tracer.render.extensions import write_curves
 
         for path in write_curves(solution, Path(out)):  # the run's curves as files beside the Markdown
             click.echo(f"wrote {path}", err=True)
@@ -171,8 +171,8 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
       dloss/dz2[1]@2     a quantity of training step 2
       dE_total/dw5, w5+, out_h1   (mazur theme names)
     """
-    from tracer.lookup import LookupError_, dependencies, find_step, value
-    from tracer.names import NameError_
+    from tracer.core.lookup import LookupError_, dependencies, find_step, value
+    from tracer.core.keys import NameError_
 
     problem = _load(file)
     solution = _solve(problem, 3)
@@ -185,15 +185,15 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
     except (NameError_, LookupError_):
         step = None  # a given number (an input, a parameter): no derivation
     if fmt == "json":
-        from tracer.export import ask_json
+        from tracer.export.as_json import ask_json
 
         click.echo(json.dumps(ask_json(solution, quantity, number, step), indent=1))
         return
-    from tracer.render import render_steps
+    from tracer.render.document import render_steps
 
     steps = dependencies(solution, step) if step is not None else []
     if notation is None:  # asked in a source's own names (dE_total/dw5): answered in them
-        from tracer.names import split_step
+        from tracer.core.keys import split_step
         from tracer.notation import theme_of_name
 
         notation = theme_of_name(split_step(quantity)[0], problem)
@@ -240,12 +240,12 @@ def schema() -> None:
 
 
 def _register_optional() -> None:
-    from tracer.cli_quiz import check, quiz  # issue 5: homework sets and answer checking
+    from tracer.cli.quiz import check, quiz  # issue 5: homework sets and answer checking
 
     cli.add_command(quiz)
     cli.add_command(check)
     try:
-        from tracer.cli_calculus import descend, diff
+        from tracer.cli.calculus import descend, diff
     except ImportError:
         return
     cli.add_command(diff)

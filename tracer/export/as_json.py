@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tracer.lookup import dependencies, refs_of
-from tracer.solution import Solution, Step
+from tracer.core.lookup import dependencies, refs_of
+from tracer.core.solution import Solution, Step
 
 
 def group_parameters(problem, flat: dict[str, float]) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def run_json(run) -> dict[str, Any]:
 
 
 def step_json(step: Step, numbers: dict[str, int]) -> dict[str, Any]:
-    from tracer.latex import Printer
+    from tracer.render.printing import Printer
 
     text = Printer("text", digits=17)
     return {

@@ -22,9 +22,10 @@ from sympy.printing.latex import LatexPrinter
 
 from sympy.printing.str import StrPrinter
 
-from tracer import calculus as calc
-from tracer.calculus import Derivation, Descent, RuleStep
-from tracer.latex import fmt
+from tracer.calculus import derivatives as calc
+from tracer.calculus.derivatives import Derivation, RuleStep
+from tracer.calculus.descent import Descent, sample_curve
+from tracer.render.printing import fmt
 
 FORMATS = ("text", "md", "tex", "json")
 
@@ -448,7 +449,7 @@ def _canonical_equal(unevaluated: sp.Expr, evaluated: sp.Expr) -> bool:
 
 
 def _tex_escape(text: str) -> str:
-    from tracer.latex import escape_tex
+    from tracer.render.printing import escape_tex
 
     return escape_tex(text)
 
@@ -873,7 +874,7 @@ def plot_data(descent: Descent, samples: int = 200) -> dict:
             return {"path": [], "curve": [], "labels": ("", "")}
         lo, hi = _range([p[0] for p in path])
         span = hi - lo
-        curve = calc.sample_curve(descent, lo - 0.15 * span, hi + 0.15 * span, samples)
+        curve = sample_curve(descent, lo - 0.15 * span, hi + 0.15 * span, samples)
         return {"path": path, "curve": _finite_points(curve), "labels": (descent.variables[0].name, descent.name or "f")}
     if len(descent.variables) == 2:
         path = _finite_points([(it.point[0], it.point[1]) for it in descent.iterates])

@@ -18,8 +18,10 @@ from functools import cached_property, lru_cache
 
 import sympy as sp
 
-from tracer import activations, losses
-from tracer.names import Quantity, format_quantity
+from tracer.core import activations
+
+from tracer.core import losses
+from tracer.core.keys import Quantity, format_quantity
 from tracer.spec import Problem
 
 

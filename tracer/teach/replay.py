@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from tracer.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update, substituted
+from tracer.core.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update, substituted
 
 #: how a factor's value is found: the step it refers to, else the given number's name
 Values = Mapping[str, float]

@@ -18,8 +18,8 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from tracer.names import Partial, Quantity
-from tracer.solution import Affine, Chain, Expression, Factor, Step, Sum, Update
+from tracer.core.keys import Partial, Quantity
+from tracer.core.solution import Affine, Chain, Expression, Factor, Step, Sum, Update
 
 DEFAULT_DIGITS = 9
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracer import numeric
+from tracer.numeric import mlp as numeric
 from tracer.spec import Problem
 
 #: records kept by default: about this many (plus the start and the end)

@@ -1,0 +1,1 @@
+"""Machine formats: JSON, Moodle XML."""

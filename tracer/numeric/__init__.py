@@ -1,0 +1,1 @@
+"""Independent NumPy passes, the cross-check of the SymPy engine: they import no SymPy and nothing of tracer.core."""
