@@ -1,52 +1,228 @@
-"""Canonical names of SPEC.md §2, parsed into small values and printed back.
+"""The typed key of every quantity, and the one parser and printer of canonical names.
 
-A *quantity* is one number of a solution: ``x[1]``, ``y[2]``, ``z2[1]``, ``a2[1]``,
-``W2[1,2]``, ``b2[1]``, ``b2`` (shared), ``loss`` (total), ``loss[1]`` (one output's
-term), ``loss_after``; a sample is ``#3``; a parameter after the update ends in ``'``;
-a quantity of training step k (default: the first) ends in ``@k``.
-A *partial* is ``d<quantity>/d<quantity>``: ``dloss/dW2[1,1]`` (total gradient),
-``dloss#2/dW1[1,1]`` (sample 2's gradient), ``da2[1]/dz2[1]#2`` (a local derivative).
+A *quantity* is one number of a worked solution. Its key says what it is: its
+``kind`` (``x`` an input, ``y`` a target, ``z`` a pre-activation, ``a`` an activation,
+``W`` a weight, ``b`` a bias, ``loss`` a loss or one output's loss term), its ``layer``,
+its ``index`` (unit; unit and input for a weight), its ``sample``, whether it is a
+parameter ``after`` the update, and the training ``step`` it belongs to.
+
+A *partial* is ``∂of/∂wrt`` of two sample-free quantities; the sample and the step
+are the partial's own. Canonical names (SPEC.md §2, README "Names"):
+
+======================  ==========================================================
+``x[1]``, ``y[2]``       an input, a target
+``z2[1]``, ``a2[1]``     pre-activation and activation of unit 1 of layer 2
+``W2[1,2]``              weight of layer 2 from unit (or input) 2 to unit 1
+``b2[1]``, ``b2``        a unit's bias; a bias shared by the layer
+``loss``, ``loss[1]``    the total loss; one output's term
+``…#2``                  of sample 2
+``…'``                   a parameter after the update
+``…@2``, ``…@end``       of training step 2; of the forward pass with the final parameters
+``loss_after``           the total loss with the final parameters (``loss@end``)
+``dloss/dW2[1,1]``       a partial; ``dloss/dW1[1,1]#2`` of sample 2's loss
+======================  ==========================================================
+
+This module is the only place where names are built or taken apart: everything
+inside the program passes keys. A key prints as its canonical name, and compares
+and hashes as it, so ``parameters["W1[1,2]"]`` finds the value stored under the key
+``W(1, 1, 2)``; a name a user typed is parsed once, at the boundary, by :func:`parse`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Literal, Union
+
+Kind = Literal["x", "y", "z", "a", "W", "b", "loss", "loss_after"]
+#: the step of the forward pass with the final parameters (``@end``)
+END = "end"
+Step = Union[int, Literal["end"]]
 
 
 class NameError_(ValueError):
-    """A quantity name that does not parse; the message says what was expected."""
+    """A name that does not parse; the message says what was expected."""
 
 
-@dataclass(frozen=True)
-class Quantity:
-    base: str  # x y z a W b loss loss_after
+class _Named:
+    """Equality and hashing by the canonical name: a key equals its name."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self._text  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._text!r})"  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._text)  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Named):
+            return self._text == other._text  # type: ignore[attr-defined]
+        if isinstance(other, str):
+            return self._text == other  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __lt__(self, other: object) -> bool:
+        return str(self) < str(other)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Quantity(_Named):
+    kind: str
     layer: int | None = None
     index: tuple[int, ...] = ()
     sample: int | None = None
     after: bool = False
+    step: Step = 1
+    _text: str = field(init=False, repr=False, compare=False)
 
-    def __str__(self) -> str:
-        return format_quantity(self)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", _quantity_text(self))
 
-    def without_sample(self) -> "Quantity":
-        return replace(self, sample=None)
+    @property
+    def base(self) -> str:  # the name of ``kind`` before the redesign (still read by a few modules)
+        return self.kind
 
     @property
     def is_parameter(self) -> bool:
-        return self.base in ("W", "b")
+        return self.kind in ("W", "b")
+
+    @property
+    def is_total_loss(self) -> bool:
+        return self.kind == "loss" and not self.index and self.sample is None
+
+    def without_sample(self) -> "Quantity":
+        return self if self.sample is None else replace(self, sample=None)
+
+    def of_sample(self, sample: int | None) -> "Quantity":
+        return self if self.sample == sample else replace(self, sample=sample)
+
+    def at_step(self, step: Step) -> "Quantity":
+        return self if self.step == step else replace(self, step=step)
+
+    def updated(self) -> "Quantity":
+        """The parameter after the update (``W2[1,1]'``)."""
+        return replace(self, after=True)
+
+    def plain(self) -> "Quantity":
+        """The quantity itself: no sample, not after the update, of the first step."""
+        return Quantity(self.kind, self.layer, self.index)
 
 
-@dataclass(frozen=True)
-class Partial:
+@dataclass(frozen=True, slots=True, eq=False)
+class Partial(_Named):
     of: Quantity
     wrt: Quantity
     sample: int | None = None
+    step: Step = 1
+    _text: str = field(init=False, repr=False, compare=False)
 
-    def __str__(self) -> str:
-        text = f"d{format_quantity(self.of)}/d{format_quantity(self.wrt)}"
-        return text + (f"#{self.sample}" if self.sample is not None else "")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", f"d{self.of}/d{self.wrt}{_suffix(self.sample, self.step)}")
 
+    def without_sample(self) -> "Partial":
+        return self if self.sample is None else replace(self, sample=None)
+
+    def of_sample(self, sample: int | None) -> "Partial":
+        return self if self.sample == sample else replace(self, sample=sample)
+
+    def at_step(self, step: Step) -> "Partial":
+        return self if self.step == step else replace(self, step=step)
+
+
+Key = Union[Quantity, Partial]
+
+
+# ---------------------------------------------------------------------------
+# The printer
+# ---------------------------------------------------------------------------
+
+
+def _suffix(sample: int | None, step: Step) -> str:
+    text = f"#{sample}" if sample is not None else ""
+    if step == END:
+        text += "@end"
+    elif step != 1:
+        text += f"@{step}"
+    return text
+
+
+def _quantity_text(q: Quantity) -> str:
+    kind = q.kind
+    if kind in ("x", "y"):
+        body = f"{kind}[{q.index[0]}]"
+    elif kind in ("z", "a"):
+        body = f"{kind}{q.layer}[{q.index[0]}]"
+    elif kind == "W":
+        body = f"W{q.layer}[{q.index[0]},{q.index[1]}]"
+    elif kind == "b":
+        body = f"b{q.layer}" + (f"[{q.index[0]}]" if q.index else "")
+    elif kind == "loss":
+        body = "loss" + (f"[{q.index[0]}]" if q.index else "")
+    elif kind == "loss_after":
+        return "loss_after"
+    else:
+        raise ValueError(f"no canonical name for a quantity of kind {kind!r}")
+    if q.after:
+        # W2[1,1]' (and W2[1,1]'@2): the mark belongs to the parameter, the step to the key
+        return body + ("#" + str(q.sample) if q.sample is not None else "") + "'" + _suffix(None, q.step)
+    return body + _suffix(q.sample, q.step)
+
+
+def format_quantity(q: Quantity) -> str:
+    return str(q)
+
+
+# ---------------------------------------------------------------------------
+# Constructors: the quantities of a layered network
+# ---------------------------------------------------------------------------
+
+
+def x(i: int, sample: int | None = None) -> Quantity:
+    return Quantity("x", None, (i,), sample)
+
+
+def y(k: int, sample: int | None = None) -> Quantity:
+    return Quantity("y", None, (k,), sample)
+
+
+def z(l: int, j: int, sample: int | None = None) -> Quantity:
+    return Quantity("z", l, (j,), sample)
+
+
+def a(l: int, j: int, sample: int | None = None) -> Quantity:
+    """The activation of unit j of layer l; layer 0 is the input."""
+    return x(j, sample) if l == 0 else Quantity("a", l, (j,), sample)
+
+
+def W(l: int, j: int, i: int) -> Quantity:
+    return Quantity("W", l, (j, i))
+
+
+def b(l: int, j: int | None = None) -> Quantity:
+    """The bias of unit j of layer l, or (``j`` None) the one bias the layer shares."""
+    return Quantity("b", l, () if j is None else (j,))
+
+
+def loss_term(k: int, sample: int | None = None) -> Quantity:
+    return Quantity("loss", None, (k,), sample)
+
+
+def loss(sample: int | None = None) -> Quantity:
+    return Quantity("loss", None, (), sample)
+
+
+LOSS = Quantity("loss")
+#: the total loss with the final parameters (``loss@end`` is read as this)
+LOSS_AFTER = Quantity("loss_after")
+
+
+# ---------------------------------------------------------------------------
+# The parser
+# ---------------------------------------------------------------------------
 
 _QUANTITY = re.compile(
     r"""^(?:
@@ -62,6 +238,7 @@ _QUANTITY = re.compile(
 
 
 def parse_quantity(text: str) -> Quantity:
+    """A quantity's canonical name (without ``@step``) as its key."""
     m = _QUANTITY.match(text.strip())
     if not m:
         raise NameError_(
@@ -69,7 +246,6 @@ def parse_quantity(text: str) -> Quantity:
         )
     g = m.groupdict()
     sample = int(g["sample"]) if g["sample"] else None
-    after = bool(g["after"])
     if g["io"]:
         q = Quantity(g["io"], None, (int(g["io_i"]),), sample)
     elif g["za"]:
@@ -82,57 +258,49 @@ def parse_quantity(text: str) -> Quantity:
         q = Quantity("loss_after", sample=sample)
     else:
         q = Quantity("loss", None, (int(g["loss_k"]),) if g["loss_k"] else (), sample)
-    if after:
+    if g["after"]:
         if not q.is_parameter:
             raise NameError_(f"{text!r}: only parameters (W…, b…) have a value after the update (')")
         q = replace(q, after=True)
     return q
 
 
-def parse(text: str) -> Quantity | Partial:
-    """A quantity or a partial, with the sample moved onto the partial."""
-    text = text.strip().replace(" ", "")
-    if text.startswith("d") and "/d" in text and not text.startswith("dloss_after"):
-        num, _, den = text[1:].partition("/d")
+def split_step(text: str) -> tuple[str, Step | None]:
+    """``name@3`` → (``name``, 3); ``name@end`` → (``name``, ``"end"``); no ``@`` → (name, None)."""
+    name, sep, step = text.strip().rpartition("@")
+    if not sep:
+        return text.strip(), None
+    if step == END:
+        return name, END
+    if not step.isdigit() or int(step) < 1:
+        raise NameError_(f"{text!r}: a training step number (1, 2, …) or 'end' expected after '@'")
+    return name, int(step)
+
+
+def parse(text: str) -> Key:
+    """A canonical name as its key: a quantity or a partial, with the sample moved onto the
+    partial and the step (``@k``, ``@end``) onto the key."""
+    body, step = split_step(text.strip().replace(" ", ""))
+    if body.startswith("d") and "/d" in body and not body.startswith("dloss_after"):
+        num, _, den = body[1:].partition("/d")
         of, wrt = parse_quantity(num), parse_quantity(den)
+        if of.kind == "loss_after" or wrt.kind == "loss_after":
+            raise NameError_(f"{text!r}: loss_after is not differentiated; write …@end for the final forward pass")
         samples = {s for s in (of.sample, wrt.sample) if s is not None}
         if len(samples) > 1:
             raise NameError_(f"{text!r}: two different samples in one partial")
         sample = samples.pop() if samples else None
-        return Partial(of.without_sample(), wrt.without_sample(), sample)
-    return parse_quantity(text)
-
-
-def format_quantity(q: Quantity) -> str:
-    if q.base in ("x", "y"):
-        body = f"{q.base}[{q.index[0]}]"
-    elif q.base in ("z", "a"):
-        body = f"{q.base}{q.layer}[{q.index[0]}]"
-    elif q.base == "W":
-        body = f"W{q.layer}[{q.index[0]},{q.index[1]}]"
-    elif q.base == "b":
-        body = f"b{q.layer}" + (f"[{q.index[0]}]" if q.index else "")
-    elif q.base == "loss":
-        body = "loss" + (f"[{q.index[0]}]" if q.index else "")
-    else:
-        body = q.base
-    if q.sample is not None:
-        body += f"#{q.sample}"
-    if q.after:
-        body += "'"
-    return body
+        return Partial(of.without_sample(), wrt.without_sample(), sample, 1 if step is None else step)
+    q = parse_quantity(body)
+    if q.kind == "loss_after":
+        if step is not None and step != END:
+            raise NameError_(f"{text!r}: loss_after belongs to the final forward pass, not to a training step")
+        return q
+    if step == END and q.is_total_loss:
+        return LOSS_AFTER
+    return q if step is None else q.at_step(step)
 
 
 def canonical(text: str) -> str:
     """The canonical spelling of a name (``dloss#2/dW1[1,1]`` → ``dloss/dW1[1,1]#2``)."""
     return str(parse(text))
-
-
-def split_step(text: str) -> tuple[str, int | None]:
-    """``name@3`` → (``name``, 3): a quantity of training step 3."""
-    name, sep, step = text.strip().rpartition("@")
-    if not sep:
-        return text.strip(), None
-    if not step.isdigit() or int(step) < 1:
-        raise NameError_(f"{text!r}: a training step number (1, 2, …) expected after '@'")
-    return name, int(step)

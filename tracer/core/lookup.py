@@ -24,6 +24,8 @@ class LookupError_(KeyError):
 def resolve(solution: Solution, text: str) -> tuple[Quantity | Partial, int | None]:
     """Parse a canonical or theme name into (target, training step)."""
     body, step = names.split_step(text)
+    if step == names.END:  # (tracer check reads @end names itself; the redesigned lookup will too)
+        raise NameError_(f"{text!r}: a training step number (1, 2, …) expected after '@'")
     try:
         target = names.parse(body)
     except NameError_ as canonical_error:
