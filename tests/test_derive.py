@@ -7,7 +7,7 @@ from pytest import approx
 
 from tracer import load, loads
 from tracer.core.derive import solve
-from tracer.core.lookup import dependencies
+from tracer.core.solution import dependencies
 from tracer.core.keys import Partial, parse
 from tracer.core.solution import Chain, Expression, Sum, Update
 

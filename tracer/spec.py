@@ -12,11 +12,15 @@ Nothing here knows about SymPy, NumPy or templates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal, Mapping, Sequence, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tracer.core import keys
+from tracer.core.keys import Quantity
 
 ACTIVATIONS = (
     "identity",
@@ -96,7 +100,7 @@ class Sample:
 class TrainingSpec:
     learning_rate: float = 0.1
     steps: int = 1
-    update: tuple[str, ...] | None = None  # None = every parameter
+    update: tuple[Quantity, ...] | None = None  # None = every parameter
     order: str = "simultaneous"
     # training runs (tracer.training): steps counts updates; with epochs, steps = epochs × batches
     epochs: int | None = None  # None: `steps` updates (full batch: one epoch each)
@@ -104,7 +108,7 @@ class TrainingSpec:
     shuffle: bool = False  # reshuffle the samples before every epoch (seeded)
     seed: int = 0
     record_every: int | None = None  # epochs (or steps) between recorded losses; None: automatic
-    track: tuple[str, ...] = ()  # parameter names whose values the run records
+    track: tuple[Quantity, ...] = ()  # parameters whose values the run records
 
 
 @dataclass(frozen=True)
@@ -134,61 +138,81 @@ class Problem:
     dataset: DatasetSpec | None = None
     randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block; tracer.quiz reads it
 
-    # -- canonical parameter names (SPEC.md §2) --------------------------------
-    def parameter_names(self) -> list[str]:
+    # -- the parameters, by their keys (SPEC.md §2) -------------------------------
+    @property
+    def parameter_keys(self) -> tuple[Quantity, ...]:
         """Every parameter in a fixed order: per layer the weights row by row, then the bias."""
-        names: list[str] = []
-        for l, layer in enumerate(self.layers, start=1):
-            for j in range(1, layer.units + 1):
-                for i in range(1, layer.inputs + 1):
-                    names.append(f"W{l}[{j},{i}]")
-            if layer.bias is not None:
-                if layer.shared_bias:
-                    names.append(f"b{l}")
-                else:
-                    names.extend(f"b{l}[{j}]" for j in range(1, layer.units + 1))
-        return names
+        return _parameter_keys(tuple((layer.units, layer.inputs, layer.bias is not None, layer.shared_bias) for layer in self.layers))
 
-    def parameters(self) -> dict[str, float]:
-        values: dict[str, float] = {}
-        for l, layer in enumerate(self.layers, start=1):
-            for j, row in enumerate(layer.weights, start=1):
-                for i, w in enumerate(row, start=1):
-                    values[f"W{l}[{j},{i}]"] = w
+    def parameter_names(self) -> list[str]:
+        """The parameters' canonical names (``W2[1,1]``, ``b2``), in :attr:`parameter_keys` order."""
+        return [str(key) for key in self.parameter_keys]
+
+    def parameter_vector(self) -> list[float]:
+        """Every parameter's value, in :attr:`parameter_keys` order."""
+        values: list[float] = []
+        for layer in self.layers:
+            for row in layer.weights:
+                values.extend(row)
             if layer.bias is not None:
-                if layer.shared_bias:
-                    values[f"b{l}"] = layer.bias[0]
-                else:
-                    for j, b in enumerate(layer.bias, start=1):
-                        values[f"b{l}[{j}]"] = b
+                values.extend(layer.bias)
         return values
 
-    def trainable(self) -> list[str]:
-        """The parameters a gradient-descent step changes (``training.update`` and ``trainable_bias``)."""
-        names = []
-        for name in self.parameter_names():
-            layer = self.layers[layer_of(name) - 1]
-            if name.startswith("b") and not layer.trainable_bias:
-                continue
-            if self.training.update is not None and name not in self.training.update:
-                continue
-            names.append(name)
-        return names
+    def parameters(self) -> dict[Quantity, float]:
+        return dict(zip(self.parameter_keys, self.parameter_vector()))
 
-    def with_parameters(self, values: Mapping[str, float]) -> "Problem":
-        """The same problem with some parameters replaced (used for steps, quizzes, checks)."""
+    @cached_property
+    def trained_mask(self) -> tuple[bool, ...]:
+        """Per parameter (:attr:`parameter_keys` order): does a gradient-descent step change it?"""
+        update = None if self.training.update is None else set(self.training.update)
+        mask = []
+        for key in self.parameter_keys:
+            trained = not (key.kind == "b" and not self.layers[key.layer - 1].trainable_bias)
+            mask.append(trained and (update is None or key in update))
+        return tuple(mask)
+
+    @cached_property
+    def trained_keys(self) -> tuple[Quantity, ...]:
+        """The parameters a gradient-descent step changes (``training.update`` and ``trainable_bias``)."""
+        return tuple(key for key, trained in zip(self.parameter_keys, self.trained_mask) if trained)
+
+    def trainable(self) -> list[str]:
+        """The names of the parameters a gradient-descent step changes."""
+        return [str(key) for key in self.trained_keys]
+
+    def with_parameters(self, values: Mapping[Quantity | str, float]) -> "Problem":
+        """The same problem with some parameters replaced (used for steps, quizzes, checks);
+        ``values`` may be keyed by keys or by canonical names."""
+        if not values:
+            return self
+        wanted = {keys.parse_quantity(str(k)) if isinstance(k, str) else k: v for k, v in values.items()}
         layers = []
         for l, layer in enumerate(self.layers, start=1):
             weights = tuple(
-                tuple(values.get(f"W{l}[{j},{i}]", w) for i, w in enumerate(row, start=1))
+                tuple(wanted.get(keys.W(l, j, i), w) for i, w in enumerate(row, start=1))
                 for j, row in enumerate(layer.weights, start=1)
             )
             bias = layer.bias
             if bias is not None:
                 if layer.shared_bias:
-                    bias = (values.get(f"b{l}", bias[0]),)
+                    bias = (wanted.get(keys.b(l), bias[0]),)
                 else:
-                    bias = tuple(values.get(f"b{l}[{j}]", b) for j, b in enumerate(bias, start=1))
+                    bias = tuple(wanted.get(keys.b(l, j), b) for j, b in enumerate(bias, start=1))
+            layers.append(replace(layer, weights=weights, bias=bias))
+        return replace(self, layers=tuple(layers))
+
+    def with_parameter_vector(self, values: Sequence[float]) -> "Problem":
+        """The same problem with every parameter replaced, in :attr:`parameter_keys` order."""
+        layers, k = [], 0
+        for layer in self.layers:
+            n = layer.units * layer.inputs
+            flat = values[k : k + n]
+            k += n
+            weights = tuple(tuple(float(v) for v in flat[j * layer.inputs : (j + 1) * layer.inputs]) for j in range(layer.units))
+            bias = layer.bias
+            if bias is not None:
+                bias = tuple(float(v) for v in values[k : k + len(bias)])
+                k += len(bias)
             layers.append(replace(layer, weights=weights, bias=bias))
         return replace(self, layers=tuple(layers))
 
@@ -202,7 +226,7 @@ class Problem:
         loss = kind + (f" (factor {self.loss.factor:g})" if self.loss.kind == "mse" else f" ({self.loss.log})")
         return (
             f"{self.title or '(untitled)'}: a {sizes} network ({acts}); "
-            f"{_count(len(self.parameter_names()), 'parameter')}, {len(self.trainable())} trained; "
+            f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; "
             f"loss {loss}, outputs {self.loss.outputs}, samples {self.loss.samples}; "
             f"{_count(len(self.data), 'sample')}; learning rate {self.training.learning_rate:g}, "
             f"{_count(self.training.steps, 'step')}, {self.training.order} updates"
@@ -222,19 +246,20 @@ class Problem:
         return "".join(f"; {p}" for p in parts)
 
 
+@lru_cache(maxsize=64)
+def _parameter_keys(shape: tuple[tuple[int, int, bool, bool], ...]) -> tuple[Quantity, ...]:
+    """The parameter keys of a network of this shape (made once: a 784-32-10 network has 25,450)."""
+    out: list[Quantity] = []
+    for l, (units, inputs, bias, shared) in enumerate(shape, start=1):
+        out.extend(keys.W(l, j, i) for j in range(1, units + 1) for i in range(1, inputs + 1))
+        if bias:
+            out.extend([keys.b(l)] if shared else [keys.b(l, j) for j in range(1, units + 1)])
+    return tuple(out)
+
+
 def _count(n: int, noun: str) -> str:
     """``1 sample``, ``3 samples``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def layer_of(name: str) -> int:
-    """The layer of a parameter name: W2[1,1] → 2, b1 → 1, b12[3] → 12."""
-    digits = ""
-    for ch in name[1:]:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return int(digits)
 
 
 # ---------------------------------------------------------------------------
@@ -531,14 +556,13 @@ def _build(model: ProblemModel, source: str) -> Problem:
         training=TrainingSpec(
             learning_rate=float(model.training.learning_rate),
             steps=_steps(model, source, len(generated[0]) if generated else len(samples)),
-            update=None if model.training.update == "all" else tuple(model.training.update),
+            update=None,
             order=model.training.order,
             epochs=model.training.epochs,
             batch_size=model.training.batch_size,
             shuffle=model.training.shuffle,
             seed=model.training.seed,
             record_every=model.training.record_every,
-            track=tuple(model.training.track),
         ),
         title=model.title,
         notation=model.notation,
@@ -548,18 +572,25 @@ def _build(model: ProblemModel, source: str) -> Problem:
     )
     if generated is not None:
         problem = replace(problem, data=generated[0], test_data=generated[1], dataset=generated[2])
-    if problem.training.update is not None:
-        known = set(problem.parameter_names())
-        for k, name in enumerate(problem.training.update):
-            if name not in known:
-                sample = ", ".join(sorted(known)[:4])
-                raise fail(f"training.update[{k}]", f"a parameter name expected (e.g. {sample}), got {name!r}")
-    known = set(problem.parameter_names())
-    for k, name in enumerate(problem.training.track):
-        if name not in known:
-            sample = ", ".join(sorted(known)[:4])
-            raise fail(f"training.track[{k}]", f"a parameter name expected (e.g. {sample}), got {name!r}")
-    return problem
+    update = None if model.training.update == "all" else _parameters(problem, model.training.update, "training.update", fail)
+    track = _parameters(problem, model.training.track, "training.track", fail)
+    return replace(problem, training=replace(problem.training, update=update, track=track))
+
+
+def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Quantity, ...]:
+    """Parameter names of the problem file, read once into keys (``W2[1,1]``, ``b2``)."""
+    known = set(problem.parameter_keys)
+    out = []
+    for k, name in enumerate(names):
+        try:
+            key = keys.parse(name)
+        except keys.NameError_:
+            key = None
+        if key not in known:
+            example = ", ".join(str(q) for q in sorted(known)[:4])
+            raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {name!r}")
+        out.append(key)
+    return tuple(out)
 
 
 def _steps(model: ProblemModel, source: str, samples: int) -> int:
@@ -632,7 +663,7 @@ def to_mapping(problem: Problem) -> dict[str, Any]:
     else:
         training["epochs"] = t.epochs
     if t.update is not None:
-        training["update"] = list(t.update)
+        training["update"] = [str(key) for key in t.update]
     for key in ("batch_size", "record_every"):
         if getattr(t, key) is not None:
             training[key] = getattr(t, key)
@@ -641,7 +672,7 @@ def to_mapping(problem: Problem) -> dict[str, Any]:
     if t.seed:
         training["seed"] = t.seed
     if t.track:
-        training["track"] = list(t.track)
+        training["track"] = [str(key) for key in t.track]
     out: dict[str, Any] = {
         "title": problem.title,
         "notation": problem.notation,

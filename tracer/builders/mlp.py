@@ -1,161 +1,129 @@
-"""The symbolic graph: a symbol for every quantity and each node's local equation.
+"""A layered dense network as a graph of local equations (SPEC.md §1).
 
-Knows no numbers (beyond the problem's shape) and no notation: symbols are named by
-their canonical names (``W2[1,1]``, ``a2[1]``) and a theme maps those names to the
-notation of a source text when a document is rendered.
+For one sample, as the texts write them:
 
-Local equations, as the texts write them:
+* the inputs ``x[i]`` and targets ``y[k]`` (constants), the weights ``Wl[j,i]`` and biases
+  ``bl[j]`` (or ``bl``, shared by the layer): the leaves;
+* ``zl[j] = Σ_i Wl[j,i] · a(l−1)[i] + bl[j]`` (``a0`` is the input ``x``): a weighted sum;
+* ``al[j] = f(zl[j])``, or for a softmax ``aL[m] = e^{zL[m]} / Σ_k e^{zL[k]}``;
+* ``loss[k] = E(aL[k], y[k])``, one output's term — a term of the sample's loss, so its
+  gradient is taken through it (``∂loss/∂aL[k]`` is written from the whole sum, as
+  Mazur's ``∂E_total/∂out_o1 = −(target_o1 − out_o1)``);
+* ``loss = loss[1] + … + loss[K]`` (or their mean).
 
-* pre-activation ``z_l[j] = Σ_i W_l[j,i] · a_{l-1}[i] + b_l[j]`` (``a_0`` is the input ``x``);
-* activation ``a_l[j] = f(z_l[j])`` (softmax: ``a_L[m] = e^{z_L[m]} / Σ_k e^{z_L[k]}``);
-* loss term ``loss[k] = E(a_L[k], y[k])``; sample loss ``loss = Σ_k loss[k]`` (or the mean).
+The samples' losses combine into the total loss by ``loss.samples`` (sum or mean): the
+engine differentiates each sample's loss on its own and combines the gradients, as
+the texts do. Nothing here derives, evaluates or formats.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
-import sympy as sp
+import numpy as np
 
-from tracer.core import activations
-
-from tracer.core import losses
-from tracer.core.keys import Quantity, format_quantity
-from tracer.spec import Problem
-
-
-def symbol(q: Quantity) -> sp.Symbol:
-    """The SymPy symbol of a quantity (sample-free: the same symbol in every sample)."""
-    return sp.Symbol(format_quantity(Quantity(q.base, q.layer, q.index, None, q.after)), real=True)
+from tracer.core import functions
+from tracer.core.functions import Operation
+from tracer.core.graph import Family, Graph
+from tracer.spec import Problem, Sample
 
 
-def x(i: int) -> Quantity:
-    return Quantity("x", None, (i,))
-
-
-def y(k: int) -> Quantity:
-    return Quantity("y", None, (k,))
-
-
-def z(l: int, j: int) -> Quantity:
-    return Quantity("z", l, (j,))
-
-
-def a(l: int, j: int) -> Quantity:
-    """The activation of unit j of layer l; layer 0 is the input."""
-    return x(j) if l == 0 else Quantity("a", l, (j,))
-
-
-def W(l: int, j: int, i: int) -> Quantity:
-    return Quantity("W", l, (j, i))
-
-
-def loss_term(k: int) -> Quantity:
-    return Quantity("loss", None, (k,))
-
-
-LOSS = Quantity("loss")
-
-
-@dataclass(frozen=True)
-class Layer:
-    number: int
-    units: int
-    fan_in: int
-    activation: activations.Activation | activations.Softmax
-    bias: str  # "unit" | "shared" | "none"
-    trainable_bias: bool
-
-    def bias_of(self, j: int) -> Quantity | None:
-        if self.bias == "none":
-            return None
-        if self.bias == "shared":
-            return Quantity("b", self.number, ())
-        return Quantity("b", self.number, (j,))
-
-    @property
-    def is_softmax(self) -> bool:
-        return isinstance(self.activation, activations.Softmax)
-
-
+@dataclass(frozen=True, eq=False)
 class Network:
-    """The shape of the computation graph of a problem, with every local equation."""
+    """A problem's network as a graph; the layout of its data on the graph's nodes."""
 
-    def __init__(self, problem: Problem):
-        self.problem = problem
-        self.loss = losses.make(problem.loss)
-        self.layers: list[Layer] = []
-        fan_in = problem.inputs
-        for number, spec in enumerate(problem.layers, start=1):
-            bias = "none" if spec.bias is None else ("shared" if spec.shared_bias else "unit")
-            act = activations.make(spec.activation, problem.relu_derivative_at_zero)
-            self.layers.append(Layer(number, spec.units, fan_in, act, bias, spec.trainable_bias))
-            fan_in = spec.units
+    problem: Problem
+    graph: Graph
 
     @property
     def depth(self) -> int:
-        return len(self.layers)
+        return len(self.problem.layers)
 
     @property
-    def outputs(self) -> int:
-        return self.layers[-1].units
+    def samples_combine(self) -> str:
+        """How the samples' losses combine into the total loss: ``sum`` or ``mean``."""
+        return self.problem.loss.samples
 
-    def layer(self, l: int) -> Layer:
-        return self.layers[l - 1]
-
-    # -- local equations ---------------------------------------------------------
-    def affine_terms(self, l: int, j: int) -> list[tuple[Quantity, Quantity]]:
-        """The (weight, input) pairs of ``z_l[j]``, in the order the texts write them."""
-        return [(W(l, j, i), a(l - 1, i)) for i in range(1, self.layer(l).fan_in + 1)]
-
-    def pre_activation_equation(self, l: int, j: int) -> sp.Expr:
-        terms = [sp.Mul(symbol(w), symbol(inp), evaluate=False) for w, inp in self.affine_terms(l, j)]
-        b = self.layer(l).bias_of(j)
-        if b is not None:
-            terms.append(symbol(b))
-        return sp.Add(*terms, evaluate=False)
-
-    def activation_equation(self, l: int, j: int) -> sp.Expr:
-        layer = self.layer(l)
-        if layer.is_softmax:
-            zs = [symbol(z(l, k)) for k in range(1, layer.units + 1)]
-            return layer.activation.expr(zs, j - 1)  # type: ignore[call-arg]
-        return layer.activation.expr(symbol(z(l, j)))  # type: ignore[call-arg]
-
-    def loss_term_equation(self, k: int) -> sp.Expr:
-        return self.loss.term(symbol(a(self.depth, k)), symbol(y(k)))
-
-    def sample_loss_equation(self) -> sp.Expr:
-        terms = [symbol(loss_term(k)) for k in range(1, self.outputs + 1)]
-        total = sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
-        if self.loss.outputs == "mean" and len(terms) > 1:
-            return sp.Mul(sp.Rational(1, len(terms)), total, evaluate=False)
-        return total
+    def activation(self, l: int) -> Operation:
+        op = self.graph.family("a", l).op
+        assert op is not None
+        return op
 
     @cached_property
-    def parameter_names(self) -> list[str]:
-        return self.problem.parameter_names()
+    def operations(self) -> tuple[tuple[Operation, tuple[int, ...]], ...]:
+        """Each distinct activation with the layers that use it, then the loss term (layer 0)."""
+        seen: dict[Operation, list[int]] = {}
+        for l in range(1, self.depth + 1):
+            seen.setdefault(self.activation(l), []).append(l)
+        term = self.graph.family("loss", None, 1).op
+        assert term is not None
+        return tuple((op, tuple(layers)) for op, layers in seen.items()) + ((term, ()),)
+
+    @cached_property
+    def parameter_nodes(self) -> np.ndarray:
+        """The node of every parameter, in the problem's order (``Problem.parameter_keys``)."""
+        parts = []
+        for l in range(1, self.depth + 1):
+            parts.append(self.graph.family("W", l, 2).ids)
+            if self.problem.layers[l - 1].bias is not None:
+                parts.append(self.bias(l).ids)
+        return np.concatenate(parts)
+
+    def bias(self, l: int) -> Family:
+        rank = 0 if self.problem.layers[l - 1].shared_bias else 1
+        return self.graph.family("b", l, rank)
+
+    def leaves(self, data: tuple[Sample, ...], parameters: np.ndarray) -> np.ndarray:
+        """(samples × nodes): every sample's inputs and targets, every parameter; 0 elsewhere."""
+        values = np.zeros((len(data), self.graph.size))
+        x, y = self.graph.family("x"), self.graph.family("y")
+        values[:, x.start : x.stop] = np.array([s.x for s in data], dtype=float)
+        values[:, y.start : y.stop] = np.array([s.y for s in data], dtype=float)
+        values[:, self.parameter_nodes] = parameters
+        return values
+
+    def section_title(self, layer: int) -> str:
+        return "output layer" if layer == self.depth else f"hidden layer {layer}"
 
 
-# ---------------------------------------------------------------------------
-# The affine equation's local derivatives, derived once by SymPy on a generic
-# term and instantiated per weight: ∂(w·u + rest)/∂w = u, ∂/∂u = w, ∂/∂b = 1.
-# ---------------------------------------------------------------------------
+def build(problem: Problem) -> Network:
+    """The graph of a layered network: leaves, then each layer's z and a, then the loss."""
+    families: list[Family] = []
+    start = 0
 
-_w, _u, _b, _rest = sp.symbols("w u b rest", real=True)
-_AFFINE = _w * _u + _b + _rest
+    def add(kind: str, layer: int | None, shape: tuple[int, ...], stage, **more) -> Family:
+        nonlocal start
+        family = Family(kind, layer, shape, start, stage, **more)
+        families.append(family)
+        start = family.stop
+        return family
 
-
-@lru_cache(maxsize=None)
-def affine_derivative(wrt: str) -> sp.Expr:
-    """SymPy's derivative of a generic weighted sum w.r.t. a weight, an input or the bias."""
-    return sp.diff(_AFFINE, {"weight": _w, "input": _u, "bias": _b}[wrt])
-
-
-def affine_local_derivative(wrt: str, weight: Quantity, inp: Quantity | None) -> sp.Expr:
-    """Instantiate the generic derivative for one weight/input pair of a real equation."""
-    mapping = {_w: symbol(weight)}
-    if inp is not None:
-        mapping[_u] = symbol(inp)
-    return affine_derivative(wrt).xreplace(mapping)
+    outputs = problem.layers[-1].units
+    x = add("x", None, (problem.inputs,), "input", constant=True)
+    y = add("y", None, (outputs,), "input", constant=True)
+    previous = x
+    for l, spec in enumerate(problem.layers, start=1):
+        W = add("W", l, (spec.units, spec.inputs), "parameter", shared=True, section=l)
+        b = None
+        if spec.bias is not None:
+            b = add("b", l, () if spec.shared_bias else (spec.units,), "parameter", shared=True, section=l)
+        units = np.arange(spec.units)
+        args = [W.start + units[:, None] * spec.inputs + np.arange(spec.inputs)[None, :]]
+        args.append(np.broadcast_to(previous.ids, (spec.units, spec.inputs)))
+        if b is not None:
+            args.append((b.start + (units if b.shape else np.zeros_like(units)))[:, None])
+        z = add("z", l, (spec.units,), "forward", op=functions.WeightedSum(spec.inputs, b is not None),
+                args=np.concatenate(args, axis=1), section=l)
+        op = functions.activation(spec.activation, problem.relu_derivative_at_zero, spec.units)
+        if isinstance(op, functions.Softmax):
+            a = add("a", l, (spec.units,), "forward", op=op, args=np.broadcast_to(z.ids, (spec.units, spec.units)).copy(),
+                    positions=units, section=l)
+        else:
+            a = add("a", l, (spec.units,), "forward", op=op, args=z.ids[:, None], section=l)
+        previous = a
+    term = functions.loss_term(problem.loss)
+    terms = add("loss", None, (outputs,), "loss", op=term, args=np.stack([previous.ids, y.ids], axis=1), fused=True)
+    total = functions.Total(outputs, problem.loss.outputs == "mean")
+    loss = add("loss", None, (), "loss", op=total, args=terms.ids[None, :])
+    return Network(problem, Graph(tuple(families), loss.start))

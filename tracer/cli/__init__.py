@@ -123,12 +123,12 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
 
         _write(json.dumps(solution_json(solution), indent=1), out)
         return
-    from tracer.core.lookup import LookupError_
+    from tracer.core.solution import LookupError_
     from tracer.core.keys import NameError_
     from tracer.render.document import RenderError, compile_pdf, render
 
     if form is None:
-        wide = len(problem.parameter_names()) > 200 and fmt in ("md", "tex", "pdf") and not only
+        wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf") and not only
         form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves
     options = dict(notation=notation, detail=detail, digits=digits, form=form, only=only.split(",") if only else None)
     try:
@@ -171,17 +171,17 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
       dloss/dz2[1]@2     a quantity of training step 2
       dE_total/dw5, w5+, out_h1   (mazur theme names)
     """
-    from tracer.core.lookup import LookupError_, dependencies, find_step, value
+    from tracer.core.solution import LookupError_
     from tracer.core.keys import NameError_
 
     problem = _load(file)
     solution = _solve(problem, 3)
     try:
-        number = value(solution, quantity)
+        number = solution.value(quantity)
     except (NameError_, LookupError_) as err:
         on_error(f"{file}: {err}", 2)
     try:
-        step = find_step(solution, quantity)
+        step = solution.step(quantity)
     except (NameError_, LookupError_):
         step = None  # a given number (an input, a parameter): no derivation
     if fmt == "json":
@@ -191,7 +191,7 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
         return
     from tracer.render.document import render_steps
 
-    steps = dependencies(solution, step) if step is not None else []
+    steps = solution.dependencies(step) if step is not None else []
     if notation is None:  # asked in a source's own names (dE_total/dw5): answered in them
         from tracer.core.keys import split_step
         from tracer.notation import theme_of_name

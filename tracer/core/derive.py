@@ -1,39 +1,49 @@
-"""The chain rule, factor by factor, the way the source texts do it.
+"""The worked solution: the engine's passes, written out the way the texts write them.
 
-For every sample the forward pass is written out (``net_h1 = w1·i1 + w2·i2 + b1``),
-then, from the output back, every partial derivative of the loss:
+:func:`solve` builds the problem's graph (:mod:`tracer.builders`), runs the sweeps of
+:mod:`tracer.core.sweep` for every training step, and hands the numbers to a
+:class:`Writer`, the display policy, which turns them into steps:
 
-* a *local derivative* is obtained by differentiating one local equation with SymPy
-  (∂E/∂out_o1 from the loss term, ∂out_o1/∂net_o1 from the activation,
-  ∂net_o1/∂w5 from the weighted sum) and shown in its textbook form;
-* ``∂loss/∂z = ∂loss/∂a · ∂a/∂z`` (a softmax layer sums over every output it feeds);
-* ``∂loss/∂a_{l-1}[i] = Σ_j ∂loss/∂z_l[j] · ∂z_l[j]/∂a_{l-1}[i]`` — every path;
-* ``∂loss/∂W_l[j,i] = ∂loss/∂a_l[j] · ∂a_l[j]/∂z_l[j] · ∂z_l[j]/∂W_l[j,i]``.
+* forward, node by node in topological order: ``symbolic = substituted = value``;
+* backward, from the loss, every node's gradient as the chain rule gives it —
+  a node with one consumer extends its consumer's chain (Mazur's
+  ``∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5``: a chain through
+  single-consumer nodes is written in full), a node with several consumers is a sum
+  over every path (``∂E/∂out_h1 = Σ_j ∂E/∂net_oj · ∂net_oj/∂out_h1``, the softmax's
+  coupling ``∂L/∂z_j = Σ_m ∂L/∂a_m · ∂a_m/∂z_j``), a term of a sum (a loss term) is
+  differentiated through (``∂E_total/∂out_o1 = −(target_o1 − out_o1)``); each local
+  derivative is its own step, written just before the gradient that uses it (once per
+  training step where it is the same in every sample: ``∂z/∂a = w``);
+* several samples: each sample's loss differentiated on its own, then the gradients of
+  the total loss as their sum (or mean); sequential order: a layer's update right after
+  its gradients, and the layer below it through the updated weights; several steps;
+  the closing forward pass with the final parameters.
 
-Each of these is computed once and referred to by later steps ("we already have
-∂E/∂net_o1"). Several samples: per-sample partials, then combined as the loss says.
-Numbers are substituted into these small expressions, never into the whole loss,
-so the work grows linearly with the number of parameters.
+Nothing here knows about layers beyond the section a family's builder gave it, nor
+formats anything. Numbers are the sweep's; a step only points at them.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from functools import lru_cache, partial
 
+import numpy as np
 import sympy as sp
 
-from tracer.core import activations
-
-from tracer.core import losses
-from tracer.core.keys import Partial, Quantity
-from tracer.builders.mlp import LOSS, Layer, Network, a, affine_local_derivative, loss_term, symbol, x, y, z
+from tracer.builders import mlp
+from tracer.builders.mlp import Network
+from tracer.core import functions, keys, perceptron, sweep, verify
+from tracer.core.functions import ARG, OUT, WeightedSum
+from tracer.core.graph import Family
+from tracer.core.keys import END, LOSS, LOSS_AFTER, Key, Partial, Quantity
 from tracer.core.solution import (
     Affine,
     Binding,
     Chain,
+    Derivations,
     Expression,
     Factor,
+    LayerArrays,
     Section,
     Solution,
     Step,
@@ -41,89 +51,117 @@ from tracer.core.solution import (
     TrainingStep,
     Update,
 )
-from tracer.spec import Problem, layer_of
+from tracer.numeric import training
+from tracer.spec import Problem
 
-#: training steps written out in full by default; later ones come from the NumPy engine
+#: training steps written out in full by default; later ones are numbers only
 DEFAULT_DERIVED_STEPS = 3
 #: a long run keeps one entry per step in ``Solution.steps`` up to this many full-batch steps;
 #: beyond (or with batches) only the derived ones, and ``Solution.run`` has the recorded losses
 NUMERIC_STEP_ENTRIES = 100
-#: samples × parameters beyond which nothing is derived symbolically (the run is NumPy's only)
+#: samples × parameters beyond which nothing is derived (the run is NumPy's only)
 SYMBOLIC_LIMIT = 30_000
+#: a weighted sum of more terms than this is not shown as the equation it differentiates (--detail full)
+SHOWN_EQUATION_TERMS = 8
+
+UPDATED_NOTE = "with the weight already updated (sequential order)"
 
 
-def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verify: bool = True) -> Solution:
-    """The whole worked solution of a problem: every training step, the loss after, the verification."""
-    network = Network(problem)
-    for layer in network.layers:  # the textbook forms are the derivatives of the local equations
-        activations.check_textbook_form(layer.activation)
-    losses.check_textbook_form(network.loss)
+@lru_cache(maxsize=None)
+def symbol(key: Quantity) -> sp.Symbol:
+    """The SymPy symbol of a quantity in an equation: named by its canonical name, without
+    sample, step or update mark (``a2[1]``, ``W2[1,1]``); the value bound to it says which."""
+    return sp.Symbol(str(key.plain()), real=True)
 
-    from tracer.numeric import training
 
-    index: dict[str, Step] = {}
-    latest: dict[str, str] = {}  # parameter → id of the update step that produced its current value
-    steps: list[TrainingStep] = []
-    current = problem
-    symbolic = len(problem.data) * len(problem.parameter_names()) <= SYMBOLIC_LIMIT
+def renamed(expression: sp.Expr, names: dict) -> sp.Expr:
+    """A textbook form over the generic symbols, written in the quantities' own symbols exactly as
+    it was built (no re-evaluation: ``−(y − o)`` stays as the texts write it, not ``o − y``)."""
+    with sp.evaluate(False):
+        return expression.xreplace(names)
+
+
+# ---------------------------------------------------------------------------
+# solve
+# ---------------------------------------------------------------------------
+
+
+def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verify_numbers: bool = True, **options) -> Solution:
+    """The whole worked solution of a problem: every training step, the loss after, the verification.
+
+    ``verify=False`` (or ``verify_numbers=False``) skips the comparison with the NumPy pass
+    (replays and quiz mistakes solve many variants that the caller checks otherwise).
+    """
+    verify_numbers = options.pop("verify", verify_numbers)
+    if options:
+        raise TypeError(f"solve() got unexpected options {sorted(options)}")
+    network = mlp.build(problem)
+    for op, _layers in network.operations:
+        functions.check_textbook_form(op)  # the textbook forms are the derivatives of the local equations
+    symbolic = len(problem.data) * len(problem.parameter_keys) <= SYMBOLIC_LIMIT
     if not symbolic:
         derived_steps = 0
     run = training.run(problem) if training.is_long(problem, derived_steps) else None
     batched = run is not None and run.batch_size < len(problem.data)
     keep_numeric = run is None or (not batched and problem.training.steps <= NUMERIC_STEP_ENTRIES)
+    rate = problem.training.learning_rate
+    trained = np.zeros(network.graph.size, dtype=bool)
+    trained[network.parameter_nodes] = problem.trained_mask
+    parameters = np.array(problem.parameter_vector(), dtype=float)
+    origin = 0  # the training step whose written-out update made the parameters' current values (0: none)
+    steps: list[TrainingStep] = []
+    passes: list[tuple[TrainingStep, tuple, sweep.Pass]] = []
     for number in range(1, problem.training.steps + 1):
         if number <= derived_steps:
             batch = _batch_of(run, number) if batched else None
-            deriver = _Deriver(network, _on_batch(current, batch), number, index, latest)
-            training_step, after = deriver.training_step()
-            training_step.batch = batch
-            current = current.with_parameters(after.parameters())
+            data = problem.data if batch is None else tuple(problem.data[i - 1] for i in batch)
         elif keep_numeric:
-            training_step, current = _numeric_step(network, current, number)
-            latest.clear()  # these values come from the NumPy engine, not from a written-out update
+            batch, data = None, problem.data
         else:
             break
-        steps.append(training_step)
+        derived = number <= derived_steps
+        step, engine = _training_step(network, data, parameters, number, origin, trained, rate, derived, batch)
+        steps.append(step)
+        passes.append((step, data, engine))
+        parameters = engine.after[network.parameter_nodes]
+        origin = number if derived else 0  # a step not written out: its values are numbers, not an update shown
     if run is not None and not keep_numeric:
-        latest.clear()
-        current = problem.with_parameters(run.final)
+        origin = 0
+        parameters = np.array([run.final[k] for k in problem.parameter_keys], dtype=float)
+    final = problem.with_parameter_vector(parameters)
+    closing_engine = None
     if symbolic:
-        closing_deriver = _Deriver(network, current, None, index, latest)
-        closing, loss_after = closing_deriver.closing()
+        values = sweep.forward(network.graph, network.leaves(problem.data, parameters))
+        closing_engine = values
+        loss_after = _total(network, values)
+        writer = Writer(network, problem.data, values, None, END, origin, trained, rate)
+        write_closing = writer.closing
     else:
-        closing, loss_after = [], run.last.loss if run is not None else _numeric_loss(current)
+        loss_after = run.last.loss if run is not None else _numeric_free_loss(network, problem, parameters)
+        write_closing = None
     solution = Solution(
         problem=problem,
-        steps=steps,
+        steps=tuple(steps),
         loss_after=loss_after,
-        closing=closing,
-        index=index,
-        final=current,
+        final=final,
+        notes=tuple(_notes(network, problem, passes, symbolic, batched, derived_steps)),
+        run=run,
+        perceptron=perceptron.analyse(network, final),
+        write_closing=write_closing,
+        explain=partial(_derivations, network),
+        engine=verify.Engine(network, tuple((s.number, data, p) for s, data, p in passes), closing_engine),
     )
-    solution.run = run
-    solution.notes.extend(_notes(network, solution))
-    if not symbolic:
-        solution.notes.append(
-            f"{len(problem.data)} samples × {len(problem.parameter_names())} parameters is too large to write out: "
-            "every number below comes from the NumPy engine (tracer.training)"
-        )
-    if batched and derived_steps:
-        for ts in steps:
-            if ts.batch:
-                solution.notes.append(
-                    f"update {ts.number} is written out on its batch: sample(s) {', '.join(map(str, ts.batch))} of the data "
-                    f"(numbered #1, #2, … in its equations)"
-                )
-    if verify:
-        from tracer.core.verify import verify as _verify
-
-        solution.verification = _verify(solution)
-        if run is not None:
-            solution.verification = _check_run(solution, run)
+    if verify_numbers:
+        solution = solution.with_verification(verify.verify(solution))
     return solution
 
 
-def _batch_of(run, number: int) -> tuple[int, ...] | None:
+def _numeric_free_loss(network: Network, problem: Problem, parameters: np.ndarray) -> float:
+    """The loss of a problem too large to write out, by the engine's forward sweep."""
+    return _total(network, sweep.forward(network.graph, network.leaves(problem.data, parameters)))
+
+
+def _batch_of(run, number: int) -> tuple[int, ...]:
     """The samples (1-based) of update ``number`` of a batched run (logged for the first few)."""
     logged = {u.number: u.batch for u in run.first_updates}
     if number not in logged:
@@ -131,600 +169,432 @@ def _batch_of(run, number: int) -> tuple[int, ...] | None:
     return logged[number]
 
 
-def _on_batch(problem: Problem, batch: tuple[int, ...] | None) -> Problem:
-    if batch is None:
-        return problem
-    from dataclasses import replace
-
-    return replace(problem, data=tuple(problem.data[i - 1] for i in batch))
+def _weights(network: Network, samples: int) -> np.ndarray:
+    return np.full(samples, 1.0 / samples if network.samples_combine == "mean" else 1.0)
 
 
-def _numeric_loss(problem: Problem) -> float:
-    from tracer.numeric import mlp as numeric
+def _total(network: Network, values: np.ndarray) -> float:
+    losses = values[:, network.graph.output]
+    return float(losses.sum() / len(losses)) if network.samples_combine == "mean" else float(losses.sum())
 
-    return float(numeric.evaluate(problem).loss)
+
+def _training_step(network: Network, data, parameters, number, origin, trained, rate, derived, batch):
+    graph = network.graph
+    values = sweep.forward(graph, network.leaves(data, parameters))
+    sequential = network.problem.training.order == "sequential"
+
+    def descend(nodes: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        old = values[0, nodes]
+        return np.where(trained[nodes], old - rate * gradient, old)
+
+    engine = sweep.reverse(graph, values, _weights(network, len(data)), descend, sequential=sequential)
+    nodes = network.parameter_nodes
+    keys_ = network.problem.parameter_keys
+    writer = Writer(network, data, values, engine, number, origin, trained, rate)
+    step = TrainingStep(
+        number=number,
+        derived=derived,
+        loss=_total(network, values),
+        params_before=dict(zip(keys_, values[0, nodes].tolist())),
+        gradients=dict(zip(keys_, engine.gradient[nodes].tolist())),
+        params_after=dict(zip(keys_, engine.after[nodes].tolist())),
+        forward=_records(network, values),
+        batch=batch,
+        write=writer.training_step,
+        arrays=partial(_layer_arrays, network, values, engine, trained),
+    )
+    return step, engine
 
 
-def _check_run(solution: Solution, run) -> "object":
-    """The run (NumPy, lean loop) against the written-out steps: the same parameters after each
-    derived update, and the same final loss as the derived closing pass."""
-    from dataclasses import replace
+def _records(network: Network, values: np.ndarray) -> tuple[dict, ...]:
+    """Each sample's forward pass layer by layer, as JSON writes it (SPEC.md §5)."""
+    graph = network.graph
+    out = []
+    for s in range(values.shape[0]):
+        layers = [{"z": values[s, graph.family("z", l).ids].tolist(), "a": values[s, graph.family("a", l).ids].tolist()}
+                  for l in range(1, network.depth + 1)]
+        out.append({"sample": s + 1, "layers": layers, "loss": float(values[s, graph.output])})
+    return tuple(out)
 
-    from tracer.core.solution import Mismatch
 
-    v = solution.verification
-    assert v is not None
-    count, worst, mismatches = v.quantities, v.max_abs_diff, list(v.mismatches)
+def _layer_arrays(network: Network, values: np.ndarray, engine: sweep.Pass, trained: np.ndarray) -> tuple[LayerArrays, ...]:
+    """The matrix form's data: each layer's vectors and matrices, as the engine computed them."""
+    graph = network.graph
+    out = []
+    previous = graph.family("x")
+    for l, spec in enumerate(network.problem.layers, start=1):
+        W, z, a = graph.family("W", l, 2), graph.family("z", l), graph.family("a", l)
+        b = network.bias(l) if spec.bias is not None else None
+        local = engine.local[a.start]
+        slope = local[:, :, :] if a.positions is not None else local[:, :, 0]
+        shape = (spec.units, spec.inputs)
+        out.append(
+            LayerArrays(
+                number=l,
+                activation=spec.activation.name,
+                units=spec.units,
+                inputs=values[:, previous.ids],
+                z=values[:, z.ids],
+                a=values[:, a.ids],
+                dloss_da=engine.adjoint[:, a.ids],
+                dloss_dz=engine.adjoint[:, z.ids],
+                slope=slope,
+                weights=values[0, W.ids].reshape(shape),
+                bias=None if b is None else values[0, b.ids],
+                weight_gradients=engine.adjoint[:, W.ids].reshape((-1,) + shape),
+                bias_gradients=None if b is None else engine.adjoint[:, b.ids],
+                weight_gradient=engine.gradient[W.ids].reshape(shape),
+                bias_gradient=None if b is None else engine.gradient[b.ids],
+                weights_after=engine.after[W.ids].reshape(shape),
+                bias_after=None if b is None else engine.after[b.ids],
+                trained_weights=trained[W.ids].reshape(shape),
+                trained_bias=None if b is None else trained[b.ids],
+            )
+        )
+        previous = a
+    return tuple(out)
 
-    def check(name: str, engine: float, reference: float) -> None:
-        nonlocal count, worst
-        count += 1
-        diff = abs(engine - reference)
-        worst = max(worst, diff) if math.isfinite(diff) else worst
-        if not diff <= 1e-9 * max(1.0, abs(reference)):
-            mismatches.append(Mismatch(name, engine, reference, "training run"))
 
-    for update in run.first_updates:
-        if update.number <= len(solution.steps) and solution.steps[update.number - 1].derived:
-            for name, value in solution.steps[update.number - 1].params_after.items():
-                check(f"{name}'@{update.number}", value, update.params_after[name])
-    # the lean loop against numeric's own step and forward pass (whether or not steps were derived)
-    from tracer.numeric import mlp as numeric
+def _derivations(network: Network) -> Derivations:
+    activations = []
+    loss = ()
+    for op, layers in network.operations:
+        if not layers:
+            loss = op.derivation()
+            continue
+        cases = op.derivation()
+        if cases:
+            units = network.problem.layers[layers[0] - 1].units
+            activations.append((op.name, layers, units, cases))
+    return Derivations(tuple(activations), loss)
 
-    problem = solution.problem
-    before = problem.parameters()  # type: ignore[attr-defined]
-    for update in run.first_updates:
-        batch = replace(problem, data=tuple(problem.data[i - 1] for i in update.batch))  # type: ignore[attr-defined]
-        after = numeric.step(batch.with_parameters(before)).parameters()
-        for name, value in update.params_after.items():
-            check(f"{name}'@{update.number} (training run)", value, after[name])
-        before = update.params_after
-    final = problem.with_parameters(run.final)  # type: ignore[attr-defined]
-    check("loss at the end of the run", run.last.loss, numeric.forward_loss(final))
-    if solution.closing:
-        check("loss_after", solution.loss_after, run.last.loss)
-    return replace(v, quantities=count, max_abs_diff=worst, mismatches=tuple(mismatches))
+
+def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: bool, derived_steps: int) -> list[str]:
+    notes = []
+    graph = network.graph
+    for l in range(1, network.depth + 1):
+        op = network.activation(l)
+        z = graph.family("z", l)
+        note = op.kink_note()
+        if note and any(step.derived and np.any(engine.values[:, z.ids] == 0.0) for step, _data, engine in passes):
+            notes.append(note)
+        if isinstance(op, functions.Step):
+            notes.append(
+                f"layer {l} uses the step (threshold) activation: its derivative is 0 wherever it exists, "
+                "so no gradient flows through it and backpropagation cannot train the weights before it"
+            )
+    if not symbolic:
+        notes.append(
+            f"{len(problem.data)} samples × {len(problem.parameter_keys)} parameters is too large to write out: "
+            "every number below comes from the NumPy engine (tracer.numeric.training)"
+        )
+    if batched and derived_steps:
+        for step, _data, _engine in passes:
+            if step.batch:
+                notes.append(
+                    f"update {step.number} is written out on its batch: sample(s) {', '.join(map(str, step.batch))} of the data "
+                    f"(numbered #1, #2, … in its equations)"
+                )
+    return notes
 
 
 # ---------------------------------------------------------------------------
+# The display policy
+# ---------------------------------------------------------------------------
 
 
-@dataclass
-class _Values:
-    """The numbers of one sample's forward pass, by canonical name (no sample tag)."""
+class Writer:
+    """Writes one training step (``engine`` given) or the closing forward pass (``engine`` None)
+    from the engine's numbers, as steps in sections."""
 
-    z: dict[tuple[int, int], float]
-    a: dict[tuple[int, int], float]
+    def __init__(self, network: Network, data, values: np.ndarray, engine: sweep.Pass | None, number: keys.Step,
+                 origin: int, trained: np.ndarray, rate: float):
+        self.network = network
+        self.graph = network.graph
+        self.data = data
+        self.values = values
+        self.engine = engine
+        self.number = number
+        self.origin = origin
+        self.trained = trained
+        self.rate = rate
+        self.samples = values.shape[0]
+        self.gradient_steps: dict[tuple[int, int], Step] = {}  # (sample index, node) → ∂loss/∂node
+        self.local_steps: dict[Key, Step] = {}
+        self.problem = network.problem
 
-
-class _Deriver:
-    """Writes out one training step (or the closing forward pass) at one parameter point."""
-
-    def __init__(self, network: Network, problem: Problem, number: int | None, index: dict[str, Step], latest: dict[str, str]):
-        self.net = network
-        self.problem = problem
-        self.params = problem.parameters()
-        self.number = number  # None: the closing forward pass with the final parameters
-        self.index = index
-        self.latest = latest
-        self.samples = len(problem.data)
-        self.loss = network.loss
-
-    # -- ids and factors -------------------------------------------------------------
+    # -- keys and factors -------------------------------------------------------------
     def tag(self, s: int) -> int | None:
-        return s if self.samples > 1 else None
+        return s + 1 if self.samples > 1 else None
 
-    def id_of(self, target: Quantity | Partial, *, sample_free: bool = False) -> str:
-        text = str(target)
-        if self.number is None:
-            return "loss_after" if target == LOSS else f"{text}@end"
-        return text if self.number == 1 else f"{text}@{self.number}"
+    def key(self, node: int, s: int) -> Quantity:
+        return self.graph.key(node, self.tag(s), self.number)
 
-    def add(self, section: Section, target, form, value: float, kind: str, sample: int | None = None, note: str = "") -> Step:
-        step = Step(self.id_of(target), target, form, value, kind, sample, note)
-        self.index[step.id] = step
-        section.steps.append(step)
-        return step
+    def loss_key(self, s: int) -> Quantity:
+        if self.number == END and self.samples == 1:
+            return LOSS_AFTER
+        return self.key(self.graph.output, s)
+
+    def given(self, node: int, s: int, updated: bool = False) -> Factor:
+        """The value of a node as an argument: a computed node's step, a given number, or a
+        parameter (named as the update that produced it, if one did)."""
+        family = self.graph.family_of(node)
+        if family.op is not None:
+            key = self.loss_key(s) if node == self.graph.output else self.key(node, s)
+            return Factor(key, float(self.values[s, node]), key)
+        if family.shared:
+            if updated:  # sequential order: updated earlier in this very step
+                key = family.key(node).updated().at_step(self.number)
+                return Factor(key, float(self.engine.after[node]), key)
+            if self.origin and self.trained[node]:  # the value an update wrote out: name it so (w5⁺)
+                made = family.key(node).updated().at_step(self.origin)
+                return Factor(made, float(self.values[s, node]), made)
+            return Factor(family.key(node), float(self.values[s, node]), None)
+        return Factor(family.key(node, self.tag(s)), float(self.values[s, node]), None)
 
     @staticmethod
     def factor(step: Step) -> Factor:
-        return Factor(step.target, step.value, step.id)
+        return Factor(step.key, step.value, step.key)
 
-    def given(self, q: Quantity, value: float) -> Factor:
-        """A number of the problem (an input, a target, a parameter at the start of the step)."""
-        ref = self.latest.get(str(q)) if q.is_parameter else None
-        if ref is not None:  # the value an update produced: name it so (w5⁺)
-            q = Quantity(q.base, q.layer, q.index, None, True)
-        return Factor(q, value, ref)
+    def partial(self, of: Quantity, node: int, s: int | None) -> Partial:
+        return Partial(of.plain(), self.graph.key(node).plain(), None if s is None else self.tag(s), self.number)
 
-    def parameter(self, q: Quantity) -> float:
-        return self.params[str(q)]
+    # -- forward -------------------------------------------------------------------------
+    def forward_step(self, family: Family, node: int, s: int) -> Step:
+        row = node - family.start
+        args = family.args[row]
+        key = self.loss_key(s) if node == self.graph.output else self.key(node, s)
+        value = float(self.values[s, node])
+        op = family.op
+        if isinstance(op, WeightedSum):
+            n = op.terms
+            terms = tuple((self.given(int(args[i]), s), self.given(int(args[n + i]), s)) for i in range(n))
+            bias = self.given(int(args[2 * n]), s) if op.bias else None
+            return Step(key, Affine(terms, bias), value, "forward")
+        position = int(family.positions[row]) if family.positions is not None else 0
+        symbols = [symbol(self.graph.key(int(a))) for a in args]
+        expression = op.expression(symbols, position)
+        bindings = self._bindings(args, s, symbols)
+        kind = "activation" if family.kind == "a" else ("loss" if family.stage == "loss" else "forward")
+        return Step(key, Expression(expression, bindings), value, kind)
 
-    # -- forward -------------------------------------------------------------------
-    def forward(self, s: int) -> tuple[Section, _Values, list[Step]]:
-        sample = self.problem.data[s - 1]
-        t = self.tag(s)
-        section = Section("forward", "Forward pass", sample=t)
-        values = _Values({}, {})
-        inputs = {i: sample.x[i - 1] for i in range(1, self.problem.inputs + 1)}
-        previous: dict[int, Factor] = {i: Factor(_tagged(x(i), t), v, None) for i, v in inputs.items()}
-        outputs: list[Step] = []
-        for layer in self.net.layers:
-            l = layer.number
-            z_steps: dict[int, Step] = {}
-            for j in range(1, layer.units + 1):
-                terms = []
-                total = 0.0
-                for w_q, in_q in self.net.affine_terms(l, j):
-                    w = self.given(w_q, self.parameter(w_q))
-                    inp = previous[in_q.index[0]]
-                    terms.append((w, inp))
-                    total += w.value * inp.value
-                bias_q = layer.bias_of(j)
-                bias = None
-                if bias_q is not None:
-                    bias = self.given(bias_q, self.parameter(bias_q))
-                    total += bias.value
-                z_steps[j] = self.add(section, _tagged(z(l, j), t), Affine(tuple(terms), bias), total, "forward", t)
-                values.z[(l, j)] = total
-            current: dict[int, Factor] = {}
-            if layer.is_softmax:
-                zs = [z_steps[j].value for j in range(1, layer.units + 1)]
-                probabilities = layer.activation.values(zs)  # type: ignore[attr-defined]
-                bindings = tuple(
-                    Binding(symbol(z(l, k)), z_steps[k].target, z_steps[k].value, z_steps[k].id)
-                    for k in range(1, layer.units + 1)
-                )
-            for j in range(1, layer.units + 1):
-                if layer.is_softmax:
-                    value = probabilities[j - 1]
-                    form = Expression(self.net.activation_equation(l, j), bindings)
-                else:
-                    zq = z_steps[j]
-                    value = layer.activation.value(zq.value)  # type: ignore[union-attr]
-                    form = Expression(
-                        self.net.activation_equation(l, j),
-                        (Binding(symbol(z(l, j)), zq.target, zq.value, zq.id),),
-                    )
-                step = self.add(section, _tagged(a(l, j), t), form, value, "activation", t)
-                values.a[(l, j)] = value
-                current[j] = self.factor(step)
-                if l == self.net.depth:
-                    outputs.append(step)
-            previous = current
-        return section, values, outputs
+    def _bindings(self, args, s: int, symbols) -> tuple[Binding, ...]:
+        seen: dict[int, Binding] = {}
+        for k, a in enumerate(args):
+            a = int(a)
+            if a not in seen:
+                factor = self.given(a, s)
+                seen[a] = Binding(symbols[k], factor.target, factor.value, factor.ref)
+        return tuple(seen.values())
 
-    def sample_loss(self, section: Section, s: int, outputs: list[Step]) -> Step:
-        t = self.tag(s)
-        sample = self.problem.data[s - 1]
-        term_steps = []
-        for k, out in enumerate(outputs, start=1):
-            o_sym, y_sym = symbol(a(self.net.depth, k)), symbol(y(k))
-            form = Expression(
-                self.net.loss_term_equation(k),
-                (
-                    Binding(o_sym, out.target, out.value, out.id),
-                    Binding(y_sym, _tagged(y(k), t), sample.y[k - 1], None),
-                ),
-            )
-            term_steps.append(self.add(section, _tagged(loss_term(k), t), form, self.loss.term_value(out.value, sample.y[k - 1]), "loss", t))
-        total = sum(step.value for step in term_steps)
-        if self.loss.outputs == "mean":
-            total /= len(term_steps)
-        bindings = tuple(Binding(symbol(loss_term(k)), st.target, st.value, st.id) for k, st in enumerate(term_steps, 1))
-        return self.add(section, _tagged(LOSS, t), Expression(self.net.sample_loss_equation(), bindings), total, "loss", t)
+    def forward_sections(self, kind: str, title: str) -> list[Section]:
+        sections = []
+        families = [f for f in self.graph.operations() if f.stage == "forward"]
+        for s in range(self.samples):
+            steps = tuple(self.forward_step(f, int(n), s) for f in families for n in f.ids)
+            sections.append(Section(kind, title, steps, sample=self.tag(s)))
+        return sections
 
-    def total_loss(self, section: Section, sample_losses: list[Step]) -> Step:
-        if self.samples == 1:
-            return sample_losses[0]
-        terms = tuple(Chain((self.factor(st),)) for st in sample_losses)
-        scale = 1 / self.samples if self.loss.samples == "mean" else None
-        value = sum(st.value for st in sample_losses)
-        if scale is not None:
-            value *= scale
-        reason = f"mean over {self.samples} samples" if scale else ""
-        return self.add(section, LOSS, Sum(terms, scale, reason), value, "loss")
+    def loss_section(self, kind: str, title: str) -> Section:
+        families = [f for f in self.graph.operations() if f.stage == "loss"]
+        steps = [self.forward_step(f, int(n), s) for s in range(self.samples) for f in families for n in f.ids]
+        if self.samples > 1:
+            terms = tuple(Chain((self.factor(step),)) for step in steps if step.key.kind == "loss" and not step.key.index)
+            mean = self.network.samples_combine == "mean"
+            key = LOSS_AFTER if self.number == END else LOSS.at_step(self.number)
+            steps.append(Step(key, Sum(terms, 1 / self.samples if mean else None, f"mean over {self.samples} samples" if mean else ""),
+                              _total(self.network, self.values), "loss"))
+        return Section(kind, title, tuple(steps))
 
-    # -- backward --------------------------------------------------------------------
-    def backward_output(self, section: Section, s: int, values: _Values) -> tuple[dict[int, Step], dict[int, Step], dict]:
-        """∂loss/∂a_L, the activation's local derivatives and ∂loss/∂z_L for one sample."""
-        t = self.tag(s)
-        L = self.net.depth
-        layer = self.net.layer(L)
-        sample = self.problem.data[s - 1]
-        K = layer.units
-        scale = sp.Rational(1, K) if (self.loss.outputs == "mean" and K > 1) else None
-        dloss_da: dict[int, Step] = {}
-        for k in range(1, K + 1):
-            o_sym, y_sym = symbol(a(L, k)), symbol(y(k))
-            textbook = self.loss.textbook(o_sym, y_sym)
-            derived = losses.local_derivative(self.loss).xreplace({losses.O: o_sym, losses.Y: y_sym})
-            value = self.loss.derivative_value(values.a[(L, k)], sample.y[k - 1])
-            if scale is not None:
-                textbook = sp.Mul(scale, textbook, evaluate=False)
-                derived = scale * derived
-                value *= float(scale)
-            out_step = self.index[self.id_of(_tagged(a(L, k), t))]
-            form = Expression(
-                textbook,
-                (
-                    Binding(o_sym, out_step.target, out_step.value, out_step.id),
-                    Binding(y_sym, _tagged(y(k), t), sample.y[k - 1], None),
-                ),
-                derivation=derived,
-                local_equation=self.net.sample_loss_equation().xreplace(
-                    {symbol(loss_term(m)): self.net.loss_term_equation(m) for m in range(1, K + 1)}
-                ),
-                wrt=o_sym,
-            )
-            dloss_da[k] = self.add(section, Partial(LOSS, a(L, k), t), form, value, "local", t)
-        local = self.activation_locals(section, layer, s, values)
-        dloss_dz = self.dloss_dz(section, layer, s, dloss_da, local)
-        return dloss_da, dloss_dz, local
+    # -- backward ------------------------------------------------------------------------
+    def local_step(self, consumer: int, slot: int, s: int) -> Step:
+        """∂consumer/∂(its argument at ``slot``), in its textbook form, for sample s."""
+        family = self.graph.family_of(consumer)
+        row = consumer - family.start
+        args = [int(a) for a in family.args[row]]
+        position = int(family.positions[row]) if family.positions is not None else 0
+        op = family.op
+        argument_is_parameter = bool(self.graph.shared[args[slot]])
+        updated = self.engine.updated_within
 
-    def activation_locals(self, section: Section, layer: Layer, s: int, values: _Values) -> dict:
-        """∂a/∂z of every unit of a layer (softmax: every pair), derived from the local equation."""
-        t = self.tag(s)
-        l = layer.number
-        local: dict = {}
-        if layer.is_softmax:
-            act = layer.activation
-            for m in range(1, layer.units + 1):
-                for j in range(1, layer.units + 1):
-                    am, aj = self.index[self.id_of(_tagged(a(l, m), t))], self.index[self.id_of(_tagged(a(l, j), t))]
-                    form = Expression(
-                        act.textbook(symbol(a(l, m)), symbol(a(l, j)), m == j),  # type: ignore[call-arg]
-                        tuple(dict.fromkeys([
-                            Binding(symbol(a(l, m)), am.target, am.value, am.id),
-                            Binding(symbol(a(l, j)), aj.target, aj.value, aj.id),
-                        ])),
-                        derivation=sp.diff(self.net.activation_equation(l, m), symbol(z(l, j))),
-                        local_equation=self.net.activation_equation(l, m),
-                        wrt=symbol(z(l, j)),
-                    )
-                    value = act.derivative_value(am.value, aj.value, m == j)  # type: ignore[call-arg]
-                    local[(m, j)] = self.add(section, Partial(a(l, m), z(l, j), t), form, value, "local", t)
-            return local
-        act = layer.activation
-        for j in range(1, layer.units + 1):
-            z_sym, a_sym = symbol(z(l, j)), symbol(a(l, j))
-            zs, as_ = self.index[self.id_of(_tagged(z(l, j), t))], self.index[self.id_of(_tagged(a(l, j), t))]
-            textbook = act.textbook(z_sym, a_sym)  # type: ignore[call-arg]
-            bindings = []
-            if textbook.has(z_sym):
-                bindings.append(Binding(z_sym, zs.target, zs.value, zs.id))
-            if textbook.has(a_sym):
-                bindings.append(Binding(a_sym, as_.target, as_.value, as_.id))
-            form = Expression(
-                textbook,
-                tuple(bindings),
-                derivation=activations.local_derivative(act).xreplace({activations.Z: z_sym}),  # type: ignore[arg-type]
-                local_equation=self.net.activation_equation(l, j),
-                wrt=z_sym,
-            )
-            value = act.derivative_value(zs.value, as_.value)  # type: ignore[union-attr]
-            local[j] = self.add(section, Partial(a(l, j), z(l, j), t), form, value, "local", t)
-        return local
+        def is_updated(node: int) -> bool:
+            return not argument_is_parameter and self.graph.family_of(node).start in updated
 
-    def dloss_dz(self, section: Section, layer: Layer, s: int, dloss_da: dict[int, Step], local: dict) -> dict[int, Step]:
-        t = self.tag(s)
-        l = layer.number
-        out: dict[int, Step] = {}
-        for j in range(1, layer.units + 1):
-            target = Partial(LOSS, z(l, j), t)
-            if layer.is_softmax:
-                terms = tuple(Chain((self.factor(dloss_da[m]), self.factor(local[(m, j)]))) for m in range(1, layer.units + 1))
-                out[j] = self.add(section, target, _sum(terms), _sum_value(terms), "backward", t)
-            else:
-                chain = Chain((self.factor(dloss_da[j]), self.factor(local[j])))
-                out[j] = self.add(section, target, chain, _chain_value(chain), "backward", t)
-        return out
-
-    def weight_gradients(self, section: Section, layer: Layer, s: int, dloss_da: dict[int, Step] | None, local: dict, dloss_dz: dict[int, Step]) -> dict[str, Step]:
-        """∂loss/∂W and ∂loss/∂b of one layer for one sample."""
-        t = self.tag(s)
-        l = layer.number
-        grads: dict[str, Step] = {}
-        shared_terms = []
-        for j in range(1, layer.units + 1):
-            def chain_to(local_step: Step) -> Chain:
-                if layer.is_softmax or dloss_da is None:
-                    return Chain((self.factor(dloss_dz[j]), self.factor(local_step)))
-                return Chain((self.factor(dloss_da[j]), self.factor(local[j]), self.factor(local_step)))
-
-            for w_q, in_q in self.net.affine_terms(l, j):
-                source = (
-                    Factor(_tagged(in_q, t), self.problem.data[s - 1].x[in_q.index[0] - 1], None)
-                    if l == 1
-                    else self.factor(self.index[self.id_of(_tagged(in_q, t))])
-                )
-                form = Expression(
-                    affine_local_derivative("weight", w_q, in_q),
-                    (Binding(symbol(in_q), source.target, source.value, source.ref),),
-                    derivation=affine_local_derivative("weight", w_q, in_q),
-                    local_equation=self.net.pre_activation_equation(l, j) if layer.fan_in <= 8 else None,
-                    wrt=symbol(w_q),
-                )
-                dz_dw = self.add(section, Partial(z(l, j), w_q, t), form, source.value, "local", t)
-                chain = chain_to(dz_dw)
-                grads[str(w_q)] = self.add(section, Partial(LOSS, w_q, t), chain, _chain_value(chain), "gradient", t)
-            bias_q = layer.bias_of(j)
-            if bias_q is None:
-                continue
-            one = affine_local_derivative("bias", bias_q, None)
-            dz_db = self.add(
-                section,
-                Partial(z(l, j), bias_q, t),
-                Expression(one, (), derivation=one, wrt=symbol(bias_q)),
-                1.0,
-                "local",
-                t,
-            )
-            if layer.bias == "shared":
-                shared_terms.append(Chain((self.factor(dloss_dz[j]), self.factor(dz_db))))
-            else:
-                chain = chain_to(dz_db)
-                grads[str(bias_q)] = self.add(section, Partial(LOSS, bias_q, t), chain, _chain_value(chain), "gradient", t)
-        if shared_terms:
-            bias_q = layer.bias_of(1)
-            assert bias_q is not None
-            terms = tuple(shared_terms)
-            grads[str(bias_q)] = self.add(section, Partial(LOSS, bias_q, t), _sum(terms), _sum_value(terms), "gradient", t)
-        return grads
-
-    def backward_hidden(self, section: Section, layer: Layer, s: int, above: dict[int, Step], weights_above: dict[str, Factor], values: _Values):
-        """∂loss/∂a of a hidden layer: the sum over every unit of the layer above (every path)."""
-        t = self.tag(s)
-        l = layer.number
-        up = self.net.layer(l + 1)
-        dloss_da: dict[int, Step] = {}
-        for i in range(1, layer.units + 1):
-            terms = []
-            for j in range(1, up.units + 1):
-                w_q = Quantity("W", l + 1, (j, i))
-                dz_da = self._dz_da(section, up, j, i, weights_above[str(w_q)])
-                terms.append(Chain((self.factor(above[j]), self.factor(dz_da))))
-            terms_t = tuple(terms)
-            dloss_da[i] = self.add(section, Partial(LOSS, a(l, i), t), _sum(terms_t), _sum_value(terms_t), "backward", t)
-        local = self.activation_locals(section, layer, s, values)
-        dloss_dz = self.dloss_dz(section, layer, s, dloss_da, local)
-        return dloss_da, local, dloss_dz
-
-    def _dz_da(self, section: Section, up: Layer, j: int, i: int, weight: Factor) -> Step:
-        """∂z_{l+1}[j]/∂a_l[i] = W_{l+1}[j,i]: the same in every sample, written once."""
-        target = Partial(z(up.number, j), a(up.number - 1, i), None)
-        existing = self.index.get(self.id_of(target))
-        if existing is not None:
-            return existing
-        w_q = Quantity("W", up.number, (j, i))
-        in_q = a(up.number - 1, i)
-        derivative = affine_local_derivative("input", w_q, in_q)
-        w_target = weight.target
+        textbook = op.textbook(slot, position)
+        names = {ARG[k]: symbol(self.graph.key(a)) for k, a in enumerate(args)}
+        outputs = self._outputs(family, row)
+        names.update({OUT[m]: symbol(self.graph.key(node)) for m, node in outputs.items()})
+        free = textbook.free_symbols
+        bindings: list[Binding] = []
+        seen: set[int] = set()
+        note = ""
+        for k, a in enumerate(args):
+            if ARG[k] in free and a not in seen:
+                seen.add(a)
+                factor = self.given(a, s, updated=is_updated(a))
+                bindings.append(Binding(names[ARG[k]], factor.target, factor.value, factor.ref))
+                if is_updated(a):
+                    note = UPDATED_NOTE
+        own = position if family.positions is not None else 0
+        for m in sorted(outputs, key=lambda m: (m != own, m)):
+            node = outputs[m]
+            if OUT[m] in free and node not in seen:
+                seen.add(node)
+                factor = self.given(node, s)
+                bindings.append(Binding(names[OUT[m]], factor.target, factor.value, factor.ref))
+        shown_equation = not (isinstance(op, WeightedSum) and op.terms > SHOWN_EQUATION_TERMS)
         form = Expression(
-            derivative if not getattr(w_target, "after", False) else symbol(w_target),
-            (Binding(symbol(w_target), w_target, weight.value, weight.ref),),
-            derivation=derivative,
-            local_equation=self.net.pre_activation_equation(up.number, j) if up.fan_in <= 8 else None,
-            wrt=symbol(in_q),
+            renamed(textbook, names),
+            tuple(bindings),
+            derivation=op.derived(slot, position).xreplace(names),
+            local_equation=op.expression([names[ARG[k]] for k in range(len(args))], position) if shown_equation else None,
+            wrt=names[ARG[slot]],
+            names=tuple((symbol(self.graph.key(a)), self.graph.key(a).plain()) for a in dict.fromkeys(args)) if shown_equation else (),
         )
-        # sequential order: the weight was updated earlier in *this* step (a weight carried over
-        # from the previous step's update is also an "after" quantity, but not a sequential one)
-        updated_now = getattr(w_target, "after", False) and weight.ref == self.id_of(w_target)
-        note = "with the weight already updated (sequential order)" if updated_now else ""
-        return self.add(section, target, form, weight.value, "local", None, note)
+        sample_free = bool(bindings) and all(self.graph.shared[self.graph.node_of(b.target.plain())] for b in bindings)
+        key = Partial(self.graph.key(consumer).plain(), self.graph.key(args[slot]).plain(), None if sample_free else self.tag(s), self.number)
+        value = float(self.engine.local[family.start][s, row, slot])
+        return Step(key, form, value, "local", note)
 
-    # -- combining samples, updating ------------------------------------------------
-    def combine(self, section: Section, names: list[str], per_sample: list[dict[str, Step]]) -> dict[str, Step]:
+    def _outputs(self, family: Family, row: int) -> dict[int, int]:
+        """The outputs of a node's group the textbook form may use, by position (OUT[m])."""
+        if family.positions is None:
+            return {0: family.start + row}
+        return {int(p): family.start + k for k, p in enumerate(family.positions)}
+
+    def needed_local(self, consumer: int, slot: int, s: int, steps: list[Step]) -> Step:
+        """A local derivative, written (into ``steps``) the first time it is needed."""
+        step = self.local_step(consumer, slot, s)
+        if step.key not in self.local_steps:
+            self.local_steps[step.key] = step
+            steps.append(step)
+        return self.local_steps[step.key]
+
+    def gradient_step(self, node: int, s: int, steps: list[Step]) -> Step:
+        """∂(sample s's loss)/∂node, by the chain rule through its consumers."""
+        family = self.graph.family_of(node)
+        users = self.graph.consumers_of(node)
+        key = self.partial(LOSS, node, s)
+        value = float(self.engine.adjoint[s, node])
+        kind = "gradient" if family.shared else "backward"
+        if len(users) == 1 and self.graph.family_of(users[0][0]).fused:
+            return Step(key, self._through_term(node, users[0], s), value, "local")
+        if len(users) == 1:
+            consumer, slot = users[0]
+            local = self.needed_local(consumer, slot, s, steps)
+            upstream = self.gradient_steps[(s, consumer)]
+            if isinstance(upstream.form, Chain):
+                factors = upstream.form.factors + (self.factor(local),)
+            else:
+                factors = (self.factor(upstream), self.factor(local))
+            return Step(key, Chain(factors), value, kind)
+        terms = []
+        for consumer, slot in users:
+            local = self.needed_local(consumer, slot, s, steps)
+            terms.append(Chain((self.factor(self.gradient_steps[(s, consumer)]), self.factor(local))))
+        vanishing = tuple(any(f.value == 0.0 for f in t.factors) for t in terms)
+        return Step(key, Sum(tuple(terms), None, "", vanishing), value, kind)
+
+    def _through_term(self, node: int, use: tuple[int, int], s: int) -> Expression:
+        """∂loss/∂v where v's only use is a term of a sum (a loss term of the sample's loss): the
+        derivative of the whole sum, written as the texts do (``−(y − o)``, ``−y/o``)."""
+        term, slot = use
+        term_family = self.graph.family_of(term)
+        (total, term_slot), = self.graph.consumers_of(term)
+        total_family = self.graph.family_of(total)
+        term_args = [int(a) for a in term_family.args[term - term_family.start]]
+        total_args = [int(a) for a in total_family.args[total - total_family.start]]
+        names = {ARG[k]: symbol(self.graph.key(a)) for k, a in enumerate(term_args)}
+        inner = term_family.op.textbook(slot)
+        outer = total_family.op.textbook(term_slot)
+        symbolic = renamed(inner, names)
+        derivation = term_family.op.derived(slot).xreplace(names)
+        if outer != 1:
+            symbolic = sp.Mul(outer, symbolic, evaluate=False)
+            derivation = outer * derivation
+        equations = [term_family.op.expression([symbol(self.graph.key(int(a))) for a in term_family.args[t - term_family.start]])
+                     for t in total_args]
+        free = inner.free_symbols
+        bindings = []
+        for k, a in enumerate(term_args):
+            if ARG[k] in free:
+                factor = self.given(a, s)
+                bindings.append(Binding(names[ARG[k]], factor.target, factor.value, factor.ref))
+        everything = dict.fromkeys(int(a) for t in total_args for a in term_family.args[t - term_family.start])
+        return Expression(symbolic, tuple(bindings), derivation=derivation,
+                          local_equation=total_family.op.expression(equations), wrt=names[ARG[slot]],
+                          names=tuple((symbol(self.graph.key(a)), self.graph.key(a).plain()) for a in everything))
+
+    def backward_sections(self) -> list[Section]:
+        """Per layer from the output down: the backward pass (sample by sample), the gradients
+        of the total loss (several samples), the update (sequential order)."""
+        graph = self.graph
+        sequential = self.problem.training.order == "sequential"
+        sections: list[Section] = []
+        for layer in range(self.network.depth, 0, -1):
+            computed = [f for f in reversed(graph.families) if f.op is not None and f.section == layer and not f.fused]
+            parameters = [f for f in graph.families if f.op is None and f.section == layer and f.shared]
+            steps: list[Step] = []
+            for s in range(self.samples):
+                for family in computed + parameters:
+                    for node in family.ids:
+                        node = int(node)
+                        step = self.gradient_step(node, s, steps)
+                        self.gradient_steps[(s, node)] = step
+                        steps.append(step)
+            title = f"Backward pass: {self.network.section_title(layer)}"
+            sections.append(Section("backward", title, tuple(steps), layer=layer))
+            combined = self.combined(parameters)
+            if combined:
+                sections.append(Section("gradients", f"Gradients of the total loss: layer {layer}", tuple(combined), layer=layer))
+            if sequential:
+                sections.append(Section("update", f"Update: layer {layer}", tuple(self.updates(parameters)), layer=layer))
+        if not sequential:
+            parameters = [f for f in graph.families if f.op is None and f.shared]
+            sections.append(Section("update", "Gradient-descent update", tuple(self.updates(parameters))))
+        return sections
+
+    def total_gradient(self, node: int) -> Step:
+        return self.combined_steps[node] if self.samples > 1 else self.gradient_steps[(0, node)]
+
+    def combined(self, parameters: list[Family]) -> list[Step]:
         """∂loss/∂θ of the total loss: the per-sample gradients summed (or averaged)."""
         if self.samples == 1:
-            return {name: per_sample[0][name] for name in names}
-        out = {}
-        scale = 1 / self.samples if self.loss.samples == "mean" else None
-        reason = f"mean over {self.samples} samples" if scale else ""
-        for name in names:
-            terms = tuple(Chain((self.factor(grads[name]),)) for grads in per_sample)
-            value = _sum_value(terms) if scale is None else _sum_value(terms) * scale
-            q = per_sample[0][name].target.wrt  # type: ignore[union-attr]
-            out[name] = self.add(section, Partial(LOSS, q, None), Sum(terms, scale, reason), value, "gradient")
+            return []
+        mean = self.network.samples_combine == "mean"
+        out = []
+        for family in parameters:
+            for node in family.ids:
+                node = int(node)
+                terms = tuple(Chain((self.factor(self.gradient_steps[(s, node)]),)) for s in range(self.samples))
+                step = Step(self.partial(LOSS, node, None), Sum(terms, 1 / self.samples if mean else None,
+                            f"mean over {self.samples} samples" if mean else ""), float(self.engine.gradient[node]), "gradient")
+                self.combined_steps[node] = step
+                out.append(step)
         return out
 
-    def update(self, section: Section, names: list[str], gradients: dict[str, Step], trainable: set[str]) -> dict[str, float]:
-        rate = self.problem.training.learning_rate
-        new = {}
-        for name in names:
-            grad = gradients[name]
-            old_q = grad.target.wrt  # type: ignore[union-attr]
-            old = self.params[name]
-            if name not in trainable:
-                new[name] = old
-                continue
-            value = old - rate * grad.value
-            form = Update(self.given(old_q, old), rate, self.factor(grad))
-            step = self.add(section, Quantity(old_q.base, old_q.layer, old_q.index, None, True), form, value, "update")
-            new[name] = value
-            self.latest[name] = step.id
-        return new
+    def updates(self, parameters: list[Family]) -> list[Step]:
+        out = []
+        for family in parameters:
+            for node in family.ids:
+                node = int(node)
+                if not self.trained[node]:
+                    continue
+                key = family.key(node).updated().at_step(self.number)
+                form = Update(self.given(node, 0), self.rate, self.factor(self.total_gradient(node)))
+                out.append(Step(key, form, float(self.engine.after[node]), "update"))
+        return out
 
-    # -- the whole training step ----------------------------------------------------
-    def training_step(self) -> tuple[TrainingStep, Problem]:
-        sections: list[Section] = []
-        per_sample_values: list[_Values] = []
-        sample_losses: list[Step] = []
-        loss_section = Section("loss", "Loss")
-        for s in range(1, self.samples + 1):
-            forward, values, outputs = self.forward(s)
-            sections.append(forward)
-            per_sample_values.append(values)
-            sample_losses.append(self.sample_loss(loss_section, s, outputs))
-        total = self.total_loss(loss_section, sample_losses)
-        sections.append(loss_section)
+    # -- the two documents' parts ---------------------------------------------------------
+    def training_step(self) -> tuple[Section, ...]:
+        self.combined_steps: dict[int, Step] = {}
+        sections = self.forward_sections("forward", "Forward pass")
+        sections.append(self.loss_section("loss", "Loss"))
+        sections.extend(self.backward_sections())
+        return tuple(sections)
 
-        sequential = self.problem.training.order == "sequential"
-        trainable = set(self.problem.trainable())
-        gradients: dict[str, Step] = {}
-        new_params = dict(self.params)
-        L = self.net.depth
-        above: list[dict[int, Step]] = []  # ∂loss/∂z of the layer above, per sample
-        for layer in reversed(self.net.layers):
-            l = layer.number
-            title = "Backward pass: output layer" if l == L else f"Backward pass: hidden layer {l}"
-            section = Section("backward", title, layer=l)
-            per_sample_grads = []
-            weights_above: dict[str, Factor] = {}
-            if l < L:
-                for name, value in self.params.items():
-                    if name.startswith(f"W{l + 1}["):
-                        q = Quantity("W", l + 1, tuple(int(v) for v in name[len(f'W{l + 1}['):-1].split(",")))
-                        if sequential and name in trainable:
-                            after_q = Quantity("W", q.layer, q.index, None, True)
-                            weights_above[name] = Factor(after_q, new_params[name], self.id_of(after_q))
-                        else:
-                            weights_above[name] = self.given(q, value)
-            new_above = []
-            for s in range(1, self.samples + 1):
-                if l == L:
-                    dloss_da, dloss_dz, local = self.backward_output(section, s, per_sample_values[s - 1])
-                else:
-                    dloss_da, local, dloss_dz = self.backward_hidden(section, layer, s, above[s - 1], weights_above, per_sample_values[s - 1])
-                per_sample_grads.append(self.weight_gradients(section, layer, s, dloss_da, local, dloss_dz))
-                new_above.append(dloss_dz)
-            above = new_above
-            sections.append(section)
-            names = [n for n in self.net.parameter_names if layer_of(n) == l]
-            combined_section = Section("gradients", f"Gradients of the total loss: layer {l}", layer=l)
-            gradients.update(self.combine(combined_section, names, per_sample_grads))
-            if combined_section.steps:
-                sections.append(combined_section)
-            if sequential:
-                update_section = Section("update", f"Update: layer {l}", layer=l)
-                new_params.update(self.update(update_section, names, gradients, trainable))
-                sections.append(update_section)
-        if not sequential:
-            update_section = Section("update", "Gradient-descent update")
-            new_params.update(self.update(update_section, self.net.parameter_names, gradients, trainable))
-            sections.append(update_section)
-
-        assert self.number is not None
-        order = {name: k for k, name in enumerate(self.net.parameter_names)}
-        step = TrainingStep(
-            number=self.number,
-            derived=True,
-            sections=_document_order(sections, sequential),
-            loss=total.value,
-            params_before=dict(self.params),
-            gradients={name: gradients[name].value for name in sorted(gradients, key=order.__getitem__)},
-            params_after=new_params,
-            forward=[_forward_record(self.net, v, sl.value, s) for s, (v, sl) in enumerate(zip(per_sample_values, sample_losses), 1)],
-        )
-        return step, self.problem.with_parameters(new_params)
-
-    def closing(self) -> tuple[list[Section], float]:
-        """The forward pass and the loss with the final parameters."""
-        sections = []
-        loss_section = Section("loss_after", "Loss after the update")
-        sample_losses = []
-        for s in range(1, self.samples + 1):
-            forward, _values, outputs = self.forward(s)
-            forward.kind = "forward_after"
-            forward.title = "Forward pass with the updated parameters" if self.problem.training.steps else "Forward pass (no training step)"
-            sections.append(forward)
-            sample_losses.append(self.sample_loss(loss_section, s, outputs))
-        total = self.total_loss(loss_section, sample_losses)
-        if total.id != "loss_after":  # one sample: its loss is the total
-            loss_section.steps.remove(total)
-            del self.index[total.id]
-            total = Step("loss_after", Quantity("loss_after"), total.form, total.value, "loss", None)
-            loss_section.steps.append(total)
-            self.index["loss_after"] = total
-        sections.append(loss_section)
-        return sections, total.value
-
-
-# ---------------------------------------------------------------------------
-
-
-def _numeric_step(network: Network, problem: Problem, number: int) -> tuple[TrainingStep, Problem]:
-    """A training step from the NumPy engine only (long runs): numbers, no derivation."""
-    from tracer.numeric import mlp as numeric
-
-    result = numeric.evaluate(problem)
-    after = numeric.step(problem)
-    records = []
-    for s, sp_ in enumerate(result.samples, 1):
-        records.append(
-            {
-                "sample": s,
-                "layers": [{"z": [float(v) for v in zl], "a": [float(v) for v in al]} for zl, al in zip(sp_.z, sp_.a)],
-                "loss": float(sp_.loss),
-            }
-        )
-    order = problem.parameter_names()
-    step = TrainingStep(
-        number=number,
-        derived=False,
-        sections=[],
-        loss=float(result.loss),
-        params_before=problem.parameters(),
-        gradients={name: float(result.grads[name]) for name in order},
-        params_after=after.parameters(),
-        forward=records,
-    )
-    return step, after
-
-
-def _forward_record(net: Network, values: _Values, loss: float, s: int) -> dict:
-    layers = []
-    for layer in net.layers:
-        l = layer.number
-        layers.append(
-            {
-                "z": [values.z[(l, j)] for j in range(1, layer.units + 1)],
-                "a": [values.a[(l, j)] for j in range(1, layer.units + 1)],
-            }
-        )
-    return {"sample": s, "layers": layers, "loss": loss}
-
-
-def _document_order(sections: list[Section], sequential: bool) -> list[Section]:
-    return sections
-
-
-def _tagged(q: Quantity, sample: int | None) -> Quantity:
-    return Quantity(q.base, q.layer, q.index, sample, q.after)
-
-
-def _chain_value(chain: Chain) -> float:
-    value = 1.0
-    for f in chain.factors:
-        value *= f.value
-    return value
-
-
-def _sum(terms: tuple[Chain, ...], scale: float | None = None) -> Sum:
-    vanishing = tuple(any(f.value == 0.0 for f in term.factors) for term in terms)
-    return Sum(terms, scale, "", vanishing)
-
-
-def _sum_value(terms: tuple[Chain, ...]) -> float:
-    return math.fsum(_chain_value(term) for term in terms)
-
-
-def _notes(network: Network, solution: Solution) -> list[str]:
-    notes = []
-    for layer in network.layers:
-        act = layer.activation
-        if getattr(act, "has_kink", False):
-            at_kink = any(
-                step.kind == "local" and isinstance(step.target, Partial) and step.target.of.base == "a"
-                and step.target.of.layer == layer.number
-                and any(b.symbol.name.startswith("z") and b.value == 0.0 for b in getattr(step.form, "bindings", ()))
-                for step in solution.all_steps()
-            )
-            if at_kink:
-                notes.append(act.kink_note())  # type: ignore[union-attr]
-        if act.name == "step":
-            notes.append(
-                f"layer {layer.number} uses the step (threshold) activation: its derivative is 0 wherever it exists, "
-                "so no gradient flows through it and backpropagation cannot train the weights before it"
-            )
-    return notes
+    def closing(self) -> tuple[Section, ...]:
+        title = "Forward pass with the updated parameters" if self.problem.training.steps else "Forward pass (no training step)"
+        sections = self.forward_sections("forward_after", title)
+        sections.append(self.loss_section("loss_after", "Loss after the update"))
+        return tuple(sections)

@@ -65,11 +65,21 @@ class _Named:
             return self._text == other  # type: ignore[attr-defined]
         return NotImplemented
 
+    # ordered by the canonical name (so that keys and names sort together)
     def __lt__(self, other: object) -> bool:
         return str(self) < str(other)
 
+    def __le__(self, other: object) -> bool:
+        return str(self) <= str(other)
 
-@dataclass(frozen=True, slots=True, eq=False)
+    def __gt__(self, other: object) -> bool:
+        return str(self) > str(other)
+
+    def __ge__(self, other: object) -> bool:
+        return str(self) >= str(other)
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Quantity(_Named):
     kind: str
     layer: int | None = None
@@ -112,7 +122,7 @@ class Quantity(_Named):
         return Quantity(self.kind, self.layer, self.index)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Partial(_Named):
     of: Quantity
     wrt: Quantity
@@ -299,6 +309,21 @@ def parse(text: str) -> Key:
     if step == END and q.is_total_loss:
         return LOSS_AFTER
     return q if step is None else q.at_step(step)
+
+
+_FAMILY = re.compile(r"^(?P<kind>[Wb])(?P<layer>\d+)$")
+
+
+def parse_family(text: str) -> tuple[str, int] | None:
+    """A layer's parameters by kind, as ``--only W2,b2`` names them: ``W2`` → ("W", 2); None if
+    ``text`` is not such a name (``b2`` is also a shared bias's own name)."""
+    m = _FAMILY.match(text.strip())
+    return (m.group("kind"), int(m.group("layer"))) if m else None
+
+
+def family_name(kind: str, layer: int) -> str:
+    """A layer's parameters as one name (``W2``, ``b1``): the JSON groups them so."""
+    return f"{kind}{layer}"
 
 
 def canonical(text: str) -> str:

@@ -1,48 +1,75 @@
-"""The data model of a worked solution. Renderers only read it; nothing here formats.
+"""The data model of a worked solution — frozen and typed — and its query API. Nothing here formats.
 
-A :class:`Solution` is a list of training steps (:class:`TrainingStep`); each holds
-sections (forward per sample, loss, backward, update, …) of :class:`Step` s. A step
-computes one quantity (its ``target``) by one *form*:
+A :class:`Solution` is a tuple of training steps (:class:`TrainingStep`); each holds
+sections (forward per sample, loss, backward per layer, gradients of the total loss,
+update) of :class:`Step` s, and the closing sections (the forward pass and the loss
+with the final parameters). A step computes one quantity — its ``key`` — by one *form*:
 
 * :class:`Affine` — ``z = Σ w·a + b``: the weighted sum of a pre-activation;
-* :class:`Expression` — a SymPy right-hand side with the values bound to its symbols
+* :class:`Expression` — a SymPy right-hand side with values bound to its symbols
   (an activation, a loss term, a local derivative in textbook form);
 * :class:`Chain` — a product of earlier partials (the chain rule);
 * :class:`Sum` — a sum of chains (every path; or every sample), optionally scaled;
 * :class:`Update` — ``θ' = θ − η · ∂loss/∂θ``.
 
-Each form carries the values it substitutes and the ids of the steps they come
-from, so a renderer can write "= 0.74136507 × 0.186815602 × 0.593269992, from (4)"
-without recomputing anything.
+Each form carries the values it substitutes and the keys of the steps they come from,
+so that a renderer can write "= 0.74136507 × 0.186815602 × 0.593269992, from (4)"
+without recomputing anything, and replay, mistakes and check can follow a number
+back to where it went wrong. The sections of a step are written when first asked for
+(a 784-32-10 network has 100,000 of them; its JSON needs none).
+
+Names a user types are read here once, at the boundary (:meth:`Solution.value`,
+:meth:`Solution.step`): canonical names (:mod:`tracer.core.keys`) or a theme's
+(``dE_total/dw5``, ``w5+``; :mod:`tracer.notation`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Union
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, Callable, Iterator, Literal, Union
 
+import numpy as np
 import sympy as sp
 
-from tracer.core.keys import Partial, Quantity
+from tracer import notation
+from tracer.core import keys
+from tracer.core.keys import END, Key, NameError_, Partial, Quantity
+from tracer.spec import Problem
 
-Target = Union[Quantity, Partial]
+StepKind = Literal["forward", "activation", "loss", "local", "backward", "gradient", "update"]
+SectionKind = Literal["forward", "loss", "backward", "gradients", "update", "forward_after", "loss_after"]
+
+
+class LookupError_(KeyError):
+    """A name that parses but names nothing in this solution; ``str()`` says why."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+# ---------------------------------------------------------------------------
+# Forms
+# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Factor:
-    """One factor of a chain: a quantity or partial, its value, and the step that computed it."""
+    """One value a form substitutes: what it is, its value, and the step that computed it."""
 
-    target: Target
+    target: Key
     value: float
-    ref: str | None  # id of the step that computed it (None: a given number)
+    ref: Key | None  # the step that computed it (None: a given number)
 
 
 @dataclass(frozen=True)
 class Binding:
+    """A symbol of an expression and the value substituted for it."""
+
     symbol: sp.Symbol
-    target: Target
+    target: Key
     value: float
-    ref: str | None
+    ref: Key | None
 
 
 @dataclass(frozen=True)
@@ -55,9 +82,11 @@ class Affine:
 class Expression:
     symbolic: sp.Expr
     bindings: tuple[Binding, ...]
-    derivation: sp.Expr | None = None  # SymPy's raw derivative of the local equation (before recognition)
+    derivation: sp.Expr | None = None  # SymPy's own derivative of the local equation (before recognition)
     local_equation: sp.Expr | None = None  # the equation that was differentiated (right-hand side)
     wrt: sp.Symbol | None = None
+    #: what every symbol of the local equation stands for (the bound ones and the others)
+    names: tuple[tuple[sp.Symbol, Quantity], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,42 +123,96 @@ def substituted(form: Form) -> list[Union[Factor, Binding]]:
         return list(form.factors)
     if isinstance(form, Sum):
         return [f for term in form.terms for f in term.factors]
-    if isinstance(form, Update):
-        return [form.parameter, form.gradient]
-    return []
+    return [form.parameter, form.gradient]
+
+
+def refs_of(form: Form) -> list[Key]:
+    """The keys of the steps whose values a form substitutes."""
+    return [f.ref for f in substituted(form) if f.ref is not None]
 
 
 @dataclass(frozen=True)
 class Step:
-    id: str
-    target: Target
+    key: Key
     form: Form
     value: float
-    kind: str  # forward | activation | loss | local | backward | gradient | update
-    sample: int | None = None
+    kind: StepKind
     note: str = ""
 
+    @property
+    def id(self) -> Key:
+        """The step's key; it prints, compares and hashes as its canonical name (``dz2[1]/da1[1]@2``)."""
+        return self.key
 
-@dataclass
+    @property
+    def target(self) -> Key:
+        return self.key
+
+    @property
+    def sample(self) -> int | None:
+        return self.key.sample
+
+
+@dataclass(frozen=True)
 class Section:
-    kind: str  # forward | loss | backward | gradients | update | forward_after | loss_after
+    kind: SectionKind
     title: str
-    steps: list[Step] = field(default_factory=list)
+    steps: tuple[Step, ...]
     sample: int | None = None
     layer: int | None = None
 
 
-@dataclass
+# ---------------------------------------------------------------------------
+# Training steps, the matrix (δ) view, runs, the verification
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LayerArrays:
+    """One layer of one pass as arrays, for the matrix form (values of the engine; samples first)."""
+
+    number: int
+    activation: str
+    units: int
+    inputs: np.ndarray  # (S, fan_in): the layer's input a^{[l−1]} (x for layer 1)
+    z: np.ndarray  # (S, units)
+    a: np.ndarray
+    dloss_da: np.ndarray
+    dloss_dz: np.ndarray  # δ
+    slope: np.ndarray  # (S, units) f'(z); softmax: (S, units, units) ∂a_m/∂z_j
+    weights: np.ndarray  # (units, fan_in)
+    bias: np.ndarray | None  # (units,), (1,) shared, or None
+    weight_gradients: np.ndarray  # (S, units, fan_in): per sample
+    bias_gradients: np.ndarray | None  # (S, units) or (S, 1)
+    weight_gradient: np.ndarray  # the total loss's (units, fan_in)
+    bias_gradient: np.ndarray | None
+    weights_after: np.ndarray
+    bias_after: np.ndarray | None
+    trained_weights: np.ndarray  # (units, fan_in) bool
+    trained_bias: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
 class TrainingStep:
     number: int  # 1-based
-    derived: bool  # carries full derivations (else: numbers from the NumPy engine only)
-    sections: list[Section]
+    derived: bool  # written out in full (else: numbers only, not shown step by step)
     loss: float
-    params_before: dict[str, float]
-    gradients: dict[str, float]
-    params_after: dict[str, float]
-    forward: list[dict]  # per sample: {"sample", "layers": [{"z": [...], "a": [...]}], "loss"}
+    params_before: dict[Quantity, float]
+    gradients: dict[Quantity, float]  # of the total loss: what the step subtracts (times η)
+    params_after: dict[Quantity, float]
+    #: per sample, as JSON writes it: {"sample", "layers": [{"z": [...], "a": [...]}], "loss"}
+    forward: tuple[dict[str, Any], ...]
     batch: tuple[int, ...] | None = None  # the samples (1-based) of a mini-batch/SGD update; None = all
+    write: Callable[[], tuple[Section, ...]] | None = field(default=None, repr=False, compare=False)
+    arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def sections(self) -> tuple[Section, ...]:
+        return self.write() if (self.derived and self.write is not None) else ()
+
+    @cached_property
+    def layers(self) -> tuple[LayerArrays, ...]:
+        return self.arrays() if self.arrays is not None else ()
 
     def steps(self) -> Iterator[Step]:
         for section in self.sections:
@@ -141,7 +224,32 @@ class Mismatch:
     quantity: str
     engine: float
     reference: float
-    against: str  # "numpy" | "finite differences"
+    against: str  # "numpy" | "finite differences" | "training run"
+
+
+@dataclass(frozen=True)
+class DeltaRow:
+    """One equation of the δ form: a layer's δ or its weight gradient, from the NumPy δ law,
+    and how far it is from the scalar chain's steps (``equals``)."""
+
+    layer: int
+    what: Literal["delta", "weights"]
+    softmax: bool
+    output: bool  # the output layer (its δ from ∂L/∂a; a hidden one's from the layer above)
+    values: tuple[tuple[float, ...], ...]  # a vector as one row; a matrix row by row
+    delta: tuple[float, ...]  # the layer's δ
+    slope: tuple[float, ...]  # f'(z) (empty for a softmax)
+    upstream: tuple[float, ...]  # ∂L/∂a = (W^{(l+1)})ᵀ δ^{(l+1)}
+    inputs: tuple[float, ...]  # a^{(l−1)} (x for layer 1)
+    equals: tuple[Key, ...]  # the scalar steps it equals
+    difference: float | None  # largest difference from them (None: not all written out)
+
+
+@dataclass(frozen=True)
+class DeltaForm:
+    step: int
+    samples: tuple[tuple[int | None, tuple[DeltaRow, ...]], ...]
+    difference: float
 
 
 @dataclass(frozen=True)
@@ -151,27 +259,99 @@ class Verification:
     finite_difference_checked: int
     finite_difference_max_diff: float
     mismatches: tuple[Mismatch, ...] = ()
+    delta: DeltaForm | None = None  # the δ law of the first written-out step, shown equal to the chain
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
 
 
-@dataclass
+@dataclass(frozen=True)
+class TruthRow:
+    x: tuple[float, ...]
+    z: tuple[tuple[float, ...], ...]  # per layer, per unit
+    a: tuple[tuple[float, ...], ...]
+    target: tuple[float, ...] | None
+
+    @property
+    def output(self) -> tuple[float, ...]:
+        return self.a[-1]
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Unit ``unit`` of layer ``layer``: w1·u1 + w2·u2 + b = 0 in the plane of its inputs."""
+
+    layer: int
+    unit: int
+    weights: tuple[float, ...]
+    bias: float
+    slope: float | None  # u2 = slope·u1 + intercept (None: a vertical line u1 = intercept)
+    intercept: float | None
+
+
+@dataclass(frozen=True)
+class Perceptron:
+    """A network of step units read as logic gates: its truth table and decision lines."""
+
+    rows: tuple[TruthRow, ...]
+    boundaries: tuple[Boundary, ...]
+
+    @property
+    def agrees(self) -> bool | None:
+        """Whether the outputs equal the problem's targets (None: no targets for these inputs)."""
+        given = [r for r in self.rows if r.target is not None]
+        if not given:
+            return None
+        return all(tuple(r.output) == tuple(r.target) for r in given)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Derivations:
+    """``--detail full``: each distinct operation's derivation, with the layers that use it."""
+
+    activations: tuple[tuple[str, tuple[int, ...], int, tuple[tuple[str, Any], ...]], ...]  # (name, layers, units, cases)
+    loss: tuple[tuple[str, Any], ...]
+
+
+# ---------------------------------------------------------------------------
+# The solution
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
 class Solution:
-    problem: object  # tracer.spec.Problem
-    steps: list[TrainingStep]
+    problem: Problem
+    steps: tuple[TrainingStep, ...]
     loss_after: float
-    closing: list[Section]  # the forward pass and loss with the final parameters
-    index: dict[str, Step]  # every step of every derived training step and of the closing, by id
-    final: object  # the problem with the final parameters
+    final: Problem  # the problem with the final parameters
+    notes: tuple[str, ...] = ()  # conventions met (relu'(0)), warnings
+    run: Any = None  # tracer.numeric.training.Run of a long run (losses per recorded epoch), else None
     verification: Verification | None = None
-    notes: list[str] = field(default_factory=list)  # conventions met (relu'(0)), warnings
-    run: object | None = None  # tracer.training.Run of a long run (losses per recorded epoch), else None
+    perceptron: Perceptron | None = None
+    write_closing: Callable[[], tuple[Section, ...]] | None = field(default=None, repr=False, compare=False)
+    explain: Callable[[], Derivations] | None = field(default=None, repr=False, compare=False)
+    engine: Any = field(default=None, repr=False, compare=False)  # the passes' arrays, for the verification
+
+    @cached_property
+    def closing(self) -> tuple[Section, ...]:
+        """The forward pass and the loss with the final parameters."""
+        return self.write_closing() if self.write_closing is not None else ()
+
+    @cached_property
+    def derivations(self) -> Derivations | None:
+        return self.explain() if self.explain is not None else None
 
     @property
     def samples(self) -> int:
-        return len(self.problem.data)  # type: ignore[attr-defined]
+        return len(self.problem.data)
+
+    def with_verification(self, verification: Verification) -> "Solution":
+        solved = replace(self, verification=verification)
+        for name in ("closing", "index", "derivations"):  # what was written already need not be written again
+            if name in self.__dict__:
+                solved.__dict__[name] = self.__dict__[name]
+        return solved
 
     def all_steps(self) -> Iterator[Step]:
         for training_step in self.steps:
@@ -179,14 +359,125 @@ class Solution:
         for section in self.closing:
             yield from section.steps
 
-    # The lookup API (tracer ask, tracer check, tests) lives in tracer.lookup so that
-    # name resolution (themes, aliases) stays out of the data model.
-    def value(self, name: str) -> float:
-        from tracer.core.lookup import value
+    @cached_property
+    def index(self) -> dict[Key, Step]:
+        """Every written step of every derived training step and of the closing, by key
+        (a key equals its canonical name: ``index["dz2[1]/da1[1]@2"]`` finds it)."""
+        return {step.key: step for step in self.all_steps()}
 
-        return value(self, name)
+    # -- the query API: names read once, at the boundary ------------------------------
+    def resolve(self, text: str) -> tuple[Key, keys.Step | None]:
+        """A canonical or theme name as (key, the training step it names: None when no ``@``)."""
+        number = keys.split_step(text)[1]
+        target = notation.parse_name(text, self.problem)
+        if target != keys.LOSS_AFTER:
+            target = target.at_step(1)  # the step is answered apart: ``number``
+        if number is not None and number != END and not 1 <= number <= max(1, len(self.steps)):
+            raise LookupError_(f"{text}: there are {len(self.steps)} training step(s)")
+        return self._normalised(target), number
 
-    def step(self, name: str) -> Step:
-        from tracer.core.lookup import find_step
+    def _normalised(self, target: Key) -> Key:
+        many = self.samples > 1
 
-        return find_step(self, name)
+        def fix(sample: int | None, named: object) -> int | None:
+            if sample is not None and not 1 <= sample <= self.samples:
+                raise LookupError_(f"{named}: there are {self.samples} sample(s)")
+            return sample if many else None
+
+        if isinstance(target, Partial):
+            return Partial(target.of.of_sample(fix(target.of.sample, target)), target.wrt.of_sample(fix(target.wrt.sample, target)),
+                           fix(target.sample, target))
+        return target.of_sample(fix(target.sample, target))
+
+    def step(self, text: str) -> Step:
+        """The step that computes a named quantity (``dloss/dW2[1,1]``, ``a2[1]#2@end``, ``w5+``)."""
+        target, number = self.resolve(text)
+        return self._step_for(target, number, text)
+
+    def _step_for(self, target: Key, number: keys.Step | None, text: str) -> Step:
+        if isinstance(target, Quantity) and target.kind == "loss_after":
+            if keys.LOSS_AFTER in self.index:
+                return self.index[keys.LOSS_AFTER]
+            raise LookupError_(f"{text}: the loss after the run comes from the NumPy engine only (no derivation)")
+        at = 1 if number is None else number
+        candidates = [target.at_step(at)]
+        if isinstance(target, Partial) and target.sample is not None:
+            candidates.append(target.without_sample().at_step(at))  # sample-free local derivatives (∂z/∂a = W)
+        for candidate in candidates:
+            if candidate in self.index:
+                return self.index[candidate]
+        if isinstance(target, Quantity) and target.after and self.steps:
+            last = number if isinstance(number, int) else len(self.steps)
+            if self.steps[last - 1].derived and target.at_step(last) not in self.index:
+                raise LookupError_(f"{text}: this parameter is not trained (it keeps its value)")
+        if self.samples > 1 and _needs_sample(target):
+            raise LookupError_(f"{text}: there are {self.samples} samples; name one, e.g. {_with_sample(target)}")
+        if isinstance(number, int) and number <= len(self.steps) and not self.steps[number - 1].derived:
+            raise LookupError_(f"{text}: training step {number} was computed by the NumPy engine only (no derivation)")
+        if number == END and not self.closing:
+            raise LookupError_(f"{text}: the forward pass with the final parameters is not written out for this problem")
+        raise LookupError_(f"{text}: no such quantity in this solution")
+
+    def value(self, text: str) -> float:
+        """The value of a named quantity: a step's, a given number's, or a parameter's."""
+        target, number = self.resolve(text)
+        if isinstance(target, Quantity):
+            if target.kind in ("x", "y"):
+                if target.sample is None and self.samples > 1:
+                    raise LookupError_(f"{text}: there are {self.samples} samples; name one, e.g. {_with_sample(target)}")
+                sample = self.problem.data[(target.sample or 1) - 1]
+                vector = sample.x if target.kind == "x" else sample.y
+                k = target.index[0]
+                if not 1 <= k <= len(vector):
+                    raise LookupError_(f"{text}: index out of range (1 to {len(vector)})")
+                return vector[k - 1]
+            if target.is_parameter and number != END:
+                plain = target.plain()
+                if target.after:
+                    params = self.steps[number - 1].params_after if isinstance(number, int) else self.final.parameters()
+                else:
+                    params = self.steps[(number or 1) - 1].params_before if self.steps else self.problem.parameters()
+                if plain not in params:
+                    raise LookupError_(f"{text}: no such parameter (parameters: {', '.join(str(k) for k in list(params)[:6])}, …)")
+                return params[plain]
+            if target.is_total_loss and isinstance(number, int):
+                return self.steps[number - 1].loss
+        if (
+            isinstance(target, Partial)
+            and target.of.is_total_loss
+            and target.wrt.is_parameter
+            and target.sample is None
+            and isinstance(number, int)
+            and not self.steps[number - 1].derived
+        ):
+            return self.steps[number - 1].gradients[target.wrt]
+        return self._step_for(target, number, text).value
+
+    def dependencies(self, step: Step) -> list[Step]:
+        return dependencies(self, step)
+
+
+def dependencies(solution: Solution, step: Step) -> list[Step]:
+    """The steps a step needs (itself last), in the order a reader meets them."""
+    order = {s.key: k for k, s in enumerate(solution.all_steps())}
+    seen: dict[Key, Step] = {}
+    stack = [step]
+    while stack:
+        current = stack.pop()
+        if current.key in seen:
+            continue
+        seen[current.key] = current
+        for ref in refs_of(current.form):
+            if ref in solution.index and ref not in seen:
+                stack.append(solution.index[ref])
+    return sorted(seen.values(), key=lambda s: order.get(s.key, 0))
+
+
+def _needs_sample(target: Key) -> bool:
+    if isinstance(target, Partial):
+        return target.sample is None and not (target.of.is_total_loss and target.wrt.is_parameter)
+    return target.sample is None and (target.kind in ("z", "a", "x", "y") or (target.kind == "loss" and bool(target.index)))
+
+
+def _with_sample(target: Key) -> Key:
+    return target.of_sample(1)

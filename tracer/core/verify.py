@@ -1,20 +1,29 @@
-"""Every value of a solution against the independent NumPy pass, and the gradients
-against central finite differences.
+"""The one place where numbers are compared: every value of a solution against the independent
+NumPy pass (:mod:`tracer.numeric`), the gradients against central finite differences.
 
-The result is a :class:`~tracer.solution.Verification` that every document prints
-(how many quantities, the largest difference) and that makes the CLI exit 1 with the
-quantity named when anything disagrees.
+Every number a step shows is read from the engine's arrays (:mod:`tracer.core.sweep`),
+so checking the arrays checks every step: each node's value, each local derivative,
+each gradient per sample and of the total loss, the update — and the training step's
+own tables (``gradients``, ``params_after``), which documents and JSON print. The
+result is a :class:`~tracer.core.solution.Verification` that every document prints
+(how many values, the largest difference) and that makes the CLI exit 1 with the
+quantity named when anything disagrees. The δ form of the first written-out step (the
+NumPy δ law, shown equal to the scalar chain) is computed here too.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
+from dataclasses import dataclass, replace
+from typing import Callable
 
+import numpy as np
+
+from tracer.builders.mlp import Network
+from tracer.core import perceptron
+from tracer.core.keys import LOSS, LOSS_AFTER, Partial, Quantity
+from tracer.core.solution import DeltaForm, DeltaRow, Mismatch, Solution, Verification
+from tracer.core.sweep import Pass
 from tracer.numeric import mlp as numeric
-from tracer.core.keys import Quantity
-from tracer.core.solution import Mismatch, Solution, Step, TrainingStep, Verification
-from tracer.spec import layer_of
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
 RELATIVE = 1e-9
@@ -22,6 +31,20 @@ RELATIVE = 1e-9
 FD_RELATIVE = 1e-5
 #: finite differences cost two passes per parameter: skip them beyond this many parameters
 FD_MAX_PARAMETERS = 2000
+#: the δ form is written for layers up to this width (wider ones: ``--form matrix``)
+DELTA_MAX_UNITS = 8
+#: activations with a kink, where finite differences within h of it mean nothing
+KINKED = ("relu", "leaky_relu", "elu", "step")
+
+
+@dataclass(frozen=True, eq=False)
+class Engine:
+    """The engine's arrays behind a solution: the passes of its training steps (number, the
+    samples it ran on, the pass) and the values of the closing forward pass."""
+
+    network: Network
+    passes: tuple[tuple[int, tuple, Pass], ...]
+    closing: np.ndarray | None
 
 
 class _Checker:
@@ -30,118 +53,251 @@ class _Checker:
         self.max_diff = 0.0
         self.mismatches: list[Mismatch] = []
 
-    def check(self, name: str, engine: float, reference: float, against: str = "numpy", tol: float = RELATIVE) -> None:
-        self.count += against == "numpy"
-        if math.isinf(engine) and math.isinf(reference) and (engine > 0) == (reference > 0):
-            return
-        diff = abs(engine - reference)
-        if not math.isfinite(diff):
-            self.mismatches.append(Mismatch(name, engine, reference, against))
-            return
-        if against == "numpy":
-            self.max_diff = max(self.max_diff, diff)
-        if diff > tol * max(1.0, abs(reference)):
-            self.mismatches.append(Mismatch(name, engine, reference, against))
+    def scalar(self, name: str, engine: float, reference: float, against: str = "numpy", tol: float = RELATIVE) -> None:
+        self.array(lambda k: name, np.array([engine]), np.array([reference]), against, tol)
+
+    def array(self, name: Callable[[int], str], engine, reference, against: str = "numpy", tol: float = RELATIVE) -> None:
+        engine = np.asarray(engine, dtype=float).ravel()
+        reference = np.asarray(reference, dtype=float).ravel()
+        assert engine.shape == reference.shape, (name(0), engine.shape, reference.shape)
+        if against != "finite differences":
+            self.count += engine.size
+        with np.errstate(invalid="ignore"):
+            same_infinity = np.isinf(engine) & np.isinf(reference) & (np.sign(engine) == np.sign(reference))
+            diff = np.where(same_infinity, 0.0, np.abs(engine - reference))
+        finite = np.isfinite(diff)
+        if against == "numpy" and finite.any():
+            self.max_diff = max(self.max_diff, float(diff[finite].max()))
+        bad = ~finite | (diff > tol * np.maximum(1.0, np.abs(np.where(np.isfinite(reference), reference, 0.0))))
+        for k in np.flatnonzero(bad):
+            self.mismatches.append(Mismatch(name(int(k)), float(engine[k]), float(reference[k]), against))
 
 
 def verify(solution: Solution) -> Verification:
-    checker = _Checker()
+    engine: Engine = solution.engine
+    network = engine.network
     problem = solution.problem
-    for training_step in solution.steps:
-        before = problem.with_parameters(training_step.params_before)  # type: ignore[attr-defined]
-        if training_step.batch is not None:  # a mini-batch/SGD update: checked on its own samples
-            before = dataclasses.replace(before, data=tuple(problem.data[i - 1] for i in training_step.batch))  # type: ignore[attr-defined]
+    checker = _Checker()
+    delta = None
+    by_number = {number: (data, p) for number, data, p in engine.passes}
+    for ts in solution.steps:
+        data, p = by_number[ts.number]
+        before = replace(problem.with_parameter_vector(list(ts.params_before.values())), data=data)
         reference = numeric.evaluate(before)
         after = numeric.step(before).parameters()
-        if training_step.derived:
-            _check_training_step(checker, training_step, reference, after, before, numeric.step_gradients(before))
+        subtracted = numeric.step_gradients(before)
+        _check_pass(checker, network, p, reference, before, after, ts.number)
+        checker.array(lambda k, ts=ts: f"dloss/d{list(ts.gradients)[k]}" + _at(ts.number), list(ts.gradients.values()), [subtracted[key] for key in ts.gradients])
+        checker.array(lambda k, ts=ts: f"{list(ts.params_after)[k]}'" + _at(ts.number), list(ts.params_after.values()), [after[key] for key in ts.params_after])
+        checker.scalar("loss" + _at(ts.number), ts.loss, reference.loss)
+        if delta is None and ts.derived:
+            delta = _delta_form(network, p, reference, before, ts.number)
+    if engine.closing is not None:
+        final = numeric.evaluate(solution.final)
+        _check_values(checker, network, engine.closing, final, "end")
+        checker.scalar(str(LOSS_AFTER), solution.loss_after, final.loss)
+    if solution.perceptron is not None:
+        probe = replace(solution.final, data=perceptron.probe(solution.final))
+        reference = numeric.evaluate(probe)
+        for row, sample in zip(solution.perceptron.rows, reference.samples):
+            for l, (z, a) in enumerate(zip(row.z, row.a), start=1):
+                checker.array(lambda k, l=l: f"z{l}[{k + 1}] of the truth table", z, sample.z[l - 1])
+                checker.array(lambda k, l=l: f"a{l}[{k + 1}] of the truth table", a, sample.a[l - 1])
+    fd_count, fd_max = _finite_differences(checker, solution)
+    if solution.run is not None:
+        _check_run(checker, solution)
+    return Verification(checker.count, checker.max_diff, fd_count, fd_max, tuple(checker.mismatches), delta)
+
+
+def _at(number) -> str:
+    return "" if number == 1 else f"@{number}"
+
+
+def _names(family, sample: int | None, step, partial_of: Quantity | None = None) -> Callable[[int], str]:
+    """The name of element k of a family's array (for a mismatch message)."""
+    def name(k: int) -> str:
+        key = family.key(family.start + k, sample, 1)
+        text = str(key) if partial_of is None else str(Partial(partial_of, key.plain(), sample))
+        return text + _at(step)
+    return name
+
+
+def _check_values(checker: _Checker, network: Network, values: np.ndarray, reference, step) -> None:
+    graph = network.graph
+    S = values.shape[0]
+    for s, sample in enumerate(reference.samples):
+        tag = s + 1 if S > 1 else None
+        for l in range(1, network.depth + 1):
+            for kind, ref in (("z", sample.z[l - 1]), ("a", sample.a[l - 1])):
+                family = graph.family(kind, l)
+                checker.array(_names(family, tag, step), values[s, family.ids], ref)
+        terms = graph.family("loss", None, 1)
+        checker.array(_names(terms, tag, step), values[s, terms.ids], sample.loss_terms)
+        checker.scalar(f"loss{'#' + str(tag) if tag else ''}" + _at(step), values[s, graph.output], sample.loss)
+
+
+def _check_pass(checker: _Checker, network: Network, p: Pass, reference, problem, after: dict, step: int) -> None:
+    graph = network.graph
+    sequential = problem.training.order == "sequential"
+    L = network.depth
+    S = p.values.shape[0]
+    _check_values(checker, network, p.values, reference, step)
+    parameter_keys = _parameter_keys(network)
+    for s, sample in enumerate(reference.samples):
+        tag = s + 1 if S > 1 else None
+        for l in range(L, 0, -1):
+            through_updated = sequential and l < L  # taken through updated weights: checked by the step's own numbers
+            z, a, W = graph.family("z", l), graph.family("a", l), graph.family("W", l, 2)
+            if not through_updated:
+                checker.array(_names(a, tag, step, LOSS), p.adjoint[s, a.ids], sample.dloss_da[l - 1])
+                checker.array(_names(z, tag, step, LOSS), p.adjoint[s, z.ids], sample.dloss_dz[l - 1])
+                grads = sample.grads
+                checker.array(_names(W, tag, step, LOSS), p.adjoint[s, W.ids], [grads[k] for k in parameter_keys[W.start]])
+                if problem.layers[l - 1].bias is not None:
+                    b = network.bias(l)
+                    checker.array(_names(b, tag, step, LOSS), p.adjoint[s, b.ids], [grads[k] for k in parameter_keys[b.start]])
+            # ∂a/∂z: f'(z) unit by unit, or the softmax's full Jacobian
+            local = p.local[a.start]
+            jacobian = np.asarray(sample.da_dz[l - 1])
+            name = _local_names(a, z, tag, step)
+            if a.positions is not None:
+                checker.array(name, local[s], jacobian)
+            else:
+                checker.array(name, local[s, :, 0], jacobian if jacobian.ndim == 1 else np.diag(jacobian))
+            # ∂z/∂W = the layer's input, ∂z/∂a = the weight (updated first in sequential order), ∂z/∂b = 1
+            units, fan_in = problem.layers[l - 1].units, problem.layers[l - 1].inputs
+            inputs = np.asarray(problem.data[s].x if l == 1 else sample.a[l - 2], dtype=float)
+            local = p.local[z.start]
+            checker.array(lambda k, l=l: f"dz{l}/dW{l} entry {k}" + _at(step), local[s, :, :fan_in], np.broadcast_to(inputs, (units, fan_in)))
+            weights = np.array(problem.layers[l - 1].weights, dtype=float)
+            if sequential and W.start in p.updated_within:  # the hidden δ goes through the updated weights
+                weights = np.array([after[key] for key in _keys(W)], dtype=float).reshape(units, fan_in)
+            checker.array(lambda k, l=l: f"dz{l}/da{l - 1} entry {k}" + _at(step), local[s, :, fan_in : 2 * fan_in], weights)
+            if problem.layers[l - 1].bias is not None:
+                checker.array(lambda k, l=l: f"dz{l}/db{l} entry {k}" + _at(step), local[s, :, 2 * fan_in], np.ones(units))
+
+
+def _keys(family) -> list[Quantity]:
+    return [family.key(int(n)) for n in family.ids]
+
+
+def _parameter_keys(network: Network) -> dict[int, tuple[Quantity, ...]]:
+    """The keys of each parameter family (by its first node), in node order: the problem's own."""
+    keys_ = network.problem.parameter_keys
+    out, k = {}, 0
+    for l, layer in enumerate(network.problem.layers, start=1):
+        W = network.graph.family("W", l, 2)
+        out[W.start] = keys_[k : k + W.size]
+        k += W.size
+        if layer.bias is not None:
+            b = network.bias(l)
+            out[b.start] = keys_[k : k + b.size]
+            k += b.size
+    return out
+
+
+def _local_names(a, z, tag, step) -> Callable[[int], str]:
+    def name(k: int) -> str:
+        if a.positions is not None:
+            m, j = divmod(k, a.size)
         else:
-            checker.check(f"loss@{training_step.number}", training_step.loss, reference.loss)
-    final = numeric.evaluate(solution.final)  # type: ignore[arg-type]
-    for step in (s for section in solution.closing for s in section.steps):
-        _check_step(checker, step, final, None, solution.final, sequential=False)
-
-    fd_count, fd_max = 0, 0.0
-    if solution.steps and len(problem.parameter_names()) <= FD_MAX_PARAMETERS:  # type: ignore[attr-defined]
-        first = solution.steps[0]
-        before = problem.with_parameters(first.params_before)  # type: ignore[attr-defined]
-        if first.batch is not None:
-            before = dataclasses.replace(before, data=tuple(problem.data[i - 1] for i in first.batch))  # type: ignore[attr-defined]
-        if not _near_kink(numeric.evaluate(before), before):
-            fd = numeric.finite_differences(before)
-            sequential = problem.training.order == "sequential"  # type: ignore[attr-defined]
-            last = len(problem.layers)  # type: ignore[attr-defined]
-            for name, g in first.gradients.items():
-                if sequential and layer_of(name) < last:
-                    continue  # taken through updated weights: not the loss's gradient (checked by numpy's step)
-                fd_count += 1
-                scale = max(1.0, abs(g), max(abs(v) for v in first.gradients.values()))
-                fd_max = max(fd_max, abs(g - fd[name]))
-                checker.check(f"dloss/d{name}", g, fd[name], "finite differences", FD_RELATIVE * scale)
-    return Verification(checker.count, checker.max_diff, fd_count, fd_max, tuple(checker.mismatches))
+            m = j = k
+        of, wrt = a.key(a.start + m).plain(), z.key(z.start + j).plain()
+        return str(Partial(of, wrt, tag)) + _at(step)
+    return name
 
 
-def _near_kink(reference: numeric.Pass, problem) -> bool:
+def _near_kink(reference, problem) -> bool:
     """Finite differences are meaningless within h of a ReLU/step kink."""
     for s in reference.samples:
         for layer, z in zip(problem.layers, s.z):
-            if layer.activation.name in ("relu", "leaky_relu", "elu", "step") and any(abs(v) < 1e-4 for v in z):
+            if layer.activation.name in KINKED and any(abs(v) < 1e-4 for v in z):
                 return True
     return False
 
 
-def _check_training_step(checker: _Checker, ts: TrainingStep, reference: numeric.Pass, after: dict[str, float], problem, step_gradients: dict[str, float]) -> None:
-    """``step_gradients``: what numpy's step subtracts (in sequential order a hidden layer's
-    go through the updated weights above it; in simultaneous order they are the gradients)."""
+def _finite_differences(checker: _Checker, solution: Solution) -> tuple[int, float]:
+    problem = solution.problem
+    if not solution.steps or len(problem.parameter_keys) > FD_MAX_PARAMETERS:
+        return 0, 0.0
+    first = solution.steps[0]
+    data = solution.engine.passes[0][1]
+    before = replace(problem.with_parameter_vector(list(first.params_before.values())), data=data)
+    if _near_kink(numeric.evaluate(before), before):
+        return 0, 0.0
+    fd = numeric.finite_differences(before)
     sequential = problem.training.order == "sequential"
-    for step in ts.steps():
-        _check_step(checker, step, reference, after, problem, sequential)
-    for name, g in ts.gradients.items():
-        checker.check(f"dloss/d{name}", g, step_gradients[name])
-    for name, v in ts.params_after.items():
-        checker.check(f"{name}'", v, after[name])
-
-
-def _check_step(checker: _Checker, step: Step, reference: numeric.Pass, after: dict[str, float] | None, problem, sequential: bool) -> None:
-    t = step.target
-    s = (step.sample or 1) - 1
-    sample = reference.samples[s]
-    name = step.id
-    if isinstance(t, Quantity):
-        if t.base == "z":
-            checker.check(name, step.value, sample.z[t.layer - 1][t.index[0] - 1])
-        elif t.base == "a":
-            checker.check(name, step.value, sample.a[t.layer - 1][t.index[0] - 1])
-        elif t.base == "loss" and t.index:
-            checker.check(name, step.value, sample.loss_terms[t.index[0] - 1])
-        elif t.base == "loss" or t.base == "loss_after":
-            checker.check(name, step.value, sample.loss if (step.sample is not None) else reference.loss)
-        elif t.after and after is not None:
-            checker.check(name, step.value, after[str(Quantity(t.base, t.layer, t.index))])
-        return
-    of, wrt = t.of, t.wrt
     last = len(problem.layers)
-    if of.base == "loss" and wrt.base in ("a", "z"):
-        if sequential and wrt.layer < last:
-            return  # uses weights already updated: checked through the updates it produces
-        table = sample.dloss_da if wrt.base == "a" else sample.dloss_dz
-        checker.check(name, step.value, table[wrt.layer - 1][wrt.index[0] - 1])
-    elif of.base == "loss" and wrt.is_parameter:
-        if sequential and wrt.layer < last:
-            return
-        grads = sample.grads if step.sample is not None else reference.grads
-        checker.check(name, step.value, grads[str(wrt)])
-    elif of.base == "a" and wrt.base == "z":
-        jac = sample.da_dz[of.layer - 1]
-        m, j = of.index[0] - 1, wrt.index[0] - 1
-        checker.check(name, step.value, float(jac[m, j]) if getattr(jac, "ndim", 1) == 2 else (float(jac[m]) if m == j else 0.0))
-    elif of.base == "z" and wrt.base == "W":
-        i = wrt.index[1] - 1
-        inputs = problem.data[s].x if of.layer == 1 else sample.a[of.layer - 2]
-        checker.check(name, step.value, float(inputs[i]))
-    elif of.base == "z" and wrt.base == "b":
-        checker.check(name, step.value, 1.0)
-    elif of.base == "z" and wrt.base in ("a", "x"):
-        w = f"W{of.layer}[{of.index[0]},{wrt.index[0]}]"
-        uses_new = "updated" in step.note
-        checker.check(name, step.value, (after or {}).get(w) if uses_new else problem.parameters()[w])
+    count, worst = 0, 0.0
+    scale = max([1.0] + [abs(v) for v in first.gradients.values()])
+    for key, g in first.gradients.items():
+        if sequential and key.layer < last:
+            continue  # taken through updated weights: not the loss's gradient (checked by numpy's step)
+        count += 1
+        worst = max(worst, abs(g - fd[key]))
+        checker.scalar(f"dloss/d{key}", g, fd[key], "finite differences", FD_RELATIVE * max(scale, abs(g)))
+    return count, worst
+
+
+def _check_run(checker: _Checker, solution: Solution) -> None:
+    """The run (NumPy, lean loop) against the written-out steps: the same parameters after each
+    derived update, and the same final loss as the closing pass."""
+    run = solution.run
+    problem = solution.problem
+    steps = {ts.number: ts for ts in solution.steps}
+    for update in run.first_updates:
+        ts = steps.get(update.number)
+        if ts is not None and ts.derived:
+            for key, value in ts.params_after.items():
+                checker.scalar(f"{key}'@{update.number}", value, update.params_after[key], "training run")
+    before = problem.parameters()
+    for update in run.first_updates:
+        batch = replace(problem, data=tuple(problem.data[i - 1] for i in update.batch))
+        after = numeric.step(batch.with_parameters(before)).parameters()
+        for key, value in update.params_after.items():
+            checker.scalar(f"{key}'@{update.number} (training run)", value, after[key], "training run")
+        before = update.params_after
+    final = problem.with_parameters(run.final)
+    checker.scalar("loss at the end of the run", run.last.loss, numeric.forward_loss(final), "training run")
+    if solution.closing:
+        checker.scalar(str(LOSS_AFTER), solution.loss_after, run.last.loss, "training run")
+
+
+def _delta_form(network: Network, p: Pass, reference, problem, number: int) -> DeltaForm | None:
+    """The δ law of one pass by NumPy — δ^(L) = f'(z) ⊙ ∂L/∂a, δ^(l) = f'(z) ⊙ (W^(l+1)ᵀ δ^(l+1)),
+    ∂L/∂W^(l) = δ^(l) a^(l−1)ᵀ — and how far each vector is from the scalar chain's values."""
+    if problem.training.order == "sequential":
+        return None  # its hidden δ go through updated weights: not the δ law of one pass
+    if max([problem.inputs] + [layer.units for layer in problem.layers]) > DELTA_MAX_UNITS:
+        return None
+    graph = network.graph
+    S = p.values.shape[0]
+    samples = []
+    worst = 0.0
+    for s, sample in enumerate(reference.samples):
+        tag = s + 1 if S > 1 else None
+        rows = []
+        for l in range(network.depth, 0, -1):
+            layer = problem.layers[l - 1]
+            z, W = graph.family("z", l), graph.family("W", l, 2)
+            delta = np.asarray(sample.dloss_dz[l - 1], dtype=float)
+            local = np.asarray(sample.da_dz[l - 1])
+            softmax = local.ndim == 2
+            chain = p.adjoint[s, z.ids]
+            diff = float(np.max(np.abs(delta - chain))) if delta.size else 0.0
+            worst = max(worst, diff)
+            inputs = tuple(float(v) for v in (problem.data[s].x if l == 1 else sample.a[l - 2]))
+            upstream = tuple(float(v) for v in sample.dloss_da[l - 1])
+            output = l == network.depth
+            rows.append(DeltaRow(l, "delta", softmax, output, (tuple(delta.tolist()),), tuple(delta.tolist()),
+                                 () if softmax else tuple(local.tolist()), upstream, inputs,
+                                 tuple(Partial(LOSS, k.plain(), tag, number) for k in _keys(z)), diff))
+            grads = np.array([[sample.grads[k] for k in row] for row in np.array(_keys(W), dtype=object).reshape(layer.units, layer.inputs)])
+            chain_grads = p.adjoint[s, W.ids].reshape(layer.units, layer.inputs)
+            g_diff = float(np.max(np.abs(grads - chain_grads)))
+            worst = max(worst, g_diff)
+            rows.append(DeltaRow(l, "weights", softmax, output, tuple(tuple(r) for r in grads.tolist()), tuple(delta.tolist()), (),
+                                 upstream, inputs, tuple(Partial(LOSS, k.plain(), tag, number) for k in _keys(W)), g_diff))
+        samples.append((tag, tuple(rows)))
+    return DeltaForm(number, tuple(samples), worst)
+

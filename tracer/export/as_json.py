@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
-from tracer.core.lookup import dependencies, refs_of
-from tracer.core.solution import Solution, Step
+from tracer.core import keys
+from tracer.core.solution import Solution, Step, dependencies, refs_of
+from tracer.render.printing import Printer
+from tracer.spec import Problem
 
 
-def group_parameters(problem, flat: dict[str, float]) -> dict[str, Any]:
-    """``{"W1[1,1]": …}`` → ``{"W1": [[…]], "b1": […] | number}``: one row per unit."""
+def group_parameters(problem: Problem, flat: Mapping[keys.Quantity, float]) -> dict[str, Any]:
+    """``{W1[1,1]: …}`` → ``{"W1": [[…]], "b1": […] | number}``: one row per unit, as the file has them."""
+    values = [flat[key] for key in problem.parameter_keys]
     out: dict[str, Any] = {}
+    k = 0
     for l, layer in enumerate(problem.layers, start=1):
-        out[f"W{l}"] = [[flat[f"W{l}[{j},{i}]"] for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
+        n = layer.units * layer.inputs
+        out[keys.family_name("W", l)] = [values[k + j * layer.inputs : k + (j + 1) * layer.inputs] for j in range(layer.units)]
+        k += n
         if layer.bias is not None:
-            out[f"b{l}"] = flat[f"b{l}"] if layer.shared_bias else [flat[f"b{l}[{j}]"] for j in range(1, layer.units + 1)]
+            biases = values[k : k + len(layer.bias)]
+            out[keys.family_name("b", l)] = biases[0] if layer.shared_bias else biases
+            k += len(layer.bias)
     return out
+
+
+def _names(values: Mapping[keys.Quantity, float]) -> dict[str, float]:
+    return {str(key): value for key, value in values.items()}
+
 
 
 def _number(x: float) -> float | str:
@@ -32,7 +45,7 @@ def solution_json(solution: Solution) -> dict[str, Any]:
             {
                 "number": ts.number,
                 "derived": ts.derived,
-                "forward": ts.forward,
+                "forward": list(ts.forward),
                 "loss": _number(ts.loss),
                 "gradients": group_parameters(problem, ts.gradients),
                 "params_after": group_parameters(problem, ts.params_after),
@@ -78,7 +91,7 @@ def run_json(run) -> dict[str, Any]:
         "updates": run.updates,
         "seconds": run.seconds,
         "first_updates": [
-            {"number": u.number, "epoch": u.epoch, "batch": list(u.batch), "batch_loss": maybe(u.batch_loss), "params_after": u.params_after}
+            {"number": u.number, "epoch": u.epoch, "batch": list(u.batch), "batch_loss": maybe(u.batch_loss), "params_after": _names(u.params_after)}
             for u in run.first_updates
         ],
         "records": [
@@ -89,25 +102,23 @@ def run_json(run) -> dict[str, Any]:
                 "accuracy": r.accuracy,
                 "test_loss": maybe(r.test_loss),
                 "test_accuracy": r.test_accuracy,
-                **({"tracked": r.tracked} if r.tracked else {}),
+                **({"tracked": _names(r.tracked)} if r.tracked else {}),
             }
             for r in run.records
         ],
-        "final": run.final,
+        "final": _names(run.final),
     }
 
 
-def step_json(step: Step, numbers: dict[str, int]) -> dict[str, Any]:
-    from tracer.render.printing import Printer
-
+def step_json(step: Step, numbers: dict[keys.Key, int]) -> dict[str, Any]:
     text = Printer("text", digits=17)
     return {
-        "id": step.id,
+        "id": str(step.id),
         "quantity": str(step.target),
         "kind": step.kind,
         "symbolic": text.symbolic(step),
         "value": _number(step.value),
-        "uses": [r for r in refs_of(step.form)],
+        "uses": [str(r) for r in refs_of(step.form)],
     }
 
 

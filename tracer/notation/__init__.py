@@ -7,7 +7,8 @@ plain names of its own (Mazur's ``w5``, ``out_h1``, ``E_total``), in ASCII so th
 
 from __future__ import annotations
 
-from tracer.core.keys import Partial, Quantity
+from tracer.core import keys
+from tracer.core.keys import Key, Partial, Quantity
 from tracer.notation.base import Theme
 from tracer.notation.bracket import BracketTheme
 from tracer.notation.delta import DeltaTheme
@@ -38,6 +39,21 @@ def theme_of_name(text: str, problem) -> str | None:
     return found[0] if found else None
 
 
+def parse_name(text: str, problem) -> Key:
+    """A name a user typed — canonical (``dloss/dW2[1,1]``, ``a2[1]#2@end``) or a theme's
+    (``dE_total/dw5@2``, ``w5+``) — as its key: the one boundary parser of names.
+    Raises :class:`~tracer.core.keys.NameError_` (with the canonical grammar's message)."""
+    body, step = keys.split_step(text)
+    try:
+        target: Key = keys.parse(body)
+    except keys.NameError_ as canonical_error:
+        found = parse_theme_name(body, problem)
+        if found is None:
+            raise canonical_error from None
+        target = found
+    return target if step is None else (keys.LOSS_AFTER if (step == keys.END and isinstance(target, Quantity) and target.is_total_loss) else target.at_step(step))
+
+
 def _theme_parsing(text: str, problem) -> tuple[str, Quantity | Partial] | None:
     for cls in (THEMES[problem.notation],) + tuple(THEMES.values()):
         target = cls(problem).parse_ascii(text)
@@ -46,4 +62,4 @@ def _theme_parsing(text: str, problem) -> tuple[str, Quantity | Partial] | None:
     return None
 
 
-__all__ = ["THEMES", "Theme", "theme", "parse_theme_name", "theme_of_name"]
+__all__ = ["THEMES", "Theme", "theme", "parse_name", "parse_theme_name", "theme_of_name"]

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 
-from tracer.render.printing import NamesView
 from tracer.core.keys import Partial, Quantity
+
+
+@dataclass(frozen=True)
+class NamesView:
+    """What a printer needs from a theme: names of quantities and partials, and its symbols."""
+
+    quantity: object  # Callable[[Quantity], str]
+    partial: object = None  # Callable[[Partial], str | None]: a theme's own symbol for a partial (δ)
+    loss_name: str = "loss"
+    rate: str = "η"
+    times: str = "×"  # between substituted numbers
+    dot: str = "·"  # between symbols in a chain
 
 
 class Theme:

@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from tracer.spec import ActivationSpec, LayerSpec, Problem
+from tracer.spec import ActivationSpec, Problem
 
 # ---------------------------------------------------------------------------
 # The public results
@@ -261,8 +261,8 @@ class _Network:
         ]
         masks = None
         if training:
-            trained = set(problem.trainable())
-            masks = tuple(_mask(l, spec, trained) for l, spec in enumerate(problem.layers, start=1))
+            mask = np.array(problem.trained_mask, dtype=bool)
+            masks = tuple(_Layer(m.weights.astype(bool), None if m.bias is None else m.bias.astype(bool)) for m in _unflatten(mask, layers))
         return _Network(
             layers=tuple(layers),
             activations=tuple(activation(spec.activation, problem.relu_derivative_at_zero) for spec in problem.layers),
@@ -270,7 +270,7 @@ class _Network:
             samples_how=problem.loss.samples,
             x=np.array([s.x for s in problem.data], dtype=float),
             y=np.array([s.y for s in problem.data], dtype=float),
-            names=tuple(problem.parameter_names()),
+            names=problem.parameter_keys,
             trainable=masks,
             learning_rate=problem.training.learning_rate,
             order=problem.training.order,
@@ -281,17 +281,6 @@ class _Network:
 
     def values(self) -> dict[str, float]:
         return dict(zip(self.names, _flatten(self.layers).tolist()))
-
-
-def _mask(l: int, spec: LayerSpec, trained: set[str]) -> _Layer:
-    """Which of layer l's parameters are trained, shaped like the layer."""
-    weights = np.array(
-        [[f"W{l}[{j},{i}]" in trained for i in range(1, spec.inputs + 1)] for j in range(1, spec.units + 1)], dtype=bool
-    )
-    if spec.bias is None:
-        return _Layer(weights, None)
-    names = [f"b{l}"] if spec.shared_bias else [f"b{l}[{j}]" for j in range(1, spec.units + 1)]
-    return _Layer(weights, np.array([name in trained for name in names], dtype=bool))
 
 
 def _flatten(layers) -> np.ndarray:

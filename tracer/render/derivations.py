@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sympy as sp
-
 from tracer.calculus import derivatives as calc
+from tracer.render.printing import tex_width
+from tracer.render.views import LINE_EM
 from tracer.render.calculus import _DiffWriter, rule_label
 
 
@@ -39,71 +39,41 @@ class DerivationView:
 def derivation_views(solution, dialect: str) -> list[DerivationView]:
     """One derivation per activation kind and for the loss term, in the order the network uses them.
 
-    ``dialect`` is ``"tex"`` (LaTeX math for .tex and Markdown) or ``"text"``.
+    ``dialect`` is ``"tex"`` (LaTeX math for .tex and Markdown) or ``"text"``. The derivations
+    are the solution's own (:attr:`tracer.core.solution.Solution.derivations`), made by each
+    operation of :mod:`tracer.core.functions` with :mod:`tracer.calculus`.
     """
-    problem = solution.problem
+    derivations = solution.derivations
+    if derivations is None:
+        return []
     w = _DiffWriter(dialect)
+    depth = len(solution.problem.layers)
     out: list[DerivationView] = []
-    seen: dict[str, list[int]] = {}
-    for l, layer in enumerate(problem.layers, 1):
-        seen.setdefault(_key(layer.activation), []).append(l)
-    for key, layers in seen.items():
-        first = problem.layers[layers[0] - 1]
-        where = _layers_words(layers, len(problem.layers))
-        name = first.activation.name
+    for name, layers, units, cases in derivations.activations:
+        where = _layers_words(list(layers), depth)
         if name == "softmax":
-            units = first.units
-            n = min(units, 3)  # a sum of more exponentials reads the same and runs off the page
+            n = min(units, 3)
             written = f"written for {n} outputs (with {units} the sum has {units} terms), " if n < units else ""
-            for i, j in ((1, 1), (1, 2)) if n > 1 else ((1, 1),):
-                d = calc.derive_softmax(i, j, n)
-                case = "same unit, i = j" if i == j else "another unit, i ≠ j"
-                out.append(_view(d, w, f"The softmax ({case})", f"the softmax of {where}: p_i is output i, z_j the pre-activation of unit j; {written}shown for i = {i}, j = {j}, the other pairs alike", d.name or "p"))
+            for case, d in cases:
+                i, j = (1, 1) if case == "same" else (1, 2)
+                label = "same unit, i = j" if case == "same" else "another unit, i ≠ j"
+                out.append(_view(d, w, f"The softmax ({label})", f"the softmax of {where}: p_i is output i, z_j the pre-activation of unit j; {written}shown for i = {i}, j = {j}, the other pairs alike", d.name or "p"))
             continue
+        (_case, d), = cases
         if name == "sigmoid":
-            d = calc.derive_sigmoid()
             out.append(_view(d, w, "The sigmoid", f"the activation of {where}: x is a unit's pre-activation, σ its output", "σ"))
-            continue
-        if name == "tanh":
-            d = calc.derive_tanh()
+        elif name == "tanh":
             out.append(_view(d, w, "The tanh", f"the activation of {where}: x is a unit's pre-activation, tanh(x) its output", "tanh"))
-            continue
-        if name in ("identity", "linear", "relu", "leaky_relu", "elu", "step"):
-            continue  # 1, or a derivative by cases (stated with its convention at the kink in the steps)
-        x = sp.Symbol("x", real=True)
-        from tracer.core import activations
-
-        act = activations.make(first.activation)
-        try:
-            d = calc.derive(act.expr(x), x, name="f")
-        except Exception:  # a piecewise function (ReLU): its derivative is stated by cases in the steps
-            continue
-        out.append(_view(d, w, f"The {name.replace('_', ' ')}", f"the activation of {where}: x is a unit's pre-activation, f(x) its output", "f"))
-    loss = _loss(problem)
-    if loss is not None:
-        o, y = sp.symbols("o y", positive=True)
-        d = calc.derive(loss.term(o, y), o, name="E", partial=True)
+        else:
+            out.append(_view(d, w, f"The {name.replace('_', ' ')}", f"the activation of {where}: x is a unit's pre-activation, f(x) its output", "f"))
+    for _case, d in derivations.loss:
         out.append(_view(d, w, "The loss term", "one output's loss term: o is the output, y its target", "E"))
     return out
-
-
-def _key(activation) -> str:
-    params = getattr(activation, "params", ()) or ()
-    return f"{activation.name}{tuple(params)}"
 
 
 def _layers_words(layers: list[int], depth: int) -> str:
     names = ["the output layer" if l == depth else f"hidden layer {l}" for l in layers]
     return " and ".join(names)
-
-
-def _loss(problem):
-    from tracer.core import losses
-
-    try:
-        return losses.make(problem.loss)
-    except Exception:  # pragma: no cover - defensive
-        return None
 
 
 def _reason(w: _DiffWriter, label: str, detail: str = "") -> str:
@@ -144,9 +114,6 @@ def _view(d: calc.Derivation, w: _DiffWriter, title: str, intro: str, name: str)
 
 def _laid_out(lhs: str, rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """A reason too long to stand beside its row goes on a row of its own, before it."""
-    from tracer.render.printing import tex_width
-    from tracer.render.document import LINE_EM
-
     column = tex_width(lhs)
     out = []
     for lead, math, reason in rows:

@@ -14,23 +14,22 @@ import functools
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import jinja2
 
+from tracer import notation as themes
+from tracer.core import keys
+from tracer.core.keys import Key
+from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
+from tracer.spec import Problem
+from tracer.render import derivations as derivation_views_
+from tracer.render import extensions, matrix
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
-from tracer.core.lookup import refs_of
-from tracer.core.keys import Quantity
-from tracer.core.solution import Affine, Expression, Section, Solution, Step
+from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
 DETAILS = ("brief", "standard", "full")
-#: the text width of the LaTeX handout in em (A4, 2 cm margins, 11 pt: 483 pt / 11 pt),
-#: less a little for the estimate's error; Markdown uses the same layout
-LINE_EM = 40.5
-#: an equation number ``(12)`` and the space before it
-TAG_EM = 3.2
 
 
 class RenderError(RuntimeError):
@@ -47,38 +46,6 @@ def template_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent.parent / "templates"
-
-
-@dataclass
-class EquationView:
-    number: int
-    lhs: str
-    symbolic: list[str]  # lines (a long sum is broken across lines)
-    substituted: list[str]
-    value: str
-    refs: list[int]
-    note: str = ""
-    derivation: list[str] = field(default_factory=list)
-    id: str = ""
-    inline: bool = False  # short enough for one line: lhs = symbolic = substituted = value
-    #: the LaTeX layout: rows of (lead, math); lead "=" starts a new step of the equation,
-    #: "+" continues a broken sum or product (indented); the first row follows the lhs
-    rows: list[tuple[str, str]] = field(default_factory=list)
-    parts: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
-
-
-@dataclass
-class SectionView:
-    title: str
-    equations: list[EquationView]
-
-
-@dataclass
-class StepView:
-    number: int
-    derived: bool
-    sections: list[SectionView]
-    loss: str
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,24 +75,27 @@ def environment(kind: str) -> jinja2.Environment:
     return jinja2.Environment(**common)
 
 
-def printer_for(solution: Solution, dialect: str, notation: str | None, digits: int) -> Printer:
+def printer_for(problem: Problem, dialect: str, notation: str | None, digits: int) -> Printer:
     """Text: canonical names unless a theme is asked for (then the source's plain names where
     it has them); LaTeX: the theme asked for, or the file's."""
     if dialect == "text" and notation is None:
         return Printer("text", digits=digits)
-    from tracer.notation import theme
-
     if dialect == "text":
-        return Printer("text", theme(notation, solution.problem).text_names_view(), digits)
-    name = notation or solution.problem.notation  # type: ignore[attr-defined]
-    return Printer("latex", theme(name, solution.problem).names_view(), digits)
+        return Printer("text", themes.theme(notation, problem).text_names_view(), digits)
+    name = notation or problem.notation
+    return Printer("latex", themes.theme(name, problem).names_view(), digits)
 
 
 class DocumentBuilder:
-    def __init__(self, solution: Solution, printer: Printer, detail: str = "standard"):
+    """The view model of a solution. ``scalar``: write its steps (False: the matrix form replaces
+    them); ``keep``: only these steps (``--only``), without the closing pass."""
+
+    def __init__(self, solution: Solution, printer: Printer, detail: str = "standard", *, scalar: bool = True, keep: set[Key] | None = None):
         self.solution = solution
         self.p = printer
         self.detail = detail
+        self.scalar = scalar
+        self.keep = keep
         self.numbers: dict[str, int] = {}
         self.latex = printer.dialect == "latex"
         # the plain-text rendering measures an equation's width (fractions print narrower)
@@ -161,21 +131,14 @@ class DocumentBuilder:
         """``--detail full``: each activation's and the loss term's derivative, derived once (tracer.calculus)."""
         if self.detail != "full":
             return []
-        from tracer.render.derivations import derivation_views
-
-        return derivation_views(self.solution, "tex" if self.latex else "text")
+        return derivation_views_.derivation_views(self.solution, "tex" if self.latex else "text")
 
     def derivation_lines(self, step: Step) -> list[str]:
         """The local equation and SymPy's derivative of it, before it is written in textbook form."""
         form = step.form
         assert isinstance(form, Expression) and form.wrt is not None
-        names = {b.symbol: self.p.names.quantity(_without_sample(b.target)) for b in form.bindings}  # type: ignore[operator]
-        for symbol in (form.local_equation.free_symbols if form.local_equation is not None else set()) | {form.wrt}:
-            if symbol not in names:
-                try:
-                    names[symbol] = self.p.names.quantity(_quantity_of_symbol(symbol))  # type: ignore[operator]
-                except Exception:  # not a quantity's symbol: SymPy's own name
-                    pass
+        names = {symbol: self.p.names.quantity(key) for symbol, key in form.names}  # type: ignore[operator]
+        names.update({b.symbol: self.p.names.quantity(b.target.without_sample()) for b in form.bindings})  # type: ignore[operator, union-attr]
         wrt = names[form.wrt]
         lines: list[str] = []
         if form.local_equation is not None:
@@ -194,7 +157,10 @@ class DocumentBuilder:
             title = section.title
             if section.sample is not None:
                 title += f" (sample {section.sample})"
-            equations = [self.equation(step) for step in section.steps]
+            shown = [step for step in section.steps if self.keep is None or step.key in self.keep]
+            if not shown:
+                continue
+            equations = [self.equation(step) for step in shown]
             if self.latex and equations:
                 # one align* per section: its first column is as wide as the widest lhs
                 column = max(tex_width(eq.lhs) for eq in equations)
@@ -207,8 +173,9 @@ class DocumentBuilder:
         sol = self.solution
         steps = []
         for ts in sol.steps:
-            steps.append(StepView(ts.number, ts.derived, self.sections(ts.sections) if ts.derived else [], self.p.number(ts.loss)))
-        closing = self.sections(sol.closing)
+            written = ts.derived and self.scalar
+            steps.append(StepView(ts.number, ts.derived, self.sections(ts.sections) if written else [], self.p.number(ts.loss)))
+        closing = self.sections(sol.closing) if (self.scalar and self.keep is None) else []
         first_loss = sol.steps[0].loss if sol.steps else (sol.run.records[0].loss if sol.run else sol.loss_after)  # type: ignore[attr-defined]
         return {
             "title": getattr(sol.problem, "title", "") or "Backpropagation, step by step",  # escaped per format in render()
@@ -320,16 +287,8 @@ def _split_wide(part: str, budget: float) -> list[str]:
     return out
 
 
-def _extension_view(sol: Solution, printer: Printer, numbers: dict[str, int]) -> dict:
-    from tracer.render.extensions import extension_view
-
-    return extension_view(sol, printer, numbers)
-
-
-def _without_sample(target):
-    if isinstance(target, Quantity):
-        return Quantity(target.base, target.layer, target.index, None, target.after)
-    return target
+def _extension_view(sol: Solution, printer: Printer, numbers: dict[Key, int]) -> dict:
+    return extensions.extension_view(sol, printer, numbers)
 
 
 def _loss_change(sol: Solution, first_loss: float) -> str:
@@ -339,12 +298,6 @@ def _loss_change(sol: Solution, first_loss: float) -> str:
     if sol.loss_after < first_loss:
         return "decreased"
     return "unchanged" if sol.loss_after == first_loss else "increased"
-
-
-def _quantity_of_symbol(symbol) -> Quantity:
-    from tracer.core.keys import parse_quantity
-
-    return parse_quantity(symbol.name)
 
 
 def verification_view(sol: Solution, digits: int, dialect: str = "text") -> dict:
@@ -368,16 +321,12 @@ def verification_view(sol: Solution, digits: int, dialect: str = "text") -> dict
 # ---------------------------------------------------------------------------
 
 
-def statement_view(solution: Solution, printer: Printer, escape) -> dict:
-    problem = solution.problem
+def statement_view(problem: Problem, printer: Printer, escape) -> dict:
     params = problem.parameters()  # type: ignore[attr-defined]
-    trainable = set(problem.trainable())  # type: ignore[attr-defined]
-    from tracer.core.keys import parse_quantity
-
+    trainable = set(problem.trained_keys)
     rows = []
-    for name, value in params.items():
-        q = parse_quantity(name)
-        rows.append({"name": printer.target(q), "value": printer.number(value), "trained": name in trainable})
+    for key, value in params.items():
+        rows.append({"name": printer.target(key), "value": printer.number(value), "trained": key in trainable})
     samples = []
     ellipsis = r"\ldots" if escape is escape_tex else "…"
     data = list(enumerate(problem.data, 1))  # type: ignore[attr-defined]
@@ -410,8 +359,8 @@ def statement_view(solution: Solution, printer: Printer, escape) -> dict:
         "samples_hidden": len(data) - len(shown),
         "order": problem.training.order,  # type: ignore[attr-defined]
         "steps": problem.training.steps,  # type: ignore[attr-defined]
-        "input_names": [printer.target(Quantity("x", None, (i,))) for i in range(1, problem.inputs + 1)],  # type: ignore[attr-defined]
-        "target_names": [printer.target(Quantity("y", None, (k,))) for k in range(1, problem.layers[-1].units + 1)],  # type: ignore[attr-defined]
+        "input_names": [printer.target(keys.x(i)) for i in range(1, problem.inputs + 1)],
+        "target_names": [printer.target(keys.y(k)) for k in range(1, problem.layers[-1].units + 1)],
     }
 
 
@@ -445,7 +394,7 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
     nodes, edges, biases = [], [], []
     for l, n in enumerate(sizes):
         for j in range(1, n + 1):
-            q = Quantity("x", None, (j,)) if l == 0 else Quantity("a", l, (j,))
+            q = keys.a(l, j)
             label = printer.target(q)
             if tex_width(label) > 2.6 and label.endswith("}") and "^{" in label:
                 label = label[: label.rindex("^{")]  # N_{1}^{output} → N_{1}: the unit, as source 000's figure names it
@@ -455,18 +404,16 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
             continue
         layer = problem.layers[l - 1]  # type: ignore[attr-defined]
         if layer.bias is not None:
-            names = [f"b{l}"] if layer.shared_bias else [f"b{l}[{j}]" for j in range(1, n + 1)]
+            names = [keys.b(l)] if layer.shared_bias else [keys.b(l, j) for j in range(1, n + 1)]
             if len(names) <= 3:
-                from tracer.core.keys import parse_quantity
-
-                lines = [f"{printer.target(parse_quantity(b))} = {printer.number(params[b])}" for b in names]
+                lines = [f"{printer.target(b)} = {printer.number(params[b])}" for b in names]
                 biases.append({"x": round(step_x * l, 3), "y": round(-step_y * (n - 1) / 2 - 0.75, 3), "lines": lines})
     count = sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
     for l in range(1, len(sizes)):
         for j in range(1, sizes[l] + 1):
             for i in range(1, sizes[l - 1] + 1):
-                name = f"W{l}[{j},{i}]"
-                label = printer.target(Quantity("W", l, (j, i)))
+                name = keys.W(l, j, i)
+                label = printer.target(name)
                 rise = ((sizes[l - 1] - 1) / 2 - (i - 1)) * -1 + ((sizes[l] - 1) / 2 - (j - 1))  # target y − source y, in rows
                 edges.append(
                     {
@@ -531,28 +478,25 @@ def render(
     per scalar; ``only`` keeps, of the scalar form, just what the named parameters'
     gradients and updates need (``["W2", "b2"]`` or ``["dloss/dW1[1,1]"]``).
     """
-    if only:
-        solution = _restricted(solution, only)
+    keep = _kept(solution, only) if only else None
     if fmt_ == "text":
-        printer = printer_for(solution, "text", notation, digits)
-        view = DocumentBuilder(solution, printer, detail).build()
+        printer = printer_for(solution.problem, "text", notation, digits)
+        view = DocumentBuilder(solution, printer, detail, keep=keep).build()
         return environment("text").get_template("solution.txt.j2").render(**view)
-    printer = printer_for(solution, "latex", notation, digits)
+    printer = printer_for(solution.problem, "latex", notation, digits)
     if form == "matrix":
-        view = DocumentBuilder(_without_steps(solution), printer, detail).build()
-        from tracer.render.matrix import MatrixBuilder
-
-        builder = MatrixBuilder(solution, Printer("latex", printer.names, digits))
+        view = DocumentBuilder(solution, printer, detail, scalar=False).build()
+        builder = matrix.MatrixBuilder(solution, Printer("latex", printer.names, digits))
         view["steps"] = [StepView(1, True, builder.sections(), printer.number(solution.steps[0].loss if solution.steps else solution.loss_after))]
-        view["closing"] = [SectionView("Loss after the update", [EquationView(builder.number + 1, printer.target(Quantity("loss_after")), [], [], printer.number(solution.loss_after), [], rows=[("=", printer.number(solution.loss_after))])])]
+        view["closing"] = [SectionView("Loss after the update", [EquationView(builder.number + 1, printer.target(keys.LOSS_AFTER), [], [], printer.number(solution.loss_after), [], rows=[("=", printer.number(solution.loss_after))])])]
     else:
-        view = DocumentBuilder(solution, printer, detail).build()
+        view = DocumentBuilder(solution, printer, detail, keep=keep).build()
     if fmt_ == "md":
         view["title"] = escape_markdown(view["title"])
         view["description"] = escape_markdown(view["description"])
         view["notes"] = [escape_markdown(n) for n in view["notes"]]
         _escape_derivations(view, escape_markdown)
-        view["statement"] = statement_view(solution, printer, escape_markdown)
+        view["statement"] = statement_view(solution.problem, printer, escape_markdown)
         view["diagram"] = diagram_view(solution, printer)
         return environment("md").get_template("solution.md.j2").render(**view)
     if fmt_ == "tex":
@@ -560,7 +504,7 @@ def render(
         view["description"] = escape_tex(view["description"])
         view["notes"] = [escape_tex(n) for n in view["notes"]]
         _escape_derivations(view, escape_tex)
-        view["statement"] = statement_view(solution, printer, escape_tex)
+        view["statement"] = statement_view(solution.problem, printer, escape_tex)
         view["diagram"] = diagram_view(solution, printer)
         view["source"] = escape_tex(getattr(solution.problem, "source", ""))
         return environment("tex").get_template("solution.tex.j2").render(**view)
@@ -573,53 +517,23 @@ def _escape_derivations(view: dict, escape) -> None:
         derivation.intro = escape(derivation.intro)
 
 
-def _without_steps(solution: Solution) -> Solution:
-    """The same solution with no scalar sections (the matrix form replaces them)."""
-    import copy
-
-    bare = copy.copy(solution)
-    bare.steps = [copy.copy(ts) for ts in solution.steps]
-    for ts in bare.steps:
-        ts.sections = []
-    bare.closing = []
-    return bare
-
-
-def _restricted(solution: Solution, only: list[str]) -> Solution:
-    """Keep the steps that the named gradients and updates need, in their sections."""
-    import copy
-
-    from tracer.core.lookup import dependencies, find_step
-
+def _kept(solution: Solution, only: list[str]) -> set[Key]:
+    """The steps that the named gradients and updates need (``--only W2,b2`` or ``dloss/dW1[1,1]``)."""
     wanted: list[Step] = []
-    names = solution.problem.parameter_names()  # type: ignore[attr-defined]
     for item in _rejoined(only):
-        item = item.strip()
-        matched = [n for n in names if n == item or n.startswith(item + "[")]
+        family = keys.parse_family(item)
+        matched = [k for k in solution.problem.parameter_keys if family is not None and (k.kind, k.layer) == family]
         if not matched:
-            wanted.append(find_step(solution, item))  # a quantity: dloss/dW1[1,1], a2[1], W2[1,1]'
+            wanted.append(solution.step(item))  # a quantity: dloss/dW1[1,1], a2[1], W2[1,1]'
             continue
-        for name in matched:
-            wanted.append(find_step(solution, f"dloss/d{name}"))
-            if f"{name}'" in solution.index:
-                wanted.append(solution.index[f"{name}'"])
-    keep: set[str] = set()
+        for key in matched:
+            wanted.append(solution.step(f"dloss/d{key}"))
+            if key.updated() in solution.index:
+                wanted.append(solution.index[key.updated()])
+    keep: set[Key] = set()
     for step in wanted:
-        keep.update(s.id for s in dependencies(solution, step))
-    restricted = copy.copy(solution)
-    restricted.steps = []
-    for ts in solution.steps:
-        ts2 = copy.copy(ts)
-        ts2.sections = []
-        for section in ts.sections:
-            steps = [s for s in section.steps if s.id in keep]
-            if steps:
-                sec = copy.copy(section)
-                sec.steps = steps
-                ts2.sections.append(sec)
-        restricted.steps.append(ts2)
-    restricted.closing = []
-    return restricted
+        keep.update(s.key for s in dependencies(solution, step))
+    return keep
 
 
 def _rejoined(items: list[str]) -> list[str]:
@@ -637,10 +551,10 @@ def render_text(solution: Solution, detail: str = "standard", digits: int = DEFA
     return render(solution, "text", detail=detail, digits=digits)
 
 
-def render_steps(solution: Solution, steps: list[Step], value: float, quantity: str, fmt_: str = "text", *, notation: str | None = None, digits: int = DEFAULT_DIGITS, detail: str = "standard") -> str:
+def render_steps(solution: Solution, steps: list[Step], value: float, quantity: str, fmt_: str = "text", *, notation: str | None = None, digits: int = DEFAULT_DIGITS, detail: str = "standard") -> str:  # noqa: E501
     """``tracer ask``: only the steps a quantity needs."""
     dialect = "text" if fmt_ == "text" else "latex"
-    printer = printer_for(solution, dialect, notation, digits)
+    printer = printer_for(solution.problem, dialect, notation, digits)
     builder = DocumentBuilder(solution, printer, detail)
     equations = [builder.equation(step) for step in steps]
     name = quantity if fmt_ == "text" else (escape_tex(quantity) if fmt_ == "tex" else escape_markdown(quantity))

@@ -14,11 +14,10 @@ import math
 from html import escape as html_escape
 from pathlib import Path
 
-from tracer.numeric import mlp as numeric
-
-from tracer.numeric import perceptron
-from tracer.core.keys import Quantity
-from tracer.core.solution import Solution
+from tracer.core import keys, perceptron
+from tracer.core.keys import Key
+from tracer.core.solution import DeltaRow, Solution
+from tracer.render.printing import Printer
 
 #: rows of the run table (the curve always has every record)
 TABLE_ROWS = 21
@@ -52,107 +51,51 @@ def _matrix(printer, rows, latex: bool) -> str:
     return "[" + "; ".join(", ".join(printer.number(v) for v in row) for row in rows) + "]"
 
 
-#: the δ form is written for layers up to this width (wider ones: `--form matrix`)
-DELTA_MAX_UNITS = 8
-
-
-def delta_view(solution: Solution, printer, numbers: dict[str, int], latex: bool) -> dict | None:
-    """Source 004 §7.7's δ law for every layer of the first written-out step, per sample, each
-    vector computed by NumPy's δ law and compared with the scalar chain's equations."""
-    if not solution.steps or not solution.steps[0].derived or not numbers:
+def delta_view(solution: Solution, printer, numbers: dict[Key, int], latex: bool) -> dict | None:
+    """The δ law of the first written-out step, per sample and layer, as the verification
+    computed it with NumPy (``Verification.delta``) beside the scalar chain's equations."""
+    v = solution.verification
+    if v is None or v.delta is None or not numbers:
         return None
-    problem = solution.problem
-    first = solution.steps[0]
-    if problem.training.order == "sequential":  # type: ignore[attr-defined]
-        return None  # its hidden δ go through updated weights: not the δ law of one pass
-    if max([problem.inputs] + [layer.units for layer in problem.layers]) > DELTA_MAX_UNITS:  # type: ignore[attr-defined]
-        return None
-    import dataclasses
+    delta = v.delta
+    samples = [{"number": tag, "rows": [_delta_row(row, tag, printer, numbers, latex) for row in rows]} for tag, rows in delta.samples]
+    return {"samples": samples, "max_diff": printer.number(delta.difference) if delta.difference else "0", "step": delta.step}
 
-    at = problem.with_parameters(first.params_before)  # type: ignore[attr-defined]
-    if first.batch is not None:
-        at = dataclasses.replace(at, data=tuple(problem.data[i - 1] for i in first.batch))  # type: ignore[attr-defined]
-    reference = numeric.evaluate(at)
-    S = len(at.data)
-    L = len(at.layers)
-    index = solution.index
 
-    def tag(s: int) -> str:
-        return f"#{s}" if S > 1 else ""
+def _delta_row(row: DeltaRow, tag: int | None, printer, numbers: dict[Key, int], latex: bool) -> dict:
+    l = row.layer
 
-    def sup(l: int) -> str:
-        return f"^{{({l})}}" if latex else f"({l})"
+    def sup(k: int) -> str:
+        return f"^{{({k})}}" if latex else f"({k})"
 
-    def name(base: str, l: int) -> str:
-        if latex:
-            return {"delta": r"\delta", "W": "W", "a": "a", "z": "z"}[base] + sup(l)
-        return {"delta": "δ", "W": "W", "a": "a", "z": "z"}[base] + sup(l)
-
-    dL = r"\partial \mathcal{L}" if latex else "∂L"
     odot = r" \odot " if latex else " ⊙ "
     top = r"^{\top}" if latex else "ᵀ"
-    samples = []
-    worst = 0.0
-    for s in range(1, S + 1):
-        sp = reference.samples[s - 1]
-        rows = []
-        for l in range(L, 0, -1):
-            layer = at.layers[l - 1]
-            units = layer.units
-            delta = [float(v) for v in sp.dloss_dz[l - 1]]
-            local = sp.da_dz[l - 1]
-            softmax = getattr(local, "ndim", 1) == 2
-            ids = [f"dloss/dz{l}[{j}]{tag(s)}" for j in range(1, units + 1)]
-            scalar = [index[i].value for i in ids if i in index]
-            diff = max((abs(a - b) for a, b in zip(delta, scalar)), default=0.0) if len(scalar) == units else None
-            worst = max(worst, diff or 0.0)
-            if l == L:
-                upstream = [float(v) for v in sp.dloss_da[l - 1]]
-                if softmax:
-                    symbolic = (rf"\left(J{sup(l)}\right){top} \frac{{{dL}}}{{\partial a{sup(l)}}}" if latex else f"J{sup(l)}{top} ∂L/∂a{sup(l)}")
-                    substituted = ""
-                else:
-                    symbolic = (rf"f'\left(z{sup(l)}\right){odot}\frac{{{dL}}}{{\partial a{sup(l)}}}" if latex else f"f'(z{sup(l)}){odot}∂L/∂a{sup(l)}")
-                    substituted = _vector(printer, [float(v) for v in local], latex) + odot + _vector(printer, upstream, latex)
-            else:
-                upstream = [float(v) for v in sp.dloss_da[l - 1]]  # = W^{(l+1)ᵀ} δ^{(l+1)}
-                symbolic = (
-                    rf"f'\left(z{sup(l)}\right){odot}\left(\left(W{sup(l + 1)}\right){top} \delta{sup(l + 1)}\right)"
-                    if latex
-                    else f"f'(z{sup(l)}){odot}(W{sup(l + 1)}{top} δ{sup(l + 1)})"
-                )
-                substituted = _vector(printer, [float(v) for v in local], latex) + odot + _vector(printer, upstream, latex)
-            rows.append(
-                {
-                    "lhs": name("delta", l),
-                    "symbolic": symbolic,
-                    "substituted": substituted,
-                    "value": _vector(printer, delta, latex),
-                    "equals": _refs([numbers[i] for i in ids if i in numbers]),
-                    "diff": None if diff is None else printer.number(diff) if diff else "0",
-                }
-            )
-            grads = [[float(sp.grads[f"W{l}[{j},{i}]"]) for i in range(1, layer.inputs + 1)] for j in range(1, units + 1)]
-            g_ids = [f"dloss{'#' + str(s) if S > 1 else ''}/dW{l}[{j},{i}]" for j in range(1, units + 1) for i in range(1, layer.inputs + 1)]
-            g_ids = [g if g in index else f"dloss/dW{l}[{g.split('[', 1)[1]}{tag(s)}" for g in g_ids]
-            flat = [v for row in grads for v in row]
-            g_scalar = [index[i].value for i in g_ids if i in index]
-            g_diff = max((abs(a - b) for a, b in zip(flat, g_scalar)), default=0.0) if len(g_scalar) == len(flat) else None
-            worst = max(worst, g_diff or 0.0)
-            a_prev = ("x" if l == 1 else f"a{sup(l - 1)}")
-            prev_values = list(at.data[s - 1].x) if l == 1 else [float(v) for v in sp.a[l - 2]]
-            rows.append(
-                {
-                    "lhs": (rf"\frac{{\partial \mathcal{{L}}{'_' + str(s) if S > 1 else ''}}}{{\partial W{sup(l)}}}" if latex else f"∂L{'#' + str(s) if S > 1 else ''}/∂W{sup(l)}"),
-                    "symbolic": (rf"\delta{sup(l)} \left({a_prev}\right){top}" if latex else f"δ{sup(l)} {a_prev}{top}"),
-                    "substituted": _vector(printer, delta, latex) + " " + _vector(printer, prev_values, latex) + top,
-                    "value": _matrix(printer, grads, latex),
-                    "equals": _refs([numbers[i] for i in g_ids if i in numbers]),
-                    "diff": None if g_diff is None else printer.number(g_diff) if g_diff else "0",
-                }
-            )
-        samples.append({"number": s if S > 1 else None, "rows": rows})
-    return {"samples": samples, "max_diff": printer.number(worst) if worst else "0", "step": first.number}
+    dL = r"\partial \mathcal{L}" if latex else "∂L"
+    a_prev = "x" if l == 1 else f"a{sup(l - 1)}"
+    view = {
+        "equals": _refs([numbers[k] for k in row.equals if k in numbers]),
+        "diff": None if row.difference is None else (printer.number(row.difference) if row.difference else "0"),
+    }
+    if row.what == "weights":
+        sample = ("_" + str(tag) if latex else "#" + str(tag)) if tag else ""
+        return view | {
+            "lhs": rf"\frac{{\partial \mathcal{{L}}{sample}}}{{\partial W{sup(l)}}}" if latex else f"∂L{sample}/∂W{sup(l)}",
+            "symbolic": rf"\delta{sup(l)} \left({a_prev}\right){top}" if latex else f"δ{sup(l)} {a_prev}{top}",
+            "substituted": _vector(printer, row.delta, latex) + " " + _vector(printer, row.inputs, latex) + top,
+            "value": _matrix(printer, row.values, latex),
+        }
+    if row.softmax:
+        symbolic = rf"\left(J{sup(l)}\right){top} \frac{{{dL}}}{{\partial a{sup(l)}}}" if latex else f"J{sup(l)}{top} ∂L/∂a{sup(l)}"
+        substituted = ""
+    elif row.output:
+        symbolic = rf"f'\left(z{sup(l)}\right){odot}\frac{{{dL}}}{{\partial a{sup(l)}}}" if latex else f"f'(z{sup(l)}){odot}∂L/∂a{sup(l)}"
+        substituted = _vector(printer, row.slope, latex) + odot + _vector(printer, row.upstream, latex)
+    else:
+        symbolic = (rf"f'\left(z{sup(l)}\right){odot}\left(\left(W{sup(l + 1)}\right){top} \delta{sup(l + 1)}\right)" if latex
+                    else f"f'(z{sup(l)}){odot}(W{sup(l + 1)}{top} δ{sup(l + 1)})")
+        substituted = _vector(printer, row.slope, latex) + odot + _vector(printer, row.upstream, latex)
+    return view | {"lhs": (r"\delta" if latex else "δ") + sup(l), "symbolic": symbolic, "substituted": substituted,
+                   "value": _vector(printer, row.delta, latex)}
 
 
 def _refs(numbers: list[int]) -> str:
@@ -192,7 +135,7 @@ def run_view(solution: Solution, printer, latex: bool) -> dict | None:
     has_acc = run.classification
     tracked = list(problem.training.track)  # type: ignore[attr-defined]
     if latex:
-        track_names = [printer.target(_parameter(n)) for n in tracked]
+        track_names = [printer.target(key) for key in tracked]
     else:
         track_names = tracked
     table = []
@@ -251,12 +194,6 @@ def run_view(solution: Solution, printer, latex: bool) -> dict | None:
         "accuracy_plots": [{"legend": n, "coordinates": _coordinates(xs, ys)} for n, ys in acc_series] if latex else [],
         "log_loss": log_loss,
     }
-
-
-def _parameter(name: str) -> Quantity:
-    from tracer.core.keys import parse_quantity
-
-    return parse_quantity(name)
 
 
 def _coordinates(xs, ys) -> str:
@@ -322,55 +259,49 @@ def svg_curve(xs: list[float], series: list[tuple[str, list[float]]], title: str
 
 
 def perceptron_view(solution: Solution, printer, latex: bool) -> dict | None:
-    problem = solution.problem
-    if not perceptron.is_perceptron(problem) or problem.inputs > 6:  # type: ignore[attr-defined]
+    table = solution.perceptron
+    if table is None:
         return None
-    rows = perceptron.truth_table(problem)  # type: ignore[arg-type]
-    layers = problem.layers  # type: ignore[attr-defined]
-
-    def target(q: Quantity) -> str:
-        return printer.target(q)
-
-    header = [target(Quantity("x", None, (i,))) for i in range(1, problem.inputs + 1)]  # type: ignore[attr-defined]
+    layers = solution.problem.layers
+    target = printer.target
+    header = [target(keys.x(i)) for i in range(1, solution.problem.inputs + 1)]
     for l, layer in enumerate(layers, 1):
-        header += [target(Quantity("z", l, (j,))) for j in range(1, layer.units + 1)]
-        header += [target(Quantity("a", l, (j,))) for j in range(1, layer.units + 1)]
-    with_target = any(r.target is not None for r in rows)
+        header += [target(keys.z(l, j)) for j in range(1, layer.units + 1)]
+        header += [target(keys.a(l, j)) for j in range(1, layer.units + 1)]
+    with_target = any(r.target is not None for r in table.rows)
     if with_target:
-        header += [target(Quantity("y", None, (k,))) for k in range(1, layers[-1].units + 1)]
-    table = []
-    for r in rows:
+        header += [target(keys.y(k)) for k in range(1, layers[-1].units + 1)]
+    rows = []
+    for r in table.rows:
         cells = [printer.number(v) for v in r.x]
         for z, a in zip(r.z, r.a):
             cells += [printer.number(v) for v in z] + [printer.number(v) for v in a]
         if with_target:
             cells += [printer.number(v) for v in r.target] if r.target is not None else ["—"] * layers[-1].units
-        table.append(cells)
+        rows.append(cells)
     lines = []
-    for b in perceptron.boundaries(problem):  # type: ignore[arg-type]
-        u = [target(Quantity("x", None, (i,))) if b.layer == 1 else target(Quantity("a", b.layer - 1, (i,))) for i in (1, 2)]
-        w1, w2 = (printer.number(w) for w in b.weights)
-        bias = printer.number(abs(b.bias))
-        sign = ("-" if latex else "−") if b.bias < 0 else "+"
+    for b in table.boundaries:
+        u = [target(keys.a(b.layer - 1, i)) for i in (1, 2)]
         times = " " if latex else "·"
-        equation = f"{w1}{times}{u[0]} + {w2}{times}{u[1]} {sign} {bias} = 0"
+        minus = "-" if latex else "−"
+        w1, w2 = b.weights
+        second = f" {minus if w2 < 0 else '+'} {printer.number(abs(w2))}{times}{u[1]}"
+        bias = f" {minus if b.bias < 0 else '+'} {printer.number(abs(b.bias))}"
+        equation = f"{printer.number(w1)}{times}{u[0]}{second}{bias} = 0"
         if b.slope is not None:
-            minus = "-" if latex else "−"
-            form = f"{u[1]} = {printer.number(b.intercept)} {'+' if b.slope >= 0 else minus} {printer.number(abs(b.slope)) + times if abs(b.slope) != 1 else ''}{u[0]}"
+            slope = "" if abs(b.slope) == 1 else printer.number(abs(b.slope)) + times
+            form = f"{u[1]} = {printer.number(b.intercept)} {'+' if b.slope >= 0 else minus} {slope}{u[0]}"
         elif b.intercept is not None:
             form = f"{u[0]} = {printer.number(b.intercept)}"
         else:
             form = "no line (both weights are 0)"
-        lines.append({"layer": b.layer, "unit": b.unit, "equation": equation.replace("+ -", "- ").replace("+ −", "− "), "form": form, "unit_name": target(Quantity("a", b.layer, (b.unit,)))})
-    agrees = perceptron.agrees(rows)
-    return {"header": header, "rows": table, "boundaries": lines, "agrees": agrees, "explanation": perceptron.EXPLANATION}
+        lines.append({"layer": b.layer, "unit": b.unit, "equation": equation, "form": form, "unit_name": target(keys.a(b.layer, b.unit))})
+    return {"header": header, "rows": rows, "boundaries": lines, "agrees": table.agrees, "explanation": perceptron.EXPLANATION}
 
 
 def write_curves(solution: Solution, markdown: Path) -> list[Path]:
     """Beside ``report.md``: ``report.loss.svg`` (and ``report.accuracy.svg``) of a training run,
     the same drawings the Markdown embeds, as files for viewers that strip inline SVG."""
-    from tracer.render.printing import Printer
-
     view = run_view(solution, Printer("latex"), True)
     if view is None:
         return []

@@ -12,14 +12,14 @@ parentheses — so nothing is evaluated while it is shown.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from tracer.core.keys import Partial, Quantity
-from tracer.core.solution import Affine, Chain, Expression, Factor, Step, Sum, Update
+from tracer.notation.base import NamesView
+from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
 
 DEFAULT_DIGITS = 9
 
@@ -68,18 +68,6 @@ def fmt_operand(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text
     if dialect == "latex" and r"\times" in text:
         return rf"\left({text}\right)"
     return text
-
-
-@dataclass(frozen=True)
-class NamesView:
-    """What a printer needs from a theme: names of quantities and partials, and its symbols."""
-
-    quantity: object  # Callable[[Quantity], str]
-    partial: object = None  # Callable[[Partial], str | None]: a theme's own symbol for a partial (δ)
-    loss_name: str = "loss"
-    rate: str = "η"
-    times: str = "×"  # between substituted numbers
-    dot: str = "·"  # between symbols in a chain
 
 
 class Printer:

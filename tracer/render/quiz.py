@@ -12,10 +12,12 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
+from tracer import notation
+from tracer.core.keys import NameError_
+from tracer.spec import Problem
+from tracer.export.moodle import quiz_xml
 from tracer.render.printing import escape_markdown, escape_tex
-from tracer.core.lookup import resolve
 from tracer.teach.mistakes import MISTAKES
 from tracer.teach.quiz import QuizSpec, Variant
 from tracer.render.document import environment, printer_for, render, statement_view
@@ -38,13 +40,12 @@ class SetInfo:
         return f"tracer quiz {self.file} --count {self.count} --seed {self.seed}"
 
 
-def _label(problem, name: str, dialect: str = "latex") -> str:
+def _label(problem: Problem, name: str, dialect: str = "latex") -> str:
     """A quantity's symbol in the problem's own notation (LaTeX)."""
-    holder = SimpleNamespace(problem=problem, samples=len(problem.data))
-    printer = printer_for(holder, dialect, None, 9)  # type: ignore[arg-type]
+    printer = printer_for(problem, dialect, None, 9)
     try:
-        target, _ = resolve(holder, name)  # type: ignore[arg-type]
-    except Exception:
+        target = notation.parse_name(name, problem)
+    except NameError_:
         return name
     return printer.target(target)
 
@@ -57,7 +58,7 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     if "tex" in formats:
         tex = render(solution, "tex", digits=max(digits, KEY_DIGITS))
         variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(tex)
-    variant.documents["labels_tex"] = [_label(variant.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
+    variant.documents["labels_tex"] = [_label(solution.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
     variant.documents["statement_md"] = _statement(variant, "md")
     variant.documents["statement_tex"] = _statement(variant, "tex")
     variant.solution = None  # the key is rendered; do not ship the solution back
@@ -90,9 +91,8 @@ def _tex_parts(tex: str) -> tuple[str, str]:
 
 
 def _statement(variant: Variant, fmt_: str) -> dict:
-    holder = SimpleNamespace(problem=variant.problem)
-    printer = printer_for(holder, "latex", None, 9)  # type: ignore[arg-type]
-    view = statement_view(holder, printer, escape_tex if fmt_ == "tex" else escape_markdown)  # type: ignore[arg-type]
+    printer = printer_for(variant.problem, "latex", None, 9)
+    view = statement_view(variant.problem, printer, escape_tex if fmt_ == "tex" else escape_markdown)
     view["learning_rate"] = printer.number(variant.problem.training.learning_rate)
     view["rate"] = printer.names.rate
     return view
@@ -173,8 +173,6 @@ def answers_csv(variants: list[Variant], info: SetInfo) -> str:
 
 
 def moodle(variants: list[Variant], info: SetInfo) -> str:
-    from tracer.export.moodle import quiz_xml
-
     env = environment("html")
 
     def statement_html(variant: Variant) -> str:

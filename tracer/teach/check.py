@@ -17,6 +17,7 @@ rounded too early, a truncation, a known mistake (:mod:`tracer.mistakes`), a sli
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -25,12 +26,13 @@ from pathlib import Path
 
 import yaml
 
-from tracer.render.printing import fmt
-from tracer.core.lookup import LookupError_, dependencies, find_step, refs_of, value as lookup_value
+from tracer.core.derive import solve
 from tracer.core.keys import NameError_
-from tracer.teach.replay import Inputs, evaluate, inputs_of, key_of, replay
-from tracer.core.solution import Solution, Step, Update, substituted
+from tracer.core.solution import LookupError_, Solution, Step, Update, dependencies, refs_of, substituted
+from tracer.render.printing import fmt
 from tracer.spec import SpecError
+from tracer.teach.mistakes import MistakenSolutions
+from tracer.teach.replay import Inputs, evaluate, inputs_of, key_of, replay
 
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
@@ -213,23 +215,13 @@ class Checker:
     def _resolve(self, name: str) -> tuple[float, Step | None, str]:
         """value, step (None for a given number), canonical name."""
         body = name.strip()
-        if body.endswith("@end"):
-            inner = body[: -len("@end")]
-            step = find_step(self.solution, inner)
-            closing_id = f"{step.id}@end"
-            if closing_id not in self.solution.index:
-                raise LookupError_(f"{name}: no such quantity in the forward pass with the updated parameters")
-            s = self.solution.index[closing_id]
-            return s.value, s, closing_id
-        number = lookup_value(self.solution, body)
+        number = self.solution.value(body)
         try:
-            step = find_step(self.solution, body)
+            step = self.solution.step(body)
         except (NameError_, LookupError_):
-            from tracer.core.lookup import resolve
-
-            target, _ = resolve(self.solution, body)
+            target, _ = self.solution.resolve(body)
             return number, None, str(target)
-        return number, step, step.id
+        return number, step, str(step.id)
 
     def _judge(self, claim: Claim) -> Verdict:
         factors = [f.strip() for f in claim.name.split("*")]
@@ -386,8 +378,6 @@ class Checker:
     def _matching_mistake(self, verdict: Verdict) -> str:
         try:
             if self._mistaken is None:
-                from tracer.teach.mistakes import MistakenSolutions
-
                 self._mistaken = MistakenSolutions(self.solution)
             name = verdict.claim.name
             if "*" in name:
@@ -407,10 +397,6 @@ class Checker:
 
     def _alternative_runs(self):
         """The same problem trained another way (the other update order; one step short), lazily."""
-        import dataclasses
-
-        from tracer.core.derive import solve
-
         problem = self.solution.problem
         training = problem.training  # type: ignore[attr-defined]
         other = "sequential" if training.order == "simultaneous" else "simultaneous"

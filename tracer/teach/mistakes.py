@@ -21,13 +21,13 @@ A mistake that does not apply to a quantity (or gives the right number) yields N
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
-from tracer.core.lookup import find_step, value as lookup_value
+from tracer.core.derive import solve
 from tracer.core.keys import Partial, Quantity
-from tracer.teach.replay import Inputs, evaluate, replay
 from tracer.core.solution import Expression, Solution, Step, Sum, Update
+from tracer.teach.replay import Inputs, evaluate, replay
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class WrongValue:
 
 
 def _is_activation_derivative(t) -> bool:
-    return isinstance(t, Partial) and t.of.base == "a" and t.wrt.base == "z"
+    return isinstance(t, Partial) and t.of.kind == "a" and t.wrt.kind == "z"
 
 
 def _patch_no_activation_derivative(step: Step, inputs: Inputs):
@@ -70,9 +70,8 @@ def _patch_forgot_path(step: Step, inputs: Inputs):
     if (
         isinstance(step.form, Sum)
         and isinstance(t, Partial)
-        and t.of.base == "loss"
-        and not t.of.index
-        and t.wrt.base == "a"
+        and t.of.is_total_loss
+        and t.wrt.kind == "a"
         and len(step.form.terms) >= 2
     ):
         shortened = dataclasses.replace(step, form=dataclasses.replace(step.form, terms=step.form.terms[:-1], vanishing=()))
@@ -91,14 +90,14 @@ def _pre_activation_patch(solution: Solution):
         t = step.target
         if step.kind != "local" or not isinstance(step.form, Expression) or not isinstance(t, Partial):
             return None
-        if not (_is_activation_derivative(t) or (t.of.base == "z" and t.wrt.base == "W")):
+        if not (_is_activation_derivative(t) or (t.of.kind == "z" and t.wrt.kind == "W")):
             return None
         changed = {}
         for b in step.form.bindings:
-            if isinstance(b.target, Quantity) and b.target.base == "a" and b.ref and b.ref.startswith("a"):
-                z_id = "z" + b.ref[1:]
-                if z_id in solution.index:
-                    changed[z_id.replace("z", "a", 1)] = inputs.changed.get(z_id, solution.index[z_id].value)
+            if isinstance(b.target, Quantity) and b.target.kind == "a" and isinstance(b.ref, Quantity):
+                z = replace(b.ref, kind="z")  # the pre-activation of the same unit, sample and step
+                if z in solution.index:
+                    changed[b.ref] = inputs.changed.get(z, solution.index[z].value)
         if not changed:
             return None
         merged = dict(inputs.changed)
@@ -109,8 +108,6 @@ def _pre_activation_patch(solution: Solution):
 
 
 def _resolved(solution: Solution, change: Callable) -> Solution | None:
-    from tracer.core.derive import solve
-
     problem = change(solution.problem)
     if problem is None:
         return None
@@ -151,8 +148,8 @@ class MistakenSolutions:
 
     def wrong_values(self, name: str) -> list[WrongValue]:
         """Every mistake's value of a quantity (a canonical or theme name), where it differs."""
-        truth = lookup_value(self.solution, name)
-        step = find_step(self.solution, name)
+        truth = self.solution.value(name)
+        step = self.solution.step(name)
         out: list[WrongValue] = []
         for key, values in self.replayed.items():
             if step.id in values and values[step.id] != truth:
@@ -160,7 +157,7 @@ class MistakenSolutions:
         for key, other in self.resolved.items():
             if other is None:
                 continue
-            wrong = lookup_value(other, name)
+            wrong = other.value(name)
             if wrong != truth:
                 out.append(WrongValue(MISTAKES[key], wrong))
         return out

@@ -33,10 +33,15 @@ import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
+from tracer.core import keys
+from tracer.core.derive import solve
+from tracer.core.keys import NameError_, Quantity
+from tracer.core.solution import LookupError_
 from tracer.render.printing import fmt
 from tracer.spec import Problem, SpecError
+from tracer.teach.mistakes import MistakenSolutions
 
 GROUPS = ("weights", "biases", "inputs", "targets", "learning_rate")
 SETTINGS = ("ask", "digits", "options", "guards", "attempts")
@@ -48,7 +53,6 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _UNIFORM = re.compile(
     rf"^\s*uniform\s*\(\s*(?P<lo>{_NUMBER})\s*,\s*(?P<hi>{_NUMBER})\s*(?:,\s*step\s*=\s*(?P<step>{_NUMBER})\s*)?\)\s*$"
 )
-_SLOT = re.compile(r"^(?:W\d+(?:\[\d+,\d+\])?|b\d+(?:\[\d+\])?|[xy]\[\d+\](?:#\d+)?)$")
 
 
 @dataclass(frozen=True)
@@ -122,26 +126,19 @@ def parse_spec(problem: Problem) -> QuizSpec:
         raise SpecError(source, "randomize", "required for tracer quiz (which values vary, over what grid); see README")
     vary: list[tuple[str, Grid]] = []
     settings: dict[str, Any] = {}
-    slots = set(problem.parameter_names())
+    slots = set(problem.parameter_keys)
     for key, value in raw.items():
         where = f"randomize.{key}"
         if key in SETTINGS:
             settings[key] = value
             continue
-        if key not in GROUPS and not _SLOT.match(str(key)):
+        if key not in GROUPS and not _is_slot(str(key)):
             raise SpecError(
                 source, where, "unknown key; expected weights, biases, inputs, targets, learning_rate, a layer (W2, b1), "
                 "a name (W2[1,1], x[1], y[1]#2) or ask, digits, options, guards, attempts"
             )
-        if _SLOT.match(key) and key[0] in "Wb" and not _selects(problem, key):
-            raise SpecError(source, where, f"no such parameter or layer (parameters: {', '.join(sorted(slots)[:6])}, …)")
-        if _SLOT.match(key) and key[0] in "xy":
-            name, _, sample = key.partition("#")
-            index, size = int(name[2:-1]), (problem.inputs if key[0] == "x" else problem.layers[-1].units)
-            if not 1 <= index <= size:
-                raise SpecError(source, where, f"index from 1 to {size} expected, got {index}")
-            if sample and not 1 <= int(sample) <= len(problem.data):
-                raise SpecError(source, where, f"sample from 1 to {len(problem.data)} expected, got {sample}")
+        if key not in GROUPS:
+            _check_slot(problem, key, where, slots)
         vary.append((key, parse_grid(value, source, where)))
     if not vary:
         raise SpecError(source, "randomize", "nothing varies: give at least one of weights, biases, inputs, targets, learning_rate")
@@ -179,42 +176,65 @@ def parse_spec(problem: Problem) -> QuizSpec:
 
 
 def _check_ask(problem: Problem, spec: QuizSpec) -> None:
-    from tracer.core.derive import solve
-    from tracer.core.lookup import LookupError_, value
-    from tracer.core.keys import NameError_
-
     solution = solve(problem, derived_steps=1, verify=False)
     for k, name in enumerate(spec.ask):
         try:
-            value(solution, name)
+            solution.value(name)
         except (NameError_, LookupError_) as err:
             raise SpecError(problem.source, f"randomize.ask[{k}]", str(err)) from None
 
 
-def _selects(problem: Problem, key: str) -> list[str]:
-    names = problem.parameter_names()
-    return [n for n in names if n == key or n.startswith(key + "[")]
+def _is_slot(text: str) -> bool:
+    """A layer's parameters (``W2``), one parameter, or an input or target (of one sample)."""
+    if keys.parse_family(text) is not None:
+        return True
+    try:
+        key = keys.parse(text)
+    except keys.NameError_:
+        return False
+    return isinstance(key, Quantity) and key.kind in ("W", "b", "x", "y") and not key.after and key.step == 1 \
+        and (key.sample is None or key.kind in ("x", "y"))
 
 
-def slots_of(problem: Problem, selector: str) -> list[str]:
-    """The varied slots a selector names: parameter names, ``x[i]#s``, ``y[k]#s``, ``learning_rate``."""
-    params = problem.parameter_names()
+def _check_slot(problem: Problem, selector: str, where: str, parameters: set) -> None:
+    """A named slot of ``randomize:`` (``W2``, ``W2[1,1]``, ``x[1]``, ``y[1]#2``) that exists."""
+    family = keys.parse_family(selector)
+    if family is not None or selector[0] in "Wb":
+        if not slots_of(problem, selector):
+            raise SpecError(problem.source, where, f"no such parameter or layer (parameters: {', '.join(map(str, sorted(parameters)[:6]))}, …)")
+        return
+    key = keys.parse_quantity(selector)
+    size = problem.inputs if key.kind == "x" else problem.layers[-1].units
+    if not 1 <= key.index[0] <= size:
+        raise SpecError(problem.source, where, f"index from 1 to {size} expected, got {key.index[0]}")
+    if key.sample is not None and not 1 <= key.sample <= len(problem.data):
+        raise SpecError(problem.source, where, f"sample from 1 to {len(problem.data)} expected, got {key.sample}")
+
+
+Slot = Union[Quantity, str]  # a parameter, an input or target of one sample (x[1]#2), or "learning_rate"
+
+
+def slots_of(problem: Problem, selector: str) -> list[Slot]:
+    """The varied slots a selector names: parameters, ``x[i]#s``, ``y[k]#s``, ``learning_rate``."""
+    params = problem.parameter_keys
     samples = range(1, len(problem.data) + 1)
     if selector == "weights":
-        return [n for n in params if n.startswith("W")]
+        return [k for k in params if k.kind == "W"]
     if selector == "biases":
-        return [n for n in params if n.startswith("b")]
+        return [k for k in params if k.kind == "b"]
     if selector == "inputs":
-        return [f"x[{i}]#{s}" for s in samples for i in range(1, problem.inputs + 1)]
+        return [keys.x(i, s) for s in samples for i in range(1, problem.inputs + 1)]
     if selector == "targets":
-        return [f"y[{k}]#{s}" for s in samples for k in range(1, problem.layers[-1].units + 1)]
+        return [keys.y(k, s) for s in samples for k in range(1, problem.layers[-1].units + 1)]
     if selector == "learning_rate":
         return ["learning_rate"]
-    if selector[0] in "xy":
-        if "#" in selector:
-            return [selector]
-        return [f"{selector}#{s}" for s in samples]
-    return _selects(problem, selector)
+    family = keys.parse_family(selector)
+    if family is not None:
+        return [k for k in params if (k.kind, k.layer) == family]
+    key = keys.parse_quantity(selector)
+    if key.kind in ("x", "y"):
+        return [key] if key.sample is not None else [key.of_sample(s) for s in samples]
+    return [key] if key in params else []
 
 
 # ---------------------------------------------------------------------------
@@ -222,27 +242,26 @@ def slots_of(problem: Problem, selector: str) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def draw(problem: Problem, spec: QuizSpec, rng: random.Random) -> dict[str, float]:
-    values: dict[str, float] = {}
+def draw(problem: Problem, spec: QuizSpec, rng: random.Random) -> dict[Slot, float]:
+    values: dict[Slot, float] = {}
     for selector, grid in spec.vary:
         for slot in slots_of(problem, selector):
             values[slot] = rng.choice(grid.values)
     return values
 
 
-def apply(problem: Problem, values: dict[str, float]) -> Problem:
+def apply(problem: Problem, values: dict[Slot, float]) -> Problem:
     """The problem with the drawn values in place."""
-    params = {k: v for k, v in values.items() if k[0] in "Wb"}
+    slots = {keys.parse_quantity(k) if isinstance(k, str) and k != "learning_rate" else k: v for k, v in values.items()}
+    params = {k: v for k, v in slots.items() if isinstance(k, Quantity) and k.is_parameter}
     out = problem.with_parameters(params)
     data = list(out.data)
-    for slot, v in values.items():
-        if slot[0] in "xy":
-            name, _, s = slot.partition("#")
-            index = int(name[2:-1]) - 1
-            sample = data[int(s) - 1]
-            vector = list(sample.x if name[0] == "x" else sample.y)
-            vector[index] = v
-            data[int(s) - 1] = dataclasses.replace(sample, **{name[0]: tuple(vector)}, **({"label": None} if name[0] == "y" else {}))
+    for slot, v in slots.items():
+        if isinstance(slot, Quantity) and slot.kind in ("x", "y"):
+            sample = data[slot.sample - 1]
+            vector = list(sample.x if slot.kind == "x" else sample.y)
+            vector[slot.index[0] - 1] = v
+            data[slot.sample - 1] = dataclasses.replace(sample, **{slot.kind: tuple(vector)}, **({"label": None} if slot.kind == "y" else {}))
     out = dataclasses.replace(out, data=tuple(data))
     if "learning_rate" in values:
         out = dataclasses.replace(out, training=dataclasses.replace(out.training, learning_rate=values["learning_rate"]))
@@ -327,10 +346,6 @@ def check_guards(solution, spec: QuizSpec) -> None:
 
 def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, attempt: int) -> Variant:
     """One candidate variant (raises :class:`Unfair` when a guard fails)."""
-    from tracer.core.derive import solve
-    from tracer.core.lookup import find_step, value
-    from tracer.teach.mistakes import MistakenSolutions
-
     rng = random.Random(f"{seed}:{number}:{attempt}")
     values = draw(problem, spec, rng)
     try:
@@ -342,13 +357,13 @@ def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, atte
     mistaken = MistakenSolutions(solution)
     questions = []
     for name in spec.ask:
-        truth = value(solution, name)
+        truth = solution.value(name)
         answer = plain(truth, spec.digits)
         if abs(truth) < 1e-9:
             raise Unfair(f"{name} is zero")
         try:
-            canonical = find_step(solution, name).id
-        except Exception:  # a given number asked: no step
+            canonical = str(solution.step(name).id)
+        except (NameError_, LookupError_):  # a given number asked: no step
             canonical = name
         options = [Option(truth, answer, None, "the right answer")]
         seen = {answer}

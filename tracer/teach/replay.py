@@ -18,23 +18,24 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
+from tracer.core.keys import Key
 from tracer.core.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update, substituted
 
-#: how a factor's value is found: the step it refers to, else the given number's name
-Values = Mapping[str, float]
+#: how a factor's value is found: the key of the step it refers to, else the given number's key
+Values = Mapping[Key, float]
 #: a patch may evaluate one step differently: (step, inputs) -> value, or None for the usual way
 Patch = Callable[[Step, "Inputs"], "float | None"]
 
 
-def key_of(factor_ref: str | None, target) -> str:
-    """The key of a value in a replay: a step's id, or a given number's canonical name."""
-    return factor_ref if factor_ref else str(target)
+def key_of(factor_ref: Key | None, target: Key) -> Key:
+    """The key of a value in a replay: the step it comes from, or the given number itself."""
+    return factor_ref if factor_ref is not None else target
 
 
 class Inputs:
     """The values a step substitutes, as changed so far (falls back to the engine's)."""
 
-    def __init__(self, changed: Mapping[str, float]):
+    def __init__(self, changed: Mapping[Key, float]):
         self.changed = changed
 
     def __call__(self, factor: Factor) -> float:
@@ -75,12 +76,12 @@ def expression_value(form: Expression, values: Mapping[sp.Symbol, float]) -> flo
     return float(fn(*(values[s] for s in symbols)))
 
 
-def inputs_of(step: Step) -> list[str]:
-    """The keys (step ids or given names) a step substitutes."""
+def inputs_of(step: Step) -> list[Key]:
+    """The keys (of steps or of given numbers) a step substitutes."""
     return [key_of(f.ref, f.target) for f in substituted(step.form)]
 
 
-def replay(solution: Solution, changed: Mapping[str, float] | None = None, patch: Patch | None = None) -> dict[str, float]:
+def replay(solution: Solution, changed: Mapping[Key, float] | None = None, patch: Patch | None = None) -> dict[Key, float]:
     """Every step's value after the changes: ``changed`` fixes values (by step id or given
     name); ``patch`` may evaluate any step its own (wrong) way. Steps that depend on
     nothing changed keep the engine's value."""
@@ -98,5 +99,5 @@ def replay(solution: Solution, changed: Mapping[str, float] | None = None, patch
     return values
 
 
-def value_after(solution: Solution, values: Mapping[str, float], step: Step) -> float:
+def value_after(solution: Solution, values: Mapping[Key, float], step: Step) -> float:
     return values.get(step.id, step.value)

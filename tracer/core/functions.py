@@ -1,0 +1,704 @@
+"""One small class per operation: its local equation, its textbook derivative, its numbers.
+
+Every node of a graph computes its value from its arguments by one *operation*. As in
+micrograd, an operation owns its forward rule and its derivative side by side:
+
+* ``expression(args, position)`` — the right-hand side of the local equation in SymPy
+  (``1/(1 + e^{−z})``, ``Σ w·u + b``, ``e^{z_m}/Σ_k e^{z_k}``, ``½(y − o)²``);
+* ``textbook(wrt, position)`` — its derivative w.r.t. argument ``wrt`` written as the
+  texts write it (``a(1 − a)``, ``1 − a²``, ``a_m(δ_mj − a_j)``, ``−(y − o)``), over the
+  generic symbols :data:`ARG` (the arguments) and :data:`OUT` (the outputs of the
+  node's group: ``OUT[0]`` is the node itself for an elementwise operation);
+* ``derived(wrt, position)`` — SymPy's own derivative of the local equation, before it
+  is recognised as the textbook form; :func:`check_textbook_form` proves the two equal,
+  once per operation kind, so that no derivative is ever printed that was not derived;
+* ``forward(values, positions)`` and ``local(values, outputs, positions)`` — the same two
+  rules on NumPy arrays, vectorised over every node of a layer (``values[..., i]`` is
+  argument ``i``); the engine's numbers come from these, and tests check them against
+  ``lambdify`` of ``expression`` and ``textbook``;
+* ``kink_note()`` — the convention at a kink (ReLU at 0), read off the derivative itself;
+* ``derivation()`` — the rule-by-rule derivation shown by ``--detail full``.
+
+Adding an activation or a loss touches one class here (and its independent NumPy twin
+in :mod:`tracer.numeric`). Nothing here knows about graphs, layers or names.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, ClassVar, Sequence
+
+import numpy as np
+import sympy as sp
+
+from tracer.calculus import derivatives as calculus
+from tracer.calculus.derivatives import Derivation
+from tracer.spec import ActivationSpec, LossSpec
+
+class _Symbols:
+    """The generic symbols ``u0, u1, …`` (or ``o0, o1, …``), made when first asked for: a
+    weighted sum of 784 inputs has 1,569 arguments."""
+
+    def __init__(self, letter: str):
+        self.letter = letter
+        self.made: list[sp.Symbol] = []
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[k] for k in range(i.stop)[i])
+        while len(self.made) <= i:
+            self.made.append(sp.Symbol(f"{self.letter}{len(self.made)}", real=True))
+        return self.made[i]
+
+
+#: the generic symbols of a local equation: its arguments u0, u1, … and its group's outputs o0, o1, …
+ARG = _Symbols("u")
+OUT = _Symbols("o")
+#: the symbols the texts use for a unit's pre-activation and activation (``--detail full``)
+Z, A = sp.symbols("z a", real=True)
+
+LOG_BASE = {"ln": sp.E, "log10": sp.Integer(10), "log2": sp.Integer(2)}
+LN_OF_BASE = {"ln": 1.0, "log10": math.log(10), "log2": math.log(2)}
+
+
+def _nice(x: float) -> sp.Expr:
+    """A user's constant as an exact rational when it is one (0.5 → 1/2), else a Float."""
+    r = sp.nsimplify(x, rational=True)
+    return r if (isinstance(r, sp.Rational) and r.q <= 1000) else sp.Float(x)
+
+
+class Operation:
+    """What every operation provides; see the module docstring."""
+
+    name: ClassVar[str] = ""
+    #: derivatives that are 0 or 1 everywhere are not written as steps of their own
+    elementwise: ClassVar[bool] = False
+
+    def expression(self, args: Sequence[sp.Expr], position: int = 0) -> sp.Expr:
+        raise NotImplementedError
+
+    def textbook(self, wrt: int, position: int = 0) -> sp.Expr:
+        raise NotImplementedError
+
+    def derived(self, wrt: int, position: int = 0) -> sp.Expr:
+        """SymPy's derivative of the local equation (over ARG), before recognition."""
+        return _derived(self, wrt, position)
+
+    def forward(self, values: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def local(self, values: np.ndarray, outputs: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def kink_note(self) -> str:
+        return ""
+
+    def derivation(self) -> tuple[tuple[str, Derivation], ...]:
+        """``--detail full``: the rule-by-rule derivation of the derivative, per case (a softmax has
+        two: ``"same"`` unit and ``"other"`` unit; elsewhere one, ``""``); () where the texts state
+        the derivative by cases (ReLU) or it is 1."""
+        return ()
+
+
+@lru_cache(maxsize=None)
+def _derived(op: Operation, wrt: int, position: int) -> sp.Expr:
+    arity = getattr(op, "arity", 1)
+    return sp.diff(op.expression(ARG[:arity], position), ARG[wrt])
+
+
+# ---------------------------------------------------------------------------
+# Elementwise activations a = f(z): one argument (z), one output (a)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activation(Operation):
+    """``a = f(z)`` unit by unit. ``at_zero`` is the convention at a kink (SPEC.md §1)."""
+
+    at_zero: int = 0
+    arity: ClassVar[int] = 1
+    elementwise: ClassVar[bool] = True
+    #: the derivative is written in terms of the output a (σ(1 − σ) = a(1 − a)) where the texts do
+    kinked: ClassVar[bool] = False
+
+    def f(self, z: sp.Expr) -> sp.Expr:
+        raise NotImplementedError
+
+    def slope(self, z: sp.Symbol, a: sp.Symbol) -> sp.Expr:
+        """f'(z) as the texts write it, over z and the output a."""
+        raise NotImplementedError
+
+    def expression(self, args: Sequence[sp.Expr], position: int = 0) -> sp.Expr:
+        return self.f(args[0])
+
+    def textbook(self, wrt: int = 0, position: int = 0) -> sp.Expr:
+        return self.slope(ARG[0], OUT[0])
+
+    def right_of_kink(self, z: sp.Expr) -> sp.Basic:
+        """Where the right-hand slope applies: z > 0, or z ≥ 0 with the convention f'(0) = 1."""
+        return z >= 0 if self.at_zero == 1 else z > 0
+
+    def kink_note(self) -> str:
+        if not self.kinked:
+            return ""
+        at_zero = float(self.local(np.zeros((1, 1)), np.asarray([float(self.f(sp.Integer(0)))]))[0, 0])
+        return f"{self.name}'(0) is undefined; this solution uses the convention {self.name}'(0) = {at_zero:g}"
+
+    def local(self, values: np.ndarray, outputs: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        return _slope_function(self)(values[..., 0], outputs)[..., None]
+
+    def derivation(self) -> tuple[tuple[str, Derivation], ...]:
+        x = sp.Symbol("x", real=True)
+        return (("", calculus.derive(self.f(x), x, name="f")),)
+
+
+@lru_cache(maxsize=None)
+def _slope_function(act: Activation) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The textbook derivative, evaluated: exactly the form that is printed, on arrays."""
+    check_textbook_form(act)
+    fn = array_function(act.textbook(), (ARG[0], OUT[0]))
+
+    def slope(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(np.asarray(fn(z, a), dtype=float), np.shape(z)).copy()
+
+    return slope
+
+
+_ARRAY_FUNCTIONS: dict[type, Callable] = {sp.exp: np.exp, sp.log: np.log, sp.tanh: np.tanh, sp.atan: np.arctan}
+_RELATIONS: dict[type, Callable] = {
+    sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
+    sp.StrictLessThan: np.less, sp.LessThan: np.less_equal,
+}
+
+
+def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
+    """A textbook form as a function of NumPy arrays (one per variable), built once as closures
+    over the SymPy tree (no code generation): what the engine evaluates is what is printed."""
+    index = {v: k for k, v in enumerate(variables)}
+
+    def build(e: sp.Basic) -> Callable:
+        if e.is_Symbol:
+            k = index[e]
+            return lambda xs: xs[k]
+        if e is sp.true:
+            return lambda xs: True
+        if e.is_number:
+            constant = float(e)
+            return lambda xs: constant
+        if e.is_Add:
+            terms = [build(a) for a in e.args]
+            return lambda xs: sum(t(xs) for t in terms)
+        if e.is_Mul:
+            factors = [build(a) for a in e.args]
+
+            def product(xs):
+                out = factors[0](xs)
+                for f in factors[1:]:
+                    out = out * f(xs)
+                return out
+
+            return product
+        if e.is_Pow:
+            base, exponent = build(e.args[0]), build(e.args[1])
+            return lambda xs: np.power(base(xs), exponent(xs))
+        if isinstance(e, sp.Piecewise):
+            pieces = [(build(value), build(condition)) for value, condition in e.args]
+
+            def cases(xs):
+                shape = np.shape(xs[0])
+                return np.select([np.broadcast_to(c(xs), shape) for _, c in pieces], [np.broadcast_to(v(xs), shape) for v, _ in pieces], np.nan)
+
+            return cases
+        if type(e) in _RELATIONS:
+            left, right, relation = build(e.args[0]), build(e.args[1]), _RELATIONS[type(e)]
+            return lambda xs: relation(left(xs), right(xs))
+        fn = _ARRAY_FUNCTIONS[type(e)]
+        args = [build(a) for a in e.args]
+        return lambda xs: fn(*[a(xs) for a in args])
+
+    tree = build(expr)
+    return lambda *values: tree(values)
+
+
+@dataclass(frozen=True)
+class Identity(Activation):
+    name: ClassVar[str] = "identity"
+
+    def f(self, z):
+        return z
+
+    def slope(self, z, a):
+        return sp.Integer(1)
+
+    def forward(self, values, positions=None):
+        return values[..., 0].copy()
+
+    def derivation(self):
+        return ()
+
+
+@dataclass(frozen=True)
+class Sigmoid(Activation):
+    name: ClassVar[str] = "sigmoid"
+
+    def f(self, z):
+        return 1 / (1 + sp.exp(-z))
+
+    def slope(self, z, a):
+        return sp.Mul(a, 1 - a, evaluate=False)
+
+    def forward(self, values, positions=None):
+        z = values[..., 0]
+        with np.errstate(over="ignore"):
+            e = np.exp(-np.abs(z))  # both branches are exact rewritings of 1/(1 + e^{−z}); neither overflows
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+    def derivation(self):
+        return (("", calculus.derive_sigmoid()),)
+
+
+@dataclass(frozen=True)
+class Tanh(Activation):
+    name: ClassVar[str] = "tanh"
+
+    def f(self, z):
+        return sp.tanh(z)
+
+    def slope(self, z, a):
+        return 1 - a**2
+
+    def forward(self, values, positions=None):
+        return np.tanh(values[..., 0])
+
+    def derivation(self):
+        return (("", calculus.derive_tanh()),)
+
+
+@dataclass(frozen=True)
+class ReLU(Activation):
+    name: ClassVar[str] = "relu"
+    kinked: ClassVar[bool] = True
+
+    def f(self, z):
+        return sp.Max(0, z)
+
+    def slope(self, z, a):
+        return sp.Piecewise((1, self.right_of_kink(z)), (0, True))
+
+    def forward(self, values, positions=None):
+        z = values[..., 0]
+        return np.where(z > 0, z, 0.0)
+
+    def derivation(self):
+        return ()  # a derivative by cases, stated with its convention at the kink in the steps
+
+
+@dataclass(frozen=True)
+class LeakyReLU(Activation):
+    alpha: float = 0.01
+    name: ClassVar[str] = "leaky_relu"
+    kinked: ClassVar[bool] = True
+
+    def f(self, z):
+        return sp.Piecewise((z, z >= 0), (_nice(self.alpha) * z, True))
+
+    def slope(self, z, a):
+        return sp.Piecewise((1, self.right_of_kink(z)), (_nice(self.alpha), True))
+
+    def forward(self, values, positions=None):
+        z = values[..., 0]
+        return np.where(z >= 0, z, self.alpha * z)
+
+    def derivation(self):
+        return ()
+
+
+@dataclass(frozen=True)
+class ELU(Activation):
+    alpha: float = 1.0
+    name: ClassVar[str] = "elu"
+    kinked: ClassVar[bool] = True
+
+    def f(self, z):
+        return sp.Piecewise((z, z >= 0), (_nice(self.alpha) * (sp.exp(z) - 1), True))
+
+    def slope(self, z, a):
+        return sp.Piecewise((1, self.right_of_kink(z)), (a + _nice(self.alpha), True))
+
+    def forward(self, values, positions=None):
+        z = values[..., 0]
+        return np.where(z >= 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def derivation(self):
+        return ()
+
+
+@dataclass(frozen=True)
+class Softplus(Activation):
+    name: ClassVar[str] = "softplus"
+
+    def f(self, z):
+        return sp.log(1 + sp.exp(z))
+
+    def slope(self, z, a):
+        return 1 / (1 + sp.exp(-z))
+
+    def forward(self, values, positions=None):
+        return np.logaddexp(0, values[..., 0])
+
+
+@dataclass(frozen=True)
+class Arctan(Activation):
+    name: ClassVar[str] = "arctan"
+
+    def f(self, z):
+        return sp.atan(z)
+
+    def slope(self, z, a):
+        return 1 / (1 + z**2)
+
+    def forward(self, values, positions=None):
+        return np.arctan(values[..., 0])
+
+
+@dataclass(frozen=True)
+class Step(Activation):
+    """The threshold unit: forward only; its derivative is 0 wherever it exists."""
+
+    name: ClassVar[str] = "step"
+
+    def f(self, z):
+        return sp.Piecewise((1, z >= 0), (0, True))
+
+    def slope(self, z, a):
+        return sp.Integer(0)
+
+    def forward(self, values, positions=None):
+        return np.where(values[..., 0] >= 0, 1.0, 0.0)
+
+    def derivation(self):
+        return ()
+
+    def kink_note(self) -> str:
+        return ""
+
+
+# ---------------------------------------------------------------------------
+# The softmax: output m of K, from all K pre-activations
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Softmax(Operation):
+    """``a_m = e^{z_m} / Σ_k e^{z_k}``: every output depends on every pre-activation of the layer."""
+
+    arity: int = 3
+    name: ClassVar[str] = "softmax"
+
+    def expression(self, args, position=0):
+        return sp.exp(args[position]) / sp.Add(*[sp.exp(z) for z in args], evaluate=False)
+
+    def textbook(self, wrt, position=0):
+        """∂a_m/∂z_j = a_m (1 − a_m) when m = j, −a_m a_j otherwise."""
+        if wrt == position:
+            return sp.Mul(OUT[position], 1 - OUT[position], evaluate=False)
+        return sp.Mul(-1, OUT[position], OUT[wrt], evaluate=False)
+
+    def forward(self, values, positions=None):
+        shifted = values - np.max(values, axis=-1, keepdims=True)  # shifting by the max cannot change a, only avoid overflow
+        e = np.exp(shifted)
+        p = e / e.sum(axis=-1, keepdims=True)
+        return np.take_along_axis(p, _column(positions, p), axis=-1)[..., 0]
+
+    def local(self, values, outputs, positions=None):
+        """``outputs[..., n]`` are this group's outputs, node n being output ``positions[n]``: the
+        softmax's every output is needed for ``−a_m a_j``."""
+        order = np.argsort(positions)
+        a = outputs[..., order]  # a[..., k] = output k of the softmax
+        own = a[..., positions]  # (..., n): a_m of node n
+        eye = (positions[:, None] == np.arange(self.arity)[None, :]).astype(float)  # δ_mj
+        return own[..., :, None] * (eye - a[..., None, :])
+
+    def derivation(self):
+        n = min(self.arity, 3)  # a sum of more exponentials reads the same and runs off the page
+        if n == 1:
+            return (("same", calculus.derive_softmax(1, 1, 1)),)
+        return (("same", calculus.derive_softmax(1, 1, n)), ("other", calculus.derive_softmax(1, 2, n)))
+
+
+def _column(positions: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Index array picking, for node n, its own output ``positions[n]`` from the last axis of p."""
+    return np.broadcast_to(positions.reshape((1,) * (p.ndim - 2) + (-1, 1)), p.shape[:-1] + (1,))
+
+
+# ---------------------------------------------------------------------------
+# The weighted sum z = Σ_i w_i u_i + b
+# ---------------------------------------------------------------------------
+
+_w, _u, _b, _rest = sp.symbols("w u b rest", real=True)
+_GENERIC_SUM = _w * _u + _b + _rest
+
+
+@dataclass(frozen=True)
+class WeightedSum(Operation):
+    """``z = w_1 u_1 + … + w_n u_n (+ b)``. Arguments: the n weights, the n inputs, the bias."""
+
+    terms: int
+    bias: bool = True
+    name: ClassVar[str] = "weighted sum"
+
+    @property
+    def arity(self) -> int:
+        return 2 * self.terms + (1 if self.bias else 0)
+
+    def role(self, slot: int) -> tuple[str, int]:
+        """(``weight`` | ``input`` | ``bias``, term) of an argument slot."""
+        if slot < self.terms:
+            return "weight", slot
+        if slot < 2 * self.terms:
+            return "input", slot - self.terms
+        return "bias", 0
+
+    def expression(self, args, position=0):
+        terms = [sp.Mul(args[i], args[self.terms + i], evaluate=False) for i in range(self.terms)]
+        if self.bias:
+            terms.append(args[2 * self.terms])
+        return sp.Add(*terms, evaluate=False)
+
+    def textbook(self, wrt, position=0):
+        """Derived once, on a generic term ``w·u + b + rest``: ∂/∂w = u, ∂/∂u = w, ∂/∂b = 1."""
+        role, i = self.role(wrt)
+        generic = _generic_sum_derivative(role)
+        return generic.xreplace({_u: ARG[self.terms + i], _w: ARG[i]})
+
+    def derived(self, wrt, position=0):
+        return self.textbook(wrt, position)  # the generic derivative is SymPy's own (see _generic_sum_derivative)
+
+    def forward(self, values, positions=None):
+        n = self.terms
+        total = np.einsum("...i,...i->...", values[..., :n], values[..., n : 2 * n])
+        return total + values[..., 2 * n] if self.bias else total
+
+    def local(self, values, outputs, positions=None):
+        n = self.terms
+        parts = [values[..., n : 2 * n], values[..., :n]]
+        if self.bias:
+            parts.append(np.ones(values.shape[:-1] + (1,)))
+        return np.concatenate(parts, axis=-1)
+
+
+@lru_cache(maxsize=None)
+def _generic_sum_derivative(role: str) -> sp.Expr:
+    return sp.diff(_GENERIC_SUM, {"weight": _w, "input": _u, "bias": _b}[role])
+
+
+# ---------------------------------------------------------------------------
+# Losses: one output's term E(o, y), and how terms (and samples) combine
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossTerm(Operation):
+    """One output's loss term ``E(o, y)``: arguments (output o, target y)."""
+
+    log: str = "ln"
+    arity: ClassVar[int] = 2
+
+    def term(self, o: sp.Expr, y: sp.Expr) -> sp.Expr:
+        raise NotImplementedError
+
+    def log_of(self, x: sp.Expr) -> sp.Expr:
+        base = LOG_BASE[self.log]
+        return sp.log(x) if base is sp.E else sp.log(x, base)
+
+    def expression(self, args, position=0):
+        return self.term(args[0], args[1])
+
+    def scale(self) -> sp.Expr:
+        return sp.Integer(1) if self.log == "ln" else 1 / sp.log(LOG_BASE[self.log])
+
+    def derivation(self):
+        o, y = sp.symbols("o y", positive=True)
+        return (("", calculus.derive(self.term(o, y), o, name="E", partial=True)),)
+
+
+@dataclass(frozen=True)
+class SquaredError(LossTerm):
+    factor: float = 0.5
+    name: ClassVar[str] = "mse"
+
+    def term(self, o, y):
+        return _nice(self.factor) * (y - o) ** 2
+
+    def textbook(self, wrt, position=0):
+        o, y = ARG[0], ARG[1]
+        c = 2 * _nice(self.factor)
+        sign = 1 if wrt == 1 else -1
+        return sp.Mul(sign, y - o, evaluate=False) if c == 1 else sp.Mul(sign * c, y - o, evaluate=False)
+
+    def forward(self, values, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        return self.factor * (y - o) ** 2
+
+    def local(self, values, outputs, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        d = -2 * self.factor * (y - o)
+        return np.stack([d, -d], axis=-1)
+
+
+def _x_log(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x · ln y with 0 · ln y = 0 (an absent class costs nothing), as the texts treat it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(y))
+
+
+def _x_over(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x / y with 0 / y = 0: the derivative of the term 0 · ln y."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x / y)
+
+
+@dataclass(frozen=True)
+class CrossEntropy(LossTerm):
+    name: ClassVar[str] = "cross_entropy"
+
+    def term(self, o, y):
+        return -y * self.log_of(o)
+
+    def textbook(self, wrt, position=0):
+        o, y = ARG[0], ARG[1]
+        core = sp.Mul(-1, y / o, evaluate=False) if wrt == 0 else sp.Mul(-1, self.log_of(o), evaluate=False)
+        scale = self.scale() if wrt == 0 else 1
+        return core if scale == 1 else sp.Mul(scale, core, evaluate=False)
+
+    def forward(self, values, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        return -_x_log(y, o) / LN_OF_BASE[self.log]
+
+    def local(self, values, outputs, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.stack([-_x_over(y, o) / LN_OF_BASE[self.log], -np.log(o) / LN_OF_BASE[self.log]], axis=-1)
+
+
+@dataclass(frozen=True)
+class BinaryCrossEntropy(LossTerm):
+    name: ClassVar[str] = "binary_cross_entropy"
+
+    def term(self, o, y):
+        return -(y * self.log_of(o) + (1 - y) * self.log_of(1 - o))
+
+    def textbook(self, wrt, position=0):
+        o, y = ARG[0], ARG[1]
+        if wrt == 1:
+            return sp.Mul(-1, self.log_of(o) - self.log_of(1 - o), evaluate=False)
+        core = sp.Mul(-1, sp.Add(y / o, -(1 - y) / (1 - o), evaluate=False), evaluate=False)
+        scale = self.scale()
+        return core if scale == 1 else sp.Mul(scale, core, evaluate=False)
+
+    def forward(self, values, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        return -(_x_log(y, o) + _x_log(1 - y, 1 - o)) / LN_OF_BASE[self.log]
+
+    def local(self, values, outputs, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        d_o = -(_x_over(y, o) - _x_over(1 - y, 1 - o)) / LN_OF_BASE[self.log]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_y = -(np.log(o) - np.log(1 - o)) / LN_OF_BASE[self.log]
+        return np.stack([d_o, d_y], axis=-1)
+
+
+@dataclass(frozen=True)
+class Total(Operation):
+    """``s = u_1 + … + u_n`` (``mean``: ``(1/n)(u_1 + … + u_n)``): loss terms into a sample's loss."""
+
+    arity: int = 2
+    mean: bool = False
+    name: ClassVar[str] = "sum"
+
+    def expression(self, args, position=0):
+        total = sp.Add(*args, evaluate=False) if len(args) > 1 else args[0]
+        if self.mean and len(args) > 1:
+            return sp.Mul(sp.Rational(1, len(args)), total, evaluate=False)
+        return total
+
+    def textbook(self, wrt, position=0):
+        return sp.Rational(1, self.arity) if (self.mean and self.arity > 1) else sp.Integer(1)
+
+    def forward(self, values, positions=None):
+        return values.mean(axis=-1) if self.mean else values.sum(axis=-1)
+
+    def local(self, values, outputs, positions=None):
+        weight = 1.0 / self.arity if (self.mean and self.arity > 1) else 1.0
+        return np.full(values.shape, weight)
+
+
+# ---------------------------------------------------------------------------
+# The registry, and the check that every textbook form is the derivative
+# ---------------------------------------------------------------------------
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Arctan, Step)
+}
+LOSSES: dict[str, type[LossTerm]] = {cls.name: cls for cls in (SquaredError, CrossEntropy, BinaryCrossEntropy)}
+
+
+def activation(spec: ActivationSpec, at_zero: int = 0, units: int = 1) -> Operation:
+    """The operation of a layer's activation (a softmax over ``units`` outputs)."""
+    if spec.name == "softmax":
+        return Softmax(units)
+    cls = ACTIVATIONS[spec.name]
+    params = dict(spec.params)
+    return cls(at_zero, **params) if params else cls(at_zero)
+
+
+def loss_term(spec: LossSpec) -> LossTerm:
+    if spec.kind == "mse":
+        return SquaredError(log=spec.log, factor=spec.factor)
+    return LOSSES[spec.kind](log=spec.log)
+
+
+_PROBES = (-2.5, -0.3, 0.7, 3.1)
+
+
+@lru_cache(maxsize=None)
+def check_textbook_form(op: Operation) -> bool:
+    """Is the textbook form really SymPy's derivative of the local equation?
+
+    Checked by :func:`tracer.calculus.derivatives.same_function` (equal as expressions, or
+    at eighteen irregular points in 50-digit arithmetic, the way ``tracer diff`` checks its
+    rules against ``sympy.diff``; the softmax for three outputs), at points on both sides
+    of the kink for the piecewise ones. Raises AssertionError if not: the engine must
+    never print a derivative it did not derive.
+    """
+    if isinstance(op, Softmax):
+        probe = Softmax(3)
+        outputs = {OUT[k]: probe.expression(ARG[:3], k) for k in range(3)}
+        for m, j in ((0, 0), (0, 1), (2, 1)):  # the same unit, and another unit on either side: both branches
+            assert calculus.same_function(probe.derived(j, m), probe.textbook(j, m).xreplace(outputs)), (m, j)
+        return True
+    if isinstance(op, Activation):
+        derived = op.derived(0)
+        textbook = op.textbook().xreplace({OUT[0]: op.f(ARG[0])})
+        if op.kinked or isinstance(op, Step):
+            for point in _PROBES:
+                d = derived.subs(ARG[0], point)
+                d = d.rewrite(sp.Piecewise) if d.has(sp.Heaviside) else d
+                assert abs(float(d.doit()) - float(textbook.subs(ARG[0], point))) < 1e-12, (op.name, point)
+            return True
+        assert calculus.same_function(derived, textbook), op.name
+        return True
+    if isinstance(op, LossTerm):
+        o, y = sp.symbols("o y", positive=True)
+        for wrt in (0, 1):
+            derived = op.derived(wrt).xreplace({ARG[0]: o, ARG[1]: y})
+            textbook = op.textbook(wrt).xreplace({ARG[0]: o, ARG[1]: y})
+            assert calculus.same_function(derived, textbook), (op.name, wrt)
+        return True
+    if isinstance(op, Total):
+        for wrt in range(op.arity):
+            assert calculus.same_function(op.derived(wrt), op.textbook(wrt)), op
+        return True
+    return True  # the weighted sum's derivative is SymPy's own generic one
