@@ -14,7 +14,7 @@ from conftest import needs
 from tracer import load, loads, solve
 from tracer.render.printing import fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
-from tracer.render.document import RenderError, compile_pdf, render
+from tracer.render.document import compile_pdf, render
 
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))

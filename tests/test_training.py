@@ -16,7 +16,7 @@ from tracer.numeric import mlp as numeric
 from tracer.numeric import training
 from tracer.cli import cli
 from tracer.core.derive import solve
-from tracer.spec import SpecError, from_mapping, load
+from tracer.spec import from_mapping, load
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -34,7 +34,7 @@ import sympy as sp
 
 from tracer import notation
 from tracer.core import keys
-from tracer.core.keys import END, Key, NameError_, Partial, Quantity
+from tracer.core.keys import END, Key, Partial, Quantity
 from tracer.spec import Problem
 
 StepKind = Literal["forward", "activation", "loss", "local", "backward", "gradient", "update"]
