@@ -13,6 +13,7 @@ from tracer.notation.bracket import BracketTheme
 from tracer.notation.delta import DeltaTheme
 from tracer.notation.mazur import MazurTheme
 from tracer.notation.neuron import NeuronTheme
+from tracer.notation.view import NamesView
 
 THEMES: dict[str, type[Theme]] = {
     "bracket": BracketTheme,
@@ -46,4 +47,4 @@ def _theme_parsing(text: str, problem) -> tuple[str, Quantity | Partial] | None:
     return None
 
 
-__all__ = ["THEMES", "Theme", "theme", "parse_theme_name", "theme_of_name"]
+__all__ = ["THEMES", "NamesView", "Theme", "theme", "parse_theme_name", "theme_of_name"]

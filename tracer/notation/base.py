@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from tracer.render.printing import NamesView
+from tracer.notation.view import NamesView
 from tracer.core.keys import Partial, Quantity
 
 

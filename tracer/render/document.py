@@ -23,6 +23,7 @@ import jinja2
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
 from tracer.core.lookup import refs_of
 from tracer.core.keys import Quantity
+from tracer.notation import theme
 from tracer.core.solution import Affine, Expression, Section, Solution, Step
 
 DETAILS = ("brief", "standard", "full")
@@ -113,8 +114,6 @@ def printer_for(solution: Solution, dialect: str, notation: str | None, digits: 
     it has them); LaTeX: the theme asked for, or the file's."""
     if dialect == "text" and notation is None:
         return Printer("text", digits=digits)
-    from tracer.notation import theme
-
     if dialect == "text":
         return Printer("text", theme(notation, solution.problem).text_names_view(), digits)
     name = notation or solution.problem.notation  # type: ignore[attr-defined]

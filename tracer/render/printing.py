@@ -20,6 +20,7 @@ from sympy.printing.str import StrPrinter
 
 from tracer.core.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Factor, Step, Sum, Update
+from tracer.notation.view import NamesView
 
 DEFAULT_DIGITS = 9
 
@@ -68,18 +69,6 @@ def fmt_operand(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text
     if dialect == "latex" and r"\times" in text:
         return rf"\left({text}\right)"
     return text
-
-
-@dataclass(frozen=True)
-class NamesView:
-    """What a printer needs from a theme: names of quantities and partials, and its symbols."""
-
-    quantity: object  # Callable[[Quantity], str]
-    partial: object = None  # Callable[[Partial], str | None]: a theme's own symbol for a partial (δ)
-    loss_name: str = "loss"
-    rate: str = "η"
-    times: str = "×"  # between substituted numbers
-    dot: str = "·"  # between symbols in a chain
 
 
 class Printer:
