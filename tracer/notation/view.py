@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from tracer.core.keys import Partial, Quantity
+from tracer.notation.symbol import Symbol
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,6 @@ class NamesView:
     rate: str = "η"
     times: str = "×"  # between substituted numbers
     dot: str = "·"  # between symbols in a chain
+    #: the parts of a quantity's symbol, for labels built from them (a figure's units);
+    #: None for the canonical names, which have no parts
+    symbol: Optional[Callable[[Quantity], Symbol]] = None
