@@ -104,13 +104,13 @@ class Theme:
         if not self.plain_names:
             return None
         parts = self.parts(q)
-        if parts.sup or parts.prime or not isinstance(parts.letter, str) or any(not isinstance(p, str) for p in parts.sub):
+        letter, sub = parts.letter, [p for p in parts.sub if isinstance(p, str)]
+        if parts.sup or parts.prime or not isinstance(letter, str) or len(sub) != len(parts.sub):
             return None
-        sub = ",".join(parts.sub)  # type: ignore[arg-type]
         if not sub:
-            return parts.letter
-        joint = "" if len(parts.letter) == 1 and all(p.isdigit() for p in parts.sub) else "_"  # type: ignore[union-attr]
-        return parts.letter + joint + sub
+            return letter
+        joint = "" if len(letter) == 1 and all(p.isdigit() for p in sub) else "_"
+        return letter + joint + ",".join(sub)
 
     # -- views for the printers ---------------------------------------------------------
     def names_view(self) -> NamesView:
