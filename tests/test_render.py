@@ -88,7 +88,7 @@ def test_markdown_renders_with_pandoc_mathjax(tmp_path):
     blocks = md.count("$$") // 2
     assert html.count('class="math display"') == blocks
     assert "$$" not in html.replace("\\[", "")  # every $$ was recognised as math
-    assert "out_{o1}" in html
+    assert r"\mathrm{out}_{o1}" in html
 
 
 HOSTILE = """
@@ -247,7 +247,7 @@ def test_numbers_in_the_latex_equal_the_verified_values(name, theme):
 def test_substituted_numbers_are_rounded_from_the_engine_values():
     sol = solve(load("examples/mazur.yaml"))
     tex = render(sol, "tex", notation="mazur")
-    assert r"w_{5}^{+} &= w_{5} - \eta \cdot \frac{\partial E_{total}}{\partial w_{5}} = 0.4 - 0.5 \times 0.0821670406 = 0.35891648" in tex
+    assert r"w_{5}^{+} &= w_{5} - \eta \cdot \frac{\partial E_{\text{total}}}{\partial w_{5}} = 0.4 - 0.5 \times 0.0821670406 = 0.35891648" in tex
     assert r"\left(-0.0226025405\right)" in tex  # a negative number substituted: in parentheses
 
 
@@ -284,10 +284,10 @@ def test_full_detail_reuses_tracer_calculus(monkeypatch):
 
 def test_themes_read_like_their_sources():
     mazur = render(solve(load("examples/mazur.yaml")), "tex", notation="mazur")
-    for name in ("net_{h1}", "out_{o1}", "w_{5}^{+}", "E_{total}", r"\eta", "target_{o1}"):
+    for name in (r"\mathrm{net}_{h1}", r"\mathrm{out}_{o1}", "w_{5}^{+}", r"E_{\text{total}}", r"\eta", r"\mathrm{target}_{o1}"):
         assert name in mazur
     blog = render(solve(load("examples/relu_softmax_3class.yaml")), "tex", notation="neuron")
-    for name in ("N_{1}^{input", "Pred_{1}", "CE^{total}", "w_{N_{1},O_{1}}", "b'_{O_{1}}", "Act_{1}", "r = 0.5"):
+    for name in (r"N_{1}^{\text{input}", r"\mathrm{Pred}_{1}", r"\mathrm{CE}^{\text{total}}", "w_{N_{1},O_{1}}", "b'_{O_{1}}", r"\mathrm{Act}_{1}", "r = 0.5"):
         assert name in blog, name
     bracket = render(solve(load("examples/zhu_example1.yaml")), "tex", notation="bracket")
     assert "z_{1}^{[1]}" in bracket and r"\lambda" in bracket
@@ -298,7 +298,7 @@ def test_themes_read_like_their_sources():
 def test_diagram_in_latex_and_markdown():
     sol = solve(load("examples/mazur.yaml"))
     tex = render(sol, "tex", notation="mazur")
-    assert r"\begin{tikzpicture}" in tex and "$w_{5} = 0.4$" in tex and "{$out_{h1}$}" in tex
+    assert r"\begin{tikzpicture}" in tex and "$w_{5} = 0.4$" in tex and r"{$\mathrm{out}_{h1}$}" in tex
     md = render(sol, "md", notation="mazur")
     assert "```mermaid" in md and '"w_5 = 0.4"' in md
 

@@ -26,8 +26,8 @@ EXPLANATION = (
     "The step (threshold) function g(z) = 1 for z ≥ 0, 0 for z < 0 is flat on both sides of 0: "
     "its derivative is 0 wherever it exists and undefined at z = 0. Every chain rule product "
     "through it is therefore 0, gradient descent never changes a weight, and a perceptron is "
-    "not trained by backpropagation; its weights are chosen (as for AND, OR, NAND, NOR) "
-    "or found by the perceptron learning rule. Replace step by sigmoid to train it."
+    "not trained by backpropagation; its weights are chosen by hand (as for the AND, OR, NAND "
+    "and NOR gates) or found by the perceptron learning rule. Replace step by sigmoid to train it."
 )
 
 #: a truth table lists every binary input: up to this many inputs

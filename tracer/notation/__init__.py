@@ -1,8 +1,12 @@
 """Notation themes: canonical names → the symbols of each source text (SPEC.md §3).
 
-A theme names quantities in LaTeX (for documents) and, where a source text has
-plain names of its own (Mazur's ``w5``, ``out_h1``, ``E_total``), in ASCII so that
-``tracer ask`` accepts them. Themes know nothing about the math.
+A theme says what each quantity is called as the parts of a symbol (letter, subscript,
+superscript: :class:`Symbol`); the base class adds the marks of a sample and of the
+update and writes the symbol in LaTeX (for documents), as a plain label (for figures)
+and, where a source text has plain names of its own (Mazur's ``w5``, ``out_h1``,
+``E_total``), as those names, which ``tracer ask`` accepts. Themes know nothing about
+the math and nothing about the renderer: :class:`NamesView`, what a printer needs from
+a theme, is defined here.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from tracer.notation.bracket import BracketTheme
 from tracer.notation.delta import DeltaTheme
 from tracer.notation.mazur import MazurTheme
 from tracer.notation.neuron import NeuronTheme
+from tracer.notation.symbol import Glyph, Symbol
+from tracer.notation.view import NamesView
 
 THEMES: dict[str, type[Theme]] = {
     "bracket": BracketTheme,
@@ -62,4 +68,4 @@ def _theme_parsing(text: str, problem) -> tuple[str, Quantity | Partial] | None:
     return None
 
 
-__all__ = ["THEMES", "Theme", "theme", "parse_name", "parse_theme_name", "theme_of_name"]
+__all__ = ["THEMES", "Glyph", "NamesView", "Symbol", "Theme", "theme", "parse_name", "parse_theme_name", "theme_of_name"]

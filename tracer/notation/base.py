@@ -1,31 +1,30 @@
-"""The base of every theme: the problem's shape, sample/after marks, ASCII lookup."""
+"""The base of every theme: the problem's shape, the marks of a sample and of the update,
+the writing of a symbol from its parts, and the lookup of the source's plain names.
+
+A theme only says what each quantity is called, as parts (:meth:`Theme.parts`: letter,
+subscript, superscript), and how its source marks a sample and an updated parameter
+(:meth:`Theme.mark_sample`, :meth:`Theme.mark_after`). :meth:`Theme.symbol` adds the
+marks to the parts; :meth:`Theme.quantity` (LaTeX), :meth:`Theme.label` (plain text, for
+figures) and :meth:`Theme.ascii` (the source's own plain names, which ``tracer ask``
+accepts) all write that one symbol.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import cached_property
 
-from tracer.core.keys import Partial, Quantity
-
-
-@dataclass(frozen=True)
-class NamesView:
-    """What a printer needs from a theme: names of quantities and partials, and its symbols."""
-
-    quantity: object  # Callable[[Quantity], str]
-    partial: object = None  # Callable[[Partial], str | None]: a theme's own symbol for a partial (δ)
-    loss_name: str = "loss"
-    rate: str = "η"
-    times: str = "×"  # between substituted numbers
-    dot: str = "·"  # between symbols in a chain
+from tracer.core.keys import LOSS, Partial, Quantity
+from tracer.notation.symbol import LAMBDA, Glyph, Symbol
+from tracer.notation.view import NamesView
 
 
 class Theme:
     name = "base"
-    loss = r"J"  # the total loss
-    rate = r"\lambda"
-    ascii_rate = "lambda"
-    text_rate = "λ"  # the rate in terminal text
+    rate: Glyph = LAMBDA
+    #: the source text has plain names of its own (Mazur's ``w5``, ``out_h1``, ``E_total``),
+    #: which :meth:`ascii` writes and ``tracer ask``/``check`` accept
+    plain_names = False
 
     def __init__(self, problem):
         self.problem = problem
@@ -33,63 +32,113 @@ class Theme:
         self.units = [problem.inputs] + [layer.units for layer in problem.layers]
         self.samples = len(problem.data)
 
-    # -- to override ------------------------------------------------------------------
-    def base_name(self, q: Quantity) -> str:
-        """LaTeX for a quantity without its sample and after-update marks."""
+    # -- what a theme says ------------------------------------------------------------
+    def parts(self, q: Quantity) -> Symbol:
+        """The symbol of ``q``'s kind, layer and index, without the marks of its sample or
+        of the update (which :meth:`symbol` adds)."""
         raise NotImplementedError
 
-    def mark_sample(self, text: str, q: Quantity) -> str:
-        return _sup(text, f"({q.sample})")
-
-    def mark_after(self, text: str, q: Quantity) -> str:
-        return _sup(text, "+")
-
-    def ascii(self, q: Quantity) -> str | None:
-        """A plain name the source text uses for this quantity (for ``tracer ask``), if any."""
+    def partial_parts(self, p: Partial) -> Symbol | None:
+        """The symbol of a partial when the theme has one of its own (δ); else None."""
         return None
+
+    def mark_sample(self, symbol: Symbol, sample: int, key: Quantity | Partial) -> Symbol:
+        """``out_{h1}^{(1)}``: by default the sample in parentheses joins the superscript."""
+        return symbol.with_sup(f"({sample})")
+
+    def mark_after(self, symbol: Symbol) -> Symbol:
+        """``w_{5}^{+}``: by default a parameter after the update has a ``+`` superscript."""
+        return symbol.with_sup("+")
+
+    # -- the one assembly: parts, then marks ------------------------------------------
+    def symbol(self, q: Quantity) -> Symbol:
+        symbol = self.parts(q)
+        if q.after:
+            symbol = self.mark_after(symbol)
+        if q.sample is not None:
+            symbol = self.mark_sample(symbol, q.sample, q)
+        return symbol
+
+    def quantity(self, q: Quantity) -> str:
+        """LaTeX for a quantity, marks included."""
+        return self.symbol(q).latex()
 
     def partial(self, p: Partial) -> str | None:
-        """LaTeX for a partial when the theme has a symbol of its own for it (δ); else None."""
-        return None
+        """LaTeX for a partial when the theme has a symbol of its own for it (δ); else None
+        (the printer writes the fraction ∂of/∂wrt)."""
+        symbol = self.partial_parts(p)
+        if symbol is None:
+            return None
+        if p.sample is not None:
+            symbol = self.mark_sample(symbol, p.sample, p)
+        return symbol.latex()
 
-    # -- shared ---------------------------------------------------------------------
-    def quantity(self, q: Quantity) -> str:
-        text = self.base_name(q)
-        if q.after:
-            text = self.mark_after(text, q)
-        if q.sample is not None:
-            text = self.mark_sample(text, q)
-        return text
+    def label(self, q: Quantity) -> str:
+        """A quantity's symbol in plain text, for a label outside math (``out_h1``, ``ŷ_1``)."""
+        return self.symbol(q).plain()
 
+    @property
+    def loss_name(self) -> str:
+        """LaTeX for the total loss (``E_{\\text{total}}``, ``J``, ``\\mathcal{L}``)."""
+        return self.quantity(LOSS)
+
+    # -- the source's plain names ---------------------------------------------------------
+    def ascii(self, key: Quantity | Partial) -> str | None:
+        """The plain name the source text uses (``w5``, ``out_h1#2``, ``w5+``, ``dE_total/dw5``),
+        if it has one; :meth:`parse_ascii` reads it back."""
+        if isinstance(key, Partial):
+            of, wrt = self.ascii(key.of), self.ascii(key.wrt)
+            if of is None or wrt is None:
+                return None
+            return f"d{of}/d{wrt}" + (f"#{key.sample}" if key.sample is not None else "")
+        name = self._plain_name(key)
+        if name is None:
+            return None
+        return name + ("+" if key.after else "") + (f"#{key.sample}" if key.sample is not None else "")
+
+    def _plain_name(self, q: Quantity) -> str | None:
+        """The source's plain name of the quantity itself, written from its parts: the letter,
+        then the subscript, joined by ``_`` unless a single letter takes a number (``w5``,
+        ``i1``, ``b1``; ``out_h1``, ``E_o1``, ``E_total``). A symbol with a superscript of its
+        own (Mazur's ``E_{total}^{+}``) has no plain name."""
+        if not self.plain_names:
+            return None
+        parts = self.parts(q)
+        letter, sub = parts.letter, [p for p in parts.sub if isinstance(p, str)]
+        if parts.sup or parts.prime or not isinstance(letter, str) or len(sub) != len(parts.sub):
+            return None
+        if not sub:
+            return letter
+        joint = "" if len(letter) == 1 and all(p.isdigit() for p in sub) else "_"
+        return letter + joint + ",".join(sub)
+
+    # -- views for the printers ---------------------------------------------------------
     def names_view(self) -> NamesView:
-        return NamesView(quantity=self.quantity, partial=self.partial, loss_name=self.loss, rate=self.rate, times=r"\times", dot=r"\cdot")
+        return NamesView(
+            quantity=self.quantity,
+            partial=self.partial,
+            loss_name=self.loss_name,
+            rate=self.rate.latex,
+            times=r"\times",
+            dot=r"\cdot",
+            symbol=self.symbol,
+        )
 
     def text_names_view(self) -> NamesView:
         """Plain names for the terminal: the source text's own (Mazur's ``w5⁺``, ``out_h1``,
         ``E_total``) where the theme has them, the canonical ones elsewhere."""
 
         def quantity(q: Quantity) -> str:
-            plain = self.ascii(Quantity(q.base, q.layer, q.index))
+            plain = self._plain_name(q)
             if plain is None:
                 return str(q)
             if q.after:
                 plain += "⁺"
             return plain if q.sample is None else f"{plain}#{q.sample}"
 
-        return NamesView(quantity=quantity, loss_name=self.ascii(Quantity("loss")) or "loss", rate=self.text_rate)
+        return NamesView(quantity=quantity, loss_name=self._plain_name(LOSS) or "loss", rate=self.rate.plain)
 
-    def hidden(self, l: int) -> bool:
-        return l < self.depth
-
-    @cached_property
-    def _ascii_table(self) -> dict[str, Quantity]:
-        table: dict[str, Quantity] = {}
-        for q in self.every_quantity():
-            name = self.ascii(q)
-            if name:
-                table[name.lower()] = q
-        return table
-
+    # -- every quantity of the problem, and the plain names read back -----------------------
     def every_quantity(self):
         for i in range(1, self.units[0] + 1):
             yield Quantity("x", None, (i,))
@@ -109,6 +158,15 @@ class Theme:
             if layer.bias is not None and layer.shared_bias:
                 yield Quantity("b", l, ())
 
+    @cached_property
+    def _ascii_table(self) -> dict[str, Quantity]:
+        table: dict[str, Quantity] = {}
+        for q in self.every_quantity():
+            name = self._plain_name(q)
+            if name:
+                table[name.lower()] = q
+        return table
+
     def parse_ascii(self, text: str) -> Quantity | Partial | None:
         text = text.strip()
         sample = None
@@ -126,7 +184,7 @@ class Theme:
         q = self._ascii_quantity(text)
         if q is None:
             return None
-        return Quantity(q.base, q.layer, q.index, sample, q.after)
+        return replace(q, sample=sample)
 
     def _ascii_quantity(self, text: str) -> Quantity | None:
         key = text.strip().lower()
@@ -139,20 +197,5 @@ class Theme:
         if after:
             if not q.is_parameter:
                 return None
-            q = Quantity(q.base, q.layer, q.index, None, True)
+            q = q.updated()
         return q
-
-
-def _sup(text: str, mark: str) -> str:
-    """Add a superscript, merging with an existing one (``w^{[2]}`` + ``+`` → ``w^{[2]+}``)."""
-    if text.endswith("}") and "^{" in text:
-        head, sep, tail = text.rpartition("^{")
-        if "_" not in tail:  # the superscript is the last group
-            return f"{head}^{{{tail[:-1]},{mark}}}"
-    if "^" not in text and not text.endswith("'"):
-        return f"{text}^{{{mark}}}"  # w_{5}^{+}: the mark stacks over the subscript, as the texts write it
-    return f"{{{text}}}^{{{mark}}}"
-
-
-def _sub(text: str, mark: str) -> str:
-    return f"{text}_{{{mark}}}"

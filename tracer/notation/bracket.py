@@ -1,54 +1,43 @@
-"""The CS230 bracket notation (sources 001 and 003): w_{i,j}^{[l]} from node i to node j,
-b_j^{[l]}, z_j^{[l]}, a_j^{[l]} (h_j for a single hidden layer), \\hat{y}_k; J; λ.
-Samples are a subscript (t), as in source 001's z_{1,(1)}^{[1]}."""
+"""The CS230 bracket notation (sources 001 and 003):
+w_{i,j}^{[l]} from node i to node j, b_j^{[l]}, z_j^{[l]}, a_j^{[l]} (h_j for a single
+hidden layer), \\hat{y}_k; J; λ. The sample and "new" (after the update) join the
+subscript, as in z_{1,(1)}^{[1]} and w_{1,1,new}^{[2]}."""
 
 from __future__ import annotations
 
-from tracer.core.keys import Quantity
+from tracer.core.keys import Partial, Quantity
 from tracer.notation.base import Theme
+from tracer.notation.symbol import HAT_Y, LAMBDA, Symbol
 
 
 class BracketTheme(Theme):
     name = "bracket"
-    loss = "J"
-    rate = r"\lambda"
+    rate = LAMBDA
 
-    def _parts(self, q: Quantity) -> tuple[str, str, str]:
-        """(letter, subscript, superscript) so that sample/after marks can join the subscript."""
-        if q.base == "x":
-            return "x", f"{q.index[0]}", ""
-        if q.base == "y":
-            return "y", f"{q.index[0]}", ""
-        if q.base == "z":
-            return "z", f"{q.index[0]}", f"[{q.layer}]"
-        if q.base == "a":
+    def parts(self, q: Quantity) -> Symbol:
+        kind = q.kind
+        layer = f"[{q.layer}]"
+        if kind in ("x", "y"):
+            return Symbol(kind, q.index[0])
+        if kind == "z":
+            return Symbol("z", q.index[0], layer)
+        if kind == "a":
             if q.layer == self.depth:
-                return r"\hat{y}", f"{q.index[0]}", ""
+                return Symbol(HAT_Y, q.index[0])
             if self.depth == 2:
-                return "h", f"{q.index[0]}", ""
-            return "a", f"{q.index[0]}", f"[{q.layer}]"
-        if q.base == "W":
+                return Symbol("h", q.index[0])
+            return Symbol("a", q.index[0], layer)
+        if kind == "W":
             j, i = q.index
-            return "w", f"{i},{j}", f"[{q.layer}]"
-        if q.base == "b":
-            return "b", (f"{q.index[0]}" if q.index else ""), f"[{q.layer}]"
-        if q.base == "loss":
-            return "J", (f"{q.index[0]}" if q.index else ""), ""
-        return "J", "", "+"
+            return Symbol("w", (i, j), layer)
+        if kind == "b":
+            return Symbol("b", q.index[0] if q.index else (), layer)
+        if kind == "loss":
+            return Symbol("J", q.index[0] if q.index else ())
+        return Symbol("J", (), "+")  # loss_after
 
-    def quantity(self, q: Quantity) -> str:
-        letter, sub, sup = self._parts(q)
-        subs = [s for s in (sub,) if s]
-        if q.after:
-            subs.append(r"\mathrm{new}")
-        if q.sample is not None:
-            subs.append(f"({q.sample})")
-        text = letter
-        if subs:
-            text += "_{" + ",".join(subs) + "}"
-        if sup:
-            text += "^{" + sup + "}"
-        return text
+    def mark_sample(self, symbol: Symbol, sample: int, key: Quantity | Partial) -> Symbol:
+        return symbol.with_sub(f"({sample})")
 
-    def base_name(self, q: Quantity) -> str:
-        return self.quantity(Quantity(q.base, q.layer, q.index))
+    def mark_after(self, symbol: Symbol) -> Symbol:
+        return symbol.with_sub("new")

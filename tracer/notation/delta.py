@@ -1,52 +1,46 @@
-"""Source 004's notation: layers lettered backwards from the output (K, J, I, H, …);
-w_{jk}^{(K)} from unit j to unit k; z_k^{(K)}, o_k^{(K)}; ∂L/∂z_k = δ_k^{(K)}; t_k; \\mathcal{L}; η."""
+"""The δ notation of source 004 (layers lettered backwards from the output: K, J, I, H, …):
+w_{jk}^{(K)} from unit j to unit k; z_k^{(K)}, o_k^{(K)}; ∂L/∂z_k = δ_k^{(K)}; t_k;
+\\mathcal{L}; η; an updated weight w'."""
 
 from __future__ import annotations
 
 from tracer.core.keys import Partial, Quantity
 from tracer.notation.base import Theme
+from tracer.notation.symbol import DELTA, ETA, SCRIPT_L, Symbol
 
 LETTERS = "KJIHGFEDCBA"
 
 
 class DeltaTheme(Theme):
     name = "delta"
-    loss = r"\mathcal{L}"
-    rate = r"\eta"
+    rate = ETA
 
     def layer_letter(self, l: int) -> str:
         return LETTERS[self.depth - l] if self.depth - l < len(LETTERS) else f"L{l}"
 
-    def quantity(self, q: Quantity) -> str:
-        sample = f"({q.sample})" if q.sample is not None else ""
-        if q.base == "x":
-            return f"x_{{{q.index[0]}}}" + (f"^{{{sample}}}" if sample else "")
-        if q.base == "y":
-            return f"t_{{{q.index[0]}}}" + (f"^{{{sample}}}" if sample else "")
-        if q.base in ("z", "a"):
-            letter = "z" if q.base == "z" else "o"
-            sup = f"({self.layer_letter(q.layer)})" + (f",{sample}" if sample else "")
-            return f"{letter}_{{{q.index[0]}}}^{{{sup}}}"
-        if q.base == "W":
+    def parts(self, q: Quantity) -> Symbol:
+        kind = q.kind
+        if kind == "x":
+            return Symbol("x", q.index[0])
+        if kind == "y":
+            return Symbol("t", q.index[0])
+        layer = f"({self.layer_letter(q.layer)})" if q.layer is not None else ()
+        if kind in ("z", "a"):
+            return Symbol("z" if kind == "z" else "o", q.index[0], layer)
+        if kind == "W":
             j, i = q.index
-            after = "{w'}" if q.after else "w"
-            return f"{after}_{{{i}{j}}}^{{({self.layer_letter(q.layer)})}}" if max(i, j) < 10 else f"{after}_{{{i},{j}}}^{{({self.layer_letter(q.layer)})}}"
-        if q.base == "b":
-            after = "{b'}" if q.after else "b"
-            sub = f"{q.index[0]}" if q.index else ""
-            return f"{after}_{{{sub}}}^{{({self.layer_letter(q.layer)})}}" if sub else f"{after}^{{({self.layer_letter(q.layer)})}}"
-        if q.base == "loss":
-            if q.index:
-                return rf"\mathcal{{L}}_{{{q.index[0]}}}" + (f"^{{{sample}}}" if sample else "")
-            return r"\mathcal{L}" + (f"^{{{sample}}}" if sample else "")
-        return r"\mathcal{L}'"
+            return Symbol("w", f"{i}{j}" if max(i, j) < 10 else (i, j), layer)
+        if kind == "b":
+            return Symbol("b", q.index[0] if q.index else (), layer)
+        if kind == "loss":
+            return Symbol(SCRIPT_L, q.index[0] if q.index else ())
+        return Symbol(SCRIPT_L, prime=True)  # loss_after
 
-    def base_name(self, q: Quantity) -> str:
-        return self.quantity(Quantity(q.base, q.layer, q.index))
+    def mark_after(self, symbol: Symbol) -> Symbol:
+        return symbol.primed()
 
-    def partial(self, p: Partial) -> str | None:
-        """∂L/∂z_k^{(K)} is δ_k^{(K)}: the quantity the delta form propagates."""
-        if p.of.base == "loss" and not p.of.index and p.wrt.base == "z":
-            sample = f",({p.sample})" if p.sample is not None else ""
-            return rf"\delta_{{{p.wrt.index[0]}}}^{{({self.layer_letter(p.wrt.layer)}){sample}}}"
+    def partial_parts(self, p: Partial) -> Symbol | None:
+        """∂L/∂z_k^{(K)} is δ_k^{(K)}: the quantity the δ form propagates."""
+        if p.of.kind == "loss" and not p.of.index and p.wrt.kind == "z":
+            return Symbol(DELTA, p.wrt.index[0], f"({self.layer_letter(p.wrt.layer)})")
         return None

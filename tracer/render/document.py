@@ -392,14 +392,15 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
     step_x = min(6.5 if dense else 5.2, 15.0 / max(len(sizes) - 1, 1))
     step_y = {1: 2.0, 2: 2.0, 3: 2.3, 4: 1.9}.get(max(sizes), 1.5)
     nodes, edges, biases = [], [], []
+    symbol = printer.names.symbol
+    assert symbol is not None, "a diagram names its units in a theme's notation"
     for l, n in enumerate(sizes):
         for j in range(1, n + 1):
-            q = keys.a(l, j)
-            label = printer.target(q)
-            if tex_width(label) > 2.6 and label.endswith("}") and "^{" in label:
-                label = label[: label.rindex("^{")]  # N_{1}^{output} → N_{1}: the unit, as source 000's figure names it
+            unit = symbol(keys.a(l, j))
+            if tex_width(unit.latex()) > 2.6 and unit.sup:
+                unit = unit.without_sup()  # N_1^{output} → N_1: the unit, as the neuron theme's figure names it
             y = step_y * ((n - 1) / 2 - (j - 1))  # unit 1 on top, each layer centred
-            nodes.append({"id": f"n{l}_{j}", "x": round(step_x * l, 3), "y": round(y, 3), "label": label, "plain": _plain(label)})
+            nodes.append({"id": f"n{l}_{j}", "x": round(step_x * l, 3), "y": round(y, 3), "label": unit.latex(), "plain": _mermaid(unit.plain())})
         if l == 0:
             continue
         layer = problem.layers[l - 1]  # type: ignore[attr-defined]
@@ -413,15 +414,15 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
         for j in range(1, sizes[l] + 1):
             for i in range(1, sizes[l - 1] + 1):
                 name = keys.W(l, j, i)
-                label = printer.target(name)
+                weight = symbol(name)
                 rise = ((sizes[l - 1] - 1) / 2 - (i - 1)) * -1 + ((sizes[l] - 1) / 2 - (j - 1))  # target y − source y, in rows
                 edges.append(
                     {
                         "source": f"n{l - 1}_{i}",
                         "target": f"n{l}_{j}",
-                        "label": label,
+                        "label": weight.latex(),
                         "value": printer.number(params[name]),
-                        "plain": _plain(label),
+                        "plain": _mermaid(weight.plain()),
                         # a level edge has its label in the middle; a slanted one near its start,
                         # on the side away from the edges it crosses
                         "pos": _label_pos(i, j, sizes[l - 1], sizes[l], rise),
@@ -451,12 +452,9 @@ def _label_pos(i: int, j: int, sources: int, targets: int, rise: float) -> float
     return 0.78  # near the target: the edges into one unit arrive in order, their labels stacked
 
 
-def _plain(latex_name: str) -> str:
-    """A theme's LaTeX name as plain text for a Mermaid label: ``out_{h1}`` → ``out_h1``."""
-    text = latex_name.replace(r"\hat{y}", "ŷ").replace(r"\mathcal{L}", "L")
-    for command, char in ((r"\eta", "η"), (r"\lambda", "λ"), (r"\delta", "δ")):
-        text = text.replace(command, char)
-    return text.replace("{", "").replace("}", "").replace("\\", "").replace('"', "'")
+def _mermaid(label: str) -> str:
+    """A plain label inside a Mermaid string, which a double quote would end."""
+    return label.replace('"', "'")
 
 
 # ---------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from tracer.core.keys import Partial, Quantity
-from tracer.notation.base import NamesView
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
+from tracer.notation.view import NamesView
 
 DEFAULT_DIGITS = 9
 
