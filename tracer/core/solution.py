@@ -366,10 +366,14 @@ class Solution:
         return {step.key: step for step in self.all_steps()}
 
     # -- the query API: names read once, at the boundary ------------------------------
-    def resolve(self, text: str) -> tuple[Key, keys.Step | None]:
-        """A canonical or theme name as (key, the training step it names: None when no ``@``)."""
-        number = keys.split_step(text)[1]
-        target = notation.parse_name(text, self.problem)
+    def resolve(self, text: str | Key) -> tuple[Key, keys.Step | None]:
+        """A canonical or theme name (or a key) as (key, the training step it names: None when no ``@``)."""
+        if isinstance(text, (Quantity, Partial)):
+            number: keys.Step | None = None if text.step == 1 else text.step
+            target: Key = text
+        else:
+            number = keys.split_step(text)[1]
+            target = notation.parse_name(text, self.problem)
         if target != keys.LOSS_AFTER:
             target = target.at_step(1)  # the step is answered apart: ``number``
         if number is not None and number != END and not 1 <= number <= max(1, len(self.steps)):
@@ -389,7 +393,7 @@ class Solution:
                            fix(target.sample, target))
         return target.of_sample(fix(target.sample, target))
 
-    def step(self, text: str) -> Step:
+    def step(self, text: str | Key) -> Step:
         """The step that computes a named quantity (``dloss/dW2[1,1]``, ``a2[1]#2@end``, ``w5+``)."""
         target, number = self.resolve(text)
         return self._step_for(target, number, text)
@@ -418,7 +422,7 @@ class Solution:
             raise LookupError_(f"{text}: the forward pass with the final parameters is not written out for this problem")
         raise LookupError_(f"{text}: no such quantity in this solution")
 
-    def value(self, text: str) -> float:
+    def value(self, text: str | Key) -> float:
         """The value of a named quantity: a step's, a given number's, or a parameter's."""
         target, number = self.resolve(text)
         if isinstance(target, Quantity):

@@ -58,10 +58,25 @@ def forward(graph: Graph, leaves: np.ndarray) -> np.ndarray:
     return values
 
 
-def _scatter(adjoint: np.ndarray, args: np.ndarray, contributions: np.ndarray) -> None:
+#: a sum within this many units of rounding (of the sum of its terms' sizes) of zero is zero
+ROUNDING = 4 * np.finfo(float).eps
+
+
+def _scatter(adjoint: np.ndarray, size: np.ndarray, args: np.ndarray, contributions: np.ndarray) -> None:
+    """Add each contribution to its argument's adjoint, and its size to the argument's ``size``
+    (the sum of the absolute values of its terms, which bounds the rounding of the sum)."""
     flat = args.ravel()
+    counts = np.bincount(flat, minlength=adjoint.shape[1])  # a sum of n terms rounds by up to (n − 1)·ε·Σ|term|
     for s in range(adjoint.shape[0]):
         adjoint[s] += np.bincount(flat, weights=contributions[s].ravel(), minlength=adjoint.shape[1])
+        size[s] += np.bincount(flat, weights=np.abs(contributions[s]).ravel(), minlength=adjoint.shape[1]) * np.maximum(counts, 1)
+
+
+def _rounded(values: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """A sum of terms that cancel to within its own rounding is exactly zero: the softmax's shared
+    bias gradient Σ_k (p_k − y_k) is 0, not −5.55e−17."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(values) <= ROUNDING * size, 0.0, values)
 
 
 def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Descend | None = None, *, sequential: bool = False) -> Pass:
@@ -72,6 +87,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
     """
     S, N = values.shape
     adjoint = np.zeros((S, N))
+    size = np.zeros((S, N))  # per node: Σ |term| of its adjoint's sum
     adjoint[:, graph.output] = 1.0
     current = values.copy()  # the arguments as the backward pass sees them (sequential: updated parameters)
     gradient = np.zeros(N)
@@ -88,32 +104,39 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
             ids = slice(family.start, family.stop)
             outputs = values[:, ids]
             derivative = family.op.local(values[:, family.args], outputs, family.positions)
+            adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])  # final now: every consumer has added to it
             upstream = adjoint[:, ids][..., None]
             if not sequential:
-                _scatter(adjoint, family.args, upstream * derivative)
+                _scatter(adjoint, size, family.args, upstream * derivative)
                 local[family.start] = derivative
                 continue
             shared = graph.shared[family.args]  # parameter arguments: their gradient at the old values
-            _scatter(adjoint, family.args, np.where(shared, upstream * derivative, 0.0))
+            _scatter(adjoint, size, family.args, np.where(shared, upstream * derivative, 0.0))
             for leaf in families:
                 if leaf.op is None and leaf.shared and leaves_done.get(leaf.start) == position:
-                    _finish(leaf, adjoint, weights, gradient, after, current, descend)
+                    _finish(leaf, adjoint, size, weights, gradient, after, current, descend)
                     updated.add(leaf.start)
             through = family.op.local(current[:, family.args], outputs, family.positions)
             derivative = np.where(shared, derivative, through)
-            _scatter(adjoint, family.args, np.where(shared, 0.0, upstream * derivative))
+            _scatter(adjoint, size, family.args, np.where(shared, 0.0, upstream * derivative))
             local[family.start] = derivative
     if not sequential:
         for leaf in families:
             if leaf.op is None and leaf.shared:
-                _finish(leaf, adjoint, weights, gradient, after, current, descend)
+                _finish(leaf, adjoint, size, weights, gradient, after, current, descend)
+    for family in families:  # the leaves' own gradients (inputs, targets) are final too
+        if family.op is None and not family.shared:
+            ids = slice(family.start, family.stop)
+            adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])
     return Pass(values, adjoint, local, gradient, after, frozenset(updated) if sequential else frozenset())
 
 
-def _finish(leaf, adjoint, weights, gradient, after, current, descend) -> None:
+def _finish(leaf, adjoint, size, weights, gradient, after, current, descend) -> None:
     """A parameter family's gradient is complete: combine the samples, update."""
     ids = slice(leaf.start, leaf.stop)
-    combined = adjoint[:, ids].sum(axis=0) if np.all(weights == 1.0) else adjoint[:, ids].sum(axis=0) * weights[0]
+    adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])
+    total = _rounded(adjoint[:, ids].sum(axis=0), np.abs(adjoint[:, ids]).sum(axis=0) * adjoint.shape[0] + size[:, ids].sum(axis=0))
+    combined = total if np.all(weights == 1.0) else total * weights[0]
     gradient[ids] = combined
     if descend is not None:
         after[ids] = descend(np.arange(leaf.start, leaf.stop), combined)

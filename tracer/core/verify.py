@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from tracer.builders.mlp import Network
-from tracer.core import perceptron
+from tracer.core import keys, perceptron
 from tracer.core.keys import LOSS, LOSS_AFTER, Partial, Quantity
 from tracer.core.solution import DeltaForm, DeltaRow, Mismatch, Solution, Verification
 from tracer.core.sweep import Pass
@@ -87,9 +87,11 @@ def verify(solution: Solution) -> Verification:
         after = numeric.step(before).parameters()
         subtracted = numeric.step_gradients(before)
         _check_pass(checker, network, p, reference, before, after, ts.number)
-        checker.array(lambda k, ts=ts: f"dloss/d{list(ts.gradients)[k]}" + _at(ts.number), list(ts.gradients.values()), [subtracted[key] for key in ts.gradients])
-        checker.array(lambda k, ts=ts: f"{list(ts.params_after)[k]}'" + _at(ts.number), list(ts.params_after.values()), [after[key] for key in ts.params_after])
-        checker.scalar("loss" + _at(ts.number), ts.loss, reference.loss)
+        checker.array(lambda k, ts=ts: str(Partial(LOSS, list(ts.gradients)[k], None, ts.number)), list(ts.gradients.values()),
+                      [subtracted[key] for key in ts.gradients])
+        checker.array(lambda k, ts=ts: str(list(ts.params_after)[k].updated().at_step(ts.number)), list(ts.params_after.values()),
+                      [after[key] for key in ts.params_after])
+        checker.scalar(str(LOSS.at_step(ts.number)), ts.loss, reference.loss)
         if delta is None and ts.derived:
             delta = _delta_form(network, p, reference, before, ts.number)
     if engine.closing is not None:
@@ -101,24 +103,30 @@ def verify(solution: Solution) -> Verification:
         reference = numeric.evaluate(probe)
         for row, sample in zip(solution.perceptron.rows, reference.samples):
             for l, (z, a) in enumerate(zip(row.z, row.a), start=1):
-                checker.array(lambda k, l=l: f"z{l}[{k + 1}] of the truth table", z, sample.z[l - 1])
-                checker.array(lambda k, l=l: f"a{l}[{k + 1}] of the truth table", a, sample.a[l - 1])
+                checker.array(lambda k, l=l: f"{keys.z(l, k + 1)} of the truth table", z, sample.z[l - 1])
+                checker.array(lambda k, l=l: f"{keys.a(l, k + 1)} of the truth table", a, sample.a[l - 1])
     fd_count, fd_max = _finite_differences(checker, solution)
     if solution.run is not None:
         _check_run(checker, solution)
     return Verification(checker.count, checker.max_diff, fd_count, fd_max, tuple(checker.mismatches), delta)
 
 
-def _at(number) -> str:
-    return "" if number == 1 else f"@{number}"
-
-
 def _names(family, sample: int | None, step, partial_of: Quantity | None = None) -> Callable[[int], str]:
     """The name of element k of a family's array (for a mismatch message)."""
     def name(k: int) -> str:
-        key = family.key(family.start + k, sample, 1)
-        text = str(key) if partial_of is None else str(Partial(partial_of, key.plain(), sample))
-        return text + _at(step)
+        key = family.key(family.start + k, sample, step)
+        return str(key) if partial_of is None else str(Partial(partial_of, key.plain(), sample, step))
+    return name
+
+
+def _local_names(graph, family, sample: int | None, step, slots: slice) -> Callable[[int], str]:
+    """The name of element k of ``local[s, :, slots]`` of a family: ∂node/∂argument."""
+    width = len(range(family.args.shape[1])[slots])
+
+    def name(k: int) -> str:
+        row, column = divmod(k, width)
+        argument = int(family.args[row, slots.start + column])
+        return str(Partial(family.key(family.start + row).plain(), graph.key(argument).plain(), sample, step))
     return name
 
 
@@ -133,7 +141,7 @@ def _check_values(checker: _Checker, network: Network, values: np.ndarray, refer
                 checker.array(_names(family, tag, step), values[s, family.ids], ref)
         terms = graph.family("loss", None, 1)
         checker.array(_names(terms, tag, step), values[s, terms.ids], sample.loss_terms)
-        checker.scalar(f"loss{'#' + str(tag) if tag else ''}" + _at(step), values[s, graph.output], sample.loss)
+        checker.scalar(str(graph.key(graph.output, tag, step)), values[s, graph.output], sample.loss)
 
 
 def _check_pass(checker: _Checker, network: Network, p: Pass, reference, problem, after: dict, step: int) -> None:
@@ -159,22 +167,21 @@ def _check_pass(checker: _Checker, network: Network, p: Pass, reference, problem
             # ∂a/∂z: f'(z) unit by unit, or the softmax's full Jacobian
             local = p.local[a.start]
             jacobian = np.asarray(sample.da_dz[l - 1])
-            name = _local_names(a, z, tag, step)
             if a.positions is not None:
-                checker.array(name, local[s], jacobian)
+                checker.array(_local_names(graph, a, tag, step, slice(0, None)), local[s], jacobian[a.positions])
             else:
-                checker.array(name, local[s, :, 0], jacobian if jacobian.ndim == 1 else np.diag(jacobian))
+                checker.array(_local_names(graph, a, tag, step, slice(0, 1)), local[s, :, 0], jacobian if jacobian.ndim == 1 else np.diag(jacobian))
             # ∂z/∂W = the layer's input, ∂z/∂a = the weight (updated first in sequential order), ∂z/∂b = 1
             units, fan_in = problem.layers[l - 1].units, problem.layers[l - 1].inputs
             inputs = np.asarray(problem.data[s].x if l == 1 else sample.a[l - 2], dtype=float)
             local = p.local[z.start]
-            checker.array(lambda k, l=l: f"dz{l}/dW{l} entry {k}" + _at(step), local[s, :, :fan_in], np.broadcast_to(inputs, (units, fan_in)))
+            checker.array(_local_names(graph, z, tag, step, slice(0, fan_in)), local[s, :, :fan_in], np.broadcast_to(inputs, (units, fan_in)))
             weights = np.array(problem.layers[l - 1].weights, dtype=float)
             if sequential and W.start in p.updated_within:  # the hidden δ goes through the updated weights
                 weights = np.array([after[key] for key in _keys(W)], dtype=float).reshape(units, fan_in)
-            checker.array(lambda k, l=l: f"dz{l}/da{l - 1} entry {k}" + _at(step), local[s, :, fan_in : 2 * fan_in], weights)
+            checker.array(_local_names(graph, z, tag, step, slice(fan_in, 2 * fan_in)), local[s, :, fan_in : 2 * fan_in], weights)
             if problem.layers[l - 1].bias is not None:
-                checker.array(lambda k, l=l: f"dz{l}/db{l} entry {k}" + _at(step), local[s, :, 2 * fan_in], np.ones(units))
+                checker.array(_local_names(graph, z, tag, step, slice(2 * fan_in, 2 * fan_in + 1)), local[s, :, 2 * fan_in], np.ones(units))
 
 
 def _keys(family) -> list[Quantity]:
@@ -194,17 +201,6 @@ def _parameter_keys(network: Network) -> dict[int, tuple[Quantity, ...]]:
             out[b.start] = keys_[k : k + b.size]
             k += b.size
     return out
-
-
-def _local_names(a, z, tag, step) -> Callable[[int], str]:
-    def name(k: int) -> str:
-        if a.positions is not None:
-            m, j = divmod(k, a.size)
-        else:
-            m = j = k
-        of, wrt = a.key(a.start + m).plain(), z.key(z.start + j).plain()
-        return str(Partial(of, wrt, tag)) + _at(step)
-    return name
 
 
 def _near_kink(reference, problem) -> bool:
@@ -235,7 +231,7 @@ def _finite_differences(checker: _Checker, solution: Solution) -> tuple[int, flo
             continue  # taken through updated weights: not the loss's gradient (checked by numpy's step)
         count += 1
         worst = max(worst, abs(g - fd[key]))
-        checker.scalar(f"dloss/d{key}", g, fd[key], "finite differences", FD_RELATIVE * max(scale, abs(g)))
+        checker.scalar(str(Partial(LOSS, key)), g, fd[key], "finite differences", FD_RELATIVE * max(scale, abs(g)))
     return count, worst
 
 
@@ -249,13 +245,13 @@ def _check_run(checker: _Checker, solution: Solution) -> None:
         ts = steps.get(update.number)
         if ts is not None and ts.derived:
             for key, value in ts.params_after.items():
-                checker.scalar(f"{key}'@{update.number}", value, update.params_after[key], "training run")
+                checker.scalar(str(key.updated().at_step(update.number)), value, update.params_after[key], "training run")
     before = problem.parameters()
     for update in run.first_updates:
         batch = replace(problem, data=tuple(problem.data[i - 1] for i in update.batch))
         after = numeric.step(batch.with_parameters(before)).parameters()
         for key, value in update.params_after.items():
-            checker.scalar(f"{key}'@{update.number} (training run)", value, after[key], "training run")
+            checker.scalar(f"{key.updated().at_step(update.number)} (training run)", value, after[key], "training run")
         before = update.params_after
     final = problem.with_parameters(run.final)
     checker.scalar("loss at the end of the run", run.last.loss, numeric.forward_loss(final), "training run")

@@ -525,7 +525,7 @@ def _kept(solution: Solution, only: list[str]) -> set[Key]:
             wanted.append(solution.step(item))  # a quantity: dloss/dW1[1,1], a2[1], W2[1,1]'
             continue
         for key in matched:
-            wanted.append(solution.step(f"dloss/d{key}"))
+            wanted.append(solution.step(keys.Partial(keys.LOSS, key)))
             if key.updated() in solution.index:
                 wanted.append(solution.index[key.updated()])
     keep: set[Key] = set()

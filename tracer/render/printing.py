@@ -277,10 +277,12 @@ def _strip_sample(t):
 
 
 def canonical_names(dialect: str) -> NamesView:
-    """Canonical names (SPEC.md §2): the theme-free notation of the terminal."""
+    """Canonical names (SPEC.md §2): the theme-free notation of the terminal. A document shows
+    one training step per section, so a quantity is named without its step (``z1[1]``, not
+    ``z1[1]@2``), as the themes name it."""
 
     def quantity(q: Quantity) -> str:
-        return str(q)
+        return str(q.at_step(1))
 
     return NamesView(quantity=quantity, loss_name="loss", rate="η")
 
