@@ -40,3 +40,27 @@ def test_solve_text_in_a_theme_and_relu_written_max():
     assert "(1) net_h1 = w1 · i1 + w2 · i2 + b1 = 0.15 × 0.05 + 0.2 × 0.1 + 0.35 = 0.3775" in out
     out = run("solve", RELU)
     assert "(3) a1[1]#1 = max(0, z1[1]) = max(0, 1.752) = 1.752   [from (1)]" in out
+
+
+def fails(*args: str) -> str:
+    """Bad input: exit 2 and one line (Click's output holds what the command wrote to stderr)."""
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    return result.output
+
+
+def test_a_step_that_is_not_there_is_bad_input_not_a_traceback(tmp_path):
+    assert "there is 1 training step" in fails("ask", MAZUR, "dE_total/dw5@2")
+    assert "there is 1 training step" in fails("ask", MAZUR, "dloss/dW2[1,1]@3")
+    claims = tmp_path / "claims.yaml"
+    claims.write_text("dE_total/dw5@2: 0.5\n")
+    assert "there is 1 training step" in fails("check", MAZUR, str(claims))
+
+
+def test_the_forward_pass_with_the_final_parameters_is_asked_with_at_end():
+    out = run("ask", MAZUR, "a2[1]@end")
+    assert out.rstrip().endswith("a2[1]@end = 0.742088111")
+    assert "W2[1,1]' = W2[1,1] − η · ∂loss/∂W2[1,1] = 0.4 − 0.5 × 0.0821670406 = 0.35891648" in out
+    assert run("ask", MAZUR, "out_o1@end").rstrip().endswith("out_o1@end = 0.742088111")
+    assert run("ask", MAZUR, "loss@end").rstrip().endswith("loss@end = 0.291027774")

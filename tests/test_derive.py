@@ -138,3 +138,55 @@ def test_names_parse_round_trip():
         assert str(parse(name)) == name
     assert str(parse("dloss#2/dW1[1,1]")) == "dloss/dW1[1,1]#2"
     assert isinstance(parse("da2[1]/dz2[1]#2"), Partial)
+
+
+ELU_AT_ZERO = textwrap.dedent(
+    """
+    network:
+      inputs: 1
+      relu_derivative_at_zero: {at_zero}
+      layers:
+        - {{units: 1, activation: {{name: elu, alpha: 0.3}}, weights: [[1.0]], bias: -0.5}}
+        - {{units: 1, activation: identity, weights: [[2.0]]}}
+    loss: {{kind: mse}}
+    data: [{{x: [0.5], y: [1.0]}}]
+    training: {{learning_rate: 0.1}}
+    """
+)
+
+
+def test_the_kink_convention_stated_is_the_one_used():
+    """ELU with α = 0.3 at z = 0: the left-hand slope is α, the right-hand one 1 (the note said
+    "elu'(0) = 1" while the solution used 0.3 before the redesign)."""
+    for at_zero, slope in ((0, 0.3), (1, 1.0)):
+        sol = solve(loads(ELU_AT_ZERO.format(at_zero=at_zero)))
+        assert sol.value("z1[1]") == 0.0
+        assert sol.value("da1[1]/dz1[1]") == approx(slope, abs=1e-15)
+        assert f"elu'(0) is undefined; this solution uses the convention elu'(0) = {slope:g}" in sol.notes
+        assert sol.verification.ok
+
+
+SHARED_SOFTMAX_BIAS = textwrap.dedent(
+    """
+    network:
+      inputs: 2
+      layers:
+        - {units: 2, activation: sigmoid, weights: [[0.1, 0.2], [0.3, 0.4]], bias: 0.1}
+        - {units: 3, activation: softmax, weights: [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], bias: 0.2, shared_bias: true}
+    loss: {kind: cross_entropy}
+    data: [{x: [0.5, 0.3], label: 1}]
+    training: {learning_rate: 0.1}
+    """
+)
+
+
+def test_a_sum_that_cancels_to_within_its_rounding_is_exactly_zero():
+    """∂CE/∂b for a bias shared by a softmax layer is Σ_k (p_k − y_k) = 0; floating point gives
+    −5.55e−17, which a document must not print as a number."""
+    sol = solve(loads(SHARED_SOFTMAX_BIAS))
+    step = sol.step("dloss/db2")
+    assert isinstance(step.form, Sum) and len(step.form.terms) == 3
+    assert step.value == 0.0
+    assert sum(f.value for t in step.form.terms for f in t.factors[:1]) == approx(0.0, abs=1e-15)
+    assert sol.value("b2'") == 0.2
+    assert sol.verification.ok

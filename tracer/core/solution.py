@@ -377,7 +377,7 @@ class Solution:
         if target != keys.LOSS_AFTER:
             target = target.at_step(1)  # the step is answered apart: ``number``
         if number is not None and number != END and not 1 <= number <= max(1, len(self.steps)):
-            raise LookupError_(f"{text}: there are {len(self.steps)} training step(s)")
+            raise LookupError_(f"{text}: {_there_are(len(self.steps), 'training step')}")
         return self._normalised(target), number
 
     def _normalised(self, target: Key) -> Key:
@@ -385,7 +385,7 @@ class Solution:
 
         def fix(sample: int | None, named: object) -> int | None:
             if sample is not None and not 1 <= sample <= self.samples:
-                raise LookupError_(f"{named}: there are {self.samples} sample(s)")
+                raise LookupError_(f"{named}: {_there_are(self.samples, 'sample')}")
             return sample if many else None
 
         if isinstance(target, Partial):
@@ -475,6 +475,10 @@ def dependencies(solution: Solution, step: Step) -> list[Step]:
             if ref in solution.index and ref not in seen:
                 stack.append(solution.index[ref])
     return sorted(seen.values(), key=lambda s: order.get(s.key, 0))
+
+
+def _there_are(n: int, noun: str) -> str:
+    return f"there is 1 {noun}" if n == 1 else f"there are {n} {noun}s"
 
 
 def _needs_sample(target: Key) -> bool:
