@@ -164,11 +164,14 @@ class Problem:
     @cached_property
     def trained_mask(self) -> tuple[bool, ...]:
         """Per parameter (:attr:`parameter_keys` order): does a gradient-descent step change it?"""
-        update = None if self.training.update is None else set(self.training.update)
-        mask = []
-        for key in self.parameter_keys:
-            trained = not (key.kind == "b" and not self.layers[key.layer - 1].trainable_bias)
-            mask.append(trained and (update is None or key in update))
+        mask: list[bool] = []
+        for layer in self.layers:
+            mask.extend([True] * (layer.units * layer.inputs))
+            if layer.bias is not None:
+                mask.extend([layer.trainable_bias] * len(layer.bias))
+        if self.training.update is not None:
+            update = set(self.training.update)
+            mask = [trained and key in update for key, trained in zip(self.parameter_keys, mask)]
         return tuple(mask)
 
     @cached_property
@@ -579,6 +582,8 @@ def _build(model: ProblemModel, source: str) -> Problem:
 
 def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Quantity, ...]:
     """Parameter names of the problem file, read once into keys (``W2[1,1]``, ``b2``)."""
+    if not names:
+        return ()
     known = set(problem.parameter_keys)
     out = []
     for k, name in enumerate(names):

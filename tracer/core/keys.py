@@ -56,7 +56,7 @@ class _Named:
         return f"{type(self).__name__}({self._text!r})"  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash(self._text)  # type: ignore[attr-defined]
+        return self._hash  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _Named):
@@ -88,9 +88,12 @@ class Quantity(_Named):
     after: bool = False
     step: Step = 1
     _text: str = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_text", _quantity_text(self))
+        text = _quantity_text(self)
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "_hash", hash(text))
 
     @property
     def base(self) -> str:  # the name of ``kind`` before the redesign (still read by a few modules)
@@ -129,9 +132,12 @@ class Partial(_Named):
     sample: int | None = None
     step: Step = 1
     _text: str = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_text", f"d{self.of}/d{self.wrt}{_suffix(self.sample, self.step)}")
+        text = f"d{self.of}/d{self.wrt}{_suffix(self.sample, self.step)}"
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "_hash", hash(text))
 
     def without_sample(self) -> "Partial":
         return self if self.sample is None else replace(self, sample=None)

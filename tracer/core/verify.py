@@ -88,9 +88,9 @@ def verify(solution: Solution) -> Verification:
         subtracted = numeric.step_gradients(before)
         _check_pass(checker, network, p, reference, before, after, ts.number)
         checker.array(lambda k, ts=ts: str(Partial(LOSS, list(ts.gradients)[k], None, ts.number)), list(ts.gradients.values()),
-                      [subtracted[key] for key in ts.gradients])
+                      _in_order(subtracted, ts.gradients))
         checker.array(lambda k, ts=ts: str(list(ts.params_after)[k].updated().at_step(ts.number)), list(ts.params_after.values()),
-                      [after[key] for key in ts.params_after])
+                      _in_order(after, ts.params_after))
         checker.scalar(str(LOSS.at_step(ts.number)), ts.loss, reference.loss)
         if delta is None and ts.derived:
             delta = _delta_form(network, p, reference, before, ts.number)
@@ -109,6 +109,13 @@ def verify(solution: Solution) -> Verification:
     if solution.run is not None:
         _check_run(checker, solution)
     return Verification(checker.count, checker.max_diff, fd_count, fd_max, tuple(checker.mismatches), delta)
+
+
+def _in_order(reference: dict, like: dict) -> list[float]:
+    """``reference``'s values in the order of ``like``'s keys (both are the problem's parameter order)."""
+    if list(reference) == list(like):  # the same key objects, in the same order: no lookups
+        return list(reference.values())
+    return [reference[key] for key in like]
 
 
 def _names(family, sample: int | None, step, partial_of: Quantity | None = None) -> Callable[[int], str]:
@@ -150,7 +157,8 @@ def _check_pass(checker: _Checker, network: Network, p: Pass, reference, problem
     L = network.depth
     S = p.values.shape[0]
     _check_values(checker, network, p.values, reference, step)
-    parameter_keys = _parameter_keys(network)
+    positions = _parameter_slices(network)
+    per_sample = [np.array(_in_order(sample.grads, dict.fromkeys(network.problem.parameter_keys))) for sample in reference.samples]
     for s, sample in enumerate(reference.samples):
         tag = s + 1 if S > 1 else None
         for l in range(L, 0, -1):
@@ -159,11 +167,11 @@ def _check_pass(checker: _Checker, network: Network, p: Pass, reference, problem
             if not through_updated:
                 checker.array(_names(a, tag, step, LOSS), p.adjoint[s, a.ids], sample.dloss_da[l - 1])
                 checker.array(_names(z, tag, step, LOSS), p.adjoint[s, z.ids], sample.dloss_dz[l - 1])
-                grads = sample.grads
-                checker.array(_names(W, tag, step, LOSS), p.adjoint[s, W.ids], [grads[k] for k in parameter_keys[W.start]])
+                grads = per_sample[s]
+                checker.array(_names(W, tag, step, LOSS), p.adjoint[s, W.ids], grads[positions[W.start]])
                 if problem.layers[l - 1].bias is not None:
                     b = network.bias(l)
-                    checker.array(_names(b, tag, step, LOSS), p.adjoint[s, b.ids], [grads[k] for k in parameter_keys[b.start]])
+                    checker.array(_names(b, tag, step, LOSS), p.adjoint[s, b.ids], grads[positions[b.start]])
             # ∂a/∂z: f'(z) unit by unit, or the softmax's full Jacobian
             local = p.local[a.start]
             jacobian = np.asarray(sample.da_dz[l - 1])
@@ -188,18 +196,14 @@ def _keys(family) -> list[Quantity]:
     return [family.key(int(n)) for n in family.ids]
 
 
-def _parameter_keys(network: Network) -> dict[int, tuple[Quantity, ...]]:
-    """The keys of each parameter family (by its first node), in node order: the problem's own."""
-    keys_ = network.problem.parameter_keys
+def _parameter_slices(network: Network) -> dict[int, slice]:
+    """Where each parameter family (by its first node) lies in the problem's parameter order."""
     out, k = {}, 0
     for l, layer in enumerate(network.problem.layers, start=1):
-        W = network.graph.family("W", l, 2)
-        out[W.start] = keys_[k : k + W.size]
-        k += W.size
-        if layer.bias is not None:
-            b = network.bias(l)
-            out[b.start] = keys_[k : k + b.size]
-            k += b.size
+        families = [network.graph.family("W", l, 2)] + ([network.bias(l)] if layer.bias is not None else [])
+        for family in families:
+            out[family.start] = slice(k, k + family.size)
+            k += family.size
     return out
 
 

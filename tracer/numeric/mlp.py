@@ -473,7 +473,7 @@ def step(problem: Problem) -> Problem:
     """
     net = _Network.of(problem, training=True)
     fwd = _forward(net)
-    return problem.with_parameters(_step(net, fwd, _backward(net, fwd)).values())
+    return problem.with_parameter_vector(_flatten(_step(net, fwd, _backward(net, fwd)).layers).tolist())
 
 
 @_quiet
