@@ -120,3 +120,17 @@ def test_every_textbook_form_is_evaluated_as_printed():
     assert fn(np.array([-1.0, 0.0, 2.0]), np.zeros(3)).tolist() == [0.0, 0.0, 1.0]
     tanh = F.Tanh()
     assert F.array_function(tanh.textbook(), (F.ARG[0], F.OUT[0]))(np.zeros(1), np.array([0.5])).tolist() == [0.75]
+
+
+def test_every_activation_of_the_problem_file_has_its_class_and_its_numpy_twin():
+    """The file format (tracer.spec, no SymPy), the operations and the independent NumPy pass name
+    the same activations: adding one means its class here and its twin in tracer.numeric."""
+    from tracer import spec
+    from tracer.numeric import mlp as numeric
+
+    assert set(spec.ACTIVATIONS) == set(F.ACTIVATIONS) | {"softmax"}
+    for name in spec.ACTIVATIONS:
+        params = tuple(spec.ACTIVATION_PARAMETERS.get(name, {}).items())
+        assert numeric.activation(ActivationSpec(name, params)).name == name
+        assert F.activation(ActivationSpec(name, params), 0, 3).name == name
+    assert set(F.LOSSES) == {"mse", "cross_entropy", "binary_cross_entropy"}

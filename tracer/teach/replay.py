@@ -14,6 +14,7 @@ engine already wrote down.
 from __future__ import annotations
 
 import math
+from functools import singledispatch
 from typing import Callable, Mapping
 
 import sympy as sp
@@ -47,20 +48,39 @@ class Inputs:
 
 def evaluate(step: Step, inputs: Inputs) -> float:
     """A step's value from its form with the given inputs (the engine's way)."""
-    form = step.form
-    if isinstance(form, Affine):
-        total = sum(inputs(w) * inputs(a) for w, a in form.terms)
-        return total + (inputs(form.bias) if form.bias is not None else 0.0)
-    if isinstance(form, Chain):
-        return math.prod(inputs(f) for f in form.factors)
-    if isinstance(form, Sum):
-        total = sum(math.prod(inputs(f) for f in term.factors) for term in form.terms)
-        return total * form.scale if form.scale is not None else total
-    if isinstance(form, Update):
-        return inputs(form.parameter) - form.rate * inputs(form.gradient)
-    if isinstance(form, Expression):
-        return expression_value(form, {b.symbol: inputs.binding(b) for b in form.bindings})
+    return _value(step.form, inputs)
+
+
+@singledispatch
+def _value(form, inputs: Inputs) -> float:
     raise TypeError(f"cannot evaluate a {type(form).__name__}")
+
+
+@_value.register
+def _(form: Affine, inputs: Inputs) -> float:
+    total = sum(inputs(w) * inputs(a) for w, a in form.terms)
+    return total + (inputs(form.bias) if form.bias is not None else 0.0)
+
+
+@_value.register
+def _(form: Chain, inputs: Inputs) -> float:
+    return math.prod(inputs(f) for f in form.factors)
+
+
+@_value.register
+def _(form: Sum, inputs: Inputs) -> float:
+    total = sum(math.prod(inputs(f) for f in term.factors) for term in form.terms)
+    return total * form.scale if form.scale is not None else total
+
+
+@_value.register
+def _(form: Update, inputs: Inputs) -> float:
+    return inputs(form.parameter) - form.rate * inputs(form.gradient)
+
+
+@_value.register
+def _(form: Expression, inputs: Inputs) -> float:
+    return expression_value(form, {b.symbol: inputs.binding(b) for b in form.bindings})
 
 
 _LAMBDAS: dict = {}
