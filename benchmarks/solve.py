@@ -1,7 +1,18 @@
 """Wall time of `tracer solve` (JSON: derivation + verification) against network size.
 
-    python3 benchmarks/solve.py            # the table
-    python3 benchmarks/solve.py --naive    # also the naive baseline on the small networks
+    python3 benchmarks/solve.py              # the table (about 2 minutes)
+    python3 benchmarks/solve.py --naive      # also the naive baseline on the small networks
+    python3 benchmarks/solve.py --rounds 9   # more rounds of the whole-process timing
+
+Two measures per network:
+
+* in process: ``solve`` + ``solution_json`` on a Problem already in memory, after a
+  warm-up solve (the engine's own cost);
+* whole process: ``python3 -m tracer solve FILE -f json > /dev/null`` on the problem
+  written to a file (start-up, imports, YAML, engine, JSON), alternated in each round
+  with a bare ``python3 -c "import sympy, numpy"`` so that both see the same machine
+  load; the medians over the rounds and their ratio ("× bare import": what the
+  command costs over the libraries it cannot avoid importing).
 
 The naive baseline builds the whole loss as one SymPy expression and calls
 sympy.diff once per parameter, then substitutes the numbers: the way a derivation
@@ -12,22 +23,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import sympy as sp  # noqa: E402
+import yaml  # noqa: E402
 
-from tracer import activations  # noqa: E402
+from tracer.core import activations  # noqa: E402
 from tracer.core.derive import solve  # noqa: E402
 from tracer.export.as_json import solution_json  # noqa: E402
-from tracer.spec import Problem, from_mapping, load  # noqa: E402
+from tracer.spec import Problem, from_mapping  # noqa: E402
+
+#: label, layer sizes, activations
+NETWORKS = [
+    ("2-2-2", [2, 2, 2], ["sigmoid", "softmax"]),
+    ("3-3-3-3", [3, 3, 3, 3], ["relu", "sigmoid", "softmax"]),
+    ("10-10-10-10", [10, 10, 10, 10], ["relu", "sigmoid", "softmax"]),
+    ("784-32-10", [784, 32, 10], ["relu", "softmax"]),
+]
+MAZUR_LABEL, MAZUR_STEPS = "Mazur ×10,000", 10_000
+
+#: the baseline a whole process is compared with: the libraries any solve needs
+BARE_IMPORT = [sys.executable, "-c", "import sympy, numpy"]
 
 
-def random_problem(sizes: list[int], acts: list[str], seed: int = 0) -> Problem:
+def random_mapping(sizes: list[int], acts: list[str], seed: int = 0) -> dict:
+    """A problem file's mapping: random weights of a dense network, one sample, cross-entropy."""
     rng = random.Random(seed)
     layers = []
     for k in range(1, len(sizes)):
@@ -40,16 +70,24 @@ def random_problem(sizes: list[int], acts: list[str], seed: int = 0) -> Problem:
                 "bias": [rng.uniform(-0.1, 0.1) for _ in range(sizes[k])],
             }
         )
-    return from_mapping(
-        {
-            "title": "-".join(map(str, sizes)),
-            "network": {"inputs": sizes[0], "layers": layers},
-            "loss": {"kind": "cross_entropy"},
-            "data": [{"x": [rng.uniform(0, 1) for _ in range(sizes[0])], "label": 0}],
-            "training": {"learning_rate": 0.1},
-        },
-        "benchmark",
-    )
+    return {
+        "title": "-".join(map(str, sizes)),
+        "network": {"inputs": sizes[0], "layers": layers},
+        "loss": {"kind": "cross_entropy"},
+        "data": [{"x": [rng.uniform(0, 1) for _ in range(sizes[0])], "label": 0}],
+        "training": {"learning_rate": 0.1},
+    }
+
+
+def mazur_mapping(steps: int) -> dict:
+    """examples/mazur.yaml, trained for ``steps`` steps."""
+    raw = yaml.safe_load((ROOT / "examples" / "mazur.yaml").read_text(encoding="utf-8"))
+    raw["training"]["steps"] = steps
+    return raw
+
+
+def random_problem(sizes: list[int], acts: list[str], seed: int = 0) -> Problem:
+    return from_mapping(random_mapping(sizes, acts, seed), "benchmark")
 
 
 def timed(fn) -> float:
@@ -85,30 +123,61 @@ def naive(problem: Problem) -> float:
     return timed(run)
 
 
+def process_seconds(argv: list[str]) -> float:
+    """Wall time of one process, stdout to /dev/null (as a shell's ``> /dev/null``)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # this tree's tracer, not an installed one
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()}")
+    return seconds
+
+
+def whole_process(files: dict[str, Path], rounds: int) -> tuple[float, dict[str, float]]:
+    """Median wall time of the bare import and of ``tracer solve FILE -f json`` per file.
+
+    Each round runs the bare import, then every file, so that a change of machine
+    load during the run touches both sides of the ratio alike.
+    """
+    bare: list[float] = []
+    runs: dict[str, list[float]] = {label: [] for label in files}
+    for _ in range(rounds):
+        bare.append(process_seconds(BARE_IMPORT))
+        for label, path in files.items():
+            runs[label].append(process_seconds([sys.executable, "-m", "tracer", "solve", str(path), "-f", "json"]))
+    return statistics.median(bare), {label: statistics.median(times) for label, times in runs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--naive", action="store_true", help="also time the naive baseline (2-2-2 and 3-3-3-3; the latter takes ~a minute)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the whole-process timing (default 5; the medians are reported)")
     args = parser.parse_args()
-    cases = [
-        ("2-2-2", [2, 2, 2], ["sigmoid", "softmax"]),
-        ("3-3-3-3", [3, 3, 3, 3], ["relu", "sigmoid", "softmax"]),
-        ("10-10-10-10", [10, 10, 10, 10], ["relu", "sigmoid", "softmax"]),
-        ("784-32-10", [784, 32, 10], ["relu", "softmax"]),
-    ]
-    solve(random_problem([2, 2, 2], ["sigmoid", "softmax"]))  # imports and one-off SymPy checks, not counted
-    print(f"{'network':>14} {'parameters':>11} {'solve+json (s)':>15} {'s / 1k params':>14} {'naive (s)':>10}")
-    for label, sizes, acts in cases:
-        problem = random_problem(sizes, acts)
-        n = len(problem.parameter_names())
-        seconds = timed(lambda: json.dumps(solution_json(solve(problem))))
-        naive_s = f"{naive(problem):10.2f}" if args.naive and n < 100 else f"{'-':>10}"
-        print(f"{label:>14} {n:>11} {seconds:>15.3f} {1000 * seconds / n:>14.3f} {naive_s}")
-    mazur = load(Path(__file__).resolve().parent.parent / "examples" / "mazur.yaml")
-    import dataclasses
+    mappings = {label: random_mapping(sizes, acts) for label, sizes, acts in NETWORKS}
+    mappings[MAZUR_LABEL] = mazur_mapping(MAZUR_STEPS)
+    problems = {label: from_mapping(raw, "benchmark") for label, raw in mappings.items()}
 
-    long_run = dataclasses.replace(mazur, training=dataclasses.replace(mazur.training, steps=10000))
-    seconds = timed(lambda: json.dumps(solution_json(solve(long_run))))
-    print(f"{'Mazur ×10,000':>14} {len(mazur.parameter_names()):>11} {seconds:>15.3f} {'':>14} {'-':>10}")
+    solve(random_problem([2, 2, 2], ["sigmoid", "softmax"]))  # imports and one-off SymPy checks, not counted
+    in_process = {label: timed(lambda: json.dumps(solution_json(solve(problem)))) for label, problem in problems.items()}
+    naive_s = {label: naive(problems[label]) for label in problems if args.naive and label != MAZUR_LABEL and len(problems[label].parameter_names()) < 100}
+
+    with tempfile.TemporaryDirectory(prefix="tracer-bench-") as tmp:
+        files = {}
+        for label, raw in mappings.items():
+            files[label] = Path(tmp) / f"{label.replace(' ', '_').replace(',', '')}.yaml"
+            files[label].write_text(yaml.safe_dump(raw, default_flow_style=None, sort_keys=False), encoding="utf-8")
+        bare, process = whole_process(files, args.rounds)
+
+    print(f"{'network':>14} {'parameters':>11} {'solve+json (s)':>15} {'s / 1k params':>14} {'process (s)':>12} {'× bare import':>14} {'naive (s)':>10}")
+    for label, problem in problems.items():
+        n = len(problem.parameter_names())
+        per_k = f"{1000 * in_process[label] / n:>14.3f}" if label != MAZUR_LABEL else f"{'':>14}"
+        naive_col = f"{naive_s[label]:10.2f}" if label in naive_s else f"{'-':>10}"
+        print(f"{label:>14} {n:>11} {in_process[label]:>15.3f} {per_k} {process[label]:>12.2f} {process[label] / bare:>14.1f} {naive_col}")
+    print(f"{'bare import':>14} {'':>11} {'':>15} {'':>14} {bare:>12.2f} {1:>14.1f} {'':>10}")
+    print(f"(whole process: median of {args.rounds} rounds of `python3 -m tracer solve FILE -f json > /dev/null`; "
+          f"bare import: `python3 -c \"import sympy, numpy\"`)")
 
 
 if __name__ == "__main__":

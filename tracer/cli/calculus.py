@@ -1,9 +1,6 @@
 """`tracer diff` and `tracer descend`: argument parsing and exit codes, nothing else.
 
-(SymPy and the math are imported inside the commands, so that `tracer --help`
-stays fast.)
-
-The math is :mod:`tracer.calculus`, every string is :mod:`tracer.calculus_render`.
+The math is :mod:`tracer.calculus`, every string is :mod:`tracer.render.calculus`.
 Bad input (an expression the safe parser refuses, a bad ``--at``) prints one line
 to stderr — ``tracer diff: EXPR: unknown function 'foo' at column 3`` — and exits
 with code 2 (SPEC.md §6); a derivation that disagrees with ``sympy.diff`` exits 1.
@@ -12,11 +9,16 @@ with code 2 (SPEC.md §6); a derivation that disagrees with ``sympy.diff`` exits
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 from typing import NoReturn
 
 import click
+
+from tracer.calculus.derivatives import DerivationMismatch, derive_program
+from tracer.calculus.descent import descend as run_descent
+from tracer.calculus.expression import ExpressionError, parse_assignments, parse_number, parse_program
+from tracer.cli.common import on_error, write_output
+from tracer.render.calculus import descent_pgfplots, descent_svg, render_descent, render_diff
 
 #: the output formats of both commands (text, Markdown, LaTeX, JSON: SPEC.md §5)
 FORMATS = ("text", "md", "tex", "json")
@@ -36,13 +38,10 @@ A name and definitions for the multivariable chain rule:
 
 def fail(command: str, where: str, message: str, code: int = 2) -> NoReturn:
     """One line on stderr, then exit: ``tracer diff: EXPR: <message>``; never a traceback."""
-    click.echo(f"tracer {command}: {where}: {message}", err=True)
-    sys.exit(code)
+    on_error(f"{where}: {message}", code, command)
 
 
 def _program(command: str, text: str, e_is_variable: bool):
-    from tracer.calculus.expression import ExpressionError, parse_program
-
     try:
         return parse_program(text, e_is_variable=e_is_variable)
     except ExpressionError as err:
@@ -53,8 +52,6 @@ def _program(command: str, text: str, e_is_variable: bool):
 
 def _assignments(command: str, option: str, text: str, symbols: dict, require: tuple) -> dict:
     """``x=1,y=2`` → {x: 1, y: 2} over the expression's own symbols; every required one present."""
-    from tracer.calculus.expression import ExpressionError, parse_assignments
-
     try:
         given = parse_assignments(text)
     except ExpressionError as err:
@@ -69,17 +66,6 @@ def _assignments(command: str, option: str, text: str, symbols: dict, require: t
     if missing:
         fail(command, option, f"no value for {', '.join(missing)} (variables: {known})")
     return {s: out[s] for s in require}
-
-
-def _write(command: str, text: str, out: str | None) -> None:
-    if out is None or out == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        Path(out).write_text(text, encoding="utf-8")
-    except OSError as err:
-        fail(command, "-o", f"{out}: cannot write ({err.strerror})")
-    click.echo(f"wrote {out}", err=True)
 
 
 #: an EXPR may start with a minus sign ("-x^2"): not an option
@@ -104,10 +90,6 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
       tracer diff "z = x^2 + e^y; x = 2t + 1; y = t^2" --wrt t
       tracer diff "sigmoid(x)" -f json
     """
-    from tracer.calculus.derivatives import DerivationMismatch, derive_program
-    from tracer.render.calculus import render_diff
-    from tracer.calculus.expression import ExpressionError
-
     program = _program("diff", expr, e_variable)
     names = [n.strip() for item in wrt for n in item.split(",") if n.strip()]
     try:
@@ -126,7 +108,7 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
         text = render_diff(derivations, fmt, point, digits)
     except (ValueError, TypeError, OverflowError) as err:
         fail("diff", "--at" if point else "EXPR", f"cannot evaluate: {err}")
-    _write("diff", text, out)
+    write_output(text, out, "diff")
 
 
 @click.command("descend", epilog=_EXPR_HELP, context_settings=_SETTINGS)
@@ -150,10 +132,6 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
       tracer descend "theta^2" --start theta=-4 --lr 1.5 --steps 3      (diverges)
       tracer descend "(x^2 + y - 11)^2 + (x + y^2 - 7)^2" --start x=4,y=0 --lr 0.01 --steps 200 --every 20 --plot path.svg
     """
-    from tracer.calculus.descent import descend as run
-    from tracer.render.calculus import descent_pgfplots, descent_svg, render_descent
-    from tracer.calculus.expression import ExpressionError, parse_number
-
     program = _program("descend", expr, e_variable)
     function = program.substituted()
     variables = program.free_variables()
@@ -173,19 +151,17 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         fail("descend", "--plot", f"{plot}: use a .svg file (SVG) or a .tex file (pgfplots)")
     if plot is not None and len(variables) > 2:
         fail("descend", "--plot", "a plot needs a function of one or two variables")
-    import sympy as sp
-
     try:
-        start_values = {v: float(sp.N(value, 20)) for v, value in point.items()}
+        start_values = {v: float(value.evalf(20)) for v, value in point.items()}  # 20 digits, then the nearest float
     except (TypeError, ValueError):
         fail("descend", "--start", "every start value must be a real number")
     try:
-        descent = run(function, start_values, rate, steps, name=program.name)
+        descent = run_descent(function, start_values, rate, steps, name=program.name)
     except ValueError as err:
         fail("descend", "EXPR", str(err))
     except RecursionError:
         fail("descend", "EXPR", "expression nested too deeply")
-    _write("descend", render_descent(descent, fmt, digits, written, every), out)
+    write_output(render_descent(descent, fmt, digits, written, every), out, "descend")
     if plot is not None:
         figure = descent_svg(descent) if Path(plot).suffix.lower() == ".svg" else descent_pgfplots(descent) + "\n"
         try:

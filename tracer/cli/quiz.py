@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import click
 
-from tracer.cli import _load, _solve, on_error
+from tracer.cli.common import load_problem, on_error, solve_problem
+from tracer.render.document import RenderError, compile_pdf
+from tracer.render.quiz import Finisher, SetInfo, answers_csv, key, moodle, sheet
+from tracer.spec import SpecError
+from tracer.teach.check import check as run_check, load_claim_set, report_json, report_text
+from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
 QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle")
 
@@ -41,15 +47,11 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     Example:
       tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
     """
-    from tracer.teach.quiz import generate, parse_spec, stderr_progress
-    from tracer.render.quiz import Finisher, SetInfo, answers_csv, key, moodle, sheet
-    from tracer.spec import SpecError
-
     wanted = [f.strip() for f in formats.split(",") if f.strip()]
     for f in wanted:
         if f not in QUIZ_FORMATS:
             on_error(f"--formats: one of {', '.join(QUIZ_FORMATS)} expected, got {f!r}", 2)
-    problem = _load(file)
+    problem = load_problem(file)
     try:
         spec = parse_spec(problem)
     except SpecError as err:
@@ -88,8 +90,6 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
         write("moodle.xml", moodle(variants, info))
     elapsed = time.perf_counter() - started
     if "pdf" in wanted:
-        from tracer.render.document import RenderError, compile_pdf
-
         for stem in ("questions", "key"):
             try:
                 written.append(compile_pdf((directory / f"{stem}.tex").read_text(encoding="utf-8"), directory / f"{stem}.pdf"))
@@ -115,19 +115,14 @@ def check(file: str, claims: str, fmt: str) -> None:
     Example:
       tracer check examples/mazur.yaml examples/errata/mazur.yaml
     """
-    import dataclasses
-
-    from tracer.teach.check import check as run_check, load_claim_set, report_json, report_text
-    from tracer.spec import SpecError
-
-    problem = _load(file)
+    problem = load_problem(file)
     try:
         parsed = load_claim_set(claims)
     except SpecError as err:
         on_error(str(err), 2)
     if parsed.training:
         problem = dataclasses.replace(problem, training=dataclasses.replace(problem.training, **parsed.training))
-    solution = _solve(problem, 3)
+    solution = solve_problem(problem, 3)
     try:
         checker = run_check(solution, parsed.claims, claims)
     except SpecError as err:

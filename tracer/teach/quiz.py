@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
 import os
 import random
 import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Union
 
 from tracer.core import keys
@@ -442,9 +444,6 @@ def generate(
             if progress:
                 progress(len(variants), count)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
         results: dict[int, Variant] = {}
         with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(problem, spec, seed, finish)) as pool:

@@ -1,0 +1,365 @@
+"""The house rules on imports (ARCHITECTURE.md, "Rules of the house"), read from the source.
+
+Every module of ``tracer/`` is parsed with :mod:`ast`; every ``import`` statement —
+at the top of a module, in a class body or inside a function — becomes an edge of
+the module graph. The rules:
+
+``cycle``
+    no import cycle (an edge is reported when it lies on one);
+``render``
+    a renderer (``tracer.render.*``) imports nothing of ``tracer.numeric``
+    (the NumPy passes and the training-run code), ``tracer.core.derive`` or
+    ``tracer.core.verify``: it maps the solution's data to strings;
+``numeric``
+    ``tracer.numeric.*`` imports neither SymPy nor anything of ``tracer.core``:
+    the NumPy twins share no code with the path they check;
+``spec``
+    what ``tracer.spec`` reaches — its imports, theirs, and the packages they sit
+    in, function-level imports counted as if they were at the top — contains no
+    SymPy, no Jinja2, nothing of ``tracer.core`` but ``tracer.core.keys``, and NumPy
+    only through ``tracer.datasets``;
+``in-function``
+    no import inside a function (no exceptions: an import is never hidden to dodge
+    a cycle or to save start-up time).
+
+``KNOWN`` lists the violations tolerated for now; the tests fail on any violation
+not in it AND on any entry of it that no longer occurs, so the list can only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "tracer"
+
+#: (module, imported module, rule) tolerated while the core is redesigned; only ever remove entries
+KNOWN: set[tuple[str, str, str]] = {
+    # the printers' rewrite (render/printers.py) moves these to the top
+    ("tracer.render.calculus", "json", "in-function"),
+    ("tracer.render.calculus", "tracer.render.printing", "in-function"),
+}
+
+RULES = ("cycle", "render", "numeric", "spec", "in-function")
+
+
+# ---------------------------------------------------------------------------
+# Reading the imports
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module: tracer.cli.problems
+    target: str  # the imported module: tracer.core.derive, sympy.printing.latex
+    line: int
+    in_function: bool
+
+
+@dataclass(frozen=True)
+class Violation:
+    module: str
+    target: str
+    rule: str
+    why: str  # where, and what was expected
+
+    @property
+    def entry(self) -> tuple[str, str, str]:
+        return (self.module, self.target, self.rule)
+
+
+def module_files(package: Path) -> dict[str, Path]:
+    """Every module under ``package`` by its dotted name (``tracer/cli/__init__.py`` → ``tracer.cli``)."""
+    out = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def imports_of(module: str, source: str, is_package: bool, modules: set[str]) -> list[Import]:
+    """The imports of one module's source. ``from a import b`` imports ``a.b`` when that is one
+    of ``modules``, else ``a``; relative imports are resolved against ``module``."""
+    found: list[Import] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                found.extend(Import(module, alias.name, child.lineno, in_function) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    package = module.split(".") if is_package else module.split(".")[:-1]
+                    package = package[: len(package) - (child.level - 1)]
+                    base = ".".join(package + ([child.module] if child.module else []))
+                for alias in child.names:
+                    submodule = f"{base}.{alias.name}"
+                    found.append(Import(module, submodule if submodule in modules else base, child.lineno, in_function))
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def read_imports(package: Path = PACKAGE) -> list[Import]:
+    files = module_files(package)
+    names = set(files)
+    return [imp for name, path in files.items() for imp in imports_of(name, path.read_text(encoding="utf-8"), path.name == "__init__.py", names)]
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _place(imp: Import, files: dict[str, Path]) -> str:
+    path = files.get(imp.module)
+    where = path.relative_to(ROOT) if path is not None and path.is_relative_to(ROOT) else imp.module
+    return f"{where}:{imp.line}"
+
+
+# ---------------------------------------------------------------------------
+# The rules
+# ---------------------------------------------------------------------------
+
+
+def cycle_edges(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """The edges that lie on a cycle: those inside one strongly connected component (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    component: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    counter = 0
+
+    def connect(start: str) -> None:  # iterative: no recursion limit on a deep chain of imports
+        nonlocal counter
+        work = [(start, iter(sorted(graph.get(start, ()))))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = counter
+                    counter += 1
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(graph.get(successor, ())))))
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component[member] = index[node]
+                        if member == node:
+                            break
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return {(a, b) for a in graph for b in graph[a] if b in component and component[a] == component[b]}
+
+
+def a_cycle_through(edge: tuple[str, str], graph: dict[str, set[str]]) -> list[str]:
+    """``a → b → … → a``: the shortest way back from b to a (breadth first)."""
+    a, b = edge
+    previous: dict[str, str | None] = {b: None}
+    queue = deque([b])
+    while queue:
+        node = queue.popleft()
+        if node == a:
+            break
+        for successor in sorted(graph.get(node, ())):
+            if successor not in previous:
+                previous[successor] = node
+                queue.append(successor)
+    path: list[str] = []
+    node: str | None = a
+    while node is not None:
+        path.append(node)
+        node = previous[node]
+    return [a] + path[::-1]
+
+
+def _spec_forbids(module: str, target: str) -> str | None:
+    top = target.split(".")[0]
+    if top in ("sympy", "jinja2"):
+        return f"no {top}"
+    if top == "numpy" and module != "tracer.datasets":
+        return "NumPy only through tracer.datasets"
+    if _within(target, "tracer.core") and target != "tracer.core.keys":
+        return "nothing of tracer.core but tracer.core.keys"
+    return None
+
+
+def violations(imports: list[Import], files: dict[str, Path]) -> list[Violation]:
+    found: list[Violation] = []
+    graph: dict[str, set[str]] = defaultdict(set)
+    for imp in imports:
+        if imp.target in files:
+            graph[imp.module].add(imp.target)
+    for module in files:
+        graph.setdefault(module, set())
+
+    for a, b in sorted(cycle_edges(graph)):
+        found.append(Violation(a, b, "cycle", "import cycle: " + " → ".join(a_cycle_through((a, b), graph))))
+
+    for imp in imports:
+        if _within(imp.module, "tracer.render") and (
+            _within(imp.target, "tracer.numeric") or imp.target in ("tracer.core.derive", "tracer.core.verify")
+        ):
+            found.append(Violation(imp.module, imp.target, "render", f"{_place(imp, files)}: a renderer imports {imp.target} (it may only map the solution's data to strings)"))
+        if _within(imp.module, "tracer.numeric") and (imp.target.split(".")[0] == "sympy" or _within(imp.target, "tracer.core")):
+            found.append(Violation(imp.module, imp.target, "numeric", f"{_place(imp, files)}: the NumPy passes import {imp.target} (no SymPy, nothing of tracer.core)"))
+        if imp.in_function:
+            found.append(Violation(imp.module, imp.target, "in-function", f"{_place(imp, files)}: imports {imp.target} inside a function (imports go at the top of the module)"))
+
+    found.extend(_spec_violations(imports, files))
+    return found
+
+
+def _spec_violations(imports: list[Import], files: dict[str, Path]) -> list[Violation]:
+    """Walk what ``tracer.spec`` reaches, breadth first; stop at (and report) each forbidden import."""
+    by_module: dict[str, list[Import]] = defaultdict(list)
+    for imp in imports:
+        by_module[imp.module].append(imp)
+
+    def with_packages(module: str) -> list[str]:  # importing a.b.c runs a and a.b first
+        parts = module.split(".")
+        # but not ``tracer`` itself: the package's __init__ is the public API (tracer.load,
+        # tracer.solve: SPEC.md §11) and imports the engine by design, above every stage
+        return [".".join(parts[:k]) for k in range(2, len(parts) + 1)]
+
+    how: dict[str, str] = {}
+    queue: deque[str] = deque()
+    for module in with_packages("tracer.spec"):
+        how[module] = module if module == "tracer.spec" else f"tracer.spec (in package {module})"
+        queue.append(module)
+    found: list[Violation] = []
+    while queue:
+        module = queue.popleft()
+        for imp in by_module.get(module, ()):
+            reason = _spec_forbids(module, imp.target)
+            if reason is not None:
+                found.append(Violation(module, imp.target, "spec", f"{_place(imp, files)}: {how[module]} → {imp.target}: tracer.spec may reach {reason}"))
+                continue
+            if imp.target in files:
+                for reached in with_packages(imp.target):
+                    if reached in files and reached not in how:
+                        how[reached] = f"{how[module]} → {reached}"
+                        queue.append(reached)
+    return found
+
+
+# ---------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------
+
+FILES = module_files(PACKAGE)
+FOUND = violations(read_imports(), FILES)
+
+
+def _unexpected(rule: str) -> list[str]:
+    return sorted({v.why for v in FOUND if v.rule == rule and v.entry not in KNOWN})
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_no_new_violation(rule):
+    unexpected = _unexpected(rule)
+    assert not unexpected, f"{len(unexpected)} new violation(s) of the rule {rule!r}:\n" + "\n".join(unexpected)
+
+
+def test_every_known_violation_still_occurs():
+    """Fixed one? Remove its entry from KNOWN: the list only shrinks."""
+    stale = sorted(KNOWN - {v.entry for v in FOUND})
+    assert not stale, "these KNOWN entries no longer occur; remove them from tests/test_imports.py:\n" + "\n".join(map(repr, stale))
+
+
+def test_known_entries_name_a_rule_and_spare_the_cli():
+    assert {rule for _, _, rule in KNOWN} <= set(RULES)
+    assert not [entry for entry in KNOWN if _within(entry[0], "tracer.cli")], "tracer/cli/ keeps every rule: nothing of it is tolerated"
+
+
+def test_the_walk_sees_the_whole_package():
+    """A walk that silently found nothing would pass every rule."""
+    imports = read_imports()
+    assert {"tracer.spec", "tracer.cli", "tracer.cli.common", "tracer.core.derive", "tracer.render.document"} <= set(FILES)
+    assert {imp.module for imp in imports} >= {"tracer.cli", "tracer.spec", "tracer.core.derive"}
+    assert any(imp.module == "tracer.cli" and imp.target == "tracer.cli.problems" for imp in imports)
+
+
+# ---------------------------------------------------------------------------
+# The walk itself, on a made-up package
+# ---------------------------------------------------------------------------
+
+
+def _package(tmp_path: Path, sources: dict[str, str]) -> Path:
+    for relative, source in sources.items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    return tmp_path / "tracer"
+
+
+def test_the_walk_resolves_relative_imports_and_sees_imports_in_functions(tmp_path):
+    package = _package(tmp_path, {
+        "tracer/__init__.py": "",
+        "tracer/spec.py": "import yaml\n",
+        "tracer/render/__init__.py": "from . import printing\n",
+        "tracer/render/printing.py": "from ..spec import load\nclass P:\n    import json\n    def f(self):\n        from .. import numeric\n",
+        "tracer/numeric/__init__.py": "",
+    })
+    imports = {(i.module, i.target, i.in_function) for i in read_imports(package)}
+    assert imports == {
+        ("tracer.spec", "yaml", False),
+        ("tracer.render", "tracer.render.printing", False),
+        ("tracer.render.printing", "tracer.spec", False),
+        ("tracer.render.printing", "json", False),  # a class body runs at import
+        ("tracer.render.printing", "tracer.numeric", True),
+    }
+
+
+def test_the_rules_catch_what_they_name(tmp_path):
+    package = _package(tmp_path, {
+        "tracer/__init__.py": "from tracer.spec import load\n",
+        "tracer/spec.py": "from tracer.core.keys import Key\nfrom tracer import helpers\n",
+        "tracer/helpers.py": "import numpy\nimport tracer.core.derive\n",
+        "tracer/datasets.py": "import numpy\n",
+        "tracer/core/__init__.py": "",
+        "tracer/core/keys.py": "",
+        "tracer/core/derive.py": "import sympy\nfrom tracer.render import document\n",
+        "tracer/render/__init__.py": "",
+        "tracer/render/document.py": "from tracer.core import derive\nfrom tracer.numeric import training\n",
+        "tracer/numeric/__init__.py": "",
+        "tracer/numeric/training.py": "import sympy.core\ndef f():\n    from tracer.core import keys\n",
+    })
+    files = module_files(package)
+    found = {v.entry for v in violations(read_imports(package), files)}
+    assert found == {
+        ("tracer.core.derive", "tracer.render.document", "cycle"),
+        ("tracer.render.document", "tracer.core.derive", "cycle"),
+        ("tracer.render.document", "tracer.core.derive", "render"),
+        ("tracer.render.document", "tracer.numeric.training", "render"),
+        ("tracer.numeric.training", "sympy.core", "numeric"),
+        ("tracer.numeric.training", "tracer.core.keys", "numeric"),
+        ("tracer.numeric.training", "tracer.core.keys", "in-function"),
+        ("tracer.helpers", "numpy", "spec"),  # spec → helpers → numpy: not through tracer.datasets
+        ("tracer.helpers", "tracer.core.derive", "spec"),
+    }
+    cycle = next(v for v in violations(read_imports(package), files) if v.rule == "cycle")
+    assert "tracer.core.derive → tracer.render.document → tracer.core.derive" in cycle.why

@@ -1,0 +1,80 @@
+"""What every command shares: the one-line error and the library calls that can fail.
+
+Exit codes (SPEC.md §6): 0 success; 1 a verification mismatch or wrong claims;
+2 bad input (one line naming the file, the field and what was expected);
+3 a missing optional tool. Each helper here maps one library failure to its code,
+so that a command reads as: load, solve, render, write.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from tracer.core.derive import solve
+from tracer.core.solution import Solution
+from tracer.spec import Problem, SpecError, load
+
+#: the problem files `tracer new` copies: tracer/examples in a wheel, else the source tree's
+_PACKAGED_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+_SOURCE_EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+
+
+def on_error(message: str, code: int = 2, command: str | None = None) -> NoReturn:
+    """One line on stderr, then exit: never a traceback for a user's mistake.
+
+    ``tracer: hw3.yaml: network.layers[1].weights: …``; with ``command``, the
+    command's own prefix: ``tracer diff: EXPR: unknown function 'foo' at column 3``.
+    """
+    prefix = f"tracer {command}" if command else "tracer"
+    click.echo(f"{prefix}: {message}", err=True)
+    sys.exit(code)
+
+
+def examples_dir() -> Path:
+    return _PACKAGED_EXAMPLES if _PACKAGED_EXAMPLES.is_dir() else _SOURCE_EXAMPLES
+
+
+def load_problem(path: str | Path) -> Problem:
+    """The problem file, or exit 2 with the library's one-line message."""
+    try:
+        return load(path)
+    except SpecError as err:
+        on_error(str(err), 2)
+
+
+def solve_problem(problem: Problem, derived_steps: int) -> Solution:
+    """The verified solution; exit 2 when the numbers cannot be computed, 1 when verification fails."""
+    try:
+        solution = solve(problem, derived_steps=derived_steps)
+    except (ValueError, ZeroDivisionError, OverflowError) as err:
+        on_error(f"{problem.source}: the computation failed: {err}", 2)
+    v = solution.verification
+    if v is not None and not v.ok:
+        first = v.mismatches[0]
+        on_error(
+            f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
+            f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))",
+            1,
+        )
+    return solution
+
+
+def write_output(text: str, out: str | None, command: str | None = None) -> None:
+    """``text`` to stdout (no ``-o`` or ``-o -``) or to the file ``out``; exit 2 when it cannot be written.
+
+    On stdout a final newline is added only when ``text`` lacks one. The message of
+    a failed write is ``tracer: OUT: cannot write (…)``, or with ``command``
+    ``tracer diff: -o: OUT: cannot write (…)``.
+    """
+    if out is None or out == "-":
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as err:
+        on_error(f"-o: {out}: cannot write ({err.strerror})" if command else f"{out}: cannot write ({err.strerror})", 2, command)
+    click.echo(f"wrote {out}", err=True)

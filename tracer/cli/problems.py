@@ -1,0 +1,153 @@
+"""The commands on a problem file: ``solve``, ``ask``, ``validate``, ``new``, ``schema``.
+
+Argument parsing, the library calls, exit codes (SPEC.md §6); nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+
+from tracer.cli.common import examples_dir, load_problem, on_error, solve_problem, write_output
+from tracer.core.keys import NameError_, split_step
+from tracer.core.solution import LookupError_
+from tracer.export.as_json import ask_json, solution_json
+from tracer.notation import theme_of_name
+from tracer.render.document import RenderError, compile_pdf, render, render_steps
+from tracer.render.extensions import write_curves
+from tracer.spec import json_schema, load
+
+FORMATS_SOLVE = ["text", "md", "tex", "pdf", "json"]
+FORMATS_ASK = ["text", "md", "tex", "json"]
+NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_SOLVE), default="text", show_default=True,
+              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), json (SPEC.md §5).")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (for pdf: default FILE.pdf here).")
+@click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the file's `notation:` for md/tex/pdf, canonical names for text; in text a theme gives the source's plain names where it has them: Mazur's w5, out_h1, E_total).")
+@click.option("--detail", type=click.Choice(["brief", "standard", "full"]), default="standard", show_default=True,
+              help="brief: values only; standard: each factor symbolic, substituted, valued; full: also each local derivative's derivation.")
+@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits shown (full precision is carried).")
+@click.option("--derived-steps", type=click.IntRange(0, None), default=3, show_default=True,
+              help="Training steps written out in full; later ones come from the NumPy engine (JSON says which).")
+@click.option("--form", type=click.Choice(["scalar", "matrix"]), default=None,
+              help="scalar: one equation per number (default up to 200 parameters); matrix: the layer-by-layer δ form (md/tex/pdf).")
+@click.option("--only", help='Keep only what these gradients need, comma-separated: "W2,b2" or "dloss/dW1[1,1]".')
+def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: str, digits: int, derived_steps: int, form: str | None, only: str | None) -> None:
+    """Solve a problem file: forward pass, loss, every gradient by the chain rule, updates, loss after.
+
+    \b
+    Examples:
+      tracer solve examples/mazur.yaml
+      tracer solve examples/mazur.yaml -f pdf                 (writes mazur.pdf here)
+      tracer solve examples/relu_softmax_3class.yaml -f md --notation neuron -o blog.md
+      tracer solve examples/mazur.yaml -f json -o mazur.json
+      tracer solve examples/mazur.yaml --detail full --digits 6
+    """
+    problem = load_problem(file)
+    if fmt == "pdf" and not out:
+        out = Path(file).with_suffix(".pdf").name  # hw3.yaml → ./hw3.pdf, as `latex hw3.tex` would
+    solution = solve_problem(problem, derived_steps)
+    if fmt == "json":
+        write_output(json.dumps(solution_json(solution), indent=1), out)
+        return
+    if form is None:
+        wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf") and not only
+        form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves
+    options = dict(notation=notation, detail=detail, digits=digits, form=form, only=only.split(",") if only else None)
+    try:
+        if fmt == "pdf":
+            tex = render(solution, "tex", **options)
+        else:
+            text = render(solution, fmt, **options)
+    except (NameError_, LookupError_, ValueError) as err:
+        on_error(f"{file}: --only: {err}", 2)
+    if fmt == "pdf":
+        try:
+            pdf = compile_pdf(tex, Path(out))  # type: ignore[arg-type]
+        except RenderError as err:
+            on_error(str(err), err.code)
+        click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')})", err=True)
+        return
+    write_output(text, out)
+    if fmt == "md" and out and out != "-" and getattr(solution, "run", None) is not None:
+        for path in write_curves(solution, Path(out)):  # the run's curves as files beside the Markdown
+            click.echo(f"wrote {path}", err=True)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("quantity")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_ASK), default="text", show_default=True)
+@click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the theme QUANTITY is written in, else the file's for md/tex and canonical names for text).")
+@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True)
+def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -> None:
+    """One quantity, with only the steps it needs.
+
+    \b
+    QUANTITY is a canonical name (SPEC.md §2) or a theme's name:
+      dloss/dW1[1,1]     gradient of the total loss
+      dloss#2/dW1[1,1]   gradient of sample 2's loss
+      a2[1]#2            activation of unit 1 of layer 2, sample 2
+      W2[1,1]'           a parameter after the update;  loss_after
+      dloss/dz2[1]@2     a quantity of training step 2
+      dE_total/dw5, w5+, out_h1   (mazur theme names)
+    """
+    problem = load_problem(file)
+    solution = solve_problem(problem, 3)
+    try:
+        number = solution.value(quantity)
+    except (NameError_, LookupError_) as err:
+        on_error(f"{file}: {err}", 2)
+    try:
+        step = solution.step(quantity)
+    except (NameError_, LookupError_):
+        step = None  # a given number (an input, a parameter): no derivation
+    if fmt == "json":
+        click.echo(json.dumps(ask_json(solution, quantity, number, step), indent=1))
+        return
+    steps = solution.dependencies(step) if step is not None else []
+    if notation is None:  # asked in a source's own names (dE_total/dw5): answered in them
+        notation = theme_of_name(split_step(quantity)[0], problem)
+    click.echo(render_steps(solution, steps, number, quantity, fmt, notation=notation, digits=digits), nl=False)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def validate(file: str) -> None:
+    """Check a problem file and say what it describes (exit 2 with the field named if it is wrong)."""
+    problem = load_problem(file)
+    click.echo(f"{file}: valid")
+    click.echo(problem.describe())
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Where to write the new problem file.")
+@click.option("--list", "list_", is_flag=True, help="List the shipped examples.")
+def new(name: str | None, out: str | None, list_: bool) -> None:
+    """Start a problem file from a shipped example (`tracer new mazur -o hw.yaml`)."""
+    shipped = sorted(p.stem for p in examples_dir().glob("*.yaml"))
+    if list_ or name is None:
+        for stem in shipped:
+            click.echo(f"{stem:24s} {load(examples_dir() / f'{stem}.yaml').title}")
+        return
+    if name not in shipped:
+        on_error(f"no shipped example {name!r}; choose one of: {', '.join(shipped)}", 2)
+    target = Path(out or f"{name}.yaml")
+    if target.exists():
+        on_error(f"{target}: exists already; choose another -o or remove it", 2)
+    shutil.copyfile(examples_dir() / f"{name}.yaml", target)
+    click.echo(f"wrote {target} (from the {name} example); solve it with: tracer solve {target}")
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the problem file (for editors)."""
+    click.echo(json.dumps(json_schema(), indent=2))
