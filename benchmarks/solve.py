@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 import sympy as sp  # noqa: E402
 import yaml  # noqa: E402
 
-from tracer.core import activations  # noqa: E402
+from tracer.core import functions, keys  # noqa: E402
 from tracer.core.derive import solve  # noqa: E402
 from tracer.export.as_json import solution_json  # noqa: E402
 from tracer.spec import Problem, from_mapping  # noqa: E402
@@ -99,22 +99,18 @@ def timed(fn) -> float:
 def naive(problem: Problem) -> float:
     """Whole loss as one expression, sympy.diff per parameter, numbers substituted at the end."""
     def run() -> None:
-        symbols = {name: sp.Symbol(name) for name in problem.parameter_names()}
+        symbols = {key: sp.Symbol(str(key)) for key in problem.parameter_keys}
         values = problem.parameters()
         previous = [sp.Float(v) for v in problem.data[0].x]
         for l, layer in enumerate(problem.layers, 1):
             zs = []
             for j in range(1, layer.units + 1):
-                z = sum(symbols[f"W{l}[{j},{i}]"] * previous[i - 1] for i in range(1, layer.inputs + 1))
+                z = sum(symbols[keys.W(l, j, i)] * previous[i - 1] for i in range(1, layer.inputs + 1))
                 if layer.bias is not None:
-                    z += symbols[f"b{l}" if layer.shared_bias else f"b{l}[{j}]"]
+                    z += symbols[keys.b(l) if layer.shared_bias else keys.b(l, j)]
                 zs.append(z)
-            act = activations.make(layer.activation)
-            if layer.activation.name == "softmax":
-                total = sum(sp.exp(z) for z in zs)
-                previous = [sp.exp(z) / total for z in zs]
-            else:
-                previous = [act.expr(z) for z in zs]
+            op = functions.activation(layer.activation, 0, layer.units)
+            previous = [op.expression(zs, m) for m in range(layer.units)] if layer.activation.name == "softmax" else [op.expression([z]) for z in zs]
         y = problem.data[0].y
         loss = -sum(t * sp.log(o) for t, o in zip(y, previous) if t)
         for name, sym in symbols.items():
@@ -160,7 +156,7 @@ def main() -> None:
 
     solve(random_problem([2, 2, 2], ["sigmoid", "softmax"]))  # imports and one-off SymPy checks, not counted
     in_process = {label: timed(lambda: json.dumps(solution_json(solve(problem)))) for label, problem in problems.items()}
-    naive_s = {label: naive(problems[label]) for label in problems if args.naive and label != MAZUR_LABEL and len(problems[label].parameter_names()) < 100}
+    naive_s = {label: naive(problems[label]) for label in problems if args.naive and label != MAZUR_LABEL and len(problems[label].parameter_keys) < 100}
 
     with tempfile.TemporaryDirectory(prefix="tracer-bench-") as tmp:
         files = {}
@@ -171,7 +167,7 @@ def main() -> None:
 
     print(f"{'network':>14} {'parameters':>11} {'solve+json (s)':>15} {'s / 1k params':>14} {'process (s)':>12} {'× bare import':>14} {'naive (s)':>10}")
     for label, problem in problems.items():
-        n = len(problem.parameter_names())
+        n = len(problem.parameter_keys)
         per_k = f"{1000 * in_process[label] / n:>14.3f}" if label != MAZUR_LABEL else f"{'':>14}"
         naive_col = f"{naive_s[label]:10.2f}" if label in naive_s else f"{'-':>10}"
         print(f"{label:>14} {n:>11} {in_process[label]:>15.3f} {per_k} {process[label]:>12.2f} {process[label] / bare:>14.1f} {naive_col}")

@@ -104,8 +104,21 @@ def imports_of(module: str, source: str, is_package: bool, modules: set[str]) ->
                     found.append(Import(module, submodule if submodule in modules else base, child.lineno, in_function))
             visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
 
-    visit(ast.parse(source), False)
+    tree = ast.parse(source)
+    visit(tree, False)
+    found.extend(_lazy_commands(module, tree, modules))
     return found
+
+
+def _lazy_commands(module: str, tree: ast.Module, modules: set[str]) -> list[Import]:
+    """``COMMANDS = {"solve": "tracer.cli.problems:solve", …}`` in the CLI: each value is an
+    import (made when the command runs), counted as one at the top of the module."""
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "COMMANDS" for t in node.targets):
+            for value in ast.literal_eval(node.value).values():
+                out.append(Import(module, value.partition(":")[0], node.lineno, False))
+    return out
 
 
 def read_imports(package: Path = PACKAGE) -> list[Import]:
@@ -301,6 +314,7 @@ def test_the_walk_sees_the_whole_package():
     assert {"tracer.spec", "tracer.cli", "tracer.cli.common", "tracer.core.derive", "tracer.render.document"} <= set(FILES)
     assert {imp.module for imp in imports} >= {"tracer.cli", "tracer.spec", "tracer.core.derive"}
     assert any(imp.module == "tracer.cli" and imp.target == "tracer.cli.problems" for imp in imports)
+    assert {imp.target for imp in imports if imp.module == "tracer.cli"} >= {"tracer.cli.problems", "tracer.cli.quiz", "tracer.cli.calculus"}
 
 
 # ---------------------------------------------------------------------------

@@ -11,15 +11,42 @@ errors to the exit codes of SPEC.md §6 (:mod:`tracer.cli.common`):
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from tracer import __version__
-from tracer.cli.calculus import descend, diff
-from tracer.cli.problems import ask, new, schema, solve, validate
-from tracer.cli.quiz import check, quiz
+
+#: every command, by the module that defines it: a command's module (and what it needs) is
+#: imported when the command runs — `tracer solve -f json` loads no quiz, check or calculus
+#: code (Click's lazily loaded subcommands; tests/test_imports.py reads these as imports)
+COMMANDS = {
+    "solve": "tracer.cli.problems:solve",
+    "ask": "tracer.cli.problems:ask",
+    "validate": "tracer.cli.problems:validate",
+    "new": "tracer.cli.problems:new",
+    "schema": "tracer.cli.problems:schema",
+    "quiz": "tracer.cli.quiz:quiz",
+    "check": "tracer.cli.quiz:check",
+    "diff": "tracer.cli.calculus:diff",
+    "descend": "tracer.cli.calculus:descend",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The group of :data:`COMMANDS`, each loaded from its module when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, _, attribute = COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracer")
 def cli() -> None:
     """Step-by-step, verified worked solutions of backpropagation.
@@ -36,16 +63,6 @@ def cli() -> None:
       tracer ask mazur.yaml "dloss/dW2[1,1]"
     """
 
-
-cli.add_command(solve)
-cli.add_command(ask)
-cli.add_command(validate)
-cli.add_command(new)
-cli.add_command(schema)
-cli.add_command(quiz)
-cli.add_command(check)
-cli.add_command(diff)
-cli.add_command(descend)
 
 
 def main() -> None:

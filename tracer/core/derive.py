@@ -96,8 +96,6 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
     if options:
         raise TypeError(f"solve() got unexpected options {sorted(options)}")
     network = mlp.build(problem)
-    for op, _layers in network.operations:
-        functions.check_textbook_form(op)  # the textbook forms are the derivatives of the local equations
     symbolic = len(problem.data) * len(problem.parameter_keys) <= SYMBOLIC_LIMIT
     if not symbolic:
         derived_steps = 0
@@ -420,6 +418,7 @@ class Writer:
         def is_updated(node: int) -> bool:
             return not argument_is_parameter and self.graph.family_of(node).start in updated
 
+        functions.check_textbook_form(op)  # a derivative is printed only as SymPy derived it (once per kind)
         textbook = op.textbook(slot, position)
         names = {ARG[k]: symbol(self.graph.key(a)) for k, a in enumerate(args)}
         outputs = self._outputs(family, row)
@@ -502,6 +501,8 @@ class Writer:
         term_family = self.graph.family_of(term)
         (total, term_slot), = self.graph.consumers_of(term)
         total_family = self.graph.family_of(total)
+        functions.check_textbook_form(term_family.op)
+        functions.check_textbook_form(total_family.op)
         term_args = [int(a) for a in term_family.args[term - term_family.start]]
         total_args = [int(a) for a in total_family.args[total - total_family.start]]
         names = {ARG[k]: symbol(self.graph.key(a)) for k, a in enumerate(term_args)}
