@@ -522,3 +522,36 @@ def test_no_eval_in_the_parser_source():
         # the builtin or SymPy function called (re.compile is a method and fine)
         assert not re.search(rf"(?<![\w.]){name}\s*\(|sp\.{name}\s*\(", body), name
     assert os.path.basename(module.__file__) == "expression.py"
+
+
+@pytest.mark.parametrize(
+    "text, tree",
+    [
+        ("|x^2 − 1|", sp.Abs(x**2 - 1)),
+        ("||x| − 1|", sp.Abs(sp.Abs(x) - 1)),
+        ("|x − |y||", sp.Abs(x - sp.Abs(y))),
+        ("2·|x|·|y|", 2 * sp.Abs(x) * sp.Abs(y)),
+        ("√(x^2 + 1)", sp.sqrt(x**2 + 1)),
+        ("1/√(1 − x^2)", 1 / sp.sqrt(1 - x**2)),
+    ],
+)
+def test_absolute_value_bars_and_root_sign_as_tracer_prints_them(text, tree):
+    with nothing_evaluated():
+        assert parse(text) == tree
+
+
+@pytest.mark.parametrize(
+    "text, message, column",
+    [
+        ("|x", "'|' is never closed", 1),
+        ("2|x|", "unexpected '|'", 2),
+        ("√x", "function 'sqrt' needs its argument in parentheses", 1),
+        ("|" * 300 + "x", "nested too deeply", 201),
+    ],
+)
+def test_bars_and_root_sign_refusals(text, message, column):
+    with pytest.raises(ExpressionError) as err:
+        parse(text)
+    assert message in err.value.message
+    assert err.value.column == column
+
