@@ -169,21 +169,27 @@ class DocumentBuilder:
         """The local equation and SymPy's derivative of it, before it is written in textbook form."""
         form = step.form
         assert isinstance(form, Expression) and form.wrt is not None
-        names = {b.symbol: self.p.names.quantity(_without_sample(b.target)) for b in form.bindings}  # type: ignore[operator]
+        # the quantities of the step's own sample, as the step writes them (y[2]#1, not y[2])
+        names = {b.symbol: self.p.names.quantity(b.target) for b in form.bindings}  # type: ignore[operator]
         for symbol in (form.local_equation.free_symbols if form.local_equation is not None else set()) | {form.wrt}:
             if symbol not in names:
                 try:
-                    names[symbol] = self.p.names.quantity(_quantity_of_symbol(symbol))  # type: ignore[operator]
+                    q = _quantity_of_symbol(symbol)
                 except Exception:  # not a quantity's symbol: SymPy's own name
-                    pass
+                    continue
+                if step.sample is not None and q.sample is None and not q.is_parameter:
+                    q = Quantity(q.base, q.layer, q.index, step.sample, q.after)
+                names[symbol] = self.p.names.quantity(q)  # type: ignore[operator]
         wrt = names[form.wrt]
         lines: list[str] = []
         if form.local_equation is not None:
             eq = self.p.expression(form.local_equation, names)
             result = self.p.expression(form.derivation, names)
             if self.latex:
-                whole = rf"\text{{derived: }} \frac{{\partial}}{{\partial {wrt}}}\bigl({eq}\bigr) = {result}"
-                lines = _split_wide(whole, LINE_EM - 6.0)
+                head = rf"\text{{derived: }} \frac{{\partial}}{{\partial {wrt}}}\bigl({eq}\bigr)"
+                lines = _split_wide(f"{head} = {result}", LINE_EM - 6.0)
+                if max(tex_width(line) for line in lines) > LINE_EM - 6.0:  # break at the "=" too
+                    lines = _split_wide(head, LINE_EM - 6.0) + _split_wide(f"= {result}", LINE_EM - 6.0)
             else:
                 lines.append(f"d/d{wrt} ({eq}) = {result}")
         return lines
@@ -324,12 +330,6 @@ def _extension_view(sol: Solution, printer: Printer, numbers: dict[str, int]) ->
     from tracer.render.extensions import extension_view
 
     return extension_view(sol, printer, numbers)
-
-
-def _without_sample(target):
-    if isinstance(target, Quantity):
-        return Quantity(target.base, target.layer, target.index, None, target.after)
-    return target
 
 
 def _loss_change(sol: Solution, first_loss: float) -> str:
