@@ -39,7 +39,7 @@ def test_solve_text_in_a_theme_and_relu_written_max():
     out = run("solve", MAZUR, "--notation", "mazur")
     assert "(1) net_h1 = w1 · i1 + w2 · i2 + b1 = 0.15 × 0.05 + 0.2 × 0.1 + 0.35 = 0.3775" in out
     out = run("solve", RELU)
-    assert "(3) a1[1]#1 = max(0, z1[1]) = max(0, 1.752) = 1.752   [from (1)]" in out
+    assert "(3) a1[1]#1 = max(0, z1[1]#1) = max(0, 1.752) = 1.752   [from (1)]" in out  # the sample kept inside the formula
 
 
 def fails(*args: str) -> str:

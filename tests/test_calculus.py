@@ -417,3 +417,40 @@ def test_functions_defined_only_for_negative_x_are_checked_there(text):
     (x,) = expr.free_symbols
     derivation = derive(expr, x)  # raises DerivationMismatch when the check cannot conclude
     assert same_function(derivation.result, sp.diff(expr, x))
+
+
+def test_a_function_sympy_cannot_decide_at_a_probe_point_is_not_a_probe():
+    """Found by test_property_diff_equals_sympy_diff in explore mode: at negative probe points
+    x^e is not real, Heaviside of it stays unevaluated, and comparing its size with 1e100 raised
+    ``TypeError: cannot determine truth value of Relational``. Such a point is skipped."""
+    x_, y_ = sp.symbols("x y", real=True)
+    expr = parse("max(0, (x^(e))/(y^(e)))")
+    for v in (x_, y_):
+        d = derive(expr, v)
+        assert equal(d.result, sp.diff(expr, v))
+    with sp.evaluate(False):
+        undecided = sp.Heaviside(x_ ** sp.E)
+    assert calculus._numeric(undecided, {x_: sp.Float(-1.25)}) is None
+
+
+def test_a_power_too_large_at_every_probe_point_is_compared_as_a_power():
+    """Explore-mode counterexample: x^(e^10) is beyond 10^100 at every probe point, so only
+    algebra can say that x^(e^10 − 1)·e^10 is its derivative (it was refused as a mismatch)."""
+    x_ = sp.Symbol("x", real=True)
+    d = derive(parse("x^(exp(10))"), x_)
+    assert same_function(d.result, sp.exp(10) * x_ ** (sp.exp(10) - 1))
+
+
+def test_a_derivative_defined_only_far_from_the_probe_points_is_checked_further_out():
+    """Explore-mode counterexample: x/max(0, x − 3) is undefined at every probe point below 3;
+    it was refused as a mismatch, and is checked at wider points instead."""
+    x_ = sp.Symbol("x", real=True)
+    d = derive(parse("x/max(0, x - 3)"), x_)
+    assert d.value_at({x_: 5}) == approx(-3 / 4)  # (max − x·H)/max² = (2 − 5)/4
+
+
+def test_a_derivative_undefined_at_every_probe_point_is_compared_as_a_fraction():
+    """Explore-mode counterexample: x/max(0, x/10 − 1) is defined only beyond x = 10."""
+    x_ = sp.Symbol("x", real=True)
+    d = derive(parse("x/max(0, 1e-1x - 1)"), x_)
+    assert d.value_at({x_: 20}) == approx(-1.0)  # (max − x·H/10)/max² = (1 − 20/10)/1²

@@ -289,3 +289,8 @@ def test_hostile_input_exit_2_fast_and_nothing_runs(command, index, tmp_path):
 def test_e_as_a_variable():
     assert "∂f/∂x = 2·e·x" in ok("diff", "e x^2", "--wrt", "x", "--e-variable")  # e is a second variable
     assert "df/dx = e^x" in ok("diff", "e^x")
+
+
+def test_an_undecidable_probe_point_is_no_traceback():
+    out = ok("diff", "max(0, (x^(e))/(y^(e)))", "--wrt", "x")
+    assert "∂f/∂x = e·x^(e − 1)·H(x^e/y^e)/y^e" in out

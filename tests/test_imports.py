@@ -39,11 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tracer"
 
 #: (module, imported module, rule) tolerated while the core is redesigned; only ever remove entries
-KNOWN: set[tuple[str, str, str]] = {
-    # the printers' rewrite (render/printers.py) moves these to the top
-    ("tracer.render.calculus", "json", "in-function"),
-    ("tracer.render.calculus", "tracer.render.printing", "in-function"),
-}
+KNOWN: set[tuple[str, str, str]] = set()
 
 RULES = ("cycle", "render", "numeric", "spec", "in-function")
 

@@ -436,3 +436,49 @@ def test_a_long_data_set_is_listed_by_its_first_and_last_samples():
     rows = [line for line in table if re.match(r"^\| (\d+|…) \| ", line)]
     assert [row.split(" | ")[0][2:] for row in rows] == [str(k) for k in range(1, 11)] + ["…", "39", "40"]
     assert "40 samples; 28 of them are not listed here." in md
+
+
+# ---------------------------------------------------------------------------
+# Expressions of a step: readable, with their sample, brackets by precedence
+# ---------------------------------------------------------------------------
+
+
+def test_relu_derivative_reads_as_cases_and_formulas_keep_their_sample():
+    """source 000's 2-2-3 classifier: the ReLU derivative by cases (never ``Piecewise(``), every
+    quantity of a sample's formula tagged with that sample, no doubled brackets."""
+    sol = solve(load("examples/relu_softmax_3class.yaml"))
+    text = render(sol, "text")
+    for internal in ("Piecewise(", "Max(", "Heaviside(", "**", "max(0, (", "exp((", "log(("):
+        assert internal not in text, internal
+    assert not re.search(r"= \(−[\d.]+\) =", text)  # a lone number: −0.1, not (−0.1)
+    assert "(3) a1[1]#1 = max(0, z1[1]#1) = max(0, 1.752) = 1.752   [from (1)]" in text
+    assert "(13) a1[1]#2 = max(0, z1[1]#2) = max(0, −0.576) = 0   [from (11)]" in text
+    assert "(18) a2[1]#2 = exp(z2[1]#2)/(exp(z2[1]#2) + exp(z2[2]#2) + exp(z2[3]#2)) = exp(−2)/(exp(−2) + exp(0) + exp(1)) = 0.035119027" in text
+    assert "(160) ∂a1[1]#1/∂z1[1] = (1 if z1[1]#1 > 0, else 0) = (1 if 1.752 > 0, else 0) = 1   [from (1)]" in text
+    assert "(178) ∂a1[1]#2/∂z1[1] = (1 if z1[1]#2 > 0, else 0) = (1 if −0.576 > 0, else 0) = 0   [from (11)]" in text
+    assert "(152) ∂z2[1]/∂a1[1] = W2[1,1] = −0.1\n" in text  # a lone number is not written twice
+    tex = render(sol, "tex", notation="bracket")
+    assert r"\hat{y}_{1,(2)} &= \frac{e^{z_{1,(2)}^{[2]}}}{e^{z_{1,(2)}^{[2]}} + e^{z_{2,(2)}^{[2]}} + e^{z_{3,(2)}^{[2]}}} = \frac{e^{-2}}{e^{-2} + e^{0} + e^{1}}" in tex
+    assert r"h_{1,(2)} &= \max\left(0, z_{1,(2)}^{[1]}\right) = \max\left(0, -0.576\right) = 0" in tex
+    assert r"\begin{cases} 1 & \text{for}\: -0.576 > 0 \\0 & \text{otherwise} \end{cases} = 0" in tex
+    assert "Piecewise" not in tex
+
+
+def test_step_activation_of_a_perceptron_reads_as_cases():
+    text = render(solve(load("examples/perceptron_and.yaml")), "text")
+    assert "Piecewise(" not in text
+    assert "a1[1]#1 = (1 if z1[1]#1 ≥ 0, else 0) = (1 if −" in text
+
+
+def test_full_detail_derivations_name_the_steps_sample():
+    text = render(solve(load("examples/relu_softmax_3class.yaml")), "text", detail="full")
+    assert "d/dz1[1]#2 (max(0, z1[1]#2)) = H(z1[1]#2)" in text
+    assert "d/da2[1]#1 (−y[1]#1·log(a2[1]#1) − y[2]#1·log(a2[2]#1) − y[3]#1·log(a2[3]#1)) = −y[1]#1/a2[1]#1" in text
+    assert "Heaviside(" not in text
+
+
+def test_negative_targets_substituted_in_brackets_in_a_loss():
+    """MSE with a negative target: (y − o)² and −(y − o) with the numbers in, bracketed by precedence."""
+    text = render(solve(load("examples/tanh_regression.yaml")), "text")
+    assert "(35) loss[1]#2 = (y[1]#2 − a2[1]#2)^2/2 = (−0.4794 − 0.171093835)^2/2 = 0.211571114   [from (16)]" in text
+    assert "(53) ∂loss#2/∂a2[1] = −(y[1]#2 − a2[1]#2) = −(−0.4794 − 0.171093835) = 0.650493835   [from (16)]" in text

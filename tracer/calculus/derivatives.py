@@ -345,11 +345,13 @@ def _pow_step(expr: sp.Expr, wrt: sp.Symbol, partial: bool) -> RuleStep:
 # ---------------------------------------------------------------------------
 
 
-def _degree_bound(expr: sp.Expr) -> float:
+def _degree_bound(expr: sp.Expr, generators: bool = False) -> float:
     """An upper bound on the polynomial degree of ``expr`` (inf when it is not a polynomial-like tree).
 
     ``((x + 1)^2 + 1)^2`` nested k times has degree 2^k although every exponent is 2:
-    expanding or factoring it is what must be avoided.
+    expanding or factoring it is what must be avoided. With ``generators``, anything
+    else (``max(0, x − 3)``, ``e^x``, ``√x``) counts as one more variable — the degree of
+    ``expr`` as a rational function of those, which is what :func:`sympy.cancel` works with.
     """
     memo: dict = {}
 
@@ -367,7 +369,7 @@ def _degree_bound(expr: sp.Expr) -> float:
         elif e.is_Pow and e.exp.is_Integer:
             value = bound(e.base) * abs(int(e.exp))
         else:
-            value = math.inf
+            value = 1 if generators else math.inf
         memo[e] = value
         return value
 
@@ -404,6 +406,12 @@ def _probe_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
     return points
 
 
+def _wide_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
+    """Further points, of magnitude 3 to 12 and both signs: where ``x/max(0, x − 3)`` is defined."""
+    rng = random.Random(20240612)
+    return [{s: sp.Float(rng.choice((-1, 1)) * (rng.uniform(3.0, 12.0) + 1 / 7), PROBE_DIGITS) for s in symbols} for _ in range(3 * count)]
+
+
 def _numeric(expr: sp.Expr, point: dict) -> sp.Expr | None:
     """A PROBE_DIGITS-digit value (a SymPy number: no overflow however large), or None where undefined."""
     try:
@@ -413,6 +421,8 @@ def _numeric(expr: sp.Expr, point: dict) -> sp.Expr | None:
     if not value.is_number or value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         return None
     magnitude = abs(value)
+    if not magnitude.is_Number:
+        return None  # a function SymPy cannot decide there (Heaviside of a non-real value): not a probe
     if magnitude > PROBE_MAX or (magnitude != 0 and magnitude < 1 / PROBE_MAX):
         return None  # e.g. y^(x^(x^2x)) ~ 10^(10^300): no fixed precision resolves it; not a probe
     return value
@@ -423,8 +433,9 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
 
     The rules mirror SymPy's, so most derivations agree structurally. Otherwise the
     two are compared at eighteen fixed irregular points with 50-digit arithmetic (a
-    disagreement anywhere is a mismatch); only if too few points are defined is
-    algebra tried, and ``expand``/``simplify`` only where they cannot blow up.
+    disagreement anywhere is a mismatch), and at eighteen wider ones if fewer than three
+    of those are defined (``x/max(0, x − 3)``); only if still too few points are defined
+    is algebra tried, and ``expand``/``simplify`` only where they cannot blow up.
     """
     if a == b:
         return True
@@ -433,15 +444,21 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
         return True
     symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
     agreeing = 0
-    for point in _probe_points(symbols):
-        va, vb = _numeric(a, point), _numeric(b, point)
-        if va is None or vb is None:
-            continue
-        if bool(sp.N(abs(va - vb) - sp.Float("1e-12") * (1 + abs(va) + abs(vb)), 15) > 0):
-            return False
-        agreeing += 1
-    if agreeing >= 3:
-        return True
+    for points in (_probe_points(symbols), _wide_points(symbols)):  # the wide ones only if too few were defined
+        for point in points:
+            va, vb = _numeric(a, point), _numeric(b, point)
+            if va is None or vb is None:
+                continue
+            if bool(sp.N(abs(va - vb) - sp.Float("1e-12") * (1 + abs(va) + abs(vb)), 15) > 0):
+                return False
+            agreeing += 1
+        if agreeing >= 3:
+            return True
+    if sp.count_ops(difference) < 200 and sp.powsimp(difference) == 0:
+        return True  # x^(e^10 − 1)·e^10 and x^(e^10)·e^10/x: too large at every probe, equal as powers
+    if sp.count_ops(difference) < 60 and _degree_bound(difference, generators=True) <= EXPAND_MAX_DEGREE:
+        if sp.cancel(difference) == 0:
+            return True  # x/max(0, x/10 − 1) is undefined at the probes; as a fraction in max(…) it is 0
     if sp.count_ops(difference) < 200 and _degree_bound(difference) <= EXPAND_MAX_DEGREE:
         if sp.expand(difference) == 0:
             return True

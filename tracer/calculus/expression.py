@@ -28,7 +28,8 @@ Reading conventions (the ones a student expects, stated once):
   ``log(x, b)`` the logarithm to base ``b``.
 * Numbers are exact rationals (``0.1`` is 1/10), so derivatives carry no float noise.
 * ``[ ]`` are brackets like ``( )``; ``−``, ``·``, ``×``, ``÷``, ``²``, ``³`` as printed
-  in the texts are accepted.
+  in the texts are accepted, and so are ``|u|`` (``abs(u)``) and ``√(u)`` (``sqrt(u)``) as
+  `tracer diff` prints them: what it prints can be read back.
 
 A *program* (:func:`parse_program`) adds an optional name for the function and
 definitions of intermediate variables, for the multivariable chain rule:
@@ -84,10 +85,12 @@ class Token:
 _LETTER = "A-Za-z_\u0370-\u03ff"
 _NUMBER_RE = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _NAME_RE = re.compile(rf"[{_LETTER}][{_LETTER}0-9]*")
-_OPERATORS = ("**", "^", "+", "-", "*", "/", "(", ")", "[", "]", ",", ";", "=")
+_OPERATORS = ("**", "^", "+", "-", "*", "/", "(", ")", "[", "]", ",", ";", "=", "|")
 #: characters printed in the texts, read as their ASCII operator
 _TYPOGRAPHIC = {"−": "-", "–": "-", "·": "*", "⋅": "*", "×": "*", "∗": "*", "÷": "/"}
 _SUPERSCRIPTS = {"²": "2", "³": "3"}
+#: function signs printed in the texts, read as the function's name
+_FUNCTION_SIGNS = {"√": "sqrt"}
 _SPACE = " \t\r\n"
 
 
@@ -125,6 +128,10 @@ def tokenize(text: str) -> list[Token]:
         if m:
             tokens.append(Token("name", m.group(), column))
             i = m.end()
+            continue
+        if ch in _FUNCTION_SIGNS:
+            tokens.append(Token("name", _FUNCTION_SIGNS[ch], column))
+            i += 1
             continue
         if ch in _TYPOGRAPHIC:
             tokens.append(Token("op", _TYPOGRAPHIC[ch], column))
@@ -405,9 +412,22 @@ class _Parser:
             inner = self.expression(self.deeper(depth, opening))
             self.close(opening)
             return inner
+        if self.at("|"):
+            return self.absolute_value(depth)
         if self.at(*_CLOSE):
             raise ExpressionError(f"unmatched '{tok.text}'", tok.column)
         raise self.unexpected(expected="a number, a variable, a function or '('")
+
+    def absolute_value(self, depth: int) -> sp.Expr:
+        """``|u|``: a bar where an operand is expected opens, one where an operator is expected closes."""
+        opening = self.advance()
+        inner = self.expression(self.deeper(depth, opening))
+        if not self.at("|"):
+            if self.tok.kind == "end":
+                raise ExpressionError("'|' is never closed", opening.column)
+            raise self.unexpected(expected="'|'")
+        self.advance()
+        return self.checked(sp.Abs(inner), opening, what="|…|")
 
     def close(self, opening: Token) -> None:
         want = _OPEN[opening.text]

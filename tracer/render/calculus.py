@@ -1,31 +1,32 @@
 """Every string of `tracer diff` and `tracer descend`: text, Markdown, LaTeX, JSON, SVG, pgfplots.
 
 The math (:mod:`tracer.calculus`) hands over derivations and descents as data;
-this module only writes them. Numbers go through :func:`tracer.latex.fmt`, the
-project's one number formatter (significant digits, no float noise, Unicode minus
-in text). Expressions go through two small printers, subclasses of SymPy's own
-(STYLE.md: customise a printer by subclassing, never by editing its output):
-``TextMath`` for the terminal and ``TexMath`` for LaTeX/MathJax.
+this module only writes them. Numbers go through :func:`tracer.render.printing.fmt`,
+the project's one number formatter (significant digits, no float noise, Unicode
+minus in text). Expressions go through the project's printers
+(:mod:`tracer.render.printers`, subclasses of SymPy's own: precedence decides the
+brackets, nothing is edited after printing): ``text_math`` for the terminal and
+``tex_math`` for LaTeX/MathJax, each in two configurations — a result in SymPy's
+order with a positive term first, and a rule's combination *as built* (its terms
+and factors in their order, each factor that is a sum or product in brackets).
 
-Kept in one module so that it can move onto the shared renderer
-(:mod:`tracer.render`, templates) without touching the math: ``render_diff`` and
-``render_descent`` are the two entry points.
+``render_diff`` and ``render_descent`` are the two entry points.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Mapping, Sequence
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-
-from sympy.printing.str import StrPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 from tracer.calculus import derivatives as calc
 from tracer.calculus.derivatives import Derivation, RuleStep
 from tracer.calculus.descent import Descent, sample_curve
-from tracer.render.printing import fmt
+from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render.printing import escape_tex, fmt
 
 FORMATS = ("text", "md", "tex", "json")
 
@@ -38,223 +39,28 @@ _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 # ---------------------------------------------------------------------------
-# Expression printers
+# Expressions
 # ---------------------------------------------------------------------------
 
 
-def _is_reciprocal(factor: sp.Expr) -> bool:
-    return factor.is_Pow and factor.exp.is_Number and factor.exp.is_negative
+def _greek_names(expr: sp.Basic) -> dict:
+    """Terminal names of the symbols spelled as Greek letters (``sigma`` → ``σ``); others print as named."""
+    return {s: GREEK[s.name] for s in expr.atoms(sp.Symbol) if s.name in GREEK}
 
 
-def _canonical(expr: sp.Expr) -> bool:
-    """Is this sum/product as SymPy would build it (then print it the usual way)?"""
-    try:
-        return expr.func(*expr.args).args == expr.args
-    except (TypeError, ValueError):  # pragma: no cover - defensive
-        return False
+def text_math(expr: sp.Expr, as_built: bool = False, digits: int = 9) -> str:
+    """``12·x·(2·x^2 − 1)^2``, ``e^(−x)``, ``ln(x)``, ``|x|``, ``H(x)``, ``√(x)``, Greek letters."""
+    settings = {"symbol_names": _greek_names(expr), "number": lambda v: fmt(v, digits)}
+    if as_built:
+        settings.update(as_built=True, order="none")
+    else:
+        settings.update(leading_positive=True)
+    return TextPrinter(settings).doprint(expr)
 
 
-def _usual_order(expr: sp.Expr) -> bool:
-    """Print a sum of an as-built expression in SymPy's usual order?
-
-    Yes when SymPy built it (canonical, with canonical terms) — unless that order
-    would start with a minus where the built one does not (``σ − σ²``, not ``−σ² + σ``).
-    """
-    if not _canonical(expr) or any((a.is_Add or a.is_Mul) and not _canonical(a) for a in expr.args):
-        return False
-    usual = expr.as_ordered_terms()
-    return not (usual[0].could_extract_minus_sign() and not expr.args[0].could_extract_minus_sign())
-
-
-def _default_order(printer, method, expr):
-    """Print with SymPy's usual term order, from a printer configured to keep the built order."""
-    saved = printer._settings.get("order")
-    printer._settings["order"] = None
-    try:
-        return method(expr)
-    finally:
-        printer._settings["order"] = saved
-
-
-def _grouped(factor: sp.Expr) -> bool:
-    """Does a factor of a shown (unevaluated) product need brackets?"""
-    return factor.is_Add or factor.is_Mul or (factor.is_Number and factor.is_negative) or (factor.is_Rational and not factor.is_Integer)
-
-
-def _leading_positive(terms: list) -> list:
-    """The textbook order of a sum: a positive term first (y − o, not −o + y); otherwise as SymPy orders."""
-    if not terms or not terms[0].could_extract_minus_sign():
-        return terms
-    for k, term in enumerate(terms):
-        if not term.could_extract_minus_sign():
-            return [term] + terms[:k] + terms[k + 1:]
-    return terms
-
-
-class TextMath(StrPrinter):
-    """Terminal math: ``12·x·(2·x^2 − 1)^2``, ``e^(−x)``, ``ln(x)``, ``|x|``, ``H(x)``, Greek letters.
-
-    ``keep_order=True`` prints an unevaluated expression (a rule's combination, an
-    algebra step) as built: terms and factors in their order, each product factor
-    that is itself a product or a sum in brackets — ``(3·(2·x^2 − 1)^2)·(4·x)``.
-    """
-
-    def __init__(self, keep_order: bool = False) -> None:
-        super().__init__({"order": "none"} if keep_order else {})
-        self.keep_order = keep_order
-
-    def _as_ordered_terms(self, expr, order=None):
-        terms = super()._as_ordered_terms(expr, order)
-        return terms if self.keep_order else _leading_positive(list(terms))
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return GREEK.get(expr.name, expr.name)
-
-    def _print_Exp1(self, expr) -> str:
-        return "e"
-
-    def _print_Pi(self, expr) -> str:
-        return "π"
-
-    def _print_exp(self, expr) -> str:
-        arg = expr.args[0]
-        inner = self._print(arg)
-        return f"e^{inner}" if (arg.is_Symbol or (arg.is_Integer and arg >= 0)) else f"e^({inner})"
-
-    def _print_log(self, expr) -> str:
-        return f"ln({self._print(expr.args[0])})"
-
-    def _print_Abs(self, expr) -> str:
-        return f"|{self._print(expr.args[0])}|"
-
-    def _print_Heaviside(self, expr) -> str:
-        return f"H({self._print(expr.args[0])})"
-
-    def _print_Max(self, expr) -> str:
-        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Min(self, expr) -> str:
-        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Pow(self, expr, rational=False) -> str:
-        base, exponent = expr.args
-        if exponent == sp.Rational(1, 2):
-            return f"√({self._print(base)})"
-        return super()._print_Pow(expr, rational)
-
-    def _print_Add(self, expr, order=None) -> str:
-        if self.keep_order and _usual_order(expr):
-            return _default_order(self, super()._print_Add, expr)
-        return super()._print_Add(expr, order)
-
-    def _print_Mul(self, expr) -> str:
-        if not self.keep_order or not expr.is_Mul or _canonical(expr):
-            # (LaTeX prints x^-1 through _print_Mul: a Pow arrives here too)
-            return super()._print_Mul(expr)
-        args = list(expr.args)
-        sign = ""
-        if len(args) > 1 and args[0] == -1:
-            sign, args = "-", args[1:]
-        numerator = [a for a in args if not _is_reciprocal(a)]
-        denominator = [sp.Pow(a.base, -a.exp, evaluate=False) if a.exp != -1 else a.base for a in args if _is_reciprocal(a)]
-
-        def factor(a: sp.Expr, bracket: bool) -> str:
-            text = self._print(a)
-            return f"({text})" if bracket else text
-
-        alone = len(numerator) == 1
-        top = "*".join(factor(a, _grouped(a) and not (alone and not denominator)) for a in numerator) or "1"
-        if alone and numerator[0].is_Mul and denominator:
-            top = f"({top})" if not top.startswith("(") else top
-        if not denominator:
-            return sign + top
-        if len(denominator) == 1:
-            d = denominator[0]
-            bottom = factor(d, d.is_Add or d.is_Mul or (d.is_Number and d.is_negative))
-        else:
-            bottom = "(" + "*".join(factor(a, _grouped(a)) for a in denominator) + ")"
-        return f"{sign}{top}/{bottom}"
-
-    def doprint(self, expr) -> str:
-        text = super().doprint(expr)
-        return text.replace("**", "^").replace("*", "·").replace("-", "−")
-
-
-class TexMath(LatexPrinter):
-    """LaTeX math for Markdown (MathJax) and .tex: ``\\ln``, ``H``, Greek names; ``keep_order`` as in TextMath."""
-
-    def __init__(self, keep_order: bool = False) -> None:
-        settings = {"ln_notation": True}
-        if keep_order:
-            settings["order"] = "none"
-        super().__init__(settings)
-        self.keep_order = keep_order
-
-    def _as_ordered_terms(self, expr, order=None):
-        terms = super()._as_ordered_terms(expr, order)
-        return terms if self.keep_order else _leading_positive(list(terms))
-
-    def _print_Heaviside(self, expr, exp=None) -> str:
-        text = rf"H\left({self._print(expr.args[0])}\right)"
-        return rf"{text}^{{{exp}}}" if exp else text
-
-    def _print_Abs(self, expr, exp=None) -> str:
-        text = rf"\left\lvert {self._print(expr.args[0])} \right\rvert"
-        return rf"{text}^{{{exp}}}" if exp else text
-
-    def _print_Max(self, expr, exp=None) -> str:
-        text = r"\max\left(" + ", ".join(self._print(a) for a in expr.args) + r"\right)"
-        return rf"{text}^{{{exp}}}" if exp else text
-
-    def _print_Add(self, expr, order=None) -> str:
-        if not self.keep_order:
-            return super()._print_Add(expr, order)
-        if _usual_order(expr):
-            return _default_order(self, super()._print_Add, expr)
-        parts = []
-        for k, term in enumerate(expr.args):
-            negative = False
-            if term.is_Mul and term.args and term.args[0] == -1:
-                negative, rest = True, term.args[1:]
-                term = rest[0] if len(rest) == 1 else sp.Mul(*rest, evaluate=False)
-            elif term.is_Number and term.is_negative:
-                negative, term = True, -term
-            text = self._print(term)
-            if term.is_Add:
-                text = rf"\left({text}\right)"
-            parts.append(("- " if negative else ("+ " if k else "")) + text)
-        return " ".join(parts)
-
-    def _print_Mul(self, expr) -> str:
-        if not self.keep_order or not expr.is_Mul or _canonical(expr):
-            # (LaTeX prints x^-1 through _print_Mul: a Pow arrives here too)
-            return super()._print_Mul(expr)
-        args = list(expr.args)
-        sign = ""
-        if len(args) > 1 and args[0] == -1:
-            sign, args = "- ", args[1:]
-        numerator = [a for a in args if not _is_reciprocal(a)]
-        denominator = [sp.Pow(a.base, -a.exp, evaluate=False) if a.exp != -1 else a.base for a in args if _is_reciprocal(a)]
-
-        def factor(a: sp.Expr, alone: bool) -> str:
-            text = self._print(a)
-            return rf"\left({text}\right)" if _grouped(a) and not alone else text
-
-        top = r" \cdot ".join(factor(a, len(numerator) == 1) for a in numerator) or "1"
-        if not denominator:
-            return sign + top
-        bottom = r" \cdot ".join(factor(a, len(denominator) == 1) for a in denominator)
-        return rf"{sign}\frac{{{top}}}{{{bottom}}}"
-
-
-_TEXT = TextMath()
-_TEX = TexMath()
-_TEXT_AS_BUILT = TextMath(keep_order=True)
-_TEX_AS_BUILT = TexMath(keep_order=True)
-
-
-def text_math(expr: sp.Expr, as_built: bool = False) -> str:
-    return (_TEXT_AS_BUILT if as_built else _TEXT).doprint(expr)
+_TEX_SETTINGS = {"ln_notation": True, "number": lambda v: fmt(v, 9, "latex")}
+_TEX = LatexPrinter({**_TEX_SETTINGS, "leading_positive": True})
+_TEX_AS_BUILT = LatexPrinter({**_TEX_SETTINGS, "as_built": True, "order": "none"})
 
 
 def tex_math(expr: sp.Expr, as_built: bool = False) -> str:
@@ -267,6 +73,20 @@ def _name_text(name: str) -> str:
 
 def _name_tex(name: str) -> str:
     return tex_math(sp.Symbol(name))
+
+
+def _update(before: float, rate: float, gradient: float) -> sp.Expr:
+    """``θ − α·g`` with the numbers in: ``−4 − 0.1 × (−8)`` (nothing computed)."""
+    with sp.evaluate(False):
+        return sp.Add(SubstitutedNumber(before), sp.Mul(-1, sp.Mul(SubstitutedNumber(rate), SubstitutedNumber(gradient))))
+
+
+def _numbers_text(expr: sp.Expr, digits: int) -> str:
+    return TextPrinter({"number": lambda v: fmt(v, digits), "order": "none", "mul_symbol": " × "}).doprint(expr)
+
+
+def _numbers_tex(expr: sp.Expr, digits: int) -> str:
+    return LatexPrinter({"number": lambda v: fmt(v, digits, "latex"), "order": "none", "mul_symbol": "times"}).doprint(expr)
 
 
 # ---------------------------------------------------------------------------
@@ -288,7 +108,10 @@ def rule_label(rule: str) -> str:
 
 
 def _needs_brackets(expr: sp.Expr) -> bool:
-    return expr.is_Add or expr.is_Mul or (expr.is_Number and expr < 0) or (expr.is_Pow and expr.exp.is_Number and expr.exp < 0)
+    """Does ``d/dx`` applied to this expression need brackets? Anything binding no tighter
+    than a product (a sum, a product, a negative number), and a power printed as a fraction."""
+    reciprocal = expr.is_Pow and expr.exp.is_Number and expr.exp.is_extended_negative
+    return precedence(expr) <= PRECEDENCE["Mul"] or bool(reciprocal)
 
 
 def _value_text(value, digits: int, dialect: str = "text") -> str:
@@ -373,33 +196,43 @@ class _DiffWriter:
         sides.append(result)
         return sides
 
+    def piece(self, expr: sp.Expr) -> str:
+        """Math after a word (``constant −1``): in LaTeX a group, so that its minus is a sign, not an operator."""
+        return self.math(expr) if self.dialect == "text" else f"{{{self.math(expr)}}}"
+
     def word(self, text: str) -> str:
         """Words among math: as they are in text, ``\\text{…}`` in LaTeX."""
         return text if self.dialect == "text" else rf"\text{{{_tex_escape(text)}}}"
 
     def pieces(self, step: RuleStep, function_name: str) -> str:
-        """What a rule names: the chain rule's outer and inner function, a constant, a note."""
+        """What a rule names: the chain rule's outer and inner function, a constant, a note.
+
+        In text the pieces of one rule are joined by ``, `` (``numerator x − 2, denominator
+        x + 2``) and the chain rule's two by ``; `` (``outer u^3; inner u = 2·x^2 − 1``).
+        """
         out = []
+        pair = ";" if self.dialect == "text" and step.rule == calc.CHAIN else ","
         space = " " if self.dialect == "text" else r"\ "
         if step.rule == calc.CHAIN:
             u = step.part("u")
-            out.append(f"{self.word('outer')}{space}{self.math(step.part('outer'))}")
+            out.append(f"{self.word('outer')}{space}{self.piece(step.part('outer'))}")
             out.append(f"{self.word('inner')}{space}{self.math(u)} = {self.math(step.part('inner'))}")
         elif step.rule == calc.CONSTANT_MULTIPLE:
-            out.append(f"{self.word('constant')}{space}{self.math(step.part('constant'))}")
+            out.append(f"{self.word('constant')}{space}{self.piece(step.part('constant'))}")
         elif step.rule == calc.QUOTIENT:
-            out.append(f"{self.word('numerator')}{space}{self.math(step.part('numerator'))}")
-            out.append(f"{self.word('denominator')}{space}{self.math(step.part('denominator'))}")
+            out.append(f"{self.word('numerator')}{space}{self.piece(step.part('numerator'))}")
+            out.append(f"{self.word('denominator')}{space}{self.piece(step.part('denominator'))}")
         elif step.rule == calc.PRODUCT:
-            out.append(f"{self.word('left')}{space}{self.math(step.part('left'))}")
-            out.append(f"{self.word('right')}{space}{self.math(step.part('right'))}")
+            out.append(f"{self.word('left')}{space}{self.piece(step.part('left'))}")
+            out.append(f"{self.word('right')}{space}{self.piece(step.part('right'))}")
         elif step.rule in (calc.MULTIVARIABLE_CHAIN, calc.SUBSTITUTION):
             out.append((", " if self.dialect == "text" else r",\ ").join(f"{self.math(k)} = {self.math(v)}" for k, v in step.parts))
         if step.note and step.rule != calc.ALGEBRA:
             out.append(self.word(step.note))
-        if self.dialect == "text":
-            return "; ".join(out).replace("; numerator", ", numerator").replace("; denominator", ", denominator").replace("; right", ", right")
-        return r";\ ".join(out)
+        if step.rule in (calc.CHAIN, calc.QUOTIENT, calc.PRODUCT):
+            first = f"{out[0]}{pair} {out[1]}" if self.dialect == "text" else rf"{out[0]};\ {out[1]}"
+            out = [first] + out[2:]
+        return ("; " if self.dialect == "text" else r";\ ").join(out)
 
     def algebra_note(self, step: RuleStep) -> str:
         words = step.note or ""
@@ -449,8 +282,6 @@ def _canonical_equal(unevaluated: sp.Expr, evaluated: sp.Expr) -> bool:
 
 
 def _tex_escape(text: str) -> str:
-    from tracer.render.printing import escape_tex
-
     return escape_tex(text)
 
 
@@ -651,8 +482,6 @@ def diff_json(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Ex
 
 
 def render_diff(derivations: Sequence[Derivation], fmt_: str, point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
-    import json
-
     if fmt_ == "json":
         return json.dumps(diff_json(derivations, point), indent=1, ensure_ascii=False) + "\n"
     if fmt_ == "md":
@@ -712,8 +541,8 @@ def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int
             d = "d" if one else "∂"
             grad_name = f"{name}'({at})" if one else f"{d}{name}/{d}{v}({at})"
             lines.append(
-                f"{v}{sub_k} = {v}{sub_prev} − α·{grad_name} = {fmt(before.point[i], digits)} − "
-                f"{_operand(descent.learning_rate, digits)} × {_operand(before.gradient[i], digits)} = {fmt(after.point[i], digits)}"
+                f"{v}{sub_k} = {v}{sub_prev} − α·{grad_name} = "
+                f"{_numbers_text(_update(before.point[i], descent.learning_rate, before.gradient[i]), digits)} = {fmt(after.point[i], digits)}"
             )
     if written and len(descent.iterates) > 1:
         lines.append("")
@@ -736,13 +565,6 @@ def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int
     return "\n".join(lines) + "\n"
 
 
-def _operand(value: float, digits: int, dialect: str = "text") -> str:
-    text = fmt(value, digits, dialect)
-    if text.startswith(("-", "−")):
-        return f"({text})" if dialect == "text" else rf"\left({text}\right)"
-    return text
-
-
 def _descent_tex_body(descent: Descent, digits: int, written: int, every: int) -> tuple[list[str], list[str], list[list[str]]]:
     name = _name_tex(descent.name or "f")
     names = [_name_tex(v.name) for v in descent.variables]
@@ -759,8 +581,8 @@ def _descent_tex_body(descent: Descent, digits: int, written: int, every: int) -
         for i, v in enumerate(names):
             grad = rf"{name}'({at})" if one else rf"\frac{{\partial {name}}}{{\partial {v}}}({at})"
             updates.append(
-                rf"{v}_{{{k}}} &= {v}_{{{k - 1}}} - \alpha \cdot {grad} = {fmt(before.point[i], digits, 'latex')} - "
-                rf"{_operand(descent.learning_rate, digits, 'latex')} \times {_operand(before.gradient[i], digits, 'latex')} = {fmt(after.point[i], digits, 'latex')}"
+                rf"{v}_{{{k}}} &= {v}_{{{k - 1}}} - \alpha \cdot {grad} = "
+                rf"{_numbers_tex(_update(before.point[i], descent.learning_rate, before.gradient[i]), digits)} = {fmt(after.point[i], digits, 'latex')}"
             )
     rows = [[f"${k}$"] + [f"${fmt(p, digits, 'latex')}$" for p in descent.iterates[k].point] + [f"${fmt(descent.iterates[k].value, digits, 'latex')}$"] + [f"${fmt(g, digits, 'latex')}$" for g in descent.iterates[k].gradient] for k in _rows(descent, every)]
     titles = ["$k$", *[f"${n}$" for n in names], f"${name}$", *[rf"$\frac{{{d} {name}}}{{{d} {n}}}$" for n in names]]
@@ -831,8 +653,6 @@ def descent_json(descent: Descent) -> dict:
 
 
 def render_descent(descent: Descent, fmt_: str, digits: int = 9, written: int = 3, every: int = 1) -> str:
-    import json
-
     if fmt_ == "json":
         return json.dumps(descent_json(descent), indent=1, ensure_ascii=False) + "\n"
     if fmt_ == "md":

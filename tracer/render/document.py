@@ -137,16 +137,20 @@ class DocumentBuilder:
         """The local equation and SymPy's derivative of it, before it is written in textbook form."""
         form = step.form
         assert isinstance(form, Expression) and form.wrt is not None
-        names = {symbol: self.p.names.quantity(key) for symbol, key in form.names}  # type: ignore[operator]
-        names.update({b.symbol: self.p.names.quantity(b.target.without_sample()) for b in form.bindings})  # type: ignore[operator, union-attr]
+        # the quantities of the step's own sample, as the step writes them (y[2]#1, not y[2])
+        sample = step.key.sample
+        names = {symbol: self.p.names.quantity(key if key.is_parameter else key.of_sample(sample)) for symbol, key in form.names}  # type: ignore[operator]
+        names.update({b.symbol: self.p.names.quantity(b.target) for b in form.bindings})  # type: ignore[operator]
         wrt = names[form.wrt]
         lines: list[str] = []
         if form.local_equation is not None:
             eq = self.p.expression(form.local_equation, names)
             result = self.p.expression(form.derivation, names)
             if self.latex:
-                whole = rf"\text{{derived: }} \frac{{\partial}}{{\partial {wrt}}}\bigl({eq}\bigr) = {result}"
-                lines = _split_wide(whole, LINE_EM - 6.0)
+                head = rf"\text{{derived: }} \frac{{\partial}}{{\partial {wrt}}}\bigl({eq}\bigr)"
+                lines = _split_wide(f"{head} = {result}", LINE_EM - 6.0)
+                if max(tex_width(line) for line in lines) > LINE_EM - 6.0:  # break at the "=" too
+                    lines = _split_wide(head, LINE_EM - 6.0) + _split_wide(f"= {result}", LINE_EM - 6.0)
             else:
                 lines.append(f"d/d{wrt} ({eq}) = {result}")
         return lines

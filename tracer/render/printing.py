@@ -2,11 +2,12 @@
 
 Two dialects share one structure: ``text`` (Unicode, for the terminal) and ``latex``
 (for Markdown+MathJax and the .tex handout). A :class:`Printer` is configured with a
-notation theme (which names the symbols) and a number of significant digits; SymPy's
-own printers do the expressions, given ``symbol_names`` from the theme (LaTeX) or the
-canonical symbol names (text). Substituted numbers are printed by replacing each
-symbol with an atom that prints as the rounded number — negative numbers in
-parentheses — so nothing is evaluated while it is shown.
+notation theme (which names the symbols) and a number of significant digits; the
+project's printers (:mod:`tracer.render.printers`, SymPy printer subclasses) do the
+expressions, given the names of the symbols from the theme. Substituted numbers are
+printed by replacing each symbol with a :class:`~tracer.render.printers.SubstitutedNumber`,
+an atom that prints as the rounded number and is bracketed by precedence where an
+operator needs it — so nothing is evaluated while it is shown.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from __future__ import annotations
 import math
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.str import StrPrinter
 
 from tracer.core.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
 from tracer.notation.view import NamesView
+from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
 
 DEFAULT_DIGITS = 9
 
@@ -99,23 +99,28 @@ class Printer:
         return self.names.quantity(t)  # type: ignore[operator]
 
     def _symbol_names(self, bindings) -> dict:
-        return {b.symbol: self.names.quantity(_strip_sample(b.target)) for b in bindings}  # type: ignore[operator]
+        """Each bound symbol's name: its quantity as the theme writes it, sample included
+        (``max(0, z1[1]#1)``, in the bracket theme ``e^{z_{1,(2)}^{[2]}}``) — a formula of sample 2 is about sample 2."""
+        return {b.symbol: self.names.quantity(b.target) for b in bindings}  # type: ignore[operator]
 
     # -- expressions -------------------------------------------------------------------
-    def expression(self, expr: sp.Expr, symbol_names: dict | None = None) -> str:
-        symbol_names = symbol_names or {}
+    def _printer(self, symbol_names: dict, numbers: bool) -> TextPrinter | LatexPrinter:
+        """The dialect's printer: terms as built (``order="none"``); products with ``·``/``\\cdot``
+        between symbols and ``×``/``\\times`` between substituted numbers."""
+        settings = {"symbol_names": symbol_names, "order": "none", "number": self.number}
         if self.dialect == "latex":
-            return _LatexPrinter({"symbol_names": symbol_names, "order": "none", "mul_symbol": "dot"}).doprint(expr)
-        return _TextPrinter(symbol_names).doprint(expr)
+            return LatexPrinter({**settings, "mul_symbol": "times" if numbers else "dot"})
+        mul = f" {self.names.times} " if numbers else "·"
+        return TextPrinter({**settings, "mul_symbol": mul, "exp": "function", "log": "log"})
+
+    def expression(self, expr: sp.Expr, symbol_names: dict | None = None) -> str:
+        return self._printer(symbol_names or {}, numbers=False).doprint(expr)
 
     def substituted_expression(self, expr: sp.Expr, values: dict[sp.Symbol, float]) -> str:
-        atoms = {sym: sp.Symbol(f"\u2063{k}") for k, sym in enumerate(values)}
-        names = {atoms[sym]: self.operand(v) for sym, v in values.items()}
+        numbers = {sym: SubstitutedNumber(v) for sym, v in values.items()}
         with sp.evaluate(False):
-            replaced = expr.xreplace(atoms)
-        if self.dialect == "latex":
-            return _LatexPrinter({"symbol_names": names, "order": "none", "mul_symbol": "times"}).doprint(replaced)
-        return _TextPrinter(names, times=True).doprint(replaced)
+            replaced = expr.xreplace(numbers)
+        return self._printer({}, numbers=True).doprint(replaced)
 
     # -- the three layers of a step: symbolic = substituted = value ---------------------
     # Each returns the terms of a sum as separate parts, so that a renderer can break a
@@ -195,85 +200,10 @@ class Printer:
         return out
 
 
-class _TextPrinter(StrPrinter):
-    """SymPy's str printer with names for symbols, · for products, Unicode minus."""
-
-    def __init__(self, names: dict, times: bool = False):
-        super().__init__({"order": "none"})
-        self._names = names
-        self._times = times
-
-    def _print_Symbol(self, expr):
-        return self._names.get(expr, expr.name)
-
-    def _print_Function(self, expr):
-        """``exp(−0.9632)``, not ``exp((−0.9632))``: a lone substituted number needs no second pair."""
-        args = [self._print(a) for a in expr.args]
-        args = [a[1:-1] if len(expr.args) == 1 and a.startswith("(") and a.endswith(")") and a.count("(") == 1 else a for a in args]
-        return f"{expr.func.__name__}({', '.join(args)})"
-
-    def _print_Max(self, expr):  # relu: max(0, z), as the texts write it (SymPy's str says Max)
-        return f"max({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_Min(self, expr):
-        return f"min({', '.join(self._print(a) for a in expr.args)})"
-
-    def doprint(self, expr):
-        text = super().doprint(expr)
-        return text.replace("**", "^").replace("*", " × " if self._times else "·").replace("-", "−")
-
-
-class _LatexPrinter(LatexPrinter):
-    def _print_Symbol(self, expr, style="plain"):
-        names = self._settings.get("symbol_names", {})
-        if expr in names:
-            return names[expr]
-        return super()._print_Symbol(expr, style)
-
-    def _bare_arguments(self, expr):
-        """Print a function of substituted numbers without a second pair of parentheses:
-        ``\\tanh(-0.1)``, ``\\max(0, -0.576)`` (the function's own brackets suffice)."""
-        names = self._settings.get("symbol_names", {})
-        saved = {}
-        for arg in expr.args:
-            text = names.get(arg)
-            if isinstance(text, str) and text.startswith(r"\left(") and text.endswith(r"\right)") and text.count(r"\left(") == 1:
-                saved[arg] = text
-                names[arg] = text[len(r"\left(") : -len(r"\right)")]
-        return names, saved
-
-    def _with_bare_arguments(self, print_, expr, exp):
-        names, saved = self._bare_arguments(expr)
-        try:
-            return print_(expr, exp)
-        finally:
-            names.update(saved)
-
-    def _print_Function(self, expr, exp=None):
-        return self._with_bare_arguments(super()._print_Function, expr, exp)
-
-    def _print_Max(self, expr, exp=None):
-        return self._with_bare_arguments(super()._print_Max, expr, exp)
-
-    def _print_ExpBase(self, expr, exp=None):
-        """``e^{-0.9632}``: a number substituted into an exponent needs no parentheses."""
-        inner = self._print(expr.args[0])
-        if inner.startswith(r"\left(") and inner.endswith(r"\right)") and inner.count(r"\left(") == 1:
-            inner = inner[len(r"\left(") : -len(r"\right)")]
-        tex = rf"e^{{{inner}}}"
-        return self._do_exponent(tex, exp)
-
-
 def _with_sample(q: Quantity, sample: int | None) -> Quantity:
     if sample is None or q.sample is not None:
         return q
     return Quantity(q.base, q.layer, q.index, sample, q.after)
-
-
-def _strip_sample(t):
-    if isinstance(t, Quantity):
-        return Quantity(t.base, t.layer, t.index, None, t.after)
-    return t
 
 
 def canonical_names(dialect: str) -> NamesView:
