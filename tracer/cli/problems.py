@@ -14,10 +14,8 @@ import click
 from tracer.cli.common import examples_dir, load_problem, on_error, solve_problem, write_output
 from tracer.core.keys import NameError_, split_step
 from tracer.core.solution import LookupError_
-from tracer.export.as_json import ask_json, solution_json
+from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name
-from tracer.render.document import RenderError, compile_pdf, render, render_steps
-from tracer.render.extensions import write_curves
 from tracer.spec import json_schema, load
 
 FORMATS_SOLVE = ["text", "md", "tex", "pdf", "json"]
@@ -57,6 +55,11 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     if fmt == "json":
         write_output(json.dumps(solution_json(solution), indent=1), out)
         return
+    # start-up: the renderers (Jinja2, the printers, the diff writer) load only when a document
+    # is asked for — `solve -f json` of a small network would spend a third of its time on them
+    from tracer.render.document import RenderError, compile_pdf, render
+    from tracer.render.extensions import write_curves
+
     if form is None:
         wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf") and not only
         form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves
@@ -109,6 +112,10 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
         step = solution.step(quantity)
     except (NameError_, LookupError_):
         step = None  # a given number (an input, a parameter): no derivation
+    # start-up: as for solve, the renderers load only here, after the answer is known
+    from tracer.export.answer import ask_json
+    from tracer.render.document import render_steps
+
     if fmt == "json":
         click.echo(json.dumps(ask_json(solution, quantity, number, step), indent=1))
         return

@@ -29,13 +29,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import sympy as sp
 
-from tracer.calculus import derivatives as calculus
-from tracer.calculus.derivatives import Derivation
 from tracer.spec import ActivationSpec, LossSpec
 
 class _Symbols:
@@ -70,6 +68,15 @@ def _nice(x: float) -> sp.Expr:
     return r if (isinstance(r, sp.Rational) and r.q <= 1000) else sp.Float(x)
 
 
+def _calculus() -> Any:
+    """The rule-by-rule derivations of :mod:`tracer.calculus` (``--detail full``)."""
+    # start-up: the calculus engine loads only when a derivation is shown — the numbers, the
+    # textbook forms and their checks need none of it
+    from tracer.calculus import derivatives
+
+    return derivatives
+
+
 class Operation:
     """What every operation provides; see the module docstring."""
 
@@ -96,7 +103,7 @@ class Operation:
     def kink_note(self) -> str:
         return ""
 
-    def derivation(self) -> tuple[tuple[str, Derivation], ...]:
+    def derivation(self) -> tuple[tuple[str, Any], ...]:
         """``--detail full``: the rule-by-rule derivation of the derivative, per case (a softmax has
         two: ``"same"`` unit and ``"other"`` unit; elsewhere one, ``""``); () where the texts state
         the derivative by cases (ReLU) or it is 1."""
@@ -158,9 +165,9 @@ class Activation(Operation):
     def right_numpy(self, z: np.ndarray) -> np.ndarray:
         return z >= 0 if self.at_zero == 1 else z > 0
 
-    def derivation(self) -> tuple[tuple[str, Derivation], ...]:
+    def derivation(self) -> tuple[tuple[str, Any], ...]:
         x = sp.Symbol("x", real=True)
-        return (("", calculus.derive(self.f(x), x, name="f")),)
+        return (("", _calculus().derive(self.f(x), x, name="f")),)
 
 
 _ARRAY_FUNCTIONS: dict[type, Callable] = {
@@ -262,7 +269,7 @@ class Sigmoid(Activation):
         return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
     def derivation(self):
-        return (("", calculus.derive_sigmoid()),)
+        return (("", _calculus().derive_sigmoid()),)
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,7 @@ class Tanh(Activation):
         return np.tanh(values[..., 0])
 
     def derivation(self):
-        return (("", calculus.derive_tanh()),)
+        return (("", _calculus().derive_tanh()),)
 
 
 @dataclass(frozen=True)
@@ -451,8 +458,8 @@ class Softmax(Operation):
     def derivation(self):
         n = min(self.arity, 3)  # a sum of more exponentials reads the same and runs off the page
         if n == 1:
-            return (("same", calculus.derive_softmax(1, 1, 1)),)
-        return (("same", calculus.derive_softmax(1, 1, n)), ("other", calculus.derive_softmax(1, 2, n)))
+            return (("same", _calculus().derive_softmax(1, 1, 1)),)
+        return (("same", _calculus().derive_softmax(1, 1, n)), ("other", _calculus().derive_softmax(1, 2, n)))
 
 
 def _column(positions: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -547,7 +554,7 @@ class LossTerm(Operation):
 
     def derivation(self):
         o, y = sp.symbols("o y", positive=True)
-        return (("", calculus.derive(self.term(o, y), o, name="E", partial=True)),)
+        return (("", _calculus().derive(self.term(o, y), o, name="E", partial=True)),)
 
 
 @dataclass(frozen=True)

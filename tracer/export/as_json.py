@@ -1,4 +1,8 @@
-"""The JSON form of a solution (SPEC.md §5): full double precision, the file's layout."""
+"""The JSON form of a solution (SPEC.md §5): full double precision, the file's layout.
+
+Numbers only: nothing here prints math (``tracer ask -f json``, whose steps carry their
+printed form, is :mod:`tracer.export.answer`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ import math
 from typing import Any, Mapping
 
 from tracer.core import keys
-from tracer.core.solution import Solution, Step, dependencies, refs_of
-from tracer.render.printing import Printer
+from tracer.core.solution import Solution
 from tracer.spec import Problem
 
 
@@ -32,7 +35,7 @@ def _names(values: Mapping[keys.Quantity, float]) -> dict[str, float]:
 
 
 
-def _number(x: float) -> float | str:
+def json_number(x: float) -> float | str:
     """JSON has no infinities: write them as strings rather than invalid JSON."""
     return x if math.isfinite(x) else ("Infinity" if x > 0 else "-Infinity" if x < 0 else "NaN")
 
@@ -46,7 +49,7 @@ def solution_json(solution: Solution) -> dict[str, Any]:
                 "number": ts.number,
                 "derived": ts.derived,
                 "forward": list(ts.forward),
-                "loss": _number(ts.loss),
+                "loss": json_number(ts.loss),
                 "gradients": group_parameters(problem, ts.gradients),
                 "params_after": group_parameters(problem, ts.params_after),
                 **({"batch": list(ts.batch)} if getattr(ts, "batch", None) else {}),
@@ -56,7 +59,7 @@ def solution_json(solution: Solution) -> dict[str, Any]:
     out: dict[str, Any] = {
         "title": getattr(problem, "title", ""),
         "steps": steps,
-        "loss_after": _number(solution.loss_after),
+        "loss_after": json_number(solution.loss_after),
         "derived_steps": [ts.number for ts in solution.steps if ts.derived],
     }
     if v is not None:
@@ -80,7 +83,7 @@ def run_json(run) -> dict[str, Any]:
     full-batch run of at most 100 steps, every step); the losses of all the others are here."""
 
     def maybe(x: float | None) -> float | str | None:
-        return None if x is None else _number(x)
+        return None if x is None else json_number(x)
 
     return {
         "mode": run.mode,
@@ -108,21 +111,3 @@ def run_json(run) -> dict[str, Any]:
         ],
         "final": _names(run.final),
     }
-
-
-def step_json(step: Step, numbers: dict[keys.Key, int]) -> dict[str, Any]:
-    text = Printer("text", digits=17)
-    return {
-        "id": str(step.id),
-        "quantity": str(step.target),
-        "kind": step.kind,
-        "symbolic": text.symbolic(step),
-        "value": _number(step.value),
-        "uses": [str(r) for r in refs_of(step.form)],
-    }
-
-
-def ask_json(solution: Solution, quantity: str, value: float, step: Step | None) -> dict[str, Any]:
-    steps = dependencies(solution, step) if step is not None else []
-    numbers = {s.id: k for k, s in enumerate(steps, 1)}
-    return {"quantity": quantity, "value": _number(value), "steps": [step_json(s, numbers) for s in steps]}
