@@ -558,11 +558,22 @@ def render_steps(solution: Solution, steps: list[Step], value: float, quantity: 
     dialect = "text" if fmt_ == "text" else "latex"
     printer = printer_for(solution.problem, dialect, notation, digits)
     builder = DocumentBuilder(solution, printer, detail)
-    equations = [builder.equation(step) for step in steps]
+    groups: list[tuple[str, list[EquationView]]] = []
+    for step in steps:  # the steps a quantity needs may span training steps and the final forward pass
+        title = _step_title(step.key.step)
+        if not groups or groups[-1][0] != title:
+            groups.append((title, []))
+        groups[-1][1].append(builder.equation(step))
+    if len(groups) == 1:
+        groups = [("", groups[0][1])]  # one training step: no headings
     name = quantity if fmt_ == "text" else (escape_tex(quantity) if fmt_ == "tex" else escape_markdown(quantity))
     return environment("tex" if fmt_ == "tex" else "text").get_template(f"ask.{ 'txt' if fmt_ == 'text' else fmt_ }.j2").render(
-        quantity=name, equations=equations, value=printer.number(value)
+        quantity=name, groups=groups, value=printer.number(value)
     )
+
+
+def _step_title(step: keys.Step) -> str:
+    return "Forward pass with the final parameters" if step == keys.END else f"Training step {step}"
 
 
 def render_steps_text(solution: Solution, steps: list[Step], value: float, quantity: str, digits: int = DEFAULT_DIGITS, detail: str = "standard") -> str:
