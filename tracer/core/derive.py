@@ -32,7 +32,8 @@ import sympy as sp
 
 from tracer.builders import mlp
 from tracer.builders.mlp import Network
-from tracer.core import functions, keys, perceptron, sweep, verify
+from tracer.core import functions, keys, perceptron, sweep
+from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
 from tracer.core.graph import Family
 from tracer.core.keys import END, LOSS, LOSS_AFTER, Key, Partial, Quantity
@@ -51,6 +52,7 @@ from tracer.core.solution import (
     TrainingStep,
     Update,
 )
+from tracer.numeric import mlp as numeric
 from tracer.numeric import training
 from tracer.spec import Problem
 
@@ -86,15 +88,12 @@ def renamed(expression: sp.Expr, names: dict) -> sp.Expr:
 # ---------------------------------------------------------------------------
 
 
-def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verify_numbers: bool = True, **options) -> Solution:
+def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verify: bool = True) -> Solution:
     """The whole worked solution of a problem: every training step, the loss after, the verification.
 
-    ``verify=False`` (or ``verify_numbers=False``) skips the comparison with the NumPy pass
-    (replays and quiz mistakes solve many variants that the caller checks otherwise).
+    ``verify=False`` skips the comparison with the NumPy pass (replays and quiz mistakes
+    solve many variants that the caller checks otherwise).
     """
-    verify_numbers = options.pop("verify", verify_numbers)
-    if options:
-        raise TypeError(f"solve() got unexpected options {sorted(options)}")
     network = mlp.build(problem)
     symbolic = len(problem.data) * len(problem.parameter_keys) <= SYMBOLIC_LIMIT
     if not symbolic:
@@ -118,6 +117,11 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         else:
             break
         derived = number <= derived_steps
+        if not symbolic:  # too large to write out: the NumPy engine's step (the engine's arrays would be samples × nodes)
+            step = _numeric_step(problem.with_parameter_vector(parameters), number)
+            steps.append(step)
+            parameters = np.array(list(step.params_after.values()), dtype=float)
+            continue
         step, engine = _training_step(network, data, parameters, number, origin, trained, rate, derived, batch)
         steps.append(step)
         passes.append((step, data, engine))
@@ -135,7 +139,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         writer = Writer(network, problem.data, values, None, END, origin, trained, rate)
         write_closing = writer.closing
     else:
-        loss_after = run.last.loss if run is not None else _numeric_free_loss(network, problem, parameters)
+        loss_after = run.last.loss if run is not None else numeric.forward_loss(final)
         write_closing = None
     solution = Solution(
         problem=problem,
@@ -147,16 +151,30 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         perceptron=perceptron.analyse(network, final),
         write_closing=write_closing,
         explain=partial(_derivations, network),
-        engine=verify.Engine(network, tuple((s.number, data, p) for s, data, p in passes), closing_engine),
+        engine=verification.Engine(network, tuple((s.number, data, p) for s, data, p in passes), closing_engine),
     )
-    if verify_numbers:
-        solution = solution.with_verification(verify.verify(solution))
+    if verify:
+        solution = solution.with_verification(verification.verify(solution))
     return solution
 
 
-def _numeric_free_loss(network: Network, problem: Problem, parameters: np.ndarray) -> float:
-    """The loss of a problem too large to write out, by the engine's forward sweep."""
-    return _total(network, sweep.forward(network.graph, network.leaves(problem.data, parameters)))
+def _numeric_step(problem: Problem, number: int) -> TrainingStep:
+    """A training step of a problem too large to write out: the NumPy engine's numbers only."""
+    result = numeric.evaluate(problem)
+    keys_ = problem.parameter_keys
+    records = tuple(
+        {"sample": s, "layers": [{"z": z.tolist(), "a": a.tolist()} for z, a in zip(sample.z, sample.a)], "loss": float(sample.loss)}
+        for s, sample in enumerate(result.samples, 1)
+    )
+    return TrainingStep(
+        number=number,
+        derived=False,
+        loss=float(result.loss),
+        params_before=problem.parameters(),
+        gradients=dict(zip(keys_, (float(result.grads[k]) for k in keys_))),
+        params_after=numeric.step(problem).parameters(),
+        forward=records,
+    )
 
 
 def _batch_of(run, number: int) -> tuple[int, ...]:

@@ -94,7 +94,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
     after = values[0].copy()
     local: dict[int, np.ndarray] = {}
     updated: set[int] = set()
-    leaves_done = {start: position for start, position in graph.last_consumer.items()}
+    leaves_done = graph.last_consumer
     families = graph.families
     with _quiet():
         for position in range(len(families) - 1, -1, -1):

@@ -493,23 +493,16 @@ def render(
         view["closing"] = [SectionView("Loss after the update", [EquationView(builder.number + 1, printer.target(keys.LOSS_AFTER), [], [], printer.number(solution.loss_after), [], rows=[("=", printer.number(solution.loss_after))])])]
     else:
         view = DocumentBuilder(solution, printer, detail, keep=keep).build()
-    if fmt_ == "md":
-        view["title"] = escape_markdown(view["title"])
-        view["description"] = escape_markdown(view["description"])
-        view["notes"] = [escape_markdown(n) for n in view["notes"]]
-        _escape_derivations(view, escape_markdown)
-        view["statement"] = statement_view(solution.problem, printer, escape_markdown)
+    if fmt_ in ("md", "tex"):
+        escape = escape_markdown if fmt_ == "md" else escape_tex  # text from the problem file is inert in the document
+        view["title"] = escape(view["title"])
+        view["description"] = escape(view["description"])
+        view["notes"] = [escape(n) for n in view["notes"]]
+        _escape_derivations(view, escape)
+        view["statement"] = statement_view(solution.problem, printer, escape)
         view["diagram"] = diagram_view(solution, printer)
-        return environment("md").get_template("solution.md.j2").render(**view)
-    if fmt_ == "tex":
-        view["title"] = escape_tex(view["title"])
-        view["description"] = escape_tex(view["description"])
-        view["notes"] = [escape_tex(n) for n in view["notes"]]
-        _escape_derivations(view, escape_tex)
-        view["statement"] = statement_view(solution.problem, printer, escape_tex)
-        view["diagram"] = diagram_view(solution, printer)
-        view["source"] = escape_tex(getattr(solution.problem, "source", ""))
-        return environment("tex").get_template("solution.tex.j2").render(**view)
+        view["source"] = escape(getattr(solution.problem, "source", ""))
+        return environment(fmt_).get_template(f"solution.{fmt_}.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
 
 

@@ -164,6 +164,18 @@ class _Arithmetic:
     factors; the factors themselves decide whether it needs brackets).
     """
 
+    def _print_SubstitutedNumber(self, expr) -> str:
+        return self._number(expr.value)
+
+    def _number(self, value: float) -> str:
+        number = self._settings["number"]
+        if number is None:
+            raise TypeError("printing a number needs the 'number' setting (the project's formatter, fmt)")
+        return number(value)
+
+    def _print_Float(self, expr) -> str:
+        return self._number(float(expr))
+
     _settings: dict
 
     # -- precedence: SymPy's, with the atoms this project adds -----------------------
@@ -303,17 +315,6 @@ class TextPrinter(_Arithmetic, StrPrinter):
     def _print_Symbol(self, expr) -> str:
         return self._settings["symbol_names"].get(expr, expr.name)
 
-    def _print_SubstitutedNumber(self, expr) -> str:
-        return self._number(expr.value)
-
-    def _number(self, value: float) -> str:
-        number = self._settings["number"]
-        if number is None:
-            raise TypeError("printing a number needs the 'number' setting (the project's formatter, fmt)")
-        return number(value)
-
-    def _print_Float(self, expr) -> str:
-        return self._number(float(expr))
 
     def _print_Integer(self, expr) -> str:
         return f"−{-expr.p}" if expr.p < 0 else str(expr.p)
@@ -443,17 +444,6 @@ class LatexPrinter(_Arithmetic, SympyLatexPrinter):
         return super()._precedence(item)
 
     # -- atoms ---------------------------------------------------------------------------
-    def _print_SubstitutedNumber(self, expr) -> str:
-        return self._number(expr.value)
-
-    def _number(self, value: float) -> str:
-        number = self._settings["number"]
-        if number is None:
-            raise TypeError("printing a number needs the 'number' setting (the project's formatter, fmt)")
-        return number(value)
-
-    def _print_Float(self, expr) -> str:
-        return self._number(float(expr))
 
     # -- powers and functions ---------------------------------------------------------
     def _print_Pow(self, expr) -> str:
