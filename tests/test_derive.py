@@ -9,7 +9,7 @@ from tracer import load, loads
 from tracer.core.derive import solve
 from tracer.core.solution import dependencies
 from tracer.core.keys import Partial, parse
-from tracer.core.solution import Chain, Expression, Sum, Update
+from tracer.core.solution import Chain, Expression, Sum, Update, refs_of
 
 MAZUR = "examples/mazur.yaml"
 
@@ -190,3 +190,12 @@ def test_a_sum_that_cancels_to_within_its_rounding_is_exactly_zero():
     assert sum(f.value for t in step.form.terms for f in t.factors[:1]) == approx(0.0, abs=1e-15)
     assert sol.value("b2'") == 0.2
     assert sol.verification.ok
+
+
+def test_the_steps_a_quantity_needs_come_each_after_the_steps_it_uses():
+    for sol in (mazur(), mazur(order="sequential", steps=2), solve(loads(SOFTMAX), verify=False)):
+        for step in sol.all_steps():
+            seen = set()
+            for needed in dependencies(sol, step):
+                assert all(ref in seen for ref in refs_of(needed.form) if ref in sol.index), (step.id, needed.id)
+                seen.add(needed.key)

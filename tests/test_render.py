@@ -14,6 +14,7 @@ from conftest import needs
 from tracer import load, loads, solve
 from tracer.render.printing import fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
+from tracer.core.solution import refs_of
 from tracer.render.document import compile_pdf, render
 
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -482,3 +483,20 @@ def test_negative_targets_substituted_in_brackets_in_a_loss():
     text = render(solve(load("examples/tanh_regression.yaml")), "text")
     assert "(35) loss[1]#2 = (y[1]#2 − a2[1]#2)^2/2 = (−0.4794 − 0.171093835)^2/2 = 0.211571114   [from (16)]" in text
     assert "(53) ∂loss#2/∂a2[1] = −(y[1]#2 − a2[1]#2) = −(−0.4794 − 0.171093835) = 0.650493835   [from (16)]" in text
+
+
+def test_one_gradient_of_a_wide_network_is_written_with_only_the_steps_it_needs(wide):
+    """The 784-32-10 document has over 100,000 steps; `tracer ask` for one weight writes a few
+    hundred of them, each after the steps it uses."""
+    from tracer.numeric import mlp as numeric
+
+    problem, sol = wide
+    step = sol.step("dloss/dW1[1,1]")
+    assert step.value == pytest.approx(numeric.evaluate(problem).grads["W1[1,1]"], rel=1e-12)
+    needed = sol.dependencies(step)
+    assert needed[-1] is step and 100 < len(needed) < 1000
+    assert sol.steps[0].writer.made() < 2000
+    seen = set()
+    for s in needed:
+        assert all(ref in seen for ref in refs_of(s.form) if ref in sol.index), s.id
+        seen.add(s.key)

@@ -136,11 +136,10 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         values = sweep.forward(network.graph, network.leaves(problem.data, parameters))
         closing_engine = values
         loss_after = _total(network, values)
-        writer = Writer(network, problem.data, values, None, END, origin, trained, rate)
-        write_closing = writer.closing
+        closing_writer = Writer(network, problem.data, values, None, END, origin, trained, rate)
     else:
         loss_after = run.last.loss if run is not None else numeric.forward_loss(final)
-        write_closing = None
+        closing_writer = None
     solution = Solution(
         problem=problem,
         steps=tuple(steps),
@@ -149,7 +148,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         notes=tuple(_notes(network, problem, passes, symbolic, batched, derived_steps)),
         run=run,
         perceptron=perceptron.analyse(network, final),
-        write_closing=write_closing,
+        closing_writer=closing_writer,
         explain=partial(_derivations, network),
         engine=verification.Engine(network, tuple((s.number, data, p) for s, data, p in passes), closing_engine),
     )
@@ -216,7 +215,7 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         params_after=dict(zip(keys_, engine.after[nodes].tolist())),
         forward=_records(network, values),
         batch=batch,
-        write=writer.training_step,
+        writer=writer,
         arrays=partial(_layer_arrays, network, values, engine, trained),
     )
     return step, engine
@@ -321,7 +320,8 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
 
 class Writer:
     """Writes one training step (``engine`` given) or the closing forward pass (``engine`` None)
-    from the engine's numbers, as steps in sections."""
+    from the engine's numbers: the whole document in order (:meth:`sections`), or one step by
+    its key (:meth:`step`) with only what that step needs. Every step is made once."""
 
     def __init__(self, network: Network, data, values: np.ndarray, engine: sweep.Pass | None, number: keys.Step,
                  origin: int, trained: np.ndarray, rate: float):
@@ -335,9 +335,19 @@ class Writer:
         self.trained = trained
         self.rate = rate
         self.samples = values.shape[0]
-        self.gradient_steps: dict[tuple[int, int], Step] = {}  # (sample index, node) → ∂loss/∂node
-        self.local_steps: dict[Key, Step] = {}
         self.problem = network.problem
+        self.sequential = self.problem.training.order == "sequential"
+        self._forward: dict[tuple[int, int], Step] = {}
+        self._local: dict[tuple[int, int, int], Step] = {}
+        self._local_by_key: dict[Key, Step] = {}
+        self._gradient: dict[tuple[int, int], Step] = {}
+        self._combined: dict[int, Step] = {}
+        self._update: dict[int, Step] = {}
+        self._total: Step | None = None
+        self._place: dict[int, tuple[int, int]] = {}  # family start → (section layer, rank in it)
+        for layer in range(1, network.depth + 1):
+            for rank, family in enumerate(self.backward_families(layer)):
+                self._place[family.start] = (layer, rank)
 
     # -- keys and factors -------------------------------------------------------------
     def tag(self, s: int) -> int | None:
@@ -375,8 +385,13 @@ class Writer:
     def partial(self, of: Quantity, node: int, s: int | None) -> Partial:
         return Partial(of.plain(), self.graph.key(node).plain(), None if s is None else self.tag(s), self.number)
 
-    # -- forward -------------------------------------------------------------------------
-    def forward_step(self, family: Family, node: int, s: int) -> Step:
+    # -- the steps, each made once ----------------------------------------------------------
+    def forward(self, node: int, s: int) -> Step:
+        """A node's equation: symbolic = substituted = value."""
+        made = self._forward.get((node, s))
+        if made is not None:
+            return made
+        family = self.graph.family_of(node)
         row = node - family.start
         args = family.args[row]
         key = self.loss_key(s) if node == self.graph.output else self.key(node, s)
@@ -386,13 +401,14 @@ class Writer:
             n = op.terms
             terms = tuple((self.given(int(args[i]), s), self.given(int(args[n + i]), s)) for i in range(n))
             bias = self.given(int(args[2 * n]), s) if op.bias else None
-            return Step(key, Affine(terms, bias), value, "forward")
-        position = int(family.positions[row]) if family.positions is not None else 0
-        symbols = [symbol(self.graph.key(int(a))) for a in args]
-        expression = op.expression(symbols, position)
-        bindings = self._bindings(args, s, symbols)
-        kind = "activation" if family.kind == "a" else ("loss" if family.stage == "loss" else "forward")
-        return Step(key, Expression(expression, bindings), value, kind)
+            step = Step(key, Affine(terms, bias), value, "forward")
+        else:
+            position = int(family.positions[row]) if family.positions is not None else 0
+            symbols = [symbol(self.graph.key(int(a))) for a in args]
+            kind = "activation" if family.kind == "a" else ("loss" if family.stage == "loss" else "forward")
+            step = Step(key, Expression(op.expression(symbols, position), self._bindings(args, s, symbols)), value, kind)
+        self._forward[(node, s)] = step
+        return step
 
     def _bindings(self, args, s: int, symbols) -> tuple[Binding, ...]:
         seen: dict[int, Binding] = {}
@@ -403,28 +419,27 @@ class Writer:
                 seen[a] = Binding(symbols[k], factor.target, factor.value, factor.ref)
         return tuple(seen.values())
 
-    def forward_sections(self, kind: str, title: str) -> list[Section]:
-        sections = []
-        families = [f for f in self.graph.operations() if f.stage == "forward"]
-        for s in range(self.samples):
-            steps = tuple(self.forward_step(f, int(n), s) for f in families for n in f.ids)
-            sections.append(Section(kind, title, steps, sample=self.tag(s)))
-        return sections
-
-    def loss_section(self, kind: str, title: str) -> Section:
-        families = [f for f in self.graph.operations() if f.stage == "loss"]
-        steps = [self.forward_step(f, int(n), s) for s in range(self.samples) for f in families for n in f.ids]
-        if self.samples > 1:
-            terms = tuple(Chain((self.factor(step),)) for step in steps if step.key.kind == "loss" and not step.key.index)
+    def total(self) -> Step:
+        """The total loss of several samples: their sum (or mean)."""
+        if self._total is None:
+            terms = tuple(Chain((self.factor(self.forward(self.graph.output, s)),)) for s in range(self.samples))
             mean = self.network.samples_combine == "mean"
             key = LOSS_AFTER if self.number == END else LOSS.at_step(self.number)
-            steps.append(Step(key, Sum(terms, 1 / self.samples if mean else None, f"mean over {self.samples} samples" if mean else ""),
-                              _total(self.network, self.values), "loss"))
-        return Section(kind, title, tuple(steps))
+            self._total = Step(key, Sum(terms, 1 / self.samples if mean else None, f"mean over {self.samples} samples" if mean else ""),
+                               _total(self.network, self.values), "loss")
+        return self._total
 
-    # -- backward ------------------------------------------------------------------------
-    def local_step(self, consumer: int, slot: int, s: int) -> Step:
-        """∂consumer/∂(its argument at ``slot``), in its textbook form, for sample s."""
+    def local(self, consumer: int, slot: int, s: int) -> Step:
+        """∂consumer/∂(its argument at ``slot``), in its textbook form, for sample s (made once per
+        training step where it is the same in every sample: ∂z/∂a = w)."""
+        made = self._local.get((consumer, slot, s))
+        if made is None:
+            made = self._local_step(consumer, slot, s)
+            made = self._local_by_key.setdefault(made.key, made)
+            self._local[(consumer, slot, s)] = made
+        return made
+
+    def _local_step(self, consumer: int, slot: int, s: int) -> Step:
         family = self.graph.family_of(consumer)
         row = consumer - family.start
         args = [int(a) for a in family.args[row]]
@@ -438,15 +453,18 @@ class Writer:
 
         functions.check_textbook_form(op)  # a derivative is printed only as SymPy derived it (once per kind)
         textbook = op.textbook(slot, position)
-        names = {ARG[k]: symbol(self.graph.key(a)) for k, a in enumerate(args)}
-        outputs = self._outputs(family, row)
-        names.update({OUT[m]: symbol(self.graph.key(node)) for m, node in outputs.items()})
         free = textbook.free_symbols
+        outputs = self._outputs(family, row)
+        names = {ARG[slot]: symbol(self.graph.key(args[slot]))}
+        present = [k for k in range(len(args)) if ARG[k] in free]
+        names.update({ARG[k]: symbol(self.graph.key(args[k])) for k in present})
+        names.update({OUT[m]: symbol(self.graph.key(node)) for m, node in outputs.items() if OUT[m] in free})
         bindings: list[Binding] = []
         seen: set[int] = set()
         note = ""
-        for k, a in enumerate(args):
-            if ARG[k] in free and a not in seen:
+        for k in present:
+            a = args[k]
+            if a not in seen:
                 seen.add(a)
                 factor = self.given(a, s, updated=is_updated(a))
                 bindings.append(Binding(names[ARG[k]], factor.target, factor.value, factor.ref))
@@ -460,6 +478,8 @@ class Writer:
                 factor = self.given(node, s)
                 bindings.append(Binding(names[OUT[m]], factor.target, factor.value, factor.ref))
         shown_equation = not (isinstance(op, WeightedSum) and op.terms > SHOWN_EQUATION_TERMS)
+        if shown_equation:  # the whole local equation, each of its symbols named
+            names.update({ARG[k]: symbol(self.graph.key(a)) for k, a in enumerate(args)})
         form = Expression(
             renamed(textbook, names),
             tuple(bindings),
@@ -479,38 +499,41 @@ class Writer:
             return {0: family.start + row}
         return {int(p): family.start + k for k, p in enumerate(family.positions)}
 
-    def needed_local(self, consumer: int, slot: int, s: int, steps: list[Step]) -> Step:
-        """A local derivative, written (into ``steps``) the first time it is needed."""
-        step = self.local_step(consumer, slot, s)
-        if step.key not in self.local_steps:
-            self.local_steps[step.key] = step
-            steps.append(step)
-        return self.local_steps[step.key]
+    def has_gradient(self, node: int) -> bool:
+        """Does the document write ∂loss/∂node (every node but the loss itself, the constants
+        — inputs, targets — and the terms differentiated through)?"""
+        family = self.graph.family_of(node)
+        if node == self.graph.output or family.fused or family.constant:
+            return False
+        return family.op is not None or family.shared
 
-    def gradient_step(self, node: int, s: int, steps: list[Step]) -> Step:
+    def gradient(self, node: int, s: int) -> Step:
         """∂(sample s's loss)/∂node, by the chain rule through its consumers."""
+        made = self._gradient.get((node, s))
+        if made is not None:
+            return made
         family = self.graph.family_of(node)
         users = self.graph.consumers_of(node)
         key = self.partial(LOSS, node, s)
         value = float(self.engine.adjoint[s, node])
         kind = "gradient" if family.shared else "backward"
         if len(users) == 1 and self.graph.family_of(users[0][0]).fused:
-            return Step(key, self._through_term(node, users[0], s), value, "local")
-        if len(users) == 1:
+            step = Step(key, self._through_term(node, users[0], s), value, "local")
+        elif len(users) == 1:
             consumer, slot = users[0]
-            local = self.needed_local(consumer, slot, s, steps)
-            upstream = self.gradient_steps[(s, consumer)]
+            upstream = self.gradient(consumer, s)
+            local = self.local(consumer, slot, s)
             if isinstance(upstream.form, Chain):
                 factors = upstream.form.factors + (self.factor(local),)
             else:
                 factors = (self.factor(upstream), self.factor(local))
-            return Step(key, Chain(factors), value, kind)
-        terms = []
-        for consumer, slot in users:
-            local = self.needed_local(consumer, slot, s, steps)
-            terms.append(Chain((self.factor(self.gradient_steps[(s, consumer)]), self.factor(local))))
-        vanishing = tuple(any(f.value == 0.0 for f in t.factors) for t in terms)
-        return Step(key, Sum(tuple(terms), None, "", vanishing), value, kind)
+            step = Step(key, Chain(factors), value, kind)
+        else:
+            terms = tuple(Chain((self.factor(self.gradient(c, s)), self.factor(self.local(c, slot, s)))) for c, slot in users)
+            vanishing = tuple(any(f.value == 0.0 for f in t.factors) for t in terms)
+            step = Step(key, Sum(terms, None, "", vanishing), value, kind)
+        self._gradient[(node, s)] = step
+        return step
 
     def _through_term(self, node: int, use: tuple[int, int], s: int) -> Expression:
         """∂loss/∂v where v's only use is a term of a sum (a loss term of the sample's loss): the
@@ -544,76 +567,189 @@ class Writer:
                           local_equation=total_family.op.expression(equations), wrt=names[ARG[slot]],
                           names=tuple((symbol(self.graph.key(a)), self.graph.key(a).plain()) for a in everything))
 
-    def backward_sections(self) -> list[Section]:
-        """Per layer from the output down: the backward pass (sample by sample), the gradients
-        of the total loss (several samples), the update (sequential order)."""
-        graph = self.graph
-        sequential = self.problem.training.order == "sequential"
-        sections: list[Section] = []
-        for layer in range(self.network.depth, 0, -1):
-            computed = [f for f in reversed(graph.families) if f.op is not None and f.section == layer and not f.fused]
-            parameters = [f for f in graph.families if f.op is None and f.section == layer and f.shared]
-            steps: list[Step] = []
-            for s in range(self.samples):
-                for family in computed + parameters:
-                    for node in family.ids:
-                        node = int(node)
-                        step = self.gradient_step(node, s, steps)
-                        self.gradient_steps[(s, node)] = step
-                        steps.append(step)
-            title = f"Backward pass: {self.network.section_title(layer)}"
-            sections.append(Section("backward", title, tuple(steps), layer=layer))
-            combined = self.combined(parameters)
-            if combined:
-                sections.append(Section("gradients", f"Gradients of the total loss: layer {layer}", tuple(combined), layer=layer))
-            if sequential:
-                sections.append(Section("update", f"Update: layer {layer}", tuple(self.updates(parameters)), layer=layer))
-        if not sequential:
-            parameters = [f for f in graph.families if f.op is None and f.shared]
-            sections.append(Section("update", "Gradient-descent update", tuple(self.updates(parameters))))
-        return sections
+    def combined(self, node: int) -> Step:
+        """∂loss/∂θ of the total loss: the per-sample gradients summed (or averaged)."""
+        made = self._combined.get(node)
+        if made is None:
+            mean = self.network.samples_combine == "mean"
+            terms = tuple(Chain((self.factor(self.gradient(node, s)),)) for s in range(self.samples))
+            made = Step(self.partial(LOSS, node, None), Sum(terms, 1 / self.samples if mean else None,
+                        f"mean over {self.samples} samples" if mean else ""), float(self.engine.gradient[node]), "gradient")
+            self._combined[node] = made
+        return made
 
     def total_gradient(self, node: int) -> Step:
-        return self.combined_steps[node] if self.samples > 1 else self.gradient_steps[(0, node)]
+        return self.combined(node) if self.samples > 1 else self.gradient(node, 0)
 
-    def combined(self, parameters: list[Family]) -> list[Step]:
-        """∂loss/∂θ of the total loss: the per-sample gradients summed (or averaged)."""
+    def update(self, node: int) -> Step:
+        """θ' = θ − η · ∂loss/∂θ of a trained parameter."""
+        made = self._update.get(node)
+        if made is None:
+            family = self.graph.family_of(node)
+            key = family.key(node).updated().at_step(self.number)
+            form = Update(self.given(node, 0), self.rate, self.factor(self.total_gradient(node)))
+            made = Step(key, form, float(self.engine.after[node]), "update")
+            self._update[node] = made
+        return made
+
+    def made(self) -> int:
+        """How many distinct steps have been written so far."""
+        return len(self._forward) + len(self._local_by_key) + len(self._gradient) + len(self._combined) + len(self._update) + (self._total is not None)
+
+    # -- one step by its key -----------------------------------------------------------------
+    def step(self, key: Key) -> Step | None:
+        """The step that computes ``key`` in this training step (None: there is none)."""
+        if isinstance(key, Quantity):
+            return self._quantity_step(key)
+        if key.step != self.number or self.engine is None:
+            return None
+        try:
+            wrt = self.graph.node_of(key.wrt)
+            of = None if key.of.is_total_loss else self.graph.node_of(key.of)
+        except KeyError:
+            return None
+        s = self._sample(key.sample)
+        if of is None:  # ∂loss/∂node
+            if not self.has_gradient(wrt):
+                return None
+            if key.sample is None and self.samples > 1:
+                return self.combined(wrt) if self.graph.family_of(wrt).shared else None
+            return None if s is None else self.gradient(wrt, s)
+        if s is None:
+            if key.sample is not None:
+                return None
+            s = 0  # a local derivative the same in every sample (∂z/∂a = w)
+        family = self.graph.family_of(of)  # ∂consumer/∂argument
+        if family.op is None:
+            return None
+        args = [int(a) for a in family.args[of - family.start]]
+        if wrt not in args:
+            return None
+        step = self.local(of, args.index(wrt), s)
+        return step if step.key == key else None
+
+    def _quantity_step(self, key: Quantity) -> Step | None:
+        if key == LOSS_AFTER:
+            if self.number != END:
+                return None
+            return self.total() if self.samples > 1 else self.forward(self.graph.output, 0)
+        if key.step != self.number:
+            return None
+        if key.after:
+            if self.engine is None or key.sample is not None:
+                return None
+            try:
+                node = self.graph.node_of(key.plain())
+            except KeyError:
+                return None
+            return self.update(node) if self.trained[node] else None
+        if key.is_total_loss and self.samples > 1:
+            return self.total()
+        try:
+            node = self.graph.node_of(key)
+        except KeyError:
+            return None
+        if self.graph.family_of(node).op is None:
+            return None  # a given number: no step
+        s = self._sample(key.sample)
+        return None if s is None else self.forward(node, s)
+
+    def _sample(self, sample: int | None) -> int | None:
+        """A key's sample as an index (None: the key names no sample where there are several)."""
         if self.samples == 1:
-            return []
-        mean = self.network.samples_combine == "mean"
-        out = []
-        for family in parameters:
-            for node in family.ids:
-                node = int(node)
-                terms = tuple(Chain((self.factor(self.gradient_steps[(s, node)]),)) for s in range(self.samples))
-                step = Step(self.partial(LOSS, node, None), Sum(terms, 1 / self.samples if mean else None,
-                            f"mean over {self.samples} samples" if mean else ""), float(self.engine.gradient[node]), "gradient")
-                self.combined_steps[node] = step
-                out.append(step)
-        return out
+            return 0 if sample is None else None
+        return None if sample is None or not 1 <= sample <= self.samples else sample - 1
 
-    def updates(self, parameters: list[Family]) -> list[Step]:
-        out = []
-        for family in parameters:
-            for node in family.ids:
-                node = int(node)
-                if not self.trained[node]:
-                    continue
-                key = family.key(node).updated().at_step(self.number)
-                form = Update(self.given(node, 0), self.rate, self.factor(self.total_gradient(node)))
-                out.append(Step(key, form, float(self.engine.after[node]), "update"))
-        return out
+    # -- the document ---------------------------------------------------------------------------
+    def backward_families(self, layer: int) -> list[Family]:
+        """A layer's families in the order its backward section writes them: the computed ones
+        from the output down, then its parameters."""
+        families = self.graph.families
+        computed = [f for f in reversed(families) if f.op is not None and f.section == layer and not f.fused]
+        return computed + [f for f in families if f.op is None and f.section == layer and f.shared]
 
-    # -- the two documents' parts ---------------------------------------------------------
-    def training_step(self) -> tuple[Section, ...]:
-        self.combined_steps: dict[int, Step] = {}
+    def rank(self, key: Key) -> tuple:
+        """Where the step of ``key`` stands in this training step's document."""
+        step = self.step(key)
+        if step is None:
+            return (9,)
+        if isinstance(key, Quantity):
+            if key.after:
+                node = self.graph.node_of(key.plain())
+                layer = self._place[self.graph.family_of(node).start][0]
+                return (3, -layer, 2, node) if self.sequential else (4, node)
+            if (key == LOSS_AFTER or key.is_total_loss) and self.samples > 1:
+                return (2,)
+            node = self.graph.output if key == LOSS_AFTER else self.graph.node_of(key)
+            family = self.graph.family_of(node)
+            s = self._sample(key.sample) or 0
+            return (0 if family.stage == "forward" else 1, s, self.graph.families.index(family), node)
+        s = 0 if key.sample is None else key.sample - 1
+        if key.of.is_total_loss:
+            node = self.graph.node_of(key.wrt)
+            layer, place = self._place[self.graph.family_of(node).start]
+            if key.sample is None and self.samples > 1:
+                return (3, -layer, 1, node)
+            return (3, -layer, 0, s, place, node, 1)
+        argument = self.graph.node_of(key.wrt)  # a local derivative: just before the first gradient that uses it
+        user = argument if self.has_gradient(argument) else self.graph.node_of(key.of)
+        layer, place = self._place[self.graph.family_of(user).start]
+        return (3, -layer, 0, s, place, user, 0, self.graph.node_of(key.of))
+
+    def forward_sections(self, kind: str, title: str) -> list[Section]:
+        families = [f for f in self.graph.operations() if f.stage == "forward"]
+        return [Section(kind, title, tuple(self.forward(int(n), s) for f in families for n in f.ids), sample=self.tag(s))
+                for s in range(self.samples)]
+
+    def loss_section(self, kind: str, title: str) -> Section:
+        families = [f for f in self.graph.operations() if f.stage == "loss"]
+        steps = [self.forward(int(n), s) for s in range(self.samples) for f in families for n in f.ids]
+        if self.samples > 1:
+            steps.append(self.total())
+        return Section(kind, title, tuple(steps))
+
+    def backward_sections(self) -> list[Section]:
+        """Per layer from the output down: the backward pass (sample by sample, each local
+        derivative just before the first gradient that uses it), the gradients of the total
+        loss (several samples), the update (sequential order)."""
+        sections: list[Section] = []
+        written: set[Key] = set()
+        for layer in range(self.network.depth, 0, -1):
+            families = self.backward_families(layer)
+            parameters = [f for f in families if f.op is None]
+            steps: list[Step] = []
+            for s in range(self.samples):
+                for family in families:
+                    for node in family.ids:
+                        gradient = self.gradient(int(node), s)
+                        for consumer, slot in self.graph.consumers_of(int(node)):
+                            if self.graph.family_of(consumer).fused:
+                                continue
+                            local = self.local(consumer, slot, s)
+                            if local.key not in written:
+                                written.add(local.key)
+                                steps.append(local)
+                        steps.append(gradient)
+            sections.append(Section("backward", f"Backward pass: {self.network.section_title(layer)}", tuple(steps), layer=layer))
+            if self.samples > 1:
+                combined = tuple(self.combined(int(n)) for f in parameters for n in f.ids)
+                sections.append(Section("gradients", f"Gradients of the total loss: layer {layer}", combined, layer=layer))
+            if self.sequential:
+                sections.append(Section("update", f"Update: layer {layer}", self._updates(parameters), layer=layer))
+        if not self.sequential:
+            parameters = [f for f in self.graph.families if f.op is None and f.shared]
+            sections.append(Section("update", "Gradient-descent update", self._updates(parameters)))
+        return sections
+
+    def _updates(self, parameters: list[Family]) -> tuple[Step, ...]:
+        return tuple(self.update(int(n)) for f in parameters for n in f.ids if self.trained[int(n)])
+
+    def sections(self) -> tuple[Section, ...]:
+        """The whole document of this training step (or of the final forward pass)."""
+        if self.number == END:
+            title = "Forward pass with the updated parameters" if self.problem.training.steps else "Forward pass (no training step)"
+            return tuple(self.forward_sections("forward_after", title)) + (self.loss_section("loss_after", "Loss after the update"),)
         sections = self.forward_sections("forward", "Forward pass")
         sections.append(self.loss_section("loss", "Loss"))
         sections.extend(self.backward_sections())
-        return tuple(sections)
-
-    def closing(self) -> tuple[Section, ...]:
-        title = "Forward pass with the updated parameters" if self.problem.training.steps else "Forward pass (no training step)"
-        sections = self.forward_sections("forward_after", title)
-        sections.append(self.loss_section("loss_after", "Loss after the update"))
         return tuple(sections)

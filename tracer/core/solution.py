@@ -27,14 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Callable, Iterator, Literal, Union
+from typing import Any, Callable, Iterator, Literal, Mapping, Protocol, Union
 
 import numpy as np
 import sympy as sp
 
 from tracer import notation
 from tracer.core import keys
-from tracer.core.keys import END, Key, Partial, Quantity
+from tracer.core.keys import END, Key, NameError_, Partial, Quantity
 from tracer.spec import Problem
 
 StepKind = Literal["forward", "activation", "loss", "local", "backward", "gradient", "update"]
@@ -192,6 +192,17 @@ class LayerArrays:
     trained_bias: np.ndarray | None
 
 
+class StepWriter(Protocol):
+    """What writes one training step's steps (or the final forward pass's), on demand: the whole
+    document in order, one step by its key, and where a step stands in the document."""
+
+    def sections(self) -> tuple[Section, ...]: ...
+
+    def step(self, key: Key) -> Step | None: ...
+
+    def rank(self, key: Key) -> tuple: ...
+
+
 @dataclass(frozen=True, eq=False)
 class TrainingStep:
     number: int  # 1-based
@@ -203,12 +214,12 @@ class TrainingStep:
     #: per sample, as JSON writes it: {"sample", "layers": [{"z": [...], "a": [...]}], "loss"}
     forward: tuple[dict[str, Any], ...]
     batch: tuple[int, ...] | None = None  # the samples (1-based) of a mini-batch/SGD update; None = all
-    write: Callable[[], tuple[Section, ...]] | None = field(default=None, repr=False, compare=False)
+    writer: StepWriter | None = field(default=None, repr=False, compare=False)
     arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def sections(self) -> tuple[Section, ...]:
-        return self.write() if (self.derived and self.write is not None) else ()
+        return self.writer.sections() if (self.derived and self.writer is not None) else ()
 
     @cached_property
     def layers(self) -> tuple[LayerArrays, ...]:
@@ -329,14 +340,14 @@ class Solution:
     run: Any = None  # tracer.numeric.training.Run of a long run (losses per recorded epoch), else None
     verification: Verification | None = None
     perceptron: Perceptron | None = None
-    write_closing: Callable[[], tuple[Section, ...]] | None = field(default=None, repr=False, compare=False)
+    closing_writer: StepWriter | None = field(default=None, repr=False, compare=False)
     explain: Callable[[], Derivations] | None = field(default=None, repr=False, compare=False)
     engine: Any = field(default=None, repr=False, compare=False)  # the passes' arrays, for the verification
 
     @cached_property
     def closing(self) -> tuple[Section, ...]:
         """The forward pass and the loss with the final parameters."""
-        return self.write_closing() if self.write_closing is not None else ()
+        return self.closing_writer.sections() if self.closing_writer is not None else ()
 
     @cached_property
     def derivations(self) -> Derivations | None:
@@ -348,7 +359,7 @@ class Solution:
 
     def with_verification(self, verification: Verification) -> "Solution":
         solved = replace(self, verification=verification)
-        for name in ("closing", "index", "derivations"):  # what was written already need not be written again
+        for name in ("closing", "derivations"):  # what was written already need not be written again
             if name in self.__dict__:
                 solved.__dict__[name] = self.__dict__[name]
         return solved
@@ -360,10 +371,24 @@ class Solution:
             yield from section.steps
 
     @cached_property
-    def index(self) -> dict[Key, Step]:
-        """Every written step of every derived training step and of the closing, by key
-        (a key equals its canonical name: ``index["dz2[1]/da1[1]@2"]`` finds it)."""
-        return {step.key: step for step in self.all_steps()}
+    def index(self) -> "StepIndex":
+        """Every step of every derived training step and of the closing, by key (a key equals its
+        canonical name: ``index["dz2[1]/da1[1]@2"]`` finds it); a step is written when asked for."""
+        return StepIndex(self)
+
+    def writer_of(self, key: Key) -> StepWriter | None:
+        if key == keys.LOSS_AFTER or key.step == END:
+            return self.closing_writer
+        if isinstance(key.step, int) and 1 <= key.step <= len(self.steps):
+            ts = self.steps[key.step - 1]
+            return ts.writer if ts.derived else None
+        return None
+
+    def rank(self, step: Step) -> tuple:
+        """Where a step stands in the document (training steps in order, then the final pass)."""
+        order = len(self.steps) + 1 if (step.key == keys.LOSS_AFTER or step.key.step == END) else step.key.step
+        writer = self.writer_of(step.key)
+        return (order,) + (writer.rank(step.key) if writer is not None else ())
 
     # -- the query API: names read once, at the boundary ------------------------------
     def resolve(self, text: str | Key) -> tuple[Key, keys.Step | None]:
@@ -462,8 +487,8 @@ class Solution:
 
 
 def dependencies(solution: Solution, step: Step) -> list[Step]:
-    """The steps a step needs (itself last), in the order a reader meets them."""
-    order = {s.key: k for k, s in enumerate(solution.all_steps())}
+    """The steps a step needs (itself last), in the order a reader meets them (each written only
+    now: a 784-32-10 network's gradient of one weight needs a few hundred of its 100,000 steps)."""
     seen: dict[Key, Step] = {}
     stack = [step]
     while stack:
@@ -474,7 +499,40 @@ def dependencies(solution: Solution, step: Step) -> list[Step]:
         for ref in refs_of(current.form):
             if ref in solution.index and ref not in seen:
                 stack.append(solution.index[ref])
-    return sorted(seen.values(), key=lambda s: order.get(s.key, 0))
+    return sorted(seen.values(), key=solution.rank)
+
+
+class StepIndex(Mapping[Key, Step]):
+    """A solution's steps by key, each written by its training step's writer when first asked for;
+    iterating it writes them all, in document order. A canonical name finds its step too."""
+
+    def __init__(self, solution: Solution):
+        self.solution = solution
+
+    def __getitem__(self, key: Key | str) -> Step:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(str(key))
+        return found
+
+    def get(self, key, default=None):
+        if isinstance(key, str):
+            try:
+                key = keys.parse(key)
+            except NameError_:
+                return default
+        writer = self.solution.writer_of(key)
+        step = writer.step(key) if writer is not None else None
+        return default if step is None else step
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, (str, Quantity, Partial)) and self.get(key) is not None
+
+    def __iter__(self) -> Iterator[Key]:
+        return (step.key for step in self.solution.all_steps())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.solution.all_steps())
 
 
 def _there_are(n: int, noun: str) -> str:
