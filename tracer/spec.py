@@ -11,6 +11,8 @@ Nothing here knows about SymPy, NumPy or templates.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -250,6 +252,70 @@ class Problem:
         return "".join(f"; {p}" for p in parts)
 
 
+@dataclass(frozen=True)
+class EquationSpec:
+    """One local equation of a graph problem, as its file writes it: ``name = expression``."""
+
+    name: str
+    expression: str  # the right-hand side, unparsed (tracer.builders.equations reads it)
+    text: str  # the whole line, for messages
+
+
+@dataclass(frozen=True)
+class GraphTrainingSpec:
+    parameters: tuple[str, ...] = ()  # the leaves gradient descent changes
+    learning_rate: float = 0.1
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class GraphProblem:
+    """A computational graph written as equations (SPEC.md §7): its equations, the value of
+    every leaf, the node differentiated. The equations are read (and checked: names, cycles,
+    values) by :mod:`tracer.builders.equations`; here only their shape."""
+
+    equations: tuple[EquationSpec, ...]
+    values: tuple[tuple[str, float], ...]  # every leaf, in the file's order
+    output: str
+    training: GraphTrainingSpec = GraphTrainingSpec()
+    title: str = ""
+    relu_derivative_at_zero: int = 0
+    source: str = ""
+    randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block (tracer quiz)
+
+    @property
+    def notation(self) -> str:
+        return "graph"  # the nodes' own names: no theme renames them
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The computed nodes, in the file's order."""
+        return tuple(e.name for e in self.equations)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name of the graph: its nodes and its leaves."""
+        return frozenset(self.nodes) | frozenset(name for name, _ in self.values)
+
+    def value_of(self, name: str) -> float:
+        return dict(self.values)[name]
+
+    def with_values(self, values: Mapping[str, float]) -> "GraphProblem":
+        """The same graph with some leaves' values replaced (training steps, quiz variants)."""
+        return replace(self, values=tuple((name, float(values.get(name, v))) for name, v in self.values))
+
+    def describe(self) -> str:
+        trained = self.training.parameters
+        training = (
+            f"; gradient descent on {', '.join(trained)}: learning rate {self.training.learning_rate:g}, {_count(self.training.steps, 'step')}"
+            if trained and self.training.steps else "; no training"
+        )
+        return (
+            f"{self.title or '(untitled)'}: a computational graph of {_count(len(self.equations), 'equation')}; "
+            f"leaves {', '.join(f'{n} = {v:g}' for n, v in self.values)}; output {self.output}{training}"
+        )
+
+
 @lru_cache(maxsize=64)
 def _parameter_keys(shape: tuple[tuple[int, int, bool, bool], ...]) -> tuple[Quantity, ...]:
     """The parameter keys of a network of this shape (made once: a 784-32-10 network has 25,450)."""
@@ -352,6 +418,26 @@ class ProblemModel(_Strict):
     )
 
 
+class GraphModel(_Strict):
+    equations: list[str] = Field(min_length=1, description="one local equation each: NAME = EXPR (the parser of tracer diff)")
+    values: dict[str, Number] = Field(description="the value of every leaf (a name no equation defines)")
+    output: str = Field(description="the node differentiated: d output / d every other node")
+    relu_derivative_at_zero: Literal[0, 1] = 0
+
+
+class GraphTrainingModel(_Strict):
+    parameters: list[str] = Field(min_length=1, description="the leaves gradient descent changes")
+    learning_rate: Number = Field(gt=0)
+    steps: int = Field(1, ge=0)
+
+
+class GraphProblemModel(_Strict):
+    title: str = ""
+    graph: GraphModel
+    training: GraphTrainingModel | None = None
+    randomize: dict[str, Any] | None = Field(None, description="quiz variants (tracer quiz)")
+
+
 def json_schema() -> dict[str, Any]:
     schema = ProblemModel.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -415,9 +501,11 @@ def loads(text: str, source: str = "<string>") -> Problem:
     return from_mapping(raw, source)
 
 
-def from_mapping(raw: Any, source: str = "<mapping>") -> Problem:
+def from_mapping(raw: Any, source: str = "<mapping>") -> "Problem | GraphProblem":
     if not isinstance(raw, dict):
-        raise SpecError(source, "", "expected a mapping with keys network, loss, data, training")
+        raise SpecError(source, "", "expected a mapping with keys network, loss, data, training (or graph)")
+    if "graph" in raw:
+        return _graph_problem(raw, source)
     try:
         model = ProblemModel.model_validate(raw)
     except ValidationError as err:
@@ -606,6 +694,70 @@ def _build(model: ProblemModel, source: str) -> Problem:
     update = None if model.training.update == "all" else _parameters(problem, model.training.update, "training.update", fail)
     track = _parameters(problem, model.training.track, "training.track", fail)
     return replace(problem, training=replace(problem.training, update=update, track=track))
+
+
+#: an equation's left-hand side and a leaf's name: an identifier (Greek letters allowed)
+_NAME = re.compile(r"^[A-Za-z\u0370-\u03ff][A-Za-z\u0370-\u03ff0-9_]*$")
+
+
+def _graph_problem(raw: dict, source: str) -> GraphProblem:
+    """A ``graph:`` file: its shape here (each equation ``NAME = EXPR``, names, values, the
+    output a node, trained leaves with values); what the expressions say is read by
+    :mod:`tracer.builders.equations`, which reports in the same one-line form."""
+    if "network" in raw:
+        raise SpecError(source, "graph", "give network (a layered network) or graph (equations), not both")
+    try:
+        model = GraphProblemModel.model_validate(raw)
+    except ValidationError as err:
+        raise _translate(err, source) from None
+    graph = model.graph
+    equations: list[EquationSpec] = []
+    defined: dict[str, int] = {}
+    for k, text in enumerate(graph.equations):
+        where = f"graph.equations[{k}]"
+        name, eq, expression = text.partition("=")
+        name = name.strip()
+        if not eq or "=" in expression:
+            raise SpecError(source, where, f"one equation NAME = EXPR expected, got {text!r}")
+        if not _NAME.match(name) or name.startswith("_"):
+            raise SpecError(source, where, f"the left-hand side must be a name (letters, digits, _), got {name!r}")
+        if not expression.strip():
+            raise SpecError(source, where, f"an expression expected after '{name} ='")
+        if name in defined:
+            raise SpecError(source, where, f"{name} is defined twice (also by graph.equations[{defined[name]}])")
+        defined[name] = k
+        equations.append(EquationSpec(name, expression.strip(), text.strip()))
+    values: list[tuple[str, float]] = []
+    for name, value in graph.values.items():
+        if not _NAME.match(name) or name.startswith("_"):
+            raise SpecError(source, f"graph.values.{name}", "a name expected (letters, digits, _)")
+        if name in defined:
+            raise SpecError(source, f"graph.values.{name}", f"{name} is computed by graph.equations[{defined[name]}]; only leaves have values")
+        if not math.isfinite(value):
+            raise SpecError(source, f"graph.values.{name}", f"a finite number expected, got {value!r}")
+        values.append((name, float(value)))
+    if graph.output not in defined:
+        known = "a leaf" if graph.output in graph.values else "not defined"
+        raise SpecError(source, "graph.output", f"the output must be a node computed by an equation; {graph.output!r} is {known} (nodes: {', '.join(defined)})")
+    training = GraphTrainingSpec()
+    if model.training is not None:
+        t = model.training
+        for k, name in enumerate(t.parameters):
+            if name not in graph.values:
+                raise SpecError(source, f"training.parameters[{k}]", f"a leaf with a value expected (leaves: {', '.join(graph.values)}), got {name!r}")
+        if len(set(t.parameters)) != len(t.parameters):
+            raise SpecError(source, "training.parameters", "a leaf is named twice")
+        training = GraphTrainingSpec(tuple(t.parameters), float(t.learning_rate), t.steps)
+    return GraphProblem(
+        equations=tuple(equations),
+        values=tuple(values),
+        output=graph.output,
+        training=training,
+        title=model.title,
+        relu_derivative_at_zero=graph.relu_derivative_at_zero,
+        source=source,
+        randomize=model.randomize,
+    )
 
 
 def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Quantity, ...]:

@@ -23,7 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
-from tracer.core import functions
+from tracer.core import functions, keys
 from tracer.core.functions import Operation
 from tracer.core.graph import Family, Graph
 from tracer.spec import Problem, Sample
@@ -85,6 +85,21 @@ class Network:
 
     def section_title(self, layer: int) -> str:
         return "output layer" if layer == self.depth else f"hidden layer {layer}"
+
+    # -- what the display policy asks of a builder (tracer.core.derive.Layout) ---------
+    objective = keys.LOSS  # the gradients are of the total loss
+    seeded = False  # the backward pass starts at the loss terms (∂loss/∂loss = 1 is not written)
+
+    @property
+    def sequential(self) -> bool:
+        return self.problem.training.order == "sequential"
+
+    def backward_families(self, layer: int) -> list[Family]:
+        """A layer's families in the order its backward section writes them: the computed ones
+        from the output down, then its parameters."""
+        families = self.graph.families
+        computed = [f for f in reversed(families) if f.op is not None and f.section == layer and not f.fused]
+        return computed + [f for f in families if f.op is None and f.section == layer and f.shared]
 
 
 def build(problem: Problem) -> Network:

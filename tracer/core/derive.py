@@ -26,16 +26,17 @@ formats anything. Numbers are the sweep's; a step only points at them.
 from __future__ import annotations
 
 from functools import lru_cache, partial
+from typing import Protocol
 
 import numpy as np
 import sympy as sp
 
 from tracer.builders import mlp
 from tracer.builders.mlp import Network
-from tracer.core import functions, keys, perceptron, sweep
+from tracer.core import functions, gates, keys, perceptron, sweep
 from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
-from tracer.core.graph import Family
+from tracer.core.graph import Family, Graph
 from tracer.core.keys import END, LOSS, LOSS_AFTER, Key, Partial, Quantity
 from tracer.core.solution import (
     Affine,
@@ -54,7 +55,7 @@ from tracer.core.solution import (
 )
 from tracer.numeric import mlp as numeric
 from tracer.numeric import training
-from tracer.spec import Problem
+from tracer.spec import GraphProblem, Problem
 
 #: training steps written out in full by default; later ones are numbers only
 DEFAULT_DERIVED_STEPS = 3
@@ -318,12 +319,30 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
 # ---------------------------------------------------------------------------
 
 
+class Layout(Protocol):
+    """What the display policy asks of a builder's graph (a layered network's
+    :class:`~tracer.builders.mlp.Network`, a graph problem's
+    :class:`~tracer.builders.equations.System`)."""
+
+    graph: Graph
+    problem: Problem | GraphProblem
+    depth: int  # the backward pass's sections (a network's layers; a graph problem has one)
+    samples_combine: str  # "sum" | "mean"
+    sequential: bool  # a layer's update right after its gradients (Mazur's order)
+    objective: Quantity  # what the gradients are of: the total loss, a graph's output
+    seeded: bool  # the backward pass opens with ∂objective/∂objective = 1
+
+    def section_title(self, layer: int) -> str: ...
+
+    def backward_families(self, layer: int) -> list[Family]: ...
+
+
 class Writer:
     """Writes one training step (``engine`` given) or the closing forward pass (``engine`` None)
     from the engine's numbers: the whole document in order (:meth:`sections`), or one step by
     its key (:meth:`step`) with only what that step needs. Every step is made once."""
 
-    def __init__(self, network: Network, data, values: np.ndarray, engine: sweep.Pass | None, number: keys.Step,
+    def __init__(self, network: Layout, data, values: np.ndarray, engine: sweep.Pass | None, number: keys.Step,
                  origin: int, trained: np.ndarray, rate: float):
         self.network = network
         self.graph = network.graph
@@ -336,7 +355,8 @@ class Writer:
         self.rate = rate
         self.samples = values.shape[0]
         self.problem = network.problem
-        self.sequential = self.problem.training.order == "sequential"
+        self.sequential = network.sequential
+        self.objective = network.objective
         self._forward: dict[tuple[int, int], Step] = {}
         self._local: dict[tuple[int, int, int], Step] = {}
         self._local_by_key: dict[Key, Step] = {}
@@ -344,9 +364,10 @@ class Writer:
         self._combined: dict[int, Step] = {}
         self._update: dict[int, Step] = {}
         self._total: Step | None = None
+        self._seed: Step | None = None
         self._place: dict[int, tuple[int, int]] = {}  # family start → (section layer, rank in it)
         for layer in range(1, network.depth + 1):
-            for rank, family in enumerate(self.backward_families(layer)):
+            for rank, family in enumerate(network.backward_families(layer)):
                 self._place[family.start] = (layer, rank)
 
     # -- keys and factors -------------------------------------------------------------
@@ -357,7 +378,7 @@ class Writer:
         return self.graph.key(node, self.tag(s), self.number)
 
     def loss_key(self, s: int) -> Quantity:
-        if self.number == END and self.samples == 1:
+        if self.number == END and self.samples == 1 and self.objective == LOSS:
             return LOSS_AFTER
         return self.key(self.graph.output, s)
 
@@ -489,8 +510,13 @@ class Writer:
             names=tuple((symbol(self.graph.key(a)), self.graph.key(a).plain()) for a in dict.fromkeys(args)) if shown_equation else (),
         )
         sample_free = bool(bindings) and all(self.graph.shared[self.graph.node_of(b.target.plain())] for b in bindings)
-        key = Partial(self.graph.key(consumer).plain(), self.graph.key(args[slot]).plain(), None if sample_free else self.tag(s), self.number)
+        # the output's own equation, differentiated w.r.t. a node other nodes use too: its local
+        # derivative is not the gradient ∂f/∂x, and is named apart (df/dx|local)
+        apart = consumer == self.graph.output and len(self.graph.consumers_of(args[slot])) > 1
+        key = Partial(self.graph.key(consumer).plain(), self.graph.key(args[slot]).plain(), None if sample_free else self.tag(s), self.number, apart)
         value = float(self.engine.local[family.start][s, row, slot])
+        if family.kind == "node" and not note:
+            note = gates.rule_of(op, slot)  # how the gate passes the gradient back (CS231n's add, multiply, max …)
         return Step(key, form, value, "local", note)
 
     def _outputs(self, family: Family, row: int) -> dict[int, int]:
@@ -519,6 +545,8 @@ class Writer:
         kind = "gradient" if family.shared else "backward"
         if len(users) == 1 and self.graph.family_of(users[0][0]).fused:
             step = Step(key, self._through_term(node, users[0], s), value, "local")
+        elif len(users) == 1 and users[0][0] == self.graph.output:
+            step = self.local(users[0][0], users[0][1], s)  # used by the output only: its gradient is the local derivative
         elif len(users) == 1:
             consumer, slot = users[0]
             upstream = self.gradient(consumer, s)
@@ -529,7 +557,11 @@ class Writer:
                 factors = (self.factor(upstream), self.factor(local))
             step = Step(key, Chain(factors), value, kind)
         else:
-            terms = tuple(Chain((self.factor(self.gradient(c, s)), self.factor(self.local(c, slot, s)))) for c, slot in users)
+            terms = tuple(
+                Chain((self.factor(self.local(c, slot, s)),)) if c == self.graph.output
+                else Chain((self.factor(self.gradient(c, s)), self.factor(self.local(c, slot, s))))
+                for c, slot in users
+            )
             vanishing = tuple(any(f.value == 0.0 for f in t.factors) for t in terms)
             step = Step(key, Sum(terms, None, "", vanishing), value, kind)
         self._gradient[(node, s)] = step
@@ -567,6 +599,13 @@ class Writer:
                           local_equation=total_family.op.expression(equations), wrt=names[ARG[slot]],
                           names=tuple((symbol(self.graph.key(a)), self.graph.key(a).plain()) for a in everything))
 
+    def seed(self) -> Step:
+        """∂f/∂f = 1: where a graph's backward pass starts."""
+        if self._seed is None:
+            key = Partial(self.objective, self.objective, None, self.number)
+            self._seed = Step(key, Expression(sp.Integer(1), ()), 1.0, "backward", "the gradient of the output with respect to itself")
+        return self._seed
+
     def combined(self, node: int) -> Step:
         """∂loss/∂θ of the total loss: the per-sample gradients summed (or averaged)."""
         made = self._combined.get(node)
@@ -594,7 +633,8 @@ class Writer:
 
     def made(self) -> int:
         """How many distinct steps have been written so far."""
-        return len(self._forward) + len(self._local_by_key) + len(self._gradient) + len(self._combined) + len(self._update) + (self._total is not None)
+        return (len(self._forward) + len(self._local_by_key) + len(self._gradient) + len(self._combined) + len(self._update)
+                + (self._total is not None) + (self._seed is not None))
 
     # -- one step by its key -----------------------------------------------------------------
     def step(self, key: Key) -> Step | None:
@@ -605,11 +645,13 @@ class Writer:
             return None
         try:
             wrt = self.graph.node_of(key.wrt)
-            of = None if key.of.is_total_loss else self.graph.node_of(key.of)
+            of = None if (key.of == self.objective and not key.local) else self.graph.node_of(key.of)
         except KeyError:
             return None
         s = self._sample(key.sample)
         if of is None:  # ∂loss/∂node
+            if wrt == self.graph.output and self.network.seeded:
+                return self.seed()
             if not self.has_gradient(wrt):
                 return None
             if key.sample is None and self.samples > 1:
@@ -661,13 +703,6 @@ class Writer:
         return None if sample is None or not 1 <= sample <= self.samples else sample - 1
 
     # -- the document ---------------------------------------------------------------------------
-    def backward_families(self, layer: int) -> list[Family]:
-        """A layer's families in the order its backward section writes them: the computed ones
-        from the output down, then its parameters."""
-        families = self.graph.families
-        computed = [f for f in reversed(families) if f.op is not None and f.section == layer and not f.fused]
-        return computed + [f for f in families if f.op is None and f.section == layer and f.shared]
-
     def rank(self, key: Key) -> tuple:
         """Where the step of ``key`` stands in this training step's document."""
         step = self.step(key)
@@ -685,8 +720,10 @@ class Writer:
             s = self._sample(key.sample) or 0
             return (0 if family.stage == "forward" else 1, s, self.graph.families.index(family), node)
         s = 0 if key.sample is None else key.sample - 1
-        if key.of.is_total_loss:
+        if key.of == self.objective and not key.local:
             node = self.graph.node_of(key.wrt)
+            if node == self.graph.output:
+                return (3, -self.network.depth, -1)  # the seed, ∂f/∂f = 1
             layer, place = self._place[self.graph.family_of(node).start]
             if key.sample is None and self.samples > 1:
                 return (3, -layer, 1, node)
@@ -715,9 +752,11 @@ class Writer:
         sections: list[Section] = []
         written: set[Key] = set()
         for layer in range(self.network.depth, 0, -1):
-            families = self.backward_families(layer)
-            parameters = [f for f in families if f.op is None]
+            families = self.network.backward_families(layer)
+            parameters = [f for f in families if f.op is None and f.shared]
             steps: list[Step] = []
+            if self.network.seeded and layer == self.network.depth:
+                steps.append(self.seed())
             for s in range(self.samples):
                 for family in families:
                     for node in family.ids:
@@ -729,7 +768,9 @@ class Writer:
                             if local.key not in written:
                                 written.add(local.key)
                                 steps.append(local)
-                        steps.append(gradient)
+                        if gradient.key not in written:
+                            written.add(gradient.key)
+                            steps.append(gradient)
             sections.append(Section("backward", f"Backward pass: {self.network.section_title(layer)}", tuple(steps), layer=layer))
             if self.samples > 1:
                 combined = tuple(self.combined(int(n)) for f in parameters for n in f.ids)
@@ -746,10 +787,14 @@ class Writer:
 
     def sections(self) -> tuple[Section, ...]:
         """The whole document of this training step (or of the final forward pass)."""
+        graph_problem = self.objective != LOSS
         if self.number == END:
-            title = "Forward pass with the updated parameters" if self.problem.training.steps else "Forward pass (no training step)"
-            return tuple(self.forward_sections("forward_after", title)) + (self.loss_section("loss_after", "Loss after the update"),)
+            what = "values" if graph_problem else "parameters"
+            title = f"Forward pass with the updated {what}" if self.problem.training.steps else "Forward pass (no training step)"
+            closing = tuple(self.forward_sections("forward_after", title))
+            return closing if graph_problem else closing + (self.loss_section("loss_after", "Loss after the update"),)
         sections = self.forward_sections("forward", "Forward pass")
-        sections.append(self.loss_section("loss", "Loss"))
+        if not graph_problem:
+            sections.append(self.loss_section("loss", "Loss"))
         sections.extend(self.backward_sections())
         return tuple(sections)

@@ -170,13 +170,31 @@ class Activation(Operation):
         return (("", _calculus().derive(self.f(x), x, name="f")),)
 
 
+def _variadic(pairwise: Callable) -> Callable:
+    """max/min of any number of arguments, from NumPy's pairwise maximum/minimum."""
+
+    def apply(*args):
+        out = args[0]
+        for a in args[1:]:
+            out = pairwise(out, a)
+        return out
+
+    return apply
+
+
 _ARRAY_FUNCTIONS: dict[type, Callable] = {
     sp.exp: np.exp, sp.log: np.log, sp.tanh: np.tanh, sp.atan: np.arctan,
-    sp.Heaviside: lambda x, *at_zero: np.heaviside(x, 0.5),
+    sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.sinh: np.sinh, sp.cosh: np.cosh,
+    sp.asin: np.arcsin, sp.acos: np.arccos,
+    sp.sec: lambda x: 1 / np.cos(x), sp.csc: lambda x: 1 / np.sin(x), sp.cot: lambda x: 1 / np.tan(x),
+    sp.Abs: np.abs, sp.sign: np.sign, sp.Max: _variadic(np.maximum), sp.Min: _variadic(np.minimum),
+    # H(0) is SymPy's ½ unless the expression says otherwise (Heaviside(x, 0))
+    sp.Heaviside: lambda x, at_zero=0.5: np.heaviside(x, at_zero),
 }
 _RELATIONS: dict[type, Callable] = {
     sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
     sp.StrictLessThan: np.less, sp.LessThan: np.less_equal,
+    sp.Equality: np.equal, sp.Unequality: np.not_equal,
 }
 
 
@@ -746,4 +764,41 @@ def check_textbook_form(op: Operation) -> bool:
         for wrt in range(op.arity):
             assert _same(op.derived(wrt), op.textbook(wrt), ARG[: op.arity], columns), op
         return True
-    return True  # the weighted sum's derivative is SymPy's own generic one
+    if isinstance(op, WeightedSum):
+        return True  # the weighted sum's derivative is SymPy's own generic one
+    return _check_any(op)
+
+
+#: for an equation defined on positive numbers only (log, √, 1/u): probes inside (0.05, 3)
+_POSITIVE_PROBES = np.abs(_PROBES) + 0.05
+
+
+def _check_any(op: Operation) -> bool:
+    """Any other operation (a graph problem's gate or equation): its textbook form — its output
+    written as the equation it stands for — against SymPy's derivative, and the engine's local
+    numbers against the printed form, at the probes where the equation is defined (positive
+    probes where it is not defined at the signed ones)."""
+    arity = getattr(op, "arity", 1)
+    symbols = ARG[:arity]
+    body = op.expression(symbols)
+    for probes in (_PROBES, _POSITIVE_PROBES):
+        columns = tuple(np.roll(probes, 5 * k) for k in range(arity))
+        with np.errstate(all="ignore"):
+            values = np.stack(columns, axis=-1)
+            outputs = op.forward(values)
+        if np.count_nonzero(np.isfinite(outputs)) >= len(probes) // 2:
+            break
+    defined = np.isfinite(outputs)
+    with np.errstate(all="ignore"):
+        local = op.local(values, outputs)
+    for wrt in range(arity):
+        textbook = op.textbook(wrt)
+        with np.errstate(all="ignore"):
+            derived = np.broadcast_to(np.asarray(array_function(op.derived(wrt), symbols)(*columns), dtype=float), defined.shape)
+            printed = np.broadcast_to(np.asarray(array_function(textbook, symbols + (OUT[0],))(*columns, outputs), dtype=float), defined.shape)
+            recognised = np.broadcast_to(
+                np.asarray(array_function(textbook.xreplace({OUT[0]: body}), symbols)(*columns), dtype=float), defined.shape)
+        where = defined & np.isfinite(derived)
+        assert np.allclose(recognised[where], derived[where], rtol=1e-9, atol=1e-12), (op, wrt)
+        assert np.allclose(local[..., wrt][where], printed[where], rtol=1e-12, atol=1e-15), (op, wrt)
+    return True

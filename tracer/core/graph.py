@@ -47,6 +47,7 @@ class Family:
     constant: bool = False  # a leaf whose gradient is not asked for (inputs, targets)
     fused: bool = False  # a term of its consumer's equation: differentiated through, no gradient of its own
     section: int | None = None  # the layer whose sections show this family's steps
+    name: str = ""  # a graph problem's node: its name (kind "node", one node per family)
 
     @property
     def size(self) -> int:
@@ -80,7 +81,7 @@ class Family:
 
     def key(self, node: int, sample: int | None = None, step: Step = 1) -> Quantity:
         """The key of a node in one sample (``None``: untagged) of one training step."""
-        return Quantity(self.kind, self.layer, self.index_of(node), None if self.shared else sample, False, step)
+        return Quantity(self.kind, self.layer, self.index_of(node), None if self.shared else sample, False, step, self.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,20 +103,20 @@ class Graph:
         return self.families[int(np.searchsorted(self._starts, node, side="right")) - 1]
 
     @cached_property
-    def _by_kind(self) -> dict[tuple[str, int | None, int], Family]:
-        return {(f.kind, f.layer, len(f.shape)): f for f in self.families}
+    def _by_kind(self) -> dict[tuple[str, int | None, int, str], Family]:
+        return {(f.kind, f.layer, len(f.shape), f.name): f for f in self.families}
 
-    def family(self, kind: str, layer: int | None = None, rank: int = 1) -> Family:
+    def family(self, kind: str, layer: int | None = None, rank: int = 1, name: str = "") -> Family:
         """The family of a kind: ``rank`` is the length of its keys' index (W: 2; a shared bias and
-        the sample's loss: 0; loss terms: 1)."""
-        return self._by_kind[(kind, layer, rank)]
+        the sample's loss: 0; loss terms: 1); a graph problem's node by its ``name``."""
+        return self._by_kind[(kind, layer, rank, name)]
 
     def has(self, kind: str, layer: int | None = None, rank: int = 1) -> bool:
-        return (kind, layer, rank) in self._by_kind
+        return (kind, layer, rank, "") in self._by_kind
 
     def node_of(self, key: Quantity) -> int:
         """The node of a key (its sample, step and after-mark aside); KeyError if there is none."""
-        family = self._by_kind.get((key.kind, key.layer, len(key.index)))
+        family = self._by_kind.get((key.kind, key.layer, len(key.index), key.name))
         if family is None:
             raise KeyError(str(key))
         try:
@@ -170,10 +171,12 @@ class Graph:
         """Per leaf family (by start): the index in ``families`` of the earliest family that uses it
         — in a reverse sweep, the last one to add to its gradient."""
         out: dict[int, int] = {}
+        family_of_node = np.repeat(np.arange(len(self.families)), [f.size for f in self.families])
+        leaf = np.array([f.op is None for f in self.families])
         for position, f in enumerate(self.families):
             if f.op is None:
                 continue
-            for leaf in self.families:
-                if leaf.op is None and leaf.start not in out and np.any((f.args >= leaf.start) & (f.args < leaf.stop)):
-                    out[leaf.start] = position
+            for used in np.unique(family_of_node[f.args]):
+                if leaf[used]:
+                    out.setdefault(self.families[used].start, position)
         return out

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
-Kind = Literal["x", "y", "z", "a", "W", "b", "loss", "loss_after"]
+Kind = Literal["x", "y", "z", "a", "W", "b", "loss", "loss_after", "node"]
 #: the step of the forward pass with the final parameters (``@end``)
 END = "end"
 Step = Union[int, Literal["end"]]
@@ -87,6 +87,7 @@ class Quantity(_Named):
     sample: int | None = None
     after: bool = False
     step: Step = 1
+    name: str = ""  # a graph problem's node (kind "node"): its name as the file writes it
     _text: str = field(init=False, repr=False, compare=False)
     _hash: int = field(init=False, repr=False, compare=False)
 
@@ -107,6 +108,11 @@ class Quantity(_Named):
     def is_total_loss(self) -> bool:
         return self.kind == "loss" and not self.index and self.sample is None
 
+    @property
+    def is_node(self) -> bool:
+        """A node of a graph problem (named by its file: ``q``, ``w0``)."""
+        return self.kind == "node"
+
     def without_sample(self) -> "Quantity":
         return self if self.sample is None else replace(self, sample=None)
 
@@ -122,7 +128,7 @@ class Quantity(_Named):
 
     def plain(self) -> "Quantity":
         """The quantity itself: no sample, not after the update, of the first step."""
-        return Quantity(self.kind, self.layer, self.index)
+        return Quantity(self.kind, self.layer, self.index, name=self.name)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -131,11 +137,15 @@ class Partial(_Named):
     wrt: Quantity
     sample: int | None = None
     step: Step = 1
+    #: the local derivative of ``of``'s own equation, its other arguments held fixed — written
+    #: apart only where it differs from the gradient ∂of/∂wrt (a graph's output that uses a
+    #: node which other nodes use too: ``df/dx|local``)
+    local: bool = False
     _text: str = field(init=False, repr=False, compare=False)
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        text = f"d{self.of}/d{self.wrt}{_suffix(self.sample, self.step)}"
+        text = f"d{self.of}/d{self.wrt}{'|local' if self.local else ''}{_suffix(self.sample, self.step)}"
         object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_hash", hash(text))
 
@@ -180,6 +190,8 @@ def _quantity_text(q: Quantity) -> str:
         body = "loss" + (f"[{q.index[0]}]" if q.index else "")
     elif kind == "loss_after":
         return "loss_after"
+    elif kind == "node":
+        body = q.name
     else:
         raise ValueError(f"no canonical name for a quantity of kind {kind!r}")
     if q.after:
@@ -229,6 +241,11 @@ def loss_term(k: int, sample: int | None = None) -> Quantity:
 
 def loss(sample: int | None = None) -> Quantity:
     return Quantity("loss", None, (), sample)
+
+
+def node(name: str) -> Quantity:
+    """A node of a graph problem, by the name its file gives it."""
+    return Quantity("node", name=name)
 
 
 LOSS = Quantity("loss")
@@ -335,3 +352,42 @@ def family_name(kind: str, layer: int) -> str:
 def canonical(text: str) -> str:
     """The canonical spelling of a name (``dloss#2/dW1[1,1]`` → ``dloss/dW1[1,1]#2``)."""
     return str(parse(text))
+
+
+# ---------------------------------------------------------------------------
+# The names of a graph problem: its nodes, as its file names them
+# ---------------------------------------------------------------------------
+
+#: a node's name (SPEC.md §7): an identifier, Greek letters allowed (``theta``, ``θ``, ``w_2``)
+NODE_NAME = re.compile(r"^[A-Za-z\u0370-\u03ff][A-Za-z\u0370-\u03ff0-9_]*$")
+
+
+def parse_in_graph(text: str, nodes: "frozenset[str] | set[str] | tuple[str, ...]") -> Key:
+    """A name typed for a graph problem as its key: a node (``q``), a node after the update
+    (``x'``), a partial (``df/dx``, also ``∂f/∂x``), each optionally of a training step
+    (``@2``, ``@end``). ``nodes`` are the graph's names; any other name is refused, saying
+    which there are."""
+    body, step = split_step(text.strip().replace(" ", ""))
+    body = body.replace("∂", "d")
+
+    def node_named(name: str, whole: str) -> Quantity:
+        if name not in nodes:
+            shown = ", ".join(sorted(nodes)[:12]) + (", …" if len(nodes) > 12 else "")
+            raise NameError_(f"{whole!r}: {name!r} is not a node of this graph (nodes: {shown})")
+        return node(name)
+
+    if "/" in body:
+        local = body.endswith("|local")
+        num, _, den = body.removesuffix("|local").partition("/")
+        if not (num.startswith("d") and den.startswith("d")) or not NODE_NAME.match(num[1:]) or not NODE_NAME.match(den[1:]):
+            raise NameError_(f"{text!r} is not a partial of this graph (expected e.g. df/dx)")
+        of, wrt = node_named(num[1:], text), node_named(den[1:], text)
+        return Partial(of, wrt, None, 1 if step is None else step, local)
+    after = body.endswith("'")
+    name = body[:-1] if after else body
+    if not NODE_NAME.match(name):
+        raise NameError_(f"{text!r} is not a node name (expected e.g. q, w0, x', df/dx)")
+    q = node_named(name, text)
+    if after:
+        q = replace(q, after=True)
+    return q if step is None else q.at_step(step)

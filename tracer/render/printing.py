@@ -13,6 +13,7 @@ operator needs it — so nothing is evaluated while it is shown.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import sympy as sp
 
@@ -203,7 +204,7 @@ class Printer:
 def _with_sample(q: Quantity, sample: int | None) -> Quantity:
     if sample is None or q.sample is not None:
         return q
-    return Quantity(q.base, q.layer, q.index, sample, q.after)
+    return replace(q, sample=sample)
 
 
 def canonical_names(dialect: str) -> NamesView:

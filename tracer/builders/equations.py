@@ -1,0 +1,269 @@
+"""A computational graph written as equations (SPEC.md §7) as a graph of local equations.
+
+``q = x + y``, ``f = q * z``: each equation is read by the safe parser of ``tracer
+diff`` (:mod:`tracer.calculus.expression`: one parser, one way to write math) and
+becomes one node whose operation is the gate it is (:mod:`tracer.core.gates`); every
+name no equation defines is a leaf, whose value the file gives. Here the graph is
+checked as a whole — a name without an equation or a value, a cycle — and every
+fault is reported as the one-line :class:`~tracer.spec.SpecError` naming the
+equation (``graph.equations[1]: f = q*w: w has no value …``).
+
+Unlike a layered network, every node is its own family (one node, one equation),
+every leaf gets a gradient (inputs included: CS231n asks for ∂f/∂x), and there is one
+"sample". Nothing here derives, evaluates or formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from tracer.calculus.expression import ExpressionError, parse_program
+from tracer.core import keys
+from tracer.core.functions import ARG, Operation
+from tracer.core.gates import operation_of
+from tracer.core.graph import Family, Graph
+from tracer.core.keys import Quantity
+from tracer.spec import GraphProblem, SpecError
+
+
+@dataclass(frozen=True)
+class Node:
+    """One name of the graph: a leaf (``equation`` None) or a node computed by its equation."""
+
+    name: str
+    number: int  # the graph's node number
+    equation: int | None  # its index in graph.equations (None: a leaf)
+    arguments: tuple[str, ...] = ()  # the names its equation uses, in order of first appearance
+    expression: sp.Expr | None = None  # the right-hand side over the names' symbols, as computed
+
+
+@dataclass(frozen=True, eq=False)
+class System:
+    """A graph problem's graph, and what the display policy needs to know of it."""
+
+    problem: GraphProblem
+    graph: Graph
+    nodes: tuple[Node, ...]  # by node number: the leaves first (in order of first use), then topological
+    backward: tuple[int, ...]  # the nodes in the order the backward pass writes their gradients
+
+    # -- what the display policy asks of a builder (tracer.core.derive.Layout) ---------
+    depth = 1
+    samples_combine = "sum"
+    sequential = False
+    seeded = True  # the backward pass opens with ∂f/∂f = 1
+
+    @property
+    def objective(self) -> Quantity:
+        """What the gradients are of: the output node."""
+        return keys.node(self.problem.output)
+
+    def section_title(self, layer: int) -> str:
+        return f"from {self.problem.output} back to every node"
+
+    def backward_families(self, layer: int) -> list[Family]:
+        return [self.graph.family_of(n) for n in self.backward]
+
+    # -- the nodes -----------------------------------------------------------------
+    @cached_property
+    def number(self) -> dict[str, int]:
+        return {node.name: node.number for node in self.nodes}
+
+    @property
+    def output(self) -> int:
+        return self.graph.output
+
+    @cached_property
+    def leaf_nodes(self) -> np.ndarray:
+        return np.array([n.number for n in self.nodes if n.equation is None], dtype=int)
+
+    @cached_property
+    def parameter_nodes(self) -> np.ndarray:
+        """The trained leaves, in the file's order (``training.parameters``)."""
+        return np.array([self.number[name] for name in self.problem.training.parameters], dtype=int)
+
+    def leaves(self, values: dict[str, float] | tuple[tuple[str, float], ...]) -> np.ndarray:
+        """(1 × nodes): every leaf's value; 0 elsewhere (the sweep computes the rest)."""
+        given = dict(values)
+        row = np.zeros((1, self.graph.size))
+        for node in self.nodes:
+            if node.equation is None:
+                row[0, node.number] = given[node.name]
+        return row
+
+    def undefined(self, values: np.ndarray, local: dict[int, np.ndarray] | None = None) -> None:
+        """Raise the one-line error for the first node (in topological order) whose value — or,
+        given the local derivatives, whose local derivative — is not a finite number."""
+        for node in self.nodes:
+            if node.equation is None:
+                continue
+            equation = self.problem.equations[node.equation]
+            where = f"graph.equations[{node.equation}]"
+            arguments = ", ".join(f"{a} = {values[0, self.number[a]]:g}" for a in node.arguments)
+            at = f" ({arguments})" if arguments else ""
+            value = values[0, node.number]
+            if not np.isfinite(value):
+                raise SpecError(self.problem.source, where, f"{equation.text}: {_why_undefined(node, values, self.number)} at the given values{at}")
+            if local is not None:
+                derivative = local[node.number][0, 0]
+                for slot, d in enumerate(derivative):
+                    if not np.isfinite(d):
+                        raise SpecError(
+                            self.problem.source, where,
+                            f"{equation.text}: ∂{node.name}/∂{node.arguments[slot]} is not defined at the given values{at}; "
+                            "the gradient cannot pass through this node there",
+                        )
+
+
+def _why_undefined(node: Node, values: np.ndarray, number: dict[str, int]) -> str:
+    """What went wrong in an equation at the given values (a division by zero, a log of a
+    non-positive number, a root of a negative one; else 'not defined')."""
+    assert node.expression is not None
+    at = {sp.Symbol(a, real=True): sp.Float(values[0, number[a]]) for a in node.arguments}
+    for part in sp.preorder_traversal(node.expression):
+        if part.is_Pow and part.exp.is_negative:
+            base = part.base.xreplace(at)
+            if base.is_number and base == 0:
+                return "a division by zero"
+        if isinstance(part, sp.log):
+            inner = part.args[0].xreplace(at)
+            if inner.is_number and inner <= 0:
+                return "the logarithm of a number ≤ 0"
+        if part.is_Pow and part.exp == sp.Rational(1, 2):
+            inner = part.base.xreplace(at)
+            if inner.is_number and inner < 0:
+                return "the square root of a negative number"
+    return "not defined (or too large)"
+
+
+def build(problem: GraphProblem) -> System:
+    """The problem's graph; :class:`SpecError` naming the equation when it cannot be one."""
+    source = problem.source
+    e_is_variable = "e" in problem.names  # a node or leaf called e: then e is not Euler's number
+    parsed: dict[str, tuple[int, sp.Expr, sp.Expr, tuple[str, ...]]] = {}
+    for k, equation in enumerate(problem.equations):
+        where = f"graph.equations[{k}]"
+        try:
+            program = parse_program(equation.expression, e_is_variable=e_is_variable)
+            with sp.evaluate(False):  # the same text, as written, for the forward step
+                written = parse_program(equation.expression, e_is_variable=e_is_variable).expression
+        except ExpressionError as err:
+            raise SpecError(source, where, f"{equation.text}: {err}") from None
+        if program.definitions or program.name is not None:
+            raise SpecError(source, where, f"{equation.text}: one equation per entry (no ';' or second '=')")
+        free = program.expression.free_symbols
+        arguments = tuple(v.name for v in program.variables if v in free)
+        parsed[equation.name] = (k, program.expression, written, arguments)
+    given = dict(problem.values)
+    for name, (k, _, _, arguments) in parsed.items():
+        for a in arguments:
+            if a not in parsed and a not in given:
+                raise SpecError(source, f"graph.equations[{k}]",
+                                f"{problem.equations[k].text}: {a} has no equation and no value (give it one under graph.values)")
+    used = {a for (_, _, _, arguments) in parsed.values() for a in arguments}
+    for name in given:
+        if name not in used:
+            raise SpecError(source, f"graph.values.{name}", f"no equation uses {name}")
+    order = _topological(problem, parsed)
+    leaves: list[str] = []
+    for name in order:
+        for a in parsed[name][3]:
+            if a not in parsed and a not in leaves:
+                leaves.append(a)
+    leaves.sort(key=lambda a: [n for n, _ in problem.values].index(a))  # the file's order of the values
+    names = leaves + order
+    number = {name: n for n, name in enumerate(names)}
+    nodes: list[Node] = []
+    families: list[Family] = []
+    for name in leaves:
+        nodes.append(Node(name, number[name], None))
+        families.append(Family("node", None, (), number[name], "input", shared=True, section=1, name=name))
+    for name in order:
+        k, expression, written, arguments = parsed[name]
+        symbols = {sp.Symbol(a, real=True): ARG[i] for i, a in enumerate(arguments)}
+        op: Operation = operation_of(expression.xreplace(symbols), len(arguments),
+                                     relu_at_zero=problem.relu_derivative_at_zero, written=written.xreplace(symbols))
+        args = np.array([[number[a] for a in arguments]], dtype=int).reshape(1, len(arguments))
+        nodes.append(Node(name, number[name], k, arguments, expression))
+        families.append(Family("node", None, (), number[name], "forward", op=op, args=args, section=1, name=name))
+    graph = Graph(tuple(families), number[problem.output])
+    return System(problem, graph, tuple(nodes), _backward_order(graph, names, problem))
+
+
+def _topological(problem: GraphProblem, parsed: dict) -> list[str]:
+    """The computed nodes so that every equation comes after the nodes it uses (the file's order
+    where it allows); a cycle is reported with the equations that make it."""
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    order: list[str] = []
+    for start in parsed:
+        if state.get(start):
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = []
+        state[start] = 1
+        path.append(start)
+        while stack:
+            name, i = stack[-1]
+            arguments = [a for a in parsed[name][3] if a in parsed]
+            if i < len(arguments):
+                stack[-1] = (name, i + 1)
+                nxt = arguments[i]
+                if state.get(nxt) == 1:
+                    cycle = path[path.index(nxt):] + [nxt]
+                    k = parsed[cycle[0]][0]
+                    steps = "; ".join(f"{problem.equations[parsed[a][0]].text}" for a in cycle[:-1])
+                    raise SpecError(problem.source, f"graph.equations[{k}]",
+                                    f"a cycle: {' → uses '.join(cycle)} ({steps}); a graph's equations must not depend on themselves")
+                if not state.get(nxt):
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append((nxt, 0))
+            else:
+                stack.pop()
+                path.pop()
+                state[name] = 2
+                order.append(name)
+    return order
+
+
+def _backward_order(graph: Graph, names: list[str], problem: GraphProblem) -> tuple[int, ...]:
+    """The nodes whose gradients the backward pass writes, in waves from the output: a node
+    once every node that uses it is done, each wave in the order the file first names them
+    (CS231n's order: ∂f/∂q and ∂f/∂z, then ∂f/∂x and ∂f/∂y)."""
+    reading: dict[str, int] = {}
+    for equation in problem.equations:
+        for token in [equation.name] + _names_in(equation.expression):
+            reading.setdefault(token, len(reading))
+    pending = {n: len(graph.consumers_of(n)) for n in range(graph.size)}
+    wave = [graph.output]
+    done: list[int] = []
+    while wave:
+        following: list[int] = []
+        for n in wave:
+            family = graph.family_of(n)
+            if family.op is None:
+                continue
+            for a in dict.fromkeys(int(v) for v in family.args[0]):
+                pending[a] -= sum(1 for user, _ in graph.consumers_of(a) if user == n)
+                if pending[a] == 0:
+                    following.append(a)
+        following.sort(key=lambda n: reading.get(names[n], len(reading)))
+        done.extend(following)
+        wave = following
+    return tuple(done)
+
+
+def _names_in(text: str) -> list[str]:
+    """The names in an expression's text, in order (for the reading order only)."""
+    out, word = [], ""
+    for ch in text + " ":
+        if ch.isalnum() or ch == "_" or "\u0370" <= ch <= "\u03ff":
+            word += ch
+        else:
+            if word and not word[0].isdigit():
+                out.append(word)
+            word = ""
+    return out
