@@ -30,11 +30,30 @@ SIZES = {
     "perceptron_xor": "2-2-1",
 }
 
-SHIPPED = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
+#: the graph examples (SPEC §7): their computed nodes, in the file's order
+GRAPHS = {
+    "graph_cs231n": ("q", "f"),
+    "graph_sigmoid_neuron": ("a", "b", "c", "d", "g", "h", "k", "f"),
+    "graph_ng": ("u", "v", "J"),
+    "graph_chain_rule": ("y1", "y2"),
+    "graph_logistic": ("z", "p", "L"),
+    "graph_fan_out": ("p", "s", "f"),
+}
+
+EVERY = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
+SHIPPED = [name for name in EVERY if name in SIZES]
 
 
 def test_every_example_is_listed_here():
-    assert SHIPPED == sorted(SIZES)
+    assert EVERY == sorted(list(SIZES) + list(GRAPHS))
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_graph_example_loads_and_describes_its_nodes(name):
+    problem = load(EXAMPLES / f"{name}.yaml")
+    assert problem.nodes == GRAPHS[name]
+    assert problem.title
+    assert f"a computational graph of {len(GRAPHS[name])} equations" in problem.describe()
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -46,10 +65,10 @@ def test_example_loads_and_describes_its_layers(name):
     assert "-".join(str(n) for n in [problem.inputs] + [layer.units for layer in problem.layers]) == SIZES[name]
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", EVERY)
 def test_example_begins_by_citing_its_source(name):
     first = (EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith(("# Source: seed 00", "# Ours")), first
+    assert first.startswith(("# Source: seed 00", "# Source: CS231n", "# Source: Andrew Ng", "# Ours")), first
 
 
 def test_mazur_numbering():

@@ -48,6 +48,7 @@ START_UP: set[tuple[str, str]] = {
     ("tracer.cli.problems", "tracer.render.document"),
     ("tracer.cli.problems", "tracer.render.extensions"),
     ("tracer.cli.problems", "tracer.export.answer"),
+    ("tracer.cli.problems", "tracer.render.graph"),
     ("tracer.core.functions", "tracer.calculus.derivatives"),
 }
 

@@ -14,8 +14,9 @@ from conftest import needs
 from tracer import load, loads, solve
 from tracer.render.printing import fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
-from tracer.core.solution import refs_of
+from tracer.core.solution import GraphSolution, refs_of
 from tracer.render.document import compile_pdf, render
+from tracer.render.graph import render_graph
 
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
@@ -72,9 +73,16 @@ def test_printed_numbers_equal_the_verified_values():
         assert value == pytest.approx(step.value, rel=5e-9, abs=1e-12), (k, step.id)
 
 
+def document(solution, fmt_: str, **options) -> str:
+    """A network's or a graph's document (a graph has no themes)."""
+    if isinstance(solution, GraphSolution):
+        return render_graph(solution, fmt_, **options)
+    return render(solution, fmt_, **options)
+
+
 def test_markdown_blocks_balanced_and_numbered():
     for path in EXAMPLES:
-        md = render(solve(load(path)), "md")
+        md = document(solve(load(path)), "md")
         assert md.count("$$") % 2 == 0, path
         tags = re.findall(r"\\tag\{(\d+)\}", md)
         assert [int(t) for t in tags] == list(range(1, len(tags) + 1)), path
@@ -166,8 +174,8 @@ def test_every_example_compiles_in_every_theme(tmp_path):
     jobs = []
     for path in EXAMPLES:
         sol = solve(load(path))
-        variants = [render(sol, "tex", notation=theme) for theme in THEMES]
-        variants += [render(sol, "tex", detail="full"), render(sol, "tex", detail="brief")]
+        variants = [] if isinstance(sol, GraphSolution) else [render(sol, "tex", notation=theme) for theme in THEMES]
+        variants += [document(sol, "tex"), document(sol, "tex", detail="full"), document(sol, "tex", detail="brief")]
         jobs.append((path.stem, _combined(variants)))
 
     def run(job):
@@ -199,7 +207,7 @@ def test_matrix_form_compiles(tmp_path):
 def test_every_example_markdown_renders_with_pandoc_without_warnings(tmp_path):
     """pandoc → HTML with MathJax: no warning, every $$ block recognised as display math,
     no stray $ left in the text."""
-    documents = [(path.stem, render(solve(load(path)), "md", detail="full")) for path in EXAMPLES]
+    documents = [(path.stem, document(solve(load(path)), "md", detail="full")) for path in EXAMPLES]
     blog = solve(load("examples/relu_softmax_3class.yaml"))
     documents += [(f"blog-{theme}", render(blog, "md", notation=theme)) for theme in THEMES]
     documents.append(("matrix", render(blog, "md", form="matrix")))

@@ -14,16 +14,16 @@ from pathlib import Path
 
 from tracer.core import derive
 from tracer.core.solution import Solution
-from tracer.spec import Problem, SpecError, load, loads
+from tracer.spec import GraphProblem, Problem, SpecError, load, loads
 
 __version__ = "0.1.0"
 
-__all__ = ["Problem", "Solution", "SpecError", "load", "loads", "solve", "__version__"]
+__all__ = ["GraphProblem", "Problem", "Solution", "SpecError", "load", "loads", "solve", "__version__"]
 
 
-def solve(problem: Problem | str | Path, **options) -> Solution:
+def solve(problem: Problem | GraphProblem | str | Path, **options) -> Solution:
     """The worked solution of a problem (or of the problem file at a path), verified.
 
     Options: ``derived_steps`` (training steps written out, default 3), ``verify`` (default True).
     """
-    return derive.solve(problem if isinstance(problem, Problem) else load(problem), **options)
+    return derive.solve(problem if isinstance(problem, (Problem, GraphProblem)) else load(problem), **options)

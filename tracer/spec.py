@@ -439,10 +439,24 @@ class GraphProblemModel(_Strict):
 
 
 def json_schema() -> dict[str, Any]:
-    schema = ProblemModel.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "backprop-tracer problem file"
-    return schema
+    """One schema for both kinds of problem file: a network (``network:``) or a graph (``graph:``)."""
+    definitions: dict[str, Any] = {}
+    forms = []
+    for name, model in (("NetworkProblem", ProblemModel), ("GraphProblem", GraphProblemModel)):
+        schema = model.model_json_schema()
+        for key, value in schema.pop("$defs", {}).items():
+            assert definitions.get(key, value) == value, f"two schemas define {key} differently"
+            definitions[key] = value
+        schema["title"] = name
+        definitions[name] = schema
+        forms.append({"$ref": f"#/$defs/{name}"})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "backprop-tracer problem file",
+        "description": "a layered network (network:, data:, loss:) or a computational graph written as equations (graph:)",
+        "oneOf": forms,
+        "$defs": definitions,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -760,6 +774,23 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
     )
 
 
+def _graph_mapping(problem: GraphProblem) -> dict[str, Any]:
+    graph: dict[str, Any] = {
+        "equations": [e.text for e in problem.equations],
+        "values": dict(problem.values),
+        "output": problem.output,
+    }
+    if problem.relu_derivative_at_zero:
+        graph["relu_derivative_at_zero"] = problem.relu_derivative_at_zero
+    out: dict[str, Any] = {"title": problem.title, "graph": graph}
+    t = problem.training
+    if t.parameters:
+        out["training"] = {"parameters": list(t.parameters), "learning_rate": t.learning_rate, "steps": t.steps}
+    if problem.randomize is not None:
+        out["randomize"] = problem.randomize
+    return out
+
+
 def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Quantity, ...]:
     """Parameter names of the problem file, read once into keys (``W2[1,1]``, ``b2``)."""
     if not names:
@@ -817,13 +848,15 @@ def _generated(model: ProblemModel, source: str, n_out: int) -> tuple[tuple[Samp
 # ---------------------------------------------------------------------------
 
 
-def to_mapping(problem: Problem) -> dict[str, Any]:
+def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
     """The problem as the mapping of a problem file: ``from_mapping(to_mapping(p)) == p``.
 
     Weights are written in the layout the file used; a generated data set
     is written as its ``dataset:`` block (the generator is seeded), a quiz's
     ``randomize:`` block is kept as it was read.
     """
+    if isinstance(problem, GraphProblem):
+        return _graph_mapping(problem)
     layers = []
     for layer in problem.layers:
         activation: Any = layer.activation.name

@@ -154,8 +154,11 @@ def build(problem: GraphProblem) -> System:
             raise SpecError(source, where, f"{equation.text}: {err}") from None
         if program.definitions or program.name is not None:
             raise SpecError(source, where, f"{equation.text}: one equation per entry (no ';' or second '=')")
-        free = program.expression.free_symbols
+        # the names as written: x − x is still an equation of x (its local derivative is 0)
+        free = written.free_symbols
         arguments = tuple(v.name for v in program.variables if v in free)
+        if not arguments:
+            raise SpecError(source, where, f"{equation.text}: uses no name; a number is a leaf: give {equation.name} under graph.values")
         parsed[equation.name] = (k, program.expression, written, arguments)
     given = dict(problem.values)
     for name, (k, _, _, arguments) in parsed.items():
@@ -184,8 +187,10 @@ def build(problem: GraphProblem) -> System:
     for name in order:
         k, expression, written, arguments = parsed[name]
         symbols = {sp.Symbol(a, real=True): ARG[i] for i, a in enumerate(arguments)}
+        with sp.evaluate(False):  # the written form keeps the file's order of terms and factors
+            written_here = written.xreplace(symbols)
         op: Operation = operation_of(expression.xreplace(symbols), len(arguments),
-                                     relu_at_zero=problem.relu_derivative_at_zero, written=written.xreplace(symbols))
+                                     relu_at_zero=problem.relu_derivative_at_zero, written=written_here)
         args = np.array([[number[a] for a in arguments]], dtype=int).reshape(1, len(arguments))
         nodes.append(Node(name, number[name], k, arguments, expression))
         families.append(Family("node", None, (), number[name], "forward", op=op, args=args, section=1, name=name))

@@ -50,6 +50,8 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
     """The verified solution; exit 2 when the numbers cannot be computed, 1 when verification fails."""
     try:
         solution = solve(problem, derived_steps=derived_steps)
+    except SpecError as err:  # a graph's equations read as a whole: a name, a cycle, 1/0 at the given values
+        on_error(str(err), 2)
     except (ValueError, ZeroDivisionError, OverflowError) as err:
         on_error(f"{problem.source}: the computation failed: {err}", 2)
     v = solution.verification

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import click
 
+from tracer.core import derive
 from tracer.cli.common import examples_dir, load_problem, on_error, solve_problem, write_output
 from tracer.core.keys import NameError_, split_step
 from tracer.core.solution import LookupError_
 from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name
-from tracer.spec import json_schema, load
+from tracer.spec import GraphProblem, SpecError, json_schema, load
 
 FORMATS_SOLVE = ["text", "md", "tex", "pdf", "json"]
 FORMATS_ASK = ["text", "md", "tex", "json"]
@@ -55,6 +56,9 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     if fmt == "json":
         write_output(json.dumps(solution_json(solution), indent=1), out)
         return
+    if isinstance(problem, GraphProblem):
+        _solve_graph(solution, fmt, out, detail, digits, notation, form, only)
+        return
     # start-up: the renderers (Jinja2, the printers, the diff writer) load only when a document
     # is asked for — `solve -f json` of a small network would spend a third of its time on them
     from tracer.render.document import RenderError, compile_pdf, render
@@ -81,6 +85,32 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     write_output(text, out)
     if fmt == "md" and out and out != "-" and getattr(solution, "run", None) is not None:
         for path in write_curves(solution, Path(out)):  # the run's curves as files beside the Markdown
+            click.echo(f"wrote {path}", err=True)
+
+
+def _solve_graph(solution, fmt: str, out: str | None, detail: str, digits: int, notation: str | None, form: str | None, only: str | None) -> None:
+    """A graph problem's document; its circuit as an SVG beside a Markdown file."""
+    for option, given in (("--notation", notation), ("--form", form), ("--only", only)):
+        if given:
+            on_error(f"{solution.problem.source}: {option}: not for a graph problem (its nodes keep their own names)", 2)
+    # start-up: the renderers load only when a document is asked for
+    from tracer.render.document import RenderError, compile_pdf
+    # start-up: as above
+    from tracer.render.graph import circuit_svg, render_graph
+
+    if fmt == "pdf":
+        try:
+            pdf = compile_pdf(render_graph(solution, "tex", detail=detail, digits=digits), Path(out))  # type: ignore[arg-type]
+        except RenderError as err:
+            on_error(str(err), err.code)
+        click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')})", err=True)
+        return
+    write_output(render_graph(solution, fmt, detail=detail, digits=digits), out)
+    if fmt == "md" and out and out != "-":
+        svg = circuit_svg(solution, digits)
+        if svg is not None:
+            path = Path(out).with_suffix(".circuit.svg")
+            path.write_text(svg + "\n", encoding="utf-8")
             click.echo(f"wrote {path}", err=True)
 
 
@@ -120,7 +150,7 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
         click.echo(json.dumps(ask_json(solution, quantity, number, step), indent=1))
         return
     steps = solution.dependencies(step) if step is not None else []
-    if notation is None:  # asked in a source's own names (dE_total/dw5): answered in them
+    if notation is None and not isinstance(problem, GraphProblem):  # asked in a source's own names (dE_total/dw5): answered in them
         notation = theme_of_name(split_step(quantity)[0], problem)
     click.echo(render_steps(solution, steps, number, quantity, fmt, notation=notation, digits=digits), nl=False)
 
@@ -130,6 +160,11 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
 def validate(file: str) -> None:
     """Check a problem file and say what it describes (exit 2 with the field named if it is wrong)."""
     problem = load_problem(file)
+    if isinstance(problem, GraphProblem):
+        try:  # its equations read and evaluated at the given values (1/0 is bad input too)
+            derive.solve(problem, derived_steps=0, verify=False)
+        except SpecError as err:
+            on_error(str(err), 2)
     click.echo(f"{file}: valid")
     click.echo(problem.describe())
 

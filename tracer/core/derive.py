@@ -31,7 +31,7 @@ from typing import Protocol
 import numpy as np
 import sympy as sp
 
-from tracer.builders import mlp
+from tracer.builders import equations, mlp
 from tracer.builders.mlp import Network
 from tracer.core import functions, gates, keys, perceptron, sweep
 from tracer.core import verify as verification
@@ -45,6 +45,9 @@ from tracer.core.solution import (
     Derivations,
     Expression,
     Factor,
+    GraphNode,
+    GraphSolution,
+    GraphStep,
     LayerArrays,
     Section,
     Solution,
@@ -95,6 +98,8 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
     ``verify=False`` skips the comparison with the NumPy pass (replays and quiz mistakes
     solve many variants that the caller checks otherwise).
     """
+    if isinstance(problem, GraphProblem):
+        return solve_graph(problem, derived_steps=derived_steps, verify=verify)  # type: ignore[return-value]
     network = mlp.build(problem)
     symbolic = len(problem.data) * len(problem.parameter_keys) <= SYMBOLIC_LIMIT
     if not symbolic:
@@ -156,6 +161,107 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
     if verify:
         solution = solution.with_verification(verification.verify(solution))
     return solution
+
+
+def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verify: bool = True) -> GraphSolution:
+    """A graph problem (SPEC.md §7): the forward pass node by node, the backward pass from the
+    output to every node (inputs included), and with training each update of the trained
+    leaves and the output after. A value or a local derivative that is not a number at the
+    given values (1/0, log 0) is bad input: :class:`~tracer.spec.SpecError` naming the equation."""
+    system = equations.build(problem)
+    graph = system.graph
+    trained = np.zeros(graph.size, dtype=bool)
+    trained[system.parameter_nodes] = True
+    rate = problem.training.learning_rate
+    count = problem.training.steps if problem.training.parameters else 0
+    names = [graph.key(n) for n in range(graph.size)]
+    values_now = dict(problem.values)
+    steps: list[GraphStep] = []
+    passes = []
+    origin = 0
+    for number in range(1, max(count, 1) + 1):
+        values = sweep.forward(graph, system.leaves(values_now))
+        system.undefined(values)
+
+        def descend(nodes: np.ndarray, gradient: np.ndarray, values=values) -> np.ndarray:
+            old = values[0, nodes]
+            return np.where(trained[nodes], old - rate * gradient, old)
+
+        engine = sweep.reverse(graph, values, np.ones(1), descend if count else None)
+        system.undefined(values, engine.local)
+        derived = number <= derived_steps or (count == 0 and derived_steps > 0)
+        writer = Writer(system, (), values, engine, number, origin, trained, rate)
+        gradient = engine.adjoint[0].copy()
+        gradient[graph.output] = 1.0
+        after = {names[n]: float(engine.after[n]) for n in system.parameter_nodes} if count else {}
+        steps.append(GraphStep(number, derived, dict(zip(names, values[0].tolist())), dict(zip(names, gradient.tolist())),
+                               after, float(values[0, graph.output]), writer))
+        passes.append((number, values, engine))
+        values_now.update({key.name: v for key, v in after.items()})
+        origin = number if derived else 0
+    final = problem.with_values(values_now)
+    closing_writer, values_after, closing = None, None, None
+    if count:
+        closing = sweep.forward(graph, system.leaves(values_now))
+        system.undefined(closing)
+        closing_writer = Writer(system, (), closing, None, END, origin, trained, rate)
+        values_after = dict(zip(names, closing[0].tolist()))
+    solution = GraphSolution(
+        problem=problem,
+        nodes=_graph_nodes(system),
+        steps=tuple(steps),
+        trained=bool(count),
+        final=final,
+        values_after=values_after,
+        notes=tuple(_graph_notes(system, [p for p, s in zip(passes, steps) if s.derived])),
+        closing_writer=closing_writer,
+        engine=verification.GraphEngine(system, tuple(passes), closing),
+    )
+    if verify:
+        solution = solution.with_verification(verification.verify_graph(solution))
+    return solution
+
+
+def _graph_nodes(system: equations.System) -> tuple[GraphNode, ...]:
+    out = []
+    for node in system.nodes:
+        key = keys.node(node.name)
+        if node.equation is None:
+            out.append(GraphNode(key, None, (), "leaf"))
+            continue
+        op = system.graph.family_of(node.number).op
+        constant, signs = None, ()
+        if isinstance(op, gates.Add):
+            signs = op.signs
+        if isinstance(op, gates.Scale):
+            constant = float(op.factor)
+        elif isinstance(op, gates.Power):
+            constant = float(op.exponent)
+        elif isinstance(op, gates.Add) and op.constant != 0:
+            constant = float(op.constant)
+        out.append(GraphNode(key, system.problem.equations[node.equation].text, tuple(keys.node(a) for a in node.arguments),
+                             gates.kind_of(op), constant, signs))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _graph_notes(system: equations.System, passes) -> list[str]:
+    """The conventions met at a kink (ReLU at 0, a tie of max, |u| at 0) in a written-out pass."""
+    notes: list[str] = []
+    for node in system.nodes:
+        if node.equation is None:
+            continue
+        family = system.graph.family_of(node.number)
+        op = family.op
+        note = op.kink_note()
+        if not note or note in notes:
+            continue
+        for _number, values, _engine in passes:
+            args = values[0, family.args[0]]
+            tie = args[0] == args[1] if isinstance(op, gates.Maximum) else args[0] == 0.0
+            if tie:
+                notes.append(f"{system.problem.equations[node.equation].text}: {note}")
+                break
+    return notes
 
 
 def _numeric_step(problem: Problem, number: int) -> TrainingStep:
@@ -540,7 +646,7 @@ class Writer:
             return made
         family = self.graph.family_of(node)
         users = self.graph.consumers_of(node)
-        key = self.partial(LOSS, node, s)
+        key = self.partial(self.objective, node, s)
         value = float(self.engine.adjoint[s, node])
         kind = "gradient" if family.shared else "backward"
         if len(users) == 1 and self.graph.family_of(users[0][0]).fused:
@@ -612,7 +718,7 @@ class Writer:
         if made is None:
             mean = self.network.samples_combine == "mean"
             terms = tuple(Chain((self.factor(self.gradient(node, s)),)) for s in range(self.samples))
-            made = Step(self.partial(LOSS, node, None), Sum(terms, 1 / self.samples if mean else None,
+            made = Step(self.partial(self.objective, node, None), Sum(terms, 1 / self.samples if mean else None,
                         f"mean over {self.samples} samples" if mean else ""), float(self.engine.gradient[node]), "gradient")
             self._combined[node] = made
         return made

@@ -66,11 +66,11 @@ class Add(Gate):
 
     @property
     def rule(self) -> str:
-        return "the add gate passes the gradient on unchanged"
+        return "add gate: passes the gradient on unchanged"
 
     def rule_for(self, slot: int) -> str:
         if self.signs[slot] < 0:
-            return "a subtraction passes the gradient on with its sign flipped"
+            return "subtraction: passes the gradient on with its sign flipped"
         return self.rule
 
     def expression(self, args, position=0):
@@ -99,7 +99,7 @@ class Multiply(Gate):
 
     @property
     def rule(self) -> str:
-        return "the multiply gate swaps its inputs: the local gradient on one input is the other input"
+        return "multiply gate: the local gradient is the other input (the inputs swap)"
 
     def expression(self, args, position=0):
         return sp.Mul(args[0], args[1], evaluate=False)
@@ -124,7 +124,7 @@ class Scale(Gate):
 
     @property
     def rule(self) -> str:
-        return "a constant factor scales the gradient by itself"
+        return "constant factor: scales the gradient by the constant"
 
     def expression(self, args, position=0):
         return -args[0] if self.factor == -1 else sp.Mul(self.factor, args[0], evaluate=False)
@@ -151,7 +151,7 @@ class Maximum(Gate):
 
     @property
     def rule(self) -> str:
-        return f"the {self.kind} gate routes the gradient to the {'larger' if self.larger else 'smaller'} input"
+        return f"{self.kind} gate: routes the gradient to the {'larger' if self.larger else 'smaller'} input"
 
     def expression(self, args, position=0):
         return (sp.Max if self.larger else sp.Min)(args[0], args[1])
@@ -188,7 +188,7 @@ class Exp(Gate):
 
     @property
     def rule(self) -> str:
-        return "the exp gate's local gradient is its own output, e^u"
+        return "exp gate: the local gradient is its own output, exp(u)"
 
     def expression(self, args, position=0):
         return sp.exp(args[0])
@@ -210,7 +210,7 @@ class Log(Gate):
 
     @property
     def rule(self) -> str:
-        return "the natural logarithm's local gradient is 1/u"
+        return "log gate: the local gradient is 1/u"
 
     def expression(self, args, position=0):
         return sp.log(args[0])
@@ -236,8 +236,8 @@ class Power(Gate):
     @property
     def rule(self) -> str:
         if self.exponent == -1:
-            return "the 1/x gate's local gradient is −1/u²"
-        return "the power rule: the local gradient of u^n is n·u^(n−1)"
+            return "1/x gate: the local gradient is −1 over the square of its input"
+        return "power rule: the exponent comes down as a factor and drops by one"
 
     def expression(self, args, position=0):
         return sp.Pow(args[0], self.exponent)
@@ -265,7 +265,7 @@ class Absolute(Gate):
 
     @property
     def rule(self) -> str:
-        return "|u| passes the gradient on with the sign of u"
+        return "absolute value: passes the gradient on with the sign of u"
 
     def expression(self, args, position=0):
         return sp.Abs(args[0])
@@ -290,7 +290,7 @@ class Sine(Gate):
 
     @property
     def rule(self) -> str:
-        return "the local gradient of sin u is cos u"
+        return "sine: the local gradient is cos u"
 
     def expression(self, args, position=0):
         return sp.sin(args[0])
@@ -312,7 +312,7 @@ class Cosine(Gate):
 
     @property
     def rule(self) -> str:
-        return "the local gradient of cos u is −sin u"
+        return "cosine: the local gradient is −sin u"
 
     def expression(self, args, position=0):
         return sp.cos(args[0])
@@ -448,11 +448,11 @@ def _signs(terms: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> tuple[int, ..
 
 #: the layers' activations met as gates of an equation, and how they pass the gradient back
 _ACTIVATION_RULES = {
-    "sigmoid": "the sigmoid gate's local gradient is σ(1 − σ), written in its own output",
-    "tanh": "the tanh gate's local gradient is 1 − tanh², written in its own output",
-    "relu": "the ReLU gate passes the gradient on where its input is positive, and blocks it elsewhere",
-    "softplus": "the softplus gate's local gradient is the sigmoid of its input",
-    "arctan": "the local gradient of arctan u is 1/(1 + u²)",
+    "sigmoid": "sigmoid gate: the local gradient is σ(1 − σ), in its own output",
+    "tanh": "tanh gate: the local gradient is 1 minus the square of its own output",
+    "relu": "ReLU gate: passes the gradient where its input is positive, blocks it elsewhere",
+    "softplus": "softplus gate: the local gradient is the sigmoid of its input",
+    "arctan": "arctan: the local gradient is 1/(1 + u²)",
 }
 
 

@@ -35,7 +35,7 @@ import sympy as sp
 from tracer import notation
 from tracer.core import keys
 from tracer.core.keys import END, Key, NameError_, Partial, Quantity
-from tracer.spec import Problem
+from tracer.spec import GraphProblem, Problem
 
 StepKind = Literal["forward", "activation", "loss", "local", "backward", "gradient", "update"]
 SectionKind = Literal["forward", "loss", "backward", "gradients", "update", "forward_after", "loss_after"]
@@ -485,6 +485,10 @@ class Solution:
     def dependencies(self, step: Step) -> list[Step]:
         return dependencies(self, step)
 
+    def parse_key(self, text: str) -> Key:
+        """A canonical name as its key (the index's own lookups by name)."""
+        return keys.parse(text)
+
 
 def dependencies(solution: Solution, step: Step) -> list[Step]:
     """The steps a step needs (itself last), in the order a reader meets them (each written only
@@ -518,7 +522,7 @@ class StepIndex(Mapping[Key, Step]):
     def get(self, key, default=None):
         if isinstance(key, str):
             try:
-                key = keys.parse(key)
+                key = self.solution.parse_key(key)
             except NameError_:
                 return default
         writer = self.solution.writer_of(key)
@@ -547,3 +551,175 @@ def _needs_sample(target: Key) -> bool:
 
 def _with_sample(target: Key) -> Key:
     return target.of_sample(1)
+
+
+# ---------------------------------------------------------------------------
+# A graph problem's solution (SPEC.md §7)
+# ---------------------------------------------------------------------------
+
+GateKind = Literal["leaf", "add", "multiply", "scale", "max", "min", "sigmoid", "tanh", "relu", "softplus", "arctan",
+                   "exp", "log", "power", "abs", "sin", "cos", "equation"]
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One name of a graph problem as its documents show it: its equation and the gate it is."""
+
+    key: Quantity
+    equation: str | None  # "q = x + y" as the file writes it (None: a leaf)
+    arguments: tuple[Quantity, ...]  # the names its equation uses, in order of first appearance
+    gate: GateKind
+    constant: float | None = None  # the gate's number: the factor of a scale gate, the exponent of a power, what an add gate adds
+    signs: tuple[int, ...] = ()  # an add gate: +1 or −1 per argument (x − y: (1, −1))
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.equation is None
+
+
+@dataclass(frozen=True, eq=False)
+class GraphStep:
+    """One pass over a graph (with training: one gradient-descent step) and its numbers."""
+
+    number: int  # 1-based
+    derived: bool  # written out in full
+    values: dict[Quantity, float]  # every name: the leaves and the nodes
+    gradients: dict[Quantity, float]  # ∂output/∂ every name (the output's own: 1)
+    params_after: dict[Quantity, float]  # the trained leaves after the update (empty without training)
+    output: float
+    writer: StepWriter | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def sections(self) -> tuple[Section, ...]:
+        return self.writer.sections() if (self.derived and self.writer is not None) else ()
+
+    def steps(self) -> Iterator[Step]:
+        for section in self.sections:
+            yield from section.steps
+
+
+@dataclass(frozen=True, eq=False)
+class GraphSolution:
+    """The worked solution of a graph problem: the forward pass node by node, the backward pass
+    from the output to every node, and (with training) each update and the value after."""
+
+    problem: GraphProblem
+    nodes: tuple[GraphNode, ...]  # the leaves (the file's order), then the nodes in topological order
+    steps: tuple[GraphStep, ...]  # at least one: the pass at the given values
+    trained: bool  # gradient descent on some leaves (training.parameters, steps ≥ 1)
+    final: GraphProblem  # the problem with the final values of the trained leaves
+    values_after: dict[Quantity, float] | None = None  # with training: every name at the final values
+    notes: tuple[str, ...] = ()
+    verification: Verification | None = None
+    closing_writer: StepWriter | None = field(default=None, repr=False, compare=False)
+    engine: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def output(self) -> Quantity:
+        return keys.node(self.problem.output)
+
+    @property
+    def output_after(self) -> float | None:
+        return None if self.values_after is None else self.values_after[self.output]
+
+    @property
+    def samples(self) -> int:
+        return 1
+
+    @cached_property
+    def closing(self) -> tuple[Section, ...]:
+        return self.closing_writer.sections() if self.closing_writer is not None else ()
+
+    def with_verification(self, verification: Verification) -> "GraphSolution":
+        solved = replace(self, verification=verification)
+        if "closing" in self.__dict__:
+            solved.__dict__["closing"] = self.__dict__["closing"]
+        return solved
+
+    def all_steps(self) -> Iterator[Step]:
+        for graph_step in self.steps:
+            yield from graph_step.steps()
+        for section in self.closing:
+            yield from section.steps
+
+    @cached_property
+    def index(self) -> StepIndex:
+        return StepIndex(self)  # type: ignore[arg-type]
+
+    def writer_of(self, key: Key) -> StepWriter | None:
+        if key.step == END:
+            return self.closing_writer
+        if isinstance(key.step, int) and 1 <= key.step <= len(self.steps):
+            gs = self.steps[key.step - 1]
+            return gs.writer if gs.derived else None
+        return None
+
+    def rank(self, step: Step) -> tuple:
+        order = len(self.steps) + 1 if step.key.step == END else step.key.step
+        writer = self.writer_of(step.key)
+        return (order,) + (writer.rank(step.key) if writer is not None else ())
+
+    def parse_key(self, text: str) -> Key:
+        return keys.parse_in_graph(text, self.problem.names)
+
+    # -- the query API: names read once, at the boundary ------------------------------
+    def resolve(self, text: str | Key) -> tuple[Key, keys.Step | None]:
+        """A name (``df/dx``, ``q``, ``x'``, ``…@2``, ``…@end``) as (key, the step it names: None
+        when no ``@``)."""
+        if isinstance(text, (Quantity, Partial)):
+            target: Key = text
+            number: keys.Step | None = None if text.step == 1 else text.step
+        else:
+            target = self.parse_key(text)
+            number = keys.split_step(text)[1]
+        target = target.at_step(1)
+        count = len(self.steps) if self.trained else 0
+        if isinstance(number, int) and not 1 <= number <= max(1, count):
+            raise LookupError_(f"{text}: {_there_are(count, 'training step')}")
+        if number == END and not self.trained:
+            raise LookupError_(f"{text}: there is no training step, so no pass with updated values")
+        return target, number
+
+    def step(self, text: str | Key) -> Step:
+        target, number = self.resolve(text)
+        at = 1 if number is None else number
+        found = self.index.get(target.at_step(at))
+        if found is not None:
+            return found
+        if isinstance(target, Quantity) and not target.after and self.node(target).is_leaf:
+            raise LookupError_(f"{text}: a leaf; its value is given (no equation computes it)")
+        if isinstance(target, Quantity) and target.after and target.plain() not in self.steps[0].params_after:
+            raise LookupError_(f"{text}: {target.name} is not trained (training.parameters)")
+        if isinstance(number, int) and not self.steps[number - 1].derived:
+            raise LookupError_(f"{text}: step {number} is computed, not written out (--derived-steps)")
+        raise LookupError_(f"{text}: no such quantity in this solution")
+
+    def node(self, key: Quantity) -> GraphNode:
+        for node in self.nodes:
+            if node.key == key.plain():
+                return node
+        raise LookupError_(f"{key}: not a name of this graph")
+
+    def value(self, text: str | Key) -> float:
+        """The value of a name: a node's or a leaf's, a gradient, a leaf after the update."""
+        target, number = self.resolve(text)
+        if isinstance(target, Quantity):
+            plain = target.plain()
+            if target.after:
+                at = number if isinstance(number, int) else len(self.steps)
+                after = self.steps[at - 1].params_after
+                if plain not in after:
+                    raise LookupError_(f"{text}: {plain} is not trained (training.parameters)")
+                return after[plain]
+            if number == END:
+                assert self.values_after is not None
+                return self.values_after[plain]
+            return self.steps[(number or 1) - 1].values[plain]
+        if target.local or target.of != self.output:
+            return self.step(text).value
+        if number == END:
+            raise LookupError_(f"{text}: gradients belong to a training step (@1, @2, …), not to the final pass")
+        return self.steps[(number or 1) - 1].gradients[target.wrt]
+
+    def dependencies(self, step: Step) -> list[Step]:
+        return dependencies(self, step)  # type: ignore[arg-type]

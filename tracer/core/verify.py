@@ -14,21 +14,25 @@ NumPy δ law, shown equal to the scalar chain) is computed here too.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+import sympy as sp
 
 from tracer.builders.mlp import Network
-from tracer.core import keys, perceptron
+from tracer.core import gates, keys, perceptron
 from tracer.core.keys import LOSS, LOSS_AFTER, Partial, Quantity
-from tracer.core.solution import DeltaForm, DeltaRow, Mismatch, Solution, Verification
+from tracer.core.solution import DeltaForm, DeltaRow, GraphSolution, Mismatch, Solution, Verification
 from tracer.core.sweep import Pass
+from tracer.numeric import graph as graph_numeric
 from tracer.numeric import mlp as numeric
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
 RELATIVE = 1e-9
 #: finite differences (central, h = 1e-6) are accurate to about this, relative to the gradient's scale
 FD_RELATIVE = 1e-5
+#: the step of central differences (relative to the value moved, at least this)
+FD_STEP = 1e-6
 #: finite differences cost two passes per parameter: skip them beyond this many parameters
 FD_MAX_PARAMETERS = 2000
 #: the δ form is written for layers up to this width (wider ones: ``--form matrix``)
@@ -306,3 +310,124 @@ def _delta_form(network: Network, p: Pass, reference, problem, number: int) -> D
         samples.append((tag, tuple(rows)))
     return DeltaForm(number, tuple(samples), worst)
 
+
+
+# ---------------------------------------------------------------------------
+# Graph problems (SPEC.md §7)
+# ---------------------------------------------------------------------------
+
+#: graphs up to this many nodes are also checked against SymPy's derivative of the whole
+#: composed expression, and every local derivative against finite differences of its node
+GRAPH_SYMBOLIC_NODES = 40
+
+
+@dataclass(frozen=True, eq=False)
+class GraphEngine:
+    """The engine's arrays behind a graph solution: each step's pass (number, values, pass) and
+    the values of the closing pass (with training)."""
+
+    system: Any
+    passes: tuple[tuple[int, np.ndarray, Pass], ...]
+    closing: np.ndarray | None
+
+
+def verify_graph(solution: GraphSolution) -> Verification:
+    """Every value, gradient and update of a graph solution against the independent NumPy
+    evaluator of the same equations (:mod:`tracer.numeric.graph`): its values, its central
+    finite differences of the output w.r.t. every node, of every node w.r.t. its arguments
+    (the local derivatives), and for small graphs SymPy's derivative of the composed function."""
+    problem = solution.problem
+    engine: GraphEngine = solution.engine
+    system = engine.system
+    graph = system.graph
+    twin = graph_numeric.NumericGraph.compile([e.text for e in problem.equations], e_is_variable="e" in problem.names)
+    checker = _Checker()
+    names = [graph.key(n) for n in range(graph.size)]
+    fd_count, fd_worst = 0, 0.0
+    values_now = dict(problem.values)
+    symbolic = _composed_gradients(system) if graph.size <= GRAPH_SYMBOLIC_NODES else None
+    for (number, values, sweep_pass), gs in zip(engine.passes, solution.steps):
+        reference = twin.evaluate(values_now)
+        checker.array(lambda k, n=number: str(names[k].at_step(n)), values[0], [reference[str(k)] for k in names])
+        kink = _graph_near_kink(system, values)
+        fd = twin.finite_differences(values_now, problem.output)
+        gradient = np.array([gs.gradients[k] for k in names])
+        scale = max([1.0] + [abs(g) for g in gradient])
+        if not kink:
+            for k, key in enumerate(names):
+                fd_count += 1
+                fd_worst = max(fd_worst, abs(gradient[k] - fd[str(key)]))
+                checker.scalar(str(Partial(solution.output, key, None, number)), gradient[k], fd[str(key)],
+                               "finite differences", FD_RELATIVE * max(scale, abs(gradient[k])))
+            if graph.size <= GRAPH_SYMBOLIC_NODES:
+                count, worst = _local_differences(checker, system, twin, values_now, sweep_pass, number)
+                fd_count, fd_worst = fd_count + count, max(fd_worst, worst)
+        if symbolic is not None:
+            at = {sp.Symbol(name, real=True): sp.Float(value, 30) for name, value in values_now.items()}
+            for name, derivative in symbolic.items():
+                exact = float(derivative.xreplace(at).evalf(30))
+                checker.scalar(str(Partial(solution.output, keys.node(name), None, number)), gs.gradients[keys.node(name)], exact, "sympy")
+        for key, value in gs.params_after.items():
+            expected = values_now[key.name] - problem.training.learning_rate * gs.gradients[key]
+            checker.scalar(str(key.updated().at_step(number)), value, expected)
+            fd_expected = values_now[key.name] - problem.training.learning_rate * fd[key.name]
+            if not kink:
+                checker.scalar(str(key.updated().at_step(number)), value, fd_expected, "finite differences",
+                               FD_RELATIVE * problem.training.learning_rate * max(scale, 1.0))
+        values_now.update({key.name: v for key, v in gs.params_after.items()})
+    if engine.closing is not None:
+        reference = twin.evaluate(values_now)
+        checker.array(lambda k: str(names[k].at_step(keys.END)), engine.closing[0], [reference[str(k)] for k in names])
+    return Verification(checker.count, checker.max_diff, fd_count, fd_worst, tuple(checker.mismatches))
+
+
+def _graph_near_kink(system, values: np.ndarray) -> bool:
+    """Is an argument of a ReLU, |u| or max/min gate within finite differences' reach of its kink?"""
+    for family in system.graph.operations():
+        op = family.op
+        args = values[0, family.args[0]]
+        if isinstance(op, (gates.Maximum,)):
+            if abs(args[0] - args[1]) < 1e-4:
+                return True
+        elif isinstance(op, gates.Absolute) or (getattr(op, "kinked", False)):
+            if abs(args[0]) < 1e-4:
+                return True
+        elif isinstance(op, gates.Equation) and op.body.has(sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.Piecewise):
+            return True  # a kink somewhere inside: no finite-difference check to trust
+    return False
+
+
+def _local_differences(checker: _Checker, system, twin, values: dict, sweep_pass: Pass, number: int) -> tuple[int, float]:
+    """Every local derivative ∂node/∂argument — the factors the documents print in the chains —
+    against central differences of the node alone: its arguments pinned to their values, the
+    one differentiated moved by ±h."""
+    count, worst = 0, 0.0
+    current = twin.evaluate(values)
+    for node in system.nodes:
+        if node.equation is None:
+            continue
+        local = sweep_pass.local[node.number][0, 0]
+        pinned = {a: current[a] for a in node.arguments}
+        for slot, argument in enumerate(node.arguments):
+            h = FD_STEP * max(1.0, abs(pinned[argument]))
+            up = twin.evaluate(values, {**pinned, argument: pinned[argument] + h})[node.name]
+            down = twin.evaluate(values, {**pinned, argument: pinned[argument] - h})[node.name]
+            reference = (up - down) / (2 * h)
+            count += 1
+            worst = max(worst, abs(local[slot] - reference))
+            checker.scalar(f"d{node.name}/d{argument}@{number}", float(local[slot]), reference, "finite differences",
+                           FD_RELATIVE * max(1.0, abs(reference)))
+    return count, worst
+
+
+def _composed_gradients(system) -> dict[str, sp.Expr] | None:
+    """SymPy's derivative of the output as one composed expression of the leaves, per leaf."""
+    expression: dict[str, sp.Expr] = {}
+    for node in system.nodes:
+        if node.equation is None:
+            continue
+        assert node.expression is not None
+        expression[node.name] = node.expression.xreplace({sp.Symbol(a, real=True): expression[a] for a in node.arguments if a in expression})
+    output = expression[system.problem.output]
+    leaves = [n.name for n in system.nodes if n.equation is None]
+    return {name: sp.diff(output, sp.Symbol(name, real=True)) for name in leaves}

@@ -10,7 +10,7 @@ import math
 from typing import Any, Mapping
 
 from tracer.core import keys
-from tracer.core.solution import Solution
+from tracer.core.solution import GraphSolution, Solution
 from tracer.spec import Problem
 
 
@@ -40,7 +40,49 @@ def json_number(x: float) -> float | str:
     return x if math.isfinite(x) else ("Infinity" if x > 0 else "-Infinity" if x < 0 else "NaN")
 
 
-def solution_json(solution: Solution) -> dict[str, Any]:
+def _verification_json(v) -> dict[str, Any]:
+    return {
+        "quantities": v.quantities,
+        "max_abs_diff": v.max_abs_diff,
+        "finite_differences": {"gradients": v.finite_difference_checked, "max_abs_diff": v.finite_difference_max_diff},
+        "mismatches": [m.quantity for m in v.mismatches],
+    }
+
+
+def graph_json(solution: GraphSolution) -> dict[str, Any]:
+    """A graph problem (SPEC.md §7): every name's value and ∂output/∂name at the given values;
+    with training, one entry per step (its values, gradients, the trained leaves after) and
+    the values after."""
+
+    def named(values: Mapping[keys.Quantity, float]) -> dict[str, float | str]:
+        return {str(key): json_number(value) for key, value in values.items()}
+
+    first = solution.steps[0]
+    out: dict[str, Any] = {
+        "title": solution.problem.title,
+        "output": solution.problem.output,
+        "values": named(first.values),
+        "gradients": named(first.gradients),
+    }
+    if solution.trained:
+        out["steps"] = [
+            {"number": gs.number, "derived": gs.derived, "values": named(gs.values), "gradients": named(gs.gradients),
+             "params_after": named(gs.params_after), "output": json_number(gs.output)}
+            for gs in solution.steps
+        ]
+        assert solution.values_after is not None
+        out["values_after"] = named(solution.values_after)
+        out["output_after"] = json_number(solution.values_after[solution.output])
+    if solution.verification is not None:
+        out["verification"] = _verification_json(solution.verification)
+    if solution.notes:
+        out["notes"] = list(solution.notes)
+    return out
+
+
+def solution_json(solution: Solution | GraphSolution) -> dict[str, Any]:
+    if isinstance(solution, GraphSolution):
+        return graph_json(solution)
     problem = solution.problem
     steps = []
     for ts in solution.steps:
@@ -63,12 +105,7 @@ def solution_json(solution: Solution) -> dict[str, Any]:
         "derived_steps": [ts.number for ts in solution.steps if ts.derived],
     }
     if v is not None:
-        out["verification"] = {
-            "quantities": v.quantities,
-            "max_abs_diff": v.max_abs_diff,
-            "finite_differences": {"gradients": v.finite_difference_checked, "max_abs_diff": v.finite_difference_max_diff},
-            "mismatches": [m.quantity for m in v.mismatches],
-        }
+        out["verification"] = _verification_json(v)
     if solution.notes:
         out["notes"] = list(solution.notes)
     run = getattr(solution, "run", None)

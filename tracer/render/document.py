@@ -20,6 +20,7 @@ from typing import Iterable
 import jinja2
 
 from tracer import notation as themes
+from tracer.notation import graph as graph_names
 from tracer.core import keys
 from tracer.core.keys import Key
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
@@ -78,6 +79,8 @@ def environment(kind: str) -> jinja2.Environment:
 def printer_for(problem: Problem, dialect: str, notation: str | None, digits: int) -> Printer:
     """Text: canonical names unless a theme is asked for (then the source's plain names where
     it has them); LaTeX: the theme asked for, or the file's."""
+    if problem.notation == "graph":  # a graph problem's nodes keep their own names
+        return Printer(dialect, graph_names.names_view(dialect), digits)
     if dialect == "text" and notation is None:
         return Printer("text", digits=digits)
     if dialect == "text":

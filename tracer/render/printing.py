@@ -95,8 +95,9 @@ class Printer:
             of = self.names.quantity(_with_sample(t.of, t.sample))  # type: ignore[operator]
             wrt = self.names.quantity(t.wrt)  # type: ignore[operator]
             if self.dialect == "latex":
-                return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
-            return f"∂{of}/∂{wrt}"
+                fraction = rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
+                return rf"\left.{fraction}\right|_{{\text{{local}}}}" if t.local else fraction
+            return f"∂{of}/∂{wrt}|local" if t.local else f"∂{of}/∂{wrt}"
         return self.names.quantity(t)  # type: ignore[operator]
 
     def _symbol_names(self, bindings) -> dict:
