@@ -42,7 +42,7 @@ import yaml  # noqa: E402
 from tracer.core import functions, keys  # noqa: E402
 from tracer.core.derive import solve  # noqa: E402
 from tracer.export.as_json import solution_json  # noqa: E402
-from tracer.spec import Problem, from_mapping  # noqa: E402
+from tracer.spec import GraphProblem, Problem, from_mapping  # noqa: E402
 
 #: label, layer sizes, activations
 NETWORKS = [
@@ -52,6 +52,8 @@ NETWORKS = [
     ("784-32-10", [784, 32, 10], ["relu", "softmax"]),
 ]
 MAZUR_LABEL, MAZUR_STEPS = "Mazur ×10,000", 10_000
+#: graph problems (SPEC §7): label, number of equations
+GRAPHS = [("graph 10", 10), ("graph 1,000", 1000)]
 
 #: the baseline a whole process is compared with: the libraries any solve needs
 BARE_IMPORT = [sys.executable, "-c", "import sympy, numpy"]
@@ -78,6 +80,28 @@ def random_mapping(sizes: list[int], acts: list[str], seed: int = 0) -> dict:
         "data": [{"x": [rng.uniform(0, 1) for _ in range(sizes[0])], "label": 0}],
         "training": {"learning_rate": 0.1},
     }
+
+
+def graph_mapping(n: int, seed: int = 0) -> dict:
+    """A graph problem of ``n`` equations: each node combines the one before it with one of the
+    twenty before that through one of seven gates (bounded: no overflow however deep)."""
+    rng = random.Random(seed)
+    forms = ["0.5 * ({0} + {1})", "{0} * tanh({1})", "0.5 * ({0} - {1})", "max({0}, {1})", "tanh({0} + {1})",
+             "sigmoid({0}) * {1}", "0.5 * {0} + sin({1})"]
+    names, equations = ["x", "y", "w"], ["n0 = x * y + w"]
+    names.append("n0")
+    for k in range(1, n):
+        other = rng.choice(names[max(0, len(names) - 20):])
+        equations.append(f"n{k} = " + rng.choice(forms).format(names[-1], other))
+        names.append(f"n{k}")
+    return {"title": f"{n} equations", "graph": {"equations": equations, "values": {"x": 0.3, "y": -0.7, "w": 0.2}, "output": f"n{n - 1}"}}
+
+
+def size_of(problem) -> int:
+    """Parameters of a network; names (leaves and nodes) of a graph."""
+    if isinstance(problem, GraphProblem):
+        return len(problem.values) + len(problem.equations)
+    return len(problem.parameter_keys)
 
 
 def mazur_mapping(steps: int) -> dict:
@@ -153,11 +177,13 @@ def main() -> None:
     args = parser.parse_args()
     mappings = {label: random_mapping(sizes, acts) for label, sizes, acts in NETWORKS}
     mappings[MAZUR_LABEL] = mazur_mapping(MAZUR_STEPS)
+    mappings.update({label: graph_mapping(n) for label, n in GRAPHS})
     problems = {label: from_mapping(raw, "benchmark") for label, raw in mappings.items()}
 
     solve(random_problem([2, 2, 2], ["sigmoid", "softmax"]))  # imports and one-off SymPy checks, not counted
     in_process = {label: timed(lambda: json.dumps(solution_json(solve(problem)))) for label, problem in problems.items()}
-    naive_s = {label: naive(problems[label]) for label in problems if args.naive and label != MAZUR_LABEL and len(problems[label].parameter_keys) < 100}
+    naive_s = {label: naive(problems[label]) for label in problems
+               if args.naive and isinstance(problems[label], Problem) and label != MAZUR_LABEL and len(problems[label].parameter_keys) < 100}
 
     # as an installed package has them: this tree's modules compiled to bytecode (an editable
     # install under PYTHONDONTWRITEBYTECODE=1 would otherwise compile them in every process)
@@ -169,13 +195,14 @@ def main() -> None:
             files[label].write_text(yaml.safe_dump(raw, default_flow_style=None, sort_keys=False), encoding="utf-8")
         bare, process = whole_process(files, args.rounds)
 
-    print(f"{'network':>14} {'parameters':>11} {'solve+json (s)':>15} {'s / 1k params':>14} {'process (s)':>12} {'× bare import':>14} {'naive (s)':>10}")
+    print(f"{'problem':>14} {'size':>11} {'solve+json (s)':>15} {'s / 1k params':>14} {'process (s)':>12} {'× bare import':>14} {'naive (s)':>10}")
     for label, problem in problems.items():
-        n = len(problem.parameter_keys)
+        n = size_of(problem)
         per_k = f"{1000 * in_process[label] / n:>14.3f}" if label != MAZUR_LABEL else f"{'':>14}"
         naive_col = f"{naive_s[label]:10.2f}" if label in naive_s else f"{'-':>10}"
         print(f"{label:>14} {n:>11} {in_process[label]:>15.3f} {per_k} {process[label]:>12.2f} {process[label] / bare:>14.1f} {naive_col}")
     print(f"{'bare import':>14} {'':>11} {'':>15} {'':>14} {bare:>12.2f} {1:>14.1f} {'':>10}")
+    print("(size: a network's parameters, a graph's names — leaves and nodes; s / 1k: per thousand of them)")
     print(f"(whole process: median of {args.rounds} rounds of `python3 -m tracer solve FILE -f json > /dev/null`, alternated with "
           f"the bare import `python3 -c \"import sympy, numpy\"`; the tree's modules compiled first, as installed)")
 

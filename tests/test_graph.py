@@ -22,7 +22,7 @@ from tracer.cli import cli
 from tracer.core import gates, keys
 from tracer.core.functions import ARG, check_textbook_form
 from tracer.numeric.graph import NumericGraph
-from tracer.spec import SpecError, from_mapping, json_schema
+from tracer.spec import SpecError, from_mapping, json_schema, to_mapping
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -356,3 +356,15 @@ def test_a_thousand_node_chain_solves_and_verifies():
         value = math.sin(value) + 0.5 * value
     assert solution.value("f") == pytest.approx(value * value, rel=1e-12)
     assert solution.value("df/dx") == pytest.approx(2 * value * derivative, rel=1e-10)
+
+
+def test_a_leaf_after_the_update_names_the_last_step_in_value_and_step():
+    """`x'` without `@` is the value after the last step, and its step is that last update."""
+    mapping = graph(["f = (x - 3)^2"], {"x": 0}, "f", training={"parameters": ["x"], "learning_rate": 0.25, "steps": 2})
+    solution = solve(from_mapping(mapping))
+    assert solution.value("x'@1") == 1.5  # 0 − 0.25 · 2(0 − 3)
+    assert solution.value("x'") == solution.step("x'").value == 2.25  # 1.5 − 0.25 · 2(1.5 − 3)
+    assert solution.step("x'@1").value == 1.5
+    mazur = load(EXAMPLES / "mazur.yaml")
+    network = solve(from_mapping({**to_mapping(mazur), "training": {"learning_rate": 0.5, "steps": 2}}))
+    assert network.step("W2[1,1]'").value == network.value("W2[1,1]'") != network.value("W2[1,1]'@1")

@@ -21,7 +21,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from tracer.calculus.expression import ExpressionError, parse_program
+from tracer.calculus.expression import CONSTANTS, FUNCTIONS, ExpressionError, parse_program, tokenize
 from tracer.core import keys
 from tracer.core.functions import ARG, Operation
 from tracer.core.gates import operation_of
@@ -38,7 +38,15 @@ class Node:
     number: int  # the graph's node number
     equation: int | None  # its index in graph.equations (None: a leaf)
     arguments: tuple[str, ...] = ()  # the names its equation uses, in order of first appearance
-    expression: sp.Expr | None = None  # the right-hand side over the names' symbols, as computed
+    body: sp.Expr | None = None  # the right-hand side as computed, over ARG[0], ARG[1], … (its arguments)
+
+    @cached_property
+    def expression(self) -> sp.Expr | None:
+        """The right-hand side over the names' own symbols (built when asked: SymPy's Max of
+        real symbols costs milliseconds, and a 1,000-node graph needs it only for messages)."""
+        if self.body is None:
+            return None
+        return self.body.xreplace({ARG[i]: sp.Symbol(a, real=True) for i, a in enumerate(self.arguments)})
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,23 +151,23 @@ def build(problem: GraphProblem) -> System:
     """The problem's graph; :class:`SpecError` naming the equation when it cannot be one."""
     source = problem.source
     e_is_variable = "e" in problem.names  # a node or leaf called e: then e is not Euler's number
-    parsed: dict[str, tuple[int, sp.Expr, sp.Expr, tuple[str, ...]]] = {}
+    # name → (its equation's index, the operation, its arguments); equations of one shape
+    # (the same text but for the names) are parsed and classified once
+    parsed: dict[str, tuple[int, Operation, sp.Expr, tuple[str, ...]]] = {}
+    shapes: dict[tuple, tuple[Operation, sp.Expr]] = {}
     for k, equation in enumerate(problem.equations):
-        where = f"graph.equations[{k}]"
-        try:
-            program = parse_program(equation.expression, e_is_variable=e_is_variable)
-            with sp.evaluate(False):  # the same text, as written, for the forward step
-                written = parse_program(equation.expression, e_is_variable=e_is_variable).expression
-        except ExpressionError as err:
-            raise SpecError(source, where, f"{equation.text}: {err}") from None
-        if program.definitions or program.name is not None:
-            raise SpecError(source, where, f"{equation.text}: one equation per entry (no ';' or second '=')")
-        # the names as written: x − x is still an equation of x (its local derivative is 0)
-        free = written.free_symbols
-        arguments = tuple(v.name for v in program.variables if v in free)
-        if not arguments:
-            raise SpecError(source, where, f"{equation.text}: uses no name; a number is a leaf: give {equation.name} under graph.values")
-        parsed[equation.name] = (k, program.expression, written, arguments)
+        shape, names = _shape(equation.expression, e_is_variable)
+        if shape is not None and shape in shapes:
+            op, body = shapes[shape]
+            parsed[equation.name] = (k, op, body, names)
+            continue
+        arguments, body, written = _read(problem, k, e_is_variable)
+        with sp.evaluate(False):  # the written form keeps the file's order of terms and factors
+            written_here = written.xreplace({sp.Symbol(a, real=True): ARG[i] for i, a in enumerate(arguments)})
+        op = operation_of(body, len(arguments), relu_at_zero=problem.relu_derivative_at_zero, written=written_here)
+        if shape is not None and names == arguments:
+            shapes[shape] = (op, body)
+        parsed[equation.name] = (k, op, body, arguments)
     given = dict(problem.values)
     for name, (k, _, _, arguments) in parsed.items():
         for a in arguments:
@@ -185,17 +193,59 @@ def build(problem: GraphProblem) -> System:
         nodes.append(Node(name, number[name], None))
         families.append(Family("node", None, (), number[name], "input", shared=True, section=1, name=name))
     for name in order:
-        k, expression, written, arguments = parsed[name]
-        symbols = {sp.Symbol(a, real=True): ARG[i] for i, a in enumerate(arguments)}
-        with sp.evaluate(False):  # the written form keeps the file's order of terms and factors
-            written_here = written.xreplace(symbols)
-        op: Operation = operation_of(expression.xreplace(symbols), len(arguments),
-                                     relu_at_zero=problem.relu_derivative_at_zero, written=written_here)
+        k, op, body, arguments = parsed[name]
         args = np.array([[number[a] for a in arguments]], dtype=int).reshape(1, len(arguments))
-        nodes.append(Node(name, number[name], k, arguments, expression))
+        nodes.append(Node(name, number[name], k, arguments, body))
         families.append(Family("node", None, (), number[name], "forward", op=op, args=args, section=1, name=name))
     graph = Graph(tuple(families), number[problem.output])
     return System(problem, graph, tuple(nodes), _backward_order(graph, names, problem))
+
+
+def _read(problem: GraphProblem, k: int, e_is_variable: bool) -> tuple[tuple[str, ...], sp.Expr, sp.Expr]:
+    """One equation parsed: its arguments (the names as written, in order of first appearance:
+    x − x is still an equation of x, its local derivative 0), the right-hand side as computed
+    over ARG[0], ARG[1], …, and as written over the names."""
+    equation = problem.equations[k]
+    where = f"graph.equations[{k}]"
+    try:
+        program = parse_program(equation.expression, e_is_variable=e_is_variable)
+        with sp.evaluate(False):  # the same text, as written, for the forward step
+            written = parse_program(equation.expression, e_is_variable=e_is_variable).expression
+    except ExpressionError as err:
+        raise SpecError(problem.source, where, f"{equation.text}: {err}") from None
+    if program.definitions or program.name is not None:
+        raise SpecError(problem.source, where, f"{equation.text}: one equation per entry (no ';' or second '=')")
+    free = written.free_symbols
+    arguments = tuple(v.name for v in program.variables if v in free)
+    if not arguments:
+        raise SpecError(problem.source, where, f"{equation.text}: uses no name; a number is a leaf: give {equation.name} under graph.values")
+    body = program.expression.xreplace({sp.Symbol(a, real=True): ARG[i] for i, a in enumerate(arguments)})
+    return arguments, body, written
+
+
+def _shape(text: str, e_is_variable: bool) -> tuple[tuple | None, tuple[str, ...]]:
+    """The equation's tokens with each name replaced by its place among the names (``n5 + n3``
+    and ``q + z`` have one shape), and the names in order of first appearance; (None, ()) when
+    the text is not plainly one shape of names (a bad character, a name the parser refuses, a
+    one-letter name before '(' — which multiplies: x(1 − x)): the parser then reads it alone."""
+    try:
+        tokens = tokenize(text)
+    except ExpressionError:
+        return None, ()
+    constants = {c for c in CONSTANTS if not (e_is_variable and c == "e")}
+    names: dict[str, int] = {}
+    shape: list[tuple[str, str | int]] = []
+    for k, token in enumerate(tokens):
+        if token.kind == "bad":
+            return None, ()
+        if token.kind == "name" and token.text not in FUNCTIONS and token.text not in constants:
+            following = tokens[k + 1] if k + 1 < len(tokens) else None
+            if token.text.startswith("_") or "__" in token.text or (following is not None and following.kind == "op" and following.text == "("):
+                return None, ()
+            shape.append(("name", names.setdefault(token.text, len(names))))
+        else:
+            shape.append((token.kind, token.text))
+    return tuple(shape), tuple(names)
 
 
 def _topological(problem: GraphProblem, parsed: dict) -> list[str]:

@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from tracer.cli.common import load_problem, on_error, solve_problem
+from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
 from tracer.render.quiz import Finisher, SetInfo, answers_csv, key, moodle, sheet
-from tracer.spec import SpecError
+from tracer.spec import GraphProblem, SpecError
 from tracer.teach.check import check as run_check, load_claim_set, report_json, report_text
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
@@ -34,6 +35,8 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     quantities are asked (README, "Homework sets"). Every variant passes the fairness
     guards (no pre-activation at a ReLU kink, no saturated sigmoid/softmax, the loss
     decreases, distinct variants). The same FILE, --count and --seed give the same set.
+    A graph problem (SPEC §7) varies its leaves (`x: uniform(-5, 5, step=1)`, `values:`
+    for every leaf) and asks every leaf's gradient unless `ask:` says otherwise.
 
     \b
     Files written to DIR (-o):
@@ -56,10 +59,12 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
         spec = parse_spec(problem)
     except SpecError as err:
         on_error(str(err), 2)
+    graph = isinstance(problem, GraphProblem)
     started = time.perf_counter()
     try:
         documents = tuple(f for f, wanted_by in (("md", ("md",)), ("tex", ("tex", "pdf"))) if any(w in wanted for w in wanted_by))
-        variants = generate(problem, count, seed, finish=Finisher(spec.digits, documents), jobs=jobs, progress=stderr_progress)
+        finish = (graph_quiz.Finisher if graph else Finisher)(spec.digits, documents)
+        variants = generate(problem, count, seed, finish=finish, jobs=jobs, progress=stderr_progress)
     except SpecError as err:
         on_error(str(err), 2)
     info = SetInfo(file=file, seed=seed, count=count, spec=spec, title=problem.title)
@@ -87,7 +92,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     if "csv" in wanted:
         write("answers.csv", answers_csv(variants, info))
     if "moodle" in wanted:
-        write("moodle.xml", moodle(variants, info))
+        write("moodle.xml", (graph_quiz.moodle if graph else moodle)(variants, info))
     elapsed = time.perf_counter() - started
     if "pdf" in wanted:
         for stem in ("questions", "key"):

@@ -428,7 +428,7 @@ class Solution:
             if keys.LOSS_AFTER in self.index:
                 return self.index[keys.LOSS_AFTER]
             raise LookupError_(f"{text}: the loss after the run comes from the NumPy engine only (no derivation)")
-        at = 1 if number is None else number
+        at = _step_named(target, number, len(self.steps))
         candidates = [target.at_step(at)]
         if isinstance(target, Partial) and target.sample is not None:
             candidates.append(target.without_sample().at_step(at))  # sample-free local derivatives (∂z/∂a = W)
@@ -682,7 +682,7 @@ class GraphSolution:
 
     def step(self, text: str | Key) -> Step:
         target, number = self.resolve(text)
-        at = 1 if number is None else number
+        at = _step_named(target, number, len(self.steps) if self.trained else 1)
         found = self.index.get(target.at_step(at))
         if found is not None:
             return found
@@ -723,3 +723,13 @@ class GraphSolution:
 
     def dependencies(self, step: Step) -> list[Step]:
         return dependencies(self, step)  # type: ignore[arg-type]
+
+
+def _step_named(target: Key, number: keys.Step | None, steps: int) -> keys.Step:
+    """The step a name without ``@`` means: the first — but a parameter after the update
+    (``W2[1,1]'``, ``x'``) is the one after the last step, as :meth:`value` reads it."""
+    if number is not None:
+        return number
+    if isinstance(target, Quantity) and target.after:
+        return max(1, steps)
+    return 1

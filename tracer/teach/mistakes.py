@@ -15,19 +15,41 @@ replays the engine's own steps with one step evaluated the wrong way
 * ``wrong_log_base`` — the cross-entropy with another logarithm (ln ↔ log10);
 * ``dropped_half`` — the squared error without its factor ½.
 
+A graph problem's (SPEC.md §7) are its gates' (CS231n's "add distributes, multiply
+swaps"), each a local derivative evaluated the wrong way and the pass replayed:
+
+* ``multiply_not_swapped`` — ∂(a·b)/∂a taken as a, not b (the inputs not swapped);
+* ``forgot_fan_out_path`` — a node used by several others: the last use left out of
+  the sum of its gradient;
+* ``lost_minus_sign`` — ∂(x − y)/∂y taken as +1, not −1;
+* ``add_as_multiply`` — ∂(a + b)/∂a taken as b: the add gate swapped like a multiply;
+* ``dropped_constant_factor`` — ∂(k·v)/∂v taken as 1, not k;
+* ``no_activation_derivative`` (a sigmoid/tanh gate's σ′ taken as 1) and
+  ``added_gradient`` as above.
+
 A mistake that does not apply to a quantity (or gives the right number) yields None.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
 from tracer.core.derive import solve
-from tracer.core.keys import Partial, Quantity
-from tracer.core.solution import Expression, Solution, Step, Sum, Update
-from tracer.teach.replay import Inputs, evaluate, replay
+from tracer.core.keys import Key, NameError_, Partial, Quantity
+from tracer.core.solution import (
+    Expression,
+    GraphNode,
+    GraphSolution,
+    LookupError_,
+    Solution,
+    Step,
+    Sum,
+    Update,
+)
+from tracer.teach.replay import Inputs, evaluate, key_of, replay
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,11 @@ MISTAKES: dict[str, Mistake] = {
         Mistake("pre_activation", "uses the pre-activation z where the activation a belongs (in the activation's derivative and as the next weight's input)"),
         Mistake("wrong_log_base", "uses the wrong base of the logarithm in the cross-entropy"),
         Mistake("dropped_half", "drops the factor in front of the squared error (½)"),
+        Mistake("multiply_not_swapped", "does not swap the inputs of a multiply gate: takes ∂(a·b)/∂a as a instead of b"),
+        Mistake("forgot_fan_out_path", "forgets one use of a node used several times (one term of the sum over its uses)"),
+        Mistake("lost_minus_sign", "loses the minus sign of a subtraction: takes ∂(x − y)/∂y as +1 instead of −1"),
+        Mistake("add_as_multiply", "swaps the inputs of an add gate as if it multiplied: takes ∂(a + b)/∂a as b instead of 1"),
+        Mistake("dropped_constant_factor", "drops the constant factor of a scale gate: takes ∂(k·v)/∂v as 1 instead of k"),
     )
 }
 
@@ -130,11 +157,132 @@ def _without_half(problem):
     return dataclasses.replace(problem, loss=dataclasses.replace(problem.loss, factor=1.0))
 
 
+# -- a graph problem's mistakes: one gate's local derivative the wrong way ------------------
+
+
+def _local_gate(nodes: dict[Quantity, GraphNode], step: Step) -> tuple[GraphNode, int] | None:
+    """The gate (of the graph's ``nodes``) a local-derivative step differentiates, and the slot of its argument."""
+    t = step.target
+    if step.kind != "local" or not isinstance(t, Partial):
+        return None
+    node = nodes.get(t.of.plain())
+    wrt = t.wrt.plain()
+    if node is None or wrt not in node.arguments:
+        return None
+    return node, node.arguments.index(wrt)
+
+
+def _graph_values(solution: GraphSolution) -> Callable[[Quantity, Inputs, object], float]:
+    """A name's value at a training step as a replay sees it: the step that computes it (a
+    node's forward step, a trained leaf's update), else the engine's number."""
+    sources: dict[tuple[object, Quantity], Key] = {}
+    for step in solution.all_steps():
+        if step.kind != "forward":
+            continue
+        sources.setdefault((step.key.step, step.key.plain()), step.id)
+        for b in step.form.bindings if isinstance(step.form, Expression) else ():
+            sources.setdefault((step.key.step, b.target.plain()), key_of(b.ref, b.target))
+
+    def value(name: Quantity, inputs: Inputs, at) -> float:
+        engine = solution.steps[at - 1].values[name]
+        key = sources.get((at, name))
+        return engine if key is None else inputs.changed.get(key, engine)
+
+    return value
+
+
+def _not_swapped_patch(solution: GraphSolution):
+    nodes = {n.key: n for n in solution.nodes}
+    value_of = _graph_values(solution)
+
+    def patch(step: Step, inputs: Inputs):
+        found = _local_gate(nodes, step)
+        if found is None or found[0].gate != "multiply" or len(found[0].arguments) != 2:
+            return None
+        node, slot = found
+        return value_of(node.arguments[slot], inputs, step.key.step)  # a, where the other input b belongs
+
+    return patch
+
+
+def _lost_sign_patch(solution: GraphSolution):
+    nodes = {n.key: n for n in solution.nodes}
+
+    def patch(step: Step, inputs: Inputs):
+        found = _local_gate(nodes, step)
+        if found is None or found[0].gate != "add" or found[0].signs[found[1]] > 0:
+            return None
+        return -evaluate(step, inputs)
+
+    return patch
+
+
+def _add_as_multiply_patch(solution: GraphSolution):
+    nodes = {n.key: n for n in solution.nodes}
+    value_of = _graph_values(solution)
+
+    def patch(step: Step, inputs: Inputs):
+        found = _local_gate(nodes, step)
+        if found is None:
+            return None
+        node, slot = found
+        if node.gate != "add" or len(node.arguments) != 2 or node.constant is not None or any(s < 0 for s in node.signs):
+            return None
+        return value_of(node.arguments[1 - slot], inputs, step.key.step)  # b, as if the gate were a·b
+
+    return patch
+
+
+def _dropped_constant_patch(solution: GraphSolution):
+    nodes = {n.key: n for n in solution.nodes}
+
+    def patch(step: Step, inputs: Inputs):
+        found = _local_gate(nodes, step)
+        return 1.0 if found is not None and found[0].gate == "scale" else None
+
+    return patch
+
+
+def _graph_activation_patch(solution: GraphSolution):
+    nodes = {n.key: n for n in solution.nodes}
+
+    def patch(step: Step, inputs: Inputs):
+        found = _local_gate(nodes, step)
+        return 1.0 if found is not None and found[0].gate in ("sigmoid", "tanh") else None
+
+    return patch
+
+
+def _forgot_fan_out_patch(solution: GraphSolution):
+    output = solution.output
+
+    def patch(step: Step, inputs: Inputs):
+        t = step.target
+        if isinstance(step.form, Sum) and isinstance(t, Partial) and t.of.plain() == output and len(step.form.terms) >= 2:
+            shortened = dataclasses.replace(step, form=dataclasses.replace(step.form, terms=step.form.terms[:-1], vanishing=()))
+            return evaluate(shortened, inputs)
+        return None
+
+    return patch
+
+
 class MistakenSolutions:
     """The worlds of every mistake for one solution, computed once and asked many times."""
 
-    def __init__(self, solution: Solution):
+    def __init__(self, solution: Solution | GraphSolution):
         self.solution = solution
+        if isinstance(solution, GraphSolution):
+            self.replayed = {
+                "multiply_not_swapped": replay(solution, patch=_not_swapped_patch(solution), undefined_as_nan=True),  # type: ignore[arg-type]
+                "forgot_fan_out_path": replay(solution, patch=_forgot_fan_out_patch(solution), undefined_as_nan=True),  # type: ignore[arg-type]
+                "lost_minus_sign": replay(solution, patch=_lost_sign_patch(solution), undefined_as_nan=True),  # type: ignore[arg-type]
+                "add_as_multiply": replay(solution, patch=_add_as_multiply_patch(solution), undefined_as_nan=True),  # type: ignore[arg-type]
+                "dropped_constant_factor": replay(solution, patch=_dropped_constant_patch(solution), undefined_as_nan=True),  # type: ignore[arg-type]
+                "no_activation_derivative": replay(solution, patch=_graph_activation_patch(solution), undefined_as_nan=True),  # type: ignore[arg-type]
+                "added_gradient": replay(solution, patch=_patch_added_gradient, undefined_as_nan=True),  # type: ignore[arg-type]
+            }
+            self.resolved = {}
+            return
         self.replayed: dict[str, dict[str, float]] = {
             "no_activation_derivative": replay(solution, patch=_patch_no_activation_derivative),
             "forgot_path": replay(solution, patch=_patch_forgot_path),
@@ -149,10 +297,15 @@ class MistakenSolutions:
     def wrong_values(self, name: str) -> list[WrongValue]:
         """Every mistake's value of a quantity (a canonical or theme name), where it differs."""
         truth = self.solution.value(name)
-        step = self.solution.step(name)
+        try:
+            step = self._step_of(name, truth)
+        except (NameError_, LookupError_):  # a given number (a graph's leaf): no step to get wrong
+            return []
+        if step is None:
+            return []
         out: list[WrongValue] = []
         for key, values in self.replayed.items():
-            if step.id in values and values[step.id] != truth:
+            if step.id in values and values[step.id] != truth and math.isfinite(values[step.id]):  # NaN: no value in that world
                 out.append(WrongValue(MISTAKES[key], values[step.id]))
         for key, other in self.resolved.items():
             if other is None:
@@ -161,3 +314,9 @@ class MistakenSolutions:
             if wrong != truth:
                 out.append(WrongValue(MISTAKES[key], wrong))
         return out
+
+    def _step_of(self, name: str, truth: float) -> Step | None:
+        """The step whose value is the quantity asked (``x'``: the last update, as
+        :meth:`GraphSolution.value` reads it); None when that step is not written out."""
+        step = self.solution.step(name)
+        return step if math.isclose(step.value, truth, rel_tol=1e-12, abs_tol=1e-15) else None

@@ -15,12 +15,21 @@ A problem file's ``randomize:`` block says which values vary over what grid::
 The grid grammar (``uniform(lo, hi, step=s)``, a list of numbers, or one number) is
 parsed here by a regular expression: nothing a user writes is evaluated.
 
+A graph problem's block (SPEC.md §7) names its leaves instead (``x: uniform(-5, 5,
+step=1)``, ``y: [1, 2]``; ``values`` for every leaf; ``learning_rate`` when it is
+trained); ``ask`` defaults to the gradient of the output with respect to every leaf. A
+draw whose values leave an equation without a number (1/0, log 0) is unfair and drawn
+again.
+
 A variant is fair when (the guards) no pre-activation of a ReLU/step layer is within
 ``kink`` of the kink, no sigmoid/tanh/softmax derivative is below ``min_derivative``
 (saturated: vanishing at the printed digits), the loss decreases after the update
 (visibly at the digits asked), every quantity asked is non-zero, and it differs
-from every earlier variant. Variant k of seed S is drawn from its own random stream
-(``Random("S:k:attempt")``), so a set is reproducible and can be built in parallel.
+from every earlier variant. A graph's guards are its gates': no argument of relu/abs
+within ``kink`` of 0 (nor the two of max/min of each other), no sigmoid/tanh gate
+saturated, with training the output decreasing. Variant k of seed S is drawn from its
+own random stream (``Random("S:k:attempt")``), so a set is reproducible and can be
+built in parallel.
 """
 
 from __future__ import annotations
@@ -40,15 +49,17 @@ from typing import Any, Callable, Union
 from tracer.core import keys
 from tracer.core.derive import solve
 from tracer.core.keys import NameError_, Quantity
-from tracer.core.solution import LookupError_
+from tracer.core.solution import GraphSolution, LookupError_
 from tracer.render.printing import fmt
-from tracer.spec import Problem, SpecError
+from tracer.spec import GraphProblem, Problem, SpecError
 from tracer.teach.mistakes import MistakenSolutions
 
 GROUPS = ("weights", "biases", "inputs", "targets", "learning_rate")
+GRAPH_GROUPS = ("values", "learning_rate")  # a graph problem's: every leaf; the rate (when trained)
 SETTINGS = ("ask", "digits", "options", "guards", "attempts")
 SATURATING = ("sigmoid", "tanh", "softmax")
 KINKED = ("relu", "leaky_relu", "step")
+KINKED_GATES = {"relu": 1, "abs": 1, "max": 2, "min": 2}  # a graph's gates with a kink: their arguments
 DEFAULT_ASK = ("loss",)
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -121,11 +132,13 @@ def parse_grid(value: Any, source: str, where: str) -> Grid:
     return Grid(tuple(float(lo + k * step) for k in range(int(count) + 1)), value)
 
 
-def parse_spec(problem: Problem) -> QuizSpec:
+def parse_spec(problem: Problem | GraphProblem) -> QuizSpec:
     """Validate a problem's ``randomize:`` block (errors name the field)."""
     source, raw = problem.source, problem.randomize
     if raw is None:
         raise SpecError(source, "randomize", "required for tracer quiz (which values vary, over what grid); see README")
+    if isinstance(problem, GraphProblem):
+        return _parse_graph_spec(problem)
     vary: list[tuple[str, Grid]] = []
     settings: dict[str, Any] = {}
     slots = set(problem.parameter_keys)
@@ -144,7 +157,47 @@ def parse_spec(problem: Problem) -> QuizSpec:
         vary.append((key, parse_grid(value, source, where)))
     if not vary:
         raise SpecError(source, "randomize", "nothing varies: give at least one of weights, biases, inputs, targets, learning_rate")
-    ask = settings.get("ask", list(DEFAULT_ASK))
+    spec = _with_settings(source, tuple(vary), settings, list(DEFAULT_ASK))
+    _check_ask(problem, spec)
+    return spec
+
+
+def _parse_graph_spec(problem: GraphProblem) -> QuizSpec:
+    """A graph problem's block (SPEC.md §7): its leaves vary (one by name, or all as ``values``),
+    and the learning rate when it is trained; asked by default: the gradient of every leaf."""
+    source, raw = problem.source, problem.randomize
+    leaves = [name for name, _ in problem.values]
+    listed = ", ".join(leaves)
+    equations = {e.name: e.text for e in problem.equations}
+    vary: list[tuple[str, Grid]] = []
+    settings: dict[str, Any] = {}
+    for key, value in raw.items():
+        key = str(key)
+        where = f"randomize.{key}"
+        if key in SETTINGS:
+            settings[key] = value
+            continue
+        if key in equations:
+            raise SpecError(source, where, f"{key} is computed by its equation ({equations[key]}), it cannot vary; the leaves are {listed}")
+        if key == "learning_rate" and not _is_trained(problem):
+            raise SpecError(source, where, "the graph is not trained (no training.parameters with steps >= 1): no learning rate to vary")
+        if key not in leaves and key not in GRAPH_GROUPS:
+            raise SpecError(source, where, f"unknown key; expected a leaf ({listed}), values, learning_rate or ask, digits, options, guards, attempts")
+        vary.append((key, parse_grid(value, source, where)))
+    if not vary:
+        raise SpecError(source, "randomize", f"nothing varies: give at least one leaf ({listed}), values or learning_rate")
+    spec = _with_settings(source, tuple(vary), settings, [f"d{problem.output}/d{leaf}" for leaf in leaves])
+    _check_ask(problem, spec)
+    return spec
+
+
+def _is_trained(problem: GraphProblem) -> bool:
+    return bool(problem.training.parameters) and problem.training.steps >= 1
+
+
+def _with_settings(source: str, vary: tuple[tuple[str, Grid], ...], settings: dict[str, Any], default_ask: list[str]) -> QuizSpec:
+    """The settings of a block (ask, digits, options, attempts, guards), each checked and named."""
+    ask = settings.get("ask", default_ask)
     if not isinstance(ask, list) or not ask or not all(isinstance(a, str) for a in ask):
         raise SpecError(source, "randomize.ask", f"a non-empty list of quantity names expected, got {ask!r}")
     digits = settings.get("digits", 4)
@@ -172,9 +225,7 @@ def parse_spec(problem: Problem) -> QuizSpec:
             guards = dataclasses.replace(guards, loss_decreases=gv)
         else:
             raise SpecError(source, at, "unknown key; expected kink, min_derivative or loss_decreases")
-    spec = QuizSpec(tuple(vary), tuple(ask), digits, options, guards, attempts)
-    _check_ask(problem, spec)
-    return spec
+    return QuizSpec(vary, tuple(ask), digits, options, guards, attempts)
 
 
 def _check_ask(problem: Problem, spec: QuizSpec) -> None:
@@ -213,11 +264,16 @@ def _check_slot(problem: Problem, selector: str, where: str, parameters: set) ->
         raise SpecError(problem.source, where, f"sample from 1 to {len(problem.data)} expected, got {key.sample}")
 
 
-Slot = Union[Quantity, str]  # a parameter, an input or target of one sample (x[1]#2), or "learning_rate"
+Slot = Union[Quantity, str]  # a parameter, an input or target of one sample (x[1]#2), a graph's leaf, or "learning_rate"
 
 
-def slots_of(problem: Problem, selector: str) -> list[Slot]:
-    """The varied slots a selector names: parameters, ``x[i]#s``, ``y[k]#s``, ``learning_rate``."""
+def slots_of(problem: Problem | GraphProblem, selector: str) -> list[Slot]:
+    """The varied slots a selector names: parameters, ``x[i]#s``, ``y[k]#s``, ``learning_rate``;
+    a graph's leaves (``values``: every one)."""
+    if isinstance(problem, GraphProblem):
+        if selector == "values":
+            return [name for name, _ in problem.values]
+        return [selector]
     params = problem.parameter_keys
     samples = range(1, len(problem.data) + 1)
     if selector == "weights":
@@ -244,7 +300,7 @@ def slots_of(problem: Problem, selector: str) -> list[Slot]:
 # ---------------------------------------------------------------------------
 
 
-def draw(problem: Problem, spec: QuizSpec, rng: random.Random) -> dict[Slot, float]:
+def draw(problem: Problem | GraphProblem, spec: QuizSpec, rng: random.Random) -> dict[Slot, float]:
     values: dict[Slot, float] = {}
     for selector, grid in spec.vary:
         for slot in slots_of(problem, selector):
@@ -252,8 +308,13 @@ def draw(problem: Problem, spec: QuizSpec, rng: random.Random) -> dict[Slot, flo
     return values
 
 
-def apply(problem: Problem, values: dict[Slot, float]) -> Problem:
+def apply(problem: Problem | GraphProblem, values: dict[Slot, float]) -> Problem | GraphProblem:
     """The problem with the drawn values in place."""
+    if isinstance(problem, GraphProblem):
+        out = problem.with_values({k: v for k, v in values.items() if k != "learning_rate"})
+        if "learning_rate" in values:
+            out = dataclasses.replace(out, training=dataclasses.replace(out.training, learning_rate=values["learning_rate"]))
+        return out
     slots = {keys.parse_quantity(k) if isinstance(k, str) and k != "learning_rate" else k: v for k, v in values.items()}
     params = {k: v for k, v in slots.items() if isinstance(k, Quantity) and k.is_parameter}
     out = problem.with_parameters(params)
@@ -294,9 +355,9 @@ class Variant:
     number: int
     attempt: int
     values: dict[str, float]
-    problem: Problem
+    problem: Problem | GraphProblem
     questions: list[Question]
-    loss: float
+    loss: float  # a graph problem's: its output
     loss_after: float
     documents: dict[str, Any] = field(default_factory=dict)  # rendered fragments (filled by a finisher)
     solution: Any = None  # the worked solution (dropped before a variant leaves a worker)
@@ -327,6 +388,9 @@ def check_guards(solution, spec: QuizSpec) -> None:
     g = spec.guards
     if solution.verification is not None and not solution.verification.ok:
         raise Unfair("verification mismatch")
+    if isinstance(solution, GraphSolution):
+        _check_graph_guards(solution, spec)
+        return
     forward = solution.steps[0].forward
     for sample in forward:
         for l, layer in enumerate(sample["layers"]):
@@ -346,7 +410,39 @@ def check_guards(solution, spec: QuizSpec) -> None:
             raise Unfair("the loss does not decrease visibly after the update")
 
 
-def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, attempt: int) -> Variant:
+def _check_graph_guards(solution: GraphSolution, spec: QuizSpec) -> None:
+    """A graph's guards: no argument of a relu/abs gate within ``kink`` of 0, nor the two of a
+    max/min gate within ``kink`` of each other (the gradient would turn on a rounding); no
+    sigmoid/tanh gate saturated; with training, the output decreases visibly."""
+    g = spec.guards
+    for graph_step in solution.steps:
+        values = graph_step.values
+        for node in solution.nodes:
+            arguments = [values[a] for a in node.arguments]
+            if KINKED_GATES.get(node.gate) == len(arguments):
+                gap = abs(arguments[0]) if len(arguments) == 1 else abs(arguments[0] - arguments[1])
+                if gap < g.kink:
+                    raise Unfair(f"an argument within {g.kink:g} of the {node.gate} kink ({node.equation})")
+            if node.gate in ("sigmoid", "tanh"):
+                a = values[node.key]
+                slope = 1 - a * a if node.gate == "tanh" else a * (1 - a)
+                if slope < g.min_derivative:
+                    raise Unfair(f"a saturated {node.gate} (derivative below {g.min_derivative:g})")
+    if g.loss_decreases and solution.trained and solution.output_after is not None:
+        before, after = solution.steps[0].output, solution.output_after
+        if not after < before or fmt(after, spec.digits) == fmt(before, spec.digits):
+            raise Unfair("the output does not decrease visibly after the update")
+
+
+def _outputs(solution) -> tuple[float, float]:
+    """What a variant records: the loss before and after (a graph's output; after = before untrained)."""
+    if isinstance(solution, GraphSolution):
+        before = solution.steps[0].output
+        return before, solution.output_after if solution.output_after is not None else before
+    return solution.steps[0].loss, solution.loss_after
+
+
+def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, number: int, attempt: int) -> Variant:
     """One candidate variant (raises :class:`Unfair` when a guard fails)."""
     rng = random.Random(f"{seed}:{number}:{attempt}")
     values = draw(problem, spec, rng)
@@ -383,7 +479,7 @@ def build_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, atte
             rng.shuffle(options)
         correct = next((k for k, o in enumerate(options) if o.mistake is None), -1)
         questions.append(Question(name, canonical, truth, answer, tolerance(truth, spec.digits), options, correct))
-    return Variant(number, attempt, values, varied, questions, solution.steps[0].loss, solution.loss_after, solution=solution)
+    return Variant(number, attempt, values, varied, questions, *_outputs(solution), solution=solution)
 
 
 def find_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, start: int = 0, finish: Callable | None = None) -> Variant:

@@ -101,21 +101,30 @@ def inputs_of(step: Step) -> list[Key]:
     return [key_of(f.ref, f.target) for f in substituted(step.form)]
 
 
-def replay(solution: Solution, changed: Mapping[Key, float] | None = None, patch: Patch | None = None) -> dict[Key, float]:
+def replay(
+    solution: Solution, changed: Mapping[Key, float] | None = None, patch: Patch | None = None, *, undefined_as_nan: bool = False
+) -> dict[Key, float]:
     """Every step's value after the changes: ``changed`` fixes values (by step id or given
     name); ``patch`` may evaluate any step its own (wrong) way. Steps that depend on
-    nothing changed keep the engine's value."""
+    nothing changed keep the engine's value. With ``undefined_as_nan`` a step that has no
+    value in the changed world (log of a negative, 1/0: a mistake's world may leave the
+    domain) is NaN, and so is every step it feeds; otherwise the error is raised."""
     values: dict[str, float] = dict(changed or {})
     fixed = set(values)
     for step in solution.all_steps():
         if step.id in fixed:
             continue
         inputs = Inputs(values)
-        patched = patch(step, inputs) if patch is not None else None
-        if patched is not None:
-            values[step.id] = patched
-        elif any(k in values for k in inputs_of(step)):
-            values[step.id] = evaluate(step, inputs)
+        try:
+            patched = patch(step, inputs) if patch is not None else None
+            if patched is not None:
+                values[step.id] = patched
+            elif any(k in values for k in inputs_of(step)):
+                values[step.id] = evaluate(step, inputs)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            if not undefined_as_nan:
+                raise
+            values[step.id] = math.nan
     return values
 
 

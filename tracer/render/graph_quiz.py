@@ -1,0 +1,126 @@
+"""The documents of a graph problem's quiz (SPEC.md §7): what differs from a network's.
+
+A graph variant's statement is its equations and its leaves' drawn values (a network's
+is layers, parameters and samples); its names are the nodes' own (``dJ/db`` printed
+∂J/∂b), and its worked solution is :func:`tracer.render.graph.render_graph`'s document.
+The sheet, the key and the CSV are :mod:`tracer.render.quiz`'s, fed these fragments
+(the templates show ``statement.graph`` in its own branch); the Moodle statement is
+written here. Nothing here computes: the numbers are the variant's solution's.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from tracer.core import keys
+from tracer.core.keys import NameError_
+from tracer.core.solution import GraphSolution
+from tracer.export.moodle import quiz_xml
+from tracer.render.graph import printer, render_graph
+from tracer.render.printing import escape_markdown, escape_tex
+from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts
+from tracer.spec import GraphProblem
+from tracer.teach.quiz import Question, Variant
+
+
+def label(problem: GraphProblem, name: str) -> str:
+    """A quantity's symbol (LaTeX): ``dJ/db`` → ``\\frac{\\partial J}{\\partial b}``; a later pass's
+    marked with it (``J@end`` → ``J|_end``, ``dJ/db@2`` → ``∂J/∂b|_step 2``)."""
+    try:
+        target = keys.parse_in_graph(name, problem.names)
+    except NameError_:
+        return name
+    symbol = printer("latex", 9).target(target)
+    step = keys.split_step(name)[1]
+    if step == keys.END:
+        return rf"\left.{symbol}\right|_{{\mathrm{{end}}}}"
+    if isinstance(step, int) and step > 1:
+        return rf"\left.{symbol}\right|_{{\mathrm{{step}}\ {step}}}"
+    return symbol
+
+
+def statement(solution: GraphSolution, fmt_: str) -> dict[str, Any]:
+    """The graph a variant asks about: its equations (as the worked solution prints them),
+    the leaves' values, the output and, with training, the rate, the steps, the trained leaves."""
+    p = printer("latex", 9)
+    escape = escape_tex if fmt_ == "tex" else escape_markdown
+    problem = solution.problem
+    first = solution.steps[0]
+    trained = set(problem.training.parameters) if solution.trained else set()
+    equations = []
+    for node in solution.nodes:
+        if node.is_leaf:
+            continue
+        step = solution.index.get(node.key)
+        equations.append(f"{p.target(node.key)} = {p.symbolic(step)}" if step is not None else escape(node.equation or ""))
+    return {
+        "graph": True,
+        "equations": equations,
+        "leaves": [{"name": p.target(n.key), "value": p.number(first.values[n.key]), "trained": n.key.name in trained}
+                   for n in solution.nodes if n.is_leaf],
+        "output": p.target(solution.output),
+        "output_name": problem.output,  # an identifier: shown as it is (in `dJ/dx`)
+        "trained": solution.trained,
+        "rate": p.names.rate,
+        "learning_rate": p.number(problem.training.learning_rate),
+        "steps": problem.training.steps if solution.trained else 0,
+    }
+
+
+def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("md", "tex")) -> None:
+    """Runs in the worker: the variant's worked solution (md and/or tex), labels, statements."""
+    solution = variant.solution
+    shown = max(digits, KEY_DIGITS)
+    if "md" in formats:
+        variant.documents["md"] = _demote_markdown(render_graph(solution, "md", digits=shown))
+    if "tex" in formats:
+        variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(render_graph(solution, "tex", digits=shown))
+    variant.documents["labels_tex"] = [label(solution.problem, q.name) for q in variant.questions]
+    variant.documents["statement_md"] = statement(solution, "md")
+    variant.documents["statement_tex"] = statement(solution, "tex")
+    variant.solution = None  # the key is rendered; do not ship the solution back
+
+
+class Finisher:
+    """A picklable ``finish`` for :func:`tracer.teach.quiz.generate` (graph problems)."""
+
+    def __init__(self, digits: int, formats: tuple[str, ...] = ("md", "tex")):
+        self.digits = digits
+        self.formats = formats
+
+    def __call__(self, variant: Variant) -> None:
+        finish_variant(variant, self.digits, self.formats)
+
+
+def moodle(variants: list[Variant], info: SetInfo) -> str:
+    """The Moodle XML of a graph quiz: per variant the equations and values, then each question."""
+
+    def statement_html(variant: Variant) -> str:
+        s = variant.documents["statement_md"]
+        equations = "".join(f"<li>\\({html.escape(eq)}\\)</li>" for eq in s["equations"])
+        leaves = ", ".join(f"\\({html.escape(leaf['name'])} = {leaf['value']}\\)" for leaf in s["leaves"])
+        training = ""
+        if s["trained"]:
+            names = ", ".join(f"\\({html.escape(leaf['name'])}\\)" for leaf in s["leaves"] if leaf["trained"])
+            training = (f"<p>Gradient descent on {names}: learning rate \\({s['rate']} = {s['learning_rate']}\\), "
+                        f"{s['steps']} step(s); a primed name is the value after the last step.</p>")
+        return (
+            f"<p><b>{html.escape(info.title)}</b> — variant {variant.number} (file {html.escape(info.file)}, seed {info.seed})</p>"
+            f"<p>The graph:</p><ul>{equations}</ul><p>Given {leaves}; differentiated: \\({html.escape(s['output'])}\\).</p>{training}"
+        )
+
+    def ask_html(variant: Variant, question: Question) -> str:
+        return (
+            f"<p>Compute \\({html.escape(label(variant.problem, question.name))}\\) (<code>{html.escape(question.name)}</code>) "
+            f"to {info.spec.digits} significant digits.</p>"
+        )
+
+    return quiz_xml(
+        variants,
+        category_path=f"$course$/top/backprop-tracer/{Path(info.file).stem} seed {info.seed}",
+        statement_html=statement_html,
+        ask_html=ask_html,
+        label=lambda variant, question: question.name,
+    )
