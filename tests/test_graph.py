@@ -22,7 +22,7 @@ from tracer.cli import cli
 from tracer.core import gates, keys
 from tracer.core.functions import ARG, check_textbook_form
 from tracer.numeric.graph import NumericGraph
-from tracer.spec import SpecError, from_mapping, json_schema, to_mapping
+from tracer.spec import from_mapping, json_schema, to_mapping
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -368,3 +368,14 @@ def test_a_leaf_after_the_update_names_the_last_step_in_value_and_step():
     mazur = load(EXAMPLES / "mazur.yaml")
     network = solve(from_mapping({**to_mapping(mazur), "training": {"learning_rate": 0.5, "steps": 2}}))
     assert network.step("W2[1,1]'").value == network.value("W2[1,1]'") != network.value("W2[1,1]'@1")
+
+
+def test_check_marks_a_graphs_claims_and_carries_an_error_forward(tmp_path):
+    claims = tmp_path / "claims.yaml"
+    claims.write_text("q: 3\nf: -12\ndf/dq: 4\ndf/dx: 4\ndf/dy: -4\n", encoding="utf-8")
+    out = run("check", str(EXAMPLES / "graph_cs231n.yaml"), str(claims), code=1)
+    assert "5 claims, 3 right, 2 wrong" in out
+    assert "WRONG  df/dq = 4              true -4" in out
+    assert "df/dx is wrong because it depends on df/dq = 4, which is wrong (true -4)" in out
+    verdicts = {v["name"]: v for v in json.loads(run("check", str(EXAMPLES / "graph_cs231n.yaml"), str(claims), "-f", "json", code=1))["verdicts"]}
+    assert verdicts["df/dx"]["culprit"] == "df/dq" and verdicts["df/dy"]["right"]

@@ -126,17 +126,16 @@ def _table(solution: GraphSolution, p: Printer) -> list[dict[str, Any]]:
     return rows
 
 
-def _equations(solution: GraphSolution, p: Printer, escape) -> list[str]:
-    """The problem's equations as printed math (from the written-out pass), else as the file writes them."""
+def equation_lines(solution: GraphSolution, p: Printer, escape) -> list[dict[str, str]]:
+    """The problem's equations as printed math, each as its two sides ``{"lhs", "rhs"}`` (from
+    the written-out pass; else the right-hand side as the file writes it, escaped)."""
     out = []
     for node in solution.nodes:
         if node.equation is None:
             continue
         step: Step | None = solution.index.get(node.key)
-        if step is not None:
-            out.append(f"{p.target(node.key)} = {p.symbolic(step)}")
-        else:
-            out.append(escape(node.equation))
+        rhs = p.symbolic(step) if step is not None else escape(node.equation.split("=", 1)[1].strip())
+        out.append({"lhs": p.target(node.key), "rhs": rhs})
     return out
 
 
@@ -155,7 +154,7 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
         "title": escape(problem.title or "A computational graph, step by step"),
         "description": escape(problem.describe()),
         "notes": [escape(n) for n in solution.notes],
-        "graph_equations": _equations(solution, p, escape),
+        "graph_equations": equation_lines(solution, p, escape),
         "leaves": [{"name": p.target(n.key), "value": p.number(solution.steps[0].values[n.key])}
                    for n in solution.nodes if n.is_leaf],
         "output": p.target(output),

@@ -18,7 +18,7 @@ from tracer.core import keys
 from tracer.core.keys import NameError_
 from tracer.core.solution import GraphSolution
 from tracer.export.moodle import quiz_xml
-from tracer.render.graph import printer, render_graph
+from tracer.render.graph import equation_lines, printer, render_graph
 from tracer.render.printing import escape_markdown, escape_tex
 from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts
 from tracer.spec import GraphProblem
@@ -49,12 +49,7 @@ def statement(solution: GraphSolution, fmt_: str) -> dict[str, Any]:
     problem = solution.problem
     first = solution.steps[0]
     trained = set(problem.training.parameters) if solution.trained else set()
-    equations = []
-    for node in solution.nodes:
-        if node.is_leaf:
-            continue
-        step = solution.index.get(node.key)
-        equations.append(f"{p.target(node.key)} = {p.symbolic(step)}" if step is not None else escape(node.equation or ""))
+    equations = equation_lines(solution, p, escape)
     return {
         "graph": True,
         "equations": equations,
@@ -99,7 +94,7 @@ def moodle(variants: list[Variant], info: SetInfo) -> str:
 
     def statement_html(variant: Variant) -> str:
         s = variant.documents["statement_md"]
-        equations = "".join(f"<li>\\({html.escape(eq)}\\)</li>" for eq in s["equations"])
+        equations = "".join(f"<li>\\({html.escape(eq['lhs'] + ' = ' + eq['rhs'])}\\)</li>" for eq in s["equations"])
         leaves = ", ".join(f"\\({html.escape(leaf['name'])} = {leaf['value']}\\)" for leaf in s["leaves"])
         training = ""
         if s["trained"]:
