@@ -38,6 +38,7 @@ GRAPHS = {
     "graph_chain_rule": ("y1", "y2"),
     "graph_logistic": ("z", "p", "L"),
     "graph_fan_out": ("p", "s", "f"),
+    "graph_micrograd": ("x1w1", "x2w2", "x1w1x2w2", "n", "o"),
 }
 
 EVERY = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
@@ -68,7 +69,7 @@ def test_example_loads_and_describes_its_layers(name):
 @pytest.mark.parametrize("name", EVERY)
 def test_example_begins_by_citing_its_source(name):
     first = (EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith(("# Source: seed 00", "# Source: CS231n", "# Source: Andrew Ng", "# Ours")), first
+    assert first.startswith(("# Source: seed 00", "# Source: CS231n", "# Source: Andrew Ng", "# Source: Andrej Karpathy", "# Ours")), first
 
 
 def test_mazur_numbering():

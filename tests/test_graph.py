@@ -59,6 +59,9 @@ PUBLISHED = {
     "graph_chain_rule": {"y1": 3, "y2": 7, "dy2/dy1": 2, "dy1/dw1": 1, "dy2/dw1": 2, "dy2/dw2": 3, "dy2/db1": 2},
     # f = xy + y² at (2, 3): f = 15, df/dx = y = 3, df/dy = x + 2y = 8
     "graph_fan_out": {"p": 6, "s": 9, "f": 15, "df/dx": 3, "df/dy": 8, "dp/dy": 2, "ds/dy": 6},
+    # micrograd's tanh neuron: o = 0.7071, do/dn = 1 − o² = 0.5; dx1 = w1/2, dw1 = x1/2, dx2 = w2/2, dw2 = x2/2
+    "graph_micrograd": {"n": 0.8813735870195432, "o": 2 ** -0.5, "do/dn": 0.5, "do/db": 0.5, "do/dx1w1": 0.5,
+                        "do/dx1": -1.5, "do/dw1": 1.0, "do/dx2": 0.5, "do/dw2": 0.0},
     # logistic unit at z = 0: p = 1/2, L = ln 2; dL/dz = p − y, dL/dw_i = (p − y) x_i; one step at η = 0.5
     "graph_logistic": {"z": 0, "p": 0.5, "L": math.log(2), "dL/dz": -0.5, "dL/dw1": -0.75, "dL/dw2": 0.25, "dL/db": -0.5,
                        "dL/dp": -2, "w1'": 0.625, "w2'": 0.375, "b'": 0.125, "z@end": 0.875,

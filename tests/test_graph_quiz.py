@@ -283,11 +283,11 @@ def test_cli_graph_quiz_writes_every_file(tmp_path):
     sheet = (tmp_path / "questions.md").read_text()
     assert sheet.count("## Variant") == 3
     assert "Given $a = 9,\\ b = 5,\\ c = -2$" in sheet  # variant 1 of seed 1
-    assert "u = b \\cdot c" in sheet and "\\frac{\\partial J}{\\partial b}" in sheet
+    assert "u &= b \\cdot c" in sheet and "\\frac{\\partial J}{\\partial b}" in sheet
     key = (tmp_path / "key.md").read_text()
     assert "does not swap the inputs of a multiply gate" in key and "(`multiply_not_swapped`)" in key
     assert "Backward pass" in key  # the worked solution of each variant
-    assert "u = b \\cdot c" in (tmp_path / "questions.tex").read_text()
+    assert "u &= b \\cdot c" in (tmp_path / "questions.tex").read_text()
     quiz = ET.fromstring((tmp_path / "moodle.xml").read_text().split("\n", 1)[1])
     kinds = [q.get("type") for q in quiz.iter("question")]
     assert kinds.count("numerical") == 12 and kinds.count("multichoice") == 9  # J has no wrong options
