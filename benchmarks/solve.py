@@ -54,6 +54,8 @@ NETWORKS = [
 MAZUR_LABEL, MAZUR_STEPS = "Mazur ×10,000", 10_000
 #: graph problems (SPEC §7): label, number of equations
 GRAPHS = [("graph 10", 10), ("graph 1,000", 1000)]
+#: a convolutional network (SPEC §8): 1×28×28, 8 filters 3×3, 2×2 max-pooling, dense 10
+CONV_LABEL = "conv 28×28"
 
 #: the baseline a whole process is compared with: the libraries any solve needs
 BARE_IMPORT = [sys.executable, "-c", "import sympy, numpy"]
@@ -95,6 +97,25 @@ def graph_mapping(n: int, seed: int = 0) -> dict:
         equations.append(f"n{k} = " + rng.choice(forms).format(names[-1], other))
         names.append(f"n{k}")
     return {"title": f"{n} equations", "graph": {"equations": equations, "values": {"x": 0.3, "y": -0.7, "w": 0.2}, "output": f"n{n - 1}"}}
+
+
+def conv_mapping(seed: int = 0) -> dict:
+    """An MNIST-sized convolutional network: 13,610 parameters, one image."""
+    rng = random.Random(seed)
+    kernels = [[[[rng.uniform(-0.3, 0.3) for _ in range(3)] for _ in range(3)]] for _ in range(8)]
+    dense = [[rng.uniform(-0.05, 0.05) for _ in range(8 * 13 * 13)] for _ in range(10)]
+    return {
+        "title": CONV_LABEL,
+        "network": {"input": {"channels": 1, "height": 28, "width": 28}, "layers": [
+            {"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "relu", "weights": kernels, "bias": [0.01] * 8},
+            {"type": "maxpool2d", "size": 2},
+            {"type": "flatten"},
+            {"units": 10, "activation": "softmax", "weights": dense, "bias": [0.0] * 10},
+        ]},
+        "loss": {"kind": "cross_entropy"},
+        "data": [{"x": [[[rng.uniform(0, 1) for _ in range(28)] for _ in range(28)]], "label": 3}],
+        "training": {"learning_rate": 0.1, "steps": 1},
+    }
 
 
 def size_of(problem) -> int:
@@ -178,6 +199,7 @@ def main() -> None:
     mappings = {label: random_mapping(sizes, acts) for label, sizes, acts in NETWORKS}
     mappings[MAZUR_LABEL] = mazur_mapping(MAZUR_STEPS)
     mappings.update({label: graph_mapping(n) for label, n in GRAPHS})
+    mappings[CONV_LABEL] = conv_mapping()
     problems = {label: from_mapping(raw, "benchmark") for label, raw in mappings.items()}
 
     solve(random_problem([2, 2, 2], ["sigmoid", "softmax"]))  # imports and one-off SymPy checks, not counted
@@ -202,7 +224,8 @@ def main() -> None:
         naive_col = f"{naive_s[label]:10.2f}" if label in naive_s else f"{'-':>10}"
         print(f"{label:>14} {n:>11} {in_process[label]:>15.3f} {per_k} {process[label]:>12.2f} {process[label] / bare:>14.1f} {naive_col}")
     print(f"{'bare import':>14} {'':>11} {'':>15} {'':>14} {bare:>12.2f} {1:>14.1f} {'':>10}")
-    print("(size: a network's parameters, a graph's names — leaves and nodes; s / 1k: per thousand of them)")
+    print("(size: a network's parameters (conv 28×28: 1×28×28 → 8 filters 3×3, ReLU → 2×2 max-pooling → dense 10), "
+          "a graph's names — leaves and nodes; s / 1k: per thousand of them)")
     print(f"(whole process: median of {args.rounds} rounds of `python3 -m tracer solve FILE -f json > /dev/null`, alternated with "
           f"the bare import `python3 -c \"import sympy, numpy\"`; the tree's modules compiled first, as installed)")
 

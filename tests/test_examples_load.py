@@ -41,12 +41,26 @@ GRAPHS = {
     "graph_micrograd": ("x1w1", "x2w2", "x1w1x2w2", "n", "o"),
 }
 
+#: networks with conv2d and pooling layers (SPEC §8): input shape, layer kinds
+LAYERED = {
+    "conv_maxpool": ((1, 4, 4), ("conv2d", "maxpool2d", "flatten", "dense")),
+    "conv_stride_padding": ((2, 5, 5), ("conv2d", "avgpool2d", "flatten", "dense")),
+}
+
 EVERY = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 SHIPPED = [name for name in EVERY if name in SIZES]
 
 
 def test_every_example_is_listed_here():
-    assert EVERY == sorted(list(SIZES) + list(GRAPHS))
+    assert EVERY == sorted(list(SIZES) + list(GRAPHS) + list(LAYERED))
+
+
+@pytest.mark.parametrize("name", sorted(LAYERED))
+def test_layered_example_loads_and_describes_its_layers(name):
+    problem = load(EXAMPLES / f"{name}.yaml")
+    shape, kinds = LAYERED[name]
+    assert problem.input_shape == shape and tuple(layer.kind for layer in problem.layers) == kinds
+    assert f"a network on a {'×'.join(map(str, shape))} input" in problem.describe()
 
 
 @pytest.mark.parametrize("name", sorted(GRAPHS))

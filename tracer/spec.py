@@ -77,10 +77,47 @@ class LayerSpec:
     shared_bias: bool = False
     trainable_bias: bool = True
     weights_layout: str = "unit_major"  # how the file wrote it; output keeps our layout
+    # SPEC.md §8: the layer kinds beyond dense. A conv2d layer keeps one row of weights per
+    # filter (its kernel flattened channel by channel, row by row: [c][m][n]) and one bias per
+    # filter; a pooling or flatten layer has no parameters
+    kind: str = "dense"  # dense | conv2d | maxpool2d | avgpool2d | flatten
+    in_shape: tuple[int, ...] = ()  # (channels, height, width) of an image or feature map; () for dense
+    out_shape: tuple[int, ...] = ()
+    kernel: int = 0  # conv2d: kernel_size; pooling: size
+    stride: int = 1
+    padding: int = 0
 
     @property
     def inputs(self) -> int:
-        return len(self.weights[0])
+        if self.kind == "dense":
+            return len(self.weights[0])
+        if self.kind == "conv2d":
+            return self.in_shape[0] * self.kernel * self.kernel
+        return math.prod(self.in_shape)
+
+    @property
+    def weight_count(self) -> int:
+        return len(self.weights) * len(self.weights[0]) if self.weights else 0
+
+    @property
+    def outputs(self) -> int:
+        """How many numbers the layer passes on."""
+        return math.prod(self.out_shape) if self.out_shape else self.units
+
+    def weight_keys(self, l: int) -> list[Quantity]:
+        """The layer's weights, row by row (a conv2d kernel's [filter, channel, row, column])."""
+        if self.kind == "conv2d":
+            c, k = self.in_shape[0], self.kernel
+            return [Quantity("W", l, (f, ch, m, n)) for f in range(1, self.units + 1) for ch in range(1, c + 1)
+                    for m in range(1, k + 1) for n in range(1, k + 1)]
+        if self.kind != "dense":
+            return []
+        return [keys.W(l, j, i) for j in range(1, self.units + 1) for i in range(1, self.inputs + 1)]
+
+    def bias_keys(self, l: int) -> list[Quantity]:
+        if self.bias is None:
+            return []
+        return [keys.b(l)] if self.shared_bias else [keys.b(l, j) for j in range(1, len(self.bias) + 1)]
 
 
 @dataclass(frozen=True)
@@ -140,11 +177,19 @@ class Problem:
     test_data: tuple[Sample, ...] = ()  # held-out samples (dataset.test_fraction): accuracy only
     dataset: DatasetSpec | None = None
     randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block; tracer.quiz reads it
+    input_shape: tuple[int, ...] | None = None  # an image input (channels, height, width); x is kept flat, channel-major
+
+    @property
+    def layered(self) -> bool:
+        """Has the network a layer other than dense (SPEC.md §8)?"""
+        return any(layer.kind != "dense" for layer in self.layers)
 
     # -- the parameters, by their keys (SPEC.md §2) -------------------------------
     @property
     def parameter_keys(self) -> tuple[Quantity, ...]:
         """Every parameter in a fixed order: per layer the weights row by row, then the bias."""
+        if self.layered:
+            return _layer_keys(self.layers)
         return _parameter_keys(tuple((layer.units, layer.inputs, layer.bias is not None, layer.shared_bias) for layer in self.layers))
 
     def parameter_names(self) -> list[str]:
@@ -169,7 +214,7 @@ class Problem:
         """Per parameter (:attr:`parameter_keys` order): does a gradient-descent step change it?"""
         mask: list[bool] = []
         for layer in self.layers:
-            mask.extend([True] * (layer.units * layer.inputs))
+            mask.extend([True] * layer.weight_count)
             if layer.bias is not None:
                 mask.extend([layer.trainable_bias] * len(layer.bias))
         if self.training.update is not None:
@@ -192,6 +237,8 @@ class Problem:
         if not values:
             return self
         wanted = {keys.parse_quantity(str(k)) if isinstance(k, str) else k: v for k, v in values.items()}
+        if self.layered:
+            return self.with_parameter_vector([wanted.get(k, v) for k, v in self.parameters().items()])
         layers = []
         for l, layer in enumerate(self.layers, start=1):
             weights = tuple(
@@ -211,10 +258,11 @@ class Problem:
         """The same problem with every parameter replaced, in :attr:`parameter_keys` order."""
         layers, k = [], 0
         for layer in self.layers:
-            n = layer.units * layer.inputs
+            n = layer.weight_count
+            width = len(layer.weights[0]) if layer.weights else 0
             flat = values[k : k + n]
             k += n
-            weights = tuple(tuple(float(v) for v in flat[j * layer.inputs : (j + 1) * layer.inputs]) for j in range(layer.units))
+            weights = tuple(tuple(float(v) for v in flat[j * width : (j + 1) * width]) for j in range(len(layer.weights)))
             bias = layer.bias
             if bias is not None:
                 bias = tuple(float(v) for v in values[k : k + len(bias)])
@@ -224,6 +272,8 @@ class Problem:
 
     def describe(self) -> str:
         """A short human description (``tracer validate``)."""
+        if self.layered:
+            return self._describe_layers()
         sizes = "-".join(str(n) for n in [self.inputs] + [layer.units for layer in self.layers])
         acts = ", ".join(
             f"layer {l}: {layer.units} × {layer.activation.name}" for l, layer in enumerate(self.layers, 1)
@@ -237,6 +287,26 @@ class Problem:
             f"{_count(len(self.data), 'sample')}; learning rate {self.training.learning_rate:g}, "
             f"{_count(self.training.steps, 'step')}, {self.training.order} updates"
             + self._describe_run()
+        )
+
+    def _describe_layers(self) -> str:
+        shape = "×".join(map(str, self.input_shape)) if self.input_shape else str(self.inputs)
+        parts = []
+        for l, layer in enumerate(self.layers, 1):
+            if layer.kind == "conv2d":
+                parts.append(f"layer {l}: conv2d, {_count(layer.units, 'filter')} {layer.kernel}×{layer.kernel}, stride {layer.stride}, "
+                             f"padding {layer.padding}, {layer.activation.name} → {'×'.join(map(str, layer.out_shape))}")
+            elif layer.kind in ("maxpool2d", "avgpool2d"):
+                parts.append(f"layer {l}: {layer.kind} {layer.kernel}×{layer.kernel}, stride {layer.stride} → {'×'.join(map(str, layer.out_shape))}")
+            elif layer.kind == "flatten":
+                parts.append(f"layer {l}: flatten → {layer.outputs}")
+            else:
+                parts.append(f"layer {l}: {layer.units} × {layer.activation.name}")
+        kind = self.loss.kind.replace("_", " ")
+        return (
+            f"{self.title or '(untitled)'}: a network on a {shape} input ({'; '.join(parts)}); "
+            f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; loss {kind}; "
+            f"{_count(len(self.data), 'sample')}; learning rate {self.training.learning_rate:g}, {_count(self.training.steps, 'step')}"
         )
 
     def _describe_run(self) -> str:
@@ -324,6 +394,14 @@ def _parameter_keys(shape: tuple[tuple[int, int, bool, bool], ...]) -> tuple[Qua
         out.extend(keys.W(l, j, i) for j in range(1, units + 1) for i in range(1, inputs + 1))
         if bias:
             out.extend([keys.b(l)] if shared else [keys.b(l, j) for j in range(1, units + 1)])
+    return tuple(out)
+
+
+def _layer_keys(layers: tuple[LayerSpec, ...]) -> tuple[Quantity, ...]:
+    out: list[Quantity] = []
+    for l, layer in enumerate(layers, start=1):
+        out.extend(layer.weight_keys(l))
+        out.extend(layer.bias_keys(l))
     return tuple(out)
 
 
@@ -418,6 +496,80 @@ class ProblemModel(_Strict):
     )
 
 
+# -- SPEC.md §8: layer kinds beyond dense ------------------------------------------------
+
+
+class InputShapeModel(_Strict):
+    channels: int = Field(gt=0)
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+
+
+class DenseLayerModel(LayerModel):
+    type: Literal["dense"] = "dense"
+
+
+class ConvLayerModel(_Strict):
+    type: Literal["conv2d"]
+    filters: int = Field(gt=0)
+    kernel_size: int = Field(gt=0)
+    stride: int = Field(1, gt=0)
+    padding: int = Field(0, ge=0)
+    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "identity"  # type: ignore[valid-type]
+    weights: list[list[list[list[Number]]]] = Field(description="[filter][channel][row][column]")
+    bias: list[Number] | None = Field(None, description="one per filter, or omitted (no bias)")
+    trainable_bias: bool = True
+
+
+class PoolLayerModel(_Strict):
+    type: Literal["maxpool2d", "avgpool2d"]
+    size: int = Field(gt=0)
+    stride: int | None = Field(None, gt=0, description="default: the size")
+
+
+class FlattenLayerModel(_Strict):
+    type: Literal["flatten"]
+
+
+LAYER_MODELS: dict[str, type[_Strict]] = {
+    "dense": DenseLayerModel, "conv2d": ConvLayerModel, "maxpool2d": PoolLayerModel, "avgpool2d": PoolLayerModel,
+    "flatten": FlattenLayerModel,
+}
+
+
+class LayeredNetworkModel(_Strict):
+    input: InputShapeModel | None = Field(None, description="an image input: x is [channel][row][column]")
+    inputs: int | None = Field(None, gt=0)
+    layers: list[dict[str, Any]] = Field(min_length=1, description="each with type: dense (default), conv2d, maxpool2d, avgpool2d, flatten")
+    relu_derivative_at_zero: Literal[0, 1] = 0
+
+
+class LayeredSampleModel(_Strict):
+    x: list[Any] = Field(min_length=1)
+    y: list[Number] | None = None
+    label: int | None = Field(None, ge=0)
+
+
+class LayeredProblemModel(_Strict):
+    title: str = ""
+    notation: Literal[NOTATIONS] = "bracket"  # type: ignore[valid-type]
+    network: LayeredNetworkModel
+    loss: LossModel
+    data: list[LayeredSampleModel] = Field(min_length=1)
+    training: TrainingModel
+    randomize: dict[str, Any] | None = None
+
+
+class _LayeredNetworkSchema(LayeredNetworkModel):
+    """For the JSON Schema only: each layer one of the kinds (the loader reads them one by one)."""
+
+    layers: list[Union[DenseLayerModel, ConvLayerModel, PoolLayerModel, FlattenLayerModel]] = Field(min_length=1)  # type: ignore[assignment]
+
+
+class _LayeredSchema(LayeredProblemModel):
+    network: _LayeredNetworkSchema  # type: ignore[assignment]
+
+
 class GraphModel(_Strict):
     equations: list[str] = Field(min_length=1, description="one local equation each: NAME = EXPR (the parser of tracer diff)")
     values: dict[str, Number] = Field(description="the value of every leaf (a name no equation defines)")
@@ -442,7 +594,7 @@ def json_schema() -> dict[str, Any]:
     """One schema for both kinds of problem file: a network (``network:``) or a graph (``graph:``)."""
     definitions: dict[str, Any] = {}
     forms = []
-    for name, model in (("NetworkProblem", ProblemModel), ("GraphProblem", GraphProblemModel)):
+    for name, model in (("NetworkProblem", ProblemModel), ("LayeredProblem", _LayeredSchema), ("GraphProblem", GraphProblemModel)):
         schema = model.model_json_schema()
         for key, value in schema.pop("$defs", {}).items():
             assert definitions.get(key, value) == value, f"two schemas define {key} differently"
@@ -453,8 +605,9 @@ def json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "backprop-tracer problem file",
-        "description": "a layered network (network:, data:, loss:) or a computational graph written as equations (graph:)",
-        "oneOf": forms,
+        "description": "a dense network (network:, data:, loss:), a network with conv2d/pooling/flatten layers "
+                       "(network.input or layers with type:), or a computational graph written as equations (graph:)",
+        "anyOf": forms,
         "$defs": definitions,
     }
 
@@ -520,11 +673,178 @@ def from_mapping(raw: Any, source: str = "<mapping>") -> "Problem | GraphProblem
         raise SpecError(source, "", "expected a mapping with keys network, loss, data, training (or graph)")
     if "graph" in raw:
         return _graph_problem(raw, source)
+    if _is_layered(raw):
+        return _layered_problem(raw, source)
     try:
         model = ProblemModel.model_validate(raw)
     except ValidationError as err:
         raise _translate(err, source) from None
     return _build(model, source)
+
+
+def _is_layered(raw: dict) -> bool:
+    """A network with an image input or a layer of another kind than dense (SPEC.md §8)."""
+    net = raw.get("network")
+    if not isinstance(net, dict):
+        return False
+    layers = net.get("layers")
+    typed = isinstance(layers, list) and any(isinstance(l, dict) and l.get("type", "dense") != "dense" for l in layers)
+    return "input" in net or typed
+
+
+def _validated(model: type[_Strict], raw: Any, source: str, where: str) -> Any:
+    """A part of the file validated on its own; errors name it from the file's root."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        inner = _translate(err, source)
+        path = where + ("." + inner.field if inner.field and not inner.field.startswith("[") else inner.field or "")
+        raise SpecError(source, path, inner.message) from None
+
+
+def _window(size: int, kernel: int, stride: int, padding: int, where: str, fail, what: str) -> int:
+    """The output length of a window sliding over ``size`` (+ padding on both sides): the kernel
+    must fit, and the stride must land exactly on the last position."""
+    padded = size + 2 * padding
+    if kernel > padded:
+        raise fail(where, f"{what} {kernel} is larger than the padded input ({size} + 2·{padding} = {padded})")
+    if (padded - kernel) % stride:
+        raise fail(where, f"stride {stride} does not fit: (input {size} + 2·padding {padding} − {what} {kernel}) = {padded - kernel} "
+                          f"is not a multiple of {stride}")
+    return (padded - kernel) // stride + 1
+
+
+def _layered_problem(raw: dict, source: str) -> Problem:
+    """A network with conv2d, pooling and flatten layers among dense ones (SPEC.md §8)."""
+    def fail(path: str, message: str) -> SpecError:
+        return SpecError(source, path, message)
+
+    raw = {**raw, "network": {**raw["network"]}}
+    model = _validated(LayeredProblemModel, raw, source, "")
+    net = model.network
+    if (net.input is None) == (net.inputs is None):
+        raise fail("network.input", "give input: {channels, height, width} (an image) or inputs: n, not both")
+    shape: tuple[int, ...] = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
+    layers: list[LayerSpec] = []
+    for idx, entry in enumerate(net.layers):
+        where = f"network.layers[{idx}]"
+        kind = entry.get("type", "dense")
+        if kind not in LAYER_MODELS:
+            raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {kind!r}")
+        lm = _validated(LAYER_MODELS[kind], {**entry, "type": kind}, source, where)
+        if kind == "dense":
+            if len(shape) != 1:
+                raise fail(where, f"a dense layer needs a flat input; the layer below gives {'×'.join(map(str, shape))}: put a flatten layer before it")
+            layer = _dense_layer(lm, idx, len(net.layers), shape[0], where, fail)
+            layers.append(replace(layer, in_shape=shape, out_shape=(layer.units,)))
+            shape = (layer.units,)
+            continue
+        if len(shape) != 3:
+            raise fail(where, f"{kind} needs an image or feature map (channels × height × width), got a flat input of {shape[0]}")
+        channels, height, width = shape
+        if kind == "flatten":
+            out = (channels * height * width,)
+            layers.append(LayerSpec(units=out[0], activation=ActivationSpec("identity"), weights=(), bias=None, kind=kind,
+                                    in_shape=shape, out_shape=out))
+            shape = out
+            continue
+        if kind in ("maxpool2d", "avgpool2d"):
+            stride = lm.stride or lm.size
+            rows = _window(height, lm.size, stride, 0, f"{where}.size", fail, "size")
+            cols = _window(width, lm.size, stride, 0, f"{where}.size", fail, "size")
+            out = (channels, rows, cols)
+            layers.append(LayerSpec(units=math.prod(out), activation=ActivationSpec("identity"), weights=(), bias=None, kind=kind,
+                                    in_shape=shape, out_shape=out, kernel=lm.size, stride=stride))
+            shape = out
+            continue
+        try:
+            activation = _activation(lm.activation)
+        except ValueError as err:
+            raise fail(f"{where}.activation", str(err)) from None
+        if activation.name == "softmax":
+            raise fail(f"{where}.activation", "softmax is only allowed in a dense output layer")
+        k = lm.kernel_size
+        rows = _window(height, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
+        cols = _window(width, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
+        if len(lm.weights) != lm.filters:
+            raise fail(f"{where}.weights", f"{lm.filters} kernels expected (filters), got {len(lm.weights)}")
+        flat: list[tuple[float, ...]] = []
+        for f, kernel in enumerate(lm.weights):
+            if len(kernel) != channels:
+                raise fail(f"{where}.weights[{f}]", f"{channels} channels expected (the input's), got {len(kernel)}")
+            row: list[float] = []
+            for c, plane in enumerate(kernel):
+                if len(plane) != k or any(len(r) != k for r in plane):
+                    raise fail(f"{where}.weights[{f}][{c}]", f"a {k}×{k} kernel expected (kernel_size), got {len(plane)} rows")
+                row.extend(float(v) for r in plane for v in r)
+            flat.append(tuple(row))
+        bias = None
+        if lm.bias is not None:
+            if len(lm.bias) != lm.filters:
+                raise fail(f"{where}.bias", f"{lm.filters} numbers expected (one per filter), got {len(lm.bias)}")
+            bias = tuple(map(float, lm.bias))
+        out = (lm.filters, rows, cols)
+        layers.append(LayerSpec(units=lm.filters, activation=activation, weights=tuple(flat), bias=bias,
+                                trainable_bias=lm.trainable_bias, kind=kind, in_shape=shape, out_shape=out,
+                                kernel=k, stride=lm.stride, padding=lm.padding))
+        shape = out
+    if layers[-1].kind != "dense":
+        raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
+    n_out = layers[-1].units
+    first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
+    samples = []
+    for s_, sm in enumerate(model.data):
+        where = f"data[{s_}]"
+        x = _nested(sm.x, first, f"{where}.x", fail)
+        if (sm.y is None) == (sm.label is None):
+            raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
+        if sm.label is not None:
+            if sm.label >= n_out:
+                raise fail(f"{where}.label", f"a class index from 0 to {n_out - 1} expected (output units), got {sm.label}")
+            y = tuple(1.0 if k == sm.label else 0.0 for k in range(n_out))
+        else:
+            assert sm.y is not None
+            if len(sm.y) != n_out:
+                raise fail(f"{where}.y", f"{n_out} numbers expected (units of the output layer), got {len(sm.y)}")
+            y = tuple(map(float, sm.y))
+        samples.append(Sample(x, y, sm.label))
+    loss = model.loss
+    t = model.training
+    if t.epochs is not None or t.batch_size is not None or t.update != "all" or t.order != "simultaneous" or t.track:
+        raise fail("training", "a network with conv2d or pooling layers takes learning_rate and steps (epochs, batches, update, order, track: dense networks only, for now)")
+    return Problem(
+        inputs=math.prod(first),
+        layers=tuple(layers),
+        loss=LossSpec(loss.kind, float(loss.factor), loss.outputs, loss.samples, loss.log),
+        data=tuple(samples),
+        training=TrainingSpec(learning_rate=float(t.learning_rate), steps=1 if t.steps is None else t.steps),
+        title=model.title,
+        notation="bracket",
+        relu_derivative_at_zero=net.relu_derivative_at_zero,
+        source=source,
+        randomize=model.randomize,
+        input_shape=first if net.input else None,
+    )
+
+
+def _nested(value: Any, shape: tuple[int, ...], where: str, fail) -> tuple[float, ...]:
+    """``x`` of one sample: a flat list of numbers, or [channel][row][column] for an image;
+    kept flat, channel-major and row-major."""
+    def flatten(v: Any, dims: tuple[int, ...], path: str) -> list[float]:
+        if not dims:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise fail(path, f"a number expected, got {v!r}")
+            return [float(v)]
+        if not isinstance(v, list) or len(v) != dims[0]:
+            got = f"{len(v)} entries" if isinstance(v, list) else repr(v)
+            raise fail(path, f"a {'×'.join(map(str, dims))} nested list expected ([channel][row][column]), got {got}"
+                       if len(shape) == 3 else f"{dims[0]} numbers expected (network.inputs), got {got}")
+        out: list[float] = []
+        for k, part in enumerate(v):
+            out.extend(flatten(part, dims[1:], f"{path}[{k}]"))
+        return out
+
+    return tuple(flatten(value, shape, where))
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -592,6 +912,56 @@ def _activation(value: Any) -> ActivationSpec:
     return ActivationSpec(name, params)
 
 
+def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str, fail) -> LayerSpec:
+    """One dense layer of the file (the ``idx``-th of ``count``), checked against its fan-in."""
+    try:
+        activation = _activation(lm.activation)
+    except ValueError as err:
+        raise fail(f"{where}.activation", str(err)) from None
+    if activation.name == "softmax" and idx != count - 1:
+        raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
+    rows = [list(map(float, r)) for r in lm.weights]
+    if lm.weights_layout == "input_major":
+        if len(rows) != fan_in:
+            raise fail(f"{where}.weights", f"{fan_in} rows expected (inputs, weights_layout input_major), got {len(rows)}")
+        for r, row in enumerate(rows):
+            if len(row) != lm.units:
+                raise fail(f"{where}.weights[{r}]", f"{lm.units} numbers expected (units), got {len(row)}")
+        rows = [list(col) for col in zip(*rows)]
+    else:
+        if len(rows) != lm.units:
+            raise fail(f"{where}.weights", f"{lm.units} rows expected (units), got {len(rows)}")
+        for r, row in enumerate(rows):
+            if len(row) != fan_in:
+                what = "inputs" if idx == 0 else f"units of layer {idx}"
+                raise fail(f"{where}.weights[{r}]", f"{fan_in} numbers expected ({what}), got {len(row)}")
+    bias: tuple[float, ...] | None
+    if lm.bias is None:
+        bias = None
+        if lm.shared_bias:
+            raise fail(f"{where}.shared_bias", "needs a bias (the layer has none)")
+    elif isinstance(lm.bias, list):
+        if lm.shared_bias:
+            if len(lm.bias) != 1:
+                raise fail(f"{where}.bias", "one number expected (shared_bias is true)")
+            bias = (float(lm.bias[0]),)
+        else:
+            if len(lm.bias) != lm.units:
+                raise fail(f"{where}.bias", f"{lm.units} numbers expected (one per unit), got {len(lm.bias)}")
+            bias = tuple(map(float, lm.bias))
+    else:
+        bias = (float(lm.bias),) if lm.shared_bias else (float(lm.bias),) * lm.units
+    return LayerSpec(
+        units=lm.units,
+        activation=activation,
+        weights=tuple(tuple(r) for r in rows),
+        bias=bias,
+        shared_bias=lm.shared_bias,
+        trainable_bias=lm.trainable_bias,
+        weights_layout=lm.weights_layout,
+    )
+
+
 def _build(model: ProblemModel, source: str) -> Problem:
     def fail(path: str, message: str) -> SpecError:
         return SpecError(source, path, message)
@@ -601,54 +971,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
     fan_in = net.inputs
     for idx, lm in enumerate(net.layers):
         where = f"network.layers[{idx}]"
-        try:
-            activation = _activation(lm.activation)
-        except ValueError as err:
-            raise fail(f"{where}.activation", str(err)) from None
-        if activation.name == "softmax" and idx != len(net.layers) - 1:
-            raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
-        rows = [list(map(float, r)) for r in lm.weights]
-        if lm.weights_layout == "input_major":
-            if len(rows) != fan_in:
-                raise fail(f"{where}.weights", f"{fan_in} rows expected (inputs, weights_layout input_major), got {len(rows)}")
-            for r, row in enumerate(rows):
-                if len(row) != lm.units:
-                    raise fail(f"{where}.weights[{r}]", f"{lm.units} numbers expected (units), got {len(row)}")
-            rows = [list(col) for col in zip(*rows)]
-        else:
-            if len(rows) != lm.units:
-                raise fail(f"{where}.weights", f"{lm.units} rows expected (units), got {len(rows)}")
-            for r, row in enumerate(rows):
-                if len(row) != fan_in:
-                    what = "inputs" if idx == 0 else f"units of layer {idx}"
-                    raise fail(f"{where}.weights[{r}]", f"{fan_in} numbers expected ({what}), got {len(row)}")
-        bias: tuple[float, ...] | None
-        if lm.bias is None:
-            bias = None
-            if lm.shared_bias:
-                raise fail(f"{where}.shared_bias", "needs a bias (the layer has none)")
-        elif isinstance(lm.bias, list):
-            if lm.shared_bias:
-                if len(lm.bias) != 1:
-                    raise fail(f"{where}.bias", "one number expected (shared_bias is true)")
-                bias = (float(lm.bias[0]),)
-            else:
-                if len(lm.bias) != lm.units:
-                    raise fail(f"{where}.bias", f"{lm.units} numbers expected (one per unit), got {len(lm.bias)}")
-                bias = tuple(map(float, lm.bias))
-        else:
-            bias = (float(lm.bias),) if lm.shared_bias else (float(lm.bias),) * lm.units
-        layers.append(
-            LayerSpec(
-                units=lm.units,
-                activation=activation,
-                weights=tuple(tuple(r) for r in rows),
-                bias=bias,
-                shared_bias=lm.shared_bias,
-                trainable_bias=lm.trainable_bias,
-                weights_layout=lm.weights_layout,
-            )
-        )
+        layers.append(_dense_layer(lm, idx, len(net.layers), fan_in, where, fail))
         fan_in = lm.units
 
     n_out = layers[-1].units
@@ -774,6 +1097,58 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
     )
 
 
+def _layered_mapping(problem: Problem) -> dict[str, Any]:
+    """A network with conv2d and pooling layers as its file writes it (kernels [f][c][m][n], x [c][i][j])."""
+    layers: list[dict[str, Any]] = []
+    for layer in problem.layers:
+        activation: Any = layer.activation.name
+        if layer.activation.params:
+            activation = {"name": layer.activation.name, **dict(layer.activation.params)}
+        if layer.kind == "conv2d":
+            c, k = layer.in_shape[0], layer.kernel
+            kernels = [[[list(row[(ch * k + m) * k:(ch * k + m + 1) * k]) for m in range(k)] for ch in range(c)] for row in layer.weights]
+            entry: dict[str, Any] = {"type": "conv2d", "filters": layer.units, "kernel_size": k, "stride": layer.stride,
+                                     "padding": layer.padding, "activation": activation, "weights": kernels,
+                                     "trainable_bias": layer.trainable_bias}
+            if layer.bias is not None:
+                entry["bias"] = list(layer.bias)
+        elif layer.kind in ("maxpool2d", "avgpool2d"):
+            entry = {"type": layer.kind, "size": layer.kernel, "stride": layer.stride}
+        elif layer.kind == "flatten":
+            entry = {"type": "flatten"}
+        else:
+            entry = {"type": "dense", "units": layer.units, "activation": activation, "weights": [list(r) for r in layer.weights],
+                     "trainable_bias": layer.trainable_bias, "shared_bias": layer.shared_bias}
+            if layer.bias is not None:
+                entry["bias"] = list(layer.bias)
+        layers.append(entry)
+    network: dict[str, Any] = {"layers": layers, "relu_derivative_at_zero": problem.relu_derivative_at_zero}
+    if problem.input_shape:
+        c, h, w = problem.input_shape
+        network["input"] = {"channels": c, "height": h, "width": w}
+    else:
+        network["inputs"] = problem.inputs
+
+    def x_of(sample: Sample) -> list:
+        if not problem.input_shape:
+            return list(sample.x)
+        _, h, w = problem.input_shape
+        flat = list(sample.x)
+        return [[flat[(c * h + i) * w:(c * h + i + 1) * w] for i in range(h)] for c in range(problem.input_shape[0])]
+
+    loss = problem.loss
+    out: dict[str, Any] = {
+        "title": problem.title,
+        "network": network,
+        "loss": {"kind": loss.kind, "factor": loss.factor, "outputs": loss.outputs, "samples": loss.samples, "log": loss.log},
+        "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": list(s.y)})} for s in problem.data],
+        "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps},
+    }
+    if problem.randomize is not None:
+        out["randomize"] = problem.randomize
+    return out
+
+
 def _graph_mapping(problem: GraphProblem) -> dict[str, Any]:
     graph: dict[str, Any] = {
         "equations": [e.text for e in problem.equations],
@@ -857,6 +1232,8 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
     """
     if isinstance(problem, GraphProblem):
         return _graph_mapping(problem)
+    if problem.layered:
+        return _layered_mapping(problem)
     layers = []
     for layer in problem.layers:
         activation: Any = layer.activation.name

@@ -45,17 +45,30 @@ class Network:
         """How the samples' losses combine into the total loss: ``sum`` or ``mean``."""
         return self.problem.loss.samples
 
+    def _rank(self, l: int) -> int:
+        """The length of a layer's node index: 3 for a feature map (filter/channel, row, column)."""
+        return 3 if self.problem.layers[l - 1].kind in ("conv2d", "maxpool2d", "avgpool2d") else 1
+
+    def families_of(self, l: int) -> tuple[Family | None, Family | None]:
+        """A layer's pre-activations and activations (a pooling layer has no z, flatten neither)."""
+        kind = self.problem.layers[l - 1].kind
+        if kind == "flatten":
+            return None, None
+        a = self.graph.family("a", l, self._rank(l))
+        return (None if kind in ("maxpool2d", "avgpool2d") else self.graph.family("z", l, self._rank(l))), a
+
     def activation(self, l: int) -> Operation:
-        op = self.graph.family("a", l).op
+        op = self.graph.family("a", l, self._rank(l)).op
         assert op is not None
         return op
 
     @cached_property
     def operations(self) -> tuple[tuple[Operation, tuple[int, ...]], ...]:
-        """Each distinct activation with the layers that use it, then the loss term (layer 0)."""
+        """Each distinct activation (and pooling) with the layers that use it, then the loss term (layer 0)."""
         seen: dict[Operation, list[int]] = {}
         for l in range(1, self.depth + 1):
-            seen.setdefault(self.activation(l), []).append(l)
+            if self.problem.layers[l - 1].kind != "flatten":
+                seen.setdefault(self.activation(l), []).append(l)
         term = self.graph.family("loss", None, 1).op
         assert term is not None
         return tuple((op, tuple(layers)) for op, layers in seen.items()) + ((term, ()),)
@@ -65,7 +78,10 @@ class Network:
         """The node of every parameter, in the problem's order (``Problem.parameter_keys``)."""
         parts = []
         for l in range(1, self.depth + 1):
-            parts.append(self.graph.family("W", l, 2).ids)
+            kind = self.problem.layers[l - 1].kind
+            if kind not in ("dense", "conv2d"):
+                continue
+            parts.append(self.graph.family("W", l, 4 if kind == "conv2d" else 2).ids)
             if self.problem.layers[l - 1].bias is not None:
                 parts.append(self.bias(l).ids)
         return np.concatenate(parts)
@@ -77,14 +93,19 @@ class Network:
     def leaves(self, data: tuple[Sample, ...], parameters: np.ndarray) -> np.ndarray:
         """(samples × nodes): every sample's inputs and targets, every parameter; 0 elsewhere."""
         values = np.zeros((len(data), self.graph.size))
-        x, y = self.graph.family("x"), self.graph.family("y")
+        x, y = self.graph.family("x", None, len(self.problem.input_shape or (1,))), self.graph.family("y")
         values[:, x.start : x.stop] = np.array([s.x for s in data], dtype=float)
         values[:, y.start : y.stop] = np.array([s.y for s in data], dtype=float)
         values[:, self.parameter_nodes] = parameters
         return values
 
     def section_title(self, layer: int) -> str:
-        return "output layer" if layer == self.depth else f"hidden layer {layer}"
+        if layer == self.depth:
+            return "output layer"
+        kind = self.problem.layers[layer - 1].kind
+        named = {"conv2d": "convolution layer", "maxpool2d": "max-pooling layer", "avgpool2d": "average-pooling layer",
+                 "flatten": "flatten layer"}
+        return f"{named.get(kind, 'hidden layer')} {layer}"
 
     # -- what the display policy asks of a builder (tracer.core.derive.Layout) ---------
     objective = keys.LOSS  # the gradients are of the total loss
@@ -115,10 +136,18 @@ def build(problem: Problem) -> Network:
         return family
 
     outputs = problem.layers[-1].units
-    x = add("x", None, (problem.inputs,), "input", constant=True)
+    x = add("x", None, problem.input_shape or (problem.inputs,), "input", constant=True)
     y = add("y", None, (outputs,), "input", constant=True)
+    zero = None
+    if any(layer.padding for layer in problem.layers):
+        zero = add("zero", None, (), "input", constant=True)  # what a padded position reads
     previous = x
     for l, spec in enumerate(problem.layers, start=1):
+        if spec.kind == "flatten":
+            continue  # the next layer reads the feature map's nodes in their (channel, row, column) order
+        if spec.kind in ("conv2d", "maxpool2d", "avgpool2d"):
+            previous = _spatial(add, spec, l, previous, zero, problem.relu_derivative_at_zero)
+            continue
         W = add("W", l, (spec.units, spec.inputs), "parameter", shared=True, section=l)
         b = None
         if spec.bias is not None:
@@ -142,3 +171,50 @@ def build(problem: Problem) -> Network:
     total = functions.Total(outputs, problem.loss.outputs == "mean")
     loss = add("loss", None, (), "loss", op=total, args=terms.ids[None, :])
     return Network(problem, Graph(tuple(families), loss.start))
+
+
+def _windows(spec, previous_shape: tuple[int, int, int]) -> np.ndarray:
+    """(rows, cols, k, k) → the (row, column) of the input each window position reads, −1 in the padding."""
+    _, height, width = previous_shape
+    k, s, p = spec.kernel, spec.stride, spec.padding
+    _, rows, cols = spec.out_shape
+    r = (np.arange(rows) * s)[:, None, None, None] + np.arange(k)[None, None, :, None] - p
+    c = (np.arange(cols) * s)[None, :, None, None] + np.arange(k)[None, None, None, :] - p
+    r, c = np.broadcast_arrays(r, c)
+    inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+    return np.where(inside, r * width + c, -1)
+
+
+def _spatial(add, spec, l: int, previous: Family, zero: Family | None, relu_at_zero: int) -> Family:
+    """A conv2d layer (kernels W, biases b, pre-activations z[f,i,j] as weighted sums over the
+    window of every channel, activations a[f,i,j]) or a pooling layer (a[c,i,j] over one
+    channel's window); returns the family the next layer reads."""
+    channels, height, width = spec.in_shape
+    _, rows, cols = spec.out_shape
+    k = spec.kernel
+    plane = _windows(spec, (channels, height, width))  # (rows, cols, k, k): flat position in one channel, −1 padding
+    base = previous.start
+    if spec.kind == "conv2d":
+        filters = spec.units
+        W = add("W", l, (filters, channels, k, k), "parameter", shared=True, section=l)
+        b = add("b", l, (filters,), "parameter", shared=True, section=l) if spec.bias is not None else None
+        terms = channels * k * k
+        # inputs of position (i, j): channel by channel, the window row by row — the kernel's order
+        reads = plane[:, :, None, :, :] + (np.arange(channels) * height * width)[None, None, :, None, None]
+        padded = np.broadcast_to(plane[:, :, None, :, :] < 0, reads.shape)
+        inputs = np.where(padded, -1 if zero is None else zero.start, base + reads).reshape(rows * cols, terms)
+        per_filter = []
+        for f in range(filters):
+            weights = np.broadcast_to(W.start + f * terms + np.arange(terms), (rows * cols, terms))
+            part = [weights, inputs]
+            if b is not None:
+                part.append(np.full((rows * cols, 1), b.start + f))
+            per_filter.append(np.concatenate(part, axis=1))
+        z = add("z", l, (filters, rows, cols), "forward", op=functions.WeightedSum(terms, b is not None),
+                args=np.concatenate(per_filter, axis=0), section=l)
+        op = functions.activation(spec.activation, relu_at_zero, filters)
+        return add("a", l, (filters, rows, cols), "forward", op=op, args=z.ids[:, None], section=l)
+    windows = plane.reshape(rows * cols, k * k)
+    args = np.concatenate([base + c * height * width + windows for c in range(channels)], axis=0)
+    op = functions.Pool(k * k, "max" if spec.kind == "maxpool2d" else "mean")
+    return add("a", l, (channels, rows, cols), "forward", op=op, args=args, section=l)

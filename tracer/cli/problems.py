@@ -64,6 +64,12 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     from tracer.render.document import RenderError, compile_pdf, render
     from tracer.render.extensions import write_curves
 
+    if problem.layered:  # conv2d and pooling layers: the scalar form, in the bracket notation
+        for option, given, allowed in (("--form", form, ("scalar",)), ("--notation", notation, ("bracket",))):
+            if given is not None and given not in allowed:
+                on_error(f"{file}: {option} {given}: not for a network with conv2d or pooling layers "
+                         f"(they are written {allowed[0]}, element by element)", 2)
+        form = "scalar"
     if form is None:
         wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf") and not only
         form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves

@@ -39,6 +39,7 @@ from tracer.core.functions import ARG, OUT, WeightedSum
 from tracer.core.graph import Family, Graph
 from tracer.core.keys import END, LOSS, LOSS_AFTER, Key, Partial, Quantity
 from tracer.core.solution import (
+    FeatureMaps,
     Affine,
     Binding,
     Chain,
@@ -101,10 +102,12 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
     if isinstance(problem, GraphProblem):
         return solve_graph(problem, derived_steps=derived_steps, verify=verify)  # type: ignore[return-value]
     network = mlp.build(problem)
-    symbolic = len(problem.data) * len(problem.parameter_keys) <= SYMBOLIC_LIMIT
+    # a network with conv2d or pooling layers always takes its numbers from the graph engine
+    # (the NumPy twin of tracer.numeric.layers checks them; steps are written only when read)
+    symbolic = problem.layered or len(problem.data) * len(problem.parameter_keys) <= SYMBOLIC_LIMIT
     if not symbolic:
         derived_steps = 0
-    run = training.run(problem) if training.is_long(problem, derived_steps) else None
+    run = training.run(problem) if not problem.layered and training.is_long(problem, derived_steps) else None
     batched = run is not None and run.batch_size < len(problem.data)
     keep_numeric = run is None or (not batched and problem.training.steps <= NUMERIC_STEP_ENTRIES)
     rate = problem.training.learning_rate
@@ -324,8 +327,39 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         batch=batch,
         writer=writer,
         arrays=partial(_layer_arrays, network, values, engine, trained),
+        maps=partial(_feature_maps, network, values, engine) if network.problem.layered else None,
     )
     return step, engine
+
+
+def _feature_maps(network: Network, values: np.ndarray, engine: sweep.Pass) -> tuple[FeatureMaps, ...]:
+    """Each conv2d and pooling layer's grids in the first sample, as the engine computed them."""
+    problem = network.problem
+    out = []
+    reads = "x"
+    source = network.graph.family("x", None, len(problem.input_shape or (1,)))
+    for l, layer in enumerate(problem.layers, start=1):
+        z, a = network.families_of(l)
+        if layer.kind not in ("conv2d", "maxpool2d", "avgpool2d"):
+            if a is not None:
+                source, reads = a, f"a{l}"
+            continue
+        assert a is not None
+        kernel = kernel_gradient = None
+        if layer.kind == "conv2d":
+            W = network.graph.family("W", l, 4)
+            kernel, kernel_gradient = values[0, W.ids].reshape(W.shape), engine.gradient[W.ids].reshape(W.shape)
+        out.append(FeatureMaps(
+            layer=l, kind=layer.kind, reads=reads,
+            inputs=values[0, source.ids].reshape(layer.in_shape),
+            z=None if z is None else values[0, z.ids].reshape(z.shape),
+            a=values[0, a.ids].reshape(a.shape),
+            delta=engine.adjoint[0, (z or a).ids].reshape(a.shape),
+            input_gradient=None if reads == "x" else engine.adjoint[0, source.ids].reshape(layer.in_shape),
+            kernel=kernel, kernel_gradient=kernel_gradient, stride=layer.stride, padding=layer.padding,
+        ))
+        source, reads = a, f"a{l}"
+    return tuple(out)
 
 
 def _records(network: Network, values: np.ndarray) -> tuple[dict, ...]:
@@ -333,8 +367,15 @@ def _records(network: Network, values: np.ndarray) -> tuple[dict, ...]:
     graph = network.graph
     out = []
     for s in range(values.shape[0]):
-        layers = [{"z": values[s, graph.family("z", l).ids].tolist(), "a": values[s, graph.family("a", l).ids].tolist()}
-                  for l in range(1, network.depth + 1)]
+        layers = []
+        for l in range(1, network.depth + 1):
+            z, a = network.families_of(l)
+            entry = {}
+            if z is not None:
+                entry["z"] = values[s, z.ids].reshape(z.shape).tolist()
+            if a is not None:
+                entry["a"] = values[s, a.ids].reshape(a.shape).tolist()
+            layers.append(entry)
         out.append({"sample": s + 1, "layers": layers, "loss": float(values[s, graph.output])})
     return tuple(out)
 
@@ -391,13 +432,27 @@ def _derivations(network: Network) -> Derivations:
     return Derivations(tuple(activations), loss)
 
 
+def _tie(values: np.ndarray, pool: Family) -> bool:
+    """Is the maximum of some max-pooling window taken by more than one input?"""
+    window = values[:, pool.args]  # samples × windows × inputs
+    return bool(np.any((window == window.max(axis=-1, keepdims=True)).sum(axis=-1) > 1))
+
+
 def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: bool, derived_steps: int) -> list[str]:
     notes = []
     graph = network.graph
     for l in range(1, network.depth + 1):
-        op = network.activation(l)
-        z = graph.family("z", l)
+        z, a = network.families_of(l)
+        if a is None:
+            continue
+        op = a.op
+        assert op is not None
         note = op.kink_note()
+        if isinstance(op, functions.Pool):
+            if note and any(step.derived and _tie(engine.values, a) for step, _data, engine in passes):
+                notes.append(note)
+            continue
+        assert z is not None
         if note and any(step.derived and np.any(engine.values[:, z.ids] == 0.0) for step, _data, engine in passes):
             notes.append(note)
         if isinstance(op, functions.Step):

@@ -188,6 +188,7 @@ _ARRAY_FUNCTIONS: dict[type, Callable] = {
     sp.asin: np.arcsin, sp.acos: np.arccos,
     sp.sec: lambda x: 1 / np.cos(x), sp.csc: lambda x: 1 / np.sin(x), sp.cot: lambda x: 1 / np.tan(x),
     sp.Abs: np.abs, sp.sign: np.sign, sp.Max: _variadic(np.maximum), sp.Min: _variadic(np.minimum),
+    sp.And: _variadic(np.logical_and), sp.Or: _variadic(np.logical_or),
     # H(0) is SymPy's ½ unless the expression says otherwise (Heaviside(x, 0))
     sp.Heaviside: lambda x, at_zero=0.5: np.heaviside(x, at_zero),
 }
@@ -538,6 +539,49 @@ class WeightedSum(Operation):
         if self.bias:
             parts.append(np.ones(values.shape[:-1] + (1,)))
         return np.concatenate(parts, axis=-1)
+
+
+@dataclass(frozen=True)
+class Pool(Operation):
+    """A pooling window (SPEC.md §8): ``max`` of its n inputs (the gradient goes to the largest;
+    at a tie to the first, row by row) or their ``mean`` (the gradient shared equally)."""
+
+    terms: int
+    mode: str = "max"  # max | mean
+
+    @property
+    def arity(self) -> int:
+        return self.terms
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "max-pooling" if self.mode == "max" else "average pooling"
+
+    def expression(self, args, position=0):
+        if self.mode == "max":
+            return sp.Max(*args[: self.terms])
+        return sp.Add(*args[: self.terms]) / self.terms
+
+    def textbook(self, wrt, position=0):
+        if self.mode == "mean":
+            return sp.Rational(1, self.terms)
+        u = ARG[: self.terms]
+        wins = [u[wrt] > u[j] for j in range(wrt)] + [u[wrt] >= u[j] for j in range(wrt + 1, self.terms)]
+        return sp.Piecewise((1, sp.And(*wins)), (0, True))
+
+    def forward(self, values, positions=None):
+        return values.max(axis=-1) if self.mode == "max" else values.mean(axis=-1)
+
+    def local(self, values, outputs, positions=None):
+        if self.mode == "mean":
+            return np.full(values.shape, 1.0 / self.terms)
+        first = values.argmax(axis=-1)  # the first maximal input, row by row
+        return (np.arange(self.terms) == first[..., None]).astype(float)
+
+    def kink_note(self) -> str:
+        if self.mode != "max":
+            return ""
+        return "at a tie in a max-pooling window the maximum has no derivative; this solution sends the gradient to the first maximal input, row by row"
 
 
 @lru_cache(maxsize=None)

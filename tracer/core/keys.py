@@ -13,6 +13,8 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ``x[1]``, ``y[2]``       an input, a target
 ``z2[1]``, ``a2[1]``     pre-activation and activation of unit 1 of layer 2
 ``W2[1,2]``              weight of layer 2 from unit (or input) 2 to unit 1
+``x[1,2,3]``, ``a1[2,1,1]``  an image's channel 1, row 2, column 3; a feature map's (filter, row, column)
+``W1[2,1,3,3]``          a convolution kernel's weight: filter 2, channel 1, row 3, column 3
 ``b2[1]``, ``b2``        a unit's bias; a bias shared by the layer
 ``loss``, ``loss[1]``    the total loss; one output's term
 ``…#2``                  of sample 2
@@ -34,7 +36,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
-Kind = Literal["x", "y", "z", "a", "W", "b", "loss", "loss_after", "node"]
+Kind = Literal["x", "y", "z", "a", "W", "b", "loss", "loss_after", "node", "zero"]
 #: the step of the forward pass with the final parameters (``@end``)
 END = "end"
 Step = Union[int, Literal["end"]]
@@ -179,11 +181,13 @@ def _suffix(sample: int | None, step: Step) -> str:
 def _quantity_text(q: Quantity) -> str:
     kind = q.kind
     if kind in ("x", "y"):
-        body = f"{kind}[{q.index[0]}]"
+        body = f"{kind}[{','.join(map(str, q.index))}]"
     elif kind in ("z", "a"):
-        body = f"{kind}{q.layer}[{q.index[0]}]"
+        body = f"{kind}{q.layer}[{','.join(map(str, q.index))}]"
     elif kind == "W":
-        body = f"W{q.layer}[{q.index[0]},{q.index[1]}]"
+        body = f"W{q.layer}[{','.join(map(str, q.index))}]"
+    elif kind == "zero":
+        body = "0"  # the zero a convolution's padding reads
     elif kind == "b":
         body = f"b{q.layer}" + (f"[{q.index[0]}]" if q.index else "")
     elif kind == "loss":
@@ -259,15 +263,27 @@ LOSS_AFTER = Quantity("loss_after")
 
 _QUANTITY = re.compile(
     r"""^(?:
-        (?P<io>[xy])\[(?P<io_i>\d+)\]
-      | (?P<za>[za])(?P<za_l>\d+)\[(?P<za_j>\d+)\]
-      | W(?P<w_l>\d+)\[(?P<w_j>\d+),\s*(?P<w_i>\d+)\]
+        (?P<io>[xy])\[(?P<io_i>\d+(?:,\s*\d+)*)\]
+      | (?P<za>[za])(?P<za_l>\d+)\[(?P<za_j>\d+(?:,\s*\d+)*)\]
+      | W(?P<w_l>\d+)\[(?P<w_j>\d+(?:,\s*\d+)+)\]
       | b(?P<b_l>\d+)(?:\[(?P<b_j>\d+)\])?
       | (?P<loss_after>loss_after)
       | (?P<loss>loss)(?:\[(?P<loss_k>\d+)\])?
     )(?:\#(?P<sample>\d+))?(?P<after>')?$""",
     re.VERBOSE,
 )
+
+#: how many indices each kind's name takes: a unit (dense) or [channel, row, column] (an image,
+#: a feature map); a weight [unit, input] or a kernel's [filter, channel, row, column]
+_ARITY = {"x": (1, 3), "y": (1, 3), "z": (1, 3), "a": (1, 3), "W": (2, 4)}
+
+
+def _indices(text: str, kind: str, whole: str) -> tuple[int, ...]:
+    index = tuple(int(part) for part in text.split(","))
+    if len(index) not in _ARITY[kind]:
+        wanted = " or ".join(str(n) for n in _ARITY[kind])
+        raise NameError_(f"{whole!r}: {kind} takes {wanted} indices, got {len(index)}")
+    return index
 
 
 def parse_quantity(text: str) -> Quantity:
@@ -280,11 +296,11 @@ def parse_quantity(text: str) -> Quantity:
     g = m.groupdict()
     sample = int(g["sample"]) if g["sample"] else None
     if g["io"]:
-        q = Quantity(g["io"], None, (int(g["io_i"]),), sample)
+        q = Quantity(g["io"], None, _indices(g["io_i"], g["io"], text), sample)
     elif g["za"]:
-        q = Quantity(g["za"], int(g["za_l"]), (int(g["za_j"]),), sample)
+        q = Quantity(g["za"], int(g["za_l"]), _indices(g["za_j"], g["za"], text), sample)
     elif g["w_l"]:
-        q = Quantity("W", int(g["w_l"]), (int(g["w_j"]), int(g["w_i"])), sample)
+        q = Quantity("W", int(g["w_l"]), _indices(g["w_j"], "W", text), sample)
     elif g["b_l"]:
         q = Quantity("b", int(g["b_l"]), (int(g["b_j"]),) if g["b_j"] else (), sample)
     elif g["loss_after"]:

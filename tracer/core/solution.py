@@ -216,6 +216,12 @@ class TrainingStep:
     batch: tuple[int, ...] | None = None  # the samples (1-based) of a mini-batch/SGD update; None = all
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
     arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
+    maps: Callable[[], tuple[FeatureMaps, ...]] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def feature_maps(self) -> tuple[FeatureMaps, ...]:
+        """The conv2d and pooling layers as grids (a network without them: none)."""
+        return self.maps() if self.maps is not None else ()
 
     @cached_property
     def sections(self) -> tuple[Section, ...]:
@@ -228,6 +234,25 @@ class TrainingStep:
     def steps(self) -> Iterator[Step]:
         for section in self.sections:
             yield from section.steps
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureMaps:
+    """One conv2d or pooling layer of one pass as grids, for the feature-map section (the
+    engine's values, first sample): what it reads, what it makes, and their gradients."""
+
+    layer: int
+    kind: str  # conv2d | maxpool2d | avgpool2d
+    reads: str  # the name of its input: "x" or "a1"
+    inputs: np.ndarray  # (C, H, W)
+    z: np.ndarray | None  # (F, H', W'): a conv layer's pre-activations
+    a: np.ndarray  # (F or C, H', W')
+    delta: np.ndarray  # ∂loss/∂z (conv) or ∂loss/∂a (pooling), shaped like z / a
+    input_gradient: np.ndarray | None  # ∂loss/∂(what it reads), (C, H, W); None for the image
+    kernel: np.ndarray | None = None  # (F, C, k, k)
+    kernel_gradient: np.ndarray | None = None  # ∂loss/∂W, (F, C, k, k): the samples combined
+    stride: int = 1
+    padding: int = 0
 
 
 @dataclass(frozen=True)
@@ -456,10 +481,11 @@ class Solution:
                     raise LookupError_(f"{text}: there are {self.samples} samples; name one, e.g. {_with_sample(target)}")
                 sample = self.problem.data[(target.sample or 1) - 1]
                 vector = sample.x if target.kind == "x" else sample.y
-                k = target.index[0]
-                if not 1 <= k <= len(vector):
-                    raise LookupError_(f"{text}: index out of range (1 to {len(vector)})")
-                return vector[k - 1]
+                shape = self.problem.input_shape if target.kind == "x" and self.problem.input_shape else (len(vector),)
+                if len(target.index) != len(shape) or not all(1 <= i <= n for i, n in zip(target.index, shape)):
+                    wanted = "[" + ",".join(f"1…{n}" for n in shape) + "]"
+                    raise LookupError_(f"{text}: index out of range ({target.kind}{wanted})")
+                return vector[int(np.ravel_multi_index(tuple(i - 1 for i in target.index), shape))]
             if target.is_parameter and number != END:
                 plain = target.plain()
                 if target.after:

@@ -22,9 +22,11 @@ import sympy as sp
 from tracer.builders.mlp import Network
 from tracer.core import gates, keys, perceptron
 from tracer.core.keys import LOSS, LOSS_AFTER, Partial, Quantity
+from tracer.spec import to_mapping
 from tracer.core.solution import DeltaForm, DeltaRow, GraphSolution, Mismatch, Solution, Verification
 from tracer.core.sweep import Pass
 from tracer.numeric import graph as graph_numeric
+from tracer.numeric import layers as layers_numeric
 from tracer.numeric import mlp as numeric
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
@@ -78,6 +80,8 @@ class _Checker:
 
 
 def verify(solution: Solution) -> Verification:
+    if solution.problem.layered:
+        return verify_layers(solution)
     engine: Engine = solution.engine
     network = engine.network
     problem = solution.problem
@@ -431,3 +435,147 @@ def _composed_gradients(system) -> dict[str, sp.Expr] | None:
     output = expression[system.problem.output]
     leaves = [n.name for n in system.nodes if n.equation is None]
     return {name: sp.diff(output, sp.Symbol(name, real=True)) for name in leaves}
+
+
+#: finite differences of a network with conv2d or pooling layers: at most this many parameters
+#: (spread over every layer) are moved, each costing two passes of the twin
+LAYER_FD_PARAMETERS = 60
+
+
+def verify_layers(solution: Solution) -> Verification:
+    """A network with conv2d, pooling and flatten layers (SPEC.md §8) against the independent twin
+    of :mod:`tracer.numeric.layers` (direct loops, its own reading of the file): every layer's
+    z and a per sample and step, each sample's loss, every gradient and update, the closing
+    pass, and central differences of the loss for parameters spread over every layer."""
+    engine: Engine = solution.engine
+    network = engine.network
+    problem = solution.problem
+    checker = _Checker()
+    by_number = {number: (data, p) for number, data, p in engine.passes}
+    first_mapping = None
+    for ts in solution.steps:
+        if ts.number not in by_number:
+            continue
+        data, p = by_number[ts.number]
+        before = replace(problem.with_parameter_vector(list(ts.params_before.values())), data=data)
+        mapping = to_mapping(before)
+        first_mapping = first_mapping or mapping
+        _check_layer_values(checker, network, p.values, mapping, ts.number)
+        gradients = _flat(layers_numeric.gradients(mapping), problem)
+        checker.array(lambda k, ts=ts: str(Partial(LOSS, list(ts.gradients)[k], None, ts.number)), list(ts.gradients.values()),
+                      [gradients[key] for key in ts.gradients])
+        after = _flat(layers_numeric.descend(mapping, problem.training.learning_rate, 1), problem)
+        checker.array(lambda k, ts=ts: str(list(ts.params_after)[k].updated().at_step(ts.number)), list(ts.params_after.values()),
+                      [after[key] for key in ts.params_after])
+        checker.scalar(str(LOSS.at_step(ts.number)), ts.loss, layers_numeric.loss(mapping))
+        _check_conv_identities(checker, network, p, ts.number)
+    if engine.closing is not None:
+        final = to_mapping(solution.final)
+        _check_layer_values(checker, network, engine.closing, final, keys.END)
+        checker.scalar(str(LOSS_AFTER), solution.loss_after, layers_numeric.loss(final))
+    fd_count, fd_max = _layer_differences(checker, solution, first_mapping)
+    return Verification(checker.count, checker.max_diff, fd_count, fd_max, tuple(checker.mismatches))
+
+
+def _flat(arrays: dict[str, np.ndarray], problem) -> dict[Quantity, float]:
+    """The twin's arrays (``W1`` of shape (F, C, k, k), ``b1`` …) as numbers by parameter key: both
+    run row-major, the problem's parameter order."""
+    values: list[float] = []
+    for l, layer in enumerate(problem.layers, start=1):
+        if layer.kind not in ("dense", "conv2d"):
+            continue
+        values.extend(np.asarray(arrays[f"W{l}"], dtype=float).ravel().tolist())
+        if layer.bias is not None:
+            values.extend(np.atleast_1d(np.asarray(arrays[f"b{l}"], dtype=float)).ravel().tolist())
+    return dict(zip(problem.parameter_keys, values))
+
+
+def _check_layer_values(checker: _Checker, network: Network, values: np.ndarray, mapping: dict, step) -> None:
+    for s in range(values.shape[0]):
+        reference = layers_numeric.forward(mapping, s)
+        for l in range(1, network.depth + 1):
+            z, a = network.families_of(l)
+            for family, arrays in ((z, reference.z), (a, reference.a)):
+                if family is None:
+                    continue
+                checker.array(lambda k, f=family, s=s: str(f.key(f.start + k, s + 1, step)), values[s, family.ids],
+                              np.asarray(arrays[l - 1], dtype=float).ravel())
+        checker.scalar(str(keys.loss(s + 1).at_step(step)), values[s, network.graph.output], reference.loss)
+
+
+def _layer_differences(checker: _Checker, solution: Solution, mapping: dict | None) -> tuple[int, float]:
+    if mapping is None or not solution.steps:
+        return 0, 0.0
+    problem = solution.problem
+    first = solution.steps[0]
+    keys_ = list(first.gradients)
+    chosen = keys_ if len(keys_) <= LAYER_FD_PARAMETERS else [keys_[int(i)] for i in np.linspace(0, len(keys_) - 1, LAYER_FD_PARAMETERS)]
+    before = problem.with_parameter_vector(list(first.params_before.values()))
+    if _pool_tie_or_kink(solution):
+        return 0, 0.0
+    scale = max([1.0] + [abs(v) for v in first.gradients.values()])
+    count, worst = 0, 0.0
+    for key in chosen:
+        value = first.params_before[key]
+        h = FD_STEP * max(1.0, abs(value))
+        sides = [layers_numeric.loss(to_mapping(replace(before, data=before.data).with_parameters({key: value + sign * h}))) for sign in (1, -1)]
+        fd = (sides[0] - sides[1]) / (2 * h)
+        g = first.gradients[key]
+        count += 1
+        worst = max(worst, abs(g - fd))
+        checker.scalar(str(Partial(LOSS, key)), g, fd, "finite differences", FD_RELATIVE * max(scale, abs(g)))
+    return count, worst
+
+
+def _pool_tie_or_kink(solution: Solution) -> bool:
+    """Is a ReLU's input or a max-pooling window's runner-up within finite differences' reach?"""
+    engine: Engine = solution.engine
+    if not engine.passes:
+        return True
+    values = engine.passes[0][2].values
+    for family in engine.network.graph.operations():
+        window = values[:, family.args]
+        if family.op is not None and getattr(family.op, "mode", None) == "max" and window.shape[-1] > 1:
+            top = np.sort(window, axis=-1)
+            if np.any(top[..., -1] - top[..., -2] < 1e-4):
+                return True
+        elif getattr(family.op, "kinked", False) and np.any(np.abs(window) < 1e-4):
+            return True
+    return False
+
+
+def _check_conv_identities(checker: _Checker, network: Network, p: Pass, number: int) -> None:
+    """The matrix-form identities the feature-map section states, from the engine's own arrays:
+    ∂J/∂W[f,c] = Σ_samples xp[c] ⋆ δ[f] (strided: δ[f,i,j] · xp[c, i·s + m, j·s + n]) and
+    ∂J/∂(input)[c] = Σ_f δ[f] scattered back through W[f,c] (the full convolution with the
+    rotated kernel, for stride 1), the padding cropped."""
+    problem = network.problem
+    weights = 1.0 / p.values.shape[0] if network.samples_combine == "mean" else 1.0
+    source = network.graph.family("x", None, len(problem.input_shape or (1,)))
+    for l, layer in enumerate(problem.layers, start=1):
+        z, a = network.families_of(l)
+        if layer.kind != "conv2d":
+            if a is not None:
+                source = a
+            continue
+        assert z is not None and a is not None
+        W = network.graph.family("W", l, 4)
+        kernel = p.values[0, W.ids].reshape(W.shape)
+        channels, height, width = layer.in_shape
+        k, s, pad = layer.kernel, layer.stride, layer.padding
+        _, rows, cols = layer.out_shape
+        inputs = np.pad(p.values[:, source.ids].reshape((-1,) + layer.in_shape), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        delta = p.adjoint[:, z.ids].reshape((-1,) + z.shape)
+        expected = np.zeros(W.shape)
+        back = np.zeros(inputs.shape)
+        for m in range(k):
+            for n in range(k):
+                window = inputs[:, :, m:m + s * (rows - 1) + 1:s, n:n + s * (cols - 1) + 1:s]  # (S, C, rows, cols)
+                expected[:, :, m, n] = weights * np.einsum("sfij,scij->fc", delta, window)
+                back[:, :, m:m + s * (rows - 1) + 1:s, n:n + s * (cols - 1) + 1:s] += np.einsum("sfij,fc->scij", delta, kernel[:, :, m, n])
+        checker.array(lambda k_, l=l: f"dloss/dW{l} = x ⋆ δ{l} (element {k_ + 1})@{number}", p.gradient[W.ids], expected.ravel())
+        if source.kind != "x":
+            cropped = back[:, :, pad:pad + height, pad:pad + width]
+            checker.array(lambda k_, l=l: f"dloss/da{l - 1} = δ{l} ⊛ rot180(W{l}) (element {k_ + 1})@{number}",
+                          p.adjoint[:, source.ids], cropped.reshape(cropped.shape[0], -1))
+        source = a

@@ -17,6 +17,11 @@ class BracketTheme(Theme):
     def parts(self, q: Quantity) -> Symbol:
         kind = q.kind
         layer = f"[{q.layer}]"
+        if kind == "zero":
+            return Symbol("0")  # a convolution's padding
+        if len(q.index) > 2 or (kind == "W" and len(q.index) == 4):
+            # an image, a feature map (channel or filter, row, column), a kernel (filter, channel, row, column)
+            return Symbol("w" if kind == "W" else kind, q.index, () if kind in ("x", "y") else layer)
         if kind in ("x", "y"):
             return Symbol(kind, q.index[0])
         if kind == "z":

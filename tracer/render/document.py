@@ -24,6 +24,7 @@ from tracer.notation import graph as graph_names
 from tracer.core import keys
 from tracer.core.keys import Key
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
+from tracer.render.feature_maps import feature_map_views
 from tracer.spec import Problem
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, matrix
@@ -140,6 +141,8 @@ class DocumentBuilder:
         """The local equation and SymPy's derivative of it, before it is written in textbook form."""
         form = step.form
         assert isinstance(form, Expression) and form.wrt is not None
+        if form.local_equation is None:  # a weighted sum too long to write whole (a wide layer, a kernel's window)
+            return []
         # the quantities of the step's own sample, as the step writes them (y[2]#1, not y[2])
         sample = step.key.sample
         names = {symbol: self.p.names.quantity(key if key.is_parameter else key.of_sample(sample)) for symbol, key in form.names}  # type: ignore[operator]
@@ -189,6 +192,7 @@ class DocumentBuilder:
             "description": sol.problem.describe(),  # type: ignore[attr-defined]
             "notes": list(sol.notes),
             "steps": steps,
+            "feature_maps": feature_map_views(sol, self.p) if (self.scalar and self.keep is None and isinstance(sol, Solution)) else [],
             "closing": closing,
             "loss_before": self.p.number(first_loss),
             "loss_after": self.p.number(sol.loss_after),
@@ -215,6 +219,9 @@ def layout(eq: EquationView, lhs_column: float, line: float = LINE_EM) -> None:
     budget = line - lhs_column - 1.4  # "=" and its spacing
     refs = ("\\qquad \\text{\\footnotesize from " + ", ".join(f"({r})" for r in eq.refs) + "}") if eq.refs else ""
     closing = tex_width(refs) + TAG_EM
+    if closing > budget:  # references too many for any row (a kernel weight's sum over positions): rows of their own
+        eq.ref_rows = _ref_rows(eq.refs, budget - TAG_EM)
+        closing = TAG_EM
     rows: list[list] = []  # [lead, text, width]
     symbolic, substituted = eq.parts
     layers = [p for p in (symbolic, substituted) if p] + [[eq.value]]
@@ -246,6 +253,19 @@ def layout(eq: EquationView, lhs_column: float, line: float = LINE_EM) -> None:
     # the three layers, for templates that show them whole (and for tests)
     eq.symbolic = [" ".join(symbolic)] if symbolic else []
     eq.substituted = [" ".join(substituted)] if substituted else []
+
+
+def _ref_rows(refs: list[int], budget: float) -> list[list[int]]:
+    """References grouped into rows that fit ``budget`` (as they print: ``from (12), (14), …``)."""
+    rows: list[list[int]] = [[]]
+    for r in refs:
+        row = rows[-1] + [r]
+        text = "\\qquad \\text{\\footnotesize from " + ", ".join(f"({k})" for k in row) + ",}"
+        if rows[-1] and tex_width(text) > budget:
+            rows.append([r])
+        else:
+            rows[-1] = row
+    return rows
 
 
 def _split_wide(part: str, budget: float) -> list[str]:

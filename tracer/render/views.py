@@ -26,6 +26,8 @@ class EquationView:
     #: the LaTeX layout: rows of (lead, math); lead "=" starts a new step of the equation,
     #: "+" continues a broken sum or product (indented); the first row follows the lhs
     rows: list[tuple[str, str]] = field(default_factory=list)
+    #: references too many for the last row: on rows of their own, each list one row
+    ref_rows: list[list[int]] = field(default_factory=list)
     parts: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
 
 

@@ -1,0 +1,283 @@
+"""Convolution, pooling and flatten layers (SPEC.md §8) on the generic engine: the examples'
+numbers by hand, the textbook identities of a convolution's backward pass (∂L/∂K = x ⋆ δ,
+∂L/∂a = δ padded ⋆ rot180(K)), max-pooling's routing, bad input named by its field, and random
+networks against the independent twin and finite differences."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracer import load, solve
+from tracer.cli import cli
+from tracer.numeric import layers as twin
+from tracer.spec import SpecError, from_mapping, to_mapping
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def values(solution, family: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A layer's nodes (``a1``, ``z1``) as an array, by asking the solution for each name."""
+    out = np.zeros(shape)
+    for index in np.ndindex(shape):
+        out[index] = solution.value(f"{family}[{','.join(str(i + 1) for i in index)}]")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The 4×4 example, by hand
+# ---------------------------------------------------------------------------
+
+X = np.array([[1, 0, 2, 1], [0, 1, 3, 0], [2, 1, 0, 1], [1, 3, 1, 2]], dtype=float)
+K = np.array([[0.5, -0.25], [0.3, 0.6]])
+
+
+def test_each_feature_map_value_is_its_sum_of_products():
+    solution = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    assert solution.verification.ok
+    by_hand = np.array([[np.sum(X[i:i + 2, j:j + 2] * K) + 0.1 for j in range(3)] for i in range(3)])
+    assert values(solution, "z1", (1, 3, 3))[0] == pytest.approx(by_hand, abs=1e-15)
+    assert solution.value("z1[1,1,1]") == pytest.approx(0.5 * 1 - 0.25 * 0 + 0.3 * 0 + 0.6 * 1 + 0.1, abs=1e-15)
+    out = run("solve", str(EXAMPLES / "conv_maxpool.yaml"))
+    assert ("(1) z1[1,1,1] = W1[1,1,1,1] · x[1,1,1] + W1[1,1,1,2] · x[1,1,2] + W1[1,1,2,1] · x[1,2,1] + W1[1,1,2,2] · x[1,2,2] + b1[1]"
+            " = 0.5 × 1 + (−0.25) × 0 + 0.3 × 0 + 0.6 × 1 + 0.1 = 1.2") in out
+
+
+def test_max_pooling_takes_the_largest_and_routes_the_gradient_back_to_it():
+    solution = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    a1 = values(solution, "a1", (1, 3, 3))[0]
+    pooled = values(solution, "a2", (1, 2, 2))[0]
+    assert pooled == pytest.approx(np.array([[a1[i:i + 2, j:j + 2].max() for j in range(2)] for i in range(2)]), abs=0)
+    assert pooled == pytest.approx(np.array([[1.7, 2.2], [2.95, 2.2]]), abs=1e-15)
+    delta = values(solution, "dloss/da2", (1, 2, 2))[0]
+    # a1[1,2,3] = 2.2 is the largest of two overlapping windows: it gets both their gradients
+    assert solution.value("dloss/da1[1,2,3]") == pytest.approx(delta[0, 1] + delta[1, 1], abs=1e-15)
+    assert solution.value("dloss/da1[1,1,2]") == pytest.approx(delta[0, 0], abs=1e-15)  # 1.7 wins window (1,1)
+    assert solution.value("dloss/da1[1,2,2]") == 0  # 0.15 wins no window
+    assert solution.value("dloss/da1[1,3,1]") == pytest.approx(delta[1, 0], abs=1e-15)
+
+
+def test_the_published_shape_of_the_numbers():
+    """The loss and one update, against a softmax over the pooled values computed here."""
+    solution = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    pooled = np.array([1.7, 2.2, 2.95, 2.2])
+    z = np.array([[0.2, -0.3, 0.4, 0.1], [-0.1, 0.3, -0.2, 0.2]]) @ pooled + [0.0, 0.1]
+    p = np.exp(z) / np.exp(z).sum()
+    assert solution.value("loss") == pytest.approx(-math.log(p[0]), rel=1e-14)
+    assert solution.value("dloss/dz4[1]") == pytest.approx(p[0] - 1, rel=1e-13)
+    assert solution.value("dloss/dW4[2,3]") == pytest.approx(p[1] * 2.95, rel=1e-13)
+    assert solution.value("W1[1,1,1,1]'") == pytest.approx(0.5 - 0.1 * solution.value("dloss/dW1[1,1,1,1]"), rel=1e-15)
+    assert solution.value("loss_after") < solution.value("loss")
+
+
+def test_a_kernel_gradient_is_the_valid_cross_correlation_of_the_input_with_delta():
+    solution = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    delta = values(solution, "dloss/dz1", (1, 3, 3))[0]
+    expected = np.array([[np.sum(X[m:m + 3, n:n + 3] * delta) for n in range(2)] for m in range(2)])
+    assert values(solution, "dloss/dW1", (1, 1, 2, 2))[0, 0] == pytest.approx(expected, abs=1e-14)
+    assert solution.value("dloss/db1[1]") == pytest.approx(delta.sum(), abs=1e-15)
+    out = run("ask", str(EXAMPLES / "conv_maxpool.yaml"), "dloss/dW1[1,1,2,2]")
+    assert "∂loss/∂W1[1,1,2,2] = ∂loss/∂z1[1,1,1] · ∂z1[1,1,1]/∂W1[1,1,2,2] + ∂loss/∂z1[1,1,2] · ∂z1[1,1,2]/∂W1[1,1,2,2] + " in out
+    assert "(87) ∂z1[1,1,2]/∂W1[1,1,2,2] = x[1,2,3] = 3" in out
+
+
+TWO_CONVS = {
+    "network": {
+        "input": {"channels": 1, "height": 5, "width": 5},
+        "layers": [
+            {"type": "conv2d", "filters": 1, "kernel_size": 3, "activation": "identity",
+             "weights": [[[[0.2, -0.1, 0.3], [0.0, 0.4, -0.2], [0.1, 0.2, -0.3]]]], "bias": [0.05]},
+            {"type": "conv2d", "filters": 1, "kernel_size": 2, "activation": "tanh",
+             "weights": [[[[0.7, -0.4], [0.25, 0.6]]]], "bias": [-0.1]},
+            {"type": "flatten"},
+            {"units": 1, "activation": "sigmoid", "weights": [[0.5, -0.3, 0.8, 0.2]], "bias": [0.0]},
+        ],
+    },
+    "loss": {"kind": "mse"},
+    "data": [{"x": [[[0.1, 0.7, 0.3, 0.9, 0.2], [0.5, 0.2, 0.8, 0.1, 0.6], [0.9, 0.4, 0.0, 0.7, 0.3],
+                     [0.2, 0.8, 0.6, 0.3, 0.5], [0.7, 0.1, 0.4, 0.9, 0.0]]], "y": [1.0]}],
+    "training": {"learning_rate": 0.1, "steps": 1},
+}
+
+
+def test_the_gradient_of_a_feature_map_is_the_full_convolution_with_the_rotated_kernel():
+    """∂L/∂a1 = δ2 zero-padded by k − 1, cross-correlated with rot180(K2): why the kernel is rotated."""
+    solution = solve(from_mapping(TWO_CONVS))
+    assert solution.verification.ok
+    delta = values(solution, "dloss/dz2", (1, 2, 2))[0]
+    kernel = np.array([[0.7, -0.4], [0.25, 0.6]])
+    padded = np.pad(delta, 1)
+    rotated = np.rot90(kernel, 2)
+    expected = np.array([[np.sum(padded[i:i + 2, j:j + 2] * rotated) for j in range(3)] for i in range(3)])
+    assert values(solution, "dloss/da1", (1, 3, 3))[0] == pytest.approx(expected, abs=1e-15)
+
+
+def test_stride_padding_and_average_pooling():
+    solution = solve(load(EXAMPLES / "conv_stride_padding.yaml"))
+    assert solution.verification.ok
+    raw = yaml.safe_load((EXAMPLES / "conv_stride_padding.yaml").read_text(encoding="utf-8"))
+    x = np.pad(np.array(raw["data"][0]["x"]), ((0, 0), (1, 1), (1, 1)))
+    kernels = np.array(raw["network"]["layers"][0]["weights"])
+    z = np.array([[[np.sum(x[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] * kernels[f]) + [0.05, -0.05][f] for j in range(3)]
+                   for i in range(3)] for f in range(2)])
+    assert values(solution, "z1", (2, 3, 3)) == pytest.approx(z, abs=1e-15)
+    assert values(solution, "a2", (2, 1, 1)).ravel() == pytest.approx(np.tanh(z).mean(axis=(1, 2)), abs=1e-15)
+    # average pooling shares the gradient: each of the nine inputs gets a ninth
+    share = solution.value("dloss/da2[1,1,1]") / 9
+    assert values(solution, "dloss/da1", (2, 3, 3))[0] == pytest.approx(np.full((3, 3), share), abs=1e-16)
+    out = run("solve", str(EXAMPLES / "conv_stride_padding.yaml"))
+    assert "(1) z1[1,1,1] = W1[1,1,1,1] · 0 + W1[1,1,1,2] · 0" in out  # the padding reads zeros
+    assert "∂a2[1,1,1]/∂a1[1,1,1] = 1/9" in out
+
+
+def test_json_keeps_each_parameters_shape():
+    out = json.loads(run("solve", str(EXAMPLES / "conv_stride_padding.yaml"), "-f", "json"))
+    step = out["steps"][0]
+    assert np.array(step["gradients"]["W1"]).shape == (2, 2, 3, 3)
+    assert np.array(step["params_after"]["W4"]).shape == (1, 2)
+    assert "W2" not in step["gradients"] and "W3" not in step["gradients"]  # pooling and flatten have none
+    layers = step["forward"][0]["layers"]
+    assert np.array(layers[0]["z"]).shape == (2, 3, 3) and np.array(layers[1]["a"]).shape == (2, 1, 1)
+    assert layers[2] == {} and out["verification"]["mismatches"] == []
+
+
+def test_the_problem_round_trips_through_its_mapping():
+    for name in ("conv_maxpool", "conv_stride_padding"):
+        problem = load(EXAMPLES / f"{name}.yaml")
+        assert from_mapping(to_mapping(problem), problem.source) == problem
+
+
+# ---------------------------------------------------------------------------
+# Bad input: one line naming the field
+# ---------------------------------------------------------------------------
+
+
+def _with(change) -> dict:
+    raw = yaml.safe_load((EXAMPLES / "conv_maxpool.yaml").read_text(encoding="utf-8"))
+    change(raw)
+    return raw
+
+
+BAD = [
+    (lambda r: r["network"]["layers"][0].update(kernel_size=5, weights=[[[[0.0] * 5] * 5]]),
+     "network.layers[0].kernel_size: kernel_size 5 is larger than the padded input (4 + 2·0 = 4)"),
+    (lambda r: r["network"]["layers"][1].update(stride=2),
+     "network.layers[1].size: stride 2 does not fit: (input 3 + 2·padding 0 − size 2) = 1 is not a multiple of 2"),
+    (lambda r: r["network"]["layers"].pop(2),
+     "network.layers[2]: a dense layer needs a flat input; the layer below gives 1×2×2: put a flatten layer before it"),
+    (lambda r: r["data"][0].update(x=[[[1, 0, 2, 1], [0, 1, 3, 0], [2, 1, 0, 1]]]),
+     "data[0].x[0]: a 4×4 nested list expected ([channel][row][column]), got 3 entries"),
+    (lambda r: r["data"][0].update(x=[1, 0, 2]),
+     "data[0].x: a 1×4×4 nested list expected ([channel][row][column]), got 3 entries"),
+    (lambda r: r["network"]["layers"][0].update(weights=[[[[0.5, -0.25]]]]),
+     "network.layers[0].weights[0][0]: a 2×2 kernel expected (kernel_size), got 1 rows"),
+    (lambda r: r["network"]["layers"][0].update(filters=2),
+     "network.layers[0].weights: 2 kernels expected (filters), got 1"),
+    (lambda r: r["network"]["layers"][0].update(type="conv3d"),
+     "network.layers[0].type: one of dense, conv2d, maxpool2d, avgpool2d, flatten expected, got 'conv3d'"),
+    (lambda r: r["network"]["layers"][0].update(kernal_size=2),
+     "network.layers[0].kernal_size: unknown key 'kernal_size'"),
+    (lambda r: r["network"]["layers"].pop(),
+     "network.layers[2]: the last layer must be dense"),
+    (lambda r: r["network"].update(inputs=16),
+     "network.input: give input: {channels, height, width} (an image) or inputs: n, not both"),
+]
+
+
+@pytest.mark.parametrize("change,message", BAD, ids=[m.split(":")[0] + str(k) for k, (_, m) in enumerate(BAD)])
+def test_bad_layers_exit_2_naming_the_field(change, message, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_with(change)), encoding="utf-8")
+    out = run("solve", str(path), code=2)
+    assert message in out, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    with pytest.raises(SpecError):
+        from_mapping(_with(change))
+
+
+def test_options_a_conv_network_does_not_take_exit_2():
+    out = run("solve", str(EXAMPLES / "conv_maxpool.yaml"), "--form", "matrix", "-f", "md", code=2)
+    assert "--form matrix: not for a network with conv2d or pooling layers" in out
+    run("solve", str(EXAMPLES / "conv_maxpool.yaml"), "--notation", "mazur", code=2)
+    out = run("ask", str(EXAMPLES / "conv_maxpool.yaml"), "x[1,5,1]", code=2)
+    assert "index out of range" in out
+
+
+def test_a_wrong_number_of_the_engine_is_a_mismatch(monkeypatch):
+    original = twin.forward
+
+    def shifted(mapping, sample):
+        out = original(mapping, sample)
+        z = list(out.z)
+        z[0] = z[0] + 1e-6
+        return type(out)(tuple(z), out.a, out.output, out.target, out.loss_terms, out.loss)
+
+    monkeypatch.setattr(twin, "forward", shifted)
+    solution = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    assert not solution.verification.ok
+    assert solution.verification.mismatches[0].quantity.startswith("z1[1,1,1]")
+
+
+# ---------------------------------------------------------------------------
+# Random conv/pool networks
+# ---------------------------------------------------------------------------
+
+
+@st.composite
+def conv_networks(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    channels = draw(st.integers(1, 2))
+    size = draw(st.sampled_from([4, 5, 6]))
+    k = draw(st.integers(1, 3))
+    padding = draw(st.integers(0, 1))
+    span = size + 2 * padding - k
+    stride = draw(st.sampled_from([s for s in (1, 2) if span % s == 0]))
+    out = span // stride + 1
+    filters = draw(st.integers(1, 2))
+    layers = [{"type": "conv2d", "filters": filters, "kernel_size": k, "stride": stride, "padding": padding,
+               "activation": draw(st.sampled_from(["tanh", "sigmoid", "identity", "softplus"])),
+               "weights": rng.normal(0, 0.5, (filters, channels, k, k)).round(3).tolist(),
+               "bias": rng.normal(0, 0.1, filters).round(3).tolist()}]
+    if out >= 2 and draw(st.booleans()):
+        pool = draw(st.sampled_from([p for p in (1, 2) if (out - p) % p == 0 or p == 1] or [1]))
+        layers.append({"type": draw(st.sampled_from(["maxpool2d", "avgpool2d"])), "size": pool, "stride": 1})
+        out = out - pool + 1
+    layers.append({"type": "flatten"})
+    units = draw(st.integers(1, 3))
+    width = filters * out * out
+    layers.append({"units": units, "activation": "softmax" if units > 1 else "sigmoid",
+                   "weights": rng.normal(0, 0.5, (units, width)).round(3).tolist(), "bias": [0.0] * units})
+    loss = {"kind": "cross_entropy"} if units > 1 else {"kind": "mse"}
+    target = {"label": int(rng.integers(units))} if units > 1 else {"y": [0.8]}
+    return {
+        "network": {"input": {"channels": channels, "height": size, "width": size}, "layers": layers},
+        "loss": loss,
+        "data": [{"x": rng.uniform(-1, 1, (channels, size, size)).round(3).tolist(), **target}],
+        "training": {"learning_rate": 0.1, "steps": 1},
+    }
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_networks())
+def test_random_conv_networks_agree_with_the_twin_and_finite_differences(mapping):
+    solution = solve(from_mapping(mapping))
+    assert solution.verification.ok, solution.verification.mismatches[:3]
+    fd = twin.finite_differences(mapping)
+    for key, gradient in solution.steps[0].gradients.items():
+        array = fd[f"W{key.layer}" if key.kind == "W" else f"b{key.layer}"]
+        reference = array[tuple(i - 1 for i in key.index)] if key.index else float(array)
+        assert gradient == pytest.approx(reference, rel=1e-6, abs=1e-8), key

@@ -1,0 +1,119 @@
+"""The feature-map section of a network with conv2d and pooling layers: each layer's input,
+kernels, outputs and their gradients as grids of numbers, and the two identities a textbook
+states in matrix form — ∂J/∂W = x ⋆ δ (a valid cross-correlation) and ∂J/∂x = δ ⋆ rot180(W)
+(a full convolution) — with the engine's numbers (checked equal by :mod:`tracer.core.verify`).
+
+Views only: every number comes from the solution's :class:`~tracer.core.solution.FeatureMaps`
+(the engine's arrays, first sample); this module formats them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tracer.core.solution import FeatureMaps, Solution
+from tracer.render.printing import Printer
+
+#: a grid wider or taller than this is not printed (the document's equations have every number)
+MAX_GRID = 12
+
+
+def _grid(values: np.ndarray, p: Printer) -> list[list[str]]:
+    cells = [[p.number(float(v)) for v in row] for row in values]
+    if p.dialect == "text":  # columns aligned on the page
+        widths = [max(len(row[j]) for row in cells) for j in range(len(cells[0]))]
+        cells = [[cell.rjust(w) for cell, w in zip(row, widths)] for row in cells]
+    return cells
+
+
+class _Names:
+    """The grids' names in one dialect: ``x[1,:,:]`` in text, ``x_{1,:,:}`` in LaTeX."""
+
+    def __init__(self, latex: bool):
+        self.latex = latex
+
+    def of(self, name: str, layer: int | None, *index: int | str) -> str:
+        where = ",".join(str(i) for i in index) + ",:,:"
+        if self.latex:
+            letter = {"W": "w"}.get(name, name)
+            return f"{letter}_{{{where}}}" + (f"^{{[{layer}]}}" if layer is not None else "")
+        return f"{name}{layer if layer is not None else ''}[{where}]"
+
+    def reads(self, maps: FeatureMaps, c: int) -> str:
+        return self.of("x", None, c) if maps.reads == "x" else self.of("a", int(maps.reads[1:]), c)
+
+    def gradient(self, of: str) -> str:
+        return rf"\frac{{\partial J}}{{\partial {of}}}" if self.latex else f"dloss/d{of}"
+
+    def op(self, text: str, latex: str) -> str:
+        return latex if self.latex else text
+
+
+def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
+    """Per conv2d/pooling layer: a title, a note, and rows ``{lhs, rule, grid}`` (forward, then backward)."""
+    if not solution.steps or not solution.steps[0].derived:
+        return []
+    n = _Names(p.dialect == "latex")
+    samples = len(solution.problem.data)
+    views = []
+    for maps in solution.steps[0].feature_maps:
+        if max(maps.inputs.shape[1:]) > MAX_GRID:
+            continue
+        rows: list[dict[str, Any]] = []
+
+        def row(lhs: str, rule: str, grid: np.ndarray) -> None:
+            rows.append({"lhs": lhs, "rule": rule, "grid": _grid(grid, p)})
+
+        l = maps.layer
+        for c in range(maps.inputs.shape[0]):
+            row(n.reads(maps, c + 1), "", maps.inputs[c])
+        if maps.kind == "conv2d":
+            assert maps.kernel is not None and maps.kernel_gradient is not None and maps.z is not None
+            star = n.op(" ⋆ ", r" \star ")
+            for f in range(maps.kernel.shape[0]):
+                for c in range(maps.kernel.shape[1]):
+                    row(n.of("W", l, f + 1, c + 1), "", maps.kernel[f, c])
+                inputs = " + ".join(f"{n.of('W', l, f + 1, c + 1)}{star}{n.reads(maps, c + 1)}" for c in range(maps.kernel.shape[1]))
+                bias = n.op(f"b{l}[{f + 1}]", f"b_{{{f + 1}}}^{{[{l}]}}")
+                row(n.of("z", l, f + 1), f"{inputs} + {bias}", maps.z[f])
+                row(n.of("a", l, f + 1), "", maps.a[f])
+            for f in range(maps.kernel.shape[0]):
+                row(n.gradient(n.of("z", l, f + 1)), "", maps.delta[f])
+            for f in range(maps.kernel.shape[0]):
+                for c in range(maps.kernel.shape[1]):
+                    rule = f"{n.reads(maps, c + 1)}{star}{n.gradient(n.of('z', l, f + 1))}" if (samples == 1 and maps.stride == 1) else ""
+                    row(n.gradient(n.of("W", l, f + 1, c + 1)), rule, maps.kernel_gradient[f, c])
+            if maps.input_gradient is not None:
+                for c in range(maps.inputs.shape[0]):
+                    rule = ""
+                    if maps.stride == 1:
+                        rot = n.op("rot180", r"\operatorname{rot}_{180}")
+                        full = n.op(" ⊛ ", r" \circledast ")
+                        terms = [n.gradient(n.of("z", l, f + 1)) + full + rot + "(" + n.of("W", l, f + 1, c + 1) + ")"
+                                 for f in range(maps.kernel.shape[0])]
+                        rule = " + ".join(terms)
+                    row(n.gradient(n.reads(maps, c + 1)), rule, maps.input_gradient[c])
+        else:
+            pool = n.op("maxpool" if maps.kind == "maxpool2d" else "avgpool",
+                        r"\operatorname{maxpool}" if maps.kind == "maxpool2d" else r"\operatorname{avgpool}")
+            for c in range(maps.a.shape[0]):
+                row(n.of("a", l, c + 1), f"{pool}({n.reads(maps, c + 1)})", maps.a[c])
+            for c in range(maps.a.shape[0]):
+                row(n.gradient(n.of("a", l, c + 1)), "", maps.delta[c])
+            if maps.input_gradient is not None:
+                for c in range(maps.inputs.shape[0]):
+                    row(n.gradient(n.reads(maps, c + 1)), "", maps.input_gradient[c])
+        kind = {"conv2d": "convolution", "maxpool2d": "max-pooling", "avgpool2d": "average pooling"}[maps.kind]
+        note = {
+            "conv2d": f"stride {maps.stride}, padding {maps.padding}; "
+                      + (n.op("⋆ is the valid cross-correlation, ⊛ the full convolution (δ padded by k − 1), rot180 the kernel turned by 180°",
+                              r"$\star$ is the valid cross-correlation, $\circledast$ the full convolution ($\delta$ padded by $k - 1$), "
+                              r"$\operatorname{rot}_{180}$ the kernel turned by $180^\circ$")
+                         if maps.stride == 1 else "with stride > 1 the gradients are the sums over positions written above"),
+            "maxpool2d": "each window's gradient goes to its largest input (at a tie the first, row by row)",
+            "avgpool2d": "each window's gradient is shared equally by its inputs",
+        }[maps.kind]
+        views.append({"title": f"Layer {l} ({kind}) as feature maps, sample 1", "note": note, "rows": rows})
+    return views
