@@ -43,8 +43,9 @@ GRAPHS = {
 
 #: networks with conv2d and pooling layers (SPEC §8): input shape, layer kinds
 LAYERED = {
-    "conv_maxpool": ((1, 4, 4), ("conv2d", "maxpool2d", "flatten", "dense")),
-    "conv_stride_padding": ((2, 5, 5), ("conv2d", "avgpool2d", "flatten", "dense")),
+    "conv_maxpool": ((1, 4, 4), ("conv2d", "maxpool2d", "flatten", "dense"), "a network on a 1×4×4 input"),
+    "conv_stride_padding": ((2, 5, 5), ("conv2d", "avgpool2d", "flatten", "dense"), "a network on a 2×5×5 input"),
+    "rnn_many_to_one": ((3, 1), ("rnn", "dense"), "a network on a sequence (3 steps × 1) input"),
 }
 
 EVERY = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
@@ -58,9 +59,9 @@ def test_every_example_is_listed_here():
 @pytest.mark.parametrize("name", sorted(LAYERED))
 def test_layered_example_loads_and_describes_its_layers(name):
     problem = load(EXAMPLES / f"{name}.yaml")
-    shape, kinds = LAYERED[name]
+    shape, kinds, described = LAYERED[name]
     assert problem.input_shape == shape and tuple(layer.kind for layer in problem.layers) == kinds
-    assert f"a network on a {'×'.join(map(str, shape))} input" in problem.describe()
+    assert described in problem.describe()
 
 
 @pytest.mark.parametrize("name", sorted(GRAPHS))

@@ -188,7 +188,7 @@ BAD = [
     (lambda r: r["network"]["layers"][0].update(filters=2),
      "network.layers[0].weights: 2 kernels expected (filters), got 1"),
     (lambda r: r["network"]["layers"][0].update(type="conv3d"),
-     "network.layers[0].type: one of dense, conv2d, maxpool2d, avgpool2d, flatten expected, got 'conv3d'"),
+     "network.layers[0].type: one of dense, conv2d, maxpool2d, avgpool2d, flatten, rnn expected, got 'conv3d'"),
     (lambda r: r["network"]["layers"][0].update(kernal_size=2),
      "network.layers[0].kernal_size: unknown key 'kernal_size'"),
     (lambda r: r["network"]["layers"].pop(),
@@ -279,5 +279,127 @@ def test_random_conv_networks_agree_with_the_twin_and_finite_differences(mapping
     fd = twin.finite_differences(mapping)
     for key, gradient in solution.steps[0].gradients.items():
         array = fd[f"W{key.layer}" if key.kind == "W" else f"b{key.layer}"]
+        reference = array[tuple(i - 1 for i in key.index)] if key.index else float(array)
+        assert gradient == pytest.approx(reference, rel=1e-6, abs=1e-8), key
+
+
+# ---------------------------------------------------------------------------
+# A recurrent layer, many-to-one: backpropagation through time
+# ---------------------------------------------------------------------------
+
+RNN = EXAMPLES / "rnn_many_to_one.yaml"
+W_IN = np.array([[0.5], [-0.3]])
+U = np.array([[0.1, -0.4], [0.6, 0.2]])
+B = np.array([0.0, 0.1])
+XS = [1.0, 0.5, -1.0]
+
+
+def _states() -> list[np.ndarray]:
+    h = [np.zeros(2)]
+    for x in XS:
+        h.append(np.tanh(W_IN[:, 0] * x + U @ h[-1] + B))
+    return h
+
+
+def test_the_forward_pass_step_by_step_from_the_initial_state():
+    solution = solve(load(RNN))
+    assert solution.verification.ok
+    h = _states()
+    for t in (1, 2, 3):
+        assert [solution.value(f"a1[{t},{j}]") for j in (1, 2)] == pytest.approx(h[t].tolist(), abs=1e-15)
+    assert solution.value("a1[0,1]") == 0.0  # the initial state
+    out = 1 / (1 + math.exp(-(0.8 * h[3][0] - 0.5 * h[3][1] + 0.2)))
+    assert solution.value("a2[1]") == pytest.approx(out, rel=1e-14)
+    text = run("solve", str(RNN))
+    assert "(1) z1[1,1] = W1[1,1] · x[1,1] + U1[1,1] · a1[0,1] + U1[1,2] · a1[0,2] + b1[1] = 0.5 × 1 + 0.1 × 0 + (−0.4) × 0 + 0 = 0.5" in text
+
+
+def test_backpropagation_through_time_sums_each_shared_weight_over_the_steps():
+    """δ_t = ∂L/∂z1[t] = f'(z_t) ⊙ (Uᵀ δ_{t+1} + the output's share at the last step), and
+    ∂L/∂U = Σ_t δ_t h_{t−1}ᵀ, ∂L/∂W = Σ_t δ_t x_tᵀ — computed here, against the document's numbers."""
+    solution = solve(load(RNN))
+    h = _states()
+    out = 1 / (1 + math.exp(-(0.8 * h[3][0] - 0.5 * h[3][1] + 0.2)))
+    top = -(1.0 - out) * out * (1 - out) * np.array([0.8, -0.5])  # ∂L/∂h_3 from the output
+    deltas = {}
+    upstream = top
+    for t in (3, 2, 1):
+        deltas[t] = (1 - h[t] ** 2) * upstream
+        upstream = U.T @ deltas[t]
+    for t in (1, 2, 3):
+        assert [solution.value(f"dloss/dz1[{t},{j}]") for j in (1, 2)] == pytest.approx(deltas[t].tolist(), rel=1e-12)
+    dU = sum(np.outer(deltas[t], h[t - 1]) for t in (1, 2, 3))
+    dW = sum(np.outer(deltas[t], [XS[t - 1]]) for t in (1, 2, 3))
+    assert values(solution, "dloss/dU1", (2, 2)) == pytest.approx(dU, rel=1e-12, abs=1e-15)
+    assert values(solution, "dloss/dW1", (2, 1)) == pytest.approx(dW, rel=1e-12)
+    text = run("ask", str(RNN), "dloss/dU1[1,2]")
+    assert ("∂loss/∂U1[1,2] = ∂loss/∂z1[1,1] · ∂z1[1,1]/∂U1[1,2] + ∂loss/∂z1[2,1] · ∂z1[2,1]/∂U1[1,2] + "
+            "∂loss/∂z1[3,1] · ∂z1[3,1]/∂U1[1,2]") in text
+    # a state between two steps gets its gradient from the next step only (many-to-one)
+    assert "∂loss/∂a1[2,1] = ∂loss/∂z1[3,1] · ∂z1[3,1]/∂a1[2,1] + ∂loss/∂z1[3,2] · ∂z1[3,2]/∂a1[2,1]" in run("solve", str(RNN))
+
+
+def test_an_rnn_round_trips_and_its_json_has_u():
+    problem = load(RNN)
+    assert from_mapping(to_mapping(problem), problem.source) == problem
+    out = json.loads(run("solve", str(RNN), "-f", "json"))
+    step = out["steps"][0]
+    assert list(step["gradients"]) == ["W1", "U1", "b1", "W2", "b2"]
+    assert np.array(step["gradients"]["U1"]).shape == (2, 2)
+    assert np.array(step["forward"][0]["layers"][0]["a"]).shape == (3, 2)
+
+
+RNN_BAD = [
+    (lambda r: r["data"].append({"x": [[1.0], [0.5]], "y": [0.0]}),
+     "data: every sample's sequence must have the same number of time steps, got [2, 3]"),
+    (lambda r: r["data"][0].update(x=[[1.0, 2.0], [0.5], [-1.0]]), "data[0].x[0]: 1 numbers expected (network.inputs), got 2 entries"),
+    (lambda r: r["network"]["layers"][0].update(outputs="sequence"), "network.layers[0].outputs: outputs: sequence (a loss at every time step) is not built yet"),
+    (lambda r: r["network"]["layers"][0].update(recurrent=[[0.1, -0.4]]), "network.layers[0].recurrent: 2 rows expected (units), got 1"),
+    (lambda r: r["network"]["layers"].insert(0, {"units": 1, "activation": "tanh", "weights": [[1.0]]}),
+     "network.layers[1]: an rnn layer reads the input sequence: it must be the first layer"),
+]
+
+
+@pytest.mark.parametrize("change,message", RNN_BAD, ids=[str(k) for k in range(len(RNN_BAD))])
+def test_bad_rnn_exits_2_naming_the_field(change, message, tmp_path):
+    raw = yaml.safe_load(RNN.read_text(encoding="utf-8"))
+    change(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = run("solve", str(path), code=2)
+    assert message in out, out
+    assert "Traceback" not in out
+
+
+@st.composite
+def rnn_networks(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    units, inputs, steps = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 4))
+    outputs = draw(st.integers(1, 2))
+    return {
+        "network": {"inputs": inputs, "layers": [
+            {"type": "rnn", "units": units, "activation": draw(st.sampled_from(["tanh", "sigmoid", "identity"])),
+             "weights": rng.normal(0, 0.6, (units, inputs)).round(3).tolist(),
+             "recurrent": rng.normal(0, 0.6, (units, units)).round(3).tolist(),
+             "bias": rng.normal(0, 0.1, units).round(3).tolist(),
+             "initial_state": rng.normal(0, 0.3, units).round(3).tolist()},
+            {"units": outputs, "activation": "softmax" if outputs > 1 else "sigmoid",
+             "weights": rng.normal(0, 0.6, (outputs, units)).round(3).tolist(), "bias": [0.0] * outputs},
+        ]},
+        "loss": {"kind": "cross_entropy"} if outputs > 1 else {"kind": "mse"},
+        "data": [{"x": rng.uniform(-1, 1, (steps, inputs)).round(3).tolist(),
+                  **({"label": 1} if outputs > 1 else {"y": [0.3]})} for _ in range(draw(st.integers(1, 2)))],
+        "training": {"learning_rate": 0.1, "steps": 1},
+    }
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(rnn_networks())
+def test_random_rnns_agree_with_the_twin_and_finite_differences(mapping):
+    solution = solve(from_mapping(mapping))
+    assert solution.verification.ok, solution.verification.mismatches[:3]
+    fd = twin.finite_differences(mapping)
+    for key, gradient in solution.steps[0].gradients.items():
+        array = fd[f"{key.kind}{key.layer}"]
         reference = array[tuple(i - 1 for i in key.index)] if key.index else float(array)
         assert gradient == pytest.approx(reference, rel=1e-6, abs=1e-8), key

@@ -86,6 +86,10 @@ class LayerSpec:
     kernel: int = 0  # conv2d: kernel_size; pooling: size
     stride: int = 1
     padding: int = 0
+    # rnn: the state-to-state weights (one row per unit: recurrent[j][k] joins state unit k of
+    # the step before to unit j) and the state before the first step
+    recurrent: tuple[tuple[float, ...], ...] = ()
+    initial_state: tuple[float, ...] = ()
 
     @property
     def inputs(self) -> int:
@@ -93,11 +97,15 @@ class LayerSpec:
             return len(self.weights[0])
         if self.kind == "conv2d":
             return self.in_shape[0] * self.kernel * self.kernel
+        if self.kind == "rnn":
+            return len(self.weights[0])
         return math.prod(self.in_shape)
 
     @property
     def weight_count(self) -> int:
-        return len(self.weights) * len(self.weights[0]) if self.weights else 0
+        """The weights of the layer (an rnn's W, then U) before its bias, in parameter order."""
+        count = len(self.weights) * len(self.weights[0]) if self.weights else 0
+        return count + len(self.recurrent) * len(self.recurrent[0]) if self.recurrent else count
 
     @property
     def outputs(self) -> int:
@@ -110,6 +118,10 @@ class LayerSpec:
             c, k = self.in_shape[0], self.kernel
             return [Quantity("W", l, (f, ch, m, n)) for f in range(1, self.units + 1) for ch in range(1, c + 1)
                     for m in range(1, k + 1) for n in range(1, k + 1)]
+        if self.kind == "rnn":
+            n = len(self.weights[0])
+            return ([keys.W(l, j, i) for j in range(1, self.units + 1) for i in range(1, n + 1)]
+                    + [Quantity("U", l, (j, k)) for j in range(1, self.units + 1) for k in range(1, self.units + 1)])
         if self.kind != "dense":
             return []
         return [keys.W(l, j, i) for j in range(1, self.units + 1) for i in range(1, self.inputs + 1)]
@@ -200,7 +212,7 @@ class Problem:
         """Every parameter's value, in :attr:`parameter_keys` order."""
         values: list[float] = []
         for layer in self.layers:
-            for row in layer.weights:
+            for row in layer.weights + layer.recurrent:
                 values.extend(row)
             if layer.bias is not None:
                 values.extend(layer.bias)
@@ -263,6 +275,9 @@ class Problem:
             flat = values[k : k + n]
             k += n
             weights = tuple(tuple(float(v) for v in flat[j * width : (j + 1) * width]) for j in range(len(layer.weights)))
+            if layer.recurrent:
+                rest, units = flat[len(layer.weights) * width :], len(layer.recurrent)
+                layer = replace(layer, recurrent=tuple(tuple(float(v) for v in rest[j * units : (j + 1) * units]) for j in range(units)))
             bias = layer.bias
             if bias is not None:
                 bias = tuple(float(v) for v in values[k : k + len(bias)])
@@ -291,6 +306,8 @@ class Problem:
 
     def _describe_layers(self) -> str:
         shape = "×".join(map(str, self.input_shape)) if self.input_shape else str(self.inputs)
+        if self.layers[0].kind == "rnn":
+            shape = f"sequence ({self.input_shape[0]} steps × {self.input_shape[1]})"  # type: ignore[index]
         parts = []
         for l, layer in enumerate(self.layers, 1):
             if layer.kind == "conv2d":
@@ -300,6 +317,8 @@ class Problem:
                 parts.append(f"layer {l}: {layer.kind} {layer.kernel}×{layer.kernel}, stride {layer.stride} → {'×'.join(map(str, layer.out_shape))}")
             elif layer.kind == "flatten":
                 parts.append(f"layer {l}: flatten → {layer.outputs}")
+            elif layer.kind == "rnn":
+                parts.append(f"layer {l}: rnn, {layer.units} × {layer.activation.name} over {layer.in_shape[0]} time steps, the last state passed on")
             else:
                 parts.append(f"layer {l}: {layer.units} × {layer.activation.name}")
         kind = self.loss.kind.replace("_", " ")
@@ -531,9 +550,21 @@ class FlattenLayerModel(_Strict):
     type: Literal["flatten"]
 
 
+class RecurrentLayerModel(_Strict):
+    type: Literal["rnn"]
+    units: int = Field(gt=0)
+    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "tanh"  # type: ignore[valid-type]
+    weights: list[list[Number]] = Field(description="input → state, one row per unit")
+    recurrent: list[list[Number]] = Field(description="state → state, one row per unit: recurrent[j][k] joins unit k of the step before to unit j")
+    bias: list[Number] | None = None
+    initial_state: list[Number] | None = Field(None, description="the state before the first step (zeros)")
+    outputs: Literal["last", "sequence"] = "last"
+    trainable_bias: bool = True
+
+
 LAYER_MODELS: dict[str, type[_Strict]] = {
     "dense": DenseLayerModel, "conv2d": ConvLayerModel, "maxpool2d": PoolLayerModel, "avgpool2d": PoolLayerModel,
-    "flatten": FlattenLayerModel,
+    "flatten": FlattenLayerModel, "rnn": RecurrentLayerModel,
 }
 
 
@@ -563,7 +594,7 @@ class LayeredProblemModel(_Strict):
 class _LayeredNetworkSchema(LayeredNetworkModel):
     """For the JSON Schema only: each layer one of the kinds (the loader reads them one by one)."""
 
-    layers: list[Union[DenseLayerModel, ConvLayerModel, PoolLayerModel, FlattenLayerModel]] = Field(min_length=1)  # type: ignore[assignment]
+    layers: list[Union[DenseLayerModel, ConvLayerModel, PoolLayerModel, FlattenLayerModel, RecurrentLayerModel]] = Field(min_length=1)  # type: ignore[assignment]
 
 
 class _LayeredSchema(LayeredProblemModel):
@@ -725,6 +756,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     if (net.input is None) == (net.inputs is None):
         raise fail("network.input", "give input: {channels, height, width} (an image) or inputs: n, not both")
     shape: tuple[int, ...] = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
+    steps = _sequence_length(net, model.data, fail)
     layers: list[LayerSpec] = []
     for idx, entry in enumerate(net.layers):
         where = f"network.layers[{idx}]"
@@ -738,6 +770,12 @@ def _layered_problem(raw: dict, source: str) -> Problem:
             layer = _dense_layer(lm, idx, len(net.layers), shape[0], where, fail)
             layers.append(replace(layer, in_shape=shape, out_shape=(layer.units,)))
             shape = (layer.units,)
+            continue
+        if kind == "rnn":
+            if idx != 0 or net.input is not None:
+                raise fail(where, "an rnn layer reads the input sequence: it must be the first layer, with network.inputs (numbers per time step)")
+            layers.append(_recurrent_layer(lm, shape[0], steps, where, fail))
+            shape = (lm.units,)
             continue
         if len(shape) != 3:
             raise fail(where, f"{kind} needs an image or feature map (channels × height × width), got a flat input of {shape[0]}")
@@ -792,6 +830,8 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
     n_out = layers[-1].units
     first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
+    if steps:
+        first = (steps, net.inputs)  # type: ignore[assignment]
     samples = []
     for s_, sm in enumerate(model.data):
         where = f"data[{s_}]"
@@ -823,7 +863,44 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         relu_derivative_at_zero=net.relu_derivative_at_zero,
         source=source,
         randomize=model.randomize,
-        input_shape=first if net.input else None,
+        input_shape=first if (net.input or steps) else None,
+    )
+
+
+def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:
+    """The time steps of every sample's sequence (0: no rnn layer); all samples alike."""
+    if not any(entry.get("type") == "rnn" for entry in net.layers):
+        return 0
+    lengths = {len(sm.x) for sm in data}
+    if len(lengths) != 1:
+        raise fail("data", f"every sample's sequence must have the same number of time steps, got {sorted(lengths)}")
+    return lengths.pop()
+
+
+def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail) -> LayerSpec:
+    """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on."""
+    if lm.outputs != "last":
+        raise fail(f"{where}.outputs", "outputs: sequence (a loss at every time step) is not built yet; outputs: last is")
+    try:
+        activation = _activation(lm.activation)
+    except ValueError as err:
+        raise fail(f"{where}.activation", str(err)) from None
+    if activation.name == "softmax":
+        raise fail(f"{where}.activation", "softmax is only allowed in a dense output layer")
+    for name, rows, width, what in (("weights", lm.weights, inputs, "network.inputs"), ("recurrent", lm.recurrent, lm.units, "units")):
+        if len(rows) != lm.units:
+            raise fail(f"{where}.{name}", f"{lm.units} rows expected (units), got {len(rows)}")
+        for r, row in enumerate(rows):
+            if len(row) != width:
+                raise fail(f"{where}.{name}[{r}]", f"{width} numbers expected ({what}), got {len(row)}")
+    for name, values in (("bias", lm.bias), ("initial_state", lm.initial_state)):
+        if values is not None and len(values) != lm.units:
+            raise fail(f"{where}.{name}", f"{lm.units} numbers expected (one per unit), got {len(values)}")
+    return LayerSpec(
+        units=lm.units, activation=activation, weights=tuple(tuple(map(float, r)) for r in lm.weights),
+        bias=None if lm.bias is None else tuple(map(float, lm.bias)), trainable_bias=lm.trainable_bias, kind="rnn",
+        in_shape=(steps, inputs), out_shape=(lm.units,), recurrent=tuple(tuple(map(float, r)) for r in lm.recurrent),
+        initial_state=tuple(map(float, lm.initial_state)) if lm.initial_state is not None else (0.0,) * lm.units,
     )
 
 
@@ -837,8 +914,11 @@ def _nested(value: Any, shape: tuple[int, ...], where: str, fail) -> tuple[float
             return [float(v)]
         if not isinstance(v, list) or len(v) != dims[0]:
             got = f"{len(v)} entries" if isinstance(v, list) else repr(v)
-            raise fail(path, f"a {'×'.join(map(str, dims))} nested list expected ([channel][row][column]), got {got}"
-                       if len(shape) == 3 else f"{dims[0]} numbers expected (network.inputs), got {got}")
+            if len(shape) == 3:
+                raise fail(path, f"a {'×'.join(map(str, dims))} nested list expected ([channel][row][column]), got {got}")
+            if len(shape) == 2 and len(dims) == 2:
+                raise fail(path, f"{dims[0]} time steps of {dims[1]} numbers expected, got {got}")
+            raise fail(path, f"{dims[0]} numbers expected (network.inputs), got {got}")
         out: list[float] = []
         for k, part in enumerate(v):
             out.extend(flatten(part, dims[1:], f"{path}[{k}]"))
@@ -1116,6 +1196,12 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
             entry = {"type": layer.kind, "size": layer.kernel, "stride": layer.stride}
         elif layer.kind == "flatten":
             entry = {"type": "flatten"}
+        elif layer.kind == "rnn":
+            entry = {"type": "rnn", "units": layer.units, "activation": activation, "weights": [list(r) for r in layer.weights],
+                     "recurrent": [list(r) for r in layer.recurrent], "initial_state": list(layer.initial_state),
+                     "trainable_bias": layer.trainable_bias}
+            if layer.bias is not None:
+                entry["bias"] = list(layer.bias)
         else:
             entry = {"type": "dense", "units": layer.units, "activation": activation, "weights": [list(r) for r in layer.weights],
                      "trainable_bias": layer.trainable_bias, "shared_bias": layer.shared_bias}
@@ -1123,7 +1209,10 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
                 entry["bias"] = list(layer.bias)
         layers.append(entry)
     network: dict[str, Any] = {"layers": layers, "relu_derivative_at_zero": problem.relu_derivative_at_zero}
-    if problem.input_shape:
+    sequence = problem.layers[0].kind == "rnn"
+    if sequence:
+        network["inputs"] = problem.input_shape[1]  # type: ignore[index]
+    elif problem.input_shape:
         c, h, w = problem.input_shape
         network["input"] = {"channels": c, "height": h, "width": w}
     else:
@@ -1132,6 +1221,9 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
     def x_of(sample: Sample) -> list:
         if not problem.input_shape:
             return list(sample.x)
+        if sequence:
+            steps, n = problem.input_shape
+            return [list(sample.x[t * n:(t + 1) * n]) for t in range(steps)]
         _, h, w = problem.input_shape
         flat = list(sample.x)
         return [[flat[(c * h + i) * w:(c * h + i + 1) * w] for i in range(h)] for c in range(problem.input_shape[0])]

@@ -46,18 +46,37 @@ class Network:
         return self.problem.loss.samples
 
     def _rank(self, l: int) -> int:
-        """The length of a layer's node index: 3 for a feature map (filter/channel, row, column)."""
-        return 3 if self.problem.layers[l - 1].kind in ("conv2d", "maxpool2d", "avgpool2d") else 1
+        """The length of a layer's node index: 3 for a feature map (filter/channel, row, column),
+        2 for a recurrent layer's states (time step, unit)."""
+        kind = self.problem.layers[l - 1].kind
+        return 3 if kind in ("conv2d", "maxpool2d", "avgpool2d") else 2 if kind == "rnn" else 1
+
+    def layer_nodes(self, l: int) -> tuple[np.ndarray | None, np.ndarray | None, tuple[int, ...]]:
+        """A layer's z and a nodes (None where it has none) and their shape — a recurrent layer's
+        over every time step, (T, units), its initial state aside."""
+        layer = self.problem.layers[l - 1]
+        if layer.kind == "rnn":
+            z = np.concatenate([f.ids for f in self.graph.stepped("z", l)])
+            a = np.concatenate([f.ids for f in self.graph.stepped("a", l)[1:]])
+            return z, a, (layer.in_shape[0], layer.units)
+        zf, af = self.families_of(l)
+        shape = af.shape if af is not None else ()
+        return (None if zf is None else zf.ids), (None if af is None else af.ids), shape
 
     def families_of(self, l: int) -> tuple[Family | None, Family | None]:
-        """A layer's pre-activations and activations (a pooling layer has no z, flatten neither)."""
+        """A layer's pre-activations and activations (a pooling layer has no z, flatten neither;
+        a recurrent layer: those of its last time step)."""
         kind = self.problem.layers[l - 1].kind
         if kind == "flatten":
             return None, None
+        if kind == "rnn":
+            return self.graph.stepped("z", l)[-1], self.graph.stepped("a", l)[-1]
         a = self.graph.family("a", l, self._rank(l))
         return (None if kind in ("maxpool2d", "avgpool2d") else self.graph.family("z", l, self._rank(l))), a
 
     def activation(self, l: int) -> Operation:
+        if self.problem.layers[l - 1].kind == "rnn":
+            return self.graph.stepped("a", l)[-1].op  # type: ignore[return-value]
         op = self.graph.family("a", l, self._rank(l)).op
         assert op is not None
         return op
@@ -79,9 +98,11 @@ class Network:
         parts = []
         for l in range(1, self.depth + 1):
             kind = self.problem.layers[l - 1].kind
-            if kind not in ("dense", "conv2d"):
+            if kind not in ("dense", "conv2d", "rnn"):
                 continue
             parts.append(self.graph.family("W", l, 4 if kind == "conv2d" else 2).ids)
+            if kind == "rnn":
+                parts.append(self.graph.family("U", l, 2).ids)
             if self.problem.layers[l - 1].bias is not None:
                 parts.append(self.bias(l).ids)
         return np.concatenate(parts)
@@ -97,6 +118,9 @@ class Network:
         values[:, x.start : x.stop] = np.array([s.x for s in data], dtype=float)
         values[:, y.start : y.stop] = np.array([s.y for s in data], dtype=float)
         values[:, self.parameter_nodes] = parameters
+        for l, layer in enumerate(self.problem.layers, start=1):
+            if layer.kind == "rnn":  # the state before the first step
+                values[:, self.graph.stepped("a", l)[0].ids] = layer.initial_state
         return values
 
     def section_title(self, layer: int) -> str:
@@ -104,7 +128,7 @@ class Network:
             return "output layer"
         kind = self.problem.layers[layer - 1].kind
         named = {"conv2d": "convolution layer", "maxpool2d": "max-pooling layer", "avgpool2d": "average-pooling layer",
-                 "flatten": "flatten layer"}
+                 "flatten": "flatten layer", "rnn": "recurrent layer"}
         return f"{named.get(kind, 'hidden layer')} {layer}"
 
     # -- what the display policy asks of a builder (tracer.core.derive.Layout) ---------
@@ -147,6 +171,9 @@ def build(problem: Problem) -> Network:
             continue  # the next layer reads the feature map's nodes in their (channel, row, column) order
         if spec.kind in ("conv2d", "maxpool2d", "avgpool2d"):
             previous = _spatial(add, spec, l, previous, zero, problem.relu_derivative_at_zero)
+            continue
+        if spec.kind == "rnn":
+            previous = _recurrent(add, spec, l, previous, problem.relu_derivative_at_zero)
             continue
         W = add("W", l, (spec.units, spec.inputs), "parameter", shared=True, section=l)
         b = None
@@ -218,3 +245,25 @@ def _spatial(add, spec, l: int, previous: Family, zero: Family | None, relu_at_z
     args = np.concatenate([base + c * height * width + windows for c in range(channels)], axis=0)
     op = functions.Pool(k * k, "max" if spec.kind == "maxpool2d" else "mean")
     return add("a", l, (channels, rows, cols), "forward", op=op, args=args, section=l)
+
+
+def _recurrent(add, spec, l: int, sequence: Family, relu_at_zero: int) -> Family:
+    """An rnn layer unrolled in time: per step t, ``z[t,j] = Σ_i W[j,i] x[t,i] + Σ_k U[j,k] a[t−1,k] + b[j]``
+    and ``a[t,j] = f(z[t,j])``, each step a family of its own (it reads the one before); the
+    initial state ``a[0,j]`` is a constant. Returns the last step's states (what passes on)."""
+    steps, n = spec.in_shape
+    units = spec.units
+    W = add("W", l, (units, n), "parameter", shared=True, section=l)
+    U = add("U", l, (units, units), "parameter", shared=True, section=l)
+    b = add("b", l, (units,), "parameter", shared=True, section=l) if spec.bias is not None else None
+    state = add("a", l, (1, units), "input", constant=True, section=l, offset=(-1, 0))
+    rows = np.arange(units)[:, None]
+    weights = np.concatenate([W.start + rows * n + np.arange(n)[None, :], U.start + rows * units + np.arange(units)[None, :]], axis=1)
+    op = functions.activation(spec.activation, relu_at_zero, units)
+    for t in range(steps):
+        inputs = np.broadcast_to(np.concatenate([sequence.start + t * n + np.arange(n), state.ids]), (units, n + units))
+        args = [weights, inputs] + ([b.start + rows] if b is not None else [])
+        z = add("z", l, (1, units), "forward", op=functions.WeightedSum(n + units, b is not None),
+                args=np.concatenate(args, axis=1), section=l, offset=(t, 0))
+        state = add("a", l, (1, units), "forward", op=op, args=z.ids[:, None], section=l, offset=(t, 0))
+    return state

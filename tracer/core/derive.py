@@ -369,12 +369,12 @@ def _records(network: Network, values: np.ndarray) -> tuple[dict, ...]:
     for s in range(values.shape[0]):
         layers = []
         for l in range(1, network.depth + 1):
-            z, a = network.families_of(l)
+            z, a, shape = network.layer_nodes(l)
             entry = {}
             if z is not None:
-                entry["z"] = values[s, z.ids].reshape(z.shape).tolist()
+                entry["z"] = values[s, z].reshape(shape).tolist()
             if a is not None:
-                entry["a"] = values[s, a.ids].reshape(a.shape).tolist()
+                entry["a"] = values[s, a].reshape(shape).tolist()
             layers.append(entry)
         out.append({"sample": s + 1, "layers": layers, "loss": float(values[s, graph.output])})
     return tuple(out)
@@ -453,7 +453,8 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
                 notes.append(note)
             continue
         assert z is not None
-        if note and any(step.derived and np.any(engine.values[:, z.ids] == 0.0) for step, _data, engine in passes):
+        z_ids = network.layer_nodes(l)[0]
+        if note and any(step.derived and np.any(engine.values[:, z_ids] == 0.0) for step, _data, engine in passes):
             notes.append(note)
         if isinstance(op, functions.Step):
             notes.append(

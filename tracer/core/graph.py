@@ -48,6 +48,9 @@ class Family:
     fused: bool = False  # a term of its consumer's equation: differentiated through, no gradient of its own
     section: int | None = None  # the layer whose sections show this family's steps
     name: str = ""  # a graph problem's node: its name (kind "node", one node per family)
+    #: added to the index of every node: one time step of a recurrent layer is a family of its
+    #: own (it depends on the step before), shaped (1, units) at offset (t − 1, 0): z1[t, j]
+    offset: tuple[int, ...] = ()
 
     @property
     def size(self) -> int:
@@ -69,10 +72,13 @@ class Family:
         """The 1-based index of a node of this family (its key's index)."""
         if not self.shape:
             return ()
-        return tuple(int(i) + 1 for i in np.unravel_index(node - self.start, self.shape))
+        index = tuple(int(i) + 1 for i in np.unravel_index(node - self.start, self.shape))
+        return tuple(i + o for i, o in zip(index, self.offset)) if self.offset else index
 
     def node(self, index: tuple[int, ...]) -> int:
         """The node number of a 1-based index (raises IndexError outside the family)."""
+        if self.offset:
+            index = tuple(i - o for i, o in zip(index, self.offset))
         if len(index) != len(self.shape) or any(not 1 <= i <= n for i, n in zip(index, self.shape)):
             raise IndexError(index)
         if not self.shape:
@@ -104,7 +110,20 @@ class Graph:
 
     @cached_property
     def _by_kind(self) -> dict[tuple[str, int | None, int, str], Family]:
-        return {(f.kind, f.layer, len(f.shape), f.name): f for f in self.families}
+        return {(f.kind, f.layer, len(f.shape), f.name): f for f in self.families if not f.offset}
+
+    @cached_property
+    def _stepped(self) -> dict[tuple[str, int | None, int], list[Family]]:
+        """The families of one kind that a recurrent layer splits by time step."""
+        out: dict[tuple[str, int | None, int], list[Family]] = {}
+        for f in self.families:
+            if f.offset:
+                out.setdefault((f.kind, f.layer, len(f.shape)), []).append(f)
+        return out
+
+    def stepped(self, kind: str, layer: int, rank: int = 2) -> list[Family]:
+        """A recurrent layer's families of one kind, one per time step (the initial state first)."""
+        return self._stepped.get((kind, layer, rank), [])
 
     def family(self, kind: str, layer: int | None = None, rank: int = 1, name: str = "") -> Family:
         """The family of a kind: ``rank`` is the length of its keys' index (W: 2; a shared bias and
@@ -117,6 +136,9 @@ class Graph:
     def node_of(self, key: Quantity) -> int:
         """The node of a key (its sample, step and after-mark aside); KeyError if there is none."""
         family = self._by_kind.get((key.kind, key.layer, len(key.index), key.name))
+        for stepped in self._stepped.get((key.kind, key.layer, len(key.index)), []):
+            if key.index and stepped.offset[0] + 1 == key.index[0]:
+                family = stepped
         if family is None:
             raise KeyError(str(key))
         try:

@@ -15,6 +15,8 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ``W2[1,2]``              weight of layer 2 from unit (or input) 2 to unit 1
 ``x[1,2,3]``, ``a1[2,1,1]``  an image's channel 1, row 2, column 3; a feature map's (filter, row, column)
 ``W1[2,1,3,3]``          a convolution kernel's weight: filter 2, channel 1, row 3, column 3
+``x[t,i]``, ``a1[t,j]``  a sequence's input i at time step t; a recurrent layer's state (``a1[0,j]``: the initial one)
+``U1[j,k]``              a recurrent layer's weight from state unit k (one step before) to unit j
 ``b2[1]``, ``b2``        a unit's bias; a bias shared by the layer
 ``loss``, ``loss[1]``    the total loss; one output's term
 ``…#2``                  of sample 2
@@ -36,7 +38,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
-Kind = Literal["x", "y", "z", "a", "W", "b", "loss", "loss_after", "node", "zero"]
+Kind = Literal["x", "y", "z", "a", "W", "U", "b", "loss", "loss_after", "node", "zero"]
 #: the step of the forward pass with the final parameters (``@end``)
 END = "end"
 Step = Union[int, Literal["end"]]
@@ -104,7 +106,7 @@ class Quantity(_Named):
 
     @property
     def is_parameter(self) -> bool:
-        return self.kind in ("W", "b")
+        return self.kind in ("W", "U", "b")
 
     @property
     def is_total_loss(self) -> bool:
@@ -184,8 +186,8 @@ def _quantity_text(q: Quantity) -> str:
         body = f"{kind}[{','.join(map(str, q.index))}]"
     elif kind in ("z", "a"):
         body = f"{kind}{q.layer}[{','.join(map(str, q.index))}]"
-    elif kind == "W":
-        body = f"W{q.layer}[{','.join(map(str, q.index))}]"
+    elif kind in ("W", "U"):
+        body = f"{kind}{q.layer}[{','.join(map(str, q.index))}]"
     elif kind == "zero":
         body = "0"  # the zero a convolution's padding reads
     elif kind == "b":
@@ -266,6 +268,7 @@ _QUANTITY = re.compile(
         (?P<io>[xy])\[(?P<io_i>\d+(?:,\s*\d+)*)\]
       | (?P<za>[za])(?P<za_l>\d+)\[(?P<za_j>\d+(?:,\s*\d+)*)\]
       | W(?P<w_l>\d+)\[(?P<w_j>\d+(?:,\s*\d+)+)\]
+      | U(?P<u_l>\d+)\[(?P<u_j>\d+,\s*\d+)\]
       | b(?P<b_l>\d+)(?:\[(?P<b_j>\d+)\])?
       | (?P<loss_after>loss_after)
       | (?P<loss>loss)(?:\[(?P<loss_k>\d+)\])?
@@ -275,7 +278,7 @@ _QUANTITY = re.compile(
 
 #: how many indices each kind's name takes: a unit (dense) or [channel, row, column] (an image,
 #: a feature map); a weight [unit, input] or a kernel's [filter, channel, row, column]
-_ARITY = {"x": (1, 3), "y": (1, 3), "z": (1, 3), "a": (1, 3), "W": (2, 4)}
+_ARITY = {"x": (1, 2, 3), "y": (1, 3), "z": (1, 2, 3), "a": (1, 2, 3), "W": (2, 4), "U": (2,)}
 
 
 def _indices(text: str, kind: str, whole: str) -> tuple[int, ...]:
@@ -301,6 +304,8 @@ def parse_quantity(text: str) -> Quantity:
         q = Quantity(g["za"], int(g["za_l"]), _indices(g["za_j"], g["za"], text), sample)
     elif g["w_l"]:
         q = Quantity("W", int(g["w_l"]), _indices(g["w_j"], "W", text), sample)
+    elif g["u_l"]:
+        q = Quantity("U", int(g["u_l"]), _indices(g["u_j"], "U", text), sample)
     elif g["b_l"]:
         q = Quantity("b", int(g["b_l"]), (int(g["b_j"]),) if g["b_j"] else (), sample)
     elif g["loss_after"]:
@@ -309,7 +314,7 @@ def parse_quantity(text: str) -> Quantity:
         q = Quantity("loss", None, (int(g["loss_k"]),) if g["loss_k"] else (), sample)
     if g["after"]:
         if not q.is_parameter:
-            raise NameError_(f"{text!r}: only parameters (W…, b…) have a value after the update (')")
+            raise NameError_(f"{text!r}: only parameters (W…, U…, b…) have a value after the update (')")
         q = replace(q, after=True)
     return q
 

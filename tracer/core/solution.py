@@ -486,6 +486,12 @@ class Solution:
                     wanted = "[" + ",".join(f"1…{n}" for n in shape) + "]"
                     raise LookupError_(f"{text}: index out of range ({target.kind}{wanted})")
                 return vector[int(np.ravel_multi_index(tuple(i - 1 for i in target.index), shape))]
+            if target.kind == "a" and len(target.index) == 2 and target.index[0] == 0 and target.layer is not None \
+                    and 1 <= target.layer <= len(self.problem.layers) and self.problem.layers[target.layer - 1].kind == "rnn":
+                state = self.problem.layers[target.layer - 1].initial_state  # a recurrent layer's given initial state
+                if not 1 <= target.index[1] <= len(state):
+                    raise LookupError_(f"{text}: index out of range (1 to {len(state)})")
+                return state[target.index[1] - 1]
             if target.is_parameter and number != END:
                 plain = target.plain()
                 if target.after:

@@ -482,9 +482,11 @@ def _flat(arrays: dict[str, np.ndarray], problem) -> dict[Quantity, float]:
     run row-major, the problem's parameter order."""
     values: list[float] = []
     for l, layer in enumerate(problem.layers, start=1):
-        if layer.kind not in ("dense", "conv2d"):
+        if layer.kind not in ("dense", "conv2d", "rnn"):
             continue
         values.extend(np.asarray(arrays[f"W{l}"], dtype=float).ravel().tolist())
+        if layer.kind == "rnn":
+            values.extend(np.asarray(arrays[f"U{l}"], dtype=float).ravel().tolist())
         if layer.bias is not None:
             values.extend(np.atleast_1d(np.asarray(arrays[f"b{l}"], dtype=float)).ravel().tolist())
     return dict(zip(problem.parameter_keys, values))
@@ -494,11 +496,11 @@ def _check_layer_values(checker: _Checker, network: Network, values: np.ndarray,
     for s in range(values.shape[0]):
         reference = layers_numeric.forward(mapping, s)
         for l in range(1, network.depth + 1):
-            z, a = network.families_of(l)
-            for family, arrays in ((z, reference.z), (a, reference.a)):
-                if family is None:
+            z, a, _ = network.layer_nodes(l)
+            for ids, arrays in ((z, reference.z), (a, reference.a)):
+                if ids is None:
                     continue
-                checker.array(lambda k, f=family, s=s: str(f.key(f.start + k, s + 1, step)), values[s, family.ids],
+                checker.array(lambda k, ids=ids, s=s: str(network.graph.key(int(ids[k]), s + 1, step)), values[s, ids],
                               np.asarray(arrays[l - 1], dtype=float).ravel())
         checker.scalar(str(keys.loss(s + 1).at_step(step)), values[s, network.graph.output], reference.loss)
 

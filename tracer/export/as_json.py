@@ -20,14 +20,20 @@ def group_parameters(problem: Problem, flat: Mapping[keys.Quantity, float]) -> d
     out: dict[str, Any] = {}
     k = 0
     for l, layer in enumerate(problem.layers, start=1):
-        if layer.kind not in ("dense", "conv2d"):
+        if layer.kind not in ("dense", "conv2d", "rnn"):
             continue  # pooling and flatten have no parameters
         n = layer.weight_count
         rows = [values[k + j * layer.inputs : k + (j + 1) * layer.inputs] for j in range(layer.units)]
+        recurrent = None
+        if layer.kind == "rnn":  # W (units × inputs), then U (units × units)
+            start = k + layer.units * layer.inputs
+            recurrent = [values[start + j * layer.units : start + (j + 1) * layer.units] for j in range(layer.units)]
         if layer.kind == "conv2d":  # [filter][channel][row][column], as the file writes a kernel
             c, size = layer.in_shape[0], layer.kernel
             rows = [[[row[(ch * size + m) * size : (ch * size + m + 1) * size] for m in range(size)] for ch in range(c)] for row in rows]
         out[keys.family_name("W", l)] = rows
+        if recurrent is not None:
+            out[keys.family_name("U", l)] = recurrent
         k += n
         if layer.bias is not None:
             biases = values[k : k + len(layer.bias)]

@@ -19,7 +19,10 @@ class BracketTheme(Theme):
         layer = f"[{q.layer}]"
         if kind == "zero":
             return Symbol("0")  # a convolution's padding
-        if len(q.index) > 2 or (kind == "W" and len(q.index) == 4):
+        if kind == "U":  # a recurrent weight, from state unit k of the step before to unit j
+            j, k = q.index
+            return Symbol("u", (k, j), layer)
+        if len(q.index) > 2 or (kind == "W" and len(q.index) == 4) or (kind in ("x", "z", "a") and len(q.index) == 2):
             # an image, a feature map (channel or filter, row, column), a kernel (filter, channel, row, column)
             return Symbol("w" if kind == "W" else kind, q.index, () if kind in ("x", "y") else layer)
         if kind in ("x", "y"):

@@ -411,6 +411,8 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
     layer. Edge labels are left out beyond 18 edges (the parameter table has them).
     """
     problem = solution.problem
+    if problem.layered:  # type: ignore[attr-defined]
+        return None  # a dense network's figure: conv, pooling and recurrent layers are shown as feature maps and equations
     sizes = [problem.inputs] + [layer.units for layer in problem.layers]  # type: ignore[attr-defined]
     if max(sizes) > max_units:
         return None
