@@ -353,7 +353,7 @@ RNN_BAD = [
     (lambda r: r["data"].append({"x": [[1.0], [0.5]], "y": [0.0]}),
      "data: every sample's sequence must have the same number of time steps, got [2, 3]"),
     (lambda r: r["data"][0].update(x=[[1.0, 2.0], [0.5], [-1.0]]), "data[0].x[0]: 1 numbers expected (network.inputs), got 2 entries"),
-    (lambda r: r["network"]["layers"][0].update(outputs="sequence"), "network.layers[0].outputs: outputs: sequence (a loss at every time step) is not built yet"),
+    (lambda r: r["network"]["layers"][0].update(outputs="sequence"), "data[0].y: 3 targets expected (one per time step), got 1"),
     (lambda r: r["network"]["layers"][0].update(recurrent=[[0.1, -0.4]]), "network.layers[0].recurrent: 2 rows expected (units), got 1"),
     (lambda r: r["network"]["layers"].insert(0, {"units": 1, "activation": "tanh", "weights": [[1.0]]}),
      "network.layers[1]: an rnn layer reads the input sequence: it must be the first layer"),
@@ -403,3 +403,48 @@ def test_random_rnns_agree_with_the_twin_and_finite_differences(mapping):
         array = fd[f"{key.kind}{key.layer}"]
         reference = array[tuple(i - 1 for i in key.index)] if key.index else float(array)
         assert gradient == pytest.approx(reference, rel=1e-6, abs=1e-8), key
+
+
+SEQUENCE = EXAMPLES / "rnn_sequence.yaml"
+
+
+def test_a_loss_at_every_step_sends_each_state_two_gradients():
+    """∂L/∂h_t = W2ᵀ (o_t − y_t) + Uᵀ δ_{t+1}: from its own step's output and from the next step."""
+    solution = solve(load(SEQUENCE))
+    assert solution.verification.ok
+    h = _states()
+    W2, targets = np.array([0.8, -0.5]), [0.5, 0.0, -0.5]
+    outs = [W2 @ h[t] + 0.2 for t in (1, 2, 3)]
+    assert [solution.value(f"a2[{t},1]") for t in (1, 2, 3)] == pytest.approx(outs, abs=1e-15)
+    assert solution.value("loss") == pytest.approx(sum((o - y) ** 2 / 2 for o, y in zip(outs, targets)), rel=1e-14)
+    deltas, upstream = {}, np.zeros(2)
+    for t in (3, 2, 1):
+        upstream = upstream + W2 * (outs[t - 1] - targets[t - 1])
+        deltas[t] = (1 - h[t] ** 2) * upstream
+        assert [solution.value(f"dloss/da1[{t},{j}]") for j in (1, 2)] == pytest.approx(upstream.tolist(), rel=1e-12)
+        upstream = U.T @ deltas[t]
+    dW2 = sum((outs[t - 1] - targets[t - 1]) * h[t] for t in (1, 2, 3))
+    assert [solution.value(f"dloss/dW2[1,{j}]") for j in (1, 2)] == pytest.approx(dW2.tolist(), rel=1e-12)
+    assert solution.value("y[3,1]") == -0.5 and solution.value("loss[2,1]") == pytest.approx(outs[1] ** 2 / 2, rel=1e-13)
+    out = run("solve", str(SEQUENCE))
+    assert "∂loss/∂a1[2,1] = ∂loss/∂z1[3,1] · ∂z1[3,1]/∂a1[2,1] + ∂loss/∂z1[3,2] · ∂z1[3,2]/∂a1[2,1] + ∂loss/∂z2[2,1] · ∂z2[2,1]/∂a1[2,1]" in out
+    problem = load(SEQUENCE)
+    assert from_mapping(to_mapping(problem), problem.source) == problem
+
+
+SEQUENCE_BAD = [
+    (lambda r: r["data"][0].update(y=[[0.5], [0.0]]), "data[0].y: 3 targets expected (one per time step), got 2"),
+    (lambda r: r["data"][0].update(y=[[0.5, 1.0], [0.0], [1.0]]), "data[0].y[0]: 1 numbers expected (units of the output layer)"),
+    (lambda r: r["loss"].update(outputs="mean"), "loss.outputs: with outputs: sequence the loss sums its terms"),
+    (lambda r: r["network"]["layers"].insert(1, {"type": "flatten"}), "network.layers[1]: above an rnn with outputs: sequence only dense layers"),
+]
+
+
+@pytest.mark.parametrize("change,message", SEQUENCE_BAD, ids=[str(k) for k in range(len(SEQUENCE_BAD))])
+def test_bad_sequences_exit_2_naming_the_field(change, message, tmp_path):
+    raw = yaml.safe_load(SEQUENCE.read_text(encoding="utf-8"))
+    change(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = run("solve", str(path), code=2)
+    assert message in out, out

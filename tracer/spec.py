@@ -90,6 +90,8 @@ class LayerSpec:
     # the step before to unit j) and the state before the first step
     recurrent: tuple[tuple[float, ...], ...] = ()
     initial_state: tuple[float, ...] = ()
+    returns: str = "last"  # rnn (outputs:): last | sequence (every state passes on; the layers above apply at every step)
+    per_step: int = 0  # a dense layer above an rnn with outputs: sequence: applied at each of this many time steps
 
     @property
     def inputs(self) -> int:
@@ -190,6 +192,7 @@ class Problem:
     dataset: DatasetSpec | None = None
     randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block; tracer.quiz reads it
     input_shape: tuple[int, ...] | None = None  # an image input (channels, height, width); x is kept flat, channel-major
+    target_steps: int = 0  # outputs: sequence: y has one target per time step (kept flat, step-major)
 
     @property
     def layered(self) -> bool:
@@ -318,9 +321,10 @@ class Problem:
             elif layer.kind == "flatten":
                 parts.append(f"layer {l}: flatten → {layer.outputs}")
             elif layer.kind == "rnn":
-                parts.append(f"layer {l}: rnn, {layer.units} × {layer.activation.name} over {layer.in_shape[0]} time steps, the last state passed on")
+                passed = "every state passed on" if layer.returns == "sequence" else "the last state passed on"
+                parts.append(f"layer {l}: rnn, {layer.units} × {layer.activation.name} over {layer.in_shape[0]} time steps, {passed}")
             else:
-                parts.append(f"layer {l}: {layer.units} × {layer.activation.name}")
+                parts.append(f"layer {l}: {layer.units} × {layer.activation.name}" + (" at every time step" if layer.per_step else ""))
         kind = self.loss.kind.replace("_", " ")
         return (
             f"{self.title or '(untitled)'}: a network on a {shape} input ({'; '.join(parts)}); "
@@ -577,7 +581,7 @@ class LayeredNetworkModel(_Strict):
 
 class LayeredSampleModel(_Strict):
     x: list[Any] = Field(min_length=1)
-    y: list[Number] | None = None
+    y: list[Any] | None = None
     label: int | None = Field(None, ge=0)
 
 
@@ -757,6 +761,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         raise fail("network.input", "give input: {channels, height, width} (an image) or inputs: n, not both")
     shape: tuple[int, ...] = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
     steps = _sequence_length(net, model.data, fail)
+    per_step = 0  # above an rnn with outputs: sequence, dense layers apply at every time step
     layers: list[LayerSpec] = []
     for idx, entry in enumerate(net.layers):
         where = f"network.layers[{idx}]"
@@ -768,7 +773,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
             if len(shape) != 1:
                 raise fail(where, f"a dense layer needs a flat input; the layer below gives {'×'.join(map(str, shape))}: put a flatten layer before it")
             layer = _dense_layer(lm, idx, len(net.layers), shape[0], where, fail)
-            layers.append(replace(layer, in_shape=shape, out_shape=(layer.units,)))
+            layers.append(replace(layer, in_shape=shape, out_shape=(layer.units,), per_step=per_step))
             shape = (layer.units,)
             continue
         if kind == "rnn":
@@ -776,7 +781,10 @@ def _layered_problem(raw: dict, source: str) -> Problem:
                 raise fail(where, "an rnn layer reads the input sequence: it must be the first layer, with network.inputs (numbers per time step)")
             layers.append(_recurrent_layer(lm, shape[0], steps, where, fail))
             shape = (lm.units,)
+            per_step = steps if lm.outputs == "sequence" else 0
             continue
+        if per_step:
+            raise fail(where, f"above an rnn with outputs: sequence only dense layers are built (they apply at every time step), got {kind}")
         if len(shape) != 3:
             raise fail(where, f"{kind} needs an image or feature map (channels × height × width), got a flat input of {shape[0]}")
         channels, height, width = shape
@@ -833,11 +841,16 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     if steps:
         first = (steps, net.inputs)  # type: ignore[assignment]
     samples = []
+    if per_step and model.loss.outputs != "sum":
+        raise fail("loss.outputs", "with outputs: sequence the loss sums its terms over outputs and time steps (outputs: sum); mean is not built yet")
     for s_, sm in enumerate(model.data):
         where = f"data[{s_}]"
         x = _nested(sm.x, first, f"{where}.x", fail)
         if (sm.y is None) == (sm.label is None):
             raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
+        if per_step:
+            samples.append(Sample(x, _step_targets(sm, per_step, n_out, where, fail), None))
+            continue
         if sm.label is not None:
             if sm.label >= n_out:
                 raise fail(f"{where}.label", f"a class index from 0 to {n_out - 1} expected (output units), got {sm.label}")
@@ -864,7 +877,25 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         source=source,
         randomize=model.randomize,
         input_shape=first if (net.input or steps) else None,
+        target_steps=per_step,
     )
+
+
+def _step_targets(sm: "LayeredSampleModel", steps: int, outputs: int, where: str, fail) -> tuple[float, ...]:
+    """One target per time step (outputs: sequence): ``y`` a list of T targets (T numbers for one
+    output), or ``label`` a list of T class indices; kept flat, step by step."""
+    if sm.label is not None:
+        raise fail(f"{where}.label", f"with outputs: sequence give y: one target per time step ({steps}), or label as a list")
+    rows = list(sm.y or [])
+    if len(rows) != steps:
+        raise fail(f"{where}.y", f"{steps} targets expected (one per time step), got {len(rows)}")
+    flat: list[float] = []
+    for t, row in enumerate(rows):
+        row = row if isinstance(row, list) else [row]
+        if len(row) != outputs or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
+            raise fail(f"{where}.y[{t}]", f"{outputs} numbers expected (units of the output layer), got {row!r}")
+        flat.extend(float(v) for v in row)
+    return tuple(flat)
 
 
 def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:
@@ -879,8 +910,6 @@ def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:
 
 def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail) -> LayerSpec:
     """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on."""
-    if lm.outputs != "last":
-        raise fail(f"{where}.outputs", "outputs: sequence (a loss at every time step) is not built yet; outputs: last is")
     try:
         activation = _activation(lm.activation)
     except ValueError as err:
@@ -901,6 +930,7 @@ def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: 
         bias=None if lm.bias is None else tuple(map(float, lm.bias)), trainable_bias=lm.trainable_bias, kind="rnn",
         in_shape=(steps, inputs), out_shape=(lm.units,), recurrent=tuple(tuple(map(float, r)) for r in lm.recurrent),
         initial_state=tuple(map(float, lm.initial_state)) if lm.initial_state is not None else (0.0,) * lm.units,
+        returns=lm.outputs,
     )
 
 
@@ -1199,7 +1229,7 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
         elif layer.kind == "rnn":
             entry = {"type": "rnn", "units": layer.units, "activation": activation, "weights": [list(r) for r in layer.weights],
                      "recurrent": [list(r) for r in layer.recurrent], "initial_state": list(layer.initial_state),
-                     "trainable_bias": layer.trainable_bias}
+                     "trainable_bias": layer.trainable_bias, "outputs": layer.returns}
             if layer.bias is not None:
                 entry["bias"] = list(layer.bias)
         else:
@@ -1228,12 +1258,18 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
         flat = list(sample.x)
         return [[flat[(c * h + i) * w:(c * h + i + 1) * w] for i in range(h)] for c in range(problem.input_shape[0])]
 
+    def y_of(sample: Sample) -> list:
+        if not problem.target_steps:
+            return list(sample.y)
+        k = len(sample.y) // problem.target_steps
+        return [list(sample.y[t * k:(t + 1) * k]) for t in range(problem.target_steps)]
+
     loss = problem.loss
     out: dict[str, Any] = {
         "title": problem.title,
         "network": network,
         "loss": {"kind": loss.kind, "factor": loss.factor, "outputs": loss.outputs, "samples": loss.samples, "log": loss.log},
-        "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": list(s.y)})} for s in problem.data],
+        "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": y_of(s)})} for s in problem.data],
         "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps},
     }
     if problem.randomize is not None:

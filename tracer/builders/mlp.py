@@ -48,17 +48,22 @@ class Network:
     def _rank(self, l: int) -> int:
         """The length of a layer's node index: 3 for a feature map (filter/channel, row, column),
         2 for a recurrent layer's states (time step, unit)."""
-        kind = self.problem.layers[l - 1].kind
-        return 3 if kind in ("conv2d", "maxpool2d", "avgpool2d") else 2 if kind == "rnn" else 1
+        layer = self.problem.layers[l - 1]
+        return 3 if layer.kind in ("conv2d", "maxpool2d", "avgpool2d") else 2 if self._stepped(l) else 1
+
+    def _stepped(self, l: int) -> bool:
+        """Is the layer one family per time step (an rnn, a dense layer above outputs: sequence)?"""
+        layer = self.problem.layers[l - 1]
+        return layer.kind == "rnn" or bool(layer.per_step)
 
     def layer_nodes(self, l: int) -> tuple[np.ndarray | None, np.ndarray | None, tuple[int, ...]]:
         """A layer's z and a nodes (None where it has none) and their shape — a recurrent layer's
         over every time step, (T, units), its initial state aside."""
         layer = self.problem.layers[l - 1]
-        if layer.kind == "rnn":
+        if self._stepped(l):
+            states = self.graph.stepped("a", l)[1 if layer.kind == "rnn" else 0:]  # an rnn's initial state aside
             z = np.concatenate([f.ids for f in self.graph.stepped("z", l)])
-            a = np.concatenate([f.ids for f in self.graph.stepped("a", l)[1:]])
-            return z, a, (layer.in_shape[0], layer.units)
+            return z, np.concatenate([f.ids for f in states]), (len(states), layer.units)
         zf, af = self.families_of(l)
         shape = af.shape if af is not None else ()
         return (None if zf is None else zf.ids), (None if af is None else af.ids), shape
@@ -69,13 +74,13 @@ class Network:
         kind = self.problem.layers[l - 1].kind
         if kind == "flatten":
             return None, None
-        if kind == "rnn":
+        if self._stepped(l):
             return self.graph.stepped("z", l)[-1], self.graph.stepped("a", l)[-1]
         a = self.graph.family("a", l, self._rank(l))
         return (None if kind in ("maxpool2d", "avgpool2d") else self.graph.family("z", l, self._rank(l))), a
 
     def activation(self, l: int) -> Operation:
-        if self.problem.layers[l - 1].kind == "rnn":
+        if self._stepped(l):
             return self.graph.stepped("a", l)[-1].op  # type: ignore[return-value]
         op = self.graph.family("a", l, self._rank(l)).op
         assert op is not None
@@ -88,7 +93,7 @@ class Network:
         for l in range(1, self.depth + 1):
             if self.problem.layers[l - 1].kind != "flatten":
                 seen.setdefault(self.activation(l), []).append(l)
-        term = self.graph.family("loss", None, 1).op
+        term = self.graph.family("loss", None, 2 if self.problem.target_steps else 1).op
         assert term is not None
         return tuple((op, tuple(layers)) for op, layers in seen.items()) + ((term, ()),)
 
@@ -114,7 +119,8 @@ class Network:
     def leaves(self, data: tuple[Sample, ...], parameters: np.ndarray) -> np.ndarray:
         """(samples × nodes): every sample's inputs and targets, every parameter; 0 elsewhere."""
         values = np.zeros((len(data), self.graph.size))
-        x, y = self.graph.family("x", None, len(self.problem.input_shape or (1,))), self.graph.family("y")
+        x = self.graph.family("x", None, len(self.problem.input_shape or (1,)))
+        y = self.graph.family("y", None, 2 if self.problem.target_steps else 1)
         values[:, x.start : x.stop] = np.array([s.x for s in data], dtype=float)
         values[:, y.start : y.stop] = np.array([s.y for s in data], dtype=float)
         values[:, self.parameter_nodes] = parameters
@@ -160,44 +166,58 @@ def build(problem: Problem) -> Network:
         return family
 
     outputs = problem.layers[-1].units
+    steps = problem.target_steps  # outputs: sequence — a target, an output and a loss term per time step
     x = add("x", None, problem.input_shape or (problem.inputs,), "input", constant=True)
-    y = add("y", None, (outputs,), "input", constant=True)
+    y = add("y", None, (steps, outputs) if steps else (outputs,), "input", constant=True)
     zero = None
     if any(layer.padding for layer in problem.layers):
         zero = add("zero", None, (), "input", constant=True)  # what a padded position reads
-    previous = x
+    previous: Family | list[Family] = x
     for l, spec in enumerate(problem.layers, start=1):
         if spec.kind == "flatten":
             continue  # the next layer reads the feature map's nodes in their (channel, row, column) order
         if spec.kind in ("conv2d", "maxpool2d", "avgpool2d"):
-            previous = _spatial(add, spec, l, previous, zero, problem.relu_derivative_at_zero)
+            previous = _spatial(add, spec, l, previous, zero, problem.relu_derivative_at_zero)  # type: ignore[arg-type]
             continue
         if spec.kind == "rnn":
-            previous = _recurrent(add, spec, l, previous, problem.relu_derivative_at_zero)
+            previous = _recurrent(add, spec, l, previous, problem.relu_derivative_at_zero)  # type: ignore[arg-type]
             continue
         W = add("W", l, (spec.units, spec.inputs), "parameter", shared=True, section=l)
         b = None
         if spec.bias is not None:
             b = add("b", l, () if spec.shared_bias else (spec.units,), "parameter", shared=True, section=l)
-        units = np.arange(spec.units)
-        args = [W.start + units[:, None] * spec.inputs + np.arange(spec.inputs)[None, :]]
-        args.append(np.broadcast_to(previous.ids, (spec.units, spec.inputs)))
-        if b is not None:
-            args.append((b.start + (units if b.shape else np.zeros_like(units)))[:, None])
-        z = add("z", l, (spec.units,), "forward", op=functions.WeightedSum(spec.inputs, b is not None),
-                args=np.concatenate(args, axis=1), section=l)
-        op = functions.activation(spec.activation, problem.relu_derivative_at_zero, spec.units)
-        if isinstance(op, functions.Softmax):
-            a = add("a", l, (spec.units,), "forward", op=op, args=np.broadcast_to(z.ids, (spec.units, spec.units)).copy(),
-                    positions=units, section=l)
-        else:
-            a = add("a", l, (spec.units,), "forward", op=op, args=z.ids[:, None], section=l)
-        previous = a
+        reads = previous if isinstance(previous, list) else [previous]
+        made = [_dense(add, spec, l, W, b, source, problem.relu_derivative_at_zero, (t, 0) if isinstance(previous, list) else ())
+                for t, source in enumerate(reads)]
+        previous = made if isinstance(previous, list) else made[0]
     term = functions.loss_term(problem.loss)
-    terms = add("loss", None, (outputs,), "loss", op=term, args=np.stack([previous.ids, y.ids], axis=1), fused=True)
-    total = functions.Total(outputs, problem.loss.outputs == "mean")
+    if isinstance(previous, list):  # a term per output per time step; the sample's loss sums them all
+        pairs = np.stack([np.concatenate([f.ids for f in previous]), y.ids], axis=1)
+        terms = add("loss", None, (steps, outputs), "loss", op=term, args=pairs, fused=True)
+        total = functions.Total(steps * outputs, False)
+    else:
+        terms = add("loss", None, (outputs,), "loss", op=term, args=np.stack([previous.ids, y.ids], axis=1), fused=True)
+        total = functions.Total(outputs, problem.loss.outputs == "mean")
     loss = add("loss", None, (), "loss", op=total, args=terms.ids[None, :])
     return Network(problem, Graph(tuple(families), loss.start))
+
+
+def _dense(add, spec, l: int, W: Family, b: Family | None, previous: Family, relu_at_zero: int, offset: tuple[int, ...]) -> Family:
+    """A dense layer's z and a on ``previous`` (at one time step, ``offset`` (t, 0), above an rnn
+    with outputs: sequence — the same weights at every step)."""
+    shape = (1, spec.units) if offset else (spec.units,)
+    units = np.arange(spec.units)
+    args = [W.start + units[:, None] * spec.inputs + np.arange(spec.inputs)[None, :]]
+    args.append(np.broadcast_to(previous.ids, (spec.units, spec.inputs)))
+    if b is not None:
+        args.append((b.start + (units if b.shape else np.zeros_like(units)))[:, None])
+    z = add("z", l, shape, "forward", op=functions.WeightedSum(spec.inputs, b is not None),
+            args=np.concatenate(args, axis=1), section=l, offset=offset)
+    op = functions.activation(spec.activation, relu_at_zero, spec.units)
+    if isinstance(op, functions.Softmax):
+        return add("a", l, shape, "forward", op=op, args=np.broadcast_to(z.ids, (spec.units, spec.units)).copy(),
+                   positions=units, section=l, offset=offset)
+    return add("a", l, shape, "forward", op=op, args=z.ids[:, None], section=l, offset=offset)
 
 
 def _windows(spec, previous_shape: tuple[int, int, int]) -> np.ndarray:
@@ -247,10 +267,11 @@ def _spatial(add, spec, l: int, previous: Family, zero: Family | None, relu_at_z
     return add("a", l, (channels, rows, cols), "forward", op=op, args=args, section=l)
 
 
-def _recurrent(add, spec, l: int, sequence: Family, relu_at_zero: int) -> Family:
+def _recurrent(add, spec, l: int, sequence: Family, relu_at_zero: int) -> "Family | list[Family]":
     """An rnn layer unrolled in time: per step t, ``z[t,j] = Σ_i W[j,i] x[t,i] + Σ_k U[j,k] a[t−1,k] + b[j]``
     and ``a[t,j] = f(z[t,j])``, each step a family of its own (it reads the one before); the
-    initial state ``a[0,j]`` is a constant. Returns the last step's states (what passes on)."""
+    initial state ``a[0,j]`` is a constant. Returns the last step's states (what passes on), or
+    with outputs: sequence every step's."""
     steps, n = spec.in_shape
     units = spec.units
     W = add("W", l, (units, n), "parameter", shared=True, section=l)
@@ -260,10 +281,12 @@ def _recurrent(add, spec, l: int, sequence: Family, relu_at_zero: int) -> Family
     rows = np.arange(units)[:, None]
     weights = np.concatenate([W.start + rows * n + np.arange(n)[None, :], U.start + rows * units + np.arange(units)[None, :]], axis=1)
     op = functions.activation(spec.activation, relu_at_zero, units)
+    states: list[Family] = []
     for t in range(steps):
         inputs = np.broadcast_to(np.concatenate([sequence.start + t * n + np.arange(n), state.ids]), (units, n + units))
         args = [weights, inputs] + ([b.start + rows] if b is not None else [])
         z = add("z", l, (1, units), "forward", op=functions.WeightedSum(n + units, b is not None),
                 args=np.concatenate(args, axis=1), section=l, offset=(t, 0))
         state = add("a", l, (1, units), "forward", op=op, args=z.ids[:, None], section=l, offset=(t, 0))
-    return state
+        states.append(state)
+    return states if spec.returns == "sequence" else state

@@ -16,6 +16,7 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ``x[1,2,3]``, ``a1[2,1,1]``  an image's channel 1, row 2, column 3; a feature map's (filter, row, column)
 ``W1[2,1,3,3]``          a convolution kernel's weight: filter 2, channel 1, row 3, column 3
 ``x[t,i]``, ``a1[t,j]``  a sequence's input i at time step t; a recurrent layer's state (``a1[0,j]``: the initial one)
+``y[t,k]``, ``loss[t,k]``  with ``outputs: sequence``: a target and a loss term of time step t
 ``U1[j,k]``              a recurrent layer's weight from state unit k (one step before) to unit j
 ``b2[1]``, ``b2``        a unit's bias; a bias shared by the layer
 ``loss``, ``loss[1]``    the total loss; one output's term
@@ -193,7 +194,7 @@ def _quantity_text(q: Quantity) -> str:
     elif kind == "b":
         body = f"b{q.layer}" + (f"[{q.index[0]}]" if q.index else "")
     elif kind == "loss":
-        body = "loss" + (f"[{q.index[0]}]" if q.index else "")
+        body = "loss" + (f"[{','.join(map(str, q.index))}]" if q.index else "")
     elif kind == "loss_after":
         return "loss_after"
     elif kind == "node":
@@ -271,14 +272,14 @@ _QUANTITY = re.compile(
       | U(?P<u_l>\d+)\[(?P<u_j>\d+,\s*\d+)\]
       | b(?P<b_l>\d+)(?:\[(?P<b_j>\d+)\])?
       | (?P<loss_after>loss_after)
-      | (?P<loss>loss)(?:\[(?P<loss_k>\d+)\])?
+      | (?P<loss>loss)(?:\[(?P<loss_k>\d+(?:,\s*\d+)?)\])?
     )(?:\#(?P<sample>\d+))?(?P<after>')?$""",
     re.VERBOSE,
 )
 
 #: how many indices each kind's name takes: a unit (dense) or [channel, row, column] (an image,
 #: a feature map); a weight [unit, input] or a kernel's [filter, channel, row, column]
-_ARITY = {"x": (1, 2, 3), "y": (1, 3), "z": (1, 2, 3), "a": (1, 2, 3), "W": (2, 4), "U": (2,)}
+_ARITY = {"x": (1, 2, 3), "y": (1, 2, 3), "z": (1, 2, 3), "a": (1, 2, 3), "W": (2, 4), "U": (2,)}
 
 
 def _indices(text: str, kind: str, whole: str) -> tuple[int, ...]:
@@ -311,7 +312,7 @@ def parse_quantity(text: str) -> Quantity:
     elif g["loss_after"]:
         q = Quantity("loss_after", sample=sample)
     else:
-        q = Quantity("loss", None, (int(g["loss_k"]),) if g["loss_k"] else (), sample)
+        q = Quantity("loss", None, tuple(int(k) for k in g["loss_k"].split(",")) if g["loss_k"] else (), sample)
     if g["after"]:
         if not q.is_parameter:
             raise NameError_(f"{text!r}: only parameters (W…, U…, b…) have a value after the update (')")

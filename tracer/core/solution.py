@@ -482,6 +482,8 @@ class Solution:
                 sample = self.problem.data[(target.sample or 1) - 1]
                 vector = sample.x if target.kind == "x" else sample.y
                 shape = self.problem.input_shape if target.kind == "x" and self.problem.input_shape else (len(vector),)
+                if target.kind == "y" and self.problem.target_steps:  # one target per time step
+                    shape = (self.problem.target_steps, len(vector) // self.problem.target_steps)
                 if len(target.index) != len(shape) or not all(1 <= i <= n for i, n in zip(target.index, shape)):
                     wanted = "[" + ",".join(f"1…{n}" for n in shape) + "]"
                     raise LookupError_(f"{text}: index out of range ({target.kind}{wanted})")
