@@ -448,3 +448,63 @@ def test_bad_sequences_exit_2_naming_the_field(change, message, tmp_path):
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     out = run("solve", str(path), code=2)
     assert message in out, out
+
+
+# ---------------------------------------------------------------------------
+# The slips of these layers, made for real (tracer quiz's wrong options)
+# ---------------------------------------------------------------------------
+
+
+def _wrong(solution, name: str, mistake: str) -> float:
+    from tracer.teach.mistakes import MistakenSolutions
+
+    values = {w.mistake.key: w.value for w in MistakenSolutions(solution).wrong_values(name)}
+    return values[mistake]
+
+
+def test_the_gradient_sent_to_every_pooled_input():
+    """Each 2×2 window's δ to all four of its inputs (ReLU open everywhere): db1 = 4 · Σ δ2."""
+    solution = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    delta = values(solution, "dloss/da2", (1, 2, 2))
+    assert np.all(values(solution, "z1", (1, 3, 3)) > 0)
+    assert _wrong(solution, "dloss/db1[1]", "pooled_to_every_input") == pytest.approx(4 * delta.sum(), rel=1e-12)
+
+
+def test_the_kernel_not_flipped():
+    """∂loss/∂a1 = δ2 ⊛ W2 instead of δ2 ⊛ rot180(W2) (a1 is the identity of z1)."""
+    solution = solve(from_mapping(TWO_CONVS))
+    delta = np.pad(values(solution, "dloss/dz2", (1, 2, 2))[0], 1)
+    kernel = np.array([[0.7, -0.4], [0.25, 0.6]])
+    unflipped = np.array([[np.sum(delta[i:i + 2, j:j + 2] * kernel) for j in range(3)] for i in range(3)])
+    assert _wrong(solution, "dloss/da1[1,2,2]", "kernel_not_flipped") == pytest.approx(unflipped[1, 1], rel=1e-12)
+    x = np.array(TWO_CONVS["data"][0]["x"][0])
+    assert _wrong(solution, "dloss/dW1[1,1,1,2]", "kernel_not_flipped") == pytest.approx(np.sum(x[0:3, 1:4] * unflipped), rel=1e-12)
+    # (the bias's gradient sums the whole map, which flipping does not change: no such wrong option)
+    from tracer.teach.mistakes import MistakenSolutions
+    assert "kernel_not_flipped" not in {w.mistake.key for w in MistakenSolutions(solution).wrong_values("dloss/db1[1]")}
+
+
+def test_a_time_step_forgotten():
+    """Without the path through U, each state keeps only its own step's output: with a loss at
+    every step db1[j] = Σ_t (1 − h_t²)·W2[j]·(o_t − y_t); many-to-one, only the last step counts."""
+    h = _states()
+    W2, targets = np.array([0.8, -0.5]), [0.5, 0.0, -0.5]
+    outs = [W2 @ h[t] + 0.2 for t in (1, 2, 3)]
+    solution = solve(load(SEQUENCE))
+    expected = sum((1 - h[t] ** 2) * W2 * (outs[t - 1] - targets[t - 1]) for t in (1, 2, 3))
+    assert _wrong(solution, "dloss/db1[1]", "forgot_time_step") == pytest.approx(expected[0], rel=1e-12)
+    many_to_one = solve(load(RNN))
+    last = many_to_one.value("dloss/dz1[3,2]")
+    assert _wrong(many_to_one, "dloss/db1[2]", "forgot_time_step") == pytest.approx(last, rel=1e-12)
+
+
+def test_a_quiz_of_a_conv_network_gives_its_whole_image_and_its_slips(tmp_path):
+    raw = yaml.safe_load((EXAMPLES / "conv_maxpool.yaml").read_text(encoding="utf-8"))
+    raw["randomize"] = {"weights": "uniform(-1, 1, step=0.25)", "ask": ["loss", "dloss/db1[1]"], "digits": 4}
+    path = tmp_path / "quiz.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    run("quiz", str(path), "--count", "2", "-o", str(tmp_path / "set"), "--formats", "md,csv", "--jobs", "1")
+    sheet = (tmp_path / "set" / "questions.md").read_text(encoding="utf-8")
+    assert "conv2d: 1 filter 2×2, stride 1, padding 0, relu; maxpool2d 2×2, stride 1; flatten; 2 × softmax" in sheet
+    assert "| 1 | 1, 0, 2, 1; 0, 1, 3, 0; 2, 1, 0, 1; 1, 3, 1, 2 | 1, 0 |" in sheet  # the image, row by row
+    assert "pooled_to_every_input" in (tmp_path / "set" / "key.md").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ import functools
 import shutil
 import subprocess
 import tempfile
+from itertools import product
 from pathlib import Path
 from typing import Iterable
 
@@ -22,7 +23,7 @@ import jinja2
 from tracer import notation as themes
 from tracer.notation import graph as graph_names
 from tracer.core import keys
-from tracer.core.keys import Key
+from tracer.core.keys import Key, Quantity
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
 from tracer.render.feature_maps import feature_map_views
 from tracer.spec import Problem
@@ -360,18 +361,21 @@ def statement_view(problem: Problem, printer: Printer, escape) -> dict:
     shown = data if len(data) <= SAMPLE_ROWS else data[:SAMPLE_HEAD] + data[-SAMPLE_TAIL:]
     for s, sample in shown:
         if s == len(data) - SAMPLE_TAIL + 1 and len(shown) < len(data):
-            samples.append({"number": ellipsis, "x": [ellipsis], "y": [ellipsis], "label": None})
+            samples.append({"number": ellipsis, "x": [ellipsis], "y": [ellipsis], "label": None, "x_rows": None})
         samples.append(
             {
                 "number": s,
-                "x": _elided([printer.number(v) for v in sample.x], ellipsis),
-                "y": _elided([printer.number(v) for v in sample.y], ellipsis),
+                # an image or a sequence is the problem itself (a quiz sheet must give all of it): shown whole up to 100
+                "x": _elided([printer.number(v) for v in sample.x], ellipsis, 100 if problem.layered else 8),  # type: ignore[attr-defined]
+                "y": _elided([printer.number(v) for v in sample.y], ellipsis, 100 if problem.layered else 8),  # type: ignore[attr-defined]
                 "label": sample.label,
+                # an image row by row (each channel's rows in turn), a sequence step by step
+                "x_rows": _rows([printer.number(v) for v in sample.x], problem) if problem.layered else None,  # type: ignore[attr-defined]
             }
         )
     layers = []
     for l, layer in enumerate(problem.layers, 1):  # type: ignore[attr-defined]
-        layers.append({"number": l, "units": layer.units, "activation": layer.activation.name})
+        layers.append({"number": l, "units": layer.units, "activation": layer.activation.name, "described": _layer_text(layer)})
     loss = problem.loss  # type: ignore[attr-defined]
     return {
         "parameters": rows,
@@ -386,9 +390,44 @@ def statement_view(problem: Problem, printer: Printer, escape) -> dict:
         "samples_hidden": len(data) - len(shown),
         "order": problem.training.order,  # type: ignore[attr-defined]
         "steps": problem.training.steps,  # type: ignore[attr-defined]
-        "input_names": [printer.target(keys.x(i)) for i in range(1, problem.inputs + 1)],
-        "target_names": [printer.target(keys.y(k)) for k in range(1, problem.layers[-1].units + 1)],
+        "input_names": [printer.target(key) for key in _input_keys(problem)],
+        "target_names": [printer.target(key) for key in _target_keys(problem)],
     }
+
+
+def _rows(values: list[str], problem) -> list[list[str]] | None:
+    """A sample's x in the rows of its shape (up to 100 numbers; None: shown as a list)."""
+    shape = problem.input_shape
+    if not shape or len(values) > 100:
+        return None
+    width = shape[-1]
+    return [values[k:k + width] for k in range(0, len(values), width)]
+
+
+def _input_keys(problem) -> list[Quantity]:
+    """The inputs in the order a sample lists them: x[1], x[2] …; an image's x[c,i,j], a sequence's x[t,i]."""
+    shape = problem.input_shape or (problem.inputs,)
+    return [Quantity("x", None, tuple(i + 1 for i in index)) for index in product(*(range(n) for n in shape))]
+
+
+def _target_keys(problem) -> list[Quantity]:
+    outputs = problem.layers[-1].units
+    shape = (problem.target_steps, outputs) if problem.target_steps else (outputs,)
+    return [Quantity("y", None, tuple(i + 1 for i in index)) for index in product(*(range(n) for n in shape))]
+
+
+def _layer_text(layer) -> str:
+    """A layer as a problem statement lists it: ``3 × sigmoid``, ``conv2d: 2 filters 3×3, stride 2, padding 1, tanh``."""
+    if layer.kind == "conv2d":
+        return (f"conv2d: {layer.units} filter{'s' if layer.units > 1 else ''} {layer.kernel}×{layer.kernel}, "
+                f"stride {layer.stride}, padding {layer.padding}, {layer.activation.name}")
+    if layer.kind in ("maxpool2d", "avgpool2d"):
+        return f"{layer.kind} {layer.kernel}×{layer.kernel}, stride {layer.stride}"
+    if layer.kind == "flatten":
+        return "flatten"
+    if layer.kind == "rnn":
+        return f"rnn: {layer.units} × {layer.activation.name}, outputs {layer.returns}"
+    return f"{layer.units} × {layer.activation.name}" + (" at every time step" if layer.per_step else "")
 
 
 #: a data set longer than SAMPLE_ROWS is shown as its first SAMPLE_HEAD and last SAMPLE_TAIL samples

@@ -27,6 +27,13 @@ swaps"), each a local derivative evaluated the wrong way and the pass replayed:
 * ``no_activation_derivative`` (a sigmoid/tanh gate's σ′ taken as 1) and
   ``added_gradient`` as above.
 
+A network with conv2d, pooling or rnn layers (SPEC.md §8) adds the slips of those layers:
+
+* ``kernel_not_flipped`` — ∂z[f,i,j]/∂a[c,p,q] taken as the kernel weight at the
+  180°-rotated offset (∂loss/∂a as a cross-correlation with W, not with rot180(W));
+* ``pooled_to_every_input`` — ∂(max of a window)/∂(each input) taken as 1 for every input;
+* ``forgot_time_step`` — a state's ∂loss/∂a[t,j] without its terms through z[t+1,·].
+
 A mistake that does not apply to a quantity (or gives the right number) yields None.
 """
 
@@ -72,6 +79,9 @@ MISTAKES: dict[str, Mistake] = {
         Mistake("lost_minus_sign", "loses the minus sign of a subtraction: takes ∂(x − y)/∂y as +1 instead of −1"),
         Mistake("add_as_multiply", "swaps the inputs of an add gate as if it multiplied: takes ∂(a + b)/∂a as b instead of 1"),
         Mistake("dropped_constant_factor", "drops the constant factor of a scale gate: takes ∂(k·v)/∂v as 1 instead of k"),
+        Mistake("kernel_not_flipped", "does not rotate the kernel by 180° in ∂loss/∂(the layer's input): uses W[f,c,k+1−m,k+1−n] for W[f,c,m,n]"),
+        Mistake("pooled_to_every_input", "sends a max-pooling window's gradient to every input of the window, not only to its largest"),
+        Mistake("forgot_time_step", "forgets a state's contribution through the next time step (∂loss/∂h_t without the path through U to h_{t+1})"),
     )
 }
 
@@ -104,6 +114,50 @@ def _patch_forgot_path(step: Step, inputs: Inputs):
         shortened = dataclasses.replace(step, form=dataclasses.replace(step.form, terms=step.form.terms[:-1], vanishing=()))
         return evaluate(shortened, inputs)
     return None
+
+
+def _layer_patches(solution: Solution) -> dict[str, Callable]:
+    """The slips of conv2d, max-pooling and rnn layers, as patches of the local steps and sums."""
+    problem = solution.problem
+    layers = problem.layers
+
+    def kind_of(q: Quantity) -> str:
+        return layers[q.layer - 1].kind if q.layer is not None and 1 <= q.layer <= len(layers) else ""
+
+    def kernel_not_flipped(step: Step, inputs: Inputs):
+        t = step.target
+        if step.kind != "local" or not isinstance(t, Partial) or t.of.kind != "z" or t.wrt.kind != "a" or kind_of(t.of) != "conv2d":
+            return None
+        layer = layers[t.of.layer - 1]
+        (f, i, j), (c, p, q) = t.of.index, t.wrt.index
+        m, n = p - (i - 1) * layer.stride + layer.padding, q - (j - 1) * layer.stride + layer.padding
+        k = layer.kernel
+        ts = solution.steps[(t.step if isinstance(t.step, int) else 1) - 1]
+        return ts.params_before[Quantity("W", t.of.layer, (f, c, k + 1 - m, k + 1 - n))]
+
+    def pooled_to_every_input(step: Step, inputs: Inputs):
+        t = step.target
+        if step.kind == "local" and isinstance(t, Partial) and t.of.kind == "a" and t.wrt.kind == "a" and kind_of(t.of) == "maxpool2d":
+            return 1.0
+        return None
+
+    def forgot_time_step(step: Step, inputs: Inputs):
+        t = step.target
+        if not (isinstance(step.form, Sum) and isinstance(t, Partial) and t.of.is_total_loss and t.wrt.kind == "a" and kind_of(t.wrt) == "rnn"):
+            return None
+        later = t.wrt.index[0] + 1
+
+        def through_next_step(chain) -> bool:
+            return any(isinstance(f.target, Partial) and f.target.of.kind == "z" and f.target.of.layer == t.wrt.layer
+                       and f.target.of.index[0] == later for f in chain.factors)
+
+        kept = tuple(term for term in step.form.terms if not through_next_step(term))
+        if len(kept) == len(step.form.terms):
+            return None
+        shortened = dataclasses.replace(step, form=dataclasses.replace(step.form, terms=kept, vanishing=()))
+        return evaluate(shortened, inputs) if kept else 0.0
+
+    return {"kernel_not_flipped": kernel_not_flipped, "pooled_to_every_input": pooled_to_every_input, "forgot_time_step": forgot_time_step}
 
 
 def _patch_added_gradient(step: Step, inputs: Inputs):
@@ -283,12 +337,19 @@ class MistakenSolutions:
             }
             self.resolved = {}
             return
-        self.replayed: dict[str, dict[str, float]] = {
-            "no_activation_derivative": replay(solution, patch=_patch_no_activation_derivative),
-            "forgot_path": replay(solution, patch=_patch_forgot_path),
-            "added_gradient": replay(solution, patch=_patch_added_gradient),
-            "pre_activation": replay(solution, patch=_pre_activation_patch(solution)),
-        }
+        # a mistake's world may leave the domain (a softmax of huge numbers): NaN there, for the
+        # layered networks whose worlds are wide; the dense ones keep raising (their tests say so)
+        wide = solution.problem.layered
+        self.replayed: dict[str, dict[str, float]] = {}
+        if wide:  # the slips of its own layers first: the wrong options a quiz takes before the others
+            for key, patch in _layer_patches(solution).items():
+                self.replayed[key] = replay(solution, patch=patch, undefined_as_nan=True)
+        self.replayed.update({
+            "no_activation_derivative": replay(solution, patch=_patch_no_activation_derivative, undefined_as_nan=wide),
+            "forgot_path": replay(solution, patch=_patch_forgot_path, undefined_as_nan=wide),
+            "added_gradient": replay(solution, patch=_patch_added_gradient, undefined_as_nan=wide),
+            "pre_activation": replay(solution, patch=_pre_activation_patch(solution), undefined_as_nan=wide),
+        })
         self.resolved: dict[str, Solution | None] = {
             "wrong_log_base": _resolved(solution, _other_log),
             "dropped_half": _resolved(solution, _without_half),

@@ -46,6 +46,8 @@ from decimal import Decimal, InvalidOperation
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Union
 
+import numpy as np
+
 from tracer.core import keys
 from tracer.core.derive import solve
 from tracer.core.keys import NameError_, Quantity
@@ -277,7 +279,7 @@ def slots_of(problem: Problem | GraphProblem, selector: str) -> list[Slot]:
     params = problem.parameter_keys
     samples = range(1, len(problem.data) + 1)
     if selector == "weights":
-        return [k for k in params if k.kind == "W"]
+        return [k for k in params if k.kind in ("W", "U")]
     if selector == "biases":
         return [k for k in params if k.kind == "b"]
     if selector == "inputs":
@@ -383,6 +385,23 @@ def plain(value: float, digits: int) -> str:
     return fmt(value, digits).replace("−", "-")
 
 
+def _pool_tie(solution, l: int, kink: float) -> bool:
+    """Is a max-pooling window's maximum within ``kink`` of its runner-up (the routing in doubt)?"""
+    below = solution.steps[0].forward[0]["layers"][l - 2]["a"] if l >= 2 else None
+    if below is None:
+        return False
+    layer = solution.problem.layers[l - 1]
+    maps = np.asarray(below, dtype=float)
+    size, stride = layer.kernel, layer.stride
+    _, rows, cols = layer.out_shape
+    for i in range(rows):
+        for j in range(cols):
+            window = np.sort(maps[:, i * stride:i * stride + size, j * stride:j * stride + size].reshape(maps.shape[0], -1), axis=1)
+            if window.shape[1] > 1 and np.any(window[:, -1] - window[:, -2] < kink):
+                return True
+    return False
+
+
 def check_guards(solution, spec: QuizSpec) -> None:
     problem = solution.problem
     g = spec.guards
@@ -395,12 +414,14 @@ def check_guards(solution, spec: QuizSpec) -> None:
     for sample in forward:
         for l, layer in enumerate(sample["layers"]):
             act = problem.layers[l].activation.name
-            if act in KINKED:
-                for z in layer["z"]:
+            if act in KINKED and "z" in layer:
+                for z in np.ravel(layer["z"]):  # a feature map's or a sequence's nested lists too
                     if abs(z) < g.kink:
                         raise Unfair(f"a pre-activation within {g.kink:g} of the {act} kink")
-            if act in SATURATING:
-                for a in layer["a"]:
+            if problem.layers[l].kind == "maxpool2d" and _pool_tie(solution, l + 1, g.kink):
+                raise Unfair(f"a max-pooling window whose two largest inputs are within {g.kink:g}")
+            if act in SATURATING and "a" in layer:
+                for a in np.ravel(layer["a"]):
                     slope = 1 - a * a if act == "tanh" else a * (1 - a)
                     if slope < g.min_derivative:
                         raise Unfair(f"a saturated {act} (derivative below {g.min_derivative:g})")
