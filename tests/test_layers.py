@@ -508,3 +508,12 @@ def test_a_quiz_of_a_conv_network_gives_its_whole_image_and_its_slips(tmp_path):
     assert "conv2d: 1 filter 2×2, stride 1, padding 0, relu; maxpool2d 2×2, stride 1; flatten; 2 × softmax" in sheet
     assert "| 1 | 1, 0, 2, 1; 0, 1, 3, 0; 2, 1, 0, 1; 1, 3, 1, 2 | 1, 0 |" in sheet  # the image, row by row
     assert "pooled_to_every_input" in (tmp_path / "set" / "key.md").read_text(encoding="utf-8")
+
+
+def test_a_network_too_large_to_work_out_is_refused_before_it_is_built():
+    raw = {"network": {"input": {"channels": 1, "height": 600, "width": 600}, "layers": [
+        {"type": "conv2d", "filters": 8, "kernel_size": 3, "weights": [[[[0.1] * 3] * 3]] * 8},
+        {"type": "flatten"}, {"units": 1, "activation": "sigmoid", "weights": [[0.0]]}]},
+        "loss": {"kind": "mse"}, "data": [{"x": [[[0.0]]], "y": [0.0]}], "training": {"learning_rate": 0.1}}
+    with pytest.raises(SpecError, match=r"network.layers\[0\]: 28,608,320 products per sample is too large to work out"):
+        from_mapping(raw)

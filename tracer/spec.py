@@ -717,6 +717,20 @@ def from_mapping(raw: Any, source: str = "<mapping>") -> "Problem | GraphProblem
     return _build(model, source)
 
 
+#: the products (multiply-adds and window inputs) of one sample of a network with conv, pooling or rnn layers
+MAX_LAYER_PRODUCTS = 5_000_000
+
+
+def _check_size(layers: list[LayerSpec], steps: int, fail) -> None:
+    """Every product of a worked solution is an argument of the engine's graph: bounded, so that a
+    file cannot ask for more memory than a machine has (a 1×28×28 conv network: ~70,000)."""
+    products = max(1, steps) * sum(math.prod(layer.out_shape) * (layer.inputs + 1) for layer in layers if layer.kind != "flatten")
+    if products > MAX_LAYER_PRODUCTS:
+        where = f"network.layers[{len(layers) - 1}]"
+        raise fail(where, f"{products:,} products per sample is too large to work out (at most {MAX_LAYER_PRODUCTS:,}); "
+                          "use a smaller image, fewer filters or fewer time steps")
+
+
 def _is_layered(raw: dict) -> bool:
     """A network with an image input or a layer of another kind than dense (SPEC.md §8)."""
     net = raw.get("network")
@@ -765,6 +779,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     layers: list[LayerSpec] = []
     for idx, entry in enumerate(net.layers):
         where = f"network.layers[{idx}]"
+        _check_size(layers, steps, fail)  # before reading a layer that a huge one below would make huge too
         kind = entry.get("type", "dense")
         if kind not in LAYER_MODELS:
             raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {kind!r}")
@@ -834,8 +849,10 @@ def _layered_problem(raw: dict, source: str) -> Problem:
                                 trainable_bias=lm.trainable_bias, kind=kind, in_shape=shape, out_shape=out,
                                 kernel=k, stride=lm.stride, padding=lm.padding))
         shape = out
+    _check_size(layers, steps, fail)
     if layers[-1].kind != "dense":
         raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
+
     n_out = layers[-1].units
     first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
     if steps:
