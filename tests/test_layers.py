@@ -517,3 +517,17 @@ def test_a_network_too_large_to_work_out_is_refused_before_it_is_built():
         "loss": {"kind": "mse"}, "data": [{"x": [[[0.0]]], "y": [0.0]}], "training": {"learning_rate": 0.1}}
     with pytest.raises(SpecError, match=r"network.layers\[0\]: 28,608,320 products per sample is too large to work out"):
         from_mapping(raw)
+
+
+def test_the_rnn_is_drawn_unrolled_with_each_states_values_and_gradients():
+    from tracer.render.document import render
+
+    solution = solve(load(RNN))
+    md = render(solution, "md")
+    assert "### The recurrent layer unrolled in time" in md and "<svg" in md
+    h1 = [solution.value(f"a1[1,{j}]") for j in (1, 2)]
+    g1 = [solution.value(f"dloss/da1[1,{j}]") for j in (1, 2)]
+    assert f"({h1[0]:.3f}, −{abs(h1[1]):.3f})" in md  # h_1 = (0.462, −0.197) on its wire
+    assert f"({g1[0]:.3g}, {g1[1]:.3g})" in md  # and ∂J/∂h_1 under it
+    assert r"\begin{tikzpicture}" in render(solution, "tex")
+    assert "unrolled" not in render(solve(load(EXAMPLES / "conv_maxpool.yaml")), "md")

@@ -26,7 +26,9 @@ from tracer.core import keys
 from tracer.core.keys import Key, Quantity
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
 from tracer.render.feature_maps import feature_map_views
+from tracer.render.unrolled import unrolled_layout
 from tracer.spec import Problem
+from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, matrix
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
@@ -194,6 +196,7 @@ class DocumentBuilder:
             "notes": list(sol.notes),
             "steps": steps,
             "feature_maps": feature_map_views(sol, self.p) if (self.scalar and self.keep is None and isinstance(sol, Solution)) else [],
+            "unrolled": unrolled_layout(sol) if (self.keep is None and isinstance(sol, Solution)) else None,
             "closing": closing,
             "loss_before": self.p.number(first_loss),
             "loss_after": self.p.number(sol.loss_after),
@@ -565,6 +568,9 @@ def render(
         _escape_derivations(view, escape)
         view["statement"] = statement_view(solution.problem, printer, escape)
         view["diagram"] = diagram_view(solution, printer)
+        layout = view.pop("unrolled", None)
+        view["unrolled_tikz"] = circuit.tikz(layout) if (layout is not None and fmt_ == "tex") else ""
+        view["unrolled_svg"] = circuit.svg(layout, id_prefix="unrolled") if (layout is not None and fmt_ == "md") else ""
         view["source"] = escape(getattr(solution.problem, "source", ""))
         return environment(fmt_).get_template(f"solution.{fmt_}.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
