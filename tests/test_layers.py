@@ -210,8 +210,8 @@ def test_bad_layers_exit_2_naming_the_field(change, message, tmp_path):
 
 
 def test_options_a_conv_network_does_not_take_exit_2():
-    out = run("solve", str(EXAMPLES / "conv_maxpool.yaml"), "--form", "matrix", "-f", "md", code=2)
-    assert "--form matrix: not for a network with conv2d or pooling layers" in out
+    out = run("solve", str(EXAMPLES / "conv_maxpool.yaml"), "--form", "matrix", "-f", "text", code=2)
+    assert "--form matrix: md, tex or pdf" in out
     run("solve", str(EXAMPLES / "conv_maxpool.yaml"), "--notation", "mazur", code=2)
     out = run("ask", str(EXAMPLES / "conv_maxpool.yaml"), "x[1,5,1]", code=2)
     assert "index out of range" in out
@@ -531,3 +531,34 @@ def test_the_rnn_is_drawn_unrolled_with_each_states_values_and_gradients():
     assert f"({g1[0]:.3g}, {g1[1]:.3g})" in md  # and ∂J/∂h_1 under it
     assert r"\begin{tikzpicture}" in render(solution, "tex")
     assert "unrolled" not in render(solve(load(EXAMPLES / "conv_maxpool.yaml")), "md")
+
+
+
+def test_the_matrix_form_is_the_feature_maps_without_an_equation_per_number():
+    md = run("solve", str(EXAMPLES / "conv_maxpool.yaml"), "--form", "matrix", "-f", "md")
+    assert "Layer 1 (convolution) as feature maps" in md and "\\tag{1}" not in md
+    assert "x_{1,:,:} \\star \\frac{\\partial J}{\\partial z_{1,:,:}^{[1]}}" in md
+
+
+@pytest.mark.skipif(not __import__("shutil").which("pdflatex"), reason="needs pdflatex")
+def test_an_mnist_sized_network_in_matrix_form_compiles(tmp_path):
+    """1×28×28 → 8 filters 3×3 → 2×2 max-pooling → dense 10 (13,610 parameters): its feature maps
+    elided to their corners, the document without an overfull box."""
+    from tracer.render.document import compile_pdf, render
+
+    rng = np.random.default_rng(0)
+    mapping = {
+        "network": {"input": {"channels": 1, "height": 28, "width": 28}, "layers": [
+            {"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "relu",
+             "weights": rng.uniform(-0.3, 0.3, (8, 1, 3, 3)).tolist(), "bias": [0.01] * 8},
+            {"type": "maxpool2d", "size": 2}, {"type": "flatten"},
+            {"units": 10, "activation": "softmax", "weights": rng.uniform(-0.05, 0.05, (10, 8 * 13 * 13)).tolist(), "bias": [0.0] * 10}]},
+        "loss": {"kind": "cross_entropy"}, "data": [{"x": rng.uniform(0, 1, (1, 28, 28)).tolist(), "label": 3}],
+        "training": {"learning_rate": 0.1, "steps": 1},
+    }
+    solution = solve(from_mapping(mapping))
+    assert solution.verification.ok and len(solution.problem.parameter_keys) == 13_610
+    tex = render(solution, "tex", form="matrix")
+    assert "\\cdots" in tex and "\\ddots" in tex  # 26×26 maps shown by their corners
+    pdf = compile_pdf(tex, tmp_path / "mnist.pdf")
+    assert "Overfull" not in pdf.with_suffix(".log").read_text(errors="replace")

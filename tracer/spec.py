@@ -724,7 +724,14 @@ MAX_LAYER_PRODUCTS = 5_000_000
 def _check_size(layers: list[LayerSpec], steps: int, fail) -> None:
     """Every product of a worked solution is an argument of the engine's graph: bounded, so that a
     file cannot ask for more memory than a machine has (a 1×28×28 conv network: ~70,000)."""
-    products = max(1, steps) * sum(math.prod(layer.out_shape) * (layer.inputs + 1) for layer in layers if layer.kind != "flatten")
+    def arguments(layer: LayerSpec) -> int:  # what one output of the layer reads
+        if layer.kind in ("maxpool2d", "avgpool2d"):
+            return layer.kernel * layer.kernel
+        if layer.kind == "rnn":
+            return layer.in_shape[0] * (layer.inputs + layer.units + 1)  # every time step
+        return layer.inputs + 1
+
+    products = max(1, steps) * sum(math.prod(layer.out_shape) * arguments(layer) for layer in layers if layer.kind != "flatten")
     if products > MAX_LAYER_PRODUCTS:
         where = f"network.layers[{len(layers) - 1}]"
         raise fail(where, f"{products:,} products per sample is too large to work out (at most {MAX_LAYER_PRODUCTS:,}); "

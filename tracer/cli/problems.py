@@ -6,6 +6,7 @@ Argument parsing, the library calls, exit codes (SPEC.md §6); nothing else.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -64,12 +65,13 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     from tracer.render.document import RenderError, compile_pdf, render
     from tracer.render.extensions import write_curves
 
-    if problem.layered:  # conv2d and pooling layers: the scalar form, in the bracket notation
-        for option, given, allowed in (("--form", form, ("scalar",)), ("--notation", notation, ("bracket",))):
-            if given is not None and given not in allowed:
-                on_error(f"{file}: {option} {given}: not for a network with conv2d or pooling layers "
-                         f"(they are written {allowed[0]}, element by element)", 2)
-        form = "scalar"
+    if problem.layered:  # conv2d, pooling and rnn layers: in the bracket notation; matrix: their feature maps
+        if notation not in (None, "bracket"):
+            on_error(f"{file}: --notation {notation}: not for a network with conv2d, pooling or rnn layers (written in the bracket notation)", 2)
+        if fmt == "text" and form == "matrix":
+            on_error(f"{file}: --form matrix: md, tex or pdf (the text format writes the scalar form)", 2)
+        wide = sum(math.prod(layer.out_shape) for layer in problem.layers) > 2000
+        form = form or ("matrix" if wide and fmt in ("md", "tex", "pdf") else "scalar")
     if form is None:
         wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf") and not only
         form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves

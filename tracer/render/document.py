@@ -370,7 +370,7 @@ def statement_view(problem: Problem, printer: Printer, escape) -> dict:
                 "number": s,
                 # an image or a sequence is the problem itself (a quiz sheet must give all of it): shown whole up to 100
                 "x": _elided([printer.number(v) for v in sample.x], ellipsis, 100 if problem.layered else 8),  # type: ignore[attr-defined]
-                "y": _elided([printer.number(v) for v in sample.y], ellipsis, 100 if problem.layered else 8),  # type: ignore[attr-defined]
+                "y": _elided([printer.number(v) for v in sample.y], ellipsis),
                 "label": sample.label,
                 # an image row by row (each channel's rows in turn), a sequence step by step
                 "x_rows": _rows([printer.number(v) for v in sample.x], problem) if problem.layered else None,  # type: ignore[attr-defined]
@@ -553,7 +553,13 @@ def render(
         view = DocumentBuilder(solution, printer, detail, keep=keep).build()
         return environment("text").get_template("solution.txt.j2").render(**view)
     printer = printer_for(solution.problem, "latex", notation, digits)
-    if form == "matrix":
+    if form == "matrix" and getattr(solution.problem, "layered", False):
+        # conv, pooling and rnn layers in matrix form: their feature maps as (elided) grids, with
+        # ∂J/∂W = x ⋆ δ and ∂J/∂a = δ ⊛ rot180(W); no equation per scalar
+        view = DocumentBuilder(solution, printer, detail, scalar=False).build()
+        view["steps"], view["closing"] = [], []
+        view["feature_maps"] = feature_map_views(solution, printer)
+    elif form == "matrix":
         view = DocumentBuilder(solution, printer, detail, scalar=False).build()
         builder = matrix.MatrixBuilder(solution, Printer("latex", printer.names, digits))
         view["steps"] = [StepView(1, True, builder.sections(), printer.number(solution.steps[0].loss if solution.steps else solution.loss_after))]

@@ -16,12 +16,31 @@ import numpy as np
 from tracer.core.solution import FeatureMaps, Solution
 from tracer.render.printing import Printer
 
-#: a grid wider or taller than this is not printed (the document's equations have every number)
+#: a grid wider or taller than this is shown elided
 MAX_GRID = 12
+#: significant digits in the grids
+DIGITS = 4
+
+
+#: a grid larger than MAX_GRID shows its first rows and columns and its last (the JSON has every number)
+SHOWN = 5
+
+
+def _kept(size: int) -> list[int | None]:
+    """The indices shown of a side: all, or the first SHOWN, a gap (None) and the last."""
+    return list(range(size)) if size <= MAX_GRID else list(range(SHOWN)) + [None, size - 1]
 
 
 def _grid(values: np.ndarray, p: Printer) -> list[list[str]]:
-    cells = [[p.number(float(v)) for v in row] for row in values]
+    latex = p.dialect == "latex"
+    across, down, both = (r"\cdots", r"\vdots", r"\ddots") if latex else ("…", "⋮", "⋱")
+
+    def cell(i: int | None, j: int | None) -> str:
+        if i is None:
+            return both if j is None else down
+        return across if j is None else p.number(float(values[i, j]))
+
+    cells = [[cell(i, j) for j in _kept(values.shape[1])] for i in _kept(values.shape[0])]
     if p.dialect == "text":  # columns aligned on the page
         widths = [max(len(row[j]) for row in cells) for j in range(len(cells[0]))]
         cells = [[cell.rjust(w) for cell, w in zip(row, widths)] for row in cells]
@@ -55,12 +74,11 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
     """Per conv2d/pooling layer: a title, a note, and rows ``{lhs, rule, grid}`` (forward, then backward)."""
     if not solution.steps or not solution.steps[0].derived:
         return []
+    p = Printer(p.dialect, p.names, min(p.digits, DIGITS))  # grids side by side: fewer digits (the equations have them all)
     n = _Names(p.dialect == "latex")
     samples = len(solution.problem.data)
     views = []
     for maps in solution.steps[0].feature_maps:
-        if max(maps.inputs.shape[1:]) > MAX_GRID:
-            continue
         rows: list[dict[str, Any]] = []
 
         def row(lhs: str, rule: str, grid: np.ndarray) -> None:
@@ -115,5 +133,5 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
             "maxpool2d": "each window's gradient goes to its largest input (at a tie the first, row by row)",
             "avgpool2d": "each window's gradient is shared equally by its inputs",
         }[maps.kind]
-        views.append({"title": f"Layer {l} ({kind}) as feature maps, sample 1", "note": note, "rows": rows})
+        views.append({"title": f"Layer {l} ({kind}) as feature maps, sample 1", "note": f"{note}; {p.digits} significant digits", "rows": rows})
     return views
