@@ -562,3 +562,12 @@ def test_an_mnist_sized_network_in_matrix_form_compiles(tmp_path):
     assert "\\cdots" in tex and "\\ddots" in tex  # 26×26 maps shown by their corners
     pdf = compile_pdf(tex, tmp_path / "mnist.pdf")
     assert "Overfull" not in pdf.with_suffix(".log").read_text(errors="replace")
+
+
+def test_the_dense_layer_above_the_maps_in_delta_form():
+    solution = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    out = run("solve", str(EXAMPLES / "conv_maxpool.yaml"))
+    assert "Layer 4 (dense) in matrix form, sample 1" in out and "dloss/dW4 = δ4 · a2ᵀ =" in out
+    delta = np.array([solution.value(f"dloss/dz4[{k}]") for k in (1, 2)])
+    pooled = np.array([solution.value(f"a2[1,{i},{j}]") for i in (1, 2) for j in (1, 2)])
+    assert values(solution, "dloss/dW4", (2, 4)) == pytest.approx(np.outer(delta, pooled), rel=1e-13)

@@ -340,6 +340,14 @@ def _feature_maps(network: Network, values: np.ndarray, engine: sweep.Pass) -> t
     source = network.graph.family("x", None, len(problem.input_shape or (1,)))
     for l, layer in enumerate(problem.layers, start=1):
         z, a = network.families_of(l)
+        if layer.kind == "dense" and not layer.per_step and z is not None and a is not None:
+            W = network.graph.family("W", l, 2)
+            out.append(FeatureMaps(
+                layer=l, kind="dense", reads=reads, inputs=values[0, source.ids].reshape(1, -1),
+                z=values[0, z.ids].reshape(1, -1), a=values[0, a.ids].reshape(1, -1), delta=engine.adjoint[0, z.ids].reshape(1, -1),
+                input_gradient=None if reads == "x" else engine.adjoint[0, source.ids].reshape(1, -1),
+                kernel=values[0, W.ids].reshape(W.shape), kernel_gradient=engine.gradient[W.ids].reshape(W.shape),
+            ))
         if layer.kind not in ("conv2d", "maxpool2d", "avgpool2d"):
             if a is not None:
                 source, reads = a, f"a{l}"

@@ -556,6 +556,10 @@ def _check_conv_identities(checker: _Checker, network: Network, p: Pass, number:
     source = network.graph.family("x", None, len(problem.input_shape or (1,)))
     for l, layer in enumerate(problem.layers, start=1):
         z, a = network.families_of(l)
+        if layer.kind == "dense" and not layer.per_step and z is not None:  # the matrix form's ∂J/∂W = δ aᵀ
+            W = network.graph.family("W", l, 2)
+            outer = weights * np.einsum("sj,si->ji", p.adjoint[:, z.ids], p.values[:, source.ids])
+            checker.array(lambda k_, l=l: f"dloss/dW{l} = δ{l} aᵀ (element {k_ + 1})@{number}", p.gradient[W.ids], outer.ravel())
         if layer.kind != "conv2d":
             if a is not None:
                 source = a

@@ -20,15 +20,17 @@ from tracer.render.printing import Printer
 MAX_GRID = 12
 #: significant digits in the grids
 DIGITS = 4
+#: columns shown at most (a row of ten 4-digit numbers with signs is wider than the page)
+MAX_COLUMNS = 8
 
 
 #: a grid larger than MAX_GRID shows its first rows and columns and its last (the JSON has every number)
 SHOWN = 5
 
 
-def _kept(size: int) -> list[int | None]:
+def _kept(size: int, limit: int = MAX_GRID) -> list[int | None]:
     """The indices shown of a side: all, or the first SHOWN, a gap (None) and the last."""
-    return list(range(size)) if size <= MAX_GRID else list(range(SHOWN)) + [None, size - 1]
+    return list(range(size)) if size <= limit else list(range(SHOWN)) + [None, size - 1]
 
 
 def _grid(values: np.ndarray, p: Printer) -> list[list[str]]:
@@ -40,7 +42,7 @@ def _grid(values: np.ndarray, p: Printer) -> list[list[str]]:
             return both if j is None else down
         return across if j is None else p.number(float(values[i, j]))
 
-    cells = [[cell(i, j) for j in _kept(values.shape[1])] for i in _kept(values.shape[0])]
+    cells = [[cell(i, j) for j in _kept(values.shape[1], MAX_COLUMNS)] for i in _kept(values.shape[0])]
     if p.dialect == "text":  # columns aligned on the page
         widths = [max(len(row[j]) for row in cells) for j in range(len(cells[0]))]
         cells = [[cell.rjust(w) for cell, w in zip(row, widths)] for row in cells]
@@ -85,6 +87,25 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
             rows.append({"lhs": lhs, "rule": rule, "grid": _grid(grid, p)})
 
         l = maps.layer
+        if maps.kind == "dense":  # the δ form: vectors as rows, ∂J/∂W = δ·aᵀ
+            assert maps.kernel is not None and maps.kernel_gradient is not None and maps.z is not None
+            T = n.op("ᵀ", "^{\\top}")
+            if maps.reads == "x":
+                vec = n.op("x", "x")
+            else:
+                vec = n.op(maps.reads, "a^{[" + maps.reads[1:] + "]}")
+            weights = n.op(f"W{l}", "W^{[" + str(l) + "]}")
+            z_, a_, d_ = (n.op(f"{k}{l}", k + "^{[" + str(l) + "]}") for k in ("z", "a", "δ" if not n.latex else "\\delta"))
+            row(f"{vec}{T}" if n.latex is False else f"({vec}){T}", "", maps.inputs)
+            row(weights, "", maps.kernel)
+            row(f"({z_}){T}" if n.latex else f"{z_}{T}", "", maps.z)
+            row(f"({a_}){T}" if n.latex else f"{a_}{T}", "", maps.a)
+            row(f"({d_}){T}" if n.latex else f"{d_}{T}", n.gradient(z_) + (T if not n.latex else ""), maps.delta)
+            rule = (f"{d_} ({vec}){T}" if n.latex else f"{d_} · {vec}{T}") if samples == 1 else ""
+            row(n.gradient(weights), rule, maps.kernel_gradient)
+            views.append({"title": f"Layer {l} (dense) in matrix form, sample 1",
+                          "note": f"vectors written as rows; {p.digits} significant digits", "rows": rows})
+            continue
         for c in range(maps.inputs.shape[0]):
             row(n.reads(maps, c + 1), "", maps.inputs[c])
         if maps.kind == "conv2d":
