@@ -193,6 +193,8 @@ BAD = [
      "network.layers[0].kernal_size: unknown key 'kernal_size'"),
     (lambda r: r["network"]["layers"].pop(),
      "network.layers[2]: the last layer must be dense"),
+    (lambda r: (r["data"][0].pop("label"), r["data"][0].update(y=[[1], [0]])),
+     "data[0].y[0]: a number expected, got [1]"),
     (lambda r: r["network"].update(inputs=16),
      "network.input: give input: {channels, height, width} (an image) or inputs: n, not both"),
 ]

@@ -870,21 +870,12 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     for s_, sm in enumerate(model.data):
         where = f"data[{s_}]"
         x = _nested(sm.x, first, f"{where}.x", fail)
-        if (sm.y is None) == (sm.label is None):
-            raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
         if per_step:
+            if (sm.y is None) == (sm.label is None):
+                raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
             samples.append(Sample(x, _step_targets(sm, per_step, n_out, where, fail), None))
             continue
-        if sm.label is not None:
-            if sm.label >= n_out:
-                raise fail(f"{where}.label", f"a class index from 0 to {n_out - 1} expected (output units), got {sm.label}")
-            y = tuple(1.0 if k == sm.label else 0.0 for k in range(n_out))
-        else:
-            assert sm.y is not None
-            if len(sm.y) != n_out:
-                raise fail(f"{where}.y", f"{n_out} numbers expected (units of the output layer), got {len(sm.y)}")
-            y = tuple(map(float, sm.y))
-        samples.append(Sample(x, y, sm.label))
+        samples.append(Sample(x, _targets(sm, n_out, where, fail), sm.label))
     loss = model.loss
     t = model.training
     if t.epochs is not None or t.batch_size is not None or t.update != "all" or t.order != "simultaneous" or t.track:
@@ -903,6 +894,23 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         input_shape=first if (net.input or steps) else None,
         target_steps=per_step,
     )
+
+
+def _targets(sm: "SampleModel | LayeredSampleModel", outputs: int, where: str, fail) -> tuple[float, ...]:
+    """One sample's targets: ``y`` (one number per output unit) or ``label`` (a class index, one-hot)."""
+    if (sm.y is None) == (sm.label is None):
+        raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
+    if sm.label is not None:
+        if sm.label >= outputs:
+            raise fail(f"{where}.label", f"a class index from 0 to {outputs - 1} expected (output units), got {sm.label}")
+        return tuple(1.0 if k == sm.label else 0.0 for k in range(outputs))
+    assert sm.y is not None
+    if len(sm.y) != outputs:
+        raise fail(f"{where}.y", f"{outputs} numbers expected (units of the output layer), got {len(sm.y)}")
+    for k, v in enumerate(sm.y):  # a layered file's y is read loosely (a sequence's is nested)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise fail(f"{where}.y[{k}]", f"a number expected, got {v!r}")
+    return tuple(map(float, sm.y))
 
 
 def _step_targets(sm: "LayeredSampleModel", steps: int, outputs: int, where: str, fail) -> tuple[float, ...]:
@@ -1121,17 +1129,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
         where = f"data[{s}]"
         if len(sm.x) != net.inputs:
             raise fail(f"{where}.x", f"{net.inputs} numbers expected (network.inputs), got {len(sm.x)}")
-        if (sm.y is None) == (sm.label is None):
-            raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
-        if sm.label is not None:
-            if sm.label >= n_out:
-                raise fail(f"{where}.label", f"a class index from 0 to {n_out - 1} expected (output units), got {sm.label}")
-            y = tuple(1.0 if k == sm.label else 0.0 for k in range(n_out))
-        else:
-            assert sm.y is not None
-            if len(sm.y) != n_out:
-                raise fail(f"{where}.y", f"{n_out} numbers expected (units of the output layer), got {len(sm.y)}")
-            y = tuple(map(float, sm.y))
+        y = _targets(sm, n_out, where, fail)
         if loss.kind in ("cross_entropy", "binary_cross_entropy"):
             for k, t in enumerate(y):
                 if not 0.0 <= t <= 1.0:

@@ -63,7 +63,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     started = time.perf_counter()
     try:
         documents = tuple(f for f, wanted_by in (("md", ("md",)), ("tex", ("tex", "pdf"))) if any(w in wanted for w in wanted_by))
-        finish = (graph_quiz.Finisher if graph else Finisher)(spec.digits, documents)
+        finish = Finisher(spec.digits, documents, graph_quiz.finish_variant if graph else None)
         variants = generate(problem, count, seed, finish=finish, jobs=jobs, progress=stderr_progress)
     except SpecError as err:
         on_error(str(err), 2)

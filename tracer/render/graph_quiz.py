@@ -78,17 +78,6 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     variant.solution = None  # the key is rendered; do not ship the solution back
 
 
-class Finisher:
-    """A picklable ``finish`` for :func:`tracer.teach.quiz.generate` (graph problems)."""
-
-    def __init__(self, digits: int, formats: tuple[str, ...] = ("md", "tex")):
-        self.digits = digits
-        self.formats = formats
-
-    def __call__(self, variant: Variant) -> None:
-        finish_variant(variant, self.digits, self.formats)
-
-
 def moodle(variants: list[Variant], info: SetInfo) -> str:
     """The Moodle XML of a graph quiz: per variant the equations and values, then each question."""
 

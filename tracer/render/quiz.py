@@ -12,6 +12,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tracer import notation
 from tracer.core.keys import NameError_
@@ -65,14 +66,16 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
 
 
 class Finisher:
-    """A picklable ``finish`` for :func:`tracer.quiz.generate`."""
+    """A picklable ``finish`` for :func:`tracer.quiz.generate`: ``finish`` renders one variant
+    (a network's :func:`finish_variant`, or a graph's, :func:`tracer.render.graph_quiz.finish_variant`)."""
 
-    def __init__(self, digits: int, formats: tuple[str, ...] = ("md", "tex")):
+    def __init__(self, digits: int, formats: tuple[str, ...] = ("md", "tex"), finish: Callable | None = None):
         self.digits = digits
         self.formats = formats
+        self.finish = finish or finish_variant
 
     def __call__(self, variant: Variant) -> None:
-        finish_variant(variant, self.digits, self.formats)
+        self.finish(variant, self.digits, self.formats)
 
 
 def _demote_markdown(md: str) -> str:
