@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence, Union
+from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -92,6 +92,7 @@ class LayerSpec:
     initial_state: tuple[float, ...] = ()
     returns: str = "last"  # rnn (outputs:): last | sequence (every state passes on; the layers above apply at every step)
     per_step: int = 0  # a dense layer above an rnn with outputs: sequence: applied at each of this many time steps
+    learning_rate: float | None = None  # the layer's own learning rate (SPEC.md §9); None: training.learning_rate
 
     @property
     def inputs(self) -> int:
@@ -141,6 +142,14 @@ class LossSpec:
     outputs: str = "sum"
     samples: str = "sum"
     log: str = "ln"
+    # SPEC.md §9: a penalty on the weights (not the biases) added to the loss once:
+    # (λ₂/2)·Σ w² and λ₁·Σ |w|
+    l2: float = 0.0
+    l1: float = 0.0
+
+    @property
+    def regularized(self) -> bool:
+        return bool(self.l2 or self.l1)
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,50 @@ class Sample:
     x: tuple[float, ...]
     y: tuple[float, ...]
     label: int | None = None
+
+
+#: the optimizers of SPEC.md §9, as torch.optim defines them
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer and its hyperparameters (torch.optim's defaults)."""
+
+    name: str = "sgd"
+    beta: float = 0.9  # momentum
+    nesterov: bool = False
+    alpha: float = 0.99  # rmsprop
+    beta1: float = 0.9  # adam
+    beta2: float = 0.999
+    eps: float | None = None  # None: the optimizer's default (adagrad 1e-10; rmsprop, adam 1e-8)
+
+    @property
+    def epsilon(self) -> float:
+        return self.eps if self.eps is not None else (1e-10 if self.name == "adagrad" else 1e-8)
+
+    @property
+    def plain(self) -> bool:
+        """Plain gradient descent (θ' = θ − η·g, no state)."""
+        return self.name == "sgd"
+
+    def described(self) -> str:
+        """``adam (beta1 0.9, beta2 0.999, eps 1e-08)``: the optimizer as a problem line says it (in the
+        file's own words, which every format can print)."""
+        values = {"momentum": [("beta", self.beta)] + ([("Nesterov", None)] if self.nesterov else []),
+                  "adagrad": [("eps", self.epsilon)], "rmsprop": [("alpha", self.alpha), ("eps", self.epsilon)],
+                  "adam": [("beta1", self.beta1), ("beta2", self.beta2), ("eps", self.epsilon)]}.get(self.name, [])
+        inner = ", ".join(k if v is None else f"{k} {v:g}" for k, v in values)
+        return self.name + (f" ({inner})" if inner else "")
+
+    def to_mapping(self) -> "str | dict[str, Any]":
+        if self.plain:
+            return "sgd"
+        keys_ = {"momentum": ("beta", "nesterov"), "adagrad": ("eps",), "rmsprop": ("alpha", "eps"), "adam": ("beta1", "beta2", "eps")}[self.name]
+        out: dict[str, Any] = {"name": self.name}
+        for key in keys_:
+            out[key] = self.epsilon if key == "eps" else getattr(self, key)
+        return out
 
 
 @dataclass(frozen=True)
@@ -163,6 +216,7 @@ class TrainingSpec:
     seed: int = 0
     record_every: int | None = None  # epochs (or steps) between recorded losses; None: automatic
     track: tuple[Quantity, ...] = ()  # parameters whose values the run records
+    optimizer: OptimizerSpec = OptimizerSpec()
 
 
 @dataclass(frozen=True)
@@ -238,6 +292,37 @@ class Problem:
         return tuple(mask)
 
     @cached_property
+    def rate_vector(self) -> tuple[float, ...]:
+        """Per parameter (:attr:`parameter_keys` order): its learning rate (its layer's own, or
+        ``training.learning_rate``)."""
+        rates: list[float] = []
+        for layer in self.layers:
+            rate = self.training.learning_rate if layer.learning_rate is None else layer.learning_rate
+            rates.extend([rate] * (layer.weight_count + (len(layer.bias) if layer.bias is not None else 0)))
+        return tuple(rates)
+
+    @cached_property
+    def weight_mask(self) -> tuple[bool, ...]:
+        """Per parameter (:attr:`parameter_keys` order): is it a weight (W, U: penalised by
+        ``loss.regularization``) rather than a bias?"""
+        mask: list[bool] = []
+        for layer in self.layers:
+            mask.extend([True] * layer.weight_count + [False] * (len(layer.bias) if layer.bias is not None else 0))
+        return tuple(mask)
+
+    def describe_training(self) -> str:
+        """``learning rate 0.5, 1 step, simultaneous updates`` with the optimizer, the layers' own
+        rates and the penalty where there are any."""
+        t = self.training
+        text = f"learning rate {t.learning_rate:g}"
+        own = [f"layer {l} {layer.learning_rate:g}" for l, layer in enumerate(self.layers, 1) if layer.learning_rate is not None]
+        if own:
+            text += f" ({', '.join(own)})"
+        if not t.optimizer.plain:
+            text += f", optimizer {t.optimizer.described()}"
+        return text
+
+    @cached_property
     def trained_keys(self) -> tuple[Quantity, ...]:
         """The parameters a gradient-descent step changes (``training.update`` and ``trainable_bias``)."""
         return tuple(key for key, trained in zip(self.parameter_keys, self.trained_mask) if trained)
@@ -301,11 +386,16 @@ class Problem:
         return (
             f"{self.title or '(untitled)'}: a {sizes} network ({acts}); "
             f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; "
-            f"loss {loss}, outputs {self.loss.outputs}, samples {self.loss.samples}; "
-            f"{_count(len(self.data), 'sample')}; learning rate {self.training.learning_rate:g}, "
+            f"loss {loss}, outputs {self.loss.outputs}, samples {self.loss.samples}{self._describe_penalty()}; "
+            f"{_count(len(self.data), 'sample')}; {self.describe_training()}, "
             f"{_count(self.training.steps, 'step')}, {self.training.order} updates"
             + self._describe_run()
         )
+
+    def _describe_penalty(self) -> str:
+        parts = [f"L2 λ {self.loss.l2:g}"] if self.loss.l2 else []
+        parts += [f"L1 λ {self.loss.l1:g}"] if self.loss.l1 else []
+        return f", penalty {' + '.join(parts)} on the weights" if parts else ""
 
     def _describe_layers(self) -> str:
         shape = "×".join(map(str, self.input_shape)) if self.input_shape else str(self.inputs)
@@ -328,8 +418,8 @@ class Problem:
         kind = self.loss.kind.replace("_", " ")
         return (
             f"{self.title or '(untitled)'}: a network on a {shape} input ({'; '.join(parts)}); "
-            f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; loss {kind}; "
-            f"{_count(len(self.data), 'sample')}; learning rate {self.training.learning_rate:g}, {_count(self.training.steps, 'step')}"
+            f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; loss {kind}{self._describe_penalty()}; "
+            f"{_count(len(self.data), 'sample')}; {self.describe_training()}, {_count(self.training.steps, 'step')}"
         )
 
     def _describe_run(self) -> str:
@@ -462,6 +552,7 @@ class LayerModel(_Strict):
     )
     shared_bias: bool = False
     trainable_bias: bool = True
+    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
 
 
 class NetworkModel(_Strict):
@@ -476,12 +567,49 @@ class LossModel(_Strict):
     outputs: Literal["sum", "mean"] = "sum"
     samples: Literal["sum", "mean"] = "sum"
     log: Literal["ln", "log10", "log2"] = "ln"
+    regularization: RegularizationModel | None = None
+
+
+class RegularizationModel(_Strict):
+    l2: Number | None = Field(None, ge=0, description="adds (λ/2)·Σ w² over the weights (not the biases) to the loss")
+    l1: Number | None = Field(None, ge=0, description="adds λ·Σ |w| over the weights to the loss")
 
 
 class SampleModel(_Strict):
     x: list[Number] = Field(min_length=1)
     y: list[Number] | None = None
     label: int | None = Field(None, ge=0)
+
+
+class SgdModel(_Strict):
+    name: Literal["sgd"]
+
+
+class MomentumModel(_Strict):
+    name: Literal["momentum"]
+    beta: Number = Field(0.9, ge=0, lt=1, description="the momentum μ: v ← βv + g, θ ← θ − ηv (torch.optim.SGD)")
+    nesterov: bool = False
+
+
+class AdagradModel(_Strict):
+    name: Literal["adagrad"]
+    eps: Number = Field(1e-10, gt=0)
+
+
+class RMSpropModel(_Strict):
+    name: Literal["rmsprop"]
+    alpha: Number = Field(0.99, ge=0, lt=1)
+    eps: Number = Field(1e-8, gt=0)
+
+
+class AdamModel(_Strict):
+    name: Literal["adam"]
+    beta1: Number = Field(0.9, ge=0, lt=1)
+    beta2: Number = Field(0.999, ge=0, lt=1)
+    eps: Number = Field(1e-8, gt=0)
+
+
+OptimizerModel = Annotated[Union[SgdModel, MomentumModel, AdagradModel, RMSpropModel, AdamModel], Field(discriminator="name")]
 
 
 class TrainingModel(_Strict):
@@ -495,6 +623,7 @@ class TrainingModel(_Strict):
     seed: int = 0
     record_every: int | None = Field(None, ge=1, description="epochs (or steps) between recorded losses")
     track: list[str] = Field(default_factory=list, description="parameters whose values the run records")
+    optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, or a mapping with name: and its hyperparameters")  # type: ignore[valid-type]
 
 
 class DatasetModel(_Strict):
@@ -542,6 +671,7 @@ class ConvLayerModel(_Strict):
     weights: list[list[list[list[Number]]]] = Field(description="[filter][channel][row][column]")
     bias: list[Number] | None = Field(None, description="one per filter, or omitted (no bias)")
     trainable_bias: bool = True
+    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
 
 
 class PoolLayerModel(_Strict):
@@ -564,6 +694,7 @@ class RecurrentLayerModel(_Strict):
     initial_state: list[Number] | None = Field(None, description="the state before the first step (zeros)")
     outputs: Literal["last", "sequence"] = "last"
     trainable_bias: bool = True
+    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
 
 
 LAYER_MODELS: dict[str, type[_Strict]] = {
@@ -665,6 +796,20 @@ def load(path: str | Path) -> Problem:
     return loads(text, source)
 
 
+#: YAML 1.2's floats without a decimal point (``1e-3``, ``2E+5``), which YAML 1.1 (PyYAML)
+#: reads as strings — every user writes a learning rate or an ε so
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+@lru_cache(maxsize=None)
+def _with_exponent_floats(base: type) -> type:
+    loader = type(f"{base.__name__}WithExponents", (base,), {})
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))  # type: ignore[attr-defined]
+    return loader
+
+
+
+
 def loads(text: str, source: str = "<string>") -> Problem:
     # libyaml (yaml.CSafeLoader, where PyYAML was built with it) reads the 25,450 numbers
     # of a 784-32-10 file in ~0.12 s, PyYAML's pure-Python SafeLoader in ~0.75 s. The
@@ -686,6 +831,7 @@ def loads(text: str, source: str = "<string>") -> Problem:
         return True
 
     fast = getattr(yaml, "CSafeLoader", None)
+    fast = None if fast is None else _with_exponent_floats(fast)
     if fast is not None and isinstance(text, str) and alike(text):
         try:
             raw = yaml.load(text, Loader=fast)
@@ -694,7 +840,7 @@ def loads(text: str, source: str = "<string>") -> Problem:
         else:
             return from_mapping(raw, source)
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_with_exponent_floats(yaml.SafeLoader))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -854,7 +1000,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         out = (lm.filters, rows, cols)
         layers.append(LayerSpec(units=lm.filters, activation=activation, weights=tuple(flat), bias=bias,
                                 trainable_bias=lm.trainable_bias, kind=kind, in_shape=shape, out_shape=out,
-                                kernel=k, stride=lm.stride, padding=lm.padding))
+                                kernel=k, stride=lm.stride, padding=lm.padding, learning_rate=_rate(lm.learning_rate)))
         shape = out
     _check_size(layers, steps, fail)
     if layers[-1].kind != "dense":
@@ -883,9 +1029,10 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     return Problem(
         inputs=math.prod(first),
         layers=tuple(layers),
-        loss=LossSpec(loss.kind, float(loss.factor), loss.outputs, loss.samples, loss.log),
+        loss=_loss(loss),
         data=tuple(samples),
-        training=TrainingSpec(learning_rate=float(t.learning_rate), steps=1 if t.steps is None else t.steps),
+        training=TrainingSpec(learning_rate=float(t.learning_rate), steps=1 if t.steps is None else t.steps,
+                              optimizer=_optimizer(t, fail)),
         title=model.title,
         notation="bracket",
         relu_derivative_at_zero=net.relu_derivative_at_zero,
@@ -962,7 +1109,7 @@ def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: 
         bias=None if lm.bias is None else tuple(map(float, lm.bias)), trainable_bias=lm.trainable_bias, kind="rnn",
         in_shape=(steps, inputs), out_shape=(lm.units,), recurrent=tuple(tuple(map(float, r)) for r in lm.recurrent),
         initial_state=tuple(map(float, lm.initial_state)) if lm.initial_state is not None else (0.0,) * lm.units,
-        returns=lm.outputs,
+        returns=lm.outputs, learning_rate=_rate(lm.learning_rate),
     )
 
 
@@ -1101,7 +1248,33 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
         shared_bias=lm.shared_bias,
         trainable_bias=lm.trainable_bias,
         weights_layout=lm.weights_layout,
+        learning_rate=_rate(lm.learning_rate),
     )
+
+
+def _rate(value: "float | None") -> float | None:
+    return None if value is None else float(value)
+
+
+def _loss(model: LossModel) -> LossSpec:
+    r = model.regularization
+    return LossSpec(model.kind, float(model.factor), model.outputs, model.samples, model.log,
+                    l2=float(r.l2 or 0.0) if r else 0.0, l1=float(r.l1 or 0.0) if r else 0.0)
+
+
+def _optimizer(t: TrainingModel, fail) -> OptimizerSpec:
+    """``training.optimizer``: a name (torch's defaults) or a mapping with its hyperparameters."""
+    o = t.optimizer
+    if isinstance(o, str):
+        spec = OptimizerSpec(o)
+        if o in ("adagrad", "rmsprop", "adam"):
+            spec = replace(spec, eps=spec.epsilon)
+    else:
+        spec = OptimizerSpec(o.name, **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                                         for k, v in o.model_dump().items() if k != "name"})
+    if not spec.plain and t.order == "sequential":
+        raise fail("training.order", f"sequential order is plain gradient descent (Mazur's); with optimizer {spec.name} the update is simultaneous")
+    return spec
 
 
 def _build(model: ProblemModel, source: str) -> Problem:
@@ -1139,7 +1312,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
     problem = Problem(
         inputs=net.inputs,
         layers=tuple(layers),
-        loss=LossSpec(loss.kind, float(loss.factor), loss.outputs, loss.samples, loss.log),
+        loss=_loss(loss),
         data=tuple(samples),
         training=TrainingSpec(
             learning_rate=float(model.training.learning_rate),
@@ -1151,6 +1324,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
             shuffle=model.training.shuffle,
             seed=model.training.seed,
             record_every=model.training.record_every,
+            optimizer=_optimizer(model.training, fail),
         ),
         title=model.title,
         notation=model.notation,
@@ -1259,6 +1433,8 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
                      "trainable_bias": layer.trainable_bias, "shared_bias": layer.shared_bias}
             if layer.bias is not None:
                 entry["bias"] = list(layer.bias)
+        if layer.learning_rate is not None:
+            entry["learning_rate"] = layer.learning_rate
         layers.append(entry)
     network: dict[str, Any] = {"layers": layers, "relu_derivative_at_zero": problem.relu_derivative_at_zero}
     sequence = problem.layers[0].kind == "rnn"
@@ -1290,9 +1466,10 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
     out: dict[str, Any] = {
         "title": problem.title,
         "network": network,
-        "loss": {"kind": loss.kind, "factor": loss.factor, "outputs": loss.outputs, "samples": loss.samples, "log": loss.log},
+        "loss": _loss_mapping(loss),
         "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": y_of(s)})} for s in problem.data],
-        "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps},
+        "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps,
+                     "optimizer": problem.training.optimizer.to_mapping()},
     }
     if problem.randomize is not None:
         out["randomize"] = problem.randomize
@@ -1373,6 +1550,13 @@ def _generated(model: ProblemModel, source: str, n_out: int) -> tuple[tuple[Samp
 # ---------------------------------------------------------------------------
 
 
+def _loss_mapping(loss: LossSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": loss.kind, "factor": loss.factor, "outputs": loss.outputs, "samples": loss.samples, "log": loss.log}
+    if loss.regularized:
+        out["regularization"] = {k: v for k, v in (("l2", loss.l2), ("l1", loss.l1)) if v}
+    return out
+
+
 def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
     """The problem as the mapping of a problem file: ``from_mapping(to_mapping(p)) == p``.
 
@@ -1397,10 +1581,12 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
             entry["bias"] = list(layer.bias)
             entry["shared_bias"] = layer.shared_bias
         entry["trainable_bias"] = layer.trainable_bias
+        if layer.learning_rate is not None:
+            entry["learning_rate"] = layer.learning_rate
         layers.append(entry)
     loss = problem.loss
     t = problem.training
-    training: dict[str, Any] = {"learning_rate": t.learning_rate, "order": t.order}
+    training: dict[str, Any] = {"learning_rate": t.learning_rate, "order": t.order, "optimizer": t.optimizer.to_mapping()}
     if t.epochs is None:
         training["steps"] = t.steps
     else:
@@ -1420,7 +1606,7 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
         "title": problem.title,
         "notation": problem.notation,
         "network": {"inputs": problem.inputs, "layers": layers, "relu_derivative_at_zero": problem.relu_derivative_at_zero},
-        "loss": {"kind": loss.kind, "factor": loss.factor, "outputs": loss.outputs, "samples": loss.samples, "log": loss.log},
+        "loss": _loss_mapping(loss),
         "training": training,
     }
     if problem.dataset is not None:

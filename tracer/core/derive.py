@@ -25,6 +25,7 @@ formats anything. Numbers are the sweep's; a step only points at them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Protocol
 
@@ -33,7 +34,7 @@ import sympy as sp
 
 from tracer.builders import equations, mlp
 from tracer.builders.mlp import Network
-from tracer.core import functions, gates, keys, perceptron, sweep
+from tracer.core import functions, gates, keys, optimizers, perceptron, sweep
 from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
 from tracer.core.graph import Family, Graph
@@ -59,7 +60,7 @@ from tracer.core.solution import (
 )
 from tracer.numeric import mlp as numeric
 from tracer.numeric import training
-from tracer.spec import GraphProblem, Problem
+from tracer.spec import GraphProblem, OptimizerSpec, Problem
 
 #: training steps written out in full by default; later ones are numbers only
 DEFAULT_DERIVED_STEPS = 3
@@ -72,6 +73,32 @@ SYMBOLIC_LIMIT = 30_000
 SHOWN_EQUATION_TERMS = 8
 
 UPDATED_NOTE = "with the weight already updated (sequential order)"
+
+
+@dataclass(frozen=True, eq=False)
+class Optimizing:
+    """One training step's optimizer (SPEC.md §9): its equations' values for every parameter node."""
+
+    spec: OptimizerSpec
+    t: int  # the step number its equations read (Adam's bias correction)
+    before: dict[str, np.ndarray]  # (N,) per state: its value before the step (0 before the first)
+    computed: dict[str, np.ndarray]  # (N,) per equation's target (states after, m_hat, v_hat, theta)
+
+    def descend(self, trained: np.ndarray, rates: np.ndarray, values: np.ndarray):
+        """The update rule a reverse sweep calls per parameter family: fills :attr:`computed`."""
+
+        def descend(nodes: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+            old = values[0, nodes]
+            out = optimizers.apply(self.spec, old, gradient, {k: v[nodes] for k, v in self.before.items()}, self.t, rates[nodes])
+            for target, value in out.items():
+                self.computed.setdefault(target, np.zeros(values.shape[1]))[nodes] = np.where(trained[nodes], value, 0.0)
+            return np.where(trained[nodes], out[optimizers.AFTER], old)
+
+        return descend
+
+    def state_after(self) -> dict[str, np.ndarray]:
+        """The states the next step starts from."""
+        return {name: self.computed[name] for name in optimizers.rule(self.spec).states}
 
 
 @lru_cache(maxsize=None)
@@ -113,6 +140,11 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
     rate = problem.training.learning_rate
     trained = np.zeros(network.graph.size, dtype=bool)
     trained[network.parameter_nodes] = problem.trained_mask
+    rates = np.zeros(network.graph.size)
+    rates[network.parameter_nodes] = problem.rate_vector
+    optimizer = problem.training.optimizer
+    # the optimizer's state per graph node (too large to write out: per parameter, in problem order)
+    state = optimizers.initial_state(optimizer, network.graph.size if symbolic else len(problem.parameter_keys))
     parameters = np.array(problem.parameter_vector(), dtype=float)
     origin = 0  # the training step whose written-out update made the parameters' current values (0: none)
     steps: list[TrainingStep] = []
@@ -127,11 +159,13 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
             break
         derived = number <= derived_steps
         if not symbolic:  # too large to write out: the NumPy engine's step (the engine's arrays would be samples × nodes)
-            step = _numeric_step(problem.with_parameter_vector(parameters), number)
+            step, state = _numeric_step(problem.with_parameter_vector(parameters), number, state)
             steps.append(step)
             parameters = np.array(list(step.params_after.values()), dtype=float)
             continue
-        step, engine = _training_step(network, data, parameters, number, origin, trained, rate, derived, batch)
+        optimizing = Optimizing(optimizer, number, state, {})
+        step, engine = _training_step(network, data, parameters, number, origin, trained, rates, derived, batch, optimizing)
+        state = optimizing.state_after()
         steps.append(step)
         passes.append((step, data, engine))
         parameters = engine.after[network.parameter_nodes]
@@ -145,7 +179,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         values = sweep.forward(network.graph, network.leaves(problem.data, parameters))
         closing_engine = values
         loss_after = _total(network, values)
-        closing_writer = Writer(network, problem.data, values, None, END, origin, trained, rate)
+        closing_writer = Writer(network, problem.data, values, None, END, origin, trained, rates)
     else:
         loss_after = run.last.loss if run is not None else numeric.forward_loss(final)
         closing_writer = None
@@ -267,10 +301,21 @@ def _graph_notes(system: equations.System, passes) -> list[str]:
     return notes
 
 
-def _numeric_step(problem: Problem, number: int) -> TrainingStep:
-    """A training step of a problem too large to write out: the NumPy engine's numbers only."""
+def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray]) -> tuple[TrainingStep, dict[str, np.ndarray]]:
+    """A training step of a problem too large to write out: the NumPy engine's numbers only (an
+    optimizer's update from its equations, :mod:`tracer.core.optimizers`, on those gradients)."""
     result = numeric.evaluate(problem)
     keys_ = problem.parameter_keys
+    spec = problem.training.optimizer
+    if spec.plain and len(set(problem.rate_vector)) == 1:
+        after = numeric.step(problem).parameters()
+    else:
+        theta = np.array(problem.parameter_vector())
+        gradient = np.array([float(result.grads[k]) for k in keys_])
+        trained = np.array(problem.trained_mask)
+        values = optimizers.apply(spec, theta, gradient, state, number, np.array(problem.rate_vector))
+        after = dict(zip(keys_, np.where(trained, values[optimizers.AFTER], theta).tolist()))
+        state = {k: np.where(trained, values[k], state[k]) for k in state}
     records = tuple(
         {"sample": s, "layers": [{"z": z.tolist(), "a": a.tolist()} for z, a in zip(sample.z, sample.a)], "loss": float(sample.loss)}
         for s, sample in enumerate(result.samples, 1)
@@ -281,9 +326,9 @@ def _numeric_step(problem: Problem, number: int) -> TrainingStep:
         loss=float(result.loss),
         params_before=problem.parameters(),
         gradients=dict(zip(keys_, (float(result.grads[k]) for k in keys_))),
-        params_after=numeric.step(problem).parameters(),
+        params_after=after,
         forward=records,
-    )
+    ), state
 
 
 def _batch_of(run, number: int) -> tuple[int, ...]:
@@ -303,19 +348,17 @@ def _total(network: Network, values: np.ndarray) -> float:
     return float(losses.sum() / len(losses)) if network.samples_combine == "mean" else float(losses.sum())
 
 
-def _training_step(network: Network, data, parameters, number, origin, trained, rate, derived, batch):
+def _training_step(network: Network, data, parameters, number, origin, trained, rates, derived, batch, optimizing: Optimizing):
     graph = network.graph
     values = sweep.forward(graph, network.leaves(data, parameters))
     sequential = network.problem.training.order == "sequential"
-
-    def descend(nodes: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-        old = values[0, nodes]
-        return np.where(trained[nodes], old - rate * gradient, old)
-
+    descend = optimizing.descend(trained, rates, values)
     engine = sweep.reverse(graph, values, _weights(network, len(data)), descend, sequential=sequential)
     nodes = network.parameter_nodes
     keys_ = network.problem.parameter_keys
-    writer = Writer(network, data, values, engine, number, origin, trained, rate)
+    writer = Writer(network, data, values, engine, number, origin, trained, rates, optimizing)
+    shown = optimizers.rule(optimizing.spec).shown
+    state = {name: {key: float(optimizing.computed[name][n]) for key, n, t in zip(keys_, nodes, trained[nodes]) if t} for name in shown}
     step = TrainingStep(
         number=number,
         derived=derived,
@@ -325,6 +368,7 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         params_after=dict(zip(keys_, engine.after[nodes].tolist())),
         forward=_records(network, values),
         batch=batch,
+        optimizer_state=state,
         writer=writer,
         arrays=partial(_layer_arrays, network, values, engine, trained),
         maps=partial(_feature_maps, network, values, engine) if network.problem.layered else None,
@@ -513,7 +557,7 @@ class Writer:
     its key (:meth:`step`) with only what that step needs. Every step is made once."""
 
     def __init__(self, network: Layout, data, values: np.ndarray, engine: sweep.Pass | None, number: keys.Step,
-                 origin: int, trained: np.ndarray, rate: float):
+                 origin: int, trained: np.ndarray, rate: "float | np.ndarray", optimizing: Optimizing | None = None):
         self.network = network
         self.graph = network.graph
         self.data = data
@@ -522,7 +566,9 @@ class Writer:
         self.number = number
         self.origin = origin
         self.trained = trained
-        self.rate = rate
+        self.rate = rate  # one for every parameter, or per node (a layer's own learning rate)
+        self.optimizing = None if optimizing is None or optimizing.spec.plain else optimizing
+        self._states: dict[int, tuple[Step, ...]] = {}
         self.samples = values.shape[0]
         self.problem = network.problem
         self.sequential = network.sequential
@@ -790,15 +836,61 @@ class Writer:
     def total_gradient(self, node: int) -> Step:
         return self.combined(node) if self.samples > 1 else self.gradient(node, 0)
 
+    def rate_of(self, node: int) -> float:
+        return float(self.rate[node]) if np.ndim(self.rate) else float(self.rate)
+
     def update(self, node: int) -> Step:
-        """θ' = θ − η · ∂loss/∂θ of a trained parameter."""
+        """θ' = θ − η · ∂loss/∂θ of a trained parameter (an optimizer's: its last equation)."""
         made = self._update.get(node)
         if made is None:
+            if self.optimizing is not None:
+                return self.optimizer_steps(node)[-1]
             family = self.graph.family_of(node)
             key = family.key(node).updated().at_step(self.number)
-            form = Update(self.given(node, 0), self.rate, self.factor(self.total_gradient(node)))
+            form = Update(self.given(node, 0), self.rate_of(node), self.factor(self.total_gradient(node)))
             made = Step(key, form, float(self.engine.after[node]), "update")
             self._update[node] = made
+        return made
+
+    def optimizer_steps(self, node: int) -> tuple[Step, ...]:
+        """A parameter's optimizer equations in order (the states, Adam's corrected moments, θ'),
+        each symbolic = substituted = value, the state of the step before referred back to."""
+        made = self._states.get(node)
+        if made is not None:
+            return made
+        assert self.optimizing is not None
+        o = self.optimizing
+        rule = optimizers.rule(o.spec)
+        parameter = self.graph.family_of(node).key(node)
+        gradient = self.factor(self.total_gradient(node))
+        hyper = optimizers.hyperparameters(o.spec)
+        bound: dict[sp.Symbol, tuple[Key, float, Key | None]] = {
+            optimizers.THETA: (self.given(node, 0).target, self.given(node, 0).value, self.given(node, 0).ref),
+            optimizers.GRAD: (gradient.target, gradient.value, gradient.ref),
+            optimizers.RATE: (keys.hyper("eta"), self.rate_of(node), None),
+            optimizers.T: (keys.hyper("t", self.number), float(o.t), None),
+        }
+        for name, value in hyper.items():
+            bound[optimizers.HYPER[name]] = (keys.hyper(name), value, None)
+        for name in rule.states:  # the state of the step before: zero at the first, else that step's
+            before = parameter.state(name, o.t - 1)
+            bound[optimizers.previous(name)] = (before, float(o.before[name][node]), before if o.t > 1 else None)
+        steps: list[Step] = []
+        for equation in rule.equations:
+            symbols = sorted(equation.expression.free_symbols, key=lambda x: x.name)
+            bindings = tuple(Binding(sym, *bound[sym]) for sym in symbols)
+            value = float(o.computed[equation.target][node])
+            if equation.target == optimizers.AFTER:
+                key = parameter.updated().at_step(self.number)
+                value = float(self.engine.after[node])
+            else:
+                key = parameter.state(equation.target, self.number)
+                symbol = optimizers.STATE[equation.target]
+                bound[symbol] = (key, value, key)
+            steps.append(Step(key, Expression(equation.expression, bindings), value, "update"))
+        made = tuple(steps)
+        self._states[node] = made
+        self._update[node] = made[-1]
         return made
 
     def made(self) -> int:
@@ -845,6 +937,16 @@ class Writer:
             if self.number != END:
                 return None
             return self.total() if self.samples > 1 else self.forward(self.graph.output, 0)
+        if key.is_state:
+            if self.optimizing is None or key.step != self.number or self.engine is None:
+                return None
+            try:
+                node = self.graph.node_of(key.parameter)
+            except KeyError:
+                return None
+            if not self.trained[node]:
+                return None
+            return next((step for step in self.optimizer_steps(node) if step.key == key), None)
         if key.step != self.number:
             return None
         if key.after:
@@ -879,10 +981,13 @@ class Writer:
         if step is None:
             return (9,)
         if isinstance(key, Quantity):
+            if key.is_state:
+                node = self.graph.node_of(key.parameter)
+                return (4, node, [s.key for s in self.optimizer_steps(node)].index(key))
             if key.after:
                 node = self.graph.node_of(key.plain())
                 layer = self._place[self.graph.family_of(node).start][0]
-                return (3, -layer, 2, node) if self.sequential else (4, node)
+                return (3, -layer, 2, node) if self.sequential else (4, node, 99)
             if (key == LOSS_AFTER or key.is_total_loss) and self.samples > 1:
                 return (2,)
             node = self.graph.output if key == LOSS_AFTER else self.graph.node_of(key)
@@ -949,11 +1054,15 @@ class Writer:
                 sections.append(Section("update", f"Update: layer {layer}", self._updates(parameters), layer=layer))
         if not self.sequential:
             parameters = [f for f in self.graph.families if f.op is None and f.shared]
-            sections.append(Section("update", "Gradient-descent update", self._updates(parameters)))
+            title = "Gradient-descent update" if self.optimizing is None else f"Update: {optimizers.rule(self.optimizing.spec).title}"
+            sections.append(Section("update", title, self._updates(parameters)))
         return sections
 
     def _updates(self, parameters: list[Family]) -> tuple[Step, ...]:
-        return tuple(self.update(int(n)) for f in parameters for n in f.ids if self.trained[int(n)])
+        nodes = [int(n) for f in parameters for n in f.ids if self.trained[int(n)]]
+        if self.optimizing is not None:
+            return tuple(step for n in nodes for step in self.optimizer_steps(n))
+        return tuple(self.update(n) for n in nodes)
 
     def sections(self) -> tuple[Section, ...]:
         """The whole document of this training step (or of the final forward pass)."""

@@ -25,6 +25,9 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ``…@2``, ``…@end``       of training step 2; of the forward pass with the final parameters
 ``loss_after``           the total loss with the final parameters (``loss@end``)
 ``dloss/dW2[1,1]``       a partial; ``dloss/dW1[1,1]#2`` of sample 2's loss
+``m(W2[1,1])@2``         an optimizer's state of a parameter after step 2 (``v``, ``G``, ``s``, ``m``,
+                         ``v``; Adam's corrected ``m_hat``, ``v_hat``); ``…@0`` the zero it starts at
+``beta1``, ``eta``       an optimizer's hyperparameter; ``t@2`` the step number Adam's correction reads
 ======================  ==========================================================
 
 This module is the only place where names are built or taken apart: everything
@@ -39,7 +42,12 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
-Kind = Literal["x", "y", "z", "a", "W", "U", "b", "loss", "loss_after", "node", "zero"]
+Kind = Literal["x", "y", "z", "a", "W", "U", "b", "loss", "loss_after", "node", "zero", "hyper",
+               "v", "G", "s", "m", "m_hat", "v_hat"]
+#: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
+STATE_KINDS = ("v", "G", "s", "m", "m_hat", "v_hat")
+#: an optimizer's hyperparameters and the step number (kind "hyper", by ``name``)
+HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "t")
 #: the step of the forward pass with the final parameters (``@end``)
 END = "end"
 Step = Union[int, Literal["end"]]
@@ -112,6 +120,22 @@ class Quantity(_Named):
     @property
     def is_total_loss(self) -> bool:
         return self.kind == "loss" and not self.index and self.sample is None
+
+    @property
+    def is_state(self) -> bool:
+        """An optimizer's state of a parameter (``m(W2[1,1])@2``)."""
+        return self.kind in STATE_KINDS
+
+    def state(self, kind: str, step: Step) -> "Quantity":
+        """This parameter's optimizer state ``kind`` after step ``step`` (0: before the first)."""
+        assert self.is_parameter, self
+        return Quantity(kind, self.layer, self.index, step=step, name=self.kind)
+
+    @property
+    def parameter(self) -> "Quantity":
+        """The parameter an optimizer state belongs to."""
+        assert self.is_state, self
+        return Quantity(self.name, self.layer, self.index)
 
     @property
     def is_node(self) -> bool:
@@ -199,6 +223,11 @@ def _quantity_text(q: Quantity) -> str:
         return "loss_after"
     elif kind == "node":
         body = q.name
+    elif kind in STATE_KINDS:
+        body = f"{kind}({_quantity_text(Quantity(q.name, q.layer, q.index))})"
+        return body + (f"@{q.step}" if q.step != 1 else "")  # @0: the zero a state starts at
+    elif kind == "hyper":
+        body = q.name
     else:
         raise ValueError(f"no canonical name for a quantity of kind {kind!r}")
     if q.after:
@@ -250,6 +279,12 @@ def loss(sample: int | None = None) -> Quantity:
     return Quantity("loss", None, (), sample)
 
 
+def hyper(name: str, step: Step = 1) -> Quantity:
+    """An optimizer's hyperparameter (``beta1``, ``eta``), or ``t`` (of step ``step``)."""
+    assert name in HYPER_NAMES, name
+    return Quantity("hyper", step=step, name=name)
+
+
 def node(name: str) -> Quantity:
     """A node of a graph problem, by the name its file gives it."""
     return Quantity("node", name=name)
@@ -273,6 +308,7 @@ _QUANTITY = re.compile(
       | b(?P<b_l>\d+)(?:\[(?P<b_j>\d+)\])?
       | (?P<loss_after>loss_after)
       | (?P<loss>loss)(?:\[(?P<loss_k>\d+(?:,\s*\d+)?)\])?
+      | (?P<state>m_hat|v_hat|[vGsm])\((?P<param>[WUb]\d+(?:\[\d+(?:,\s*\d+)*\])?)\)
     )(?:\#(?P<sample>\d+))?(?P<after>')?$""",
     re.VERBOSE,
 )
@@ -309,6 +345,11 @@ def parse_quantity(text: str) -> Quantity:
         q = Quantity("U", int(g["u_l"]), _indices(g["u_j"], "U", text), sample)
     elif g["b_l"]:
         q = Quantity("b", int(g["b_l"]), (int(g["b_j"]),) if g["b_j"] else (), sample)
+    elif g["state"]:
+        owner = parse_quantity(g["param"])
+        if sample is not None or g["after"]:
+            raise NameError_(f"{text!r}: an optimizer state belongs to no sample and has no value after (')")
+        return owner.state(g["state"], 1)
     elif g["loss_after"]:
         q = Quantity("loss_after", sample=sample)
     else:
@@ -327,7 +368,7 @@ def split_step(text: str) -> tuple[str, Step | None]:
         return text.strip(), None
     if step == END:
         return name, END
-    if not step.isdigit() or int(step) < 1:
+    if not step.isdigit() or (int(step) < 1 and not re.match(r"^(?:m_hat|v_hat|[vGsm])\(", name)):  # a state starts at @0
         raise NameError_(f"{text!r}: a training step number (1, 2, …) or 'end' expected after '@'")
     return name, int(step)
 

@@ -214,6 +214,9 @@ class TrainingStep:
     #: per sample, as JSON writes it: {"sample", "layers": [{"z": [...], "a": [...]}], "loss"}
     forward: tuple[dict[str, Any], ...]
     batch: tuple[int, ...] | None = None  # the samples (1-based) of a mini-batch/SGD update; None = all
+    #: an optimizer's quantities after the step (SPEC.md §9), per name (``m``, ``v``, ``m_hat``, …)
+    #: per trained parameter; empty for plain gradient descent
+    optimizer_state: dict[str, dict[Quantity, float]] = field(default_factory=dict)
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
     arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
     maps: Callable[[], tuple[FeatureMaps, ...]] | None = field(default=None, repr=False, compare=False)

@@ -28,6 +28,7 @@ from tracer.core.sweep import Pass
 from tracer.numeric import graph as graph_numeric
 from tracer.numeric import layers as layers_numeric
 from tracer.numeric import mlp as numeric
+from tracer.numeric import optimizers as optimizers_numeric
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
 RELATIVE = 1e-9
@@ -79,6 +80,43 @@ class _Checker:
             self.mismatches.append(Mismatch(name(int(k)), float(engine[k]), float(reference[k]), against))
 
 
+class _TwinOptimizer:
+    """The independent optimizer (:mod:`tracer.numeric.optimizers`) run alongside the steps: its
+    own state from zero, fed the twin's gradients; checks each step's θ' and its states."""
+
+    def __init__(self, problem) -> None:
+        o = problem.training.optimizer
+        self.hyper = optimizers_numeric.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps)
+        self.keys = problem.parameter_keys
+        self.trained = np.array(problem.trained_mask)
+        self.rates = np.array(problem.rate_vector)
+        self.state = optimizers_numeric.initial_state(self.hyper, len(self.keys))
+
+    @property
+    def needed(self) -> bool:
+        """Not plain gradient descent at one rate (which the twins' own step already checks)."""
+        return self.hyper.name != "sgd" or len(set(self.rates.tolist())) > 1
+
+    def advance(self, before: dict, gradients: dict, t: int) -> tuple[dict, dict]:
+        """Update ``t`` from the parameters ``before`` with ``gradients`` (both by key): θ' by key,
+        and every state and intermediate as arrays in parameter order."""
+        theta = np.array([before[k] for k in self.keys])
+        g = np.array([gradients[k] for k in self.keys])
+        after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, t, self.rates)
+        after = np.where(self.trained, after, theta)
+        self.state = {k: np.where(self.trained, v, self.state[k]) for k, v in state.items()}
+        return dict(zip(self.keys, after.tolist())), {**state, **shown}
+
+    def step(self, checker: "_Checker", ts, gradients: dict) -> dict:
+        """θ' of every parameter by the twin (and the states checked); ``gradients`` by key."""
+        after, twin = self.advance(ts.params_before, gradients, ts.number)
+        for name, values in ts.optimizer_state.items():
+            index = {k: i for i, k in enumerate(self.keys)}
+            checker.array(lambda i, name=name, values=values: str(list(values)[i].state(name, ts.number)),
+                          list(values.values()), [float(twin[name][index[k]]) for k in values])
+        return after
+
+
 def verify(solution: Solution) -> Verification:
     if solution.problem.layered:
         return verify_layers(solution)
@@ -88,6 +126,7 @@ def verify(solution: Solution) -> Verification:
     checker = _Checker()
     delta = None
     by_number = {number: (data, p) for number, data, p in engine.passes}
+    twin = _TwinOptimizer(problem)
     for ts in solution.steps:
         if ts.number not in by_number:  # a step of a problem too large to write out: the NumPy engine's own numbers
             checker.scalar(str(LOSS.at_step(ts.number)), ts.loss, numeric.evaluate(solution.problem.with_parameter_vector(list(ts.params_before.values()))).loss)
@@ -95,8 +134,8 @@ def verify(solution: Solution) -> Verification:
         data, p = by_number[ts.number]
         before = replace(problem.with_parameter_vector(list(ts.params_before.values())), data=data)
         reference = numeric.evaluate(before)
-        after = numeric.step(before).parameters()
         subtracted = numeric.step_gradients(before)
+        after = twin.step(checker, ts, subtracted) if twin.needed else numeric.step(before).parameters()
         _check_pass(checker, network, p, reference, before, after, ts.number)
         checker.array(lambda k, ts=ts: str(Partial(LOSS, list(ts.gradients)[k], None, ts.number)), list(ts.gradients.values()),
                       _in_order(subtracted, ts.gradients))
@@ -264,9 +303,10 @@ def _check_run(checker: _Checker, solution: Solution) -> None:
             for key, value in ts.params_after.items():
                 checker.scalar(str(key.updated().at_step(update.number)), value, update.params_after[key], "training run")
     before = problem.parameters()
+    twin = _TwinOptimizer(problem)
     for update in run.first_updates:
-        batch = replace(problem, data=tuple(problem.data[i - 1] for i in update.batch))
-        after = numeric.step(batch.with_parameters(before)).parameters()
+        batch = replace(problem, data=tuple(problem.data[i - 1] for i in update.batch)).with_parameters(before)
+        after = twin.advance(before, numeric.step_gradients(batch), update.number)[0] if twin.needed else numeric.step(batch).parameters()
         for key, value in update.params_after.items():
             checker.scalar(f"{key.updated().at_step(update.number)} (training run)", value, after[key], "training run")
         before = update.params_after
@@ -453,6 +493,7 @@ def verify_layers(solution: Solution) -> Verification:
     checker = _Checker()
     by_number = {number: (data, p) for number, data, p in engine.passes}
     first_mapping = None
+    twin = _TwinOptimizer(problem)
     for ts in solution.steps:
         if ts.number not in by_number:
             continue
@@ -464,7 +505,10 @@ def verify_layers(solution: Solution) -> Verification:
         gradients = _flat(layers_numeric.gradients(mapping), problem)
         checker.array(lambda k, ts=ts: str(Partial(LOSS, list(ts.gradients)[k], None, ts.number)), list(ts.gradients.values()),
                       [gradients[key] for key in ts.gradients])
-        after = _flat(layers_numeric.descend(mapping, problem.training.learning_rate, 1), problem)
+        if twin.needed:
+            after = twin.step(checker, ts, gradients)
+        else:
+            after = _flat(layers_numeric.descend(mapping, problem.training.learning_rate, 1), problem)
         checker.array(lambda k, ts=ts: str(list(ts.params_after)[k].updated().at_step(ts.number)), list(ts.params_after.values()),
                       [after[key] for key in ts.params_after])
         checker.scalar(str(LOSS.at_step(ts.number)), ts.loss, layers_numeric.loss(mapping))

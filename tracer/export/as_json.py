@@ -92,6 +92,14 @@ def graph_json(solution: GraphSolution) -> dict[str, Any]:
     return out
 
 
+def _optimizer_json(problem: Problem, state: Mapping[str, Mapping[keys.Quantity, float]]) -> dict[str, Any]:
+    """A step's optimizer quantities after it (SPEC.md §9), each grouped like the parameters; a
+    parameter that is not trained keeps its state at 0."""
+    return {"name": problem.training.optimizer.name,
+            "state": {name: group_parameters(problem, {k: json_number(values.get(k, 0.0)) for k in problem.parameter_keys})
+                      for name, values in state.items()}}
+
+
 def solution_json(solution: Solution | GraphSolution) -> dict[str, Any]:
     if isinstance(solution, GraphSolution):
         return graph_json(solution)
@@ -107,6 +115,7 @@ def solution_json(solution: Solution | GraphSolution) -> dict[str, Any]:
                 "gradients": group_parameters(problem, ts.gradients),
                 "params_after": group_parameters(problem, ts.params_after),
                 **({"batch": list(ts.batch)} if getattr(ts, "batch", None) else {}),
+                **({"optimizer": _optimizer_json(problem, ts.optimizer_state)} if ts.optimizer_state else {}),
             }
         )
     v = solution.verification

@@ -16,7 +16,24 @@ from functools import cached_property
 
 from tracer.core.keys import LOSS, Partial, Quantity
 from tracer.notation.symbol import LAMBDA, Glyph, Symbol
+
+#: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂)
+STATE_LETTERS = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": Glyph(r"\hat{m}", "m̂"), "v_hat": Glyph(r"\hat{v}", "v̂")}
+#: an optimizer's hyperparameters (the rate is the theme's own letter)
+HYPER_SYMBOLS = {"beta": Symbol(Glyph(r"\beta", "β")), "alpha": Symbol(Glyph(r"\alpha", "α")),
+                 "beta1": Symbol(Glyph(r"\beta", "β"), ("1",)), "beta2": Symbol(Glyph(r"\beta", "β"), ("2",)),
+                 "eps": Symbol(Glyph(r"\varepsilon", "ε")), "t": Symbol("t")}
 from tracer.notation.view import NamesView
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def plain_optimizer_name(q: Quantity, parameter: str, rate: str) -> str:
+    """An optimizer's quantity in plain text: ``m₂(W5)`` (the state of parameter ``W5`` after
+    step 2, ``parameter`` its name as the text names it), ``β₁``, ``ε``, ``t``, the rate."""
+    if q.is_state:
+        return f"{STATE_LETTERS[q.kind] if isinstance(STATE_LETTERS[q.kind], str) else STATE_LETTERS[q.kind].plain}{str(q.step).translate(_SUBSCRIPT)}({parameter})"  # type: ignore[union-attr]
+    return rate if q.name == "eta" else HYPER_SYMBOLS[q.name].plain().replace("_", "").translate(_SUBSCRIPT)
 
 
 class Theme:
@@ -52,6 +69,10 @@ class Theme:
 
     # -- the one assembly: parts, then marks ------------------------------------------
     def symbol(self, q: Quantity) -> Symbol:
+        if q.is_state:  # m_{w_5, 2}: the state of parameter w_5 after step 2
+            return Symbol(STATE_LETTERS[q.kind], (self.symbol(q.parameter), str(q.step)))
+        if q.kind == "hyper":
+            return Symbol(self.rate) if q.name == "eta" else HYPER_SYMBOLS[q.name]
         symbol = self.parts(q)
         if q.after:
             symbol = self.mark_after(symbol)
@@ -129,6 +150,8 @@ class Theme:
         ``E_total``) where the theme has them, the canonical ones elsewhere."""
 
         def quantity(q: Quantity) -> str:
+            if q.is_state or q.kind == "hyper":
+                return plain_optimizer_name(q, quantity(q.parameter) if q.is_state else "", self.rate.plain)
             plain = self._plain_name(q)
             if plain is None:
                 return str(q)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tracer.numeric import mlp as numeric
+from tracer.numeric import optimizers
 from tracer.spec import Problem
 
 #: records kept by default: about this many (plus the start and the end)
@@ -120,6 +121,14 @@ class _Arrays:
         self.samples_how = net.samples_how
         self.rate = net.learning_rate
         self.sequential = net.order == "sequential"
+        # SPEC.md §9: a layer's own rate, an optimizer with its state per layer (zero at the start)
+        self.rates = [t.learning_rate if layer.learning_rate is None else layer.learning_rate
+                      for t, layer in ((problem.training, layer) for layer in problem.layers)]
+        o = problem.training.optimizer
+        self.hyper = None if o.name == "sgd" else optimizers.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps)
+        self.weight_state = [None if self.hyper is None else optimizers.initial_state(self.hyper, w.shape) for w in self.weights]
+        self.bias_state = [None if self.hyper is None or b is None else optimizers.initial_state(self.hyper, np.shape(b)) for b in self.biases]
+        self.t = 0
 
     def values(self) -> dict[str, float]:
         parts = []
@@ -160,9 +169,10 @@ class _Arrays:
         inputs, locals_ = self.forward(x)
         output = inputs[-1]
         weight = 1.0 if self.samples_how == "sum" else 1.0 / x.shape[0]
-        step = self.rate * weight  # η, times 1/B when the batch's losses are averaged
+        self.t += 1
         dloss_da = self.loss.derivative(output, y)
         for l in reversed(range(len(self.weights))):
+            step = self.rates[l] * weight  # η, times 1/B when the batch's losses are averaged
             if self.softmax[l]:
                 delta = self.activations[l].backward(locals_[l], dloss_da)  # Jᵀ ∂L/∂a
             else:
@@ -170,6 +180,9 @@ class _Arrays:
             w = self.weights[l]
             if l > 0 and not self.sequential:
                 dloss_da = delta @ w  # Wᵀ δ through the old weights
+            if self.hyper is not None:
+                self._optimize(l, (delta.T * weight) @ inputs[l], delta, weight)
+                continue
             if self.all_weights[l]:
                 w -= (delta.T * step) @ inputs[l]  # ∂L/∂W = δ a_prevᵀ (summed over the batch)
             else:
@@ -181,6 +194,22 @@ class _Arrays:
             if l > 0 and self.sequential:
                 dloss_da = delta @ w  # through the weights just updated
         return self.loss_of(output, y) if report else None
+
+    def _optimize(self, l: int, grad_w: np.ndarray, delta: np.ndarray, weight: float) -> None:
+        """The optimizer's step of layer ``l`` (its state kept where a parameter is not trained)."""
+        assert self.hyper is not None
+        w = self.weights[l]
+        after, state, _ = optimizers.update(self.hyper, w, grad_w, self.weight_state[l], self.t, self.rates[l])
+        mask = self.weight_masks[l]
+        w[...] = np.where(mask, after, w)
+        self.weight_state[l] = {k: np.where(mask, v, self.weight_state[l][k]) for k, v in state.items()}
+        if self.any_bias[l]:
+            b = self.biases[l]
+            grad_b = (delta.sum() if b.size == 1 else delta.sum(axis=0)) * weight
+            after, state, _ = optimizers.update(self.hyper, b, np.reshape(grad_b, np.shape(b)), self.bias_state[l], self.t, self.rates[l])
+            mask = self.bias_masks[l]
+            b[...] = np.where(mask, after, b)
+            self.bias_state[l] = {k: np.where(mask, v, self.bias_state[l][k]) for k, v in state.items()}
 
 
 def _is_classification(problem: Problem) -> bool:

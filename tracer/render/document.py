@@ -22,7 +22,7 @@ import jinja2
 
 from tracer import notation as themes
 from tracer.notation import graph as graph_names
-from tracer.core import keys
+from tracer.core import keys, optimizers
 from tracer.core.keys import Key, Quantity
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
 from tracer.render.feature_maps import feature_map_views
@@ -208,7 +208,39 @@ class DocumentBuilder:
             "numeric_steps": [(ts.number, self.p.number(ts.loss)) for ts in sol.steps if not ts.derived],
             "derivations": self.derivations(),
             "extensions": _extension_view(sol, self.p, self.numbers),  # δ form, training run, perceptron (issue 6)
+            "optimizer": optimizer_view(sol.problem, self.p) if isinstance(sol, Solution) else None,
         }
+
+
+def optimizer_view(problem: Problem, printer: Printer) -> dict | None:
+    """The optimizer's equations as the document states them once (θ, g = ∂loss/∂θ, the state of
+    the step before ``m_{t−1}``, after ``m_t``), with its hyperparameters; None for plain
+    gradient descent."""
+    spec = problem.training.optimizer
+    if spec.plain:
+        return None
+    rule = optimizers.rule(spec)
+    latex = printer.dialect == "latex"
+    theme_rate = printer.names.rate
+    letters = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": r"\hat{m}" if latex else "m̂", "v_hat": r"\hat{v}" if latex else "v̂"}
+    hyper_names = {"beta": (r"\beta", "β"), "alpha": (r"\alpha", "α"), "beta1": (r"\beta_1", "β₁"), "beta2": (r"\beta_2", "β₂"),
+                   "eps": (r"\varepsilon", "ε")}
+    names: dict = {optimizers.THETA: r"\theta" if latex else "θ", optimizers.GRAD: "g", optimizers.RATE: theme_rate, optimizers.T: "t"}
+    for name, (tex, text) in hyper_names.items():
+        names[optimizers.HYPER[name]] = tex if latex else text
+    for name, letter in letters.items():
+        names[optimizers.STATE[name]] = f"{letter}_{{t}}" if latex else f"{letter}_t"
+        names[optimizers.previous(name)] = f"{letter}_{{t-1}}" if latex else f"{letter}_(t−1)"
+    equations = []
+    for equation in rule.equations:
+        lhs = (r"\theta'" if latex else "θ'") if equation.target == optimizers.AFTER else names[optimizers.STATE[equation.target]]
+        equations.append(f"{lhs} = {printer.expression(equation.expression, names)}")
+    values = []
+    for name, value in optimizers.hyperparameters(spec).items():
+        tex, text = hyper_names[name]
+        values.append(f"{tex if latex else text} = {printer.number(value)}")
+    states = [f"{letters[n]}_{{0}}" if latex else f"{letters[n]}_0" for n in rule.states]
+    return {"title": rule.title, "equations": equations, "hyper": values, "states": states, "loss": printer.names.loss_name}
 
 
 def layout(eq: EquationView, lhs_column: float, line: float = LINE_EM) -> None:

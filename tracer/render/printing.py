@@ -19,6 +19,7 @@ import sympy as sp
 
 from tracer.core.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
+from tracer.notation.base import plain_optimizer_name
 from tracer.notation.view import NamesView
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
 
@@ -100,10 +101,18 @@ class Printer:
             return f"∂{of}/∂{wrt}|local" if t.local else f"∂{of}/∂{wrt}"
         return self.names.quantity(t)  # type: ignore[operator]
 
-    def _symbol_names(self, bindings) -> dict:
+    def _symbol_names(self, bindings, expression: sp.Expr | None = None) -> dict:
         """Each bound symbol's name: its quantity as the theme writes it, sample included
-        (``max(0, z1[1]#1)``, in the bracket theme ``e^{z_{1,(2)}^{[2]}}``) — a formula of sample 2 is about sample 2."""
-        return {b.symbol: self.names.quantity(b.target) for b in bindings}  # type: ignore[operator]
+        (``max(0, z1[1]#1)``, in the bracket theme ``e^{z_{1,(2)}^{[2]}}``) — a formula of sample 2 is about sample 2.
+        A partial (an optimizer's gradient) is bracketed where it is raised to a power: (∂loss/∂w)²."""
+        powered = {p.base for p in expression.atoms(sp.Pow)} if expression is not None else set()
+        names = {}
+        for b in bindings:
+            name = self.target(b.target)
+            if isinstance(b.target, Partial) and b.symbol in powered:
+                name = name if self.dialect == "latex" else f"({name})"  # LaTeX's printer brackets a fraction itself
+            names[b.symbol] = name
+        return names
 
     # -- expressions -------------------------------------------------------------------
     def _printer(self, symbol_names: dict, numbers: bool) -> TextPrinter | LatexPrinter:
@@ -135,7 +144,7 @@ class Printer:
                 parts.append(self.target(form.bias.target))
             return self._terms(parts)
         if isinstance(form, Expression):
-            return [self.expression(form.symbolic, self._symbol_names(form.bindings))]
+            return [self.expression(form.symbolic, self._symbol_names(form.bindings, form.symbolic))]
         if isinstance(form, Chain):
             return [self._chain_symbolic(form)]
         if isinstance(form, Sum):
@@ -214,6 +223,8 @@ def canonical_names(dialect: str) -> NamesView:
     ``z1[1]@2``), as the themes name it."""
 
     def quantity(q: Quantity) -> str:
+        if q.is_state or q.kind == "hyper":
+            return plain_optimizer_name(q, str(q.parameter) if q.is_state else "", "η")
         return str(q.at_step(1))
 
     return NamesView(quantity=quantity, loss_name="loss", rate="η")
