@@ -1159,6 +1159,8 @@ _EXPECT = {
     "too_short": "must not be empty",
     "greater_than": "must be greater than {gt}",
     "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
     "model_type": "a mapping expected",
     "dict_type": "a mapping expected",
 }
@@ -1334,6 +1336,10 @@ def _build(model: ProblemModel, source: str) -> Problem:
     )
     if generated is not None:
         problem = replace(problem, data=generated[0], test_data=generated[1], dataset=generated[2])
+    if model.training.order == "sequential":
+        for idx, layer in enumerate(layers):
+            if layer.learning_rate is not None:
+                raise fail(f"network.layers[{idx}].learning_rate", "a layer's own learning rate needs order: simultaneous (sequential order is Mazur's plain gradient descent at one rate)")
     update = None if model.training.update == "all" else _parameters(problem, model.training.update, "training.update", fail)
     track = _parameters(problem, model.training.track, "training.track", fail)
     return replace(problem, training=replace(problem.training, update=update, track=track))

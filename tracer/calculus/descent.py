@@ -4,6 +4,13 @@
 once (``sympy.diff``) and compiled into plain-float closures by :func:`compile_float`
 (no ``lambdify``, no ``exec``), then iterated; a run that overflows or keeps growing
 is flagged.
+
+With an optimizer other than plain gradient descent (SPEC.md §9: momentum, Nesterov,
+AdaGrad, RMSprop, Adam, as torch.optim defines them) each update is the optimizer's own
+local equations (:mod:`tracer.core.optimizers`), evaluated with ``optimizers.apply``;
+every quantity they compute is kept on the iterate it leads to, and each update is
+checked against the independent NumPy twin (:func:`tracer.numeric.optimizers.update`):
+a disagreement raises :class:`OptimizerMismatch`.
 """
 
 from __future__ import annotations
@@ -12,9 +19,20 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import sympy as sp
 
 from tracer.calculus.derivatives import _check_size, expression_size
+from tracer.core import optimizers
+from tracer.numeric import optimizers as twin
+from tracer.spec import OptimizerSpec
+
+#: plain gradient descent, θ_{k+1} = θ_k − α ∇f(θ_k): the default
+SGD = OptimizerSpec()
+
+
+class OptimizerMismatch(Exception):
+    """An optimizer step computed from its equations disagrees with the NumPy twin."""
 
 
 def _safe(fn: Callable[..., float]) -> Callable[..., float]:
@@ -124,6 +142,13 @@ class Iterate:
     point: tuple[float, ...]
     value: float
     gradient: tuple[float, ...]
+    #: the optimizer's quantities, per variable: the state after the update that led here (the
+    #: zero state at step 0) and the corrected moments (``m_hat``, ``v_hat``); empty for plain descent
+    state: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+    def quantity(self, name: str) -> tuple[float, ...]:
+        """The value per variable of the optimizer quantity ``name`` (``v``, ``m_hat``, …)."""
+        return dict(self.state)[name]
 
     @property
     def finite(self) -> bool:
@@ -141,6 +166,16 @@ class Descent:
     stopped_at: int | None = None  # the step whose iterate left the floating-point range
     growing_from: int | None = None  # the value rose at every step from this one to the end
     name: str | None = None
+    optimizer: OptimizerSpec = SGD
+
+    @property
+    def rule(self) -> optimizers.Rule:
+        """The optimizer's equations (plain descent: θ' = θ − η·g)."""
+        return optimizers.rule(self.optimizer)
+
+    @property
+    def hyperparameters(self) -> dict[str, float]:
+        return optimizers.hyperparameters(self.optimizer)
 
     @property
     def diverged(self) -> bool:
@@ -183,11 +218,14 @@ def descend(
     steps: int,
     *,
     name: str | None = None,
+    optimizer: OptimizerSpec = SGD,
 ) -> Descent:
-    """Gradient descent θ_{k+1} = θ_k − lr · ∇f(θ_k) from ``start`` for ``steps`` updates.
+    """Gradient descent θ_{k+1} = θ_k − lr · ∇f(θ_k) from ``start`` for ``steps`` updates,
+    or ``optimizer``'s update (its state starting at zero, step t counted from 1).
 
     ``start`` fixes the variables and their order; every free symbol of ``expr``
     needs a start value. Stops early (``stopped_at``) when a number overflows.
+    Raises :class:`OptimizerMismatch` when an optimizer step disagrees with the NumPy twin.
     """
     variables = tuple(start)
     _check_size(expr, DESCEND_MAX_DEPTH, DESCEND_MAX_NODES, DESCEND_MAX_FACTORS, "for gradient descent")
@@ -206,17 +244,26 @@ def descend(
     point = tuple(float(start[v]) for v in variables)
     iterates: list[Iterate] = []
     stopped_at = None
+    plain = optimizer.plain
+    state = {} if plain else optimizers.initial_state(optimizer, len(variables))
+    shown: tuple[tuple[str, tuple[float, ...]], ...] = tuple((n, tuple(float(v) for v in a)) for n, a in state.items())
     for k in range(steps + 1):
         value = f(point)
         grad = tuple(g(point) for g in grads)
-        current = Iterate(k, point, value, grad)
+        current = Iterate(k, point, value, grad, shown)
         iterates.append(current)
         if not current.finite:
             stopped_at = k
             break
         if k == steps:
             break
-        point = tuple(p - rate * g for p, g in zip(point, grad))
+        if plain:
+            point = tuple(p - rate * g for p, g in zip(point, grad))
+            continue
+        values = _optimizer_step(optimizer, np.array(point), np.array(grad), state, k + 1, rate)
+        state = {n: values[n] for n in optimizers.rule(optimizer).states}
+        point = tuple(float(v) for v in values[optimizers.AFTER])
+        shown = tuple((n, tuple(float(v) for v in values[n])) for n in optimizers.rule(optimizer).shown)
     growing_from = None
     values = [it.value for it in iterates if math.isfinite(it.value)]
     rises = 0
@@ -237,4 +284,21 @@ def descend(
         stopped_at,
         growing_from,
         name,
+        optimizer,
     )
+
+
+def _optimizer_step(spec: OptimizerSpec, theta: np.ndarray, gradient: np.ndarray, state: dict[str, np.ndarray], t: int,
+                    rate: float) -> dict[str, np.ndarray]:
+    """Step ``t`` from the optimizer's equations, checked against the NumPy twin."""
+    values = optimizers.apply(spec, theta, gradient, state, t, rate)
+    hyper = twin.Hyper(spec.name, spec.beta, spec.nesterov, spec.alpha, spec.beta1, spec.beta2, spec.epsilon)
+    with np.errstate(all="ignore"):
+        after, new, intermediates = twin.update(hyper, theta, gradient, state, t, rate)
+    expected = {optimizers.AFTER: after, **new, **{k: v for k, v in intermediates.items() if k in values}}
+    for name, value in expected.items():
+        if name not in values or not np.allclose(values[name], value, rtol=1e-9, atol=1e-12, equal_nan=True):
+            raise OptimizerMismatch(
+                f"{spec.name} step {t}: {name} is {values.get(name)} from its equations but {value} from the NumPy twin"
+            )
+    return values

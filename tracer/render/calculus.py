@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import sympy as sp
@@ -25,6 +26,11 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from tracer.calculus import derivatives as calc
 from tracer.calculus.derivatives import Derivation, RuleStep
 from tracer.calculus.descent import Descent, sample_curve
+from tracer.core import optimizers
+from tracer.spec import OptimizerSpec
+
+#: plain gradient descent (a run's header and table without its optimizer)
+SGD_SPEC = OptimizerSpec()
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.render.printing import escape_tex, fmt
 
@@ -519,7 +525,7 @@ def _rows(descent: Descent, every: int) -> list[int]:
     return [k for k in range(last + 1) if k % every == 0 or k == last]
 
 
-def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+def _text_intro(descent: Descent, digits: int) -> list[str]:
     name = _name_text(descent.name or "f")
     names = [_name_text(v.name) for v in descent.variables]
     args = ", ".join(names)
@@ -533,6 +539,137 @@ def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int
         d = "d" if one else "∂"
         lines.append(f"{d}{name}/{d}{v} = {text_math(g)}")
     lines.append("")
+    return lines
+
+
+# The optimizer's equations (tracer.core.optimizers), printed by the project's printers with
+# names given per step: θ_{k−1} → x₀, g → g₁, v₋ → v₀, v → v₁; the numbers substituted
+# unevaluated (SubstitutedNumber), each value read from the descent's iterates.
+
+#: the hyperparameters' names (text, LaTeX); RMSprop's α (torch's name) is written ρ, since α is the learning rate here
+_HYPER_NAMES = {"beta": ("β", r"\beta"), "alpha": ("ρ", r"\rho"), "beta1": ("β₁", r"\beta_1"), "beta2": ("β₂", r"\beta_2"),
+                "eps": ("ε", r"\varepsilon")}
+#: the options that set them
+_HYPER_OPTIONS = {"beta": "--beta", "alpha": "--alpha", "beta1": "--beta1", "beta2": "--beta2", "eps": "--eps"}
+_STATE_LETTERS = {"v": ("v", "v"), "G": ("G", "G"), "s": ("s", "s"), "m": ("m", "m"), "m_hat": ("m̂", r"\hat{m}"),
+                  "v_hat": ("v̂", r"\hat{v}")}
+
+
+def _indexed(letter: str, index: str, variable: str | None, latex: bool) -> str:
+    """``v₁`` / ``v_{1}``; with several variables ``v₁[x]`` / ``v_{x,1}``."""
+    if latex:
+        return f"{letter}_{{{variable},{index}}}" if variable else f"{letter}_{{{index}}}"
+    sub = index.translate(_SUBSCRIPT) if index.isdigit() else f"_({index})" if len(index) > 1 else f"_{index}"
+    return f"{letter}{sub}" + (f"[{variable}]" if variable else "")
+
+
+def _optimizer_symbols(descent: Descent, latex: bool, variable: str, tag: str | None, before: str, after: str) -> dict:
+    """The names of the equations' symbols for one variable and one step (``before`` → ``after``)."""
+    col = 1 if latex else 0
+    rate = r"\alpha" if latex else "α"
+    names: dict = {optimizers.THETA: _indexed(variable, before, None, latex), optimizers.GRAD: _indexed("g", after, tag, latex),
+                   optimizers.RATE: rate, optimizers.T: "t"}
+    for key, spelled in _HYPER_NAMES.items():
+        names[optimizers.HYPER[key]] = spelled[col]
+    for key, spelled in _STATE_LETTERS.items():
+        names[optimizers.STATE[key]] = _indexed(spelled[col], after, tag, latex)
+        names[optimizers.previous(key)] = _indexed(spelled[col], before, tag, latex)
+    return names
+
+
+def _symbolic(expr: sp.Expr, names: dict, latex: bool) -> str:
+    if latex:
+        return LatexPrinter({**_TEX_SETTINGS, "as_built": True, "order": "none", "symbol_names": names}).doprint(expr)
+    return TextPrinter({"symbol_names": names, "as_built": True, "order": "none"}).doprint(expr)
+
+
+def _lhs(target: str, names: dict, variable_after: str) -> str:
+    return variable_after if target == optimizers.AFTER else names[optimizers.STATE[target]]
+
+
+def _optimizer_statement(descent: Descent, dialect: str, digits: int) -> list[str]:
+    """The optimizer once: its name and hyperparameters, then its equations at step t (text lines,
+    or LaTeX rows with ``&=``)."""
+    latex = dialect == "latex"
+    col = 1 if latex else 0
+    one = len(descent.variables) == 1
+    variable = (_name_tex if latex else _name_text)(descent.variables[0].name) if one else (r"\theta" if latex else "θ")
+    name = (_name_tex if latex else _name_text)(descent.name or "f")
+    names = _optimizer_symbols(descent, latex, variable, None, "t-1" if latex else "t−1", "t")
+    rule = descent.rule
+    hyper = [f"{_HYPER_NAMES[k][col]} = {fmt(v, digits, dialect)}" for k, v in descent.hyperparameters.items()]
+    zeros = [f"{_indexed(_STATE_LETTERS[n][col], '0', None, latex)} = 0" for n in rule.states]
+    before = names[optimizers.THETA]
+    if latex:
+        d = "" if one else r"\partial "
+        gradient = rf"{name}'({before})" if one else rf"\nabla {name}({before})"
+        rows = [rf"g_{{t}} = {gradient}"]
+        rows += [rf"{_lhs(e.target, names, _indexed(variable, 't', None, True))} = {_symbolic(e.expression, names, True)}" for e in rule.equations]
+        return rows
+    gradient = f"{name}'({before})" if one else f"∂{name}/∂θ({before})"
+    lines = [f"optimizer: {rule.title}" + "".join(f", {h}" for h in hyper + zeros)]
+    if not one:
+        lines.append("  for each variable θ of " + ", ".join(_name_text(v.name) for v in descent.variables))
+    lines.append(f"  g_t = {gradient}")
+    lines += [f"  {_lhs(e.target, names, _indexed(variable, 't', None, False))} = {_symbolic(e.expression, names, False)}" for e in rule.equations]
+    return lines
+
+
+def _optimizer_sentence(descent: Descent, digits: int) -> str:
+    """``, optimizer Adam (torch.optim.Adam), $\\beta_1 = 0.9$, …`` (nothing for plain descent)."""
+    if descent.optimizer.plain:
+        return ""
+    hyper = [f"${_HYPER_NAMES[k][1]} = {fmt(v, digits, 'latex')}$" for k, v in descent.hyperparameters.items()]
+    zeros = [f"${_indexed(_STATE_LETTERS[n][1], '0', None, True)} = 0$" for n in descent.rule.states]
+    return f", optimizer {_tex_escape(descent.rule.title)}" + "".join(f", {h}" for h in hyper + zeros)
+
+
+def _optimizer_updates(descent: Descent, dialect: str, digits: int, written: int) -> list[str]:
+    """Each of the first ``written`` updates, per variable: the gradient, then every equation
+    symbolic = substituted = value (text lines; LaTeX rows with ``&=``)."""
+    latex = dialect == "latex"
+    one = len(descent.variables) == 1
+    spell = _name_tex if latex else _name_text
+    name = spell(descent.name or "f")
+    variables = [spell(v.name) for v in descent.variables]
+    hyper = descent.hyperparameters
+    rule = descent.rule
+    numbers = _numbers_tex if latex else _numbers_text
+    lines: list[str] = []
+    for k in range(1, min(written, len(descent.iterates) - 1) + 1):
+        before, after = descent.update(k)
+        if lines and not latex:
+            lines.append("")
+        at = ", ".join(_indexed(v, str(k - 1), None, latex) for v in variables)
+        for i, v in enumerate(variables):
+            tag = None if one else v
+            names = _optimizer_symbols(descent, latex, v, tag, str(k - 1), str(k))
+            names[optimizers.T] = str(k)
+            values: dict = {optimizers.THETA: before.point[i], optimizers.GRAD: before.gradient[i],
+                            optimizers.RATE: descent.learning_rate, optimizers.T: float(k)}
+            values.update({optimizers.HYPER[h]: value for h, value in hyper.items()})
+            values.update({optimizers.previous(n): before.quantity(n)[i] for n in rule.states})
+            values.update({optimizers.STATE[n]: after.quantity(n)[i] for n in rule.shown})
+            if latex:
+                gradient = rf"{name}'({at})" if one else rf"\frac{{\partial {name}}}{{\partial {v}}}({at})"
+            else:
+                gradient = f"{name}'({at})" if one else f"∂{name}/∂{v}({at})"
+            eq = "&=" if latex else "="
+            lines.append(f"{names[optimizers.GRAD]} {eq} {gradient} = {fmt(before.gradient[i], digits, dialect)}")
+            for e in rule.equations:
+                with sp.evaluate(False):
+                    substituted = e.expression.xreplace({sym: SubstitutedNumber(values[sym]) for sym in e.expression.free_symbols})
+                value = after.point[i] if e.target == optimizers.AFTER else after.quantity(e.target)[i]
+                lhs = _lhs(e.target, names, _indexed(v, str(k), None, latex))
+                lines.append(f"{lhs} {eq} {_symbolic(e.expression, names, latex)} = {numbers(substituted, digits)} = {fmt(value, digits, dialect)}")
+    return lines
+
+
+def _text_plain_updates(descent: Descent, digits: int, written: int) -> list[str]:
+    name = _name_text(descent.name or "f")
+    names = [_name_text(v.name) for v in descent.variables]
+    one = len(names) == 1
+    lines: list[str] = []
     for k in range(1, min(written, len(descent.iterates) - 1) + 1):
         before, after = descent.update(k)
         sub_prev, sub_k = str(k - 1).translate(_SUBSCRIPT), str(k).translate(_SUBSCRIPT)
@@ -544,6 +681,19 @@ def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int
                 f"{v}{sub_k} = {v}{sub_prev} − α·{grad_name} = "
                 f"{_numbers_text(_update(before.point[i], descent.learning_rate, before.gradient[i]), digits)} = {fmt(after.point[i], digits)}"
             )
+    return lines
+
+
+def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+    name = _name_text(descent.name or "f")
+    names = [_name_text(v.name) for v in descent.variables]
+    one = len(names) == 1
+    lines = _text_intro(descent, digits)
+    if descent.optimizer.plain:
+        lines += _text_plain_updates(descent, digits, written)
+    else:
+        lines += _optimizer_statement(descent, "text", digits) + [""]
+        lines += _optimizer_updates(descent, "text", digits, written)
     if written and len(descent.iterates) > 1:
         lines.append("")
     header = ["k", *names, name, *([f"d{name}/d{n}" for n in names] if one else [f"∂{name}/∂{n}" for n in names])]
@@ -575,6 +725,10 @@ def _descent_tex_body(descent: Descent, digits: int, written: int, every: int) -
         *[rf"\frac{{{d} {name}}}{{{d} {v}}} = {tex_math(g)}" for v, g in zip(names, descent.gradient)],
     ]
     updates = []
+    if not descent.optimizer.plain:
+        header += _optimizer_statement(descent, "latex", digits)
+        updates = _optimizer_updates(descent, "latex", digits, written)
+        written = 0
     for k in range(1, min(written, len(descent.iterates) - 1) + 1):
         before, after = descent.update(k)
         at = ", ".join(f"{n}_{{{k - 1}}}" for n in names)
@@ -591,7 +745,7 @@ def _descent_tex_body(descent: Descent, digits: int, written: int, every: int) -
 
 def descent_markdown(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
     header, updates, table = _descent_tex_body(descent, digits, written, every)
-    out = [f"Gradient descent, learning rate $\\alpha = {fmt(descent.learning_rate, digits, 'latex')}$, {descent.requested_steps} steps.", ""]
+    out = [f"Gradient descent, learning rate $\\alpha = {fmt(descent.learning_rate, digits, 'latex')}$, {descent.requested_steps} steps{_optimizer_sentence(descent, digits)}.", ""]
     out += ["$$", r"\begin{aligned}", " \\\\\n".join(header), r"\end{aligned}", "$$", ""]
     if updates:
         out += ["$$", r"\begin{aligned}", " \\\\\n".join(updates), r"\end{aligned}", "$$", ""]
@@ -607,7 +761,8 @@ def descent_markdown(descent: Descent, digits: int = 9, written: int = 3, every:
 
 def descent_tex(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
     header, updates, table = _descent_tex_body(descent, digits, written, every)
-    out = [r"\begin{align*}", " \\\\\n".join(header), r"\end{align*}"]
+    out = [] if descent.optimizer.plain else [f"Optimizer{_optimizer_sentence(descent, digits)[1:]}.", ""]
+    out += [r"\begin{align*}", " \\\\\n".join(header), r"\end{align*}"]
     if updates:
         out += [r"\begin{align*}", " \\\\\n".join(updates), r"\end{align*}"]
     out.append(r"\begin{center}")
@@ -649,7 +804,171 @@ def descent_json(descent: Descent) -> dict:
         "stopped_at": descent.stopped_at,
         "growing_from": descent.growing_from,
         "note": _descent_note(descent, 9),
+    } if descent.optimizer.plain else _with_optimizer(descent)
+
+
+def _with_optimizer(descent: Descent) -> dict:
+    """The JSON of an optimizer's run: its equations and hyperparameters, and each iterate's state."""
+    plain = descent_json(replace(descent, optimizer=SGD_SPEC))
+    names = [v.name for v in descent.variables]
+    rule = descent.rule
+    plain["optimizer"] = {
+        "name": descent.optimizer.name,
+        "nesterov": descent.optimizer.nesterov,
+        "title": rule.title,
+        "hyperparameters": descent.hyperparameters,
+        "equations": {e.target: str(e.expression) for e in rule.equations},
     }
+    for entry, it in zip(plain["iterates"], descent.iterates):
+        entry["state"] = {n: {v: _json_number(x) for v, x in zip(names, values)} for n, values in it.state}
+    return plain
+
+
+def descents_json(descents: Sequence[Descent]) -> dict:
+    """Several optimizers from one start: the function once, then one run each."""
+    first = descents[0]
+    names = [v.name for v in first.variables]
+    return {
+        "expression": str(first.function),
+        "variables": names,
+        "gradient_expression": {n: str(g) for n, g in zip(names, first.gradient)},
+        "learning_rate": first.learning_rate,
+        "steps": first.requested_steps,
+        "optimizers": [d.optimizer.name for d in descents],
+        "runs": [_with_optimizer(d) if not d.optimizer.plain else {**descent_json(d), "optimizer": {"name": "sgd", "nesterov": False,
+                 "title": d.rule.title, "hyperparameters": {}, "equations": {e.target: str(e.expression) for e in d.rule.equations}}}
+                 for d in descents],
+    }
+
+
+def _label(descent: Descent) -> str:
+    """``momentum`` / ``momentum (Nesterov)``: a run's name in a comparison."""
+    return descent.optimizer.name + (" (Nesterov)" if descent.optimizer.nesterov else "")
+
+
+def _comparison_table(descents: Sequence[Descent], digits: int, every: int, dialect: str) -> list[list[str]]:
+    """One row per step: f and the point under each optimizer (blank once a run has stopped)."""
+    latex = dialect == "latex"
+    spell = _name_tex if latex else _name_text
+    name = spell(descents[0].name or "f")
+    variables = [spell(v.name) for v in descents[0].variables]
+    wrap = (lambda t: f"${t}$") if latex else (lambda t: t)
+    header = [wrap("k")]
+    for d in descents:
+        label = _tex_escape(_label(d)) if latex else _label(d)
+        header += [f"{wrap(name)} ({label})", *[f"{wrap(v)} ({label})" for v in variables]]
+    last = max(len(d.iterates) for d in descents) - 1
+    rows = [header]
+    for k in range(last + 1):
+        if not (k % every == 0 or k == last):
+            continue
+        row = [wrap(str(k))]
+        for d in descents:
+            if k < len(d.iterates):
+                it = d.iterates[k]
+                row += [wrap(fmt(it.value, digits, dialect)), *[wrap(fmt(p, digits, dialect)) for p in it.point]]
+            else:
+                row += [""] * (1 + len(variables))
+        rows.append(row)
+    return rows
+
+
+def descents_text(descents: Sequence[Descent], digits: int = 9, written: int = 3, every: int = 1) -> str:
+    first = descents[0]
+    names = [_name_text(v.name) for v in first.variables]
+    name = _name_text(first.name or "f")
+    lines = _text_intro(first, digits)
+    lines[1] += ", optimizers " + ", ".join(_label(d) for d in descents)
+    for d in descents:
+        lines.append(f"— {_label(d)} —")
+        if d.optimizer.plain:
+            lines.append(f"optimizer: {d.rule.title}")
+            lines += _text_plain_updates(d, digits, written)
+        else:
+            lines += _optimizer_statement(d, "text", digits) + [""]
+            lines += _optimizer_updates(d, "text", digits, written)
+        lines.append("")
+    table = _comparison_table(descents, digits, every, "text")
+    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
+    for row in table:
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip())
+    lines.append("")
+    for d in descents:
+        final = d.final
+        lines.append(f"{_label(d)}: after {final.step} steps: " + ", ".join(f"{n} = {fmt(p, digits)}" for n, p in zip(names, final.point))
+                     + f", {name} = {fmt(final.value, digits)}")
+        note = _descent_note(d, digits)
+        if note:
+            lines.append(f"  note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _descents_tex_parts(descents: Sequence[Descent], digits: int, written: int, every: int) -> tuple[list[str], list[tuple[str, list[str], list[str]]], list[list[str]]]:
+    """The function and its gradient; per optimizer its sentence, its equations and its updates; the table."""
+    header, _, _ = _descent_tex_body(replace(descents[0], optimizer=SGD_SPEC), digits, 0, every)
+    runs = []
+    for d in descents:
+        if d.optimizer.plain:
+            _, updates, _ = _descent_tex_body(d, digits, written, every)
+            runs.append((f"{_tex_escape(d.rule.title)}", [], updates))
+        else:
+            runs.append((_optimizer_sentence(d, digits)[len(", optimizer "):], _optimizer_statement(d, "latex", digits),
+                         _optimizer_updates(d, "latex", digits, written)))
+    return header, runs, _comparison_table(descents, digits, every, "latex")
+
+
+def descents_markdown(descents: Sequence[Descent], digits: int = 9, written: int = 3, every: int = 1) -> str:
+    header, runs, table = _descents_tex_parts(descents, digits, written, every)
+    first = descents[0]
+    out = [f"Gradient descent, learning rate $\\alpha = {fmt(first.learning_rate, digits, 'latex')}$, {first.requested_steps} steps, "
+           f"optimizers {', '.join(_label(d) for d in descents)}.", ""]
+    out += ["$$", r"\begin{aligned}", " \\\\\n".join(header), r"\end{aligned}", "$$", ""]
+    for sentence, statement, updates in runs:
+        out += [f"**{sentence}**", ""]
+        for block in (statement, updates):
+            if block:
+                out += ["$$", r"\begin{aligned}", " \\\\\n".join(block), r"\end{aligned}", "$$", ""]
+    out.append("| " + " | ".join(table[0]) + " |")
+    out.append("|" + "|".join("---:" for _ in table[0]) + "|")
+    for row in table[1:]:
+        out.append("| " + " | ".join(row) + " |")
+    for d in descents:
+        note = _descent_note(d, digits)
+        if note:
+            out += ["", f"**Note ({_label(d)}):** {note}."]
+    return "\n".join(out) + "\n"
+
+
+def descents_tex(descents: Sequence[Descent], digits: int = 9, written: int = 3, every: int = 1) -> str:
+    header, runs, table = _descents_tex_parts(descents, digits, written, every)
+    out = [r"\begin{align*}", " \\\\\n".join(header), r"\end{align*}"]
+    for sentence, statement, updates in runs:
+        out += ["", rf"\paragraph{{{sentence}}}"]
+        for block in (statement, updates):
+            if block:
+                out += [r"\begin{align*}", " \\\\\n".join(block), r"\end{align*}"]
+    out += ["", r"\begin{center}", r"\begin{tabular}{" + "r" * len(table[0]) + "}", r"\toprule", " & ".join(table[0]) + r" \\", r"\midrule"]
+    out += [" & ".join(row) + r" \\" for row in table[1:]]
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]
+    for d in descents:
+        note = _descent_note(d, digits, "latex")
+        if note:
+            out.append(rf"\emph{{Note ({_tex_escape(_label(d))}): {note}.}}")
+    out += ["", r"\begin{center}", descents_pgfplots(descents), r"\end{center}"]
+    return "\n".join(out) + "\n"
+
+
+def render_descents(descents: Sequence[Descent], fmt_: str, digits: int = 9, written: int = 3, every: int = 1) -> str:
+    """One run as :func:`render_descent` writes it; several optimizers one after another, then compared."""
+    if len(descents) == 1:
+        return render_descent(descents[0], fmt_, digits, written, every)
+    if fmt_ == "json":
+        return json.dumps(descents_json(descents), indent=1, ensure_ascii=False) + "\n"
+    if fmt_ == "md":
+        return descents_markdown(descents, digits, written, every)
+    if fmt_ == "tex":
+        return descents_tex(descents, digits, written, every)
+    return descents_text(descents, digits, written, every)
 
 
 def render_descent(descent: Descent, fmt_: str, digits: int = 9, written: int = 3, every: int = 1) -> str:

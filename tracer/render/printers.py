@@ -455,6 +455,8 @@ class LatexPrinter(_Arithmetic, SympyLatexPrinter):
             return self._print_Mul(expr)  # \frac{1}{x^{2}}
         if isinstance(base, SubstitutedNumber):
             return rf"{self._parenthesized(base, POW)}^{{{self._print(exponent)}}}"
+        if base.is_Symbol and self._print(base).startswith(r"\left("):  # a name bracketed already: (∂J/∂w)²
+            return rf"{self._print(base)}^{{{self._print(exponent)}}}"
         return super()._print_Pow(expr)
 
     def _print_Abs(self, expr, exp=None) -> str:

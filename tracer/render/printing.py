@@ -110,7 +110,7 @@ class Printer:
         for b in bindings:
             name = self.target(b.target)
             if isinstance(b.target, Partial) and b.symbol in powered:
-                name = name if self.dialect == "latex" else f"({name})"  # LaTeX's printer brackets a fraction itself
+                name = rf"\left({name}\right)" if self.dialect == "latex" else f"({name})"
             names[b.symbol] = name
         return names
 

@@ -1,0 +1,282 @@
+"""Optimizers (SPEC.md §9): each example's first two steps recomputed by hand, Mazur with Adam,
+a layer's own learning rate, the document and the JSON, and random networks against an
+independent implementation.
+
+The hand computations below write each optimizer's arithmetic out in plain floats, from
+torch.optim's definitions (state starting at zero), for the one linear unit of
+``examples/optimizer_*.yaml``: z = w1·x1 + w2·x2 + b, x = (1, 2), y = 1, loss ½(y − z)²,
+so ∂loss/∂w = (z − y)·x and ∂loss/∂b = z − y.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from pytest import approx
+
+from tracer.core import derive
+from tracer.core.keys import parse
+from tracer.numeric import mlp as numeric
+from tracer.numeric import optimizers as twin
+from tracer.render.document import render
+from tracer.spec import SpecError, from_mapping, load, loads, to_mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+X, Y, RATE = (1.0, 2.0), 1.0, 0.1
+START = [0.5, -0.25, 0.1]  # w1, w2, b
+
+
+def _gradient(theta: list[float]) -> list[float]:
+    w1, w2, b = theta
+    e = w1 * X[0] + w2 * X[1] + b - Y
+    return [e * X[0], e * X[1], e]
+
+
+def _solved(name: str):
+    return derive.solve(load(EXAMPLES / f"optimizer_{name}.yaml"))
+
+
+def _after(solution, step: int) -> list[float]:
+    p = solution.steps[step - 1].params_after
+    return [p["W1[1,1]"], p["W1[1,2]"], p["b1[1]"]]
+
+
+def _state(solution, step: int, name: str) -> list[float]:
+    s = solution.steps[step - 1].optimizer_state[name]
+    return [s["W1[1,1]"], s["W1[1,2]"], s["b1[1]"]]
+
+
+def test_momentum_by_hand():
+    sol = _solved("momentum")
+    g1 = _gradient(START)
+    assert g1 == approx([-0.9, -1.8, -0.9], rel=1e-15)
+    v1 = [0.9 * 0 + g for g in g1]  # v₁ = β·0 + g = g (torch's first buffer)
+    t1 = [t - RATE * v for t, v in zip(START, v1)]
+    assert t1 == approx([0.59, -0.07, 0.19], rel=1e-14)
+    g2 = _gradient(t1)
+    v2 = [0.9 * v + g for v, g in zip(v1, g2)]
+    t2 = [t - RATE * v for t, v in zip(t1, v2)]
+    assert _state(sol, 1, "v") == approx(v1, rel=1e-15) and _after(sol, 1) == approx(t1, rel=1e-15)
+    assert _state(sol, 2, "v") == approx(v2, rel=1e-15) and _after(sol, 2) == approx(t2, rel=1e-15)
+    assert t2 == approx([0.707, 0.164, 0.307], rel=1e-12)
+
+
+def test_nesterov_by_hand():
+    sol = _solved("nesterov")
+    g1 = _gradient(START)
+    v1 = g1
+    t1 = [t - RATE * (g + 0.9 * v) for t, g, v in zip(START, g1, v1)]  # θ − η(g + βv)
+    g2 = _gradient(t1)
+    v2 = [0.9 * v + g for v, g in zip(v1, g2)]
+    t2 = [t - RATE * (g + 0.9 * v) for t, g, v in zip(t1, g2, v2)]
+    assert _after(sol, 1) == approx(t1, rel=1e-15) and t1 == approx([0.671, 0.092, 0.271], rel=1e-12)
+    assert _after(sol, 2) == approx(t2, rel=1e-15) and _state(sol, 2, "v") == approx(v2, rel=1e-15)
+
+
+def test_adagrad_by_hand():
+    sol = _solved("adagrad")
+    eps = 1e-10
+    g1 = _gradient(START)
+    G1 = [g * g for g in g1]
+    t1 = [t - RATE * g / (math.sqrt(G) + eps) for t, g, G in zip(START, g1, G1)]
+    g2 = _gradient(t1)
+    G2 = [G + g * g for G, g in zip(G1, g2)]
+    t2 = [t - RATE * g / (math.sqrt(G) + eps) for t, g, G in zip(t1, g2, G2)]
+    assert _state(sol, 1, "G") == approx(G1, rel=1e-15) and _after(sol, 1) == approx(t1, rel=1e-15)
+    assert _state(sol, 2, "G") == approx(G2, rel=1e-15) and _after(sol, 2) == approx(t2, rel=1e-15)
+    assert t1 == approx([0.6, -0.15, 0.2], rel=1e-9)  # the first step is η·sign(g)
+
+
+def test_rmsprop_by_hand():
+    sol = _solved("rmsprop")
+    alpha, eps = 0.9, 1e-8
+    g1 = _gradient(START)
+    s1 = [(1 - alpha) * g * g for g in g1]
+    t1 = [t - RATE * g / (math.sqrt(s) + eps) for t, g, s in zip(START, g1, s1)]
+    g2 = _gradient(t1)
+    s2 = [alpha * s + (1 - alpha) * g * g for s, g in zip(s1, g2)]
+    t2 = [t - RATE * g / (math.sqrt(s) + eps) for t, g, s in zip(t1, g2, s2)]
+    assert _state(sol, 1, "s") == approx(s1, rel=1e-15) and _after(sol, 1) == approx(t1, rel=1e-15)
+    assert _state(sol, 2, "s") == approx(s2, rel=1e-15) and _after(sol, 2) == approx(t2, rel=1e-15)
+    assert t1[0] == approx(0.5 + 0.1 / math.sqrt(0.1), rel=1e-7)  # g/√((1−α)g²) = sign(g)/√0.1
+
+
+def test_adam_by_hand():
+    sol = _solved("adam")
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    theta, m, v = list(START), [0.0] * 3, [0.0] * 3
+    for t in (1, 2):
+        g = _gradient(theta)
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+        m_hat = [mi / (1 - b1**t) for mi in m]
+        v_hat = [vi / (1 - b2**t) for vi in v]
+        theta = [th - RATE * mh / (math.sqrt(vh) + eps) for th, mh, vh in zip(theta, m_hat, v_hat)]
+        assert _state(sol, t, "m") == approx(m, rel=1e-15)
+        assert _state(sol, t, "v") == approx(v, rel=1e-15)
+        assert _state(sol, t, "m_hat") == approx(m_hat, rel=1e-15)
+        assert _state(sol, t, "v_hat") == approx(v_hat, rel=1e-15)
+        assert _after(sol, t) == approx(theta, rel=1e-15)
+        if t == 1:
+            assert theta == approx([0.6, -0.15, 0.2], rel=1e-7)  # m̂₁ = g, v̂₁ = g²: a step of η·sign(g)
+    assert sol.verification.ok
+
+
+def test_mazur_with_adam_moves_w5_by_eta_then_carries_the_state():
+    sol = derive.solve(load(EXAMPLES / "mazur_adam.yaml"))
+    g = 0.0821670406  # Mazur's ∂E_total/∂w5
+    first = sol.steps[0]
+    assert first.gradients["W2[1,1]"] == approx(g, abs=5e-11)
+    assert first.params_after["W2[1,1]"] == approx(0.4 - 0.5 * g / (g + 1e-8), rel=1e-9)  # ≈ −0.1
+    assert first.optimizer_state["m"]["W2[1,1]"] == approx(0.1 * g, abs=5e-12)
+    assert first.optimizer_state["v"]["W2[1,1]"] == approx(0.001 * g * g, rel=1e-9)
+    # step 2 from the step-1 state and step 2's own gradient
+    second = sol.steps[1]
+    g2 = second.gradients["W2[1,1]"]
+    m2 = 0.9 * first.optimizer_state["m"]["W2[1,1]"] + 0.1 * g2
+    v2 = 0.999 * first.optimizer_state["v"]["W2[1,1]"] + 0.001 * g2 * g2
+    expected = first.params_after["W2[1,1]"] - 0.5 * (m2 / (1 - 0.81)) / (math.sqrt(v2 / (1 - 0.999**2)) + 1e-8)
+    assert second.params_after["W2[1,1]"] == approx(expected, rel=1e-14)
+    assert [ts.loss for ts in sol.steps] == approx([0.298371109, 0.198480466, 0.115953687], abs=5e-10)
+    assert sol.loss_after == approx(0.0565919977, abs=5e-11)
+    assert sol.verification.ok and sol.verification.quantities > 300
+
+
+def test_the_document_states_the_optimizer_and_writes_every_equation():
+    sol = _solved("adam")
+    text = render(sol, "text")
+    assert "Optimizer: Adam (torch.optim.Adam)" in text
+    assert "m̂_t = m_t/(1 − β₁^t)" in text
+    # step 2 reads the state of step 1, which step 1 wrote out
+    line = next(l for l in text.splitlines() if l.split(" ", 1)[-1].startswith("m₂(W1[1,1]) ="))
+    assert "β₁·m₁(W1[1,1]) + (1 − β₁)·∂loss/∂W1[1,1] = 0.9 × (−0.09) + (1 − 0.9) ×" in line
+    assert "[from (" in line
+    v_line = next(l for l in text.splitlines() if l.split(" ", 1)[-1].startswith("v₁(W1[1,1]) ="))
+    assert "(∂loss/∂W1[1,1])^2" in v_line and "(−0.9)^2" in v_line
+    tex = render(sol, "tex")
+    assert r"\hat{m}_{t} &= \frac{m_{t}}{1 - \beta_1^{t}}" in tex
+    assert r"\left(\frac{\partial J}{\partial w_{1,1}^{[1]}}\right)^{2}" in tex
+
+
+def test_the_json_has_each_steps_optimizer_state(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tracer", "solve", str(EXAMPLES / "optimizer_momentum.yaml"), "-f", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    data = json.loads(out)
+    first = data["steps"][0]["optimizer"]
+    assert first["name"] == "momentum"
+    assert first["state"]["v"]["W1"] == [approx([-0.9, -1.8], rel=1e-15)]
+    assert data["steps"][1]["optimizer"]["state"]["v"]["b1"] == approx([0.9 * -0.9 + (0.59 - 0.14 + 0.19 - 1.0)], rel=1e-12)
+
+
+def test_ask_for_a_state_gives_its_equation():
+    out = subprocess.run([sys.executable, "-m", "tracer", "ask", str(EXAMPLES / "optimizer_adam.yaml"), "m_hat(W1[1,1])@2"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "m̂₂(W1[1,1]) = m₂(W1[1,1])/(1 − β₁^t)" in out.stdout
+
+
+def test_state_names_parse_and_print():
+    key = parse("m_hat(W2[1,1])@2")
+    assert str(key) == "m_hat(W2[1,1])@2" and key.parameter == parse("W2[1,1]") and key.step == 2
+    assert str(parse("v(b1)@0")) == "v(b1)@0"
+    with pytest.raises(ValueError):
+        parse("x[1]@0")
+
+
+def test_a_layers_own_learning_rate():
+    text = (EXAMPLES / "mazur.yaml").read_text(encoding="utf-8").replace("      bias: 0.35", "      bias: 0.35\n      learning_rate: 0.1", 1)
+    problem = loads(text, "mazur.yaml")
+    sol = derive.solve(problem)
+    step = sol.steps[0]
+    for key, g in step.gradients.items():
+        if key not in problem.trained_keys:
+            continue
+        rate = 0.1 if key.layer == 1 else 0.5
+        assert step.params_after[key] == approx(step.params_before[key] - rate * g, rel=1e-15)
+    assert step.params_after["W2[1,1]"] == approx(0.35891648, abs=5e-9)  # Mazur's w5⁺, at η = 0.5
+    assert sol.verification.ok
+    assert from_mapping(to_mapping(problem)).layers[0].learning_rate == 0.1
+
+
+def test_ten_thousand_adam_steps_agree_with_the_written_out_steps():
+    text = (EXAMPLES / "mazur_adam.yaml").read_text(encoding="utf-8").replace("steps: 3", "steps: 10000")
+    sol = derive.solve(loads(text, "mazur_adam.yaml"))
+    assert sol.run is not None and sol.run.updates == 10000
+    assert sol.verification.ok  # the run's first updates = the engine's written-out Adam steps
+    assert sol.steps[2].params_after["W2[1,1]"] == approx(derive.solve(load(EXAMPLES / "mazur_adam.yaml")).steps[2].params_after["W2[1,1]"], rel=1e-15)
+    assert sol.run.last.loss < 1e-20
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "message"),
+    [
+        ("{name: momentum, beta: 1.5}", "training.optimizer.momentum.beta: must be less than 1"),
+        ("{name: adam, beta: 0.9}", "unknown key 'beta'"),
+        ("{name: adamw}", "one of 'sgd', 'momentum', 'adagrad', 'rmsprop' or 'adam' expected"),
+        ("nadam", "training.optimizer"),
+        ("{name: rmsprop, eps: 0}", "training.optimizer.rmsprop.eps: must be greater than 0"),
+    ],
+)
+def test_a_bad_optimizer_is_refused_naming_the_field(optimizer, message):
+    text = (EXAMPLES / "optimizer_adam.yaml").read_text(encoding="utf-8").replace("optimizer: adam", f"optimizer: {optimizer}")
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        loads(text, "o.yaml")
+
+
+def test_sequential_order_is_plain_gradient_descent():
+    text = (EXAMPLES / "optimizer_adam.yaml").read_text(encoding="utf-8").replace("  steps: 2", "  steps: 2\n  order: sequential")
+    with pytest.raises(SpecError, match="training.order: sequential order is plain gradient descent"):
+        loads(text, "o.yaml")
+
+
+def test_exponent_floats_are_numbers():
+    text = (EXAMPLES / "optimizer_adam.yaml").read_text(encoding="utf-8").replace("optimizer: adam", "optimizer: {name: adam, eps: 1e-6}")
+    text = text.replace("learning_rate: 0.1", "learning_rate: 1e-1")
+    problem = loads(text, "o.yaml")
+    assert problem.training.learning_rate == 0.1 and problem.training.optimizer.eps == 1e-6
+    assert from_mapping(to_mapping(problem)).training == problem.training
+
+
+# -- random networks against the independent implementation -----------------------------
+
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+
+
+def _network(draw_sizes, rng, optimizer: str, activation: str) -> dict:
+    sizes = draw_sizes
+    layers = []
+    for l in range(1, len(sizes)):
+        layers.append({"units": sizes[l], "activation": activation if l < len(sizes) - 1 else "sigmoid",
+                       "weights": rng.uniform(-1, 1, (sizes[l], sizes[l - 1])).round(3).tolist(),
+                       "bias": rng.uniform(-0.5, 0.5, sizes[l]).round(3).tolist()})
+    spec = {"sgd": "sgd", "momentum": {"name": "momentum", "beta": 0.8}, "nesterov": {"name": "momentum", "beta": 0.7, "nesterov": True},
+            "adagrad": "adagrad", "rmsprop": {"name": "rmsprop", "alpha": 0.95}, "adam": {"name": "adam", "beta1": 0.85, "beta2": 0.99}}[optimizer]
+    return {"network": {"inputs": sizes[0], "layers": layers}, "loss": {"kind": "mse", "samples": "mean"},
+            "data": [{"x": rng.uniform(-1, 1, sizes[0]).round(3).tolist(), "y": rng.uniform(0, 1, sizes[-1]).round(3).tolist()} for _ in range(3)],
+            "training": {"learning_rate": 0.3, "steps": 5, "optimizer": spec}}
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(1, 3), min_size=2, max_size=4), seed=st.integers(0, 2**16), activation=st.sampled_from(["sigmoid", "tanh"]))
+def test_five_steps_agree_with_an_independent_implementation(optimizer, sizes, seed, activation):
+    problem = from_mapping(_network(sizes, np.random.default_rng(seed), optimizer, activation))
+    solution = derive.solve(problem, verify=False)
+    o = problem.training.optimizer
+    hyper = twin.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps)
+    keys_ = problem.parameter_keys
+    theta = np.array(problem.parameter_vector())
+    state = twin.initial_state(hyper, theta.shape)
+    for t in range(1, 6):
+        gradients = numeric.step_gradients(problem.with_parameter_vector(theta.tolist()))
+        theta, state, _ = twin.update(hyper, theta, np.array([gradients[k] for k in keys_]), state, t, 0.3)
+        engine = np.array([solution.steps[t - 1].params_after[k] for k in keys_])
+        assert np.allclose(engine, theta, rtol=1e-12, atol=1e-12), (t, engine - theta)
