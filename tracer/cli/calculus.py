@@ -15,10 +15,11 @@ from typing import NoReturn
 import click
 
 from tracer.calculus.derivatives import DerivationMismatch, derive_program
-from tracer.calculus.descent import descend as run_descent
+from tracer.calculus.descent import OptimizerMismatch, descend as run_descent
 from tracer.calculus.expression import ExpressionError, parse_assignments, parse_number, parse_program
 from tracer.cli.common import on_error, write_output
-from tracer.render.calculus import descent_pgfplots, descent_svg, render_descent, render_diff
+from tracer.render.calculus import descents_pgfplots, descents_svg, render_descents, render_diff
+from tracer.spec import OPTIMIZERS, OptimizerSpec
 
 #: the output formats of both commands (text, Markdown, LaTeX, JSON: SPEC.md §5)
 FORMATS = ("text", "md", "tex", "json")
@@ -66,6 +67,53 @@ def _assignments(command: str, option: str, text: str, symbols: dict, require: t
     if missing:
         fail(command, option, f"no value for {', '.join(missing)} (variables: {known})")
     return {s: out[s] for s in require}
+
+
+#: each optimizer option: the optimizers that read it, and the range of its value
+_HYPER_OPTIONS = {
+    "beta": (("momentum",), "[0, 1)"),
+    "alpha": (("rmsprop",), "[0, 1)"),
+    "beta1": (("adam",), "[0, 1)"),
+    "beta2": (("adam",), "[0, 1)"),
+    "eps": (("adagrad", "rmsprop", "adam"), "(0, ∞)"),
+}
+
+
+def _optimizer_specs(names: str, given: dict[str, str | None], nesterov: bool) -> list[OptimizerSpec]:
+    """``--optimizer sgd,momentum`` and its options → one spec per optimizer (torch's defaults for the rest)."""
+    chosen = [n.strip().lower() for n in names.split(",") if n.strip()]
+    if not chosen:
+        fail("descend", "--optimizer", f"no optimizer given (one of {', '.join(OPTIMIZERS)})")
+    for n in chosen:
+        if n not in OPTIMIZERS:
+            fail("descend", "--optimizer", f"unknown optimizer '{n}' (one of {', '.join(OPTIMIZERS)})")
+    if len(set(chosen)) < len(chosen):
+        fail("descend", "--optimizer", "an optimizer is named twice")
+    values: dict[str, float] = {}
+    for key, text in given.items():
+        if text is None:
+            continue
+        users, span = _HYPER_OPTIONS[key]
+        if not set(users) & set(chosen):
+            fail("descend", f"--{key}", f"applies to {' and '.join(users)}, not to {', '.join(chosen)}")
+        try:
+            value = float(parse_number(text))
+        except ExpressionError as err:
+            fail("descend", f"--{key}", str(err))
+        except (TypeError, ValueError):
+            fail("descend", f"--{key}", f"'{text}' is not a real number")
+        inside = value > 0 if key == "eps" else 0 <= value < 1
+        if not (math.isfinite(value) and inside):
+            fail("descend", f"--{key}", f"must lie in {span}, got {text}")
+        values[key] = value
+    if nesterov and "momentum" not in chosen:
+        fail("descend", "--nesterov", f"applies to momentum, not to {', '.join(chosen)}")
+    specs = []
+    for n in chosen:
+        own = {k: v for k, v in values.items() if n in _HYPER_OPTIONS[k][0]}
+        spec = OptimizerSpec(n, nesterov=nesterov and n == "momentum", **own)
+        specs.append(spec)
+    return specs
 
 
 #: an EXPR may start with a minus sign ("-x^2"): not an option
@@ -123,7 +171,17 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
 @click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Table: every K-th iterate (and the last).")
 @click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits shown.")
 @click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
-def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | None, plot: str | None, written: int, every: int, digits: int, e_variable: bool) -> None:
+@click.option("--optimizer", "optimizer", default="sgd", show_default=True, metavar="NAME[,NAME]",
+              help="sgd, momentum, adagrad, rmsprop or adam (torch.optim's update rules); several, comma-separated, are compared from the same start.")
+@click.option("--beta", metavar="B", help="momentum: v = β·v + g (default 0.9).")
+@click.option("--nesterov", is_flag=True, help="momentum: Nesterov's form.")
+@click.option("--alpha", metavar="A", help="rmsprop: the smoothing constant (torch's alpha, default 0.99; written ρ).")
+@click.option("--beta1", metavar="B1", help="adam: the first moment's decay (default 0.9).")
+@click.option("--beta2", metavar="B2", help="adam: the second moment's decay (default 0.999).")
+@click.option("--eps", metavar="EPS", help="adagrad, rmsprop, adam: ε added to the root (defaults 1e-10, 1e-8, 1e-8).")
+def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | None, plot: str | None, written: int, every: int, digits: int,
+            e_variable: bool, optimizer: str, beta: str | None, nesterov: bool, alpha: str | None, beta1: str | None, beta2: str | None,
+            eps: str | None) -> None:
     """Gradient descent on EXPR: one row per iterate, the first updates written out.
 
     \b
@@ -131,6 +189,8 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
       tracer descend "theta^2" --start theta=-4 --lr 0.1 --steps 3
       tracer descend "theta^2" --start theta=-4 --lr 1.5 --steps 3      (diverges)
       tracer descend "(x^2 + y - 11)^2 + (x + y^2 - 7)^2" --start x=4,y=0 --lr 0.01 --steps 200 --every 20 --plot path.svg
+      tracer descend "x^2" --start x=-4 --lr 0.1 --steps 3 --optimizer momentum --beta 0.9
+      tracer descend "x^2" --start x=-4 --lr 0.1 --steps 20 --optimizer sgd,momentum,adam --show 2 --plot paths.svg
     """
     program = _program("descend", expr, e_variable)
     function = program.substituted()
@@ -147,6 +207,7 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         fail("descend", "--lr", f"'{lr}' is not a real number")
     if not (math.isfinite(rate) and rate > 0):
         fail("descend", "--lr", f"the learning rate must be a positive number, got {lr}")
+    specs = _optimizer_specs(optimizer, {"beta": beta, "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps}, nesterov)
     if plot is not None and Path(plot).suffix.lower() not in (".svg", ".tex", ".pgf"):
         fail("descend", "--plot", f"{plot}: use a .svg file (SVG) or a .tex file (pgfplots)")
     if plot is not None and len(variables) > 2:
@@ -156,14 +217,16 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
     except (TypeError, ValueError):
         fail("descend", "--start", "every start value must be a real number")
     try:
-        descent = run_descent(function, start_values, rate, steps, name=program.name)
+        descents = [run_descent(function, start_values, rate, steps, name=program.name, optimizer=spec) for spec in specs]
+    except OptimizerMismatch as err:
+        fail("descend", "--optimizer", f"verification failed: {err}", 1)
     except ValueError as err:
         fail("descend", "EXPR", str(err))
     except RecursionError:
         fail("descend", "EXPR", "expression nested too deeply")
-    write_output(render_descent(descent, fmt, digits, written, every), out, "descend")
+    write_output(render_descents(descents, fmt, digits, written, every), out, "descend")
     if plot is not None:
-        figure = descent_svg(descent) if Path(plot).suffix.lower() == ".svg" else descent_pgfplots(descent) + "\n"
+        figure = descents_svg(descents) if Path(plot).suffix.lower() == ".svg" else descents_pgfplots(descents) + "\n"
         try:
             Path(plot).write_text(figure, encoding="utf-8")
         except OSError as err:

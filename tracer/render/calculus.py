@@ -1090,3 +1090,94 @@ def descent_pgfplots(descent: Descent) -> str:
     out.append(r"\end{axis}")
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)
+
+
+#: one colour per optimizer's path (SVG, pgfplots)
+PATH_COLOURS = (("#1f5fbf", "blue"), ("#c0392b", "red"), ("#2a9d3a", "green!60!black"), ("#8e44ad", "violet"), ("#d35400", "orange"),
+                ("#16a085", "teal"))
+
+
+def comparison_plot_data(descents: Sequence[Descent], samples: int = 200) -> dict:
+    """One path per optimizer (as :func:`plot_data`) and, for one variable, the curve under all of them."""
+    paths = [plot_data(d, 2)["path"] for d in descents]
+    labels = plot_data(descents[0], 2)["labels"]
+    curve: list[tuple[float, float]] = []
+    xs = [p[0] for path in paths for p in path]
+    if len(descents[0].variables) == 1 and xs:
+        lo, hi = _range(xs)
+        span = hi - lo
+        curve = _finite_points(sample_curve(descents[0], lo - 0.15 * span, hi + 0.15 * span, samples))
+    return {"paths": paths, "curve": curve, "labels": labels}
+
+
+def descents_svg(descents: Sequence[Descent]) -> str:
+    """The paths of several optimizers from one start in one SVG, with a legend (one run: :func:`descent_svg`)."""
+    if len(descents) == 1:
+        return descent_svg(descents[0])
+    data = comparison_plot_data(descents)
+    paths, curve = data["paths"], data["curve"]
+    xlabel, ylabel = data["labels"]
+    everything = [p for path in paths for p in path] + curve
+    w, h, m, left = SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN, SVG_LEFT
+    first = descents[0]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
+        f'<rect x="0" y="0" width="{w}" height="{h}" fill="white"/>',
+    ]
+    title = f"{_name_text(first.name or 'f')} = {text_math(first.function)}, α = {fmt(first.learning_rate, 6)}, {first.requested_steps} steps"
+    out.append(f'<text x="{w / 2:.1f}" y="24" text-anchor="middle" font-size="14">{_xml(title)}</text>')
+    if not everything:
+        out.append(f'<text x="{w / 2:.1f}" y="{h / 2:.1f}" text-anchor="middle">no finite points to plot</text>')
+        out.append("</svg>")
+        return "\n".join(out) + "\n"
+    x0, x1 = _range([p[0] for p in everything])
+    y0, y1 = _range([p[1] for p in everything])
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * (w - left - m)
+
+    def sy(y: float) -> float:
+        return h - m - (y - y0) / (y1 - y0) * (h - 2 * m)
+
+    out.append(f'<rect x="{left}" y="{m}" width="{w - left - m}" height="{h - 2 * m}" fill="none" stroke="#444"/>')
+    for frac in (0.0, 0.5, 1.0):
+        xv, yv = x0 + frac * (x1 - x0), y0 + frac * (y1 - y0)
+        out.append(f'<text x="{sx(xv):.1f}" y="{h - m + 18}" text-anchor="middle">{_xml(fmt(xv, 4))}</text>')
+        out.append(f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{_xml(fmt(yv, 4))}</text>')
+    out.append(f'<text x="{w / 2:.1f}" y="{h - 16}" text-anchor="middle">{_xml(_name_text(xlabel))}</text>')
+    out.append(f'<text x="16" y="{h / 2:.1f}" text-anchor="middle" transform="rotate(-90 16 {h / 2:.1f})">{_xml(_name_text(ylabel))}</text>')
+    if curve:
+        pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in curve)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#999" stroke-width="1.5"/>')
+    for n, (d, path) in enumerate(zip(descents, paths)):
+        colour = PATH_COLOURS[n % len(PATH_COLOURS)][0]
+        if path:
+            pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in path)
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+            out += [f'<circle cx="{sx(a):.2f}" cy="{sy(b):.2f}" r="2.5" fill="{colour}"/>' for a, b in path]
+        ly = m + 16 + 16 * n
+        out.append(f'<line x1="{left + 10}" y1="{ly - 4}" x2="{left + 30}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<text x="{left + 36}" y="{ly}" fill="{colour}">{_xml(_label(d))}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def descents_pgfplots(descents: Sequence[Descent]) -> str:
+    """The comparison plot as a pgfplots ``tikzpicture`` with a legend (one run: :func:`descent_pgfplots`)."""
+    if len(descents) == 1:
+        return descent_pgfplots(descents[0])
+    data = comparison_plot_data(descents)
+    xlabel, ylabel = data["labels"]
+    out = [
+        r"\begin{tikzpicture}",
+        rf"\begin{{axis}}[width=0.8\linewidth, xlabel={{${_name_tex(xlabel)}$}}, ylabel={{${_name_tex(ylabel)}$}}, legend pos=outer north east]",
+    ]
+    if data["curve"]:
+        out.append(r"\addplot[gray, no markers, thick, forget plot] coordinates {" + _coordinates(data["curve"]) + "};")
+    for n, (d, path) in enumerate(zip(descents, data["paths"])):
+        colour = PATH_COLOURS[n % len(PATH_COLOURS)][1]
+        out.append(rf"\addplot[{colour}, mark=*, mark size=1.5pt] coordinates {{" + _coordinates(path) + "};")
+        out.append(rf"\addlegendentry{{{_tex_escape(_label(d))}}}")
+    out.append(r"\end{axis}")
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out)
