@@ -280,3 +280,64 @@ def test_five_steps_agree_with_an_independent_implementation(optimizer, sizes, s
         theta, state, _ = twin.update(hyper, theta, np.array([gradients[k] for k in keys_]), state, t, 0.3)
         engine = np.array([solution.steps[t - 1].params_after[k] for k in keys_])
         assert np.allclose(engine, theta, rtol=1e-12, atol=1e-12), (t, engine - theta)
+
+
+# -- loss.regularization -----------------------------------------------------------------
+
+
+def test_an_l2_penalty_by_hand():
+    sol = derive.solve(load(EXAMPLES / "regularization_l2.yaml"))
+    lam = 0.1
+    w1, w2, b = START
+    e = w1 * X[0] + w2 * X[1] + b - Y  # z − y = −0.9
+    penalty = lam / 2 * (w1**2 + w2**2)
+    step = sol.steps[0]
+    assert step.penalty == approx(penalty, rel=1e-15) and penalty == approx(0.015625, rel=1e-15)
+    assert step.loss == approx(0.5 * e**2 + penalty, rel=1e-15)
+    assert step.gradients["W1[1,1]"] == approx(e * X[0] + lam * w1, rel=1e-15)  # −0.85
+    assert step.gradients["W1[1,2]"] == approx(e * X[1] + lam * w2, rel=1e-15)  # −1.825
+    assert step.gradients["b1[1]"] == approx(e, rel=1e-15)  # the bias is not penalised
+    assert step.params_after["W1[1,1]"] == approx(0.585, rel=1e-15)
+    assert step.params_after["W1[1,2]"] == approx(-0.0675, rel=1e-14)
+    assert sol.verification.ok and sol.verification.finite_difference_checked == 3
+    text = render(sol, "text")
+    assert "penalty = λ_L2·(W1[1,1]^2 + W1[1,2]^2)/2 = 0.1 × (0.5^2 + (−0.25)^2)/2 = 0.015625" in text
+    assert "loss = loss#1 + penalty = 0.405 + 0.015625 = 0.420625" in text
+    assert "∂loss/∂W1[1,1] = ∂loss#1/∂W1[1,1] + ∂penalty/∂W1[1,1] = (−0.9) + 0.05 = −0.85" in text
+
+
+def test_l1_and_l2_with_the_mean_over_samples_and_adam():
+    text = (EXAMPLES / "mazur.yaml").read_text(encoding="utf-8").replace("loss:\n", "loss:\n  regularization: {l2: 0.01, l1: 0.001}\n  samples: mean\n", 1)
+    text = text.replace("  - x: [0.05, 0.10]\n    y: [0.01, 0.99]", "  - x: [0.05, 0.10]\n    y: [0.01, 0.99]\n  - x: [0.3, -0.2]\n    y: [0.5, 0.2]")
+    text = text.replace("  order: simultaneous", "  order: simultaneous\n  optimizer: adam").replace("steps: 1", "steps: 2")
+    problem = loads(text, "m.yaml")
+    sol = derive.solve(problem)
+    assert sol.verification.ok
+    first = derive.solve(problem.with_parameters({}), verify=False).steps[0]
+    w5 = problem.parameters()[parse("W2[1,1]")]
+    data = numeric.evaluate(problem)  # the twin's gradient already holds the penalty: take it out by hand
+    per_sample = [s.grads["W2[1,1]"] for s in data.samples]
+    assert first.gradients["W2[1,1]"] == approx(sum(per_sample) / 2 + 0.01 * w5 + 0.001 * 1.0, rel=1e-14)
+    weights = [v for k, v in problem.parameters().items() if k.kind == "W"]
+    assert first.penalty == approx(0.005 * sum(w * w for w in weights) + 0.001 * sum(abs(w) for w in weights), rel=1e-15)
+    tex = render(sol, "tex")
+    assert r"\frac{1}{2}" in tex or "mean" in tex
+    assert "sign" in tex
+
+
+def test_a_penalty_on_a_conv_network_is_refused_for_now():
+    text = (EXAMPLES / "conv_maxpool.yaml").read_text(encoding="utf-8").replace("loss: {kind: cross_entropy}", "loss: {kind: cross_entropy, regularization: {l2: 0.1}}", 1)
+    with pytest.raises(SpecError, match="loss.regularization: a penalty on the weights is built for dense networks only"):
+        loads(text, "c.yaml")
+
+
+def test_a_long_run_with_a_penalty_agrees_with_the_written_out_steps():
+    text = (EXAMPLES / "regularization_l2.yaml").read_text(encoding="utf-8").replace("steps: 1", "steps: 5000")
+    sol = derive.solve(loads(text, "r.yaml"))
+    assert sol.run is not None and sol.verification.ok
+    # the minimum of ½(w·x + b − y)² + (λ/2)|w|² is not the unpenalised fit: |w| stays small
+    w = np.array([sol.run.final["W1[1,1]"], sol.run.final["W1[1,2]"]])
+    b = sol.run.final["b1[1]"]
+    e = w @ np.array(X) + b - Y
+    assert np.allclose(e * np.array(X) + 0.1 * w, 0, atol=1e-4)  # ∂loss/∂w → 0
+    assert e == approx(0.0, abs=1e-4) and np.allclose(w, 0, atol=1e-3)  # the bias, not penalised, closes the error; w decays to 0

@@ -927,6 +927,8 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     if (net.input is None) == (net.inputs is None):
         raise fail("network.input", "give input: {channels, height, width} (an image) or inputs: n, not both")
     shape: tuple[int, ...] = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
+    if model.loss.regularization is not None:
+        raise fail("loss.regularization", "a penalty on the weights is built for dense networks only, for now (not with conv2d, pooling or rnn layers)")
     steps = _sequence_length(net, model.data, fail)
     per_step = 0  # above an rnn with outputs: sequence, dense layers apply at every time step
     layers: list[LayerSpec] = []

@@ -112,6 +112,12 @@ class Network:
                 parts.append(self.bias(l).ids)
         return np.concatenate(parts)
 
+    @cached_property
+    def weight_nodes(self) -> np.ndarray:
+        """The node of every weight (W and U, not the biases): what loss.regularization penalises."""
+        nodes = self.parameter_nodes
+        return nodes[np.array(self.problem.weight_mask, dtype=bool)]
+
     def bias(self, l: int) -> Family:
         rank = 0 if self.problem.layers[l - 1].shared_bias else 1
         return self.graph.family("b", l, rank)

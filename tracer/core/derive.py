@@ -343,9 +343,17 @@ def _weights(network: Network, samples: int) -> np.ndarray:
     return np.full(samples, 1.0 / samples if network.samples_combine == "mean" else 1.0)
 
 
+def _penalty(problem) -> functions.Penalty | None:
+    loss = getattr(problem, "loss", None)
+    return functions.Penalty(loss.l2, loss.l1) if loss is not None and loss.regularized else None
+
+
 def _total(network: Network, values: np.ndarray) -> float:
+    """The total loss: the samples' losses combined, plus loss.regularization's penalty."""
     losses = values[:, network.graph.output]
-    return float(losses.sum() / len(losses)) if network.samples_combine == "mean" else float(losses.sum())
+    total = float(losses.sum() / len(losses)) if network.samples_combine == "mean" else float(losses.sum())
+    penalty = _penalty(network.problem)
+    return total + penalty.value(values[0, network.weight_nodes]) if penalty is not None else total
 
 
 def _training_step(network: Network, data, parameters, number, origin, trained, rates, derived, batch, optimizing: Optimizing):
@@ -353,7 +361,12 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
     values = sweep.forward(graph, network.leaves(data, parameters))
     sequential = network.problem.training.order == "sequential"
     descend = optimizing.descend(trained, rates, values)
-    engine = sweep.reverse(graph, values, _weights(network, len(data)), descend, sequential=sequential)
+    penalty = _penalty(network.problem)
+    extra = None
+    if penalty is not None:  # λ·w, a term of each weight's gradient (at the weights before the step)
+        extra = np.zeros(graph.size)
+        extra[network.weight_nodes] = penalty.gradient(values[0, network.weight_nodes])
+    engine = sweep.reverse(graph, values, _weights(network, len(data)), descend, sequential=sequential, penalty=extra)
     nodes = network.parameter_nodes
     keys_ = network.problem.parameter_keys
     writer = Writer(network, data, values, engine, number, origin, trained, rates, optimizing)
@@ -369,6 +382,7 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         forward=_records(network, values),
         batch=batch,
         optimizer_state=state,
+        penalty=None if penalty is None else penalty.value(values[0, network.weight_nodes]),
         writer=writer,
         arrays=partial(_layer_arrays, network, values, engine, trained),
         maps=partial(_feature_maps, network, values, engine) if network.problem.layered else None,
@@ -570,6 +584,12 @@ class Writer:
         self.optimizing = None if optimizing is None or optimizing.spec.plain else optimizing
         self._states: dict[int, tuple[Step, ...]] = {}
         self.samples = values.shape[0]
+        # loss.regularization: the penalty is a term of the total loss that is no sample's, so the
+        # samples' losses and gradients are named by sample (#1) and combined, as with several
+        self.penalty = _penalty(network.problem) if network.objective == LOSS else None
+        self.combine = self.samples > 1 or self.penalty is not None
+        self._penalty_step: Step | None = None
+        self._penalty_gradient: dict[int, Step] = {}
         self.problem = network.problem
         self.sequential = network.sequential
         self.objective = network.objective
@@ -588,13 +608,13 @@ class Writer:
 
     # -- keys and factors -------------------------------------------------------------
     def tag(self, s: int) -> int | None:
-        return s + 1 if self.samples > 1 else None
+        return s + 1 if self.combine else None
 
     def key(self, node: int, s: int) -> Quantity:
         return self.graph.key(node, self.tag(s), self.number)
 
     def loss_key(self, s: int) -> Quantity:
-        if self.number == END and self.samples == 1 and self.objective == LOSS:
+        if self.number == END and not self.combine and self.objective == LOSS:
             return LOSS_AFTER
         return self.key(self.graph.output, s)
 
@@ -660,9 +680,10 @@ class Writer:
         """The total loss of several samples: their sum (or mean)."""
         if self._total is None:
             terms = tuple(Chain((self.factor(self.forward(self.graph.output, s)),)) for s in range(self.samples))
-            mean = self.network.samples_combine == "mean"
+            mean = self.network.samples_combine == "mean" and self.samples > 1
             key = LOSS_AFTER if self.number == END else LOSS.at_step(self.number)
-            self._total = Step(key, Sum(terms, 1 / self.samples if mean else None, f"mean over {self.samples} samples" if mean else ""),
+            extra = (Chain((self.factor(self.penalty_step()),)),) if self.penalty is not None else ()
+            self._total = Step(key, Sum(terms, 1 / self.samples if mean else None, f"mean over {self.samples} samples" if mean else "", extra=extra),
                                _total(self.network, self.values), "loss")
         return self._total
 
@@ -826,15 +847,59 @@ class Writer:
         """∂loss/∂θ of the total loss: the per-sample gradients summed (or averaged)."""
         made = self._combined.get(node)
         if made is None:
-            mean = self.network.samples_combine == "mean"
+            mean = self.network.samples_combine == "mean" and self.samples > 1
             terms = tuple(Chain((self.factor(self.gradient(node, s)),)) for s in range(self.samples))
+            extra = (Chain((self.factor(self.penalty_gradient(node)),)),) if self.penalized(node) else ()
             made = Step(self.partial(self.objective, node, None), Sum(terms, 1 / self.samples if mean else None,
-                        f"mean over {self.samples} samples" if mean else ""), float(self.engine.gradient[node]), "gradient")
+                        f"mean over {self.samples} samples" if mean else "", extra=extra), float(self.engine.gradient[node]), "gradient")
             self._combined[node] = made
         return made
 
+    # -- loss.regularization ----------------------------------------------------------------
+    def penalized(self, node: int) -> bool:
+        return self.penalty is not None and bool(self._weight_mask[node])
+
+    @property
+    def _weight_mask(self) -> np.ndarray:
+        mask = np.zeros(self.graph.size, dtype=bool)
+        mask[self.network.weight_nodes] = True  # type: ignore[attr-defined]
+        return mask
+
+    def penalty_step(self) -> Step:
+        """``penalty = (λ/2)·(w₁² + w₂² + …) + λ₁·(|w₁| + …)`` over every weight, at this step's values."""
+        if self._penalty_step is None:
+            assert self.penalty is not None
+            nodes = [int(n) for n in self.network.weight_nodes]  # type: ignore[attr-defined]
+            symbols = [sp.Symbol(f"w{k}", real=True) for k in range(len(nodes))]
+            bindings = [Binding(sym, *self._binding(node)) for sym, node in zip(symbols, nodes)]
+            bindings += [Binding(sym, keys.hyper("l2" if sym == functions.L2 else "l1"), value, None)
+                         for sym, value in self.penalty.coefficients().items()]
+            value = self.penalty.value(self.values[0, nodes])
+            self._penalty_step = Step(keys.PENALTY.at_step(self.number), Expression(self.penalty.expression(symbols), tuple(bindings)), value, "loss")
+        return self._penalty_step
+
+    def _binding(self, node: int) -> tuple[Key, float, Key | None]:
+        given = self.given(node, 0)
+        return given.target, given.value, given.ref
+
+    def penalty_gradient(self, node: int) -> Step:
+        """``∂penalty/∂w = λ·w (+ λ₁·sign(w))``: SymPy's derivative of the weight's penalty term."""
+        made = self._penalty_gradient.get(node)
+        if made is None:
+            assert self.penalty is not None
+            w = sp.Symbol("w", real=True)
+            expression = self.penalty.derivative(w)
+            bindings = [Binding(w, *self._binding(node))]
+            bindings += [Binding(sym, keys.hyper("l2" if sym == functions.L2 else "l1"), value, None)
+                         for sym, value in self.penalty.coefficients().items() if sym in expression.free_symbols]
+            value = float(self.penalty.gradient(self.values[0, [node]])[0])
+            key = Partial(keys.PENALTY, self.graph.family_of(node).key(node), None, self.number)
+            made = Step(key, Expression(expression, tuple(bindings), derivation=expression, local_equation=self.penalty.term(w), wrt=w), value, "gradient")
+            self._penalty_gradient[node] = made
+        return made
+
     def total_gradient(self, node: int) -> Step:
-        return self.combined(node) if self.samples > 1 else self.gradient(node, 0)
+        return self.combined(node) if self.combine else self.gradient(node, 0)
 
     def rate_of(self, node: int) -> float:
         return float(self.rate[node]) if np.ndim(self.rate) else float(self.rate)
@@ -905,6 +970,12 @@ class Writer:
             return self._quantity_step(key)
         if key.step != self.number or self.engine is None:
             return None
+        if key.of.kind == "penalty":
+            try:
+                node = self.graph.node_of(key.wrt)
+            except KeyError:
+                return None
+            return self.penalty_gradient(node) if self.penalized(node) and key.sample is None else None
         try:
             wrt = self.graph.node_of(key.wrt)
             of = None if (key.of == self.objective and not key.local) else self.graph.node_of(key.of)
@@ -916,7 +987,7 @@ class Writer:
                 return self.seed()
             if not self.has_gradient(wrt):
                 return None
-            if key.sample is None and self.samples > 1:
+            if key.sample is None and self.combine:
                 return self.combined(wrt) if self.graph.family_of(wrt).shared else None
             return None if s is None else self.gradient(wrt, s)
         if s is None:
@@ -936,7 +1007,7 @@ class Writer:
         if key == LOSS_AFTER:
             if self.number != END:
                 return None
-            return self.total() if self.samples > 1 else self.forward(self.graph.output, 0)
+            return self.total() if self.combine else self.forward(self.graph.output, 0)
         if key.is_state:
             if self.optimizing is None or key.step != self.number or self.engine is None:
                 return None
@@ -957,8 +1028,10 @@ class Writer:
             except KeyError:
                 return None
             return self.update(node) if self.trained[node] else None
-        if key.is_total_loss and self.samples > 1:
+        if key.is_total_loss and self.combine:
             return self.total()
+        if key.kind == "penalty":
+            return self.penalty_step() if self.penalty is not None else None
         try:
             node = self.graph.node_of(key)
         except KeyError:
@@ -970,7 +1043,7 @@ class Writer:
 
     def _sample(self, sample: int | None) -> int | None:
         """A key's sample as an index (None: the key names no sample where there are several)."""
-        if self.samples == 1:
+        if not self.combine:
             return 0 if sample is None else None
         return None if sample is None or not 1 <= sample <= self.samples else sample - 1
 
@@ -988,20 +1061,25 @@ class Writer:
                 node = self.graph.node_of(key.plain())
                 layer = self._place[self.graph.family_of(node).start][0]
                 return (3, -layer, 2, node) if self.sequential else (4, node, 99)
-            if (key == LOSS_AFTER or key.is_total_loss) and self.samples > 1:
+            if (key == LOSS_AFTER or key.is_total_loss) and self.combine:
                 return (2,)
+            if key.kind == "penalty":
+                return (1, self.samples)  # after every sample's loss, before the total
             node = self.graph.output if key == LOSS_AFTER else self.graph.node_of(key)
             family = self.graph.family_of(node)
             s = self._sample(key.sample) or 0
             return (0 if family.stage == "forward" else 1, s, self.graph.families.index(family), node)
         s = 0 if key.sample is None else key.sample - 1
+        if key.of.kind == "penalty":
+            node = self.graph.node_of(key.wrt)
+            return (3, -self._place[self.graph.family_of(node).start][0], 1, node, 0)
         if key.of == self.objective and not key.local:
             node = self.graph.node_of(key.wrt)
             if node == self.graph.output:
                 return (3, -self.network.depth, -1)  # the seed, ∂f/∂f = 1
             layer, place = self._place[self.graph.family_of(node).start]
-            if key.sample is None and self.samples > 1:
-                return (3, -layer, 1, node)
+            if key.sample is None and self.combine:
+                return (3, -layer, 1, node, 1)
             return (3, -layer, 0, s, place, node, 1)
         argument = self.graph.node_of(key.wrt)  # a local derivative: just before the first gradient that uses it
         user = argument if self.has_gradient(argument) else self.graph.node_of(key.of)
@@ -1016,7 +1094,9 @@ class Writer:
     def loss_section(self, kind: str, title: str) -> Section:
         families = [f for f in self.graph.operations() if f.stage == "loss"]
         steps = [self.forward(int(n), s) for s in range(self.samples) for f in families for n in f.ids]
-        if self.samples > 1:
+        if self.penalty is not None:
+            steps.append(self.penalty_step())
+        if self.combine:
             steps.append(self.total())
         return Section(kind, title, tuple(steps))
 
@@ -1047,8 +1127,9 @@ class Writer:
                             written.add(gradient.key)
                             steps.append(gradient)
             sections.append(Section("backward", f"Backward pass: {self.network.section_title(layer)}", tuple(steps), layer=layer))
-            if self.samples > 1:
-                combined = tuple(self.combined(int(n)) for f in parameters for n in f.ids)
+            if self.combine:
+                combined = tuple(step for f in parameters for n in f.ids
+                                 for step in ((self.penalty_gradient(int(n)),) if self.penalized(int(n)) else ()) + (self.combined(int(n)),))
                 sections.append(Section("gradients", f"Gradients of the total loss: layer {layer}", combined, layer=layer))
             if self.sequential:
                 sections.append(Section("update", f"Update: layer {layer}", self._updates(parameters), layer=layer))

@@ -846,3 +846,64 @@ def _check_any(op: Operation) -> bool:
         assert np.allclose(recognised[where], derived[where], rtol=1e-9, atol=1e-12), (op, wrt)
         assert np.allclose(local[..., wrt][where], printed[where], rtol=1e-12, atol=1e-15), (op, wrt)
     return True
+
+
+# ---------------------------------------------------------------------------
+# The penalty of loss.regularization (SPEC.md §9)
+# ---------------------------------------------------------------------------
+
+#: the penalty's coefficients as symbols (λ₂ of the L2 term, λ₁ of the L1 term)
+L2, L1 = sp.symbols("lambda_l2 lambda_l1", positive=True)
+_W = sp.Symbol("w", real=True)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """``(λ₂/2)·Σ w² + λ₁·Σ |w|`` over the weights (not the biases), added once to the loss.
+
+    Its local equation per weight, ``(λ₂/2)·w² + λ₁·|w|``, is differentiated by SymPy once:
+    ``λ₂·w + λ₁·sign(w)`` — the term each weight's gradient gets (at w = 0 the L1 part is 0,
+    as torch's ``sign``)."""
+
+    l2: float
+    l1: float
+
+    def term(self, w: sp.Expr) -> sp.Expr:
+        parts = []
+        if self.l2:
+            parts.append(sp.Mul(sp.Rational(1, 2), L2, sp.Pow(w, 2, evaluate=False), evaluate=False))
+        if self.l1:
+            parts.append(sp.Mul(L1, sp.Abs(w), evaluate=False))
+        return sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
+
+    def expression(self, weights: Sequence[sp.Symbol]) -> sp.Expr:
+        """The whole penalty over ``weights``: ``(λ₂/2)·(w₁² + w₂² + …) + λ₁·(|w₁| + …)``."""
+        parts = []
+        if self.l2:
+            parts.append(sp.Mul(sp.Rational(1, 2), L2, sp.Add(*(sp.Pow(w, 2, evaluate=False) for w in weights), evaluate=False), evaluate=False))
+        if self.l1:
+            parts.append(sp.Mul(L1, sp.Add(*(sp.Abs(w) for w in weights), evaluate=False), evaluate=False))
+        return sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
+
+    def derivative(self, w: sp.Symbol) -> sp.Expr:
+        """SymPy's derivative of the one-weight term with respect to ``w``."""
+        return _penalty_derivative(self.l2 != 0, self.l1 != 0).xreplace({_W: w})
+
+    def coefficients(self) -> dict[sp.Symbol, float]:
+        return {symbol: value for symbol, value in ((L2, self.l2), (L1, self.l1)) if value}
+
+    def value(self, weights: np.ndarray) -> float:
+        return float(self.l2 / 2 * np.sum(weights * weights) + self.l1 * np.sum(np.abs(weights)))
+
+    def gradient(self, weights: np.ndarray) -> np.ndarray:
+        return self.l2 * weights + self.l1 * np.sign(weights)
+
+
+@lru_cache(maxsize=None)
+def _penalty_derivative(l2: bool, l1: bool) -> sp.Expr:
+    derived = sp.diff(Penalty(1.0 if l2 else 0.0, 1.0 if l1 else 0.0).term(_W).doit(), _W)
+    # as the texts write it: the coefficient first (λ·w + λ₁·sign(w)), the L2 term first
+    terms = sorted(sp.Add.make_args(derived), key=lambda t: L1 in t.free_symbols)
+    ordered = [sp.Mul(*sorted(sp.Mul.make_args(t), key=lambda f: f not in (L2, L1)), evaluate=False) for t in terms]
+    assert sp.simplify(sp.Add(*ordered) - derived) == 0
+    return sp.Add(*ordered, evaluate=False) if len(ordered) > 1 else ordered[0]

@@ -28,6 +28,8 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ``m(W2[1,1])@2``         an optimizer's state of a parameter after step 2 (``v``, ``G``, ``s``, ``m``,
                          ``v``; Adam's corrected ``m_hat``, ``v_hat``); ``…@0`` the zero it starts at
 ``beta1``, ``eta``       an optimizer's hyperparameter; ``t@2`` the step number Adam's correction reads
+``penalty``              ``loss.regularization``'s term of the loss, (λ/2)·Σ w² + λ₁·Σ |w|;
+                         ``dpenalty/dW2[1,1]`` its term of a weight's gradient; ``l2``, ``l1`` the λs
 ======================  ==========================================================
 
 This module is the only place where names are built or taken apart: everything
@@ -42,12 +44,12 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
-Kind = Literal["x", "y", "z", "a", "W", "U", "b", "loss", "loss_after", "node", "zero", "hyper",
+Kind = Literal["x", "y", "z", "a", "W", "U", "b", "loss", "loss_after", "node", "zero", "hyper", "penalty",
                "v", "G", "s", "m", "m_hat", "v_hat"]
 #: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
 STATE_KINDS = ("v", "G", "s", "m", "m_hat", "v_hat")
 #: an optimizer's hyperparameters and the step number (kind "hyper", by ``name``)
-HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "t")
+HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "t", "l2", "l1")
 #: the step of the forward pass with the final parameters (``@end``)
 END = "end"
 Step = Union[int, Literal["end"]]
@@ -228,6 +230,8 @@ def _quantity_text(q: Quantity) -> str:
         return body + (f"@{q.step}" if q.step != 1 else "")  # @0: the zero a state starts at
     elif kind == "hyper":
         body = q.name
+    elif kind == "penalty":
+        body = "penalty"
     else:
         raise ValueError(f"no canonical name for a quantity of kind {kind!r}")
     if q.after:
@@ -291,6 +295,8 @@ def node(name: str) -> Quantity:
 
 
 LOSS = Quantity("loss")
+#: loss.regularization's term of the loss (SPEC.md §9)
+PENALTY = Quantity("penalty")
 #: the total loss with the final parameters (``loss@end`` is read as this)
 LOSS_AFTER = Quantity("loss_after")
 
@@ -307,6 +313,7 @@ _QUANTITY = re.compile(
       | U(?P<u_l>\d+)\[(?P<u_j>\d+,\s*\d+)\]
       | b(?P<b_l>\d+)(?:\[(?P<b_j>\d+)\])?
       | (?P<loss_after>loss_after)
+      | (?P<penalty>penalty)
       | (?P<loss>loss)(?:\[(?P<loss_k>\d+(?:,\s*\d+)?)\])?
       | (?P<state>m_hat|v_hat|[vGsm])\((?P<param>[WUb]\d+(?:\[\d+(?:,\s*\d+)*\])?)\)
     )(?:\#(?P<sample>\d+))?(?P<after>')?$""",
@@ -352,6 +359,10 @@ def parse_quantity(text: str) -> Quantity:
         return owner.state(g["state"], 1)
     elif g["loss_after"]:
         q = Quantity("loss_after", sample=sample)
+    elif g["penalty"]:
+        if sample is not None:
+            raise NameError_(f"{text!r}: the penalty belongs to the weights, not to a sample")
+        q = PENALTY
     else:
         q = Quantity("loss", None, tuple(int(k) for k in g["loss_k"].split(",")) if g["loss_k"] else (), sample)
     if g["after"]:

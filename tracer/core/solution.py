@@ -100,6 +100,9 @@ class Sum:
     scale: float | None = None  # e.g. 1/3 for samples: mean
     scale_reason: str = ""  # "mean over 3 samples"
     vanishing: tuple[bool, ...] = ()  # terms with a factor exactly 0 (e.g. y_k = 0 in a cross-entropy)
+    #: terms added after the scale, belonging to no sample: loss.regularization's penalty (in the
+    #: total loss) and its λ·w (in a weight's gradient)
+    extra: tuple[Chain, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def substituted(form: Form) -> list[Union[Factor, Binding]]:
     if isinstance(form, Chain):
         return list(form.factors)
     if isinstance(form, Sum):
-        return [f for term in form.terms for f in term.factors]
+        return [f for term in form.terms + form.extra for f in term.factors]
     return [form.parameter, form.gradient]
 
 
@@ -217,6 +220,7 @@ class TrainingStep:
     #: an optimizer's quantities after the step (SPEC.md §9), per name (``m``, ``v``, ``m_hat``, …)
     #: per trained parameter; empty for plain gradient descent
     optimizer_state: dict[str, dict[Quantity, float]] = field(default_factory=dict)
+    penalty: float | None = None  # loss.regularization's term of the loss (included in ``loss``)
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
     arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
     maps: Callable[[], tuple[FeatureMaps, ...]] | None = field(default=None, repr=False, compare=False)

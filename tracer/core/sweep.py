@@ -79,11 +79,14 @@ def _rounded(values: np.ndarray, size: np.ndarray) -> np.ndarray:
         return np.where(np.abs(values) <= ROUNDING * size, 0.0, values)
 
 
-def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Descend | None = None, *, sequential: bool = False) -> Pass:
+def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Descend | None = None, *, sequential: bool = False,
+            penalty: np.ndarray | None = None) -> Pass:
     """The chain rule from each sample's loss back to every node, and the update.
 
     ``weights`` (S,): how the samples' losses combine into the total loss. ``descend``:
     the update rule of the parameters (None: no update, ``after`` = the old values).
+    ``penalty`` (N,): a term of the total loss's gradient that is no sample's (loss.regularization's
+    λ·w), added to the combined gradient.
     """
     S, N = values.shape
     adjoint = np.zeros((S, N))
@@ -114,7 +117,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
             _scatter(adjoint, size, family.args, np.where(shared, upstream * derivative, 0.0))
             for leaf in families:
                 if leaf.op is None and leaf.shared and leaves_done.get(leaf.start) == position:
-                    _finish(leaf, adjoint, size, weights, gradient, after, current, descend)
+                    _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty)
                     updated.add(leaf.start)
             through = family.op.local(current[:, family.args], outputs, family.positions)
             derivative = np.where(shared, derivative, through)
@@ -123,7 +126,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
     if not sequential:
         for leaf in families:
             if leaf.op is None and leaf.shared:
-                _finish(leaf, adjoint, size, weights, gradient, after, current, descend)
+                _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty)
     for family in families:  # the leaves' own gradients (inputs, targets) are final too
         if family.op is None and not family.shared:
             ids = slice(family.start, family.stop)
@@ -131,12 +134,14 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
     return Pass(values, adjoint, local, gradient, after, frozenset(updated) if sequential else frozenset())
 
 
-def _finish(leaf, adjoint, size, weights, gradient, after, current, descend) -> None:
+def _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty=None) -> None:
     """A parameter family's gradient is complete: combine the samples, update."""
     ids = slice(leaf.start, leaf.stop)
     adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])
     total = _rounded(adjoint[:, ids].sum(axis=0), np.abs(adjoint[:, ids]).sum(axis=0) * adjoint.shape[0] + size[:, ids].sum(axis=0))
     combined = total if np.all(weights == 1.0) else total * weights[0]
+    if penalty is not None:
+        combined = combined + penalty[ids]
     gradient[ids] = combined
     if descend is not None:
         after[ids] = descend(np.arange(leaf.start, leaf.stop), combined)

@@ -116,6 +116,7 @@ def solution_json(solution: Solution | GraphSolution) -> dict[str, Any]:
                 "params_after": group_parameters(problem, ts.params_after),
                 **({"batch": list(ts.batch)} if getattr(ts, "batch", None) else {}),
                 **({"optimizer": _optimizer_json(problem, ts.optimizer_state)} if ts.optimizer_state else {}),
+                **({"penalty": json_number(ts.penalty)} if ts.penalty is not None else {}),
             }
         )
     v = solution.verification

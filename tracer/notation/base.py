@@ -22,7 +22,9 @@ STATE_LETTERS = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": Glyph(r"\hat{m
 #: an optimizer's hyperparameters (the rate is the theme's own letter)
 HYPER_SYMBOLS = {"beta": Symbol(Glyph(r"\beta", "β")), "alpha": Symbol(Glyph(r"\alpha", "α")),
                  "beta1": Symbol(Glyph(r"\beta", "β"), ("1",)), "beta2": Symbol(Glyph(r"\beta", "β"), ("2",)),
-                 "eps": Symbol(Glyph(r"\varepsilon", "ε")), "t": Symbol("t")}
+                 "eps": Symbol(Glyph(r"\varepsilon", "ε")), "t": Symbol("t"),
+                 # loss.regularization's coefficients, apart from the rate (λ in the bracket theme)
+                 "l2": Symbol(LAMBDA, ("L2",)), "l1": Symbol(LAMBDA, ("L1",))}
 from tracer.notation.view import NamesView
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -33,6 +35,8 @@ def plain_optimizer_name(q: Quantity, parameter: str, rate: str) -> str:
     step 2, ``parameter`` its name as the text names it), ``β₁``, ``ε``, ``t``, the rate."""
     if q.is_state:
         return f"{STATE_LETTERS[q.kind] if isinstance(STATE_LETTERS[q.kind], str) else STATE_LETTERS[q.kind].plain}{str(q.step).translate(_SUBSCRIPT)}({parameter})"  # type: ignore[union-attr]
+    if q.name in ("l2", "l1"):
+        return HYPER_SYMBOLS[q.name].plain()  # λ_L2
     return rate if q.name == "eta" else HYPER_SYMBOLS[q.name].plain().replace("_", "").translate(_SUBSCRIPT)
 
 

@@ -250,6 +250,13 @@ class _Network:
     trainable: tuple[_Layer, ...] | None  # True where a parameter is trained, False where it stays fixed
     learning_rate: float
     order: str
+    l2: float = 0.0  # loss.regularization: (l2/2)·Σ W² + l1·Σ |W| over the weights, added once
+    l1: float = 0.0
+
+    def penalty(self, layers) -> float:
+        if not (self.l2 or self.l1):
+            return 0.0
+        return float(sum(self.l2 / 2 * np.sum(layer.weights ** 2) + self.l1 * np.sum(np.abs(layer.weights)) for layer in layers))
 
     @staticmethod
     def of(problem: Problem, training: bool = False) -> "_Network":
@@ -274,6 +281,8 @@ class _Network:
             trainable=masks,
             learning_rate=problem.training.learning_rate,
             order=problem.training.order,
+            l2=problem.loss.l2,
+            l1=problem.loss.l1,
         )
 
     def with_layers(self, layers) -> "_Network":
@@ -336,7 +345,7 @@ def _forward(net: _Network) -> _Forward:
         local.append(f.local_derivative(z, a))
     terms = net.loss.terms(a, net.y)
     sample_losses = net.loss.sample_loss(terms)
-    return _Forward(zs, as_, local, terms, sample_losses, float(_combine(sample_losses, net.samples_how)))
+    return _Forward(zs, as_, local, terms, sample_losses, float(_combine(sample_losses, net.samples_how)) + net.penalty(net.layers))
 
 
 @dataclass(frozen=True)
@@ -368,6 +377,9 @@ def _backward(net: _Network, fwd: _Forward, descend: Callable[[int, _Gradient], 
         inputs = fwd.a[l - 1] if l > 0 else net.x
         per_sample[l] = _parameter_gradient(layers[l], dloss_dz[l], inputs)
         combined[l] = per_sample[l].combined(sample_weight)
+        if net.l2 or net.l1:  # the penalty's own term of each weight's gradient (not the biases')
+            w = net.layers[l].weights
+            combined[l] = _Gradient(combined[l].weights + net.l2 * w + net.l1 * np.sign(w), combined[l].bias)
         if descend is not None:
             layers[l] = descend(l, combined[l])
         if l > 0:

@@ -129,6 +129,7 @@ class _Arrays:
         self.weight_state = [None if self.hyper is None else optimizers.initial_state(self.hyper, w.shape) for w in self.weights]
         self.bias_state = [None if self.hyper is None or b is None else optimizers.initial_state(self.hyper, np.shape(b)) for b in self.biases]
         self.t = 0
+        self.l2, self.l1 = problem.loss.l2, problem.loss.l1
 
     def values(self) -> dict[str, float]:
         parts = []
@@ -162,7 +163,10 @@ class _Arrays:
 
     def loss_of(self, output: np.ndarray, y: np.ndarray) -> float:
         per_sample = self.loss.sample_loss(self.loss.terms(output, y))
-        return float(per_sample.sum() if self.samples_how == "sum" else per_sample.mean())
+        data = float(per_sample.sum() if self.samples_how == "sum" else per_sample.mean())
+        if self.l2 or self.l1:
+            data += sum(self.l2 / 2 * float(np.sum(w * w)) + self.l1 * float(np.sum(np.abs(w))) for w in self.weights)
+        return data
 
     def update(self, x: np.ndarray, y: np.ndarray, report: bool = False) -> float | None:
         """One gradient-descent update on the batch (x, y); with ``report``, the batch's loss before it."""
@@ -180,8 +184,13 @@ class _Arrays:
             w = self.weights[l]
             if l > 0 and not self.sequential:
                 dloss_da = delta @ w  # Wᵀ δ through the old weights
-            if self.hyper is not None:
-                self._optimize(l, (delta.T * weight) @ inputs[l], delta, weight)
+            if self.hyper is not None or self.l2 or self.l1:
+                grad_w = (delta.T * weight) @ inputs[l]
+                if self.l2 or self.l1:
+                    grad_w = grad_w + self.l2 * w + self.l1 * np.sign(w)  # the penalty's term
+                self._optimize(l, grad_w, delta, weight)
+                if l > 0 and self.sequential:
+                    dloss_da = delta @ w
                 continue
             if self.all_weights[l]:
                 w -= (delta.T * step) @ inputs[l]  # ∂L/∂W = δ a_prevᵀ (summed over the batch)
@@ -197,19 +206,21 @@ class _Arrays:
 
     def _optimize(self, l: int, grad_w: np.ndarray, delta: np.ndarray, weight: float) -> None:
         """The optimizer's step of layer ``l`` (its state kept where a parameter is not trained)."""
-        assert self.hyper is not None
+        hyper = self.hyper or optimizers.Hyper("sgd")
         w = self.weights[l]
-        after, state, _ = optimizers.update(self.hyper, w, grad_w, self.weight_state[l], self.t, self.rates[l])
+        state_w = self.weight_state[l] or {}
+        after, state, _ = optimizers.update(hyper, w, grad_w, state_w, self.t, self.rates[l])
         mask = self.weight_masks[l]
         w[...] = np.where(mask, after, w)
-        self.weight_state[l] = {k: np.where(mask, v, self.weight_state[l][k]) for k, v in state.items()}
+        self.weight_state[l] = {k: np.where(mask, v, state_w[k]) for k, v in state.items()}
         if self.any_bias[l]:
             b = self.biases[l]
             grad_b = (delta.sum() if b.size == 1 else delta.sum(axis=0)) * weight
-            after, state, _ = optimizers.update(self.hyper, b, np.reshape(grad_b, np.shape(b)), self.bias_state[l], self.t, self.rates[l])
+            state_b = self.bias_state[l] or {}
+            after, state, _ = optimizers.update(hyper, b, np.reshape(grad_b, np.shape(b)), state_b, self.t, self.rates[l])
             mask = self.bias_masks[l]
             b[...] = np.where(mask, after, b)
-            self.bias_state[l] = {k: np.where(mask, v, self.bias_state[l][k]) for k, v in state.items()}
+            self.bias_state[l] = {k: np.where(mask, v, state_b[k]) for k, v in state.items()}
 
 
 def _is_classification(problem: Problem) -> bool:

@@ -148,7 +148,8 @@ class Printer:
         if isinstance(form, Chain):
             return [self._chain_symbolic(form)]
         if isinstance(form, Sum):
-            return self._scaled(self._terms([self._chain_symbolic(t) for t in form.terms]), form.scale)
+            extra = [f"+ {self._chain_symbolic(t)}" for t in form.extra]
+            return self._scaled(self._terms([self._chain_symbolic(t) for t in form.terms]), form.scale) + extra
         if isinstance(form, Update):
             minus, dot = ("-", r"\cdot") if self.dialect == "latex" else ("−", "·")
             return [f"{self.target(form.parameter.target)} {minus} {self.names.rate} {dot} {self.target(form.gradient.target)}"]
@@ -169,7 +170,8 @@ class Printer:
             return [self._product([self.operand(f.value) for f in form.factors], numbers=True)]
         if isinstance(form, Sum):
             terms = [self._product([self.operand(f.value) for f in t.factors], numbers=True) for t in form.terms]
-            return self._scaled(self._terms(terms), form.scale)
+            extra = [f"+ {self._product([self.operand(f.value) for f in t.factors], numbers=True)}" for t in form.extra]
+            return self._scaled(self._terms(terms), form.scale) + extra
         if isinstance(form, Update):
             minus = "-" if self.dialect == "latex" else "−"
             rate = self.operand(form.rate)

@@ -70,7 +70,8 @@ def _(form: Chain, inputs: Inputs) -> float:
 @_value.register
 def _(form: Sum, inputs: Inputs) -> float:
     total = sum(math.prod(inputs(f) for f in term.factors) for term in form.terms)
-    return total * form.scale if form.scale is not None else total
+    extra = sum(math.prod(inputs(f) for f in term.factors) for term in form.extra)
+    return (total * form.scale if form.scale is not None else total) + extra
 
 
 @_value.register
