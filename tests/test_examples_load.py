@@ -28,6 +28,13 @@ SIZES = {
     "perceptron_nand": "2-1",
     "perceptron_nor": "2-1",
     "perceptron_xor": "2-2-1",
+    "mazur_adam": "2-2-2",
+    "optimizer_momentum": "2-1",
+    "optimizer_nesterov": "2-1",
+    "optimizer_adagrad": "2-1",
+    "optimizer_rmsprop": "2-1",
+    "optimizer_adam": "2-1",
+    "regularization_l2": "2-1",
 }
 
 #: the graph examples (SPEC §7): their computed nodes, in the file's order

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pytest import approx
 
+from conftest import needs
 from tracer.core import derive
 from tracer.core.keys import parse
 from tracer.numeric import mlp as numeric
@@ -341,3 +342,47 @@ def test_a_long_run_with_a_penalty_agrees_with_the_written_out_steps():
     e = w @ np.array(X) + b - Y
     assert np.allclose(e * np.array(X) + 0.1 * w, 0, atol=1e-4)  # ∂loss/∂w → 0
     assert e == approx(0.0, abs=1e-4) and np.allclose(w, 0, atol=1e-3)  # the bias, not penalised, closes the error; w decays to 0
+
+
+# -- quiz mistakes made for real ----------------------------------------------------------
+
+
+def test_the_optimizers_mistakes_are_made_for_real():
+    from tracer.teach.mistakes import MistakenSolutions
+
+    adam = derive.solve(load(EXAMPLES / "optimizer_adam.yaml"))
+    wrong = {w.mistake.key: w.value for w in MistakenSolutions(adam).wrong_values("m_hat(W1[1,1])")}
+    m1 = adam.steps[0].optimizer_state["m"]["W1[1,1]"]
+    assert wrong["no_bias_correction"] == approx(m1, rel=1e-15)  # m̂ taken as m = 0.1·g = −0.09
+    first = {w.mistake.key: w.value for w in MistakenSolutions(adam).wrong_values("v_hat(W1[1,1])")}
+    assert first["gradient_not_squared"] == approx(-0.9, rel=1e-12)  # (1 − β₂)·g / (1 − β₂) = g
+    momentum = derive.solve(load(EXAMPLES / "optimizer_momentum.yaml"))
+    after = {w.mistake.key: w.value for w in MistakenSolutions(momentum).wrong_values("W1[1,1]'@2")}
+    # the velocity of the step before: step 1 moves by v₀ = 0 (θ stays 0.5), step 2 by v₁ = g₁ = −0.9
+    assert after["momentum_after_step"] == approx(0.5 - 0.1 * -0.9, rel=1e-15)
+
+
+def test_a_quiz_on_an_optimizer_states_its_equations(tmp_path):
+    text = (EXAMPLES / "optimizer_adam.yaml").read_text(encoding="utf-8") + (
+        "randomize:\n  weights: [-0.5, -0.25, 0.25, 0.5]\n  ask: [\"m_hat(W1[1,1])@2\", \"W1[1,1]'@2\"]\n  digits: 4\n  options: 3\n")
+    path = tmp_path / "q.yaml"
+    path.write_text(text, encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "tracer", "quiz", str(path), "--count", "3", "--seed", "1", "-o", str(tmp_path / "q")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    sheet = (tmp_path / "q" / "questions.md").read_text(encoding="utf-8")
+    assert "The update is Adam (torch.optim.Adam)" in sheet and r"\hat{m}_{t} = \frac{m_{t}}{1 - \beta_1^{t}}" in sheet
+    assert "2 simultaneous adam steps" in sheet
+    key = (tmp_path / "q" / "key.md").read_text(encoding="utf-8")
+    assert "`no_bias_correction`" in key
+
+
+@needs("latexmk")
+def test_three_written_out_adam_steps_compile_without_overfull_boxes(tmp_path):
+    from tracer.render.document import compile_pdf
+
+    sol = derive.solve(load(EXAMPLES / "mazur_adam.yaml"))
+    for notation in ("mazur", "bracket"):
+        pdf = compile_pdf(render(sol, "tex", notation=notation), tmp_path / f"adam-{notation}.pdf")
+        log = pdf.with_suffix(".log").read_text(errors="replace")
+        assert "Overfull" not in log, notation

@@ -420,7 +420,10 @@ def statement_view(problem: Problem, printer: Printer, escape) -> dict:
         "layers": layers,
         "loss_kind": loss.kind.replace("_", " "),
         "loss_detail": (f"factor {printer.number(loss.factor)}" if loss.kind == "mse" else f"log {loss.log}")
-        + f", outputs {loss.outputs}, samples {loss.samples}",
+        + f", outputs {loss.outputs}, samples {loss.samples}"
+        + "".join(f", {name} penalty {printer.number(value)} on the weights" for name, value in (("L2", loss.l2), ("L1", loss.l1)) if value),
+        # what a step does: plain gradient descent or the optimizer (named as the solution states it)
+        "update_rule": "gradient-descent" if problem.training.optimizer.plain else problem.training.optimizer.name,  # type: ignore[attr-defined]
         "samples_total": len(data),
         "samples_hidden": len(data) - len(shown),
         "order": problem.training.order,  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from tracer.export.moodle import quiz_xml
 from tracer.render.printing import escape_markdown, escape_tex
 from tracer.teach.mistakes import MISTAKES
 from tracer.teach.quiz import QuizSpec, Variant
-from tracer.render.document import environment, printer_for, render, statement_view
+from tracer.render.document import environment, optimizer_view, printer_for, render, statement_view
 
 LETTERS = "abcdefgh"
 #: significant digits of the worked solutions in the key
@@ -151,7 +151,16 @@ def _context(variants: list[Variant], info: SetInfo, fmt_: str) -> dict:
         "variants": [_variant_view(v, info, fmt_) for v in variants],
         "preamble": next((v.documents.get("tex_preamble", "") for v in variants if v.documents.get("tex_preamble")), ""),
         "mistakes": [{"key": m.key, "explanation": m.explanation} for m in MISTAKES.values()],
+        # the set's optimizer (every variant has the problem's): its equations, as the solutions state them
+        "optimizer": _optimizer(variants),
     }
+
+
+def _optimizer(variants: list[Variant]) -> dict | None:
+    problem = variants[0].problem if variants else None
+    if not isinstance(problem, Problem):
+        return None
+    return optimizer_view(problem, printer_for(problem, "latex", None, 9))
 
 
 def sheet(variants: list[Variant], info: SetInfo, fmt_: str) -> str:

@@ -34,6 +34,14 @@ A network with conv2d, pooling or rnn layers (SPEC.md §8) adds the slips of tho
 * ``pooled_to_every_input`` — ∂(max of a window)/∂(each input) taken as 1 for every input;
 * ``forgot_time_step`` — a state's ∂loss/∂a[t,j] without its terms through z[t+1,·].
 
+An optimizer's update (SPEC.md §9) adds the slips of its equations:
+
+* ``no_bias_correction`` — Adam's m̂ and v̂ taken as m and v (1 − βᵗ forgotten);
+* ``gradient_not_squared`` — the second moment (Adam's v, RMSprop's s, AdaGrad's G)
+  accumulated from g instead of g²;
+* ``momentum_after_step`` — the parameter moved by the velocity of the step before
+  (θ' = θ − η·v_{t−1}), the velocity updated only after the step.
+
 A mistake that does not apply to a quantity (or gives the right number) yields None.
 """
 
@@ -44,6 +52,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
+import sympy as sp
+
+from tracer.core import optimizers
 from tracer.core.derive import solve
 from tracer.core.keys import Key, NameError_, Partial, Quantity
 from tracer.core.solution import (
@@ -56,7 +67,7 @@ from tracer.core.solution import (
     Sum,
     Update,
 )
-from tracer.teach.replay import Inputs, evaluate, key_of, replay
+from tracer.teach.replay import Inputs, evaluate, expression_value, key_of, replay
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,9 @@ MISTAKES: dict[str, Mistake] = {
         Mistake("kernel_not_flipped", "does not rotate the kernel by 180° in ∂loss/∂(the layer's input): uses W[f,c,k+1−m,k+1−n] for W[f,c,m,n]"),
         Mistake("pooled_to_every_input", "sends a max-pooling window's gradient to every input of the window, not only to its largest"),
         Mistake("forgot_time_step", "forgets a state's contribution through the next time step (∂loss/∂h_t without the path through U to h_{t+1})"),
+        Mistake("no_bias_correction", "forgets Adam's bias correction: takes m̂ = m and v̂ = v instead of dividing by 1 − βᵗ"),
+        Mistake("gradient_not_squared", "accumulates the gradient g instead of its square g² in the second moment (Adam's v, RMSprop's s, AdaGrad's G)"),
+        Mistake("momentum_after_step", "moves the parameter by the velocity of the step before (θ − η·v_{t−1}) and updates the velocity only after the step"),
     )
 }
 
@@ -158,6 +172,50 @@ def _layer_patches(solution: Solution) -> dict[str, Callable]:
         return evaluate(shortened, inputs) if kept else 0.0
 
     return {"kernel_not_flipped": kernel_not_flipped, "pooled_to_every_input": pooled_to_every_input, "forgot_time_step": forgot_time_step}
+
+
+def _optimizer_patches(solution: Solution) -> dict[str, Callable]:
+    """The slips of an optimizer's equations, each an equation of the update evaluated the wrong way."""
+
+    def values(step: Step, inputs: Inputs) -> dict:
+        return {b.symbol: inputs.binding(b) for b in step.form.bindings}  # type: ignore[union-attr]
+
+    def is_state(step: Step, *kinds: str) -> bool:
+        return isinstance(step.key, Quantity) and step.key.kind in kinds and isinstance(step.form, Expression)
+
+    def no_bias_correction(step: Step, inputs: Inputs):
+        if is_state(step, "m_hat", "v_hat"):
+            return values(step, inputs)[optimizers.STATE["m" if step.key.kind == "m_hat" else "v"]]  # type: ignore[union-attr]
+        return None
+
+    def gradient_not_squared(step: Step, inputs: Inputs):
+        if not is_state(step, "v", "s", "G"):
+            return None
+        squared = sp.Pow(optimizers.GRAD, 2, evaluate=False)
+        form = step.form
+        if squared not in form.symbolic.atoms(sp.Pow):  # type: ignore[union-attr]
+            return None  # momentum's velocity has no square
+        wrong = dataclasses.replace(form, symbolic=form.symbolic.xreplace({squared: optimizers.GRAD}))  # type: ignore[union-attr, arg-type]
+        return expression_value(wrong, values(step, inputs))
+
+    def momentum_after_step(step: Step, inputs: Inputs):
+        if not (isinstance(step.key, Quantity) and step.key.after and isinstance(step.form, Expression)):
+            return None
+        v, before = optimizers.STATE["v"], optimizers.previous("v")
+        symbols = {b.symbol for b in step.form.bindings}
+        if v not in symbols or before in symbols or optimizers.HYPER["beta1"] in symbols:
+            return None  # not momentum's θ' = θ − η·v
+        previous = next((b for b in step.form.bindings if b.symbol == v), None)
+        state = previous.target  # v(θ)@t: the velocity of the step before is v(θ)@(t − 1)
+        earlier = replace(state, step=state.step - 1)  # type: ignore[union-attr, operator]
+        known = dict(values(step, inputs))
+        if earlier.step == 0:  # type: ignore[union-attr]
+            known[v] = 0.0  # the velocity starts at zero
+        else:
+            known[v] = inputs.changed.get(earlier, solution.index[earlier].value if earlier in solution.index else math.nan)
+        return expression_value(step.form, known)
+
+    return {"no_bias_correction": no_bias_correction, "gradient_not_squared": gradient_not_squared, "momentum_after_step": momentum_after_step}
 
 
 def _patch_added_gradient(step: Step, inputs: Inputs):
@@ -343,6 +401,9 @@ class MistakenSolutions:
         self.replayed: dict[str, dict[str, float]] = {}
         if wide:  # the slips of its own layers first: the wrong options a quiz takes before the others
             for key, patch in _layer_patches(solution).items():
+                self.replayed[key] = replay(solution, patch=patch, undefined_as_nan=True)
+        if not solution.problem.training.optimizer.plain:
+            for key, patch in _optimizer_patches(solution).items():
                 self.replayed[key] = replay(solution, patch=patch, undefined_as_nan=True)
         self.replayed.update({
             "no_activation_derivative": replay(solution, patch=_patch_no_activation_derivative, undefined_as_nan=wide),
