@@ -52,6 +52,8 @@ NETWORKS = [
     ("784-32-10", [784, 32, 10], ["relu", "softmax"]),
 ]
 MAZUR_LABEL, MAZUR_STEPS = "Mazur ×10,000", 10_000
+#: the same run with Adam (SPEC §9): the optimizer's state carried through every update
+ADAM_LABEL = "Adam ×10,000"
 #: graph problems (SPEC §7): label, number of equations
 GRAPHS = [("graph 10", 10), ("graph 1,000", 1000)]
 #: a convolutional network (SPEC §8): 1×28×28, 8 filters 3×3, 2×2 max-pooling, dense 10
@@ -125,10 +127,12 @@ def size_of(problem) -> int:
     return len(problem.parameter_keys)
 
 
-def mazur_mapping(steps: int) -> dict:
-    """examples/mazur.yaml, trained for ``steps`` steps."""
+def mazur_mapping(steps: int, optimizer: str = "sgd") -> dict:
+    """examples/mazur.yaml, trained for ``steps`` steps (with ``optimizer``)."""
     raw = yaml.safe_load((ROOT / "examples" / "mazur.yaml").read_text(encoding="utf-8"))
     raw["training"]["steps"] = steps
+    raw["training"]["optimizer"] = optimizer
+    raw.pop("randomize", None)
     return raw
 
 
@@ -198,6 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     mappings = {label: random_mapping(sizes, acts) for label, sizes, acts in NETWORKS}
     mappings[MAZUR_LABEL] = mazur_mapping(MAZUR_STEPS)
+    mappings[ADAM_LABEL] = mazur_mapping(MAZUR_STEPS, "adam")
     mappings.update({label: graph_mapping(n) for label, n in GRAPHS})
     mappings[CONV_LABEL] = conv_mapping()
     problems = {label: from_mapping(raw, "benchmark") for label, raw in mappings.items()}
@@ -205,7 +210,7 @@ def main() -> None:
     solve(random_problem([2, 2, 2], ["sigmoid", "softmax"]))  # imports and one-off SymPy checks, not counted
     in_process = {label: timed(lambda: json.dumps(solution_json(solve(problem)))) for label, problem in problems.items()}
     naive_s = {label: naive(problems[label]) for label in problems
-               if args.naive and isinstance(problems[label], Problem) and label != MAZUR_LABEL and len(problems[label].parameter_keys) < 100}
+               if args.naive and isinstance(problems[label], Problem) and label not in (MAZUR_LABEL, ADAM_LABEL) and len(problems[label].parameter_keys) < 100}
 
     # as an installed package has them: this tree's modules compiled to bytecode (an editable
     # install under PYTHONDONTWRITEBYTECODE=1 would otherwise compile them in every process)
@@ -220,7 +225,7 @@ def main() -> None:
     print(f"{'problem':>14} {'size':>11} {'solve+json (s)':>15} {'s / 1k params':>14} {'process (s)':>12} {'× bare import':>14} {'naive (s)':>10}")
     for label, problem in problems.items():
         n = size_of(problem)
-        per_k = f"{1000 * in_process[label] / n:>14.3f}" if label != MAZUR_LABEL else f"{'':>14}"
+        per_k = f"{1000 * in_process[label] / n:>14.3f}" if label not in (MAZUR_LABEL, ADAM_LABEL) else f"{'':>14}"
         naive_col = f"{naive_s[label]:10.2f}" if label in naive_s else f"{'-':>10}"
         print(f"{label:>14} {n:>11} {in_process[label]:>15.3f} {per_k} {process[label]:>12.2f} {process[label] / bare:>14.1f} {naive_col}")
     print(f"{'bare import':>14} {'':>11} {'':>15} {'':>14} {bare:>12.2f} {1:>14.1f} {'':>10}")
