@@ -434,10 +434,58 @@ def test_a_loss_at_every_step_sends_each_state_two_gradients():
     assert from_mapping(to_mapping(problem), problem.source) == problem
 
 
+SEQUENCE_MEAN = {
+    "title": "Two outputs at every step, their terms averaged",
+    "network": {"inputs": 1, "layers": [
+        {"type": "rnn", "units": 2, "weights": [[0.5], [-0.3]], "recurrent": [[0.1, -0.4], [0.6, 0.2]],
+         "bias": [0.0, 0.1], "outputs": "sequence"},
+        {"units": 2, "activation": "identity", "weights": [[0.8, -0.5], [0.3, 0.4]], "bias": [0.2, -0.1]}]},
+    "loss": {"kind": "mse", "factor": 0.5, "outputs": "mean"},
+    "data": [{"x": [[1.0], [0.5], [-1.0]], "y": [[0.5, 0.1], [0.0, 0.2], [-0.5, 0.3]]}],
+    "training": {"learning_rate": 0.2, "steps": 1},
+}
+
+
+def test_a_sequence_loss_averages_each_steps_outputs_and_sums_the_steps():
+    """loss = Σ_t (1/K) Σ_k ½(y[t,k] − o[t,k])², K = 2: each step's two terms averaged, the steps
+    added (not divided by T as well); ∂loss/∂o[t,k] = (o − y)/K, and BPTT as before."""
+    solution = solve(from_mapping(SEQUENCE_MEAN))
+    assert solution.verification.ok
+    h = _states()
+    W2, b2 = np.array([[0.8, -0.5], [0.3, 0.4]]), np.array([0.2, -0.1])
+    targets = np.array([[0.5, 0.1], [0.0, 0.2], [-0.5, 0.3]])
+    outs = np.array([W2 @ h[t] + b2 for t in (1, 2, 3)])
+    by_hand = sum(sum((outs[t, k] - targets[t, k]) ** 2 / 2 for k in range(2)) / 2 for t in range(3))
+    assert solution.value("loss") == pytest.approx(by_hand, rel=1e-14)
+    assert solution.value("loss") == pytest.approx(0.079733465, abs=1e-9)
+    assert solution.value("dloss/da2[3,2]") == pytest.approx((outs[2, 1] - targets[2, 1]) / 2, rel=1e-13)
+    deltas, upstream = {}, np.zeros(2)
+    for t in (3, 2, 1):
+        upstream = upstream + W2.T @ ((outs[t - 1] - targets[t - 1]) / 2)
+        deltas[t] = (1 - h[t] ** 2) * upstream
+        upstream = U.T @ deltas[t]
+    dU = sum(np.outer(deltas[t], h[t - 1]) for t in (1, 2, 3))
+    assert values(solution, "dloss/dU1", (2, 2)) == pytest.approx(dU, rel=1e-12)
+    fd = twin.finite_differences(SEQUENCE_MEAN)
+    assert values(solution, "dloss/dW2", (2, 2)) == pytest.approx(fd["W2"], rel=1e-7)
+    assert values(solution, "dloss/dU1", (2, 2)) == pytest.approx(fd["U1"], rel=1e-6)
+    text = render_text(SEQUENCE_MEAN)
+    assert ("loss = (loss[1,1] + loss[1,2])/2 + (loss[2,1] + loss[2,2])/2 + (loss[3,1] + loss[3,2])/2 = "
+            "(0.0141761456 + 0.00984414693)/2 + ") in text
+    assert "∂loss/∂a2[3,2] = (−(y[3,2] − a2[3,2]))/2 = " in text
+    assert "averaged over the outputs of each time step, the steps summed" in solution.problem.describe()
+    assert from_mapping(to_mapping(solution.problem)) == solution.problem
+
+
+def render_text(mapping: dict) -> str:
+    from tracer.render.document import render
+
+    return render(solve(from_mapping(mapping)), "text")
+
+
 SEQUENCE_BAD = [
     (lambda r: r["data"][0].update(y=[[0.5], [0.0]]), "data[0].y: 3 targets expected (one per time step), got 2"),
     (lambda r: r["data"][0].update(y=[[0.5, 1.0], [0.0], [1.0]]), "data[0].y[0]: 1 numbers expected (units of the output layer)"),
-    (lambda r: r["loss"].update(outputs="mean"), "loss.outputs: with outputs: sequence the loss sums its terms"),
     (lambda r: r["network"]["layers"].insert(1, {"type": "flatten"}), "network.layers[1]: above an rnn with outputs: sequence only dense layers"),
 ]
 

@@ -326,6 +326,8 @@ class Problem:
             else:
                 parts.append(f"layer {l}: {layer.units} × {layer.activation.name}" + (" at every time step" if layer.per_step else ""))
         kind = self.loss.kind.replace("_", " ")
+        if self.loss.outputs == "mean":
+            kind += ", averaged over the outputs" + (" of each time step, the steps summed" if self.target_steps else "")
         return (
             f"{self.title or '(untitled)'}: a network on a {shape} input ({'; '.join(parts)}); "
             f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; loss {kind}; "
@@ -865,8 +867,6 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     if steps:
         first = (steps, net.inputs)  # type: ignore[assignment]
     samples = []
-    if per_step and model.loss.outputs != "sum":
-        raise fail("loss.outputs", "with outputs: sequence the loss sums its terms over outputs and time steps (outputs: sum); mean is not built yet")
     for s_, sm in enumerate(model.data):
         where = f"data[{s_}]"
         x = _nested(sm.x, first, f"{where}.x", fail)

@@ -191,10 +191,11 @@ def build(problem: Problem) -> Network:
                 for t, source in enumerate(reads)]
         previous = made if isinstance(previous, list) else made[0]
     term = functions.loss_term(problem.loss)
-    if isinstance(previous, list):  # a term per output per time step; the sample's loss sums them all
+    if isinstance(previous, list):  # a term per output per time step; the steps add up, each step's
+        # terms summed or averaged over the outputs (loss.outputs): Σ_t (1/K) Σ_k loss[t,k] for mean
         pairs = np.stack([np.concatenate([f.ids for f in previous]), y.ids], axis=1)
         terms = add("loss", None, (steps, outputs), "loss", op=term, args=pairs, fused=True)
-        total = functions.Total(steps * outputs, False)
+        total = functions.Total(steps * outputs, problem.loss.outputs == "mean", groups=steps)
     else:
         terms = add("loss", None, (outputs,), "loss", op=term, args=np.stack([previous.ids, y.ids], axis=1), fused=True)
         total = functions.Total(outputs, problem.loss.outputs == "mean")
