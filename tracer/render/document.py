@@ -26,7 +26,7 @@ from tracer.core import keys
 from tracer.core.keys import Key, Quantity
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
 from tracer.render.feature_maps import feature_map_views
-from tracer.render.unrolled import unrolled_layout
+from tracer.render.unrolled import recurrent_stack, unrolled_layout
 from tracer.spec import Problem
 from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
@@ -197,6 +197,7 @@ class DocumentBuilder:
             "steps": steps,
             "feature_maps": feature_map_views(sol, self.p) if (self.scalar and self.keep is None and isinstance(sol, Solution)) else [],
             "unrolled": unrolled_layout(sol) if (self.keep is None and isinstance(sol, Solution)) else None,
+            "unrolled_title": "The recurrent layers unrolled in time" if recurrent_stack(sol.problem) > 1 else "The recurrent layer unrolled in time",
             "closing": closing,
             "loss_before": self.p.number(first_loss),
             "loss_after": self.p.number(sol.loss_after),
