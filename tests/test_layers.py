@@ -781,3 +781,72 @@ def test_bad_stacks_exit_2_naming_the_field(change, message, tmp_path):
     out = run("solve", str(path), code=2)
     assert message in out, out
     assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------
+# The rnn layer in the matrix form: BPTT step by step with column vectors
+# ---------------------------------------------------------------------------
+
+
+def test_the_rnn_in_matrix_form_writes_bptt_with_numbers():
+    """δ_t = f'(z_t) ⊙ (W2ᵀ δ2_t + Uᵀ δ_{t+1}) and ∂J/∂U = Σ_t δ_t h_{t−1}ᵀ, with the numbers computed
+    here by hand (rnn_sequence), and the sums equal to the gradients the update uses."""
+    from tracer.render.document import render
+
+    solution = solve(load(SEQUENCE))
+    h = _states()
+    W2, targets = np.array([0.8, -0.5]), [0.5, 0.0, -0.5]
+    outs = [W2 @ h[t] + 0.2 for t in (1, 2, 3)]
+    deltas, through = {}, {4: np.zeros(2)}
+    for t in (3, 2, 1):
+        deltas[t] = (1 - h[t] ** 2) * (W2 * (outs[t - 1] - targets[t - 1]) + through[t + 1])
+        through[t] = U.T @ deltas[t]
+    (r,) = solution.steps[0].recurrent_layers
+    assert r.delta[0] == pytest.approx(np.array([deltas[t] for t in (1, 2, 3)]), rel=1e-12)
+    assert r.through_next[0, 1] == pytest.approx(U.T @ deltas[3], rel=1e-12)
+    assert r.from_above[0, 1] == pytest.approx(W2 * outs[1], rel=1e-12)
+    dU = sum(np.outer(deltas[t], h[t - 1]) for t in (1, 2, 3))
+    assert r.recurrent_sum == pytest.approx(dU, rel=1e-12) and r.recurrent_gradient == pytest.approx(dU, rel=1e-12)
+    assert r.weight_sum[:, 0] == pytest.approx(sum(deltas[t] * XS[t - 1] for t in (1, 2, 3)), rel=1e-12)
+    md = render(solution, "md", form="matrix")
+    assert "### Layer 1 (recurrent) in matrix form: backpropagation through time, sample 1" in md
+    assert (r"\delta^{[1]}_{2} = f'\left(z^{[1]}_{2}\right) \odot \left(\left(W^{[2]}\right)^{\top} \delta^{[2]}_{2} + "
+            r"\left(U^{[1]}\right)^{\top} \delta^{[1]}_{3}\right) = \begin{bmatrix} 0.8715 \\ 0.9655 \end{bmatrix} \odot "
+            r"\left(\begin{bmatrix} 0.3152 \\ -0.197 \end{bmatrix} + \begin{bmatrix} -0.002816 \\ -0.006195 \end{bmatrix}\right) = "
+            r"\begin{bmatrix} 0.2722 \\ -0.1962 \end{bmatrix}") in md
+    assert (r"\frac{\partial J}{\partial U^{[1]}} = \sum_{t=1}^{3} \delta^{[1]}_{t} \left(h^{[1]}_{t-1}\right)^{\top} = "
+            r"\begin{bmatrix} 0 & 0 \\ 0 & 0 \end{bmatrix} + ") in md
+    assert r"\begin{bmatrix} 0.1302 & -0.05148 \\ -0.09307 & 0.03748 \end{bmatrix}" in md  # dU to 4 digits
+    assert f"{dU[0, 0]:.4g}" == "0.1302"
+    # the last state only feeds the output (many-to-one): δ of the dense layer enters at the last step only
+    many = render(solve(load(RNN)), "md", form="matrix")
+    assert r"\delta^{[1]}_{2} = f'\left(z^{[1]}_{2}\right) \odot \left(U^{[1]}\right)^{\top} \delta^{[1]}_{3} = " in many
+    assert r"\delta^{[1]}_{3} = f'\left(z^{[1]}_{3}\right) \odot \left(W^{[2]}\right)^{\top} \delta^{[2]} = " in many
+
+
+def test_a_wrong_bptt_sum_is_a_mismatch(monkeypatch):
+    """The matrix form's sums are checked against the engine's gradients: one made wrong is caught."""
+    from tracer.core import derive
+
+    original = derive._recurrent_arrays
+
+    def wrong(*args):
+        out = original(*args)
+        from dataclasses import replace
+        return tuple(replace(r, recurrent_sum=r.recurrent_sum + 1e-6) for r in out)
+
+    monkeypatch.setattr(derive, "_recurrent_arrays", wrong)
+    solution = solve(load(SEQUENCE))
+    assert not solution.verification.ok
+    assert solution.verification.mismatches[0].quantity.startswith("dloss/dU1 = Σ_t δ1[t] h1[t−1]ᵀ")
+
+
+@pytest.mark.skipif(not __import__("shutil").which("pdflatex"), reason="needs pdflatex")
+@pytest.mark.parametrize("name", ["rnn_sequence", "rnn_many_to_one", "rnn_stacked"])
+def test_the_rnn_matrix_form_compiles_without_an_overfull_box(name, tmp_path):
+    from tracer.render.document import compile_pdf, render
+
+    tex = render(solve(load(EXAMPLES / f"{name}.yaml")), "tex", form="matrix")
+    assert r"\odot" in tex and "(recurrent) in matrix form" in tex
+    pdf = compile_pdf(tex, tmp_path / f"{name}.pdf")
+    assert "Overfull" not in pdf.with_suffix(".log").read_text(errors="replace")

@@ -26,6 +26,7 @@ from tracer.core import keys
 from tracer.core.keys import Key, Quantity
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
 from tracer.render.feature_maps import feature_map_views
+from tracer.render.recurrent import recurrent_views
 from tracer.render.unrolled import recurrent_stack, unrolled_layout
 from tracer.spec import Problem
 from tracer.render import circuit
@@ -556,10 +557,11 @@ def render(
     printer = printer_for(solution.problem, "latex", notation, digits)
     if form == "matrix" and getattr(solution.problem, "layered", False):
         # conv, pooling and rnn layers in matrix form: their feature maps as (elided) grids, with
-        # ∂J/∂W = x ⋆ δ and ∂J/∂a = δ ⊛ rot180(W); no equation per scalar
+        # ∂J/∂W = x ⋆ δ and ∂J/∂a = δ ⊛ rot180(W); an rnn step by step, δ_t = f'(z_t) ⊙ (…); no
+        # equation per scalar
         view = DocumentBuilder(solution, printer, detail, scalar=False).build()
         view["steps"], view["closing"] = [], []
-        view["feature_maps"] = feature_map_views(solution, printer)
+        view["feature_maps"] = recurrent_views(solution, printer) + feature_map_views(solution, printer)  # the rnn layers stand lowest
     elif form == "matrix":
         view = DocumentBuilder(solution, printer, detail, scalar=False).build()
         builder = matrix.MatrixBuilder(solution, Printer("latex", printer.names, digits))

@@ -58,7 +58,7 @@ def unrolled_layout(solution: Solution) -> circuit.CircuitLayout | None:
         out = []
         for j in range(1, count + 1):
             if kind == "x":
-                out.append(0.0 if gradient else solution.value(Quantity("x", None, (t, j))))
+                out.append(0.0 if gradient else solution.value(Quantity("x", None, (t, j), sample)))
             elif gradient:
                 out.append(solution.value(Partial(Quantity("loss"), Quantity("a", layer, (t, j)), sample)))
             else:
