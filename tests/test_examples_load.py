@@ -54,6 +54,7 @@ LAYERED = {
     "conv_stride_padding": ((2, 5, 5), ("conv2d", "avgpool2d", "flatten", "dense"), "a network on a 2×5×5 input"),
     "rnn_many_to_one": ((3, 1), ("rnn", "dense"), "a network on a sequence (3 steps × 1) input"),
     "rnn_sequence": ((3, 1), ("rnn", "dense"), "every state passed on; layer 2: 1 × identity at every time step"),
+    "rnn_stacked": ((3, 1), ("rnn", "rnn", "dense"), "every state passed on; layer 2: rnn, 2 × tanh over 3 time steps, the last state passed on"),
 }
 
 EVERY = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))

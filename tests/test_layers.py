@@ -358,7 +358,10 @@ RNN_BAD = [
     (lambda r: r["network"]["layers"][0].update(outputs="sequence"), "data[0].y: 3 targets expected (one per time step), got 1"),
     (lambda r: r["network"]["layers"][0].update(recurrent=[[0.1, -0.4]]), "network.layers[0].recurrent: 2 rows expected (units), got 1"),
     (lambda r: r["network"]["layers"].insert(0, {"units": 1, "activation": "tanh", "weights": [[1.0]]}),
-     "network.layers[1]: an rnn layer reads the input sequence: it must be the first layer"),
+     "network.layers[1]: an rnn layer reads a sequence: it must be the first layer, with network.inputs (numbers per time step), "
+     "or stand directly above an rnn with outputs: sequence"),
+    (lambda r: r["network"]["layers"].insert(1, dict(r["network"]["layers"][0])),  # on the last state only
+     "network.layers[1]: an rnn layer reads a sequence: it must be the first layer"),
 ]
 
 
@@ -375,27 +378,46 @@ def test_bad_rnn_exits_2_naming_the_field(change, message, tmp_path):
 
 @st.composite
 def rnn_networks(draw):
+    """One rnn layer or two stacked, many-to-one or a loss at every step (its outputs summed or
+    averaged per step), into a dense output."""
     rng = np.random.default_rng(draw(st.integers(0, 10_000)))
     units, inputs, steps = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 4))
     outputs = draw(st.integers(1, 2))
+    stacked, sequence = draw(st.booleans()), draw(st.booleans())
+
+    def cell(units: int, fan_in: int, returns: str) -> dict:
+        return {"type": "rnn", "units": units, "activation": draw(st.sampled_from(["tanh", "sigmoid", "identity"])),
+                "weights": rng.normal(0, 0.6, (units, fan_in)).round(3).tolist(),
+                "recurrent": rng.normal(0, 0.6, (units, units)).round(3).tolist(),
+                "bias": rng.normal(0, 0.1, units).round(3).tolist(),
+                "initial_state": rng.normal(0, 0.3, units).round(3).tolist(), "outputs": returns}
+
+    layers = [cell(units, inputs, "sequence" if stacked or sequence else "last")]
+    if stacked:
+        upper = draw(st.integers(1, 3))
+        layers.append(cell(upper, units, "sequence" if sequence else "last"))
+        units = upper
+    layers.append({"units": outputs, "activation": "softmax" if outputs > 1 else "sigmoid",
+                   "weights": rng.normal(0, 0.6, (outputs, units)).round(3).tolist(), "bias": [0.0] * outputs})
+    loss = {"kind": "cross_entropy"} if outputs > 1 else {"kind": "mse"}
+    loss["outputs"] = draw(st.sampled_from(["sum", "mean"]))
+
+    def target() -> dict:
+        if not sequence:
+            return {"label": 1} if outputs > 1 else {"y": [0.3]}
+        if outputs > 1:
+            return {"y": [np.eye(outputs)[int(rng.integers(outputs))].tolist() for _ in range(steps)]}
+        return {"y": rng.uniform(0, 1, (steps, 1)).round(3).tolist()}
+
     return {
-        "network": {"inputs": inputs, "layers": [
-            {"type": "rnn", "units": units, "activation": draw(st.sampled_from(["tanh", "sigmoid", "identity"])),
-             "weights": rng.normal(0, 0.6, (units, inputs)).round(3).tolist(),
-             "recurrent": rng.normal(0, 0.6, (units, units)).round(3).tolist(),
-             "bias": rng.normal(0, 0.1, units).round(3).tolist(),
-             "initial_state": rng.normal(0, 0.3, units).round(3).tolist()},
-            {"units": outputs, "activation": "softmax" if outputs > 1 else "sigmoid",
-             "weights": rng.normal(0, 0.6, (outputs, units)).round(3).tolist(), "bias": [0.0] * outputs},
-        ]},
-        "loss": {"kind": "cross_entropy"} if outputs > 1 else {"kind": "mse"},
-        "data": [{"x": rng.uniform(-1, 1, (steps, inputs)).round(3).tolist(),
-                  **({"label": 1} if outputs > 1 else {"y": [0.3]})} for _ in range(draw(st.integers(1, 2)))],
+        "network": {"inputs": inputs, "layers": layers},
+        "loss": loss,
+        "data": [{"x": rng.uniform(-1, 1, (steps, inputs)).round(3).tolist(), **target()} for _ in range(draw(st.integers(1, 2)))],
         "training": {"learning_rate": 0.1, "steps": 1},
     }
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(rnn_networks())
 def test_random_rnns_agree_with_the_twin_and_finite_differences(mapping):
     solution = solve(from_mapping(mapping))
@@ -405,6 +427,21 @@ def test_random_rnns_agree_with_the_twin_and_finite_differences(mapping):
         array = fd[f"{key.kind}{key.layer}"]
         reference = array[tuple(i - 1 for i in key.index)] if key.index else float(array)
         assert gradient == pytest.approx(reference, rel=1e-6, abs=1e-8), key
+
+
+def test_the_random_rnns_cover_stacks_sequences_and_the_mean():
+    """The property test above sees what it claims to: stacked layers, a loss at every step, mean."""
+    seen = set()
+
+    @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @given(rnn_networks())
+    def collect(mapping):
+        layers = mapping["network"]["layers"]
+        seen.add((sum(l.get("type") == "rnn" for l in layers), layers[-2]["outputs"], mapping["loss"]["outputs"]))
+
+    collect()
+    assert {n for n, _, _ in seen} == {1, 2} and {o for _, o, _ in seen} == {"last", "sequence"}
+    assert (2, "sequence", "mean") in seen or (1, "sequence", "mean") in seen
 
 
 SEQUENCE = EXAMPLES / "rnn_sequence.yaml"
@@ -434,10 +471,58 @@ def test_a_loss_at_every_step_sends_each_state_two_gradients():
     assert from_mapping(to_mapping(problem), problem.source) == problem
 
 
+SEQUENCE_MEAN = {
+    "title": "Two outputs at every step, their terms averaged",
+    "network": {"inputs": 1, "layers": [
+        {"type": "rnn", "units": 2, "weights": [[0.5], [-0.3]], "recurrent": [[0.1, -0.4], [0.6, 0.2]],
+         "bias": [0.0, 0.1], "outputs": "sequence"},
+        {"units": 2, "activation": "identity", "weights": [[0.8, -0.5], [0.3, 0.4]], "bias": [0.2, -0.1]}]},
+    "loss": {"kind": "mse", "factor": 0.5, "outputs": "mean"},
+    "data": [{"x": [[1.0], [0.5], [-1.0]], "y": [[0.5, 0.1], [0.0, 0.2], [-0.5, 0.3]]}],
+    "training": {"learning_rate": 0.2, "steps": 1},
+}
+
+
+def test_a_sequence_loss_averages_each_steps_outputs_and_sums_the_steps():
+    """loss = Σ_t (1/K) Σ_k ½(y[t,k] − o[t,k])², K = 2: each step's two terms averaged, the steps
+    added (not divided by T as well); ∂loss/∂o[t,k] = (o − y)/K, and BPTT as before."""
+    solution = solve(from_mapping(SEQUENCE_MEAN))
+    assert solution.verification.ok
+    h = _states()
+    W2, b2 = np.array([[0.8, -0.5], [0.3, 0.4]]), np.array([0.2, -0.1])
+    targets = np.array([[0.5, 0.1], [0.0, 0.2], [-0.5, 0.3]])
+    outs = np.array([W2 @ h[t] + b2 for t in (1, 2, 3)])
+    by_hand = sum(sum((outs[t, k] - targets[t, k]) ** 2 / 2 for k in range(2)) / 2 for t in range(3))
+    assert solution.value("loss") == pytest.approx(by_hand, rel=1e-14)
+    assert solution.value("loss") == pytest.approx(0.079733465, abs=1e-9)
+    assert solution.value("dloss/da2[3,2]") == pytest.approx((outs[2, 1] - targets[2, 1]) / 2, rel=1e-13)
+    deltas, upstream = {}, np.zeros(2)
+    for t in (3, 2, 1):
+        upstream = upstream + W2.T @ ((outs[t - 1] - targets[t - 1]) / 2)
+        deltas[t] = (1 - h[t] ** 2) * upstream
+        upstream = U.T @ deltas[t]
+    dU = sum(np.outer(deltas[t], h[t - 1]) for t in (1, 2, 3))
+    assert values(solution, "dloss/dU1", (2, 2)) == pytest.approx(dU, rel=1e-12)
+    fd = twin.finite_differences(SEQUENCE_MEAN)
+    assert values(solution, "dloss/dW2", (2, 2)) == pytest.approx(fd["W2"], rel=1e-7)
+    assert values(solution, "dloss/dU1", (2, 2)) == pytest.approx(fd["U1"], rel=1e-6)
+    text = render_text(SEQUENCE_MEAN)
+    assert ("loss = (loss[1,1] + loss[1,2])/2 + (loss[2,1] + loss[2,2])/2 + (loss[3,1] + loss[3,2])/2 = "
+            "(0.0141761456 + 0.00984414693)/2 + ") in text
+    assert "∂loss/∂a2[3,2] = (−(y[3,2] − a2[3,2]))/2 = " in text
+    assert "averaged over the outputs of each time step, the steps summed" in solution.problem.describe()
+    assert from_mapping(to_mapping(solution.problem)) == solution.problem
+
+
+def render_text(mapping: dict) -> str:
+    from tracer.render.document import render
+
+    return render(solve(from_mapping(mapping)), "text")
+
+
 SEQUENCE_BAD = [
     (lambda r: r["data"][0].update(y=[[0.5], [0.0]]), "data[0].y: 3 targets expected (one per time step), got 2"),
     (lambda r: r["data"][0].update(y=[[0.5, 1.0], [0.0], [1.0]]), "data[0].y[0]: 1 numbers expected (units of the output layer)"),
-    (lambda r: r["loss"].update(outputs="mean"), "loss.outputs: with outputs: sequence the loss sums its terms"),
     (lambda r: r["network"]["layers"].insert(1, {"type": "flatten"}), "network.layers[1]: above an rnn with outputs: sequence only dense layers"),
 ]
 
@@ -573,3 +658,195 @@ def test_the_dense_layer_above_the_maps_in_delta_form():
     delta = np.array([solution.value(f"dloss/dz4[{k}]") for k in (1, 2)])
     pooled = np.array([solution.value(f"a2[1,{i},{j}]") for i in (1, 2) for j in (1, 2)])
     assert values(solution, "dloss/dW4", (2, 4)) == pytest.approx(np.outer(delta, pooled), rel=1e-13)
+
+
+# ---------------------------------------------------------------------------
+# Two rnn layers stacked: the upper one reads the lower one's states step by step
+# ---------------------------------------------------------------------------
+
+STACKED = EXAMPLES / "rnn_stacked.yaml"
+W2_IN = np.array([[0.7, -0.2], [0.4, 0.6]])
+U2 = np.array([[0.3, 0.1], [-0.5, 0.2]])
+B2 = np.array([0.05, -0.05])
+W3, B3 = np.array([0.8, -0.5]), 0.2
+
+
+def _stacked_pass(W1=W_IN[:, 0], U1=U, b1=B, W2=W2_IN, U2_=U2, b2=B2, W3_=W3, b3=B3):
+    """The example's forward pass by hand: h1_t = tanh(W1 x_t + U1 h1_{t−1} + b1),
+    h2_t = tanh(W2 h1_t + U2 h2_{t−1} + b2), o = σ(W3 h2_3 + b3), loss = ½ (1 − o)²."""
+    h1, h2 = [np.zeros(2)], [np.zeros(2)]
+    for x in XS:
+        h1.append(np.tanh(W1 * x + U1 @ h1[-1] + b1))
+        h2.append(np.tanh(W2 @ h1[-1] + U2_ @ h2[-1] + b2))
+    o = 1 / (1 + math.exp(-(W3_ @ h2[3] + b3)))
+    return h1, h2, o, 0.5 * (1.0 - o) ** 2
+
+
+def test_a_stacked_rnn_reads_the_states_below_at_each_step():
+    solution = solve(load(STACKED))
+    assert solution.verification.ok
+    h1, h2, o, loss = _stacked_pass()
+    for t in (1, 2, 3):
+        assert [solution.value(f"a1[{t},{j}]") for j in (1, 2)] == pytest.approx(h1[t].tolist(), abs=1e-15)
+        assert [solution.value(f"a2[{t},{j}]") for j in (1, 2)] == pytest.approx(h2[t].tolist(), abs=1e-15)
+    assert solution.value("a2[0,2]") == 0.0  # the upper layer's initial state
+    assert solution.value("a3[1]") == pytest.approx(o, rel=1e-14)
+    assert solution.value("loss") == pytest.approx(loss, rel=1e-13)
+    assert solution.value("a2[3,1]") == pytest.approx(-0.289561283, abs=1e-9)
+    text = run("solve", str(STACKED))
+    assert ("z2[1,1] = W2[1,1] · a1[1,1] + W2[1,2] · a1[1,2] + U2[1,1] · a2[0,1] + U2[1,2] · a2[0,2] + b2[1] = "
+            "0.7 × 0.462117157 + (−0.2) × (−0.19737532) + 0.3 × 0 + 0.1 × 0 + 0.05 = 0.412957074") in text
+    # a lower state gets its gradient from its next step (U1) and from the layer above (W2)
+    assert ("∂loss/∂a1[2,1] = ∂loss/∂z1[3,1] · ∂z1[3,1]/∂a1[2,1] + ∂loss/∂z1[3,2] · ∂z1[3,2]/∂a1[2,1] + "
+            "∂loss/∂z2[2,1] · ∂z2[2,1]/∂a1[2,1] + ∂loss/∂z2[2,2] · ∂z2[2,2]/∂a1[2,1] = ") in text
+    assert "layer 2: rnn, 2 × tanh over 3 time steps, the last state passed on" in text
+
+
+def test_backpropagation_through_a_stack_by_hand_and_by_finite_differences():
+    """δ2_t = f'(z2_t) ⊙ (U2ᵀ δ2_{t+1} + the output's share at t = 3), δ1_t = f'(z1_t) ⊙ (W2ᵀ δ2_t +
+    U1ᵀ δ1_{t+1}); ∂L/∂U2 = Σ_t δ2_t h2_{t−1}ᵀ, ∂L/∂W2 = Σ_t δ2_t h1_tᵀ, ∂L/∂U1 = Σ_t δ1_t h1_{t−1}ᵀ —
+    and every gradient against central differences of the hand-written pass."""
+    solution = solve(load(STACKED))
+    h1, h2, o, _ = _stacked_pass()
+    d2, d1 = {}, {}
+    upstream = -(1.0 - o) * o * (1 - o) * W3
+    for t in (3, 2, 1):
+        d2[t] = (1 - h2[t] ** 2) * upstream
+        upstream = U2.T @ d2[t]
+    upstream = np.zeros(2)
+    for t in (3, 2, 1):
+        d1[t] = (1 - h1[t] ** 2) * (W2_IN.T @ d2[t] + upstream)
+        upstream = U.T @ d1[t]
+    for t in (1, 2, 3):
+        assert [solution.value(f"dloss/dz2[{t},{j}]") for j in (1, 2)] == pytest.approx(d2[t].tolist(), rel=1e-12)
+        assert [solution.value(f"dloss/dz1[{t},{j}]") for j in (1, 2)] == pytest.approx(d1[t].tolist(), rel=1e-12)
+    assert values(solution, "dloss/dU2", (2, 2)) == pytest.approx(sum(np.outer(d2[t], h2[t - 1]) for t in (1, 2, 3)), rel=1e-12)
+    assert values(solution, "dloss/dW2", (2, 2)) == pytest.approx(sum(np.outer(d2[t], h1[t]) for t in (1, 2, 3)), rel=1e-12)
+    assert values(solution, "dloss/dU1", (2, 2)) == pytest.approx(sum(np.outer(d1[t], h1[t - 1]) for t in (1, 2, 3)), rel=1e-12)
+    params = {"W1": W_IN[:, 0], "U1": U, "b1": B, "W2": W2_IN, "U2_": U2, "b2": B2, "W3_": W3}
+    for name, value in params.items():
+        for index in np.ndindex(value.shape):
+            sides = []
+            for sign in (1, -1):
+                moved = value.copy()
+                moved[index] += sign * 1e-6
+                sides.append(_stacked_pass(**{**params, name: moved})[3])
+            key = f"dloss/d{name.rstrip('_')}[{','.join(str(i + 1) for i in index)}{',1' if name == 'W1' else ''}]"
+            if name == "W3_":
+                key = f"dloss/dW3[1,{index[0] + 1}]"
+            assert solution.value(key) == pytest.approx((sides[0] - sides[1]) / 2e-6, rel=1e-6, abs=1e-10), key
+
+
+def test_a_stack_in_json_and_drawn_as_two_rows_of_cells():
+    from tracer.render.document import render
+    from tracer.render.unrolled import unrolled_layout
+
+    out = json.loads(run("solve", str(STACKED), "-f", "json"))
+    step = out["steps"][0]
+    assert list(step["gradients"]) == ["W1", "U1", "b1", "W2", "U2", "b2", "W3", "b3"]
+    assert np.array(step["gradients"]["U2"]).shape == (2, 2) and np.array(step["gradients"]["W2"]).shape == (2, 2)
+    assert np.array(step["forward"][0]["layers"][1]["a"]) == pytest.approx(np.array(_stacked_pass()[1][1:]), abs=1e-15)
+    solution = solve(load(STACKED))
+    layout = unrolled_layout(solution)
+    assert layout is not None and layout.collisions() == []
+    cells = {p.node.id: p for p in layout.nodes if p.is_gate}
+    assert sorted(cells) == ["h1s1", "h1s2", "h1s3", "h2s1", "h2s2", "h2s3"]
+    assert all(cells[f"h2s{t}"].column == cells[f"h1s{t}"].column + 1 for t in (1, 2, 3))  # a cell reads the one below
+    md = render(solution, "md")
+    assert "### The recurrent layers unrolled in time" in md
+    h2 = [solution.value(f"a2[3,{j}]") for j in (1, 2)]
+    assert f"(−{abs(h2[0]):.2f}, −{abs(h2[1]):.3g})" in md  # h2_3 = (−0.29, −0.0827) on the output wire
+    problem = load(STACKED)
+    assert from_mapping(to_mapping(problem), problem.source) == problem
+
+
+STACKED_BAD = [
+    (lambda r: r["network"]["layers"][1].update(weights=[[0.7], [0.4]]),
+     "network.layers[1].weights[0]: 2 numbers expected (units of layer 1), got 1"),
+    (lambda r: r["network"]["layers"][0].update(outputs="last"),
+     "network.layers[1]: an rnn layer reads a sequence: it must be the first layer, with network.inputs (numbers per time step), "
+     "or stand directly above an rnn with outputs: sequence"),
+    (lambda r: r["network"]["layers"].insert(1, {"units": 2, "activation": "tanh", "weights": [[1.0, 0.0], [0.0, 1.0]]}),
+     "network.layers[2]: an rnn layer reads a sequence: it must be the first layer"),
+    (lambda r: r["network"]["layers"][1].update(outputs="sequence"), "data[0].y: 3 targets expected (one per time step), got 1"),
+]
+
+
+@pytest.mark.parametrize("change,message", STACKED_BAD, ids=[str(k) for k in range(len(STACKED_BAD))])
+def test_bad_stacks_exit_2_naming_the_field(change, message, tmp_path):
+    raw = yaml.safe_load(STACKED.read_text(encoding="utf-8"))
+    change(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = run("solve", str(path), code=2)
+    assert message in out, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------
+# The rnn layer in the matrix form: BPTT step by step with column vectors
+# ---------------------------------------------------------------------------
+
+
+def test_the_rnn_in_matrix_form_writes_bptt_with_numbers():
+    """δ_t = f'(z_t) ⊙ (W2ᵀ δ2_t + Uᵀ δ_{t+1}) and ∂J/∂U = Σ_t δ_t h_{t−1}ᵀ, with the numbers computed
+    here by hand (rnn_sequence), and the sums equal to the gradients the update uses."""
+    from tracer.render.document import render
+
+    solution = solve(load(SEQUENCE))
+    h = _states()
+    W2, targets = np.array([0.8, -0.5]), [0.5, 0.0, -0.5]
+    outs = [W2 @ h[t] + 0.2 for t in (1, 2, 3)]
+    deltas, through = {}, {4: np.zeros(2)}
+    for t in (3, 2, 1):
+        deltas[t] = (1 - h[t] ** 2) * (W2 * (outs[t - 1] - targets[t - 1]) + through[t + 1])
+        through[t] = U.T @ deltas[t]
+    (r,) = solution.steps[0].recurrent_layers
+    assert r.delta[0] == pytest.approx(np.array([deltas[t] for t in (1, 2, 3)]), rel=1e-12)
+    assert r.through_next[0, 1] == pytest.approx(U.T @ deltas[3], rel=1e-12)
+    assert r.from_above[0, 1] == pytest.approx(W2 * outs[1], rel=1e-12)
+    dU = sum(np.outer(deltas[t], h[t - 1]) for t in (1, 2, 3))
+    assert r.recurrent_sum == pytest.approx(dU, rel=1e-12) and r.recurrent_gradient == pytest.approx(dU, rel=1e-12)
+    assert r.weight_sum[:, 0] == pytest.approx(sum(deltas[t] * XS[t - 1] for t in (1, 2, 3)), rel=1e-12)
+    md = render(solution, "md", form="matrix")
+    assert "### Layer 1 (recurrent) in matrix form: backpropagation through time, sample 1" in md
+    assert (r"\delta^{[1]}_{2} = f'\left(z^{[1]}_{2}\right) \odot \left(\left(W^{[2]}\right)^{\top} \delta^{[2]}_{2} + "
+            r"\left(U^{[1]}\right)^{\top} \delta^{[1]}_{3}\right) = \begin{bmatrix} 0.8715 \\ 0.9655 \end{bmatrix} \odot "
+            r"\left(\begin{bmatrix} 0.3152 \\ -0.197 \end{bmatrix} + \begin{bmatrix} -0.002816 \\ -0.006195 \end{bmatrix}\right) = "
+            r"\begin{bmatrix} 0.2722 \\ -0.1962 \end{bmatrix}") in md
+    assert (r"\frac{\partial J}{\partial U^{[1]}} = \sum_{t=1}^{3} \delta^{[1]}_{t} \left(h^{[1]}_{t-1}\right)^{\top} = "
+            r"\begin{bmatrix} 0 & 0 \\ 0 & 0 \end{bmatrix} + ") in md
+    assert r"\begin{bmatrix} 0.1302 & -0.05148 \\ -0.09307 & 0.03748 \end{bmatrix}" in md  # dU to 4 digits
+    assert f"{dU[0, 0]:.4g}" == "0.1302"
+    # the last state only feeds the output (many-to-one): δ of the dense layer enters at the last step only
+    many = render(solve(load(RNN)), "md", form="matrix")
+    assert r"\delta^{[1]}_{2} = f'\left(z^{[1]}_{2}\right) \odot \left(U^{[1]}\right)^{\top} \delta^{[1]}_{3} = " in many
+    assert r"\delta^{[1]}_{3} = f'\left(z^{[1]}_{3}\right) \odot \left(W^{[2]}\right)^{\top} \delta^{[2]} = " in many
+
+
+def test_a_wrong_bptt_sum_is_a_mismatch(monkeypatch):
+    """The matrix form's sums are checked against the engine's gradients: one made wrong is caught."""
+    from tracer.core import derive
+
+    original = derive._recurrent_arrays
+
+    def wrong(*args):
+        out = original(*args)
+        from dataclasses import replace
+        return tuple(replace(r, recurrent_sum=r.recurrent_sum + 1e-6) for r in out)
+
+    monkeypatch.setattr(derive, "_recurrent_arrays", wrong)
+    solution = solve(load(SEQUENCE))
+    assert not solution.verification.ok
+    assert solution.verification.mismatches[0].quantity.startswith("dloss/dU1 = Σ_t δ1[t] h1[t−1]ᵀ")
+
+
+@pytest.mark.skipif(not __import__("shutil").which("pdflatex"), reason="needs pdflatex")
+@pytest.mark.parametrize("name", ["rnn_sequence", "rnn_many_to_one", "rnn_stacked"])
+def test_the_rnn_matrix_form_compiles_without_an_overfull_box(name, tmp_path):
+    from tracer.render.document import compile_pdf, render
+
+    tex = render(solve(load(EXAMPLES / f"{name}.yaml")), "tex", form="matrix")
+    assert r"\odot" in tex and "(recurrent) in matrix form" in tex
+    pdf = compile_pdf(tex, tmp_path / f"{name}.pdf")
+    assert "Overfull" not in pdf.with_suffix(".log").read_text(errors="replace")

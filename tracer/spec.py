@@ -416,6 +416,8 @@ class Problem:
             else:
                 parts.append(f"layer {l}: {layer.units} × {layer.activation.name}" + (" at every time step" if layer.per_step else ""))
         kind = self.loss.kind.replace("_", " ")
+        if self.loss.outputs == "mean":
+            kind += ", averaged over the outputs" + (" of each time step, the steps summed" if self.target_steps else "")
         return (
             f"{self.title or '(untitled)'}: a network on a {shape} input ({'; '.join(parts)}); "
             f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; loss {kind}{self._describe_penalty()}; "
@@ -946,10 +948,13 @@ def _layered_problem(raw: dict, source: str) -> Problem:
             layers.append(replace(layer, in_shape=shape, out_shape=(layer.units,), per_step=per_step))
             shape = (layer.units,)
             continue
-        if kind == "rnn":
-            if idx != 0 or net.input is not None:
-                raise fail(where, "an rnn layer reads the input sequence: it must be the first layer, with network.inputs (numbers per time step)")
-            layers.append(_recurrent_layer(lm, shape[0], steps, where, fail))
+        if kind == "rnn":  # the first layer (on the input sequence), or stacked on an rnn's states
+            below = layers[-1] if layers else None
+            stacked = below is not None and below.kind == "rnn" and below.returns == "sequence"
+            if net.input is not None or not (idx == 0 or stacked):
+                raise fail(where, "an rnn layer reads a sequence: it must be the first layer, with network.inputs (numbers per time step), "
+                                  "or stand directly above an rnn with outputs: sequence")
+            layers.append(_recurrent_layer(lm, shape[0], steps, where, fail, f"units of layer {idx}" if stacked else "network.inputs"))
             shape = (lm.units,)
             per_step = steps if lm.outputs == "sequence" else 0
             continue
@@ -1013,8 +1018,6 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     if steps:
         first = (steps, net.inputs)  # type: ignore[assignment]
     samples = []
-    if per_step and model.loss.outputs != "sum":
-        raise fail("loss.outputs", "with outputs: sequence the loss sums its terms over outputs and time steps (outputs: sum); mean is not built yet")
     for s_, sm in enumerate(model.data):
         where = f"data[{s_}]"
         x = _nested(sm.x, first, f"{where}.x", fail)
@@ -1089,15 +1092,17 @@ def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:
     return lengths.pop()
 
 
-def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail) -> LayerSpec:
-    """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on."""
+def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail, reads: str = "network.inputs") -> LayerSpec:
+    """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on (or
+    every state). ``x[t]`` is the input's step t, or (stacked) the states of the rnn below at step
+    t; ``reads`` names where its width comes from."""
     try:
         activation = _activation(lm.activation)
     except ValueError as err:
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax":
         raise fail(f"{where}.activation", "softmax is only allowed in a dense output layer")
-    for name, rows, width, what in (("weights", lm.weights, inputs, "network.inputs"), ("recurrent", lm.recurrent, lm.units, "units")):
+    for name, rows, width, what in (("weights", lm.weights, inputs, reads), ("recurrent", lm.recurrent, lm.units, "units")):
         if len(rows) != lm.units:
             raise fail(f"{where}.{name}", f"{lm.units} rows expected (units), got {len(rows)}")
         for r, row in enumerate(rows):

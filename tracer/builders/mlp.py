@@ -197,10 +197,11 @@ def build(problem: Problem) -> Network:
                 for t, source in enumerate(reads)]
         previous = made if isinstance(previous, list) else made[0]
     term = functions.loss_term(problem.loss)
-    if isinstance(previous, list):  # a term per output per time step; the sample's loss sums them all
+    if isinstance(previous, list):  # a term per output per time step; the steps add up, each step's
+        # terms summed or averaged over the outputs (loss.outputs): Σ_t (1/K) Σ_k loss[t,k] for mean
         pairs = np.stack([np.concatenate([f.ids for f in previous]), y.ids], axis=1)
         terms = add("loss", None, (steps, outputs), "loss", op=term, args=pairs, fused=True)
-        total = functions.Total(steps * outputs, False)
+        total = functions.Total(steps * outputs, problem.loss.outputs == "mean", groups=steps)
     else:
         terms = add("loss", None, (outputs,), "loss", op=term, args=np.stack([previous.ids, y.ids], axis=1), fused=True)
         total = functions.Total(outputs, problem.loss.outputs == "mean")
@@ -273,12 +274,20 @@ def _spatial(add, spec, l: int, previous: Family, zero: Family | None, relu_at_z
     return add("a", l, (channels, rows, cols), "forward", op=op, args=args, section=l)
 
 
-def _recurrent(add, spec, l: int, sequence: Family, relu_at_zero: int) -> "Family | list[Family]":
+def _recurrent(add, spec, l: int, sequence: "Family | list[Family]", relu_at_zero: int) -> "Family | list[Family]":
     """An rnn layer unrolled in time: per step t, ``z[t,j] = Σ_i W[j,i] x[t,i] + Σ_k U[j,k] a[t−1,k] + b[j]``
     and ``a[t,j] = f(z[t,j])``, each step a family of its own (it reads the one before); the
-    initial state ``a[0,j]`` is a constant. Returns the last step's states (what passes on), or
-    with outputs: sequence every step's."""
+    initial state ``a[0,j]`` is a constant. ``sequence`` is the input ``x`` (T × n, step-major) or,
+    for an rnn stacked on one with outputs: sequence, the states of the layer below, one family
+    per step: then ``x[t,i]`` is ``a(l−1)[t,i]``. Returns the last step's states (what passes on),
+    or with outputs: sequence every step's."""
     steps, n = spec.in_shape
+
+    def reads(t: int) -> np.ndarray:
+        if isinstance(sequence, list):
+            return sequence[t].ids
+        return sequence.start + t * n + np.arange(n)
+
     units = spec.units
     W = add("W", l, (units, n), "parameter", shared=True, section=l)
     U = add("U", l, (units, units), "parameter", shared=True, section=l)
@@ -289,7 +298,7 @@ def _recurrent(add, spec, l: int, sequence: Family, relu_at_zero: int) -> "Famil
     op = functions.activation(spec.activation, relu_at_zero, units)
     states: list[Family] = []
     for t in range(steps):
-        inputs = np.broadcast_to(np.concatenate([sequence.start + t * n + np.arange(n), state.ids]), (units, n + units))
+        inputs = np.broadcast_to(np.concatenate([reads(t), state.ids]), (units, n + units))
         args = [weights, inputs] + ([b.start + rows] if b is not None else [])
         z = add("z", l, (1, units), "forward", op=functions.WeightedSum(n + units, b is not None),
                 args=np.concatenate(args, axis=1), section=l, offset=(t, 0))

@@ -41,6 +41,7 @@ from tracer.core.graph import Family, Graph
 from tracer.core.keys import END, LOSS, LOSS_AFTER, Key, Partial, Quantity
 from tracer.core.solution import (
     FeatureMaps,
+    RecurrentArrays,
     Affine,
     Binding,
     Chain,
@@ -386,6 +387,7 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         writer=writer,
         arrays=partial(_layer_arrays, network, values, engine, trained),
         maps=partial(_feature_maps, network, values, engine) if network.problem.layered else None,
+        recurrences=partial(_recurrent_arrays, network, values, engine) if network.problem.layered else None,
     )
     return step, engine
 
@@ -425,6 +427,64 @@ def _feature_maps(network: Network, values: np.ndarray, engine: sweep.Pass) -> t
             kernel=kernel, kernel_gradient=kernel_gradient, stride=layer.stride, padding=layer.padding,
         ))
         source, reads = a, f"a{l}"
+    return tuple(out)
+
+
+def _recurrent_arrays(network: Network, values: np.ndarray, engine: sweep.Pass) -> tuple[RecurrentArrays, ...]:
+    """Each rnn layer step by step, as the engine computed it, with the textbook's sums over the
+    steps made from the engine's arrays: W_aboveᵀ δ_above,t, Uᵀ δ_{t+1}, Σ_t δ_t x_tᵀ,
+    Σ_t δ_t h_{t−1}ᵀ, Σ_t δ_t (verify checks them against the engine's own adjoints and gradients)."""
+    problem, graph = network.problem, network.graph
+    weight = 1.0 / values.shape[0] if network.samples_combine == "mean" else 1.0
+    out = []
+    for l, layer in enumerate(problem.layers, start=1):
+        if layer.kind != "rnn":
+            continue
+        steps, n = layer.in_shape
+        states = graph.stepped("a", l)  # h_0 … h_T
+        zs = graph.stepped("z", l)
+        state_ids = np.stack([f.ids for f in states])  # (T + 1, units)
+        z_ids = np.stack([f.ids for f in zs])
+        if l == 1:
+            x = graph.family("x", None, 2)
+            input_ids = x.ids.reshape(steps, n)
+        else:
+            input_ids = np.stack([f.ids for f in graph.stepped("a", l - 1)[1:]])
+        slope = np.stack([engine.local[f.start][:, :, 0] for f in states[1:]], axis=1)  # (S, T, units)
+        W = graph.family("W", l, 2)
+        U = graph.family("U", l, 2)
+        b = network.bias(l) if layer.bias is not None else None
+        upper = problem.layers[l]  # the last layer is dense: an rnn always has a layer above
+        above_W = graph.family("W", l + 1, 2)
+        m = upper.units
+        every = layer.returns == "sequence"
+        delta_above = np.zeros((values.shape[0], steps, m))
+        if every:
+            delta_above[:] = np.stack([engine.adjoint[:, f.ids] for f in graph.stepped("z", l + 1)], axis=1)
+        else:
+            z_top, _ = network.families_of(l + 1)
+            assert z_top is not None
+            delta_above[:, -1] = engine.adjoint[:, z_top.ids]
+        weights_above = values[0, above_W.ids].reshape(above_W.shape)
+        recurrent = values[0, U.ids].reshape(U.shape)
+        delta = engine.adjoint[:, z_ids]  # (S, T, units)
+        through = np.zeros_like(delta)
+        through[:, :-1] = np.einsum("stk,kj->stj", delta[:, 1:], recurrent)
+        inputs = values[:, input_ids]
+        h = values[:, state_ids]
+        weight_terms = np.einsum("stj,sti->stji", delta, inputs)
+        recurrent_terms = np.einsum("stj,stk->stjk", delta, h[:, :-1])
+        out.append(RecurrentArrays(
+            layer=l, activation=layer.activation.name, reads="x" if l == 1 else f"a{l - 1}", above=l + 1, above_every_step=every,
+            inputs=inputs, states=h, z=values[:, z_ids], slope=slope, dloss_da=engine.adjoint[:, state_ids[1:]], delta=delta,
+            delta_above=delta_above, from_above=np.einsum("stm,mj->stj", delta_above, weights_above), through_next=through,
+            weights=values[0, W.ids].reshape(W.shape), recurrent=recurrent, bias=None if b is None else values[0, b.ids],
+            weights_above=weights_above, weight_terms=weight_terms, recurrent_terms=recurrent_terms,
+            weight_sum=weight * weight_terms.sum(axis=(0, 1)), recurrent_sum=weight * recurrent_terms.sum(axis=(0, 1)),
+            bias_sum=None if b is None else weight * delta.sum(axis=(0, 1)),
+            weight_gradient=engine.gradient[W.ids].reshape(W.shape), recurrent_gradient=engine.gradient[U.ids].reshape(U.shape),
+            bias_gradient=None if b is None else engine.gradient[b.ids],
+        ))
     return tuple(out)
 
 

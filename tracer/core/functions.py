@@ -707,27 +707,42 @@ class BinaryCrossEntropy(LossTerm):
 
 @dataclass(frozen=True)
 class Total(Operation):
-    """``s = u_1 + … + u_n`` (``mean``: ``(1/n)(u_1 + … + u_n)``): loss terms into a sample's loss."""
+    """``s = u_1 + … + u_n`` (``mean``: ``(1/n)(u_1 + … + u_n)``): loss terms into a sample's loss.
+
+    ``groups``: the terms come in that many equal runs (the time steps of a sequence, each run
+    one step's K outputs); with ``mean`` each run is averaged and the runs are summed,
+    ``s = (1/K)(u_1 + … + u_K) + (1/K)(u_{K+1} + … + u_{2K}) + …`` — the loss of a sequence,
+    whose steps always add up (SPEC.md §8)."""
 
     arity: int = 2
     mean: bool = False
+    groups: int = 1
     name: ClassVar[str] = "sum"
 
+    @property
+    def run(self) -> int:
+        """How many terms one mean is taken over (1: a plain sum)."""
+        return self.arity // self.groups if self.mean else 1
+
     def expression(self, args, position=0):
-        total = sp.Add(*args, evaluate=False) if len(args) > 1 else args[0]
-        if self.mean and len(args) > 1:
-            return sp.Mul(sp.Rational(1, len(args)), total, evaluate=False)
-        return total
+        if self.run == 1:
+            return sp.Add(*args, evaluate=False) if len(args) > 1 else args[0]
+        share = sp.Rational(1, self.run)
+        runs = [sp.Mul(share, sp.Add(*args[g * self.run:(g + 1) * self.run], evaluate=False), evaluate=False)
+                for g in range(self.groups)]
+        return sp.Add(*runs, evaluate=False) if len(runs) > 1 else runs[0]
 
     def textbook(self, wrt, position=0):
-        return sp.Rational(1, self.arity) if (self.mean and self.arity > 1) else sp.Integer(1)
+        return sp.Rational(1, self.run) if self.run > 1 else sp.Integer(1)
 
     def forward(self, values, positions=None):
-        return values.mean(axis=-1) if self.mean else values.sum(axis=-1)
+        if self.run == 1:
+            return values.sum(axis=-1)
+        runs = values.reshape(*values.shape[:-1], self.groups, self.run)
+        return runs.mean(axis=-1).sum(axis=-1)
 
     def local(self, values, outputs, positions=None):
-        weight = 1.0 / self.arity if (self.mean and self.arity > 1) else 1.0
-        return np.full(values.shape, weight)
+        return np.full(values.shape, 1.0 / self.run)
 
 
 # ---------------------------------------------------------------------------

@@ -224,11 +224,17 @@ class TrainingStep:
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
     arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
     maps: Callable[[], tuple[FeatureMaps, ...]] | None = field(default=None, repr=False, compare=False)
+    recurrences: Callable[[], tuple["RecurrentArrays", ...]] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def feature_maps(self) -> tuple[FeatureMaps, ...]:
         """The conv2d and pooling layers as grids (a network without them: none)."""
         return self.maps() if self.maps is not None else ()
+
+    @cached_property
+    def recurrent_layers(self) -> tuple["RecurrentArrays", ...]:
+        """The rnn layers step by step, for the matrix form (a network without them: none)."""
+        return self.recurrences() if self.recurrences is not None else ()
 
     @cached_property
     def sections(self) -> tuple[Section, ...]:
@@ -260,6 +266,47 @@ class FeatureMaps:
     kernel_gradient: np.ndarray | None = None  # ∂loss/∂W, (F, C, k, k): the samples combined
     stride: int = 1
     padding: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class RecurrentArrays:
+    """One rnn layer of one pass, step by step, for the matrix form: the engine's numbers (samples
+    first), and the sums the textbook writes, made from them in derive and checked equal to the
+    engine's gradients in verify:
+
+        δ_t = f'(z_t) ⊙ (W_aboveᵀ δ_above,t + Uᵀ δ_{t+1}),
+        ∂J/∂W = Σ_t δ_t x_tᵀ,   ∂J/∂U = Σ_t δ_t h_{t−1}ᵀ,   ∂J/∂b = Σ_t δ_t."""
+
+    layer: int
+    activation: str
+    reads: str  # "x", or "a{l−1}": the states of the rnn below
+    above: int  # the layer that reads the states
+    above_every_step: bool  # it reads every state (outputs: sequence), or only the last
+    inputs: np.ndarray  # (S, T, n): x_t, or the states of the rnn below
+    states: np.ndarray  # (S, T + 1, units): h_0 … h_T
+    z: np.ndarray  # (S, T, units)
+    slope: np.ndarray  # (S, T, units): f'(z_t), the engine's local derivatives
+    dloss_da: np.ndarray  # (S, T, units): the engine's ∂J/∂h_t
+    delta: np.ndarray  # (S, T, units): the engine's δ_t = ∂J/∂z_t
+    delta_above: np.ndarray  # (S, T, m): δ of the layer above at step t (0 where it reads no state)
+    from_above: np.ndarray  # (S, T, units): W_aboveᵀ δ_above,t
+    through_next: np.ndarray  # (S, T, units): Uᵀ δ_{t+1} (0 at the last step)
+    weights: np.ndarray  # (units, n)
+    recurrent: np.ndarray  # (units, units)
+    bias: np.ndarray | None  # (units,)
+    weights_above: np.ndarray  # (m, units)
+    weight_terms: np.ndarray  # (S, T, units, n): δ_t x_tᵀ
+    recurrent_terms: np.ndarray  # (S, T, units, units): δ_t h_{t−1}ᵀ
+    weight_sum: np.ndarray  # (units, n): Σ_t δ_t x_tᵀ, the samples combined as the loss combines them
+    recurrent_sum: np.ndarray  # (units, units)
+    bias_sum: np.ndarray | None  # (units,): Σ_t δ_t
+    weight_gradient: np.ndarray  # the engine's ∂J/∂W (what the update subtracts)
+    recurrent_gradient: np.ndarray
+    bias_gradient: np.ndarray | None
+
+    @property
+    def steps(self) -> int:
+        return self.z.shape[1]
 
 
 @dataclass(frozen=True)

@@ -513,6 +513,7 @@ def verify_layers(solution: Solution) -> Verification:
                       [after[key] for key in ts.params_after])
         checker.scalar(str(LOSS.at_step(ts.number)), ts.loss, layers_numeric.loss(mapping))
         _check_conv_identities(checker, network, p, ts.number)
+        _check_recurrences(checker, ts)
     if engine.closing is not None:
         final = to_mapping(solution.final)
         _check_layer_values(checker, network, engine.closing, final, keys.END)
@@ -629,3 +630,22 @@ def _check_conv_identities(checker: _Checker, network: Network, p: Pass, number:
             checker.array(lambda k_, l=l: f"dloss/da{l - 1} = δ{l} ⊛ rot180(W{l}) (element {k_ + 1})@{number}",
                           p.adjoint[:, source.ids], cropped.reshape(cropped.shape[0], -1))
         source = a
+
+
+def _check_recurrences(checker: _Checker, ts) -> None:
+    """The matrix form of an rnn layer, made in derive from the engine's arrays, against the
+    engine's own numbers: W_aboveᵀ δ_above,t + Uᵀ δ_{t+1} = ∂J/∂h_t, f'(z_t) ⊙ (…) = δ_t, and
+    Σ_t δ_t x_tᵀ, Σ_t δ_t h_{t−1}ᵀ, Σ_t δ_t = the gradients the update subtracts."""
+    for r in ts.recurrent_layers:
+        l, number = r.layer, ts.number
+        total = r.from_above + r.through_next
+        checker.array(lambda k, l=l: f"dloss/da{l}[t] = W{l + 1}ᵀ δ{l + 1}[t] + U{l}ᵀ δ{l}[t+1] (element {k + 1})@{number}",
+                      total.reshape(total.shape[0], -1), r.dloss_da.reshape(total.shape[0], -1))
+        recursion = r.slope * total
+        checker.array(lambda k, l=l: f"δ{l}[t] = f'(z{l}[t]) ⊙ (…) (element {k + 1})@{number}",
+                      recursion.reshape(recursion.shape[0], -1), r.delta.reshape(recursion.shape[0], -1))
+        checker.array(lambda k, l=l: f"dloss/dW{l} = Σ_t δ{l}[t] x[t]ᵀ (element {k + 1})@{number}", r.weight_gradient.ravel(), r.weight_sum.ravel())
+        checker.array(lambda k, l=l: f"dloss/dU{l} = Σ_t δ{l}[t] h{l}[t−1]ᵀ (element {k + 1})@{number}",
+                      r.recurrent_gradient.ravel(), r.recurrent_sum.ravel())
+        if r.bias_sum is not None and r.bias_gradient is not None:
+            checker.array(lambda k, l=l: f"dloss/db{l} = Σ_t δ{l}[t] (element {k + 1})@{number}", r.bias_gradient.ravel(), r.bias_sum.ravel())

@@ -26,7 +26,8 @@ from tracer.core import keys, optimizers
 from tracer.core.keys import Key, Quantity
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
 from tracer.render.feature_maps import feature_map_views
-from tracer.render.unrolled import unrolled_layout
+from tracer.render.recurrent import recurrent_views
+from tracer.render.unrolled import recurrent_stack, unrolled_layout
 from tracer.spec import Problem
 from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
@@ -197,6 +198,7 @@ class DocumentBuilder:
             "steps": steps,
             "feature_maps": feature_map_views(sol, self.p) if (self.scalar and self.keep is None and isinstance(sol, Solution)) else [],
             "unrolled": unrolled_layout(sol) if (self.keep is None and isinstance(sol, Solution)) else None,
+            "unrolled_title": "The recurrent layers unrolled in time" if recurrent_stack(sol.problem) > 1 else "The recurrent layer unrolled in time",
             "closing": closing,
             "loss_before": self.p.number(first_loss),
             "loss_after": self.p.number(sol.loss_after),
@@ -590,10 +592,11 @@ def render(
     printer = printer_for(solution.problem, "latex", notation, digits)
     if form == "matrix" and getattr(solution.problem, "layered", False):
         # conv, pooling and rnn layers in matrix form: their feature maps as (elided) grids, with
-        # ∂J/∂W = x ⋆ δ and ∂J/∂a = δ ⊛ rot180(W); no equation per scalar
+        # ∂J/∂W = x ⋆ δ and ∂J/∂a = δ ⊛ rot180(W); an rnn step by step, δ_t = f'(z_t) ⊙ (…); no
+        # equation per scalar
         view = DocumentBuilder(solution, printer, detail, scalar=False).build()
         view["steps"], view["closing"] = [], []
-        view["feature_maps"] = feature_map_views(solution, printer)
+        view["feature_maps"] = recurrent_views(solution, printer) + feature_map_views(solution, printer)  # the rnn layers stand lowest
     elif form == "matrix":
         view = DocumentBuilder(solution, printer, detail, scalar=False).build()
         builder = matrix.MatrixBuilder(solution, Printer("latex", printer.names, digits))

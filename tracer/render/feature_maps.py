@@ -33,7 +33,8 @@ def _kept(size: int, limit: int = MAX_GRID) -> list[int | None]:
     return list(range(size)) if size <= limit else list(range(SHOWN)) + [None, size - 1]
 
 
-def _grid(values: np.ndarray, p: Printer) -> list[list[str]]:
+def grid_cells(values: np.ndarray, p: Printer) -> list[list[str]]:
+    """A 2-d array as rows of formatted cells, elided beyond MAX_GRID rows or MAX_COLUMNS columns."""
     latex = p.dialect == "latex"
     across, down, both = (r"\cdots", r"\vdots", r"\ddots") if latex else ("…", "⋮", "⋱")
 
@@ -84,7 +85,7 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
 
         def row(lhs: str, rule: str, grid: np.ndarray) -> None:
-            rows.append({"lhs": lhs, "rule": rule, "grid": _grid(grid, p)})
+            rows.append({"lhs": lhs, "rule": rule, "substituted": "", "grid": grid_cells(grid, p)})
 
         l = maps.layer
         if maps.kind == "dense":  # the δ form: vectors as rows, ∂J/∂W = δ·aᵀ

@@ -18,6 +18,7 @@ DIGITS = 3
 #: time steps drawn at most (a longer sequence: its equations only)
 MAX_STEPS = 8
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _vector(values: list[float], p: Printer, latex: bool) -> str:
@@ -25,27 +26,43 @@ def _vector(values: list[float], p: Printer, latex: bool) -> str:
     return rf"({inner})" if latex else f"({inner})"
 
 
+def recurrent_stack(problem) -> int:
+    """How many rnn layers stand at the bottom of the network, each on the states of the one below
+    (0: the first layer is not an rnn)."""
+    if not getattr(problem, "layered", False):
+        return 0
+    count = 0
+    for layer in problem.layers:
+        if layer.kind != "rnn":
+            break
+        count += 1
+    return count
+
+
 def unrolled_layout(solution: Solution) -> circuit.CircuitLayout | None:
-    """The unrolled circuit of a network whose first layer is an rnn (None otherwise, or too long)."""
+    """The unrolled circuit of a network whose first layer is an rnn (None otherwise, or too long):
+    one row of cells per rnn layer of the stack, the cell of layer l at step t reading the state
+    below it (x_t for the first layer) and its own state one step before."""
     problem = solution.problem
-    if not getattr(problem, "layered", False) or problem.layers[0].kind != "rnn" or not solution.steps:
+    depth = recurrent_stack(problem)
+    if not depth or not solution.steps:
         return None
-    layer = problem.layers[0]
-    steps, n = layer.in_shape
+    stack = problem.layers[:depth]
+    steps, n = stack[0].in_shape
     if steps > MAX_STEPS:
         return None
-    latex, text = Printer("latex", digits=DIGITS), Printer("text", digits=DIGITS)
-    units = layer.units
+    latex = Printer("latex", digits=DIGITS)
     sample = 1 if len(problem.data) > 1 else None
 
-    def values(kind: str, t: int, count: int, gradient: bool) -> list[float]:
+    def values(kind: str, layer: int | None, t: int, count: int, gradient: bool) -> list[float]:
         out = []
         for j in range(1, count + 1):
-            q = Quantity(kind, None if kind == "x" else 1, (t, j), sample if kind != "x" else None)
-            if gradient:
-                out.append(solution.value(Partial(Quantity("loss"), q.without_sample(), sample)) if kind != "x" else 0.0)
+            if kind == "x":
+                out.append(0.0 if gradient else solution.value(Quantity("x", None, (t, j), sample)))
+            elif gradient:
+                out.append(solution.value(Partial(Quantity("loss"), Quantity("a", layer, (t, j)), sample)))
             else:
-                out.append(solution.value(Quantity(kind, None, (t, j)) if kind == "x" else Quantity("a", 1, (t, j), sample)))
+                out.append(solution.value(Quantity("a", layer, (t, j), sample)))
         return out
 
     def node(id_: str, tex: str, plain: str, gate: tuple[str, str] | None, vals: list[float], grads: list[float] | None,
@@ -55,14 +72,28 @@ def unrolled_layout(solution: Solution) -> circuit.CircuitLayout | None:
             gate_text=None if gate is None else gate[1], value=_vector(vals, latex, True),
             gradient="" if grads is None else _vector(grads, latex, True), is_output=output)
 
-    act = layer.activation.name
-    symbol = {"tanh": (r"\tanh", "tanh"), "sigmoid": (r"\sigma", "σ"), "relu": ("ReLU", "ReLU")}.get(act, (act, act))
-    nodes = [node("h0", "h_{0}", "h₀", None, list(layer.initial_state), None)]
-    edges = []
-    for t in range(1, steps + 1):
-        nodes.append(node(f"x{t}", f"x_{{{t}}}", f"x{str(t).translate(_SUB)}", None, values("x", t, n, False), None))
-        nodes.append(node(f"h{t}", f"h_{{{t}}}", f"h{str(t).translate(_SUB)}", symbol, values("a", t, units, False), values("a", t, units, True),
-                          output=(t == steps and layer.returns == "last")))
-        edges.append(circuit.CircuitEdge(f"x{t}", f"h{t}", 0))
-        edges.append(circuit.CircuitEdge(f"h{t - 1}", f"h{t}", 1))
-    return circuit.layout(nodes, edges, max_nodes=3 * MAX_STEPS + 2)
+    def state(l: int, t: int) -> tuple[str, str, str]:
+        """A state's id, LaTeX and plain name: h_t for one layer, h^{[l]}_t in a stack."""
+        sub = str(t).translate(_SUB)
+        if depth == 1:
+            return f"h{t}", f"h_{{{t}}}", f"h{sub}"
+        return f"h{l}s{t}", f"h^{{[{l}]}}_{{{t}}}", f"h{str(l).translate(_SUP)}{sub}"
+
+    nodes, edges = [], []
+    for l, layer in enumerate(stack, start=1):
+        act = layer.activation.name
+        symbol = {"tanh": (r"\tanh", "tanh"), "sigmoid": (r"\sigma", "σ"), "relu": ("ReLU", "ReLU")}.get(act, (act, act))
+        if depth > 1:  # in a stack each cell says its layer: tanh^{[1]}, tanh⁽¹⁾
+            symbol = (f"{symbol[0]}^{{[{l}]}}", f"{symbol[1]}{str(l).translate(_SUP)}")
+        first, tex, plain = state(l, 0)
+        nodes.append(node(first, tex, plain, None, list(layer.initial_state), None))
+        for t in range(1, steps + 1):
+            if l == 1:
+                nodes.append(node(f"x{t}", f"x_{{{t}}}", f"x{str(t).translate(_SUB)}", None, values("x", None, t, n, False), None))
+            below = f"x{t}" if l == 1 else state(l - 1, t)[0]
+            id_, tex, plain = state(l, t)
+            nodes.append(node(id_, tex, plain, symbol, values("a", l, t, layer.units, False), values("a", l, t, layer.units, True),
+                              output=(l == depth and t == steps and layer.returns == "last")))
+            edges.append(circuit.CircuitEdge(below, id_, 0))
+            edges.append(circuit.CircuitEdge(state(l, t - 1)[0], id_, 1))
+    return circuit.layout(nodes, edges, max_nodes=(2 * depth + 1) * MAX_STEPS + 2 * depth)
