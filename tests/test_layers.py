@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from tracer import load, solve
 from tracer.cli import cli
 from tracer.numeric import layers as twin
-from tracer.spec import SpecError, from_mapping, to_mapping
+from tracer.render.document import render
+from tracer.spec import SpecError, from_mapping, loads, to_mapping
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -850,3 +851,21 @@ def test_the_rnn_matrix_form_compiles_without_an_overfull_box(name, tmp_path):
     assert r"\odot" in tex and "(recurrent) in matrix form" in tex
     pdf = compile_pdf(tex, tmp_path / f"{name}.pdf")
     assert "Overfull" not in pdf.with_suffix(".log").read_text(errors="replace")
+
+
+def test_the_delta_notation_writes_feature_maps_and_states():
+    conv = solve(load(EXAMPLES / "conv_maxpool.yaml"))
+    tex = render(conv, "tex", notation="delta")
+    assert r"\delta_{1}^{(K)} &= \frac{\partial \mathcal{L}}" in tex  # the output layer's ∂L/∂z is δ
+    assert r"z_{1,1,1}^{(I)}" in tex or r"z_{1,1,1}^{(" in tex  # a feature map's (filter, row, column)
+    rnn = solve(load(EXAMPLES / "rnn_sequence.yaml"))
+    tex = render(rnn, "tex", notation="delta")
+    assert r"u_{21}^{(J)}" in tex or r"u_{2,1}^{(J)}" in tex  # U1[1,2]: from state unit 2 to unit 1, as w_{ij}
+    assert r"o_{3,1}^{(J)}" in tex  # the state of unit 1 at step 3
+
+
+def test_a_theme_of_one_dense_network_is_refused_for_layers(tmp_path):
+    text = (EXAMPLES / "conv_maxpool.yaml").read_text(encoding="utf-8").replace("title:", "notation: mazur\ntitle:", 1)
+    with pytest.raises(SpecError, match="notation: bracket or delta for a network with conv2d, pooling or rnn layers, got 'mazur'"):
+        loads(text, "c.yaml")
+    assert loads(text.replace("notation: mazur", "notation: delta"), "c.yaml").notation == "delta"

@@ -1039,7 +1039,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         training=TrainingSpec(learning_rate=float(t.learning_rate), steps=1 if t.steps is None else t.steps,
                               optimizer=_optimizer(t, fail)),
         title=model.title,
-        notation="bracket",
+        notation=_layered_notation(model.notation, fail),
         relu_derivative_at_zero=net.relu_derivative_at_zero,
         source=source,
         randomize=model.randomize,
@@ -1259,6 +1259,14 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
         weights_layout=lm.weights_layout,
         learning_rate=_rate(lm.learning_rate),
     )
+
+
+def _layered_notation(notation: str, fail) -> str:
+    """conv, pooling and rnn layers are written in the bracket or the δ notation (the other
+    themes name the units of one dense network: Mazur's w5, the neuron theme's N_1)."""
+    if notation not in ("bracket", "delta"):
+        raise fail("notation", f"bracket or delta for a network with conv2d, pooling or rnn layers, got {notation!r}")
+    return notation
 
 
 def _rate(value: "float | None") -> float | None:

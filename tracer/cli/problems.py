@@ -66,8 +66,9 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     from tracer.render.extensions import write_curves
 
     if problem.layered:  # conv2d, pooling and rnn layers: in the bracket notation; matrix: their feature maps
-        if notation not in (None, "bracket"):
-            on_error(f"{file}: --notation {notation}: not for a network with conv2d, pooling or rnn layers (written in the bracket notation)", 2)
+        if notation not in (None, "bracket", "delta"):
+            on_error(f"{file}: --notation {notation}: not for a network with conv2d, pooling or rnn layers (bracket or delta; "
+                     f"{notation}'s names are those of one dense network)", 2)
         if fmt == "text" and form == "matrix":
             on_error(f"{file}: --form matrix: md, tex or pdf (the text format writes the scalar form)", 2)
         wide = sum(math.prod(layer.out_shape) for layer in problem.layers) > 2000

@@ -20,6 +20,15 @@ class DeltaTheme(Theme):
 
     def parts(self, q: Quantity) -> Symbol:
         kind = q.kind
+        if kind == "zero":
+            return Symbol("0")  # a convolution's padding
+        if kind == "U" or len(q.index) > 2 or (kind == "W" and len(q.index) == 4) or (kind in ("x", "y", "z", "a", "loss") and len(q.index) == 2):
+            # a recurrent weight u_{kj} (from state unit k one step before to unit j); an image, a
+            # feature map (channel or filter, row, column), a kernel, a time step's input, state, target or term
+            layer = f"({self.layer_letter(q.layer)})" if q.layer is not None else ()
+            letter = {"x": "x", "y": "t", "z": "z", "a": "o", "W": "w", "U": "u", "loss": SCRIPT_L}[kind]
+            index = (q.index[1], q.index[0]) if kind == "U" else q.index
+            return Symbol(letter, index, layer)
         if kind == "x":
             return Symbol("x", q.index[0])
         if kind == "y":
@@ -42,5 +51,6 @@ class DeltaTheme(Theme):
     def partial_parts(self, p: Partial) -> Symbol | None:
         """∂L/∂z_k^{(K)} is δ_k^{(K)}: the quantity the δ form propagates."""
         if p.of.kind == "loss" and not p.of.index and p.wrt.kind == "z":
-            return Symbol(DELTA, p.wrt.index[0], f"({self.layer_letter(p.wrt.layer)})")
+            index = p.wrt.index[0] if len(p.wrt.index) == 1 else p.wrt.index
+            return Symbol(DELTA, index, f"({self.layer_letter(p.wrt.layer)})")
         return None
