@@ -386,3 +386,13 @@ def test_three_written_out_adam_steps_compile_without_overfull_boxes(tmp_path):
         pdf = compile_pdf(render(sol, "tex", notation=notation), tmp_path / f"adam-{notation}.pdf")
         log = pdf.with_suffix(".log").read_text(errors="replace")
         assert "Overfull" not in log, notation
+
+
+def test_check_judges_optimizer_states_and_names_the_mistake(tmp_path):
+    claims = tmp_path / "claims.yaml"
+    claims.write_text('"m(W1[1,1])@1": -0.09\n"v_hat(W1[1,1])@1": 0.81\n"m_hat(W1[1,1])@2": -0.04451\n', encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "tracer", "check", str(EXAMPLES / "optimizer_adam.yaml"), str(claims)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    assert "3 claims, 2 right, 1 wrong" in out.stdout
+    assert "it matches the mistake that forgets Adam's bias correction" in out.stdout
