@@ -396,3 +396,21 @@ def test_check_judges_optimizer_states_and_names_the_mistake(tmp_path):
     assert out.returncode == 1, out.stderr
     assert "3 claims, 2 right, 1 wrong" in out.stdout
     assert "it matches the mistake that forgets Adam's bias correction" in out.stdout
+
+
+@pytest.mark.parametrize("name", ["conv_maxpool", "rnn_sequence", "rnn_stacked"])
+def test_conv_and_rnn_networks_take_an_optimizer(name):
+    text = (EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")
+    text = text.replace("steps: 1}", "steps: 2, optimizer: {name: momentum, beta: 0.5}}")
+    problem = loads(text, f"{name}.yaml")
+    assert problem.training.optimizer.name == "momentum"
+    sol = derive.solve(problem)
+    assert sol.verification.ok
+    first, second = sol.steps
+    for key, g in first.gradients.items():  # v₁ = g, θ₁ = θ₀ − η·g
+        if key in problem.trained_keys:
+            assert first.optimizer_state["v"][key] == approx(g, rel=1e-15, abs=1e-300)
+    for key, g in second.gradients.items():  # v₂ = β·v₁ + g₂
+        if key in problem.trained_keys:
+            v2 = 0.5 * first.optimizer_state["v"][key] + g
+            assert second.params_after[key] == approx(first.params_after[key] - problem.rate_vector[0] * v2, rel=1e-13, abs=1e-15)

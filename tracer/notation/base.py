@@ -77,6 +77,8 @@ class Theme:
             return Symbol(STATE_LETTERS[q.kind], (self.symbol(q.parameter), str(q.step)))
         if q.kind == "hyper":
             return Symbol(self.rate) if q.name == "eta" else HYPER_SYMBOLS[q.name]
+        if q.kind == "penalty":  # loss.regularization's term of the loss, Ω(w) as the texts write it
+            return Symbol(Glyph(r"\Omega", "Ω"))
         symbol = self.parts(q)
         if q.after:
             symbol = self.mark_after(symbol)

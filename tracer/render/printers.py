@@ -457,6 +457,8 @@ class LatexPrinter(_Arithmetic, SympyLatexPrinter):
             return rf"{self._parenthesized(base, POW)}^{{{self._print(exponent)}}}"
         if base.is_Symbol and self._print(base).startswith(r"\left("):  # a name bracketed already: (∂J/∂w)²
             return rf"{self._print(base)}^{{{self._print(exponent)}}}"
+        if base.is_Symbol and "'" in self._print(base) and "^" not in self._print(base):  # w'_{1}: a group, or w'^{2} is a double superscript
+            return rf"{{{self._print(base)}}}^{{{self._print(exponent)}}}"
         return super()._print_Pow(expr)
 
     def _print_Abs(self, expr, exp=None) -> str:
