@@ -414,3 +414,18 @@ def test_conv_and_rnn_networks_take_an_optimizer(name):
         if key in problem.trained_keys:
             v2 = 0.5 * first.optimizer_state["v"][key] + g
             assert second.params_after[key] == approx(first.params_after[key] - problem.rate_vector[0] * v2, rel=1e-13, abs=1e-15)
+
+
+def test_the_matrix_form_writes_the_optimizer_elementwise_and_the_penalty():
+    sol = derive.solve(load(EXAMPLES / "mazur_adam.yaml"))
+    md = render(sol, "md", form="matrix")
+    assert "Update: Adam (torch.optim.Adam), elementwise" in md
+    assert r"\hat{m}_{t}\left(W^{[2]}\right) &= \frac{m_{t}\left(W^{[2]}\right)}{1 - \beta_1^{t}}" in md
+    assert "W^{[2]} - 0.5" not in md  # no plain gradient-descent update is written for Adam
+    w5 = sol.steps[0].params_after["W2[1,1]"]
+    assert f"{w5:.9g}".replace("-", "−")[:8].replace("−", "-") in md.replace("−", "-")
+    text = (EXAMPLES / "mazur.yaml").read_text(encoding="utf-8").replace("loss:\n", "loss:\n  regularization: {l2: 0.01}\n", 1)
+    md = render(derive.solve(loads(text, "m.yaml")), "md", form="matrix")
+    assert r"\frac{\partial \Omega}{\partial W^{[2]}} &= \lambda_{L2} W^{[2]}" in md
+    assert r"\delta^{[2]} \left(a^{[1]}\right)^{\top} + \frac{\partial \Omega}{\partial W^{[2]}}" in md
+    assert "0.0861670406" in md  # 0.0821670406 + 0.01 × 0.4

@@ -385,7 +385,7 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         optimizer_state=state,
         penalty=None if penalty is None else penalty.value(values[0, network.weight_nodes]),
         writer=writer,
-        arrays=partial(_layer_arrays, network, values, engine, trained),
+        arrays=partial(_layer_arrays, network, values, engine, trained, rates, extra, optimizing),
         maps=partial(_feature_maps, network, values, engine) if network.problem.layered else None,
         recurrences=partial(_recurrent_arrays, network, values, engine) if network.problem.layered else None,
     )
@@ -506,7 +506,8 @@ def _records(network: Network, values: np.ndarray) -> tuple[dict, ...]:
     return tuple(out)
 
 
-def _layer_arrays(network: Network, values: np.ndarray, engine: sweep.Pass, trained: np.ndarray) -> tuple[LayerArrays, ...]:
+def _layer_arrays(network: Network, values: np.ndarray, engine: sweep.Pass, trained: np.ndarray, rates: np.ndarray,
+                  penalty: np.ndarray | None, optimizing: Optimizing) -> tuple[LayerArrays, ...]:
     """The matrix form's data: each layer's vectors and matrices, as the engine computed them."""
     graph = network.graph
     out = []
@@ -538,6 +539,12 @@ def _layer_arrays(network: Network, values: np.ndarray, engine: sweep.Pass, trai
                 bias_after=None if b is None else engine.after[b.ids],
                 trained_weights=trained[W.ids].reshape(shape),
                 trained_bias=None if b is None else trained[b.ids],
+                rate=float(rates[W.ids[0]]),
+                penalty_gradient=None if penalty is None else penalty[W.ids].reshape(shape),
+                weight_states={k: v[W.ids].reshape(shape) for k, v in optimizing.computed.items() if k != optimizers.AFTER}
+                if not optimizing.spec.plain else {},
+                bias_states={k: v[b.ids] for k, v in optimizing.computed.items() if k != optimizers.AFTER}
+                if (b is not None and not optimizing.spec.plain) else {},
             )
         )
         previous = a

@@ -193,6 +193,11 @@ class LayerArrays:
     bias_after: np.ndarray | None
     trained_weights: np.ndarray  # (units, fan_in) bool
     trained_bias: np.ndarray | None
+    rate: float = 0.0  # the layer's learning rate
+    penalty_gradient: np.ndarray | None = None  # (units, fan_in): loss.regularization's λ·W (+ λ₁·sign W)
+    #: an optimizer's quantities after the step (SPEC.md §9), per equation target (``m``, ``m_hat``, …)
+    weight_states: dict = field(default_factory=dict)
+    bias_states: dict = field(default_factory=dict)
 
 
 class StepWriter(Protocol):

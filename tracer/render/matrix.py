@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tracer.core import keys, optimizers
 from tracer.core.solution import LayerArrays, Solution
 from tracer.render.printing import Printer
 from tracer.render.views import EquationView, SectionView
@@ -104,13 +105,14 @@ class MatrixBuilder:
                     substituted = _column(self.p, layer.slope[s]) + r" \odot " + _column(self.p, layer.dloss_da[s])
                     backward.append(self.eq(rf"\delta{sup(l)}", symbolic, _column(self.p, layer.dloss_dz[s]), substituted))
                 a_prev = "x" if l == 1 else f"a{sup(l - 1)}"
-                backward.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial W{sup(l)}}}", rf"\delta{sup(l)} \left({a_prev}\right)^{{\top}}",
+                own = f"{loss}_{{s}}" if (S > 1 or layer.penalty_gradient is not None) else loss  # a sample's loss, not the total
+                backward.append(self.eq(rf"\frac{{\partial {own}}}{{\partial W{sup(l)}}}", rf"\delta{sup(l)} \left({a_prev}\right)^{{\top}}",
                                         _matrix(self.p, layer.weight_gradients[s])))
             out.append(SectionView(f"Backward pass, matrix (δ) form{sample}", backward))
 
         problem = self.sol.problem
-        rate_value = self.p.number(problem.training.learning_rate)
         update = []
+        spec = problem.training.optimizer
 
         def updated(lhs: str, old: str, trained: np.ndarray, names: str, formula: str, value: str, substituted: str = "") -> EquationView:
             """θ' = θ − η ∂loss/∂θ, or θ' = θ when the file trains none of θ's entries."""
@@ -125,10 +127,24 @@ class MatrixBuilder:
 
         for layer in layers:
             l = layer.number
-            if S > 1:
-                how = r"\frac{1}{%d}\sum_{s}" % S if problem.loss.samples == "mean" else r"\sum_{s}"
-                update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial W{sup(l)}}}", how + rf" \frac{{\partial {loss}_s}}{{\partial W{sup(l)}}}",
-                                      _matrix(self.p, layer.weight_gradient)))
+            rate_value = self.p.number(layer.rate)
+            if layer.penalty_gradient is not None:  # loss.regularization: its own term of the gradient
+                penalty = self.p.names.quantity(keys.PENALTY)  # type: ignore[operator]
+                update.append(self.eq(rf"\frac{{\partial {penalty}}}{{\partial W{sup(l)}}}", self._penalty_formula(l), _matrix(self.p, layer.penalty_gradient)))
+            if S > 1 or layer.penalty_gradient is not None:
+                how = (r"\frac{1}{%d}\sum_{s}" % S if problem.loss.samples == "mean" else r"\sum_{s}") if S > 1 else ""
+                data = rf"{how} \frac{{\partial {loss}_s}}{{\partial W{sup(l)}}}" if S > 1 else rf"\delta{sup(l)} \left({'x' if l == 1 else f'a{sup(l - 1)}'}\right)^{{\top}}"
+                if layer.penalty_gradient is not None:
+                    data += rf" + \frac{{\partial {self.p.names.quantity(keys.PENALTY)}}}{{\partial W{sup(l)}}}"  # type: ignore[operator]
+                update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial W{sup(l)}}}", data, _matrix(self.p, layer.weight_gradient)))
+            if not spec.plain:
+                update.extend(self._optimizer_equations(f"W{sup(l)}", layer.weight_states, layer.weights_after, layer.trained_weights, loss))
+                if layer.bias is not None:
+                    shared = layer.bias.size == 1 and problem.layers[l - 1].shared_bias
+                    how = rf"\sum_j \delta{sup(l)}_j" if shared else rf"\delta{sup(l)}"
+                    update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial b{sup(l)}}}", how, _column(self.p, layer.bias_gradient)))
+                    update.extend(self._optimizer_equations(f"b{sup(l)}", layer.bias_states, layer.bias_after, layer.trained_bias, loss, column=True))
+                continue
             update.append(
                 updated(
                     rf"W{sup(l)}{{}}'",
@@ -159,5 +175,39 @@ class MatrixBuilder:
                     shown(layer.bias_after),
                 )
             )
-        out.append(SectionView("Gradient-descent update, matrix form", update))
+        title = "Gradient-descent update, matrix form" if spec.plain else f"Update: {optimizers.rule(spec).title}, elementwise"
+        out.append(SectionView(title, update))
+        return out
+
+    def _penalty_formula(self, l: int) -> str:
+        loss = self.sol.problem.loss
+        parts = [rf"\lambda_{{L2}} W^{{[{l}]}}"] if loss.l2 else []
+        parts += [rf"\lambda_{{L1}} \operatorname{{sign}}\left(W^{{[{l}]}}\right)"] if loss.l1 else []
+        return " + ".join(parts)
+
+    def _optimizer_equations(self, theta: str, states: dict, after: np.ndarray, trained, loss: str, column: bool = False) -> list[EquationView]:
+        """The optimizer's equations for a whole matrix (or bias vector) at once, elementwise (⊙, squares
+        and roots of every entry), each with the engine's values."""
+        spec = self.sol.problem.training.optimizer
+        rule = optimizers.rule(spec)
+        letters = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": r"\hat{m}", "v_hat": r"\hat{v}"}
+        names = {optimizers.THETA: theta, optimizers.GRAD: rf"\frac{{\partial {loss}}}{{\partial {theta}}}", optimizers.RATE: self.p.names.rate,
+                 optimizers.T: "t"}
+        for name, tex in {"beta": r"\beta", "alpha": r"\alpha", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\varepsilon"}.items():
+            names[optimizers.HYPER[name]] = tex
+        for name, letter in letters.items():
+            names[optimizers.STATE[name]] = rf"{letter}_{{t}}\left({theta}\right)"
+            names[optimizers.previous(name)] = rf"{letter}_{{t-1}}\left({theta}\right)"
+        shown = _column if column else _matrix
+        if not np.asarray(trained).any():
+            eq = self.eq(f"{theta}{{}}'", theta, shown(self.p, after))
+            eq.note = "not trained, so unchanged"
+            return [eq]
+        out = []
+        for equation in rule.equations:
+            lhs = f"{theta}{{}}'" if equation.target == optimizers.AFTER else names[optimizers.STATE[equation.target]]
+            value = after if equation.target == optimizers.AFTER else states[equation.target]
+            out.append(self.eq(lhs, self.p.expression(equation.expression, names), shown(self.p, value)))
+        if not np.asarray(trained).all():
+            out[-1].note = "only some entries are trained; the others keep their values (and a state of 0)"
         return out
