@@ -372,7 +372,7 @@ def test_a_quiz_on_an_optimizer_states_its_equations(tmp_path):
     assert out.returncode == 0, out.stderr
     sheet = (tmp_path / "q" / "questions.md").read_text(encoding="utf-8")
     assert "The update is Adam (torch.optim.Adam)" in sheet and r"\hat{m}_{t} = \frac{m_{t}}{1 - \beta_1^{t}}" in sheet
-    assert "2 simultaneous adam steps" in sheet
+    assert "2 simultaneous adam (beta1 0.9, beta2 0.999, eps 1e-08) steps" in sheet
     key = (tmp_path / "q" / "key.md").read_text(encoding="utf-8")
     assert "`no_bias_correction`" in key
 

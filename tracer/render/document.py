@@ -425,7 +425,7 @@ def statement_view(problem: Problem, printer: Printer, escape) -> dict:
         + f", outputs {loss.outputs}, samples {loss.samples}"
         + "".join(f", {name} penalty {printer.number(value)} on the weights" for name, value in (("L2", loss.l2), ("L1", loss.l1)) if value),
         # what a step does: plain gradient descent or the optimizer (named as the solution states it)
-        "update_rule": "gradient-descent" if problem.training.optimizer.plain else problem.training.optimizer.name,  # type: ignore[attr-defined]
+        "update_rule": "gradient-descent" if problem.training.optimizer.plain else problem.training.optimizer.described(),  # type: ignore[attr-defined]
         "samples_total": len(data),
         "samples_hidden": len(data) - len(shown),
         "order": problem.training.order,  # type: ignore[attr-defined]

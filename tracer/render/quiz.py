@@ -218,5 +218,5 @@ _STATEMENT_HTML = """<p><b>{{ title }}</b> — variant {{ number }} (file {{ fil
 <table border="1"><tr><th>sample</th><th>inputs</th><th>targets</th></tr>
 {% for x in s.samples %}<tr><td>{{ x.number }}</td><td>{{ x.x | join(", ") }}</td><td>{{ x.y | join(", ") }}</td></tr>
 {% endfor %}</table>
-<p>Layers: {% for l in s.layers %}{{ l.described }}{% if not loop.last %}; {% endif %}{% endfor %}; loss {{ s.loss_kind }} ({{ s.loss_detail }}); learning rate \\({{ s.rate }} = {{ s.learning_rate }}\\); {{ s.steps }} {{ s.order }} gradient-descent step(s).</p>
+<p>Layers: {% for l in s.layers %}{{ l.described }}{% if not loop.last %}; {% endif %}{% endfor %}; loss {{ s.loss_kind }} ({{ s.loss_detail }}); learning rate \\({{ s.rate }} = {{ s.learning_rate }}\\); {{ s.steps }} {{ s.order }} {{ s.update_rule }} step(s).</p>
 """
