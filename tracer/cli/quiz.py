@@ -12,12 +12,12 @@ import click
 from tracer.cli.common import load_problem, on_error, solve_problem
 from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
-from tracer.render.quiz import Finisher, SetInfo, answers_csv, key, moodle, sheet
+from tracer.render.quiz import Finisher, SetInfo, answers_csv, answers_key, canvas, key, moodle, sheet
 from tracer.spec import GraphProblem, SpecError
 from tracer.teach.check import check as run_check, load_claim_set, report_json, report_text
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
-QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle")
+QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
 
 
 @click.command()
@@ -25,11 +25,12 @@ QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle")
 @click.option("--count", "-n", type=click.IntRange(1, 100000), default=10, show_default=True, help="Number of variants.")
 @click.option("--seed", "-s", type=int, default=1, show_default=True, help="Random seed: the same seed gives the same set.")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), default="quiz", show_default=True, help="Directory for the files.")
-@click.option("--formats", default="md,tex,csv,moodle", show_default=True,
-              help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), csv (answer key), moodle (Moodle XML).")
+@click.option("--formats", default="md,tex,csv,moodle,qti,key-answers", show_default=True,
+              help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), csv (answer key), moodle (Moodle XML), "
+                   "qti (Canvas QTI 1.2 zip), key-answers (the answers-only key, md and tex).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: every core).")
 def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None) -> None:
-    """A randomised problem set: question sheet, solution key, CSV answer key, Moodle XML.
+    """A randomised problem set: question sheet, solution key, answers-only key, CSV answer key, Moodle XML, Canvas QTI.
 
     The problem file's `randomize:` block says which values vary over what grid and which
     quantities are asked (README, "Homework sets"). Every variant passes the fairness
@@ -37,14 +38,21 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     decreases, distinct variants). The same FILE, --count and --seed give the same set.
     A graph problem (SPEC §7) varies its leaves (`x: uniform(-5, 5, step=1)`, `values:`
     for every leaf) and asks every leaf's gradient unless `ask:` says otherwise.
+    Each answer's tolerance is the rounding of a hand calculation that carries every
+    intermediate to `digits:` significant digits, propagated through the steps; with
+    `options: 0` every question is open (numerical), else multiple choice where the
+    mistakes give enough distinct wrong numbers.
 
     \b
     Files written to DIR (-o):
       questions.md / questions.tex   the question sheet (seed and file printed on it)
       key.md / key.tex               the solution key: answers, each wrong option's mistake,
                                      the worked solution of every variant
+      key-answers.md / .tex          the answers only: per variant answer, tolerance, choice
       answers.csv                    one row per question
-      moodle.xml                     numerical and multiple-choice questions (Moodle XML)
+      moodle.xml                     one question per quantity (multiple choice or numerical),
+                                     a category per variant and question kind (Moodle XML)
+      canvas.zip                     the same questions as Canvas QTI 1.2 (Import → QTI .zip)
       questions.pdf / key.pdf        with --formats ...,pdf
     \b
     Example:
@@ -83,16 +91,29 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
             on_error(f"{path}: cannot write ({err.strerror})", 2)
         written.append(path)
 
+    def write_bytes(name: str, data: bytes) -> None:
+        path = directory / name
+        try:
+            path.write_bytes(data)
+        except OSError as err:
+            on_error(f"{path}: cannot write ({err.strerror})", 2)
+        written.append(path)
+
     if "md" in wanted:
         write("questions.md", sheet(variants, info, "md"))
         write("key.md", key(variants, info, "md"))
     if "tex" in wanted or "pdf" in wanted:
         write("questions.tex", sheet(variants, info, "tex"))
         write("key.tex", key(variants, info, "tex"))
+    if "key-answers" in wanted:
+        write("key-answers.md", answers_key(variants, info, "md"))
+        write("key-answers.tex", answers_key(variants, info, "tex"))
     if "csv" in wanted:
         write("answers.csv", answers_csv(variants, info))
     if "moodle" in wanted:
         write("moodle.xml", (graph_quiz.moodle if graph else moodle)(variants, info))
+    if "qti" in wanted:
+        write_bytes("canvas.zip", (graph_quiz.canvas if graph else canvas)(variants, info))
     elapsed = time.perf_counter() - started
     if "pdf" in wanted:
         for stem in ("questions", "key"):

@@ -1,9 +1,13 @@
 """A Moodle XML quiz (Question bank → Import → Moodle XML format) from quiz variants.
 
-One category per set (``$course$/top/backprop-tracer/<file> seed <S>``); per variant and
-asked quantity a ``numerical`` question (the answer at the digits asked, its tolerance
-half a unit of the last digit) and, where the mistakes give enough distinct wrong
-numbers, a ``multichoice`` question whose wrong options carry the mistake as feedback.
+Categories per variant and per question kind (Moodle's ``<question type="category">``: every
+question after it goes into that category, created on import as a path of nested
+categories): ``$course$/top/<title> (<file>, seed <S>)/variant 0001/multichoice`` and
+``…/variant 0001/numerical``. One question per asked quantity: ``multichoice`` when it
+has options (its wrong options' feedback names the mistake), else ``numerical`` (the
+answer at the digits asked, its tolerance the variant's own: the rounding of a hand
+calculation propagated through the steps, :mod:`tracer.teach.rounding`). A ``/`` in a
+category's name is written ``//`` (Moodle's escape; it would start a subcategory).
 Built with :mod:`xml.etree.ElementTree`, so every text is escaped by the writer.
 The question text is HTML; formulas use MathJax's ``\\( … \\)`` (Moodle's MathJax filter).
 """
@@ -63,31 +67,45 @@ def multichoice(name: str, body_html: str, question: Question, feedback_html: st
     return q
 
 
-def category(path: str) -> ET.Element:
+def category(path: str, info: str = "") -> ET.Element:
     q = ET.Element("question", {"type": "category"})
     cat = ET.SubElement(q, "category")
     ET.SubElement(cat, "text").text = path
+    _text(q, "info", info, "html")
     return q
+
+
+def segment(name: str) -> str:
+    """A category name as one segment of a Moodle category path (``/`` doubled)."""
+    return " ".join(name.split()).replace("/", "//")
+
+
+def variant_category(root: str, variant: Variant, kind: str) -> str:
+    return f"{root}/variant {variant.number:04d}/{kind}"
 
 
 def quiz_xml(
     variants: list[Variant],
     *,
-    category_path: str,
+    category_root: str,
     statement_html: Callable[[Variant], str],
     ask_html: Callable[[Variant, Question], str],
     label: Callable[[Variant, Question], str],
 ) -> str:
-    """The whole quiz as a string (UTF-8 XML declaration included)."""
+    """The whole quiz as a string (UTF-8 XML declaration included). ``category_root`` is a
+    Moodle category path whose segments are already :func:`segment`-escaped."""
     root = ET.Element("quiz")
-    root.append(category(category_path))
     for variant in variants:
         statement = statement_html(variant)
-        for k, question in enumerate(variant.questions, start=1):
-            body = statement + ask_html(variant, question)
-            base = f"v{variant.number:04d} q{k} {label(variant, question)}"
-            root.append(numerical(base, body, question, f"Answer: {question.answer}"))
-            if question.options:
-                root.append(multichoice(base + " (choice)", body, question, f"Answer: {question.answer}"))
+        numbered = list(enumerate(variant.questions, start=1))
+        for kind, build in (("multichoice", multichoice), ("numerical", numerical)):
+            chosen = [(k, q) for k, q in numbered if q.kind == kind]
+            if not chosen:
+                continue
+            root.append(category(variant_category(category_root, variant, kind), f"Variant {variant.number}: {kind} questions"))
+            for k, question in chosen:
+                body = statement + ask_html(variant, question)
+                name = f"v{variant.number:04d} q{k} {label(variant, question)}"
+                root.append(build(name, body, question, f"Answer: {question.answer}"))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -18,9 +18,10 @@ from tracer.core import keys
 from tracer.core.keys import NameError_
 from tracer.core.solution import GraphSolution
 from tracer.export.moodle import quiz_xml
+from tracer.export.qti import qti_zip
 from tracer.render.graph import equation_lines, printer, render_graph
 from tracer.render.printing import escape_markdown, escape_tex
-from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts
+from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, moodle_ask_html, moodle_category_root
 from tracer.spec import GraphProblem
 from tracer.teach.quiz import Question, Variant
 
@@ -78,8 +79,8 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     variant.solution = None  # the key is rendered; do not ship the solution back
 
 
-def moodle(variants: list[Variant], info: SetInfo) -> str:
-    """The Moodle XML of a graph quiz: per variant the equations and values, then each question."""
+def _lms_html(info: SetInfo):
+    """A graph question's text (Moodle, Canvas): per variant the equations and values, then what is asked."""
 
     def statement_html(variant: Variant) -> str:
         s = variant.documents["statement_md"]
@@ -96,15 +97,25 @@ def moodle(variants: list[Variant], info: SetInfo) -> str:
         )
 
     def ask_html(variant: Variant, question: Question) -> str:
-        return (
-            f"<p>Compute \\({html.escape(label(variant.problem, question.name))}\\) (<code>{html.escape(question.name)}</code>) "
-            f"to {info.spec.digits} significant digits.</p>"
-        )
+        return moodle_ask_html(label(variant.problem, question.name), question, info.spec.digits)
 
+    return statement_html, ask_html
+
+
+def moodle(variants: list[Variant], info: SetInfo) -> str:
+    """The Moodle XML of a graph quiz: per variant the equations and values, then each question."""
+    statement_html, ask_html = _lms_html(info)
     return quiz_xml(
         variants,
-        category_path=f"$course$/top/backprop-tracer/{Path(info.file).stem} seed {info.seed}",
+        category_root=moodle_category_root(info),
         statement_html=statement_html,
         ask_html=ask_html,
         label=lambda variant, question: question.name,
     )
+
+
+def canvas(variants: list[Variant], info: SetInfo) -> bytes:
+    """The Canvas QTI 1.2 zip of a graph quiz."""
+    statement_html, ask_html = _lms_html(info)
+    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or Path(info.file).stem,
+                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name)

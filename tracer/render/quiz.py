@@ -17,11 +17,14 @@ from typing import Callable
 from tracer import notation
 from tracer.core.keys import NameError_
 from tracer.spec import Problem
-from tracer.export.moodle import quiz_xml
+from tracer.export.moodle import quiz_xml, segment
+from tracer.export.qti import qti_zip
 from tracer.render.printing import escape_markdown, escape_tex
 from tracer.teach.mistakes import MISTAKES
-from tracer.teach.quiz import QuizSpec, Variant
-from tracer.render.document import environment, optimizer_view, printer_for, render, statement_view
+from tracer.core import keys
+from tracer.teach.quiz import QuizSpec, Variant, decimal_text
+from tracer.teach.rounding import round_up
+from tracer.render.document import diagram_view, environment, optimizer_view, printer_for, render, statement_view
 
 LETTERS = "abcdefgh"
 #: significant digits of the worked solutions in the key
@@ -62,6 +65,8 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     variant.documents["labels_tex"] = [_label(solution.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
     variant.documents["statement_md"] = _statement(variant, "md")
     variant.documents["statement_tex"] = _statement(variant, "tex")
+    # the network as the worked solutions draw it (the same view, the same partial template)
+    variant.documents["diagram"] = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
     variant.solution = None  # the key is rendered; do not ship the solution back
 
 
@@ -98,7 +103,41 @@ def _statement(variant: Variant, fmt_: str) -> dict:
     view = statement_view(variant.problem, printer, escape_tex if fmt_ == "tex" else escape_markdown)
     view["learning_rate"] = printer.number(variant.problem.training.learning_rate)
     view["rate"] = printer.names.rate
+    view["matrices"], view["parameters"] = parameter_blocks(variant.problem, printer)
     return view
+
+
+#: a layer's weights are shown as a matrix when it has more entries than this
+MATRIX_ENTRIES = 4
+
+
+def parameter_blocks(problem: Problem, printer) -> tuple[list[dict], list[dict]]:
+    """A dense layer's weights with more than :data:`MATRIX_ENTRIES` entries as a matrix (its
+    entries' names beside their values: shorter than a row per weight); every other
+    parameter as a row of the table (name, value, trained)."""
+    params = problem.parameters()
+    trained = set(problem.trained_keys)
+    as_matrix: set = set()
+    matrices = []
+    if not problem.layered:
+        for l, layer in enumerate(problem.layers, 1):
+            if layer.units * layer.inputs <= MATRIX_ENTRIES:
+                continue
+            grid = [[keys.W(l, j, i) for i in range(1, layer.inputs + 1)] for j in range(1, layer.units + 1)]
+            as_matrix.update(k for row in grid for k in row)
+            flags = {k in trained for row in grid for k in row}
+            matrices.append({
+                "name": rf"W^{{[{l}]}}",
+                "symbols": _pmatrix([[printer.target(k) for k in row] for row in grid]),
+                "values": _pmatrix([[printer.number(params[k]) for k in row] for row in grid]),
+                "trained": "yes" if flags == {True} else "no" if flags == {False} else "partly",
+            })
+    rows = [{"name": printer.target(k), "value": printer.number(v), "trained": k in trained} for k, v in params.items() if k not in as_matrix]
+    return matrices, rows
+
+
+def _pmatrix(cells: list[list[str]]) -> str:
+    return r"\begin{pmatrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{pmatrix}"
 
 
 def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[dict]:
@@ -113,6 +152,12 @@ def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[d
                 "label": label,
                 "answer": q.answer,
                 "tolerance": q.tolerance,
+                "kind": q.kind,
+                # where the tolerance comes from (the key says it): the spread of the rounded
+                # hand calculations, the first-order bound, half a unit of the answer's digit
+                "spread": decimal_text(round_up(q.allowance.spread)) if q.allowance else "",
+                "bound": decimal_text(round_up(q.allowance.bound)) if q.allowance and q.allowance.bound is not None else "",
+                "final": decimal_text(q.allowance.final) if q.allowance else q.tolerance,
                 "options": [
                     {
                         "letter": LETTERS[i],
@@ -136,6 +181,7 @@ def _variant_view(variant: Variant, info: SetInfo, fmt_: str) -> dict:
         "questions": _question_views(variant, info, fmt_),
         "solution_md": variant.documents.get("md", ""),
         "solution_tex": variant.documents.get("tex_body", ""),
+        "diagram": variant.documents.get("diagram"),
     }
 
 
@@ -173,18 +219,25 @@ def key(variants: list[Variant], info: SetInfo, fmt_: str) -> str:
     return environment(ext).get_template(f"quiz_key.{ext}.j2").render(**_context(variants, info, fmt_))
 
 
+def answers_key(variants: list[Variant], info: SetInfo, fmt_: str) -> str:
+    """The answers-only key: per variant each question's answer, tolerance and right option."""
+    ext = "md" if fmt_ == "md" else "tex"
+    return environment(ext).get_template(f"quiz_answers.{ext}.j2").render(**_context(variants, info, fmt_))
+
+
 def answers_csv(variants: list[Variant], info: SetInfo) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "seed", "variant", "question", "quantity", "canonical", "answer", "tolerance", "value", "choice", "options"])
+    writer.writerow(["file", "seed", "variant", "question", "quantity", "canonical", "kind", "answer", "tolerance", "value", "choice", "options"])
     for v in variants:
         for k, q in enumerate(v.questions, start=1):
             options = " ".join(f"{LETTERS[i]}={o.text}" for i, o in enumerate(q.options))
-            writer.writerow([info.file, info.seed, v.number, k, q.name, q.canonical, q.answer, q.tolerance, repr(q.value), LETTERS[q.correct] if q.options else "", options])
+            writer.writerow([info.file, info.seed, v.number, k, q.name, q.canonical, q.kind, q.answer, q.tolerance, repr(q.value), LETTERS[q.correct] if q.options else "", options])
     return out.getvalue()
 
 
-def moodle(variants: list[Variant], info: SetInfo) -> str:
+def _lms_html(info: SetInfo):
+    """The question text of an LMS question (Moodle, Canvas): the variant's statement, then what is asked."""
     env = environment("html")
 
     def statement_html(variant: Variant) -> str:
@@ -192,29 +245,48 @@ def moodle(variants: list[Variant], info: SetInfo) -> str:
         return template.render(s=_statement(variant, "md"), title=html.escape(info.title), file=html.escape(info.file), seed=info.seed, number=variant.number, esc=html.escape)
 
     def ask_html(variant: Variant, question) -> str:
-        label = _label(variant.problem, question.name)
-        return (
-            f"<p>Compute \\({html.escape(label)}\\) (<code>{html.escape(question.name)}</code>) "
-            f"to {info.spec.digits} significant digits.</p>"
-        )
+        return moodle_ask_html(_label(variant.problem, question.name), question, info.spec.digits)
 
-    def label(variant: Variant, question) -> str:
-        return question.name
+    return statement_html, ask_html
 
-    stem = Path(info.file).stem
+
+def moodle(variants: list[Variant], info: SetInfo) -> str:
+    statement_html, ask_html = _lms_html(info)
     return quiz_xml(
         variants,
-        category_path=f"$course$/top/backprop-tracer/{stem} seed {info.seed}",
+        category_root=moodle_category_root(info),
         statement_html=statement_html,
         ask_html=ask_html,
-        label=label,
+        label=lambda variant, question: question.name,
+    )
+
+
+def canvas(variants: list[Variant], info: SetInfo) -> bytes:
+    """The Canvas QTI 1.2 zip of the set (:mod:`tracer.export.qti`)."""
+    statement_html, ask_html = _lms_html(info)
+    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or Path(info.file).stem,
+                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name)
+
+
+def moodle_category_root(info: SetInfo) -> str:
+    """``$course$/top/<title> (<file>, seed <S>)``: the set's category; its variants are below it."""
+    return f"$course$/top/{segment(f'{info.title or Path(info.file).stem} ({Path(info.file).name}, seed {info.seed})')}"
+
+
+def moodle_ask_html(label: str, question, digits: int) -> str:
+    """What a question asks, in HTML: the quantity, the digits to carry, what is accepted."""
+    accepted = f" Answers within ±{question.tolerance} are accepted." if question.kind == "numerical" else ""
+    return (
+        f"<p>Compute \\({html.escape(label)}\\) (<code>{html.escape(question.name)}</code>) to {digits} significant "
+        f"digits, carrying every intermediate to at least {digits} significant digits.{accepted}</p>"
     )
 
 
 _STATEMENT_HTML = """<p><b>{{ title }}</b> — variant {{ number }} (file {{ file }}, seed {{ seed }})</p>
-<table border="1"><tr><th>parameter</th><th>value</th><th>trained</th></tr>
+{% for m in s.matrices %}<p>\\[ {{ esc(m.name) }} = {{ esc(m.symbols) }} = {{ esc(m.values) }} \\] (trained: {{ m.trained }})</p>
+{% endfor %}{% if s.parameters %}<table border="1"><tr><th>parameter</th><th>value</th><th>trained</th></tr>
 {% for row in s.parameters %}<tr><td>\\({{ esc(row.name) }}\\)</td><td>{{ row.value }}</td><td>{{ "yes" if row.trained else "no" }}</td></tr>
-{% endfor %}</table>
+{% endfor %}</table>{% endif %}
 <table border="1"><tr><th>sample</th><th>inputs</th><th>targets</th></tr>
 {% for x in s.samples %}<tr><td>{{ x.number }}</td><td>{{ x.x | join(", ") }}</td><td>{{ x.y | join(", ") }}</td></tr>
 {% endfor %}</table>

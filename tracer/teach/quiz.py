@@ -8,8 +8,8 @@ A problem file's ``randomize:`` block says which values vary over what grid::
       inputs: uniform(0, 1, step=0.1)
       learning_rate: [0.1, 0.5, 1]
       ask: ["dloss/dW1[1,1]", "W2[1,1]'", "loss_after"]
-      digits: 4                            # significant digits asked (and the tolerance)
-      options: 4                           # choices of a multiple-choice question
+      digits: 4                            # significant digits asked (and carried: the tolerance)
+      options: 4                           # choices of a multiple-choice question; 0: open (numerical) answers
       guards: {kink: 0.05, min_derivative: 0.01, loss_decreases: true}
 
 The grid grammar (``uniform(lo, hi, step=s)``, a list of numbers, or one number) is
@@ -55,6 +55,7 @@ from tracer.core.solution import GraphSolution, LookupError_
 from tracer.render.printing import fmt
 from tracer.spec import GraphProblem, Problem, SpecError
 from tracer.teach.mistakes import MistakenSolutions
+from tracer.teach.rounding import Allowance, allowances
 
 GROUPS = ("weights", "biases", "inputs", "targets", "learning_rate")
 GRAPH_GROUPS = ("values", "learning_rate")  # a graph problem's: every leaf; the rate (when trained)
@@ -206,8 +207,8 @@ def _with_settings(source: str, vary: tuple[tuple[str, Grid], ...], settings: di
     if isinstance(digits, bool) or not isinstance(digits, int) or not 2 <= digits <= 12:
         raise SpecError(source, "randomize.digits", f"a whole number from 2 to 12 expected, got {digits!r}")
     options = settings.get("options", 4)
-    if isinstance(options, bool) or not isinstance(options, int) or not 2 <= options <= 8:
-        raise SpecError(source, "randomize.options", f"a whole number from 2 to 8 expected, got {options!r}")
+    if isinstance(options, bool) or not isinstance(options, int) or not (options == 0 or 2 <= options <= 8):
+        raise SpecError(source, "randomize.options", f"0 (open answers) or a whole number from 2 to 8 expected, got {options!r}")
     attempts = settings.get("attempts", 300)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise SpecError(source, "randomize.attempts", f"a positive whole number expected, got {attempts!r}")
@@ -347,9 +348,15 @@ class Question:
     canonical: str
     value: float
     answer: str  # the value at the digits asked
-    tolerance: str  # half a unit of the last digit asked
-    options: list[Option]  # shuffled; empty when fewer than two distinct wrong values exist
+    tolerance: str  # what a hand calculation carrying the digits asked may be off by (tracer.teach.rounding)
+    options: list[Option]  # shuffled; empty for open answers (options: 0) or when fewer than two distinct wrong values exist
     correct: int  # index of the right option
+    allowance: Allowance | None = None  # where the tolerance comes from; None: a given number (half a unit)
+
+    @property
+    def kind(self) -> str:
+        """How the question is asked: ``multichoice`` (it has options) or ``numerical`` (open)."""
+        return "multichoice" if self.options else "numerical"
 
 
 @dataclass
@@ -373,7 +380,8 @@ class Unfair(Exception):
 
 
 def tolerance(value: float, digits: int) -> str:
-    """Half a unit of the last significant digit, as a plain decimal string."""
+    """Half a unit of the last significant digit, as a plain decimal string (the tolerance of
+    a given number; a computed one's is :func:`tracer.teach.rounding.allowances`')."""
     if value == 0:
         return format(Decimal(5).scaleb(-digits - 1), "f")
     exponent = math.floor(math.log10(abs(float(fmt(value, digits).replace("−", "-")))))
@@ -474,22 +482,24 @@ def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, nu
         raise Unfair(f"not computable ({err})") from None
     check_guards(solution, spec)
     mistaken = MistakenSolutions(solution)
+    asked = {name: _asked_step(solution, name) for name in spec.ask}
+    allowed = allowances(solution, [s for s in asked.values() if s is not None], spec.digits)
     questions = []
     for name in spec.ask:
         truth = solution.value(name)
         answer = plain(truth, spec.digits)
         if abs(truth) < 1e-9:
             raise Unfair(f"{name} is zero")
-        try:
-            canonical = str(solution.step(name).id)
-        except (NameError_, LookupError_):  # a given number asked: no step
-            canonical = name
+        step = asked[name]
+        canonical = str(step.id) if step is not None else _canonical(solution, name)
+        allowance = allowed.get(step.id) if step is not None else None
+        tol = decimal_text(allowance.tolerance) if allowance is not None else tolerance(truth, spec.digits)
         options = [Option(truth, answer, None, "the right answer")]
         seen = {answer}
-        for wrong in mistaken.wrong_values(name):
+        for wrong in mistaken.wrong_values(name) if spec.options else ():
             text = plain(wrong.value, spec.digits)
-            if text in seen or not math.isfinite(wrong.value):
-                continue
+            if text in seen or not math.isfinite(wrong.value) or abs(wrong.value - truth) <= float(tol):
+                continue  # a mistake that rounding alone could give is no wrong option
             seen.add(text)
             options.append(Option(wrong.value, text, wrong.mistake.key, wrong.mistake.explanation))
             if len(options) == spec.options:
@@ -499,8 +509,30 @@ def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, nu
         else:
             rng.shuffle(options)
         correct = next((k for k, o in enumerate(options) if o.mistake is None), -1)
-        questions.append(Question(name, canonical, truth, answer, tolerance(truth, spec.digits), options, correct))
+        questions.append(Question(name, canonical, truth, answer, tol, options, correct, allowance))
     return Variant(number, attempt, values, varied, questions, *_outputs(solution), solution=solution)
+
+
+def _asked_step(solution, name: str):
+    """The step whose value is the quantity asked; None for a given number or a value the
+    solution does not derive (a later training step's: the NumPy engine's only)."""
+    try:
+        step = solution.step(name)
+    except (NameError_, LookupError_):
+        return None
+    return step if math.isclose(step.value, solution.value(name), rel_tol=1e-12, abs_tol=1e-15) else None
+
+
+def _canonical(solution, name: str) -> str:
+    try:
+        return str(solution.step(name).id)
+    except (NameError_, LookupError_):  # a given number asked: no step
+        return name
+
+
+def decimal_text(value: float) -> str:
+    """A tolerance as a plain decimal (no exponent): 1.2e-05 → ``0.000012``."""
+    return format(Decimal(repr(value)), "f")
 
 
 def find_variant(problem: Problem, spec: QuizSpec, seed: int, number: int, start: int = 0, finish: Callable | None = None) -> Variant:

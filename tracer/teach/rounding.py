@@ -1,0 +1,119 @@
+"""How far a hand-worked answer can fall from the truth: the rounding of every
+intermediate, propagated through the steps.
+
+A student who carries every intermediate to the sheet's ``digits`` significant digits
+does not get the engine's answer rounded: each rounding travels on through the steps
+that use it (a rounded σ(z) feeds the δ, the δ the gradient, the gradient the update,
+the update the loss after). The tolerance of a question is derived here, not guessed,
+by replaying the solution (:func:`tracer.teach.replay.replay`) in the worlds of a
+student who rounds:
+
+* **every intermediate rounded** to ``digits`` — half-even, half-up and truncated
+  (toward zero) — and the answer computed from those rounded numbers: the *spread*
+  is the largest distance of such an answer from the truth;
+* **the first-order bound**: a change of one unit of the last carried digit in each
+  step, replayed on its own through what depends on it, gives that step's weight in
+  the answer; Σ |weight| · (one unit) bounds any mix of roundings and truncations (to
+  first order), and carrying more digits only shrinks it. Skipped for solutions with
+  more than :data:`BOUND_STEPS` steps (one replay per step), where the spread alone counts.
+
+The tolerance is the larger of the two plus half a unit of the answer's own last digit
+(the final rounding), written with two significant digits rounded *up*. Nothing here
+formats for a reader; the arithmetic is the replay's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Iterable
+
+from tracer.core.keys import Key
+from tracer.teach.replay import Inputs, evaluate, replay
+
+#: the roundings a hand calculation uses (truncation: toward zero)
+MODES = {"half-even": ROUND_HALF_EVEN, "half-up": ROUND_HALF_UP, "truncated": ROUND_DOWN}
+#: above this many steps the first-order bound (a replay per step) is not computed
+BOUND_STEPS = 400
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a question accepts, and where it comes from (all as plain numbers)."""
+
+    tolerance: float  # spread-or-bound + half a unit of the answer's last digit, 2 digits rounded up
+    spread: float  # the largest |answer − truth| with every intermediate rounded (any mode)
+    bound: float | None  # the first-order bound of any mix of roundings; None: not computed
+    final: float  # half a unit of the answer's last digit
+    worst_mode: str | None  # the rounding that gives the spread
+
+
+def unit(value: float, digits: int) -> float:
+    """One unit of the ``digits``-th significant digit of ``value`` (0 for 0)."""
+    if value == 0 or not math.isfinite(value):
+        return 0.0
+    return 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)
+
+
+def round_to(value: float, digits: int, mode: str = "half-even") -> float:
+    """``value`` at ``digits`` significant digits, by one of :data:`MODES` (exact decimal arithmetic)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    exact = Decimal(repr(value))
+    return float(exact.quantize(Decimal(1).scaleb(exact.adjusted() - digits + 1), rounding=MODES[mode]))
+
+
+def half_unit(value: float, digits: int) -> float:
+    """Half a unit of the last digit of ``value`` *as printed* at ``digits`` (0.09996 → 0.1000)."""
+    shown = round_to(value, digits)
+    return 0.5 * unit(shown if shown else value, digits)
+
+
+def rounded_world(solution, digits: int, mode: str) -> dict[Key, float]:
+    """Every step's value when each is computed from the rounded earlier ones and then
+    rounded itself (the student who carries ``digits`` digits)."""
+    return replay(solution, patch=lambda step, inputs: round_to(evaluate(step, inputs), digits, mode))
+
+
+def allowances(solution, steps: Iterable, digits: int) -> dict[Key, Allowance]:
+    """The allowance of each asked step (its answer computed from rounded intermediates,
+    the answer itself then rounded as the sheet asks)."""
+    asked = list(steps)
+    all_steps = list(solution.all_steps())
+    worlds = {mode: rounded_world(solution, digits, mode) for mode in MODES}
+    spread: dict[Key, tuple[float, str | None]] = {s.id: (0.0, None) for s in asked}
+    for mode, values in worlds.items():
+        for s in asked:
+            answer = evaluate(s, Inputs(values))  # from the rounded inputs; the final rounding is `final`
+            gap = abs(answer - s.value)
+            if gap > spread[s.id][0]:
+                spread[s.id] = (gap, mode)
+    bound: dict[Key, float] | None = None
+    if len(all_steps) <= BOUND_STEPS:
+        bound = {s.id: 0.0 for s in asked}
+        for step in all_steps:
+            du = unit(step.value, digits)
+            if du == 0:
+                continue
+            changed = replay(solution, {step.id: step.value + du})
+            for s in asked:
+                if s.id == step.id:
+                    continue  # the answer's own rounding is the final half unit
+                bound[s.id] += abs(changed.get(s.id, s.value) - s.value)
+    out = {}
+    for s in asked:
+        gap, mode = spread[s.id]
+        first_order = bound[s.id] if bound is not None else None
+        final = half_unit(s.value, digits)
+        total = max(gap, first_order or 0.0) + final
+        out[s.id] = Allowance(round_up(total), gap, first_order, final, mode)
+    return out
+
+
+def round_up(value: float, digits: int = 2) -> float:
+    """``value`` rounded up to ``digits`` significant digits (a tolerance never shrinks)."""
+    if value == 0:
+        return 0.0
+    exact = Decimal(repr(value))
+    return float(exact.quantize(Decimal(1).scaleb(exact.adjusted() - digits + 1), rounding=ROUND_CEILING))
