@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from tracer.cli import cli
 from tracer.render.printing import fmt
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.quiz import apply, build_variant, generate, parse_grid, parse_spec, tolerance
+from tracer.teach.replay import Inputs, evaluate, replay
+from tracer.teach.rounding import MODES, round_to, rounded_world
 from tracer.spec import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,3 +283,132 @@ def test_cli_quiz_pdf(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "questions.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "key.pdf").read_bytes().startswith(b"%PDF")
+
+
+# -- tolerances: the rounding of a hand calculation, propagated through the steps ------------
+
+
+def simulated_student(solution, rng: random.Random, digits: int = 4):
+    """A student who carries every intermediate to ``digits`` (sometimes one more), rounding
+    half-up, half-even or truncating at each step as it comes, and rounds the answer."""
+    modes = list(MODES)
+
+    def answer_of(step, values):
+        return round_to(evaluate(step, Inputs(values)), digits)
+
+    values = replay(solution, patch=lambda step, inputs: round_to(evaluate(step, inputs), rng.choice([digits, digits, digits + 1]), rng.choice(modes)))
+    return answer_of, values
+
+
+@pytest.fixture(scope="module")
+def mazur_set():
+    return generate(load(MAZUR), 40, seed=11, jobs=1)
+
+
+def test_every_hand_worked_answer_is_accepted_and_the_old_tolerance_was_not_enough(mazur_set):
+    rng = random.Random(3)
+    accepted = accepted_before = total = 0
+    for v in mazur_set:
+        for _ in range(6):
+            answer_of, values = simulated_student(v.solution, rng)
+            for q in v.questions:
+                step = v.solution.step(q.name)
+                answer = answer_of(step, values)
+                total += 1
+                accepted += abs(answer - q.value) <= float(q.tolerance)
+                accepted_before += abs(answer - q.value) <= float(tolerance(q.value, 4))
+    assert total == 40 * 6 * 4
+    assert accepted == total
+    assert accepted_before < 0.7 * total  # half a unit of the 4th digit: about half rejected
+
+
+def test_the_tolerance_is_the_propagated_rounding(mazur_set):
+    for v in mazur_set:
+        for q in v.questions:
+            a = q.allowance
+            assert a.final == float(tolerance(q.value, 4))
+            assert a.tolerance >= max(a.spread, a.bound) + a.final
+            assert a.tolerance <= 1.1 * (max(a.spread, a.bound) + a.final)  # two digits, rounded up
+            for mode in MODES:  # every intermediate rounded one way: inside the spread
+                rounded = rounded_world(v.solution, 4, mode)
+                assert abs(evaluate(v.solution.step(q.name), Inputs(rounded)) - q.value) <= a.spread + 1e-15
+
+
+def test_real_mistakes_fall_outside_the_tolerance(mazur_set):
+    for v in mazur_set:
+        mistaken = MistakenSolutions(v.solution)
+        for q in v.questions:
+            for option in q.options:  # every wrong option on the sheet is beyond rounding
+                if option.mistake:
+                    assert abs(option.value - q.value) > float(q.tolerance)
+        wrong = {q.name: by_key(mistaken, q.name) for q in v.questions}
+        dW2, update = (next(q for q in v.questions if q.name == n) for n in ("dloss/dW2[1,1]", "W2[1,1]'"))
+        assert abs(wrong["dloss/dW2[1,1]"]["no_activation_derivative"] - dW2.value) > float(dW2.tolerance)
+        assert abs(wrong["W2[1,1]'"]["added_gradient"] - update.value) > float(update.tolerance)
+
+
+def test_mazur_tolerances_of_variant_one():
+    v = build_variant(load(MAZUR), parse_spec(load(MAZUR)), seed=1, number=1, attempt=0)
+    assert [(q.answer, q.tolerance) for q in v.questions] == [
+        ("0.08242", "0.000091"), ("0.002306", "0.000012"), ("0.4676", "0.00015"), ("0.1968", "0.00034")]
+    assert round_to(0.08244, 4, "truncated") == 0.08244 and round_to(-0.023365, 4, "truncated") == -0.02336
+    assert round_to(0.12345, 4, "half-up") == 0.1235 and round_to(0.12345, 4, "half-even") == 0.1234
+
+
+def test_graph_quiz_tolerances_accept_rounded_answers():
+    for v in generate(load(EXAMPLES / "graph_ng.yaml"), 10, seed=2, jobs=1):
+        for q in v.questions:
+            assert abs(float(q.answer) - q.value) <= float(q.tolerance)
+
+
+# -- open answers, sheets, the answers-only key ----------------------------------------------
+
+
+def test_options_zero_asks_open_questions(tmp_path):
+    problem = with_randomize("mazur", {**load(MAZUR).randomize, "options": 0})
+    assert parse_spec(problem).options == 0
+    variants = generate(problem, 2, seed=1, jobs=1)
+    assert all(q.options == [] and q.kind == "numerical" for v in variants for q in v.questions)
+    with pytest.raises(SpecError, match="randomize.options"):
+        parse_spec(with_randomize("mazur", {**load(MAZUR).randomize, "options": 1}))
+    raw = MAZUR.read_text().replace("  options: 4", "  options: 0")
+    (tmp_path / "open.yaml").write_text(raw)
+    result = CliRunner().invoke(cli, ["quiz", str(tmp_path / "open.yaml"), "--count", "2", "-o", str(tmp_path / "q"), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    sheet = (tmp_path / "q" / "questions.md").read_text()
+    for q in variants[0].questions:
+        assert f"(`{q.name}`) = ?  (±{q.tolerance})" in sheet
+    assert "(a)" not in sheet
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "q" / "answers.csv").read_text())))
+    assert {r["kind"] for r in rows} == {"numerical"} and {r["choice"] for r in rows} == {""}
+
+
+def test_sheet_has_the_diagram_one_variant_per_page_and_what_to_carry(tmp_path):
+    result = CliRunner().invoke(cli, ["quiz", str(MAZUR), "--count", "3", "--seed", "1", "-o", str(tmp_path), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    tex = (tmp_path / "questions.tex").read_text()
+    assert tex.count(r"\clearpage") == 2 and tex.count(r"\subsection*{Variant") == 3
+    assert tex.count(r"\begin{tikzpicture}") == 3 and tex.count(r"\begin{minipage}") == 3
+    v1 = tex.split(r"\subsection*{Variant 1}")[1].split(r"\clearpage")[0]
+    assert r"$w_{5} = 0.55$" in v1  # the drawn weight on its edge, as the worked solution draws it
+    assert "carrying every intermediate to at least 4" in tex
+    md = (tmp_path / "questions.md").read_text()
+    assert md.count("```mermaid") == 3 and '"w_5 = 0.55"' in md
+    answers = (tmp_path / "key-answers.md").read_text()
+    rows = [line.split(" | ") for line in answers.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
+    assert rows[0] == ["| 1", "1", "`dloss/dW2[1,1]`", "0.08242", "±0.000091", "d |"]
+    assert len(rows) == 8 and "Worked solution" not in answers
+    assert r"\pm 0.000012" in (tmp_path / "key-answers.tex").read_text()
+
+
+def test_a_wide_layer_is_shown_as_a_matrix():
+    from tracer.render.quiz import parameter_blocks
+    from tracer.render.document import printer_for
+    problem = load(EXAMPLES / "relu_softmax_3class.yaml")
+    matrices, rows = parameter_blocks(problem, printer_for(problem, "latex", None, 9))
+    wide = [l for l, layer in enumerate(problem.layers, 1) if layer.units * layer.inputs > 4]
+    assert [m["name"] for m in matrices] == [rf"W^{{[{l}]}}" for l in wide] and wide
+    layer = problem.layers[wide[0] - 1]
+    assert matrices[0]["values"].count(r" \\ ") == layer.units - 1 and matrices[0]["values"].startswith(r"\begin{pmatrix}")
+    assert not any(r["name"].startswith("W") and f"{wide[0]}" in r["name"] for r in rows if r["name"].startswith("W^"))
+    assert len(rows) == len(problem.parameter_keys) - sum(problem.layers[l - 1].units * problem.layers[l - 1].inputs for l in wide)
