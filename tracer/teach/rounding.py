@@ -12,8 +12,9 @@ student who rounds:
   (toward zero) — and the answer computed from those rounded numbers: the *spread*
   is the largest distance of such an answer from the truth;
 * **the first-order bound**: a change of one unit of the last carried digit in each
-  step, replayed on its own through what depends on it, gives that step's weight in
-  the answer; Σ |weight| · (one unit) bounds any mix of roundings and truncations (to
+  step that needs rounding (not one exact at those digits when computed from rounded
+  inputs: a given weight as ∂z/∂a, a ReLU's derivative 1, δ times that 1), replayed on its own through what depends on it, gives that
+  step's weight in the answer; Σ |weight| · (one unit) bounds any mix of roundings and truncations (to
   first order), and carrying more digits only shrinks it. Skipped for solutions with
   more than :data:`BOUND_STEPS` steps (one replay per step), where the spread alone counts.
 
@@ -94,8 +95,8 @@ def allowances(solution, steps: Iterable, digits: int) -> dict[Key, Allowance]:
         bound = {s.id: 0.0 for s in asked}
         for step in all_steps:
             du = unit(step.value, digits)
-            if du == 0:
-                continue
+            if du == 0 or all(_exact(step, values, digits) for values in worlds.values()):
+                continue  # exact at the digits carried, from rounded inputs too (∂z/∂a = a given weight, a ReLU's 1, δ·1): nothing to round
             changed = replay(solution, {step.id: step.value + du})
             for s in asked:
                 if s.id == step.id:
@@ -109,6 +110,12 @@ def allowances(solution, steps: Iterable, digits: int) -> dict[Key, Allowance]:
         total = max(gap, first_order or 0.0) + final
         out[s.id] = Allowance(round_up(total), gap, first_order, final, mode)
     return out
+
+
+def _exact(step, values, digits: int) -> bool:
+    """Does the step, computed from the rounded earlier steps, need no rounding itself?"""
+    value = evaluate(step, Inputs(values))
+    return round_to(value, digits) == value
 
 
 def round_up(value: float, digits: int = 2) -> float:
