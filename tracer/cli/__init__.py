@@ -6,6 +6,7 @@ errors to the exit codes of SPEC.md §6 (:mod:`tracer.cli.common`):
 
 * :mod:`tracer.cli.problems` — ``solve``, ``ask``, ``validate``, ``new``, ``schema``
 * :mod:`tracer.cli.quiz` — ``quiz``, ``check``
+* :mod:`tracer.cli.grade` — ``grade``
 * :mod:`tracer.cli.calculus` — ``diff``, ``descend``
 """
 
@@ -28,6 +29,7 @@ COMMANDS = {
     "schema": "tracer.cli.problems:schema",
     "quiz": "tracer.cli.quiz:quiz",
     "check": "tracer.cli.quiz:check",
+    "grade": "tracer.cli.grade:grade",
     "diff": "tracer.cli.calculus:diff",
     "descend": "tracer.cli.calculus:descend",
 }

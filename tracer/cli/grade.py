@@ -1,0 +1,62 @@
+"""``tracer grade``: argument parsing, files, exit codes, nothing else."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from tracer.cli.common import on_error
+from tracer.spec import SpecError
+from tracer.teach.grade import Policy, feedback_md, grade as run_grade, marks_csv
+
+
+@click.command()
+@click.argument("quizdir", type=click.Path(file_okay=False))
+@click.argument("answers", type=click.Path(dir_okay=False))
+@click.option("--problem", "problem_file", type=click.Path(dir_okay=False), default=None,
+              help="The quiz's problem file, when it is not where the key says (answers.csv's file column).")
+@click.option("--carried", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Credit for an answer that is wrong only because of the student's own earlier wrong answer.")
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), default=None,
+              help="Directory for marks.csv and the feedback pages (default: QUIZDIR/grades).")
+def grade(quizdir: str, answers: str, problem_file: str | None, carried: float, out: str | None) -> None:
+    """Mark a class's answers to a quiz the way a teacher marks.
+
+    QUIZDIR is a directory made by `tracer quiz` (its answers.csv is the key); ANSWERS is a
+    CSV with one row per student: id, variant, then one column per question (q1, q2, … or
+    the quantities' names; a multiple-choice answer may be its letter). Each answer is right
+    within the tolerance of a hand calculation carried to the sheet's digits; otherwise it
+    is judged on the student's own numbers: habit (truncated), carried (right from the
+    student's own earlier wrong answer: partial credit), wrong (the slip is in this step).
+
+    \b
+    Writes to the output directory:
+      marks.csv           one row per student: the credit and verdict per question, the total
+      feedback/ID.md      one page per student naming the step where it went wrong
+    \b
+    Example:
+      tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
+      tracer grade hw3 class.csv
+    """
+    try:
+        results = run_grade(quizdir, answers, problem_file, Policy(carried=carried))
+    except SpecError as err:
+        on_error(str(err), 2)
+    directory = Path(out) if out else Path(quizdir) / "grades"
+    try:
+        (directory / "feedback").mkdir(parents=True, exist_ok=True)
+        (directory / "marks.csv").write_text(marks_csv(results), encoding="utf-8")
+        for r in results:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", r.student).strip("._") or "student"
+            (directory / "feedback" / f"{name}.md").write_text(feedback_md(r), encoding="utf-8")
+    except OSError as err:
+        on_error(f"{directory}: cannot write ({err.strerror})", 2)
+    verdicts = Counter(m.verdict for r in results for m in r.marks)
+    mean = sum(r.total for r in results) / len(results) if results else 0.0
+    out_of = results[0].out_of if results else 0
+    shown = ", ".join(f"{verdicts[k]} {k}" for k in ("right", "habit", "carried", "wrong", "invalid", "blank") if verdicts[k])
+    click.echo(f"{len(results)} students graded: mean {mean:.2f} of {out_of}; answers: {shown or 'none'}; "
+               f"{directory / 'marks.csv'} and {len(results)} feedback pages in {directory / 'feedback'}", err=True)

@@ -1,0 +1,274 @@
+"""Mark a class's answers to a quiz the way a teacher marks: `tracer grade QUIZDIR ANSWERS.csv`.
+
+A quiz directory (``tracer quiz … -o QUIZDIR``) has its ``answers.csv`` key: the problem
+file, the seed, and per variant and question the quantity asked, the answer and the
+tolerance a hand calculation with the sheet's digits needs (:mod:`tracer.teach.rounding`).
+The set is made again from the file and the seed (the same file and seed give the same
+variants; a key that does not match them is refused), and each student's answers are
+judged as claims about their variant (:mod:`tracer.teach.check`):
+
+* within the key's tolerance of the true value — ``right`` (a hand calculation's rounding);
+* otherwise the checker's verdict on the student's own numbers: ``habit`` (the true value
+  truncated), ``carried`` (wrong, but right from the student's own earlier wrong answer:
+  error carried forward, partial credit), ``wrong`` (the slip is in this step, with what it
+  should be and, where it can tell, which mistake), ``invalid`` (not a number) or blank.
+
+The answers file has one row per student: ``id``, ``variant``, then one column per question,
+headed ``q1``, ``q2``, … or by the quantity's name; a multiple-choice answer may be the
+option's letter. Marks: 1 for right and habit, :attr:`Policy.carried` (0.5) for carried,
+0 otherwise. Nothing here formats a document beyond the plain feedback lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from tracer.core.derive import solve
+from tracer.spec import GraphProblem, SpecError, load
+from tracer.teach.check import Checker, Claim
+from tracer.teach.quiz import generate
+
+#: the verdicts a mark is given for, and how much of the question each is worth by default
+CREDIT = {"right": 1.0, "habit": 1.0, "carried": 0.5, "wrong": 0.0, "invalid": 0.0, "blank": 0.0}
+
+
+@dataclass(frozen=True)
+class Policy:
+    carried: float = 0.5  # partial credit for an error carried forward
+    habit: float = 1.0  # a truncated (not rounded) answer
+
+    def credit(self, verdict: str) -> float:
+        return {"carried": self.carried, "habit": self.habit}.get(verdict, CREDIT[verdict])
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    variant: int
+    question: int
+    quantity: str
+    answer: str
+    tolerance: Decimal
+    value: float
+    options: dict[str, str]  # letter → the option's number as printed
+
+
+@dataclass(frozen=True)
+class QuizKey:
+    file: str
+    seed: int
+    entries: dict[tuple[int, int], KeyEntry]
+
+    @property
+    def variants(self) -> int:
+        return max(v for v, _ in self.entries)
+
+    def questions(self, variant: int) -> list[KeyEntry]:
+        return sorted((e for (v, _), e in self.entries.items() if v == variant), key=lambda e: e.question)
+
+
+@dataclass
+class Mark:
+    question: int
+    quantity: str
+    given: str  # the student's answer as written ("" blank)
+    verdict: str
+    credit: float
+    answer: str  # the key's
+    reason: str = ""
+    culprit: str | None = None
+
+
+@dataclass
+class StudentResult:
+    student: str
+    variant: int
+    marks: list[Mark] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(m.credit for m in self.marks)
+
+    @property
+    def out_of(self) -> int:
+        return len(self.marks)
+
+    @property
+    def first_wrong(self) -> Mark | None:
+        """Where it went wrong: the earliest ``wrong`` answer (a carried one only follows from it)."""
+        return next((m for m in self.marks if m.verdict == "wrong"), None)
+
+
+def read_key(directory: str | Path) -> QuizKey:
+    path = Path(directory) / "answers.csv"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(str(path), "", f"cannot be read ({err.strerror}); make it with tracer quiz … --formats csv") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    needed = {"file", "seed", "variant", "question", "quantity", "answer", "tolerance", "value", "options"}
+    if not rows or not needed <= set(rows[0]):
+        raise SpecError(str(path), "", f"not a quiz answer key (expected the columns {', '.join(sorted(needed))})")
+    entries = {}
+    for row in rows:
+        options = dict(part.split("=", 1) for part in row["options"].split() if "=" in part)
+        entry = KeyEntry(int(row["variant"]), int(row["question"]), row["quantity"], row["answer"],
+                         Decimal(row["tolerance"]), float(row["value"]), options)
+        entries[(entry.variant, entry.question)] = entry
+    files, seeds = {r["file"] for r in rows}, {r["seed"] for r in rows}
+    if len(files) != 1 or len(seeds) != 1:
+        raise SpecError(str(path), "", "answers of one quiz set expected (one file and one seed)")
+    return QuizKey(files.pop(), int(seeds.pop()), entries)
+
+
+@dataclass(frozen=True)
+class Row:
+    student: str
+    variant: int
+    answers: dict[int, str]  # question number → the answer as written
+    line: int
+
+
+def read_answers(path: str | Path, key: QuizKey) -> list[Row]:
+    """One row per student: ``id``, ``variant``, then ``q1``, ``q2``, … (or the quantities' names)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise SpecError(source, "", f"cannot be read ({err.strerror})") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise SpecError(source, "", "empty: a header row id, variant, q1, q2, … expected") from None
+    lowered = [h.lower() for h in header]
+    if "id" not in lowered or "variant" not in lowered:
+        raise SpecError(source, "header", f"columns id and variant expected, got {', '.join(header) or 'none'}")
+    id_col, variant_col = lowered.index("id"), lowered.index("variant")
+    names = {e.quantity: e.question for e in key.questions(1)}
+    columns: dict[int, int] = {}
+    for c, h in enumerate(header):
+        if c in (id_col, variant_col) or not h:
+            continue
+        if h.lower().startswith("q") and h[1:].isdigit():
+            columns[c] = int(h[1:])
+        elif h in names:
+            columns[c] = names[h]
+        else:
+            raise SpecError(source, f"header[{c}]", f"q1, q2, … or a quantity of the quiz expected, got {h!r}")
+    rows = []
+    for n, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        cells = cells + [""] * (len(header) - len(cells))
+        student = cells[id_col].strip()
+        try:
+            variant = int(cells[variant_col])
+        except ValueError:
+            raise SpecError(source, f"line {n}: variant", f"a variant number expected, got {cells[variant_col]!r}") from None
+        if not 1 <= variant <= key.variants:
+            raise SpecError(source, f"line {n}: variant", f"a variant from 1 to {key.variants} expected, got {variant}")
+        rows.append(Row(student or f"line {n}", variant, {q: cells[c].strip() for c, q in columns.items()}, n))
+    return rows
+
+
+def _as_number(given: str, entry: KeyEntry) -> str:
+    """The answer as a number's text: an option's letter becomes the option's number."""
+    letter = given.strip().lower().strip("()")
+    if entry.options and letter in entry.options:
+        return entry.options[letter]
+    return given.strip().replace("−", "-")
+
+
+def _within(text: str, entry: KeyEntry) -> bool:
+    try:
+        return abs(Decimal(text) - Decimal(repr(entry.value))) <= entry.tolerance
+    except (InvalidOperation, ValueError):
+        return False
+
+
+class Grader:
+    """The quiz set made again from its key's file and seed, each variant solved once."""
+
+    def __init__(self, directory: str | Path, problem_file: str | None = None, policy: Policy = Policy()):
+        self.key = read_key(directory)
+        self.policy = policy
+        file = problem_file or self.key.file
+        problem = load(file)
+        if isinstance(problem, GraphProblem):
+            raise SpecError(file, "", "tracer grade marks network quizzes (a graph quiz has no steps to carry errors through)")
+        self.variants = {v.number: v for v in generate(problem, self.key.variants, self.key.seed)}
+        for (number, q), entry in self.key.entries.items():
+            variant = self.variants.get(number)
+            value = variant.questions[q - 1].value if variant is not None and q <= len(variant.questions) else math.nan
+            if not math.isclose(value, entry.value, rel_tol=1e-12, abs_tol=1e-15):
+                raise SpecError(str(Path(directory) / "answers.csv"), f"variant {number}, question {q}",
+                                f"{entry.value!r} in the key, but {file} with seed {self.key.seed} gives {value!r}: not this quiz set")
+        self._solutions: dict[int, object] = {}
+
+    def solution(self, variant: int):
+        if variant not in self._solutions:
+            problem = self.variants[variant].problem
+            self._solutions[variant] = solve(problem, derived_steps=min(3, max(1, problem.training.steps)), verify=False)  # type: ignore[union-attr]
+        return self._solutions[variant]
+
+    def grade(self, row: Row) -> StudentResult:
+        result = StudentResult(row.student, row.variant)
+        entries = self.key.questions(row.variant)
+        answered = [(e, _as_number(row.answers.get(e.question, ""), e)) for e in entries]
+        claims = [Claim(e.quantity, text, row.line) for e, text in answered if text]
+        verdicts = {v.claim.name: v for v in Checker(self.solution(row.variant), claims).verdicts} if claims else {}
+        for entry, text in answered:
+            if not text:
+                result.marks.append(Mark(entry.question, entry.quantity, "", "blank", 0.0, entry.answer, "no answer"))
+                continue
+            verdict = verdicts.get(entry.quantity)
+            kind = verdict.verdict if verdict is not None else "invalid"
+            reason = verdict.reason if verdict is not None else "not judged"
+            if kind not in ("right", "habit") and _within(text, entry):
+                kind, reason = "right", f"within the hand-rounding tolerance ±{entry.tolerance} of {entry.answer}"
+            culprit = verdict.culprit if verdict is not None and kind == "carried" else None
+            result.marks.append(Mark(entry.question, entry.quantity, text, kind, self.policy.credit(kind), entry.answer, reason, culprit))
+        return result
+
+
+def grade(directory: str | Path, answers: str | Path, problem_file: str | None = None, policy: Policy = Policy()) -> list[StudentResult]:
+    grader = Grader(directory, problem_file, policy)
+    return [grader.grade(row) for row in read_answers(answers, grader.key)]
+
+
+# -- what grade writes -------------------------------------------------------------------
+
+
+def marks_csv(results: list[StudentResult]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    questions = max((len(r.marks) for r in results), default=0)
+    header = ["id", "variant"] + [f"q{k}" for k in range(1, questions + 1)] + [f"q{k} verdict" for k in range(1, questions + 1)] + ["total", "out_of"]
+    writer.writerow(header)
+    for r in results:
+        writer.writerow([r.student, r.variant] + [_credit(m.credit) for m in r.marks] + [m.verdict for m in r.marks] + [_credit(r.total), r.out_of])
+    return out.getvalue()
+
+
+def _credit(value: float) -> str:
+    return f"{value:g}"
+
+
+def feedback_md(result: StudentResult, title: str = "") -> str:
+    """One student's page: each answer with its verdict, and where it went wrong."""
+    lines = [f"# {title or 'Quiz'}: feedback for {result.student}", "", f"Variant {result.variant}. Marks: {_credit(result.total)} of {result.out_of}.", ""]
+    first = result.first_wrong
+    if first is not None:
+        lines += [f"**Where it went wrong:** question {first.question} (`{first.quantity}`): {first.reason}.", ""]
+    lines += ["| # | quantity | your answer | verdict | mark | answer |", "| --- | --- | --- | --- | --- | --- |"]
+    for m in result.marks:
+        lines.append(f"| {m.question} | `{m.quantity}` | {m.given or '—'} | {m.verdict} | {_credit(m.credit)} | {m.answer} |")
+    notes = [m for m in result.marks if m.verdict not in ("right", "blank") and m.reason]
+    if notes:
+        lines += [""] + [f"- Question {m.question}: {m.verdict} — {m.reason}." for m in notes]
+    return "\n".join(lines) + "\n"
