@@ -58,7 +58,7 @@ class Diagnoser:
                           self._half, self._forgot_path, self._mean_or_sum, self._wrong_sample, self._log_base):
             try:
                 found = diagnosis(wrong)
-            except (ValueError, ZeroDivisionError, OverflowError, TypeError, KeyError):
+            except Exception:  # a diagnosis is a courtesy (a graph problem has no layers, no loss): never let it hide the verdict
                 found = None
             if found:
                 return found
@@ -182,6 +182,8 @@ class Diagnoser:
 
     # -- the problem run another way; the mistakes made for real -------------------------------
     def _other_run(self, w: WrongStep, name: str) -> str:
+        if not hasattr(self.solution.problem.training, "order"):  # a graph problem: one way to train
+            return ""
         for other, label in self._alternative_runs():
             try:
                 if is_right(other.value(name), w.text):
