@@ -170,7 +170,7 @@ class Checker:
         exact = self._exact_truth(v)
         is_exact = (exact == v.claim.number) if exact is not None else math.isclose(v.truth, float(text), rel_tol=1e-12, abs_tol=1e-15)
         digits = significant_digits(text)
-        if not is_exact and digits < self.min_digits:
+        if not is_exact and digits < self.min_digits and follows(v.truth, text, exact):  # too coarse to tell
             v.verdict = "wrong"
             v.reason = f"it gives only {digits} significant digit{'s' if digits != 1 else ''}, {self.min_digits} asked"
             return
