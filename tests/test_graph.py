@@ -377,8 +377,9 @@ def test_check_marks_a_graphs_claims_and_carries_an_error_forward(tmp_path):
     claims = tmp_path / "claims.yaml"
     claims.write_text("q: 3\nf: -12\ndf/dq: 4\ndf/dx: 4\ndf/dy: -4\n", encoding="utf-8")
     out = run("check", str(EXAMPLES / "graph_cs231n.yaml"), str(claims), code=1)
-    assert "5 claims, 3 right, 2 wrong" in out
-    assert "WRONG  df/dq = 4              true -4" in out
-    assert "df/dx is wrong because it depends on df/dq = 4, which is wrong (true -4)" in out
+    assert "5 claims: 3 right, 0 habit, 1 carried, 1 wrong" in out
+    assert "WRONG    df/dq = 4              true -4" in out
+    assert "df/dq is wrong because the sign is the wrong way round (the claim is −∂f/∂q)" in out
+    assert "df/dx is carried: it follows from the claimed df/dq = 4 (4); the error is carried forward from df/dq = 4, which is wrong (true -4)" in out
     verdicts = {v["name"]: v for v in json.loads(run("check", str(EXAMPLES / "graph_cs231n.yaml"), str(claims), "-f", "json", code=1))["verdicts"]}
-    assert verdicts["df/dx"]["culprit"] == "df/dq" and verdicts["df/dy"]["right"]
+    assert verdicts["df/dx"]["verdict"] == "carried" and verdicts["df/dx"]["culprit"] == "df/dq" and verdicts["df/dy"]["right"]

@@ -394,7 +394,7 @@ def test_check_judges_optimizer_states_and_names_the_mistake(tmp_path):
     out = subprocess.run([sys.executable, "-m", "tracer", "check", str(EXAMPLES / "optimizer_adam.yaml"), str(claims)],
                          capture_output=True, text=True)
     assert out.returncode == 1, out.stderr
-    assert "3 claims, 2 right, 1 wrong" in out.stdout
+    assert "3 claims: 2 right, 0 habit, 0 carried, 1 wrong" in out.stdout
     assert "it matches the mistake that forgets Adam's bias correction" in out.stdout
 
 

@@ -14,7 +14,7 @@ from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
 from tracer.render.quiz import Finisher, SetInfo, answers_csv, answers_key, canvas, key, moodle, sheet
 from tracer.spec import GraphProblem, SpecError
-from tracer.teach.check import check as run_check, load_claim_set, report_json, report_text
+from tracer.teach.check import MIN_DIGITS, check as run_check, load_claim_set, report_json, report_text
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
 QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
@@ -128,14 +128,21 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("claims", type=click.Path(dir_okay=False))
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(file: str, claims: str, fmt: str) -> None:
-    """Compare claimed numbers with the truth, each to its own rounding; name the first wrong step.
+@click.option("--min-digits", type=click.IntRange(1, 30), default=MIN_DIGITS, show_default=True,
+              help="Significant digits a claim must give (an exact value is always enough).")
+def check(file: str, claims: str, fmt: str, min_digits: int) -> None:
+    """Mark claimed numbers: right, habit (truncated), carried (error carried forward), wrong.
 
     CLAIMS is a YAML mapping of quantity names (canonical, or the theme's: dE_total/dw5,
     w5+) to numbers, written as printed: `0.2910` claims four decimals (quote it or not).
-    Also accepted: `a2[1]@end` (the forward pass with the updated parameters) and a
-    product of names (`dloss/dz2[2] * dz2[2]/da1[1]`). A `training:` mapping (steps, order,
-    learning_rate) makes the claims about another run. Exit 1 when a claim is wrong.
+    Also accepted: `a2[1]@end` (the forward pass with the updated parameters), expressions
+    of names (`loss - loss_after`, `-eta*dloss/dW2[1,1]`, `dloss/dz2[2] * dz2[2]/da1[1]`),
+    vectors and matrices (`"W2'": [[0.359, 0.409], [0.511, 0.561]]`, judged entry by
+    entry). Each claim is judged against the truth and against the claimant's own earlier
+    numbers: only the step where a slip happens is WRONG. A `training:` mapping (steps,
+    order, learning_rate) makes the claims about another run. An entry that cannot be read
+    is reported on its line (INVALID) and the rest judged. Exit 1 when a claim is carried,
+    wrong or invalid; 2 when the file is not a mapping of claims or no claim can be judged.
 
     \b
     Example:
@@ -149,10 +156,10 @@ def check(file: str, claims: str, fmt: str) -> None:
     if parsed.training:
         problem = dataclasses.replace(problem, training=dataclasses.replace(problem.training, **parsed.training))
     solution = solve_problem(problem, 3)
-    try:
-        checker = run_check(solution, parsed.claims, claims)
-    except SpecError as err:
-        on_error(str(err), 2)
+    checker = run_check(solution, parsed.claims, claims, min_digits=min_digits)
+    if not checker.judged:
+        first = checker.verdicts[0]
+        on_error(f"{claims}: {first.claim.name}: {first.reason}", 2)
     if fmt == "json":
         click.echo(json.dumps(report_json(checker), indent=1))
     else:

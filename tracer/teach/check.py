@@ -1,243 +1,230 @@
-"""Judge claimed numbers (a handout's, a student's) against a solution, to each claim's
-own rounding, and name the earliest wrong step a wrong claim depends on.
+"""Mark claimed numbers (a handout's, a student's) as a teacher does: each claim against the
+truth AND against the claimant's own earlier claimed numbers, so that only the step where a
+slip happens is ``wrong`` (SPEC.md §10).
 
-A CLAIMS file is a YAML mapping *name → number*; names are canonical (``dloss/dW1[1,1]``,
-``W2[1,1]'``, ``loss#2``), a theme's (``dE_total/dw5``, ``w5+``), a quantity of the forward
-pass with the updated parameters (``a2[1]@end``, ``loss#3@end``), or a product of names
-(``dloss/dz2[2] * dz2[2]/da1[1]``, a text's partial product). The number is read as
-*written* (``0.2910`` claims four decimals, though YAML reads it as the float 0.291):
-a claim is right when the true value, rounded to the claim's last digit, is the claim.
+A claim is a name (canonical, a theme's, ``…@end``), an expression of names
+(:mod:`tracer.teach.claim_expression`), or an entry of a claimed vector or matrix
+(:mod:`tracer.teach.claims`). Its verdict:
 
-For a wrong claim the report walks the steps it depends on. A wrong claim upstream
-(with no right claim in between) is the earlier culprit; the earliest one is named.
-Where the culprit is the step itself, its form is evaluated again from the text's
-own numbers to say what went wrong: an update started from another value, numbers
-rounded too early, a truncation, a known mistake (:mod:`tracer.mistakes`), a slip.
+``right``    the true value at the claim's digits (either rounding of an exact tie, decided
+             in exact decimal arithmetic) — or, with a note, the step's form evaluated from
+             the claimant's own numbers above it when those are all ``right`` or ``habit``
+             (the text computed right from its own printed, rounded or truncated, inputs);
+``habit``    the true value (or that value from the claimant's right inputs) truncated
+             instead of rounded: accepted, with a note;
+``carried``  wrong, but what the step's form gives from the claimant's own numbers, one of
+             which is ``wrong`` or ``carried``: ``culprit`` is the earliest ``wrong`` claim it
+             follows from;
+``wrong``    the slip is in this step: ``reason`` says what the claimant's inputs give and,
+             where :mod:`tracer.teach.diagnosis` can tell, which mistake it is;
+``invalid``  the entry cannot be judged (not a number, not a quantity): reported on its line.
+
+A claim with fewer significant digits than asked (``min_digits``) is ``wrong`` unless it is
+the exact value (0.05 is 0.05).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import re
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
-import yaml
-
-from tracer.core.derive import solve
-from tracer.core.keys import NameError_
-from tracer.core.solution import LookupError_, Solution, Step, Update, dependencies, refs_of, substituted
+from tracer.core.keys import NameError_, Partial
+from tracer.core.solution import Chain, LookupError_, Solution, Step, dependencies, refs_of, substituted
 from tracer.render.printing import fmt
-from tracer.spec import SpecError
-from tracer.teach.mistakes import MistakenSolutions
-from tracer.teach.replay import Inputs, evaluate, inputs_of, key_of, replay
+from tracer.teach import claim_expression
+from tracer.teach.claim_expression import ExpressionError
+from tracer.teach.claims import Claim, ClaimSet, load_claim_set, load_claims, parse_claim_set, parse_claims
+from tracer.teach.diagnosis import Diagnoser, WrongStep, digit_slip
+from tracer.teach.replay import Inputs, evaluate, exact_value, inputs_of, key_of, replay
+from tracer.teach.digits import (
+    as_claim,
+    digits_text,
+    follows,
+    is_right,
+    is_truncation,
+    near_tie,
+    rounded_like,
+    significant_digits,
+    truncated_like,
+)
 
-_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+__all__ = ["Claim", "ClaimSet", "Checker", "Verdict", "check", "is_right", "load_claim_set", "load_claims", "parse_claim_set",
+           "parse_claims", "report_json", "report_text", "summary"]
 
-
-# ---------------------------------------------------------------------------
-# Reading a CLAIMS file, keeping each number's text
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claim:
-    name: str
-    text: str  # the number as written
-    line: int = 0
-
-    @property
-    def number(self) -> Decimal:
-        return Decimal(self.text)
-
-
-@dataclass(frozen=True)
-class ClaimSet:
-    claims: list[Claim]
-    training: dict  # overrides of the problem's training (steps, order, learning_rate) for these claims
-
-
-def load_claims(path: str | Path) -> list[Claim]:
-    return load_claim_set(path).claims
-
-
-def load_claim_set(path: str | Path) -> ClaimSet:
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
-    return parse_claim_set(text, source)
-
-
-def parse_claims(text: str, source: str = "<claims>") -> list[Claim]:
-    return parse_claim_set(text, source).claims
-
-
-def _training_overrides(node, source: str) -> dict:
-    """``training: {steps: 10000, order: sequential}``: claims about another run of the problem."""
-    if not isinstance(node, yaml.MappingNode):
-        raise SpecError(source, "training", "a mapping expected (steps, order, learning_rate)")
-    out: dict = {}
-    for key_node, value_node in node.value:
-        key = key_node.value
-        raw = value_node.value if isinstance(value_node, yaml.ScalarNode) else None
-        where = f"training.{key}"
-        if key == "steps":
-            if raw is None or not re.fullmatch(r"\d+", raw.strip()):
-                raise SpecError(source, where, f"a whole number (0 or more) expected, got {raw!r}")
-            out["steps"] = int(raw)
-        elif key == "order":
-            if raw not in ("simultaneous", "sequential"):
-                raise SpecError(source, where, f"one of 'simultaneous', 'sequential' expected, got {raw!r}")
-            out["order"] = raw
-        elif key == "learning_rate":
-            if raw is None or not _NUMBER.match(raw.strip()) or float(raw) <= 0:
-                raise SpecError(source, where, f"a positive number expected, got {raw!r}")
-            out["learning_rate"] = float(raw)
-        else:
-            raise SpecError(source, where, "unknown key; expected steps, order or learning_rate")
-    return out
-
-
-def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
-    """A mapping name → number; the numbers' text is kept (``0.2910`` claims 4 decimals).
-    An optional ``training:`` mapping says the claims are about another run (steps, order)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise SpecError(source, "", f"YAML syntax error: {where}{getattr(err, 'problem', None) or 'not valid YAML'}") from None
-    if root is None:
-        raise SpecError(source, "", "a mapping of quantity names to claimed numbers expected, got an empty file")
-    if not isinstance(root, yaml.MappingNode):
-        raise SpecError(source, "", "a mapping of quantity names to claimed numbers expected (e.g. dloss/dW1[1,1]: 0.000438568)")
-    claims: list[Claim] = []
-    training: dict = {}
-    seen: set[str] = set()
-    for key_node, value_node in root.value:
-        if not isinstance(key_node, yaml.ScalarNode) or not key_node.value.strip():
-            raise SpecError(source, f"line {key_node.start_mark.line + 1}", "a quantity name expected as the key")
-        name = key_node.value.strip()
-        if name == "training":
-            training = _training_overrides(value_node, source)
-            continue
-        if name in seen:
-            raise SpecError(source, name, "claimed twice")
-        seen.add(name)
-        if not isinstance(value_node, yaml.ScalarNode):
-            raise SpecError(source, name, 'a number expected (e.g. 0.291 or "0.2910"), got a list or mapping')
-        raw = value_node.value.strip().replace("−", "-")
-        if value_node.tag.endswith(":bool") or value_node.tag.endswith(":null") or not _NUMBER.match(raw):
-            raise SpecError(source, name, f'a number expected (e.g. 0.291 or "0.2910"), got {value_node.value!r}')
-        claims.append(Claim(name, raw.lstrip("+"), key_node.start_mark.line + 1))
-    if not claims:
-        raise SpecError(source, "", "no claims (a mapping of quantity names to numbers expected)")
-    return ClaimSet(claims, training)
-
-
-# ---------------------------------------------------------------------------
-# Judging one number to its own rounding
-# ---------------------------------------------------------------------------
-
-
-def rounded_like(truth: float, text: str, rounding=ROUND_HALF_EVEN) -> Decimal:
-    """The true value rounded to the last digit of ``text``."""
-    exponent = Decimal(text).as_tuple().exponent
-    with localcontext(Context(prec=80)):
-        return Decimal(truth).quantize(Decimal(1).scaleb(exponent), rounding=rounding)
-
-
-def is_right(truth: float, text: str) -> bool:
-    """Right when the truth rounds to the claim at the claim's last digit (either way at an exact tie)."""
-    if not math.isfinite(truth):
-        return False
-    claimed = Decimal(text)
-    return rounded_like(truth, text) == claimed or rounded_like(truth, text, ROUND_HALF_UP) == claimed
-
-
-def _digits_text(text: str) -> str:
-    exponent = Decimal(text).as_tuple().exponent
-    if exponent >= 0:
-        return "units"
-    return f"{-exponent} decimal" + ("s" if exponent != -1 else "")
-
-
-def _as_claim(value: float, text: str) -> str:
-    """A number written to the claim's last digit."""
-    rounded = rounded_like(value, text)
-    out = format(rounded, "f") if abs(rounded.adjusted()) < 12 else str(rounded)
-    return "0" if out in ("-0", "-0." + "0" * (len(out) - 3)) and rounded == 0 else out
-
-
-# ---------------------------------------------------------------------------
-# Checking a claims file against a solution
-# ---------------------------------------------------------------------------
+VERDICTS = ("right", "habit", "carried", "wrong", "invalid")
+#: the default demand on a claim's significant digits (an exact value is always enough)
+MIN_DIGITS = 2
+#: names of the learning rate in an expression claim (``-eta*dloss/dW2[1,1]``)
+RATE_NAMES = ("eta", "η", "learning_rate", "lr")
+_LOOKUP_ERRORS = (NameError_, LookupError_, KeyError, IndexError)
 
 
 @dataclass
 class Verdict:
     claim: Claim
-    canonical: str
-    truth: float
-    right: bool
-    steps: list[str] = field(default_factory=list)  # ids of the steps the claim is about (one, or the factors of a product)
-    culprit: str | None = None  # name of the earliest wrong claim it depends on (None: this step itself)
-    reason: str = ""
+    canonical: str = ""
+    truth: float = math.nan
+    verdict: str = "right"
+    steps: list[str] = field(default_factory=list)  # the step the claim is about (none: a given number, an expression)
+    culprit: str | None = None  # carried: the earliest wrong claim it follows from
+    reason: str = ""  # carried, wrong, invalid: why
+    note: str = ""  # right, habit: how it was accepted when it is not simply the true value rounded
+    expression: claim_expression.Node | None = None
+
+    @property
+    def right(self) -> bool:
+        return self.verdict in ("right", "habit")
 
     @property
     def rounded_truth(self) -> str:
-        return _as_claim(self.truth, self.claim.text)
+        return as_claim(self.truth, self.claim.text) if self.claim.text and math.isfinite(self.truth) else ""
+
+
+@dataclass(frozen=True)
+class _Own:
+    """The step's value from the claimant's numbers, and the claims it used."""
+
+    value: float
+    used: tuple[Verdict, ...]
+    how: str  # "claimed", "rounded" (its inputs rounded), "forward" (the forward pass rounded)
+    exact: Decimal | None = None
 
 
 class Checker:
-    def __init__(self, solution: Solution, claims: list[Claim], source: str = "<claims>", explain: bool = True):
+    def __init__(self, solution: Solution, claims: list[Claim], source: str = "<claims>", explain: bool = True,
+                 min_digits: int = MIN_DIGITS):
         self.solution = solution
-        self.claims = claims
         self.source = source
+        self.explain = explain
+        self.min_digits = min_digits
         self.order = {s.id: k for k, s in enumerate(solution.all_steps())}
-        self.verdicts: list[Verdict] = [self._judge(c) for c in claims]
+        self.diagnoser = Diagnoser(solution)
+        self.verdicts: list[Verdict] = [self._resolved(c) for c in claims]
         self.by_step: dict[str, Verdict] = {}
         for v in self.verdicts:
-            if len(v.steps) == 1:
+            if v.verdict != "invalid" and len(v.steps) == 1 and v.expression is None:
                 self.by_step.setdefault(v.steps[0], v)
-        self._mistaken = None
-        for v in self.verdicts:
-            if not v.right and explain:
-                self._explain(v)
+        for v in sorted((v for v in self.verdicts if v.verdict != "invalid"), key=self._position):
+            self._judge(v)
 
-    # -- resolving ------------------------------------------------------------------
-    def _resolve(self, name: str) -> tuple[float, Step | None, str]:
+    # -- resolving names ----------------------------------------------------------------
+    def _position(self, v: Verdict) -> tuple:
+        if v.expression is not None:
+            return (2, 0)
+        return (1, self.order.get(v.steps[0], 0)) if v.steps else (0, 0)
+
+    def _name_value(self, name: str) -> tuple[float, Step | None, str]:
         """value, step (None for a given number), canonical name."""
         body = name.strip()
+        if body in RATE_NAMES:
+            rates = set(self.solution.problem.rate_vector) if hasattr(self.solution.problem, "rate_vector") else set()
+            if len(rates) == 1:
+                return rates.pop(), None, "eta"
         number = self.solution.value(body)
         try:
             step = self.solution.step(body)
-        except (NameError_, LookupError_):
+        except _LOOKUP_ERRORS:
             target, _ = self.solution.resolve(body)
             return number, None, str(target)
         return number, step, str(step.id)
 
-    def _judge(self, claim: Claim) -> Verdict:
-        factors = [f.strip() for f in claim.name.split("*")]
+    def _is_name(self, text: str) -> bool:
         try:
-            resolved = [self._resolve(f) for f in factors]
-        except (NameError_, LookupError_) as err:
-            raise SpecError(self.source, claim.name, f"not a quantity of this problem ({err})") from None
-        truth = math.prod(r[0] for r in resolved)
-        canonical = " * ".join(r[2] for r in resolved)
-        steps = [r[1].id for r in resolved if r[1] is not None]
-        return Verdict(claim, canonical, truth, is_right(truth, claim.text), steps)
+            self._name_value(text)
+        except _LOOKUP_ERRORS + (ValueError,):
+            return False
+        return True
 
-    # -- explaining a wrong claim -----------------------------------------------------
-    def _nearest_claims(self, verdict: Verdict) -> dict[str, Verdict]:
-        """The claims nearest above a claim, by step id: a claim (right or wrong) stands for
-        everything above it, so the walk up the references stops at each one."""
+    def _resolved(self, claim: Claim) -> Verdict:
+        if claim.invalid:
+            return Verdict(claim, verdict="invalid", reason=claim.error)
+        try:
+            truth, step, canonical = self._name_value(claim.name)
+            return Verdict(claim, canonical, truth, steps=[step.id] if step is not None else [])
+        except _LOOKUP_ERRORS + (ValueError,) as err:
+            problem = f"not a quantity of this problem ({err})"
+        try:
+            tree = claim_expression.parse(claim.name, self._is_name)
+        except ExpressionError as err:
+            plain = not any(c in claim.name for c in "*×·^()") and " " not in claim.name.strip()
+            return Verdict(claim, verdict="invalid", reason=problem if plain else f"not an expression of quantity names ({err})")
+        try:
+            truth = claim_expression.evaluate(tree, lambda n: self._name_value(n)[0])
+        except (ZeroDivisionError, OverflowError, ValueError):
+            return Verdict(claim, verdict="invalid", reason="the expression has no value (a division by zero)")
+        canonical = claim_expression.printed(tree, lambda n: self._name_value(n)[2])
+        steps = [s.id for n in claim_expression.names(tree) if (s := self._name_value(n)[1]) is not None]
+        return Verdict(claim, canonical, truth, steps=steps, expression=tree)
+
+    # -- judging -------------------------------------------------------------------------
+    def _exact_truth(self, v: Verdict) -> Decimal | None:
+        if len(v.steps) == 1 and v.expression is None and near_tie(v.truth, v.claim.text):
+            return exact_value(self.solution, self.solution.index[v.steps[0]])
+        if not v.steps and v.expression is None:
+            return Decimal(repr(float(v.truth)))  # a given number, as the problem file writes it
+        return None
+
+    def _judge(self, v: Verdict) -> None:
+        text = v.claim.text
+        exact = self._exact_truth(v)
+        is_exact = (exact == v.claim.number) if exact is not None else math.isclose(v.truth, float(text), rel_tol=1e-12, abs_tol=1e-15)
+        digits = significant_digits(text)
+        if not is_exact and digits < self.min_digits and follows(v.truth, text, exact):  # too coarse to tell
+            v.verdict = "wrong"
+            v.reason = f"it gives only {digits} significant digit{'s' if digits != 1 else ''}, {self.min_digits} asked"
+            return
+        if is_right(v.truth, text, exact):
+            v.verdict = "right"
+            return
+        if is_truncation(v.truth, text, exact):
+            v.verdict = "habit"
+            v.note = f"the true value truncated instead of rounded ({as_claim(v.truth, text)})"
+            return
+        for own in self._own_values(v):
+            if follows(own.value, text, own.exact):
+                self._follows(v, own)
+                return
+        v.verdict = "wrong"
+        if self.explain:
+            v.reason = self._reason(v)
+
+    def _follows(self, v: Verdict, own: _Own) -> None:
+        text = v.claim.text
+        bad = [u for u in own.used if u.verdict in ("wrong", "carried")]
+        how = {"claimed": "", "rounded": f", its other inputs rounded to {digits_text(text)}",
+               "forward": f", the forward pass rounded to {digits_text(text)}"}[own.how]
+        if own.how != "claimed" and not own.used:
+            how = how.replace(", its other inputs", "its inputs").replace(", the forward", "the forward")
+        used = ", ".join(f"{u.claim.name} = {u.claim.text}" + (" (truncated)" if u.verdict == "habit" else "") for u in own.used)
+        source = (f"the claimed {used}{how}" if used else how.lstrip(", ")) + f" ({_plain(own.value)})"
+        if bad:
+            root = min((self._root(u) for u in bad), key=self._rank)
+            v.verdict = "carried"
+            v.culprit = root.claim.name
+            v.reason = (f"it follows from {source}; the error is carried forward from {root.claim.name} = {root.claim.text}, "
+                        f"which is wrong (true {root.rounded_truth})")
+            return
+        truncated = not is_right(own.value, text, own.exact)
+        v.verdict = "habit" if truncated else "right"
+        v.note = f"it follows from {source}{', truncated' if truncated else ''}; the true value is {as_claim(v.truth, text)}"
+
+    def _rank(self, v: Verdict) -> int:
+        return self.order.get(v.steps[0], 0) if v.steps else -1
+
+    def _root(self, v: Verdict, depth: int = 0) -> Verdict:
+        if v.verdict == "carried" and v.culprit and depth < 50:
+            found = next((u for u in self.verdicts if u.claim.name == v.culprit), None)
+            if found is not None and found is not v:
+                return self._root(found, depth + 1)
+        return v
+
+    # -- the claimant's own numbers ------------------------------------------------------
+    def _claimed(self, exclude: Verdict) -> dict[str, float]:
+        return {sid: float(v.claim.number) for sid, v in self.by_step.items() if v is not exclude}
+
+    def _nearest_claims(self, verdict: Verdict) -> list[Verdict]:
+        """The claims nearest above a step (no other claim in between), in the solution's order."""
         found: dict[str, Verdict] = {}
         stack = list(verdict.steps)
         seen: set[str] = set()
@@ -252,223 +239,198 @@ class Checker:
                     found[ref] = other
                     continue
                 stack.append(ref)
-        return found
+        return sorted(found.values(), key=self._rank)
 
-    def _wrong_ancestors(self, verdict: Verdict) -> list[Verdict]:
-        wrong = [v for v in self._nearest_claims(verdict).values() if not v.right]
-        return sorted(wrong, key=lambda v: self.order.get(v.steps[0], 0))
-
-    def _root(self, verdict: Verdict, depth: int = 0) -> Verdict:
-        upstream = self._wrong_ancestors(verdict)
-        if not upstream or depth > 50:
-            return verdict
-        return self._root(upstream[0], depth + 1)
-
-    def _explain(self, verdict: Verdict) -> None:
-        upstream = self._wrong_ancestors(verdict)
-        if upstream:
-            root = self._root(upstream[0])
-            if root is not upstream[0]:
-                self._explain_here(root)
-            else:
-                self._explain_here(upstream[0])
-            verdict.culprit = root.claim.name
-            own = self._printed_inputs_reason(verdict)
-            if not own and len(verdict.steps) == 1:
-                recomputed = self._from_printed(verdict)
-                if recomputed is not None:
-                    own = f"this step is wrong itself too: from the text's own printed inputs it would be {_plain(recomputed)}"
-            verdict.reason = (
-                f"it depends on {root.claim.name} = {root.claim.text}, which is wrong (true {root.rounded_truth})"
-                + (f"; {own}" if own else "")
-            )
+    def _own_values(self, v: Verdict):
+        """The claim's value from the claimant's numbers, the ways a text computes it."""
+        if v.expression is not None:
+            yield from self._own_expression(v)
             return
-        self._explain_here(verdict)
-
-    def _explain_here(self, verdict: Verdict) -> None:
-        if verdict.reason:
+        if len(v.steps) != 1:
             return
-        verdict.reason = self._diagnose(verdict)
-
-    def _claimed_inputs(self, exclude: Verdict) -> dict[str, float]:
-        return {v.steps[0]: float(v.claim.number) for v in self.verdicts if len(v.steps) == 1 and v is not exclude}
-
-    def _from_printed(self, verdict: Verdict) -> float | None:
-        """The step evaluated from the text's own printed numbers of everything above it."""
-        step = self.solution.index[verdict.steps[0]]
+        step = self.solution.index[v.steps[0]]
         ancestors = {s.id for s in dependencies(self.solution, step)} - {step.id}
-        changed = {k: v for k, v in self._claimed_inputs(verdict).items() if k in ancestors}
-        if not changed:
+        claimed = {k: x for k, x in self._claimed(v).items() if k in ancestors}
+        nearest = tuple(self._nearest_claims(v))
+        if claimed:
+            value = self._replayed(step, claimed)
+            if value is not None:
+                exact = None
+                if near_tie(value, v.claim.text):
+                    exact = exact_value(self.solution, step, {k: self.by_step[k].claim.number for k in claimed})
+                yield _Own(value, nearest, "claimed", exact)
+        yield from self._through_claimed_prefix(v, step)
+        if Decimal(v.claim.text).as_tuple().exponent >= 0 or significant_digits(v.claim.text) < 2:
+            return
+        rounded = {k: float(rounded_like(self._input_value(step, k), v.claim.text)) for k in inputs_of(step) if k not in claimed}
+        merged = Inputs({**{k: x for k, x in claimed.items()}, **rounded})
+        used_inputs = tuple(u for u in nearest if u.steps[0] in set(inputs_of(step)))
+        try:
+            yield _Own(evaluate(step, merged), used_inputs, "rounded")
+        except (ValueError, ZeroDivisionError, OverflowError):
+            pass
+        forward = [s for s in dependencies(self.solution, step) if s.id != step.id and s.kind in ("forward", "activation")]
+        changed = {s.id: float(rounded_like(s.value, v.claim.text)) for s in forward if s.id not in claimed}
+        if changed:
+            value = self._replayed(step, {**changed, **claimed})
+            if value is not None:
+                yield _Own(value, nearest, "forward")
+
+    def _replayed(self, step: Step, changed: dict[str, float]) -> float | None:
+        try:
+            return replay(self.solution, changed).get(step.id, step.value)
+        except (ValueError, ZeroDivisionError, OverflowError):
             return None
-        return replay(self.solution, changed).get(step.id, step.value)
 
-    def _frontier(self, verdict: Verdict) -> list[str]:
-        """The nearest claims above a claim (no other claim in between)."""
-        return sorted(v.claim.name for v in self._nearest_claims(verdict).values())
+    def _through_claimed_prefix(self, v: Verdict, step: Step):
+        """A chain written out in full (∂E/∂w5 = ∂E/∂out · ∂out/∂net · ∂net/∂w5) computed, as texts
+        do, from a claimed error term ∂E/∂net that stands for its first factors."""
+        form, key = step.form, step.key
+        if not isinstance(form, Chain) or not isinstance(key, Partial):
+            return
+        claimed = self._claimed(v)
+        inputs = Inputs(claimed)
+        for k in range(len(form.factors) - 2, -1, -1):
+            wrt = form.factors[k].target
+            if not isinstance(wrt, Partial):
+                continue
+            prefix = str(replace(key, wrt=wrt.wrt))
+            term = self.by_step.get(prefix)
+            if term is None or term is v:
+                continue
+            rest = [f for f in form.factors[k + 1:]]
+            used = (term,) + tuple(self.by_step[str(f.ref)] for f in rest if f.ref is not None and str(f.ref) in self.by_step)
+            yield _Own(float(term.claim.number) * math.prod(inputs(f) for f in rest), used, "claimed")
+            return
 
-    def _printed_inputs_reason(self, verdict: Verdict) -> str:
-        """Does the step, evaluated from the text's own printed numbers, give the claim?"""
-        if len(verdict.steps) != 1:
-            return ""
-        recomputed = self._from_printed(verdict)
-        if recomputed is not None and is_right(recomputed, verdict.claim.text):
-            used = ", ".join(self._frontier(verdict))
-            return f"it follows from the text's own printed values of {used} ({_plain(recomputed)})"
-        return ""
+    def _own_expression(self, v: Verdict):
+        used: list[Verdict] = []
 
-    def _diagnose(self, verdict: Verdict) -> str:
-        claim = verdict.claim
-        unit = Decimal(1).scaleb(claim.number.as_tuple().exponent)
-        off_by_one = abs(rounded_like(verdict.truth, claim.text) - claim.number) == unit
-        if len(verdict.steps) != 1:
-            return "it is off by one unit in the last digit" if off_by_one else f"the product of its factors is {_plain(verdict.truth)}"
-        step = self.solution.index[verdict.steps[0]]
-        if step.id not in self.solution.index or verdict.canonical != step.id:
-            return "a given number of the problem differs"
-        claimed_inputs = self._claimed_inputs(verdict)
-        inputs = Inputs({k: v for k, v in claimed_inputs.items() if k in set(inputs_of(step))})
-        if isinstance(step.form, Update):
-            form = step.form
-            start = float(claim.number) + form.rate * inputs(form.gradient)
-            old = inputs(form.parameter)
-            param = str(form.parameter.target)
-            if not is_right(old, _as_claim(start, claim.text)):
-                same = [n for n, v in self.solution.problem.parameters().items() if n != param and is_right(v, _as_claim(start, claim.text))]  # type: ignore[attr-defined]
-                also = f" (the value of {same[0]})" if same else ""
-                return f"the update starts from {_as_claim(start, claim.text)}{also}, but {param} was {_plain(old)}"
-            if is_right(old + form.rate * inputs(form.gradient), claim.text):
-                return "the update adds the gradient instead of subtracting it"
-        reason = self._printed_inputs_reason(verdict)
-        if reason:
-            return reason + ": rounded too early"
-        exponent = claim.number.as_tuple().exponent
-        rounded_inputs = Inputs({k: float(rounded_like(self._input_value(step, k), claim.text)) for k in inputs_of(step)})
-        if exponent < 0 and is_right(evaluate(step, rounded_inputs), claim.text):
-            return f"it follows from its inputs rounded to {_digits_text(claim.text)} ({_plain(evaluate(step, rounded_inputs))}): rounded too early"
-        if exponent < 0:
-            ancestors = [s for s in dependencies(self.solution, step) if s.id != step.id and s.kind in ("forward", "activation")]
-            changed = {s.id: float(rounded_like(s.value, claim.text)) for s in ancestors}
-            if changed:
-                recomputed = replay(self.solution, changed).get(step.id, step.value)
-                if is_right(recomputed, claim.text):
-                    return (
-                        f"it follows from the forward pass rounded to {_digits_text(claim.text)} "
-                        f"({_plain(recomputed)}): rounded too early"
-                    )
-        with localcontext(Context(prec=80)):
-            truncated = Decimal(verdict.truth).quantize(Decimal(1).scaleb(exponent), rounding="ROUND_DOWN")
-        if truncated == claim.number:
-            return "it is the true value truncated instead of rounded"
-        mistake = self._matching_mistake(verdict)
-        if mistake:
-            return mistake
-        if off_by_one:
-            return "it is off by one unit in the last digit"
-        recomputed = evaluate(step, inputs)
-        return f"the slip is in this step: its inputs give {_plain(recomputed)}"
+        def value(name: str) -> float:
+            number, step, _ = self._name_value(name)
+            if step is not None and step.id in self.by_step:
+                used.append(self.by_step[step.id])
+                return float(self.by_step[step.id].claim.number)
+            return number
+
+        try:
+            own = claim_expression.evaluate(v.expression, value)  # type: ignore[arg-type]
+        except (ZeroDivisionError, OverflowError, ValueError):
+            return
+        if used:
+            yield _Own(own, tuple(dict.fromkeys(used)), "claimed")
 
     def _input_value(self, step: Step, key: str) -> float:
         if key in self.solution.index:
             return self.solution.index[key].value
-        for factor_key, value in _given_values(step):
-            if factor_key == key:
-                return value
+        for factor in _substituted(step):
+            if str(factor[0]) == str(key):
+                return factor[1]
         return 0.0
 
-    def _matching_mistake(self, verdict: Verdict) -> str:
+    # -- a wrong claim's reason -----------------------------------------------------------
+    def _reason(self, v: Verdict) -> str:
+        text = v.claim.text
+        if v.expression is not None or not v.steps:
+            if not v.steps and v.expression is None:
+                return f"a given number of the problem: it is {_plain(v.truth)}"
+            own = next(iter(self._own_values(v)), None)
+            slip = digit_slip(own.value if own else v.truth, text)
+            if own is None and claim_expression.is_product_of_names(v.expression):  # type: ignore[arg-type]
+                return slip or f"the product of its factors is {_plain(v.truth)}"
+            value = own.value if own else v.truth
+            return slip or f"the expression's value is {_plain(value)}" + (" from the claimed numbers" if own else "")
+        step = self.solution.index[v.steps[0]]
+        ancestors = {s.id for s in dependencies(self.solution, step)} - {step.id}
+        claimed = {k: x for k, x in self._claimed(v).items() if k in ancestors}
+        try:  # the claimant's world: every step above recomputed from their numbers
+            world = replay(self.solution, claimed) if claimed else {}
+        except (ValueError, ZeroDivisionError, OverflowError):
+            world = claimed
+        inputs = Inputs({k: x for k, x in world.items() if k != step.id})
         try:
-            if self._mistaken is None:
-                self._mistaken = MistakenSolutions(self.solution)
-            name = verdict.claim.name
-            if "*" in name:
-                return ""
-            for other, label in self._alternative_runs():
-                try:
-                    found = Checker(other, [Claim(name, verdict.claim.text)], explain=False).verdicts[0]
-                except Exception:  # the quantity is not in that run (a step it does not have)
-                    continue
-                if found.right:
-                    return f"it is the value of {label}"
-            if name.endswith("@end"):
-                return ""
-            for wrong in self._mistaken.wrong_values(name):
-                if is_right(wrong.value, verdict.claim.text):
-                    return f"it matches the mistake that {wrong.mistake.explanation}"
-        except Exception:  # a diagnosis is a courtesy; never let it hide the verdict
-            return ""
-        return ""
+            own = evaluate(step, inputs)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            own = v.truth
+        diagnosis = self.diagnoser.diagnose(WrongStep(step, text, inputs, own), v.claim.name)
+        should = f"its inputs give {_plain(own)} ({as_claim(own, text)} to the claim's {digits_text(text)})"
+        return f"{diagnosis}; {should}" if diagnosis else f"the slip is in this step: {should}"
 
-    def _alternative_runs(self):
-        """The same problem trained another way (the other update order; one step short), lazily."""
-        problem = self.solution.problem
-        training = problem.training  # type: ignore[attr-defined]
-        other = "sequential" if training.order == "simultaneous" else "simultaneous"
-        plain = training.optimizer.plain and len(set(problem.rate_vector)) == 1  # sequential order is plain gradient descent only
-        orders = (training.order, other) if plain else (training.order,)
-        runs = [(dict(order=other), f"the {other} update order (training.order: {other})")] if plain else []
-        if training.steps > 1:
-            for order in orders:
-                runs.append((dict(order=order, steps=training.steps - 1), f"{training.steps - 1} training steps in {order} order, one step short"))
-        cache = self.__dict__.setdefault("_runs", {})
-        for change, label in runs:
-            key = tuple(sorted(change.items()))
-            if key not in cache:
-                changed = dataclasses.replace(problem, training=dataclasses.replace(training, **change))  # type: ignore[attr-defined]
-                try:
-                    cache[key] = solve(changed, derived_steps=min(3, changed.training.steps), verify=False)
-                except (ValueError, ZeroDivisionError, OverflowError):
-                    cache[key] = None
-            if cache[key] is not None:
-                yield cache[key], label
+    # -- the report ------------------------------------------------------------------------
+    def count(self, verdict: str) -> int:
+        return sum(1 for v in self.verdicts if v.verdict == verdict)
 
-    # -- the report -----------------------------------------------------------------
     @property
     def wrong(self) -> list[Verdict]:
+        """The claims that are not accepted (carried, wrong, invalid)."""
         return [v for v in self.verdicts if not v.right]
+
+    @property
+    def judged(self) -> int:
+        return len(self.verdicts) - self.count("invalid")
+
+
+def _substituted(step: Step):
+    return [(key_of(f.ref, f.target), f.value) for f in substituted(step.form)]
 
 
 def _plain(value: float, digits: int = 9) -> str:
     return fmt(value, digits).replace("−", "-")
 
 
-def _given_values(step: Step):
-    return [(key_of(f.ref, f.target), f.value) for f in substituted(step.form)]
+def check(solution: Solution, claims: list[Claim], source: str = "<claims>", min_digits: int = MIN_DIGITS) -> Checker:
+    return Checker(solution, claims, source, min_digits=min_digits)
 
 
-def check(solution: Solution, claims: list[Claim], source: str = "<claims>") -> Checker:
-    return Checker(solution, claims, source)
+def summary(checker: Checker) -> str:
+    """``30 claims: 25 right, 2 habit, 2 carried, 1 wrong`` (and the invalid ones, when any)."""
+    counts = ", ".join(f"{checker.count(k)} {k}" for k in VERDICTS[:4])
+    invalid = checker.count("invalid")
+    return f"{len(checker.verdicts)} claims: {counts}" + (f", {invalid} invalid" if invalid else "")
+
+
+_MARK = {"right": "right", "habit": "habit", "carried": "CARRIED", "wrong": "WRONG", "invalid": "INVALID"}
 
 
 def report_text(checker: Checker, problem_file: str, claims_file: str) -> str:
     verdicts = checker.verdicts
-    wrong = checker.wrong
     width = min(34, max(len(v.claim.name) for v in verdicts))
-    lines = [f"{claims_file} against {problem_file}: {len(verdicts)} claims, {len(verdicts) - len(wrong)} right, {len(wrong)} wrong"]
+    lines = [f"{claims_file} against {problem_file}: {summary(checker)}"]
     for v in verdicts:
-        mark = "right" if v.right else "WRONG"
+        mark = _MARK[v.verdict]
+        if v.verdict == "invalid":
+            lines.append(f"  {mark:<7}  {v.claim.name:<{width}}   line {v.claim.line}: {v.reason}")
+            continue
         alias = f" [{v.canonical}]" if v.canonical != v.claim.name else ""
-        line = f"  {mark}  {v.claim.name:<{width}} = {v.claim.text:<14} true {_plain(v.truth, 10)}"
-        if not v.right:
-            line += f" ({v.rounded_truth} to the claim's {_digits_text(v.claim.text)})"
+        line = f"  {mark:<7}  {v.claim.name:<{width}} = {v.claim.text:<14} true {_plain(v.truth, 10)}"
+        if not v.right or v.note:
+            line += f" ({v.rounded_truth} to the claim's {digits_text(v.claim.text)})"
         lines.append(line + alias)
-        if not v.right:
-            lines.append(f"         {v.claim.name} is wrong because {v.reason}")
+        if v.verdict == "wrong":
+            lines.append(f"           {v.claim.name} is wrong because {v.reason}")
+        elif v.verdict == "carried":
+            lines.append(f"           {v.claim.name} is carried: {v.reason}")
+        elif v.note:
+            lines.append(f"           accepted: {v.note}")
     return "\n".join(lines) + "\n"
 
 
 def report_json(checker: Checker) -> dict:
     return {
         "claims": len(checker.verdicts),
-        "wrong": len(checker.wrong),
+        **{k: checker.count(k) for k in VERDICTS},
+        "summary": summary(checker),
         "verdicts": [
             {
                 "name": v.claim.name,
-                "canonical": v.canonical,
-                "claimed": v.claim.text,
-                "true": v.truth,
-                "true_rounded": v.rounded_truth,
+                "line": v.claim.line,
+                "verdict": v.verdict,
                 "right": v.right,
-                **({"culprit": v.culprit or v.claim.name, "reason": v.reason} if not v.right else {}),
+                **({"canonical": v.canonical, "claimed": v.claim.text, "true": v.truth, "true_rounded": v.rounded_truth}
+                   if v.verdict != "invalid" else {}),
+                **({"culprit": v.culprit} if v.culprit else {}),
+                **({"reason": v.reason} if v.reason else {}),
+                **({"note": v.note} if v.note else {}),
             }
             for v in checker.verdicts
         ],

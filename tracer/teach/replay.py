@@ -14,6 +14,7 @@ engine already wrote down.
 from __future__ import annotations
 
 import math
+from decimal import Context, Decimal, localcontext
 from functools import singledispatch
 from typing import Callable, Mapping
 
@@ -131,3 +132,80 @@ def replay(
 
 def value_after(solution: Solution, values: Mapping[Key, float], step: Step) -> float:
     return values.get(step.id, step.value)
+
+
+# ---------------------------------------------------------------------------
+# Exact decimal arithmetic: where a rounding tie is decided
+# ---------------------------------------------------------------------------
+
+#: how far up the steps an exact evaluation goes before it gives up (None: not exact)
+EXACT_DEPTH = 60
+_PRECISION = Context(prec=60)
+
+
+def _decimal_of(value: float) -> Decimal:
+    """A given number as the problem file wrote it (the shortest decimal of the float)."""
+    return Decimal(repr(float(value)))
+
+
+def _rational_decimal(value: sp.Rational) -> Decimal:
+    with localcontext(_PRECISION):
+        return Decimal(int(value.p)) / Decimal(int(value.q))
+
+
+def exact_value(solution: Solution, step: Step, fixed: Mapping[Key, Decimal] | None = None) -> Decimal | None:
+    """A step's value in exact decimal arithmetic, from ``fixed`` decimals (a claimant's numbers,
+    by step id), the given numbers as written, and the steps above computed exactly the same
+    way; None where a form is not rational (exp, log, tanh) at these inputs."""
+    memo: dict[Key, Decimal | None] = {}
+    fixed = fixed or {}
+
+    def value_of(ref: Key | None, target: Key, given: float, depth: int) -> Decimal | None:
+        key = key_of(ref, target)
+        if key in fixed:
+            return fixed[key]
+        if ref is None or ref not in solution.index:
+            return _decimal_of(given)
+        return of_step(solution.index[ref], depth + 1)
+
+    def of_step(current: Step, depth: int) -> Decimal | None:
+        if current.id in memo:
+            return memo[current.id]
+        if depth > EXACT_DEPTH:
+            return None
+        result = _exact_form(current.form, lambda f: value_of(f.ref, f.target, f.value, depth))
+        memo[current.id] = result
+        return result
+
+    return of_step(step, 0)
+
+
+def _exact_form(form, value) -> Decimal | None:
+    with localcontext(_PRECISION):
+        if isinstance(form, Affine):
+            parts = [(value(w), value(a)) for w, a in form.terms]
+            bias = value(form.bias) if form.bias is not None else Decimal(0)
+            if bias is None or any(w is None or a is None for w, a in parts):
+                return None
+            return sum((w * a for w, a in parts), Decimal(0)) + bias
+        if isinstance(form, Chain):
+            factors = [value(f) for f in form.factors]
+            return None if any(f is None for f in factors) else math.prod(factors, start=Decimal(1))
+        if isinstance(form, Sum):
+            def total(terms) -> Decimal | None:
+                products = [math.prod((value(f) for f in t.factors), start=Decimal(1)) if all(value(f) is not None for f in t.factors) else None for t in terms]
+                return None if any(p is None for p in products) else sum(products, Decimal(0))
+            main, extra = total(form.terms), total(form.extra)
+            if main is None or extra is None:
+                return None
+            return (main * _decimal_of(form.scale) if form.scale is not None else main) + extra
+        if isinstance(form, Update):
+            old, gradient = value(form.parameter), value(form.gradient)
+            return None if old is None or gradient is None else old - _decimal_of(form.rate) * gradient
+        if isinstance(form, Expression):
+            values = {b.symbol: value(b) for b in form.bindings}
+            if any(v is None for v in values.values()):
+                return None
+            result = form.symbolic.xreplace({s: sp.Rational(str(v)) for s, v in values.items()})
+            return _rational_decimal(result) if isinstance(result, sp.Rational) else None
+    return None

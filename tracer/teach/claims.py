@@ -1,0 +1,174 @@
+"""Reading a CLAIMS file: quantity names (or expressions of names) mapped to the numbers a
+text or a student printed, each number's text kept (``0.2910`` claims four decimals).
+
+A value may be a list (a vector: ``a2: [0.75, 0.77]``) or a list of rows (a matrix:
+``"W2'": [[0.359, 0.409], [0.511, 0.561]]``); each entry is a claim of its own, named with
+its index written in after the layer (``a2[1]``, ``W2[1,1]'``, ``dloss/dW2[2,1]``,
+``a2[1]#2@end`` for ``a2#2@end``). An entry that cannot be read (not a number, claimed
+twice, a ragged matrix) is kept as an *invalid* claim with its line and what was expected,
+so the rest of the file is still judged; only a file that is not a mapping at all, or
+holds no claim, is refused (:class:`SpecError`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from tracer.spec import SpecError
+
+NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+_EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
+#: a family's name and what follows its layer: ``W2`` + ``'``, ``a2`` + ``#1@end``, ``dloss/dW2`` + ``''``
+_FAMILY_TAIL = re.compile(r"^(?P<head>.*?[A-Za-z_][A-Za-z_0-9]*?\d+)(?P<tail>(?:'|#\d+|@\w+)*)$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    text: str  # the number as written ("" for an invalid entry)
+    line: int = 0
+    error: str = ""  # why the entry cannot be judged (an invalid claim); "" when it can
+
+    @property
+    def number(self) -> Decimal:
+        return Decimal(self.text)
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.error)
+
+
+@dataclass(frozen=True)
+class ClaimSet:
+    claims: list[Claim]
+    training: dict  # overrides of the problem's training (steps, order, learning_rate) for these claims
+
+
+def load_claim_set(path: str | Path) -> ClaimSet:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
+    return parse_claim_set(text, source)
+
+
+def load_claims(path: str | Path) -> list[Claim]:
+    return load_claim_set(path).claims
+
+
+def parse_claims(text: str, source: str = "<claims>") -> list[Claim]:
+    return parse_claim_set(text, source).claims
+
+
+def _training_overrides(node, source: str) -> dict:
+    """``training: {steps: 10000, order: sequential}``: claims about another run of the problem."""
+    if not isinstance(node, yaml.MappingNode):
+        raise SpecError(source, "training", "a mapping expected (steps, order, learning_rate)")
+    out: dict = {}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        raw = value_node.value if isinstance(value_node, yaml.ScalarNode) else None
+        where = f"training.{key}"
+        if key == "steps":
+            if raw is None or not re.fullmatch(r"\d+", raw.strip()):
+                raise SpecError(source, where, f"a whole number (0 or more) expected, got {raw!r}")
+            out["steps"] = int(raw)
+        elif key == "order":
+            if raw not in ("simultaneous", "sequential"):
+                raise SpecError(source, where, f"one of 'simultaneous', 'sequential' expected, got {raw!r}")
+            out["order"] = raw
+        elif key == "learning_rate":
+            if raw is None or not NUMBER.match(raw.strip()) or float(raw) <= 0:
+                raise SpecError(source, where, f"a positive number expected, got {raw!r}")
+            out["learning_rate"] = float(raw)
+        else:
+            raise SpecError(source, where, "unknown key; expected steps, order or learning_rate")
+    return out
+
+
+def _number_text(node) -> str | None:
+    """A scalar's number as written, or None when it is not a number."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":bool", ":null")):
+        return None
+    raw = node.value.strip().replace("−", "-")
+    return raw.lstrip("+") if NUMBER.match(raw) else None
+
+
+def entry_name(name: str, index: tuple[int, ...]) -> str:
+    """The name of one entry of a claimed vector or matrix: its index after the layer."""
+    m = _FAMILY_TAIL.match(name)
+    where = f"[{','.join(str(i) for i in index)}]"
+    return f"{m.group('head')}{where}{m.group('tail')}" if m else f"{name}{where}"
+
+
+def _entries(name: str, node, line: int) -> list[Claim]:
+    """A list (vector) or a list of rows (matrix) as one claim per entry."""
+    rows = node.value
+    if not rows:
+        return [Claim(name, "", line, "an empty list; a number, a list of numbers or a list of rows expected")]
+    if all(isinstance(r, yaml.SequenceNode) for r in rows):
+        widths = {len(r.value) for r in rows}
+        if len(widths) != 1:
+            return [Claim(name, "", line, f"a matrix's rows of equal length expected, got lengths {sorted(widths)}")]
+        cells = [((i, j), cell) for i, r in enumerate(rows, 1) for j, cell in enumerate(r.value, 1)]
+    elif any(isinstance(r, (yaml.SequenceNode, yaml.MappingNode)) for r in rows):
+        return [Claim(name, "", line, "a list of numbers (a vector) or of lists (a matrix's rows) expected, not both")]
+    else:
+        cells = [((i,), cell) for i, cell in enumerate(rows, 1)]
+    out = []
+    for index, cell in cells:
+        entry = entry_name(name, index)
+        text = _number_text(cell)
+        at = cell.start_mark.line + 1
+        out.append(Claim(entry, text, at) if text is not None else Claim(entry, "", at, f"{_EXPECTED}, got {cell.value!r}"))
+    return out
+
+
+def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
+    """A mapping name → number (or vector, or matrix); the numbers' text is kept. An optional
+    ``training:`` mapping says the claims are about another run (steps, order)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise SpecError(source, "", f"YAML syntax error: {where}{getattr(err, 'problem', None) or 'not valid YAML'}") from None
+    if root is None:
+        raise SpecError(source, "", "a mapping of quantity names to claimed numbers expected, got an empty file")
+    if not isinstance(root, yaml.MappingNode):
+        raise SpecError(source, "", "a mapping of quantity names to claimed numbers expected (e.g. dloss/dW1[1,1]: 0.000438568)")
+    claims: list[Claim] = []
+    training: dict = {}
+    seen: set[str] = set()
+    for key_node, value_node in root.value:
+        line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode) or not key_node.value.strip():
+            claims.append(Claim(f"line {line}", "", line, "a quantity name expected as the key"))
+            continue
+        name = key_node.value.strip()
+        if name == "training":
+            training = _training_overrides(value_node, source)
+            continue
+        if isinstance(value_node, yaml.SequenceNode):
+            found = _entries(name, value_node, line)
+        elif isinstance(value_node, yaml.MappingNode):
+            found = [Claim(name, "", line, "a number, a list of numbers or a list of rows expected, got a mapping")]
+        else:
+            number = _number_text(value_node)
+            found = [Claim(name, number, line) if number is not None else Claim(name, "", line, f"{_EXPECTED}, got {value_node.value!r}")]
+        for claim in found:
+            if claim.name in seen:
+                claim = Claim(claim.name, "", claim.line, "claimed twice")
+            seen.add(claim.name)
+            claims.append(claim)
+    if not claims:
+        raise SpecError(source, "", "no claims (a mapping of quantity names to numbers expected)")
+    return ClaimSet(claims, training)

@@ -1,0 +1,89 @@
+"""A claimed number against a value, to the claim's own last digit.
+
+A claim is the number *as written*: ``0.2910`` claims four decimals. It is right when
+the value, rounded to that digit, is the claim — either way at an exact tie, decided in
+exact decimal arithmetic when the caller has the exact value (a float of ``0.75 × −1.1``
+is −0.8250000000000001: noise, not a reason to refuse −0.82). It is a *truncation* when
+the value cut off at that digit is the claim.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
+
+#: how close to a tie (in units of the claim's last digit) a float must be for the exact value to decide
+TIE_WINDOW = 1e-6
+
+
+def _exact(value: float | Decimal) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(value)
+
+
+def unit_of(text: str) -> Decimal:
+    return Decimal(1).scaleb(Decimal(text).as_tuple().exponent)
+
+
+def rounded_like(value: float | Decimal, text: str, rounding=ROUND_HALF_EVEN) -> Decimal:
+    """``value`` rounded to the last digit of ``text``."""
+    with localcontext(Context(prec=80)):
+        return _exact(value).quantize(unit_of(text), rounding=rounding)
+
+
+def is_right(value: float | Decimal, text: str, exact: Decimal | None = None) -> bool:
+    """The value rounds to the claim at the claim's last digit (either way at an exact tie);
+    ``exact``, when given, is the value in exact decimal arithmetic and decides."""
+    if exact is None and not (isinstance(value, Decimal) or math.isfinite(value)):
+        return False
+    value = exact if exact is not None else value
+    claimed = Decimal(text)
+    return rounded_like(value, text) == claimed or rounded_like(value, text, ROUND_HALF_UP) == claimed
+
+
+def is_truncation(value: float | Decimal, text: str, exact: Decimal | None = None) -> bool:
+    """The value cut off (not rounded) at the claim's last digit is the claim."""
+    if exact is None and not (isinstance(value, Decimal) or math.isfinite(value)):
+        return False
+    return rounded_like(exact if exact is not None else value, text, ROUND_DOWN) == Decimal(text)
+
+
+def follows(value: float | Decimal, text: str, exact: Decimal | None = None) -> bool:
+    """The claim is the value written to its digits, rounded or truncated."""
+    return is_right(value, text, exact) or is_truncation(value, text, exact)
+
+
+def near_tie(value: float, text: str) -> bool:
+    """Is the float within noise of a tie (…5 exactly one digit past the claim's last)?"""
+    if not math.isfinite(value):
+        return False
+    scaled = abs(value) / float(unit_of(text))
+    return abs(scaled - math.floor(scaled) - 0.5) < TIE_WINDOW
+
+
+def significant_digits(text: str) -> int:
+    """The digits a number claims, leading zeros not counted (``0.080`` claims 2, ``1.8`` 2, ``0.05`` 1)."""
+    digits = Decimal(text).as_tuple().digits
+    stripped = list(digits)
+    while len(stripped) > 1 and stripped[0] == 0:
+        stripped.pop(0)
+    return len(stripped) if any(stripped) else 1
+
+
+def digits_text(text: str) -> str:
+    exponent = Decimal(text).as_tuple().exponent
+    if exponent >= 0:
+        return "units"
+    return f"{-exponent} decimal" + ("s" if exponent != -1 else "")
+
+
+def as_claim(value: float | Decimal, text: str) -> str:
+    """A number written to the claim's last digit."""
+    rounded = rounded_like(value, text)
+    out = format(rounded, "f") if abs(rounded.adjusted()) < 12 else str(rounded)
+    return "0" if rounded == 0 and out.startswith("-") else out
+
+
+def truncated_like(value: float | Decimal, text: str) -> str:
+    rounded = rounded_like(value, text, ROUND_DOWN)
+    out = format(rounded, "f") if abs(rounded.adjusted()) < 12 else str(rounded)
+    return "0" if rounded == 0 and out.startswith("-") else out
