@@ -154,7 +154,7 @@ def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[d
                 "tolerance": q.tolerance,
                 "kind": q.kind,
                 # where the tolerance comes from (the key says it): the spread of the rounded
-                # hand calculations, the first-order bound, half a unit of the answer's digit
+                # hand calculations, the first-order bound, one unit of the answer's digit
                 "spread": decimal_text(round_up(q.allowance.spread)) if q.allowance else "",
                 "bound": decimal_text(round_up(q.allowance.bound)) if q.allowance and q.allowance.bound is not None else "",
                 "final": decimal_text(q.allowance.final) if q.allowance else q.tolerance,

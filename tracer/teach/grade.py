@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,8 +32,11 @@ from pathlib import Path
 from tracer.core.derive import solve
 from tracer.spec import GraphProblem, SpecError, load
 from tracer.teach.check import Checker, Claim
+from tracer.teach.claims import NUMBER
 from tracer.teach.quiz import generate
 
+#: an answer that is a number (anything else is an invalid answer, marked 0)
+_NUMBER = NUMBER
 #: the verdicts a mark is given for, and how much of the question each is worth by default
 CREDIT = {"right": 1.0, "habit": 1.0, "carried": 0.5, "wrong": 0.0, "invalid": 0.0, "blank": 0.0}
 
@@ -220,7 +224,8 @@ class Grader:
         result = StudentResult(row.student, row.variant)
         entries = self.key.questions(row.variant)
         answered = [(e, _as_number(row.answers.get(e.question, ""), e)) for e in entries]
-        claims = [Claim(e.quantity, text, row.line) for e, text in answered if text]
+        claims = [Claim(e.quantity, text, row.line) if _NUMBER.match(text) else Claim(e.quantity, "", row.line, f"a number expected, got {text!r}")
+                  for e, text in answered if text]
         verdicts = {v.claim.name: v for v in Checker(self.solution(row.variant), claims).verdicts} if claims else {}
         for entry, text in answered:
             if not text:
@@ -229,7 +234,7 @@ class Grader:
             verdict = verdicts.get(entry.quantity)
             kind = verdict.verdict if verdict is not None else "invalid"
             reason = verdict.reason if verdict is not None else "not judged"
-            if kind not in ("right", "habit") and _within(text, entry):
+            if kind not in ("right", "habit", "invalid") and _within(text, entry):
                 kind, reason = "right", f"within the hand-rounding tolerance ±{entry.tolerance} of {entry.answer}"
             culprit = verdict.culprit if verdict is not None and kind == "carried" else None
             result.marks.append(Mark(entry.question, entry.quantity, text, kind, self.policy.credit(kind), entry.answer, reason, culprit))

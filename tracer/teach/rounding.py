@@ -18,8 +18,8 @@ student who rounds:
   first order), and carrying more digits only shrinks it. Skipped for solutions with
   more than :data:`BOUND_STEPS` steps (one replay per step), where the spread alone counts.
 
-The tolerance is the larger of the two plus half a unit of the answer's own last digit
-(the final rounding), written with two significant digits rounded *up*. Nothing here
+The tolerance is the larger of the two plus one unit of the answer's own last digit
+(the final rounding or truncation: a truncated answer is accepted as a habit, SPEC.md §10), written with two significant digits rounded *up*. Nothing here
 formats for a reader; the arithmetic is the replay's.
 """
 
@@ -43,10 +43,10 @@ BOUND_STEPS = 400
 class Allowance:
     """What a question accepts, and where it comes from (all as plain numbers)."""
 
-    tolerance: float  # spread-or-bound + half a unit of the answer's last digit, 2 digits rounded up
+    tolerance: float  # spread-or-bound + one unit of the answer's last digit, 2 digits rounded up
     spread: float  # the largest |answer − truth| with every intermediate rounded (any mode)
     bound: float | None  # the first-order bound of any mix of roundings; None: not computed
-    final: float  # half a unit of the answer's last digit
+    final: float  # one unit of the answer's last digit (it may be rounded or truncated)
     worst_mode: str | None  # the rounding that gives the spread
 
 
@@ -100,13 +100,13 @@ def allowances(solution, steps: Iterable, digits: int) -> dict[Key, Allowance]:
             changed = replay(solution, {step.id: step.value + du})
             for s in asked:
                 if s.id == step.id:
-                    continue  # the answer's own rounding is the final half unit
+                    continue  # the answer's own rounding (or truncation) is the final unit
                 bound[s.id] += abs(changed.get(s.id, s.value) - s.value)
     out = {}
     for s in asked:
         gap, mode = spread[s.id]
         first_order = bound[s.id] if bound is not None else None
-        final = half_unit(s.value, digits)
+        final = 2 * half_unit(s.value, digits)  # rounded: half a unit; truncated (a habit, accepted): a whole one
         total = max(gap, first_order or 0.0) + final
         out[s.id] = Allowance(round_up(total), gap, first_order, final, mode)
     return out
