@@ -530,7 +530,9 @@ def _count(n: int, noun: str) -> str:
 # produce the shipped JSON Schema (schema/problem.schema.json).
 # ---------------------------------------------------------------------------
 
-Number = float  # strict mode: ints and floats, never strings or booleans
+#: strict mode: ints and floats, never strings or booleans; finite (``.inf``, ``.nan`` and a
+#: ``1e309`` that overflows to infinity are refused where they are written)
+Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -803,9 +805,44 @@ def load(path: str | Path) -> Problem:
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
+#: the limits of what a problem file may be: its size, and how deeply its lists and mappings nest
+MAX_TEXT = 64 * 1024 * 1024
+MAX_DEPTH = 40
+
+
+class _Refused(Exception):
+    def __init__(self, mark, message: str):
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+def _plain_composer(base: type) -> dict:
+    """For the pure-Python loader: no explicit tag (``!!int``, ``!!timestamp``, ``!x``) — a value is
+    read as YAML's own plain scalars, never as what a tag asks for — and no nesting deeper
+    than :data:`MAX_DEPTH`."""
+    if not hasattr(base, "compose_node") or base.__name__.startswith("C"):
+        return {}
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and not isinstance(event, yaml.AliasEvent):
+            raise _Refused(event.start_mark, f"YAML tags such as {tag.replace('tag:yaml.org,2002:', '!!')} are not read; write the value plainly")
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
+            return base.compose_node(self, parent, index)
+        finally:
+            self._depth -= 1
+
+    return {"compose_node": compose_node}
+
+
 @lru_cache(maxsize=None)
 def _with_exponent_floats(base: type) -> type:
-    loader = type(f"{base.__name__}WithExponents", (base,), {})
+    loader = type(f"{base.__name__}WithExponents", (base,), _plain_composer(base))
     loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))  # type: ignore[attr-defined]
     return loader
 
@@ -834,6 +871,8 @@ def loads(text: str, source: str = "<string>") -> Problem:
 
     fast = getattr(yaml, "CSafeLoader", None)
     fast = None if fast is None else _with_exponent_floats(fast)
+    if isinstance(text, str) and len(text) > MAX_TEXT:
+        raise SpecError(source, "", f"{len(text):,} characters is too large a problem file (at most {MAX_TEXT:,})")
     if fast is not None and isinstance(text, str) and alike(text):
         try:
             raw = yaml.load(text, Loader=fast)
@@ -848,6 +887,13 @@ def loads(text: str, source: str = "<string>") -> Problem:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise SpecError(source, "", f"YAML syntax error: {where}{problem}") from None
+    except _Refused as err:
+        where = f"line {err.mark.line + 1}, column {err.mark.column + 1}: " if err.mark else ""
+        raise SpecError(source, "", f"{where}{err.message}") from None
+    except RecursionError:
+        raise SpecError(source, "", f"nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as err:  # a scalar YAML cannot make a value of
+        raise SpecError(source, "", f"a YAML value that cannot be read ({str(err)[:80]})") from None
     return from_mapping(raw, source)
 
 
@@ -1157,6 +1203,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 _EXPECT = {
     "float_type": "a number expected",
+    "finite_number": "a finite number expected",
     "int_type": "a whole number expected",
     "bool_type": "true or false expected",
     "string_type": "a string expected",

@@ -8,6 +8,8 @@ so that a command reads as: load, solve, render, write.
 
 from __future__ import annotations
 
+import math
+
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -57,12 +59,33 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
     v = solution.verification
     if v is not None and not v.ok:
         first = v.mismatches[0]
+        undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
+        if undefined is not None:  # both passes agree it is not a number: the input cannot be computed, not our bug
+            value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
+            on_error(f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
+                     f"{_largest_input(problem)}; use smaller numbers", 2)
         on_error(
             f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
             f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))",
             1,
         )
     return solution
+
+
+def _largest_input(problem) -> str:
+    """``, from W2[1,1] = 1e+308`` — the given number of largest size, the likely cause of an overflow."""
+    values: list[tuple[str, float]] = []
+    if hasattr(problem, "parameters"):
+        values += [(str(k), v) for k, v in problem.parameters().items()]
+    for s, sample in enumerate(getattr(problem, "data", ()), start=1):
+        values += [(f"data[{s - 1}].x[{i}]", v) for i, v in enumerate(sample.x)] + [(f"data[{s - 1}].y[{i}]", v) for i, v in enumerate(sample.y)]
+    if hasattr(problem, "values") and isinstance(problem.values, dict):
+        values += list(problem.values.items())
+    values = [(n, float(v)) for n, v in values if isinstance(v, (int, float))]
+    if not values:
+        return ""
+    name, value = max(values, key=lambda nv: abs(nv[1]) if math.isfinite(nv[1]) else math.inf)
+    return f" (the largest given number: {name} = {value:g})"
 
 
 def write_output(text: str, out: str | None, command: str | None = None) -> None:
