@@ -51,6 +51,9 @@ START_UP: set[tuple[str, str]] = {
     ("tracer.cli.problems", "tracer.export.answer"),
     ("tracer.cli.problems", "tracer.render.graph"),
     ("tracer.core.functions", "tracer.calculus.derivatives"),
+    # `import tracer` loads no renderer: tracer.ask/diff/descend and a notebook's display of a
+    # solution load tracer.answers (and with it the renderers) when first used
+    ("tracer", "tracer.answers"),
 }
 
 #: the modules through which tracer.spec may reach NumPy: seeded draws of a problem file's numbers
