@@ -17,7 +17,8 @@ the module graph. The rules:
     what ``tracer.spec`` reaches — its imports, theirs, and the packages they sit
     in, function-level imports counted as if they were at the top — contains no
     SymPy, no Jinja2, nothing of ``tracer.core`` but ``tracer.core.keys``, and NumPy
-    only through ``tracer.datasets``;
+    only through the seeded generators ``tracer.datasets`` (data sets) and
+    ``tracer.initializers`` (initial weights);
 ``in-function``
     no import inside a function — never to dodge a cycle (those edges count for the
     cycle rule like any other). The one exception is start-up time, and only where
@@ -50,7 +51,13 @@ START_UP: set[tuple[str, str]] = {
     ("tracer.cli.problems", "tracer.export.answer"),
     ("tracer.cli.problems", "tracer.render.graph"),
     ("tracer.core.functions", "tracer.calculus.derivatives"),
+    # `import tracer` loads no renderer: tracer.ask/diff/descend and a notebook's display of a
+    # solution load tracer.answers (and with it the renderers) when first used
+    ("tracer", "tracer.answers"),
 }
+
+#: the modules through which tracer.spec may reach NumPy: seeded draws of a problem file's numbers
+SEEDED = {"tracer.datasets", "tracer.initializers"}
 
 RULES = ("cycle", "render", "numeric", "spec", "in-function")
 
@@ -227,8 +234,8 @@ def _spec_forbids(module: str, target: str) -> str | None:
     top = target.split(".")[0]
     if top in ("sympy", "jinja2"):
         return f"no {top}"
-    if top == "numpy" and module != "tracer.datasets":
-        return "NumPy only through tracer.datasets"
+    if top == "numpy" and module not in SEEDED:
+        return "NumPy only through tracer.datasets and tracer.initializers"
     if _within(target, "tracer.core") and target != "tracer.core.keys":
         return "nothing of tracer.core but tracer.core.keys"
     return None

@@ -30,3 +30,35 @@ def test_readme_command_prints_its_answer(command, answer, tmp_path, monkeypatch
         if number in ("2", "1", "0", "4"):  # small integers: too common to mean anything
             continue
         assert number in result.output, (number, result.output[-600:])
+
+
+# ---------------------------------------------------------------------------
+# docs/python-api.md: every ```pycon block runs, in order, in one session, and prints what
+# the page shows (doctest compares), from the repository's top folder
+# ---------------------------------------------------------------------------
+
+API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "python-api.md"
+
+
+def pycon_blocks(text: str) -> list[str]:
+    return re.findall(r"^```pycon\n(.*?)^```", text, re.M | re.S)
+
+
+def test_the_python_api_page_runs_as_shown(monkeypatch):
+    import doctest
+
+    monkeypatch.chdir(API_PAGE.parent.parent)
+    blocks = pycon_blocks(API_PAGE.read_text(encoding="utf-8"))
+    assert len(blocks) >= 8
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    session: dict = {}
+    failures = []
+    for n, block in enumerate(blocks, start=1):
+        test = parser.get_doctest(block, session, f"docs/python-api.md block {n}", str(API_PAGE), 0)
+        out: list[str] = []
+        result = runner.run(test, out=out.append, clear_globs=False)
+        session = test.globs  # the next block continues the session
+        if result.failed:
+            failures.append("".join(out))
+    assert not failures, "\n".join(failures)[:4000]
+    assert "0.08216704056423078" in API_PAGE.read_text(encoding="utf-8")  # ∂E/∂w5, as the session prints it

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tracer import initializers
 from tracer.core import keys
 from tracer.datasets import generate
 from tracer.core.keys import Quantity
@@ -544,15 +545,30 @@ class ActivationModel(_Strict):
     alpha: Number | None = Field(None, description="slope/scale for leaky_relu (0.01) and elu (1.0)")
 
 
+class WeightInitModel(_Strict):
+    """Seeded initial weights instead of the matrix (tracer/initializers.py: torch.nn.init's definitions)."""
+
+    init: Literal[tuple(initializers.INITS)] = Field(description="xavier: U(-a, a), a = sqrt(6/(fan_in+fan_out)) (xavier_uniform_); "  # type: ignore[valid-type]
+                                                   "he: N(0, 2/fan_in) (kaiming_normal_); uniform: U(low, high) (uniform_)")
+    seed: int = Field(ge=0, description="the seed of numpy.random.default_rng")
+    low: Number | None = Field(None, description="uniform only: the lower bound (default 0)")
+    high: Number | None = Field(None, description="uniform only: the upper bound (default 1)")
+
+
+class BiasInitModel(_Strict):
+    init: Literal["zeros"] = Field(description="every bias starts at 0")
+
+
 class LayerModel(_Strict):
     units: int = Field(gt=0, description="number of units of this layer")
     activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel]  # type: ignore[valid-type]
-    weights: list[list[Number]] = Field(
-        description="one row per unit: weights[j][i] joins input i to unit j (see weights_layout)"
+    weights: list[list[Number]] | WeightInitModel = Field(
+        description="one row per unit: weights[j][i] joins input i to unit j (see weights_layout), "
+                    "or {init: xavier | he | uniform, seed: S} to draw them"
     )
     weights_layout: Literal["unit_major", "input_major"] = "unit_major"
-    bias: Number | list[Number] | None = Field(
-        None, description="one number (every unit starts there), a list (one per unit), or omitted (no bias)"
+    bias: Number | list[Number] | BiasInitModel | None = Field(
+        None, description="one number (every unit starts there), a list (one per unit), {init: zeros}, or omitted (no bias)"
     )
     shared_bias: bool = False
     trainable_bias: bool = True
@@ -672,8 +688,8 @@ class ConvLayerModel(_Strict):
     stride: int = Field(1, gt=0)
     padding: int = Field(0, ge=0)
     activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "identity"  # type: ignore[valid-type]
-    weights: list[list[list[list[Number]]]] = Field(description="[filter][channel][row][column]")
-    bias: list[Number] | None = Field(None, description="one per filter, or omitted (no bias)")
+    weights: list[list[list[list[Number]]]] | WeightInitModel = Field(description="[filter][channel][row][column], or {init: xavier | he | uniform, seed: S}")
+    bias: list[Number] | BiasInitModel | None = Field(None, description="one per filter, {init: zeros}, or omitted (no bias)")
     trainable_bias: bool = True
     learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
 
@@ -692,9 +708,9 @@ class RecurrentLayerModel(_Strict):
     type: Literal["rnn"]
     units: int = Field(gt=0)
     activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "tanh"  # type: ignore[valid-type]
-    weights: list[list[Number]] = Field(description="input → state, one row per unit")
-    recurrent: list[list[Number]] = Field(description="state → state, one row per unit: recurrent[j][k] joins unit k of the step before to unit j")
-    bias: list[Number] | None = None
+    weights: list[list[Number]] | WeightInitModel = Field(description="input → state, one row per unit, or {init: xavier | he | uniform, seed: S}")
+    recurrent: list[list[Number]] | WeightInitModel = Field(description="state → state, one row per unit: recurrent[j][k] joins unit k of the step before to unit j, or {init: …, seed: S}")
+    bias: list[Number] | BiasInitModel | None = None
     initial_state: list[Number] | None = Field(None, description="the state before the first step (zeros)")
     outputs: Literal["last", "sequence"] = "last"
     trainable_bias: bool = True
@@ -1033,10 +1049,13 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         k = lm.kernel_size
         rows = _window(height, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
         cols = _window(width, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
-        if len(lm.weights) != lm.filters:
-            raise fail(f"{where}.weights", f"{lm.filters} kernels expected (filters), got {len(lm.weights)}")
+        kernels = lm.weights
+        if isinstance(kernels, WeightInitModel):  # torch's fans of a kernel: channels·k², filters·k²
+            kernels = _drawn(kernels, (lm.filters, channels, k, k), channels * k * k, lm.filters * k * k, f"{where}.weights", fail)
+        if len(kernels) != lm.filters:
+            raise fail(f"{where}.weights", f"{lm.filters} kernels expected (filters), got {len(kernels)}")
         flat: list[tuple[float, ...]] = []
-        for f, kernel in enumerate(lm.weights):
+        for f, kernel in enumerate(kernels):
             if len(kernel) != channels:
                 raise fail(f"{where}.weights[{f}]", f"{channels} channels expected (the input's), got {len(kernel)}")
             row: list[float] = []
@@ -1046,7 +1065,9 @@ def _layered_problem(raw: dict, source: str) -> Problem:
                 row.extend(float(v) for r in plane for v in r)
             flat.append(tuple(row))
         bias = None
-        if lm.bias is not None:
+        if isinstance(lm.bias, BiasInitModel):
+            bias = (0.0,) * lm.filters
+        elif lm.bias is not None:
             if len(lm.bias) != lm.filters:
                 raise fail(f"{where}.bias", f"{lm.filters} numbers expected (one per filter), got {len(lm.bias)}")
             bias = tuple(map(float, lm.bias))
@@ -1148,19 +1169,24 @@ def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: 
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax":
         raise fail(f"{where}.activation", "softmax is only allowed in a dense output layer")
-    for name, rows, width, what in (("weights", lm.weights, inputs, reads), ("recurrent", lm.recurrent, lm.units, "units")):
+    blocks = {}
+    for name, rows, width in (("weights", lm.weights, inputs), ("recurrent", lm.recurrent, lm.units)):
+        blocks[name] = _drawn(rows, (lm.units, width), width, lm.units, f"{where}.{name}", fail) if isinstance(rows, WeightInitModel) else rows
+    bias = [0.0] * lm.units if isinstance(lm.bias, BiasInitModel) else lm.bias
+    for name, width, what in (("weights", inputs, reads), ("recurrent", lm.units, "units")):
+        rows = blocks[name]
         if len(rows) != lm.units:
             raise fail(f"{where}.{name}", f"{lm.units} rows expected (units), got {len(rows)}")
         for r, row in enumerate(rows):
             if len(row) != width:
                 raise fail(f"{where}.{name}[{r}]", f"{width} numbers expected ({what}), got {len(row)}")
-    for name, values in (("bias", lm.bias), ("initial_state", lm.initial_state)):
+    for name, values in (("bias", bias), ("initial_state", lm.initial_state)):
         if values is not None and len(values) != lm.units:
             raise fail(f"{where}.{name}", f"{lm.units} numbers expected (one per unit), got {len(values)}")
     return LayerSpec(
-        units=lm.units, activation=activation, weights=tuple(tuple(map(float, r)) for r in lm.weights),
-        bias=None if lm.bias is None else tuple(map(float, lm.bias)), trainable_bias=lm.trainable_bias, kind="rnn",
-        in_shape=(steps, inputs), out_shape=(lm.units,), recurrent=tuple(tuple(map(float, r)) for r in lm.recurrent),
+        units=lm.units, activation=activation, weights=tuple(tuple(map(float, r)) for r in blocks["weights"]),
+        bias=None if bias is None else tuple(map(float, bias)), trainable_bias=lm.trainable_bias, kind="rnn",
+        in_shape=(steps, inputs), out_shape=(lm.units,), recurrent=tuple(tuple(map(float, r)) for r in blocks["recurrent"]),
         initial_state=tuple(map(float, lm.initial_state)) if lm.initial_state is not None else (0.0,) * lm.units,
         returns=lm.outputs, learning_rate=_rate(lm.learning_rate),
     )
@@ -1195,7 +1221,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            if part in ("function-after", "union") or "[" in str(part) or str(part).startswith(("literal", "list", "float", "int", "str", "bool", "none", "ActivationModel")):
+            if part in ("function-after", "union") or "[" in str(part) or str(part).startswith(("literal", "list", "float", "int", "str", "bool", "none", "ActivationModel", "WeightInitModel", "BiasInitModel")):
                 continue  # pydantic's union branch tags carry no meaning for the user
             out += ("." if out else "") + str(part)
     return out
@@ -1265,7 +1291,11 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax" and idx != count - 1:
         raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
-    rows = [list(map(float, r)) for r in lm.weights]
+    if isinstance(lm.weights, WeightInitModel):  # drawn one row per unit, whatever the layout
+        drawn = _drawn(lm.weights, (lm.units, fan_in), fan_in, lm.units, f"{where}.weights", fail)
+        rows = [list(map(float, r)) for r in (zip(*drawn) if lm.weights_layout == "input_major" else drawn)]
+    else:
+        rows = [list(map(float, r)) for r in lm.weights]
     if lm.weights_layout == "input_major":
         if len(rows) != fan_in:
             raise fail(f"{where}.weights", f"{fan_in} rows expected (inputs, weights_layout input_major), got {len(rows)}")
@@ -1281,7 +1311,9 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
                 what = "inputs" if idx == 0 else f"units of layer {idx}"
                 raise fail(f"{where}.weights[{r}]", f"{fan_in} numbers expected ({what}), got {len(row)}")
     bias: tuple[float, ...] | None
-    if lm.bias is None:
+    if isinstance(lm.bias, BiasInitModel):  # zeros
+        bias = (0.0,) if lm.shared_bias else (0.0,) * lm.units
+    elif lm.bias is None:
         bias = None
         if lm.shared_bias:
             raise fail(f"{where}.shared_bias", "needs a bias (the layer has none)")
@@ -1306,6 +1338,17 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
         weights_layout=lm.weights_layout,
         learning_rate=_rate(lm.learning_rate),
     )
+
+
+def _drawn(model: WeightInitModel, shape: tuple[int, ...], fan_in: int, fan_out: int, where: str, fail) -> list[Any]:
+    """A weights block drawn from its seed (tracer.initializers), its options checked."""
+    if model.init != "uniform" and (model.low is not None or model.high is not None):
+        raise fail(f"{where}.{'low' if model.low is not None else 'high'}", f"only for init: uniform, not {model.init}")
+    low = 0.0 if model.low is None else float(model.low)
+    high = 1.0 if model.high is None else float(model.high)
+    if not low < high:
+        raise fail(f"{where}.high", f"must be greater than low ({low:g}), got {high:g}")
+    return initializers.draw(model.init, model.seed, shape, fan_in, fan_out, low, high)
 
 
 def _layered_notation(notation: str, fail) -> str:

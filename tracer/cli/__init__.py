@@ -1,8 +1,8 @@
-"""The ``tracer`` command (SPEC.md §4): the Click group and every command registered on it.
+"""The ``tracer`` command (docs/spec.md §4): the Click group and every command registered on it.
 
 Each module of this package is one group of commands; none of them computes or
 formats anything itself — they parse arguments, call the library and map its
-errors to the exit codes of SPEC.md §6 (:mod:`tracer.cli.common`):
+errors to the exit codes of docs/spec.md §6 (:mod:`tracer.cli.common`):
 
 * :mod:`tracer.cli.problems` — ``solve``, ``ask``, ``validate``, ``new``, ``schema``
 * :mod:`tracer.cli.quiz` — ``quiz``, ``check``

@@ -3,7 +3,7 @@
 The math is :mod:`tracer.calculus`, every string is :mod:`tracer.render.calculus`.
 Bad input (an expression the safe parser refuses, a bad ``--at``) prints one line
 to stderr — ``tracer diff: EXPR: unknown function 'foo' at column 3`` — and exits
-with code 2 (SPEC.md §6); a derivation that disagrees with ``sympy.diff`` exits 1.
+with code 2 (docs/spec.md §6); a derivation that disagrees with ``sympy.diff`` exits 1.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tracer.cli.common import on_error, write_output
 from tracer.render.calculus import descents_pgfplots, descents_svg, render_descents, render_diff
 from tracer.spec import OPTIMIZERS, OptimizerSpec
 
-#: the output formats of both commands (text, Markdown, LaTeX, JSON: SPEC.md §5)
+#: the output formats of both commands (text, Markdown, LaTeX, JSON: docs/spec.md §5)
 FORMATS = ("text", "md", "tex", "json")
 
 #: --steps above this are refused (a run is one float evaluation per step, but the table is printed)
@@ -124,7 +124,7 @@ _SETTINGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help
 @click.argument("expr")
 @click.option("--wrt", multiple=True, metavar="VAR", help="Differentiate with respect to VAR (repeat, or VAR,VAR). Default: every variable (partials when several).")
 @click.option("--at", "at", metavar="x=1,y=2", help="Also evaluate the derivative at this point.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text (terminal), md (Markdown + MathJax), tex (LaTeX), json (SPEC.md §5).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text (terminal), md (Markdown + MathJax), tex (LaTeX), json (docs/spec.md §5).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits of the value.")
 @click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
@@ -164,7 +164,7 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
 @click.option("--start", required=True, metavar="x=-4[,y=0]", help="The starting point: a value for every variable.")
 @click.option("--lr", required=True, metavar="RATE", help="Learning rate α (a positive number, e.g. 0.1 or 1e-2).")
 @click.option("--steps", required=True, type=click.IntRange(0, MAX_STEPS), help="Number of updates.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text, md, tex (with a pgfplots figure) or json (SPEC.md §5).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text, md, tex (with a pgfplots figure) or json (docs/spec.md §5).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the path: FILE.svg (SVG) or FILE.tex (pgfplots).")
 @click.option("--show", "written", type=click.IntRange(0, None), default=3, show_default=True, help="Updates written out in full (θ₁ = θ₀ − α·f'(θ₀) = …).")

@@ -1,6 +1,6 @@
 """What every command shares: the one-line error and the library calls that can fail.
 
-Exit codes (SPEC.md §6): 0 success; 1 a verification mismatch or wrong claims;
+Exit codes (docs/spec.md §6): 0 success; 1 a verification mismatch or wrong claims;
 2 bad input (one line naming the file, the field and what was expected);
 3 a missing optional tool. Each helper here maps one library failure to its code,
 so that a command reads as: load, solve, render, write.

@@ -1,6 +1,6 @@
 """The commands on a problem file: ``solve``, ``ask``, ``validate``, ``new``, ``schema``.
 
-Argument parsing, the library calls, exit codes (SPEC.md §6); nothing else.
+Argument parsing, the library calls, exit codes (docs/spec.md §6); nothing else.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_SOLVE), default="text", show_default=True,
-              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), json (SPEC.md §5).")
+              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), json (docs/spec.md §5).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (for pdf: default FILE.pdf here).")
 @click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the file's `notation:` for md/tex/pdf, canonical names for text; in text a theme gives the source's plain names where it has them: Mazur's w5, out_h1, E_total).")
 @click.option("--detail", type=click.Choice(["brief", "standard", "full"]), default="standard", show_default=True,
@@ -133,7 +133,7 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
     """One quantity, with only the steps it needs.
 
     \b
-    QUANTITY is a canonical name (SPEC.md §2) or a theme's name:
+    QUANTITY is a canonical name (docs/spec.md §2) or a theme's name:
       dloss/dW1[1,1]     gradient of the total loss
       dloss#2/dW1[1,1]   gradient of sample 2's loss
       a2[1]#2            activation of unit 1 of layer 2, sample 2
@@ -178,13 +178,23 @@ def validate(file: str) -> None:
     click.echo(problem.describe())
 
 
+def shipped_examples() -> list[str]:
+    """The names of the shipped examples (``tracer new NAME``)."""
+    return sorted(p.stem for p in examples_dir().glob("*.yaml"))
+
+
+def complete_example(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of ``tracer new <TAB>``: the shipped examples starting with what is typed."""
+    return [name for name in shipped_examples() if name.startswith(incomplete)]
+
+
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_example)
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Where to write the new problem file.")
 @click.option("--list", "list_", is_flag=True, help="List the shipped examples.")
 def new(name: str | None, out: str | None, list_: bool) -> None:
     """Start a problem file from a shipped example (`tracer new mazur -o hw.yaml`)."""
-    shipped = sorted(p.stem for p in examples_dir().glob("*.yaml"))
+    shipped = shipped_examples()
     if list_ or name is None:
         for stem in shipped:
             click.echo(f"{stem:24s} {load(examples_dir() / f'{stem}.yaml').title}")
