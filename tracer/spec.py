@@ -856,6 +856,18 @@ def _plain_composer(base: type) -> dict:
     return {"compose_node": compose_node}
 
 
+def _too_deep(raw: Any) -> bool:
+    """Do lists and mappings nest deeper than :data:`MAX_DEPTH` (walked without recursion)?"""
+    stack = [(raw, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (list, dict)):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 @lru_cache(maxsize=None)
 def _with_exponent_floats(base: type) -> type:
     loader = type(f"{base.__name__}WithExponents", (base,), _plain_composer(base))
@@ -895,7 +907,8 @@ def loads(text: str, source: str = "<string>") -> Problem:
         except Exception:  # whatever libyaml made of it, the reference loader below decides
             pass
         else:
-            return from_mapping(raw, source)
+            if not _too_deep(raw):  # too deep: the reference loader refuses it, with its line
+                return from_mapping(raw, source)
     try:
         raw = yaml.load(text, Loader=_with_exponent_floats(yaml.SafeLoader))
     except yaml.YAMLError as err:
@@ -999,8 +1012,10 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     for idx, entry in enumerate(net.layers):
         where = f"network.layers[{idx}]"
         _check_size(layers, steps, fail)  # before reading a layer that a huge one below would make huge too
+        if not isinstance(entry, dict):
+            raise fail(where, f"a mapping expected (units, activation, weights, … or type: conv2d, …), got {type(entry).__name__}")
         kind = entry.get("type", "dense")
-        if kind not in LAYER_MODELS:
+        if not isinstance(kind, str) or kind not in LAYER_MODELS:
             raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {kind!r}")
         lm = _validated(LAYER_MODELS[kind], {**entry, "type": kind}, source, where)
         if kind == "dense":
@@ -1103,7 +1118,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         layers=tuple(layers),
         loss=_loss(loss),
         data=tuple(samples),
-        training=TrainingSpec(learning_rate=float(t.learning_rate), steps=1 if t.steps is None else t.steps,
+        training=TrainingSpec(learning_rate=float(t.learning_rate), steps=_layered_steps(t, fail),
                               optimizer=_optimizer(t, fail)),
         title=model.title,
         notation=_layered_notation(model.notation, fail),
@@ -1351,6 +1366,13 @@ def _drawn(model: WeightInitModel, shape: tuple[int, ...], fan_in: int, fan_out:
     return initializers.draw(model.init, model.seed, shape, fan_in, fan_out, low, high)
 
 
+def _layered_steps(t: "TrainingModel", fail) -> int:
+    steps = 1 if t.steps is None else t.steps
+    if steps > MAX_LAYERED_STEPS:
+        raise fail("training.steps", f"{steps:,} steps is too many for a network with conv2d, pooling or rnn layers (at most {MAX_LAYERED_STEPS:,}: each is a full pass of the engine)")
+    return steps
+
+
 def _layered_notation(notation: str, fail) -> str:
     """conv, pooling and rnn layers are written in the bracket or the δ notation (the other
     themes name the units of one dense network: Mazur's w5, the neuron theme's N_1)."""
@@ -1445,6 +1467,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
         for idx, layer in enumerate(layers):
             if layer.learning_rate is not None:
                 raise fail(f"network.layers[{idx}].learning_rate", "a layer's own learning rate needs order: simultaneous (sequential order is Mazur's plain gradient descent at one rate)")
+    _check_run(problem, source)
     update = None if model.training.update == "all" else _parameters(problem, model.training.update, "training.update", fail)
     track = _parameters(problem, model.training.track, "training.track", fail)
     return replace(problem, training=replace(problem.training, update=update, track=track))
@@ -1620,6 +1643,26 @@ def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Q
             raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {name!r}")
         out.append(key)
     return tuple(out)
+
+
+#: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
+#: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
+MAX_UPDATES = 10_000_000
+MAX_RUN_WORK = 50_000_000_000
+#: training steps of a network with conv2d, pooling or rnn layers (each one a full pass of the engine)
+MAX_LAYERED_STEPS = 1_000
+
+
+def _check_run(problem: "Problem", source: str) -> None:
+    t = problem.training
+    where = "training.epochs" if t.epochs is not None else "training.steps"
+    if t.steps > MAX_UPDATES:
+        raise SpecError(source, where, f"{t.steps:,} updates is too long a run (at most {MAX_UPDATES:,})")
+    work = t.steps * min(t.batch_size or len(problem.data), len(problem.data)) * max(1, len(problem.parameter_keys))
+    if work > MAX_RUN_WORK:
+        raise SpecError(source, where, f"{t.steps:,} updates of {len(problem.parameter_keys):,} parameters on "
+                        f"{min(t.batch_size or len(problem.data), len(problem.data)):,} samples each is {work:.1e} multiply-adds, "
+                        f"too long a run (at most {MAX_RUN_WORK:.0e}); train fewer steps or a smaller network")
 
 
 def _steps(model: ProblemModel, source: str, samples: int) -> int:

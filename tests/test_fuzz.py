@@ -1,0 +1,57 @@
+"""Every input the fuzzer (benchmarks/fuzz.py) found that crashed, hung or reported a
+non-finite computation as our bug, kept as a file: each is now one line and exit 2.
+
+And a short, derandomised run of the fuzzer itself over the shipped examples: no
+traceback, no hang."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FOUND = sorted((ROOT / "tests" / "fuzz").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FOUND, ids=lambda p: p.stem)
+def test_what_the_fuzzer_found_is_refused_in_one_line(path):
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(path), "-f", "json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"tracer: {path}") and "Traceback" not in done.stderr, done.stderr
+    assert not Path("/tmp/pwned").exists()
+
+
+EXPECTED = {
+    "title_timestamp": "YAML tags such as !!timestamp are not read",
+    "int_tag": "YAML tags such as !!int are not read",
+    "python_object_tag": "YAML tags such as !!python/object/apply:os.system are not read",
+    "deep_nesting": "nested deeper than 40 levels",
+    "five_thousand_digits": "a YAML value that cannot be read",
+    "steps_2147483648": "training.steps: 2,147,483,648 updates is too long a run (at most 10,000,000)",
+    "learning_rate_1e309": "training.learning_rate: a finite number expected, got inf",
+    "learning_rate_inf": "training.learning_rate: a finite number expected, got inf",
+    "bias_minus_inf": "a finite number expected, got -inf",
+    "layer_type_mapping": "network.layers[1].type: one of dense, conv2d, maxpool2d, avgpool2d, flatten, rnn expected",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_message_names_the_field(name):
+    from tracer.spec import SpecError, load
+
+    with pytest.raises(SpecError) as err:
+        load(ROOT / "tests" / "fuzz" / f"{name}.yaml")
+    assert EXPECTED[name] in str(err.value)
+
+
+def test_a_short_fuzz_run_finds_no_crash_and_no_hang():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fuzz.py"), "--inputs", "300", "--targets", "problems", "--seed", "5", "--timeout", "20"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.strip().startswith("problems"))
+    inputs, refused, verified, crashes, hangs, non_finite = (int(x) for x in row.split()[1:7])
+    assert inputs == 300 and crashes == 0 and hangs == 0 and non_finite == 0, done.stdout
