@@ -583,6 +583,10 @@ def generate(
     """``count`` distinct fair variants, reproducible for a seed; ``finish(variant)`` runs in
     the worker (e.g. renders the variant's documents). Uses every core for large sets."""
     spec = parse_spec(problem)
+    possible = distinct_variants(problem, spec)
+    if count > possible:
+        raise SpecError(problem.source, "randomize",
+                        f"{count:,} distinct variants asked (--count), but the grids allow only {possible:,}; widen the grids or ask fewer")
     jobs = jobs or os.cpu_count() or 1
     numbers = list(range(1, count + 1))
     variants: list[Variant]
@@ -604,11 +608,25 @@ def generate(
     # distinct: a variant equal to an earlier one draws again, in order (deterministic)
     seen: set = set()
     for k, variant in enumerate(variants):
+        redraws = 0
         while variant.key() in seen:
+            redraws += 1
+            if redraws > spec.attempts:  # the fair variants left are all taken: stop, do not draw forever
+                raise SpecError(problem.source, "randomize",
+                                f"no distinct fair variant {variant.number} in {spec.attempts} draws ({len(seen):,} found); widen the grids or relax randomize.guards")
             variant = find_variant(problem, spec, seed, variant.number, variant.attempt + 1, finish)
         variants[k] = variant
         seen.add(variant.key())
     return variants
+
+
+def distinct_variants(problem: Problem | GraphProblem, spec: QuizSpec) -> int:
+    """How many different variants the grids can make (each varied value one of its grid's)."""
+    slots: dict = {}
+    for selector, grid in spec.vary:
+        for slot in slots_of(problem, selector):
+            slots[slot] = len(set(grid.values))  # a later selector overrides an earlier one
+    return math.prod(slots.values()) if slots else 1
 
 
 def stderr_progress(done: int, total: int) -> None:
