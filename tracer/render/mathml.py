@@ -183,13 +183,24 @@ def delta_row_filter(row) -> Markup:
     return _or_fallback(lambda: aligned(rows), " ".join(cell for r in rows for cell in r))
 
 
+_INLINE = re.compile(r"(\$[^$]+\$)")
+
+
+def prose_filter(text: str) -> Markup:
+    """A view's sentence with ``$…$`` inline math in it (a feature map's note): text escaped, math typeset."""
+    out = []
+    for k, piece in enumerate(_INLINE.split(str(text))):
+        out.append(math_filter(piece[1:-1]) if k % 2 else escape(piece))
+    return Markup("".join(out))
+
+
 def sides_filter(equations: list[dict]) -> Markup:
     """Equations given as their two sides ``{"lhs", "rhs"}`` (a graph problem's), aligned at ``=``."""
     rows = [(e["lhs"], f"= {e['rhs']}") for e in equations]
     return _or_fallback(lambda: aligned(rows), "; ".join(f"{a} {b}" for a, b in rows))
 
 
-FILTERS = {"math": math_filter, "rules": rules_filter, "sides": sides_filter, "derivation": derivation_filter,
+FILTERS = {"math": math_filter, "prose": prose_filter, "rules": rules_filter, "sides": sides_filter, "derivation": derivation_filter,
            "feature_map": feature_map_filter, "delta_row": delta_row_filter}
 
 
