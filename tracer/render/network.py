@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from tracer.render import mathml
 from tracer.render.printing import tex_width
