@@ -68,7 +68,7 @@ def environment(kind: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    if kind == "html":  # autoescaped: text from a problem file is inert; MathML and SVG come as Markup
+    if kind == "page":  # the web page (-f html), autoescaped: text from a problem file is inert; MathML and SVG come as Markup
         env = jinja2.Environment(**{**common, "autoescape": True})
         env.filters.update(mathml.FILTERS)
         return env
@@ -623,14 +623,14 @@ def render(
         view["unrolled_svg"] = circuit.svg(layout, id_prefix="unrolled") if (layout is not None and fmt_ == "md") else ""
         view["source"] = escape(getattr(solution.problem, "source", ""))
         return environment(fmt_).get_template(f"solution.{fmt_}.j2").render(**view)
-    if fmt_ == "html":  # not escaped here: the html environment escapes every string it writes
+    if fmt_ == "html":  # not escaped here: the page environment escapes every string it writes
         view["statement"] = statement_view(solution.problem, printer, lambda s: s)
         diagram = diagram_view(solution, printer)
         view["diagram_svg"] = network.svg(diagram) if diagram is not None else ""
         layout_ = view.pop("unrolled", None)
         view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix="unrolled")) if layout_ is not None else ""
         view["mathml"] = equation_mathml(_equations(view), lambda: _text_equations(solution, detail, digits, keep, form))
-        return environment("html").get_template("solution.html.j2").render(**view)
+        return environment("page").get_template("solution.html.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
 
 

@@ -189,7 +189,7 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
         equations = [eq for step in steps for section in step.sections for eq in section.equations]
         equations += [eq for section in closing for eq in section.equations]
         view["mathml"] = equation_mathml(equations, lambda: _text_equations(solution, detail, digits))
-        return environment("html").get_template("graph.html.j2").render(**view)
+        return environment("page").get_template("graph.html.j2").render(**view)
     template = {"text": "graph.txt.j2", "md": "graph.md.j2", "tex": "graph.tex.j2"}[fmt]
     return environment("tex" if fmt == "tex" else "text").get_template(template).render(**view)
 

@@ -130,7 +130,7 @@ def text_fallback(text: str) -> Markup:
     return Markup(f'<span class="fallback">{escape(text)}</span>')
 
 
-# -- the filters of the html environment: each typesets one kind of view item, falling back to
+# -- the filters of the page environment (-f html): each typesets one kind of view item, falling back to
 # its LaTeX as text (marked, counted in the tests) where latex2mathml cannot --------------------
 
 
