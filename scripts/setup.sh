@@ -10,3 +10,4 @@ if ! command -v tracer >/dev/null 2>&1; then
   echo "setup: installed, but 'tracer' is not on PATH; add $(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))') to PATH, or use 'python3 -m tracer'" >&2
 fi
 bash scripts/install-tex.sh
+bash scripts/install-browser.sh

@@ -20,7 +20,7 @@ from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name
 from tracer.spec import GraphProblem, SpecError, json_schema, load
 
-FORMATS_SOLVE = ["text", "md", "tex", "pdf", "json"]
+FORMATS_SOLVE = ["text", "md", "tex", "pdf", "html", "json"]
 FORMATS_ASK = ["text", "md", "tex", "json"]
 NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 
@@ -28,7 +28,7 @@ NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_SOLVE), default="text", show_default=True,
-              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), json (docs/spec.md §5).")
+              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), html (one self-contained page, math as MathML, nothing fetched), json (docs/spec.md §5).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (for pdf: default FILE.pdf here).")
 @click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the file's `notation:` for md/tex/pdf, canonical names for text; in text a theme gives the source's plain names where it has them: Mazur's w5, out_h1, E_total).")
 @click.option("--detail", type=click.Choice(["brief", "standard", "full"]), default="standard", show_default=True,
@@ -47,6 +47,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
       tracer solve examples/mazur.yaml
       tracer solve examples/mazur.yaml -f pdf                 (writes mazur.pdf here)
       tracer solve examples/relu_softmax_3class.yaml -f md --notation neuron -o blog.md
+      tracer solve examples/mazur.yaml -f html -o mazur.html
       tracer solve examples/mazur.yaml -f json -o mazur.json
       tracer solve examples/mazur.yaml --detail full --digits 6
     """
@@ -72,9 +73,9 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         if fmt == "text" and form == "matrix":
             on_error(f"{file}: --form matrix: md, tex or pdf (the text format writes the scalar form)", 2)
         wide = sum(math.prod(layer.out_shape) for layer in problem.layers) > 2000
-        form = form or ("matrix" if wide and fmt in ("md", "tex", "pdf") else "scalar")
+        form = form or ("matrix" if wide and fmt in ("md", "tex", "pdf", "html") else "scalar")
     if form is None:
-        wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf") and not only
+        wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf", "html") and not only
         form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves
     options = dict(notation=notation, detail=detail, digits=digits, form=form, only=only.split(",") if only else None)
     try:

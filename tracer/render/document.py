@@ -4,7 +4,8 @@ The view model is built here with :mod:`tracer.latex` (the one formatting code);
 templates only lay it out. Equations are numbered in reading order and a step that
 uses an earlier one says so ("from (12)"). Formats: ``text`` (Unicode, terminal),
 ``md`` (Markdown with ``$$`` display math for MathJax/GitHub), ``tex`` (a LaTeX
-handout), ``pdf`` (the handout compiled by latexmk, without shell escape).
+handout), ``pdf`` (the handout compiled by latexmk, without shell escape), ``html`` (one
+self-contained page: the LaTeX typeset as MathML by :mod:`tracer.render.mathml`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 import jinja2
+from markupsafe import Markup
 
 from tracer import notation as themes
 from tracer.notation import graph as graph_names
@@ -31,7 +33,7 @@ from tracer.render.unrolled import recurrent_stack, unrolled_layout
 from tracer.spec import Problem
 from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
-from tracer.render import extensions, matrix
+from tracer.render import extensions, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
@@ -66,6 +68,10 @@ def environment(kind: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    if kind == "page":  # the web page (-f html), autoescaped: text from a problem file is inert; MathML and SVG come as Markup
+        env = jinja2.Environment(**{**common, "autoescape": True})
+        env.filters.update(mathml.FILTERS)
+        return env
     if kind == "tex":
         return jinja2.Environment(
             block_start_string=r"\BLOCK{",
@@ -578,7 +584,7 @@ def render(
     form: str = "scalar",
     only: list[str] | None = None,
 ) -> str:
-    """A whole document in ``text``, ``md`` or ``tex``.
+    """A whole document in ``text``, ``md``, ``tex`` or ``html``.
 
     ``form="matrix"`` writes the layer-by-layer matrix (δ) form instead of one equation
     per scalar; ``only`` keeps, of the scalar form, just what the named parameters'
@@ -617,7 +623,50 @@ def render(
         view["unrolled_svg"] = circuit.svg(layout, id_prefix="unrolled") if (layout is not None and fmt_ == "md") else ""
         view["source"] = escape(getattr(solution.problem, "source", ""))
         return environment(fmt_).get_template(f"solution.{fmt_}.j2").render(**view)
+    if fmt_ == "html":  # not escaped here: the page environment escapes every string it writes
+        view["statement"] = statement_view(solution.problem, printer, lambda s: s)
+        diagram = diagram_view(solution, printer)
+        view["diagram_svg"] = network.svg(diagram) if diagram is not None else ""
+        layout_ = view.pop("unrolled", None)
+        view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix="unrolled")) if layout_ is not None else ""
+        view["mathml"] = equation_mathml(_equations(view), lambda: _text_equations(solution, detail, digits, keep, form))
+        return environment("page").get_template("solution.html.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
+
+
+def _equations(view: dict) -> list[EquationView]:
+    """The numbered equations of a view, in reading order."""
+    sections = [section for step in view["steps"] for section in step.sections] + list(view["closing"])
+    return [eq for section in sections for eq in section.equations]
+
+
+def _text_equations(solution: Solution, detail: str, digits: int, keep: set[Key] | None, form: str) -> dict[int, str]:
+    """The text printer's rendering of each numbered equation: what the page shows where MathML
+    could not be made (the same steps, numbered alike)."""
+    if form == "matrix":
+        return {}
+    view = DocumentBuilder(solution, Printer("text", digits=digits), detail, keep=keep).build()
+    return {eq.number: plain_equation(eq) for eq in _equations(view)}
+
+
+def plain_equation(eq: EquationView) -> str:
+    """``lhs = symbolic = substituted = value`` on one line, as the text document writes it."""
+    return " = ".join([eq.lhs, *eq.symbolic, *eq.substituted, eq.value])
+
+
+def equation_mathml(equations: list[EquationView], plain) -> dict[int, Markup]:
+    """Each numbered equation as MathML; where latex2mathml cannot, the text rendering
+    (``plain()``: number → text, made only when needed) marked as a fallback."""
+    out: dict[int, Markup] = {}
+    texts: dict[int, str] | None = None
+    for eq in equations:
+        try:
+            out[eq.number] = mathml.equation(eq)
+        except mathml.NotConverted:
+            if texts is None:
+                texts = plain()
+            out[eq.number] = mathml.text_fallback(texts.get(eq.number) or plain_equation(eq))
+    return out
 
 
 def _escape_derivations(view: dict, escape) -> None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
+
 from tracer.core.keys import Quantity
 from tracer.core.solution import GraphNode, GraphSolution, Step
 from tracer.notation import graph as graph_names
 from tracer.render import circuit
-from tracer.render.document import DocumentBuilder, environment, verification_view
+from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, verification_view
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex
 from tracer.render.views import StepView
 
@@ -140,10 +142,12 @@ def equation_lines(solution: GraphSolution, p: Printer, escape) -> list[dict[str
 
 
 def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard", digits: int = DEFAULT_DIGITS) -> str:
-    """A graph problem's whole document in ``text``, ``md`` or ``tex``."""
+    """A graph problem's whole document in ``text``, ``md``, ``tex`` or ``html``."""
     dialect = "text" if fmt == "text" else "latex"
     p = printer(dialect, digits)
-    escape = {"text": lambda s: s, "md": escape_markdown, "tex": escape_tex}[fmt]
+    # html: the environment escapes every string; only an equation the file writes (not derived)
+    # is made inert LaTeX text, typeset by the page as MathML
+    escape = {"text": lambda s: s, "md": escape_markdown, "tex": escape_tex, "html": lambda s: s}[fmt]
     builder = DocumentBuilder(solution, p, detail)  # type: ignore[arg-type]
     steps = [StepView(gs.number, gs.derived, builder.sections(gs.sections) if gs.derived else [], p.number(gs.output))
              for gs in solution.steps]
@@ -154,7 +158,7 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
         "title": escape(problem.title or "A computational graph, step by step"),
         "description": escape(problem.describe()),
         "notes": [escape(n) for n in solution.notes],
-        "graph_equations": equation_lines(solution, p, escape),
+        "graph_equations": equation_lines(solution, p, (lambda s: rf"\text{{{escape_tex(s)}}}") if fmt == "html" else escape),
         "leaves": [{"name": p.target(n.key), "value": p.number(solution.steps[0].values[n.key])}
                    for n in solution.nodes if n.is_leaf],
         "output": p.target(output),
@@ -178,8 +182,23 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
         view["circuit_digits"] = min(digits, CIRCUIT_DIGITS)
         view["circuit_tikz"] = circuit.tikz(layout) if (layout is not None and fmt == "tex") else ""
         view["circuit_svg"] = circuit.svg(layout) if (layout is not None and fmt == "md") else ""
+    if fmt == "html":
+        layout = circuit_view(solution, min(digits, CIRCUIT_DIGITS))
+        view["circuit_digits"] = min(digits, CIRCUIT_DIGITS)
+        view["circuit_svg"] = Markup(circuit.svg(layout)) if layout is not None else ""
+        equations = [eq for step in steps for section in step.sections for eq in section.equations]
+        equations += [eq for section in closing for eq in section.equations]
+        view["mathml"] = equation_mathml(equations, lambda: _text_equations(solution, detail, digits))
+        return environment("page").get_template("graph.html.j2").render(**view)
     template = {"text": "graph.txt.j2", "md": "graph.md.j2", "tex": "graph.tex.j2"}[fmt]
     return environment("tex" if fmt == "tex" else "text").get_template(template).render(**view)
+
+
+def _text_equations(solution: GraphSolution, detail: str, digits: int) -> dict[int, str]:
+    """The text printer's rendering of each numbered equation (the page's fallback), numbered alike."""
+    builder = DocumentBuilder(solution, printer("text", digits), detail)  # type: ignore[arg-type]
+    sections = [s for gs in solution.steps if gs.derived for s in builder.sections(gs.sections)] + builder.sections(solution.closing)
+    return {eq.number: plain_equation(eq) for section in sections for eq in section.equations}
 
 
 def circuit_svg(solution: GraphSolution, digits: int = DEFAULT_DIGITS) -> str | None:
