@@ -55,3 +55,22 @@ def test_a_short_fuzz_run_finds_no_crash_and_no_hang():
     row = next(line for line in done.stdout.splitlines() if line.strip().startswith("problems"))
     inputs, refused, verified, crashes, hangs, non_finite = (int(x) for x in row.split()[1:7])
     assert inputs == 300 and crashes == 0 and hangs == 0 and non_finite == 0, done.stdout
+
+
+def test_a_saturated_softmax_is_refused_naming_the_cause():
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "softmax_saturated.yaml"), "-f", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "the computation is not finite" in done.stderr and "b1[1] = 1000" in done.stderr  # bias: 1e3 → a probability of exactly 0
+
+
+def test_a_huge_output_bias_is_verified_without_a_blind_finite_difference():
+    from tracer.core.derive import solve
+    from tracer.spec import loads
+
+    text = (ROOT / "examples" / "tanh_regression.yaml").read_text(encoding="utf-8")
+    text = text.replace("      weights: [[0.4, 0.3, -0.2]]\n      bias: 0.1", "      weights: [[0.4, 0.3, -0.2]]\n      bias: 1e10")
+    solution = solve(loads(text, "t.yaml"))
+    assert solution.steps[0].gradients["W1[1,1]"] == pytest.approx(-216996793.744, abs=5e-4)  # mpmath agrees (issue 17)
+    v = solution.verification
+    assert v.ok and v.finite_difference_checked == 0  # a loss of 5e19 leaves a step of 1e-6 no digit to see with

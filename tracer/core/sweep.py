@@ -76,7 +76,8 @@ def _rounded(values: np.ndarray, size: np.ndarray) -> np.ndarray:
     """A sum of terms that cancel to within its own rounding is exactly zero: the softmax's shared
     bias gradient Σ_k (p_k − y_k) is 0, not −5.55e−17."""
     with np.errstate(invalid="ignore"):
-        return np.where(np.abs(values) <= ROUNDING * size, 0.0, values)
+        # an infinite sum is no rounding (its size is infinite too): it stays what it is
+        return np.where(np.isfinite(values) & (np.abs(values) <= ROUNDING * size), 0.0, values)
 
 
 def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Descend | None = None, *, sequential: bool = False,
