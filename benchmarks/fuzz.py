@@ -95,7 +95,45 @@ def run_expression(text: str) -> str:
     return "ok"
 
 
-TARGETS = {"problems": run_problem, "expressions": run_expression}
+_MAZUR = None
+
+
+def _mazur():
+    global _MAZUR
+    if _MAZUR is None:
+        from tracer.spec import load
+
+        problem = load(ROOT / "examples" / "mazur.yaml")
+        _MAZUR = (problem, solve(problem, verify=False))
+    return _MAZUR
+
+
+def run_claims(text: str) -> str:
+    """What `tracer check examples/mazur.yaml CLAIMS` does: read the claims, judge them."""
+    from tracer.teach.check import check
+    from tracer.teach.claims import parse_claim_set
+
+    claims = parse_claim_set(text, "fuzz-claims.yaml")
+    problem, solution = _mazur()
+    if claims.training:
+        solution = solve(__import__("dataclasses").replace(problem, training=__import__("dataclasses").replace(problem.training, **claims.training)), verify=False)
+    for verdict in check(solution, claims.claims).verdicts:
+        if verdict.verdict not in ("right", "habit", "carried", "wrong", "invalid"):
+            return "mismatch"
+    return "ok"
+
+
+def run_randomize(text: str) -> str:
+    """What `tracer quiz FILE --count 3` does with a mutated randomize: block."""
+    from tracer.teach.quiz import generate, parse_spec
+
+    problem = loads(text, "fuzz-quiz.yaml")
+    parse_spec(problem)
+    generate(problem, 3, 1, jobs=1)
+    return "ok"
+
+
+TARGETS = {"problems": run_problem, "expressions": run_expression, "claims": run_claims, "randomize": run_randomize}
 REFUSALS = (SpecError, NameError_, ExpressionError)
 
 
@@ -104,6 +142,23 @@ def inputs(target: str, rng: random.Random):
         sources = [p.read_text(encoding="utf-8") for p in EXAMPLES]
         while True:
             yield mutate(rng.choice(sources), rng)
+    if target == "claims":
+        sources = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples" / "errata").glob("mazur*.yaml"))]
+        names = ["dloss/dW2[1,1]", "W2[1,1]'", "loss_after", "w5", "dE_total/dw5", "a2[1]@end", "loss - loss_after", "x[1]",
+                 "W2", "dloss/dz2[1] * dz2[1]/da1[1]", "m(W2[1,1])", "penalty", "eta*2", "nope[1]"]
+        while True:
+            if rng.random() < 0.5:
+                yield mutate(rng.choice(sources), rng)
+            else:
+                lines = [f'"{rng.choice(names)}": {rng.choice(TOKENS + ["0.35891648", "0.0821670406", "[[0.1, 0.2], [0.3]]", "1E+2", "-0"])}'
+                         for _ in range(rng.randint(1, 6))]
+                yield "\n".join(lines) + "\n"
+    if target == "randomize":
+        base = (ROOT / "examples" / "mazur.yaml").read_text(encoding="utf-8")
+        head = base[: base.index("randomize:")]
+        block = base[base.index("randomize:"):]
+        while True:
+            yield head + mutate(block, rng)
     if target == "expressions":
         atoms = ["x", "y", "2", "0.5", "e", "pi", "1e308", "-3", "0"]
         functions = ["sin", "cos", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "max", "softplus", "asin", "sec"]

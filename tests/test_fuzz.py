@@ -74,3 +74,11 @@ def test_a_huge_output_bias_is_verified_without_a_blind_finite_difference():
     assert solution.steps[0].gradients["W1[1,1]"] == pytest.approx(-216996793.744, abs=5e-4)  # mpmath agrees (issue 17)
     v = solution.verification
     assert v.ok and v.finite_difference_checked == 0  # a loss of 5e19 leaves a step of 1e-6 no digit to see with
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fuzz" / "quiz").glob("*.yaml")), ids=lambda p: p.stem)
+def test_what_the_quiz_fuzzer_found_stops_with_a_message(path, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tracer", "quiz", str(path), "--count", "3", "-o", str(tmp_path / "q"), "--formats", "csv"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"tracer: {path}: randomize:")

@@ -1524,6 +1524,8 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
                 raise SpecError(source, f"training.parameters[{k}]", f"a leaf with a value expected (leaves: {', '.join(graph.values)}), got {name!r}")
         if len(set(t.parameters)) != len(t.parameters):
             raise SpecError(source, "training.parameters", "a leaf is named twice")
+        if t.steps > MAX_GRAPH_STEPS:
+            raise SpecError(source, "training.steps", f"{t.steps:,} steps is too many for a graph problem (at most {MAX_GRAPH_STEPS:,}: each one evaluates every equation)")
         training = GraphTrainingSpec(tuple(t.parameters), float(t.learning_rate), t.steps)
     return GraphProblem(
         equations=tuple(equations),
@@ -1651,6 +1653,8 @@ MAX_UPDATES = 10_000_000
 MAX_RUN_WORK = 50_000_000_000
 #: training steps of a network with conv2d, pooling or rnn layers (each one a full pass of the engine)
 MAX_LAYERED_STEPS = 1_000
+#: gradient-descent steps on a graph problem's leaves
+MAX_GRAPH_STEPS = 1_000
 
 
 def _check_run(problem: "Problem", source: str) -> None:

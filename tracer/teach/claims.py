@@ -94,12 +94,40 @@ def _training_overrides(node, source: str) -> dict:
     return out
 
 
+#: a claimed number's size and digits (a float's range, well inside it; more digits than any text prints)
+MAX_CLAIM_EXPONENT = 300
+MAX_CLAIM_DIGITS = 30
+
+
+def _expected(value) -> str:
+    """Why a value is no claimed number: not a number, or one of no sensible size."""
+    raw = str(value).strip().replace("−", "-")
+    if NUMBER.match(raw) and len(raw) <= 1000:
+        return f"a number between 1e-{MAX_CLAIM_EXPONENT} and 1e{MAX_CLAIM_EXPONENT} in size with at most {MAX_CLAIM_DIGITS} digits expected, got {_shown(value)}"
+    return f"{_EXPECTED}, got {_shown(value)}"
+
+
+def _shown(value) -> str:
+    """A value as a message quotes it: at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…'"
+
+
+def _in_range(raw: str) -> bool:
+    number = Decimal(raw)
+    digits = len(number.as_tuple().digits)
+    return number == 0 or (abs(number.adjusted()) <= MAX_CLAIM_EXPONENT and digits <= MAX_CLAIM_DIGITS
+                           and abs(number.as_tuple().exponent) <= MAX_CLAIM_EXPONENT + MAX_CLAIM_DIGITS)
+
+
 def _number_text(node) -> str | None:
-    """A scalar's number as written, or None when it is not a number."""
+    """A scalar's number as written, or None when it is not a number (or not one of a sensible size)."""
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":bool", ":null")):
         return None
     raw = node.value.strip().replace("−", "-")
-    return raw.lstrip("+") if NUMBER.match(raw) else None
+    if len(raw) > 100 or not NUMBER.match(raw) or not _in_range(raw):
+        return None
+    return raw.lstrip("+")
 
 
 def entry_name(name: str, index: tuple[int, ...]) -> str:
@@ -128,7 +156,7 @@ def _entries(name: str, node, line: int) -> list[Claim]:
         entry = entry_name(name, index)
         text = _number_text(cell)
         at = cell.start_mark.line + 1
-        out.append(Claim(entry, text, at) if text is not None else Claim(entry, "", at, f"{_EXPECTED}, got {cell.value!r}"))
+        out.append(Claim(entry, text, at) if text is not None else Claim(entry, "", at, _expected(cell.value)))
     return out
 
 
@@ -163,7 +191,7 @@ def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
             found = [Claim(name, "", line, "a number, a list of numbers or a list of rows expected, got a mapping")]
         else:
             number = _number_text(value_node)
-            found = [Claim(name, number, line) if number is not None else Claim(name, "", line, f"{_EXPECTED}, got {value_node.value!r}")]
+            found = [Claim(name, number, line) if number is not None else Claim(name, "", line, _expected(value_node.value))]
         for claim in found:
             if claim.name in seen:
                 claim = Claim(claim.name, "", claim.line, "claimed twice")

@@ -481,9 +481,12 @@ def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, nu
     except (SpecError, ValueError, ZeroDivisionError, OverflowError) as err:
         raise Unfair(f"not computable ({err})") from None
     check_guards(solution, spec)
-    mistaken = MistakenSolutions(solution)
-    asked = {name: _asked_step(solution, name) for name in spec.ask}
-    allowed = allowances(solution, [s for s in asked.values() if s is not None], spec.digits)
+    try:  # the worlds of the mistakes and of the hand roundings must be computable too
+        mistaken = MistakenSolutions(solution)
+        asked = {name: _asked_step(solution, name) for name in spec.ask}
+        allowed = allowances(solution, [s for s in asked.values() if s is not None], spec.digits)
+    except (ValueError, ZeroDivisionError, OverflowError) as err:
+        raise Unfair(f"not computable by hand ({err})") from None
     questions = []
     for name in spec.ask:
         truth = solution.value(name)
