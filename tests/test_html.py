@@ -252,3 +252,29 @@ def test_cli_writes_the_page(tmp_path):
     assert result.exit_code == 0, result.output
     html = out.read_text()
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html and html.count('class="eq"') == 9
+
+
+def test_ask_writes_a_page_for_one_quantity(tmp_path):
+    """`tracer ask FILE QUANTITY -f html`: the solution page's head and equations, only the
+    steps the quantity needs, numbered 1… with links that resolve."""
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    result = CliRunner().invoke(cli, ["ask", str(ROOT / "examples" / "mazur.yaml"), "dE_total/dw5", "-f", "html"])
+    assert result.exit_code == 0, result.output
+    html = result.output
+    assert html.startswith("<!DOCTYPE html>") and "<title>dE_total/dw5 — A step-by-step backpropagation example (Mazur)</title>" in html
+    r = read(html)
+    assert r.equations == [f"eq-{n}" for n in range(1, 11)] and r.equation_math == 10 and not r.fallbacks
+    assert set(r.hrefs) <= set(r.ids)
+    # (10): ∂E_total/∂w5 = 0.74136507 × 0.186815602 × 0.593269992 = 0.0821670406, from (7), (8), (9)
+    eq10 = html.split('id="eq-10"')[1]
+    assert "<mn>0.0821670406</mn>" in eq10 and re.findall(r'class="ref" href="(#eq-\d+)"', eq10) == ["#eq-7", "#eq-8", "#eq-9"]
+    assert '<p class="verdict"><strong>dE_total/dw5</strong> = <math><mrow><mn>0.0821670406</mn></mrow></math></p>' in html
+    assert not RAW_LATEX.findall(" ".join(r.text))
+    assert "https://" not in html and "http://" not in html.replace("http://www.w3.org/", "")
+    hostile = (tmp_path / "hostile.yaml")
+    hostile.write_text(HOSTILE)
+    page_ = CliRunner().invoke(cli, ["ask", str(hostile), "loss", "-f", "html"]).output
+    assert "<script>alert" not in page_ and "&lt;script&gt;alert(1)&lt;/script&gt;" in page_ and page_.count("<script>") == 1

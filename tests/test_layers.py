@@ -624,7 +624,7 @@ def test_the_rnn_is_drawn_unrolled_with_each_states_values_and_gradients():
 
 def test_the_matrix_form_is_the_feature_maps_without_an_equation_per_number():
     md = run("solve", str(EXAMPLES / "conv_maxpool.yaml"), "--form", "matrix", "-f", "md")
-    assert "Layer 1 (convolution) as feature maps" in md and "\\tag{1}" not in md
+    assert "Layer 1 (convolution) as feature maps" in md and '<a id="eq-1">' not in md and "\\qquad (1)" not in md
     assert "x_{1,:,:} \\star \\frac{\\partial J}{\\partial z_{1,:,:}^{[1]}}" in md
 
 

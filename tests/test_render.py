@@ -2,6 +2,8 @@
 theme, Markdown that a real renderer accepts, problem-file text escaped, printed numbers
 equal to the engine's verified values."""
 
+import html as html_lib
+import json
 import re
 import shutil
 import subprocess
@@ -12,7 +14,7 @@ import pytest
 
 from conftest import needs
 from tracer import load, loads, solve
-from tracer.render.printing import fmt, fmt_operand, tex_width
+from tracer.render.printing import escape_markdown, fmt, fmt_operand, tex_width
 from tracer.notation import THEMES
 from tracer.core.solution import GraphSolution, refs_of
 from tracer.render.document import compile_pdf, render
@@ -84,8 +86,36 @@ def test_markdown_blocks_balanced_and_numbered():
     for path in EXAMPLES:
         md = document(solve(load(path)), "md")
         assert md.count("$$") % 2 == 0, path
-        tags = re.findall(r"\\tag\{(\d+)\}", md)
-        assert [int(t) for t in tags] == list(range(1, len(tags) + 1)), path
+        assert "\\tag" not in md, path  # pandoc --mathml drops \tag: the number is written in the math
+        numbers = [int(n) for n in re.findall(r"\\qquad \((\d+)\)\n\$\$", md)]
+        assert numbers == list(range(1, len(numbers) + 1)), path
+        anchors = [int(n) for n in re.findall(r'<a id="eq-(\d+)"></a>\n\n\$\$', md)]
+        assert anchors == numbers, path
+        links = {int(n) for n in re.findall(r"\[\((\d+)\)\]\(#eq-(?:\d+)\)", md)}
+        assert links <= set(numbers), path
+
+
+@needs("pandoc")
+def test_markdown_equation_numbers_and_links_survive_pandoc_mathml(tmp_path):
+    """pandoc --mathml keeps every equation's number in the page's text, and every
+    "from (n)" is a link to an anchor the page has."""
+    md = render(solve(load("examples/mazur.yaml")), "md", notation="mazur")
+    path = tmp_path / "mazur.md"
+    path.write_text(md)
+    html = subprocess.run(["pandoc", "-f", "markdown", "-t", "html", "--mathml", str(path)], capture_output=True, text=True, check=True).stdout
+    steps = len(list(solve(load("examples/mazur.yaml")).all_steps()))
+    assert steps == 68
+    ids = [int(n) for n in re.findall(r'<a id="eq-(\d+)"', html)]
+    assert ids == list(range(1, steps + 1))
+    hrefs = [int(n) for n in re.findall(r'href="#eq-(\d+)"', html)]
+    assert hrefs and set(hrefs) <= set(ids)
+    # out_o1 (eq. 7) comes from net_o1 (eq. 5): the link sits in the text after the display
+    assert re.search(r'from <a href="#eq-5">\(5\)</a>', html)
+    maths = re.findall(r'<a id="eq-\d+"></a>.*?(<math display="block".*?</math>)', html, flags=re.S)
+    assert len(maths) == steps
+    for k, block in enumerate(maths, 1):  # the number inside the typeset equation, as its reader sees it
+        text = re.sub(r"\s+", "", re.sub(r"<annotation.*?</annotation>|<[^>]+>", "", block, flags=re.S))
+        assert text.endswith(f"({k})"), (k, text[-40:])
 
 
 @needs("pandoc")
@@ -216,13 +246,38 @@ def test_every_example_markdown_renders_with_pandoc_without_warnings(tmp_path):
     for stem, md in documents:
         source = tmp_path / f"{stem}.md"
         source.write_text(md)
-        run = subprocess.run(["pandoc", "-f", "markdown", "-t", "html", "--mathjax", "--fail-if-warnings", str(source)], capture_output=True, text=True)
+        # standalone (-s): a page needs a title, which the title block gives (else pandoc warns)
+        run = subprocess.run(["pandoc", "-s", "-f", "markdown", "-t", "html", "--mathjax", "--fail-if-warnings", str(source)], capture_output=True, text=True)
         assert run.returncode == 0 and not run.stderr.strip(), (stem, run.stderr)
         html = run.stdout
         assert md.count("$$") % 2 == 0, stem
         assert html.count('class="math display"') == md.count("$$") // 2, stem
+        assert md.startswith("---\ntitle: \""), stem
+        html = html[html.index("<body>"):]  # the page's head has its stylesheet
         text_only = re.sub(r'<span class="math (display|inline)">.*?</span>', "", html, flags=re.S)
         assert "$" not in text_only, stem
+
+
+@needs("pandoc")
+def test_markdown_title_block_carries_any_title(tmp_path):
+    """A title with quotes, backslashes, Markdown and a "---" stays one YAML string: pandoc's
+    page title is the file's title, and the block ends where it should."""
+    import yaml
+
+    title = 'He said "a\\b" *not bold* --- [x] #1'
+    source = Path("examples/mazur.yaml").read_text()
+    text = re.sub(r"(?m)^title:.*$", lambda _: "title: " + json.dumps(title), source, count=1)  # JSON is YAML
+    graph = solve(load("examples/graph_ng.yaml"))
+    for md, expected in ((render(solve(loads(text)), "md"), title), (render_graph(graph, "md"), "Andrew Ng: J = 3(a + bc)")):
+        head, block, body = md.split("---\n", 2)
+        assert head == "" and body.startswith("\n# ")
+        assert yaml.safe_load(block) == {"title": escape_markdown(expected)}  # pandoc reads it as Markdown
+        path = tmp_path / "t.md"
+        path.write_text(md)
+        run = subprocess.run(["pandoc", "-s", "-f", "markdown-smart", "-t", "html", "--mathml", "--fail-if-warnings", str(path)], capture_output=True, text=True)
+        assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+        shown = html_lib.unescape(re.search(r"<title>(.*?)</title>", run.stdout, flags=re.S).group(1))
+        assert shown == expected, shown  # (without smart punctuation) the file's title, its Markdown inert
 
 
 # ---------------------------------------------------------------------------
@@ -311,7 +366,44 @@ def test_diagram_in_latex_and_markdown():
     tex = render(sol, "tex", notation="mazur")
     assert r"\begin{tikzpicture}" in tex and "$w_{5} = 0.4$" in tex and r"{$\mathrm{out}_{h1}$}" in tex
     md = render(sol, "md", notation="mazur")
-    assert "```mermaid" in md and '"w_5 = 0.4"' in md
+    assert "mermaid" not in md  # pandoc shows a Mermaid block as raw code: the web page's SVG instead, inline
+    figure = md[md.index("<svg"):md.index("</svg>") + 6]
+    assert md.index("## The problem") < md.index("<svg") < md.index("| parameter |")
+    assert "\n\n" not in figure  # one raw HTML block: a blank line would end it
+    assert figure.count("<circle") == 6 and "<mi>w</mi><mrow><mn>5</mn></mrow></msub><mo>=</mo><mn>0.4</mn>" in figure
+
+
+@needs("pandoc")
+def test_markdown_network_figure_inline_and_beside_the_file(tmp_path):
+    """Without -o the figure is inline and pandoc passes it through; with -o OUT.md it is
+    OUT.network.svg beside it (well-formed XML with its labels' MathML namespaced), linked."""
+    import xml.dom.minidom
+
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    shown = CliRunner().invoke(cli, ["solve", "examples/mazur.yaml", "-f", "md"])
+    assert shown.exit_code == 0 and "mermaid" not in shown.output and shown.output.count("<svg") == 1
+    source = tmp_path / "inline.md"
+    source.write_text(shown.output)
+    html = subprocess.run(["pandoc", "-f", "markdown", "-t", "html", "--mathml", str(source)], capture_output=True, text=True, check=True).stdout
+    figure = html[html.index("<svg"):html.index("</svg>") + 6]
+    xml.dom.minidom.parseString(figure)  # whole, not broken into paragraphs
+    assert figure.count("<circle") == 6 and "<mn>0.55</mn>" in figure
+
+    out = tmp_path / "hw 3.md"
+    written = CliRunner().invoke(cli, ["solve", "examples/mazur.yaml", "-f", "md", "-o", str(out)])
+    assert written.exit_code == 0, written.output
+    md = out.read_text()
+    assert "mermaid" not in md and "<svg" not in md and "![network](hw%203.network.svg)" in md
+    svg = (tmp_path / "hw 3.network.svg").read_text()
+    root = xml.dom.minidom.parseString(svg).documentElement
+    assert root.tagName == "svg" and root.getAttribute("xmlns") == "http://www.w3.org/2000/svg"
+    maths = root.getElementsByTagName("math")
+    assert len(maths) == 6 + 8 + 2 and all(m.getAttribute("xmlns") == "http://www.w3.org/1998/Math/MathML" for m in maths)
+    html = subprocess.run(["pandoc", "-f", "markdown", "-t", "html", "--mathml", str(out)], capture_output=True, text=True, check=True).stdout
+    assert '<img src="hw%203.network.svg"' in html
 
 
 def _wide_problem(tmp_path: Path) -> Path:

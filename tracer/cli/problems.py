@@ -21,7 +21,7 @@ from tracer.notation import theme_of_name
 from tracer.spec import GraphProblem, SpecError, json_schema, load
 
 FORMATS_SOLVE = ["text", "md", "tex", "pdf", "html", "json"]
-FORMATS_ASK = ["text", "md", "tex", "json"]
+FORMATS_ASK = ["text", "md", "tex", "html", "json"]
 NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 
 
@@ -63,7 +63,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         return
     # start-up: the renderers (Jinja2, the printers, the diff writer) load only when a document
     # is asked for — `solve -f json` of a small network would spend a third of its time on them
-    from tracer.render.document import RenderError, compile_pdf, render
+    from tracer.render.document import RenderError, compile_pdf, network_figure, render
     from tracer.render.extensions import write_curves
 
     if problem.layered:  # conv2d, pooling and rnn layers: in the bracket notation; matrix: their feature maps
@@ -78,6 +78,11 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         wide = len(problem.parameter_keys) > 200 and fmt in ("md", "tex", "pdf", "html") and not only
         form = "matrix" if wide and (solution.steps or not solution.run) else "scalar"  # a run with no written-out step: its table and curves
     options = dict(notation=notation, detail=detail, digits=digits, form=form, only=only.split(",") if only else None)
+    figure = None  # md written to a file: the network's figure as OUT.network.svg beside it (to stdout: inline)
+    if fmt == "md" and out and out != "-":
+        figure = (Path(out).with_suffix(".network.svg"), network_figure(solution, notation=notation, digits=digits))
+        if figure[1] is not None:
+            options["diagram_file"] = figure[0].name
     try:
         if fmt == "pdf":
             tex = render(solution, "tex", **options)
@@ -93,6 +98,9 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')})", err=True)
         return
     write_output(text, out)
+    if figure is not None and figure[1] is not None:
+        figure[0].write_text(figure[1], encoding="utf-8")
+        click.echo(f"wrote {figure[0]}", err=True)
     if fmt == "md" and out and out != "-" and getattr(solution, "run", None) is not None:
         for path in write_curves(solution, Path(out)):  # the run's curves as files beside the Markdown
             click.echo(f"wrote {path}", err=True)

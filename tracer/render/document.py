@@ -11,6 +11,7 @@ self-contained page: the LaTeX typeset as MathML by :mod:`tracer.render.mathml`)
 from __future__ import annotations
 
 import functools
+from urllib.parse import quote
 
 import shutil
 import subprocess
@@ -34,7 +35,7 @@ from tracer.spec import Problem
 from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, mathml, matrix, network
-from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width
+from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
 DETAILS = ("brief", "standard", "full")
@@ -583,9 +584,12 @@ def render(
     digits: int = DEFAULT_DIGITS,
     form: str = "scalar",
     only: list[str] | None = None,
+    diagram_file: str | None = None,
 ) -> str:
     """A whole document in ``text``, ``md``, ``tex`` or ``html``.
 
+    ``diagram_file`` (md): the network's figure is that SVG file beside the document
+    (:func:`network_figure` writes it), referenced by its name; without it the SVG is inline.
     ``form="matrix"`` writes the layer-by-layer matrix (δ) form instead of one equation
     per scalar; ``only`` keeps, of the scalar form, just what the named parameters'
     gradients and updates need (``["W2", "b2"]`` or ``["dloss/dW1[1,1]"]``).
@@ -613,11 +617,15 @@ def render(
     if fmt_ in ("md", "tex"):
         escape = escape_markdown if fmt_ == "md" else escape_tex  # text from the problem file is inert in the document
         view["title"] = escape(view["title"])
+        view["title_yaml"] = yaml_quoted(view["title"])  # the title block pandoc reads as Markdown
         view["description"] = escape(view["description"])
         view["notes"] = [escape(n) for n in view["notes"]]
         _escape_derivations(view, escape)
         view["statement"] = statement_view(solution.problem, printer, escape)
-        view["diagram"] = diagram_view(solution, printer)
+        diagram = diagram_view(solution, printer)
+        view["diagram"] = diagram if fmt_ == "tex" else None  # md: the html page's SVG, not a Mermaid block
+        view["diagram_file"] = quote(diagram_file) if (diagram_file and diagram is not None and fmt_ == "md") else ""
+        view["diagram_svg"] = network.svg(diagram, standalone=True) if (diagram is not None and fmt_ == "md" and not diagram_file) else ""
         layout = view.pop("unrolled", None)
         view["unrolled_tikz"] = circuit.tikz(layout) if (layout is not None and fmt_ == "tex") else ""
         view["unrolled_svg"] = circuit.svg(layout, id_prefix="unrolled") if (layout is not None and fmt_ == "md") else ""
@@ -632,6 +640,15 @@ def render(
         view["mathml"] = equation_mathml(_equations(view), lambda: _text_equations(solution, detail, digits, keep, form))
         return environment("page").get_template("solution.html.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
+
+
+def network_figure(solution: Solution, *, notation: str | None = None, digits: int = DEFAULT_DIGITS) -> str | None:
+    """The network's figure as an SVG file's text (the Markdown document's ``OUT.network.svg``:
+    the web page's drawing), or None when the document has no diagram."""
+    diagram = diagram_view(solution, printer_for(solution.problem, "latex", notation, digits))
+    if diagram is None:
+        return None
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + str(network.svg(diagram, standalone=True)) + "\n"
 
 
 def _equations(view: dict) -> list[EquationView]:
@@ -710,7 +727,7 @@ def render_text(solution: Solution, detail: str = "standard", digits: int = DEFA
 
 
 def render_steps(solution: Solution, steps: list[Step], value: float, quantity: str, fmt_: str = "text", *, notation: str | None = None, digits: int = DEFAULT_DIGITS, detail: str = "standard") -> str:  # noqa: E501
-    """``tracer ask``: only the steps a quantity needs."""
+    """``tracer ask``: only the steps a quantity needs (``html``: a small page of its own)."""
     dialect = "text" if fmt_ == "text" else "latex"
     printer = printer_for(solution.problem, dialect, notation, digits)
     builder = DocumentBuilder(solution, printer, detail)
@@ -722,6 +739,16 @@ def render_steps(solution: Solution, steps: list[Step], value: float, quantity: 
         groups[-1][1].append(builder.equation(step))
     if len(groups) == 1:
         groups = [("", groups[0][1])]  # one training step: no headings
+    if fmt_ == "html":  # one small page, the solution page's head, equations and MathML; the environment escapes
+        def plain() -> dict[int, str]:
+            text = DocumentBuilder(solution, printer_for(solution.problem, "text", None, digits), detail)
+            return {eq.number: plain_equation(eq) for eq in (text.equation(step) for step in steps)}
+
+        equations = [eq for _, group in groups for eq in group]
+        title = getattr(solution.problem, "title", "") or "Backpropagation, step by step"
+        return environment("page").get_template("ask.html.j2").render(
+            quantity=quantity, title=title, groups=groups, value=printer.number(value), mathml=equation_mathml(equations, plain)
+        )
     name = quantity if fmt_ == "text" else (escape_tex(quantity) if fmt_ == "tex" else escape_markdown(quantity))
     return environment("tex" if fmt_ == "tex" else "text").get_template(f"ask.{ 'txt' if fmt_ == 'text' else fmt_ }.j2").render(
         quantity=name, groups=groups, value=printer.number(value)

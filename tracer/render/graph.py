@@ -20,7 +20,7 @@ from tracer.core.solution import GraphNode, GraphSolution, Step
 from tracer.notation import graph as graph_names
 from tracer.render import circuit
 from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, verification_view
-from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex
+from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, yaml_quoted
 from tracer.render.views import StepView
 
 #: a circuit with more nodes than this is not drawn (the table has every number)
@@ -157,6 +157,7 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
     view: dict[str, Any] = {
         "title": escape(problem.title or "A computational graph, step by step"),
         "description": escape(problem.describe()),
+        "title_yaml": yaml_quoted(escape(problem.title or "A computational graph, step by step")),  # md: the title block
         "notes": [escape(n) for n in solution.notes],
         "graph_equations": equation_lines(solution, p, (lambda s: rf"\text{{{escape_tex(s)}}}") if fmt == "html" else escape),
         "leaves": [{"name": p.target(n.key), "value": p.number(solution.steps[0].values[n.key])}

@@ -39,8 +39,20 @@ def _object(x: float, y: float, width: float, height: float, content: Markup, px
             f'<div xmlns="http://www.w3.org/1999/xhtml" class="{css}" style="font-size:{px:.0f}px">{content}</div></foreignObject>')
 
 
-def svg(diagram: dict) -> Markup:
-    """The figure of :func:`tracer.render.document.diagram_view` as an ``<svg>`` element."""
+#: the labels' layout, which the web page's stylesheet gives them; a figure outside the page
+#: (a Markdown document's) carries it in a <style> of its own
+LABEL_CSS = ("svg.network foreignObject div { display: flex; align-items: center; justify-content: center; height: 100%; "
+             "line-height: 1; white-space: nowrap; font-family: serif; }\n"
+             "svg.network .edge-label math { background: rgba(255, 255, 255, 0.85); padding: 0 1px; }")
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+
+
+def svg(diagram: dict, *, standalone: bool = False) -> Markup:
+    """The figure of :func:`tracer.render.document.diagram_view` as an ``<svg>`` element.
+
+    ``standalone``: for a Markdown document (an ``.svg`` file beside it, or inline): the
+    labels' stylesheet inside the figure, and each ``<math>`` with its namespace, so that the
+    figure read as XML (an ``<img>``) still typesets its labels."""
     nodes = {n["id"]: n for n in diagram["nodes"]}
     top = max(n["y"] for n in diagram["nodes"])
     bottom = min([n["y"] for n in diagram["nodes"]] + [b["y"] - 0.5 * len(b["lines"]) for b in diagram["biases"]])
@@ -57,6 +69,8 @@ def svg(diagram: dict) -> Markup:
            f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="the network">',
            '<defs><marker id="network-arrow" viewBox="0 0 10 10" refX="9.5" refY="5" markerWidth="9" markerHeight="9" '
            'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,1 L10,5 L0,9 L3,5 z" fill="black"/></marker></defs>']
+    if standalone:
+        out.append(f"<style>{LABEL_CSS}</style>")
     labels = []
     for edge in diagram["edges"]:
         s, t = nodes[edge["source"]], nodes[edge["target"]]
@@ -83,6 +97,8 @@ def svg(diagram: dict) -> Markup:
         for k, line in enumerate(bias["lines"]):
             content, w, h = _label(line, LABEL_PX)
             labels.append(_object(x, y + h / 2 + k * h * 0.8, w, h, content, LABEL_PX, "bias-label"))
+    if standalone:
+        labels = [label.replace("<math>", f'<math xmlns="{MATHML_NS}">').replace('<math display="block">', f'<math xmlns="{MATHML_NS}" display="block">') for label in labels]
     out.extend(labels)  # over the edges
     out.append("</svg>")
     return Markup("\n".join(out))

@@ -3,8 +3,9 @@
 A notebook typesets ``text/latex`` with MathJax: display math (``$$ … $$``, ``\\[ … \\]``,
 ``align*``) is typeset, the rest shown as text, and a preamble (``\\documentclass``,
 ``\\usepackage``, TikZ, ``tabular``) would show raw. So a fragment is the document's
-equations, numbered as in the document — each the Markdown document's own
-``$$ \\begin{aligned} … \\end{aligned} \\tag{n} $$`` block — with the section titles as
+equations, numbered as in the document — each a
+``$$ \\begin{aligned} … \\end{aligned} \\tag{n} $$`` block (the Markdown document writes its number
+in the math and its anchor before it, which MathJax alone would show raw) — with the section titles as
 plain lines between them. The view models are the documents' own (:mod:`tracer.render.document`,
 :mod:`tracer.render.graph`, :mod:`tracer.render.calculus`); nothing is computed here.
 """

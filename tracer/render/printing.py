@@ -262,6 +262,21 @@ def escape_markdown(text: str) -> str:
     return "".join(out)
 
 
+def yaml_quoted(text: str) -> str:
+    """A YAML double-quoted scalar of ``text`` (a Markdown title block's ``title:``): ``\\`` and
+    ``"`` escaped, control characters written as ``\\xNN``, so no title ends the block early."""
+    out = ['"']
+    for ch in str(text):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 # ---------------------------------------------------------------------------
 # Width of typeset math (to break long equations before LaTeX runs off the page)
 # ---------------------------------------------------------------------------
