@@ -82,3 +82,10 @@ def test_what_the_quiz_fuzzer_found_stops_with_a_message(path, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(f"tracer: {path}: randomize:")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fuzz" / "claims").glob("*.yaml")), ids=lambda p: p.stem)
+def test_what_the_claims_fuzzer_found_is_judged(path):
+    done = subprocess.run([sys.executable, "-m", "tracer", "check", str(ROOT / "examples" / "mazur.yaml"), str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr

@@ -318,7 +318,7 @@ class Checker:
         except (ZeroDivisionError, OverflowError, ValueError):
             return
         if used:
-            yield _Own(own, tuple(dict.fromkeys(used)), "claimed")
+            yield _Own(own, tuple({id(u): u for u in used}.values()), "claimed")  # each claim once, in order
 
     def _input_value(self, step: Step, key: str) -> float:
         if key in self.solution.index:
