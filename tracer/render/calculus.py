@@ -1021,18 +1021,15 @@ def plot_data(descent: Descent, samples: int = 200) -> dict:
     raise ValueError("a plot needs a function of one or two variables")
 
 
-def descent_svg(descent: Descent) -> str:
-    """The path of the iterates: over the curve f(θ) for one variable, in the (x, y) plane for two."""
-    data = plot_data(descent)
-    path, curve = data["path"], data["curve"]
-    xlabel, ylabel = data["labels"]
-    everything = path + curve
+def _svg_frame(title: str, everything: list, curve: list, xlabel: str, ylabel: str):
+    """The frame both plots of a descent share: the title, the axes scaled to ``everything``, their
+    labels and the curve f(θ); then (the lines so far, sx, sy) for the path(s) to be drawn on it.
+    With no finite point: the whole (empty) SVG as a string."""
     w, h, m, left = SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN, SVG_LEFT
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
         f'<rect x="0" y="0" width="{w}" height="{h}" fill="white"/>',
     ]
-    title = f"{_name_text(descent.name or 'f')} = {text_math(descent.function)}, α = {fmt(descent.learning_rate, 6)}, {len(descent.iterates) - 1} steps"
     out.append(f'<text x="{w / 2:.1f}" y="24" text-anchor="middle" font-size="14">{_xml(title)}</text>')
     if not everything:
         out.append(f'<text x="{w / 2:.1f}" y="{h / 2:.1f}" text-anchor="middle">no finite points to plot</text>')
@@ -1057,6 +1054,19 @@ def descent_svg(descent: Descent) -> str:
     if curve:
         pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in curve)
         out.append(f'<polyline points="{pts}" fill="none" stroke="#999" stroke-width="1.5"/>')
+    return out, sx, sy
+
+
+def descent_svg(descent: Descent) -> str:
+    """The path of the iterates: over the curve f(θ) for one variable, in the (x, y) plane for two."""
+    data = plot_data(descent)
+    path, curve = data["path"], data["curve"]
+    xlabel, ylabel = data["labels"]
+    frame = _svg_frame(f"{_name_text(descent.name or 'f')} = {text_math(descent.function)}, α = {fmt(descent.learning_rate, 6)}, {len(descent.iterates) - 1} steps",
+                       path + curve, curve, xlabel, ylabel)
+    if isinstance(frame, str):
+        return frame
+    out, sx, sy = frame
     if path:
         pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in path)
         out.append(f'<polyline points="{pts}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>')
@@ -1118,37 +1128,13 @@ def descents_svg(descents: Sequence[Descent]) -> str:
     paths, curve = data["paths"], data["curve"]
     xlabel, ylabel = data["labels"]
     everything = [p for path in paths for p in path] + curve
-    w, h, m, left = SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN, SVG_LEFT
+    m, left = SVG_MARGIN, SVG_LEFT  # the legend's place
     first = descents[0]
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
-        f'<rect x="0" y="0" width="{w}" height="{h}" fill="white"/>',
-    ]
-    title = f"{_name_text(first.name or 'f')} = {text_math(first.function)}, α = {fmt(first.learning_rate, 6)}, {first.requested_steps} steps"
-    out.append(f'<text x="{w / 2:.1f}" y="24" text-anchor="middle" font-size="14">{_xml(title)}</text>')
-    if not everything:
-        out.append(f'<text x="{w / 2:.1f}" y="{h / 2:.1f}" text-anchor="middle">no finite points to plot</text>')
-        out.append("</svg>")
-        return "\n".join(out) + "\n"
-    x0, x1 = _range([p[0] for p in everything])
-    y0, y1 = _range([p[1] for p in everything])
-
-    def sx(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * (w - left - m)
-
-    def sy(y: float) -> float:
-        return h - m - (y - y0) / (y1 - y0) * (h - 2 * m)
-
-    out.append(f'<rect x="{left}" y="{m}" width="{w - left - m}" height="{h - 2 * m}" fill="none" stroke="#444"/>')
-    for frac in (0.0, 0.5, 1.0):
-        xv, yv = x0 + frac * (x1 - x0), y0 + frac * (y1 - y0)
-        out.append(f'<text x="{sx(xv):.1f}" y="{h - m + 18}" text-anchor="middle">{_xml(fmt(xv, 4))}</text>')
-        out.append(f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{_xml(fmt(yv, 4))}</text>')
-    out.append(f'<text x="{w / 2:.1f}" y="{h - 16}" text-anchor="middle">{_xml(_name_text(xlabel))}</text>')
-    out.append(f'<text x="16" y="{h / 2:.1f}" text-anchor="middle" transform="rotate(-90 16 {h / 2:.1f})">{_xml(_name_text(ylabel))}</text>')
-    if curve:
-        pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in curve)
-        out.append(f'<polyline points="{pts}" fill="none" stroke="#999" stroke-width="1.5"/>')
+    frame = _svg_frame(f"{_name_text(first.name or 'f')} = {text_math(first.function)}, α = {fmt(first.learning_rate, 6)}, {first.requested_steps} steps",
+                       everything, curve, xlabel, ylabel)
+    if isinstance(frame, str):
+        return frame
+    out, sx, sy = frame
     for n, (d, path) in enumerate(zip(descents, paths)):
         colour = PATH_COLOURS[n % len(PATH_COLOURS)][0]
         if path:
