@@ -1055,12 +1055,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
                                     in_shape=shape, out_shape=out, kernel=lm.size, stride=stride))
             shape = out
             continue
-        try:
-            activation = _activation(lm.activation)
-        except ValueError as err:
-            raise fail(f"{where}.activation", str(err)) from None
-        if activation.name == "softmax":
-            raise fail(f"{where}.activation", "softmax is only allowed in a dense output layer")
+        activation = _hidden_activation(lm.activation, where, fail)
         k = lm.kernel_size
         rows = _window(height, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
         cols = _window(width, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
@@ -1174,16 +1169,22 @@ def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:
     return lengths.pop()
 
 
-def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail, reads: str = "network.inputs") -> LayerSpec:
-    """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on (or
-    every state). ``x[t]`` is the input's step t, or (stacked) the states of the rnn below at step
-    t; ``reads`` names where its width comes from."""
+def _hidden_activation(model, where: str, fail) -> ActivationSpec:
+    """The activation of a conv2d or rnn layer: any but softmax (a dense output layer's)."""
     try:
-        activation = _activation(lm.activation)
+        activation = _activation(model)
     except ValueError as err:
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax":
         raise fail(f"{where}.activation", "softmax is only allowed in a dense output layer")
+    return activation
+
+
+def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail, reads: str = "network.inputs") -> LayerSpec:
+    """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on (or
+    every state). ``x[t]`` is the input's step t, or (stacked) the states of the rnn below at step
+    t; ``reads`` names where its width comes from."""
+    activation = _hidden_activation(lm.activation, where, fail)
     blocks = {}
     for name, rows, width in (("weights", lm.weights, inputs), ("recurrent", lm.recurrent, lm.units)):
         blocks[name] = _drawn(rows, (lm.units, width), width, lm.units, f"{where}.{name}", fail) if isinstance(rows, WeightInitModel) else rows
