@@ -231,9 +231,8 @@ def optimizer_view(problem: Problem, printer: Printer) -> dict | None:
     rule = optimizers.rule(spec)
     latex = printer.dialect == "latex"
     theme_rate = printer.names.rate
-    letters = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": r"\hat{m}" if latex else "m̂", "v_hat": r"\hat{v}" if latex else "v̂"}
-    hyper_names = {"beta": (r"\beta", "β"), "alpha": (r"\alpha", "α"), "beta1": (r"\beta_1", "β₁"), "beta2": (r"\beta_2", "β₂"),
-                   "eps": (r"\varepsilon", "ε")}
+    letters = {name: tex if latex else text for name, (tex, text) in matrix.OPTIMIZER_STATES.items()}
+    hyper_names = matrix.OPTIMIZER_HYPER
     names: dict = {optimizers.THETA: r"\theta" if latex else "θ", optimizers.GRAD: "g", optimizers.RATE: theme_rate, optimizers.T: "t"}
     for name, (tex, text) in hyper_names.items():
         names[optimizers.HYPER[name]] = tex if latex else text

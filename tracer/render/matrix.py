@@ -21,6 +21,11 @@ from tracer.core.solution import LayerArrays, Solution
 from tracer.render.printing import Printer
 from tracer.render.views import EquationView, SectionView
 
+#: an optimizer's states and hyperparameters as the documents write them: (LaTeX, plain text)
+OPTIMIZER_STATES = {"v": ("v", "v"), "G": ("G", "G"), "s": ("s", "s"), "m": ("m", "m"), "m_hat": (r"\hat{m}", "m̂"), "v_hat": (r"\hat{v}", "v̂")}
+OPTIMIZER_HYPER = {"beta": (r"\beta", "β"), "alpha": (r"\alpha", "α"), "beta1": (r"\beta_1", "β₁"), "beta2": (r"\beta_2", "β₂"),
+                   "eps": (r"\varepsilon", "ε")}
+
 #: largest matrix dimension shown in full; beyond it, the first 3, an ellipsis and the last
 SHOW = 6
 
@@ -190,12 +195,11 @@ class MatrixBuilder:
         and roots of every entry), each with the engine's values."""
         spec = self.sol.problem.training.optimizer
         rule = optimizers.rule(spec)
-        letters = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": r"\hat{m}", "v_hat": r"\hat{v}"}
         names = {optimizers.THETA: theta, optimizers.GRAD: rf"\frac{{\partial {loss}}}{{\partial {theta}}}", optimizers.RATE: self.p.names.rate,
                  optimizers.T: "t"}
-        for name, tex in {"beta": r"\beta", "alpha": r"\alpha", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\varepsilon"}.items():
+        for name, (tex, _) in OPTIMIZER_HYPER.items():
             names[optimizers.HYPER[name]] = tex
-        for name, letter in letters.items():
+        for name, (letter, _) in OPTIMIZER_STATES.items():
             names[optimizers.STATE[name]] = rf"{letter}_{{t}}\left({theta}\right)"
             names[optimizers.previous(name)] = rf"{letter}_{{t-1}}\left({theta}\right)"
         shown = _column if column else _matrix
