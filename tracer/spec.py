@@ -836,9 +836,21 @@ class _Refused(Exception):
 def _plain_composer(base: type) -> dict:
     """For the pure-Python loader: no explicit tag (``!!int``, ``!!timestamp``, ``!x``) — a value is
     read as YAML's own plain scalars, never as what a tag asks for — and no nesting deeper
-    than :data:`MAX_DEPTH`."""
+    than :data:`MAX_DEPTH`; and (both loaders) no key twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):  # the C loader's constructor is Python too: both refuse a key twice
+        seen: dict = {}
+        for key_node, _ in getattr(node, "value", ()):
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                raise _Refused(key_node.start_mark, f"the key {key_node.value[:40]!r} is given twice in one mapping "
+                                                    f"(first on line {seen[key_node.value] + 1}); YAML would keep only the last")
+            seen[key_node.value] = key_node.start_mark.line
+        return base.construct_mapping(self, node, deep)
+
     if not hasattr(base, "compose_node") or base.__name__.startswith("C"):
-        return {}
+        return {"construct_mapping": construct_mapping}
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -853,7 +865,7 @@ def _plain_composer(base: type) -> dict:
         finally:
             self._depth -= 1
 
-    return {"compose_node": compose_node}
+    return {"compose_node": compose_node, "construct_mapping": construct_mapping}
 
 
 def _too_deep(raw: Any) -> bool:
@@ -1089,6 +1101,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     _check_size(layers, steps, fail)
     if layers[-1].kind != "dense":
         raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
+    _check_log_loss(model.loss.kind, layers, fail)
 
     n_out = layers[-1].units
     first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
@@ -1386,6 +1399,20 @@ def _rate(value: "float | None") -> float | None:
     return None if value is None else float(value)
 
 
+
+#: the output activations whose every value lies in (0, 1), where a log loss can be taken
+_PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+
+
+def _check_log_loss(kind: str, layers, fail) -> None:
+    """Cross-entropy takes the logarithm of each output (binary cross-entropy of 1 − output as
+    well): an output layer that can give 0, 1 or a number outside (0, 1) makes the loss
+    undefined, so it is refused here rather than reported as a non-finite loss later."""
+    last = layers[-1].activation.name
+    if kind in ("cross_entropy", "binary_cross_entropy") and last not in _PROBABILITY_OUTPUTS:
+        raise fail(f"network.layers[{len(layers) - 1}].activation",
+                   f"{kind} takes the logarithm of each output, so the last layer must give numbers in (0, 1): sigmoid or softmax expected, got {last}")
+
 def _loss(model: LossModel) -> LossSpec:
     r = model.regularization
     return LossSpec(model.kind, float(model.factor), model.outputs, model.samples, model.log,
@@ -1421,9 +1448,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
 
     n_out = layers[-1].units
     loss = model.loss
-    if loss.kind == "cross_entropy" and layers[-1].activation.name not in ("softmax",):
-        # allowed (e.g. sigmoid outputs), but the outputs must stay in (0, 1): checked at run time
-        pass
+    _check_log_loss(loss.kind, layers, fail)
     samples = []
     generated = _generated(model, source, n_out) if model.dataset is not None else None
     if generated is None and model.data is None:

@@ -56,20 +56,26 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
         on_error(str(err), 2)
     except (ValueError, ZeroDivisionError, OverflowError) as err:
         on_error(f"{problem.source}: the computation failed: {err}", 2)
-    v = solution.verification
-    if v is not None and not v.ok:
-        first = v.mismatches[0]
-        undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
-        if undefined is not None:  # both passes agree it is not a number: the input cannot be computed, not our bug
-            value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
-            on_error(f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
-                     f"{_largest_input(problem)}; use smaller numbers", 2)
-        on_error(
-            f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
-            f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))",
-            1,
-        )
+    failed = verification_failure(problem, solution)
+    if failed is not None:
+        on_error(*failed)
     return solution
+
+
+def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int] | None:
+    """None for a verified solution; else the message and exit code: 2 when both passes agree
+    a quantity is not a number (the input cannot be computed, not our bug), 1 when they differ."""
+    v = solution.verification
+    if v is None or v.ok:
+        return None
+    first = v.mismatches[0]
+    undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
+    if undefined is not None:
+        value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
+        return (f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
+                f"{_largest_input(problem)}; use smaller numbers", 2)
+    return (f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
+            f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))", 1)
 
 
 def _largest_input(problem) -> str:
