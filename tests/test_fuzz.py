@@ -91,3 +91,30 @@ def test_what_the_claims_fuzzer_found_is_judged(path):
     done = subprocess.run([sys.executable, "-m", "tracer", "check", str(ROOT / "examples" / "mazur.yaml"), str(path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_saturated_sigmoid_output_under_a_log_loss_is_refused_as_input():
+    """xor with an output bias of 31: a2[1] = 1 − 2.8e-14, whose 1 − a double precision holds to
+    three digits; the loss written step by step (ln(1 − a) of a as written) is 31.1916…, the true
+    one 31.1949… (NumPy's σ(−z)). Bad input, exit 2 — not "verification failed"."""
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "bce_saturated_output.yaml"), "-f", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "the output a2[1]#1 = 0.99999999999997" in done.stderr and "is saturated" in done.stderr and "b2[1] = 31" in done.stderr
+
+
+def test_the_twin_takes_one_minus_a_sigmoid_output_without_cancellation():
+    from tracer.numeric import mlp
+    from tracer.spec import load
+
+    problem = load(ROOT / "tests" / "fuzz" / "bce_saturated_output.yaml")
+    loss = mlp.forward_loss(problem)
+    # the mean over the four samples of −ln σ(−z) (y = 0) or −ln σ(z) (y = 1), z = W·h + 31, written with log1p/exp
+    import numpy as np
+
+    x = np.array([s.x for s in problem.data]); y = np.array([s.y[0] for s in problem.data])
+    w1 = np.array(problem.layers[0].weights); b1 = np.array(problem.layers[0].bias)
+    h = 1 / (1 + np.exp(-(x @ w1.T + b1)))
+    z = h @ np.array(problem.layers[1].weights).T[:, 0] + problem.layers[1].bias[0]
+    exact = np.where(y == 1, np.log1p(np.exp(-z)), z + np.log1p(np.exp(-z)))
+    assert loss == pytest.approx(exact.mean(), rel=1e-13)

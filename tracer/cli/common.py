@@ -74,8 +74,33 @@ def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int
         value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
         return (f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
                 f"{_largest_input(problem)}; use smaller numbers", 2)
+    saturated = _saturated_output(problem, solution)
+    if saturated is not None:
+        return saturated, 2
     return (f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
             f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))", 1)
+
+
+def _saturated_output(problem, solution) -> str | None:
+    """A log loss at an output within 1e-9 of 0 or 1: ln(1 − a) (or ln a) of a number that
+    double precision holds to a few digits only. The step-by-step values (which take a as it is
+    written) and NumPy's (which take 1 − a as σ(−z)) then differ: the input, not our bug."""
+    loss = getattr(problem, "loss", None)
+    if getattr(problem, "layered", True) or loss is None or loss.kind not in ("cross_entropy", "binary_cross_entropy"):
+        return None
+    top, samples = len(problem.layers), len(problem.data)
+    for s in range(1, samples + 1):
+        for k in range(1, problem.layers[-1].units + 1):
+            name = f"a{top}[{k}]" + (f"#{s}" if samples > 1 else "")
+            try:
+                a = solution.value(name)
+            except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
+                return None
+            edge = 1.0 if loss.kind == "binary_cross_entropy" and 1 - a < 1e-9 else 0.0 if a < 1e-9 else None
+            if edge is not None:
+                return (f"{problem.source}: the output {name} = {a!r} is saturated (within 1e-9 of {edge:g}): the {loss.kind} loss's "
+                        f"logarithm of it keeps few correct digits in double precision{_largest_input(problem)}; use smaller weights or biases")
+    return None
 
 
 def _largest_input(problem) -> str:
