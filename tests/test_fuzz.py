@@ -118,3 +118,20 @@ def test_the_twin_takes_one_minus_a_sigmoid_output_without_cancellation():
     z = h @ np.array(problem.layers[1].weights).T[:, 0] + problem.layers[1].bias[0]
     exact = np.where(y == 1, np.log1p(np.exp(-z)), z + np.log1p(np.exp(-z)))
     assert loss == pytest.approx(exact.mean(), rel=1e-13)
+
+
+def test_a_power_near_the_double_limit_is_verified_and_printed_unambiguously():
+    """s = (x·w)^20 at x = 1e15: s = 3.3e303 is finite, its gradients too (finite differences with
+    a step scaled to the value; no overflow warning), and the text writes (1.5e+15)^20, never
+    1.5e+15^20 (which reads as 1.5·10^(15^20))."""
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    text = 'title: power\ngraph:\n  equations:\n    - y = x * w\n    - s = y^20\n  values: {x: 1e15, w: 1.5}\n  output: s\n'
+    runner = CliRunner()
+    with runner.isolated_filesystem():
+        Path("p.yaml").write_text(text, encoding="utf-8")
+        done = runner.invoke(cli, ["solve", "p.yaml"])
+    assert done.exit_code == 0, done.output
+    assert "s = y^20 = (1.5e+15)^20 = 3.32525673e+303" in done.output and "Warning" not in done.output
