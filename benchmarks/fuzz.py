@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tracer.calculus.derivatives import DerivationMismatch, derive_program  # noqa: E402
 from tracer.calculus.expression import ExpressionError, parse_program  # noqa: E402
-from tracer.cli.common import verification_failure  # noqa: E402
+from tracer.cli.common import non_finite_result, verification_failure  # noqa: E402
 from tracer.core.derive import solve  # noqa: E402
 from tracer.core.keys import NameError_  # noqa: E402
 from tracer.spec import SpecError, loads  # noqa: E402
@@ -83,9 +83,8 @@ def run_problem(text: str) -> str:
     failed = verification_failure(problem, solution)
     if failed is not None:
         return "refused" if failed[1] == 2 else "mismatch"
-    numbers = [getattr(solution, "loss_after", 0.0)]
-    if not all(isinstance(v, float) and math.isfinite(v) for v in numbers if v is not None):
-        return "non-finite"
+    if non_finite_result(problem, solution) is not None:  # `tracer solve` refuses it (exit 2); the fuzzer counts it
+        return "refused"
     return "ok"
 
 

@@ -50,13 +50,28 @@ def test_the_message_names_the_field(name):
     assert EXPECTED[name] in str(err.value)
 
 
-def test_a_short_fuzz_run_finds_no_crash_and_no_hang():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fuzz.py"), "--inputs", "300", "--targets", "problems", "--seed", "5", "--timeout", "20"],
+@pytest.mark.parametrize("target, count", [("problems", 300), ("claims", 150), ("randomize", 150),
+                                           pytest.param("expressions", 300, marks=pytest.mark.xfail(strict=True, reason="0^y and friends: issue 17, in progress"))])
+def test_a_short_fuzz_run_finds_no_crash_no_hang_and_no_wrong_result(target, count):
+    """A derandomised run of each fuzz target (seed 5): every input ends as a clean refusal or a
+    verified result — no traceback, no hang, no non-finite result, no false mismatch."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fuzz.py"), "--inputs", str(count), "--targets", target, "--seed", "5", "--timeout", "20"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    row = next(line for line in done.stdout.splitlines() if line.strip().startswith("problems"))
-    inputs, refused, verified, crashes, hangs, non_finite = (int(x) for x in row.split()[1:7])
-    assert inputs == 300 and crashes == 0 and hangs == 0 and non_finite == 0, done.stdout
+    row = next(line for line in done.stdout.splitlines() if line.strip().startswith(target))
+    inputs, refused, verified, crashes, hangs, non_finite, mismatch = (int(x) for x in row.split()[1:8])
+    assert inputs == count and refused + verified == count, done.stdout
+    assert refused > 0 and verified > 0  # the mutations reach both ends: this run can fail
+
+
+def test_a_step_that_overshoots_to_an_infinite_loss_is_refused():
+    """relu_softmax_3class with learning_rate 1_000 (the long fuzz run, seed 101): one verified
+    step moves b2[1] to 771.2, and the loss after it is inf; it used to be "solved", with
+    "loss_after": Infinity in the JSON."""
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "learning_rate_overshoots.yaml"), "-f", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "the computation is not finite: loss_after is inf; training.learning_rate 1000 may overshoot" in done.stderr
 
 
 def test_a_saturated_softmax_is_refused_naming_the_cause():
