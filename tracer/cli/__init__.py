@@ -64,6 +64,12 @@ def cli() -> None:
       tracer solve mazur.yaml
       tracer ask mazur.yaml "dloss/dW2[1,1]"
     """
+    # NumPy's overflow and invalid-value warnings are not for the user: the commands judge every
+    # non-finite number themselves (exit 2 naming the quantity), and a warning is a multi-line
+    # message on stderr before that one line
+    import numpy as np
+
+    np.seterr(all="ignore")
 
 
 
