@@ -648,7 +648,7 @@ class TrainingModel(_Strict):
 
 class DatasetModel(_Strict):
     name: Literal["moons", "xor", "circles"]
-    n: int = Field(gt=3, description="number of samples generated (before the test split)")
+    n: int = Field(gt=3, le=1_000_000, description="number of samples generated (before the test split)")
     noise: Number = Field(0.0, ge=0)
     seed: int = 0
     test_fraction: Number = Field(0.0, ge=0, lt=1, description="share held out for the test accuracy")
@@ -1102,6 +1102,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     if layers[-1].kind != "dense":
         raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
     _check_log_loss(model.loss.kind, layers, fail)
+    _check_parameters(layers, fail)
 
     n_out = layers[-1].units
     first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
@@ -1320,6 +1321,9 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax" and idx != count - 1:
         raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
+    if lm.units * fan_in > MAX_PARAMETERS:  # before a drawn initialisation allocates it
+        raise fail(where, f"{lm.units:,} units × {fan_in:,} inputs = {lm.units * fan_in:,} weights is too large a network "
+                          f"(at most {MAX_PARAMETERS:,} parameters)")
     if isinstance(lm.weights, WeightInitModel):  # drawn one row per unit, whatever the layout
         drawn = _drawn(lm.weights, (lm.units, fan_in), fan_in, lm.units, f"{where}.weights", fail)
         rows = [list(map(float, r)) for r in (zip(*drawn) if lm.weights_layout == "input_major" else drawn)]
@@ -1404,6 +1408,13 @@ def _rate(value: "float | None") -> float | None:
 _PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
 
 
+def _check_parameters(layers, fail) -> None:
+    """At most :data:`MAX_PARAMETERS` weights and biases in the whole network."""
+    total = sum(len(layer.weights) * (len(layer.weights[0]) if layer.weights else 0) + (len(layer.bias) if layer.bias else 0) for layer in layers)
+    if total > MAX_PARAMETERS:
+        raise fail("network", f"{total:,} weights and biases is too large a network (at most {MAX_PARAMETERS:,} parameters)")
+
+
 def _check_log_loss(kind: str, layers, fail) -> None:
     """Cross-entropy takes the logarithm of each output (binary cross-entropy of 1 − output as
     well): an output layer that can give 0, 1 or a number outside (0, 1) makes the loss
@@ -1446,6 +1457,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
         layers.append(_dense_layer(lm, idx, len(net.layers), fan_in, where, fail))
         fan_in = lm.units
 
+    _check_parameters(layers, fail)
     n_out = layers[-1].units
     loss = model.loss
     _check_log_loss(loss.kind, layers, fail)
@@ -1675,6 +1687,9 @@ def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Q
 
 #: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
 #: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
+#: the largest network: 1,000,000 weights and biases (a 1000-1000-1 network's one step takes 128 s
+#: and 1.6 GB on the reference machine; MNIST's 784-128-10, 101,770 parameters, about 15 s)
+MAX_PARAMETERS = 1_000_000
 MAX_UPDATES = 10_000_000
 MAX_RUN_WORK = 50_000_000_000
 #: training steps of a network with conv2d, pooling or rnn layers (each one a full pass of the engine)
