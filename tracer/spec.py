@@ -338,8 +338,8 @@ class Problem:
         if not values:
             return self
         wanted = {keys.parse_quantity(str(k)) if isinstance(k, str) else k: v for k, v in values.items()}
-        if self.layered:
-            return self.with_parameter_vector([wanted.get(k, v) for k, v in self.parameters().items()])
+        if self.layered or len(wanted) * 4 >= len(self.parameter_keys):  # most of them: one pass in key order (the keys are cached)
+            return self.with_parameter_vector([wanted.get(k, v) for k, v in zip(self.parameter_keys, self.parameter_vector())])
         layers = []
         for l, layer in enumerate(self.layers, start=1):
             weights = tuple(
