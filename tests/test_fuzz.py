@@ -37,6 +37,7 @@ EXPECTED = {
     "bias_minus_inf": "a finite number expected, got -inf",
     "layer_type_mapping": "network.layers[1].type: one of dense, conv2d, maxpool2d, avgpool2d, flatten, rnn expected",
     "drawn_weights_ten_billion": "network.layers[0]: 100,000 units × 100,000 inputs = 10,000,000,000 weights is too large a network (at most 1,000,000 parameters)",
+    "mse_factor_negative": "loss.factor: must be greater than 0.0, got -1",
     "duplicate_key": "line 65, column 7: the key 'activation' is given twice in one mapping (first on line 63)",
     "log_loss_relu_output": "network.layers[1].activation: binary_cross_entropy takes the logarithm of each output, so the last layer must give numbers in (0, 1)",
 }
@@ -116,7 +117,7 @@ def test_a_saturated_sigmoid_output_under_a_log_loss_is_refused_as_input():
     done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "bce_saturated_output.yaml"), "-f", "json"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "the output a2[1]#1 = 0.99999999999997" in done.stderr and "is saturated" in done.stderr and "b2[1] = 31" in done.stderr
+    assert "the unit a2[1]#1 = 0.99999999999997" in done.stderr and "is saturated" in done.stderr and "b2[1] = 31" in done.stderr
 
 
 def test_the_twin_takes_one_minus_a_sigmoid_output_without_cancellation():
@@ -151,3 +152,12 @@ def test_a_power_near_the_double_limit_is_verified_and_printed_unambiguously():
         done = runner.invoke(cli, ["solve", "p.yaml"])
     assert done.exit_code == 0, done.output
     assert "s = y^20 = (1.5e+15)^20 = 3.32525673e+303" in done.output and "Warning" not in done.output
+
+
+def test_adam_on_a_saturated_sigmoid_is_refused_as_input():
+    """mazur_adam with the hidden bias 0x1F = 31 (the long fuzz run): every hidden unit is
+    within 1e-13 of 1, the gradients are 1e-14 with few correct digits, and Adam's step
+    g/(√v̂ + ε) magnifies them; both passes are as right as double precision allows."""
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "adam_saturated_sigmoid.yaml"), "-f", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "is saturated (within 1e-9 of 1): its slope a(1 − a) keeps few correct digits" in done.stderr, done.stderr

@@ -583,7 +583,7 @@ class NetworkModel(_Strict):
 
 class LossModel(_Strict):
     kind: Literal["mse", "cross_entropy", "binary_cross_entropy"]
-    factor: Number = 0.5
+    factor: Number = Field(0.5, gt=0, description="mse: the factor before (y − o)² (0.5 or 1; a negative one would climb the error)")
     outputs: Literal["sum", "mean"] = "sum"
     samples: Literal["sum", "mean"] = "sum"
     log: Literal["ln", "log10", "log2"] = "ln"

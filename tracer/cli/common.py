@@ -119,24 +119,39 @@ def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int
 
 
 def _saturated_output(problem, solution) -> str | None:
-    """A log loss at an output within 1e-9 of 0 or 1: ln(1 − a) (or ln a) of a number that
-    double precision holds to a few digits only. The step-by-step values (which take a as it is
-    written) and NumPy's (which take 1 − a as σ(−z)) then differ: the input, not our bug."""
-    loss = getattr(problem, "loss", None)
-    if getattr(problem, "layered", True) or loss is None or loss.kind not in ("cross_entropy", "binary_cross_entropy"):
+    """A unit within 1e-9 of where its activation saturates (a sigmoid's 0 or 1, a tanh's ±1)
+    when the two passes disagree: 1 − a, and with it the slope a(1 − a) or 1 − a² and a log
+    loss's ln(1 − a), keeps few correct digits in double precision. The step-by-step values
+    (which take a as it is written) and NumPy's (which take 1 − a from z) then differ: the
+    input, not our bug."""
+    if getattr(problem, "layered", True) or not hasattr(problem, "layers"):
         return None
-    top, samples = len(problem.layers), len(problem.data)
-    for s in range(1, samples + 1):
-        for k in range(1, problem.layers[-1].units + 1):
-            name = f"a{top}[{k}]" + (f"#{s}" if samples > 1 else "")
-            try:
-                a = solution.value(name)
-            except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
-                return None
-            edge = 1.0 if loss.kind == "binary_cross_entropy" and 1 - a < 1e-9 else 0.0 if a < 1e-9 else None
-            if edge is not None:
-                return (f"{problem.source}: the output {name} = {a!r} is saturated (within 1e-9 of {edge:g}): the {loss.kind} loss's "
-                        f"logarithm of it keeps few correct digits in double precision{_largest_input(problem)}; use smaller weights or biases")
+    loss = problem.loss
+    samples = len(problem.data)
+    looked = 0
+    for l, layer in enumerate(problem.layers, start=1):
+        kind = layer.activation.name
+        top = l == len(problem.layers)
+        if kind not in ("sigmoid", "tanh", "softmax"):
+            continue
+        for s in range(1, samples + 1):
+            for j in range(1, layer.units + 1):
+                looked += 1
+                if looked > 20_000:
+                    return None
+                name = f"a{l}[{j}]" + (f"#{s}" if samples > 1 else "")
+                try:
+                    a = solution.value(name)
+                except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
+                    return None
+                edges = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}[kind]
+                edge = next((e for e in edges if abs(a - e) < 1e-9), None)
+                if edge is None or (kind == "softmax" and not top):
+                    continue
+                what = (f"the {loss.kind} loss's logarithm of it" if top and loss.kind != "mse" else
+                        "its slope " + ("1 − a²" if kind == "tanh" else "a(1 − a)"))
+                return (f"{problem.source}: the unit {name} = {a!r} is saturated (within 1e-9 of {edge:g}): {what} keeps few "
+                        f"correct digits in double precision{_largest_input(problem)}; use smaller weights or biases")
     return None
 
 
