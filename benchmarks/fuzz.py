@@ -254,7 +254,7 @@ def _share(job: tuple) -> tuple[Counter, Counter, float]:
             save.mkdir(parents=True, exist_ok=True)
             (save / f"{target}-{outcome}-{n}.txt").write_text(text, encoding="utf-8")
         if progress and k == 0 and n and n % progress < jobs:
-            print(f"  {target}: {n:,} inputs, {dict(counts)}", file=sys.stderr, flush=True)
+            print(f"  {target}: input {n:,} of the stream; worker 1 of {jobs} (every {jobs}th input): {dict(counts)}", file=sys.stderr, flush=True)
     return counts, kinds, slowest
 
 
