@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tracer import initializers
 from tracer.core import keys
 from tracer.datasets import generate
+from tracer.files import FileRefused, read_text
 from tracer.core.keys import Quantity
 
 ACTIVATIONS = (
@@ -805,14 +806,11 @@ def json_schema() -> dict[str, Any]:
 
 def load(path: str | Path) -> Problem:
     """Read a problem file; raise :class:`SpecError` (one line, names the field) when it is wrong."""
-    path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
+    try:  # a FIFO, a device or a directory refused before a byte is read (tracer.files)
+        text = read_text(path, MAX_TEXT)
+    except FileRefused as err:
+        raise SpecError(source, "", str(err)) from None
     return loads(text, source)
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from tracer.spec import SpecError
+from tracer.files import FileRefused, read_text
+from tracer.spec import MAX_TEXT, SpecError
 
 NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
@@ -51,12 +52,10 @@ class ClaimSet:
 
 def load_claim_set(path: str | Path) -> ClaimSet:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
+    try:  # a FIFO or a device refused at once, not waited on
+        text = read_text(path, MAX_TEXT)
+    except FileRefused as err:
+        raise SpecError(source, "", str(err)) from None
     return parse_claim_set(text, source)
 
 
