@@ -13,6 +13,7 @@ errors to the exit codes of docs/spec.md §6 (:mod:`tracer.cli.common`):
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
@@ -64,6 +65,9 @@ def cli() -> None:
       tracer solve mazur.yaml
       tracer ask mazur.yaml "dloss/dW2[1,1]"
     """
+    # NumPy's overflow warnings are not for the user: a number that is not finite is reported
+    # as bad input, in one line naming the quantity (tracer.cli.common.solve_problem)
+    warnings.simplefilter("ignore", RuntimeWarning)
 
 
 

@@ -20,7 +20,7 @@ from tracer.core.derive import solve
 from tracer.files import FileRefused, overwritten_input, write_atomically
 from tracer.render.user_text import describe_unsettable, unsettable
 from tracer.core.solution import Solution
-from tracer.spec import Problem, SpecError, load
+from tracer.spec import Problem, SpecError, load, one_line
 
 #: the problem files `tracer new` copies: tracer/examples in a wheel, else the source tree's
 _PACKAGED_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -34,7 +34,7 @@ def on_error(message: str, code: int = 2, command: str | None = None) -> NoRetur
     command's own prefix: ``tracer diff: EXPR: unknown function 'foo' at column 3``.
     """
     prefix = f"tracer {command}" if command else "tracer"
-    click.echo(f"{prefix}: {message}", err=True)
+    click.echo(one_line(f"{prefix}: {message}", 299), err=True)  # one line, under 300 characters, whatever the cause
     sys.exit(code)
 
 
@@ -57,7 +57,8 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
     except SpecError as err:  # a graph's equations read as a whole: a name, a cycle, 1/0 at the given values
         on_error(str(err), 2)
     except (ValueError, ZeroDivisionError, OverflowError) as err:
-        on_error(f"{problem.source}: the computation failed: {err}", 2)
+        cause = "a number out of range" if isinstance(err, (ZeroDivisionError, OverflowError)) else str(err)
+        on_error(f"{problem.source}: the computation failed ({cause}){_largest_input(problem)}; use smaller numbers", 2)
     v = solution.verification
     if v is not None and not v.ok:
         first = v.mismatches[0]
