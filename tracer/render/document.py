@@ -37,6 +37,7 @@ from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
+from tracer.render.user_text import escape_mathjax_html
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
 DETAILS = ("brief", "standard", "full")
@@ -71,8 +72,11 @@ def environment(kind: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     if kind == "page":  # the web page (-f html), autoescaped: text from a problem file is inert; MathML and SVG come as Markup
-        env = jinja2.Environment(**{**common, "autoescape": True})
+        # every string a template writes is escaped, and its \ and $ each in a <span>, so that a
+        # MathJax or KaTeX the page is shown under finds no delimiter in a title (`\(x\)`, `$$`)
+        env = jinja2.Environment(**{**common, "autoescape": True, "finalize": _inert_in_page})
         env.filters.update(mathml.FILTERS)
+        env.filters["plain"] = lambda text: Markup.escape(text)  # <title>: text only, no element allowed
         return env
     if kind == "tex":
         return jinja2.Environment(
@@ -87,6 +91,10 @@ def environment(kind: str) -> jinja2.Environment:
             **common,
         )
     return jinja2.Environment(**common)
+
+
+def _inert_in_page(value):
+    return escape_mathjax_html(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def printer_for(problem: Problem, dialect: str, notation: str | None, digits: int) -> Printer:
