@@ -130,12 +130,14 @@ def write_atomically(path: str | Path, data: str | bytes) -> Path:
             os.fsync(stream.fileno())
         os.chmod(temporary, stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask())
         os.replace(temporary, target)
-    except OSError as err:
+    except BaseException as err:  # an interrupt (Ctrl-C) too: the old file stays, the temporary goes
         try:
             os.unlink(temporary)
         except OSError:
             pass
-        raise FileRefused(f"cannot write ({err.strerror})") from None
+        if isinstance(err, OSError):
+            raise FileRefused(f"cannot write ({err.strerror})") from None
+        raise
     return target
 
 
