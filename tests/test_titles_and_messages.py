@@ -26,7 +26,12 @@ import pytest
 from click.testing import CliRunner
 
 from tracer.cli import cli
-from tracer.render.user_text import escape_markdown, escape_mathjax_html, escape_tex, unsettable
+from tracer.render.user_text import (
+    escape_markdown,
+    escape_mathjax_html,
+    escape_tex,
+    unsettable,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -37,7 +42,7 @@ HAS_TEX = shutil.which("pdflatex") is not None
 def with_title(tmp_path: Path, title: str, name: str = "t.yaml", example: str = "mazur.yaml") -> Path:
     """The example with ``title`` (written as a JSON string: a YAML double-quoted scalar)."""
     text = (EXAMPLES / example).read_text(encoding="utf-8")
-    text, n = re.subn(r"^title:.*$", lambda m: "title: " + json.dumps(title, ensure_ascii=False), text, count=1, flags=re.M)
+    text, n = re.subn(r"^title:.*$", lambda m: "title: " + json.dumps(title, ensure_ascii=False), text, count=1, flags=re.MULTILINE)
     if n == 0:
         text = "title: " + json.dumps(title, ensure_ascii=False) + "\n" + text
     path = tmp_path / name
@@ -84,7 +89,7 @@ def test_a_unicode_title_gives_a_pdf(tmp_path, monkeypatch, kind):
     else:
         assert len(warnings) == 1 and "title: pdflatex cannot set" in warnings[0] and len(warnings[0]) < 300
     if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", "-l", "1", "out.pdf", "-"], capture_output=True, text=True).stdout
+        text = subprocess.run(["pdftotext", "-l", "1", "out.pdf", "-"], capture_output=True, text=True, check=False).stdout
         assert {"greek": "descent on", "cjk": "[U+53CD]", "emoji": "[U+1F680]"}[kind] in text
 
 
@@ -238,7 +243,7 @@ def test_every_message_over_many_bad_inputs_is_one_line_naming_the_file(tmp_path
             assert len(lines) == 1 and len(lines[0]) < 300, (name, result.stderr[:500])
             assert lines[0].startswith(f"tracer: {problem}"), (name, lines[0])
         else:
-            json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{name}: {c} in the JSON"))
+            json.loads(result.stdout, parse_constant=lambda c, name=name: pytest.fail(f"{name}: {c} in the JSON"))
     assert refused >= 40
 
 
@@ -248,4 +253,4 @@ def test_json_never_holds_a_number_that_is_not_finite(tmp_path, monkeypatch):
     monkeypatch.setattr(problems, "solution_json", lambda solution: {"loss": float("inf")})
     result = CliRunner().invoke(cli, ["solve", str(EXAMPLES / "mazur.yaml"), "-f", "json"])
     assert result.exit_code == 2 and result.stdout == ""
-    assert "holds a number that is not finite" in one_line(result)
+    assert "the result holds a number that is not finite" in one_line(result)

@@ -22,8 +22,8 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 #: what a non-regular file is, for the message that refuses it
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -192,4 +192,4 @@ def overwritten_input(outputs: Iterable[str | Path], inputs: Iterable[str | Path
     return None
 
 
-__all__ = ["FileRefused", "read_bytes", "read_text", "write_atomically", "make_folder", "same_file", "overwritten_input"]
+__all__ = ["FileRefused", "make_folder", "overwritten_input", "read_bytes", "read_text", "same_file", "write_atomically"]

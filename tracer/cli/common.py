@@ -8,8 +8,8 @@ so that a command reads as: load, solve, render, write.
 
 from __future__ import annotations
 
+import json
 import math
-
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -17,9 +17,9 @@ from typing import NoReturn
 import click
 
 from tracer.core.derive import solve
+from tracer.core.solution import Solution
 from tracer.files import FileRefused, overwritten_input, write_atomically
 from tracer.render.user_text import describe_unsettable, unsettable
-from tracer.core.solution import Solution
 from tracer.spec import Problem, SpecError, load, one_line
 
 #: the problem files `tracer new` copies: tracer/examples in a wheel, else the source tree's
@@ -36,6 +36,15 @@ def on_error(message: str, code: int = 2, command: str | None = None) -> NoRetur
     prefix = f"tracer {command}" if command else "tracer"
     click.echo(one_line(f"{prefix}: {message}", 299), err=True)  # one line, under 300 characters, whatever the cause
     sys.exit(code)
+
+
+def json_text(data, source: str) -> str:
+    """``data`` as JSON, never with NaN or Infinity (not JSON; a strict reader fails on them): a
+    number that is not finite has been refused as bad input before this, so one here is exit 2."""
+    try:
+        return json.dumps(data, indent=1, allow_nan=False)
+    except ValueError:
+        on_error(f"{source}: the result holds a number that is not finite (no JSON for it); use smaller numbers", 2)
 
 
 def examples_dir() -> Path:

@@ -10,7 +10,8 @@ import click
 
 from tracer.cli.common import on_error, refuse_overwriting_inputs, write_file
 from tracer.spec import SpecError
-from tracer.teach.grade import Policy, feedback_md, grade as run_grade, marks_csv
+from tracer.teach.grade import Policy, feedback_md, marks_csv
+from tracer.teach.grade import grade as run_grade
 
 
 def feedback_names(students: list[str]) -> list[str]:

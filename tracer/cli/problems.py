@@ -11,9 +11,19 @@ from pathlib import Path
 
 import click
 
+from tracer.cli.common import (
+    examples_dir,
+    json_text,
+    load_problem,
+    on_error,
+    refuse_contradicting_suffix,
+    refuse_overwriting_inputs,
+    solve_problem,
+    warn_unsettable,
+    write_file,
+    write_output,
+)
 from tracer.core import derive
-from tracer.cli.common import (examples_dir, load_problem, on_error, refuse_contradicting_suffix, refuse_overwriting_inputs,
-                               solve_problem, warn_unsettable, write_file, write_output)
 from tracer.core.keys import NameError_, split_step
 from tracer.core.solution import LookupError_
 from tracer.export.as_json import solution_json
@@ -58,11 +68,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     problem = load_problem(file)
     solution = solve_problem(problem, derived_steps)
     if fmt == "json":
-        try:  # never NaN or Infinity (not JSON): a non-finite number was refused as bad input before this
-            text = json.dumps(solution_json(solution), indent=1, allow_nan=False)
-        except ValueError:
-            on_error(f"{file}: the solution holds a number that is not finite; use smaller numbers", 2)
-        write_output(text, out)
+        write_output(json_text(solution_json(solution), file), out)  # never NaN or Infinity
         return
     if isinstance(problem, GraphProblem):
         _solve_graph(solution, fmt, out, detail, digits, notation, form, only)
@@ -185,7 +191,7 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
     from tracer.render.document import render_steps
 
     if fmt == "json":
-        click.echo(json.dumps(ask_json(solution, quantity, number, step), indent=1))
+        click.echo(json_text(ask_json(solution, quantity, number, step), file))
         return
     steps = solution.dependencies(step) if step is not None else []
     if notation is None and not isinstance(problem, GraphProblem):  # asked in a source's own names (dE_total/dw5): answered in them

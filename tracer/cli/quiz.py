@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import click
 
-from tracer.cli.common import load_problem, on_error, refuse_overwriting_inputs, solve_problem, warn_unsettable, write_file
+from tracer.cli.common import (
+    json_text,
+    load_problem,
+    on_error,
+    refuse_overwriting_inputs,
+    solve_problem,
+    warn_unsettable,
+    write_file,
+)
 from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
-from tracer.render.quiz import Finisher, SetInfo, answers_csv, answers_key, canvas, key, moodle, sheet
+from tracer.render.quiz import (
+    Finisher,
+    SetInfo,
+    answers_csv,
+    answers_key,
+    canvas,
+    key,
+    moodle,
+    sheet,
+)
 from tracer.spec import GraphProblem, SpecError
-from tracer.teach.check import MIN_DIGITS, check as run_check, load_claim_set, report_json, report_text
+from tracer.teach.check import MIN_DIGITS, load_claim_set, report_json, report_text
+from tracer.teach.check import check as run_check
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
 QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
@@ -157,7 +174,7 @@ def check(file: str, claims: str, fmt: str, min_digits: int) -> None:
         first = checker.verdicts[0]
         on_error(f"{claims}: {first.claim.name}: {first.reason}", 2)
     if fmt == "json":
-        click.echo(json.dumps(report_json(checker), indent=1))
+        click.echo(json_text(report_json(checker), claims))
     else:
         run = f" (training: {', '.join(f'{k} {v}' for k, v in parsed.training.items())})" if parsed.training else ""
         click.echo(report_text(checker, file + run, claims), nl=False)
