@@ -116,6 +116,21 @@ def test_a_graph_problem_with_a_greek_title_gives_a_pdf(tmp_path, monkeypatch):
     assert (tmp_path / "g.pdf").exists() and "warning" not in result.stderr
 
 
+@pytest.mark.latex
+@pytest.mark.skipif(not HAS_TEX, reason="needs pdflatex")
+def test_greek_node_names_are_set_as_their_letters(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "g.yaml").write_text("title: θ and η\ngraph:\n  equations:\n    - zθ = w * θ\n    - f = zθ + η\n"
+                                     "  values: {w: 2, θ: -1, η: 0.5}\n  output: f\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["solve", "g.yaml", "-f", "pdf", "-o", "g.pdf"])
+    assert result.exit_code == 0, result.stderr
+    tex = (tmp_path / "g.tex").read_text(encoding="utf-8")
+    assert r"\mathrm{z{\theta}}" in tex and r"w \cdot \theta" in tex and "θ" not in tex
+    (tmp_path / "bad.yaml").write_text("graph:\n  equations:\n    - f = 2 * 学\n  values: {学: 1}\n  output: f\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", "bad.yaml"])
+    assert result.exit_code == 2 and "graph.values.学: a name expected (Latin or Greek letters, digits, _)" in one_line(result)
+
+
 # -- control characters: refused where the file is read ---------------------------------------------
 
 

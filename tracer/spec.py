@@ -1527,7 +1527,10 @@ def _build(model: ProblemModel, source: str) -> Problem:
 
 
 #: an equation's left-hand side and a leaf's name: an identifier (Greek letters allowed)
-_NAME = re.compile(r"^[A-Za-z\u0370-\u03ff][A-Za-z\u0370-\u03ff0-9_]*$")
+#: a node's name: Latin or Greek letters (the 24 of the alphabet, capital and small, and ϑ ϕ ϖ ϵ ς:
+#: each has a LaTeX symbol, tracer.notation.graph), digits, _ — no accented or other letter
+#: (pdflatex could not set it in math)
+_NAME = re.compile(r"^[A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f5][A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f50-9_]*$")
 
 
 def _graph_problem(raw: dict, source: str) -> GraphProblem:
@@ -1550,7 +1553,7 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
         if not eq or "=" in expression:
             raise SpecError(source, where, f"one equation NAME = EXPR expected, got {_quoted(text)}")
         if not _NAME.match(name) or name.startswith("_"):
-            raise SpecError(source, where, f"the left-hand side must be a name (letters, digits, _), got {_quoted(name)}")
+            raise SpecError(source, where, f"the left-hand side must be a name (Latin or Greek letters, digits, _), got {_quoted(name)}")
         if not expression.strip():
             raise SpecError(source, where, f"an expression expected after '{name} ='")
         if name in defined:
@@ -1560,7 +1563,7 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
     values: list[tuple[str, float]] = []
     for name, value in graph.values.items():
         if not _NAME.match(name) or name.startswith("_"):
-            raise SpecError(source, f"graph.values.{name}", "a name expected (letters, digits, _)")
+            raise SpecError(source, f"graph.values.{name}", "a name expected (Latin or Greek letters, digits, _)")
         if name in defined:
             raise SpecError(source, f"graph.values.{name}", f"{name} is computed by graph.equations[{defined[name]}]; only leaves have values")
         if not math.isfinite(value):
