@@ -685,7 +685,7 @@ class TrainingModel(_Strict):
 
 class DatasetModel(_Strict):
     name: Literal["moons", "xor", "circles"]
-    n: int = Field(gt=3, description="number of samples generated (before the test split)")
+    n: int = Field(gt=3, le=1_000_000, description="number of samples generated (before the test split)")
     noise: Number = Field(0.0, ge=0)
     seed: int = 0
     test_fraction: Number = Field(0.0, ge=0, lt=1, description="share held out for the test accuracy")
@@ -870,9 +870,21 @@ class _Refused(Exception):
 def _plain_composer(base: type) -> dict:
     """For the pure-Python loader: no explicit tag (``!!int``, ``!!timestamp``, ``!x``) — a value is
     read as YAML's own plain scalars, never as what a tag asks for — and no nesting deeper
-    than :data:`MAX_DEPTH`."""
+    than :data:`MAX_DEPTH`; and (both loaders) no key twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):  # the C loader's constructor is Python too: both refuse a key twice
+        seen: dict = {}
+        for key_node, _ in getattr(node, "value", ()):
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                raise _Refused(key_node.start_mark, f"the key {key_node.value[:40]!r} is given twice in one mapping "
+                                                    f"(first on line {seen[key_node.value] + 1}); YAML would keep only the last")
+            seen[key_node.value] = key_node.start_mark.line
+        return base.construct_mapping(self, node, deep)
+
     if not hasattr(base, "compose_node") or base.__name__.startswith("C"):
-        return {}
+        return {"construct_mapping": construct_mapping}
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -887,7 +899,7 @@ def _plain_composer(base: type) -> dict:
         finally:
             self._depth -= 1
 
-    return {"compose_node": compose_node}
+    return {"compose_node": compose_node, "construct_mapping": construct_mapping}
 
 
 def _too_deep(raw: Any) -> bool:
@@ -1124,6 +1136,8 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     _check_size(layers, steps, fail)
     if layers[-1].kind != "dense":
         raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
+    _check_log_loss(model.loss.kind, layers, fail)
+    _check_parameters(layers, fail)
 
     n_out = layers[-1].units
     first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
@@ -1359,6 +1373,9 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax" and idx != count - 1:
         raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
+    if lm.units * fan_in > MAX_PARAMETERS:  # before a drawn initialisation allocates it
+        raise fail(where, f"{lm.units:,} units × {fan_in:,} inputs = {lm.units * fan_in:,} weights is too large a network "
+                          f"(at most {MAX_PARAMETERS:,} parameters)")
     if isinstance(lm.weights, WeightInitModel):  # drawn one row per unit, whatever the layout
         drawn = _drawn(lm.weights, (lm.units, fan_in), fan_in, lm.units, f"{where}.weights", fail)
         rows = [list(map(float, r)) for r in (zip(*drawn) if lm.weights_layout == "input_major" else drawn)]
@@ -1438,6 +1455,27 @@ def _rate(value: "float | None") -> float | None:
     return None if value is None else float(value)
 
 
+
+#: the output activations whose every value lies in (0, 1), where a log loss can be taken
+_PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+
+
+def _check_parameters(layers, fail) -> None:
+    """At most :data:`MAX_PARAMETERS` weights and biases in the whole network."""
+    total = sum(len(layer.weights) * (len(layer.weights[0]) if layer.weights else 0) + (len(layer.bias) if layer.bias else 0) for layer in layers)
+    if total > MAX_PARAMETERS:
+        raise fail("network", f"{total:,} weights and biases is too large a network (at most {MAX_PARAMETERS:,} parameters)")
+
+
+def _check_log_loss(kind: str, layers, fail) -> None:
+    """Cross-entropy takes the logarithm of each output (binary cross-entropy of 1 − output as
+    well): an output layer that can give 0, 1 or a number outside (0, 1) makes the loss
+    undefined, so it is refused here rather than reported as a non-finite loss later."""
+    last = layers[-1].activation.name
+    if kind in ("cross_entropy", "binary_cross_entropy") and last not in _PROBABILITY_OUTPUTS:
+        raise fail(f"network.layers[{len(layers) - 1}].activation",
+                   f"{kind} takes the logarithm of each output, so the last layer must give numbers in (0, 1): sigmoid or softmax expected, got {last}")
+
 def _loss(model: LossModel) -> LossSpec:
     r = model.regularization
     return LossSpec(model.kind, float(model.factor), model.outputs, model.samples, model.log,
@@ -1471,11 +1509,10 @@ def _build(model: ProblemModel, source: str) -> Problem:
         layers.append(_dense_layer(lm, idx, len(net.layers), fan_in, where, fail))
         fan_in = lm.units
 
+    _check_parameters(layers, fail)
     n_out = layers[-1].units
     loss = model.loss
-    if loss.kind == "cross_entropy" and layers[-1].activation.name not in ("softmax",):
-        # allowed (e.g. sigmoid outputs), but the outputs must stay in (0, 1): checked at run time
-        pass
+    _check_log_loss(loss.kind, layers, fail)
     samples = []
     generated = _generated(model, source, n_out) if model.dataset is not None else None
     if generated is None and model.data is None:
@@ -1705,6 +1742,9 @@ def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Q
 
 #: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
 #: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
+#: the largest network: 1,000,000 weights and biases (a 1000-1000-1 network's one step takes 128 s
+#: and 1.6 GB on the reference machine; MNIST's 784-128-10, 101,770 parameters, about 15 s)
+MAX_PARAMETERS = 1_000_000
 MAX_UPDATES = 10_000_000
 MAX_RUN_WORK = 50_000_000_000
 #: training steps of a network with conv2d, pooling or rnn layers (each one a full pass of the engine)

@@ -13,7 +13,6 @@ errors to the exit codes of docs/spec.md §6 (:mod:`tracer.cli.common`):
 from __future__ import annotations
 
 import importlib
-import warnings
 
 import click
 
@@ -65,9 +64,12 @@ def cli() -> None:
       tracer solve mazur.yaml
       tracer ask mazur.yaml "dloss/dW2[1,1]"
     """
-    # NumPy's overflow warnings are not for the user: a number that is not finite is reported
-    # as bad input, in one line naming the quantity (tracer.cli.common.solve_problem)
-    warnings.simplefilter("ignore", RuntimeWarning)
+    # NumPy's overflow and invalid-value warnings are not for the user: the commands judge every
+    # non-finite number themselves (exit 2 naming the quantity), and a warning is a multi-line
+    # message on stderr before that one line
+    import numpy as np
+
+    np.seterr(all="ignore")
 
 
 

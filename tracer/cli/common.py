@@ -68,20 +68,88 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
     except (ValueError, ZeroDivisionError, OverflowError) as err:
         cause = "a number out of range" if isinstance(err, (ZeroDivisionError, OverflowError)) else str(err)
         on_error(f"{problem.source}: the computation failed ({cause}){_largest_input(problem)}; use smaller numbers", 2)
-    v = solution.verification
-    if v is not None and not v.ok:
-        first = v.mismatches[0]
-        undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
-        if undefined is not None:  # both passes agree it is not a number: the input cannot be computed, not our bug
-            value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
-            on_error(f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
-                     f"{_largest_input(problem)}; use smaller numbers", 2)
-        on_error(
-            f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
-            f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))",
-            1,
-        )
+    failed = verification_failure(problem, solution) or non_finite_result(problem, solution)
+    if failed is not None:
+        on_error(*failed)
     return solution
+
+
+def non_finite_result(problem, solution) -> tuple[str, int] | None:
+    """A verified solution whose numbers are not all finite (both passes agree: a learning rate
+    that overshoots to a loss of inf after the step) is not a result: exit 2 naming the first
+    such quantity, never a document or JSON with inf in it."""
+    def first(named) -> str | None:
+        for name, value in named:
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"{name} is {value}"
+        return None
+
+    found = None
+    for step in solution.steps:
+        at = f" after training step {step.number}" if len(solution.steps) > 1 else ""
+        for field in ("loss", "output"):
+            if found is None and isinstance(getattr(step, field, None), float):
+                found = first([(field, getattr(step, field))])
+        for field in ("values", "gradients", "params_after"):
+            if found is None:
+                found = first((str(k), v) for k, v in (getattr(step, field, None) or {}).items())
+        for state, per in (getattr(step, "optimizer_state", None) or {}).items():
+            if found is None:
+                found = first((f"{state}({k})", v) for k, v in per.items())
+        if found is not None:
+            found += at
+            break
+    if found is None and isinstance(getattr(solution, "loss_after", None), float):
+        found = first([("loss_after", solution.loss_after)])
+    if found is None:
+        found = first((f"{k} after training", v) for k, v in (getattr(solution, "values_after", None) or {}).items())
+    if found is None:
+        return None
+    rate = getattr(getattr(problem, "training", None), "learning_rate", None)
+    if isinstance(rate, float) and "after" in found:  # the given numbers gave a finite step; the step overshot
+        return f"{problem.source}: the computation is not finite: {found}; training.learning_rate {rate:g} may overshoot", 2
+    return f"{problem.source}: the computation is not finite: {found}{_largest_input(problem)}; use smaller numbers", 2
+
+
+def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int] | None:
+    """None for a verified solution; else the message and exit code: 2 when both passes agree
+    a quantity is not a number (the input cannot be computed, not our bug), 1 when they differ."""
+    v = solution.verification
+    if v is None or v.ok:
+        return None
+    first = v.mismatches[0]
+    undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
+    if undefined is not None:
+        value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
+        return (f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
+                f"{_largest_input(problem)}; use smaller numbers", 2)
+    saturated = _saturated_output(problem, solution)
+    if saturated is not None:
+        return saturated, 2
+    return (f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
+            f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))", 1)
+
+
+def _saturated_output(problem, solution) -> str | None:
+    """A log loss at an output within 1e-9 of 0 or 1: ln(1 − a) (or ln a) of a number that
+    double precision holds to a few digits only. The step-by-step values (which take a as it is
+    written) and NumPy's (which take 1 − a as σ(−z)) then differ: the input, not our bug."""
+    loss = getattr(problem, "loss", None)
+    if getattr(problem, "layered", True) or loss is None or loss.kind not in ("cross_entropy", "binary_cross_entropy"):
+        return None
+    top, samples = len(problem.layers), len(problem.data)
+    for s in range(1, samples + 1):
+        for k in range(1, problem.layers[-1].units + 1):
+            name = f"a{top}[{k}]" + (f"#{s}" if samples > 1 else "")
+            try:
+                a = solution.value(name)
+            except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
+                return None
+            edge = 1.0 if loss.kind == "binary_cross_entropy" and 1 - a < 1e-9 else 0.0 if a < 1e-9 else None
+            if edge is not None:
+                return (f"{problem.source}: the output {name} = {a!r} is saturated (within 1e-9 of {edge:g}): the {loss.kind} loss's "
+                        f"logarithm of it keeps few correct digits in double precision{_largest_input(problem)}; use smaller weights or biases")
+    return None
 
 
 def _largest_input(problem) -> str:
