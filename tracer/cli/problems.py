@@ -67,6 +67,8 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     refuse_contradicting_suffix(out, fmt)
     problem = load_problem(file)
     solution = solve_problem(problem, derived_steps)
+    if fmt == "tex":
+        warn_unsettable(problem)  # (-f pdf: when it is compiled)
     if fmt == "json":
         write_output(json_text(solution_json(solution), file), out)  # never NaN or Infinity
         return

@@ -812,7 +812,7 @@ def compile_pdf(tex: str, out_pdf: Path) -> Path:
         log_text = log.read_bytes() if log.exists() else result.stdout.encode("utf-8", "replace")
         try:
             write_atomically(log_path, log_text)
-            kept = f"; its log: {log_path}"
+            kept = f" (the log: {log_path})"
         except FileRefused:
             kept = ""
         if result.returncode != 0 or not built.exists():
