@@ -269,3 +269,12 @@ def test_json_never_holds_a_number_that_is_not_finite(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["solve", str(EXAMPLES / "mazur.yaml"), "-f", "json"])
     assert result.exit_code == 2 and result.stdout == ""
     assert "the result holds a number that is not finite" in one_line(result)
+
+
+def test_a_claim_named_with_control_characters_is_shown_escaped_and_invalid(tmp_path):
+    claims = tmp_path / "claims.yaml"
+    claims.write_text('"\\e[31mred\\u0007": 0.5\nloss: 0.298\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "mazur.yaml"), str(claims)])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout  # no escape sequence reaches the terminal
+    assert "INVALID  \\x1b[31mred\\x07" in result.stdout and "right    loss" in result.stdout

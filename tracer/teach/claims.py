@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from tracer.files import FileRefused, read_text
-from tracer.spec import MAX_TEXT, SpecError
+from tracer.spec import MAX_TEXT, SpecError, unprintable
 
 NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
@@ -181,6 +181,9 @@ def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
             claims.append(Claim(f"line {line}", "", line, "a quantity name expected as the key"))
             continue
         name = key_node.value.strip()
+        if unprintable(name) is not None:  # shown escaped (no terminal escape reaches the report) and judged INVALID
+            claims.append(Claim(ascii(name)[1:-1], "", line, "a quantity name of printable characters expected as the key"))
+            continue
         if name == "training":
             training = _training_overrides(value_node, source)
             continue
