@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tracer import initializers
 from tracer.core import keys
 from tracer.datasets import generate
+from tracer.files import FileRefused, read_text
 from tracer.core.keys import Quantity
 
 ACTIVATIONS = (
@@ -52,7 +53,43 @@ class SpecError(ValueError):
         self.field = field_path
         self.message = message
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{field_path}: {message}" if field_path else f"{where}{message}")
+        super().__init__(one_line(f"{where}{field_path}: {message}" if field_path else f"{where}{message}"))
+
+
+#: the longest message a problem file is refused with (SPEC §6: one line naming the file, the field and
+#: what was expected; with the command's "tracer: " it stays under 300 characters)
+MAX_MESSAGE = 280
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` as one line of at most ``limit`` characters: line breaks and control characters
+    become spaces, a longer text is cut with ``...`` (a 100 kB value quoted in a message)."""
+    text = " ".join("".join(" " if not ch.isprintable() else ch for ch in text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def unprintable(text: str) -> tuple[int, str] | None:
+    """The first character of ``text`` that no document may carry, with its position: a control
+    character (tab and line breaks included: a title is one line), half of a surrogate pair (not
+    a character: YAML's ``"\\ud83d"``), or U+FFFE/U+FFFF (not allowed in XML)."""
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
+            return i, ch
+    return None
+
+
+def _refuse_unprintable_title(raw: dict, source: str) -> None:
+    """A title is one line of printable text: a control character would make an ill-formed
+    Moodle XML or QTI file and break the Markdown heading, so it is refused here, for every output."""
+    title = raw.get("title")
+    if isinstance(title, str):
+        found = unprintable(title)
+        if found is not None:
+            i, ch = found
+            what = "half of a surrogate pair" if 0xD800 <= ord(ch) <= 0xDFFF else "a control character"
+            raise SpecError(source, "title", f"{what} (U+{ord(ch):04X}) at character {i + 1}; a title is one line of "
+                                             "printable text (Greek, CJK and emoji are fine, written as themselves)")
 
 
 # ---------------------------------------------------------------------------
@@ -805,14 +842,11 @@ def json_schema() -> dict[str, Any]:
 
 def load(path: str | Path) -> Problem:
     """Read a problem file; raise :class:`SpecError` (one line, names the field) when it is wrong."""
-    path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
+    try:  # a FIFO, a device or a directory refused before a byte is read (tracer.files)
+        text = read_text(path, MAX_TEXT)
+    except FileRefused as err:
+        raise SpecError(source, "", str(err)) from None
     return loads(text, source)
 
 
@@ -941,6 +975,7 @@ def loads(text: str, source: str = "<string>") -> Problem:
 def from_mapping(raw: Any, source: str = "<mapping>") -> "Problem | GraphProblem":
     if not isinstance(raw, dict):
         raise SpecError(source, "", "expected a mapping with keys network, loss, data, training (or graph)")
+    _refuse_unprintable_title(raw, source)
     if "graph" in raw:
         return _graph_problem(raw, source)
     if _is_layered(raw):
@@ -1028,7 +1063,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
             raise fail(where, f"a mapping expected (units, activation, weights, … or type: conv2d, …), got {type(entry).__name__}")
         kind = entry.get("type", "dense")
         if not isinstance(kind, str) or kind not in LAYER_MODELS:
-            raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {kind!r}")
+            raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {_quoted(kind)}")
         lm = _validated(LAYER_MODELS[kind], {**entry, "type": kind}, source, where)
         if kind == "dense":
             if len(shape) != 1:
@@ -1152,7 +1187,7 @@ def _targets(sm: "SampleModel | LayeredSampleModel", outputs: int, where: str, f
         raise fail(f"{where}.y", f"{outputs} numbers expected (units of the output layer), got {len(sm.y)}")
     for k, v in enumerate(sm.y):  # a layered file's y is read loosely (a sequence's is nested)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise fail(f"{where}.y[{k}]", f"a number expected, got {v!r}")
+            raise fail(f"{where}.y[{k}]", f"a number expected, got {_quoted(v)}")
     return tuple(map(float, sm.y))
 
 
@@ -1168,7 +1203,7 @@ def _step_targets(sm: "LayeredSampleModel", steps: int, outputs: int, where: str
     for t, row in enumerate(rows):
         row = row if isinstance(row, list) else [row]
         if len(row) != outputs or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
-            raise fail(f"{where}.y[{t}]", f"{outputs} numbers expected (units of the output layer), got {row!r}")
+            raise fail(f"{where}.y[{t}]", f"{outputs} numbers expected (units of the output layer), got {_quoted(row)}")
         flat.extend(float(v) for v in row)
     return tuple(flat)
 
@@ -1228,7 +1263,7 @@ def _nested(value: Any, shape: tuple[int, ...], where: str, fail) -> tuple[float
     def flatten(v: Any, dims: tuple[int, ...], path: str) -> list[float]:
         if not dims:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise fail(path, f"a number expected, got {v!r}")
+                raise fail(path, f"a number expected, got {_quoted(v)}")
             return [float(v)]
         if not isinstance(v, list) or len(v) != dims[0]:
             got = f"{len(v)} entries" if isinstance(v, list) else repr(v)
@@ -1245,14 +1280,24 @@ def _nested(value: Any, shape: tuple[int, ...], where: str, fail) -> tuple[float
     return tuple(flatten(value, shape, where))
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
+#: pydantic's names of a union's branches (``int``, ``list[float]``, ``literal['sgd']``,
+#: ``function-after[…]``, ``ActivationModel``): parts of an error's location, not keys of the file
+_BRANCH_TAG = re.compile(r"^(?:int|float|str|bool|none|list|dict|union|tagged-union|function-[a-z]+|literal|[A-Z][A-Za-z]*Model)(?:\[.*\])?$", re.S)
+
+
+def _field_path(loc: tuple[Any, ...], key_last: bool = False) -> str:
+    """The dotted path of an error's location (``network.layers[0].weights``), without pydantic's
+    union-branch tags. With ``key_last`` (an unknown key) the last part is the file's own key,
+    kept whatever it is called (``int``, ``integer``, ``literally``)."""
     out = ""
-    for part in loc:
+    for n, part in enumerate(loc):
+        if n and str(loc[n - 1]).startswith("tagged-union["):
+            continue  # the branch's discriminator value (``adam`` of optimizer: {name: adam}), not a key
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            if part in ("function-after", "union") or "[" in str(part) or str(part).startswith(("literal", "list", "float", "int", "str", "bool", "none", "ActivationModel", "WeightInitModel", "BiasInitModel")):
-                continue  # pydantic's union branch tags carry no meaning for the user
+        elif key_last and n == len(loc) - 1:
+            out += ("." if out else "") + str(part)
+        elif not _BRANCH_TAG.match(str(part)):
             out += ("." if out else "") + str(part)
     return out
 
@@ -1282,22 +1327,29 @@ def _translate(err: ValidationError, source: str) -> SpecError:
     first = max(errors, key=lambda e: len(_field_path(e["loc"])))
     if any(e["type"] == "extra_forbidden" for e in errors):
         first = next(e for e in errors if e["type"] == "extra_forbidden")
-    path = _field_path(first["loc"])
     kind = first["type"]
     got = first.get("input")
+    if kind == "extra_forbidden":
+        parent = _field_path(first["loc"][:-1])
+        key = _quoted(first["loc"][-1], 60)
+        return SpecError(source, _field_path(first["loc"], key_last=True)[:120], f"unknown key {key}" + (f" in {parent}" if parent else ""))
+    path = _field_path(first["loc"])
     if kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
-        message = f"one of {expected} expected, got {got!r}"
+        message = f"one of {expected} expected, got {_quoted(got)}"
     elif kind in _EXPECT:
         message = _EXPECT[kind].format(**first.get("ctx", {}))
-        if kind not in ("missing", "extra_forbidden") and got is not None and not isinstance(got, (dict, list)):
-            message += f", got {got!r}"
-        if kind == "extra_forbidden":
-            parent, _, key = path.rpartition(".")
-            return SpecError(source, path, f"unknown key {key!r}" + (f" in {parent}" if parent else ""))
+        if kind != "missing" and got is not None and not isinstance(got, (dict, list)):
+            message += f", got {_quoted(got)}"
     else:
         message = first["msg"]
     return SpecError(source, path, message)
+
+
+def _quoted(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message quotes what was written, not 100 kB of it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _activation(value: Any) -> ActivationSpec:
@@ -1395,7 +1447,7 @@ def _layered_notation(notation: str, fail) -> str:
     """conv, pooling and rnn layers are written in the bracket or the δ notation (the other
     themes name the units of one dense network: Mazur's w5, the neuron theme's N_1)."""
     if notation not in ("bracket", "delta"):
-        raise fail("notation", f"bracket or delta for a network with conv2d, pooling or rnn layers, got {notation!r}")
+        raise fail("notation", f"bracket or delta for a network with conv2d, pooling or rnn layers, got {_quoted(notation)}")
     return notation
 
 
@@ -1512,7 +1564,10 @@ def _build(model: ProblemModel, source: str) -> Problem:
 
 
 #: an equation's left-hand side and a leaf's name: an identifier (Greek letters allowed)
-_NAME = re.compile(r"^[A-Za-z\u0370-\u03ff][A-Za-z\u0370-\u03ff0-9_]*$")
+#: a node's name: Latin or Greek letters (the 24 of the alphabet, capital and small, and ϑ ϕ ϖ ϵ ς:
+#: each has a LaTeX symbol, tracer.notation.graph), digits, _ — no accented or other letter
+#: (pdflatex could not set it in math)
+_NAME = re.compile(r"^[A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f5][A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f50-9_]*$")
 
 
 def _graph_problem(raw: dict, source: str) -> GraphProblem:
@@ -1533,9 +1588,9 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
         name, eq, expression = text.partition("=")
         name = name.strip()
         if not eq or "=" in expression:
-            raise SpecError(source, where, f"one equation NAME = EXPR expected, got {text!r}")
+            raise SpecError(source, where, f"one equation NAME = EXPR expected, got {_quoted(text)}")
         if not _NAME.match(name) or name.startswith("_"):
-            raise SpecError(source, where, f"the left-hand side must be a name (letters, digits, _), got {name!r}")
+            raise SpecError(source, where, f"the left-hand side must be a name (Latin or Greek letters, digits, _), got {_quoted(name)}")
         if not expression.strip():
             raise SpecError(source, where, f"an expression expected after '{name} ='")
         if name in defined:
@@ -1545,21 +1600,21 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
     values: list[tuple[str, float]] = []
     for name, value in graph.values.items():
         if not _NAME.match(name) or name.startswith("_"):
-            raise SpecError(source, f"graph.values.{name}", "a name expected (letters, digits, _)")
+            raise SpecError(source, f"graph.values.{name}", "a name expected (Latin or Greek letters, digits, _)")
         if name in defined:
             raise SpecError(source, f"graph.values.{name}", f"{name} is computed by graph.equations[{defined[name]}]; only leaves have values")
         if not math.isfinite(value):
-            raise SpecError(source, f"graph.values.{name}", f"a finite number expected, got {value!r}")
+            raise SpecError(source, f"graph.values.{name}", f"a finite number expected, got {_quoted(value)}")
         values.append((name, float(value)))
     if graph.output not in defined:
         known = "a leaf" if graph.output in graph.values else "not defined"
-        raise SpecError(source, "graph.output", f"the output must be a node computed by an equation; {graph.output!r} is {known} (nodes: {', '.join(defined)})")
+        raise SpecError(source, "graph.output", f"the output must be a node computed by an equation; {_quoted(graph.output)} is {known} (nodes: {', '.join(defined)})")
     training = GraphTrainingSpec()
     if model.training is not None:
         t = model.training
         for k, name in enumerate(t.parameters):
             if name not in graph.values:
-                raise SpecError(source, f"training.parameters[{k}]", f"a leaf with a value expected (leaves: {', '.join(graph.values)}), got {name!r}")
+                raise SpecError(source, f"training.parameters[{k}]", f"a leaf with a value expected (leaves: {', '.join(graph.values)}), got {_quoted(name)}")
         if len(set(t.parameters)) != len(t.parameters):
             raise SpecError(source, "training.parameters", "a leaf is named twice")
         if t.steps > MAX_GRAPH_STEPS:
@@ -1680,7 +1735,7 @@ def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Q
             key = None
         if key not in known:
             example = ", ".join(str(q) for q in sorted(known)[:4])
-            raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {name!r}")
+            raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {_quoted(name)}")
         out.append(key)
     return tuple(out)
 

@@ -8,8 +8,8 @@ so that a command reads as: load, solve, render, write.
 
 from __future__ import annotations
 
+import json
 import math
-
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -18,7 +18,9 @@ import click
 
 from tracer.core.derive import solve
 from tracer.core.solution import Solution
-from tracer.spec import Problem, SpecError, load
+from tracer.files import FileRefused, overwritten_input, write_atomically
+from tracer.render.user_text import describe_unsettable, unsettable
+from tracer.spec import Problem, SpecError, load, one_line
 
 #: the problem files `tracer new` copies: tracer/examples in a wheel, else the source tree's
 _PACKAGED_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -32,8 +34,17 @@ def on_error(message: str, code: int = 2, command: str | None = None) -> NoRetur
     command's own prefix: ``tracer diff: EXPR: unknown function 'foo' at column 3``.
     """
     prefix = f"tracer {command}" if command else "tracer"
-    click.echo(f"{prefix}: {message}", err=True)
+    click.echo(one_line(f"{prefix}: {message}", 299), err=True)  # one line, under 300 characters, whatever the cause
     sys.exit(code)
+
+
+def json_text(data, source: str) -> str:
+    """``data`` as JSON, never with NaN or Infinity (not JSON; a strict reader fails on them): a
+    number that is not finite has been refused as bad input before this, so one here is exit 2."""
+    try:
+        return json.dumps(data, indent=1, allow_nan=False)
+    except ValueError:
+        on_error(f"{source}: the result holds a number that is not finite (no JSON for it); use smaller numbers", 2)
 
 
 def examples_dir() -> Path:
@@ -55,7 +66,8 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
     except SpecError as err:  # a graph's equations read as a whole: a name, a cycle, 1/0 at the given values
         on_error(str(err), 2)
     except (ValueError, ZeroDivisionError, OverflowError) as err:
-        on_error(f"{problem.source}: the computation failed: {err}", 2)
+        cause = "a number out of range" if isinstance(err, (ZeroDivisionError, OverflowError)) else str(err)
+        on_error(f"{problem.source}: the computation failed ({cause}){_largest_input(problem)}; use smaller numbers", 2)
     failed = verification_failure(problem, solution) or non_finite_result(problem, solution)
     if failed is not None:
         on_error(*failed)
@@ -171,18 +183,90 @@ def _largest_input(problem) -> str:
     return f" (the largest given number: {name} = {value:g})"
 
 
+#: the file names each output format is written under; a name with another format's suffix
+#: (``-f pdf -o x.tex``, ``-f json -o x.md``) or a problem file's (``.yaml``) is refused
+SUFFIXES = {"text": (".txt",), "md": (".md", ".markdown"), "tex": (".tex",), "pdf": (".pdf",),
+            "html": (".html", ".htm"), "json": (".json",)}
+_INPUT_SUFFIXES = (".yaml", ".yml")
+
+
+def refuse_contradicting_suffix(out: str | None, fmt: str, command: str | None = None) -> None:
+    """Exit 2 when ``-o``'s suffix is another format's (or a problem file's). A PDF must be
+    named ``.pdf``: its LaTeX source is written beside it under the same stem, ``.tex``."""
+    if out is None or out == "-":
+        if fmt == "pdf" and out == "-":
+            on_error("-o -: a PDF is not written to stdout; give -o NAME.pdf", 2, command)
+        return
+    suffix = Path(out).suffix.lower()
+    if fmt == "pdf":
+        if suffix != ".pdf":
+            on_error(f"-o {out}: -f pdf writes NAME.pdf (and its LaTeX as NAME.tex beside it); "
+                     f"give -o {Path(out).with_suffix('.pdf')}" + (f" or -f {_format_of(suffix)}" if _format_of(suffix) else ""), 2, command)
+        return
+    owner = _format_of(suffix)
+    if suffix in _INPUT_SUFFIXES:
+        on_error(f"-o {out}: a {suffix} name for -f {fmt}, but no format writes YAML; give a {SUFFIXES[fmt][0]} name", 2, command)
+    if owner is not None and owner != fmt:
+        on_error(f"-o {out}: a {suffix} name contradicts -f {fmt}; give a {SUFFIXES[fmt][0]} name, or -f {owner}", 2, command)
+
+
+def _format_of(suffix: str) -> str | None:
+    return next((fmt for fmt, suffixes in SUFFIXES.items() if suffix in suffixes), None)
+
+
+def refuse_overwriting_inputs(outputs, inputs, command: str | None = None) -> None:
+    """Exit 2 when a file about to be written is one of the inputs (the same path, a symbolic
+    or hard link to it): ``tracer solve in.yaml -o in.yaml`` would replace the problem file."""
+    clash = overwritten_input([o for o in outputs if o is not None], [i for i in inputs if i is not None])
+    if clash is not None:
+        out, given = clash
+        same = "" if str(out) == str(given) else " (the same file)"
+        on_error(f"-o {out}: that is the input file {given}{same}; writing there would replace it — choose another output name", 2, command)
+
+
+def warn_unsettable(problem, file: str | None = None) -> None:
+    """One warning line on stderr when the problem's own text that reaches LaTeX (its title, its
+    file name) holds characters pdflatex cannot set: the PDF shows each as its code point."""
+    for field, text in (("title", getattr(problem, "title", "")), ("file name", file or getattr(problem, "source", ""))):
+        chars = unsettable(text)
+        if chars:
+            click.echo(f"tracer: warning: {getattr(problem, 'source', '') or file}: {field}: pdflatex cannot set "
+                       f"{describe_unsettable(chars, 5)}; the PDF shows each as [U+XXXX] (md and html keep them)", err=True)
+
+
+def write_file(path: str | Path, data: str | bytes, command: str | None = None, announce: bool = True) -> Path:
+    """``data`` written to ``path`` atomically (tracer.files): a temporary file beside it, then
+    renamed over it, so an interrupted run leaves the old file whole; missing folders are
+    created. Exit 2 with ``tracer: PATH: cannot write (…)`` when it cannot be written."""
+    try:
+        created = [str(p) for p in _missing_folders(Path(path))]
+        write_atomically(path, data)
+    except FileRefused as err:
+        on_error(f"-o: {path}: {err}" if command else f"{path}: {err}", 2, command)
+    if announce:
+        click.echo(f"wrote {path}" + (f" (created the folder {created[-1]})" if created else ""), err=True)
+    return Path(path)
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, outermost first (what writing will create)."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists() or parent == parent.parent:
+            break
+        missing.append(parent)
+    return missing[::-1]
+
+
 def write_output(text: str, out: str | None, command: str | None = None) -> None:
     """``text`` to stdout (no ``-o`` or ``-o -``) or to the file ``out``; exit 2 when it cannot be written.
 
-    On stdout a final newline is added only when ``text`` lacks one. The message of
-    a failed write is ``tracer: OUT: cannot write (…)``, or with ``command``
+    On stdout a final newline is added only when ``text`` lacks one. The file is written
+    atomically and its missing folders created (:func:`write_file`). The message of a
+    failed write is ``tracer: OUT: cannot write (…)``, or with ``command``
     ``tracer diff: -o: OUT: cannot write (…)``.
     """
     if out is None or out == "-":
         click.echo(text, nl=not text.endswith("\n"))
         return
-    try:
-        Path(out).write_text(text, encoding="utf-8")
-    except OSError as err:
-        on_error(f"-o: {out}: cannot write ({err.strerror})" if command else f"{out}: cannot write ({err.strerror})", 2, command)
-    click.echo(f"wrote {out}", err=True)
+    write_file(out, text, command)
