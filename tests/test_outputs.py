@@ -203,3 +203,18 @@ def test_a_class_answers_fifo_is_refused_at_once(problem, tmp_path):
     fifo = _fifo(tmp_path, "class.csv")
     result = run("grade", "set", str(fifo))
     assert result.exit_code == 2 and "a FIFO (named pipe), not a regular file" in one_line(result)
+
+
+def test_without_f_the_output_name_gives_the_format(tmp_path):
+    """`tracer solve p.yaml -o notes.md` writes Markdown (as pandoc reads -o), `-o x.json` JSON;
+    a name no format owns, and stdout, stay text."""
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    problem = Path(__file__).resolve().parent.parent / "examples" / "mazur.yaml"
+    runner = CliRunner()
+    for name, start in (("notes.md", "---"), ("x.json", "{"), ("x.txt", "A step-by-step"), ("x.out", "A step-by-step")):
+        done = runner.invoke(cli, ["solve", str(problem), "-o", str(tmp_path / name)])
+        assert done.exit_code == 0, done.output
+        assert (tmp_path / name).read_text(encoding="utf-8").startswith(start), name

@@ -210,6 +210,15 @@ def refuse_contradicting_suffix(out: str | None, fmt: str, command: str | None =
         on_error(f"-o {out}: a {suffix} name contradicts -f {fmt}; give a {SUFFIXES[fmt][0]} name, or -f {owner}", 2, command)
 
 
+def format_for(fmt: str | None, out: str | None, allowed) -> str:
+    """``-f``, or when it is not given the format ``-o``'s suffix names (``-o notes.md``: md, as
+    pandoc reads it), else text."""
+    if fmt is not None:
+        return fmt
+    named = _format_of(Path(out).suffix.lower()) if out and out != "-" else None
+    return named if named in allowed else "text"
+
+
 def _format_of(suffix: str) -> str | None:
     return next((fmt for fmt, suffixes in SUFFIXES.items() if suffix in suffixes), None)
 

@@ -16,6 +16,7 @@ from tracer.cli.common import (
     json_text,
     load_problem,
     on_error,
+    format_for,
     refuse_contradicting_suffix,
     refuse_overwriting_inputs,
     solve_problem,
@@ -37,8 +38,8 @@ NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_SOLVE), default="text", show_default=True,
-              help="text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), html (one self-contained page, math as MathML, nothing fetched), json (docs/spec.md §5).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_SOLVE), default=None,
+              help="Default: the format -o's suffix names (.md, .tex, .pdf, .html, .json), else text. text (terminal), md (Markdown + MathJax), tex (LaTeX handout), pdf (compiled handout; without -o, FILE's name with .pdf in the current folder), html (one self-contained page, math as MathML, nothing fetched), json (docs/spec.md §5).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (for pdf: default FILE.pdf here).")
 @click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the file's `notation:` for md/tex/pdf, canonical names for text; in text a theme gives the source's plain names where it has them: Mazur's w5, out_h1, E_total).")
 @click.option("--detail", type=click.Choice(["brief", "standard", "full"]), default="standard", show_default=True,
@@ -61,6 +62,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
       tracer solve examples/mazur.yaml -f json -o mazur.json
       tracer solve examples/mazur.yaml --detail full --digits 6
     """
+    fmt = format_for(fmt, out, FORMATS_SOLVE)
     if fmt == "pdf" and not out:
         out = Path(file).with_suffix(".pdf").name  # hw3.yaml → ./hw3.pdf, as `latex hw3.tex` would
     refuse_overwriting_inputs(_written_by_solve(out, fmt), [file])
