@@ -8,6 +8,7 @@ import dataclasses
 import io
 import math
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -393,7 +394,10 @@ def test_sheet_has_the_diagram_one_variant_per_page_and_what_to_carry(tmp_path):
     assert r"$w_{5} = 0.55$" in v1  # the drawn weight on its edge, as the worked solution draws it
     assert "carrying every intermediate to at least 4" in tex
     md = (tmp_path / "questions.md").read_text()
-    assert md.count("```mermaid") == 3 and '"w_5 = 0.55"' in md
+    assert "mermaid" not in md and [f"network-{n}.svg" for n in (1, 2, 3)] == re.findall(r"!\[The network of variant \d\]\((network-\d\.svg)\)", md)
+    figure = (tmp_path / "network-1.svg").read_text()
+    assert figure.startswith("<?xml") and "<svg" in figure and "<mi>w</mi>" in figure and "<mn>0.55</mn>" in figure  # w_5 = 0.55 on its edge
+    assert "pagetitle:" not in (tmp_path / "key.md").read_text()  # a worked solution inside the key has no front matter of its own
     answers = (tmp_path / "key-answers.md").read_text()
     rows = [line.split(" | ") for line in answers.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
     assert rows[0] == ["| 1", "1", "`dloss/dW2[1,1]`", "0.08242", "±0.000068", "d |"]

@@ -12,7 +12,7 @@ import click
 from tracer.cli.common import load_problem, on_error, solve_problem
 from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
-from tracer.render.quiz import Finisher, SetInfo, answers_csv, answers_key, canvas, key, moodle, sheet
+from tracer.render.quiz import Finisher, SetInfo, answers_csv, answers_key, canvas, figures, key, moodle, sheet
 from tracer.spec import GraphProblem, SpecError
 from tracer.teach.check import MIN_DIGITS, check as run_check, load_claim_set, report_json, report_text
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
@@ -45,7 +45,8 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
 
     \b
     Files written to DIR (-o):
-      questions.md / questions.tex   the question sheet (seed and file printed on it)
+      questions.md / questions.tex   the question sheet (seed and file printed on it);
+                                     network-N.svg beside the md: variant N's network
       key.md / key.tex               the solution key: answers, each wrong option's mistake,
                                      the worked solution of every variant
       key-answers.md / .tex          the answers only: per variant answer, tolerance, choice
@@ -101,6 +102,8 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
 
     if "md" in wanted:
         write("questions.md", sheet(variants, info, "md"))
+        for name, figure in figures(variants).items():  # the sheet's network figures, beside it
+            write(name, figure)
         write("key.md", key(variants, info, "md"))
     if "tex" in wanted or "pdf" in wanted:
         write("questions.tex", sheet(variants, info, "tex"))

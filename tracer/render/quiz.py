@@ -24,6 +24,7 @@ from tracer.teach.mistakes import MISTAKES
 from tracer.core import keys
 from tracer.teach.quiz import QuizSpec, Variant, decimal_text
 from tracer.teach.rounding import round_up
+from tracer.render import network
 from tracer.render.document import diagram_view, environment, optimizer_view, printer_for, render, statement_view
 
 LETTERS = "abcdefgh"
@@ -65,8 +66,11 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     variant.documents["labels_tex"] = [_label(solution.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
     variant.documents["statement_md"] = _statement(variant, "md")
     variant.documents["statement_tex"] = _statement(variant, "tex")
-    # the network as the worked solutions draw it (the same view, the same partial template)
-    variant.documents["diagram"] = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
+    # the network as the worked solutions draw it (the same view: TikZ in the tex, the web page's SVG in md and html)
+    diagram = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
+    variant.documents["diagram"] = diagram
+    if diagram is not None:
+        variant.documents["diagram_svg"] = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(network.svg(diagram, standalone=True)) + "\n"
     variant.solution = None  # the key is rendered; do not ship the solution back
 
 
@@ -84,7 +88,9 @@ class Finisher:
 
 
 def _demote_markdown(md: str) -> str:
-    """A solution document inside the key: its headings one level (two #) lower."""
+    """A solution document inside the key: without its front matter (the key has the page's), its
+    headings one level (two #) lower."""
+    md = re.sub(r"\A---\n.*?\n---\n\n?", "", md, count=1, flags=re.S)
     return re.sub(r"^(#{1,4}) ", lambda m: "##" + m.group(1) + " ", md, flags=re.M)
 
 
@@ -182,7 +188,19 @@ def _variant_view(variant: Variant, info: SetInfo, fmt_: str) -> dict:
         "solution_md": variant.documents.get("md", ""),
         "solution_tex": variant.documents.get("tex_body", ""),
         "diagram": variant.documents.get("diagram"),
+        # md: the network's SVG in a file beside the sheet (GitHub shows no inline <svg>; pandoc and GitHub show an image)
+        "diagram_file": figure_name(variant) if variant.documents.get("diagram_svg") else "",
     }
+
+
+def figure_name(variant: Variant) -> str:
+    """The file, beside the Markdown sheet, of a variant's network figure."""
+    return f"network-{variant.number}.svg"
+
+
+def figures(variants: list[Variant]) -> dict[str, str]:
+    """The Markdown sheet's figures: file name → SVG text, one per variant that has a diagram."""
+    return {figure_name(v): v.documents["diagram_svg"] for v in variants if v.documents.get("diagram_svg")}
 
 
 def _context(variants: list[Variant], info: SetInfo, fmt_: str) -> dict:
