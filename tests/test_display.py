@@ -26,7 +26,7 @@ def _html_format() -> bool:
 
 def test_a_solution_shows_its_markdown_and_its_equations(mazur):
     md = mazur._repr_markdown_()
-    assert md.startswith('---\ntitle: "A step-by-step backpropagation example (Mazur)"\n---\n\n# A step-by-step backpropagation example') and "0.0821670406" in md
+    assert md.startswith('---\npagetitle: "A step-by-step backpropagation example (Mazur)"\n---\n\n# A step-by-step backpropagation example') and "0.0821670406" in md
     tex = mazur._repr_latex_()
     assert r"\documentclass" not in tex and r"\usepackage" not in tex
     assert tex.count("$$") % 2 == 0 and r"\tag{10}" in tex
