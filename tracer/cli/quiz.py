@@ -17,7 +17,7 @@ from tracer.spec import GraphProblem, SpecError
 from tracer.teach.check import MIN_DIGITS, check as run_check, load_claim_set, report_json, report_text
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
-QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
+QUIZ_FORMATS = ("md", "tex", "pdf", "html", "csv", "moodle", "qti", "key-answers")
 
 
 @click.command()
@@ -26,7 +26,7 @@ QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
 @click.option("--seed", "-s", type=int, default=1, show_default=True, help="Random seed: the same seed gives the same set.")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), default="quiz", show_default=True, help="Directory for the files.")
 @click.option("--formats", default="md,tex,csv,moodle,qti,key-answers", show_default=True,
-              help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), csv (answer key), moodle (Moodle XML), "
+              help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), html (the sheet and the key as web pages), csv (answer key), moodle (Moodle XML), "
                    "qti (Canvas QTI 1.2 zip), key-answers (the answers-only key, md and tex).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: every core).")
 def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None) -> None:
@@ -55,6 +55,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
                                      a category per variant and question kind (Moodle XML)
       canvas.zip                     the same questions as Canvas QTI 1.2 (Import → QTI .zip)
       questions.pdf / key.pdf        with --formats ...,pdf
+      questions.html / key.html      with --formats ...,html: web pages (MathML, the networks inline)
     \b
     Example:
       tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
@@ -71,7 +72,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     graph = isinstance(problem, GraphProblem)
     started = time.perf_counter()
     try:
-        documents = tuple(f for f, wanted_by in (("md", ("md",)), ("tex", ("tex", "pdf"))) if any(w in wanted for w in wanted_by))
+        documents = tuple(f for f, wanted_by in (("md", ("md",)), ("tex", ("tex", "pdf")), ("html", ("html",))) if any(w in wanted for w in wanted_by))
         finish = Finisher(spec.digits, documents, graph_quiz.finish_variant if graph else None)
         variants = generate(problem, count, seed, finish=finish, jobs=jobs, progress=stderr_progress)
     except SpecError as err:
@@ -108,6 +109,9 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     if "tex" in wanted or "pdf" in wanted:
         write("questions.tex", sheet(variants, info, "tex"))
         write("key.tex", key(variants, info, "tex"))
+    if "html" in wanted:
+        write("questions.html", sheet(variants, info, "html"))
+        write("key.html", key(variants, info, "html"))
     if "key-answers" in wanted:
         write("key-answers.md", answers_key(variants, info, "md"))
         write("key-answers.tex", answers_key(variants, info, "tex"))

@@ -584,6 +584,7 @@ def render(
     form: str = "scalar",
     only: list[str] | None = None,
     diagram_file: str | None = None,
+    anchor: str | None = None,
 ) -> str:
     """A whole document in ``text``, ``md``, ``tex`` or ``html``.
 
@@ -592,6 +593,8 @@ def render(
     ``form="matrix"`` writes the layer-by-layer matrix (δ) form instead of one equation
     per scalar; ``only`` keeps, of the scalar form, just what the named parameters'
     gradients and updates need (``["W2", "b2"]`` or ``["dloss/dW1[1,1]"]``).
+    ``anchor`` (html): not a page but its content, every id starting with it (``"v3-"``): one
+    variant's worked solution in a quiz key.
     """
     keep = _kept(solution, only) if only else None
     if fmt_ == "text":
@@ -633,12 +636,21 @@ def render(
     if fmt_ == "html":  # not escaped here: the page environment escapes every string it writes
         view["statement"] = statement_view(solution.problem, printer, lambda s: s)
         diagram = diagram_view(solution, printer)
-        view["diagram_svg"] = network.svg(diagram) if diagram is not None else ""
+        ids = svg_id(anchor)
+        view["diagram_svg"] = network.svg(diagram, id_prefix=f"{ids}network") if diagram is not None else ""
         layout_ = view.pop("unrolled", None)
-        view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix="unrolled")) if layout_ is not None else ""
+        view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix=f"{ids}unrolled")) if layout_ is not None else ""
         view["mathml"] = equation_mathml(_equations(view), lambda: _text_equations(solution, detail, digits, keep, form))
+        if anchor is not None:
+            return environment("page").get_template("_solution_body.html.j2").render(**view, anchor=anchor)
         return environment("page").get_template("solution.html.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
+
+
+def svg_id(anchor: str | None) -> str:
+    """The start of an inline SVG's ids (its arrowhead's) for a page's content with ids starting
+    with ``anchor``: ``"v3-"`` → ``"v3"`` (SVG ids here are [A-Za-z0-9]+)."""
+    return "".join(ch for ch in (anchor or "") if ch.isascii() and ch.isalnum())
 
 
 def network_figure(solution: Solution, *, notation: str | None = None, digits: int = DEFAULT_DIGITS) -> str | None:

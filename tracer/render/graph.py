@@ -19,7 +19,7 @@ from tracer.core.keys import Quantity
 from tracer.core.solution import GraphNode, GraphSolution, Step
 from tracer.notation import graph as graph_names
 from tracer.render import circuit
-from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, verification_view
+from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, svg_id, verification_view
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, yaml_quoted
 from tracer.render.views import StepView
 
@@ -141,8 +141,9 @@ def equation_lines(solution: GraphSolution, p: Printer, escape) -> list[dict[str
     return out
 
 
-def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard", digits: int = DEFAULT_DIGITS) -> str:
-    """A graph problem's whole document in ``text``, ``md``, ``tex`` or ``html``."""
+def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard", digits: int = DEFAULT_DIGITS, anchor: str | None = None) -> str:
+    """A graph problem's whole document in ``text``, ``md``, ``tex`` or ``html``; ``anchor`` (html):
+    the page's content only, every id starting with it (one variant of a quiz key)."""
     dialect = "text" if fmt == "text" else "latex"
     p = printer(dialect, digits)
     # html: the environment escapes every string; only an equation the file writes (not derived)
@@ -186,10 +187,12 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
     if fmt == "html":
         layout = circuit_view(solution, min(digits, CIRCUIT_DIGITS))
         view["circuit_digits"] = min(digits, CIRCUIT_DIGITS)
-        view["circuit_svg"] = Markup(circuit.svg(layout)) if layout is not None else ""
+        view["circuit_svg"] = Markup(circuit.svg(layout, id_prefix=f"{svg_id(anchor)}circuit")) if layout is not None else ""
         equations = [eq for step in steps for section in step.sections for eq in section.equations]
         equations += [eq for section in closing for eq in section.equations]
         view["mathml"] = equation_mathml(equations, lambda: _text_equations(solution, detail, digits))
+        if anchor is not None:
+            return environment("page").get_template("_graph_body.html.j2").render(**view, anchor=anchor)
         return environment("page").get_template("graph.html.j2").render(**view)
     template = {"text": "graph.txt.j2", "md": "graph.md.j2", "tex": "graph.tex.j2"}[fmt]
     return environment("tex" if fmt == "tex" else "text").get_template(template).render(**view)

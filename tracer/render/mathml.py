@@ -67,9 +67,31 @@ def fragment(latex: str) -> str:
                 before = children[k - 1]
                 if before.tag == f"{_NS}mo" and before.get("form") != "postfix" and before.text not in (")", "]", "|"):
                     child.set("form", "prefix")
+    _primes(root)
     match = _OUTER.match(ET.tostring(root, encoding="unicode"))
     assert match is not None, converted
     return match.group(1)
+
+
+def _primes(root: ET.Element) -> None:
+    """``f'`` is ``<msup><mi>f</mi><mi>′</mi></msup>`` from latex2mathml: the prime, a raised glyph
+    already, raised once more (an accent over the f). Set it beside its base, as TeX's f′ looks."""
+    for parent in root.iter():
+        for k, child in reversed(list(enumerate(parent))):  # from the end: an insertion moves what follows
+            if child.tag != f"{_NS}msup" or len(child) != 2:
+                continue
+            script = child[1]
+            while script.tag == f"{_NS}mrow" and len(script) == 1:
+                script = script[0]
+            if script.tag in (f"{_NS}mi", f"{_NS}mo") and (script.text or "").strip() in ("\u2032", "\u2033") and not len(script):
+                prime = ET.Element(f"{_NS}mo", {"lspace": "0", "rspace": "0"})
+                prime.text = script.text.strip()
+                prime.tail = child.tail
+                base = child[0]
+                base.tail = None
+                parent.remove(child)
+                parent.insert(k, prime)
+                parent.insert(k, base)
 
 
 def _checked(converted: str, latex: str) -> ET.Element:

@@ -12,6 +12,8 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from markupsafe import Markup
 from typing import Callable
 
 from tracer import notation
@@ -63,15 +65,23 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     if "tex" in formats:
         tex = render(solution, "tex", digits=max(digits, KEY_DIGITS))
         variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(tex)
+    if "html" in formats:  # the worked solution as the web page's content, its ids apart from the other variants'
+        variant.documents["html"] = render(solution, "html", digits=max(digits, KEY_DIGITS), anchor=variant_anchor(variant))
     variant.documents["labels_tex"] = [_label(solution.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
     variant.documents["statement_md"] = _statement(variant, "md")
     variant.documents["statement_tex"] = _statement(variant, "tex")
+    variant.documents["statement_html"] = _statement(variant, "html")
     # the network as the worked solutions draw it (the same view: TikZ in the tex, the web page's SVG in md and html)
     diagram = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
     variant.documents["diagram"] = diagram
     if diagram is not None:
         variant.documents["diagram_svg"] = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(network.svg(diagram, standalone=True)) + "\n"
     variant.solution = None  # the key is rendered; do not ship the solution back
+
+
+def variant_anchor(variant: Variant) -> str:
+    """The start of every id of a variant's worked solution in the html key: ``v3-`` (``#v3-eq-12``)."""
+    return f"v{variant.number}-"
 
 
 class Finisher:
@@ -106,7 +116,8 @@ def _tex_parts(tex: str) -> tuple[str, str]:
 
 def _statement(variant: Variant, fmt_: str) -> dict:
     printer = printer_for(variant.problem, "latex", None, 9)
-    view = statement_view(variant.problem, printer, escape_tex if fmt_ == "tex" else escape_markdown)
+    escape = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: text)  # html: the page environment escapes
+    view = statement_view(variant.problem, printer, escape)
     view["learning_rate"] = printer.number(variant.problem.training.learning_rate)
     view["rate"] = printer.names.rate
     view["matrices"], view["parameters"] = parameter_blocks(variant.problem, printer)
@@ -187,6 +198,8 @@ def _variant_view(variant: Variant, info: SetInfo, fmt_: str) -> dict:
         "questions": _question_views(variant, info, fmt_),
         "solution_md": variant.documents.get("md", ""),
         "solution_tex": variant.documents.get("tex_body", ""),
+        "solution_html": Markup(variant.documents.get("html", "")),  # rendered by the page environment, escaped there
+        "anchor": variant_anchor(variant),
         "diagram": variant.documents.get("diagram"),
         # md: the network's SVG in a file beside the sheet (GitHub shows no inline <svg>; pandoc and GitHub show an image)
         "diagram_file": figure_name(variant) if variant.documents.get("diagram_svg") else "",
@@ -204,7 +217,7 @@ def figures(variants: list[Variant]) -> dict[str, str]:
 
 
 def _context(variants: list[Variant], info: SetInfo, fmt_: str) -> dict:
-    esc = escape_tex if fmt_ == "tex" else escape_markdown
+    esc = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: text)  # html: the page environment escapes
     return {
         "title": esc(info.title or "Backpropagation"),
         "file": esc(info.file),
@@ -227,12 +240,25 @@ def _optimizer(variants: list[Variant]) -> dict | None:
     return optimizer_view(problem, printer_for(problem, "latex", None, 9))
 
 
+def _html_context(variants: list[Variant], info: SetInfo) -> dict:
+    """The web page's context: the network of each variant drawn inline (its ids apart from the others')."""
+    context = _context(variants, info, "html")
+    for view in context["variants"]:
+        diagram = view["diagram"]
+        view["diagram_svg"] = network.svg(diagram, id_prefix=f"v{view['number']}network") if diagram is not None else ""
+    return context
+
+
 def sheet(variants: list[Variant], info: SetInfo, fmt_: str) -> str:
+    if fmt_ == "html":
+        return environment("page").get_template("quiz_sheet.html.j2").render(**_html_context(variants, info))
     ext = "md" if fmt_ == "md" else "tex"
     return environment(ext).get_template(f"quiz_sheet.{ext}.j2").render(**_context(variants, info, fmt_))
 
 
 def key(variants: list[Variant], info: SetInfo, fmt_: str) -> str:
+    if fmt_ == "html":
+        return environment("page").get_template("quiz_key.html.j2").render(**_html_context(variants, info))
     ext = "md" if fmt_ == "md" else "tex"
     return environment(ext).get_template(f"quiz_key.{ext}.j2").render(**_context(variants, info, fmt_))
 
