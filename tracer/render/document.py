@@ -488,7 +488,7 @@ def _elided(values: list[str], ellipsis: str, show: int = 8) -> list[str]:
 
 
 def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> dict | None:
-    """Node positions and labelled edges for a TikZ (or Mermaid) drawing; None when too wide.
+    """Node positions and labelled edges for the figure (TikZ, or the web page's SVG); None when too wide.
 
     As source 002's figure: inputs on the left, a column per layer, each unit named in
     the theme's notation, each weight's name and value on its edge (near its start,
@@ -514,7 +514,7 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
             if tex_width(unit.latex()) > 2.6 and unit.sup:
                 unit = unit.without_sup()  # N_1^{output} → N_1: the unit, as the neuron theme's figure names it
             y = step_y * ((n - 1) / 2 - (j - 1))  # unit 1 on top, each layer centred
-            nodes.append({"id": f"n{l}_{j}", "x": round(step_x * l, 3), "y": round(y, 3), "label": unit.latex(), "plain": _mermaid(unit.plain())})
+            nodes.append({"id": f"n{l}_{j}", "x": round(step_x * l, 3), "y": round(y, 3), "label": unit.latex()})
         if l == 0:
             continue
         layer = problem.layers[l - 1]  # type: ignore[attr-defined]
@@ -536,7 +536,6 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
                         "target": f"n{l}_{j}",
                         "label": weight.latex(),
                         "value": printer.number(params[name]),
-                        "plain": _mermaid(weight.plain()),
                         # a level edge has its label in the middle; a slanted one near its start,
                         # on the side away from the edges it crosses
                         "pos": _label_pos(i, j, sizes[l - 1], sizes[l], rise),
@@ -564,11 +563,6 @@ def _label_pos(i: int, j: int, sources: int, targets: int, rise: float) -> float
     if abs(rise) < 1e-9:
         return 0.5
     return 0.78  # near the target: the edges into one unit arrive in order, their labels stacked
-
-
-def _mermaid(label: str) -> str:
-    """A plain label inside a Mermaid string, which a double quote would end."""
-    return label.replace('"', "'")
 
 
 # ---------------------------------------------------------------------------
