@@ -69,6 +69,10 @@ def test_diff_and_descend_display_themselves():
     assert "| $3$ | $-2.048$ |" in e._repr_markdown_()
     both = tracer.descend("x^2", start="x=-4", lr=0.1, steps=3, optimizer="sgd,momentum", beta=0.9)
     assert len(both.runs) == 2 and both.runs[1].final.point[0] == pytest.approx(-0.248, abs=1e-12)  # v: −8, −13.6, −15.92; x: −3.2, −1.84, −0.248
+    for result in (d, e, both):  # in a notebook: the web page (tracer diff/descend -f html)
+        page = result._repr_html_()
+        assert page.startswith("<!DOCTYPE html>") and 'id="eq-1"' in page and page == result.render("html")
+    assert both._repr_html_().count("<svg") == 1
 
 
 def test_import_tracer_loads_no_renderer():
