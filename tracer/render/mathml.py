@@ -54,7 +54,8 @@ def fragment(latex: str) -> str:
             continue
         # Chromium sets a stretchy fence around one line of math a space apart from it, "( −4 )":
         # a fence stretches only around something taller than a line (a fraction, a matrix, a sum's limits)
-        tall = any(e.tag in _TALL for child in fenced if child not in fences for e in child.iter())
+        tall = any(e.tag in _TALL and "true" not in (e.get("accent"), e.get("accentunder"))  # a hat over ŷ is no taller than y
+                   for child in fenced if child not in fences for e in child.iter())
         for mo in fences:
             mo.set("lspace", "0")
             mo.set("rspace", "0")
