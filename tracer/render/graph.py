@@ -58,7 +58,9 @@ def _gate(node: GraphNode, p: Printer) -> tuple[str, str] | tuple[None, None]:
         if c == 0.5:
             return r"\sqrt{\cdot}", "√"
         exponent = p.number(c)
-        return rf"x^{{{exponent}}}", f"x^{exponent}"
+        integer = exponent != "" and all(ch in "0123456789−-" for ch in exponent)
+        # plain text (the SVG's gate): an integer exponent raised, x², x⁻³; x^1.5 stays as written
+        return rf"x^{{{exponent}}}", f"x{exponent.translate(_SUPERSCRIPT)}" if integer else f"x^{exponent}"
     symbols = {
         "max": (r"\max", "max"), "min": (r"\min", "min"), "sigmoid": (r"\sigma", "σ"), "tanh": (r"\tanh", "tanh"),
         "relu": (r"\mathrm{ReLU}", "ReLU"), "softplus": (r"\mathrm{softplus}", "softplus"), "arctan": (r"\arctan", "arctan"),
@@ -68,6 +70,10 @@ def _gate(node: GraphNode, p: Printer) -> tuple[str, str] | tuple[None, None]:
         return symbols[kind]
     names = printer("latex", p.digits).names
     return names.quantity(node.key), node.key.name  # a compound equation: the gate is named by its node  # type: ignore[operator]
+
+
+#: an integer exponent in plain text, raised: x², x⁻¹
+_SUPERSCRIPT = str.maketrans("0123456789−-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
 
 
 def fmt_text_operand(value: float, p: Printer) -> str:
