@@ -85,7 +85,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     directory = Path(out)
     if directory.exists() and not directory.is_dir():
         on_error(f"-o {out}: a file, not a folder; give the folder the quiz's files go to", 2)
-    refuse_overwriting_inputs(_written_by_quiz(directory, wanted), [file])
+    refuse_overwriting_inputs(_written_by_quiz(directory, wanted, count), [file])
     problem = load_problem(file)
     try:
         spec = parse_spec(problem)
@@ -137,9 +137,10 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     click.echo(f"{count} variants of {file} (seed {seed}) in {elapsed:.1f} s: " + ", ".join(str(p) for p in written), err=True)
 
 
-def _written_by_quiz(directory: Path, wanted: list[str]) -> list[Path]:
+def _written_by_quiz(directory: Path, wanted: list[str], count: int) -> list[Path]:
     """Every file ``tracer quiz --formats … -o DIR`` may write (checked against the input first)."""
-    names = {"md": ("questions.md", "key.md"), "tex": ("questions.tex", "key.tex"),
+    svgs = tuple(f"network-{n}.svg" for n in range(1, count + 1))  # the md sheet's, one per variant (a network's)
+    names = {"md": ("questions.md", "key.md", *svgs), "tex": ("questions.tex", "key.tex"), "html": ("questions.html", "key.html"),
              "pdf": ("questions.tex", "key.tex", "questions.pdf", "key.pdf", "questions.log", "key.log"),
              "key-answers": ("key-answers.md", "key-answers.tex"), "csv": ("answers.csv",), "moodle": ("moodle.xml",), "qti": ("canvas.zip",)}
     return [directory / name for f in wanted for name in names[f]]
