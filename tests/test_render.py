@@ -19,6 +19,7 @@ from tracer.notation import THEMES
 from tracer.core.solution import GraphSolution, refs_of
 from tracer.render.document import compile_pdf, render
 from tracer.render.graph import render_graph
+from tracer.render.user_text import escape_markdown_text
 
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
@@ -273,7 +274,7 @@ def test_markdown_title_block_carries_any_title(tmp_path):
     for md, expected in ((render(solve(loads(text)), "md"), title), (render_graph(graph, "md"), "Andrew Ng: J = 3(a + bc)")):
         head, block, body = md.split("---\n", 2)
         assert head == "" and body.startswith("\n# ")
-        assert yaml.safe_load(block) == {"pagetitle": escape_markdown(expected)}  # pandoc reads it as Markdown
+        assert yaml.safe_load(block) == {"pagetitle": escape_markdown_text(expected)}  # pandoc reads it as Markdown (no <span>: <title> is text)
         path = tmp_path / "t.md"
         path.write_text(md)
         run = subprocess.run(["pandoc", "-s", "-f", "markdown-smart", "-t", "html", "--mathml", "--fail-if-warnings", str(path)], capture_output=True, text=True)

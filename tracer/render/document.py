@@ -37,7 +37,7 @@ from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
-from tracer.render.user_text import escape_mathjax_html
+from tracer.render.user_text import escape_markdown_text, escape_mathjax_html
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
 DETAILS = ("brief", "standard", "full")
@@ -621,8 +621,8 @@ def render(
         view = DocumentBuilder(solution, printer, detail, keep=keep).build()
     if fmt_ in ("md", "tex"):
         escape = escape_markdown if fmt_ == "md" else escape_tex  # text from the problem file is inert in the document
+        view["title_yaml"] = yaml_quoted(escape_markdown_text(view["title"]))  # the page's name, which pandoc reads as Markdown
         view["title"] = escape(view["title"])
-        view["title_yaml"] = yaml_quoted(view["title"])  # the title block pandoc reads as Markdown
         view["description"] = escape(view["description"])
         view["notes"] = [escape(n) for n in view["notes"]]
         _escape_derivations(view, escape)

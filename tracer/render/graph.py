@@ -21,6 +21,7 @@ from tracer.notation import graph as graph_names
 from tracer.render import circuit
 from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, svg_id, verification_view
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, yaml_quoted
+from tracer.render.user_text import escape_markdown_text
 from tracer.render.views import StepView
 
 #: a circuit with more nodes than this is not drawn (the table has every number)
@@ -164,7 +165,7 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
     view: dict[str, Any] = {
         "title": escape(problem.title or "A computational graph, step by step"),
         "description": escape(problem.describe()),
-        "title_yaml": yaml_quoted(escape(problem.title or "A computational graph, step by step")),  # md: the title block
+        "title_yaml": yaml_quoted(escape_markdown_text(problem.title or "A computational graph, step by step")),  # md: the page's name
         "notes": [escape(n) for n in solution.notes],
         "graph_equations": equation_lines(solution, p, (lambda s: rf"\text{{{escape_tex(s)}}}") if fmt == "html" else escape),
         "leaves": [{"name": p.target(n.key), "value": p.number(solution.steps[0].values[n.key])}
