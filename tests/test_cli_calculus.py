@@ -294,3 +294,35 @@ def test_e_as_a_variable():
 def test_an_undecidable_probe_point_is_no_traceback():
     out = ok("diff", "max(0, (x^(e))/(y^(e)))", "--wrt", "x")
     assert "∂f/∂x = e·x^(e − 1)·H(x^e/y^e)/y^e" in out
+
+
+# ---------------------------------------------------------------------------
+# -f html: a page each (tests/test_html.py opens them in the browser)
+# ---------------------------------------------------------------------------
+
+
+def test_diff_page_numbers_every_rule_and_links_it_to_the_rules_it_combines():
+    import re
+
+    page = ok("diff", "(2x^2 - 1)^3", "--at", "x=1", "-f", "html")
+    assert page.startswith("<!DOCTYPE html>") and "<title>f(x) = (2·x^2 − 1)^3</title>" in page
+    # (1) the chain rule combines (2) the outer power rule and (3) the inner sum rule
+    eq1 = page.split('id="eq-1"')[1].split('id="eq-2"')[0]
+    assert "chain rule" in eq1 and re.findall(r'class="ref" href="(#eq-\d+)"', eq1) == ["#eq-2", "#eq-3"]
+    eq8 = page.split('id="eq-8"')[1]  # the value at x = 1, from the result (7)
+    assert "<mn>12</mn>" in eq8 and re.findall(r'class="ref" href="(#eq-\d+)"', eq8) == ["#eq-7"]
+    assert page.count('class="eq"') + page.count('class="eq indent-') == 8 and "$" not in page.split("<body>")[1]
+    assert "https://" not in page and "http://" not in page.replace("http://www.w3.org/", "")
+
+
+def test_descend_page_links_each_update_to_what_it_reads_and_draws_the_paths():
+    import re
+
+    page = ok("descend", "x^2", "--start", "x=-4", "--lr", "0.1", "--steps", "20", "--optimizer", "sgd,momentum", "--show", "2", "-f", "html")
+    # sgd: (1) x1, (2) x2 from (1); momentum: (3) g1, (4) v1 from (3), (5) x1 from (4), (6) g2 from (5), (7) v2 from (4), (6) …
+    refs = {int(n): re.findall(r'class="ref" href="#eq-(\d+)"', body.split('class="eq-number"')[0])
+            for n, body in re.findall(r'id="eq-(\d+)">(.*?)</div>\n', page, flags=re.S)}
+    assert refs == {1: [], 2: ["1"], 3: [], 4: ["3"], 5: ["4"], 6: ["5"], 7: ["4", "6"], 8: ["5", "7"]}
+    assert '<mo>=</mo><mo form="prefix">−</mo><mn>3.2</mn></mrow></mtd>' in page.split('id="eq-1"')[1].split('id="eq-2"')[0]  # x1 = … = −3.2
+    assert page.count("<svg") == 1 and "<polyline" in page and "momentum" in page.split("<svg")[1]  # the comparison plot, its legend
+    assert "<th class=\"num\">" in page and "$" not in page.split("<body>")[1]

@@ -39,7 +39,7 @@ def test_the_solution_and_the_gradient_are_displayed(executed):
     cells = [c for c in executed.cells if c.cell_type == "code"]
     shown = cells[1].outputs[0]["data"]  # `solution` as the cell's last expression
     assert {"text/markdown", "text/latex"} <= set(shown)
-    assert shown["text/markdown"].startswith('---\ntitle: "A step-by-step backpropagation example (Mazur)"\n---\n\n# A step-by-step backpropagation example (Mazur)')
+    assert shown["text/markdown"].startswith('---\npagetitle: "A step-by-step backpropagation example (Mazur)"\n---\n\n# A step-by-step backpropagation example (Mazur)')
     assert "0.0821670406" in shown["text/markdown"] and r"\tag{" in shown["text/latex"]
     answer = cells[2].outputs[0]["data"]
     assert "**dE\\_total/dw5** = 0.0821670406" in answer["text/markdown"]

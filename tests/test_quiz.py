@@ -8,6 +8,7 @@ import dataclasses
 import io
 import math
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -393,7 +394,10 @@ def test_sheet_has_the_diagram_one_variant_per_page_and_what_to_carry(tmp_path):
     assert r"$w_{5} = 0.55$" in v1  # the drawn weight on its edge, as the worked solution draws it
     assert "carrying every intermediate to at least 4" in tex
     md = (tmp_path / "questions.md").read_text()
-    assert md.count("```mermaid") == 3 and '"w_5 = 0.55"' in md
+    assert "mermaid" not in md and [f"network-{n}.svg" for n in (1, 2, 3)] == re.findall(r"!\[The network of variant \d\]\((network-\d\.svg)\)", md)
+    figure = (tmp_path / "network-1.svg").read_text()
+    assert figure.startswith("<?xml") and "<svg" in figure and "<mi>w</mi>" in figure and "<mn>0.55</mn>" in figure  # w_5 = 0.55 on its edge
+    assert "pagetitle:" not in (tmp_path / "key.md").read_text()  # a worked solution inside the key has no front matter of its own
     answers = (tmp_path / "key-answers.md").read_text()
     rows = [line.split(" | ") for line in answers.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
     assert rows[0] == ["| 1", "1", "`dloss/dW2[1,1]`", "0.08242", "±0.000068", "d |"]
@@ -412,3 +416,18 @@ def test_a_wide_layer_is_shown_as_a_matrix():
     assert matrices[0]["values"].count(r" \\ ") == layer.units - 1 and matrices[0]["values"].startswith(r"\begin{pmatrix}")
     assert not any(r["name"].startswith("W") and f"{wide[0]}" in r["name"] for r in rows if r["name"].startswith("W^"))
     assert len(rows) == len(problem.parameter_keys) - sum(problem.layers[l - 1].units * problem.layers[l - 1].inputs for l in wide)
+
+
+def test_html_sheet_and_key(tmp_path):
+    """--formats html: questions.html (each variant's network inline, its arrowhead's id its own) and key.html
+    (each variant's worked solution with its ids prefixed v<N>-, its links to them); tests/test_html.py opens them."""
+    result = CliRunner().invoke(cli, ["quiz", str(MAZUR), "--count", "2", "--seed", "1", "-o", str(tmp_path), "--formats", "html", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.html", "questions.html"]
+    sheet = (tmp_path / "questions.html").read_text()
+    assert sheet.startswith("<!DOCTYPE html>") and sheet.count('<svg xmlns="http://www.w3.org/2000/svg" class="network"') == 2
+    assert 'id="v1network-arrow"' in sheet and 'id="v2network-arrow"' in sheet and "(<code>dloss/dW2[1,1]</code>) = ?" in sheet
+    key = (tmp_path / "key.html").read_text()
+    ids, hrefs = re.findall(r'id="([^"]+)"', key), re.findall(r'href="#([^"]+)"', key)
+    assert "v1-eq-1" in ids and "v2-eq-68" in ids and "eq-1" not in ids and len(ids) == len(set(ids)) and set(hrefs) <= set(ids)
+    assert "Worked solution of variant 2" in key and "— <strong>right</strong>" in key and "$" not in key.split("<body>")[1]

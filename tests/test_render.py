@@ -19,6 +19,7 @@ from tracer.notation import THEMES
 from tracer.core.solution import GraphSolution, refs_of
 from tracer.render.document import compile_pdf, render
 from tracer.render.graph import render_graph
+from tracer.render.user_text import escape_markdown_text
 
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
@@ -252,8 +253,10 @@ def test_every_example_markdown_renders_with_pandoc_without_warnings(tmp_path):
         html = run.stdout
         assert md.count("$$") % 2 == 0, stem
         assert html.count('class="math display"') == md.count("$$") // 2, stem
-        assert md.startswith("---\ntitle: \""), stem
+        assert md.startswith("---\npagetitle: \""), stem
         html = html[html.index("<body>"):]  # the page's head has its stylesheet
+        # the title once: the document's # heading, no title block over it (GitHub shows the heading too)
+        assert 'id="title-block-header"' not in html and len(re.findall(r"<h1\b", html)) == 1, stem
         text_only = re.sub(r'<span class="math (display|inline)">.*?</span>', "", html, flags=re.S)
         assert "$" not in text_only, stem
 
@@ -271,7 +274,7 @@ def test_markdown_title_block_carries_any_title(tmp_path):
     for md, expected in ((render(solve(loads(text)), "md"), title), (render_graph(graph, "md"), "Andrew Ng: J = 3(a + bc)")):
         head, block, body = md.split("---\n", 2)
         assert head == "" and body.startswith("\n# ")
-        assert yaml.safe_load(block) == {"title": escape_markdown(expected)}  # pandoc reads it as Markdown
+        assert yaml.safe_load(block) == {"pagetitle": escape_markdown_text(expected)}  # pandoc reads it as Markdown (no <span>: <title> is text)
         path = tmp_path / "t.md"
         path.write_text(md)
         run = subprocess.run(["pandoc", "-s", "-f", "markdown-smart", "-t", "html", "--mathml", "--fail-if-warnings", str(path)], capture_output=True, text=True)

@@ -35,6 +35,7 @@ from tracer.export.answer import ask_json
 from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name
 from tracer.render import calculus as calculus_views
+from tracer.render import calculus_page
 from tracer.render import notebook
 from tracer.render.document import render as render_document
 from tracer.render.document import render_steps
@@ -181,7 +182,9 @@ class Derivative:
         return None if value is None or isinstance(value, complex) else float(value)
 
     def render(self, fmt: str = "text", *, digits: int = 9) -> str:
-        """What ``tracer diff EXPR -f FMT`` prints (text, md, tex, json)."""
+        """What ``tracer diff EXPR -f FMT`` prints (text, md, tex, json, html)."""
+        if fmt == "html":
+            return calculus_page.diff_page(self.derivations, self.point, digits)
         return calculus_views.render_diff(self.derivations, fmt, self.point, digits)
 
     def to_json(self) -> dict[str, Any]:
@@ -193,8 +196,8 @@ class Derivative:
     def _repr_latex_(self) -> str:
         return notebook.diff_latex(self.derivations, self.point)
 
-    def _repr_html_(self) -> str | None:
-        return self.render("html") if "html" in calculus_views.FORMATS else None
+    def _repr_html_(self) -> str:
+        return self.render("html")
 
 
 def diff(expr: str, wrt: str | Sequence[str] | None = None, at: str | Mapping[str, float] | None = None, *, e_is_variable: bool = False) -> Derivative:
@@ -228,7 +231,9 @@ class Descent:
         return self.runs[0].final
 
     def render(self, fmt: str = "text", *, digits: int = 9, written: int = 3, every: int = 1) -> str:
-        """What ``tracer descend … -f FMT`` prints (text, md, tex, json)."""
+        """What ``tracer descend … -f FMT`` prints (text, md, tex, json, html)."""
+        if fmt == "html":
+            return calculus_page.descent_page(self.runs, digits, written, every)
         return calculus_views.render_descents(self.runs, fmt, digits, written, every)
 
     def to_json(self) -> dict[str, Any]:
@@ -240,8 +245,8 @@ class Descent:
     def _repr_latex_(self) -> str:
         return "\n".join(notebook.descent_latex(run) for run in self.runs)
 
-    def _repr_html_(self) -> str | None:
-        return self.render("html") if "html" in calculus_views.FORMATS else None
+    def _repr_html_(self) -> str:
+        return self.render("html")
 
 
 def descend(expr: str, start: str | Mapping[str, float], lr: float, steps: int, *, optimizer: str | Sequence[str] = "sgd",

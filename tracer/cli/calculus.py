@@ -20,10 +20,11 @@ from tracer.calculus.expression import ExpressionError, parse_assignments, parse
 from tracer.cli.common import on_error, write_output
 from tracer.files import FileRefused, write_atomically
 from tracer.render.calculus import descents_pgfplots, descents_svg, render_descents, render_diff
+from tracer.render.calculus_page import descent_page, diff_page
 from tracer.spec import OPTIMIZERS, OptimizerSpec
 
-#: the output formats of both commands (text, Markdown, LaTeX, JSON: docs/spec.md §5)
-FORMATS = ("text", "md", "tex", "json")
+#: the output formats of both commands (text, Markdown, LaTeX, JSON: docs/spec.md §5; a web page)
+FORMATS = ("text", "md", "tex", "json", "html")
 
 #: --steps above this are refused (a run is one float evaluation per step, but the table is printed)
 MAX_STEPS = 100_000
@@ -125,7 +126,7 @@ _SETTINGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help
 @click.argument("expr")
 @click.option("--wrt", multiple=True, metavar="VAR", help="Differentiate with respect to VAR (repeat, or VAR,VAR). Default: every variable (partials when several).")
 @click.option("--at", "at", metavar="x=1,y=2", help="Also evaluate the derivative at this point.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text (terminal), md (Markdown + MathJax), tex (LaTeX), json (docs/spec.md §5).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text (terminal), md (Markdown + MathJax), tex (LaTeX), json (docs/spec.md §5), html (one self-contained page, MathML).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits of the value.")
 @click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
@@ -154,7 +155,7 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
         symbols = {v.name: v for v in program.variables}
         point = _assignments("diff", "--at", at, symbols, program.free_variables())
     try:
-        text = render_diff(derivations, fmt, point, digits)
+        text = diff_page(derivations, point, digits) if fmt == "html" else render_diff(derivations, fmt, point, digits)
     except (ValueError, TypeError, OverflowError) as err:
         fail("diff", "--at" if point else "EXPR", f"cannot evaluate: {err}")
     write_output(text, out, "diff")
@@ -165,7 +166,7 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
 @click.option("--start", required=True, metavar="x=-4[,y=0]", help="The starting point: a value for every variable.")
 @click.option("--lr", required=True, metavar="RATE", help="Learning rate α (a positive number, e.g. 0.1 or 1e-2).")
 @click.option("--steps", required=True, type=click.IntRange(0, MAX_STEPS), help="Number of updates.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text, md, tex (with a pgfplots figure) or json (docs/spec.md §5).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text, md, tex (with a pgfplots figure), json (docs/spec.md §5) or html (one self-contained page, the plot inline as SVG).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the path: FILE.svg (SVG) or FILE.tex (pgfplots).")
 @click.option("--show", "written", type=click.IntRange(0, None), default=3, show_default=True, help="Updates written out in full (θ₁ = θ₀ − α·f'(θ₀) = …).")
@@ -225,7 +226,8 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         fail("descend", "EXPR", str(err))
     except RecursionError:
         fail("descend", "EXPR", "expression nested too deeply")
-    write_output(render_descents(descents, fmt, digits, written, every), out, "descend")
+    page = descent_page(descents, digits, written, every) if fmt == "html" else render_descents(descents, fmt, digits, written, every)
+    write_output(page, out, "descend")
     if plot is not None:
         figure = descents_svg(descents) if Path(plot).suffix.lower() == ".svg" else descents_pgfplots(descents) + "\n"
         try:  # whole or not at all: a temporary file, then a rename (tracer.files)

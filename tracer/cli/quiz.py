@@ -25,6 +25,7 @@ from tracer.render.quiz import (
     answers_csv,
     answers_key,
     canvas,
+    figures,
     key,
     moodle,
     sheet,
@@ -34,7 +35,7 @@ from tracer.teach.check import MIN_DIGITS, load_claim_set, report_json, report_t
 from tracer.teach.check import check as run_check
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
-QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
+QUIZ_FORMATS = ("md", "tex", "pdf", "html", "csv", "moodle", "qti", "key-answers")
 
 
 @click.command()
@@ -43,7 +44,7 @@ QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
 @click.option("--seed", "-s", type=int, default=1, show_default=True, help="Random seed: the same seed gives the same set.")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), default="quiz", show_default=True, help="Directory for the files.")
 @click.option("--formats", default="md,tex,csv,moodle,qti,key-answers", show_default=True,
-              help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), csv (answer key), moodle (Moodle XML), "
+              help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), html (the sheet and the key as web pages), csv (answer key), moodle (Moodle XML), "
                    "qti (Canvas QTI 1.2 zip), key-answers (the answers-only key, md and tex).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: every core).")
 def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None) -> None:
@@ -62,7 +63,8 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
 
     \b
     Files written to DIR (-o):
-      questions.md / questions.tex   the question sheet (seed and file printed on it)
+      questions.md / questions.tex   the question sheet (seed and file printed on it);
+                                     network-N.svg beside the md: variant N's network
       key.md / key.tex               the solution key: answers, each wrong option's mistake,
                                      the worked solution of every variant
       key-answers.md / .tex          the answers only: per variant answer, tolerance, choice
@@ -71,6 +73,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
                                      a category per variant and question kind (Moodle XML)
       canvas.zip                     the same questions as Canvas QTI 1.2 (Import → QTI .zip)
       questions.pdf / key.pdf        with --formats ...,pdf
+      questions.html / key.html      with --formats ...,html: web pages (MathML, the networks inline)
     \b
     Example:
       tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
@@ -82,7 +85,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     directory = Path(out)
     if directory.exists() and not directory.is_dir():
         on_error(f"-o {out}: a file, not a folder; give the folder the quiz's files go to", 2)
-    refuse_overwriting_inputs(_written_by_quiz(directory, wanted), [file])
+    refuse_overwriting_inputs(_written_by_quiz(directory, wanted, count), [file])
     problem = load_problem(file)
     try:
         spec = parse_spec(problem)
@@ -91,7 +94,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     graph = isinstance(problem, GraphProblem)
     started = time.perf_counter()
     try:
-        documents = tuple(f for f, wanted_by in (("md", ("md",)), ("tex", ("tex", "pdf"))) if any(w in wanted for w in wanted_by))
+        documents = tuple(f for f, wanted_by in (("md", ("md",)), ("tex", ("tex", "pdf")), ("html", ("html",))) if any(w in wanted for w in wanted_by))
         finish = Finisher(spec.digits, documents, graph_quiz.finish_variant if graph else None)
         variants = generate(problem, count, seed, finish=finish, jobs=jobs, progress=stderr_progress)
     except SpecError as err:
@@ -105,11 +108,16 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
 
     if "md" in wanted:
         write("questions.md", sheet(variants, info, "md"))
+        for name, figure in figures(variants).items():  # the sheet's network figures, beside it
+            write(name, figure)
         write("key.md", key(variants, info, "md"))
     if "tex" in wanted or "pdf" in wanted:
         warn_unsettable(problem, file)
         write("questions.tex", sheet(variants, info, "tex"))
         write("key.tex", key(variants, info, "tex"))
+    if "html" in wanted:
+        write("questions.html", sheet(variants, info, "html"))
+        write("key.html", key(variants, info, "html"))
     if "key-answers" in wanted:
         write("key-answers.md", answers_key(variants, info, "md"))
         write("key-answers.tex", answers_key(variants, info, "tex"))
@@ -129,9 +137,10 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     click.echo(f"{count} variants of {file} (seed {seed}) in {elapsed:.1f} s: " + ", ".join(str(p) for p in written), err=True)
 
 
-def _written_by_quiz(directory: Path, wanted: list[str]) -> list[Path]:
+def _written_by_quiz(directory: Path, wanted: list[str], count: int) -> list[Path]:
     """Every file ``tracer quiz --formats … -o DIR`` may write (checked against the input first)."""
-    names = {"md": ("questions.md", "key.md"), "tex": ("questions.tex", "key.tex"),
+    svgs = tuple(f"network-{n}.svg" for n in range(1, count + 1))  # the md sheet's, one per variant (a network's)
+    names = {"md": ("questions.md", "key.md", *svgs), "tex": ("questions.tex", "key.tex"), "html": ("questions.html", "key.html"),
              "pdf": ("questions.tex", "key.tex", "questions.pdf", "key.pdf", "questions.log", "key.log"),
              "key-answers": ("key-answers.md", "key-answers.tex"), "csv": ("answers.csv",), "moodle": ("moodle.xml",), "qti": ("canvas.zip",)}
     return [directory / name for f in wanted for name in names[f]]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import sympy as sp
@@ -365,30 +365,65 @@ def derivation_tex_rows(derivation: Derivation, function_name: str | None = None
     return _diff_tex_lines(derivation, _DiffWriter("tex"), function_name or derivation.name or "f")[0]
 
 
-def _diff_tex_lines(derivation: Derivation, w: _DiffWriter, function_name: str) -> tuple[list[str], str]:
-    """Rows of an ``align*``, flush left and indented by depth: ``&\\quad lhs = rhs && \\text{rule}``."""
+@dataclass(frozen=True)
+class DiffRow:
+    """One row of a derivation, as the LaTeX, the Markdown and the web page write it: a rule's
+    ``lhs = rhs``, an algebra step continuing the row before (no lhs), the result, the textbook form."""
+
+    kind: str  # "rule" | "rewrite" | "result" | "textbook"
+    depth: int
+    lhs: str  # LaTeX; "" for a rewrite
+    rhs: str  # LaTeX after "="
+    reason: str  # the rule's name in words ("chain rule")
+    detail: str  # LaTeX: what the rule names (outer and inner function, a constant), or ""
+    reason_tex: str  # the LaTeX column: \text{chain rule}\ (…)
+    uses: tuple[int, ...]  # the rows (indices) whose results this one combines
+
+
+def diff_rows(derivation: Derivation, w: _DiffWriter, function_name: str) -> tuple[list[DiffRow], str]:
+    """A derivation's rows in reading order (a rule, then the rules it needs), and the target ∂f/∂x."""
     target = w.ratio(w.name(function_name), derivation.wrt, derivation.partial)
     labels = w.labels(derivation, function_name)
-    rows = []
-    for depth, step in derivation.root.walk():
+    walked = list(derivation.root.walk())
+    index = {id(step): k for k, (_, step) in enumerate(walked)}
+    rows: list[DiffRow] = []
+    for depth, step in walked:
         if step.rule == calc.MULTIVARIABLE_CHAIN:
             sides = [target, w.chain_formula(derivation, function_name), *w.equation(step)[1:]]
         else:
             sides = w.equation(step)
         label = labels.get(id(step))
-        indent = r"\quad " * depth
         pieces = w.pieces(step, function_name)
-        rule = rf"\text{{{_tex_escape(rule_label(step.rule))}}}" + (rf"\ ({pieces})" if pieces else "")
+        reason_tex = rf"\text{{{_tex_escape(rule_label(step.rule))}}}" + (rf"\ ({pieces})" if pieces else "")
         lhs = f"{label + ' = ' if label else ''}{sides[0]}"
-        rows.append(rf"&{indent}{lhs} = {' = '.join(sides[1:])} && {rule}")
+        rows.append(DiffRow("rule", depth, lhs, " = ".join(sides[1:]), rule_label(step.rule), pieces, reason_tex,
+                            tuple(index[id(s)] for s in step.substeps)))
     for rewrite in derivation.rewrites:
         note = w.algebra_note(rewrite) or w.pieces(rewrite, function_name)
-        rows.append(rf"&\quad = {w.math(rewrite.result, as_built=True)} && \text{{{_tex_escape(rule_label(rewrite.rule))}}}\ ({note})")
-    rows.append(rf"&{target} = {w.math(derivation.result)} && \text{{result}}")
+        rows.append(DiffRow("rewrite", 1, "", w.math(rewrite.result, as_built=True), rule_label(rewrite.rule), note,
+                            rf"\text{{{_tex_escape(rule_label(rewrite.rule))}}}\ ({note})", (len(rows) - 1 if rows[-1].kind == "rewrite" else 0,)))
+    last = len(rows) - 1 if rows[-1].kind == "rewrite" else 0
+    rows.append(DiffRow("result", 0, target, w.math(derivation.result), "result", "", r"\text{result}", (last,)))
     if derivation.textbook is not None and derivation.textbook != derivation.result:
         where = r",\ ".join(f"{w.math(k)} = {w.math(v)}" for k, v in derivation.definitions)
-        rows.append(rf"&{target} = {w.math(derivation.textbook)} && \text{{textbook form}}" + (rf"\ ({where})" if where else ""))
+        rows.append(DiffRow("textbook", 0, target, w.math(derivation.textbook), "textbook form", where,
+                            r"\text{textbook form}" + (rf"\ ({where})" if where else ""), (len(rows) - 1,)))
     return rows, target
+
+
+def _diff_tex_lines(derivation: Derivation, w: _DiffWriter, function_name: str) -> tuple[list[str], str]:
+    """Rows of an ``align*``, flush left and indented by depth: ``&\\quad lhs = rhs && \\text{rule}``."""
+    rows, target = diff_rows(derivation, w, function_name)
+    lines = []
+    for row in rows:
+        if row.kind == "rule":
+            indent = r"\quad " * row.depth
+            lines.append(rf"&{indent}{row.lhs} = {row.rhs} && {row.reason_tex}")
+        elif row.kind == "rewrite":
+            lines.append(rf"&\quad = {row.rhs} && {row.reason_tex}")
+        else:
+            lines.append(rf"&{row.lhs} = {row.rhs} && {row.reason_tex}")
+    return lines, target
 
 
 def _point_tex(point: Mapping[sp.Symbol, sp.Expr], w: _DiffWriter) -> str:
@@ -624,9 +659,39 @@ def _optimizer_sentence(descent: Descent, digits: int) -> str:
     return f", optimizer {_tex_escape(descent.rule.title)}" + "".join(f", {h}" for h in hyper + zeros)
 
 
-def _optimizer_updates(descent: Descent, dialect: str, digits: int, written: int) -> list[str]:
+@dataclass(frozen=True)
+class UpdateRow:
+    """One written-out update equation of a descent: ``lhs = rhs`` (rhs: symbolic = substituted = value).
+    ``key`` names what it computes — ``("g", k, i)`` the gradient, ``(state, k, i)`` an optimizer's state,
+    ``("theta", k, i)`` the variable after update k — and ``uses`` the keys of the rows it reads."""
+
+    step: int
+    variable: int
+    key: tuple
+    lhs: str
+    rhs: str
+    uses: tuple[tuple, ...] = ()
+
+
+def _reads(expression: sp.Expr, k: int, i: int) -> tuple[tuple, ...]:
+    """The rows an optimizer's equation reads at update k: this step's gradient and states, the last step's states and variable."""
+    out: list[tuple] = []
+    for sym in sorted(expression.free_symbols, key=lambda s: s.name):
+        if sym == optimizers.GRAD:
+            out.append(("g", k, i))
+        elif sym == optimizers.THETA and k > 1:
+            out.append((optimizers.AFTER, k - 1, i))
+        for n in _STATE_LETTERS:
+            if sym == optimizers.STATE[n]:
+                out.append((n, k, i))
+            elif sym == optimizers.previous(n) and k > 1:
+                out.append((n, k - 1, i))
+    return tuple(out)
+
+
+def optimizer_update_rows(descent: Descent, dialect: str, digits: int, written: int) -> list[UpdateRow]:
     """Each of the first ``written`` updates, per variable: the gradient, then every equation
-    symbolic = substituted = value (text lines; LaTeX rows with ``&=``)."""
+    symbolic = substituted = value."""
     latex = dialect == "latex"
     one = len(descent.variables) == 1
     spell = _name_tex if latex else _name_text
@@ -635,12 +700,11 @@ def _optimizer_updates(descent: Descent, dialect: str, digits: int, written: int
     hyper = descent.hyperparameters
     rule = descent.rule
     numbers = _numbers_tex if latex else _numbers_text
-    lines: list[str] = []
+    rows: list[UpdateRow] = []
     for k in range(1, min(written, len(descent.iterates) - 1) + 1):
         before, after = descent.update(k)
-        if lines and not latex:
-            lines.append("")
         at = ", ".join(_indexed(v, str(k - 1), None, latex) for v in variables)
+        point = tuple((optimizers.AFTER, k - 1, j) for j in range(len(variables))) if k > 1 else ()
         for i, v in enumerate(variables):
             tag = None if one else v
             names = _optimizer_symbols(descent, latex, v, tag, str(k - 1), str(k))
@@ -654,15 +718,46 @@ def _optimizer_updates(descent: Descent, dialect: str, digits: int, written: int
                 gradient = rf"{name}'({at})" if one else rf"\frac{{\partial {name}}}{{\partial {v}}}({at})"
             else:
                 gradient = f"{name}'({at})" if one else f"∂{name}/∂{v}({at})"
-            eq = "&=" if latex else "="
-            lines.append(f"{names[optimizers.GRAD]} {eq} {gradient} = {fmt(before.gradient[i], digits, dialect)}")
+            rows.append(UpdateRow(k, i, ("g", k, i), names[optimizers.GRAD], f"{gradient} = {fmt(before.gradient[i], digits, dialect)}", point))
             for e in rule.equations:
                 with sp.evaluate(False):
                     substituted = e.expression.xreplace({sym: SubstitutedNumber(values[sym]) for sym in e.expression.free_symbols})
                 value = after.point[i] if e.target == optimizers.AFTER else after.quantity(e.target)[i]
                 lhs = _lhs(e.target, names, _indexed(v, str(k), None, latex))
-                lines.append(f"{lhs} {eq} {_symbolic(e.expression, names, latex)} = {numbers(substituted, digits)} = {fmt(value, digits, dialect)}")
+                rows.append(UpdateRow(k, i, (e.target, k, i), lhs, f"{_symbolic(e.expression, names, latex)} = {numbers(substituted, digits)} = {fmt(value, digits, dialect)}",
+                                      _reads(e.expression, k, i)))
+    return rows
+
+
+def _optimizer_updates(descent: Descent, dialect: str, digits: int, written: int) -> list[str]:
+    """:func:`optimizer_update_rows` as text lines (a blank line between updates) or LaTeX rows with ``&=``."""
+    latex = dialect == "latex"
+    eq = "&=" if latex else "="
+    lines: list[str] = []
+    for row in optimizer_update_rows(descent, dialect, digits, written):
+        if lines and not latex and row.variable == 0 and row.key[0] == "g":
+            lines.append("")
+        lines.append(f"{row.lhs} {eq} {row.rhs}")
     return lines
+
+
+def plain_update_rows(descent: Descent, digits: int, written: int) -> list[UpdateRow]:
+    """Plain gradient descent's first ``written`` updates in LaTeX: ``x_{1} = x_{0} − α·f'(x_{0}) = … = …``."""
+    name = _name_tex(descent.name or "f")
+    names = [_name_tex(v.name) for v in descent.variables]
+    one = len(names) == 1
+    rows = []
+    for k in range(1, min(written, len(descent.iterates) - 1) + 1):
+        before, after = descent.update(k)
+        at = ", ".join(f"{n}_{{{k - 1}}}" for n in names)
+        point = tuple((optimizers.AFTER, k - 1, j) for j in range(len(names))) if k > 1 else ()
+        for i, v in enumerate(names):
+            grad = rf"{name}'({at})" if one else rf"\frac{{\partial {name}}}{{\partial {v}}}({at})"
+            rows.append(UpdateRow(k, i, (optimizers.AFTER, k, i), f"{v}_{{{k}}}",
+                                  rf"{v}_{{{k - 1}}} - \alpha \cdot {grad} = "
+                                  rf"{_numbers_tex(_update(before.point[i], descent.learning_rate, before.gradient[i]), digits)} = {fmt(after.point[i], digits, 'latex')}",
+                                  point))
+    return rows
 
 
 def _text_plain_updates(descent: Descent, digits: int, written: int) -> list[str]:
@@ -729,15 +824,7 @@ def _descent_tex_body(descent: Descent, digits: int, written: int, every: int) -
         header += _optimizer_statement(descent, "latex", digits)
         updates = _optimizer_updates(descent, "latex", digits, written)
         written = 0
-    for k in range(1, min(written, len(descent.iterates) - 1) + 1):
-        before, after = descent.update(k)
-        at = ", ".join(f"{n}_{{{k - 1}}}" for n in names)
-        for i, v in enumerate(names):
-            grad = rf"{name}'({at})" if one else rf"\frac{{\partial {name}}}{{\partial {v}}}({at})"
-            updates.append(
-                rf"{v}_{{{k}}} &= {v}_{{{k - 1}}} - \alpha \cdot {grad} = "
-                rf"{_numbers_tex(_update(before.point[i], descent.learning_rate, before.gradient[i]), digits)} = {fmt(after.point[i], digits, 'latex')}"
-            )
+    updates += [f"{row.lhs} &= {row.rhs}" for row in plain_update_rows(descent, digits, written)]
     rows = [[f"${k}$"] + [f"${fmt(p, digits, 'latex')}$" for p in descent.iterates[k].point] + [f"${fmt(descent.iterates[k].value, digits, 'latex')}$"] + [f"${fmt(g, digits, 'latex')}$" for g in descent.iterates[k].gradient] for k in _rows(descent, every)]
     titles = ["$k$", *[f"${n}$" for n in names], f"${name}$", *[rf"$\frac{{{d} {name}}}{{{d} {n}}}$" for n in names]]
     return header, updates, [titles, *rows]

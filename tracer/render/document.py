@@ -37,7 +37,7 @@ from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
-from tracer.render.user_text import escape_mathjax_html
+from tracer.render.user_text import escape_markdown_text, escape_mathjax_html
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
 DETAILS = ("brief", "standard", "full")
@@ -497,7 +497,7 @@ def _elided(values: list[str], ellipsis: str, show: int = 8) -> list[str]:
 
 
 def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> dict | None:
-    """Node positions and labelled edges for a TikZ (or Mermaid) drawing; None when too wide.
+    """Node positions and labelled edges for the figure (TikZ, or the web page's SVG); None when too wide.
 
     As source 002's figure: inputs on the left, a column per layer, each unit named in
     the theme's notation, each weight's name and value on its edge (near its start,
@@ -523,7 +523,7 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
             if tex_width(unit.latex()) > 2.6 and unit.sup:
                 unit = unit.without_sup()  # N_1^{output} → N_1: the unit, as the neuron theme's figure names it
             y = step_y * ((n - 1) / 2 - (j - 1))  # unit 1 on top, each layer centred
-            nodes.append({"id": f"n{l}_{j}", "x": round(step_x * l, 3), "y": round(y, 3), "label": unit.latex(), "plain": _mermaid(unit.plain())})
+            nodes.append({"id": f"n{l}_{j}", "x": round(step_x * l, 3), "y": round(y, 3), "label": unit.latex()})
         if l == 0:
             continue
         layer = problem.layers[l - 1]  # type: ignore[attr-defined]
@@ -545,7 +545,6 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
                         "target": f"n{l}_{j}",
                         "label": weight.latex(),
                         "value": printer.number(params[name]),
-                        "plain": _mermaid(weight.plain()),
                         # a level edge has its label in the middle; a slanted one near its start,
                         # on the side away from the edges it crosses
                         "pos": _label_pos(i, j, sizes[l - 1], sizes[l], rise),
@@ -575,11 +574,6 @@ def _label_pos(i: int, j: int, sources: int, targets: int, rise: float) -> float
     return 0.78  # near the target: the edges into one unit arrive in order, their labels stacked
 
 
-def _mermaid(label: str) -> str:
-    """A plain label inside a Mermaid string, which a double quote would end."""
-    return label.replace('"', "'")
-
-
 # ---------------------------------------------------------------------------
 
 
@@ -593,6 +587,7 @@ def render(
     form: str = "scalar",
     only: list[str] | None = None,
     diagram_file: str | None = None,
+    anchor: str | None = None,
 ) -> str:
     """A whole document in ``text``, ``md``, ``tex`` or ``html``.
 
@@ -601,6 +596,8 @@ def render(
     ``form="matrix"`` writes the layer-by-layer matrix (δ) form instead of one equation
     per scalar; ``only`` keeps, of the scalar form, just what the named parameters'
     gradients and updates need (``["W2", "b2"]`` or ``["dloss/dW1[1,1]"]``).
+    ``anchor`` (html): not a page but its content, every id starting with it (``"v3-"``): one
+    variant's worked solution in a quiz key.
     """
     keep = _kept(solution, only) if only else None
     if fmt_ == "text":
@@ -624,8 +621,8 @@ def render(
         view = DocumentBuilder(solution, printer, detail, keep=keep).build()
     if fmt_ in ("md", "tex"):
         escape = escape_markdown if fmt_ == "md" else escape_tex  # text from the problem file is inert in the document
+        view["title_yaml"] = yaml_quoted(escape_markdown_text(view["title"]))  # the page's name, which pandoc reads as Markdown
         view["title"] = escape(view["title"])
-        view["title_yaml"] = yaml_quoted(view["title"])  # the title block pandoc reads as Markdown
         view["description"] = escape(view["description"])
         view["notes"] = [escape(n) for n in view["notes"]]
         _escape_derivations(view, escape)
@@ -642,12 +639,21 @@ def render(
     if fmt_ == "html":  # not escaped here: the page environment escapes every string it writes
         view["statement"] = statement_view(solution.problem, printer, lambda s: s)
         diagram = diagram_view(solution, printer)
-        view["diagram_svg"] = network.svg(diagram) if diagram is not None else ""
+        ids = svg_id(anchor)
+        view["diagram_svg"] = network.svg(diagram, id_prefix=f"{ids}network") if diagram is not None else ""
         layout_ = view.pop("unrolled", None)
-        view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix="unrolled")) if layout_ is not None else ""
+        view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix=f"{ids}unrolled")) if layout_ is not None else ""
         view["mathml"] = equation_mathml(_equations(view), lambda: _text_equations(solution, detail, digits, keep, form))
+        if anchor is not None:
+            return environment("page").get_template("_solution_body.html.j2").render(**view, anchor=anchor)
         return environment("page").get_template("solution.html.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
+
+
+def svg_id(anchor: str | None) -> str:
+    """The start of an inline SVG's ids (its arrowhead's) for a page's content with ids starting
+    with ``anchor``: ``"v3-"`` → ``"v3"`` (SVG ids here are [A-Za-z0-9]+)."""
+    return "".join(ch for ch in (anchor or "") if ch.isascii() and ch.isalnum())
 
 
 def network_figure(solution: Solution, *, notation: str | None = None, digits: int = DEFAULT_DIGITS) -> str | None:

@@ -19,8 +19,9 @@ from tracer.core.keys import Quantity
 from tracer.core.solution import GraphNode, GraphSolution, Step
 from tracer.notation import graph as graph_names
 from tracer.render import circuit
-from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, verification_view
+from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, svg_id, verification_view
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, yaml_quoted
+from tracer.render.user_text import escape_markdown_text
 from tracer.render.views import StepView
 
 #: a circuit with more nodes than this is not drawn (the table has every number)
@@ -58,7 +59,9 @@ def _gate(node: GraphNode, p: Printer) -> tuple[str, str] | tuple[None, None]:
         if c == 0.5:
             return r"\sqrt{\cdot}", "√"
         exponent = p.number(c)
-        return rf"x^{{{exponent}}}", f"x^{exponent}"
+        integer = exponent != "" and all(ch in "0123456789−-" for ch in exponent)
+        # plain text (the SVG's gate): an integer exponent raised, x², x⁻³; x^1.5 stays as written
+        return rf"x^{{{exponent}}}", f"x{exponent.translate(_SUPERSCRIPT)}" if integer else f"x^{exponent}"
     symbols = {
         "max": (r"\max", "max"), "min": (r"\min", "min"), "sigmoid": (r"\sigma", "σ"), "tanh": (r"\tanh", "tanh"),
         "relu": (r"\mathrm{ReLU}", "ReLU"), "softplus": (r"\mathrm{softplus}", "softplus"), "arctan": (r"\arctan", "arctan"),
@@ -68,6 +71,10 @@ def _gate(node: GraphNode, p: Printer) -> tuple[str, str] | tuple[None, None]:
         return symbols[kind]
     names = printer("latex", p.digits).names
     return names.quantity(node.key), node.key.name  # a compound equation: the gate is named by its node  # type: ignore[operator]
+
+
+#: an integer exponent in plain text, raised: x², x⁻¹
+_SUPERSCRIPT = str.maketrans("0123456789−-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
 
 
 def fmt_text_operand(value: float, p: Printer) -> str:
@@ -141,8 +148,9 @@ def equation_lines(solution: GraphSolution, p: Printer, escape) -> list[dict[str
     return out
 
 
-def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard", digits: int = DEFAULT_DIGITS) -> str:
-    """A graph problem's whole document in ``text``, ``md``, ``tex`` or ``html``."""
+def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard", digits: int = DEFAULT_DIGITS, anchor: str | None = None) -> str:
+    """A graph problem's whole document in ``text``, ``md``, ``tex`` or ``html``; ``anchor`` (html):
+    the page's content only, every id starting with it (one variant of a quiz key)."""
     dialect = "text" if fmt == "text" else "latex"
     p = printer(dialect, digits)
     # html: the environment escapes every string; only an equation the file writes (not derived)
@@ -157,7 +165,7 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
     view: dict[str, Any] = {
         "title": escape(problem.title or "A computational graph, step by step"),
         "description": escape(problem.describe()),
-        "title_yaml": yaml_quoted(escape(problem.title or "A computational graph, step by step")),  # md: the title block
+        "title_yaml": yaml_quoted(escape_markdown_text(problem.title or "A computational graph, step by step")),  # md: the page's name
         "notes": [escape(n) for n in solution.notes],
         "graph_equations": equation_lines(solution, p, (lambda s: rf"\text{{{escape_tex(s)}}}") if fmt == "html" else escape),
         "leaves": [{"name": p.target(n.key), "value": p.number(solution.steps[0].values[n.key])}
@@ -186,10 +194,12 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
     if fmt == "html":
         layout = circuit_view(solution, min(digits, CIRCUIT_DIGITS))
         view["circuit_digits"] = min(digits, CIRCUIT_DIGITS)
-        view["circuit_svg"] = Markup(circuit.svg(layout)) if layout is not None else ""
+        view["circuit_svg"] = Markup(circuit.svg(layout, id_prefix=f"{svg_id(anchor)}circuit")) if layout is not None else ""
         equations = [eq for step in steps for section in step.sections for eq in section.equations]
         equations += [eq for section in closing for eq in section.equations]
         view["mathml"] = equation_mathml(equations, lambda: _text_equations(solution, detail, digits))
+        if anchor is not None:
+            return environment("page").get_template("_graph_body.html.j2").render(**view, anchor=anchor)
         return environment("page").get_template("graph.html.j2").render(**view)
     template = {"text": "graph.txt.j2", "md": "graph.md.j2", "tex": "graph.tex.j2"}[fmt]
     return environment("tex" if fmt == "tex" else "text").get_template(template).render(**view)

@@ -22,7 +22,7 @@ from tracer.export.qti import qti_zip
 from tracer.render.graph import equation_lines, printer, render_graph
 from tracer.render.printing import escape_markdown, escape_tex
 from tracer.render.user_text import escape_mathjax_html
-from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, moodle_ask_html, moodle_category_root
+from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, moodle_ask_html, moodle_category_root, variant_anchor
 from tracer.spec import GraphProblem
 from tracer.teach.quiz import Question, Variant
 
@@ -47,7 +47,8 @@ def statement(solution: GraphSolution, fmt_: str) -> dict[str, Any]:
     """The graph a variant asks about: its equations (as the worked solution prints them),
     the leaves' values, the output and, with training, the rate, the steps, the trained leaves."""
     p = printer("latex", 9)
-    escape = escape_tex if fmt_ == "tex" else escape_markdown
+    # html: an equation as the file writes it (not derived) is inert LaTeX text, typeset as MathML (as on the solution page)
+    escape = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: rf"\text{{{escape_tex(text)}}}")
     problem = solution.problem
     first = solution.steps[0]
     trained = set(problem.training.parameters) if solution.trained else set()
@@ -74,9 +75,12 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
         variant.documents["md"] = _demote_markdown(render_graph(solution, "md", digits=shown))
     if "tex" in formats:
         variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(render_graph(solution, "tex", digits=shown))
+    if "html" in formats:
+        variant.documents["html"] = render_graph(solution, "html", digits=shown, anchor=variant_anchor(variant))
     variant.documents["labels_tex"] = [label(solution.problem, q.name) for q in variant.questions]
     variant.documents["statement_md"] = statement(solution, "md")
     variant.documents["statement_tex"] = statement(solution, "tex")
+    variant.documents["statement_html"] = statement(solution, "html")
     variant.solution = None  # the key is rendered; do not ship the solution back
 
 

@@ -32,6 +32,8 @@ MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 _NS = "{" + MATHML_NS + "}"
 ET.register_namespace("", MATHML_NS)
 _COMMAND = re.compile(r"\\[A-Za-z]+")
+#: what makes a line of math taller than a line: a fence around it stretches
+_TALL = frozenset(f"{_NS}{name}" for name in ("mfrac", "mtable", "munder", "mover", "munderover", "msqrt", "mroot"))
 _OUTER = re.compile(r"^<math[^>]*>(.*)</math>$", re.S)
 
 
@@ -46,10 +48,19 @@ def fragment(latex: str) -> str:
     except Exception as err:  # the converter's own errors (unbalanced braces, \left without \right …)
         raise NotConverted(f"{type(err).__name__}: {latex[:80]}") from None
     root = _checked(converted, latex)
-    for mo in root.iter(f"{_NS}mo"):  # \left( … \right): a fence hugs what it encloses, as TeX sets it
-        if mo.get("fence") == "true":
+    for fenced in root.iter():  # \left( … \right): a fence hugs what it encloses, as TeX sets it
+        fences = [child for child in fenced if child.tag == f"{_NS}mo" and child.get("fence") == "true"]
+        if not fences:
+            continue
+        # Chromium sets a stretchy fence around one line of math a space apart from it, "( −4 )":
+        # a fence stretches only around something taller than a line (a fraction, a matrix, a sum's limits)
+        tall = any(e.tag in _TALL and "true" not in (e.get("accent"), e.get("accentunder"))  # a hat over ŷ is no taller than y
+                   for child in fenced if child not in fences for e in child.iter())
+        for mo in fences:
             mo.set("lspace", "0")
             mo.set("rspace", "0")
+            if not tall:
+                mo.set("stretchy", "false")
     for row in root.iter():  # a sign after "=" or "(" is a prefix, set close to its number: = −4, (−4)
         children = list(row)
         for k, child in enumerate(children):
@@ -57,9 +68,31 @@ def fragment(latex: str) -> str:
                 before = children[k - 1]
                 if before.tag == f"{_NS}mo" and before.get("form") != "postfix" and before.text not in (")", "]", "|"):
                     child.set("form", "prefix")
+    _primes(root)
     match = _OUTER.match(ET.tostring(root, encoding="unicode"))
     assert match is not None, converted
     return match.group(1)
+
+
+def _primes(root: ET.Element) -> None:
+    """``f'`` is ``<msup><mi>f</mi><mi>′</mi></msup>`` from latex2mathml: the prime, a raised glyph
+    already, raised once more (an accent over the f). Set it beside its base, as TeX's f′ looks."""
+    for parent in root.iter():
+        for k, child in reversed(list(enumerate(parent))):  # from the end: an insertion moves what follows
+            if child.tag != f"{_NS}msup" or len(child) != 2:
+                continue
+            script = child[1]
+            while script.tag == f"{_NS}mrow" and len(script) == 1:
+                script = script[0]
+            if script.tag in (f"{_NS}mi", f"{_NS}mo") and (script.text or "").strip() in ("\u2032", "\u2033") and not len(script):
+                prime = ET.Element(f"{_NS}mo", {"lspace": "0", "rspace": "0"})
+                prime.text = script.text.strip()
+                prime.tail = child.tail
+                base = child[0]
+                base.tail = None
+                parent.remove(child)
+                parent.insert(k, prime)
+                parent.insert(k, base)
 
 
 def _checked(converted: str, latex: str) -> ET.Element:

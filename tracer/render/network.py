@@ -47,12 +47,15 @@ LABEL_CSS = ("svg.network foreignObject div { display: flex; align-items: center
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 
 
-def svg(diagram: dict, *, standalone: bool = False) -> Markup:
+def svg(diagram: dict, *, standalone: bool = False, id_prefix: str = "network") -> Markup:
     """The figure of :func:`tracer.render.document.diagram_view` as an ``<svg>`` element.
 
     ``standalone``: for a Markdown document (an ``.svg`` file beside it, or inline): the
     labels' stylesheet inside the figure, and each ``<math>`` with its namespace, so that the
-    figure read as XML (an ``<img>``) still typesets its labels."""
+    figure read as XML (an ``<img>``) still typesets its labels. ``id_prefix``: the arrowhead's id,
+    apart for each figure when several share a page (a quiz's variants)."""
+    if not (id_prefix.isascii() and id_prefix.isalnum()):
+        raise ValueError(f"SVG id prefix {id_prefix!r} is not [A-Za-z0-9]+")
     nodes = {n["id"]: n for n in diagram["nodes"]}
     top = max(n["y"] for n in diagram["nodes"])
     bottom = min([n["y"] for n in diagram["nodes"]] + [b["y"] - 0.5 * len(b["lines"]) for b in diagram["biases"]])
@@ -67,7 +70,7 @@ def svg(diagram: dict, *, standalone: bool = False) -> Markup:
     height = Y(bottom) + MARGIN
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="network" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="the network">',
-           '<defs><marker id="network-arrow" viewBox="0 0 10 10" refX="9.5" refY="5" markerWidth="9" markerHeight="9" '
+           f'<defs><marker id="{id_prefix}-arrow" viewBox="0 0 10 10" refX="9.5" refY="5" markerWidth="9" markerHeight="9" '
            'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,1 L10,5 L0,9 L3,5 z" fill="black"/></marker></defs>']
     if standalone:
         out.append(f"<style>{LABEL_CSS}</style>")
@@ -78,7 +81,7 @@ def svg(diagram: dict, *, standalone: bool = False) -> Markup:
         length = math.hypot(x2 - x1, y2 - y1)
         ux, uy = (x2 - x1) / length, (y2 - y1) / length
         out.append(f'<line x1="{x1 + ux * RADIUS:.1f}" y1="{y1 + uy * RADIUS:.1f}" x2="{x2 - ux * RADIUS:.1f}" '
-                   f'y2="{y2 - uy * RADIUS:.1f}" stroke="black" stroke-width="1.1" marker-end="url(#network-arrow)"/>')
+                   f'y2="{y2 - uy * RADIUS:.1f}" stroke="black" stroke-width="1.1" marker-end="url(#{id_prefix}-arrow)"/>')
         if diagram["labelled"]:
             content, w, h = _label(f"{edge['label']} = {edge['value']}", LABEL_PX)
             px, py = x1 + (x2 - x1) * edge["pos"], y1 + (y2 - y1) * edge["pos"]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from markupsafe import Markup
+
 from tracer import notation
 from tracer.core.keys import NameError_
 from tracer.spec import Problem
@@ -25,6 +27,7 @@ from tracer.teach.mistakes import MISTAKES
 from tracer.core import keys
 from tracer.teach.quiz import QuizSpec, Variant, decimal_text
 from tracer.teach.rounding import round_up
+from tracer.render import network
 from tracer.render.document import diagram_view, environment, optimizer_view, printer_for, render, statement_view
 
 LETTERS = "abcdefgh"
@@ -63,12 +66,23 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     if "tex" in formats:
         tex = render(solution, "tex", digits=max(digits, KEY_DIGITS))
         variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(tex)
+    if "html" in formats:  # the worked solution as the web page's content, its ids apart from the other variants'
+        variant.documents["html"] = render(solution, "html", digits=max(digits, KEY_DIGITS), anchor=variant_anchor(variant))
     variant.documents["labels_tex"] = [_label(solution.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
     variant.documents["statement_md"] = _statement(variant, "md")
     variant.documents["statement_tex"] = _statement(variant, "tex")
-    # the network as the worked solutions draw it (the same view, the same partial template)
-    variant.documents["diagram"] = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
+    variant.documents["statement_html"] = _statement(variant, "html")
+    # the network as the worked solutions draw it (the same view: TikZ in the tex, the web page's SVG in md and html)
+    diagram = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
+    variant.documents["diagram"] = diagram
+    if diagram is not None:
+        variant.documents["diagram_svg"] = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(network.svg(diagram, standalone=True)) + "\n"
     variant.solution = None  # the key is rendered; do not ship the solution back
+
+
+def variant_anchor(variant: Variant) -> str:
+    """The start of every id of a variant's worked solution in the html key: ``v3-`` (``#v3-eq-12``)."""
+    return f"v{variant.number}-"
 
 
 class Finisher:
@@ -85,7 +99,9 @@ class Finisher:
 
 
 def _demote_markdown(md: str) -> str:
-    """A solution document inside the key: its headings one level (two #) lower."""
+    """A solution document inside the key: without its front matter (the key has the page's), its
+    headings one level (two #) lower."""
+    md = re.sub(r"\A---\n.*?\n---\n\n?", "", md, count=1, flags=re.S)
     return re.sub(r"^(#{1,4}) ", lambda m: "##" + m.group(1) + " ", md, flags=re.M)
 
 
@@ -101,7 +117,8 @@ def _tex_parts(tex: str) -> tuple[str, str]:
 
 def _statement(variant: Variant, fmt_: str) -> dict:
     printer = printer_for(variant.problem, "latex", None, 9)
-    view = statement_view(variant.problem, printer, escape_tex if fmt_ == "tex" else escape_markdown)
+    escape = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: text)  # html: the page environment escapes
+    view = statement_view(variant.problem, printer, escape)
     view["learning_rate"] = printer.number(variant.problem.training.learning_rate)
     view["rate"] = printer.names.rate
     view["matrices"], view["parameters"] = parameter_blocks(variant.problem, printer)
@@ -182,12 +199,26 @@ def _variant_view(variant: Variant, info: SetInfo, fmt_: str) -> dict:
         "questions": _question_views(variant, info, fmt_),
         "solution_md": variant.documents.get("md", ""),
         "solution_tex": variant.documents.get("tex_body", ""),
+        "solution_html": Markup(variant.documents.get("html", "")),  # rendered by the page environment, escaped there
+        "anchor": variant_anchor(variant),
         "diagram": variant.documents.get("diagram"),
+        # md: the network's SVG in a file beside the sheet (GitHub shows no inline <svg>; pandoc and GitHub show an image)
+        "diagram_file": figure_name(variant) if variant.documents.get("diagram_svg") else "",
     }
 
 
+def figure_name(variant: Variant) -> str:
+    """The file, beside the Markdown sheet, of a variant's network figure."""
+    return f"network-{variant.number}.svg"
+
+
+def figures(variants: list[Variant]) -> dict[str, str]:
+    """The Markdown sheet's figures: file name → SVG text, one per variant that has a diagram."""
+    return {figure_name(v): v.documents["diagram_svg"] for v in variants if v.documents.get("diagram_svg")}
+
+
 def _context(variants: list[Variant], info: SetInfo, fmt_: str) -> dict:
-    esc = escape_tex if fmt_ == "tex" else escape_markdown
+    esc = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: text)  # html: the page environment escapes
     return {
         "title": esc(info.title or "Backpropagation"),
         "file": esc(info.file),
@@ -210,12 +241,25 @@ def _optimizer(variants: list[Variant]) -> dict | None:
     return optimizer_view(problem, printer_for(problem, "latex", None, 9))
 
 
+def _html_context(variants: list[Variant], info: SetInfo) -> dict:
+    """The web page's context: the network of each variant drawn inline (its ids apart from the others')."""
+    context = _context(variants, info, "html")
+    for view in context["variants"]:
+        diagram = view["diagram"]
+        view["diagram_svg"] = network.svg(diagram, id_prefix=f"v{view['number']}network") if diagram is not None else ""
+    return context
+
+
 def sheet(variants: list[Variant], info: SetInfo, fmt_: str) -> str:
+    if fmt_ == "html":
+        return environment("page").get_template("quiz_sheet.html.j2").render(**_html_context(variants, info))
     ext = "md" if fmt_ == "md" else "tex"
     return environment(ext).get_template(f"quiz_sheet.{ext}.j2").render(**_context(variants, info, fmt_))
 
 
 def key(variants: list[Variant], info: SetInfo, fmt_: str) -> str:
+    if fmt_ == "html":
+        return environment("page").get_template("quiz_key.html.j2").render(**_html_context(variants, info))
     ext = "md" if fmt_ == "md" else "tex"
     return environment(ext).get_template(f"quiz_key.{ext}.j2").render(**_context(variants, info, fmt_))
 

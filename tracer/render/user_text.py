@@ -150,6 +150,13 @@ def escape_markdown(text: str) -> str:
     return "".join(out)
 
 
+def escape_markdown_text(text: str) -> str:
+    """Text from a problem file made inert for Markdown where no MathJax reads it (pandoc's page
+    title, ``pagetitle:``, which pandoc writes into ``<title>`` as text): every punctuation mark
+    Markdown reads backslash-escaped, ``\\`` and ``$`` too (a ``<span>`` would be shown as text there)."""
+    return "".join("\\" + ch if ch in "\\$`*_{}[]<>#+!|~&" else ch for ch in str(text))
+
+
 def escape_mathjax_html(text: str) -> Markup:
     """Text for HTML that MathJax or KaTeX scans: escaped, ``\\`` and ``$`` each in a ``<span>``."""
     return Markup("".join(f"<span>{ch}</span>" if ch in "\\$" else str(escape(ch)) for ch in str(text)))

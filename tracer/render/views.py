@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 #: the text width of the LaTeX handout in em (A4, 2 cm margins, 11 pt: 483 pt / 11 pt),
 #: less a little for the estimate's error; Markdown uses the same layout
@@ -43,3 +44,16 @@ class StepView:
     derived: bool
     sections: list[SectionView]
     loss: str
+
+
+@dataclass(frozen=True)
+class PageEquation:
+    """A numbered equation of a web page whose math is made apart (``mathml[number]``): a
+    derivation's rule, a descent's update. ``reason`` is ready Markup (words, inline MathML)
+    beside it; ``indent`` its depth in a rule tree."""
+
+    number: int
+    refs: tuple[int, ...] = ()
+    note: str = ""
+    reason: Any = ""
+    indent: int = 0
