@@ -38,6 +38,7 @@ EXPECTED = {
     "layer_type_mapping": "network.layers[1].type: one of dense, conv2d, maxpool2d, avgpool2d, flatten, rnn expected",
     "drawn_weights_ten_billion": "network.layers[0]: 100,000 units × 100,000 inputs = 10,000,000,000 weights is too large a network (at most 1,000,000 parameters)",
     "mse_factor_negative": "loss.factor: must be greater than 0.0, got -1",
+    "hex_integer_huge": "line 19, column 13: an integer beyond 10^18 (0x1F9999999999999999…) is not read",
     "duplicate_key": "line 65, column 7: the key 'activation' is given twice in one mapping (first on line 63)",
     "log_loss_relu_output": "network.layers[1].activation: binary_cross_entropy takes the logarithm of each output, so the last layer must give numbers in (0, 1)",
 }

@@ -918,7 +918,21 @@ def _too_deep(raw: Any) -> bool:
 def _with_exponent_floats(base: type) -> type:
     loader = type(f"{base.__name__}WithExponents", (base,), _plain_composer(base))
     loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))  # type: ignore[attr-defined]
+    loader.add_constructor("tag:yaml.org,2002:int", _bounded_int)  # type: ignore[attr-defined]
     return loader
+
+
+#: the largest integer a problem file may write (a count, a seed, a weight written without a point)
+MAX_INTEGER = 10**18
+
+
+def _bounded_int(loader, node) -> int:
+    """YAML's int, at most :data:`MAX_INTEGER` in size: ``0x1F999…`` (hex has no digit limit)
+    would otherwise be a 200-digit integer that no field can use and no message can quote."""
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    if abs(value) > MAX_INTEGER:
+        raise _Refused(node.start_mark, f"an integer beyond 10^18 ({node.value[:20]}…) is not read; write a number of that size as a float (1e18)")
+    return value
 
 
 
