@@ -427,6 +427,21 @@ def _defined(expr) -> bool:
     return not expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo)
 
 
+def _refused_by_design(err: ExpressionError) -> bool:
+    """A constant that is not real (ln(−1), √(−2), (−1/2)^(1/2)) is refused, by design (issue 17):
+    the variables are real, and SymPy asked whether such a value is positive or comparable
+    expanded asin(3)^1000 for minutes. The generated tree may have folded it away (√(−2)² = −2)."""
+    return "is not a real number" in err.message
+
+
+def _parsed_or_skipped(text):
+    try:
+        return parse(text)
+    except ExpressionError as err:
+        assume(not _refused_by_design(err))
+        raise
+
+
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions)
 def test_property_parse_gives_the_tree_the_text_spells(case):
@@ -436,8 +451,8 @@ def test_property_parse_gives_the_tree_the_text_spells(case):
     with nothing_evaluated():
         try:
             parsed = parse(text)
-        except ExpressionError:
-            assert not _defined(expected), f"refused a well-defined expression: {text}"
+        except ExpressionError as err:
+            assert not _defined(expected) or _refused_by_design(err), f"refused a well-defined expression: {text}"
             return
     assert parsed == expected, text
 
@@ -476,7 +491,7 @@ def test_property_diff_equals_sympy_diff(case, wrt):
     text, expected = case
     assume(_defined(expected))
     with nothing_evaluated():
-        expr = parse(text)  # parsing: no evaluator at all
+        expr = _parsed_or_skipped(text)  # parsing: no evaluator at all
     with nothing_evaluated(text, sympy_may_generate_code=True):
         derivation = derive(expr, wrt)
     reference = sp.diff(expr, wrt)
@@ -492,7 +507,7 @@ def test_property_every_step_is_a_true_derivative(case, wrt):
 
     text, expected = case
     assume(_defined(expected))
-    expr = parse(text)
+    expr = _parsed_or_skipped(text)
     derivation = derive(expr, wrt)
     for _, step in derivation.steps():
         if step.rule in ("algebra", "substitution"):

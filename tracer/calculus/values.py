@@ -123,6 +123,9 @@ _FUNCTIONS: dict[type, Callable] = {
     sp.asin: lambda ctx, u: ctx.asin(u),
     sp.acos: lambda ctx, u: ctx.acos(u),
     sp.atan: lambda ctx, u: ctx.atan(u),
+    sp.acot: lambda ctx, u: ctx.acot(u),
+    sp.tanh: lambda ctx, u: ctx.tanh(u),
+    sp.coth: lambda ctx, u: _div(ctx, 1, ctx.tanh(u)),
     sp.asinh: lambda ctx, u: ctx.asinh(u),
     sp.acosh: lambda ctx, u: ctx.acosh(u),
     sp.atanh: lambda ctx, u: ctx.atanh(u),
@@ -160,6 +163,8 @@ def _leaf(ctx, node: sp.Basic, point: Mapping[sp.Symbol, object]):
         if node not in point:
             raise ValueError(f"no value for {node.name}")
         given = point[node]
+        if isinstance(given, sp.Basic) and given.args:  # a constant expression given as the value (pi/2)
+            return value(given, {}, ctx.dps)
         return given if isinstance(given, (ctx.mpf, ctx.mpc)) else _number(ctx, given)
     return _number(ctx, node)
 
@@ -252,11 +257,26 @@ def _node(ctx, node, point, memo, limit):
             return _LIMITED[kind](ctx, *args, limit)
         if kind in _FUNCTIONS:
             return _FUNCTIONS[kind](ctx, *args)
+        if isinstance(node, sp.Function) and not isinstance(node, sp.core.function.AppliedUndef):
+            return _by_sympy(ctx, node, args)
     except ZeroDivisionError:
         raise Undefined("division by zero") from None
     except (ValueError, OverflowError) as err:
         raise Undefined(str(err)) from None
     raise Unsupported(type(node).__name__)
+
+
+def _by_sympy(ctx, node: sp.Function, args: list):
+    """A function outside the table: SymPy's evalf of it at these (already computed) arguments."""
+    check_time()
+    numbers = [sp.Float(a.real, ctx.dps) + sp.I * sp.Float(a.imag, ctx.dps) if isinstance(a, ctx.mpc) else sp.Float(a, ctx.dps) for a in args]
+    result = node.func(*numbers).evalf(ctx.dps)
+    if not result.is_number or result.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise Undefined(type(node).__name__)
+    re_, im_ = result.as_real_imag()
+    if not (re_.is_Number and im_.is_Number):
+        raise Unsupported(type(node).__name__)  # SymPy could not decide it there
+    return ctx.mpc(_number(ctx, re_), _number(ctx, im_)) if im_ != 0 else _number(ctx, re_)
 
 
 @dataclass(frozen=True)
