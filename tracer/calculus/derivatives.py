@@ -425,22 +425,30 @@ PROBE_EVIDENCE = mpmath.mpf("1e-12")
 PROBE_ENOUGH = 8
 
 
+#: the precision pairs (digits) of a probe, tried in turn while a point is too ill-conditioned to
+#: tell: 1 − tanh²(80) is 1e−69, all rounding at 40 digits, eleven true digits at 80, fine at 160
+PROBE_DIGITS = ((40, 80), (80, 160), (160, 320))
+
+
 def _compare_at(a: sp.Expr, b: sp.Expr, point: dict) -> bool | None:
     """True (equal here, to well within the rounding), False (different beyond any rounding), or
     None (no evidence: undefined here, or too ill-conditioned at this point to tell)."""
-    memos: tuple[dict, dict] = ({}, {})  # one point, two precisions: a and b share their subexpressions
-    try:
-        va = values.estimate(a, point, memos)
-        vb = values.estimate(b, point, memos)
-    except (values.Undefined, values.OutOfRange, values.Unsupported):
-        return None
-    scale = max(va.magnitude, vb.magnitude)
-    noise = va.error + vb.error
-    difference = abs(va.value - vb.value)
-    if difference > 100 * noise + scale * mpmath.mpf("1e-30"):
-        return False
-    if scale == 0 or noise <= PROBE_EVIDENCE * scale:
-        return True
+    memos: dict[int, dict] = {}  # per precision: a and b share their subexpressions, and so do the pairs
+    for low, high in PROBE_DIGITS:
+        pair = (memos.setdefault(low, {}), memos.setdefault(high, {}))
+        try:
+            va = values.estimate(a, point, pair, digits=(low, high))
+            vb = values.estimate(b, point, pair, digits=(low, high))
+        except (values.Undefined, values.OutOfRange, values.Unsupported):
+            return None
+        scale = max(va.magnitude, vb.magnitude)
+        noise = va.error + vb.error
+        difference = abs(va.value - vb.value)
+        if difference > 100 * noise + scale * mpmath.mpf("1e-30"):
+            return False
+        if scale == 0 or noise <= PROBE_EVIDENCE * scale:
+            return True
+        check_time()
     return None
 
 
@@ -841,15 +849,21 @@ def evaluate(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> float
     imaginary part that cancels). A symbol without a value raises ``ValueError`` naming it;
     a value no double can hold raises :class:`OutOfDoubleRange`.
     """
+    if not isinstance(expr, sp.Basic):  # a plain number from a caller (never text)
+        expr = sp.Rational(expr) if isinstance(expr, int) else sp.Float(expr)
     missing = expr.free_symbols - set(point)
     if missing:
         raise ValueError(f"no value for {', '.join(sorted(s.name for s in missing))}")
     try:
-        number = values.estimate(expr, dict(point), digits=(30, 60))
+        for digits in ((30, 60),) + PROBE_DIGITS[1:]:  # more digits while the value is within its rounding of 0
+            number = values.estimate(expr, dict(point), digits=digits)
+            if number.magnitude > 10 * number.error:
+                break
+            check_time()
     except values.Undefined:
         return None
     except values.OutOfRange:
-        raise OutOfDoubleRange("its value is beyond the range of double precision") from None
+        raise OutOfDoubleRange("its value is outside the range of double precision") from None
     except values.Unsupported:  # a function outside the tool's vocabulary (from sympy.diff): SymPy's own
         return _evaluate_by_sympy(expr, point)
     real, imag = number.real, number.imag
@@ -858,7 +872,7 @@ def evaluate(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> float
     imag = 0 if imag <= noise + number.magnitude * mpmath.mpf(10) ** -25 else number.value.imag
     for part in (real, imag):
         if part != 0 and not (DOUBLE_MIN <= abs(part) <= DOUBLE_MAX):
-            raise OutOfDoubleRange(f"its value {mpmath.nstr(part, 6)} is beyond the range of double precision")
+            raise OutOfDoubleRange(f"its value {mpmath.nstr(part, 6)} is outside the range of double precision")
     if imag != 0:
         return complex(float(real), float(imag))
     return float(real)
@@ -905,7 +919,7 @@ def values_at(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Ex
         try:
             coordinate = evaluate(given, {})
         except OutOfDoubleRange:
-            raise ExpressionError(f"the value of {symbol.name} is beyond the range of double precision (about 1.8e308)") from None
+            raise ExpressionError(f"the value of {symbol.name} is outside the range of double precision (magnitudes 2.2e-308 to 1.8e308)") from None
         if not isinstance(coordinate, float):
             raise ExpressionError(f"the value of {symbol.name} is not a real number")
     at = where or ", ".join(f"{s.name} = {v}" for s, v in point.items())
@@ -915,7 +929,7 @@ def values_at(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Ex
         try:
             value = derivation.value_at(point)
         except OutOfDoubleRange:
-            raise ExpressionError(f"{what} at {at} is beyond the range of double precision (about 1.8e308)") from None
+            raise ExpressionError(f"{what} at {at} is outside the range of double precision (magnitudes 2.2e-308 to 1.8e308)") from None
         if value is None:
             raise ExpressionError(f"{what} is undefined at {at} ({_why_undefined(derivation.result, point)})")
         if isinstance(value, complex):

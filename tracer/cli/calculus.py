@@ -239,7 +239,7 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         try:
             start_values[v] = evaluate(value, {})  # the nearest float
         except OutOfDoubleRange:
-            fail("descend", "--start", f"{v.name} = {value} is beyond the range of double precision (about 1.8e308)")
+            fail("descend", "--start", f"the value of {v.name} is outside the range of double precision (magnitudes 2.2e-308 to 1.8e308)")
         if not isinstance(start_values[v], float):
             fail("descend", "--start", "every start value must be a real number")
     try:
