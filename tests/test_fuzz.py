@@ -1,5 +1,7 @@
 """Every input the fuzzer (benchmarks/fuzz.py) found that crashed, hung or reported a
 non-finite computation as our bug, kept as a file: each is now one line and exit 2.
+Expressions (tests/fuzz/expressions/, the arguments of `tracer diff` one per line) are
+answered (exit 0) or refused in one line (exit 2), within seconds.
 
 And a short, derandomised run of the fuzzer itself over the shipped examples: no
 traceback, no hang."""
@@ -89,3 +91,34 @@ def test_what_the_claims_fuzzer_found_is_judged(path):
     done = subprocess.run([sys.executable, "-m", "tracer", "check", str(ROOT / "examples" / "mazur.yaml"), str(path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+
+
+EXPRESSIONS = sorted((ROOT / "tests" / "fuzz" / "expressions").glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", EXPRESSIONS, ids=lambda p: p.stem)
+def test_what_the_expression_fuzzer_found_is_answered_or_refused_in_one_line(path):
+    """In process (CliRunner): the fuzzer's own way of running them, and no interpreter start-up per case."""
+    import time
+
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    args = path.read_text(encoding="utf-8").splitlines()
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, ["diff", *args])
+    assert time.perf_counter() - start < 5.0
+    assert result.exit_code in (0, 2), (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    if result.exit_code == 2:
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("tracer diff: "), result.stderr
+
+
+def test_a_short_fuzz_run_of_expressions_finds_no_crash_no_hang_and_no_mismatch():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fuzz.py"), "--inputs", "300", "--targets", "expressions", "--seed", "4", "--timeout", "10"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.strip().startswith("expressions"))
+    inputs, refused, verified, crashes, hangs, non_finite, mismatch = (int(x) for x in row.split()[1:8])
+    assert inputs == 300 and crashes == 0 and hangs == 0 and mismatch == 0, done.stdout

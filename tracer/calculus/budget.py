@@ -24,8 +24,9 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
-class WorkLimitExceeded(Exception):
-    """The work took longer than its budget: refused like bad input (``tracer`` exit 2)."""
+class WorkLimitExceeded(ValueError):
+    """The work took longer than its budget: refused like bad input (``tracer`` exit 2); a
+    ValueError, as ExpressionError is, so that callers refusing bad input refuse this too."""
 
     def __init__(self, what: str, seconds: float):
         self.what = what

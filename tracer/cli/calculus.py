@@ -4,6 +4,10 @@ The math is :mod:`tracer.calculus`, every string is :mod:`tracer.render.calculus
 Bad input (an expression the safe parser refuses, a bad ``--at``) prints one line
 to stderr — ``tracer diff: EXPR: unknown function 'foo' at column 3`` — and exits
 with code 2 (docs/spec.md §6); a derivation that disagrees with ``sympy.diff`` exits 1.
+Refused the same way (exit 2): work beyond the time budget (``SECONDS``: parsing,
+deriving, evaluating at ``--at`` and writing out), which a short hostile input could
+otherwise make last minutes, and a point where the derivative is undefined, not real
+or outside double precision's range.
 """
 
 from __future__ import annotations
@@ -173,6 +177,8 @@ def _diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, digits: int
             fail("diff", "--at", str(err))
     try:
         return render_diff(derivations, fmt, point, digits)
+    except WorkLimitExceeded:
+        raise
     except (ValueError, TypeError, OverflowError) as err:
         fail("diff", "--at" if point else "EXPR", f"cannot evaluate: {err}")
 
@@ -246,7 +252,7 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         descents = [run_descent(function, start_values, rate, steps, name=program.name, optimizer=spec) for spec in specs]
     except OptimizerMismatch as err:
         fail("descend", "--optimizer", f"verification failed: {err}", 1)
-    except (ValueError, WorkLimitExceeded) as err:
+    except ValueError as err:  # WorkLimitExceeded too
         fail("descend", "EXPR", str(err))
     except RecursionError:
         fail("descend", "EXPR", "expression nested too deeply")
