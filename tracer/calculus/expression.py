@@ -509,7 +509,7 @@ class _Parser:
         variable_exponent = not self.is_constant(exponent)
         if base == 0 and variable_exponent:
             # 0^y is 0 for y > 0 and undefined for y ≤ 0; its derivative 0^y·ln 0 nowhere defined
-            raise ExpressionError("a power of 0 with a variable exponent has no derivative (d/dy 0^y = 0^y·ln 0, and ln 0 is undefined)", op.column)
+            raise ExpressionError("a power of 0 with a variable exponent has no derivative (it would be 0^u·ln 0, and ln 0 is undefined)", op.column)
         if variable_exponent:
             height = 1 + max(self.tower_height(base), self.tower_height(exponent))
             if height > MAX_TOWER:
