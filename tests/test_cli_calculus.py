@@ -337,6 +337,14 @@ def test_issue_17_refusals_of_descend_too():
     assert result.exit_code == 2 and result.stderr.startswith("tracer descend: --start: the value of x is outside the range of double precision")
 
 
+def test_a_start_with_no_finite_value_is_refused_not_called_a_divergence():
+    """1/x at 0, (1+x)^1000·(1+y)^1000 at 1/2 (10^352): 'diverged at step 0, the learning rate is too large' was wrong."""
+    for expr, start in [("1/x", "x=0"), ("(1+x)^1000*(1+y)^1000", "x=0.5,y=0.5")]:
+        result = CliRunner().invoke(cli, ["descend", expr, "--start", start, "--lr", "0.1", "--steps", "3"])
+        assert result.exit_code == 2
+        assert result.stderr == f"tracer descend: --start: the function or its gradient at {start} cannot be computed in double precision (a value on the way is undefined or beyond its range)\n"
+
+
 def _central_difference(text: str, wrt: str, point: dict[str, str], digits: int = 60):
     """d text / d wrt at point, independently of tracer's rules, of its evaluator and of
     sympy.diff: SymPy's evalf of the expression as parsed, a central difference at 60 digits."""

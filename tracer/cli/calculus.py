@@ -256,6 +256,9 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         fail("descend", "EXPR", str(err))
     except RecursionError:
         fail("descend", "EXPR", "expression nested too deeply")
+    if any(d.stopped_at == 0 for d in descents):
+        # not a learning rate too large: there is no finite number to start from
+        fail("descend", "--start", f"the function or its gradient at {start.strip()} cannot be computed in double precision (a value on the way is undefined or beyond its range)")
     write_output(render_descents(descents, fmt, digits, written, every), out, "descend")
     if plot is not None:
         figure = descents_svg(descents) if Path(plot).suffix.lower() == ".svg" else descents_pgfplots(descents) + "\n"
