@@ -867,7 +867,7 @@ def evaluate(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> float
     except values.Unsupported:  # a function outside the tool's vocabulary (from sympy.diff): SymPy's own
         return _evaluate_by_sympy(expr, point)
     real, imag = number.real, number.imag
-    noise = 10 * number.error
+    noise = 10 * number.error if mpmath.isfinite(number.error) else 0  # infinite: defined at the higher precision only
     real = 0 if abs(real) <= noise else real
     imag = 0 if imag <= noise + number.magnitude * mpmath.mpf(10) ** -25 else number.value.imag
     for part in (real, imag):

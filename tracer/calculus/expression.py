@@ -540,14 +540,18 @@ class _Parser:
     def check_constant(self, value: sp.Expr, tok: Token, what: str) -> None:
         """A constant is computed (30 and 60 digits, mpmath): it must be real and within 10^±MAX_CONSTANT_EXPONENT."""
         try:
-            number = values.estimate(value, {}, self.constant_values, limit=MAX_CONSTANT_EXPONENT, digits=(30, 60))
+            try:
+                number = values.estimate(value, {}, self.constant_values, limit=MAX_CONSTANT_EXPONENT, digits=(30, 60))
+            except values.Undefined:  # or 0 only up to rounding: log(1 − tanh(80)²)
+                number = values.estimate(value, {}, limit=MAX_CONSTANT_EXPONENT, digits=(80, 160))
         except values.OutOfRange:
             raise ExpressionError(f"{what} is out of range (a constant beyond 10^±{MAX_CONSTANT_EXPONENT})", tok.column) from None
         except values.Undefined:
             raise ExpressionError(f"{what} is undefined here", tok.column) from None
         except values.Unsupported:  # pragma: no cover - every function of the allow-list is known
             return
-        if number.imag > 10 * number.error + number.magnitude * mpmath.mpf(10) ** -50:
+        noise = 10 * number.error if mpmath.isfinite(number.error) else 0
+        if number.imag > noise + number.magnitude * mpmath.mpf(10) ** -50:
             raise ExpressionError(f"{what} is not a real number", tok.column)
 
     def is_constant(self, expr: sp.Expr) -> bool:

@@ -44,9 +44,10 @@ Number = mpmath.mpf | mpmath.mpc
 
 
 def _real(ctx: mpmath.MPContext, v) -> mpmath.mpf:
-    """``v`` as a real number, or Undefined (a comparison of a non-real value)."""
+    """``v`` as a real number (an imaginary part within rounding of 0 dropped), or Undefined
+    (a comparison of a non-real value)."""
     if isinstance(v, ctx.mpc):
-        if v.imag != 0:
+        if abs(v.imag) > _zero_tolerance(ctx) * (1 + abs(v.real)):
             raise Undefined("not real")
         return v.real
     return v
@@ -305,8 +306,15 @@ LOW_DIGITS, HIGH_DIGITS = 40, 80
 
 def estimate(expr: sp.Expr, point: Mapping[sp.Symbol, object], memos: tuple[dict, dict] | None = None,
              limit: int = PROBE_LIMIT, digits: tuple[int, int] = (LOW_DIGITS, HIGH_DIGITS)) -> Estimate:
-    """``expr`` at ``point`` at two precisions: the higher value, and |high − low| as its error bound."""
+    """``expr`` at ``point`` at two precisions: the higher value, and |high − low| as its error bound.
+
+    Undefined (or out of range) at the higher precision raises; at the lower one only, the
+    error is infinite: 1 − tanh(80)² is exactly 0 at 30 digits, and its log undefined there.
+    """
     memos = memos or ({}, {})
-    low = value(expr, point, digits[0], limit, memos[0])
     high = value(expr, point, digits[1], limit, memos[1])
+    try:
+        low = value(expr, point, digits[0], limit, memos[0])
+    except (Undefined, OutOfRange):
+        return Estimate(high, mpmath.inf)
     return Estimate(high, abs(high - low))
