@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tracer import initializers
 from tracer.core import keys
 from tracer.datasets import generate
+from tracer.files import FileRefused, read_text
 from tracer.core.keys import Quantity
 
 ACTIVATIONS = (
@@ -52,7 +53,43 @@ class SpecError(ValueError):
         self.field = field_path
         self.message = message
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{field_path}: {message}" if field_path else f"{where}{message}")
+        super().__init__(one_line(f"{where}{field_path}: {message}" if field_path else f"{where}{message}"))
+
+
+#: the longest message a problem file is refused with (SPEC §6: one line naming the file, the field and
+#: what was expected; with the command's "tracer: " it stays under 300 characters)
+MAX_MESSAGE = 280
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` as one line of at most ``limit`` characters: line breaks and control characters
+    become spaces, a longer text is cut with ``...`` (a 100 kB value quoted in a message)."""
+    text = " ".join("".join(" " if not ch.isprintable() else ch for ch in text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def unprintable(text: str) -> tuple[int, str] | None:
+    """The first character of ``text`` that no document may carry, with its position: a control
+    character (tab and line breaks included: a title is one line), half of a surrogate pair (not
+    a character: YAML's ``"\\ud83d"``), or U+FFFE/U+FFFF (not allowed in XML)."""
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
+            return i, ch
+    return None
+
+
+def _refuse_unprintable_title(raw: dict, source: str) -> None:
+    """A title is one line of printable text: a control character would make an ill-formed
+    Moodle XML or QTI file and break the Markdown heading, so it is refused here, for every output."""
+    title = raw.get("title")
+    if isinstance(title, str):
+        found = unprintable(title)
+        if found is not None:
+            i, ch = found
+            what = "half of a surrogate pair" if 0xD800 <= ord(ch) <= 0xDFFF else "a control character"
+            raise SpecError(source, "title", f"{what} (U+{ord(ch):04X}) at character {i + 1}; a title is one line of "
+                                             "printable text (Greek, CJK and emoji are fine, written as themselves)")
 
 
 # ---------------------------------------------------------------------------
@@ -338,8 +375,8 @@ class Problem:
         if not values:
             return self
         wanted = {keys.parse_quantity(str(k)) if isinstance(k, str) else k: v for k, v in values.items()}
-        if self.layered:
-            return self.with_parameter_vector([wanted.get(k, v) for k, v in self.parameters().items()])
+        if self.layered or len(wanted) * 4 >= len(self.parameter_keys):  # most of them: one pass in key order (the keys are cached)
+            return self.with_parameter_vector([wanted.get(k, v) for k, v in zip(self.parameter_keys, self.parameter_vector())])
         layers = []
         for l, layer in enumerate(self.layers, start=1):
             weights = tuple(
@@ -583,7 +620,7 @@ class NetworkModel(_Strict):
 
 class LossModel(_Strict):
     kind: Literal["mse", "cross_entropy", "binary_cross_entropy"]
-    factor: Number = 0.5
+    factor: Number = Field(0.5, gt=0, description="mse: the factor before (y − o)² (0.5 or 1; a negative one would climb the error)")
     outputs: Literal["sum", "mean"] = "sum"
     samples: Literal["sum", "mean"] = "sum"
     log: Literal["ln", "log10", "log2"] = "ln"
@@ -648,7 +685,7 @@ class TrainingModel(_Strict):
 
 class DatasetModel(_Strict):
     name: Literal["moons", "xor", "circles"]
-    n: int = Field(gt=3, description="number of samples generated (before the test split)")
+    n: int = Field(gt=3, le=1_000_000, description="number of samples generated (before the test split)")
     noise: Number = Field(0.0, ge=0)
     seed: int = 0
     test_fraction: Number = Field(0.0, ge=0, lt=1, description="share held out for the test accuracy")
@@ -805,14 +842,11 @@ def json_schema() -> dict[str, Any]:
 
 def load(path: str | Path) -> Problem:
     """Read a problem file; raise :class:`SpecError` (one line, names the field) when it is wrong."""
-    path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
+    try:  # a FIFO, a device or a directory refused before a byte is read (tracer.files)
+        text = read_text(path, MAX_TEXT)
+    except FileRefused as err:
+        raise SpecError(source, "", str(err)) from None
     return loads(text, source)
 
 
@@ -836,9 +870,21 @@ class _Refused(Exception):
 def _plain_composer(base: type) -> dict:
     """For the pure-Python loader: no explicit tag (``!!int``, ``!!timestamp``, ``!x``) — a value is
     read as YAML's own plain scalars, never as what a tag asks for — and no nesting deeper
-    than :data:`MAX_DEPTH`."""
+    than :data:`MAX_DEPTH`; and (both loaders) no key twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):  # the C loader's constructor is Python too: both refuse a key twice
+        seen: dict = {}
+        for key_node, _ in getattr(node, "value", ()):
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                raise _Refused(key_node.start_mark, f"the key {key_node.value[:40]!r} is given twice in one mapping "
+                                                    f"(first on line {seen[key_node.value] + 1}); YAML would keep only the last")
+            seen[key_node.value] = key_node.start_mark.line
+        return base.construct_mapping(self, node, deep)
+
     if not hasattr(base, "compose_node") or base.__name__.startswith("C"):
-        return {}
+        return {"construct_mapping": construct_mapping}
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -853,7 +899,7 @@ def _plain_composer(base: type) -> dict:
         finally:
             self._depth -= 1
 
-    return {"compose_node": compose_node}
+    return {"compose_node": compose_node, "construct_mapping": construct_mapping}
 
 
 def _too_deep(raw: Any) -> bool:
@@ -929,6 +975,7 @@ def loads(text: str, source: str = "<string>") -> Problem:
 def from_mapping(raw: Any, source: str = "<mapping>") -> "Problem | GraphProblem":
     if not isinstance(raw, dict):
         raise SpecError(source, "", "expected a mapping with keys network, loss, data, training (or graph)")
+    _refuse_unprintable_title(raw, source)
     if "graph" in raw:
         return _graph_problem(raw, source)
     if _is_layered(raw):
@@ -1016,7 +1063,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
             raise fail(where, f"a mapping expected (units, activation, weights, … or type: conv2d, …), got {type(entry).__name__}")
         kind = entry.get("type", "dense")
         if not isinstance(kind, str) or kind not in LAYER_MODELS:
-            raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {kind!r}")
+            raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {_quoted(kind)}")
         lm = _validated(LAYER_MODELS[kind], {**entry, "type": kind}, source, where)
         if kind == "dense":
             if len(shape) != 1:
@@ -1089,6 +1136,8 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     _check_size(layers, steps, fail)
     if layers[-1].kind != "dense":
         raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
+    _check_log_loss(model.loss.kind, layers, fail)
+    _check_parameters(layers, fail)
 
     n_out = layers[-1].units
     first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
@@ -1138,7 +1187,7 @@ def _targets(sm: "SampleModel | LayeredSampleModel", outputs: int, where: str, f
         raise fail(f"{where}.y", f"{outputs} numbers expected (units of the output layer), got {len(sm.y)}")
     for k, v in enumerate(sm.y):  # a layered file's y is read loosely (a sequence's is nested)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise fail(f"{where}.y[{k}]", f"a number expected, got {v!r}")
+            raise fail(f"{where}.y[{k}]", f"a number expected, got {_quoted(v)}")
     return tuple(map(float, sm.y))
 
 
@@ -1154,7 +1203,7 @@ def _step_targets(sm: "LayeredSampleModel", steps: int, outputs: int, where: str
     for t, row in enumerate(rows):
         row = row if isinstance(row, list) else [row]
         if len(row) != outputs or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
-            raise fail(f"{where}.y[{t}]", f"{outputs} numbers expected (units of the output layer), got {row!r}")
+            raise fail(f"{where}.y[{t}]", f"{outputs} numbers expected (units of the output layer), got {_quoted(row)}")
         flat.extend(float(v) for v in row)
     return tuple(flat)
 
@@ -1214,7 +1263,7 @@ def _nested(value: Any, shape: tuple[int, ...], where: str, fail) -> tuple[float
     def flatten(v: Any, dims: tuple[int, ...], path: str) -> list[float]:
         if not dims:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise fail(path, f"a number expected, got {v!r}")
+                raise fail(path, f"a number expected, got {_quoted(v)}")
             return [float(v)]
         if not isinstance(v, list) or len(v) != dims[0]:
             got = f"{len(v)} entries" if isinstance(v, list) else repr(v)
@@ -1231,14 +1280,24 @@ def _nested(value: Any, shape: tuple[int, ...], where: str, fail) -> tuple[float
     return tuple(flatten(value, shape, where))
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
+#: pydantic's names of a union's branches (``int``, ``list[float]``, ``literal['sgd']``,
+#: ``function-after[…]``, ``ActivationModel``): parts of an error's location, not keys of the file
+_BRANCH_TAG = re.compile(r"^(?:int|float|str|bool|none|list|dict|union|tagged-union|function-[a-z]+|literal|[A-Z][A-Za-z]*Model)(?:\[.*\])?$", re.S)
+
+
+def _field_path(loc: tuple[Any, ...], key_last: bool = False) -> str:
+    """The dotted path of an error's location (``network.layers[0].weights``), without pydantic's
+    union-branch tags. With ``key_last`` (an unknown key) the last part is the file's own key,
+    kept whatever it is called (``int``, ``integer``, ``literally``)."""
     out = ""
-    for part in loc:
+    for n, part in enumerate(loc):
+        if n and str(loc[n - 1]).startswith("tagged-union["):
+            continue  # the branch's discriminator value (``adam`` of optimizer: {name: adam}), not a key
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            if part in ("function-after", "union") or "[" in str(part) or str(part).startswith(("literal", "list", "float", "int", "str", "bool", "none", "ActivationModel", "WeightInitModel", "BiasInitModel")):
-                continue  # pydantic's union branch tags carry no meaning for the user
+        elif key_last and n == len(loc) - 1:
+            out += ("." if out else "") + str(part)
+        elif not _BRANCH_TAG.match(str(part)):
             out += ("." if out else "") + str(part)
     return out
 
@@ -1268,22 +1327,29 @@ def _translate(err: ValidationError, source: str) -> SpecError:
     first = max(errors, key=lambda e: len(_field_path(e["loc"])))
     if any(e["type"] == "extra_forbidden" for e in errors):
         first = next(e for e in errors if e["type"] == "extra_forbidden")
-    path = _field_path(first["loc"])
     kind = first["type"]
     got = first.get("input")
+    if kind == "extra_forbidden":
+        parent = _field_path(first["loc"][:-1])
+        key = _quoted(first["loc"][-1], 60)
+        return SpecError(source, _field_path(first["loc"], key_last=True)[:120], f"unknown key {key}" + (f" in {parent}" if parent else ""))
+    path = _field_path(first["loc"])
     if kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
-        message = f"one of {expected} expected, got {got!r}"
+        message = f"one of {expected} expected, got {_quoted(got)}"
     elif kind in _EXPECT:
         message = _EXPECT[kind].format(**first.get("ctx", {}))
-        if kind not in ("missing", "extra_forbidden") and got is not None and not isinstance(got, (dict, list)):
-            message += f", got {got!r}"
-        if kind == "extra_forbidden":
-            parent, _, key = path.rpartition(".")
-            return SpecError(source, path, f"unknown key {key!r}" + (f" in {parent}" if parent else ""))
+        if kind != "missing" and got is not None and not isinstance(got, (dict, list)):
+            message += f", got {_quoted(got)}"
     else:
         message = first["msg"]
     return SpecError(source, path, message)
+
+
+def _quoted(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message quotes what was written, not 100 kB of it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _activation(value: Any) -> ActivationSpec:
@@ -1307,6 +1373,9 @@ def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax" and idx != count - 1:
         raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
+    if lm.units * fan_in > MAX_PARAMETERS:  # before a drawn initialisation allocates it
+        raise fail(where, f"{lm.units:,} units × {fan_in:,} inputs = {lm.units * fan_in:,} weights is too large a network "
+                          f"(at most {MAX_PARAMETERS:,} parameters)")
     if isinstance(lm.weights, WeightInitModel):  # drawn one row per unit, whatever the layout
         drawn = _drawn(lm.weights, (lm.units, fan_in), fan_in, lm.units, f"{where}.weights", fail)
         rows = [list(map(float, r)) for r in (zip(*drawn) if lm.weights_layout == "input_major" else drawn)]
@@ -1378,13 +1447,34 @@ def _layered_notation(notation: str, fail) -> str:
     """conv, pooling and rnn layers are written in the bracket or the δ notation (the other
     themes name the units of one dense network: Mazur's w5, the neuron theme's N_1)."""
     if notation not in ("bracket", "delta"):
-        raise fail("notation", f"bracket or delta for a network with conv2d, pooling or rnn layers, got {notation!r}")
+        raise fail("notation", f"bracket or delta for a network with conv2d, pooling or rnn layers, got {_quoted(notation)}")
     return notation
 
 
 def _rate(value: "float | None") -> float | None:
     return None if value is None else float(value)
 
+
+
+#: the output activations whose every value lies in (0, 1), where a log loss can be taken
+_PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+
+
+def _check_parameters(layers, fail) -> None:
+    """At most :data:`MAX_PARAMETERS` weights and biases in the whole network."""
+    total = sum(len(layer.weights) * (len(layer.weights[0]) if layer.weights else 0) + (len(layer.bias) if layer.bias else 0) for layer in layers)
+    if total > MAX_PARAMETERS:
+        raise fail("network", f"{total:,} weights and biases is too large a network (at most {MAX_PARAMETERS:,} parameters)")
+
+
+def _check_log_loss(kind: str, layers, fail) -> None:
+    """Cross-entropy takes the logarithm of each output (binary cross-entropy of 1 − output as
+    well): an output layer that can give 0, 1 or a number outside (0, 1) makes the loss
+    undefined, so it is refused here rather than reported as a non-finite loss later."""
+    last = layers[-1].activation.name
+    if kind in ("cross_entropy", "binary_cross_entropy") and last not in _PROBABILITY_OUTPUTS:
+        raise fail(f"network.layers[{len(layers) - 1}].activation",
+                   f"{kind} takes the logarithm of each output, so the last layer must give numbers in (0, 1): sigmoid or softmax expected, got {last}")
 
 def _loss(model: LossModel) -> LossSpec:
     r = model.regularization
@@ -1419,11 +1509,10 @@ def _build(model: ProblemModel, source: str) -> Problem:
         layers.append(_dense_layer(lm, idx, len(net.layers), fan_in, where, fail))
         fan_in = lm.units
 
+    _check_parameters(layers, fail)
     n_out = layers[-1].units
     loss = model.loss
-    if loss.kind == "cross_entropy" and layers[-1].activation.name not in ("softmax",):
-        # allowed (e.g. sigmoid outputs), but the outputs must stay in (0, 1): checked at run time
-        pass
+    _check_log_loss(loss.kind, layers, fail)
     samples = []
     generated = _generated(model, source, n_out) if model.dataset is not None else None
     if generated is None and model.data is None:
@@ -1475,7 +1564,10 @@ def _build(model: ProblemModel, source: str) -> Problem:
 
 
 #: an equation's left-hand side and a leaf's name: an identifier (Greek letters allowed)
-_NAME = re.compile(r"^[A-Za-z\u0370-\u03ff][A-Za-z\u0370-\u03ff0-9_]*$")
+#: a node's name: Latin or Greek letters (the 24 of the alphabet, capital and small, and ϑ ϕ ϖ ϵ ς:
+#: each has a LaTeX symbol, tracer.notation.graph), digits, _ — no accented or other letter
+#: (pdflatex could not set it in math)
+_NAME = re.compile(r"^[A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f5][A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f50-9_]*$")
 
 
 def _graph_problem(raw: dict, source: str) -> GraphProblem:
@@ -1496,9 +1588,9 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
         name, eq, expression = text.partition("=")
         name = name.strip()
         if not eq or "=" in expression:
-            raise SpecError(source, where, f"one equation NAME = EXPR expected, got {text!r}")
+            raise SpecError(source, where, f"one equation NAME = EXPR expected, got {_quoted(text)}")
         if not _NAME.match(name) or name.startswith("_"):
-            raise SpecError(source, where, f"the left-hand side must be a name (letters, digits, _), got {name!r}")
+            raise SpecError(source, where, f"the left-hand side must be a name (Latin or Greek letters, digits, _), got {_quoted(name)}")
         if not expression.strip():
             raise SpecError(source, where, f"an expression expected after '{name} ='")
         if name in defined:
@@ -1508,21 +1600,21 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
     values: list[tuple[str, float]] = []
     for name, value in graph.values.items():
         if not _NAME.match(name) or name.startswith("_"):
-            raise SpecError(source, f"graph.values.{name}", "a name expected (letters, digits, _)")
+            raise SpecError(source, f"graph.values.{name}", "a name expected (Latin or Greek letters, digits, _)")
         if name in defined:
             raise SpecError(source, f"graph.values.{name}", f"{name} is computed by graph.equations[{defined[name]}]; only leaves have values")
         if not math.isfinite(value):
-            raise SpecError(source, f"graph.values.{name}", f"a finite number expected, got {value!r}")
+            raise SpecError(source, f"graph.values.{name}", f"a finite number expected, got {_quoted(value)}")
         values.append((name, float(value)))
     if graph.output not in defined:
         known = "a leaf" if graph.output in graph.values else "not defined"
-        raise SpecError(source, "graph.output", f"the output must be a node computed by an equation; {graph.output!r} is {known} (nodes: {', '.join(defined)})")
+        raise SpecError(source, "graph.output", f"the output must be a node computed by an equation; {_quoted(graph.output)} is {known} (nodes: {', '.join(defined)})")
     training = GraphTrainingSpec()
     if model.training is not None:
         t = model.training
         for k, name in enumerate(t.parameters):
             if name not in graph.values:
-                raise SpecError(source, f"training.parameters[{k}]", f"a leaf with a value expected (leaves: {', '.join(graph.values)}), got {name!r}")
+                raise SpecError(source, f"training.parameters[{k}]", f"a leaf with a value expected (leaves: {', '.join(graph.values)}), got {_quoted(name)}")
         if len(set(t.parameters)) != len(t.parameters):
             raise SpecError(source, "training.parameters", "a leaf is named twice")
         if t.steps > MAX_GRAPH_STEPS:
@@ -1643,13 +1735,16 @@ def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Q
             key = None
         if key not in known:
             example = ", ".join(str(q) for q in sorted(known)[:4])
-            raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {name!r}")
+            raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {_quoted(name)}")
         out.append(key)
     return tuple(out)
 
 
 #: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
 #: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
+#: the largest network: 1,000,000 weights and biases (a 999-999-1 network, one sample, one step:
+#: 28 s and 1.7 GB on a loaded two-core machine; a 300-300-1 network, 90,601 parameters: 5 s)
+MAX_PARAMETERS = 1_000_000
 MAX_UPDATES = 10_000_000
 MAX_RUN_WORK = 50_000_000_000
 #: training steps of a network with conv2d, pooling or rnn layers (each one a full pass of the engine)

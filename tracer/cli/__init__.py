@@ -13,6 +13,7 @@ errors to the exit codes of docs/spec.md §6 (:mod:`tracer.cli.common`):
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
@@ -64,6 +65,11 @@ def cli() -> None:
       tracer solve mazur.yaml
       tracer ask mazur.yaml "dloss/dW2[1,1]"
     """
+    # NumPy's overflow and invalid-value warnings are not for the user: the commands judge every
+    # non-finite number themselves (exit 2 naming the quantity), and a warning is a multi-line
+    # message on stderr before that one line. (A filter of the standard library's warnings, not
+    # np.seterr: `tracer --help` imports no NumPy, and no import hides in a function.)
+    warnings.simplefilter("ignore", RuntimeWarning)
 
 
 

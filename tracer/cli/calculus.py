@@ -23,6 +23,7 @@ from tracer.calculus.derivatives import DerivationMismatch, OutOfDoubleRange, de
 from tracer.calculus.descent import OptimizerMismatch, descend as run_descent
 from tracer.calculus.expression import ExpressionError, parse_assignments, parse_number, parse_program
 from tracer.cli.common import on_error, write_output
+from tracer.files import FileRefused, write_atomically
 from tracer.render.calculus import descents_pgfplots, descents_svg, render_descents, render_diff
 from tracer.spec import OPTIMIZERS, OptimizerSpec
 
@@ -262,8 +263,8 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
     write_output(render_descents(descents, fmt, digits, written, every), out, "descend")
     if plot is not None:
         figure = descents_svg(descents) if Path(plot).suffix.lower() == ".svg" else descents_pgfplots(descents) + "\n"
-        try:
-            Path(plot).write_text(figure, encoding="utf-8")
-        except OSError as err:
-            fail("descend", "--plot", f"{plot}: cannot write ({err.strerror})")
+        try:  # whole or not at all: a temporary file, then a rename (tracer.files)
+            write_atomically(plot, figure)
+        except FileRefused as err:
+            fail("descend", "--plot", f"{plot}: {err}")
         click.echo(f"wrote {plot}", err=True)

@@ -8,8 +8,8 @@ so that a command reads as: load, solve, render, write.
 
 from __future__ import annotations
 
+import json
 import math
-
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -18,7 +18,9 @@ import click
 
 from tracer.core.derive import solve
 from tracer.core.solution import Solution
-from tracer.spec import Problem, SpecError, load
+from tracer.files import FileRefused, overwritten_input, write_atomically
+from tracer.render.user_text import describe_unsettable, unsettable
+from tracer.spec import Problem, SpecError, load, one_line
 
 #: the problem files `tracer new` copies: tracer/examples in a wheel, else the source tree's
 _PACKAGED_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -32,8 +34,17 @@ def on_error(message: str, code: int = 2, command: str | None = None) -> NoRetur
     command's own prefix: ``tracer diff: EXPR: unknown function 'foo' at column 3``.
     """
     prefix = f"tracer {command}" if command else "tracer"
-    click.echo(f"{prefix}: {message}", err=True)
+    click.echo(one_line(f"{prefix}: {message}", 299), err=True)  # one line, under 300 characters, whatever the cause
     sys.exit(code)
+
+
+def json_text(data, source: str) -> str:
+    """``data`` as JSON, never with NaN or Infinity (not JSON; a strict reader fails on them): a
+    number that is not finite has been refused as bad input before this, so one here is exit 2."""
+    try:
+        return json.dumps(data, indent=1, allow_nan=False)
+    except ValueError:
+        on_error(f"{source}: the result holds a number that is not finite (no JSON for it); use smaller numbers", 2)
 
 
 def examples_dir() -> Path:
@@ -55,21 +66,105 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
     except SpecError as err:  # a graph's equations read as a whole: a name, a cycle, 1/0 at the given values
         on_error(str(err), 2)
     except (ValueError, ZeroDivisionError, OverflowError) as err:
-        on_error(f"{problem.source}: the computation failed: {err}", 2)
-    v = solution.verification
-    if v is not None and not v.ok:
-        first = v.mismatches[0]
-        undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
-        if undefined is not None:  # both passes agree it is not a number: the input cannot be computed, not our bug
-            value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
-            on_error(f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
-                     f"{_largest_input(problem)}; use smaller numbers", 2)
-        on_error(
-            f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
-            f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))",
-            1,
-        )
+        cause = "a number out of range" if isinstance(err, (ZeroDivisionError, OverflowError)) else str(err)
+        on_error(f"{problem.source}: the computation failed ({cause}){_largest_input(problem)}; use smaller numbers", 2)
+    failed = verification_failure(problem, solution) or non_finite_result(problem, solution)
+    if failed is not None:
+        on_error(*failed)
     return solution
+
+
+def non_finite_result(problem, solution) -> tuple[str, int] | None:
+    """A verified solution whose numbers are not all finite (both passes agree: a learning rate
+    that overshoots to a loss of inf after the step) is not a result: exit 2 naming the first
+    such quantity, never a document or JSON with inf in it."""
+    def first(named) -> str | None:
+        for name, value in named:
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"{name} is {value}"
+        return None
+
+    found = None
+    for step in solution.steps:
+        at = f" after training step {step.number}" if len(solution.steps) > 1 else ""
+        for field in ("loss", "output"):
+            if found is None and isinstance(getattr(step, field, None), float):
+                found = first([(field, getattr(step, field))])
+        for field in ("values", "gradients", "params_after"):
+            if found is None:
+                found = first((str(k), v) for k, v in (getattr(step, field, None) or {}).items())
+        for state, per in (getattr(step, "optimizer_state", None) or {}).items():
+            if found is None:
+                found = first((f"{state}({k})", v) for k, v in per.items())
+        if found is not None:
+            found += at
+            break
+    if found is None and isinstance(getattr(solution, "loss_after", None), float):
+        found = first([("loss_after", solution.loss_after)])
+    if found is None:
+        found = first((f"{k} after training", v) for k, v in (getattr(solution, "values_after", None) or {}).items())
+    if found is None:
+        return None
+    rate = getattr(getattr(problem, "training", None), "learning_rate", None)
+    if isinstance(rate, float) and "after" in found:  # the given numbers gave a finite step; the step overshot
+        return f"{problem.source}: the computation is not finite: {found}; training.learning_rate {rate:g} may overshoot", 2
+    return f"{problem.source}: the computation is not finite: {found}{_largest_input(problem)}; use smaller numbers", 2
+
+
+def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int] | None:
+    """None for a verified solution; else the message and exit code: 2 when both passes agree
+    a quantity is not a number (the input cannot be computed, not our bug), 1 when they differ."""
+    v = solution.verification
+    if v is None or v.ok:
+        return None
+    first = v.mismatches[0]
+    undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
+    if undefined is not None:
+        value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
+        return (f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
+                f"{_largest_input(problem)}; use smaller numbers", 2)
+    saturated = _saturated_output(problem, solution)
+    if saturated is not None:
+        return saturated, 2
+    return (f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
+            f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))", 1)
+
+
+def _saturated_output(problem, solution) -> str | None:
+    """A unit within 1e-9 of where its activation saturates (a sigmoid's 0 or 1, a tanh's ±1)
+    when the two passes disagree: 1 − a, and with it the slope a(1 − a) or 1 − a² and a log
+    loss's ln(1 − a), keeps few correct digits in double precision. The step-by-step values
+    (which take a as it is written) and NumPy's (which take 1 − a from z) then differ: the
+    input, not our bug."""
+    if getattr(problem, "layered", True) or not hasattr(problem, "layers"):
+        return None
+    loss = problem.loss
+    samples = len(problem.data)
+    looked = 0
+    for l, layer in enumerate(problem.layers, start=1):
+        kind = layer.activation.name
+        top = l == len(problem.layers)
+        if kind not in ("sigmoid", "tanh", "softmax"):
+            continue
+        for s in range(1, samples + 1):
+            for j in range(1, layer.units + 1):
+                looked += 1
+                if looked > 20_000:
+                    return None
+                name = f"a{l}[{j}]" + (f"#{s}" if samples > 1 else "")
+                try:
+                    a = solution.value(name)
+                except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
+                    return None
+                edges = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}[kind]
+                edge = next((e for e in edges if abs(a - e) < 1e-9), None)
+                if edge is None or (kind == "softmax" and not top):
+                    continue
+                what = (f"the {loss.kind} loss's logarithm of it" if top and loss.kind != "mse" else
+                        "its slope " + ("1 − a²" if kind == "tanh" else "a(1 − a)"))
+                return (f"{problem.source}: the unit {name} = {a!r} is saturated (within 1e-9 of {edge:g}): {what} keeps few "
+                        f"correct digits in double precision{_largest_input(problem)}; use smaller weights or biases")
+    return None
 
 
 def _largest_input(problem) -> str:
@@ -88,18 +183,90 @@ def _largest_input(problem) -> str:
     return f" (the largest given number: {name} = {value:g})"
 
 
+#: the file names each output format is written under; a name with another format's suffix
+#: (``-f pdf -o x.tex``, ``-f json -o x.md``) or a problem file's (``.yaml``) is refused
+SUFFIXES = {"text": (".txt",), "md": (".md", ".markdown"), "tex": (".tex",), "pdf": (".pdf",),
+            "html": (".html", ".htm"), "json": (".json",)}
+_INPUT_SUFFIXES = (".yaml", ".yml")
+
+
+def refuse_contradicting_suffix(out: str | None, fmt: str, command: str | None = None) -> None:
+    """Exit 2 when ``-o``'s suffix is another format's (or a problem file's). A PDF must be
+    named ``.pdf``: its LaTeX source is written beside it under the same stem, ``.tex``."""
+    if out is None or out == "-":
+        if fmt == "pdf" and out == "-":
+            on_error("-o -: a PDF is not written to stdout; give -o NAME.pdf", 2, command)
+        return
+    suffix = Path(out).suffix.lower()
+    if fmt == "pdf":
+        if suffix != ".pdf":
+            on_error(f"-o {out}: -f pdf writes NAME.pdf (and its LaTeX as NAME.tex beside it); "
+                     f"give -o {Path(out).with_suffix('.pdf')}" + (f" or -f {_format_of(suffix)}" if _format_of(suffix) else ""), 2, command)
+        return
+    owner = _format_of(suffix)
+    if suffix in _INPUT_SUFFIXES:
+        on_error(f"-o {out}: a {suffix} name for -f {fmt}, but no format writes YAML; give a {SUFFIXES[fmt][0]} name", 2, command)
+    if owner is not None and owner != fmt:
+        on_error(f"-o {out}: a {suffix} name contradicts -f {fmt}; give a {SUFFIXES[fmt][0]} name, or -f {owner}", 2, command)
+
+
+def _format_of(suffix: str) -> str | None:
+    return next((fmt for fmt, suffixes in SUFFIXES.items() if suffix in suffixes), None)
+
+
+def refuse_overwriting_inputs(outputs, inputs, command: str | None = None) -> None:
+    """Exit 2 when a file about to be written is one of the inputs (the same path, a symbolic
+    or hard link to it): ``tracer solve in.yaml -o in.yaml`` would replace the problem file."""
+    clash = overwritten_input([o for o in outputs if o is not None], [i for i in inputs if i is not None])
+    if clash is not None:
+        out, given = clash
+        same = "" if str(out) == str(given) else " (the same file)"
+        on_error(f"-o {out}: that is the input file {given}{same}; writing there would replace it — choose another output name", 2, command)
+
+
+def warn_unsettable(problem, file: str | None = None) -> None:
+    """One warning line on stderr when the problem's own text that reaches LaTeX (its title, its
+    file name) holds characters pdflatex cannot set: the PDF shows each as its code point."""
+    for field, text in (("title", getattr(problem, "title", "")), ("file name", file or getattr(problem, "source", ""))):
+        chars = unsettable(text)
+        if chars:
+            click.echo(f"tracer: warning: {getattr(problem, 'source', '') or file}: {field}: pdflatex cannot set "
+                       f"{describe_unsettable(chars, 5)}; the PDF shows each as [U+XXXX] (md and html keep them)", err=True)
+
+
+def write_file(path: str | Path, data: str | bytes, command: str | None = None, announce: bool = True) -> Path:
+    """``data`` written to ``path`` atomically (tracer.files): a temporary file beside it, then
+    renamed over it, so an interrupted run leaves the old file whole; missing folders are
+    created. Exit 2 with ``tracer: PATH: cannot write (…)`` when it cannot be written."""
+    try:
+        created = [str(p) for p in _missing_folders(Path(path))]
+        write_atomically(path, data)
+    except FileRefused as err:
+        on_error(f"-o: {path}: {err}" if command else f"{path}: {err}", 2, command)
+    if announce:
+        click.echo(f"wrote {path}" + (f" (created the folder {created[-1]})" if created else ""), err=True)
+    return Path(path)
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, outermost first (what writing will create)."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists() or parent == parent.parent:
+            break
+        missing.append(parent)
+    return missing[::-1]
+
+
 def write_output(text: str, out: str | None, command: str | None = None) -> None:
     """``text`` to stdout (no ``-o`` or ``-o -``) or to the file ``out``; exit 2 when it cannot be written.
 
-    On stdout a final newline is added only when ``text`` lacks one. The message of
-    a failed write is ``tracer: OUT: cannot write (…)``, or with ``command``
+    On stdout a final newline is added only when ``text`` lacks one. The file is written
+    atomically and its missing folders created (:func:`write_file`). The message of a
+    failed write is ``tracer: OUT: cannot write (…)``, or with ``command``
     ``tracer diff: -o: OUT: cannot write (…)``.
     """
     if out is None or out == "-":
         click.echo(text, nl=not text.endswith("\n"))
         return
-    try:
-        Path(out).write_text(text, encoding="utf-8")
-    except OSError as err:
-        on_error(f"-o: {out}: cannot write ({err.strerror})" if command else f"{out}: cannot write ({err.strerror})", 2, command)
-    click.echo(f"wrote {out}", err=True)
+    write_file(out, text, command)

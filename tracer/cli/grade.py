@@ -8,9 +8,26 @@ from pathlib import Path
 
 import click
 
-from tracer.cli.common import on_error
+from tracer.cli.common import on_error, refuse_overwriting_inputs, write_file
 from tracer.spec import SpecError
-from tracer.teach.grade import Policy, feedback_md, grade as run_grade, marks_csv
+from tracer.teach.grade import Policy, feedback_md, marks_csv
+from tracer.teach.grade import grade as run_grade
+
+
+def feedback_names(students: list[str]) -> list[str]:
+    """One file name per student, ``ID.md`` made safe (letters, digits, ``._-``), and distinct:
+    ``a b`` and ``a_b`` would both be ``a_b.md``, so the second is ``a_b-2.md`` (no page replaces another)."""
+    taken: set[str] = set()
+    out = []
+    for student in students:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", student).strip("._")[:100] or "student"
+        name, n = stem, 1
+        while name.lower() in taken:  # case-insensitive: a and A are one file on macOS and Windows
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name.lower())
+        out.append(f"{name}.md")
+    return out
 
 
 @click.command()
@@ -41,19 +58,20 @@ def grade(quizdir: str, answers: str, problem_file: str | None, carried: float, 
       tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
       tracer grade hw3 class.csv
     """
+    directory = Path(out) if out else Path(quizdir) / "grades"
+    if directory.exists() and not directory.is_dir():
+        on_error(f"-o {directory}: a file, not a folder; give the folder marks.csv and the feedback go to", 2)
+    inputs = [answers, Path(quizdir) / "answers.csv", problem_file]
+    refuse_overwriting_inputs([directory / "marks.csv"], inputs)
     try:
         results = run_grade(quizdir, answers, problem_file, Policy(carried=carried))
     except SpecError as err:
         on_error(str(err), 2)
-    directory = Path(out) if out else Path(quizdir) / "grades"
-    try:
-        (directory / "feedback").mkdir(parents=True, exist_ok=True)
-        (directory / "marks.csv").write_text(marks_csv(results), encoding="utf-8")
-        for r in results:
-            name = re.sub(r"[^A-Za-z0-9._-]+", "_", r.student).strip("._") or "student"
-            (directory / "feedback" / f"{name}.md").write_text(feedback_md(r), encoding="utf-8")
-    except OSError as err:
-        on_error(f"{directory}: cannot write ({err.strerror})", 2)
+    pages = feedback_names([r.student for r in results])
+    refuse_overwriting_inputs([directory / "feedback" / page for page in pages], inputs)
+    write_file(directory / "marks.csv", marks_csv(results), announce=False)  # atomically, the folders created
+    for r, page in zip(results, pages):
+        write_file(directory / "feedback" / page, feedback_md(r), announce=False)
     verdicts = Counter(m.verdict for r in results for m in r.marks)
     mean = sum(r.total for r in results) / len(results) if results else 0.0
     out_of = results[0].out_of if results else 0

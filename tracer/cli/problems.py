@@ -7,13 +7,23 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import click
 
+from tracer.cli.common import (
+    examples_dir,
+    json_text,
+    load_problem,
+    on_error,
+    refuse_contradicting_suffix,
+    refuse_overwriting_inputs,
+    solve_problem,
+    warn_unsettable,
+    write_file,
+    write_output,
+)
 from tracer.core import derive
-from tracer.cli.common import examples_dir, load_problem, on_error, solve_problem, write_output
 from tracer.core.keys import NameError_, split_step
 from tracer.core.solution import LookupError_
 from tracer.export.as_json import solution_json
@@ -51,20 +61,24 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
       tracer solve examples/mazur.yaml -f json -o mazur.json
       tracer solve examples/mazur.yaml --detail full --digits 6
     """
-    problem = load_problem(file)
     if fmt == "pdf" and not out:
         out = Path(file).with_suffix(".pdf").name  # hw3.yaml → ./hw3.pdf, as `latex hw3.tex` would
+    refuse_overwriting_inputs(_written_by_solve(out, fmt), [file])
+    refuse_contradicting_suffix(out, fmt)
+    problem = load_problem(file)
     solution = solve_problem(problem, derived_steps)
+    if fmt == "tex":
+        warn_unsettable(problem)  # (-f pdf: when it is compiled)
     if fmt == "json":
-        write_output(json.dumps(solution_json(solution), indent=1), out)
+        write_output(json_text(solution_json(solution), file), out)  # never NaN or Infinity
         return
     if isinstance(problem, GraphProblem):
         _solve_graph(solution, fmt, out, detail, digits, notation, form, only)
         return
     # start-up: the renderers (Jinja2, the printers, the diff writer) load only when a document
     # is asked for — `solve -f json` of a small network would spend a third of its time on them
-    from tracer.render.document import RenderError, compile_pdf, network_figure, render
-    from tracer.render.extensions import write_curves
+    from tracer.render.document import network_figure, render
+    from tracer.render.extensions import curve_files
 
     if problem.layered:  # conv2d, pooling and rnn layers: in the bracket notation; matrix: their feature maps
         if notation not in (None, "bracket", "delta"):
@@ -91,19 +105,41 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     except (NameError_, LookupError_, ValueError) as err:
         on_error(f"{file}: --only: {err}", 2)
     if fmt == "pdf":
-        try:
-            pdf = compile_pdf(tex, Path(out))  # type: ignore[arg-type]
-        except RenderError as err:
-            on_error(str(err), err.code)
-        click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')})", err=True)
+        _compile(tex, out, problem)  # type: ignore[arg-type]
         return
     write_output(text, out)
     if figure is not None and figure[1] is not None:
-        figure[0].write_text(figure[1], encoding="utf-8")
-        click.echo(f"wrote {figure[0]}", err=True)
+        write_file(figure[0], figure[1])
     if fmt == "md" and out and out != "-" and getattr(solution, "run", None) is not None:
-        for path in write_curves(solution, Path(out)):  # the run's curves as files beside the Markdown
-            click.echo(f"wrote {path}", err=True)
+        for path, svg in curve_files(solution, Path(out)):  # the run's curves as files beside the Markdown
+            write_file(path, svg)
+
+
+def _written_by_solve(out: str | None, fmt: str) -> list[Path]:
+    """Every file ``tracer solve -f FMT -o OUT`` may write: OUT, and beside it a PDF's LaTeX and
+    log, a Markdown document's figures (checked against the inputs before anything is written)."""
+    if out is None or out == "-":
+        return []
+    path = Path(out)
+    if fmt == "pdf":
+        return [path, path.with_suffix(".tex"), path.with_suffix(".log")]
+    if fmt == "md":
+        return [path] + [path.with_suffix(suffix) for suffix in (".network.svg", ".circuit.svg", ".loss.svg", ".accuracy.svg")]
+    return [path]
+
+
+def _compile(tex: str, out: str, problem) -> None:
+    """``-f pdf``: the LaTeX compiled beside OUT; a warning names the characters of the problem's
+    own text (title, file name) that pdflatex cannot set and the PDF shows as code points."""
+    # start-up: the renderers load only when a document is asked for
+    from tracer.render.document import RenderError, compile_pdf
+
+    warn_unsettable(problem)
+    try:
+        pdf = compile_pdf(tex, Path(out))
+    except RenderError as err:
+        on_error(str(err), err.code)
+    click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')}, {pdf.with_suffix('.log')})", err=True)
 
 
 def _solve_graph(solution, fmt: str, out: str | None, detail: str, digits: int, notation: str | None, form: str | None, only: str | None) -> None:
@@ -112,24 +148,16 @@ def _solve_graph(solution, fmt: str, out: str | None, detail: str, digits: int, 
         if given:
             on_error(f"{solution.problem.source}: {option}: not for a graph problem (its nodes keep their own names)", 2)
     # start-up: the renderers load only when a document is asked for
-    from tracer.render.document import RenderError, compile_pdf
-    # start-up: as above
     from tracer.render.graph import circuit_svg, render_graph
 
     if fmt == "pdf":
-        try:
-            pdf = compile_pdf(render_graph(solution, "tex", detail=detail, digits=digits), Path(out))  # type: ignore[arg-type]
-        except RenderError as err:
-            on_error(str(err), err.code)
-        click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')})", err=True)
+        _compile(render_graph(solution, "tex", detail=detail, digits=digits), out, solution.problem)  # type: ignore[arg-type]
         return
     write_output(render_graph(solution, fmt, detail=detail, digits=digits), out)
     if fmt == "md" and out and out != "-":
         svg = circuit_svg(solution, digits)
         if svg is not None:
-            path = Path(out).with_suffix(".circuit.svg")
-            path.write_text(svg + "\n", encoding="utf-8")
-            click.echo(f"wrote {path}", err=True)
+            write_file(Path(out).with_suffix(".circuit.svg"), svg + "\n")
 
 
 @click.command()
@@ -165,7 +193,7 @@ def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -
     from tracer.render.document import render_steps
 
     if fmt == "json":
-        click.echo(json.dumps(ask_json(solution, quantity, number, step), indent=1))
+        click.echo(json_text(ask_json(solution, quantity, number, step), file))
         return
     steps = solution.dependencies(step) if step is not None else []
     if notation is None and not isinstance(problem, GraphProblem):  # asked in a source's own names (dE_total/dw5): answered in them
@@ -211,9 +239,9 @@ def new(name: str | None, out: str | None, list_: bool) -> None:
     if name not in shipped:
         on_error(f"no shipped example {name!r}; choose one of: {', '.join(shipped)}", 2)
     target = Path(out or f"{name}.yaml")
-    if target.exists():
+    if target.exists() or target.is_symlink():
         on_error(f"{target}: exists already; choose another -o or remove it", 2)
-    shutil.copyfile(examples_dir() / f"{name}.yaml", target)
+    write_file(target, (examples_dir() / f"{name}.yaml").read_bytes(), announce=False)
     click.echo(f"wrote {target} (from the {name} example); solve it with: tracer solve {target}")
 
 

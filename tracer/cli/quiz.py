@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import click
 
-from tracer.cli.common import load_problem, on_error, solve_problem
+from tracer.cli.common import (
+    json_text,
+    load_problem,
+    on_error,
+    refuse_overwriting_inputs,
+    solve_problem,
+    warn_unsettable,
+    write_file,
+)
 from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
-from tracer.render.quiz import Finisher, SetInfo, answers_csv, answers_key, canvas, key, moodle, sheet
+from tracer.render.quiz import (
+    Finisher,
+    SetInfo,
+    answers_csv,
+    answers_key,
+    canvas,
+    key,
+    moodle,
+    sheet,
+)
 from tracer.spec import GraphProblem, SpecError
-from tracer.teach.check import MIN_DIGITS, check as run_check, load_claim_set, report_json, report_text
+from tracer.teach.check import MIN_DIGITS, load_claim_set, report_json, report_text
+from tracer.teach.check import check as run_check
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
 QUIZ_FORMATS = ("md", "tex", "pdf", "csv", "moodle", "qti", "key-answers")
@@ -62,6 +79,10 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     for f in wanted:
         if f not in QUIZ_FORMATS:
             on_error(f"--formats: one of {', '.join(QUIZ_FORMATS)} expected, got {f!r}", 2)
+    directory = Path(out)
+    if directory.exists() and not directory.is_dir():
+        on_error(f"-o {out}: a file, not a folder; give the folder the quiz's files go to", 2)
+    refuse_overwriting_inputs(_written_by_quiz(directory, wanted), [file])
     problem = load_problem(file)
     try:
         spec = parse_spec(problem)
@@ -77,32 +98,16 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
         on_error(str(err), 2)
     info = SetInfo(file=file, seed=seed, count=count, spec=spec, title=problem.title)
     directory = Path(out)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        on_error(f"{out}: cannot create the directory ({err.strerror})", 2)
     written: list[Path] = []
 
-    def write(name: str, text: str) -> None:
-        path = directory / name
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as err:
-            on_error(f"{path}: cannot write ({err.strerror})", 2)
-        written.append(path)
-
-    def write_bytes(name: str, data: bytes) -> None:
-        path = directory / name
-        try:
-            path.write_bytes(data)
-        except OSError as err:
-            on_error(f"{path}: cannot write ({err.strerror})", 2)
-        written.append(path)
+    def write(name: str, data: str | bytes) -> None:
+        written.append(write_file(directory / name, data, announce=False))  # atomically; DIR created when missing
 
     if "md" in wanted:
         write("questions.md", sheet(variants, info, "md"))
         write("key.md", key(variants, info, "md"))
     if "tex" in wanted or "pdf" in wanted:
+        warn_unsettable(problem, file)
         write("questions.tex", sheet(variants, info, "tex"))
         write("key.tex", key(variants, info, "tex"))
     if "key-answers" in wanted:
@@ -113,7 +118,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     if "moodle" in wanted:
         write("moodle.xml", (graph_quiz.moodle if graph else moodle)(variants, info))
     if "qti" in wanted:
-        write_bytes("canvas.zip", (graph_quiz.canvas if graph else canvas)(variants, info))
+        write("canvas.zip", (graph_quiz.canvas if graph else canvas)(variants, info))
     elapsed = time.perf_counter() - started
     if "pdf" in wanted:
         for stem in ("questions", "key"):
@@ -122,6 +127,14 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
             except RenderError as err:
                 on_error(str(err), err.code)
     click.echo(f"{count} variants of {file} (seed {seed}) in {elapsed:.1f} s: " + ", ".join(str(p) for p in written), err=True)
+
+
+def _written_by_quiz(directory: Path, wanted: list[str]) -> list[Path]:
+    """Every file ``tracer quiz --formats … -o DIR`` may write (checked against the input first)."""
+    names = {"md": ("questions.md", "key.md"), "tex": ("questions.tex", "key.tex"),
+             "pdf": ("questions.tex", "key.tex", "questions.pdf", "key.pdf", "questions.log", "key.log"),
+             "key-answers": ("key-answers.md", "key-answers.tex"), "csv": ("answers.csv",), "moodle": ("moodle.xml",), "qti": ("canvas.zip",)}
+    return [directory / name for f in wanted for name in names[f]]
 
 
 @click.command()
@@ -161,7 +174,7 @@ def check(file: str, claims: str, fmt: str, min_digits: int) -> None:
         first = checker.verdicts[0]
         on_error(f"{claims}: {first.claim.name}: {first.reason}", 2)
     if fmt == "json":
-        click.echo(json.dumps(report_json(checker), indent=1))
+        click.echo(json_text(report_json(checker), claims))
     else:
         run = f" (training: {', '.join(f'{k} {v}' for k, v in parsed.training.items())})" if parsed.training else ""
         click.echo(report_text(checker, file + run, claims), nl=False)

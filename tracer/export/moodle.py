@@ -18,6 +18,7 @@ import html
 import xml.etree.ElementTree as ET
 from typing import Callable
 
+from tracer.export.xml_text import xml_safe
 from tracer.teach.quiz import Question, Variant
 
 
@@ -108,4 +109,4 @@ def quiz_xml(
                 name = f"v{variant.number:04d} q{k} {label(variant, question)}"
                 root.append(build(name, body, question, f"Answer: {question.answer}"))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"

@@ -29,6 +29,7 @@ import zipfile
 from decimal import Decimal
 from typing import Callable
 
+from tracer.export.xml_text import xml_safe
 from tracer.teach.quiz import Question, Variant
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
@@ -136,7 +137,7 @@ def assessment_xml(
             build = multiple_choice if question.kind == "multichoice" else numerical
             section.append(build(ident, name, statement + ask_html(variant, question), question))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"
 
 
 def manifest_xml(set_id: str, title: str) -> str:
@@ -149,7 +150,7 @@ def manifest_xml(set_id: str, title: str) -> str:
     resource = ET.SubElement(resources, "resource", {"identifier": set_id, "type": "imsqti_xmlv1p2"})
     ET.SubElement(resource, "file", {"href": f"{set_id}/{set_id}.xml"})
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"
 
 
 def qti_zip(variants: list[Variant], *, set_key: str, title: str, statement_html, ask_html, label) -> bytes:

@@ -31,9 +31,20 @@ _PLAIN_GREEK.update({"Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ"
 _SPLIT = re.compile(r"^(?P<stem>.*?[^\d_])(?P<digits>\d+)$")
 
 
+#: a Greek letter written as itself (``θ = w * x``): its LaTeX command (the loader allows these
+#: letters only); the capitals that look Latin are set as Latin capitals
+_GREEK_COMMAND = {letter: "\\" + name for name, letter in _PLAIN_GREEK.items()}
+_GREEK_COMMAND.update({"ϑ": r"\vartheta", "ϕ": r"\varphi", "ϖ": r"\varpi", "ϵ": r"\epsilon", "ς": r"\varsigma"})
+_GREEK_COMMAND.update(dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧο", "ABEZHIKMNOPTXo")))
+
+
 def _letter(word: str) -> str | Glyph:
     if word in _PLAIN_GREEK and (word in _GREEK or word in _GREEK_CAPITAL):
         return Glyph("\\" + word, _PLAIN_GREEK[word])
+    if any(ch in _GREEK_COMMAND for ch in word):  # θ → \theta; a word with Greek in it upright, letter by letter
+        if len(word) == 1:
+            return Glyph(_GREEK_COMMAND[word], word)
+        return Glyph(r"\mathrm{" + "".join(f"{{{_GREEK_COMMAND[ch]}}}" if ch in _GREEK_COMMAND else ch for ch in word) + "}", word)
     return word
 
 

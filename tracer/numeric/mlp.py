@@ -177,29 +177,31 @@ class Loss:
     log: str = "ln"
     outputs: str = "sum"
 
-    def terms(self, o: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def terms(self, o: np.ndarray, y: np.ndarray, complement: np.ndarray | None = None) -> np.ndarray:
+        """ℓ_k; ``complement`` is 1 − o computed without cancellation (σ(−z) for a sigmoid
+        output, where o rounds towards 1 and 1 − o keeps few correct digits)."""
         if self.kind == "mse":
             return self.factor * (y - o) ** 2
         ln_base = LN_OF_BASE[self.log]
         if self.kind == "cross_entropy":
             return -_x_log(y, o) / ln_base
-        return -(_x_log(y, o) + _x_log(1 - y, 1 - o)) / ln_base
+        return -(_x_log(y, o) + _x_log(1 - y, 1 - o if complement is None else complement)) / ln_base
 
-    def term_derivatives(self, o: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def term_derivatives(self, o: np.ndarray, y: np.ndarray, complement: np.ndarray | None = None) -> np.ndarray:
         """∂ℓ_k/∂o_k (each term depends on its own output only)."""
         if self.kind == "mse":
             return -2 * self.factor * (y - o)
         ln_base = LN_OF_BASE[self.log]
         if self.kind == "cross_entropy":
             return -_x_over(y, o) / ln_base
-        return -(_x_over(y, o) - _x_over(1 - y, 1 - o)) / ln_base
+        return -(_x_over(y, o) - _x_over(1 - y, 1 - o if complement is None else complement)) / ln_base
 
     def sample_loss(self, terms: np.ndarray) -> np.ndarray:
         return _combine(terms, self.outputs)
 
-    def derivative(self, o: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def derivative(self, o: np.ndarray, y: np.ndarray, complement: np.ndarray | None = None) -> np.ndarray:
         """∂loss_s/∂o_k: the term's derivative, divided by the number of outputs when they are averaged."""
-        return self.term_derivatives(o, y) * _weight(self.outputs, o.shape[-1])
+        return self.term_derivatives(o, y, complement) * _weight(self.outputs, o.shape[-1])
 
 
 def _combine(values: np.ndarray, how: str) -> np.ndarray:
@@ -332,6 +334,11 @@ class _Forward:
     loss: float
 
 
+def _complement(net: _Network, z: np.ndarray) -> np.ndarray | None:
+    """1 − a of a sigmoid output layer as σ(−z), exact where a itself rounds to 1."""
+    return _sigmoid(-z) if getattr(net.activations[-1], "name", "") == "sigmoid" else None
+
+
 def _forward(net: _Network) -> _Forward:
     zs, as_, local = [], [], []
     a = net.x
@@ -343,7 +350,7 @@ def _forward(net: _Network) -> _Forward:
         zs.append(z)
         as_.append(a)
         local.append(f.local_derivative(z, a))
-    terms = net.loss.terms(a, net.y)
+    terms = net.loss.terms(a, net.y, _complement(net, zs[-1]))
     sample_losses = net.loss.sample_loss(terms)
     return _Forward(zs, as_, local, terms, sample_losses, float(_combine(sample_losses, net.samples_how)) + net.penalty(net.layers))
 
@@ -371,7 +378,7 @@ def _backward(net: _Network, fwd: _Forward, descend: Callable[[int, _Gradient], 
     per_sample: list = [None] * depth
     combined: list = [None] * depth
     sample_weight = _weight(net.samples_how, net.x.shape[0])
-    dloss_da[-1] = net.loss.derivative(fwd.a[-1], net.y)
+    dloss_da[-1] = net.loss.derivative(fwd.a[-1], net.y, _complement(net, fwd.z[-1]))
     for l in reversed(range(depth)):
         dloss_dz[l] = net.activations[l].backward(fwd.local[l], dloss_da[l])
         inputs = fwd.a[l - 1] if l > 0 else net.x

@@ -31,11 +31,13 @@ from tracer.core.solution import Expression, Section, Solution, Step, dependenci
 from tracer.render.feature_maps import feature_map_views
 from tracer.render.recurrent import recurrent_views
 from tracer.render.unrolled import recurrent_stack, unrolled_layout
+from tracer.files import FileRefused, write_atomically
 from tracer.spec import Problem
 from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
+from tracer.render.user_text import escape_mathjax_html
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
 DETAILS = ("brief", "standard", "full")
@@ -70,8 +72,11 @@ def environment(kind: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     if kind == "page":  # the web page (-f html), autoescaped: text from a problem file is inert; MathML and SVG come as Markup
-        env = jinja2.Environment(**{**common, "autoescape": True})
+        # every string a template writes is escaped, and its \ and $ each in a <span>, so that a
+        # MathJax or KaTeX the page is shown under finds no delimiter in a title (`\(x\)`, `$$`)
+        env = jinja2.Environment(**{**common, "autoescape": True, "finalize": _inert_in_page})
         env.filters.update(mathml.FILTERS)
+        env.filters["plain"] = lambda text: Markup.escape(text)  # <title>: text only, no element allowed
         return env
     if kind == "tex":
         return jinja2.Environment(
@@ -86,6 +91,10 @@ def environment(kind: str) -> jinja2.Environment:
             **common,
         )
     return jinja2.Environment(**common)
+
+
+def _inert_in_page(value):
+    return escape_mathjax_html(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def printer_for(problem: Problem, dialect: str, notation: str | None, digits: int) -> Printer:
@@ -774,14 +783,21 @@ TEX_INSTALL_HINT = (
 
 
 def compile_pdf(tex: str, out_pdf: Path) -> Path:
-    """Compile a .tex (written beside the PDF) with latexmk/pdflatex, never with shell escape."""
+    """Compile a .tex (written beside the PDF) with latexmk/pdflatex, never with shell escape.
+
+    Every file is written whole (:func:`tracer.files.write_atomically`): ``NAME.tex`` first,
+    then ``NAME.pdf`` and ``NAME.log`` from the build folder. When LaTeX fails, the log is
+    still kept as ``NAME.log`` and the message names it; an older ``NAME.pdf`` stays as it was.
+    """
     latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
     if not pdflatex:
         raise RenderError(TEX_INSTALL_HINT, 3)
     out_pdf = Path(out_pdf)
-    out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    tex_path = out_pdf.with_suffix(".tex")
-    tex_path.write_text(tex, encoding="utf-8")
+    tex_path, log_path = out_pdf.with_suffix(".tex"), out_pdf.with_suffix(".log")
+    try:
+        write_atomically(tex_path, tex)
+    except FileRefused as err:
+        raise RenderError(f"{tex_path}: {err}", 2) from None
     with tempfile.TemporaryDirectory(prefix="tracer-tex-") as build:
         if latexmk:
             cmd = [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", f"-outdir={build}", str(tex_path.resolve())]
@@ -793,17 +809,25 @@ def compile_pdf(tex: str, out_pdf: Path) -> Path:
             raise RenderError("LaTeX did not finish within 300 s") from None
         built = Path(build) / (tex_path.stem + ".pdf")
         log = Path(build) / (tex_path.stem + ".log")
+        log_text = log.read_bytes() if log.exists() else result.stdout.encode("utf-8", "replace")
+        try:
+            write_atomically(log_path, log_text)
+            kept = f" (the log: {log_path})"
+        except FileRefused:
+            kept = ""
         if result.returncode != 0 or not built.exists():
-            first = _first_latex_error(log.read_text(errors="replace") if log.exists() else result.stdout)
-            raise RenderError(f"LaTeX failed on {tex_path}: {first}")
-        shutil.copyfile(built, out_pdf)
-        if log.exists():
-            shutil.copyfile(log, out_pdf.with_suffix(".log"))
+            first = _first_latex_error(log_text.decode("utf-8", "replace"))
+            raise RenderError(f"LaTeX failed on {tex_path}: {first}{kept}")
+        try:
+            write_atomically(out_pdf, built.read_bytes())
+        except FileRefused as err:
+            raise RenderError(f"{out_pdf}: {err}", 2) from None
     return out_pdf
 
 
 def _first_latex_error(log: str) -> str:
     for line in log.splitlines():
         if line.startswith("!"):
-            return line[1:].strip()
-    return "see the .log file"
+            first = " ".join(line[1:].split())
+            return first if len(first) <= 160 else first[:157] + "..."
+    return "no error line in the log"

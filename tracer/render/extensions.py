@@ -299,17 +299,15 @@ def perceptron_view(solution: Solution, printer, latex: bool) -> dict | None:
     return {"header": header, "rows": rows, "boundaries": lines, "agrees": table.agrees, "explanation": perceptron.EXPLANATION}
 
 
-def write_curves(solution: Solution, markdown: Path) -> list[Path]:
+def curve_files(solution: Solution, markdown: Path) -> list[tuple[Path, str]]:
     """Beside ``report.md``: ``report.loss.svg`` (and ``report.accuracy.svg``) of a training run,
-    the same drawings the Markdown embeds, as files for viewers that strip inline SVG."""
+    the same drawings the Markdown embeds, as files for viewers that strip inline SVG: each
+    path with its text (the command writes them)."""
     view = run_view(solution, Printer("latex"), True)
     if view is None:
         return []
-    written = []
-    for kind in ("loss", "accuracy"):
-        svg = view[f"{kind}_svg"]
-        if svg:
-            path = markdown.with_suffix(f".{kind}.svg")
-            path.write_text(svg + "\n", encoding="utf-8")
-            written.append(path)
-    return written
+    return [(markdown.with_suffix(f".{kind}.svg"), view[f"{kind}_svg"] + "\n") for kind in ("loss", "accuracy") if view[f"{kind}_svg"]]
+
+
+#: the suffixes of the curve files :func:`curve_files` may write beside a Markdown document
+CURVE_SUFFIXES = (".loss.svg", ".accuracy.svg")

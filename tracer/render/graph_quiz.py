@@ -21,6 +21,7 @@ from tracer.export.moodle import quiz_xml
 from tracer.export.qti import qti_zip
 from tracer.render.graph import equation_lines, printer, render_graph
 from tracer.render.printing import escape_markdown, escape_tex
+from tracer.render.user_text import escape_mathjax_html
 from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, moodle_ask_html, moodle_category_root
 from tracer.spec import GraphProblem
 from tracer.teach.quiz import Question, Variant
@@ -92,7 +93,7 @@ def _lms_html(info: SetInfo):
             training = (f"<p>Gradient descent on {names}: learning rate \\({s['rate']} = {s['learning_rate']}\\), "
                         f"{s['steps']} step(s); a primed name is the value after the last step.</p>")
         return (
-            f"<p><b>{html.escape(info.title)}</b> — variant {variant.number} (file {html.escape(info.file)}, seed {info.seed})</p>"
+            f"<p><b>{escape_mathjax_html(info.title)}</b> — variant {variant.number} (file {escape_mathjax_html(info.file)}, seed {info.seed})</p>"
             f"<p>The graph:</p><ul>{equations}</ul><p>Given {leaves}; differentiated: \\({html.escape(s['output'])}\\).</p>{training}"
         )
 

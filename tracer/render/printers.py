@@ -348,6 +348,8 @@ class TextPrinter(_Arithmetic, StrPrinter):
             return f"√({self._print(base)})"
         if exponent in (-1, -sp.S.Half):
             return self._print_Mul(expr)  # 1/x, 1/√(x)
+        if isinstance(base, SubstitutedNumber) and "e" in self._print(base):  # 1.5e+15 is 1.5 × 10^15: (1.5e+15)^20
+            return f"{self._bracket(self._print(base))}^{self._exponent(exponent)}"
         return f"{self._parenthesized(base, POW)}^{self._exponent(exponent)}"
 
     def _print_exp(self, expr) -> str:

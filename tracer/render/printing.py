@@ -22,6 +22,7 @@ from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
 from tracer.notation.base import plain_optimizer_name
 from tracer.notation.view import NamesView
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render.user_text import escape_markdown, escape_tex  # noqa: F401 (the renderers' names for them)
 
 DEFAULT_DIGITS = 9
 
@@ -230,36 +231,6 @@ def canonical_names(dialect: str) -> NamesView:
         return str(q.at_step(1))
 
     return NamesView(quantity=quantity, loss_name="loss", rate="η")
-
-
-_TEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "$": r"\$",
-    "&": r"\&",
-    "#": r"\#",
-    "^": r"\textasciicircum{}",
-    "_": r"\_",
-    "%": r"\%",
-    "~": r"\textasciitilde{}",
-}
-
-
-def escape_tex(text: str) -> str:
-    """Text from a problem file (a title, a name) made inert for LaTeX: ``\\input{…}`` prints as text."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-def escape_markdown(text: str) -> str:
-    """Text from a problem file made inert for Markdown (and for MathJax: no stray $)."""
-    out = []
-    for ch in str(text):
-        if ch in "\\`*_{}[]<>#+!|$":  # (parentheses are literal once [ and ] are escaped)
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def yaml_quoted(text: str) -> str:

@@ -20,6 +20,7 @@ from tracer.spec import Problem
 from tracer.export.moodle import quiz_xml, segment
 from tracer.export.qti import qti_zip
 from tracer.render.printing import escape_markdown, escape_tex
+from tracer.render.user_text import escape_mathjax_html
 from tracer.teach.mistakes import MISTAKES
 from tracer.core import keys
 from tracer.teach.quiz import QuizSpec, Variant, decimal_text
@@ -242,7 +243,7 @@ def _lms_html(info: SetInfo):
 
     def statement_html(variant: Variant) -> str:
         template = env.from_string(_STATEMENT_HTML)
-        return template.render(s=_statement(variant, "md"), title=html.escape(info.title), file=html.escape(info.file), seed=info.seed, number=variant.number, esc=html.escape)
+        return template.render(s=_statement(variant, "md"), title=escape_mathjax_html(info.title), file=escape_mathjax_html(info.file), seed=info.seed, number=variant.number, esc=html.escape)
 
     def ask_html(variant: Variant, question) -> str:
         return moodle_ask_html(_label(variant.problem, question.name), question, info.spec.digits)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from tracer.spec import SpecError
+from tracer.files import FileRefused, read_text
+from tracer.spec import MAX_TEXT, SpecError, unprintable
 
 NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
@@ -51,12 +52,10 @@ class ClaimSet:
 
 def load_claim_set(path: str | Path) -> ClaimSet:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(source, "", f"cannot be read ({err.__class__.__name__})") from None
+    try:  # a FIFO or a device refused at once, not waited on
+        text = read_text(path, MAX_TEXT)
+    except FileRefused as err:
+        raise SpecError(source, "", str(err)) from None
     return parse_claim_set(text, source)
 
 
@@ -182,6 +181,9 @@ def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
             claims.append(Claim(f"line {line}", "", line, "a quantity name expected as the key"))
             continue
         name = key_node.value.strip()
+        if unprintable(name) is not None:  # shown escaped (no terminal escape reaches the report) and judged INVALID
+            claims.append(Claim(ascii(name)[1:-1], "", line, "a quantity name of printable characters expected as the key"))
+            continue
         if name == "training":
             training = _training_overrides(value_node, source)
             continue

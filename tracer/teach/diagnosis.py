@@ -220,12 +220,29 @@ class Diagnoser:
             key = tuple(sorted(change.items()))
             if key not in self._runs:
                 changed = dataclasses.replace(problem, training=dataclasses.replace(training, **change))  # type: ignore[arg-type]
-                try:
-                    self._runs[key] = solve(changed, derived_steps=min(3, changed.training.steps), verify=False)
-                except (ValueError, ZeroDivisionError, OverflowError):
-                    self._runs[key] = None
+                self._runs[key] = _run_another_way(changed)
             if self._runs[key] is not None:
                 yield self._runs[key], label
+
+
+_OTHER_RUNS: dict = {}  # problem → its solution: `tracer grade` asks the same runs of every student's answers
+
+
+def _run_another_way(changed) -> Solution | None:
+    """The problem trained another way, solved once per process (problems are frozen and
+    hashable); None when that run cannot be computed."""
+    try:
+        return _OTHER_RUNS[changed]
+    except KeyError:
+        pass
+    try:
+        solution = solve(changed, derived_steps=min(3, changed.training.steps), verify=False)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        solution = None
+    if len(_OTHER_RUNS) >= 16:
+        _OTHER_RUNS.pop(next(iter(_OTHER_RUNS)))
+    _OTHER_RUNS[changed] = solution
+    return solution
 
 
 def digit_slip(own: float, text: str) -> str:

@@ -30,7 +30,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from tracer.core.derive import solve
-from tracer.spec import GraphProblem, SpecError, load
+from tracer.files import FileRefused, read_text
+from tracer.spec import MAX_TEXT, GraphProblem, SpecError, load
 from tracer.teach.check import Checker, Claim
 from tracer.teach.claims import NUMBER
 from tracer.teach.quiz import generate
@@ -110,9 +111,9 @@ class StudentResult:
 def read_key(directory: str | Path) -> QuizKey:
     path = Path(directory) / "answers.csv"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(str(path), "", f"cannot be read ({err.strerror}); make it with tracer quiz … --formats csv") from None
+        text = read_text(path, MAX_TEXT)
+    except FileRefused as err:
+        raise SpecError(str(path), "", f"{err}; make it with tracer quiz … --formats csv") from None
     rows = list(csv.DictReader(io.StringIO(text)))
     needed = {"file", "seed", "variant", "question", "quantity", "answer", "tolerance", "value", "options"}
     if not rows or not needed <= set(rows[0]):
@@ -140,10 +141,10 @@ class Row:
 def read_answers(path: str | Path, key: QuizKey) -> list[Row]:
     """One row per student: ``id``, ``variant``, then ``q1``, ``q2``, … (or the quantities' names)."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise SpecError(source, "", f"cannot be read ({err.strerror})") from None
+    try:  # a FIFO or a device refused at once, not waited on
+        text = read_text(path, MAX_TEXT, encoding="utf-8-sig")
+    except FileRefused as err:
+        raise SpecError(source, "", str(err)) from None
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip() for h in next(reader)]

@@ -481,6 +481,9 @@ def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, nu
     except (SpecError, ValueError, ZeroDivisionError, OverflowError) as err:
         raise Unfair(f"not computable ({err})") from None
     check_guards(solution, spec)
+    for name in spec.ask:  # before the worlds of the mistakes, which cost twice the solve
+        if abs(solution.value(name)) < 1e-9:
+            raise Unfair(f"{name} is zero")
     try:  # the worlds of the mistakes and of the hand roundings must be computable too
         mistaken = MistakenSolutions(solution)
         asked = {name: _asked_step(solution, name) for name in spec.ask}
@@ -491,8 +494,6 @@ def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, nu
     for name in spec.ask:
         truth = solution.value(name)
         answer = plain(truth, spec.digits)
-        if abs(truth) < 1e-9:
-            raise Unfair(f"{name} is zero")
         step = asked[name]
         canonical = str(step.id) if step is not None else _canonical(solution, name)
         allowance = allowed.get(step.id) if step is not None else None
