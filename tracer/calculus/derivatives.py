@@ -32,7 +32,7 @@ import mpmath
 import sympy as sp
 
 from tracer.calculus import values
-from tracer.calculus.budget import check_time, time_limit
+from tracer.calculus.budget import WorkLimitExceeded, check_time, time_limit
 from tracer.calculus.expression import ExpressionError, Program
 
 # Rule names (what the renderer prints, and what JSON's "rule" holds).
@@ -678,7 +678,7 @@ def _textbook_activation(expr: sp.Expr, v: sp.Symbol) -> Derivation | None:
 
 #: seconds one `derive_program` may take: the size limits above bound what is derived, this
 #: bounds how long SymPy may take over it (budget.time_limit; exceeded → WorkLimitExceeded)
-DERIVE_SECONDS = 2.0
+DERIVE_SECONDS = 1.5
 
 
 def derive_program(program: Program, wrt: Sequence[str] | None = None, *, seconds: float | None = DERIVE_SECONDS) -> tuple[Derivation, ...]:
@@ -688,8 +688,15 @@ def derive_program(program: Program, wrt: Sequence[str] | None = None, *, second
     first appearance — partial derivatives when there are several. Raises
     :class:`WorkLimitExceeded` after ``seconds`` (None: no limit of its own).
     """
-    with time_limit(seconds, "to differentiate step by step"):
-        return _derive_program(program, wrt)
+    try:
+        with time_limit(seconds, "to differentiate step by step"):
+            return _derive_program(program, wrt)
+    except WorkLimitExceeded:
+        # An interrupted assumption query leaves its fact stored as "unknown" on a cached
+        # object (sympy.core.assumptions._ask): forget every cached object, so that later
+        # derivations in this process are not built on such a half-asked one.
+        sp.core.cache.clear_cache()
+        raise
 
 
 def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Derivation, ...]:

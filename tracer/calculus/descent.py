@@ -209,7 +209,7 @@ DESCEND_MAX_FACTORS = 64
 DESCEND_MAX_GRADIENT_NODES = 20_000
 
 #: seconds the symbolic part of `descend` may take (the gradient, derived and compiled once)
-DESCEND_SECONDS = 2.0
+DESCEND_SECONDS = 1.5
 
 #: a run counts as diverging when its value rose at this many consecutive steps up to the end
 GROWING_STEPS = 3

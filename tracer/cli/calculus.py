@@ -32,7 +32,7 @@ FORMATS = ("text", "md", "tex", "json")
 
 #: seconds a whole `tracer diff` may take (parsing, deriving, evaluating, writing), and the symbolic
 #: part of `tracer descend` (parsing, the gradient): beyond it, exit 2 (budget.time_limit)
-SECONDS = 3.0
+SECONDS = 2.5
 
 #: --steps above this are refused (a run is one float evaluation per step, but the table is printed)
 MAX_STEPS = 100_000
