@@ -710,7 +710,8 @@ def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Deriva
             if name_ in defined and by_name[name_] not in variables:
                 # z = −x; x = 10 with respect to x: x is a name for its definition, not a variable
                 known = ", ".join(v.name for v in variables) or "none"
-                raise ExpressionError(f"'{name_}' is defined ({name_} = {defined[name_]}), so it is not a variable to differentiate with respect to (variables: {known})")
+                shown = str(defined[name_]) if len(str(defined[name_])) <= 40 else f"{str(defined[name_])[:37]}…"
+                raise ExpressionError(f"'{name_}' is defined ({name_} = {shown}), so it is not a variable to differentiate with respect to (variables: {known})")
             if name_ not in by_name or (variables and by_name[name_] not in variables):
                 known = ", ".join(v.name for v in variables) or "none"
                 raise ExpressionError(f"'{name_}' does not occur in the expression (variables: {known})")
@@ -930,6 +931,7 @@ def values_at(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Ex
         if not isinstance(coordinate, float):
             raise ExpressionError(f"the value of {symbol.name} is not a real number")
     at = where or ", ".join(f"{s.name} = {v}" for s, v in point.items())
+    at = at if len(at) <= 60 else f"{at[:57]}…"  # a message stays one short line
     out = []
     for derivation in derivations:
         what = f"the derivative with respect to {derivation.wrt.name}"
