@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tracer.calculus.budget import WorkLimitExceeded  # noqa: E402
 from tracer.calculus.derivatives import DerivationMismatch, derive_program  # noqa: E402
 from tracer.calculus.expression import ExpressionError, parse_program  # noqa: E402
 from tracer.cli.common import non_finite_result, verification_failure  # noqa: E402
@@ -164,7 +165,7 @@ def run_randomize(text: str, full: bool = True) -> str:
 
 
 TARGETS = {"problems": run_problem, "expressions": run_expression, "claims": run_claims, "randomize": run_randomize}
-REFUSALS = (SpecError, NameError_, ExpressionError)
+REFUSALS = (SpecError, NameError_, ExpressionError, WorkLimitExceeded)
 
 
 def inputs(target: str, rng: random.Random):

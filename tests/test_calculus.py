@@ -8,6 +8,7 @@ asserts the true one and names the erratum.
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 import sympy as sp
@@ -454,3 +455,122 @@ def test_a_derivative_undefined_at_every_probe_point_is_compared_as_a_fraction()
     x_ = sp.Symbol("x", real=True)
     d = derive(parse("x/max(0, 1e-1x - 1)"), x_)
     assert d.value_at({x_: 20}) == approx(-1.0)  # (max − x·H/10)/max² = (1 − 20/10)/1²
+
+
+# ---------------------------------------------------------------------------
+# Issue 17: equality decided by probing with a measured rounding error, values bounded,
+# every derivation under a wall-clock budget
+# ---------------------------------------------------------------------------
+
+
+def test_equal_forms_far_beyond_10_to_the_100_are_equal():
+    """sympy.diff's (2t + 2)·(x+1)^1000·(y+1)^1000 and the rules' 2(t + 1)·…: no probe point
+    stayed below 10^100 and the algebra gave up, so the check failed a right derivation."""
+    rules_form = 2 * (t + 1) * (x + 1) ** 1000 * (y + 1) ** 1000
+    reference = (2 * t + 2) * (x + 1) ** 1000 * (y + 1) ** 1000
+    assert same_function(rules_form, reference)
+    assert not same_function(rules_form, (2 * t + 3) * (x + 1) ** 1000 * (y + 1) ** 1000)
+    assert not same_function(rules_form, rules_form * (1 + sp.Rational(1, 10**12)))  # a relative 1e-12 is a difference
+
+
+def test_ill_conditioned_points_are_no_evidence_either_way():
+    """sec(y^1000 − y) at |y| > 1.1 is rounding noise at 80 digits: such points neither pass nor fail the check."""
+    d = derive(parse("relu(sec(y - y^1000))"), y)
+    assert same_function(d.result, sp.diff(parse("relu(sec(y - y^1000))"), y))
+    assert not same_function(d.result, 2 * d.result)
+
+
+def test_values_are_computed_without_sympy_evaluating_the_substituted_tree():
+    from tracer.calculus import values
+
+    start = time.perf_counter()
+    with pytest.raises(values.OutOfRange):
+        values.value(sp.exp(sp.exp(x)), {x: sp.Integer(2) ** 1000}, 30)  # RecursionError through sympy.N
+    with pytest.raises(values.OutOfRange):
+        values.value(x ** (x ** (x ** (x**x))), {x: sp.E}, 30)
+    assert time.perf_counter() - start < 0.5
+    with pytest.raises(values.Undefined):
+        values.value(1 / x, {x: 0}, 30)
+    with pytest.raises(ValueError, match="no value for y"):
+        values.value(x + y, {x: 1}, 30)
+
+
+def test_a_value_zero_up_to_rounding_is_zero_and_a_kink_up_to_rounding_is_a_kink():
+    """Exact substitution made sin(π) exactly 0; the bounded evaluator gets 1e-61 and its error bound says: 0."""
+    d = derive(parse("cos(pi x)"), x)
+    assert d.value_at({x: 1}) == 0
+    assert calculus.at_kink(derive(parse("relu(sin(pi x))"), x).result, {x: 1})
+    assert not calculus.at_kink(derive(parse("relu(sin(pi x))"), x).result, {x: sp.Rational(1, 2)})
+
+
+def test_values_outside_double_range_and_undefined_derivatives_are_refused_with_a_reason():
+    d = derive_program(parse_program("exp(x)"))
+    with pytest.raises(ExpressionError, match="outside the range of double precision"):
+        calculus.values_at(d, {x: 1000}, "x=1000")
+    with pytest.raises(ExpressionError, match="the value of x is outside the range of double precision"):
+        calculus.values_at(d, {x: sp.Integer(2) ** 1100})
+    d = derive_program(parse_program("x^x"))
+    with pytest.raises(ExpressionError, match="the derivative with respect to x is undefined at x = 0"):
+        calculus.values_at(d, {x: 0})
+    assert calculus.values_at(d, {x: 1}) == (1.0,)
+
+
+def test_a_defined_name_is_not_a_variable_to_differentiate_with_respect_to():
+    """z = −x; x = 10 --wrt x: the rules gave −1, sympy.diff of −10 gave 0, and that was a 'verification failure'."""
+    with pytest.raises(ExpressionError, match=r"'x' is defined \(x = 10\), so it is not a variable"):
+        derive_program(parse_program("z = -x; x = 10"), ["x"])
+    with pytest.raises(ExpressionError, match=r"'x' is defined \(x = 2\*t \+ 1\)"):
+        derive_program(parse_program("z = x^2; x = 2t + 1"), ["x"])
+    (dz_dt,) = derive_program(parse_program("z = x^2; x = 2t + 1"), ["t"])
+    assert equal(dz_dt.result, 4 * (2 * t + 1))
+
+
+def test_the_work_budget_stops_a_derivation_cooperatively_and_by_the_alarm(monkeypatch):
+    import threading
+
+    from tracer.calculus import budget
+
+    program = parse_program("(1+x)^1000*(1+y)^1000*(1+t)^2")
+    with pytest.raises(budget.WorkLimitExceeded, match="too much work to differentiate step by step"):
+        derive_program(program, seconds=1e-4)
+    errors = []
+
+    def in_a_thread():  # no signals outside the main thread: only the cooperative checks
+        try:
+            derive_program(program, seconds=1e-4)
+        except budget.WorkLimitExceeded as err:
+            errors.append(err)
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join(30)
+    assert len(errors) == 1
+    # the alarm interrupts one long call that never reaches a check
+    start = time.perf_counter()
+    with pytest.raises(budget.WorkLimitExceeded):
+        with budget.time_limit(0.2, "to wait"):
+            while True:
+                pass
+    assert time.perf_counter() - start < 1.0
+
+
+def test_the_alarm_nests_and_gives_an_outer_timer_back():
+    import signal
+
+    from tracer.calculus import budget
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with budget.time_limit(5, "inner"):
+            assert signal.getitimer(signal.ITIMER_REAL)[0] <= 5  # ours, the sooner one
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+        assert 25 < left <= 30  # the outer one, re-armed with what it had left
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with budget.time_limit(5, "inner"):
+            assert signal.getitimer(signal.ITIMER_REAL)[0] <= 0.5  # the outer fires first: left alone
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not fired

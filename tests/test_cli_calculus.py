@@ -326,3 +326,104 @@ def test_descend_page_links_each_update_to_what_it_reads_and_draws_the_paths():
     assert '<mo>=</mo><mo form="prefix">−</mo><mn>3.2</mn></mrow></mtd>' in page.split('id="eq-1"')[1].split('id="eq-2"')[0]  # x1 = … = −3.2
     assert page.count("<svg") == 1 and "<polyline" in page and "momentum" in page.split("<svg")[1]  # the comparison plot, its legend
     assert "<th class=\"num\">" in page and "$" not in page.split("<body>")[1]
+
+
+# ---------------------------------------------------------------------------
+# Issue 17: inputs that hung, crashed or were wrongly failed — each now answered
+# (exit 0) or refused in one line naming EXPR or the flag (exit 2), in under 5 s
+# ---------------------------------------------------------------------------
+
+ISSUE_17_REFUSED = [
+    (["max(0.5 * (-asin(3))^1000, w)"], "EXPR: asin(…) is not a real number at column 13"),
+    (["softplus(-log(y, asin(2  e)))"], "EXPR: asin(…) is not a real number at column 18"),
+    (["[sec(log(w, asin(softplus(1))))]"], "EXPR: asin(…) is not a real number at column 13"),
+    (["z = max(x, 0); x = asin(2)"], "EXPR: asin(…) is not a real number at column 20"),
+    (["atan(tan(sinh(cosh(10)))) + sec(abs(t) + 0.5)"], "EXPR: sinh(…) is out of range (a constant beyond 10^±1000) at column 10"),
+    (["(x+1)^" * 150 + "x"], "EXPR: too many powers with a variable exponent stacked (more than 8) at column 852"),
+    (["x^x^x^x^x", "--at", "x=e"], "--at: the derivative with respect to x at x=e is outside the range of double precision"),
+    (["exp(exp(x))", "--at", "x=2^1000"], "--at: the derivative with respect to x at x=2^1000 is outside the range of double precision"),
+    (["exp(0^x + pi)"], "EXPR: a power of 0 with a variable exponent has no derivative (it would be 0^u·ln 0, and ln 0 is undefined) at column 6"),
+    (["0^y"], "EXPR: a power of 0 with a variable exponent has no derivative"),
+    (["z = -x; x = 10", "--wrt", "x"], "--wrt: 'x' is defined (x = 10), so it is not a variable to differentiate with respect to (variables: none)"),
+    (["1/x", "--at", "x=0"], "--at: the derivative with respect to x is undefined at x=0"),
+    (["sqrt(x)", "--at", "x=-1"], "--at: the derivative with respect to x is not real at x=-1"),
+    (["exp(x)", "--at", "x=1000"], "--at: the derivative with respect to x at x=1000 is outside the range of double precision"),
+    (["x^2", "--at", "x=2^1000*2^100"], "--at: the value of x is outside the range of double precision"),
+]
+
+
+@pytest.mark.parametrize("args, line", ISSUE_17_REFUSED, ids=lambda a: a[0][:30] if isinstance(a, list) else None)
+def test_issue_17_refused_in_one_line(args, line):
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, ["diff", *args])
+    assert time.perf_counter() - start < 5.0
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("tracer diff: " + line), result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_issue_17_refusals_of_descend_too():
+    result = CliRunner().invoke(cli, ["descend", "z = max(x, 0); x = asin(2)", "--start", "x=1", "--lr", "0.1", "--steps", "1"])
+    assert result.exit_code == 2 and result.stderr == "tracer descend: EXPR: asin(…) is not a real number at column 20\n"
+    result = CliRunner().invoke(cli, ["descend", "x^2", "--start", "x=2^1000*2^100", "--lr", "0.1", "--steps", "1"])
+    assert result.exit_code == 2 and result.stderr.startswith("tracer descend: --start: the value of x is outside the range of double precision")
+
+
+def test_a_start_with_no_finite_value_is_refused_not_called_a_divergence():
+    """1/x at 0, (1+x)^1000·(1+y)^1000 at 1/2 (10^352): 'diverged at step 0, the learning rate is too large' was wrong."""
+    for expr, start in [("1/x", "x=0"), ("(1+x)^1000*(1+y)^1000", "x=0.5,y=0.5")]:
+        result = CliRunner().invoke(cli, ["descend", expr, "--start", start, "--lr", "0.1", "--steps", "3"])
+        assert result.exit_code == 2
+        assert result.stderr == f"tracer descend: --start: the function or its gradient at {start} cannot be computed in double precision (a value on the way is undefined or beyond its range)\n"
+
+
+def _central_difference(text: str, wrt: str, point: dict[str, str], digits: int = 60):
+    """d text / d wrt at point, independently of tracer's rules, of its evaluator and of
+    sympy.diff: SymPy's evalf of the expression as parsed, a central difference at 60 digits."""
+    import mpmath
+    import sympy as sp
+
+    from tracer.calculus.expression import parse
+
+    expr = parse(text)
+    symbols = {s.name: s for s in expr.free_symbols}
+
+    def at(v):
+        values = {symbols[k]: (v if k == wrt else sp.Rational(x)) for k, x in point.items()}
+        return mpmath.mpf(str(sp.re(sp.N(expr.xreplace(values), digits))))
+
+    with mpmath.workdps(digits):
+        h = sp.Rational(1, 10**20)
+        return (at(sp.Rational(point[wrt]) + h) - at(sp.Rational(point[wrt]) - h)) / (2 * mpmath.mpf(str(sp.N(h, digits))))
+
+
+@pytest.mark.parametrize(
+    "text, at",
+    [
+        ("(x+1)^(x+1)^(x+1)^(x+1)^2", "x=0.3"),
+        ("relu(log(y^x + t, softplus(asin(x))) + t^3)", "x=0.5,y=1.5,t=2"),
+        ("sigmoid(abs(softplus(asin(y^2))))", "y=0.7"),
+        ("relu(sec(y - y^1000))", "y=0.9"),
+        ("(softplus(x)/pi^10)^y", "x=0.5,y=1.5"),
+        ("x^x^x^x^x", "x=1.2"),
+    ],
+)
+def test_issue_17_answered_and_right(text, at):
+    """Each value printed agrees with a central difference computed without tracer's rules."""
+    start = time.perf_counter()
+    data = as_json("diff", text, "--at", at)
+    assert time.perf_counter() - start < 5.0
+    point = dict(pair.split("=") for pair in at.split(","))
+    for derivation in data.get("partials", [data]):
+        expected = _central_difference(text, derivation["wrt"], point)
+        assert derivation["value"] == approx(float(expected), rel=1e-9, abs=1e-12), (derivation["wrt"], derivation["derivative"])
+
+
+def test_issue_17_equal_forms_are_not_a_failed_verification():
+    """(2t + 2)·(x+1)^1000·(y+1)^1000 from sympy.diff and the rules' 2(t + 1)·… are equal: at
+    every probe point beyond 10^100, they were judged different (exit 1)."""
+    out = ok("diff", "(1+x)^1000*(1+y)^1000*(1+t)^2")
+    assert "∂f/∂t = 2·(t + 1)·(x + 1)^1000·(y + 1)^1000" in out
+    assert "∂f/∂x = 1000·(t + 1)^2·(x + 1)^999·(y + 1)^1000" in out
+    out = ok("diff", "(softplus(x)/pi^1000)^y")  # answered before: still, and the same forms
+    assert "∂f/∂y = (ln(e^x + 1)/π^1000)^y·ln(ln(e^x + 1)/π^1000)" in out

@@ -1,5 +1,7 @@
 """Every input the fuzzer (benchmarks/fuzz.py) found that crashed, hung or reported a
 non-finite computation as our bug, kept as a file: each is now one line and exit 2.
+Expressions (tests/fuzz/expressions/, the arguments of `tracer diff` one per line) are
+answered (exit 0) or refused in one line (exit 2), within seconds.
 
 And a short, derandomised run of the fuzzer itself over the shipped examples: no
 traceback, no hang."""
@@ -53,8 +55,7 @@ def test_the_message_names_the_field(name):
     assert EXPECTED[name] in str(err.value)
 
 
-@pytest.mark.parametrize("target, count", [("problems", 300), ("claims", 150), ("randomize", 150),
-                                           pytest.param("expressions", 300, marks=pytest.mark.xfail(strict=True, reason="0^y and friends: issue 17, in progress"))])
+@pytest.mark.parametrize("target, count", [("problems", 300), ("claims", 150), ("randomize", 150), ("expressions", 300)])
 def test_a_short_fuzz_run_finds_no_crash_no_hang_and_no_wrong_result(target, count):
     """A derandomised run of each fuzz target (seed 5): every input ends as a clean refusal or a
     verified result — no traceback, no hang, no non-finite result, no false mismatch."""
@@ -162,3 +163,25 @@ def test_adam_on_a_saturated_sigmoid_is_refused_as_input():
     done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "adam_saturated_sigmoid.yaml"), "-f", "json"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "is saturated (within 1e-9 of 1): its slope a(1 − a) keeps few correct digits" in done.stderr, done.stderr
+
+
+EXPRESSIONS = sorted((ROOT / "tests" / "fuzz" / "expressions").glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", EXPRESSIONS, ids=lambda p: p.stem)
+def test_what_the_expression_fuzzer_found_is_answered_or_refused_in_one_line(path):
+    """In process (CliRunner): the fuzzer's own way of running them, and no interpreter start-up per case."""
+    import time
+
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    args = path.read_text(encoding="utf-8").splitlines()
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, ["diff", *args])
+    assert time.perf_counter() - start < 5.0
+    assert result.exit_code in (0, 2), (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    if result.exit_code == 2:
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("tracer diff: "), result.stderr

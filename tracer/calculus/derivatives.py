@@ -24,11 +24,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
+import mpmath
 import sympy as sp
 
+from tracer.calculus import values
+from tracer.calculus.budget import WorkLimitExceeded, check_time, time_limit
 from tracer.calculus.expression import ExpressionError, Program
 
 # Rule names (what the renderer prints, and what JSON's "rule" holds).
@@ -210,6 +214,7 @@ def _is_reciprocal(factor: sp.Expr) -> bool:
 
 def rule_step(expr: sp.Expr, wrt: sp.Symbol, partial: bool = False) -> RuleStep:
     """The derivation tree of ``d expr / d wrt`` (other symbols are constants)."""
+    check_time()
     if not isinstance(expr, sp.Basic):  # a plain number from a caller (never text)
         expr = sp.Rational(expr)
     if not expr.has(wrt):
@@ -380,89 +385,117 @@ def _degree_bound(expr: sp.Expr, generators: bool = False) -> float:
 EXPAND_MAX_DEGREE = 12
 
 
-#: digits of the probe arithmetic: towers like w^(x^(y^3)) amplify a relative error by
-#: their exponent (up to ~1e15 at the probe points), so 30 digits are not enough
-PROBE_DIGITS = 50
-#: values beyond 10^±100 at a probe point are too ill-conditioned to compare there
-PROBE_MAX = sp.Float("1e100")
-
-
 def _probe_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
-    """Fixed, irregular points, PROBE_DIGITS digits: ``count`` of mixed sign, ``count`` positive,
-    ``count`` negative.
+    """Fixed, irregular points: ``count`` of mixed sign, then positive, negative and small ones, interleaved.
 
     The positive ones are where logarithms, roots and real powers of a variable are
-    defined, the negative ones where those of −x are (x/max(0, −x), sqrt(−x)); none is
-    near 0 or a simple rational (kinks of max/abs sit there).
+    defined, the negative ones where those of −x are (x/max(0, −x), sqrt(−x)), the small
+    ones (|v| < 1) where a high power (y^1000) is still a modest number; none is near 0
+    or a simple rational (kinks of max/abs sit there). Interleaved, so that the first
+    few points already cover every kind.
     """
     rng = random.Random(20240611)
-    points = []
-    for _ in range(count):
-        points.append({s: sp.Float(rng.uniform(-2.9, 2.9) + 1 / 7, PROBE_DIGITS) for s in symbols})
-    for _ in range(count):
-        points.append({s: sp.Float(rng.uniform(0.2, 2.9) + 1 / 7, PROBE_DIGITS) for s in symbols})
-    for _ in range(count):
-        points.append({s: sp.Float(-rng.uniform(0.2, 2.9) - 1 / 7, PROBE_DIGITS) for s in symbols})
-    return points
+    kinds = [
+        lambda: rng.uniform(-2.9, 2.9) + 1 / 7,
+        lambda: rng.uniform(0.2, 2.9) + 1 / 7,
+        lambda: -rng.uniform(0.2, 2.9) - 1 / 7,
+        lambda: rng.choice((-1, 1)) * (rng.uniform(0.2, 0.8) + 1 / 7),
+    ]
+    return [{s: kind() for s in symbols} for _ in range(count) for kind in kinds]
 
 
 def _wide_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
     """Further points, of magnitude 3 to 12 and both signs: where ``x/max(0, x − 3)`` is defined."""
     rng = random.Random(20240612)
-    return [{s: sp.Float(rng.choice((-1, 1)) * (rng.uniform(3.0, 12.0) + 1 / 7), PROBE_DIGITS) for s in symbols} for _ in range(3 * count)]
+    return [{s: rng.choice((-1, 1)) * (rng.uniform(3.0, 12.0) + 1 / 7) for s in symbols} for _ in range(3 * count)]
 
 
-def _numeric(expr: sp.Expr, point: dict) -> sp.Expr | None:
-    """A PROBE_DIGITS-digit value (a SymPy number: no overflow however large), or None where undefined."""
+def _numeric(expr: sp.Expr, point: dict) -> values.Estimate | None:
+    """The value at ``point`` with its rounding error (:func:`values.estimate`), or None where it has
+    none worth comparing: undefined, beyond 10^±100000 on the way, or built of an unknown function."""
     try:
-        value = sp.N(expr.xreplace(point), PROBE_DIGITS)
-    except (ZeroDivisionError, OverflowError, ValueError, TypeError, RecursionError):  # pragma: no cover - defensive
+        return values.estimate(expr, point)
+    except (values.Undefined, values.OutOfRange, values.Unsupported):
         return None
-    if not value.is_number or value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        return None
-    magnitude = abs(value)
-    if not magnitude.is_Number:
-        return None  # a function SymPy cannot decide there (Heaviside of a non-real value): not a probe
-    if magnitude > PROBE_MAX or (magnitude != 0 and magnitude < 1 / PROBE_MAX):
-        return None  # e.g. y^(x^(x^2x)) ~ 10^(10^300): no fixed precision resolves it; not a probe
-    return value
+
+
+#: a probe counts as evidence of equality when both values are known to this relative error
+PROBE_EVIDENCE = mpmath.mpf("1e-12")
+#: agreeing probe points that settle equality (all of the first batch unless this many agree first)
+PROBE_ENOUGH = 8
+
+
+#: the precision pairs (digits) of a probe, tried in turn while a point is too ill-conditioned to
+#: tell: 1 − tanh²(80) is 1e−69, all rounding at 40 digits, eleven true digits at 80, fine at 160
+PROBE_DIGITS = ((40, 80), (80, 160), (160, 320))
+
+
+def _compare_at(a: sp.Expr, b: sp.Expr, point: dict) -> bool | None:
+    """True (equal here, to well within the rounding), False (different beyond any rounding), or
+    None (no evidence: undefined here, or too ill-conditioned at this point to tell)."""
+    memos: dict[int, dict] = {}  # per precision: a and b share their subexpressions, and so do the pairs
+    for low, high in PROBE_DIGITS:
+        pair = (memos.setdefault(low, {}), memos.setdefault(high, {}))
+        try:
+            va = values.estimate(a, point, pair, digits=(low, high))
+            vb = values.estimate(b, point, pair, digits=(low, high))
+        except (values.Undefined, values.OutOfRange, values.Unsupported):
+            return None
+        scale = max(va.magnitude, vb.magnitude)
+        noise = va.error + vb.error
+        difference = abs(va.value - vb.value)
+        if difference > 100 * noise + scale * mpmath.mpf("1e-30"):
+            return False
+        if scale == 0 or noise <= PROBE_EVIDENCE * scale:
+            return True
+        check_time()
+    return None
 
 
 def same_function(a: sp.Expr, b: sp.Expr) -> bool:
     """Are ``a`` and ``b`` the same function? Structurally, at probe points, or algebraically.
 
-    The rules mirror SymPy's, so most derivations agree structurally. Otherwise the
-    two are compared at eighteen fixed irregular points with 50-digit arithmetic (a
-    disagreement anywhere is a mismatch), and at eighteen wider ones if fewer than three
-    of those are defined (``x/max(0, x − 3)``); only if still too few points are defined
-    is algebra tried, and ``expand``/``simplify`` only where they cannot blow up.
+    The rules mirror SymPy's, so most derivations agree structurally. Otherwise the two
+    are evaluated at fixed irregular points (:func:`values.estimate`: 40 and 80 digits,
+    the difference of the two being the rounding error), a difference beyond the
+    rounding anywhere being a mismatch and PROBE_ENOUGH points agreeing well within it
+    settling equality; at wider points if fewer than three of those were evidence
+    (``x/max(0, x − 3)``). Only then is algebra tried, ``expand``/``simplify`` only where
+    they cannot blow up, under the time budget (:func:`budget.check_time`).
     """
     if a == b:
         return True
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    agreeing = 0
+    for points in (_probe_points(symbols), _wide_points(symbols)):  # the wide ones only if too few were evidence
+        for point in points:
+            check_time()
+            verdict = _compare_at(a, b, point)
+            if verdict is False:
+                return False
+            if verdict:
+                agreeing += 1
+                if agreeing >= PROBE_ENOUGH:
+                    return True
+        if agreeing >= 3:
+            return True
+    check_time()
     difference = a - b
     if difference == 0:
         return True
-    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
-    agreeing = 0
-    for points in (_probe_points(symbols), _wide_points(symbols)):  # the wide ones only if too few were defined
-        for point in points:
-            va, vb = _numeric(a, point), _numeric(b, point)
-            if va is None or vb is None:
-                continue
-            if bool(sp.N(abs(va - vb) - sp.Float("1e-12") * (1 + abs(va) + abs(vb)), 15) > 0):
-                return False
-            agreeing += 1
-        if agreeing >= 3:
-            return True
-    if sp.count_ops(difference) < 200 and sp.powsimp(difference) == 0:
+    ops = sp.count_ops(difference)
+    if ops < 200 and sp.powsimp(difference) == 0:
         return True  # x^(e^10 − 1)·e^10 and x^(e^10)·e^10/x: too large at every probe, equal as powers
-    if sp.count_ops(difference) < 60 and _degree_bound(difference, generators=True) <= EXPAND_MAX_DEGREE:
+    check_time()
+    if ops < 60 and _degree_bound(difference, generators=True) <= EXPAND_MAX_DEGREE:
         if sp.cancel(difference) == 0:
             return True  # x/max(0, x/10 − 1) is undefined at the probes; as a fraction in max(…) it is 0
-    if sp.count_ops(difference) < 200 and _degree_bound(difference) <= EXPAND_MAX_DEGREE:
+    check_time()
+    if ops < 200 and _degree_bound(difference) <= EXPAND_MAX_DEGREE:
         if sp.expand(difference) == 0:
             return True
-        if sp.count_ops(difference) < 40:
+        check_time()
+        if ops < 40:
             try:
                 return sp.simplify(difference) == 0
             except (RecursionError, ValueError, TypeError):  # pragma: no cover - SymPy internals
@@ -483,9 +516,11 @@ def simplest(raw: sp.Expr, reference: sp.Expr) -> sp.Expr:
     cosh for e^x, is not taken). Another form wins only when at most 80 % the size:
     the rules' form is the one the derivation leads to.
     """
+    check_time()
     own = min([raw, sp.factor_terms(raw), _normal_sign(sp.factor_terms(raw))], key=_size)
     candidates = [reference, sp.factor_terms(reference)]
     functions = {type(f) for f in raw.atoms(sp.Function)}
+    check_time()
     if sp.count_ops(raw) <= SIMPLIFY_MAX_OPS and _degree_bound(raw) <= EXPAND_MAX_DEGREE:
         if raw.is_polynomial() and not raw.atoms(sp.Function):
             candidates.append(sp.factor(raw))
@@ -516,6 +551,7 @@ def derive(expr: sp.Expr, wrt: sp.Symbol, *, name: str | None = None, partial: b
     if partial is None:
         partial = bool(expr.free_symbols - {wrt})
     root = rule_step(expr, wrt, partial)
+    check_time()
     reference = sp.diff(expr, wrt)
     _checked(root.result, reference, f"d/d{wrt.name} {expr}")
     result = simplest(root.result, reference)
@@ -578,6 +614,7 @@ def multivariable_chain(
         substituted = combination.xreplace(mapping)
     substitution = RuleStep(SUBSTITUTION, combination, wrt, substituted, parts=tuple(pairs))
     full = outer.xreplace(mapping)
+    check_time()
     reference = sp.diff(full, wrt)
     _checked(raw, reference, f"d/d{wrt.name} {full}")
     result = simplest(raw, reference)
@@ -639,18 +676,42 @@ def _textbook_activation(expr: sp.Expr, v: sp.Symbol) -> Derivation | None:
     return None
 
 
-def derive_program(program: Program, wrt: Sequence[str] | None = None) -> tuple[Derivation, ...]:
+#: seconds one `derive_program` may take: the size limits above bound what is derived, this
+#: bounds how long SymPy may take over it (budget.time_limit; exceeded → WorkLimitExceeded)
+DERIVE_SECONDS = 1.5
+
+
+def derive_program(program: Program, wrt: Sequence[str] | None = None, *, seconds: float | None = DERIVE_SECONDS) -> tuple[Derivation, ...]:
     """What ``tracer diff`` computes: one derivation per requested variable.
 
     Without ``wrt``: every variable of the (substituted) expression, in order of
-    first appearance — partial derivatives when there are several.
+    first appearance — partial derivatives when there are several. Raises
+    :class:`WorkLimitExceeded` after ``seconds`` (None: no limit of its own).
     """
+    try:
+        with time_limit(seconds, "to differentiate step by step"):
+            return _derive_program(program, wrt)
+    except WorkLimitExceeded:
+        # An interrupted assumption query leaves its fact stored as "unknown" on a cached
+        # object (sympy.core.assumptions._ask): forget every cached object, so that later
+        # derivations in this process are not built on such a half-asked one.
+        sp.core.cache.clear_cache()
+        raise
+
+
+def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Derivation, ...]:
     variables = program.free_variables()
     by_name = {v.name: v for v in program.variables}
+    defined = {s.name: d for s, d in program.definitions}
     check_derivable(program.substituted())
     if wrt:
         targets = []
         for name_ in wrt:
+            if name_ in defined and by_name[name_] not in variables:
+                # z = −x; x = 10 with respect to x: x is a name for its definition, not a variable
+                known = ", ".join(v.name for v in variables) or "none"
+                shown = str(defined[name_]) if len(str(defined[name_])) <= 40 else f"{str(defined[name_])[:37]}…"
+                raise ExpressionError(f"'{name_}' is defined ({name_} = {shown}), so it is not a variable to differentiate with respect to (variables: {known})")
             if name_ not in by_name or (variables and by_name[name_] not in variables):
                 known = ", ".join(v.name for v in variables) or "none"
                 raise ExpressionError(f"'{name_}' does not occur in the expression (variables: {known})")
@@ -780,23 +841,107 @@ def derive_softmax(i: int, j: int, n: int = 3, z: Sequence[sp.Symbol] | None = N
 # ---------------------------------------------------------------------------
 
 
+class OutOfDoubleRange(ValueError):
+    """A value exists but no double-precision number holds it (beyond ~1.8e308, or below ~2.2e-308)."""
+
+
+#: the largest and smallest positive normal doubles
+DOUBLE_MAX, DOUBLE_MIN = sys.float_info.max, sys.float_info.min
+
+
 def evaluate(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> float | complex | None:
     """The value of ``expr`` at ``point``: a float, a complex (not real there), or None (undefined).
 
-    Exact substitution first (``12`` stays 12), then 30 digits; a symbol without a
-    value raises ``ValueError`` naming it.
+    Computed by :func:`values.estimate` (30 and 60 digits, bounded: no SymPy evaluation of
+    the substituted tree); a part that is zero up to the rounding is 0 (``sin(π)``, an
+    imaginary part that cancels). A symbol without a value raises ``ValueError`` naming it;
+    a value no double can hold raises :class:`OutOfDoubleRange`.
     """
-    exact = {s: (sp.Rational(v) if isinstance(v, (int, float)) else v) for s, v in point.items()}
-    value = expr.xreplace(exact)
-    missing = value.free_symbols
+    if not isinstance(expr, sp.Basic):  # a plain number from a caller (never text)
+        expr = sp.Rational(expr) if isinstance(expr, int) else sp.Float(expr)
+    missing = expr.free_symbols - set(point)
     if missing:
         raise ValueError(f"no value for {', '.join(sorted(s.name for s in missing))}")
-    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+    try:
+        for digits in ((30, 60),) + PROBE_DIGITS[1:]:  # more digits while the value is within its rounding of 0
+            number = values.estimate(expr, dict(point), digits=digits)
+            if number.magnitude > 10 * number.error:
+                break
+            check_time()
+    except values.Undefined:
         return None
-    number = sp.N(value, 30)
-    if number.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+    except values.OutOfRange:
+        raise OutOfDoubleRange("its value is outside the range of double precision") from None
+    except values.Unsupported:  # a function outside the tool's vocabulary (from sympy.diff): SymPy's own
+        return _evaluate_by_sympy(expr, point)
+    real, imag = number.real, number.imag
+    noise = 10 * number.error if mpmath.isfinite(number.error) else 0  # infinite: defined at the higher precision only
+    real = 0 if abs(real) <= noise else real
+    imag = 0 if imag <= noise + number.magnitude * mpmath.mpf(10) ** -25 else number.value.imag
+    for part in (real, imag):
+        if part != 0 and not (DOUBLE_MIN <= abs(part) <= DOUBLE_MAX):
+            raise OutOfDoubleRange(f"its value {mpmath.nstr(part, 6)} is outside the range of double precision")
+    if imag != 0:
+        return complex(float(real), float(imag))
+    return float(real)
+
+
+def _evaluate_by_sympy(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> float | complex | None:
+    check_time()
+    exact = {s: (sp.Rational(v) if isinstance(v, (int, float)) else v) for s, v in point.items()}
+    number = sp.N(expr.xreplace(exact), 30)
+    if number.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or not number.is_number:
         return None
     z = complex(number)
-    if abs(z.imag) > 1e-25 * max(1.0, abs(z.real)):
-        return z
-    return z.real
+    return z if abs(z.imag) > 1e-25 * max(1.0, abs(z.real)) else z.real
+
+
+def at_kink(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> bool:
+    """Is ``point`` a kink of ``expr``: the argument of a Heaviside step or a sign 0 there (up to rounding)?"""
+    for node in expr.atoms(sp.Heaviside, sp.sign):
+        try:
+            arg = values.estimate(node.args[0], dict(point), digits=(30, 60))
+        except (values.Undefined, values.OutOfRange, values.Unsupported):
+            continue
+        if arg.magnitude <= 10 * arg.error:
+            return True
+    return False
+
+
+def _why_undefined(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr | float]) -> str:
+    try:
+        values.estimate(expr, dict(point), digits=(30, 60))
+    except values.Undefined as err:
+        return str(err)
+    except (values.OutOfRange, values.Unsupported):  # pragma: no cover - evaluate said undefined
+        pass
+    return "no value"
+
+
+def values_at(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr], where: str | None = None) -> tuple[float, ...]:
+    """The value of each derivative at ``point`` — ``tracer diff --at``'s numbers — or an
+    ExpressionError saying why there is none: a coordinate or a value beyond double
+    precision's range, a derivative undefined (1/x at 0, a power of 0) or not real there.
+    ``where`` is the point as the user wrote it, for the messages."""
+    for symbol, given in point.items():
+        try:
+            coordinate = evaluate(given, {})
+        except OutOfDoubleRange:
+            raise ExpressionError(f"the value of {symbol.name} is outside the range of double precision (magnitudes 2.2e-308 to 1.8e308)") from None
+        if not isinstance(coordinate, float):
+            raise ExpressionError(f"the value of {symbol.name} is not a real number")
+    at = where or ", ".join(f"{s.name} = {v}" for s, v in point.items())
+    at = at if len(at) <= 60 else f"{at[:57]}…"  # a message stays one short line
+    out = []
+    for derivation in derivations:
+        what = f"the derivative with respect to {derivation.wrt.name}"
+        try:
+            value = derivation.value_at(point)
+        except OutOfDoubleRange:
+            raise ExpressionError(f"{what} at {at} is outside the range of double precision (magnitudes 2.2e-308 to 1.8e308)") from None
+        if value is None:
+            raise ExpressionError(f"{what} is undefined at {at} ({_why_undefined(derivation.result, point)})")
+        if isinstance(value, complex):
+            raise ExpressionError(f"{what} is not real at {at}")
+        out.append(value)
+    return tuple(out)

@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
+from tracer.calculus.budget import check_time, time_limit
 from tracer.calculus.derivatives import _check_size, expression_size
 from tracer.core import optimizers
 from tracer.numeric import optimizers as twin
@@ -207,6 +208,9 @@ DESCEND_MAX_DEPTH = 100
 DESCEND_MAX_FACTORS = 64
 DESCEND_MAX_GRADIENT_NODES = 20_000
 
+#: seconds the symbolic part of `descend` may take (the gradient, derived and compiled once)
+DESCEND_SECONDS = 1.5
+
 #: a run counts as diverging when its value rose at this many consecutive steps up to the end
 GROWING_STEPS = 3
 
@@ -234,12 +238,15 @@ def descend(
         raise ValueError(f"no start value for {', '.join(sorted(s.name for s in missing))}")
     if steps < 0:
         raise ValueError("steps must be >= 0")
-    gradient = tuple(sp.diff(expr, v) for v in variables)
-    for v, g in zip(variables, gradient):
-        if expression_size(g).nodes > DESCEND_MAX_GRADIENT_NODES:
-            raise ValueError(f"the gradient ∂/∂{v.name} is too large to evaluate step by step (more than {DESCEND_MAX_GRADIENT_NODES} terms and operations)")
-    f = compile_float(expr, variables)
-    grads = [compile_float(g, variables) for g in gradient]
+    with time_limit(DESCEND_SECONDS, "to derive the gradient"):
+        gradient = tuple(sp.diff(expr, v) for v in variables)
+        for v, g in zip(variables, gradient):
+            check_time()
+            if expression_size(g).nodes > DESCEND_MAX_GRADIENT_NODES:
+                raise ValueError(f"the gradient ∂/∂{v.name} is too large to evaluate step by step (more than {DESCEND_MAX_GRADIENT_NODES} terms and operations)")
+        f = compile_float(expr, variables)
+        grads = [compile_float(g, variables) for g in gradient]
+        shown_gradient = tuple(sp.factor_terms(g) if expression_size(g).nodes <= 400 else g for g in gradient)
     rate = float(lr)
     point = tuple(float(start[v]) for v in variables)
     iterates: list[Iterate] = []
@@ -277,7 +284,7 @@ def descend(
     return Descent(
         expr,
         variables,
-        tuple(sp.factor_terms(g) if expression_size(g).nodes <= 400 else g for g in gradient),
+        shown_gradient,
         rate,
         steps,
         tuple(iterates),

@@ -44,7 +44,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
+import mpmath
 import sympy as sp
+
+from tracer.calculus import values
 
 #: longest accepted text (characters)
 MAX_LENGTH = 10_000
@@ -57,6 +60,13 @@ MAX_NUMBER_BITS = 100_000
 #: longest number literal (characters) and largest |decimal exponent| in one
 MAX_NUMBER_LENGTH = 60
 MAX_DECIMAL_EXPONENT = 300
+#: a constant that is not a plain number (``pi^1000``, ``exp(40)``, ``asin(1/2)``) must be real and
+#: within 10^±MAX_CONSTANT_EXPONENT: ``asin(3)`` is complex and ``sinh(cosh(10))`` ≈ 10^4782, and
+#: SymPy, asked whether such a value is positive or comparable, expands or evaluates it for minutes
+MAX_CONSTANT_EXPONENT = 1000
+#: most powers with a variable exponent stacked in one another:
+#: ``x^x^x^x^x`` is 4; 150 of them took SymPy's assumptions seconds just to build
+MAX_TOWER = 8
 
 
 class ExpressionError(ValueError):
@@ -211,17 +221,6 @@ CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "π": sp.pi, "e": sp.E}
 _UNDEFINED = frozenset({sp.zoo, sp.nan, sp.oo, -sp.oo})
 
 
-def _numeric_only(expr: sp.Expr) -> bool:
-    """No variable anywhere (an iterative walk; SymPy's free_symbols would do, more slowly)."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node.is_Symbol:
-            return False
-        stack.extend(node.args)
-    return True
-
-
 def _symbol(name: str) -> sp.Symbol:
     """Every variable is real: |x|' = sign(x) and max(0, x)' = H(x), as on paper."""
     return sp.Symbol(name, real=True)
@@ -266,6 +265,10 @@ class _Parser:
         if e_is_variable:
             del self.constants["e"]
         self.variables: dict[str, sp.Symbol] = {}  # insertion order = first appearance
+        # per node built: is it a constant (no variable), how high a tower of variable exponents
+        self.constant: dict[sp.Basic, bool] = {}
+        self.tower: dict[sp.Basic, int] = {}
+        self.constant_values: tuple[dict, dict] = ({}, {})  # the numeric check's memos (two precisions)
 
     # -- token access ---------------------------------------------------------
     @property
@@ -472,7 +475,7 @@ class _Parser:
             raise ExpressionError(f"function '{function.name}' takes {want} argument{'s' if function.arity != (1,) else ''}, got {len(args)}", tok.column)
         try:
             value = function.build(*args)
-        except (ValueError, TypeError, ArithmeticError) as err:  # e.g. max of values that cannot be compared
+        except (ValueError, TypeError, ArithmeticError, AttributeError) as err:  # e.g. max of values that cannot be compared
             raise ExpressionError(f"{function.name}(…) cannot be formed: {err}", tok.column) from None
         return self.checked(value, tok, what=f"{function.name}(…)")
 
@@ -503,24 +506,94 @@ class _Parser:
                     raise ExpressionError("number too large", op.column)
         if base == 0 and (exponent.is_negative or exponent == 0):
             raise ExpressionError("0 to a power that is not positive is undefined", op.column)
-        if base.is_Add and exponent.is_Integer and abs(exponent) > 1 and not _numeric_only(base):
+        variable_exponent = not self.is_constant(exponent)
+        if base == 0 and variable_exponent:
+            # 0^y is 0 for y > 0 and undefined for y ≤ 0; its derivative 0^y·ln 0 nowhere defined
+            raise ExpressionError("a power of 0 with a variable exponent has no derivative (it would be 0^u·ln 0, and ln 0 is undefined)", op.column)
+        if variable_exponent:
+            height = 1 + max(self.tower_height(base), self.tower_height(exponent))
+            if height > MAX_TOWER:
+                raise ExpressionError(f"too many powers with a variable exponent stacked (more than {MAX_TOWER})", op.column)
+        if base.is_Add and exponent.is_Integer and abs(exponent) > 1 and not self.is_constant(base):
             # SymPy would leave (sum with variables)^n as it is, but only after asking the
             # assumptions system about the whole sum — quadratic in the nesting of
             # ((x + 1)^2 + 1)^2…; build the same node directly.
             return sp.Pow(base, exponent, evaluate=False)
-        return self.checked(sp.Pow(base, exponent), op)
+        return self.checked(sp.Pow(base, exponent), op, what="the power")
 
     def checked(self, value: sp.Expr, tok: Token, what: str = "") -> sp.Expr:
-        """Refuse a value that is undefined (1/0, log(0)) or an exact number grown too large."""
+        """Refuse a value that is undefined (1/0, log(0)), an exact number grown too large, or a
+        constant that is not real or out of range (asin(3), sinh(cosh(10)))."""
         # Operands were checked when they were built, so an undefined value can only
         # appear here or among the new node's own arguments (zoo·x): no full traversal.
         if value in _UNDEFINED or any(arg in _UNDEFINED for arg in value.args):
-            if what:
+            if what and what != "the power":
                 raise ExpressionError(f"{what} is undefined here", tok.column)
             raise ExpressionError("undefined value (division by zero)", tok.column)
-        if value.is_Rational and (value.p.bit_length() + value.q.bit_length()) > MAX_NUMBER_BITS:
-            raise ExpressionError("number too large", tok.column)
+        if value.is_Rational:
+            if (value.p.bit_length() + value.q.bit_length()) > MAX_NUMBER_BITS:
+                raise ExpressionError("number too large", tok.column)
+        elif self.is_constant(value):
+            self.check_constant(value, tok, what or "the value")
         return value
+
+    def check_constant(self, value: sp.Expr, tok: Token, what: str) -> None:
+        """A constant is computed (30 and 60 digits, mpmath): it must be real and within 10^±MAX_CONSTANT_EXPONENT."""
+        try:
+            try:
+                number = values.estimate(value, {}, self.constant_values, limit=MAX_CONSTANT_EXPONENT, digits=(30, 60))
+            except values.Undefined:  # or 0 only up to rounding: log(1 − tanh(80)²)
+                number = values.estimate(value, {}, limit=MAX_CONSTANT_EXPONENT, digits=(80, 160))
+        except values.OutOfRange:
+            raise ExpressionError(f"{what} is out of range (a constant beyond 10^±{MAX_CONSTANT_EXPONENT})", tok.column) from None
+        except values.Undefined:
+            raise ExpressionError(f"{what} is undefined here", tok.column) from None
+        except values.Unsupported:  # pragma: no cover - every function of the allow-list is known
+            return
+        noise = 10 * number.error if mpmath.isfinite(number.error) else 0
+        if number.imag > noise + number.magnitude * mpmath.mpf(10) ** -50:
+            raise ExpressionError(f"{what} is not a real number", tok.column)
+
+    def is_constant(self, expr: sp.Expr) -> bool:
+        """No variable anywhere in ``expr`` (remembered per node: the tree is walked once)."""
+        known = self.constant.get(expr)
+        if known is not None:
+            return known
+        stack = [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in self.constant:
+                continue
+            if node.is_Symbol:
+                self.constant[node] = False
+            elif not node.args:
+                self.constant[node] = True
+            elif ready:
+                self.constant[node] = all(self.constant[a] for a in node.args)
+            else:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if a not in self.constant)
+        return self.constant[expr]
+
+    def tower_height(self, expr: sp.Expr) -> int:
+        """Most powers with a variable exponent nested in ``expr`` (e^u is not counted: sigmoids nest)."""
+        known = self.tower.get(expr)
+        if known is not None:
+            return known
+        stack = [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in self.tower:
+                continue
+            if not node.args:
+                self.tower[node] = 0
+            elif ready:
+                below = max(self.tower[a] for a in node.args)
+                self.tower[node] = below + 1 if node.is_Pow and not self.is_constant(node.exp) else below
+            else:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if a not in self.tower)
+        return self.tower[expr]
 
     def deeper(self, depth: int, tok: Token) -> int:
         if depth + 1 > MAX_DEPTH:

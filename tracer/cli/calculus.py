@@ -4,6 +4,10 @@ The math is :mod:`tracer.calculus`, every string is :mod:`tracer.render.calculus
 Bad input (an expression the safe parser refuses, a bad ``--at``) prints one line
 to stderr — ``tracer diff: EXPR: unknown function 'foo' at column 3`` — and exits
 with code 2 (docs/spec.md §6); a derivation that disagrees with ``sympy.diff`` exits 1.
+Refused the same way (exit 2): work beyond the time budget (``SECONDS``: parsing,
+deriving, evaluating at ``--at`` and writing out), which a short hostile input could
+otherwise make last minutes, and a point where the derivative is undefined, not real
+or outside double precision's range.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import NoReturn
 
 import click
 
-from tracer.calculus.derivatives import DerivationMismatch, derive_program
+from tracer.calculus.budget import WorkLimitExceeded, time_limit
+from tracer.calculus.derivatives import DerivationMismatch, OutOfDoubleRange, derive_program, evaluate, values_at
 from tracer.calculus.descent import OptimizerMismatch, descend as run_descent
 from tracer.calculus.expression import ExpressionError, parse_assignments, parse_number, parse_program
 from tracer.cli.common import on_error, write_output
@@ -25,6 +30,10 @@ from tracer.spec import OPTIMIZERS, OptimizerSpec
 
 #: the output formats of both commands (text, Markdown, LaTeX, JSON: docs/spec.md §5; a web page)
 FORMATS = ("text", "md", "tex", "json", "html")
+
+#: seconds a whole `tracer diff` may take (parsing, deriving, evaluating, writing), and the symbolic
+#: part of `tracer descend` (parsing, the gradient): beyond it, exit 2 (budget.time_limit)
+SECONDS = 2.5
 
 #: --steps above this are refused (a run is one float evaluation per step, but the table is printed)
 MAX_STEPS = 100_000
@@ -140,6 +149,16 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
       tracer diff "z = x^2 + e^y; x = 2t + 1; y = t^2" --wrt t
       tracer diff "sigmoid(x)" -f json
     """
+    try:
+        with time_limit(SECONDS, "to differentiate and write out"):
+            text = _diff(expr, wrt, at, fmt, digits, e_variable)
+    except WorkLimitExceeded as err:
+        fail("diff", "EXPR", str(err))
+    write_output(text, out, "diff")
+
+
+def _diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, digits: int, e_variable: bool) -> str:
+    """The document `tracer diff` writes, or exit 2 (1 when the derivation fails its check)."""
     program = _program("diff", expr, e_variable)
     names = [n.strip() for item in wrt for n in item.split(",") if n.strip()]
     try:
@@ -154,11 +173,16 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
     if at is not None:
         symbols = {v.name: v for v in program.variables}
         point = _assignments("diff", "--at", at, symbols, program.free_variables())
+        try:
+            values_at(derivations, point, at.strip())
+        except ExpressionError as err:
+            fail("diff", "--at", str(err))
     try:
-        text = diff_page(derivations, point, digits) if fmt == "html" else render_diff(derivations, fmt, point, digits)
+        return diff_page(derivations, point, digits) if fmt == "html" else render_diff(derivations, fmt, point, digits)
+    except WorkLimitExceeded:
+        raise
     except (ValueError, TypeError, OverflowError) as err:
         fail("diff", "--at" if point else "EXPR", f"cannot evaluate: {err}")
-    write_output(text, out, "diff")
 
 
 @click.command("descend", epilog=_EXPR_HELP, context_settings=_SETTINGS)
@@ -194,7 +218,11 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
       tracer descend "x^2" --start x=-4 --lr 0.1 --steps 3 --optimizer momentum --beta 0.9
       tracer descend "x^2" --start x=-4 --lr 0.1 --steps 20 --optimizer sgd,momentum,adam --show 2 --plot paths.svg
     """
-    program = _program("descend", expr, e_variable)
+    try:
+        with time_limit(SECONDS, "to read the expression"):
+            program = _program("descend", expr, e_variable)
+    except WorkLimitExceeded as err:
+        fail("descend", "EXPR", str(err))
     function = program.substituted()
     variables = program.free_variables()
     symbols = {v.name: v for v in program.variables}
@@ -214,18 +242,25 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         fail("descend", "--plot", f"{plot}: use a .svg file (SVG) or a .tex file (pgfplots)")
     if plot is not None and len(variables) > 2:
         fail("descend", "--plot", "a plot needs a function of one or two variables")
-    try:
-        start_values = {v: float(value.evalf(20)) for v, value in point.items()}  # 20 digits, then the nearest float
-    except (TypeError, ValueError):
-        fail("descend", "--start", "every start value must be a real number")
+    start_values = {}
+    for v, value in point.items():
+        try:
+            start_values[v] = evaluate(value, {})  # the nearest float
+        except OutOfDoubleRange:
+            fail("descend", "--start", f"the value of {v.name} is outside the range of double precision (magnitudes 2.2e-308 to 1.8e308)")
+        if not isinstance(start_values[v], float):
+            fail("descend", "--start", "every start value must be a real number")
     try:
         descents = [run_descent(function, start_values, rate, steps, name=program.name, optimizer=spec) for spec in specs]
     except OptimizerMismatch as err:
         fail("descend", "--optimizer", f"verification failed: {err}", 1)
-    except ValueError as err:
+    except ValueError as err:  # WorkLimitExceeded too
         fail("descend", "EXPR", str(err))
     except RecursionError:
         fail("descend", "EXPR", "expression nested too deeply")
+    if any(d.stopped_at == 0 for d in descents):
+        # not a learning rate too large: there is no finite number to start from
+        fail("descend", "--start", f"the function or its gradient at {start.strip()} cannot be computed in double precision (a value on the way is undefined or beyond its range)")
     page = descent_page(descents, digits, written, every) if fmt == "html" else render_descents(descents, fmt, digits, written, every)
     write_output(page, out, "descend")
     if plot is not None:

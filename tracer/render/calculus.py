@@ -139,10 +139,8 @@ def _kink_note(derivation: Derivation, point: Mapping[sp.Symbol, sp.Expr] | None
     """At a kink of max/|·| the derivative does not exist; say so, and which convention was used."""
     if not point:
         return None
-    for node in derivation.result.atoms(sp.Heaviside, sp.sign):
-        arg = node.args[0].xreplace(dict(point))
-        if arg.is_number and arg == 0:
-            return "the point is a kink (the argument of max/relu/abs is 0): the derivative does not exist there; the value uses H(0) = 1/2 and sign(0) = 0"
+    if calc.at_kink(derivation.result, point):
+        return "the point is a kink (the argument of max/relu/abs is 0): the derivative does not exist there; the value uses H(0) = 1/2 and sign(0) = 0"
     return None
 
 

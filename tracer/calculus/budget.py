@@ -1,0 +1,91 @@
+"""A wall-clock budget for one piece of symbolic work; nothing here knows any math.
+
+Size limits (the parser's, ``DERIVE_MAX_*``) bound how large an expression may be, not
+how long SymPy may think about it: ``(x+1)^(x+1)^(x+1)^(x+1)^2`` is short and its
+checks ran for minutes. :func:`time_limit` bounds the time instead, in two ways:
+
+* cooperatively — the rule engine and the numeric evaluator call :func:`check_time`
+  at every step, which raises :class:`WorkLimitExceeded` once the deadline is past;
+  this works in any thread;
+* preemptively — in the main thread (where Python delivers signals) a ``SIGALRM``
+  timer also interrupts a single long SymPy call. The timer nests: an outer timer
+  (the fuzzer's, a test's) that would fire earlier is left alone, and one that
+  would fire later is re-armed with its remaining time on the way out.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class WorkLimitExceeded(ValueError):
+    """The work took longer than its budget: refused like bad input (``tracer`` exit 2); a
+    ValueError, as ExpressionError is, so that callers refusing bad input refuse this too."""
+
+    def __init__(self, what: str, seconds: float):
+        self.what = what
+        self.seconds = seconds
+        super().__init__(f"too much work {what} (stopped after {seconds:g} s)")
+
+
+#: (deadline on time.monotonic(), what, seconds) of the innermost budget, if any
+_BUDGET: contextvars.ContextVar[tuple[float, str, float] | None] = contextvars.ContextVar("tracer_budget", default=None)
+
+
+def check_time() -> None:
+    """Raise WorkLimitExceeded if the current budget is spent (no budget: never)."""
+    budget = _BUDGET.get()
+    if budget is not None and time.monotonic() > budget[0]:
+        raise WorkLimitExceeded(budget[1], budget[2])
+
+
+def remaining() -> float:
+    """Seconds left in the current budget (inf without one)."""
+    budget = _BUDGET.get()
+    return math.inf if budget is None else budget[0] - time.monotonic()
+
+
+def _can_alarm() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def time_limit(seconds: float | None, what: str) -> Iterator[None]:
+    """Work inside the block for at most ``seconds`` (None: no limit of its own)."""
+    if seconds is None:
+        yield
+        return
+    outer = _BUDGET.get()
+    deadline = time.monotonic() + seconds
+    if outer is not None and outer[0] <= deadline:
+        yield  # the enclosing budget ends first and is already being enforced
+        return
+    token = _BUDGET.set((deadline, what, seconds))
+    armed = False
+    if _can_alarm():
+        previous_delay, previous_interval = signal.getitimer(signal.ITIMER_REAL)
+        if previous_delay == 0 or previous_delay > seconds:
+            started = time.monotonic()
+
+            def on_alarm(signum, frame):
+                raise WorkLimitExceeded(what, seconds)
+
+            previous_handler = signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            armed = True
+    try:
+        yield
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_handler)
+            if previous_delay:
+                left = previous_delay - (time.monotonic() - started)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), previous_interval)
+        _BUDGET.reset(token)
