@@ -560,17 +560,17 @@ def test_the_alarm_nests_and_gives_an_outer_timer_back():
     from tracer.calculus import budget
 
     fired = []
-    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    previous = signal.signal(signal.SIGPROF, lambda *_: fired.append(True))
     try:
-        signal.setitimer(signal.ITIMER_REAL, 30)
+        signal.setitimer(signal.ITIMER_PROF, 30)
         with budget.time_limit(5, "inner"):
-            assert signal.getitimer(signal.ITIMER_REAL)[0] <= 5  # ours, the sooner one
-        left = signal.getitimer(signal.ITIMER_REAL)[0]
-        assert 25 < left <= 30  # the outer one, re-armed with what it had left
-        signal.setitimer(signal.ITIMER_REAL, 0.5)
+            assert signal.getitimer(signal.ITIMER_PROF)[0] <= 5.02  # ours, the sooner one (a CPU timer counts in ticks of a few ms)
+        left = signal.getitimer(signal.ITIMER_PROF)[0]
+        assert 25 < left <= 30.02  # the outer one, re-armed with what it had left
+        signal.setitimer(signal.ITIMER_PROF, 0.5)
         with budget.time_limit(5, "inner"):
-            assert signal.getitimer(signal.ITIMER_REAL)[0] <= 0.5  # the outer fires first: left alone
+            assert signal.getitimer(signal.ITIMER_PROF)[0] <= 0.52  # the outer fires first: left alone
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
     assert not fired

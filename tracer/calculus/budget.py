@@ -1,4 +1,4 @@
-"""A wall-clock budget for one piece of symbolic work; nothing here knows any math.
+"""A CPU-time budget for one piece of symbolic work; nothing here knows any math.
 
 Size limits (the parser's, ``DERIVE_MAX_*``) bound how large an expression may be, not
 how long SymPy may think about it: ``(x+1)^(x+1)^(x+1)^(x+1)^2`` is short and its
@@ -7,10 +7,15 @@ checks ran for minutes. :func:`time_limit` bounds the time instead, in two ways:
 * cooperatively — the rule engine and the numeric evaluator call :func:`check_time`
   at every step, which raises :class:`WorkLimitExceeded` once the deadline is past;
   this works in any thread;
-* preemptively — in the main thread (where Python delivers signals) a ``SIGALRM``
+* preemptively — in the main thread (where Python delivers signals) a ``SIGPROF``
   timer also interrupts a single long SymPy call. The timer nests: an outer timer
   (the fuzzer's, a test's) that would fire earlier is left alone, and one that
   would fire later is re-armed with its remaining time on the way out.
+
+The clock is the process's CPU time (``time.process_time``, ``ITIMER_PROF``), not the
+wall clock: the same input is refused or answered the same on an idle laptop and on a
+loaded two-core CI machine, where the wall clock ran 2–3 times slower and answered
+inputs (0.4 s alone) were refused.
 """
 
 from __future__ import annotations
@@ -34,25 +39,29 @@ class WorkLimitExceeded(ValueError):
         super().__init__(f"too much work {what} (stopped after {seconds:g} s)")
 
 
-#: (deadline on time.monotonic(), what, seconds) of the innermost budget, if any
+#: (deadline on time.process_time(), what, seconds) of the innermost budget, if any
 _BUDGET: contextvars.ContextVar[tuple[float, str, float] | None] = contextvars.ContextVar("tracer_budget", default=None)
+
+
+_clock = time.process_time
+_TIMER, _SIGNAL = (signal.ITIMER_PROF, signal.SIGPROF) if hasattr(signal, "ITIMER_PROF") else (None, None)
 
 
 def check_time() -> None:
     """Raise WorkLimitExceeded if the current budget is spent (no budget: never)."""
     budget = _BUDGET.get()
-    if budget is not None and time.monotonic() > budget[0]:
+    if budget is not None and _clock() > budget[0]:
         raise WorkLimitExceeded(budget[1], budget[2])
 
 
 def remaining() -> float:
     """Seconds left in the current budget (inf without one)."""
     budget = _BUDGET.get()
-    return math.inf if budget is None else budget[0] - time.monotonic()
+    return math.inf if budget is None else budget[0] - _clock()
 
 
 def _can_alarm() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    return _TIMER is not None and threading.current_thread() is threading.main_thread()
 
 
 @contextmanager
@@ -62,30 +71,30 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         yield
         return
     outer = _BUDGET.get()
-    deadline = time.monotonic() + seconds
+    deadline = _clock() + seconds
     if outer is not None and outer[0] <= deadline:
         yield  # the enclosing budget ends first and is already being enforced
         return
     token = _BUDGET.set((deadline, what, seconds))
     armed = False
     if _can_alarm():
-        previous_delay, previous_interval = signal.getitimer(signal.ITIMER_REAL)
+        previous_delay, previous_interval = signal.getitimer(_TIMER)
         if previous_delay == 0 or previous_delay > seconds:
-            started = time.monotonic()
+            started = _clock()
 
             def on_alarm(signum, frame):
                 raise WorkLimitExceeded(what, seconds)
 
-            previous_handler = signal.signal(signal.SIGALRM, on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            previous_handler = signal.signal(_SIGNAL, on_alarm)
+            signal.setitimer(_TIMER, seconds)
             armed = True
     try:
         yield
     finally:
         if armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous_handler)
+            signal.setitimer(_TIMER, 0)
+            signal.signal(_SIGNAL, previous_handler)
             if previous_delay:
-                left = previous_delay - (time.monotonic() - started)
-                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), previous_interval)
+                left = previous_delay - (_clock() - started)
+                signal.setitimer(_TIMER, max(left, 1e-6), previous_interval)
         _BUDGET.reset(token)
