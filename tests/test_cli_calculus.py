@@ -427,3 +427,19 @@ def test_issue_17_equal_forms_are_not_a_failed_verification():
     assert "∂f/∂x = 1000·(t + 1)^2·(x + 1)^999·(y + 1)^1000" in out
     out = ok("diff", "(softplus(x)/pi^1000)^y")  # answered before: still, and the same forms
     assert "∂f/∂y = (ln(e^x + 1)/π^1000)^y·ln(ln(e^x + 1)/π^1000)" in out
+
+
+def test_diff_and_descend_take_the_format_from_the_output_name(tmp_path):
+    """Without -f, -o's suffix names the format (as solve does); with -f, a contradicting
+    suffix is exit 2 naming both."""
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    runner = CliRunner()
+    done = runner.invoke(cli, ["diff", "x^2", "-o", str(tmp_path / "d.json")])
+    assert done.exit_code == 0 and json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))["expression"] == "x**2"
+    done = runner.invoke(cli, ["descend", "x^2", "--start", "x=1", "--lr", "0.1", "--steps", "2", "-o", str(tmp_path / "d.html")])
+    assert done.exit_code == 0 and (tmp_path / "d.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    done = runner.invoke(cli, ["diff", "x^2", "-f", "json", "-o", str(tmp_path / "d.md")])
+    assert done.exit_code == 2 and "a .md name contradicts -f json" in done.output

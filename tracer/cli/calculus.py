@@ -22,7 +22,7 @@ from tracer.calculus.budget import WorkLimitExceeded, time_limit
 from tracer.calculus.derivatives import DerivationMismatch, OutOfDoubleRange, derive_program, evaluate, values_at
 from tracer.calculus.descent import OptimizerMismatch, descend as run_descent
 from tracer.calculus.expression import ExpressionError, parse_assignments, parse_number, parse_program
-from tracer.cli.common import on_error, write_output
+from tracer.cli.common import format_for, on_error, refuse_contradicting_suffix, write_output
 from tracer.files import FileRefused, write_atomically
 from tracer.render.calculus import descents_pgfplots, descents_svg, render_descents, render_diff
 from tracer.render.calculus_page import descent_page, diff_page
@@ -135,7 +135,7 @@ _SETTINGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help
 @click.argument("expr")
 @click.option("--wrt", multiple=True, metavar="VAR", help="Differentiate with respect to VAR (repeat, or VAR,VAR). Default: every variable (partials when several).")
 @click.option("--at", "at", metavar="x=1,y=2", help="Also evaluate the derivative at this point.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text (terminal), md (Markdown + MathJax), tex (LaTeX), json (docs/spec.md §5), html (one self-contained page, MathML).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None, help="Default: the format -o's suffix names, else text. text (terminal), md (Markdown + MathJax), tex (LaTeX), json (docs/spec.md §5), html (one self-contained page, MathML).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits of the value.")
 @click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
@@ -149,6 +149,8 @@ def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | N
       tracer diff "z = x^2 + e^y; x = 2t + 1; y = t^2" --wrt t
       tracer diff "sigmoid(x)" -f json
     """
+    fmt = format_for(fmt, out, FORMATS)
+    refuse_contradicting_suffix(out, fmt, "diff")
     try:
         with time_limit(SECONDS, "to differentiate and write out"):
             text = _diff(expr, wrt, at, fmt, digits, e_variable)
@@ -190,7 +192,7 @@ def _diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, digits: int
 @click.option("--start", required=True, metavar="x=-4[,y=0]", help="The starting point: a value for every variable.")
 @click.option("--lr", required=True, metavar="RATE", help="Learning rate α (a positive number, e.g. 0.1 or 1e-2).")
 @click.option("--steps", required=True, type=click.IntRange(0, MAX_STEPS), help="Number of updates.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text, md, tex (with a pgfplots figure), json (docs/spec.md §5) or html (one self-contained page, the plot inline as SVG).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None, help="Default: the format -o's suffix names, else text. text, md, tex (with a pgfplots figure), json (docs/spec.md §5) or html (one self-contained page, the plot inline as SVG).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the path: FILE.svg (SVG) or FILE.tex (pgfplots).")
 @click.option("--show", "written", type=click.IntRange(0, None), default=3, show_default=True, help="Updates written out in full (θ₁ = θ₀ − α·f'(θ₀) = …).")
@@ -218,6 +220,8 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
       tracer descend "x^2" --start x=-4 --lr 0.1 --steps 3 --optimizer momentum --beta 0.9
       tracer descend "x^2" --start x=-4 --lr 0.1 --steps 20 --optimizer sgd,momentum,adam --show 2 --plot paths.svg
     """
+    fmt = format_for(fmt, out, FORMATS)
+    refuse_contradicting_suffix(out, fmt, "descend")
     try:
         with time_limit(SECONDS, "to read the expression"):
             program = _program("descend", expr, e_variable)
