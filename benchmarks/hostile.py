@@ -54,16 +54,27 @@ ISSUE_17 = [
 ]
 
 
+def _bare_import_ms() -> float:
+    """A bare ``python3 -c "import sympy, numpy"`` in this run, for the column against it."""
+    import subprocess
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import sympy, numpy"], check=True)
+    return 1000 * (time.perf_counter() - start)
+
+
 def main() -> None:
     runner = CliRunner()
     runner.invoke(cli, ["diff", "x^2"])  # imports and first-use costs out of the rows
-    print(f"{'input':<40} {'chars':>8} {'exit':>5} {'ms':>8}")
+    bare = _bare_import_ms()
+    print(f"bare `import sympy, numpy` in this run: {bare:.0f} ms (each row is in-process: its start-up would add about that)")
+    print(f"{'input':<40} {'chars':>8} {'exit':>5} {'ms':>8} {'× bare':>7}")
     rows = [(name, [text]) for name, text in HOSTILE.items()] + ISSUE_17
     for name, args in rows:
         start = time.perf_counter()
         result = runner.invoke(cli, ["diff", *args])
         ms = 1000 * (time.perf_counter() - start)
-        print(f"{name:<40} {len(args[0]):>8} {result.exit_code:>5} {ms:>8.1f}")
+        print(f"{name:<40} {len(args[0]):>8} {result.exit_code:>5} {ms:>8.1f} {ms / bare:>7.2f}")
 
 
 if __name__ == "__main__":
