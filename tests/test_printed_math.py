@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from test_expression import _defined, expressions
+from test_expression import _defined, _parsed_or_skipped, expressions
 from tracer.calculus import expression as grammar
 from tracer.calculus.derivatives import derive, derive_program
 from tracer.calculus.expression import KnownFunction, parse, parse_program
@@ -286,7 +286,7 @@ x, y, w = sp.symbols("x y w", real=True)
 def test_property_every_printed_step_reads_back_as_the_derivative(case, wrt):
     text, expected = case
     assume(_defined(expected))
-    expr = parse(text)
+    expr = _parsed_or_skipped(text)  # a constant that is not real, (1 − 2)^0.5, is refused by design (issue 17)
     assume(expr.has(wrt))
     derivation = derive(expr, wrt)
     printed = diff_text([derivation])
