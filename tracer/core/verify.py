@@ -40,6 +40,18 @@ FD_RELATIVE = 1e-5
 FD_STEP = 1e-6
 
 
+def _magnitude(solution) -> float:
+    """The largest finite value of the first pass (every node: inputs, weighted sums, outputs).
+    A loss of 1 computed from weighted sums of 2e9 (a bias of 2^31 under a softmax, which
+    cancels it) carries their rounding, ε·2e9, not ε·1: finite differences see that noise."""
+    engine = getattr(solution, "engine", None)
+    if engine is None or not engine.passes:
+        return 0.0
+    values = np.asarray(engine.passes[0][2].values, dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size else 0.0
+
+
 def fd_noise(loss: float, h: float) -> float:
     """What a central difference of step h cannot resolve: the loss's own rounding, ε·|L|, over 2h,
     with room (a loss of 4.6e18 leaves no digit for a gradient of 3e7 at h = 1e-6)."""
@@ -291,10 +303,11 @@ def _finite_differences(checker: _Checker, solution: Solution) -> tuple[int, flo
     last = len(problem.layers)
     count, worst = 0, 0.0
     scale = max([1.0] + [abs(v) for v in first.gradients.values()])
+    magnitude = _magnitude(solution)
     for key, g in first.gradients.items():
         if sequential and key.layer < last:
             continue  # taken through updated weights: not the loss's gradient (checked by numpy's step)
-        noise = fd_noise(first.loss, 1e-6)  # numeric.finite_differences' step
+        noise = fd_noise(max(abs(first.loss), magnitude), 1e-6)  # numeric.finite_differences' step
         if noise > 0.01 * max(scale, abs(g)):
             continue  # the loss is too large for a difference of step h to see this gradient: no check, not counted
         count += 1
@@ -575,6 +588,7 @@ def _layer_differences(checker: _Checker, solution: Solution, mapping: dict | No
     if _pool_tie_or_kink(solution):
         return 0, 0.0
     scale = max([1.0] + [abs(v) for v in first.gradients.values()])
+    magnitude = _magnitude(solution)
     count, worst = 0, 0.0
     for key in chosen:
         value = first.params_before[key]
@@ -582,7 +596,7 @@ def _layer_differences(checker: _Checker, solution: Solution, mapping: dict | No
         sides = [layers_numeric.loss(to_mapping(replace(before, data=before.data).with_parameters({key: value + sign * h}))) for sign in (1, -1)]
         fd = (sides[0] - sides[1]) / (2 * h)
         g = first.gradients[key]
-        noise = fd_noise(max(abs(sides[0]), abs(sides[1])), h)
+        noise = fd_noise(max(abs(sides[0]), abs(sides[1]), magnitude), h)
         if noise > 0.01 * max(scale, abs(g)):
             continue  # the loss is too large for a difference of step h to see this gradient: no check, not counted
         count += 1
