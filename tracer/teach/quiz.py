@@ -91,7 +91,7 @@ class QuizSpec:
     digits: int = 4
     options: int = 4
     guards: Guards = Guards()
-    attempts: int = 300
+    attempts: int = 100
 
 
 # ---------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def _with_settings(source: str, vary: tuple[tuple[str, Grid], ...], settings: di
     options = settings.get("options", 4)
     if isinstance(options, bool) or not isinstance(options, int) or not (options == 0 or 2 <= options <= 8):
         raise SpecError(source, "randomize.options", f"0 (open answers) or a whole number from 2 to 8 expected, got {options!r}")
-    attempts = settings.get("attempts", 300)
+    attempts = settings.get("attempts", 100)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise SpecError(source, "randomize.attempts", f"a positive whole number expected, got {attempts!r}")
     guards_raw = settings.get("guards", {}) or {}
