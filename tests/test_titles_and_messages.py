@@ -278,3 +278,10 @@ def test_a_claim_named_with_control_characters_is_shown_escaped_and_invalid(tmp_
     assert result.exit_code == 1
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout  # no escape sequence reaches the terminal
     assert "INVALID  \\x1b[31mred\\x07" in result.stdout and "right    loss" in result.stdout
+
+
+def test_greek_letters_typed_in_text_are_the_commands_unicode_math_pairs_them_with():
+    """ε (U+03B5) is \\varepsilon and ϵ (U+03F5) \\epsilon; φ (U+03C6) is \\varphi and ϕ (U+03D5) \\phi."""
+    from tracer.render.user_text import escape_tex
+
+    assert escape_tex("ε ϵ φ ϕ") == r"\ensuremath{\varepsilon} \ensuremath{\epsilon} \ensuremath{\varphi} \ensuremath{\phi}"

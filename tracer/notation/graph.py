@@ -34,7 +34,9 @@ _SPLIT = re.compile(r"^(?P<stem>.*?[^\d_])(?P<digits>\d+)$")
 #: a Greek letter written as itself (``θ = w * x``): its LaTeX command (the loader allows these
 #: letters only); the capitals that look Latin are set as Latin capitals
 _GREEK_COMMAND = {letter: "\\" + name for name, letter in _PLAIN_GREEK.items()}
-_GREEK_COMMAND.update({"ϑ": r"\vartheta", "ϕ": r"\varphi", "ϖ": r"\varpi", "ϵ": r"\epsilon", "ς": r"\varsigma"})
+# as unicode-math pairs letters and commands: ε U+03B5 is \varepsilon, ϵ U+03F5 \epsilon; φ U+03C6 \varphi, ϕ U+03D5 \phi
+_GREEK_COMMAND.update({"ε": r"\varepsilon", "ϵ": r"\epsilon", "φ": r"\varphi", "ϕ": r"\phi",
+                       "ϑ": r"\vartheta", "ϖ": r"\varpi", "ς": r"\varsigma"})
 _GREEK_COMMAND.update(dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧο", "ABEZHIKMNOPTXo")))
 
 

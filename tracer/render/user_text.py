@@ -46,8 +46,9 @@ _TEX_SPECIAL = {
 
 _GREEK = dict(zip(
     "αβγδεζηθικλμνξπρστυφχψωϑϕϖϵςΓΔΘΛΞΠΣΥΦΨΩ",
-    ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
-     "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "vartheta", "varphi", "varpi",
+    # as unicode-math pairs them: ε U+03B5 is \varepsilon and ϵ U+03F5 \epsilon; φ U+03C6 is \varphi, ϕ U+03D5 \phi
+    ["alpha", "beta", "gamma", "delta", "varepsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
+     "xi", "pi", "rho", "sigma", "tau", "upsilon", "varphi", "chi", "psi", "omega", "vartheta", "phi", "varpi",
      "epsilon", "varsigma", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"],
 ))
 #: capital Greek letters that look like Latin ones: set as upright Latin in math
