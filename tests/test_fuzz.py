@@ -198,3 +198,12 @@ def test_what_the_fuzzer_found_falsely_failed_is_verified(path):
 
     v = solve(load(path)).verification
     assert v.ok and v.quantities > 50, v.mismatches[:3]
+
+
+def test_a_unit_saturated_by_the_step_is_refused_naming_the_learning_rate():
+    """xor with learning_rate 1e3 (the long fuzz run, seed 301): after the step a2[1] rounds to
+    exactly 1, so the closing loss written step by step is ln(1 − 1) = inf, while NumPy's σ(−z)
+    gives the true 111.8; the cause is the learning rate."""
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "saturated_after_the_step.yaml"), "-f", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "@end = 1.0 is saturated" in done.stderr and "training.learning_rate 1000 may be too large" in done.stderr, done.stderr

@@ -135,35 +135,31 @@ def _saturated_output(problem, solution) -> str | None:
     when the two passes disagree: 1 − a, and with it the slope a(1 − a) or 1 − a² and a log
     loss's ln(1 − a), keeps few correct digits in double precision. The step-by-step values
     (which take a as it is written) and NumPy's (which take 1 − a from z) then differ: the
-    input, not our bug."""
+    input, not our bug. Looked for in the first pass and in the one after training."""
     if getattr(problem, "layered", True) or not hasattr(problem, "layers"):
         return None
-    loss = problem.loss
     samples = len(problem.data)
-    looked = 0
-    for l, layer in enumerate(problem.layers, start=1):
-        kind = layer.activation.name
-        top = l == len(problem.layers)
-        if kind not in ("sigmoid", "tanh", "softmax"):
+    edges = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+    units = [(l, layer.activation.name, j) for l, layer in reversed(list(enumerate(problem.layers, start=1)))  # the output first: the loss
+             if layer.activation.name in edges and (layer.activation.name != "softmax" or l == len(problem.layers))
+             for j in range(1, layer.units + 1)]
+    ends = ("", "@end") if getattr(solution, "closing", ()) else ("",)
+    names = [(f"a{l}[{j}]" + (f"#{s}" if samples > 1 else "") + end, l, kind, end)
+             for end in ends for l, kind, j in units for s in range(1, samples + 1)]
+    for name, l, kind, end in names[:20_000]:
+        try:
+            a = solution.value(name)
+        except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
+            return None
+        edge = next((e for e in edges[kind] if abs(a - e) < 1e-9), None)
+        if edge is None:
             continue
-        for s in range(1, samples + 1):
-            for j in range(1, layer.units + 1):
-                looked += 1
-                if looked > 20_000:
-                    return None
-                name = f"a{l}[{j}]" + (f"#{s}" if samples > 1 else "")
-                try:
-                    a = solution.value(name)
-                except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
-                    return None
-                edges = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}[kind]
-                edge = next((e for e in edges if abs(a - e) < 1e-9), None)
-                if edge is None or (kind == "softmax" and not top):
-                    continue
-                what = (f"the {loss.kind} loss's logarithm of it" if top and loss.kind != "mse" else
-                        "its slope " + ("1 − a²" if kind == "tanh" else "a(1 − a)"))
-                return (f"{problem.source}: the unit {name} = {a!r} is saturated (within 1e-9 of {edge:g}): {what} keeps few "
-                        f"correct digits in double precision{_largest_input(problem)}; use smaller weights or biases")
+        top = l == len(problem.layers)
+        what = (f"the {problem.loss.kind} loss's logarithm of it" if top and problem.loss.kind != "mse" else
+                "its slope " + ("1 − a²" if kind == "tanh" else "a(1 − a)"))
+        cause = (f"; the training moved it there: training.learning_rate {problem.training.learning_rate:g} may be too large" if end
+                 else f"{_largest_input(problem)}; use smaller weights or biases")
+        return f"{problem.source}: the unit {name} = {a!r} is saturated (within 1e-9 of {edge:g}): {what} keeps few correct digits in double precision{cause}"
     return None
 
 
