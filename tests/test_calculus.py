@@ -483,12 +483,12 @@ def test_ill_conditioned_points_are_no_evidence_either_way():
 def test_values_are_computed_without_sympy_evaluating_the_substituted_tree():
     from tracer.calculus import values
 
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(values.OutOfRange):
         values.value(sp.exp(sp.exp(x)), {x: sp.Integer(2) ** 1000}, 30)  # RecursionError through sympy.N
     with pytest.raises(values.OutOfRange):
         values.value(x ** (x ** (x ** (x**x))), {x: sp.E}, 30)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     with pytest.raises(values.Undefined):
         values.value(1 / x, {x: 0}, 30)
     with pytest.raises(ValueError, match="no value for y"):
@@ -546,12 +546,12 @@ def test_the_work_budget_stops_a_derivation_cooperatively_and_by_the_alarm(monke
     worker.join(30)
     assert len(errors) == 1
     # the alarm interrupts one long call that never reaches a check
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(budget.WorkLimitExceeded):
         with budget.time_limit(0.2, "to wait"):
             while True:
                 pass
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_the_alarm_nests_and_gives_an_outer_timer_back():

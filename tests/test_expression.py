@@ -313,11 +313,11 @@ HOSTILE = {
 def test_hostile_input_is_refused_fast_and_runs_nothing(name, tmp_path):
     marker = tmp_path / "executed"
     text = HOSTILE[name].format(marker=marker)
-    start = time.perf_counter()
+    start = time.process_time()
     with nothing_evaluated():
         with pytest.raises(ExpressionError) as err:
             parse_program(text)
-    assert time.perf_counter() - start < 5.0  # a hang guard; speed is measured in benchmarks/hostile.py
+    assert time.process_time() - start < 5.0  # a hang guard; speed is measured in benchmarks/hostile.py
     assert err.value.message
     assert not marker.exists()
 
@@ -608,10 +608,10 @@ def test_diff_of_a_relu_of_a_tower_whose_probe_values_are_not_real():
     ],
 )
 def test_constants_that_are_not_real_or_in_range_and_towers_are_refused(text, message, column):
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ExpressionError) as err:
         parse(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert message in err.value.message
     assert err.value.column == column
 
@@ -631,7 +631,7 @@ def test_real_constants_within_range_are_read(text, tree):
 
 
 def test_a_150_level_tower_is_refused_at_once():
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ExpressionError, match="too many powers with a variable exponent"):
         parse("(x+1)^" * 150 + "x")
-    assert time.perf_counter() - start < 1.0  # it took 4 s to build before being refused for its depth
+    assert time.process_time() - start < 1.0  # it took 4 s to build before being refused for its depth

@@ -573,9 +573,9 @@ def test_mnist_sized_network_is_fast():
         {"type": "maxpool2d", "size": 2}, {"type": "flatten"},
         {"units": 10, "activation": "softmax", "weights": random_list(rng, 10, 1352, scale=0.05), "bias": 0.0}]}
     mapping = problem(network, [{"x": rng.random((1, 28, 28)).tolist(), "label": 3}], kind="cross_entropy")
-    start = time.perf_counter()
+    start = time.process_time()
     grads = layers.gradients(mapping)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert sum(g.size for g in grads.values()) == 13_610
     # a spot check of the largest layer by differences, a few entries only
     net = layers.network(mapping)

@@ -1754,13 +1754,15 @@ def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Q
     return tuple(out)
 
 
-#: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
-#: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
 #: the largest network: 1,000,000 weights and biases (a 999-999-1 network, one sample, one step:
 #: 28 s and 1.7 GB on a loaded two-core machine; a 300-300-1 network, 90,601 parameters: 5 s)
 MAX_PARAMETERS = 1_000_000
+#: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
+#: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
 MAX_UPDATES = 10_000_000
 MAX_RUN_WORK = 50_000_000_000
+#: recorded losses of a run (its loss curve, its table): epochs (or steps) / record_every
+MAX_RECORDS = 10_000
 #: training steps of a network with conv2d, pooling or rnn layers (each one a full pass of the engine)
 MAX_LAYERED_STEPS = 1_000
 #: gradient-descent steps on a graph problem's leaves
@@ -1772,6 +1774,11 @@ def _check_run(problem: "Problem", source: str) -> None:
     where = "training.epochs" if t.epochs is not None else "training.steps"
     if t.steps > MAX_UPDATES:
         raise SpecError(source, where, f"{t.steps:,} updates is too long a run (at most {MAX_UPDATES:,})")
+    periods = t.epochs if t.epochs is not None else t.steps
+    if t.record_every is not None and periods // t.record_every > MAX_RECORDS:
+        unit = "epochs" if t.epochs is not None else "steps"
+        raise SpecError(source, "training.record_every", f"{periods // t.record_every:,} recorded losses ({periods:,} {unit}, one every {t.record_every:,}) "
+                        f"is too many (at most {MAX_RECORDS:,}): record_every ≥ {-(-periods // MAX_RECORDS):,}")
     work = t.steps * min(t.batch_size or len(problem.data), len(problem.data)) * max(1, len(problem.parameter_keys))
     if work > MAX_RUN_WORK:
         raise SpecError(source, where, f"{t.steps:,} updates of {len(problem.parameter_keys):,} parameters on "
