@@ -192,13 +192,14 @@ def test_what_the_expression_fuzzer_found_is_answered_or_refused_in_one_line(pat
 def test_what_the_fuzzer_found_falsely_failed_is_verified(path):
     """Inputs the long fuzz run reported as mismatches that were our check's fault: a shared
     bias of 2^31 (under a softmax it cancels; in a conv layer every sum carries it) makes the
-    weighted sums 2e9, whose rounding, ε·2e9, a finite difference of step 1e-6 cannot see past.
+    weighted sums 2e9, whose rounding, ε·2e9, a finite difference of step 1e-6 cannot see past;
+    in a graph, f = x·y + y^20 = 3.5e9 leaves ∂f/∂p = 1 to a difference lost in f's rounding.
     Finite differences skip what they cannot resolve; NumPy's pass still checks every gradient."""
     from tracer.core.derive import solve
     from tracer.spec import load
 
     v = solve(load(path)).verification
-    assert v.ok and v.quantities > 50, v.mismatches[:3]
+    assert v.ok and v.quantities >= 6, v.mismatches[:3]
 
 
 def test_a_unit_saturated_by_the_step_is_refused_naming_the_learning_rate():
