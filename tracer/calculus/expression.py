@@ -556,44 +556,12 @@ class _Parser:
 
     def is_constant(self, expr: sp.Expr) -> bool:
         """No variable anywhere in ``expr`` (remembered per node: the tree is walked once)."""
-        known = self.constant.get(expr)
-        if known is not None:
-            return known
-        stack = [(expr, False)]
-        while stack:
-            node, ready = stack.pop()
-            if node in self.constant:
-                continue
-            if node.is_Symbol:
-                self.constant[node] = False
-            elif not node.args:
-                self.constant[node] = True
-            elif ready:
-                self.constant[node] = all(self.constant[a] for a in node.args)
-            else:
-                stack.append((node, True))
-                stack.extend((a, False) for a in node.args if a not in self.constant)
-        return self.constant[expr]
+        return _fold(expr, self.constant, lambda leaf: not leaf.is_Symbol, lambda node, below: all(below))
 
     def tower_height(self, expr: sp.Expr) -> int:
         """Most powers with a variable exponent nested in ``expr`` (e^u is not counted: sigmoids nest)."""
-        known = self.tower.get(expr)
-        if known is not None:
-            return known
-        stack = [(expr, False)]
-        while stack:
-            node, ready = stack.pop()
-            if node in self.tower:
-                continue
-            if not node.args:
-                self.tower[node] = 0
-            elif ready:
-                below = max(self.tower[a] for a in node.args)
-                self.tower[node] = below + 1 if node.is_Pow and not self.is_constant(node.exp) else below
-            else:
-                stack.append((node, True))
-                stack.extend((a, False) for a in node.args if a not in self.tower)
-        return self.tower[expr]
+        return _fold(expr, self.tower, lambda leaf: 0,
+                     lambda node, below: max(below) + (1 if node.is_Pow and not self.is_constant(node.exp) else 0))
 
     def deeper(self, depth: int, tok: Token) -> int:
         if depth + 1 > MAX_DEPTH:
@@ -604,6 +572,28 @@ class _Parser:
     def _check_name(tok: Token) -> None:
         if tok.text.startswith("_") or "__" in tok.text:
             raise ExpressionError(f"unknown name '{tok.text}'", tok.column)
+
+
+def _fold(expr: sp.Expr, memo: dict, leaf, combine):
+    """A property of ``expr`` computed children first, without recursion, every node's result
+    kept in ``memo`` (shared across calls: each node of the tree is visited once): ``leaf(node)``
+    for a node without arguments, ``combine(node, [results of its arguments])`` otherwise."""
+    known = memo.get(expr)
+    if known is not None:
+        return known
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in memo:
+            continue
+        if not node.args:
+            memo[node] = leaf(node)
+        elif ready:
+            memo[node] = combine(node, [memo[a] for a in node.args])
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in memo)
+    return memo[expr]
 
 
 #: Python frames the parser may use per level of nesting (sum → product → unary → power → atom)

@@ -78,37 +78,33 @@ def non_finite_result(problem, solution) -> tuple[str, int] | None:
     """A verified solution whose numbers are not all finite (both passes agree: a learning rate
     that overshoots to a loss of inf after the step) is not a result: exit 2 naming the first
     such quantity, never a document or JSON with inf in it."""
-    def first(named) -> str | None:
-        for name, value in named:
-            if isinstance(value, float) and not math.isfinite(value):
-                return f"{name} is {value}"
-        return None
+    several = len(solution.steps) > 1
+    for name, value, updated in _reported_numbers(solution, several):
+        if isinstance(value, float) and not math.isfinite(value):
+            rate = getattr(getattr(problem, "training", None), "learning_rate", None)
+            if updated and isinstance(rate, float):  # the given numbers gave a finite step; the step overshot
+                return f"{problem.source}: the computation is not finite: {name} is {value}; training.learning_rate {rate:g} may overshoot", 2
+            return f"{problem.source}: the computation is not finite: {name} is {value}{_largest_input(problem)}; use smaller numbers", 2
+    return None
 
-    found = None
+
+def _reported_numbers(solution, several: bool):
+    """(name, value, after an update?) of every number a solution reports, step by step, then
+    after the training."""
     for step in solution.steps:
-        at = f" after training step {step.number}" if len(solution.steps) > 1 else ""
+        at = f" after training step {step.number}" if several else ""
+        moved = step.number > 1  # its inputs were made by an update
         for field in ("loss", "output"):
-            if found is None and isinstance(getattr(step, field, None), float):
-                found = first([(field, getattr(step, field))])
-        for field in ("values", "gradients", "params_after"):
-            if found is None:
-                found = first((str(k), v) for k, v in (getattr(step, field, None) or {}).items())
+            if isinstance(getattr(step, field, None), float):
+                yield field + at, getattr(step, field), moved
+        for field in ("values", "gradients"):
+            yield from ((f"{k}{at}", v, moved) for k, v in (getattr(step, field, None) or {}).items())
+        yield from ((f"{k}{at}", v, True) for k, v in (getattr(step, "params_after", None) or {}).items())
         for state, per in (getattr(step, "optimizer_state", None) or {}).items():
-            if found is None:
-                found = first((f"{state}({k})", v) for k, v in per.items())
-        if found is not None:
-            found += at
-            break
-    if found is None and isinstance(getattr(solution, "loss_after", None), float):
-        found = first([("loss_after", solution.loss_after)])
-    if found is None:
-        found = first((f"{k} after training", v) for k, v in (getattr(solution, "values_after", None) or {}).items())
-    if found is None:
-        return None
-    rate = getattr(getattr(problem, "training", None), "learning_rate", None)
-    if isinstance(rate, float) and "after" in found:  # the given numbers gave a finite step; the step overshot
-        return f"{problem.source}: the computation is not finite: {found}; training.learning_rate {rate:g} may overshoot", 2
-    return f"{problem.source}: the computation is not finite: {found}{_largest_input(problem)}; use smaller numbers", 2
+            yield from ((f"{state}({k}){at}", v, True) for k, v in per.items())
+    if isinstance(getattr(solution, "loss_after", None), float):
+        yield "loss_after", solution.loss_after, True
+    yield from ((f"{k} after training", v, True) for k, v in (getattr(solution, "values_after", None) or {}).items())
 
 
 def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int] | None:
