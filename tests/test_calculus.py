@@ -480,6 +480,21 @@ def test_ill_conditioned_points_are_no_evidence_either_way():
     assert not same_function(d.result, 2 * d.result)
 
 
+def test_steps_defined_on_a_sliver_of_the_line_are_compared_as_variables():
+    """relu(asin((2·y)^e))' is defined for 0 ≤ y ≤ ½ only, where no probe point falls: the steps
+    H(…) become variables, and the two forms are compared on every branch. A step of another
+    argument, or another factor on one branch, is still a difference."""
+    expr = parse("relu(asin((2*y)^e))")
+    d = derive(expr, y)
+    reference = sp.diff(expr, y)
+    assert same_function(d.result, reference)
+    assert not same_function(d.result, 2 * reference)
+    inner = parse("asin((2*y)^e)")
+    other_step = reference.xreplace({sp.Heaviside(inner): sp.Heaviside(inner - sp.Rational(1, 10**6))})
+    assert not same_function(d.result, other_step)  # H(u) and H(u − 10⁻⁶) differ where u is in (0, 10⁻⁶)
+    assert not same_function(d.result, reference + sp.Heaviside(inner) * sp.sqrt(y))
+
+
 def test_values_are_computed_without_sympy_evaluating_the_substituted_tree():
     from tracer.calculus import values
 

@@ -479,6 +479,9 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
                     return True
         if agreeing >= 3:
             return True
+    steps = _steps_as_symbols(a, b)
+    if steps is not None and same_function(*steps):
+        return True
     check_time()
     difference = a - b
     if difference == 0:
@@ -501,6 +504,32 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
             except (RecursionError, ValueError, TypeError):  # pragma: no cover - SymPy internals
                 return False
     return False
+
+
+def _steps_as_symbols(a: sp.Expr, b: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """``a`` and ``b`` with each step H(u) and sign(u) a variable of its own, or None if they have none.
+
+    relu(asin((2·y)^e))' is 0 or asin's derivative, by H(asin((2·y)^e)): defined only for
+    0 ≤ y ≤ ½, where no probe point need fall, and with a step no algebra can cancel. Two
+    derivatives whose steps are pairwise the same functions (compared by :func:`same_function`,
+    so H(asin((9 − 3·y)^π)) matches H(asin((3·(3 − y))^π))) are equal when they are equal as
+    functions of the steps' values, taken as free variables: then they agree on every branch.
+    Steps of ``b`` that match none of ``a``, or steps in only one, leave the question to algebra (None).
+    """
+    kinds = (sp.Heaviside, sp.sign)
+    steps_a = sorted(a.atoms(*kinds), key=sp.default_sort_key)
+    steps_b = sorted(b.atoms(*kinds), key=sp.default_sort_key)
+    if not steps_a or not steps_b:
+        return None
+    names = {step: sp.Dummy(f"step{i}", real=True) for i, step in enumerate(steps_a)}
+    renamed_b = {}
+    for step in steps_b:
+        twin = next((s for s in steps_a if type(s) is type(step) and same_function(s.args[0], step.args[0])), None)
+        if twin is None:
+            return None
+        renamed_b[step] = names[twin]
+    # nested steps (relu(relu(x))): the outer step's argument holds the inner one; replace as whole atoms
+    return a.xreplace(names), b.xreplace(renamed_b)
 
 
 def _size(expr: sp.Expr) -> tuple[int, int]:
