@@ -1116,7 +1116,14 @@ class Writer:
 
     # -- the document ---------------------------------------------------------------------------
     def rank(self, key: Key) -> tuple:
-        """Where the step of ``key`` stands in this training step's document."""
+        """Where the step of ``key`` stands in this training step's document (worked out once per key)."""
+        ranks = self.__dict__.setdefault("_ranks", {})
+        found = ranks.get(key)
+        if found is None:
+            found = ranks[key] = self._rank(key)
+        return found
+
+    def _rank(self, key: Key) -> tuple:
         step = self.step(key)
         if step is None:
             return (9,)

@@ -594,8 +594,10 @@ def dependencies(solution: Solution, step: Step) -> list[Step]:
             continue
         seen[current.key] = current
         for ref in refs_of(current.form):
-            if ref in solution.index and ref not in seen:
-                stack.append(solution.index[ref])
+            if ref not in seen:
+                found = solution.index.get(ref)
+                if found is not None:
+                    stack.append(found)
     return sorted(seen.values(), key=solution.rank)
 
 
@@ -605,6 +607,7 @@ class StepIndex(Mapping[Key, Step]):
 
     def __init__(self, solution: Solution):
         self.solution = solution
+        self._found: dict[Key, Step | None] = {}  # a key's step (or None), looked up once
 
     def __getitem__(self, key: Key | str) -> Step:
         found = self.get(key)
@@ -618,8 +621,13 @@ class StepIndex(Mapping[Key, Step]):
                 key = self.solution.parse_key(key)
             except NameError_:
                 return default
-        writer = self.solution.writer_of(key)
-        step = writer.step(key) if writer is not None else None
+        try:
+            step = self._found[key]
+        except KeyError:
+            writer = self.solution.writer_of(key)
+            step = self._found[key] = writer.step(key) if writer is not None else None
+        except TypeError:  # not a key at all
+            return default
         return default if step is None else step
 
     def __contains__(self, key: object) -> bool:

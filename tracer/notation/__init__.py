@@ -60,9 +60,24 @@ def parse_name(text: str, problem) -> Key:
     return target if step is None else (keys.LOSS_AFTER if (step == keys.END and isinstance(target, Quantity) and target.is_total_loss) else target.at_step(step))
 
 
+#: the themes that read names, per problem (by identity: hashing a million-parameter problem per
+#: name would cost more than the table), so each builds its table of plain names once
+_READERS: dict[tuple[type[Theme], int], Theme] = {}
+_READERS_MAX = 256
+
+
+def _reader(cls: type[Theme], problem) -> Theme:
+    found = _READERS.get((cls, id(problem)))
+    if found is None or found.problem is not problem:
+        if len(_READERS) >= _READERS_MAX:
+            _READERS.clear()
+        found = _READERS[(cls, id(problem))] = cls(problem)
+    return found
+
+
 def _theme_parsing(text: str, problem) -> tuple[str, Quantity | Partial] | None:
     for cls in (THEMES[problem.notation],) + tuple(THEMES.values()):
-        target = cls(problem).parse_ascii(text)
+        target = _reader(cls, problem).parse_ascii(text)
         if target is not None:
             return cls.name, target
     return None
