@@ -290,6 +290,9 @@ def main() -> None:
                         help="what --timeout measures: the input's CPU time (default; a loaded machine's waits are not a hang) or wall-clock time")
     parser.add_argument("--progress", type=int, default=0, help="print a progress line to stderr every this many inputs")
     args = parser.parse_args()
+    import warnings
+
+    warnings.simplefilter("ignore", RuntimeWarning)  # as the CLI does: NumPy's overflow warnings are not findings
     FULL_EVERY = max(1, args.full_every)
     CLOCK = signal.ITIMER_PROF if args.clock == "cpu" else signal.ITIMER_REAL
     save = Path(args.save) if args.save else None
