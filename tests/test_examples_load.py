@@ -79,6 +79,11 @@ def test_graph_example_loads_and_describes_its_nodes(name):
     assert problem.nodes == GRAPHS[name]
     assert problem.title
     assert f"a computational graph of {len(GRAPHS[name])} equations" in problem.describe()
+    assert "-" not in problem.describe().split("; leaves ")[1].split(";")[0].replace("e-", "")  # −2 with a minus sign
+
+
+def test_a_negative_leaf_is_described_with_a_minus_sign():
+    assert "leaves x = −2, y = 5, z = −4; output f" in load(EXAMPLES / "graph_cs231n.yaml").describe()
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -535,8 +535,14 @@ class GraphProblem:
         )
         return (
             f"{self.title or '(untitled)'}: a computational graph of {_count(len(self.equations), 'equation')}; "
-            f"leaves {', '.join(f'{n} = {v:g}' for n, v in self.values)}; output {self.output}{training}"
+            f"leaves {', '.join(f'{n} = {_signed(v)}' for n, v in self.values)}; output {self.output}{training}"
         )
+
+
+def _signed(value: float) -> str:
+    """A number in prose as the documents print it: −2 with a minus sign, not a hyphen (1e-05 keeps its exponent's)."""
+    text = f"{value:g}"
+    return "−" + text[1:] if text.startswith("-") else text
 
 
 @lru_cache(maxsize=64)
