@@ -203,6 +203,22 @@ def test_what_the_expression_fuzzer_falsely_failed_is_answered(path):
     assert "H(" in result.stdout.splitlines()[-1], result.stdout
 
 
+@pytest.mark.parametrize("name", ["asin_of_abs_x_over_x", "sqrt_of_relu_of_a_nonpositive"])
+def test_a_derivative_with_no_value_anywhere_is_refused_not_failed(name):
+    """asin(|x|/x) is asin(±1), where asin′ is infinite; √(max(0, −√y/3)) is √0 wherever it is
+    defined. SymPy reduces both derivatives to ∞ or ∞·0 as a whole, and the long run of seed 700
+    reported them as "verification failed" (exit 1): they are refused, exit 2, in one line."""
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    text = (ROOT / "tests" / "fuzz" / "expressions" / f"{name}.txt").read_text(encoding="utf-8")
+    result = CliRunner().invoke(cli, ["diff", *text.splitlines()])
+    assert result.exit_code == 2, result.output
+    assert "has no value anywhere: wherever the expression is defined, a factor of the chain rule is infinite" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fuzz" / "verified").glob("*.yaml")), ids=lambda p: p.stem)
 def test_what_the_fuzzer_found_falsely_failed_is_verified(path):
     """Inputs the long fuzz run reported as mismatches that were our check's fault: a shared

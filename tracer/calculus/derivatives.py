@@ -410,6 +410,20 @@ def _wide_points(symbols: Sequence[sp.Symbol], count: int = 6) -> list[dict]:
     return [{s: rng.choice((-1, 1)) * (rng.uniform(3.0, 12.0) + 1 / 7) for s in symbols} for _ in range(3 * count)]
 
 
+def _dense_points(symbols: Sequence[sp.Symbol]) -> list[dict]:
+    """A last batch, tried only when the others gave fewer than three points of evidence: a grid of
+    spacing 0.1 over (−3.2, 3.2) and small values of both signs down to 0.003, off every simple
+    rational. Where a function is defined on a sliver only (asin(√(2^y·y)) for 0 ≤ y ≤ 0.64), a
+    dozen of these fall inside. With several variables, each point takes its coordinates from
+    that list at random."""
+    line = [-3.2 + 0.1 * k + 0.0137 for k in range(64)]
+    line += [sign * 0.3 * 10 ** (-k / 4) * (1 + 1 / 97) for k in range(8) for sign in (1, -1)]
+    if len(symbols) == 1:
+        return [{symbols[0]: v} for v in line]
+    rng = random.Random(20240613)
+    return [{s: rng.choice(line) for s in symbols} for _ in range(len(line))]
+
+
 def _numeric(expr: sp.Expr, point: dict) -> values.Estimate | None:
     """The value at ``point`` with its rounding error (:func:`values.estimate`), or None where it has
     none worth comparing: undefined, beyond 10^±100000 on the way, or built of an unknown function."""
@@ -460,14 +474,15 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
     the difference of the two being the rounding error), a difference beyond the
     rounding anywhere being a mismatch and PROBE_ENOUGH points agreeing well within it
     settling equality; at wider points if fewer than three of those were evidence
-    (``x/max(0, x − 3)``). Only then is algebra tried, ``expand``/``simplify`` only where
+    (``x/max(0, x − 3)``), then on a dense grid (``asin(√(2^y·y))``, defined for 0 ≤ y ≤ 0.64),
+    then with the steps H(u) and sign(u) as variables of their own. Only then is algebra tried, ``expand``/``simplify`` only where
     they cannot blow up, under the time budget (:func:`budget.check_time`).
     """
     if a == b:
         return True
     symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
     agreeing = 0
-    for points in (_probe_points(symbols), _wide_points(symbols)):  # the wide ones only if too few were evidence
+    for points in (_probe_points(symbols), _wide_points(symbols), _dense_points(symbols)):  # each only if too few were evidence
         for point in points:
             check_time()
             verdict = _compare_at(a, b, point)
@@ -567,6 +582,16 @@ def simplest(raw: sp.Expr, reference: sp.Expr) -> sp.Expr:
 # ---------------------------------------------------------------------------
 
 
+def _defined_somewhere(reference: sp.Expr, wrt: sp.Symbol) -> None:
+    """Refuse (ExpressionError) a derivative that SymPy reduces to ∞ or ∞·0 as a whole: asin(|x|/x),
+    whose inner function is ±1, where asin′ is infinite; √(max(0, −√y/3)), which is √0 wherever it
+    is defined. The rules' form is then no value at any point either, and nothing can check it."""
+    if reference.has(sp.nan, sp.zoo):
+        raise ExpressionError(
+            f"the derivative with respect to {wrt.name} has no value anywhere: wherever the expression is defined, "
+            "a factor of the chain rule is infinite (such as asin′ at ±1 or √′ at 0)")
+
+
 def _checked(derivation_result: sp.Expr, reference: sp.Expr, what: str) -> None:
     if not same_function(derivation_result, reference):
         raise DerivationMismatch(f"{what}: rules gave {derivation_result}, sympy.diff gives {reference}")
@@ -582,6 +607,7 @@ def derive(expr: sp.Expr, wrt: sp.Symbol, *, name: str | None = None, partial: b
     root = rule_step(expr, wrt, partial)
     check_time()
     reference = sp.diff(expr, wrt)
+    _defined_somewhere(reference, wrt)
     _checked(root.result, reference, f"d/d{wrt.name} {expr}")
     result = simplest(root.result, reference)
     return Derivation(expr, wrt, root, result, reference, name=name, partial=partial)
@@ -645,6 +671,7 @@ def multivariable_chain(
     full = outer.xreplace(mapping)
     check_time()
     reference = sp.diff(full, wrt)
+    _defined_somewhere(reference, wrt)
     _checked(raw, reference, f"d/d{wrt.name} {full}")
     result = simplest(raw, reference)
     return Derivation(full, wrt, root, result, reference, name=name, partial=False, rewrites=(substitution,), definitions=pairs)
