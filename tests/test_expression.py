@@ -604,6 +604,9 @@ def test_diff_of_a_relu_of_a_tower_whose_probe_values_are_not_real():
         ("sinh(cosh(10)) x", "sinh(…) is out of range (a constant beyond 10^±1000)", 1),
         ("exp(-3000) + x", "exp(…) is out of range", 1),
         ("0^y", "a power of 0 with a variable exponent has no derivative", 2),
+        ("(-3)^y", "a negative number to a variable power has no real derivative", 5),
+        ("2 + sec(2)^y", "a negative number to a variable power has no real derivative", 11),  # sec 2 = −2.40, computed
+        ("(pi - 4)^(x y)", "a negative number to a variable power has no real derivative", 9),
         ("x^" * 9 + "x", "too many powers with a variable exponent stacked (more than 8)", 2),  # the outermost '^' is the ninth
     ],
 )

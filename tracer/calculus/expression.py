@@ -510,6 +510,10 @@ class _Parser:
         if base == 0 and variable_exponent:
             # 0^y is 0 for y > 0 and undefined for y ≤ 0; its derivative 0^y·ln 0 nowhere defined
             raise ExpressionError("a power of 0 with a variable exponent has no derivative (it would be 0^u·ln 0, and ln 0 is undefined)", op.column)
+        if variable_exponent and self.is_constant(base) and self.negative_constant(base):
+            # (−3)^y is real only at some rational y (an integer, or an odd denominator), and its
+            # derivative (−3)^y·ln(−3) is nowhere real
+            raise ExpressionError("a negative number to a variable power has no real derivative (it would need the logarithm of a negative number)", op.column)
         if variable_exponent:
             height = 1 + max(self.tower_height(base), self.tower_height(exponent))
             if height > MAX_TOWER:
@@ -553,6 +557,15 @@ class _Parser:
         noise = 10 * number.error if mpmath.isfinite(number.error) else 0
         if number.imag > noise + number.magnitude * mpmath.mpf(10) ** -50:
             raise ExpressionError(f"{what} is not a real number", tok.column)
+
+    def negative_constant(self, value: sp.Expr) -> bool:
+        """Is the constant ``value`` (checked real when it was built) below 0? −3 at once; sec(2) computed."""
+        if value.is_Number:
+            return bool(value < 0)
+        try:
+            return values.estimate(value, {}, self.constant_values, limit=MAX_CONSTANT_EXPONENT, digits=(30, 60)).value < 0
+        except (values.Undefined, values.OutOfRange, values.Unsupported):  # 0 up to rounding, or not computable: not known negative
+            return False
 
     def is_constant(self, expr: sp.Expr) -> bool:
         """No variable anywhere in ``expr`` (remembered per node: the tree is walked once)."""
