@@ -219,6 +219,21 @@ def test_a_derivative_with_no_value_anywhere_is_refused_not_failed(name):
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("command", [["diff"], ["descend", "--start", "x=1", "--lr", "0.1", "--steps", "2"]])
+def test_relu_of_a_nowhere_real_value_is_refused_in_one_line(command):
+    """relu(asin(exp(softplus(x + e)))/x): asin takes e^(x+e) + 1 > 1, so SymPy's H(u) raised
+    "Function defined only for Real Values" — a traceback from `tracer diff` (the seed-800 run)."""
+    from click.testing import CliRunner
+
+    from tracer.calculus.derivatives import NOWHERE_REAL
+    from tracer.cli import cli
+
+    text = (ROOT / "tests" / "fuzz" / "expressions" / "relu_of_a_nowhere_real_asin.txt").read_text(encoding="utf-8").strip()
+    result = CliRunner().invoke(cli, [command[0], text, *command[1:]])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"tracer {command[0]}: EXPR: {NOWHERE_REAL}\n"
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fuzz" / "verified").glob("*.yaml")), ids=lambda p: p.stem)
 def test_what_the_fuzzer_found_falsely_failed_is_verified(path):
     """Inputs the long fuzz run reported as mismatches that were our check's fault: a shared

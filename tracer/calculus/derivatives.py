@@ -737,6 +737,10 @@ def _textbook_activation(expr: sp.Expr, v: sp.Symbol) -> Derivation | None:
 DERIVE_SECONDS = 1.5
 
 
+#: the refusal of a max, relu or abs whose argument is complex for every real value of the variables
+NOWHERE_REAL = "relu, max or abs of a value that is not real for any value of the variables has no derivative (its step would need the sign of a complex number)"
+
+
 def derive_program(program: Program, wrt: Sequence[str] | None = None, *, seconds: float | None = DERIVE_SECONDS) -> tuple[Derivation, ...]:
     """What ``tracer diff`` computes: one derivation per requested variable.
 
@@ -747,6 +751,12 @@ def derive_program(program: Program, wrt: Sequence[str] | None = None, *, second
     try:
         with time_limit(seconds, "to differentiate step by step"):
             return _derive_program(program, wrt)
+    except ValueError as err:
+        # SymPy's H(u) and sign(u) refuse an argument it knows to be complex for every real value of
+        # the variables: relu(asin(exp(softplus(x + e)))/x), whose asin takes e^(x+e) + 1 > 1
+        if "defined only for Real" not in str(err):
+            raise
+        raise ExpressionError(NOWHERE_REAL) from None
     except WorkLimitExceeded:
         # An interrupted assumption query leaves its fact stored as "unknown" on a cached
         # object (sympy.core.assumptions._ask): forget every cached object, so that later
