@@ -606,3 +606,20 @@ def test_steps_are_compared_as_variables_where_no_point_is_evidence():
     assert not a.has(sp.Heaviside) and not b.has(sp.Heaviside) and a.free_symbols == b.free_symbols
     assert _steps_as_symbols(d.result, sp.diff(parse("tanh(((tanh(x))/2-e)^y)"), y)) is None  # a step in one form only
     assert not same_function(d.result, reference.xreplace({sp.Heaviside(sp.tanh((sp.tanh(x) / 2 - sp.E) ** y)): 1}))
+
+
+def test_where_sympys_form_has_no_value_the_rules_are_checked_by_difference_quotients():
+    """relu(log(tanh(e^(e − y))))^e is 0^e = 0 for every y: sympy.diff's form divides by
+    max(0, …), which is 0 everywhere, so it is no reference; the rules' form (0) is checked
+    against central difference quotients of the expression. A wrong form still fails."""
+    from tracer.calculus.derivatives import _checked
+
+    expr = parse("(relu(log(tanh(exp((e)-y)))))^e")
+    d = derive(expr, y)
+    assert d.result.has(sp.Heaviside)
+    nowhere = 1 / sp.Max(0, -1 - y**2)  # a "reference" with no value at any point
+    _checked(sp.cos(y), nowhere, "d/dy sin(y)", sp.sin(y), y)
+    with pytest.raises(DerivationMismatch):
+        _checked(2 * sp.cos(y), nowhere, "d/dy sin(y)", sp.sin(y), y)
+    with pytest.raises(DerivationMismatch):
+        _checked(sp.cos(y), nowhere, "d/dy sin(y)")  # without the expression: nothing to check against
