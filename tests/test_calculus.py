@@ -557,6 +557,13 @@ def test_the_work_budget_stops_a_derivation_cooperatively_and_by_the_alarm(monke
         except budget.WorkLimitExceeded as err:
             errors.append(err)
 
+    cleared = []  # an interrupted derivation forgets SymPy's cache (a half-asked assumption stays in it)
+    monkeypatch.setattr(sp.core.cache, "clear_cache", lambda: cleared.append(True))
+    with pytest.raises(budget.WorkLimitExceeded):
+        derive_program(program, seconds=1e-4)
+    assert cleared == [True]
+    monkeypatch.undo()
+
     worker = threading.Thread(target=in_a_thread)
     worker.start()
     worker.join(30)

@@ -25,6 +25,7 @@ import dataclasses
 import math
 import random
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -792,6 +793,20 @@ DERIVE_SECONDS = 1.5
 NOWHERE_REAL = "relu, max or abs of a value that is not real for any value of the variables has no derivative (its step would need the sign of a complex number)"
 
 
+@contextmanager
+def real_steps() -> Iterator[None]:
+    """SymPy's H(u) and sign(u) raise a ValueError for an argument it knows to be complex for every
+    real value of the variables (relu(asin(exp(softplus(x + e)))/x), whose asin takes
+    e^(x+e) + 1 > 1): that one becomes the refusal NOWHERE_REAL (ExpressionError); any other
+    error (a WorkLimitExceeded among them) passes as it is."""
+    try:
+        yield
+    except ValueError as err:
+        if "defined only for Real" not in str(err):
+            raise
+        raise ExpressionError(NOWHERE_REAL) from None
+
+
 def derive_program(program: Program, wrt: Sequence[str] | None = None, *, seconds: float | None = DERIVE_SECONDS) -> tuple[Derivation, ...]:
     """What ``tracer diff`` computes: one derivation per requested variable.
 
@@ -800,14 +815,8 @@ def derive_program(program: Program, wrt: Sequence[str] | None = None, *, second
     :class:`WorkLimitExceeded` after ``seconds`` (None: no limit of its own).
     """
     try:
-        with time_limit(seconds, "to differentiate step by step"):
+        with time_limit(seconds, "to differentiate step by step"), real_steps():
             return _derive_program(program, wrt)
-    except ValueError as err:
-        # SymPy's H(u) and sign(u) refuse an argument it knows to be complex for every real value of
-        # the variables: relu(asin(exp(softplus(x + e)))/x), whose asin takes e^(x+e) + 1 > 1
-        if "defined only for Real" not in str(err):
-            raise
-        raise ExpressionError(NOWHERE_REAL) from None
     except WorkLimitExceeded:
         # An interrupted assumption query leaves its fact stored as "unknown" on a cached
         # object (sympy.core.assumptions._ask): forget every cached object, so that later

@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from tracer.calculus.budget import check_time, time_limit
-from tracer.calculus.derivatives import NOWHERE_REAL, _check_size, expression_size
+from tracer.calculus.derivatives import _check_size, expression_size, real_steps
 from tracer.core import optimizers
 from tracer.numeric import optimizers as twin
 from tracer.spec import OptimizerSpec
@@ -239,12 +239,8 @@ def descend(
     if steps < 0:
         raise ValueError("steps must be >= 0")
     with time_limit(DESCEND_SECONDS, "to derive the gradient"):
-        try:
+        with real_steps():
             gradient = tuple(sp.diff(expr, v) for v in variables)
-        except ValueError as err:  # H(u) or sign(u) of a u SymPy knows complex everywhere
-            if "defined only for Real" not in str(err):
-                raise
-            raise ValueError(NOWHERE_REAL) from None
         for v, g in zip(variables, gradient):
             check_time()
             if expression_size(g).nodes > DESCEND_MAX_GRADIENT_NODES:
