@@ -650,6 +650,7 @@ class Writer:
         self.rate = rate  # one for every parameter, or per node (a layer's own learning rate)
         self.optimizing = None if optimizing is None or optimizing.spec.plain else optimizing
         self._states: dict[int, tuple[Step, ...]] = {}
+        self._ranks: dict[Key, tuple] = {}  # each key's place in the document, worked out once
         self.samples = values.shape[0]
         # loss.regularization: the penalty is a term of the total loss that is no sample's, so the
         # samples' losses and gradients are named by sample (#1) and combined, as with several
@@ -1117,10 +1118,9 @@ class Writer:
     # -- the document ---------------------------------------------------------------------------
     def rank(self, key: Key) -> tuple:
         """Where the step of ``key`` stands in this training step's document (worked out once per key)."""
-        ranks = self.__dict__.setdefault("_ranks", {})
-        found = ranks.get(key)
+        found = self._ranks.get(key)
         if found is None:
-            found = ranks[key] = self._rank(key)
+            found = self._ranks[key] = self._rank(key)
         return found
 
     def _rank(self, key: Key) -> tuple:
