@@ -442,6 +442,22 @@ def test_a_power_too_large_at_every_probe_point_is_compared_as_a_power():
     assert same_function(d.result, sp.exp(10) * x_ ** (sp.exp(10) - 1))
 
 
+def test_forms_beyond_range_at_every_probe_are_compared_by_their_quotient():
+    """sigmoid((c·x)^e), c = e^(e^π) ≈ 1.1·10^10 (the fuzz run of seed 900): e^(−(c·x)^e) is beyond
+    10^±100000 at every probe, and the rules' (c·x)^(e − 1)·c and SymPy's (c·x)^e/x differ as sums,
+    so it was "verification failed". Their quotient is 1 as powers of the one base c·x; a factor
+    of 2 or an exponent off by one still is a difference."""
+    x_ = sp.Symbol("x", real=True)
+    c = sp.exp(sp.exp(sp.pi))
+    tail = sp.exp(-(c * x_) ** sp.E)
+    rules = sp.E * (c * x_) ** (sp.E - 1) * c * tail
+    reference = sp.E * (c * x_) ** sp.E * tail / x_
+    assert same_function(rules, reference)
+    assert not same_function(2 * rules, reference)
+    assert not same_function(sp.E * (c * x_) ** (sp.E - 2) * c * tail, reference)
+    assert derive(parse("sigmoid((exp(exp(pi))x)^e)"), x_).result.has(tail)
+
+
 def test_a_derivative_defined_only_far_from_the_probe_points_is_checked_further_out():
     """Explore-mode counterexample: x/max(0, x − 3) is undefined at every probe point below 3;
     it was refused as a mismatch, and is checked at wider points instead."""

@@ -506,6 +506,9 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
     if ops < 200 and sp.powsimp(difference) == 0:
         return True  # x^(e^10 − 1)·e^10 and x^(e^10)·e^10/x: too large at every probe, equal as powers
     check_time()
+    if ops < 200 and b != 0 and sp.powsimp(a / b) == 1:
+        return True  # (c·x)^(e − 1)·c and (c·x)^e/x, c = e^(e^π): e^(−(c·x)^e) is beyond range at every probe
+    check_time()
     if ops < 60 and _degree_bound(difference, generators=True) <= EXPAND_MAX_DEGREE:
         if sp.cancel(difference) == 0:
             return True  # x/max(0, x/10 − 1) is undefined at the probes; as a fraction in max(…) it is 0
