@@ -362,6 +362,40 @@ def test_issue_17_refused_in_one_line(args, line):
     assert "Traceback" not in result.output
 
 
+NOWHERE_REAL_EXPRESSION = ("the expression is not real for any real value of x: its derivative would be complex "
+                           "(a square root or logarithm of a negative number, or asin/acos of a value beyond ±1)")
+
+
+@pytest.mark.parametrize("text", ["sqrt(-1-x^2)", "log(-exp(x))", "asin(exp(x)+1)", "acos(2+x^2)", "x + sqrt(-1 - x^2)"])
+def test_an_expression_real_nowhere_is_refused_not_given_a_complex_derivative(text):
+    """√(−1 − x²) was answered "df/dx = I·x/√(x^2 + 1)" and log(−e^x) "df/dx = 1": derivatives of
+    functions with no real value, the imaginary unit printed as SymPy's I. SymPy proves them
+    nowhere real (is_extended_real False, asked once no probe point gave a real value)."""
+    result = CliRunner().invoke(cli, ["diff", text])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"tracer diff: EXPR: {NOWHERE_REAL_EXPRESSION}\n"
+
+
+def test_an_expression_real_only_where_a_variable_is_zero_is_refused_by_its_imaginary_derivative():
+    """x·√(−1 − y²) is real where x = 0 only: SymPy cannot call it nowhere real, no probe point
+    gives a real value, and its derivative i·√(y² + 1) has the imaginary unit."""
+    result = CliRunner().invoke(cli, ["diff", "x*sqrt(-1-y^2)"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("tracer diff: EXPR: the derivative with respect to x is not real (it has the imaginary unit i), "
+                             "and the expression is real at no point tried\n")
+
+
+@pytest.mark.parametrize("text, last", [
+    ("asin(100(x-1))", "df/dx = 100/√(1 − 10000·(x − 1)^2)"),  # real on 0.99 ≤ x ≤ 1.01 only, between the grid's points
+    ("abs(sqrt(-1-x^2))", "df/dx = x/√(x^2 + 1)"),  # |i·√(1 + x²)| is real everywhere
+    ("sqrt(x-1)", "df/dx = 1/(2·√(x − 1))"),
+])
+def test_an_expression_real_on_part_of_the_line_is_answered(text, last):
+    result = CliRunner().invoke(cli, ["diff", text])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == last
+
+
 def test_issue_17_refusals_of_descend_too():
     result = CliRunner().invoke(cli, ["descend", "z = max(x, 0); x = asin(2)", "--start", "x=1", "--lr", "0.1", "--steps", "1"])
     assert result.exit_code == 2 and result.stderr == "tracer descend: EXPR: asin(…) is not a real number at column 20\n"

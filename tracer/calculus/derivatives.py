@@ -777,6 +777,33 @@ def check_derivable(expr: sp.Expr) -> None:
     _check_size(expr, DERIVE_MAX_DEPTH, DERIVE_MAX_NODES, DERIVE_MAX_FACTORS, "to derive step by step")
 
 
+def check_real_somewhere(expr: sp.Expr) -> bool:
+    """Refuse (ExpressionError) an expression that is real for no real value of its variables:
+    √(−1 − x²), log(−e^x), asin(e^x + 1). Its derivative is complex wherever it exists
+    (i·x/√(x² + 1)), which is no answer to a question about real functions. The proof is SymPy's
+    (``is_extended_real`` False, for real variables), asked only when no probe point (fixed, wide
+    or dense) gave a real value: asin(100·(x − 1)), real on a sliver between the grid's points,
+    is one SymPy cannot settle, and it is answered as before. Returns whether a probe point
+    gave a real value (or none could be computed with the functions known here)."""
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    for point in _probe_points(symbols) + _wide_points(symbols) + _dense_points(symbols):
+        check_time()
+        try:
+            found = values.estimate(expr, point)
+        except (values.Undefined, values.OutOfRange):
+            continue
+        except values.Unsupported:
+            return True
+        if found.imag <= found.error:
+            return True
+    if expr.is_extended_real is False:
+        names = ", ".join(s.name for s in symbols)
+        raise ExpressionError(
+            f"the expression is not real for any real value of {names}: its derivative would be complex "
+            "(a square root or logarithm of a negative number, or asin/acos of a value beyond ±1)")
+    return False
+
+
 def _textbook_activation(expr: sp.Expr, v: sp.Symbol) -> Derivation | None:
     """σ(v) and tanh(v) alone are derived as source 004 §7.3 does, ending in σ(1 − σ) and
     1 − tanh²; anything else (σ(2v), v·σ(v)) by the ordinary rules."""
@@ -833,6 +860,7 @@ def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Deriva
     by_name = {v.name: v for v in program.variables}
     defined = {s.name: d for s, d in program.definitions}
     check_derivable(program.substituted())
+    real_somewhere = check_real_somewhere(program.substituted())
     if wrt:
         targets = []
         for name_ in wrt:
@@ -858,6 +886,11 @@ def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Deriva
             derivation = _textbook_activation(program.substituted(), v)  # σ(1 − σ), 1 − tanh² (§7.3)
         else:
             derivation = derive(program.substituted(), v, name=program.name, partial=partial)
+        if not real_somewhere and derivation.result.has(sp.I):
+            # x·√(−1 − y²): real where x = 0 only, so SymPy cannot call it nowhere real
+            raise ExpressionError(
+                f"the derivative with respect to {v.name} is not real (it has the imaginary unit i), "
+                "and the expression is real at no point tried")
         out.append(dataclasses.replace(derivation, variables=variables))
     return tuple(out)
 
