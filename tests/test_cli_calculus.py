@@ -477,3 +477,12 @@ def test_diff_and_descend_take_the_format_from_the_output_name(tmp_path):
     assert done.exit_code == 0 and (tmp_path / "d.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     done = runner.invoke(cli, ["diff", "x^2", "-f", "json", "-o", str(tmp_path / "d.md")])
     assert done.exit_code == 2 and "a .md name contradicts -f json" in done.output
+
+
+@pytest.mark.parametrize("text, line", [("x^e", "  power rule: d/dx x^e = e·x^(e − 1)"), ("x^pi", "  power rule: d/dx x^π = π·x^(π − 1)")])
+def test_a_constant_exponent_is_written_once_in_the_usual_order(text, line):
+    """The power rule's step was "e·x^(−1 + e) = e·x^(e − 1)": the as-built exponent in SymPy's
+    order (−1 before e, both numbers), then the same in the textbook's."""
+    result = CliRunner().invoke(cli, ["diff", text])
+    assert result.exit_code == 0, result.output
+    assert line in result.stdout.splitlines(), result.stdout

@@ -204,7 +204,9 @@ class _Arithmetic:
     # -- sums ---------------------------------------------------------------------------
     def _terms(self, expr: sp.Expr, order=None) -> list:
         if self._settings.get("as_built"):
-            return expr.as_ordered_terms() if _usual_order(expr) else list(expr.args)
+            terms = expr.as_ordered_terms() if _usual_order(expr) else list(expr.args)
+            # a constant sum such as the exponent e − 1 of (x^e)′: SymPy orders −1 before e
+            return _leading_positive(terms) if all(t.is_number for t in terms) else terms
         terms = list(self._as_ordered_terms(expr, order=order))
         return _leading_positive(terms) if self._settings.get("leading_positive") else terms
 
