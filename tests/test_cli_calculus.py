@@ -486,3 +486,12 @@ def test_a_constant_exponent_is_written_once_in_the_usual_order(text, line):
     result = CliRunner().invoke(cli, ["diff", text])
     assert result.exit_code == 0, result.output
     assert line in result.stdout.splitlines(), result.stdout
+
+
+def test_the_product_rule_names_its_factors_in_the_printed_order():
+    """sin(x)·cos(x) was "[left cos(x), right sin(x)]": SymPy keeps cos(x) first among its
+    arguments, while the expression is printed, as typed, sin(x)·cos(x)."""
+    result = CliRunner().invoke(cli, ["diff", "sin(x)*cos(x)"])
+    assert result.exit_code == 0, result.output
+    assert ("  product rule: d/dx (sin(x)·cos(x)) = cos(x)·cos(x) + sin(x)·(−sin(x)) = cos(x)^2 − sin(x)^2   "
+            "[left sin(x), right cos(x)]") in result.stdout.splitlines(), result.stdout

@@ -275,7 +275,8 @@ def _chain(expr: sp.Expr, outer_of: Callable[[sp.Expr], sp.Expr], inner: sp.Expr
 
 def _mul_step(expr: sp.Expr, wrt: sp.Symbol, partial: bool) -> RuleStep:
     constants = [a for a in expr.args if not a.has(wrt)]
-    depending = [a for a in expr.args if a.has(wrt)]
+    # in the order the product is printed: sin(x)·cos(x) has left sin(x), though SymPy keeps cos(x) first
+    depending = [a for a in expr.as_ordered_factors() if a.has(wrt)]
     if constants:
         c = sp.Mul(*constants)
         g = sp.Mul(*depending)
