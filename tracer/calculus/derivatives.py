@@ -426,6 +426,11 @@ def _dense_points(symbols: Sequence[sp.Symbol]) -> list[dict]:
     return [{s: rng.choice(line) for s in symbols} for _ in range(len(line))]
 
 
+def _every_point(symbols: Sequence[sp.Symbol]) -> list[dict]:
+    """Every probe point, in the order tried: fixed, wide, then dense."""
+    return _probe_points(symbols) + _wide_points(symbols) + _dense_points(symbols)
+
+
 def _numeric(expr: sp.Expr, point: dict) -> values.Estimate | None:
     """The value at ``point`` with its rounding error (:func:`values.estimate`), or None where it has
     none worth comparing: undefined, beyond 10^±100000 on the way, or built of an unknown function."""
@@ -636,7 +641,7 @@ def _agrees_with_difference_quotients(result: sp.Expr, expr: sp.Expr, wrt: sp.Sy
 def _nowhere_defined(reference: sp.Expr) -> bool:
     """Has ``reference`` no value at any probe point (fixed, wide or dense)?"""
     symbols = sorted(reference.free_symbols, key=lambda s: s.name)
-    for point in _probe_points(symbols) + _wide_points(symbols) + _dense_points(symbols):
+    for point in _every_point(symbols):
         check_time()
         if _numeric(reference, point) is not None:
             return False
@@ -787,7 +792,7 @@ def check_real_somewhere(expr: sp.Expr) -> bool:
     is one SymPy cannot settle, and it is answered as before. Returns whether a probe point
     gave a real value (or none could be computed with the functions known here)."""
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    for point in _probe_points(symbols) + _wide_points(symbols) + _dense_points(symbols):
+    for point in _every_point(symbols):
         check_time()
         try:
             found = values.estimate(expr, point)
@@ -860,8 +865,9 @@ def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Deriva
     variables = program.free_variables()
     by_name = {v.name: v for v in program.variables}
     defined = {s.name: d for s, d in program.definitions}
-    check_derivable(program.substituted())
-    real_somewhere = check_real_somewhere(program.substituted())
+    substituted = program.substituted()
+    check_derivable(substituted)
+    real_somewhere = check_real_somewhere(substituted)
     if wrt:
         targets = []
         for name_ in wrt:
@@ -883,10 +889,10 @@ def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Deriva
     for v in targets:
         if program.definitions and any(program.expression.has(s) for s, _ in program.definitions):
             derivation = multivariable_chain(program.expression, program.definitions, v, name=program.name)
-        elif not partial and _textbook_activation(program.substituted(), v) is not None:
-            derivation = _textbook_activation(program.substituted(), v)  # σ(1 − σ), 1 − tanh² (§7.3)
+        elif not partial and (textbook := _textbook_activation(substituted, v)) is not None:
+            derivation = textbook  # σ(1 − σ), 1 − tanh² (§7.3)
         else:
-            derivation = derive(program.substituted(), v, name=program.name, partial=partial)
+            derivation = derive(substituted, v, name=program.name, partial=partial)
         if not real_somewhere and derivation.result.has(sp.I):
             # x·√(−1 − y²): real where x = 0 only, so SymPy cannot call it nowhere real
             raise ExpressionError(
