@@ -291,7 +291,7 @@ def test_cli_graph_quiz_writes_every_file(tmp_path):
     quiz = ET.fromstring((tmp_path / "moodle.xml").read_text().split("\n", 1)[1])
     kinds = [q.get("type") for q in quiz.iter("question")]
     # one question per quantity: J (no mistake changes a forward value) is open, the gradients are choices
-    assert kinds.count("numerical") == 3 and kinds.count("multichoice") == 9 and kinds.count("category") == 6
+    assert kinds.count("numerical") == 3 and kinds.count("multichoice") == 9 and kinds.count("category") == 4 and kinds.count("random") == 4
     first = next(q for q in quiz.iter("question") if q.get("type") == "multichoice")
     assert "\\(a = 9\\)" in first.find("questiontext/text").text
 

@@ -1,8 +1,10 @@
 """The Canvas export is a QTI 1.2 zip that Canvas's importer reads: a manifest naming one
-imsqti_xmlv1p2 resource, the assessment with a section per variant and an item per asked
-quantity — a multiple_choice_question (response_lid, one option scored 100) or a
+imsqti_xmlv1p2 resource and the quiz's settings (assessment_meta.xml), the assessment with a
+question group per question position (pick 1: each student one variant of each) and an item per
+asked quantity and variant — a multiple_choice_question (response_lid, one option scored 100) or a
 numerical_question (render_fib Decimal, scored 100 from answer − tolerance to answer +
-tolerance). Opened and parsed here as the importer would, with zipfile and ElementTree."""
+tolerance). Opened and parsed here with zipfile and ElementTree, and re-imported by
+``lms_readers.read_canvas``, which follows Canvas's importer step by step."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from click.testing import CliRunner
 from tracer import load
 from tracer.cli import cli
 from tracer.render.quiz import SetInfo, canvas
-from tracer.teach.quiz import generate, parse_spec
+from tracer.teach.quiz import generate, parse_spec, positions
+
+from lms_readers import read_canvas
 
 ROOT = Path(__file__).resolve().parent.parent
 MAZUR = ROOT / "examples" / "mazur.yaml"
@@ -53,24 +57,61 @@ def mixed():
     return out
 
 
-def test_assessment_sections_and_items(mixed):
+def test_assessment_groups_and_items(mixed):
     variants, data = mixed[4]
     root = open_zip(data)
     assert root.tag == f"{Q}questestinterop"
     assessment = root.find(f"{Q}assessment")
     assert assessment.get("title") == "A step-by-step backpropagation example (Mazur)"
-    sections = assessment.findall(f"{Q}section")
-    assert [s.get("title") for s in sections] == ["Variant 1", "Variant 2", "Variant 3"]
-    for section, v in zip(sections, variants):
-        items = section.findall(f"{Q}item")
-        assert [i.get("title") for i in items] == [f"v{v.number:04d} q{k} {q.name}" for k, q in enumerate(v.questions, 1)]
-        assert len({i.get("ident") for i in items}) == len(items)
+    (top,) = assessment.findall(f"{Q}section")
+    groups = top.findall(f"{Q}section")
+    asked = variants[0].questions
+    assert [g.get("title") for g in groups] == [f"Question {k} ({q.name})" for k, q in enumerate(asked, 1)]
+    for k, group in enumerate(groups, start=1):
+        assert group.findtext(f"{Q}selection_ordering/{Q}selection/{Q}selection_number") == "1"
+        items = group.findall(f"{Q}item")
+        assert [i.get("title") for i in items] == [f"v{v.number:04d} q{k} {v.questions[k - 1].name}" for v in variants]
+    idents = [i.get("ident") for i in root.iter(f"{Q}item")]
+    assert len(set(idents)) == len(idents) == 12
+
+
+def test_canvas_gives_each_student_one_variant_of_each_question(mixed):
+    """Re-imported as Canvas does: one question group per position, each picking 1 of the 3
+    variants at 1 point, no question outside a group (on main every section was flattened into
+    the quiz: 12 questions for every student), and the quiz's settings from assessment_meta.xml."""
+    variants, data = mixed[4]
+    quiz = read_canvas(data)
+    assert quiz.loose == []
+    assert [(g.pick_count, g.question_points, len(g.questions)) for g in quiz.groups] == [(1, 1.0, 3)] * 4
+    for k, group in enumerate(quiz.groups):
+        assert [q.title for q in group.questions] == [f"v{v.number:04d} q{k + 1} {v.questions[k].name}" for v in variants]
+        for question, v in zip(group.questions, variants):
+            asked = v.questions[k]
+            assert question.kind == ("multiple_choice_question" if asked.options else "numerical_question")
+            assert [html for _, html in question.choices] == [o.text for o in asked.options]
+            assert dict(question.choices)[question.correct] == asked.options[asked.correct].text
+    assert quiz.settings["title"] == "A step-by-step backpropagation example (Mazur)"
+    assert quiz.settings["points_possible"] == "4.0" and quiz.settings["allowed_attempts"] == "1"
+    assert quiz.settings["quiz_type"] == "assignment" and quiz.settings["available"] == "false"
+    assert "one of 3 variants" in quiz.settings["description"]
+
+
+def test_canvas_numerical_group_accepts_each_variants_range(mixed):
+    variants, data = mixed[0]
+    quiz = read_canvas(data)
+    for k, group in enumerate(quiz.groups):
+        for question, v in zip(group.questions, variants):
+            asked = v.questions[k]
+            assert question.kind == "numerical_question"
+            low, high = question.bounds
+            assert low == Decimal(asked.answer) - Decimal(asked.tolerance) and high == Decimal(asked.answer) + Decimal(asked.tolerance)
+            assert low <= Decimal(repr(asked.value)) <= high
 
 
 def test_multiple_choice_items_score_the_right_option(mixed):
     variants, data = mixed[4]
     items = open_zip(data).iter(f"{Q}item")
-    questions = [q for v in variants for q in v.questions]
+    questions = [q for asked in positions(variants) for _, q in asked]  # in the zip's order: by position, then variant
     for item, q in zip(items, questions):
         assert field(item, "question_type") == ("multiple_choice_question" if q.options else "numerical_question")
         if not q.options:
@@ -90,7 +131,7 @@ def test_multiple_choice_items_score_the_right_option(mixed):
 
 def test_numerical_items_accept_the_tolerance_exactly(mixed):
     variants, data = mixed[0]
-    questions = [q for v in variants for q in v.questions]
+    questions = [q for asked in positions(variants) for _, q in asked]
     items = list(open_zip(data).iter(f"{Q}item"))
     assert len(items) == len(questions) == 12
     for item, q in zip(items, questions):

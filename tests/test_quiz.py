@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from lms_readers import read_moodle
 from click.testing import CliRunner
 
 from conftest import needs
@@ -265,7 +267,8 @@ def test_cli_quiz_text_from_the_file_is_escaped(tmp_path):
     assert r"\input{/etc/passwd}" not in (tmp_path / "q" / "key.tex").read_text()
     assert "100\\%" in tex
     xml = (tmp_path / "q" / "moodle.xml").read_text()
-    assert "<b>" not in xml.split("<quiz>")[1].split("</category>")[1]  # html-escaped inside the text
+    text = next(q.text for q in read_moodle(xml.encode("utf-8")) if q.qtype == "multichoice")
+    assert "100% &amp; &lt;b&gt;</b>" in text  # the title html-escaped inside the question's HTML (a CDATA section)
 
 
 def test_cli_quiz_bad_input_exit_2(tmp_path):

@@ -1,15 +1,24 @@
 """A Moodle XML quiz (Question bank → Import → Moodle XML format) from quiz variants.
 
-Categories per variant and per question kind (Moodle's ``<question type="category">``: every
-question after it goes into that category, created on import as a path of nested
-categories): ``$course$/top/<title> (<file>, seed <S>)/variant 0001/multichoice`` and
-``…/variant 0001/numerical``. One question per asked quantity: ``multichoice`` when it
-has options (its wrong options' feedback names the mistake), else ``numerical`` (the
-answer at the digits asked, its tolerance the variant's own: the rounding of a hand
-calculation propagated through the steps, :mod:`tracer.teach.rounding`). A ``/`` in a
-category's name is written ``//`` (Moodle's escape; it would start a subcategory).
-Built with :mod:`xml.etree.ElementTree`, so every text is escaped by the writer.
-The question text is HTML; formulas use MathJax's ``\\( … \\)`` (Moodle's MathJax filter).
+Categories per question position (Moodle's ``<question type="category">``: every question
+after it goes into that category, created on import as a path of nested categories):
+``$course$/top/<title> (<file>, seed <S>)/question 01 (dloss//dW2[1,1])`` holds the first question of
+every variant, and with them one ``random`` question that draws from that category (its
+question text ``0``: not from subcategories) — a quiz made of the random questions gives each
+student one variant of every question (in Moodle's quiz editor: Add → a random question,
+from that category, does the same). One question per asked quantity and variant:
+``multichoice`` when it has options (its wrong options' feedback names the mistake), else
+``numerical`` (the answer at the digits asked, its tolerance the variant's own: the rounding
+of a hand calculation propagated through the steps, :mod:`tracer.teach.rounding`).
+
+The category path and question names are the teacher's (the question bank); a student sees
+the question text, which names neither the file nor the seed. A ``/`` in a category's name
+is written ``//`` (Moodle's escape; it would start a subcategory); a name is cut to
+:data:`CATEGORY_NAME` characters (the length of Moodle's ``question_categories.name``).
+Text is written as Moodle's own export writes it (``qformat_xml::xml_escape``): in a CDATA
+section when it holds markup, so Moodle's reader (``xmlize``, which trims each piece of
+character data it is given) keeps every space of the HTML. The question text is HTML;
+formulas use MathJax's ``\\( … \\)`` (Moodle's MathJax filter).
 """
 
 from __future__ import annotations
@@ -17,9 +26,13 @@ from __future__ import annotations
 import html
 import xml.etree.ElementTree as ET
 from typing import Callable
+from xml.sax.saxutils import escape, quoteattr
 
 from tracer.export.xml_text import xml_safe
-from tracer.teach.quiz import Question, Variant
+from tracer.teach.quiz import Question, Variant, positions
+
+#: the most characters a Moodle question category's name may have (``question_categories.name``, char 255)
+CATEGORY_NAME = 255
 
 
 def _text(parent: ET.Element, tag: str, text: str, fmt: str | None = None) -> ET.Element:
@@ -76,13 +89,26 @@ def category(path: str, info: str = "") -> ET.Element:
     return q
 
 
-def segment(name: str) -> str:
-    """A category name as one segment of a Moodle category path (``/`` doubled)."""
-    return " ".join(name.split()).replace("/", "//")
+def segment(name: str, limit: int = CATEGORY_NAME) -> str:
+    """A category name as one segment of a Moodle category path: at most ``limit`` characters
+    (a longer one cut, ending in "…"), then each ``/`` doubled (Moodle's escape)."""
+    name = " ".join(name.split())
+    if len(name) > limit:
+        name = name[: limit - 1].rstrip() + "…"
+    return name.replace("/", "//")
 
 
-def variant_category(root: str, variant: Variant, kind: str) -> str:
-    return f"{root}/variant {variant.number:04d}/{kind}"
+def random_question(name: str) -> ET.Element:
+    """Moodle's random question: on import it lands in the current category and draws one
+    question of it per attempt (question text ``0``: that category only, no subcategories)."""
+    q = ET.Element("question", {"type": "random"})
+    _text(q, "name", name)
+    _text(q, "questiontext", "0", "html")
+    _text(q, "generalfeedback", "", "html")
+    ET.SubElement(q, "defaultgrade").text = "1.0000000"
+    ET.SubElement(q, "penalty").text = "0.0000000"
+    ET.SubElement(q, "hidden").text = "0"
+    return q
 
 
 def quiz_xml(
@@ -96,17 +122,35 @@ def quiz_xml(
     """The whole quiz as a string (UTF-8 XML declaration included). ``category_root`` is a
     Moodle category path whose segments are already :func:`segment`-escaped."""
     root = ET.Element("quiz")
-    for variant in variants:
-        statement = statement_html(variant)
-        numbered = list(enumerate(variant.questions, start=1))
-        for kind, build in (("multichoice", multichoice), ("numerical", numerical)):
-            chosen = [(k, q) for k, q in numbered if q.kind == kind]
-            if not chosen:
-                continue
-            root.append(category(variant_category(category_root, variant, kind), f"Variant {variant.number}: {kind} questions"))
-            for k, question in chosen:
-                body = statement + ask_html(variant, question)
-                name = f"v{variant.number:04d} q{k} {label(variant, question)}"
-                root.append(build(name, body, question, f"Answer: {question.answer}"))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"
+    statements: dict[int, str] = {}
+    asked_at = positions(variants)
+    width = max(2, len(str(len(asked_at))))
+    for k, asked in enumerate(asked_at, start=1):
+        first = asked[0][1]
+        path = f"{category_root}/{segment(f'question {k:0{width}d} ({label(asked[0][0], first)})')}"
+        root.append(category(path, f"Question {k}: one variant per student, {len(asked)} variants"))
+        for variant, question in asked:
+            if variant.number not in statements:
+                statements[variant.number] = statement_html(variant)
+            build = multichoice if question.kind == "multichoice" else numerical
+            name = f"v{variant.number:04d} q{k} {label(variant, question)}"
+            root.append(build(name, statements[variant.number] + ask_html(variant, question), question, f"Answer: {question.answer}"))
+        root.append(random_question(f"Random question {k}"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _serialize(root) + "\n"
+
+
+def _serialize(element: ET.Element, depth: int = 0) -> str:
+    """``element`` as indented XML, each ``<text>`` that holds markup in a CDATA section (as
+    Moodle's ``qformat_xml::writetext`` writes it), every character one XML may carry."""
+    pad = "  " * depth
+    attributes = "".join(f" {k}={quoteattr(xml_safe(v))}" for k, v in element.attrib.items())
+    children = list(element)
+    text = xml_safe(element.text or "")
+    if not children:
+        if element.tag == "text" and escape(text, {'"': "&quot;"}) != text:
+            body = "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+        else:
+            body = escape(text)
+        return f"{pad}<{element.tag}{attributes}>{body}</{element.tag}>"
+    inner = "\n".join(_serialize(child, depth + 1) for child in children)
+    return f"{pad}<{element.tag}{attributes}>\n{inner}\n{pad}</{element.tag}>"

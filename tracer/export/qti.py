@@ -7,9 +7,20 @@ tolerance of ±0.000012 around 0.002306 would become the range [0.0023, 0.0023] 
 gradient of 3.5e-05 could not be asked at all. The structure follows what text2qti and
 Canvas's own exports write:
 
-* ``imsmanifest.xml`` — one ``imsqti_xmlv1p2`` resource, the assessment file;
-* ``<id>/<id>.xml`` — ``questestinterop/assessment``, one ``section`` per variant, one
-  ``item`` per asked quantity: ``multiple_choice_question`` (``response_lid`` with a
+* ``imsmanifest.xml`` — one ``imsqti_xmlv1p2`` resource, the assessment file, which depends on
+  a ``learning-application-resource``, the quiz's settings;
+* ``<id>/assessment_meta.xml`` — Canvas's quiz settings (title, description, one attempt,
+  points, unpublished), read by Canvas's ``QuizMetadataConverter`` from the file
+  ``<assessment ident>/assessment_meta.xml`` that such a resource names;
+* ``<id>/<id>.xml`` — ``questestinterop/assessment/section[root_section]`` and in it one
+  question group per question position: a ``section`` with ``selection_ordering`` picking 1
+  (``selection_number``) at 1 point (``points_per_item``), holding that position's item of
+  every variant, so that each student is given one variant of each question (Canvas's
+  importer: the QTIMigrationTool turns ``selection_number`` into QTI 2's
+  ``selection select="1"``, and ``AssessmentTestConverter.process_section`` into a
+  ``question_group`` with ``pick_count`` 1; a section without it would be flattened into the
+  quiz, every student answering every variant). An ``item`` per asked quantity:
+  ``multiple_choice_question`` (``response_lid`` with a
   ``response_label`` per option, the right one scored 100, each wrong option's feedback
   naming its mistake) or ``numerical_question`` (``response_str``/``render_fib
   fibtype="Decimal"``, scored 100 for the exact answer or any value from answer − tolerance
@@ -17,7 +28,9 @@ Canvas's own exports write:
 
 Question text is HTML; formulas are ``\\( … \\)``, which Canvas renders with MathJax.
 Identifiers are derived from the set (file, seed, variant, question), so the same set gives
-the same zip, byte for byte. Nothing here computes: numbers arrive as strings.
+the same zip, byte for byte; no text a student sees names the file or the seed (the item
+titles, which Canvas shows only to the teacher, name variant and question). Nothing here
+computes: numbers arrive as strings.
 """
 
 from __future__ import annotations
@@ -30,10 +43,13 @@ from decimal import Decimal
 from typing import Callable
 
 from tracer.export.xml_text import xml_safe
-from tracer.teach.quiz import Question, Variant
+from tracer.teach.quiz import Question, Variant, positions
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
+CANVAS_NS = "http://canvas.instructure.com/xsd/cccv1p0"
+#: the manifest type of the resource that carries ``assessment_meta.xml`` (Canvas matches its end)
+META_TYPE = "associatedcontent/imscc_xmlv1p1/learning-application-resource"
 LETTERS = "abcdefgh"
 #: every zip member's timestamp (a reproducible file)
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -115,6 +131,15 @@ def numerical(ident: str, title: str, body_html: str, question: Question) -> ET.
     return item
 
 
+def _group(parent: ET.Element, ident: str, title: str, pick: int = 1, points: int = 1) -> ET.Element:
+    """A question group (Canvas): a section from which each student is given ``pick`` items."""
+    section = ET.SubElement(parent, "section", {"ident": ident, "title": title})
+    selection = ET.SubElement(ET.SubElement(section, "selection_ordering"), "selection")
+    ET.SubElement(selection, "selection_number").text = str(pick)
+    ET.SubElement(ET.SubElement(selection, "selection_extension"), "points_per_item").text = str(points)
+    return section
+
+
 def assessment_xml(
     variants: list[Variant],
     *,
@@ -123,19 +148,46 @@ def assessment_xml(
     statement_html: Callable[[Variant], str],
     ask_html: Callable[[Variant, Question], str],
     label: Callable[[Variant, Question], str],
+    group_title: Callable[[int, Question], str] = lambda k, q: f"Question {k}",
 ) -> str:
     root = ET.Element("questestinterop", {"xmlns": QTI_NS})
     assessment = ET.SubElement(root, "assessment", {"ident": set_id, "title": title})
     meta = ET.SubElement(assessment, "qtimetadata")
     _field(meta, "cc_maxattempts", "1")
-    for variant in variants:
-        section = ET.SubElement(assessment, "section", {"ident": identifier(set_id, variant.number), "title": f"Variant {variant.number}"})
-        statement = statement_html(variant)
-        for k, question in enumerate(variant.questions, start=1):
+    top = ET.SubElement(assessment, "section", {"ident": "root_section"})
+    statements: dict[int, str] = {}
+    for k, asked in enumerate(positions(variants), start=1):
+        group = _group(top, identifier(set_id, "group", k), group_title(k, asked[0][1]))
+        for variant, question in asked:
+            if variant.number not in statements:
+                statements[variant.number] = statement_html(variant)
             ident = identifier(set_id, variant.number, k)
             name = f"v{variant.number:04d} q{k} {label(variant, question)}"
             build = multiple_choice if question.kind == "multichoice" else numerical
-            section.append(build(ident, name, statement + ask_html(variant, question), question))
+            group.append(build(ident, name, statements[variant.number] + ask_html(variant, question), question))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"
+
+
+def assessment_meta_xml(set_id: str, title: str, description_html: str, points: int) -> str:
+    """Canvas's quiz settings: a graded quiz (one attempt, the points of one question per
+    position), unpublished until the teacher publishes it, answers shown after the attempt."""
+    root = ET.Element("quiz", {"identifier": set_id, "xmlns": CANVAS_NS})
+    settings = {
+        "title": title,
+        "description": description_html,
+        "shuffle_answers": "false",  # the options are shuffled once, per variant, as the key lists them
+        "scoring_policy": "keep_highest",
+        "quiz_type": "assignment",
+        "points_possible": f"{points:.1f}",
+        "allowed_attempts": "1",
+        "show_correct_answers": "true",
+        "one_question_at_a_time": "false",
+        "cant_go_back": "false",
+        "available": "false",
+    }
+    for tag, text in settings.items():
+        ET.SubElement(root, tag).text = text
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"
 
@@ -149,17 +201,24 @@ def manifest_xml(set_id: str, title: str) -> str:
     resources = ET.SubElement(root, "resources")
     resource = ET.SubElement(resources, "resource", {"identifier": set_id, "type": "imsqti_xmlv1p2"})
     ET.SubElement(resource, "file", {"href": f"{set_id}/{set_id}.xml"})
+    ET.SubElement(resource, "dependency", {"identifierref": set_id + "_meta"})
+    settings = ET.SubElement(resources, "resource", {"identifier": set_id + "_meta", "type": META_TYPE, "href": f"{set_id}/assessment_meta.xml"})
+    ET.SubElement(settings, "file", {"href": f"{set_id}/assessment_meta.xml"})
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"
 
 
-def qti_zip(variants: list[Variant], *, set_key: str, title: str, statement_html, ask_html, label) -> bytes:
-    """The Canvas zip (bytes): the manifest and the assessment; ``set_key`` names the set
-    (file and seed) and so fixes every identifier."""
+def qti_zip(variants: list[Variant], *, set_key: str, title: str, statement_html, ask_html, label,
+            description_html: str = "", group_title: Callable[[int, Question], str] | None = None) -> bytes:
+    """The Canvas zip (bytes): the manifest, the quiz's settings and the assessment; ``set_key``
+    names the set (file and seed) and so fixes every identifier."""
     set_id = identifier(set_key)
+    count = len(positions(variants))
     members = {
         "imsmanifest.xml": manifest_xml(set_id, title),
-        f"{set_id}/{set_id}.xml": assessment_xml(variants, set_id=set_id, title=title, statement_html=statement_html, ask_html=ask_html, label=label),
+        f"{set_id}/assessment_meta.xml": assessment_meta_xml(set_id, title, description_html, count),
+        f"{set_id}/{set_id}.xml": assessment_xml(variants, set_id=set_id, title=title, statement_html=statement_html, ask_html=ask_html,
+                                                 label=label, **({"group_title": group_title} if group_title else {})),
     }
     stream = io.BytesIO()
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as zf:

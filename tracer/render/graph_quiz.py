@@ -22,7 +22,7 @@ from tracer.export.qti import qti_zip
 from tracer.render.graph import equation_lines, printer, render_graph
 from tracer.render.printing import escape_markdown, escape_tex
 from tracer.render.user_text import escape_mathjax_html
-from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, moodle_ask_html, moodle_category_root, variant_anchor
+from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, canvas_description, group_title, moodle_ask_html, moodle_category_root, variant_anchor
 from tracer.spec import GraphProblem
 from tracer.teach.quiz import Question, Variant
 
@@ -123,4 +123,5 @@ def canvas(variants: list[Variant], info: SetInfo) -> bytes:
     """The Canvas QTI 1.2 zip of a graph quiz."""
     statement_html, ask_html = _lms_html(info)
     return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or Path(info.file).stem,
-                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name)
+                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name,
+                   description_html=canvas_description(variants, info), group_title=group_title)

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from tracer import notation
 from tracer.core.keys import NameError_
 from tracer.spec import Problem
-from tracer.export.moodle import quiz_xml, segment
+from tracer.export.moodle import CATEGORY_NAME, quiz_xml, segment
 from tracer.export.qti import qti_zip
 from tracer.render.printing import escape_markdown, escape_tex
 from tracer.render.user_text import escape_mathjax_html
@@ -307,15 +307,36 @@ def moodle(variants: list[Variant], info: SetInfo) -> str:
 
 
 def canvas(variants: list[Variant], info: SetInfo) -> bytes:
-    """The Canvas QTI 1.2 zip of the set (:mod:`tracer.export.qti`)."""
+    """The Canvas QTI 1.2 zip of the set (:mod:`tracer.export.qti`): a question group per
+    question position, each student given one variant of each."""
     statement_html, ask_html = _lms_html(info)
     return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or Path(info.file).stem,
-                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name)
+                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name,
+                   description_html=canvas_description(variants, info), group_title=group_title)
+
+
+def group_title(k: int, question) -> str:
+    """A Canvas question group's title (the teacher's quiz editor): the position and what it asks."""
+    return f"Question {k} ({question.name})"
+
+
+def canvas_description(variants: list[Variant], info: SetInfo) -> str:
+    """The quiz's description (students read it): how it is drawn and what is accepted."""
+    count = len(variants[0].questions) if variants else 0
+    return (f"<p>{count} questions; each student is given one of {len(variants)} variants of each. Give every answer to "
+            f"{info.spec.digits} significant digits, carrying every intermediate to at least {info.spec.digits}.</p>")
 
 
 def moodle_category_root(info: SetInfo) -> str:
-    """``$course$/top/<title> (<file>, seed <S>)``: the set's category; its variants are below it."""
-    return f"$course$/top/{segment(f'{info.title or Path(info.file).stem} ({Path(info.file).name}, seed {info.seed})')}"
+    """``$course$/top/<title> (<file>, seed <S>)``: the set's category (the teacher's question
+    bank: the file and seed tell sets apart); the questions' categories are below it. The title
+    is cut so that the name keeps within Moodle's 255 characters with its file and seed."""
+    suffix = f"({Path(info.file).name}, seed {info.seed})"
+    title = " ".join((info.title or Path(info.file).stem).split())
+    room = CATEGORY_NAME - len(suffix) - 1
+    if room < 20:  # a file name too long to keep beside the title: the title alone
+        return f"$course$/top/{segment(title)}"
+    return f"$course$/top/{segment(title, room)} {segment(suffix)}"
 
 
 def moodle_ask_html(label: str, question, digits: int) -> str:

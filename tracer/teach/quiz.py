@@ -375,6 +375,18 @@ class Variant:
         return tuple(sorted(self.values.items()))
 
 
+def positions(variants: list[Variant]) -> list[list[tuple[Variant, Question]]]:
+    """The questions by position: the k-th list holds the k-th question of every variant that has
+    one (an LMS gives each student one of them: a Canvas question group, a Moodle random question)."""
+    out: list[list[tuple[Variant, Question]]] = []
+    for variant in variants:
+        for k, question in enumerate(variant.questions):
+            if k == len(out):
+                out.append([])
+            out[k].append((variant, question))
+    return out
+
+
 class Unfair(Exception):
     """A drawn variant fails a guard; the message says which."""
 
