@@ -106,7 +106,7 @@ def test_question_text_reaches_moodle_whole(quiz):
     imported = [q for q in read_moodle(text.encode("utf-8")) if q.qtype != "random"]
     written = [q.find("questiontext/text").text.strip() for q in root.findall("question") if q.get("type") in ("numerical", "multichoice")]
     assert [q.text for q in imported] == written
-    assert "</b> — variant 1" in imported[0].text and "</p>\n<table" in imported[0].text
+    assert "</b> — variant 1</p>\n<table" in imported[0].text
     assert "<![CDATA[<p><b>" in text
 
 
@@ -147,7 +147,7 @@ def test_every_question_has_the_required_elements(quiz):
             continue
         assert q.find("name/text").text
         assert q.find("questiontext").get("format") == "html"
-        assert "seed 1" in q.find("questiontext/text").text
+        assert "seed" not in q.find("questiontext/text").text and "mazur.yaml" not in q.find("questiontext/text").text
         assert q.find("defaultgrade") is not None and q.find("penalty") is not None
 
 

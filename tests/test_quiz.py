@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lms_readers import read_moodle
+from lms_readers import read_canvas, read_moodle
 from click.testing import CliRunner
 
 from conftest import needs
@@ -239,11 +239,12 @@ def test_cli_quiz_writes_every_file_reproducibly(tmp_path):
     for name in names:
         assert (out1 / name).read_text() == (out2 / name).read_text(), name
     sheet = (out1 / "questions.md").read_text()
-    assert "seed 5" in sheet and "mazur.yaml" in sheet
+    assert "seed" not in sheet and "mazur.yaml" not in sheet  # the students' sheet (the key names them)
+    assert "seed 5" in (out1 / "key.md").read_text()
     assert sheet.count("## Variant") == 4
     key = (out1 / "key.md").read_text()
     assert "drops the activation's derivative factor" in key
-    assert "seed 5" in (out1 / "key.tex").read_text() and "seed 5" in (out1 / "questions.tex").read_text()
+    assert "seed 5" in (out1 / "key.tex").read_text() and "seed 5" not in (out1 / "questions.tex").read_text()
     rows = list(csv.DictReader(io.StringIO((out1 / "answers.csv").read_text())))
     assert len(rows) == 16
     problem = load(MAZUR)
@@ -253,6 +254,35 @@ def test_cli_quiz_writes_every_file_reproducibly(tmp_path):
         truth = v.solution.value(row["quantity"])
         assert float(row["value"]) == truth
         assert abs(float(row["answer"]) - truth) <= float(row["tolerance"])
+
+
+@pytest.mark.parametrize("example", ["mazur.yaml", "graph_ng.yaml"])
+def test_nothing_a_student_sees_names_the_file_or_the_seed(tmp_path, example):
+    """A student given the sheet (md, tex, html) or the LMS questions could regenerate the key
+    from a shipped example with its seed: on main each sheet and every Moodle/Canvas question
+    said "variant 1 (file /abs/path/mazur.yaml, seed 1)" and questions.html printed the command.
+    The key, the answers-only key and answers.csv (the teacher's) keep file, seed and command."""
+    source = tmp_path / "secret-course" / "hw3-private.yaml"
+    source.parent.mkdir()
+    source.write_text((EXAMPLES / example).read_text())
+    out = tmp_path / "q"
+    result = CliRunner().invoke(cli, ["quiz", str(source), "--count", "2", "--seed", "4711", "-o", str(out), "--jobs", "1",
+                                      "--formats", "md,tex,html,csv,moodle,qti,key-answers"])
+    assert result.exit_code == 0, result.output
+    secrets = ("hw3-private", "secret-course", "4711", "seed", "--count")
+    student = {name: (out / name).read_text() for name in ("questions.md", "questions.tex", "questions.html")}
+    for question in read_moodle((out / "moodle.xml").read_bytes()):
+        student[f"moodle {question.name}"] = question.text + "".join(a["text"] + a["feedback"] for a in question.answers)
+    canvas = read_canvas((out / "canvas.zip").read_bytes())
+    student["canvas settings"] = canvas.settings["title"] + canvas.settings["description"]
+    for group in canvas.groups:
+        for question in group.questions:
+            student[f"canvas {question.title}"] = question.text + "".join(html for _, html in question.choices)
+    for name, text in student.items():
+        assert not [s for s in secrets if s in text.lower()], name
+    for teacher in ("key.md", "key.tex", "key.html", "key-answers.md", "answers.csv"):
+        text = (out / teacher).read_text()
+        assert "hw3-private.yaml" in text and "4711" in text, teacher
 
 
 def test_cli_quiz_text_from_the_file_is_escaped(tmp_path):

@@ -63,9 +63,10 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
 
     \b
     Files written to DIR (-o):
-      questions.md / questions.tex   the question sheet (seed and file printed on it);
+      questions.md / questions.tex   the question sheet (for students: no file, path or seed on it);
                                      network-N.svg beside the md: variant N's network
-      key.md / key.tex               the solution key: answers, each wrong option's mistake,
+      key.md / key.tex               the solution key (the teacher's: file, seed and the command
+                                     that regenerates the set): answers, each wrong option's mistake,
                                      the worked solution of every variant
       key-answers.md / .tex          the answers only: per variant answer, tolerance, choice
       answers.csv                    one row per question

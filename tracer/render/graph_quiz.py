@@ -11,7 +11,6 @@ written here. Nothing here computes: the numbers are the variant's solution's.
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 from tracer.core import keys
@@ -22,7 +21,7 @@ from tracer.export.qti import qti_zip
 from tracer.render.graph import equation_lines, printer, render_graph
 from tracer.render.printing import escape_markdown, escape_tex
 from tracer.render.user_text import escape_mathjax_html
-from tracer.render.quiz import KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, canvas_description, group_title, moodle_ask_html, moodle_category_root, variant_anchor
+from tracer.render.quiz import DEFAULT_TITLE, KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, canvas_description, group_title, moodle_ask_html, moodle_category_root, variant_anchor
 from tracer.spec import GraphProblem
 from tracer.teach.quiz import Question, Variant
 
@@ -97,7 +96,7 @@ def _lms_html(info: SetInfo):
             training = (f"<p>Gradient descent on {names}: learning rate \\({s['rate']} = {s['learning_rate']}\\), "
                         f"{s['steps']} step(s); a primed name is the value after the last step.</p>")
         return (
-            f"<p><b>{escape_mathjax_html(info.title)}</b> — variant {variant.number} (file {escape_mathjax_html(info.file)}, seed {info.seed})</p>"
+            f"<p><b>{escape_mathjax_html(info.title or DEFAULT_TITLE)}</b> — variant {variant.number}</p>"
             f"<p>The graph:</p><ul>{equations}</ul><p>Given {leaves}; differentiated: \\({html.escape(s['output'])}\\).</p>{training}"
         )
 
@@ -122,6 +121,6 @@ def moodle(variants: list[Variant], info: SetInfo) -> str:
 def canvas(variants: list[Variant], info: SetInfo) -> bytes:
     """The Canvas QTI 1.2 zip of a graph quiz."""
     statement_html, ask_html = _lms_html(info)
-    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or Path(info.file).stem,
+    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or DEFAULT_TITLE,
                    statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name,
                    description_html=canvas_description(variants, info), group_title=group_title)

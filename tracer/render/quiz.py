@@ -33,6 +33,8 @@ from tracer.render.document import diagram_view, environment, optimizer_view, pr
 LETTERS = "abcdefgh"
 #: significant digits of the worked solutions in the key
 KEY_DIGITS = 6
+#: a set's title when the problem file has none (never the file's name: students see the title)
+DEFAULT_TITLE = "Backpropagation"
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def figures(variants: list[Variant]) -> dict[str, str]:
 def _context(variants: list[Variant], info: SetInfo, fmt_: str) -> dict:
     esc = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: text)  # html: the page environment escapes
     return {
-        "title": esc(info.title or "Backpropagation"),
+        "title": esc(info.title or DEFAULT_TITLE),
         "file": esc(info.file),
         "seed": info.seed,
         "count": info.count,
@@ -287,7 +289,7 @@ def _lms_html(info: SetInfo):
 
     def statement_html(variant: Variant) -> str:
         template = env.from_string(_STATEMENT_HTML)
-        return template.render(s=_statement(variant, "md"), title=escape_mathjax_html(info.title), file=escape_mathjax_html(info.file), seed=info.seed, number=variant.number, esc=html.escape)
+        return template.render(s=_statement(variant, "md"), title=escape_mathjax_html(info.title or DEFAULT_TITLE), number=variant.number, esc=html.escape)
 
     def ask_html(variant: Variant, question) -> str:
         return moodle_ask_html(_label(variant.problem, question.name), question, info.spec.digits)
@@ -310,7 +312,7 @@ def canvas(variants: list[Variant], info: SetInfo) -> bytes:
     """The Canvas QTI 1.2 zip of the set (:mod:`tracer.export.qti`): a question group per
     question position, each student given one variant of each."""
     statement_html, ask_html = _lms_html(info)
-    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or Path(info.file).stem,
+    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or DEFAULT_TITLE,
                    statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name,
                    description_html=canvas_description(variants, info), group_title=group_title)
 
@@ -348,7 +350,7 @@ def moodle_ask_html(label: str, question, digits: int) -> str:
     )
 
 
-_STATEMENT_HTML = """<p><b>{{ title }}</b> — variant {{ number }} (file {{ file }}, seed {{ seed }})</p>
+_STATEMENT_HTML = """<p><b>{{ title }}</b> — variant {{ number }}</p>
 {% for m in s.matrices %}<p>\\[ {{ esc(m.name) }} = {{ esc(m.symbols) }} = {{ esc(m.values) }} \\] (trained: {{ m.trained }})</p>
 {% endfor %}{% if s.parameters %}<table border="1"><tr><th>parameter</th><th>value</th><th>trained</th></tr>
 {% for row in s.parameters %}<tr><td>\\({{ esc(row.name) }}\\)</td><td>{{ row.value }}</td><td>{{ "yes" if row.trained else "no" }}</td></tr>
