@@ -483,6 +483,11 @@ def test_pdf_without_a_tex_engine_exits_3(monkeypatch, tmp_path):
     assert result.exit_code == 3
     assert "install" in result.output and "texlive" in result.output
     assert not (tmp_path / "m.pdf").exists()
+    # a pip user has no scripts/ folder: the message names the packages of their system, on one line
+    message = result.output.strip()
+    assert "scripts/install-tex.sh" not in message and "\n" not in message and len(message) < 300
+    assert "apt-get install texlive-latex-base texlive-latex-recommended texlive-pictures latexmk" in message
+    assert "brew install --cask mactex-no-gui" in message and "MiKTeX" in message
 
 
 @latex

@@ -103,7 +103,8 @@ def test_a_quiz_with_a_unicode_title_and_file_name_gives_its_pdfs(tmp_path, monk
     for stem in ("questions", "key"):
         assert (tmp_path / "set" / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
     sheet = (tmp_path / "set" / "questions.tex").read_text(encoding="utf-8")
-    assert r"\"{U}bung \ensuremath{\theta} \texttt{[U+5B66]}" in sheet and r"\_\texttt{[U+5B66]}" in sheet  # the file name too
+    key = (tmp_path / "set" / "key.tex").read_text(encoding="utf-8")
+    assert r"\"{U}bung \ensuremath{\theta} \texttt{[U+5B66]}" in sheet and r"\_\texttt{[U+5B66]}" in key  # the file name too (the key's)
 
 
 @pytest.mark.latex

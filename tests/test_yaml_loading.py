@@ -112,3 +112,36 @@ def test_any_text_reads_the_same_with_either_loader(text):
 def test_a_damaged_problem_file_reads_the_same_with_either_loader(at, insert):
     text = MAZUR[:at] + insert + MAZUR[at:]
     assert _read(text, "libyaml") == _read(text, "pure-python")
+
+
+# ---------------------------------------------------------------------------
+# "-": the problem file from the standard input (on main: "tracer: -: no such file")
+# ---------------------------------------------------------------------------
+
+
+def test_dash_reads_the_problem_from_stdin():
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    text = (ROOT / "examples" / "mazur.yaml").read_text()
+    result = CliRunner().invoke(cli, ["ask", "-", "dloss/dW2[1,1]"], input=text)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("dloss/dW2[1,1] = 0.0821670406")
+
+
+def test_dash_from_a_real_pipe_and_its_errors_name_stdin():
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    piped = subprocess.run([sys.executable, "-m", "tracer", "solve", "-", "-f", "json"], input=(ROOT / "examples" / "mazur.yaml").read_bytes(),
+                           capture_output=True, env=env, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert __import__("json").loads(piped.stdout)["loss_after"] == pytest.approx(0.2910277737, abs=1e-10)
+    bad = subprocess.run([sys.executable, "-m", "tracer", "validate", "-"], input=b"title: x\nnetwork: 3\n",
+                         capture_output=True, env=env, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.decode().strip() == "tracer: <stdin>: training: required, missing"
+    twice = subprocess.run([sys.executable, "-m", "tracer", "check", "-", "-"], input=(ROOT / "examples" / "mazur.yaml").read_bytes(),
+                           capture_output=True, env=env, timeout=120)
+    assert twice.returncode == 2 and "the standard input was read already" in twice.stderr.decode()

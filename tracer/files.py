@@ -3,7 +3,9 @@
 Reading (:func:`read_text`): the path is opened without blocking and checked with
 ``fstat`` on the open descriptor before a byte is read, so a FIFO (which would block
 forever), a device such as ``/dev/zero`` (which never ends) or a directory is refused at
-once, and a file larger than the caller's limit is refused before it is read.
+once, and a file larger than the caller's limit is refused before it is read. The path
+``-`` is the standard input (``cat hw3.yaml | tracer solve -``), read once, up to the same
+limit: asked for, a pipe is read to its end.
 
 Writing (:func:`write_atomically`): the text goes to a temporary file in the target's own
 folder, which then replaces the target in one ``os.replace``: an interrupted run leaves
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,12 +41,21 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
+#: the path that names the standard input
+STDIN = "-"
+#: the standard input stream read already, if any (a second ``-`` would find it empty)
+_stdin_read: object = None
+
+
 def read_bytes(path: str | Path, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; :class:`FileRefused` otherwise.
 
     Opened with ``O_NONBLOCK`` so that opening a FIFO returns at once, then judged by
-    ``fstat`` of that descriptor (no window between a check and the open).
+    ``fstat`` of that descriptor (no window between a check and the open). ``-`` is the
+    standard input, read once (:func:`read_stdin`).
     """
+    if os.fspath(path) == STDIN:
+        return read_stdin(limit)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(os.fspath(path), flags)
@@ -73,6 +85,26 @@ def read_bytes(path: str | Path, limit: int) -> bytes:
         raise FileRefused(f"cannot be read ({err.strerror or err.__class__.__name__})") from None
     finally:
         os.close(fd)
+
+
+def read_stdin(limit: int) -> bytes:
+    """The standard input to its end, at most ``limit`` bytes; a second read is refused."""
+    global _stdin_read
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise FileRefused("no standard input to read")
+    if stream is _stdin_read:
+        raise FileRefused("the standard input was read already; give at most one input as -")
+    _stdin_read = stream
+    try:
+        data = stream.read(limit + 1)
+    except OSError as err:
+        raise FileRefused(f"cannot be read ({err.strerror or err.__class__.__name__})") from None
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) > limit:
+        raise FileRefused(f"more than {limit:,} bytes is too large")
+    return data
 
 
 def read_text(path: str | Path, limit: int, encoding: str = "utf-8") -> str:
@@ -192,4 +224,4 @@ def overwritten_input(outputs: Iterable[str | Path], inputs: Iterable[str | Path
     return None
 
 
-__all__ = ["FileRefused", "make_folder", "overwritten_input", "read_bytes", "read_text", "same_file", "write_atomically"]
+__all__ = ["STDIN", "FileRefused", "read_stdin", "make_folder", "overwritten_input", "read_bytes", "read_text", "same_file", "write_atomically"]

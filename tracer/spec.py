@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tracer import initializers
 from tracer.core import keys
 from tracer.datasets import generate
-from tracer.files import FileRefused, read_text
+from tracer.files import STDIN, FileRefused, read_text
 from tracer.core.keys import Quantity
 
 ACTIVATIONS = (
@@ -847,8 +847,9 @@ def json_schema() -> dict[str, Any]:
 
 
 def load(path: str | Path) -> Problem:
-    """Read a problem file; raise :class:`SpecError` (one line, names the field) when it is wrong."""
-    source = str(path)
+    """Read a problem file (``-``: the standard input, named ``<stdin>`` in messages); raise
+    :class:`SpecError` (one line, names the field) when it is wrong."""
+    source = "<stdin>" if str(path) == STDIN else str(path)
     try:  # a FIFO, a device or a directory refused before a byte is read (tracer.files)
         text = read_text(path, MAX_TEXT)
     except FileRefused as err:

@@ -781,10 +781,11 @@ def render_steps_text(solution: Solution, steps: list[Step], value: float, quant
 # PDF
 # ---------------------------------------------------------------------------
 
+#: what to install for a PDF, on the systems people have (a pip user has no scripts/ folder)
 TEX_INSTALL_HINT = (
-    "no LaTeX engine found (latexmk + pdflatex); install TeX Live with "
-    "`bash scripts/install-tex.sh` (Debian: apt-get install texlive-latex-base "
-    "texlive-latex-recommended texlive-pictures latexmk)"
+    "no LaTeX engine found (pdflatex, with latexmk); install TeX Live — Debian/Ubuntu: sudo apt-get install "
+    "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk; macOS: brew install --cask mactex-no-gui; "
+    "Windows: MiKTeX or TeX Live"
 )
 
 
