@@ -8,9 +8,11 @@ each with ``render(fmt)`` and ``to_json()`` giving what the command prints.
 
 In a notebook each result — these and a :class:`~tracer.core.solution.Solution` or
 :class:`~tracer.core.solution.GraphSolution` — shows itself: ``_repr_markdown_`` is the
-Markdown document, ``_repr_latex_`` its equations as a LaTeX fragment MathJax typesets
-(:mod:`tracer.render.notebook`), ``_repr_html_`` the HTML page when the renderers have an
-``html`` format (else None, and Jupyter falls back to the Markdown). The solutions' own
+Markdown document without the front matter pandoc reads (a notebook would show it as a rule
+and ``pagetitle: …``), ``_repr_latex_`` its equations as a LaTeX fragment MathJax typesets
+(:mod:`tracer.render.notebook`), ``_repr_html_`` the web page made a fragment
+(:mod:`tracer.render.fragment`: its styles scoped to its own root, its ids unique per display),
+or None where the renderers have no ``html`` format (Jupyter falls back to the Markdown). The solutions' own
 methods are set by ``tracer/__init__.py``: ``tracer.core`` sits below the renderers and may
 not import them, not even inside a function (that would be an import cycle,
 tests/test_imports.py); this module, above both, is where the two meet.
@@ -37,6 +39,7 @@ from tracer.notation import theme_of_name
 from tracer.render import calculus as calculus_views
 from tracer.render import calculus_page
 from tracer.render import notebook
+from tracer.render.fragment import fragment
 from tracer.render.document import render as render_document
 from tracer.render.document import render_steps
 from tracer.render.graph import render_graph
@@ -65,7 +68,7 @@ def render(solution: Solved, fmt: str = "md", **options: Any) -> str:
 
 
 def markdown(solution: Solved) -> str:
-    return render(solution, "md")
+    return notebook.markdown_fragment(render(solution, "md"))
 
 
 def latex(solution: Solved) -> str:
@@ -75,7 +78,7 @@ def latex(solution: Solved) -> str:
 def html(solution: Solved) -> str | None:
     """The HTML page, or None while the renderers have no ``html`` format."""
     try:
-        return render(solution, "html")
+        return fragment(render(solution, "html"))
     except (ValueError, LookupError):  # "unknown format 'html'" (a graph's format table: KeyError)
         return None
 
@@ -114,14 +117,14 @@ class Answer:
         return ask_json(self.solution, self.quantity, self.value, self.steps[-1] if self.steps else None)  # type: ignore[arg-type]
 
     def _repr_markdown_(self) -> str:
-        return self.render("md")
+        return notebook.markdown_fragment(self.render("md"))
 
     def _repr_latex_(self) -> str:
         return notebook.steps_latex(self.solution, self.steps, self.value, self.quantity, notation=self.notation)
 
     def _repr_html_(self) -> str | None:
         try:
-            return self.render("html")
+            return fragment(self.render("html"))
         except (ValueError, LookupError):  # no html format (yet): Jupyter shows the Markdown
             return None
 
@@ -191,13 +194,13 @@ class Derivative:
         return calculus_views.diff_json(self.derivations, self.point)
 
     def _repr_markdown_(self) -> str:
-        return self.render("md")
+        return notebook.markdown_fragment(self.render("md"))
 
     def _repr_latex_(self) -> str:
         return notebook.diff_latex(self.derivations, self.point)
 
     def _repr_html_(self) -> str:
-        return self.render("html")
+        return fragment(self.render("html"))
 
 
 def diff(expr: str, wrt: str | Sequence[str] | None = None, at: str | Mapping[str, float] | None = None, *, e_is_variable: bool = False) -> Derivative:
@@ -240,13 +243,13 @@ class Descent:
         return calculus_views.descent_json(self.runs[0]) if len(self.runs) == 1 else calculus_views.descents_json(self.runs)
 
     def _repr_markdown_(self) -> str:
-        return self.render("md")
+        return notebook.markdown_fragment(self.render("md"))
 
     def _repr_latex_(self) -> str:
         return "\n".join(notebook.descent_latex(run) for run in self.runs)
 
     def _repr_html_(self) -> str:
-        return self.render("html")
+        return fragment(self.render("html"))
 
 
 def descend(expr: str, start: str | Mapping[str, float], lr: float, steps: int, *, optimizer: str | Sequence[str] = "sgd",

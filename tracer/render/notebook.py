@@ -12,6 +12,7 @@ plain lines between them. The view models are the documents' own (:mod:`tracer.r
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, Sequence
 
 import sympy as sp
@@ -27,6 +28,12 @@ from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_tex
 
 #: above this many parameters a solution is shown in matrix (δ) form, as `tracer solve -f md` does
 SCALAR_LIMIT = 200
+
+
+def markdown_fragment(md: str) -> str:
+    """A Markdown document as a notebook shows it: without the front matter pandoc reads
+    (``---`` / ``pagetitle: …`` / ``---``, which a notebook shows as a rule and a line of text)."""
+    return re.sub(r"\A---\n.*?\n---\n\n?", "", md, count=1, flags=re.S)
 
 
 def wide(solution: Solution | GraphSolution) -> bool:
