@@ -42,6 +42,7 @@ def fragment(page: str, root: str | None = None) -> str:
     style = _STYLE.search(page)
     body = _BODY.search(page)
     content = body.group(1) if body else page
+    content = content.replace("<main>", '<div class="main">').replace("</main>", "</div>")  # one <main> per page: the notebook's
     content = _IDS.sub(lambda m: f'{m.group(1)}="{" ".join(f"{root}-{i}" for i in m.group(2).split())}"', content)
     content = _HREF.sub(lambda m: f'{m.group(1)}="#{root}-{m.group(2)}"', content)
     content = _URL.sub(lambda m: f"url(#{root}-{m.group(1)})", content)

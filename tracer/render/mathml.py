@@ -68,10 +68,34 @@ def fragment(latex: str) -> str:
                 before = children[k - 1]
                 if before.tag == f"{_NS}mo" and before.get("form") != "postfix" and before.text not in (")", "]", "|"):
                     child.set("form", "prefix")
+    _scripts(root)
     _primes(root)
     match = _OUTER.match(ET.tostring(root, encoding="unicode"))
     assert match is not None, converted
     return match.group(1)
+
+
+#: how many arguments each script and fraction element takes (MathML: base and script(s))
+ARITY = {f"{_NS}{name}": n for name, n in (("msup", 2), ("msub", 2), ("mfrac", 2), ("mroot", 2), ("munder", 2), ("mover", 2),
+                                           ("msubsup", 3), ("munderover", 3))}
+
+
+def _scripts(root: ET.Element) -> None:
+    r"""A script on a fenced group — ``\begin{pmatrix}…\end{pmatrix}^{\top}`` — comes from latex2mathml
+    as ``msup`` with the fence, the table, the fence and the script as four children: invalid,
+    and Chromium then sets the ⊤ beside the matrix, not raised, and the entries at script size.
+    The children before the scripts are the base: gathered into one ``mrow``."""
+    for element in root.iter():
+        arity = ARITY.get(element.tag)
+        if arity is None or len(element) <= arity:
+            continue
+        children = list(element)
+        extra = len(children) - arity + 1
+        base = ET.Element(f"{_NS}mrow")
+        for child in children[:extra]:
+            element.remove(child)
+            base.append(child)
+        element.insert(0, base)
 
 
 def _primes(root: ET.Element) -> None:
