@@ -1,8 +1,10 @@
 """Text from a problem file in every output, and the messages that refuse a file (issue 17).
 
-* A title in Greek, CJK or with an emoji gives a PDF: Greek and mathematical signs set as
-  LaTeX's own symbols by pdflatex, what it cannot set (CJK, emoji) shown as ``[U+XXXX]``
-  with one warning line; the same for a quiz's sheets and for the file's name.
+* A title in Greek, CJK, Arabic or with an emoji gives a PDF: Greek letters and mathematical
+  signs set as LaTeX's own symbols by pdflatex; a script it cannot set (CJK, Arabic, Greek
+  words with accents) set by XeLaTeX, which ``--pdf-engine auto`` chooses for it (pdflatex,
+  asked for, shows its code points with one warning line); what no engine sets (emoji) shown as
+  ``[U+XXXX]`` with one warning line; the same for a quiz's sheets and for the file's name.
 * A control character (or half a surrogate pair) in a title is refused by the loader,
   naming the field, so no Moodle XML, QTI or HTML file can be ill-formed; every XML file
   of a quiz with a hostile title parses.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import unicodedata
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
@@ -25,6 +28,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import needs
 from tracer.cli import cli
 from tracer.render.user_text import (
     escape_markdown,
@@ -63,8 +67,17 @@ def test_greek_and_math_signs_become_latex_symbols():
     assert escape_tex("θ and η ≤ 0.5 × ∂E/∂w") == (r"\ensuremath{\theta} and \ensuremath{\eta} \ensuremath{\leq} 0.5 "
                                                     r"\ensuremath{\times} \ensuremath{\partial}E/\ensuremath{\partial}w")
     assert escape_tex("Café – naïve") == r"Caf\'{e} -- na\"{\i}ve"
-    assert escape_tex("学 🚀") == r"\texttt{[U+5B66]} \texttt{[U+1F680]}"
+    assert escape_tex("学 🚀") == r"\tracertext{cjk}{学}{[U+5B66]} \texttt{[U+1F680]}"
     assert unsettable("θ 学 🚀 学") == ["学", "🚀"]
+
+
+def test_a_script_pdflatex_cannot_set_is_a_run_every_engine_reads():
+    """Each run of one script: the text for XeLaTeX and LuaLaTeX, its code points for pdflatex (a
+    Greek word: its letters without accents); on main ά lost its accent silently and 学 was only ever [U+5B66]."""
+    assert escape_tex("反向传播 示例 (Mazur)") == r"\tracertext{cjk}{反向传播 示例}{[U+53CD][U+5411][U+4F20][U+64AD] [U+793A][U+4F8B]} (Mazur)"
+    assert escape_tex("مثال") == r"\tracertext{arabic}{مثال}{[U+0645][U+062B][U+0627][U+0644]}"
+    assert escape_tex("άλφα") == r"\tracertext{greek}{άλφα}{\ensuremath{\alpha}\ensuremath{\lambda}\ensuremath{\varphi}\ensuremath{\alpha}}"
+    assert unsettable("άλφα θ") == ["ά"] and unsettable("θ and η") == []
 
 
 PDF_TITLES = {
@@ -84,13 +97,13 @@ def test_a_unicode_title_gives_a_pdf(tmp_path, monkeypatch, kind):
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "out.pdf").read_bytes().startswith(b"%PDF")
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    if kind == "greek":
+    if kind in ("greek", "cjk"):  # CJK: XeLaTeX sets it (--pdf-engine auto)
         assert warnings == []
     else:
-        assert len(warnings) == 1 and "title: pdflatex cannot set" in warnings[0] and len(warnings[0]) < 300
+        assert len(warnings) == 1 and "title: no font here sets 🚀 (U+1F680)" in warnings[0] and len(warnings[0]) < 300
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", "-l", "1", "out.pdf", "-"], capture_output=True, text=True, check=False).stdout
-        assert {"greek": "descent on", "cjk": "[U+53CD]", "emoji": "[U+1F680]"}[kind] in text
+        assert {"greek": "descent on", "cjk": "反向传播 学习", "emoji": "[U+1F680]"}[kind] in text
 
 
 @pytest.mark.latex
@@ -104,7 +117,11 @@ def test_a_quiz_with_a_unicode_title_and_file_name_gives_its_pdfs(tmp_path, monk
         assert (tmp_path / "set" / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
     sheet = (tmp_path / "set" / "questions.tex").read_text(encoding="utf-8")
     key = (tmp_path / "set" / "key.tex").read_text(encoding="utf-8")
-    assert r"\"{U}bung \ensuremath{\theta} \texttt{[U+5B66]}" in sheet and r"\_\texttt{[U+5B66]}" in key  # the file name too (the key's)
+    assert r"\"{U}bung \ensuremath{\theta} \tracertext{cjk}{学习}{[U+5B66][U+4E60]}" in sheet
+    assert r"\_\tracertext{cjk}{学习}{[U+5B66][U+4E60]}" in key  # the file name too (the key's)
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-l", "1", str(tmp_path / "set" / "questions.pdf"), "-"], capture_output=True, text=True).stdout
+        assert "Übung θ 学习" in text
 
 
 @pytest.mark.latex
@@ -126,7 +143,7 @@ def test_greek_node_names_are_set_as_their_letters(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["solve", "g.yaml", "-f", "pdf", "-o", "g.pdf"])
     assert result.exit_code == 0, result.stderr
     tex = (tmp_path / "g.tex").read_text(encoding="utf-8")
-    assert r"\mathrm{z{\theta}}" in tex and r"w \cdot \theta" in tex and "θ" not in tex
+    assert r"\mathrm{z{\theta}}" in tex and r"w \cdot \theta" in tex and "θ" not in tex.split(r"\begin{document}")[1]
     (tmp_path / "bad.yaml").write_text("graph:\n  equations:\n    - f = 2 * 学\n  values: {学: 1}\n  output: f\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["validate", "bad.yaml"])
     assert result.exit_code == 2 and "graph.values.学: a name expected (Latin or Greek letters, digits, _)" in one_line(result)
@@ -286,3 +303,42 @@ def test_greek_letters_typed_in_text_are_the_commands_unicode_math_pairs_them_wi
     from tracer.render.user_text import escape_tex
 
     assert escape_tex("ε ϵ φ ϕ") == r"\ensuremath{\varepsilon} \ensuremath{\epsilon} \ensuremath{\varphi} \ensuremath{\phi}"
+
+
+# -- the LaTeX engines: one .tex for pdflatex, xelatex and lualatex (issue 27) ---------------------
+
+ENGINE_TITLE = "误差反向传播 (Mazur) — Ελληνικά: άλφα — مثال"
+
+
+@pytest.mark.latex
+@needs("xelatex")
+@needs("lualatex")
+@pytest.mark.parametrize("engine", ["pdflatex", "xelatex", "lualatex"])
+def test_the_same_tex_compiles_with_every_engine(tmp_path, monkeypatch, engine):
+    """On main the .tex failed under lualatex (\\DeclareUnicodeCharacter is pdflatex's): now one .tex,
+    told apart by iftex. With XeLaTeX and LuaLaTeX the Chinese, the Greek with its accents and the
+    Arabic (right to left) of the title are in the PDF's text; pdflatex shows their code points."""
+    monkeypatch.chdir(tmp_path)
+    problem = with_title(tmp_path, ENGINE_TITLE)
+    result = CliRunner().invoke(cli, ["solve", str(problem), "-f", "pdf", "-o", "out.pdf", "--pdf-engine", engine])
+    assert result.exit_code == 0, result.stderr
+    text = subprocess.run(["pdftotext", "-l", "1", "out.pdf", "-"], capture_output=True, text=True, check=True).stdout
+    # Arabic comes out of pdftotext in its presentation forms, between direction marks
+    text = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch not in "\u202a\u202b\u202c\u200e\u200f")
+    first = text.splitlines()[0]
+    if engine == "pdflatex":
+        assert first.startswith("[U+8BEF][U+5DEE]") and "Ελληνικ" not in text
+        assert "pdflatex cannot set 误 (U+8BEF)" in result.stderr and "--pdf-engine xelatex (or auto) sets them" in result.stderr
+    else:
+        assert first == "误差反向传播 (Mazur) — Ελληνικά: άλφα — مثال" and "warning" not in result.stderr
+    assert "0.3775" in text  # the document itself, whatever the engine
+
+
+def test_auto_chooses_xelatex_only_for_a_script_pdflatex_cannot_set():
+    from tracer.render.document import pdf_engine
+    from tracer.render.user_text import escape_tex
+
+    assert pdf_engine("\\title{" + escape_tex("Mazur, θ and η, café") + "}") == "pdflatex"
+    assert pdf_engine("\\title{" + escape_tex("误差") + "}") == "xelatex"
+    assert pdf_engine("\\title{" + escape_tex("άλφα") + "}") == "xelatex"
+    assert pdf_engine("\\title{" + escape_tex("误差") + "}", "lualatex") == "lualatex"

@@ -19,7 +19,7 @@ import click
 from tracer.core.derive import solve
 from tracer.core.solution import Solution
 from tracer.files import FileRefused, overwritten_input, write_atomically
-from tracer.render.user_text import describe_unsettable, unsettable
+from tracer.render.user_text import PDF_ENGINES, describe_unsettable, no_engine_sets, unsettable  # noqa: F401 (PDF_ENGINES: the commands' choice)
 from tracer.spec import Problem, SpecError, load, one_line
 
 #: the problem files `tracer new` copies: tracer/examples in a wheel, else the source tree's
@@ -225,14 +225,23 @@ def refuse_overwriting_inputs(outputs, inputs, command: str | None = None) -> No
         on_error(f"-o {out}: that is the input file {given}{same}; writing there would replace it — choose another output name", 2, command)
 
 
-def warn_unsettable(problem, file: str | None = None) -> None:
-    """One warning line on stderr when the problem's own text that reaches LaTeX (its title, its
-    file name) holds characters pdflatex cannot set: the PDF shows each as its code point."""
+def warn_unsettable(problem, file: str | None = None, engine: str | None = None) -> None:
+    """One warning line on stderr for each text of the problem's own that reaches LaTeX (its title,
+    its file name) with characters the PDF cannot show as they are: those no engine here sets
+    (emoji, a script without a font), and — when ``engine`` is pdflatex, or for ``-f tex``
+    (``engine`` None) — those only XeLaTeX and LuaLaTeX set (CJK, Arabic, accented Greek)."""
+    where = getattr(problem, "source", "") or file
     for field, text in (("title", getattr(problem, "title", "")), ("file name", file or getattr(problem, "source", ""))):
         chars = unsettable(text)
-        if chars:
-            click.echo(f"tracer: warning: {getattr(problem, 'source', '') or file}: {field}: pdflatex cannot set "
-                       f"{describe_unsettable(chars, 5)}; the PDF shows each as [U+XXXX] (md and html keep them)", err=True)
+        never = no_engine_sets(text)
+        scripts = [ch for ch in chars if ch not in never]
+        if scripts and engine in (None, "pdflatex"):
+            advice = "compile it with xelatex or lualatex to set them" if engine is None else "--pdf-engine xelatex (or auto) sets them"
+            click.echo(f"tracer: warning: {where}: {field}: pdflatex cannot set {describe_unsettable(scripts, 5)}; "
+                       f"it shows their code points; {advice}", err=True)
+        if never:
+            click.echo(f"tracer: warning: {where}: {field}: no font here sets {describe_unsettable(never, 5)}; "
+                       f"the PDF shows each as [U+XXXX] (md and html keep them)", err=True)
 
 
 def write_file(path: str | Path, data: str | bytes, command: str | None = None, announce: bool = True) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from tracer.cli.common import (
+    PDF_ENGINES,
     examples_dir,
     json_text,
     load_problem,
@@ -50,13 +51,17 @@ NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 @click.option("--form", type=click.Choice(["scalar", "matrix"]), default=None,
               help="scalar: one equation per number (default up to 200 parameters); matrix: the layer-by-layer δ form (md/tex/pdf).")
 @click.option("--only", help='Keep only what these gradients need, comma-separated: "W2,b2" or "dloss/dW1[1,1]".')
-def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: str, digits: int, derived_steps: int, form: str | None, only: str | None) -> None:
+@click.option("--pdf-engine", type=click.Choice(PDF_ENGINES), default="auto", show_default=True,
+              help="-f pdf: the LaTeX engine; auto: XeLaTeX when the text has a script pdflatex cannot set (Chinese, Arabic, accented Greek), else pdflatex.")
+def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: str, digits: int, derived_steps: int, form: str | None, only: str | None,
+          pdf_engine: str = "auto") -> None:
     """Solve a problem file: forward pass, loss, every gradient by the chain rule, updates, loss after.
 
     \b
     Examples:
       tracer solve examples/mazur.yaml
       tracer solve examples/mazur.yaml -f pdf                 (writes mazur.pdf here)
+      tracer solve hw3.yaml -f pdf --pdf-engine lualatex
       tracer solve examples/relu_softmax_3class.yaml -f md --notation neuron -o blog.md
       tracer solve examples/mazur.yaml -f html -o mazur.html
       tracer solve examples/mazur.yaml -f json -o mazur.json
@@ -75,7 +80,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
         write_output(json_text(solution_json(solution), file), out)  # never NaN or Infinity
         return
     if isinstance(problem, GraphProblem):
-        _solve_graph(solution, fmt, out, detail, digits, notation, form, only)
+        _solve_graph(solution, fmt, out, detail, digits, notation, form, only, pdf_engine)
         return
     # start-up: the renderers (Jinja2, the printers, the diff writer) load only when a document
     # is asked for — `solve -f json` of a small network would spend a third of its time on them
@@ -107,7 +112,7 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     except (NameError_, LookupError_, ValueError) as err:
         on_error(f"{file}: --only: {err}", 2)
     if fmt == "pdf":
-        _compile(tex, out, problem)  # type: ignore[arg-type]
+        _compile(tex, out, problem, pdf_engine)  # type: ignore[arg-type]
         return
     write_output(text, out)
     if figure is not None and figure[1] is not None:
@@ -130,21 +135,24 @@ def _written_by_solve(out: str | None, fmt: str) -> list[Path]:
     return [path]
 
 
-def _compile(tex: str, out: str, problem) -> None:
-    """``-f pdf``: the LaTeX compiled beside OUT; a warning names the characters of the problem's
-    own text (title, file name) that pdflatex cannot set and the PDF shows as code points."""
+def _compile(tex: str, out: str, problem, engine: str = "auto") -> None:
+    """``-f pdf``: the LaTeX compiled beside OUT with the engine asked for (auto: XeLaTeX when the
+    text needs it); a warning names the characters of the problem's own text (title, file name)
+    that the PDF shows as code points."""
     # start-up: the renderers load only when a document is asked for
-    from tracer.render.document import RenderError, compile_pdf
+    from tracer.render.document import RenderError, compile_pdf, pdf_engine
 
-    warn_unsettable(problem)
+    engine = pdf_engine(tex, engine)
+    warn_unsettable(problem, engine=engine)
     try:
-        pdf = compile_pdf(tex, Path(out))
+        pdf = compile_pdf(tex, Path(out), engine)
     except RenderError as err:
         on_error(str(err), err.code)
     click.echo(f"wrote {pdf} (and {pdf.with_suffix('.tex')}, {pdf.with_suffix('.log')})", err=True)
 
 
-def _solve_graph(solution, fmt: str, out: str | None, detail: str, digits: int, notation: str | None, form: str | None, only: str | None) -> None:
+def _solve_graph(solution, fmt: str, out: str | None, detail: str, digits: int, notation: str | None, form: str | None, only: str | None,
+                 pdf_engine: str = "auto") -> None:
     """A graph problem's document; its circuit as an SVG beside a Markdown file."""
     for option, given in (("--notation", notation), ("--form", form), ("--only", only)):
         if given:
@@ -153,7 +161,7 @@ def _solve_graph(solution, fmt: str, out: str | None, detail: str, digits: int, 
     from tracer.render.graph import circuit_svg, render_graph
 
     if fmt == "pdf":
-        _compile(render_graph(solution, "tex", detail=detail, digits=digits), out, solution.problem)  # type: ignore[arg-type]
+        _compile(render_graph(solution, "tex", detail=detail, digits=digits), out, solution.problem, pdf_engine)  # type: ignore[arg-type]
         return
     write_output(render_graph(solution, fmt, detail=detail, digits=digits), out)
     if fmt == "md" and out and out != "-":

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from tracer.cli.common import (
+    PDF_ENGINES,
     json_text,
     load_problem,
     on_error,
@@ -19,6 +20,7 @@ from tracer.cli.common import (
 )
 from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
+from tracer.render.document import pdf_engine as pdf_engine_for
 from tracer.render.quiz import (
     Finisher,
     SetInfo,
@@ -47,7 +49,9 @@ QUIZ_FORMATS = ("md", "tex", "pdf", "html", "csv", "moodle", "qti", "key-answers
               help="Comma-separated: md, tex, pdf (compiles the tex; needs TeX), html (the sheet and the key as web pages), csv (answer key), moodle (Moodle XML), "
                    "qti (Canvas QTI 1.2 zip), key-answers (the answers-only key, md and tex).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: every core).")
-def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None) -> None:
+@click.option("--pdf-engine", type=click.Choice(PDF_ENGINES), default="auto", show_default=True,
+              help="pdf: the LaTeX engine; auto: XeLaTeX when the text has a script pdflatex cannot set, else pdflatex.")
+def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None, pdf_engine: str = "auto") -> None:
     """A randomised problem set: question sheet, solution key, answers-only key, CSV answer key, Moodle XML, Canvas QTI.
 
     The problem file's `randomize:` block says which values vary over what grid and which
@@ -113,7 +117,6 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
             write(name, figure)
         write("key.md", key(variants, info, "md"))
     if "tex" in wanted or "pdf" in wanted:
-        warn_unsettable(problem, file)
         write("questions.tex", sheet(variants, info, "tex"))
         write("key.tex", key(variants, info, "tex"))
     if "html" in wanted:
@@ -129,10 +132,13 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     if "qti" in wanted:
         write("canvas.zip", (graph_quiz.canvas if graph else canvas)(variants, info))
     elapsed = time.perf_counter() - started
+    if "tex" in wanted or "pdf" in wanted:
+        engine = pdf_engine_for((directory / "key.tex").read_text(encoding="utf-8"), pdf_engine) if "pdf" in wanted else None
+        warn_unsettable(problem, file, engine)
     if "pdf" in wanted:
         for stem in ("questions", "key"):
             try:
-                written.append(compile_pdf((directory / f"{stem}.tex").read_text(encoding="utf-8"), directory / f"{stem}.pdf"))
+                written.append(compile_pdf((directory / f"{stem}.tex").read_text(encoding="utf-8"), directory / f"{stem}.pdf", engine))
             except RenderError as err:
                 on_error(str(err), err.code)
     click.echo(f"{count} variants of {file} (seed {seed}) in {elapsed:.1f} s: " + ", ".join(str(p) for p in written), err=True)

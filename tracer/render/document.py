@@ -37,7 +37,7 @@ from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import extensions, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
-from tracer.render.user_text import escape_markdown_text, escape_mathjax_html
+from tracer.render.user_text import PDF_ENGINES, escape_markdown_text, escape_mathjax_html, unicode_engine_needed  # noqa: F401
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
 DETAILS = ("brief", "standard", "full")
@@ -787,18 +787,38 @@ TEX_INSTALL_HINT = (
     "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk; macOS: brew install --cask mactex-no-gui; "
     "Windows: MiKTeX or TeX Live"
 )
+#: what a Unicode engine needs besides: the engine, xeCJK and the Noto fonts of the scripts
+UNICODE_INSTALL_HINT = (
+    "no {engine} found, which this text needs (a script pdflatex cannot set); Debian/Ubuntu: sudo apt-get install "
+    "texlive-xetex texlive-luatex texlive-lang-cjk fonts-noto-core fonts-noto-cjk; macOS: MacTeX has them; or --pdf-engine pdflatex "
+    "(the text's code points instead)"
+)
+_LATEXMK_FLAG = {"pdflatex": "-pdf", "xelatex": "-xelatex", "lualatex": "-lualatex"}
 
 
-def compile_pdf(tex: str, out_pdf: Path) -> Path:
-    """Compile a .tex (written beside the PDF) with latexmk/pdflatex, never with shell escape.
+def pdf_engine(tex: str, asked: str = "auto") -> str:
+    """The engine a document is compiled with: the one asked for, or (``auto``) XeLaTeX when its
+    text holds a script only a Unicode engine sets (:func:`tracer.render.user_text.unicode_engine_needed`),
+    else pdflatex."""
+    if asked != "auto":
+        return asked
+    return "xelatex" if unicode_engine_needed(tex) else "pdflatex"
+
+
+def compile_pdf(tex: str, out_pdf: Path, engine: str = "auto") -> Path:
+    """Compile a .tex (written beside the PDF) with latexmk and the engine (:func:`pdf_engine`),
+    never with shell escape. The .tex is the same for every engine (``_unicode.tex.j2``).
 
     Every file is written whole (:func:`tracer.files.write_atomically`): ``NAME.tex`` first,
     then ``NAME.pdf`` and ``NAME.log`` from the build folder. When LaTeX fails, the log is
     still kept as ``NAME.log`` and the message names it; an older ``NAME.pdf`` stays as it was.
     """
-    latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
+    engine = pdf_engine(tex, engine)
+    latexmk, pdflatex = shutil.which("latexmk"), shutil.which(engine)
     if not pdflatex:
-        raise RenderError(TEX_INSTALL_HINT, 3)
+        if engine == "pdflatex" or not shutil.which("pdflatex"):
+            raise RenderError(TEX_INSTALL_HINT, 3)
+        raise RenderError(UNICODE_INSTALL_HINT.format(engine=engine), 3)
     out_pdf = Path(out_pdf)
     tex_path, log_path = out_pdf.with_suffix(".tex"), out_pdf.with_suffix(".log")
     try:
@@ -807,7 +827,7 @@ def compile_pdf(tex: str, out_pdf: Path) -> Path:
         raise RenderError(f"{tex_path}: {err}", 2) from None
     with tempfile.TemporaryDirectory(prefix="tracer-tex-") as build:
         if latexmk:
-            cmd = [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", f"-outdir={build}", str(tex_path.resolve())]
+            cmd = [latexmk, _LATEXMK_FLAG[engine], "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", f"-outdir={build}", str(tex_path.resolve())]
         else:
             cmd = [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", f"-output-directory={build}", str(tex_path.resolve())]
         try:

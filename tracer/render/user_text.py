@@ -1,13 +1,19 @@
 """Text from a problem file (a title, a file name) made inert for each kind of output.
 
-* :func:`escape_tex` — for LaTeX compiled by pdflatex (the one engine of ``-f pdf``): the
-  special characters as text (``\\input{…}`` prints as text), and every character pdflatex
-  cannot set from its ``utf8`` input alone written so that it can: Greek letters and the
-  common mathematical signs as their math commands (θ → ``\\ensuremath{\\theta}``), Latin
-  letters with accents as accent commands (é → ``\\'{e}``), typographic punctuation as
-  LaTeX's ligatures (– → ``--``). What is left — CJK, other scripts, emoji, control
-  characters — is written as its code point, ``[U+5B66]`` in typewriter type, and
-  :func:`unsettable` lists it so the command can say so (docs/documents.md, "Unicode").
+* :func:`escape_tex` — for LaTeX that every engine compiles (pdflatex, xelatex, lualatex; the
+  preamble ``_unicode.tex.j2`` tells them apart with ``iftex``): the special characters as text
+  (``\\input{…}`` prints as text), and every character pdflatex can set from its ``utf8`` input
+  written so that it can: Greek letters and the common mathematical signs as their math
+  commands (θ → ``\\ensuremath{\\theta}``), Latin letters with accents as accent commands
+  (é → ``\\'{e}``), typographic punctuation as LaTeX's ligatures (– → ``--``). A run of a
+  script pdflatex cannot set — Chinese, Japanese, Korean, Arabic, Hebrew, Cyrillic, Greek
+  words with their accents — is written ``\\tracertext{cjk}{学习}{[U+5B66][U+4E60]}``: XeLaTeX
+  and LuaLaTeX set the text itself in a font of its script (Noto; Arabic and Hebrew right to
+  left), pdflatex the fallback, its code points in typewriter type (a Greek word: its letters
+  without accents). :func:`unsettable` lists what pdflatex cannot set, so that ``-f pdf``
+  chooses XeLaTeX for it (``--pdf-engine auto``) or, told to use pdflatex, says so. What no
+  engine here sets — emoji, other scripts, control characters — is its code point in every
+  engine (docs/documents.md, "Unicode").
 * :func:`escape_markdown` — for Markdown read by GitHub, pandoc and MathJax: Markdown's
   punctuation escaped, and ``\\`` and ``$`` each in a ``<span>`` of its own.
 * :func:`escape_mathjax_html` — for HTML that a MathJax or KaTeX filter will scan (Moodle,
@@ -105,29 +111,108 @@ def _tex_char(ch: str) -> str | None:
             if parts[0] in "ij" and parts[1] in "\u0301\u0300\u0302\u0308\u0303\u0304\u0306\u030c":
                 base = r"\i" if parts[0] == "i" else r"\j"  # the dotless letter under an accent
             if parts[0] in _GREEK:
-                return base  # Greek tonos and the like: the letter (math has no Greek accents)
+                return None  # Greek tonos and the like: no accent on a math letter (a Unicode engine sets the word)
             for mark in parts[1:]:
                 base = rf"\{_ACCENTS[mark]}{{{base}}}"
             return base
     return None
 
 
+#: the scripts a Unicode engine sets (the preamble has a font for each), by code point range
+_SCRIPTS = (
+    ("cjk", ((0x2E80, 0x2FDF), (0x3000, 0x303F), (0x3040, 0x30FF), (0x3100, 0x312F), (0x3130, 0x318F), (0x31A0, 0x31FF),
+             (0x3200, 0x33FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF),
+             (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x20000, 0x2FA1F))),
+    ("arabic", ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))),
+    ("hebrew", ((0x0590, 0x05FF), (0xFB1D, 0xFB4F))),
+    ("greek", ((0x0370, 0x03FF), (0x1F00, 0x1FFF))),
+    ("cyrillic", ((0x0400, 0x052F),)),
+)
+
+
+def script_of(ch: str) -> str | None:
+    code = ord(ch)
+    return next((name for name, ranges in _SCRIPTS for low, high in ranges if low <= code <= high), None)
+
+
+def _greek_accented(ch: str) -> bool:
+    """ά, ῷ: a Greek letter with an accent or breathing (pdflatex's math letters have none)."""
+    return script_of(ch) == "greek" and (len(unicodedata.normalize("NFD", ch)) > 1 or ch not in _GREEK and ch not in _GREEK_LATIN)
+
+
+def _runs(text: str):
+    """``text`` as (script, run) pieces: a run of one script that pdflatex cannot set (script
+    named), or a piece it can (script None). A Greek word is one run when a letter of it has an
+    accent (άλφα), else its letters are math symbols (θ, η)."""
+    text = str(text)
+    i = 0
+    while i < len(text):
+        script = script_of(text[i])
+        j = i + 1
+        while j < len(text) and (script_of(text[j]) == script or (script in ("cjk", "arabic", "hebrew") and text[j] == " "
+                                                                       and j + 1 < len(text) and script_of(text[j + 1]) == script)):
+            j += 1
+        run = text[i:j]
+        if script == "greek" and not any(_greek_accented(ch) for ch in run):
+            script = None
+        if script is None or (script == "cyrillic" and all(_tex_char(ch) is not None for ch in run)):
+            yield None, run
+        else:
+            yield script, run
+        i = j
+
+
+def _code_points(run: str) -> str:
+    return "".join(" " if ch == " " else f"[U+{ord(ch):04X}]" for ch in run)
+
+
 def escape_tex(text: str) -> str:
-    """Text from a problem file made inert for LaTeX, every character settable by pdflatex
-    (see the module's docstring); what cannot be set is written ``[U+XXXX]`` in typewriter."""
+    """Text from a problem file made inert for LaTeX, set by any engine (see the module's
+    docstring); a script pdflatex cannot set is ``\\tracertext{script}{text}{fallback}``, what
+    no engine sets ``[U+XXXX]`` in typewriter."""
     out = []
-    for ch in str(text):
-        tex = _tex_char(ch)
-        out.append(tex if tex is not None else rf"\texttt{{[U+{ord(ch):04X}]}}")
+    for script, run in _runs(text):
+        if script is not None:
+            fallback = "".join(_tex_char(ch) or f"[U+{ord(ch):04X}]" for ch in unicodedata.normalize("NFD", run)
+                               if unicodedata.category(ch) != "Mn") if script == "greek" else _code_points(run)
+            body = "".join(ch if not unicodedata.category(ch).startswith("C") else "" for ch in run)
+            out.append(rf"\tracertext{{{script}}}{{{body}}}{{{fallback}}}")
+            continue
+        for ch in run:
+            tex = _tex_char(ch)
+            out.append(tex if tex is not None else rf"\texttt{{[U+{ord(ch):04X}]}}")
     return "".join(out)
 
 
 def unsettable(text: str) -> list[str]:
-    """The distinct characters of ``text`` that :func:`escape_tex` writes as code points, in order."""
+    """The distinct characters of ``text`` that pdflatex cannot set as they are (an accented Greek
+    letter, a Chinese one, an emoji), in order."""
     seen: dict[str, None] = {}
-    for ch in str(text):
-        if _tex_char(ch) is None:
-            seen.setdefault(ch)
+    for script, run in _runs(text):
+        for ch in run:
+            if (script is not None and ch != " ") or _tex_char(ch) is None:
+                if script != "greek" or _greek_accented(ch):
+                    seen.setdefault(ch)
+    return list(seen)
+
+
+#: the LaTeX engines of ``-f pdf`` (``auto``: :func:`unicode_engine_needed` decides)
+PDF_ENGINES = ("auto", "pdflatex", "xelatex", "lualatex")
+
+
+def unicode_engine_needed(tex: str) -> bool:
+    """Does a LaTeX text hold a script only XeLaTeX and LuaLaTeX set (:func:`escape_tex`'s runs)?"""
+    return r"\tracertext{" in tex
+
+
+def no_engine_sets(text: str) -> list[str]:
+    """The distinct characters of ``text`` that no engine here sets (emoji, scripts without a font)."""
+    seen: dict[str, None] = {}
+    for script, run in _runs(text):
+        if script is None:
+            for ch in run:
+                if _tex_char(ch) is None:
+                    seen.setdefault(ch)
     return list(seen)
 
 
