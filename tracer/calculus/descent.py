@@ -202,6 +202,28 @@ def sample_curve(descent: Descent, lo: float, hi: float, samples: int = 200) -> 
     return [(x, f((x,))) for x in xs]
 
 
+def sample_grid(descent: Descent, x_range: tuple[float, float], y_range: tuple[float, float], samples: int = 48) -> list[list[float]]:
+    """f(x, y) on a ``samples`` × ``samples`` grid over the ranges (row k: y = y_k), for the contour
+    lines of a two-variable descent's plot; a value that cannot be computed is nan."""
+    if len(descent.variables) != 2:
+        raise ValueError("contour lines need a function of two variables")
+    f = compile_float(descent.function, descent.variables)
+    n = max(samples, 2)
+    xs = [x_range[0] + (x_range[1] - x_range[0]) * k / (n - 1) for k in range(n)]
+    ys = [y_range[0] + (y_range[1] - y_range[0]) * k / (n - 1) for k in range(n)]
+    grid = []
+    for y in ys:
+        row = []
+        for x in xs:
+            try:
+                value = float(f((x, y)))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                value = math.nan
+            row.append(value if math.isfinite(value) else math.nan)
+        grid.append(row)
+    return grid
+
+
 #: gradient descent evaluates the expression and its gradient once per step (no steps printed)
 DESCEND_MAX_NODES = 2000
 DESCEND_MAX_DEPTH = 100

@@ -25,13 +25,14 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from tracer.calculus import derivatives as calc
 from tracer.calculus.derivatives import Derivation, RuleStep
-from tracer.calculus.descent import Descent, sample_curve
+from tracer.calculus.descent import Descent, sample_curve, sample_grid
 from tracer.core import optimizers
 from tracer.spec import OptimizerSpec
 
 #: plain gradient descent (a run's header and table without its optimizer)
 SGD_SPEC = OptimizerSpec()
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render import plot_axes
 from tracer.render.printing import escape_tex, fmt
 
 FORMATS = ("text", "md", "tex", "json")
@@ -1106,14 +1107,32 @@ def plot_data(descent: Descent, samples: int = 200) -> dict:
     raise ValueError("a plot needs a function of one or two variables")
 
 
-def _svg_frame(title: str, everything: list, curve: list, xlabel: str, ylabel: str):
-    """The frame both plots of a descent share: the title, the axes scaled to ``everything``, their
-    labels and the curve f(θ); then (the lines so far, sx, sy) for the path(s) to be drawn on it.
-    With no finite point: the whole (empty) SVG as a string."""
+#: the room right of the plot for a legend (several optimizers): outside the paths
+LEGEND_WIDTH = 150
+#: grid points per side for a two-variable function's contour lines
+CONTOUR_SAMPLES = 48
+
+
+def _contour_lines(descent: Descent, x_range: tuple[float, float], y_range: tuple[float, float], path: list) -> list:
+    """The level lines of a two-variable function over the plot's ranges: (level, segments)."""
+    grid = sample_grid(descent, x_range, y_range, CONTOUR_SAMPLES)
+    n = len(grid)
+    xs = [x_range[0] + (x_range[1] - x_range[0]) * k / (n - 1) for k in range(n)]
+    ys = [y_range[0] + (y_range[1] - y_range[0]) * k / (n - 1) for k in range(n)]
+    return [(level, plot_axes.contours(grid, xs, ys, level)) for level in plot_axes.contour_levels(grid, [])]
+
+
+def _svg_frame(title: str, everything: list, curve: list, xlabel: str, ylabel: str, *, legend: bool = False, surface: Descent | None = None):
+    """The frame both plots of a descent share: the title, the axes scaled to ``everything`` with
+    round ticks (1, 2 or 5 × 10^k apart), their labels, the curve f(θ) — or, for two variables
+    (``surface``), the function's level lines under the path — and room for a legend right of the
+    axes (``legend``), outside the paths; then (the lines so far, sx, sy) for the path(s) to be
+    drawn on it. With no finite point: the whole (empty) SVG as a string."""
     w, h, m, left = SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN, SVG_LEFT
+    full = w + (LEGEND_WIDTH if legend else 0)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
-        f'<rect x="0" y="0" width="{w}" height="{h}" fill="white"/>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{full}" height="{h}" viewBox="0 0 {full} {h}" font-family="sans-serif" font-size="12">',
+        f'<rect x="0" y="0" width="{full}" height="{h}" fill="white"/>',
     ]
     out.append(f'<text x="{w / 2:.1f}" y="24" text-anchor="middle" font-size="14">{_xml(title)}</text>')
     if not everything:
@@ -1129,12 +1148,23 @@ def _svg_frame(title: str, everything: list, curve: list, xlabel: str, ylabel: s
     def sy(y: float) -> float:
         return h - m - (y - y0) / (y1 - y0) * (h - 2 * m)
 
+    if surface is not None:
+        for _, segments in _contour_lines(surface, (x0, x1), (y0, y1), everything):
+            if segments:
+                d = " ".join(f"M{sx(a):.1f},{sy(b):.1f}L{sx(c):.1f},{sy(e):.1f}" for (a, b), (c, e) in segments)
+                out.append(f'<path d="{d}" fill="none" stroke="#c9c9c9" stroke-width="0.9" class="contour"/>')
     out.append(f'<rect x="{left}" y="{m}" width="{w - left - m}" height="{h - 2 * m}" fill="none" stroke="#444"/>')
-    for frac in (0.0, 0.5, 1.0):
-        xv, yv = x0 + frac * (x1 - x0), y0 + frac * (y1 - y0)
-        out.append(f'<text x="{sx(xv):.1f}" y="{h - m + 18}" text-anchor="middle">{_xml(fmt(xv, 4))}</text>')
-        out.append(f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{_xml(fmt(yv, 4))}</text>')
-    out.append(f'<text x="{w / 2:.1f}" y="{h - 16}" text-anchor="middle">{_xml(_name_text(xlabel))}</text>')
+    for values, horizontal in ((plot_axes.ticks(x0, x1), True), (plot_axes.ticks(y0, y1), False)):
+        step = values[1] - values[0] if len(values) > 1 else 1.0
+        for value in values:
+            text = _xml(plot_axes.tick_text(value, step))
+            if horizontal:
+                out.append(f'<line x1="{sx(value):.1f}" y1="{h - m}" x2="{sx(value):.1f}" y2="{h - m + 5}" stroke="#444"/>')
+                out.append(f'<text x="{sx(value):.1f}" y="{h - m + 18}" text-anchor="middle" class="tick">{text}</text>')
+            else:
+                out.append(f'<line x1="{left - 5}" y1="{sy(value):.1f}" x2="{left}" y2="{sy(value):.1f}" stroke="#444"/>')
+                out.append(f'<text x="{left - 8}" y="{sy(value) + 4:.1f}" text-anchor="end" class="tick">{text}</text>')
+    out.append(f'<text x="{left + (w - left - m) / 2:.1f}" y="{h - 16}" text-anchor="middle">{_xml(_name_text(xlabel))}</text>')
     out.append(f'<text x="16" y="{h / 2:.1f}" text-anchor="middle" transform="rotate(-90 16 {h / 2:.1f})">{_xml(_name_text(ylabel))}</text>')
     if curve:
         pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in curve)
@@ -1143,12 +1173,12 @@ def _svg_frame(title: str, everything: list, curve: list, xlabel: str, ylabel: s
 
 
 def descent_svg(descent: Descent) -> str:
-    """The path of the iterates: over the curve f(θ) for one variable, in the (x, y) plane for two."""
+    """The path of the iterates: over the curve f(θ) for one variable, over the function's level lines in the (x, y) plane for two."""
     data = plot_data(descent)
     path, curve = data["path"], data["curve"]
     xlabel, ylabel = data["labels"]
     frame = _svg_frame(f"{_name_text(descent.name or 'f')} = {text_math(descent.function)}, α = {fmt(descent.learning_rate, 6)}, {len(descent.iterates) - 1} steps",
-                       path + curve, curve, xlabel, ylabel)
+                       path + curve, curve, xlabel, ylabel, surface=descent if len(descent.variables) == 2 else None)
     if isinstance(frame, str):
         return frame
     out, sx, sy = frame
@@ -1170,13 +1200,31 @@ def _coordinates(points: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"({a:.8g},{b:.8g})" for a, b in points)
 
 
+def _pgf_contours(descent: Descent, points: list) -> tuple[str, list[str]]:
+    """For a two-variable descent: the axis's fixed ranges and the level lines as one pgfplots plot
+    (segments apart: ``unbounded coords=jump`` at each ``(nan,nan)``)."""
+    if len(descent.variables) != 2 or not points:
+        return "", []
+    (x0, x1), (y0, y1) = _range([p[0] for p in points]), _range([p[1] for p in points])
+    coordinates = []
+    for _, segments in _contour_lines(descent, (x0, x1), (y0, y1), points):
+        for (a, b), (c, d) in segments:
+            coordinates.append(f"({a:.5g},{b:.5g}) ({c:.5g},{d:.5g}) (nan,nan)")
+    limits = f", xmin={x0:.6g}, xmax={x1:.6g}, ymin={y0:.6g}, ymax={y1:.6g}"
+    lines = [r"\addplot[gray!45, no markers, thin, forget plot, unbounded coords=jump] coordinates {" + " ".join(coordinates) + "};"] if coordinates else []
+    return limits, lines
+
+
 def descent_pgfplots(descent: Descent) -> str:
-    """The same plot as a pgfplots ``tikzpicture`` (needs ``\\usepackage{pgfplots}``)."""
+    """The same plot as a pgfplots ``tikzpicture`` (needs ``\\usepackage{pgfplots}``): pgfplots' own
+    round ticks; for two variables the function's level lines under the path."""
     data = plot_data(descent)
     xlabel, ylabel = data["labels"]
+    limits, lines = _pgf_contours(descent, data["path"])
     out = [
         r"\begin{tikzpicture}",
-        rf"\begin{{axis}}[width=0.8\linewidth, xlabel={{${_name_tex(xlabel)}$}}, ylabel={{${_name_tex(ylabel)}$}}]",
+        rf"\begin{{axis}}[width=0.8\linewidth, xlabel={{${_name_tex(xlabel)}$}}, ylabel={{${_name_tex(ylabel)}$}}{limits}]",
+        *lines,
     ]
     if data["curve"]:
         out.append(r"\addplot[gray, no markers, thick] coordinates {" + _coordinates(data["curve"]) + "};")
@@ -1213,10 +1261,10 @@ def descents_svg(descents: Sequence[Descent]) -> str:
     paths, curve = data["paths"], data["curve"]
     xlabel, ylabel = data["labels"]
     everything = [p for path in paths for p in path] + curve
-    m, left = SVG_MARGIN, SVG_LEFT  # the legend's place
+    m = SVG_MARGIN
     first = descents[0]
     frame = _svg_frame(f"{_name_text(first.name or 'f')} = {text_math(first.function)}, α = {fmt(first.learning_rate, 6)}, {first.requested_steps} steps",
-                       everything, curve, xlabel, ylabel)
+                       everything, curve, xlabel, ylabel, legend=True, surface=first if len(first.variables) == 2 else None)
     if isinstance(frame, str):
         return frame
     out, sx, sy = frame
@@ -1226,9 +1274,10 @@ def descents_svg(descents: Sequence[Descent]) -> str:
             pts = " ".join(f"{sx(a):.2f},{sy(b):.2f}" for a, b in path)
             out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
             out += [f'<circle cx="{sx(a):.2f}" cy="{sy(b):.2f}" r="2.5" fill="{colour}"/>' for a, b in path]
-        ly = m + 16 + 16 * n
-        out.append(f'<line x1="{left + 10}" y1="{ly - 4}" x2="{left + 30}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{left + 36}" y="{ly}" fill="{colour}">{_xml(_label(d))}</text>')
+        # the legend right of the axes: never over a path
+        lx, ly = SVG_WIDTH - m + 14, m + 16 + 18 * n
+        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" stroke="{colour}" stroke-width="2" class="legend"/>')
+        out.append(f'<text x="{lx + 26}" y="{ly}" fill="{colour}" class="legend">{_xml(_label(d))}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -1239,9 +1288,11 @@ def descents_pgfplots(descents: Sequence[Descent]) -> str:
         return descent_pgfplots(descents[0])
     data = comparison_plot_data(descents)
     xlabel, ylabel = data["labels"]
+    limits, lines = _pgf_contours(descents[0], [p for path in data["paths"] for p in path])
     out = [
         r"\begin{tikzpicture}",
-        rf"\begin{{axis}}[width=0.8\linewidth, xlabel={{${_name_tex(xlabel)}$}}, ylabel={{${_name_tex(ylabel)}$}}, legend pos=outer north east]",
+        rf"\begin{{axis}}[width=0.8\linewidth, xlabel={{${_name_tex(xlabel)}$}}, ylabel={{${_name_tex(ylabel)}$}}, legend pos=outer north east{limits}]",
+        *lines,
     ]
     if data["curve"]:
         out.append(r"\addplot[gray, no markers, thick, forget plot] coordinates {" + _coordinates(data["curve"]) + "};")

@@ -757,6 +757,11 @@ def _svg_text(text: str) -> str:
     return escape(text.replace("-", "\u2212"), {'"': "&quot;", "'": "&apos;"})
 
 
+#: the fonts the labels are measured for: DejaVu's (Debian's default), named first so that a machine
+#: whose generic sans-serif is another family (Noto, with a taller line) keeps value and gradient apart
+SVG_FONTS = {"sans-serif": "DejaVu Sans, sans-serif", "serif": "DejaVu Serif, serif"}
+
+
 def svg(layout: CircuitLayout, *, id_prefix: str = "circuit") -> str:
     """The same drawing as a standalone SVG document (every text escaped for XML): names in an
     italic serif as math sets them, numbers in a sans-serif. ``id_prefix`` keeps the arrowhead's
@@ -774,7 +779,8 @@ def svg(layout: CircuitLayout, *, id_prefix: str = "circuit") -> str:
 
     def text(x: float, baseline: float, content: str, anchor: str, font: str, em: float, extra: str = "") -> str:
         size = _num(em * k * SVG_FONT_SCALE)
-        return f'<text x="{X(x)}" y="{Y(baseline)}" text-anchor="{anchor}" font-family="{font}" font-size="{size}"{extra}>{_svg_text(content)}</text>'
+        family = SVG_FONTS[font]
+        return f'<text x="{X(x)}" y="{Y(baseline)}" text-anchor="{anchor}" font-family="{family}" font-size="{size}"{extra}>{_svg_text(content)}</text>'
 
     width = _num((layout.extent.right + 2 * SVG_MARGIN) * k)
     height = _num((layout.extent.top + 2 * SVG_MARGIN) * k)

@@ -35,7 +35,7 @@ from tracer.files import FileRefused, write_atomically
 from tracer.spec import Problem
 from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
-from tracer.render import extensions, mathml, matrix, network
+from tracer.render import conv_figure, edge_labels, extensions, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
 from tracer.render.user_text import PDF_ENGINES, escape_markdown_text, escape_mathjax_html, unicode_engine_needed  # noqa: F401
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
@@ -513,7 +513,7 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
     params = problem.parameters()  # type: ignore[attr-defined]
     dense = any(sizes[l] * sizes[l - 1] > 4 for l in range(1, len(sizes)))  # more edges: longer, to keep labels apart
     step_x = min(6.5 if dense else 5.2, 15.0 / max(len(sizes) - 1, 1))
-    step_y = {1: 2.0, 2: 2.0, 3: 2.3, 4: 1.9}.get(max(sizes), 1.5)
+    step_y = {1: 2.0, 2: 2.6, 3: 2.3, 4: 1.9}.get(max(sizes), 1.5)  # 2 × 2: room beside the crossing edges for their labels
     nodes, edges, biases = [], [], []
     symbol = printer.names.symbol
     assert symbol is not None, "a diagram names its units in a theme's notation"
@@ -555,7 +555,13 @@ def diagram_view(solution: Solution, printer: Printer, max_units: int = 8) -> di
                         else "above" if abs(rise) < 1e-9 or i - 1 < sizes[l - 1] / 2 else "below",
                     }
                 )
-    return {"nodes": nodes, "edges": edges, "biases": biases, "labelled": count <= 18, "width": step_x * (len(sizes) - 1)}
+    if count <= 18:  # each label beside its edge, clear of the other edges, the units and the other labels
+        where = {n["id"]: (n["x"], n["y"]) for n in nodes}
+        widths = [edge_labels.label_width(tex_width(f"{e['label']} = {e['value']}")) for e in edges]
+        for edge, (pos, side) in zip(edges, edge_labels.place(where, edges, widths)):
+            edge["pos"], edge["side"] = pos, side
+    return {"nodes": nodes, "edges": edges, "biases": biases, "labelled": count <= 18, "width": step_x * (len(sizes) - 1),
+            "gap": f"{edge_labels.GAP * 28.45:.1f}pt"}
 
 
 def _label_pos(i: int, j: int, sources: int, targets: int, rise: float) -> float:
@@ -628,9 +634,14 @@ def render(
         _escape_derivations(view, escape)
         view["statement"] = statement_view(solution.problem, printer, escape)
         diagram = diagram_view(solution, printer)
+        convolution = conv_figure.conv_figure_view(solution, printer) if diagram is None and isinstance(solution, Solution) else None
+        view["convolution"] = convolution if fmt_ == "tex" else None
+        view["diagram_caption"] = escape(convolution["caption"]) if convolution else ""
         view["diagram"] = diagram if fmt_ == "tex" else None  # md: the html page's SVG, not a Mermaid block
         view["diagram_file"] = quote(diagram_file) if (diagram_file and diagram is not None and fmt_ == "md") else ""
         view["diagram_svg"] = network.svg(diagram, standalone=True) if (diagram is not None and fmt_ == "md" and not diagram_file) else ""
+        if convolution is not None and fmt_ == "md":
+            view["diagram_svg"] = conv_figure.svg(convolution)
         layout = view.pop("unrolled", None)
         view["unrolled_tikz"] = circuit.tikz(layout) if (layout is not None and fmt_ == "tex") else ""
         view["unrolled_svg"] = circuit.svg(layout, id_prefix="unrolled") if (layout is not None and fmt_ == "md") else ""
@@ -641,6 +652,10 @@ def render(
         diagram = diagram_view(solution, printer)
         ids = svg_id(anchor)
         view["diagram_svg"] = network.svg(diagram, id_prefix=f"{ids}network") if diagram is not None else ""
+        convolution = conv_figure.conv_figure_view(solution, printer) if diagram is None and isinstance(solution, Solution) else None
+        view["diagram_caption"] = convolution["caption"] if convolution else ""
+        if convolution is not None:
+            view["diagram_svg"] = conv_figure.svg(convolution)
         layout_ = view.pop("unrolled", None)
         view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix=f"{ids}unrolled")) if layout_ is not None else ""
         view["mathml"] = equation_mathml(_equations(view), lambda: _text_equations(solution, detail, digits, keep, form))

@@ -12,7 +12,7 @@ import math
 
 from markupsafe import Markup
 
-from tracer.render import mathml
+from tracer.render import edge_labels, mathml
 from tracer.render.printing import tex_width
 
 #: pixels per centimetre of the TikZ figure
@@ -84,10 +84,13 @@ def svg(diagram: dict, *, standalone: bool = False, id_prefix: str = "network") 
                    f'y2="{y2 - uy * RADIUS:.1f}" stroke="black" stroke-width="1.1" marker-end="url(#{id_prefix}-arrow)"/>')
         if diagram["labelled"]:
             content, w, h = _label(f"{edge['label']} = {edge['value']}", LABEL_PX)
-            px, py = x1 + (x2 - x1) * edge["pos"], y1 + (y2 - y1) * edge["pos"]
+            # pos along the line as drawn, border to border (TikZ's pos)
+            sx, sy, tx, ty = x1 + ux * RADIUS, y1 + uy * RADIUS, x2 - ux * RADIUS, y2 - uy * RADIUS
+            px, py = sx + (tx - sx) * edge["pos"], sy + (ty - sy) * edge["pos"]
             angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
-            # TikZ's sloped "above": on the upper side of the edge as it is read, left to right
-            shift = -(h / 2 - 1.0) if edge["side"] == "above" else (h / 2 - 1.0)
+            # TikZ's sloped "above": on the upper side of the edge as it is read, left to right, a gap off the line
+            gap = edge_labels.GAP * SCALE
+            shift = -(h / 2 + gap) if edge["side"] == "above" else (h / 2 + gap)
             labels.append(f'<g transform="translate({px:.1f},{py:.1f}) rotate({angle:.2f})">'
                           + _object(0.0, shift, w, h, content, LABEL_PX, "edge-label") + "</g>")
     for node in diagram["nodes"]:
