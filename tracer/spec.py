@@ -280,6 +280,7 @@ class Problem:
     notation: str = "bracket"
     relu_derivative_at_zero: int = 0
     source: str = ""
+    language: str = "en"  # the documents' fixed words (tracer.render.i18n); names and numbers are the same in every one
     test_data: tuple[Sample, ...] = ()  # held-out samples (dataset.test_fraction): accuracy only
     dataset: DatasetSpec | None = None
     randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block; tracer.quiz reads it
@@ -504,6 +505,7 @@ class GraphProblem:
     title: str = ""
     relu_derivative_at_zero: int = 0
     source: str = ""
+    language: str = "en"
     randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block (tracer quiz)
 
     @property
@@ -698,9 +700,14 @@ class DatasetModel(_Strict):
     factor: Number = Field(0.5, gt=0, lt=1, description="circles only: inner radius / outer radius")
 
 
+#: the languages of the documents' and sheets' fixed words (gettext catalogs: tracer/locale)
+LANGUAGES = ("en", "zh", "es", "de")
+
+
 class ProblemModel(_Strict):
     title: str = ""
     notation: Literal[NOTATIONS] = "bracket"  # type: ignore[valid-type]
+    language: Literal[LANGUAGES] = Field("en", description="the documents' language: en, zh, es or de (--language overrides it)")  # type: ignore[valid-type]
     network: NetworkModel
     loss: LossModel
     data: list[SampleModel] | None = Field(None, min_length=1)
@@ -782,6 +789,7 @@ class LayeredSampleModel(_Strict):
 class LayeredProblemModel(_Strict):
     title: str = ""
     notation: Literal[NOTATIONS] = "bracket"  # type: ignore[valid-type]
+    language: Literal[LANGUAGES] = "en"  # type: ignore[valid-type]
     network: LayeredNetworkModel
     loss: LossModel
     data: list[LayeredSampleModel] = Field(min_length=1)
@@ -814,6 +822,7 @@ class GraphTrainingModel(_Strict):
 
 class GraphProblemModel(_Strict):
     title: str = ""
+    language: Literal[LANGUAGES] = "en"  # type: ignore[valid-type]
     graph: GraphModel
     training: GraphTrainingModel | None = None
     randomize: dict[str, Any] | None = Field(None, description="quiz variants (tracer quiz)")
@@ -1186,6 +1195,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         training=TrainingSpec(learning_rate=float(t.learning_rate), steps=_layered_steps(t, fail),
                               optimizer=_optimizer(t, fail)),
         title=model.title,
+        language=model.language,
         notation=_layered_notation(model.notation, fail),
         relu_derivative_at_zero=net.relu_derivative_at_zero,
         source=source,
@@ -1567,6 +1577,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
             optimizer=_optimizer(model.training, fail),
         ),
         title=model.title,
+        language=model.language,
         notation=model.notation,
         relu_derivative_at_zero=net.relu_derivative_at_zero,
         source=source,
@@ -1647,6 +1658,7 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
         output=graph.output,
         training=training,
         title=model.title,
+        language=model.language,
         relu_derivative_at_zero=graph.relu_derivative_at_zero,
         source=source,
         randomize=model.randomize,
@@ -1715,6 +1727,7 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
     loss = problem.loss
     out: dict[str, Any] = {
         "title": problem.title,
+        **({"language": problem.language} if problem.language != "en" else {}),
         "network": network,
         "loss": _loss_mapping(loss),
         "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": y_of(s)})} for s in problem.data],
@@ -1734,7 +1747,7 @@ def _graph_mapping(problem: GraphProblem) -> dict[str, Any]:
     }
     if problem.relu_derivative_at_zero:
         graph["relu_derivative_at_zero"] = problem.relu_derivative_at_zero
-    out: dict[str, Any] = {"title": problem.title, "graph": graph}
+    out: dict[str, Any] = {"title": problem.title, **({"language": problem.language} if problem.language != "en" else {}), "graph": graph}
     t = problem.training
     if t.parameters:
         out["training"] = {"parameters": list(t.parameters), "learning_rate": t.learning_rate, "steps": t.steps}
@@ -1887,6 +1900,7 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
     out: dict[str, Any] = {
         "title": problem.title,
         "notation": problem.notation,
+        **({"language": problem.language} if problem.language != "en" else {}),
         "network": {"inputs": problem.inputs, "layers": layers, "relu_derivative_at_zero": problem.relu_derivative_at_zero},
         "loss": _loss_mapping(loss),
         "training": training,

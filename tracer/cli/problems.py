@@ -5,6 +5,8 @@ Argument parsing, the library calls, exit codes (docs/spec.md §6); nothing else
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 from pathlib import Path
@@ -30,7 +32,7 @@ from tracer.core.keys import NameError_, split_step
 from tracer.core.solution import LookupError_
 from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name
-from tracer.spec import GraphProblem, SpecError, json_schema, load
+from tracer.spec import LANGUAGES, GraphProblem, SpecError, json_schema, load
 
 FORMATS_SOLVE = ["text", "md", "tex", "pdf", "html", "json"]
 FORMATS_ASK = ["text", "md", "tex", "html", "json"]
@@ -53,8 +55,10 @@ NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 @click.option("--only", help='Keep only what these gradients need, comma-separated: "W2,b2" or "dloss/dW1[1,1]".')
 @click.option("--pdf-engine", type=click.Choice(PDF_ENGINES), default="auto", show_default=True,
               help="-f pdf: the LaTeX engine; auto: XeLaTeX when the text has a script pdflatex cannot set (Chinese, Arabic, accented Greek), else pdflatex.")
+@click.option("--language", type=click.Choice(LANGUAGES), default=None,
+              help="The document's language (default: the file's `language:`, else en): en, zh, es, de; de and es write a decimal comma.")
 def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: str, digits: int, derived_steps: int, form: str | None, only: str | None,
-          pdf_engine: str = "auto") -> None:
+          pdf_engine: str = "auto", language: str | None = None) -> None:
     """Solve a problem file: forward pass, loss, every gradient by the chain rule, updates, loss after.
 
     \b
@@ -73,6 +77,8 @@ def solve(file: str, fmt: str, out: str | None, notation: str | None, detail: st
     refuse_overwriting_inputs(_written_by_solve(out, fmt), [file])
     refuse_contradicting_suffix(out, fmt)
     problem = load_problem(file)
+    if language is not None:
+        problem = dataclasses.replace(problem, language=language)
     solution = solve_problem(problem, derived_steps)
     if fmt == "tex":
         warn_unsettable(problem)  # (-f pdf: when it is compiled)

@@ -32,7 +32,7 @@ from tracer.render.quiz import (
     moodle,
     sheet,
 )
-from tracer.spec import GraphProblem, SpecError
+from tracer.spec import LANGUAGES, GraphProblem, SpecError
 from tracer.teach.check import MIN_DIGITS, load_claim_set, report_json, report_text
 from tracer.teach.check import check as run_check
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
@@ -51,7 +51,9 @@ QUIZ_FORMATS = ("md", "tex", "pdf", "html", "csv", "moodle", "qti", "key-answers
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: every core).")
 @click.option("--pdf-engine", type=click.Choice(PDF_ENGINES), default="auto", show_default=True,
               help="pdf: the LaTeX engine; auto: XeLaTeX when the text has a script pdflatex cannot set, else pdflatex.")
-def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None, pdf_engine: str = "auto") -> None:
+@click.option("--language", type=click.Choice(LANGUAGES), default=None,
+              help="The sheets' language (default: the file's `language:`, else en): en, zh, es, de; de and es write a decimal comma.")
+def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | None, pdf_engine: str = "auto", language: str | None = None) -> None:
     """A randomised problem set: question sheet, solution key, answers-only key, CSV answer key, Moodle XML, Canvas QTI.
 
     The problem file's `randomize:` block says which values vary over what grid and which
@@ -92,6 +94,8 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
         on_error(f"-o {out}: a file, not a folder; give the folder the quiz's files go to", 2)
     refuse_overwriting_inputs(_written_by_quiz(directory, wanted, count), [file])
     problem = load_problem(file)
+    if language is not None:  # the variants are drawn from the problem: each carries the language to its worker
+        problem = dataclasses.replace(problem, language=language)
     try:
         spec = parse_spec(problem)
     except SpecError as err:
@@ -104,7 +108,7 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
         variants = generate(problem, count, seed, finish=finish, jobs=jobs, progress=stderr_progress)
     except SpecError as err:
         on_error(str(err), 2)
-    info = SetInfo(file=file, seed=seed, count=count, spec=spec, title=problem.title)
+    info = SetInfo(file=file, seed=seed, count=count, spec=spec, title=problem.title, language=problem.language)
     directory = Path(out)
     written: list[Path] = []
 

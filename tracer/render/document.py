@@ -35,7 +35,7 @@ from tracer.files import FileRefused, write_atomically
 from tracer.spec import Problem
 from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
-from tracer.render import conv_figure, edge_labels, extensions, mathml, matrix, network
+from tracer.render import conv_figure, edge_labels, extensions, i18n, mathml, matrix, network
 from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_markdown, escape_tex, fmt, tex_width, yaml_quoted
 from tracer.render.user_text import PDF_ENGINES, escape_markdown_text, escape_mathjax_html, unicode_engine_needed  # noqa: F401
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
@@ -59,10 +59,25 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "templates"
 
 
+def environment(kind: str, language: str = "en") -> jinja2.Environment:
+    """One Jinja environment per kind and language, built once: it caches its compiled templates, so
+    a quiz key of 1,000 solutions compiles each template once, not 1,000 times. Its ``_`` is the
+    language's gettext (:mod:`tracer.render.i18n`): ``_("Forward pass")``, ``_("Training step %(step)s", step=2)``."""
+    return _environment(kind, language)
+
+
 @functools.lru_cache(maxsize=None)
-def environment(kind: str) -> jinja2.Environment:
-    """One Jinja environment per kind, built once: it caches its compiled templates, so a
-    quiz key of 1,000 solutions compiles each template once, not 1,000 times."""
+def _environment(kind: str, language: str) -> jinja2.Environment:
+    env = _plain_environment(kind)
+    env.globals["_"] = i18n.gettext_markup(language) if kind == "page" else i18n.gettext(language)
+    env.globals["language"] = language
+    # a list of numbers written with decimal commas is separated by semicolons (0,05; 0,1), rows by slashes
+    env.globals["list_sep"] = "; " if i18n.decimal_comma(language) else ", "
+    env.globals["row_sep"] = " / " if i18n.decimal_comma(language) else "; "
+    return env
+
+
+def _plain_environment(kind: str) -> jinja2.Environment:
     common = dict(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         trim_blocks=True,
@@ -97,24 +112,28 @@ def _inert_in_page(value):
     return escape_mathjax_html(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
-def printer_for(problem: Problem, dialect: str, notation: str | None, digits: int) -> Printer:
+def printer_for(problem: Problem, dialect: str, notation: str | None, digits: int, language: str = "en") -> Printer:
     """Text: canonical names unless a theme is asked for (then the source's plain names where
-    it has them); LaTeX: the theme asked for, or the file's."""
+    it has them); LaTeX: the theme asked for, or the file's. ``language``: German and Spanish
+    write a decimal comma."""
+    comma = i18n.decimal_comma(language)
     if problem.notation == "graph":  # a graph problem's nodes keep their own names
-        return Printer(dialect, graph_names.names_view(dialect), digits)
+        return Printer(dialect, graph_names.names_view(dialect), digits, comma)
     if dialect == "text" and notation is None:
-        return Printer("text", digits=digits)
+        return Printer("text", digits=digits, comma=comma)
     if dialect == "text":
-        return Printer("text", themes.theme(notation, problem).text_names_view(), digits)
+        return Printer("text", themes.theme(notation, problem).text_names_view(), digits, comma)
     name = notation or problem.notation
-    return Printer("latex", themes.theme(name, problem).names_view(), digits)
+    return Printer("latex", themes.theme(name, problem).names_view(), digits, comma)
 
 
 class DocumentBuilder:
     """The view model of a solution. ``scalar``: write its steps (False: the matrix form replaces
     them); ``keep``: only these steps (``--only``), without the closing pass."""
 
-    def __init__(self, solution: Solution, printer: Printer, detail: str = "standard", *, scalar: bool = True, keep: set[Key] | None = None):
+    def __init__(self, solution: Solution, printer: Printer, detail: str = "standard", *, scalar: bool = True, keep: set[Key] | None = None,
+                 language: str = "en"):
+        self.language = language
         self.solution = solution
         self.p = printer
         self.detail = detail
@@ -187,6 +206,7 @@ class DocumentBuilder:
             title = section.title
             if section.sample is not None:
                 title += f" (sample {section.sample})"
+            title = i18n.title(title, self.language)
             shown = [step for step in section.steps if self.keep is None or step.key in self.keep]
             if not shown:
                 continue
@@ -228,6 +248,19 @@ class DocumentBuilder:
             "extensions": _extension_view(sol, self.p, self.numbers),  # δ form, training run, perceptron (issue 6)
             "optimizer": optimizer_view(sol.problem, self.p) if isinstance(sol, Solution) else None,
         }
+
+
+def localized_description(problem: Problem, printer: Printer, language: str) -> str:
+    """The document's opening line in the language: the network, its parameters, loss, data and
+    training, as :meth:`tracer.spec.Problem.describe` says them in English."""
+    _ = i18n.gettext(language)
+    sizes = "-".join(str(n) for n in [problem.inputs] + [layer.units for layer in problem.layers])
+    layers = ", ".join(_("layer %(number)s: %(text)s", number=l, text=_layer_text(layer)) for l, layer in enumerate(problem.layers, 1))
+    message = "a %(sizes)s network (%(layers)s); %(params)s parameters, %(trained)s trained; loss %(kind)s; samples: %(samples)s; learning rate %(rate)s; steps: %(steps)s"
+    text = _(message, sizes=sizes, layers=layers, params=len(problem.parameter_keys),
+             trained=len(problem.trained_keys), kind=problem.loss.kind.replace("_", " "), samples=len(problem.data),
+             rate=printer.number(problem.training.learning_rate).replace("{,}", ","), steps=problem.training.steps)
+    return (f"{problem.title}: " if problem.title else "") + text
 
 
 def optimizer_view(problem: Problem, printer: Printer) -> dict | None:
@@ -401,12 +434,22 @@ def verification_view(sol: Solution, digits: int, dialect: str = "text") -> dict
 # ---------------------------------------------------------------------------
 
 
-def statement_view(problem: Problem, printer: Printer, escape) -> dict:
+def statement_view(problem: Problem, printer: Printer, escape, language: str = "en", fmt_: str = "tex") -> dict:
+    """The problem as a document states it. ``fmt_``: where its numbers stand — the samples are text
+    in md and html (math in tex), the parameters' values text in md (math in tex, MathML in html) —
+    so that a decimal comma is written for text (0,5) or for TeX's math (0{,}5)."""
+    _ = i18n.gettext(language)
+
+    def text(value: float) -> str:
+        return printer.number(value).replace("{,}", ",")
+
+    value_of = text if fmt_ == "md" else printer.number
+    sample_number = text if fmt_ in ("md", "html") else printer.number
     params = problem.parameters()  # type: ignore[attr-defined]
     trainable = set(problem.trained_keys)
     rows = []
     for key, value in params.items():
-        rows.append({"name": printer.target(key), "value": printer.number(value), "trained": key in trainable})
+        rows.append({"name": printer.target(key), "value": value_of(value), "trained": key in trainable})
     samples = []
     ellipsis = r"\ldots" if escape is escape_tex else "…"
     data = list(enumerate(problem.data, 1))  # type: ignore[attr-defined]
@@ -418,11 +461,11 @@ def statement_view(problem: Problem, printer: Printer, escape) -> dict:
             {
                 "number": s,
                 # an image or a sequence is the problem itself (a quiz sheet must give all of it): shown whole up to 100
-                "x": _elided([printer.number(v) for v in sample.x], ellipsis, 100 if problem.layered else 8),  # type: ignore[attr-defined]
-                "y": _elided([printer.number(v) for v in sample.y], ellipsis),
+                "x": _elided([sample_number(v) for v in sample.x], ellipsis, 100 if problem.layered else 8),  # type: ignore[attr-defined]
+                "y": _elided([sample_number(v) for v in sample.y], ellipsis),
                 "label": sample.label,
                 # an image row by row (each channel's rows in turn), a sequence step by step
-                "x_rows": _rows([printer.number(v) for v in sample.x], problem) if problem.layered else None,  # type: ignore[attr-defined]
+                "x_rows": _rows([sample_number(v) for v in sample.x], problem) if problem.layered else None,  # type: ignore[attr-defined]
             }
         )
     layers = []
@@ -436,14 +479,15 @@ def statement_view(problem: Problem, printer: Printer, escape) -> dict:
         "outputs": problem.layers[-1].units,  # type: ignore[attr-defined]
         "layers": layers,
         "loss_kind": loss.kind.replace("_", " "),
-        "loss_detail": (f"factor {printer.number(loss.factor)}" if loss.kind == "mse" else f"log {loss.log}")
-        + f", outputs {loss.outputs}, samples {loss.samples}"
-        + "".join(f", {name} penalty {printer.number(value)} on the weights" for name, value in (("L2", loss.l2), ("L1", loss.l1)) if value),
+        "loss_detail": (_("factor %(factor)s", factor=text(loss.factor)) if loss.kind == "mse" else _("log %(log)s", log=loss.log))
+        + _(", outputs %(outputs)s, samples %(samples)s", outputs=_(loss.outputs), samples=_(loss.samples))
+        + "".join(_(", %(name)s penalty %(value)s on the weights", name=name, value=text(value))
+                  for name, value in (("L2", loss.l2), ("L1", loss.l1)) if value),
         # what a step does: plain gradient descent or the optimizer (named as the solution states it)
-        "update_rule": "gradient-descent" if problem.training.optimizer.plain else problem.training.optimizer.described(),  # type: ignore[attr-defined]
+        "update_rule": _("gradient-descent") if problem.training.optimizer.plain else problem.training.optimizer.described(),  # type: ignore[attr-defined]
         "samples_total": len(data),
         "samples_hidden": len(data) - len(shown),
-        "order": problem.training.order,  # type: ignore[attr-defined]
+        "order": _(problem.training.order),  # type: ignore[attr-defined] (simultaneous, sequential)
         "steps": problem.training.steps,  # type: ignore[attr-defined]
         "input_names": [printer.target(key) for key in _input_keys(problem)],
         "target_names": [printer.target(key) for key in _target_keys(problem)],
@@ -594,6 +638,7 @@ def render(
     only: list[str] | None = None,
     diagram_file: str | None = None,
     anchor: str | None = None,
+    language: str | None = None,
 ) -> str:
     """A whole document in ``text``, ``md``, ``tex`` or ``html``.
 
@@ -603,28 +648,33 @@ def render(
     per scalar; ``only`` keeps, of the scalar form, just what the named parameters'
     gradients and updates need (``["W2", "b2"]`` or ``["dloss/dW1[1,1]"]``).
     ``anchor`` (html): not a page but its content, every id starting with it (``"v3-"``): one
-    variant's worked solution in a quiz key.
+    variant's worked solution in a quiz key. ``language`` (default: the problem file's): the fixed
+    words' (:mod:`tracer.render.i18n`).
     """
     keep = _kept(solution, only) if only else None
+    lang = language or getattr(solution.problem, "language", "en")
+    _ = i18n.gettext(lang)
     if fmt_ == "text":
-        printer = printer_for(solution.problem, "text", notation, digits)
-        view = DocumentBuilder(solution, printer, detail, keep=keep).build()
-        return environment("text").get_template("solution.txt.j2").render(**view)
-    printer = printer_for(solution.problem, "latex", notation, digits)
+        printer = printer_for(solution.problem, "text", notation, digits, lang)
+        view = DocumentBuilder(solution, printer, detail, keep=keep, language=lang).build()
+        return environment("text", lang).get_template("solution.txt.j2").render(**view)
+    printer = printer_for(solution.problem, "latex", notation, digits, lang)
     if form == "matrix" and getattr(solution.problem, "layered", False):
         # conv, pooling and rnn layers in matrix form: their feature maps as (elided) grids, with
         # ∂J/∂W = x ⋆ δ and ∂J/∂a = δ ⊛ rot180(W); an rnn step by step, δ_t = f'(z_t) ⊙ (…); no
         # equation per scalar
-        view = DocumentBuilder(solution, printer, detail, scalar=False).build()
+        view = DocumentBuilder(solution, printer, detail, scalar=False, language=lang).build()
         view["steps"], view["closing"] = [], []
         view["feature_maps"] = recurrent_views(solution, printer) + feature_map_views(solution, printer)  # the rnn layers stand lowest
     elif form == "matrix":
-        view = DocumentBuilder(solution, printer, detail, scalar=False).build()
-        builder = matrix.MatrixBuilder(solution, Printer("latex", printer.names, digits))
+        view = DocumentBuilder(solution, printer, detail, scalar=False, language=lang).build()
+        builder = matrix.MatrixBuilder(solution, Printer("latex", printer.names, digits, printer.comma))
         view["steps"] = [StepView(1, True, builder.sections(), printer.number(solution.steps[0].loss if solution.steps else solution.loss_after))]
-        view["closing"] = [SectionView("Loss after the update", [EquationView(builder.number + 1, printer.target(keys.LOSS_AFTER), [], [], printer.number(solution.loss_after), [], rows=[("=", printer.number(solution.loss_after))])])]
+        view["closing"] = [SectionView(_("Loss after the update"), [EquationView(builder.number + 1, printer.target(keys.LOSS_AFTER), [], [], printer.number(solution.loss_after), [], rows=[("=", printer.number(solution.loss_after))])])]
     else:
-        view = DocumentBuilder(solution, printer, detail, keep=keep).build()
+        view = DocumentBuilder(solution, printer, detail, keep=keep, language=lang).build()
+    if lang != "en" and isinstance(solution.problem, Problem):
+        view["description"] = localized_description(solution.problem, printer, lang)
     if fmt_ in ("md", "tex"):
         escape = escape_markdown if fmt_ == "md" else escape_tex  # text from the problem file is inert in the document
         view["title_yaml"] = yaml_quoted(escape_markdown_text(view["title"]))  # the page's name, which pandoc reads as Markdown
@@ -632,7 +682,7 @@ def render(
         view["description"] = escape(view["description"])
         view["notes"] = [escape(n) for n in view["notes"]]
         _escape_derivations(view, escape)
-        view["statement"] = statement_view(solution.problem, printer, escape)
+        view["statement"] = statement_view(solution.problem, printer, escape, lang, fmt_)
         diagram = diagram_view(solution, printer)
         convolution = conv_figure.conv_figure_view(solution, printer) if diagram is None and isinstance(solution, Solution) else None
         view["convolution"] = convolution if fmt_ == "tex" else None
@@ -646,9 +696,9 @@ def render(
         view["unrolled_tikz"] = circuit.tikz(layout) if (layout is not None and fmt_ == "tex") else ""
         view["unrolled_svg"] = circuit.svg(layout, id_prefix="unrolled") if (layout is not None and fmt_ == "md") else ""
         view["source"] = escape(getattr(solution.problem, "source", ""))
-        return environment(fmt_).get_template(f"solution.{fmt_}.j2").render(**view)
+        return environment(fmt_, lang).get_template(f"solution.{fmt_}.j2").render(**view)
     if fmt_ == "html":  # not escaped here: the page environment escapes every string it writes
-        view["statement"] = statement_view(solution.problem, printer, lambda s: s)
+        view["statement"] = statement_view(solution.problem, printer, lambda s: s, lang, "html")
         diagram = diagram_view(solution, printer)
         ids = svg_id(anchor)
         view["diagram_svg"] = network.svg(diagram, id_prefix=f"{ids}network") if diagram is not None else ""
@@ -660,8 +710,8 @@ def render(
         view["unrolled_svg"] = Markup(circuit.svg(layout_, id_prefix=f"{ids}unrolled")) if layout_ is not None else ""
         view["mathml"] = equation_mathml(_equations(view), lambda: _text_equations(solution, detail, digits, keep, form))
         if anchor is not None:
-            return environment("page").get_template("_solution_body.html.j2").render(**view, anchor=anchor)
-        return environment("page").get_template("solution.html.j2").render(**view)
+            return environment("page", lang).get_template("_solution_body.html.j2").render(**view, anchor=anchor)
+        return environment("page", lang).get_template("solution.html.j2").render(**view)
     raise ValueError(f"unknown format {fmt_!r}")
 
 

@@ -69,6 +69,7 @@ def fragment(latex: str) -> str:
                 if before.tag == f"{_NS}mo" and before.get("form") != "postfix" and before.text not in (")", "]", "|"):
                     child.set("form", "prefix")
     _scripts(root)
+    _decimal_commas(root)
     _primes(root)
     match = _OUTER.match(ET.tostring(root, encoding="unicode"))
     assert match is not None, converted
@@ -96,6 +97,25 @@ def _scripts(root: ET.Element) -> None:
             element.remove(child)
             base.append(child)
         element.insert(0, base)
+
+
+def _decimal_commas(root: ET.Element) -> None:
+    """``0{,}5`` (a decimal comma: German, Spanish) comes from latex2mathml as ``<mn>0</mn><mrow><mo>,</mo></mrow>
+    <mn>5</mn>``: a comma operator, with space after it, between two numbers. It is one number: ``<mn>0,5</mn>``."""
+    for parent in root.iter():
+        k = 0
+        while k + 2 < len(parent):
+            a, comma, b = parent[k], parent[k + 1], parent[k + 2]
+            # only the braced comma, {,}: a bare one separates indices (x_{1,2})
+            inner = comma[0] if comma.tag == f"{_NS}mrow" and len(comma) == 1 else None
+            if (a.tag == f"{_NS}mn" and b.tag == f"{_NS}mn" and inner is not None and inner.tag == f"{_NS}mo"
+                    and (inner.text or "").strip() == ","):
+                a.text = (a.text or "") + "," + (b.text or "")
+                a.tail = b.tail
+                parent.remove(comma)
+                parent.remove(b)
+                continue
+            k += 1
 
 
 def _primes(root: ET.Element) -> None:

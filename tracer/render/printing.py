@@ -73,20 +73,29 @@ def fmt_operand(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text
     return text
 
 
+def decimal_comma(text: str, dialect: str) -> str:
+    """A formatted number with a decimal comma (German, Spanish): ``0,5``; in LaTeX ``0{,}5``, so
+    that TeX sets no space after the comma as it would after a punctuation mark."""
+    return text.replace(".", "{,}" if dialect == "latex" else ",")
+
+
 class Printer:
-    def __init__(self, dialect: str = "text", names: NamesView | None = None, digits: int = DEFAULT_DIGITS):
+    def __init__(self, dialect: str = "text", names: NamesView | None = None, digits: int = DEFAULT_DIGITS, comma: bool = False):
         self.dialect = dialect
         self.digits = digits
         if names is None:
             names = canonical_names(dialect)
         self.names = names
+        self.comma = comma  # a decimal comma (tracer.render.i18n.decimal_comma)
 
     # -- numbers ---------------------------------------------------------------------
     def number(self, value: float) -> str:
-        return fmt(value, self.digits, self.dialect)
+        text = fmt(value, self.digits, self.dialect)
+        return decimal_comma(text, self.dialect) if self.comma else text
 
     def operand(self, value: float) -> str:
-        return fmt_operand(value, self.digits, self.dialect)
+        text = fmt_operand(value, self.digits, self.dialect)
+        return decimal_comma(text, self.dialect) if self.comma else text
 
     # -- names ---------------------------------------------------------------------
     def target(self, t: Quantity | Partial) -> str:

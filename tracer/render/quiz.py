@@ -21,7 +21,8 @@ from tracer.core.keys import NameError_
 from tracer.spec import Problem
 from tracer.export.moodle import CATEGORY_NAME, quiz_xml, segment
 from tracer.export.qti import qti_zip
-from tracer.render.printing import escape_markdown, escape_tex
+from tracer.render import i18n
+from tracer.render.printing import decimal_comma, escape_markdown, escape_tex
 from tracer.render.user_text import escape_mathjax_html
 from tracer.teach.mistakes import MISTAKES
 from tracer.core import keys
@@ -44,6 +45,7 @@ class SetInfo:
     count: int
     spec: QuizSpec
     title: str
+    language: str = "en"  # the sheets' fixed words and decimal sign (tracer.render.i18n); the LMS files' numbers keep their point
 
     @property
     def command(self) -> str:
@@ -118,9 +120,10 @@ def _tex_parts(tex: str) -> tuple[str, str]:
 
 
 def _statement(variant: Variant, fmt_: str) -> dict:
-    printer = printer_for(variant.problem, "latex", None, 9)
+    language = getattr(variant.problem, "language", "en")
+    printer = printer_for(variant.problem, "latex", None, 9, language)
     escape = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: text)  # html: the page environment escapes
-    view = statement_view(variant.problem, printer, escape)
+    view = statement_view(variant.problem, printer, escape, language, fmt_)
     view["learning_rate"] = printer.number(variant.problem.training.learning_rate)
     view["rate"] = printer.names.rate
     view["matrices"], view["parameters"] = parameter_blocks(variant.problem, printer)
@@ -163,6 +166,11 @@ def _pmatrix(cells: list[list[str]]) -> str:
 def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[dict]:
     esc = escape_tex if fmt_ == "tex" else (lambda text: text)
     labels = variant.documents.get("labels_tex") or [_label(variant.problem, q.name) for q in variant.questions]
+    comma = i18n.decimal_comma(info.language)
+
+    def number(text: str) -> str:  # German and Spanish sheets: 0,1648 (the LMS files keep the point their importers read)
+        return decimal_comma(text, "latex" if fmt_ == "tex" else "text") if comma else text
+
     out = []
     for k, (q, label) in enumerate(zip(variant.questions, labels), start=1):
         out.append(
@@ -170,8 +178,8 @@ def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[d
                 "number": k,
                 "name": esc(q.name),
                 "label": label,
-                "answer": q.answer,
-                "tolerance": q.tolerance,
+                "answer": number(q.answer),
+                "tolerance": number(q.tolerance),
                 "kind": q.kind,
                 # where the tolerance comes from (the key says it): the spread of the rounded
                 # hand calculations, the first-order bound, one unit of the answer's digit
@@ -181,7 +189,7 @@ def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[d
                 "options": [
                     {
                         "letter": LETTERS[i],
-                        "text": o.text,
+                        "text": number(o.text),
                         "right": o.mistake is None,
                         "mistake": o.mistake or "",
                         "explanation": esc(o.explanation),
@@ -254,9 +262,9 @@ def _html_context(variants: list[Variant], info: SetInfo) -> dict:
 
 def sheet(variants: list[Variant], info: SetInfo, fmt_: str) -> str:
     if fmt_ == "html":
-        return environment("page").get_template("quiz_sheet.html.j2").render(**_html_context(variants, info))
+        return environment("page", info.language).get_template("quiz_sheet.html.j2").render(**_html_context(variants, info))
     ext = "md" if fmt_ == "md" else "tex"
-    return environment(ext).get_template(f"quiz_sheet.{ext}.j2").render(**_context(variants, info, fmt_))
+    return environment(ext, info.language).get_template(f"quiz_sheet.{ext}.j2").render(**_context(variants, info, fmt_))
 
 
 def key(variants: list[Variant], info: SetInfo, fmt_: str) -> str:

@@ -201,8 +201,9 @@ PDF_ENGINES = ("auto", "pdflatex", "xelatex", "lualatex")
 
 
 def unicode_engine_needed(tex: str) -> bool:
-    """Does a LaTeX text hold a script only XeLaTeX and LuaLaTeX set (:func:`escape_tex`'s runs)?"""
-    return r"\tracertext{" in tex
+    """Does a LaTeX text hold a script only XeLaTeX and LuaLaTeX set: :func:`escape_tex`'s runs, or the
+    words of a document in Chinese (its fixed words come from the catalog as they are)?"""
+    return r"\tracertext{" in tex or any(script_of(ch) in ("cjk", "arabic", "hebrew", "cyrillic") for ch in tex)
 
 
 def no_engine_sets(text: str) -> list[str]:
