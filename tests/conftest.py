@@ -24,6 +24,19 @@ def needs(tool: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(missing, reason=f"{tool} not installed (scripts/install-tex.sh installs it)")
 
 
+def import_torch():
+    """PyTorch, the tests' reference (pyproject's `test` extra pins the CPU wheel). On a
+    developer's machine without it the tests that need it skip; under CI (`CI` set) they
+    fail, so a comparison with torch never silently stops running."""
+    if os.environ.get("CI"):
+        try:
+            import torch
+        except ImportError as err:  # a red run, never a skip: scripts/setup.sh installs torch
+            raise ImportError(f"torch is a test dependency (pyproject's test extra, installed by scripts/setup.sh) and CI must have it: {err}") from err
+        return torch
+    return pytest.importorskip("torch", reason="torch not installed (pip install -e '.[test]' installs it)")
+
+
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES

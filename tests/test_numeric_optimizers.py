@@ -5,7 +5,8 @@ RMSprop, whose first step would otherwise land θ₁ on 0 up to ε). Each test w
 arithmetic of the first two steps in plain Python floats, independently of the module, and
 compares to 1e-15 relative. Then the known properties (Adam's first step is η·sign(g),
 momentum's v₁ = g, Nesterov's look-ahead), a per-parameter learning rate, purity, the
-defaults, the refusals, and — where torch is installed — agreement with torch.optim itself.
+defaults, the refusals, and agreement with torch.optim itself (torch is a test dependency: a
+missing torch skips these on a developer's machine and fails them under CI).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pytest import approx
+
+from conftest import import_torch
 
 from tracer.numeric.optimizers import (
     DEFAULT_EPS,
@@ -370,7 +373,7 @@ def test_refusals_say_what_is_wrong(make, message):
 
 
 # ---------------------------------------------------------------------------
-# Against torch.optim itself (skipped where torch is not installed)
+# Against torch.optim itself (skipped on a developer's machine without torch; never under CI)
 # ---------------------------------------------------------------------------
 
 
@@ -387,7 +390,7 @@ def test_refusals_say_what_is_wrong(make, message):
     ids=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"],
 )
 def test_five_steps_agree_with_torch_optim(hyper, kind, options):
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     rng = np.random.default_rng(20261)
     theta0, target = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
 

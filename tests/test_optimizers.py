@@ -307,6 +307,25 @@ def test_an_l2_penalty_by_hand():
     assert "∂loss/∂W1[1,1] = ∂loss#1/∂W1[1,1] + ∂penalty/∂W1[1,1] = (−0.9) + 0.05 = −0.85" in text
 
 
+def test_a_single_samples_quantities_are_found_by_name_beside_a_penalty():
+    """With a penalty one sample's quantities are written with their sample (z1[1]#1, loss#1),
+    and `tracer ask`'s names find them with or without it: z1[1] = 0.5 × 1 + (−0.25) × 2 + 0.1
+    = 0.1; ∂loss/∂z1[1] = z − y = −0.9; ∂loss#1/∂W1[1,1] = −0.9 × 1; the total ∂loss/∂W1[1,1]
+    = −0.9 + 0.1 × 0.5 = −0.85. Before, each was "no such quantity in this solution"."""
+    sol = derive.solve(load(EXAMPLES / "regularization_l2.yaml"))
+    assert sol.value("z1[1]") == approx(0.1, rel=1e-15) and sol.value("z1[1]#1") == sol.value("z1[1]")
+    assert sol.value("a1[1]#1") == approx(0.1, rel=1e-15)
+    assert sol.value("dloss/dz1[1]") == approx(-0.9, rel=1e-15) == sol.value("dloss/dz1[1]#1")
+    assert sol.value("dloss/dW1[1,1]#1") == approx(-0.9 * 1.0, rel=1e-15)  # the sample's, x[1] = 1
+    assert sol.value("dloss/dW1[1,1]") == approx(-0.85, rel=1e-15)  # the total: the penalty's 0.05 added
+    assert sol.value("loss") == approx(0.420625, rel=1e-15) and sol.value("loss#1") == approx(0.405, rel=1e-15)
+    # the closing pass: W1' = (0.585, −0.0675), b1' = 0.19: z = 0.585 × 1 − 0.0675 × 2 + 0.19 = 0.64
+    assert sol.value("z1[1]@end") == approx(0.64, rel=1e-14)
+    assert sol.value("a1[1]#1@end") == sol.value("z1[1]@end")
+    with pytest.raises(LookupError, match="there is 1 sample"):
+        sol.value("z1[1]#2")
+
+
 def test_l1_and_l2_with_the_mean_over_samples_and_adam():
     text = (EXAMPLES / "mazur.yaml").read_text(encoding="utf-8").replace("loss:\n", "loss:\n  regularization: {l2: 0.01, l1: 0.001}\n  samples: mean\n", 1)
     text = text.replace("  - x: [0.05, 0.10]\n    y: [0.01, 0.99]", "  - x: [0.05, 0.10]\n    y: [0.01, 0.99]\n  - x: [0.3, -0.2]\n    y: [0.5, 0.2]")

@@ -81,6 +81,26 @@ def test_sgd_first_two_updates_by_hand():
     assert run.first_updates[1].params_after == approx({"W1[1,1]": w2, "b1[1]": b2}, abs=1e-15)
 
 
+def test_a_runs_batch_loss_with_a_penalty_is_the_loss_before_the_update():
+    """o = 0.5 x₁ + 1.0 x₂, samples (1, 0) → 0 and (0, 1) → 0, an L1 penalty 0.01, SGD one
+    sample at a time with η 0.1. Update 1 on sample 1: loss ½(0.5 − 0)² + 0.01·(|0.5| + |1|)
+    = 0.125 + 0.015 = 0.14, as the written-out step says. The run reported 0.13948: the
+    sample's loss before the update plus the penalty after it (0.01·(0.449 + 0.999))."""
+    problem = from_mapping({
+        "network": {"inputs": 2, "layers": [{"units": 1, "activation": "identity", "weights": [[0.5, 1.0]], "bias": [0.0]}]},
+        "loss": {"kind": "mse", "factor": 0.5, "regularization": {"l1": 0.01}},
+        "data": [{"x": [1.0, 0.0], "y": [0.0]}, {"x": [0.0, 1.0], "y": [0.0]}],
+        "training": {"learning_rate": 0.1, "batch_size": 1, "epochs": 2},
+    })
+    run = training.run(problem)
+    assert run.first_updates[0].batch_loss == approx(0.14, abs=1e-15)
+    assert run.first_updates[0].params_after == approx({"W1[1,1]": 0.449, "W1[1,2]": 0.999, "b1[1]": -0.05}, abs=1e-15)
+    # update 2 on sample 2 from there: ½(0.999 − 0.05 − 0)² + 0.01·(0.449 + 0.999)
+    assert run.first_updates[1].batch_loss == approx(0.5 * 0.949**2 + 0.01 * (0.449 + 0.999), abs=1e-15)
+    solution = solve(problem)
+    assert [s.loss for s in solution.steps[:2]] == approx([u.batch_loss for u in run.first_updates[:2]], abs=1e-15)
+
+
 def test_the_three_modes_take_different_trajectories():
     runs = {b: training.run(batch_modes(b)) for b in (4, 2, 1)}
     assert [runs[b].updates for b in (4, 2, 1)] == [20, 40, 80]  # 20 epochs × 1, 2, 4 batches

@@ -491,12 +491,18 @@ class Solution:
 
     def _normalised(self, target: Key) -> Key:
         many = self.samples > 1
+        # with a penalty the total loss is more than any sample's, so even a single sample's
+        # quantities are named by sample (z1[1]#1, loss#1: derive.Writer.combine); a name
+        # without one means that sample
+        named_by_sample = many or getattr(self.problem.loss, "regularized", False)
 
         def fix(sample: int | None, named: object) -> int | None:
             if sample is not None and not 1 <= sample <= self.samples:
                 raise LookupError_(f"{named}: {_there_are(self.samples, 'sample')}")
-            return sample if many else None
+            return sample if named_by_sample else None
 
+        if not many and named_by_sample and _needs_sample(target):
+            target = _with_sample(target)
         if isinstance(target, Partial):
             return Partial(target.of.of_sample(fix(target.of.sample, target)), target.wrt.of_sample(fix(target.wrt.sample, target)),
                            fix(target.sample, target))

@@ -172,6 +172,7 @@ class _Arrays:
         """One gradient-descent update on the batch (x, y); with ``report``, the batch's loss before it."""
         inputs, locals_ = self.forward(x)
         output = inputs[-1]
+        before = self.loss_of(output, y) if report else None  # now: the penalty reads the weights, updated in place below
         weight = 1.0 if self.samples_how == "sum" else 1.0 / x.shape[0]
         self.t += 1
         dloss_da = self.loss.derivative(output, y)
@@ -202,7 +203,7 @@ class _Arrays:
                 b[...] = np.where(self.bias_masks[l], b - step * grad_b, b)
             if l > 0 and self.sequential:
                 dloss_da = delta @ w  # through the weights just updated
-        return self.loss_of(output, y) if report else None
+        return before
 
     def _optimize(self, l: int, grad_w: np.ndarray, delta: np.ndarray, weight: float) -> None:
         """The optimizer's step of layer ``l`` (its state kept where a parameter is not trained)."""
