@@ -1,0 +1,197 @@
+"""The pages of ``tracer serve``, from the templates and style sheet of ``-f html``.
+
+A student's page shows their variant's statement as ``questions.html`` does (the same
+macro, the network drawn inline, MathML), one field per question, each answer's verdict
+in words, and in practice the worked solution's steps one at a time. The instructor's page
+shows the class, what to re-teach, the exports and each variant's worked solution (the
+``-f html`` page). The views are built here; the templates (``templates/serve_*.html.j2``)
+only place them, and the page environment escapes every string they write.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from markupsafe import Markup
+
+from tracer.core.keys import NameError_
+from tracer.core.solution import LookupError_
+from tracer.render.document import DocumentBuilder, environment, equation_mathml, printer_for, render
+from tracer.render.quiz import KEY_DIGITS, LETTERS, variant_page
+from tracer.serve.marking import Marking
+from tracer.teach.grade import KeyEntry, Mark, StudentResult
+from tracer.teach.tally import VERDICTS, QuestionTally
+
+#: what each verdict is called on a page, beside its mark (never colour alone)
+BADGES = {"right": "✓ right", "habit": "✓ accepted", "carried": "→ carried", "wrong": "✗ wrong", "invalid": "✗ not a number", "blank": ""}
+
+
+def verdict_text(mark: Mark, numbers: dict[str, int]) -> str:
+    """Why a verdict (beside its badge): the tolerance it is within, which answer it is carried
+    from, which mistake it is."""
+    if mark.verdict == "right":
+        return f"{mark.reason[:1].upper()}{mark.reason[1:]}." if mark.reason else ""
+    if mark.verdict == "habit":
+        return "The true value truncated instead of rounded: round the last digit."
+    if mark.verdict == "carried":
+        source = numbers.get(mark.culprit or "")
+        where = f"your answer to question {source}" if source else f"your {mark.culprit}"
+        return (f"Wrong only because of {where}, which is wrong: from your own numbers this step is right "
+                f"(the error is carried forward). In full: {mark.reason}.")
+    if mark.verdict in ("wrong", "invalid"):
+        return f"{mark.reason[:1].upper()}{mark.reason[1:]}."
+    return ""
+
+
+@dataclass
+class QuestionView:
+    number: int
+    name: str  # the quantity's canonical name
+    label: str  # its symbol, LaTeX
+    options: list[dict]
+    given: str = ""
+    verdict: str = "blank"
+    badge: str = ""
+    message: str = ""
+    credit: float = 0.0
+    hints_shown: int = 0
+    hints_total: int = 0
+    hints: list[Markup] = field(default_factory=list)
+
+
+def marks_json(result: StudentResult) -> dict:
+    """What the page's script shows after an answer: every question's verdict (a later one may be
+    carried from this one), in words."""
+    numbers = {m.quantity: m.question for m in result.marks}
+    return {
+        "marks": [{"question": m.question, "verdict": m.verdict, "badge": BADGES[m.verdict], "message": verdict_text(m, numbers),
+                   "given": m.given} for m in result.marks],
+        "total": _credit(result.total),
+        "out_of": result.out_of,
+    }
+
+
+def _credit(value: float) -> str:
+    return f"{value:g}"
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else ""
+
+
+class Pages:
+    """The pages of one quiz; each variant's figure, steps and worked solution made once."""
+
+    def __init__(self, marking: Marking, title: str, digits: int):
+        self.marking = marking
+        self.title = title or "Backpropagation"
+        self.digits = digits
+        self.env = environment("page")
+        self._variants: dict[int, dict] = {}
+        self._steps: dict[tuple[int, int], list[Markup]] = {}
+        self._solutions: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    # -- what is made once per variant ---------------------------------------------------------
+    def variant(self, number: int) -> dict:
+        with self._lock:
+            if number not in self._variants:
+                self._variants[number] = variant_page(self.marking.variant(number), self.marking.solution(number))
+            return self._variants[number]
+
+    def steps(self, variant: int, question: int) -> list[Markup]:
+        """The worked solution's steps that question needs beyond those the questions before it
+        need (all of them when it needs no other), in order, each an equation of the page (as
+        ``tracer ask`` shows them): what "show the next step" reveals."""
+        with self._lock:
+            found = self._steps.get((variant, question))
+        if found is not None:
+            return found
+        solution = self.marking.solution(variant)
+        entry = self.marking.questions(variant)[question - 1]
+        needed = self._needed(solution, entry.quantity)
+        earlier: set[str] = set()
+        for other in self.marking.questions(variant)[: question - 1]:
+            earlier.update(step.id for step in self._needed(solution, other.quantity))
+        fresh = [step for step in needed if step.id not in earlier]
+        needed = fresh or needed  # the steps beyond the earlier questions'; all of them if there are none
+        builder = DocumentBuilder(solution, printer_for(solution.problem, "latex", None, KEY_DIGITS))
+        equations = [builder.equation(step) for step in needed]
+        mathml = equation_mathml(equations, lambda: {})
+        macro = self.env.get_template("_equation.html.j2").module.equation  # type: ignore[attr-defined]
+        found = [Markup(macro(eq, mathml, f"q{question}-")) for eq in equations]
+        with self._lock:
+            self._steps[(variant, question)] = found
+        return found
+
+    @staticmethod
+    def _needed(solution, quantity: str) -> list:
+        try:
+            return solution.dependencies(solution.step(quantity))
+        except (NameError_, LookupError_):  # a given number has no steps: nothing to reveal
+            return []
+
+    def worked_solution(self, variant: int) -> str:
+        """The variant's whole worked solution, the ``-f html`` page (the instructor's)."""
+        with self._lock:
+            if variant not in self._solutions:
+                self._solutions[variant] = render(self.marking.solution(variant), "html", digits=max(self.digits, KEY_DIGITS))
+            return self._solutions[variant]
+
+    # -- the student's page --------------------------------------------------------------------
+    def questions(self, variant: int, result: StudentResult | None, hints: dict[int, int], show_hints: bool) -> list[QuestionView]:
+        page = self.variant(variant)
+        entries: list[KeyEntry] = self.marking.questions(variant)
+        marks = {m.question: m for m in result.marks} if result is not None else {}
+        numbers = {e.quantity: e.question for e in entries}
+        out = []
+        for entry, label in zip(entries, page["labels"]):
+            options = [{"letter": letter, "text": entry.options[letter]} for letter in LETTERS if letter in entry.options]
+            view = QuestionView(entry.question, entry.quantity, label, options)
+            m = marks.get(entry.question)
+            if m is not None:
+                view.given, view.verdict, view.badge, view.credit = m.given, m.verdict, BADGES[m.verdict], m.credit
+                view.message = verdict_text(m, numbers)
+            if show_hints:
+                steps = self.steps(variant, entry.question)
+                view.hints_total = len(steps)
+                view.hints_shown = min(hints.get(entry.question, 0), len(steps))
+                view.hints = steps[: view.hints_shown]
+            out.append(view)
+        return out
+
+    def student(self, **context) -> str:
+        return self.env.get_template("serve_student.html.j2").render(title=self.title, digits=self.digits, **context)
+
+    def start(self, **context) -> str:
+        return self.env.get_template("serve_start.html.j2").render(title=self.title, **context)
+
+    # -- the instructor's page -----------------------------------------------------------------
+    def class_rows(self, rows: list[tuple[str, str, int, int, StudentResult, datetime | None, int]]) -> list[dict]:
+        """The class table's rows: (who, name, attempt, variant, result, last answer, steps shown)."""
+        out = []
+        for who, name, attempt, variant, result, last, hints in rows:
+            out.append({
+                "who": who, "name": name, "attempt": attempt, "variant": variant,
+                "marks": [{"verdict": m.verdict, "badge": BADGES[m.verdict] or "—", "given": m.given} for m in result.marks],
+                "total": _credit(result.total), "out_of": result.out_of, "last": _when(last), "hints": hints,
+            })
+        return out
+
+    def tally_view(self, tallies: list[QuestionTally]) -> list[dict]:
+        return [{"question": t.question, "quantity": t.quantity, "counts": [(v, t.count(v)) for v in VERDICTS],
+                 "mistakes": t.mistakes.most_common()} for t in tallies]
+
+    def instructor(self, **context) -> str:
+        return self.env.get_template("serve_instructor.html.j2").render(title=self.title, verdicts=VERDICTS, **context)
+
+    def class_table(self, **context) -> str:
+        return self.env.get_template("_serve_class.html.j2").render(verdicts=VERDICTS, **context)
+
+    def error(self, status: int, message: str) -> str:
+        return self.env.get_template("serve_error.html.j2").render(status=status, message=message)
+
+
+__all__ = ["BADGES", "Pages", "QuestionView", "marks_json", "verdict_text"]
