@@ -6,9 +6,9 @@ own commit — so a server killed with SIGKILL (or a machine that loses power) l
 that a student saw marked.
 
 Every answer is appended to ``submission`` with the time it arrived; the marking of an
-attempt's latest answers is written beside it in the same transaction, and only when no
-other submission of that attempt came in since the answers it marks were read (two tabs
-of one student, or two server processes, then mark again: :meth:`Store.submit`).
+attempt's latest answers is written beside it in the same transaction, made from the answers
+as they are when it commits (two tabs of one student, or two server processes: the second
+marks again, :meth:`Store.submit`).
 
 Transactions that write take the lock at their start: ``BEGIN IMMEDIATE`` on SQLite (one
 writer at a time, the others wait up to 30 s), ``SELECT … FOR UPDATE`` of the attempt on
@@ -38,8 +38,6 @@ from tracer.serve import schema
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: a process-wide key of PostgreSQL's advisory lock that serialises migrations ("tracer" in ASCII)
 _MIGRATION_LOCK = 0x747261636572
-#: how often a submission is marked again when another one of its attempt came in meanwhile
-_RETRIES = 8
 
 
 class StoreError(Exception):
@@ -308,30 +306,31 @@ class Store:
                mark: Callable[[dict[int, str]], list[MarkRow]]) -> tuple[list[MarkRow], list[int]]:
         """Append ``answers`` (question → text) to the attempt's submissions and store the marking of
         its latest answers, ``mark(latest)``, in one transaction; returns the marking and the new
-        submissions' ids. The marking is computed outside the transaction and written only when
-        no other submission of the attempt arrived in between (else it is computed again)."""
-        for _ in range(_RETRIES):
-            before = self.latest(attempt)
-            if exam and before.exam_at is not None:
-                raise AlreadySubmitted()
-            merged = {**before.answers, **answers}
-            marks = mark(merged)
-            with self.writer.begin() as c:
-                if not self.sqlite:  # the attempt's row lock: its submissions are written one at a time
-                    c.execute(select(schema.attempt.c.id).where(schema.attempt.c.id == attempt.id).with_for_update())
-                last = c.execute(select(func.max(schema.submission.c.id)).where(schema.submission.c.attempt_id == attempt.id)).scalar() or 0
-                if last != before.through:
-                    continue  # another submission came in: mark again with it
-                at = now()
-                ids = [c.execute(insert(schema.submission).values(attempt_id=attempt.id, participant_id=attempt.participant_id,
-                                                                  question=q, answer=a, exam=exam, received_at=at)
-                                 .returning(schema.submission.c.id)).scalar_one()
-                       for q, a in sorted(answers.items())]
-                c.execute(delete(schema.mark).where(schema.mark.c.attempt_id == attempt.id))
-                if marks:
-                    c.execute(insert(schema.mark), [dict(attempt_id=attempt.id, through=ids[-1] if ids else last, **m.__dict__) for m in marks])
-                return marks, ids
-        raise StoreError("too many submissions of one attempt at once; try again")
+        submissions' ids. The marking is computed before the transaction, so that no lock is held
+        while it runs; when another submission of the attempt arrived in between, it is computed
+        again inside the transaction, under the lock, from the answers as they now are."""
+        before = self.latest(attempt)
+        if exam and before.exam_at is not None:
+            raise AlreadySubmitted()
+        marks = mark({**before.answers, **answers})
+        with self.writer.begin() as c:
+            if not self.sqlite:  # the attempt's row lock: its submissions are written one at a time
+                c.execute(select(schema.attempt.c.id).where(schema.attempt.c.id == attempt.id).with_for_update())
+            last = c.execute(select(func.max(schema.submission.c.id)).where(schema.submission.c.attempt_id == attempt.id)).scalar() or 0
+            if last != before.through:  # another submission came in: mark again with it
+                now_latest = self.latest(attempt, c)
+                if exam and now_latest.exam_at is not None:
+                    raise AlreadySubmitted()
+                marks = mark({**now_latest.answers, **answers})
+            at = now()
+            ids = [c.execute(insert(schema.submission).values(attempt_id=attempt.id, participant_id=attempt.participant_id,
+                                                              question=q, answer=a, exam=exam, received_at=at)
+                             .returning(schema.submission.c.id)).scalar_one()
+                   for q, a in sorted(answers.items())]
+            c.execute(delete(schema.mark).where(schema.mark.c.attempt_id == attempt.id))
+            if marks:
+                c.execute(insert(schema.mark), [dict(attempt_id=attempt.id, through=ids[-1] if ids else last, **m.__dict__) for m in marks])
+            return marks, ids
 
     def marks(self, attempt: Attempt) -> dict[int, MarkRow]:
         with self.reader.connect() as c:
