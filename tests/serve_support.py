@@ -3,10 +3,16 @@ the three kinds of answer a teacher marks — right, wrong (a mistake made for r
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from tracer.core import keys
 
@@ -52,3 +58,42 @@ def answers(marking, variant: int) -> Answers:
     weight = problem.parameters()[keys.W(2, 1, 1)]
     carried = four(weight - problem.training.learning_rate * float(doubled))
     return Answers([e.answer for e in entries], doubled, carried)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """``python3 -m tracer serve`` in a process group of its own (killed by its id)."""
+
+    def __init__(self, quiz: Path, db: str, roster: Path, links: Path, port: int, *options: str):
+        self.command = [sys.executable, "-m", "tracer", "serve", str(quiz), "--db", db, "--roster", str(roster),
+                        "--links", str(links), "--port", str(port), *options]
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = links.parent / f"server-{port}.log"
+
+    def start(self) -> "ServerProcess":
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=self.log.open("ab"), start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not start: " + self.log.read_text())
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)

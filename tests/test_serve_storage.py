@@ -11,27 +11,20 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from serve_support import ServerProcess, free_port
 from tracer.serve import tokens
 from tracer.serve.schema import metadata
 from tracer.serve.storage import AlreadySubmitted, MarkRow, Store, StoreError, sqlite_url
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -149,51 +142,12 @@ def test_a_bad_database_url_is_one_line():
 # ---------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """``python3 -m tracer serve`` in a process group of its own (killed by its id)."""
-
-    def __init__(self, quiz: Path, db: str, roster: Path, links: Path, port: int):
-        self.command = [sys.executable, "-m", "tracer", "serve", str(quiz), "--db", db, "--roster", str(roster),
-                        "--links", str(links), "--port", str(port), "--rate", "10000"]
-        self.base = f"http://127.0.0.1:{port}"
-        self.log = links.parent / f"server-{port}.log"
-
-    def start(self) -> "ServerProcess":
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=self.log.open("ab"), start_new_session=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not start: " + self.log.read_text())
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
-
-
 def test_a_server_killed_during_a_burst_loses_no_acknowledged_answer(db_url, serve_quiz, tmp_path):
     students = [f"s{k:02d}" for k in range(12)]
     roster = tmp_path / "class.csv"
     roster.write_text("id\n" + "\n".join(students) + "\n", encoding="utf-8")
     links = tmp_path / "links.csv"
-    server = ServerProcess(serve_quiz, db_url, roster, links, _free_port()).start()
+    server = ServerProcess(serve_quiz, db_url, roster, links, free_port(), "--rate", "10000").start()
     paths = {row["id"]: httpx.URL(row["link"]).path for row in csv.DictReader(links.open(encoding="utf-8"))}
     acknowledged: list[tuple[str, int, str]] = []
     lock = threading.Lock()
@@ -227,7 +181,7 @@ def test_a_server_killed_during_a_burst_loses_no_acknowledged_answer(db_url, ser
     for t in threads:
         t.join()
     assert len(acknowledged) >= 150
-    again = ServerProcess(serve_quiz, db_url, roster, links, _free_port()).start()
+    again = ServerProcess(serve_quiz, db_url, roster, links, free_port(), "--rate", "10000").start()
     try:
         instructor = (links.parent / "instructor-link.txt").read_text().strip().replace(server.base, again.base)
         stored = {(r["id"], int(r["question"]), r["answer"])

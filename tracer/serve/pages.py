@@ -28,18 +28,18 @@ from tracer.teach.tally import VERDICTS, QuestionTally
 BADGES = {"right": "✓ right", "habit": "✓ accepted", "carried": "→ carried", "wrong": "✗ wrong", "invalid": "✗ not a number", "blank": ""}
 
 
-def verdict_text(mark: Mark, numbers: dict[str, int]) -> str:
-    """Why a verdict (beside its badge): the tolerance it is within, which answer it is carried
-    from, which mistake it is."""
+def verdict_text(mark: Mark, given: dict[str, tuple[int, str]]) -> str:
+    """Why a verdict (beside its badge): the tolerance it is within, which of the student's answers
+    it is carried from, which mistake it is. ``given``: each quantity's question and answer."""
     if mark.verdict == "right":
         return f"{mark.reason[:1].upper()}{mark.reason[1:]}." if mark.reason else ""
     if mark.verdict == "habit":
         return "The true value truncated instead of rounded: round the last digit."
     if mark.verdict == "carried":
-        source = numbers.get(mark.culprit or "")
-        where = f"your answer to question {source}" if source else f"your {mark.culprit}"
-        return (f"Wrong only because of {where}, which is wrong: from your own numbers this step is right "
-                f"(the error is carried forward). In full: {mark.reason}.")
+        question, answer = given.get(mark.culprit or "", (0, ""))
+        where = f"your answer to question {question} ({answer})" if question else f"your {mark.culprit}"
+        return (f"Wrong only because of {where}, which is wrong: worked from your own numbers, this step is right "
+                "(the error is carried forward).")
     if mark.verdict in ("wrong", "invalid"):
         return f"{mark.reason[:1].upper()}{mark.reason[1:]}."
     return ""
@@ -64,9 +64,9 @@ class QuestionView:
 def marks_json(result: StudentResult) -> dict:
     """What the page's script shows after an answer: every question's verdict (a later one may be
     carried from this one), in words."""
-    numbers = {m.quantity: m.question for m in result.marks}
+    given = {m.quantity: (m.question, m.given) for m in result.marks}
     return {
-        "marks": [{"question": m.question, "verdict": m.verdict, "badge": BADGES[m.verdict], "message": verdict_text(m, numbers),
+        "marks": [{"question": m.question, "verdict": m.verdict, "badge": BADGES[m.verdict], "message": verdict_text(m, given),
                    "given": m.given} for m in result.marks],
         "total": _credit(result.total),
         "out_of": result.out_of,
@@ -78,7 +78,7 @@ def _credit(value: float) -> str:
 
 
 def _when(at: datetime | None) -> str:
-    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else ""
+    return at.strftime("%d %b %H:%M:%S") if at is not None else ""
 
 
 class Pages:
@@ -145,7 +145,7 @@ class Pages:
         page = self.variant(variant)
         entries: list[KeyEntry] = self.marking.questions(variant)
         marks = {m.question: m for m in result.marks} if result is not None else {}
-        numbers = {e.quantity: e.question for e in entries}
+        given = {m.quantity: (m.question, m.given) for m in marks.values()}
         out = []
         for entry, label in zip(entries, page["labels"]):
             options = [{"letter": letter, "text": entry.options[letter]} for letter in LETTERS if letter in entry.options]
@@ -153,7 +153,7 @@ class Pages:
             m = marks.get(entry.question)
             if m is not None:
                 view.given, view.verdict, view.badge, view.credit = m.given, m.verdict, BADGES[m.verdict], m.credit
-                view.message = verdict_text(m, numbers)
+                view.message = verdict_text(m, given)
             if show_hints:
                 steps = self.steps(variant, entry.question)
                 view.hints_total = len(steps)
