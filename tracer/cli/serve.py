@@ -89,4 +89,6 @@ def serve(quizdir: str, roster: str | None, mode: str, db: str | None, host: str
     click.echo(f"tracer serve: {server.marking.key.file} (seed {server.marking.key.seed}, {server.marking.variants} variants), "
                f"{mode} mode; {where}the instructor's page at the link in {server.links_file}; database "
                f"{server.store.url.render_as_string(hide_password=True)}", err=True)
+    if workers == 1:  # each worker warms its own
+        server.warm()
     run_server(server, sock, workers)

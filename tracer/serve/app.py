@@ -24,6 +24,7 @@ Answers are limited per minute per token (counted in the database, so across pro
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import io
@@ -40,6 +41,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import anyio.to_thread
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -68,6 +70,8 @@ STARTS_PER_MINUTE = 20
 #: "another variant" per minute per token
 VARIANTS_PER_MINUTE = 10
 CSRF_COOKIE = "tracer_csrf"
+#: threads that run the requests' work (marking, the database, the pages) in one process
+THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,14 @@ class Server:
                 for key in [k for k, v in self._starts.items() if not v or at - v[-1] > 60]:
                     del self._starts[key]
             return True
+
+    def warm(self) -> None:
+        """Each variant's page, solution and diagnoses made before the server listens (`tracer serve`
+        does it: 0.2 s a variant), so that no student's first request or first wrong answer waits
+        for them; without it each is made when first needed."""
+        for number in range(1, self.marking.variants + 1):
+            self.pages.warm(number)
+            self.marking.warm(number)
 
     def window(self) -> Window:
         return window_of(self.store.events(self.quiz), now())
@@ -390,7 +402,7 @@ class Routes:
         def show() -> int:
             attempt = self.server.store.current_attempt(participant)
             question = _question(form, len(self.server.marking.questions(attempt.variant)))
-            self.server.store.show_hint(attempt, question, len(self.server.pages.steps(attempt.variant, question)), form.get("all") == "1")
+            self.server.store.show_hint(attempt, question, len(self.server.pages.needed(attempt.variant, question)), form.get("all") == "1")
             return question
 
         question = await run_in_threadpool(show)
@@ -583,7 +595,14 @@ def create_app(server: Server):
             return JSONResponse({"error": message}, status_code=500)
         return HTMLResponse(page(500, message), status_code=500)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        # a few threads for the requests' work: it is Python's (one core a process), more would only contend
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        yield
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", routes.front, methods=["GET"]),
             Route("/practice", routes.start, methods=["POST"]),

@@ -55,6 +55,11 @@ class Marking:
         with self._lock:
             return self.grader.solution(variant)
 
+    def warm(self, variant: int) -> None:
+        """The variant's solution and diagnoses made now (a wrong answer of each question marked for
+        nobody), so that its first student's first wrong answer waits for neither."""
+        self.mark("(warm-up)", variant, {entry.question: "987654321" for entry in self.questions(variant)})
+
     def mark(self, student: str, variant: int, answers: dict[int, str]) -> StudentResult:
         """``tracer grade``'s marking of one row: ``student``, ``variant``, the answers by question."""
         with self._lock:

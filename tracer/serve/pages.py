@@ -24,6 +24,8 @@ from tracer.serve.marking import Marking
 from tracer.teach.grade import KeyEntry, Mark, StudentResult
 from tracer.teach.tally import VERDICTS, QuestionTally
 
+#: a variant's statement, as questions.html shows it (the macro of the question sheet)
+_STATEMENT = '{% from "_quiz_statement.html.j2" import statement %}{{ statement(v) }}'
 #: what each verdict is called on a page, beside its mark (never colour alone)
 BADGES = {"right": "✓ right", "habit": "✓ accepted", "carried": "→ carried", "wrong": "✗ wrong", "invalid": "✗ not a number", "blank": ""}
 
@@ -50,6 +52,7 @@ class QuestionView:
     number: int
     name: str  # the quantity's canonical name
     label: str  # its symbol, LaTeX
+    label_html: Markup  # and as MathML
     options: list[dict]
     given: str = ""
     verdict: str = "blank"
@@ -91,40 +94,63 @@ class Pages:
         self.env = environment("page")
         self._variants: dict[int, dict] = {}
         self._steps: dict[tuple[int, int], list[Markup]] = {}
+        self._needed_steps: dict[tuple[int, int], list] = {}
         self._solutions: dict[int, str] = {}
         self._lock = threading.Lock()
 
     # -- what is made once per variant ---------------------------------------------------------
     def variant(self, number: int) -> dict:
+        """The variant's view (render.quiz.variant_page), with its statement and the questions' symbols
+        rendered once: the same HTML for every student of the variant."""
         with self._lock:
-            if number not in self._variants:
-                self._variants[number] = variant_page(self.marking.variant(number), self.marking.solution(number))
-            return self._variants[number]
+            found = self._variants.get(number)
+        if found is not None:
+            return found
+        page = variant_page(self.marking.variant(number), self.marking.solution(number))
+        page["statement_html"] = Markup(self.env.from_string(_STATEMENT).render(v=page))
+        page["labels_html"] = [self.env.filters["math"](label) for label in page["labels"]]
+        with self._lock:
+            return self._variants.setdefault(number, page)
+
+    def warm(self, number: int) -> None:
+        """A variant's page and its questions' steps made now, not when its first student arrives."""
+        self.variant(number)
+        for question in range(1, len(self.marking.questions(number)) + 1):
+            self.needed(number, question)
+
+    def needed(self, variant: int, question: int) -> list:
+        """The worked solution's steps that question needs beyond those the questions before it
+        need (all of them when it needs no other), in the solution's order: what "show the next
+        step" reveals, one at a time."""
+        with self._lock:
+            found = self._needed_steps.get((variant, question))
+        if found is not None:
+            return found
+        solution = self.marking.solution(variant)
+        entries = self.marking.questions(variant)
+        needed = self._needed(solution, entries[question - 1].quantity)
+        earlier: set[str] = set()
+        for other in entries[: question - 1]:
+            earlier.update(step.id for step in self._needed(solution, other.quantity))
+        found = [step for step in needed if step.id not in earlier] or needed
+        with self._lock:
+            return self._needed_steps.setdefault((variant, question), found)
 
     def steps(self, variant: int, question: int) -> list[Markup]:
-        """The worked solution's steps that question needs beyond those the questions before it
-        need (all of them when it needs no other), in order, each an equation of the page (as
-        ``tracer ask`` shows them): what "show the next step" reveals."""
+        """:meth:`needed`, each step an equation of the page (as ``tracer ask`` shows them), made when
+        a student first asks for one."""
         with self._lock:
             found = self._steps.get((variant, question))
         if found is not None:
             return found
         solution = self.marking.solution(variant)
-        entry = self.marking.questions(variant)[question - 1]
-        needed = self._needed(solution, entry.quantity)
-        earlier: set[str] = set()
-        for other in self.marking.questions(variant)[: question - 1]:
-            earlier.update(step.id for step in self._needed(solution, other.quantity))
-        fresh = [step for step in needed if step.id not in earlier]
-        needed = fresh or needed  # the steps beyond the earlier questions'; all of them if there are none
         builder = DocumentBuilder(solution, printer_for(solution.problem, "latex", None, KEY_DIGITS))
-        equations = [builder.equation(step) for step in needed]
+        equations = [builder.equation(step) for step in self.needed(variant, question)]
         mathml = equation_mathml(equations, lambda: {})
         macro = self.env.get_template("_equation.html.j2").module.equation  # type: ignore[attr-defined]
         found = [Markup(macro(eq, mathml, f"q{question}-")) for eq in equations]
         with self._lock:
-            self._steps[(variant, question)] = found
-        return found
+            return self._steps.setdefault((variant, question), found)
 
     @staticmethod
     def _needed(solution, quantity: str) -> list:
@@ -147,18 +173,17 @@ class Pages:
         marks = {m.question: m for m in result.marks} if result is not None else {}
         given = {m.quantity: (m.question, m.given) for m in marks.values()}
         out = []
-        for entry, label in zip(entries, page["labels"]):
+        for entry, label, label_html in zip(entries, page["labels"], page["labels_html"]):
             options = [{"letter": letter, "text": entry.options[letter]} for letter in LETTERS if letter in entry.options]
-            view = QuestionView(entry.question, entry.quantity, label, options)
+            view = QuestionView(entry.question, entry.quantity, label, label_html, options)
             m = marks.get(entry.question)
             if m is not None:
                 view.given, view.verdict, view.badge, view.credit = m.given, m.verdict, BADGES[m.verdict], m.credit
                 view.message = verdict_text(m, given)
             if show_hints:
-                steps = self.steps(variant, entry.question)
-                view.hints_total = len(steps)
-                view.hints_shown = min(hints.get(entry.question, 0), len(steps))
-                view.hints = steps[: view.hints_shown]
+                view.hints_total = len(self.needed(variant, entry.question))
+                view.hints_shown = min(hints.get(entry.question, 0), view.hints_total)
+                view.hints = self.steps(variant, entry.question)[: view.hints_shown] if view.hints_shown else []
             out.append(view)
         return out
 

@@ -15,7 +15,6 @@ import os
 import socket
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
 from tracer.serve.app import Server, Settings, create_app
 
@@ -57,7 +56,9 @@ def bind(host: str, port: int) -> socket.socket:
 def worker_app():
     """A worker's application (uvicorn's factory): the quiz made again from the parent's settings."""
     settings = Settings.from_json(os.environ[SETTINGS_VARIABLE])
-    return create_app(Server(settings, write_links=False))
+    server = Server(settings, write_links=False)
+    server.warm()
+    return create_app(server)
 
 
 def serve(server: Server, sock: socket.socket, workers: int = 1) -> None:
@@ -68,5 +69,5 @@ def serve(server: Server, sock: socket.socket, workers: int = 1) -> None:
         return
     os.environ[SETTINGS_VARIABLE] = server.settings.to_json()
     server.store.close()  # the workers open their own connections
-    config = uvicorn.Config("tracer.serve.run:worker_app", factory=True, workers=workers, **common)
-    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    # the workers share the bound socket, passed by its descriptor (uvicorn's --fd)
+    uvicorn.run("tracer.serve.run:worker_app", factory=True, workers=workers, fd=sock.fileno(), **common)

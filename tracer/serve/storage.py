@@ -20,7 +20,9 @@ under a lock, so that several processes starting at once migrate once.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -159,6 +161,7 @@ class Store:
     def __init__(self, url: str):
         self.url = database_url(url)
         self.sqlite = self.url.get_backend_name() == "sqlite"
+        self._write_lock = threading.Lock() if self.sqlite else contextlib.nullcontext()
         try:
             if self.sqlite:
                 folder = Path(self.url.database or "").resolve().parent
@@ -171,6 +174,14 @@ class Store:
         except (NoSuchModuleError, ImportError) as err:
             raise StoreError(f"--db: no driver for {self.url.drivername} ({err}); pip install 'backprop-tracer[serve]'") from None
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction that writes. On SQLite the threads of this process take turns for it here,
+        in order, rather than in SQLite's busy handler, which sleeps up to 100 ms between tries."""
+        with self._write_lock:
+            with self.writer.begin() as connection:
+                yield connection
+
     def close(self) -> None:
         self.reader.dispose()
         if self.writer is not self.reader:
@@ -182,7 +193,7 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.writer.begin() as connection:
+            with self._writing() as connection:
                 if not self.sqlite:
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
                 config.attributes["connection"] = connection
@@ -197,7 +208,7 @@ class Store:
     # -- the quiz --------------------------------------------------------------------------
     def open_quiz(self, digest: str, file: str, seed: int, variants: int, title: str) -> Quiz:
         """The quiz this database serves, made on the first start; another quiz's database is refused."""
-        with self.writer.begin() as c:
+        with self._writing() as c:
             rows = c.execute(select(schema.quiz)).all()
             if not rows:
                 secret = secrets.token_hex(32)
@@ -214,7 +225,7 @@ class Store:
     def add_students(self, quiz: Quiz, students: list[tuple[str, str, int, str]]) -> list[str]:
         """Roster students (id, name, variant, token hash) not yet here, added; their ids."""
         added = []
-        with self.writer.begin() as c:
+        with self._writing() as c:
             known = set(c.execute(select(schema.participant.c.student).where(schema.participant.c.quiz_id == quiz.id)).scalars())
             for student, name, variant, token_hash in students:
                 if student in known:
@@ -238,7 +249,7 @@ class Store:
 
     def new_participant(self, quiz: Quiz, variant: int, token_hash: str) -> tuple[Participant, Attempt]:
         """An open practice session with its first attempt."""
-        with self.writer.begin() as c:
+        with self._writing() as c:
             pid = c.execute(insert(schema.participant).values(quiz_id=quiz.id, student=None, name="", variant=variant,
                                                               token_hash=token_hash, created_at=now())
                             .returning(schema.participant.c.id)).scalar_one()
@@ -258,13 +269,13 @@ class Store:
         found = self.attempts(participant)
         if found:
             return found[-1]
-        with self.writer.begin() as c:
+        with self._writing() as c:
             again = c.execute(select(schema.attempt).where(schema.attempt.c.participant_id == participant.id)
                               .order_by(schema.attempt.c.number.desc())).first()
             return _attempt(again) if again is not None else self._start(c, participant.id, participant.variant)
 
     def start_attempt(self, participant: Participant, variant: int) -> Attempt:
-        with self.writer.begin() as c:
+        with self._writing() as c:
             return self._start(c, participant.id, variant)
 
     def _start(self, c: Connection, participant_id: int, variant: int) -> Attempt:
@@ -313,7 +324,7 @@ class Store:
         if exam and before.exam_at is not None:
             raise AlreadySubmitted()
         marks = mark({**before.answers, **answers})
-        with self.writer.begin() as c:
+        with self._writing() as c:
             if not self.sqlite:  # the attempt's row lock: its submissions are written one at a time
                 c.execute(select(schema.attempt.c.id).where(schema.attempt.c.id == attempt.id).with_for_update())
             last = c.execute(select(func.max(schema.submission.c.id)).where(schema.submission.c.attempt_id == attempt.id)).scalar() or 0
@@ -346,7 +357,7 @@ class Store:
 
     def show_hint(self, attempt: Attempt, question: int, steps: int, every: bool = False) -> int:
         """One more step of the question shown (``every``: all the rest), at most ``steps``; how many are shown now."""
-        with self.writer.begin() as c:
+        with self._writing() as c:
             shown = c.execute(select(func.count()).select_from(schema.hint).where(and_(
                 schema.hint.c.attempt_id == attempt.id, schema.hint.c.question == question))).scalar_one()
             more = max(0, steps - shown) if every else min(1, max(0, steps - shown))
@@ -363,7 +374,7 @@ class Store:
 
     # -- the exam's window -----------------------------------------------------------------
     def add_event(self, quiz: Quiz, kind: str, until: datetime | None = None) -> None:
-        with self.writer.begin() as c:
+        with self._writing() as c:
             c.execute(insert(schema.event).values(quiz_id=quiz.id, kind=kind, at=now(), until=until))
 
     def events(self, quiz: Quiz) -> list[tuple[str, datetime, datetime | None]]:
