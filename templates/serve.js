@@ -48,6 +48,17 @@
       field.addEventListener("change", function () { form.requestSubmit(); });
     });
   });
+  document.querySelectorAll("form.exam").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var blank = 0;
+      form.querySelectorAll("input[type=text]").forEach(function (field) { if (!field.value.trim()) { blank += 1; } });
+      var radios = {};
+      form.querySelectorAll("input[type=radio]").forEach(function (r) { radios[r.name] = radios[r.name] || r.checked; });
+      Object.keys(radios).forEach(function (name) { if (!radios[name]) { blank += 1; } });
+      var ask = "Submit your answers? An exam takes one submission." + (blank ? " " + blank + " question(s) have no answer." : "");
+      if (!window.confirm(ask)) { event.preventDefault(); }
+    });
+  });
   var live = document.querySelector("[data-live]");
   if (live) {
     window.setInterval(function () {

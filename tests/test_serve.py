@@ -46,8 +46,9 @@ def make_server(quiz: Path, marking, tmp_path: Path, roster: str | None = ROSTER
     if roster is not None:
         path = tmp_path / "class.csv"
         path.write_text(roster, encoding="utf-8")
+    options.setdefault("base_url", "http://testserver")
     settings = Settings(quizdir=str(quiz), db=sqlite_url(tmp_path / "serve.sqlite3"), roster=str(path) if path else None,
-                        links=str(tmp_path / "links" / "links.csv"), base_url="http://testserver", **options)
+                        links=str(tmp_path / "links" / "links.csv"), **options)
     (tmp_path / "links").mkdir(exist_ok=True)
     return Server(settings, marking=marking)
 
@@ -320,6 +321,19 @@ def test_forms_need_their_pages_csrf_token_and_this_site(served):
     assert client.post(f"{ana.path}/answer", data=good, headers={"Origin": "http://testserver"}, follow_redirects=False).status_code == 303
     instructor = f"/i/{tokens.instructor_token(server.quiz.secret)}"
     assert client.post(f"{instructor}/exam", data={"action": "release"}).status_code == 403
+
+
+def test_behind_a_proxy_the_base_urls_host_is_this_site_and_https_is_kept(serve_quiz, serve_marking, tmp_path):
+    """A proxy that passes its own Host on (127.0.0.1:8000): a form from https://quiz.example.edu is this site's."""
+    server = make_server(serve_quiz, serve_marking, tmp_path, base_url="https://quiz.example.edu")
+    with TestClient(create_app(server), base_url="http://127.0.0.1:8000") as client:
+        ana = Student(client, server, "ana")
+        form = {"csrf": ana.csrf, "question": "1", "answer": "0.1"}
+        assert client.post(f"{ana.path}/answer", data=form, headers={"Origin": "https://quiz.example.edu"}, follow_redirects=False).status_code == 303
+        assert client.post(f"{ana.path}/answer", data=form, headers={"Origin": "https://quiz.example.edu.evil"}).status_code == 403
+        page = client.get(ana.path)
+        assert page.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    assert (tmp_path / "links" / "links.csv").read_text().count("https://quiz.example.edu/s/") == 3
 
 
 def test_request_size_answer_length_and_form_kind_are_limited(served):

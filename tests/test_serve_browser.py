@@ -168,3 +168,34 @@ def test_the_pages_pass_axe_core(server, browser):
     assert axe_violations(browser) == []
     browser.get(process.base + "/")
     assert axe_violations(browser) == []
+
+
+def test_an_exam_is_not_submitted_by_enter_and_asks_before_its_one_submission(serve_quiz, serve_marking, browser, tmp_path):
+    roster = tmp_path / "class.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    process = ServerProcess(serve_quiz, sqlite_url(tmp_path / "exam.sqlite3"), roster, tmp_path / "links.csv", free_port(),
+                            "--mode", "exam").start()
+    try:
+        links = {row["id"]: row["link"] for row in csv.DictReader((tmp_path / "links.csv").open(encoding="utf-8"))}
+        instructor = (tmp_path / "instructor-link.txt").read_text().strip()
+        browser.get(instructor)
+        browser.find_element(By.ID, "minutes").send_keys("30")
+        browser.find_element(By.CSS_SELECTOR, "button[value=open]").click()
+        WebDriverWait(browser, 30).until(lambda d: "The exam is open." in d.page_source)
+        given = serve_support.answers(serve_marking, 1)
+        browser.get(links["ana"])
+        field = browser.find_element(By.ID, "a1")
+        field.send_keys(given.doubled, Keys.ENTER)  # Enter in a field: no submission of the whole exam
+        assert browser.find_elements(By.CSS_SELECTOR, "form.exam") and "Submitted at" not in browser.page_source
+        for question, text in ((2, given.right[1]), (3, given.carried)):
+            browser.find_element(By.ID, f"a{question}").send_keys(text)
+        assert axe_violations(browser) == []
+        browser.find_element(By.XPATH, "//button[text()='Submit my answers']").click()
+        alert = WebDriverWait(browser, 10).until(lambda d: d.switch_to.alert)
+        assert alert.text == "Submit your answers? An exam takes one submission. 1 question(s) have no answer."
+        alert.accept()
+        WebDriverWait(browser, 30).until(lambda d: "Submitted at" in d.page_source)
+        assert "✗ wrong" not in browser.page_source and given.carried in browser.page_source
+        screenshot(browser, "exam-submitted")
+    finally:
+        process.stop()

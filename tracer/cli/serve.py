@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import click
@@ -33,7 +34,8 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--base-url", default=None, help="The address students use, for the links (behind a reverse proxy: "
-                                               "https://quiz.example.edu). Default: http://HOST:PORT.")
+                                               "https://quiz.example.edu). Default: http://HOST:PORT (with --host 0.0.0.0, "
+                                               "this machine's name).")
 @click.option("--links", type=click.Path(dir_okay=False), default=None,
               help="Where the students' links go (default: QUIZDIR/links.csv); the instructor's goes beside it, to instructor-link.txt.")
 @click.option("--problem", "problem_file", type=click.Path(dir_okay=False), default=None,
@@ -70,7 +72,7 @@ def serve(quizdir: str, roster: str | None, mode: str, db: str | None, host: str
     refuse_overwriting_inputs([links_file, links_file.parent / "instructor-link.txt"],
                               [folder / "answers.csv", roster, problem_file])
     url = db or sqlite_url(folder / "serve.sqlite3")
-    shown_host = f"[{host}]" if ":" in host else host
+    shown_host = socket.getfqdn() if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)  # a link to 0.0.0.0 leads nowhere
     settings = Settings(quizdir=str(folder), db=url, mode=mode, roster=roster, problem=problem_file,
                         base_url=(base_url or f"http://{shown_host}:{port}").rstrip("/"), links=links, rate=rate, carried=carried)
     try:

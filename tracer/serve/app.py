@@ -238,14 +238,15 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
-def _same_site(request: Request) -> None:
+def _same_site(request: Request, home: str = "") -> None:
     """A form posted from another site is refused (with the CSRF token, a second lock). A browser says
     where a request comes from in ``Sec-Fetch-Site`` and ``Origin`` (``null`` under the pages'
-    ``Referrer-Policy: no-referrer``: then only the CSRF token decides)."""
+    ``Referrer-Policy: no-referrer``: then only the CSRF token decides). This site is the request's
+    ``Host``, or ``home``, the host of ``--base-url`` (behind a proxy that does not pass ``Host`` on)."""
     if request.headers.get("sec-fetch-site", "") == "cross-site":
         raise Refused(403, "A form from another site is refused")
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+    if origin and origin != "null" and urlsplit(origin).netloc.lower() not in {request.headers.get("host", "").lower(), home}:
         raise Refused(403, "A form from another site is refused")
 
 
@@ -270,6 +271,7 @@ class Routes:
     def __init__(self, server: Server):
         self.server = server
         self.https = server.settings.base_url.startswith("https://")
+        self.home = urlsplit(server.settings.base_url).netloc.lower()
 
     # -- helpers ----------------------------------------------------------------------------
     def _student(self, token: str) -> Participant:
@@ -304,7 +306,7 @@ class Routes:
     async def start(self, request: Request) -> Response:
         if self.server.settings.mode != "practice" or self.server.roster:
             raise Refused(404, "No such page")
-        _same_site(request)
+        _same_site(request, self.home)
         form = await _form(request)
         if not tokens.same(request.cookies.get(CSRF_COOKIE), form.get("csrf")):
             raise Refused(403, "This form has expired; reload the page and try again")
@@ -360,7 +362,7 @@ class Routes:
     async def answer(self, request: Request) -> Response:
         token = request.path_params["token"]
         participant = await run_in_threadpool(self._student, token)
-        _same_site(request)
+        _same_site(request, self.home)
         form = await _form(request)
         self._csrf(token, form)
         return await run_in_threadpool(self._answer, token, participant, form, _wants_json(request))
@@ -393,7 +395,7 @@ class Routes:
     async def hint(self, request: Request) -> Response:
         token = request.path_params["token"]
         participant = await run_in_threadpool(self._student, token)
-        _same_site(request)
+        _same_site(request, self.home)
         form = await _form(request)
         self._csrf(token, form)
         if self.server.settings.mode != "practice":
@@ -411,7 +413,7 @@ class Routes:
     async def another(self, request: Request) -> Response:
         token = request.path_params["token"]
         participant = await run_in_threadpool(self._student, token)
-        _same_site(request)
+        _same_site(request, self.home)
         form = await _form(request)
         self._csrf(token, form)
         if self.server.settings.mode != "practice":
@@ -499,7 +501,7 @@ class Routes:
     async def exam(self, request: Request) -> Response:
         token = request.path_params["token"]
         self._instructor(token)
-        _same_site(request)
+        _same_site(request, self.home)
         form = await _form(request)
         self._csrf(token, form)
         if self.server.settings.mode != "exam":
