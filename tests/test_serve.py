@@ -227,6 +227,8 @@ def test_open_practice_gives_each_visitor_a_link_of_their_own(serve_quiz, serve_
         assert "The problem" in client.get(started.headers["location"]).text
         rows = client.get(f"/i/{tokens.instructor_token(server.quiz.secret)}/answers.csv").text.splitlines()
         assert rows[1].startswith("practice-0001,")
+        statuses = [client.post("/practice", data={"csrf": csrf_of(front.text)}, follow_redirects=False).status_code for _ in range(20)]
+        assert statuses == [303] * 19 + [429]  # 20 sessions a minute from one address
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ import csv
 import hashlib
 import io
 import json
-import logging
 import math
 import re
 import secrets
@@ -59,8 +58,6 @@ from tracer.serve.roster import Student, links_csv, read_roster, write_private
 from tracer.serve.storage import AlreadySubmitted, Attempt, Participant, Quiz, Store, now
 from tracer.spec import load
 from tracer.teach.quiz import parse_spec
-
-log = logging.getLogger("tracer.serve")
 
 #: an answer as typed: a number (digits, sign, point, exponent, the minus sign −) or an option's letter
 ANSWER = re.compile(r"^[0-9A-Za-z.+\-−() ]{0,40}$")

@@ -4,7 +4,8 @@ A roster is a CSV with a header: ``id`` (required: what ``marks.csv`` calls the 
 ``name`` and ``variant`` (optional). A student without a variant is given one in turn,
 1, 2, …, the quiz's count, 1, … in the roster's order. ``links.csv`` has one row per
 student (id, name, variant, link); the instructor's link goes to ``instructor-link.txt``
-beside it. Both files are readable by their owner only, and the same at every start.
+beside it. Both files are readable by their owner only, and the same at every start (with the
+same base URL).
 """
 
 from __future__ import annotations

@@ -167,10 +167,16 @@ class Store:
                 folder = Path(self.url.database or "").resolve().parent
                 if not folder.is_dir():
                     raise StoreError(f"--db: the folder {folder} of the SQLite file does not exist")
-                self.reader = _sqlite_engine(self.url, "BEGIN")
+                self.reader = self.snapshot = _sqlite_engine(self.url, "BEGIN")  # WAL: a reader sees one snapshot
                 self.writer = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             else:
-                self.reader = self.writer = create_engine(self.url, pool_size=8, max_overflow=32, pool_pre_ping=True)
+                # no pre-ping: it would double the round trips of every request; a connection a PostgreSQL
+                # restart broke fails one request, and the pool is renewed (SQLAlchemy invalidates it)
+                self.writer = create_engine(self.url, pool_size=8, max_overflow=32, pool_recycle=3600)
+                # a read of one statement needs no transaction (no BEGIN, no ROLLBACK: two round trips fewer);
+                # a read of several that must agree (the class, the exports) takes a snapshot of its own
+                self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
+                self.snapshot = self.writer.execution_options(isolation_level="REPEATABLE READ")
         except (NoSuchModuleError, ImportError) as err:
             raise StoreError(f"--db: no driver for {self.url.drivername} ({err}); pip install 'backprop-tracer[serve]'") from None
 
@@ -183,9 +189,8 @@ class Store:
                 yield connection
 
     def close(self) -> None:
-        self.reader.dispose()
-        if self.writer is not self.reader:
-            self.writer.dispose()
+        for engine in {self.reader.engine, self.writer.engine}:
+            engine.dispose()
 
     # -- the schema ------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -325,7 +330,8 @@ class Store:
             raise AlreadySubmitted()
         marks = mark({**before.answers, **answers})
         with self._writing() as c:
-            if not self.sqlite:  # the attempt's row lock: its submissions are written one at a time
+            if not self.sqlite:  # the attempt's row lock: its submissions are written one at a time (then a statement
+                # of its own reads the newest: one that waited for the lock would see what was there before it waited)
                 c.execute(select(schema.attempt.c.id).where(schema.attempt.c.id == attempt.id).with_for_update())
             last = c.execute(select(func.max(schema.submission.c.id)).where(schema.submission.c.attempt_id == attempt.id)).scalar() or 0
             if last != before.through:  # another submission came in: mark again with it
@@ -386,7 +392,7 @@ class Store:
     # -- the class -------------------------------------------------------------------------
     def class_rows(self, quiz: Quiz) -> list[ClassRow]:
         """Every attempt with its stored marking and the time of its last answer, in the order they began."""
-        with self.reader.begin() as c:
+        with self.snapshot.begin() as c:
             people = {r.id: _participant(r) for r in c.execute(select(schema.participant).where(schema.participant.c.quiz_id == quiz.id))}
             attempts = [_attempt(r) for r in c.execute(select(schema.attempt).where(schema.attempt.c.participant_id.in_(list(people)))
                                                       .order_by(schema.attempt.c.id))] if people else []
@@ -408,7 +414,7 @@ class Store:
 
     def latest_answers(self, quiz: Quiz) -> list[tuple[Participant, Attempt, dict[int, str]]]:
         """Every attempt's latest answers (what an export marks), in the order the attempts began."""
-        with self.reader.begin() as c:
+        with self.snapshot.begin() as c:
             people = {r.id: _participant(r) for r in c.execute(select(schema.participant).where(schema.participant.c.quiz_id == quiz.id))}
             attempts = {r.id: _attempt(r) for r in c.execute(select(schema.attempt).where(schema.attempt.c.participant_id.in_(list(people)))
                                                             .order_by(schema.attempt.c.id))} if people else {}
@@ -420,7 +426,7 @@ class Store:
 
     def submissions(self, quiz: Quiz) -> Iterator[tuple[int, Participant, Attempt, int, str, bool, datetime]]:
         """Every submission, oldest first: (id, participant, attempt, question, answer, exam, received at)."""
-        with self.reader.begin() as c:
+        with self.snapshot.begin() as c:
             people = {r.id: _participant(r) for r in c.execute(select(schema.participant).where(schema.participant.c.quiz_id == quiz.id))}
             attempts = {r.id: _attempt(r) for r in c.execute(select(schema.attempt).where(schema.attempt.c.participant_id.in_(list(people))))} if people else {}
             rows = c.execute(select(schema.submission).join(schema.participant, schema.submission.c.participant_id == schema.participant.c.id).where(schema.participant.c.quiz_id == quiz.id)
