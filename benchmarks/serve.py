@@ -187,7 +187,7 @@ def measure(kind: str, quiz: Path, folder: Path, klass: Class, args, cluster) ->
     roster = folder / "class.csv"
     roster.write_text("id\n" + "\n".join(klass.answers) + "\n", encoding="utf-8")
     results = {}
-    for phase in ("load", "kill"):
+    for phase in args.phases.split(","):
         url = sqlite_url(folder / f"{phase}.sqlite3") if kind == "sqlite" else cluster.create_database(f"bench_{phase}_{os.getpid()}")
         links = folder / f"links-{phase}.csv"
         server = serve_once(quiz, url, roster, links, args.workers)
@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--deadline", type=float, default=600, help="seconds at most per run")
+    parser.add_argument("--phases", default="load,kill", help="load (the latency), kill (SIGKILL half-way): one or both")
     args = parser.parse_args()
     if not 1 <= args.students <= 2000:
         parser.error("--students: 1 to 2000")
@@ -249,7 +250,11 @@ def main() -> None:
     print(f"{'database':>10}  {'answers':>7}  {'answers/s':>9}  {'p50 ms':>7}  {'p95 ms':>7}  {'p99 ms':>7}  {'errors':>6}  "
           f"{'acked at kill':>13}  {'lost after SIGKILL':>18}  {'down s':>6}")
     for kind, found in rows:
-        load, kill = found["load"], found["kill"]
+        load, kill = found.get("load"), found.get("kill", {"lost": "-", "down": None})
+        if load is None:
+            print(f"{kind:>10}  {'':>7}  {'':>9}  {'':>7}  {'':>7}  {'':>7}  {'':>6}  {kill.get('acknowledged_at_kill', 0):>13}  "
+                  f"{kill['lost']:>18}  {kill['down'] or 0:>6.1f}")
+            continue
         latency = [x * 1000 for x in load["latency"]]
         print(f"{kind:>10}  {len(load['acknowledged']):>7}  {len(load['acknowledged']) / load['seconds']:>9.1f}  "
               f"{statistics.median(latency):>7.1f}  {percentile(latency, 95):>7.1f}  {percentile(latency, 99):>7.1f}  "

@@ -20,6 +20,7 @@ import re
 import socket
 import stat
 import warnings
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,23 @@ def test_a_student_sees_right_carried_and_wrong_with_their_reasons(served, serve
     # the same answers through tracer grade's marking give the same verdicts (one call, not a copy)
     result = serve_marking.mark("ana", 1, {1: given.doubled, 2: given.right[1], 3: given.carried})
     assert [m.verdict for m in result.marks] == ["wrong", "right", "carried", "blank"]
+
+
+def test_a_truncated_answer_is_accepted_as_a_habit_and_a_word_is_not_a_number(served, serve_marking):
+    server, client = served
+    ana = Student(client, server, "ana")
+    entry = next(e for e in serve_marking.questions(1) if f"{e.value:.4g}" != _truncated(e.value, 4))
+    marks = ana.marks(entry.question, _truncated(entry.value, 4))
+    assert marks[entry.question]["verdict"] == "habit" and marks[entry.question]["badge"] == "✓ accepted"
+    assert marks[entry.question]["message"] == "The true value truncated instead of rounded: round the last digit."
+    marks = ana.marks(4, "abc")
+    assert marks[4]["verdict"] == "invalid" and marks[4]["message"] == "A number expected, got 'abc'."
+
+
+def _truncated(value: float, digits: int) -> str:
+    """``value`` cut (not rounded) to ``digits`` significant digits, as a student who truncates writes it."""
+    exact = Decimal(repr(value))
+    return str(exact.quantize(Decimal(1).scaleb(exact.adjusted() - digits + 1), rounding=ROUND_DOWN))
 
 
 def test_an_answer_changed_later_changes_what_is_carried(served, serve_marking):

@@ -269,8 +269,23 @@ class Store:
                              .order_by(schema.attempt.c.number)).all()
         return [_attempt(r) for r in rows]
 
-    def current_attempt(self, participant: Participant) -> Attempt:
-        """The participant's latest attempt; the first (their variant) made on their first visit."""
+    def visitor(self, token_hash: str) -> tuple[Participant, Attempt | None] | None:
+        """Whose link it is, with their latest attempt (None before their first visit): one query."""
+        p, a = schema.participant, schema.attempt
+        with self.reader.connect() as c:
+            row = c.execute(select(p, a.c.id.label("attempt_id"), a.c.number, a.c.variant.label("attempt_variant"), a.c.started_at)
+                            .select_from(p.outerjoin(a, a.c.participant_id == p.c.id)).where(p.c.token_hash == token_hash)
+                            .order_by(a.c.number.desc()).limit(1)).first()
+        if row is None:
+            return None
+        attempt = Attempt(row.attempt_id, row.id, row.number, row.attempt_variant, row.started_at) if row.attempt_id is not None else None
+        return _participant(row), attempt
+
+    def current_attempt(self, participant: Participant, known: Attempt | None = None) -> Attempt:
+        """The participant's latest attempt (``known``, when the caller has it); the first (their
+        variant) made on their first visit."""
+        if known is not None:
+            return known
         found = self.attempts(participant)
         if found:
             return found[-1]
