@@ -248,17 +248,18 @@ def main() -> None:
     print(f"\n{args.students} students × 10 answers, think time {args.think:g} s (mean), {args.workers} server process(es), "
           f"{os.cpu_count()} cores; load average at the end {load} (1, 5, 15 min)")
     print(f"{'database':>10}  {'answers':>7}  {'answers/s':>9}  {'p50 ms':>7}  {'p95 ms':>7}  {'p99 ms':>7}  {'errors':>6}  "
-          f"{'acked at kill':>13}  {'lost after SIGKILL':>18}  {'down s':>6}")
+          f"{'acked at kill':>13}  {'acked in all':>12}  {'lost after SIGKILL':>18}  {'down s':>6}")
     for kind, found in rows:
         load, kill = found.get("load"), found.get("kill", {"lost": "-", "down": None})
         if load is None:
             print(f"{kind:>10}  {'':>7}  {'':>9}  {'':>7}  {'':>7}  {'':>7}  {'':>6}  {kill.get('acknowledged_at_kill', 0):>13}  "
-                  f"{kill['lost']:>18}  {kill['down'] or 0:>6.1f}")
+                  f"{len(kill.get('acknowledged', [])):>12}  {kill['lost']:>18}  {kill['down'] or 0:>6.1f}")
             continue
         latency = [x * 1000 for x in load["latency"]]
         print(f"{kind:>10}  {len(load['acknowledged']):>7}  {len(load['acknowledged']) / load['seconds']:>9.1f}  "
               f"{statistics.median(latency):>7.1f}  {percentile(latency, 95):>7.1f}  {percentile(latency, 99):>7.1f}  "
-              f"{sum(load['errors'].values()):>6}  {kill.get('acknowledged_at_kill', 0):>13}  {kill['lost']:>18}  {kill['down'] or 0:>6.1f}")
+              f"{sum(load['errors'].values()):>6}  {kill.get('acknowledged_at_kill', 0):>13}  {len(kill.get('acknowledged', [])):>12}  "
+              f"{kill['lost']:>18}  {kill['down'] or 0:>6.1f}")
 
 
 if __name__ == "__main__":
