@@ -1,18 +1,21 @@
-"""axe-core (Deque's accessibility engine, from npm: scripts/install-browser.sh puts it in
-node_modules/) run on a page in Debian's chromium: the page with axe's script and a runner
+"""axe-core (Deque's accessibility engine, from npm: scripts/install-axe.sh puts it in
+.cache/axe-core/VERSION/, or AXE_CORE_JS names a copy) run on a page in Debian's chromium: the page with axe's script and a runner
 appended, laid out headless, axe's violations read back from the dumped DOM."""
 
 from __future__ import annotations
 
 import html as html_lib
+import glob
 import json
+import os
 import re
 from pathlib import Path
 
 from browser import chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+#: the newest copy scripts/install-axe.sh fetched (the serve tests read the same one)
+AXE = Path(os.environ.get("AXE_CORE_JS") or next(iter(sorted(glob.glob(str(ROOT / ".cache" / "axe-core" / "*" / "axe.min.js")), reverse=True)), ROOT / ".cache" / "axe-core" / "missing"))
 
 RUNNER = """<script>
 axe.run(document, {resultTypes: ["violations"]}).then(function (result) {
@@ -32,7 +35,7 @@ def violations(page: str, path: Path, width: int = 1200) -> list[dict]:
     path.write_text(page.replace("</body>", f"<script>{script}</script>{RUNNER}</body>"), encoding="utf-8")
     dom = chromium(path.as_uri(), "--dump-dom", "--virtual-time-budget=60000", f"--window-size={width},1600")
     found = re.search(r'<pre id="axe-result">(.*?)</pre>', dom, re.S)
-    assert found, "axe did not report (is node_modules/axe-core installed? scripts/install-browser.sh)"
+    assert found, "axe did not report (is axe-core installed? scripts/install-axe.sh)"
     return json.loads(html_lib.unescape(found.group(1)))
 
 

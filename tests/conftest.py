@@ -40,3 +40,35 @@ def import_torch():
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster of the session's own (tests/pg_cluster.py: initdb and pg_ctl in a temporary
+    folder, a Unix socket only). Skipped where PostgreSQL is not installed, except under CI (which
+    installs it through scripts/setup.sh): there a missing PostgreSQL is red, not skipped."""
+    import pg_cluster
+
+    if pg_cluster.binaries() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (scripts/install-postgres.sh): the storage tests must run on it under CI")
+        pytest.skip("PostgreSQL not installed (scripts/install-postgres.sh installs it)")
+    cluster = pg_cluster.Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def serve_quiz(tmp_path_factory) -> Path:
+    """A three-variant quiz of Mazur's network with open answers (tests/serve_support.py), made once."""
+    import serve_support
+
+    return serve_support.make_quiz(tmp_path_factory.mktemp("serve-quiz"))
+
+
+@pytest.fixture(scope="session")
+def serve_marking(serve_quiz):
+    """The quiz's marking (tracer grade's Grader), made once and shared by the servers of the tests."""
+    from tracer.serve.marking import Marking
+
+    return Marking(serve_quiz)

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tracer.core import derive
-from tracer.teach.grade import Grader, Policy, grade, marks_csv, read_key
+import tracer.teach.diagnosis as diagnosis
+from tracer.teach.grade import Grader, Policy, Row, grade, marks_csv, read_key
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.rounding import MODES, round_to, rounded_world
 from tracer.spec import SpecError
@@ -141,3 +142,18 @@ def test_the_command_writes_marks_and_feedback(quiz, tmp_path):
     assert "Marks: 4 of 4." in (tmp_path / "g" / "feedback" / "ana.md").read_text(encoding="utf-8")
     bad = subprocess.run([sys.executable, "-m", "tracer", "grade", str(tmp_path), str(path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "answers.csv" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_students_of_one_variant_share_its_diagnoses(quiz, monkeypatch):
+    """A wrong answer's diagnosis tries the quiz's mistakes made for real (MistakenSolutions): made
+    once per variant for the whole class, not once per student, and the verdicts unchanged."""
+    made = []
+    real = diagnosis.MistakenSolutions
+    monkeypatch.setattr(diagnosis, "MistakenSolutions", lambda solution: made.append(solution) or real(solution))
+    grader = Grader(quiz, str(MAZUR))
+    rows = [Row(f"s{k}", 1, {1: "0.01", 2: "0.002", 3: "0.3", 4: "0.2"}, k + 2) for k in range(3)]
+    results = [grader.grade(row) for row in rows]
+    assert len(made) == 1
+    assert [m.verdict for m in results[0].marks] == [m.verdict for m in results[2].marks]
+    assert [m.reason for m in results[0].marks] == [m.reason for m in results[2].marks]
+    assert "wrong" in [m.verdict for m in results[0].marks]

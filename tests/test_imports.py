@@ -19,6 +19,9 @@ the module graph. The rules:
     SymPy, no Jinja2, nothing of ``tracer.core`` but ``tracer.core.keys``, and NumPy
     only through the seeded generators ``tracer.datasets`` (data sets) and
     ``tracer.initializers`` (initial weights);
+``serve``
+    the web application (``tracer.serve``, rank 8 of ARCHITECTURE.md) is imported by nothing
+    but the CLI, and imports nothing of it;
 ``in-function``
     no import inside a function — never to dodge a cycle (those edges count for the
     cycle rule like any other). The one exception is start-up time, and only where
@@ -59,7 +62,7 @@ START_UP: set[tuple[str, str]] = {
 #: the modules through which tracer.spec may reach NumPy: seeded draws of a problem file's numbers
 SEEDED = {"tracer.datasets", "tracer.initializers"}
 
-RULES = ("cycle", "render", "numeric", "spec", "in-function")
+RULES = ("cycle", "render", "numeric", "spec", "serve", "in-function")
 
 
 # ---------------------------------------------------------------------------
@@ -260,6 +263,10 @@ def violations(imports: list[Import], files: dict[str, Path]) -> list[Violation]
             found.append(Violation(imp.module, imp.target, "render", f"{_place(imp, files)}: a renderer imports {imp.target} (it may only map the solution's data to strings)"))
         if _within(imp.module, "tracer.numeric") and (imp.target.split(".")[0] == "sympy" or _within(imp.target, "tracer.core")):
             found.append(Violation(imp.module, imp.target, "numeric", f"{_place(imp, files)}: the NumPy passes import {imp.target} (no SymPy, nothing of tracer.core)"))
+        if _within(imp.target, "tracer.serve") and not (_within(imp.module, "tracer.serve") or _within(imp.module, "tracer.cli")):
+            found.append(Violation(imp.module, imp.target, "serve", f"{_place(imp, files)}: imports the web application {imp.target} (only tracer.cli may)"))
+        if _within(imp.module, "tracer.serve") and _within(imp.target, "tracer.cli"):
+            found.append(Violation(imp.module, imp.target, "serve", f"{_place(imp, files)}: the web application imports the CLI ({imp.target})"))
         if imp.in_function and not ((imp.module, imp.target) in START_UP and _says_why(imp, files)):
             found.append(Violation(imp.module, imp.target, "in-function", f"{_place(imp, files)}: imports {imp.target} inside a function (imports go at the top of the module)"))
 
@@ -406,3 +413,23 @@ def test_the_rules_catch_what_they_name(tmp_path):
     }
     cycle = next(v for v in violations(read_imports(package), files) if v.rule == "cycle")
     assert "tracer.core.derive → tracer.render.document → tracer.core.derive" in cycle.why
+
+
+def test_only_the_cli_imports_the_web_application(tmp_path):
+    """ARCHITECTURE.md rank 8: tracer.serve may use teach, render, export and below; only tracer.cli uses it."""
+    package = _package(tmp_path, {
+        "tracer/__init__.py": "",
+        "tracer/cli/__init__.py": "",
+        "tracer/cli/common.py": "",
+        "tracer/cli/serve.py": "from tracer.serve import app\n",
+        "tracer/serve/__init__.py": "",
+        "tracer/serve/app.py": "from tracer.teach import grade\nfrom tracer.cli.common import on_error\n",
+        "tracer/teach/__init__.py": "",
+        "tracer/teach/grade.py": "",
+        "tracer/teach/feedback.py": "from tracer.serve.app import create_app\n",
+    })
+    found = {v.entry for v in violations(read_imports(package), module_files(package)) if v.rule == "serve"}
+    assert found == {
+        ("tracer.serve.app", "tracer.cli.common", "serve"),
+        ("tracer.teach.feedback", "tracer.serve.app", "serve"),
+    }

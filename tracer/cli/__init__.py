@@ -7,6 +7,7 @@ errors to the exit codes of docs/spec.md §6 (:mod:`tracer.cli.common`):
 * :mod:`tracer.cli.problems` — ``solve``, ``ask``, ``validate``, ``new``, ``schema``
 * :mod:`tracer.cli.quiz` — ``quiz``, ``check``
 * :mod:`tracer.cli.grade` — ``grade``
+* :mod:`tracer.cli.serve` — ``serve`` (the web application, :mod:`tracer.serve`)
 * :mod:`tracer.cli.calculus` — ``diff``, ``descend``
 """
 
@@ -31,6 +32,7 @@ COMMANDS = {
     "quiz": "tracer.cli.quiz:quiz",
     "check": "tracer.cli.quiz:check",
     "grade": "tracer.cli.grade:grade",
+    "serve": "tracer.cli.serve:serve",
     "diff": "tracer.cli.calculus:diff",
     "descend": "tracer.cli.calculus:descend",
 }

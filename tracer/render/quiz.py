@@ -84,6 +84,19 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     variant.solution = None  # the key is rendered; do not ship the solution back
 
 
+def variant_page(variant: Variant, solution) -> dict:
+    """One variant as a web page shows it (``tracer serve``'s student page): the statement of
+    ``questions.html`` (its view and network figure, ids apart from other variants') and each
+    question's symbol in LaTeX."""
+    diagram = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
+    return {
+        "number": variant.number,
+        "statement": _statement(variant, "html"),
+        "diagram_svg": network.svg(diagram, id_prefix=f"v{variant.number}network") if diagram is not None else "",
+        "labels": [_label(variant.problem, q.name) for q in variant.questions],
+    }
+
+
 def variant_anchor(variant: Variant) -> str:
     """The start of every id of a variant's worked solution in the html key: ``v3-`` (``#v3-eq-12``)."""
     return f"v{variant.number}-"

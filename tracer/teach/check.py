@@ -93,13 +93,15 @@ class _Own:
 
 class Checker:
     def __init__(self, solution: Solution, claims: list[Claim], source: str = "<claims>", explain: bool = True,
-                 min_digits: int = MIN_DIGITS):
+                 min_digits: int = MIN_DIGITS, diagnoser: Diagnoser | None = None):
         self.solution = solution
         self.source = source
         self.explain = explain
         self.min_digits = min_digits
         self.order = {s.id: k for k, s in enumerate(solution.all_steps())}
-        self.diagnoser = Diagnoser(solution)
+        # the solution's diagnoses (its mistaken worlds, its other runs): shared by every claimant of one
+        # solution when the caller keeps one (tracer grade: one per variant), made here otherwise
+        self.diagnoser = diagnoser if diagnoser is not None else Diagnoser(solution)
         self.verdicts: list[Verdict] = [self._resolved(c) for c in claims]
         self.by_step: dict[str, Verdict] = {}
         for v in self.verdicts:
