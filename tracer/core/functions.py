@@ -199,10 +199,53 @@ _RELATIONS: dict[type, Callable] = {
 }
 
 
-def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
+class NonFinite(ArithmeticError):
+    """A value inside an expression evaluated in double precision is not a finite number."""
+
+
+def _apply(e: sp.Basic) -> Callable[[list], Any]:
+    """How one node of a SymPy tree combines its arguments' values (NumPy arrays or floats)."""
+    if e.is_Add:
+        return lambda vs: sum(vs)
+    if e.is_Mul:
+        def product(vs):
+            out = vs[0]
+            for v in vs[1:]:
+                out = out * v
+            return out
+
+        return product
+    if e.is_Pow:
+        return lambda vs: np.power(vs[0], vs[1])
+    if isinstance(e, sp.log) and len(e.args) == 2:  # log(u, b) as written: ln u / ln b
+        return lambda vs: np.log(vs[0]) / np.log(vs[1])
+    if type(e) in _RELATIONS:
+        relation = _RELATIONS[type(e)]
+        return lambda vs: relation(vs[0], vs[1])
+    fn = _ARRAY_FUNCTIONS[type(e)]
+    return lambda vs: fn(*vs)
+
+
+def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol], *, strict: bool = False) -> Callable[..., np.ndarray]:
     """A textbook form as a function of NumPy arrays (one per variable), built once as closures
-    over the SymPy tree (no code generation): what the engine evaluates is what is printed."""
+    over the SymPy tree (no code generation): what the engine evaluates is what is printed.
+
+    ``strict``: raise :class:`NonFinite` (with the sub-expression) as soon as any part of the
+    expression, innermost first, is not a finite number — ``exp(log(x))`` at x = 0 is finite
+    as a whole, but ln 0 is not a number."""
     index = {v: k for k, v in enumerate(variables)}
+
+    def checked(e: sp.Basic, f: Callable) -> Callable:
+        if not strict:
+            return f
+
+        def g(xs):
+            value = f(xs)
+            if not np.all(np.isfinite(value)):
+                raise NonFinite(e)
+            return value
+
+        return g
 
     def build(e: sp.Basic) -> Callable:
         if e.is_Symbol:
@@ -213,22 +256,6 @@ def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..
         if e.is_number:
             constant = float(e)
             return lambda xs: constant
-        if e.is_Add:
-            terms = [build(a) for a in e.args]
-            return lambda xs: sum(t(xs) for t in terms)
-        if e.is_Mul:
-            factors = [build(a) for a in e.args]
-
-            def product(xs):
-                out = factors[0](xs)
-                for f in factors[1:]:
-                    out = out * f(xs)
-                return out
-
-            return product
-        if e.is_Pow:
-            base, exponent = build(e.args[0]), build(e.args[1])
-            return lambda xs: np.power(base(xs), exponent(xs))
         if isinstance(e, sp.Piecewise):
             pieces = [(build(value), build(condition)) for value, condition in e.args]
 
@@ -236,16 +263,89 @@ def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..
                 shape = np.shape(xs[0])
                 return np.select([np.broadcast_to(c(xs), shape) for _, c in pieces], [np.broadcast_to(v(xs), shape) for v, _ in pieces], np.nan)
 
-            return cases
-        if type(e) in _RELATIONS:
-            left, right, relation = build(e.args[0]), build(e.args[1]), _RELATIONS[type(e)]
-            return lambda xs: relation(left(xs), right(xs))
-        fn = _ARRAY_FUNCTIONS[type(e)]
+            return checked(e, cases)
         args = [build(a) for a in e.args]
-        return lambda xs: fn(*[a(xs) for a in args])
+        rule = _apply(e)
+        return checked(e, lambda xs: rule([a(xs) for a in args]))
 
     tree = build(expr)
     return lambda *values: tree(values)
+
+
+#: significant digits of the exact evaluation that decides what double precision cannot
+EXACT_DIGITS = 40
+
+
+class NotReal(ValueError):
+    """A part of an expression has no real value at the point (``str(err)`` says which and why)."""
+
+
+def exact_value(expr: sp.Expr, at: dict) -> float:
+    """``expr`` at the point ``at`` (symbol → float), evaluated part by part in SymPy's
+    arbitrary-precision floats, which have no overflow: ln(1 + e^10995.1) is 10995.1, and
+    −e^710/(1 + e^710)² is −4.5e−309, where double precision gives inf and nan. The result is
+    a float (±inf when the value itself lies beyond double precision).
+
+    :class:`NotReal`, naming the innermost part, when a part has no real value: a division by
+    zero, the logarithm of a number ≤ 0, a root of a negative number, asin(2) — every part
+    as written, so √x² at x = −2 is refused though SymPy writes it x."""
+    value = _exact(expr, at)
+    return float(value) if isinstance(value, sp.Expr) else float(bool(value))
+
+
+def _exact(e: sp.Basic, at: dict):
+    if e.is_Symbol:
+        return sp.Float(at[e], EXACT_DIGITS)
+    if e.is_Rational:
+        return e
+    if isinstance(e, sp.Expr) and e.is_number and not e.free_symbols:
+        value = e.evalf(EXACT_DIGITS)
+        _require_real(e, value, ())
+        return value
+    args = [_exact(a, at) for a in e.args]
+    value = e.func(*args)
+    if not isinstance(value, sp.Expr):  # a condition of a Piecewise: true or false
+        return value
+    value = value.evalf(EXACT_DIGITS)
+    _require_real(e, value, args)
+    return value
+
+
+def _require_real(e: sp.Basic, value: sp.Expr, args: list) -> None:
+    if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.is_real is not True:
+        raise NotReal(_why_not_real(e, args))
+
+
+def _why_not_real(e: sp.Basic, args: list) -> str:
+    """Why a part of an expression has no real value, in the words of a hand calculation."""
+    if e.is_Pow and len(args) == 2:
+        base, exponent = args
+        if base.is_zero and exponent.is_negative:
+            return "a division by zero"
+        if base.is_negative:
+            return "the square root of a negative number" if exponent == sp.Rational(1, 2) else "a negative number to a non-integer power"
+    if isinstance(e, sp.log):
+        return "the logarithm of a number ≤ 0"
+    if isinstance(e, (sp.asin, sp.acos)):
+        return f"the inverse {'sine' if isinstance(e, sp.asin) else 'cosine'} of a number outside [−1, 1]"
+    return "not defined"
+
+
+class _RealAbs(sp.Function):
+    """|u| for a u that is real where it is evaluated: its derivative is sign(u)·u′ (on the real
+    line), where SymPy's |u|′ for a u it cannot prove real (√x, x^t, asin x) goes through
+    re, im and atan2 of a complex u."""
+
+    def fdiff(self, argindex=1):
+        return sp.sign(self.args[0])
+
+
+def real_derivative(expr: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
+    """∂expr/∂wrt on the real line: SymPy's derivative, with |u|′ = sign(u)·u′ for every u (an
+    expression evaluated only where each of its parts is real; sign(0) = 0)."""
+    if not expr.has(sp.Abs):
+        return sp.diff(expr, wrt)
+    return sp.diff(expr.replace(sp.Abs, _RealAbs), wrt).replace(_RealAbs, sp.Abs)
 
 
 @dataclass(frozen=True)

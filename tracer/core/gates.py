@@ -33,7 +33,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 import sympy as sp
 
-from tracer.core.functions import ARG, OUT, Arctan, Operation, ReLU, Sigmoid, Softplus, Tanh, array_function
+from tracer.core.functions import ARG, OUT, Arctan, NotReal, Operation, ReLU, Sigmoid, Softplus, Tanh, array_function, exact_value, real_derivative
 
 
 class Gate(Operation):
@@ -354,12 +354,15 @@ class Equation(Gate):
 
     def forward(self, values, positions=None):
         columns = [values[..., k] for k in range(self.arity)]
-        return np.broadcast_to(np.asarray(self._forward(*columns), dtype=float), values.shape[:-1]).copy()
+        out = np.broadcast_to(np.asarray(self._forward(*columns), dtype=float), values.shape[:-1]).copy()
+        return _exactly_where_overflowed(out, self.body, values)
 
     def local(self, values, outputs, positions=None):
         columns = [values[..., k] for k in range(self.arity)]
         shape = values.shape[:-1]
-        return np.stack([np.broadcast_to(np.asarray(f(*columns), dtype=float), shape) for f in self._locals], axis=-1)
+        return np.stack([_exactly_where_overflowed(np.broadcast_to(np.asarray(f(*columns), dtype=float), shape).copy(),
+                                                   _derivative(self.body, k), values)
+                         for k, f in enumerate(self._locals)], axis=-1)
 
     @property
     def _forward(self):
@@ -370,9 +373,31 @@ class Equation(Gate):
         return tuple(_compiled(_derivative(self.body, k), self.arity) for k in range(self.arity))
 
 
+def _exactly_where_overflowed(out: np.ndarray, expr: sp.Expr, values: np.ndarray) -> np.ndarray:
+    """``out`` (an equation's values, or a local derivative's), each entry that double precision
+    could not give (inf or nan from finite arguments, or 0 from an exponential's underflow)
+    computed again exactly: an overflow inside
+    an expression whose value is finite (softplus(y⁴) at y = 10.24 is 10995.1; e^x/(1 + e^x)² at
+    x = 710 is 4.5e−309) is no reason to refuse it. A part with no real value stays nan."""
+    bad = ~np.isfinite(out)
+    if expr.has(sp.exp):  # e^x/(1 + e^x)² at x = 710 is 4.5e−309 (subnormal), not the 0 that inf/inf² rounds to
+        bad |= out == 0.0
+    if not bad.any():
+        return out
+    arity = values.shape[-1]
+    for index in zip(*np.nonzero(bad & np.all(np.isfinite(values), axis=-1))):
+        point = values[index]
+        try:
+            out[index] = exact_value(expr, {ARG[k]: float(point[k]) for k in range(arity)})
+        except NotReal:
+            out[index] = np.nan
+    return out
+
+
 @lru_cache(maxsize=None)
 def _derivative(body: sp.Expr, wrt: int) -> sp.Expr:
-    return sp.diff(body, ARG[wrt])
+    """∂body/∂u_wrt on the real line (|u|′ = sign(u)·u′: a graph's values are real or refused)."""
+    return real_derivative(body, ARG[wrt])
 
 
 @lru_cache(maxsize=None)

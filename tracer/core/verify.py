@@ -23,6 +23,7 @@ import sympy as sp
 
 from tracer.builders.mlp import Network
 from tracer.core import gates, keys, perceptron
+from tracer.core.functions import real_derivative
 from tracer.core.keys import LOSS, LOSS_AFTER, Partial, Quantity
 from tracer.spec import to_mapping
 from tracer.core.solution import DeltaForm, DeltaRow, GraphSolution, Mismatch, Solution, Verification
@@ -512,7 +513,7 @@ def _composed_gradients(system) -> dict[str, sp.Expr] | None:
         expression[node.name] = node.expression.xreplace({sp.Symbol(a, real=True): expression[a] for a in node.arguments if a in expression})
     output = expression[system.problem.output]
     leaves = [n.name for n in system.nodes if n.equation is None]
-    return {name: sp.diff(output, sp.Symbol(name, real=True)) for name in leaves}
+    return {name: real_derivative(output, sp.Symbol(name, real=True)) for name in leaves}  # |u|′ = sign(u)·u′: the values are real
 
 
 #: finite differences of a network with conv2d or pooling layers: at most this many parameters
