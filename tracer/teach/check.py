@@ -45,6 +45,7 @@ from tracer.teach.digits import (
     is_truncation,
     near_tie,
     rounded_like,
+    shown,
     significant_digits,
     truncated_like,
 )
@@ -78,7 +79,7 @@ class Verdict:
 
     @property
     def rounded_truth(self) -> str:
-        return as_claim(self.truth, self.claim.text) if self.claim.text and math.isfinite(self.truth) else ""
+        return shown(as_claim(self.truth, self.claim.text)) if self.claim.text and math.isfinite(self.truth) else ""
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class Checker:
             return
         if is_truncation(v.truth, text, exact):
             v.verdict = "habit"
-            v.note = f"the true value truncated instead of rounded ({as_claim(v.truth, text)})"
+            v.note = f"the true value truncated instead of rounded ({shown(as_claim(v.truth, text))})"
             return
         for own in self._own_values(v):
             if follows(own.value, text, own.exact):
@@ -207,7 +208,7 @@ class Checker:
             return
         truncated = not is_right(own.value, text, own.exact)
         v.verdict = "habit" if truncated else "right"
-        v.note = f"it follows from {source}{', truncated' if truncated else ''}; the true value is {as_claim(v.truth, text)}"
+        v.note = f"it follows from {source}{', truncated' if truncated else ''}; the true value is {shown(as_claim(v.truth, text))}"
 
     def _rank(self, v: Verdict) -> int:
         return self.order.get(v.steps[0], 0) if v.steps else -1
@@ -353,7 +354,7 @@ class Checker:
         except (ValueError, ZeroDivisionError, OverflowError):
             own = v.truth
         diagnosis = self.diagnoser.diagnose(WrongStep(step, text, inputs, own), v.claim.name)
-        should = f"its inputs give {_plain(own)} ({as_claim(own, text)} to the claim's {digits_text(text)})"
+        should = f"its inputs give {_plain(own)} ({shown(as_claim(own, text))} to the claim's {digits_text(text)})"
         return f"{diagnosis}; {should}" if diagnosis else f"the slip is in this step: {should}"
 
     # -- the report ------------------------------------------------------------------------
