@@ -120,8 +120,8 @@ class _TwinOptimizer:
 
     @property
     def needed(self) -> bool:
-        """Not plain gradient descent at one rate (which the twins' own step already checks)."""
-        return self.hyper.name != "sgd" or len(set(self.rates.tolist())) > 1
+        """Not plain gradient descent (which the twins' own step checks, each layer at its own rate)."""
+        return self.hyper.name != "sgd"
 
     def advance(self, before: dict, gradients: dict, t: int) -> tuple[dict, dict]:
         """Update ``t`` from the parameters ``before`` with ``gradients`` (both by key): θ' by key,
@@ -161,7 +161,10 @@ def verify(solution: Solution) -> Verification:
         before = replace(problem.with_parameter_vector(list(ts.params_before.values())), data=data)
         reference = numeric.evaluate(before)
         subtracted = numeric.step_gradients(before)
-        after = twin.step(checker, ts, subtracted) if twin.needed else numeric.step(before).parameters()
+        # the twin optimizer takes the engine's gradients (checked against NumPy's just below): an adaptive
+        # step g/(√G + ε) magnifies the rounding of a gradient that is exactly 0 (a shared softmax bias's
+        # Σ(p − y)) into a step of η; fed the same g, the two optimizers must agree to rounding
+        after = twin.step(checker, ts, ts.gradients) if twin.needed else numeric.step(before).parameters()
         _check_pass(checker, network, p, reference, before, after, ts.number)
         checker.array(lambda k, ts=ts: str(Partial(LOSS, list(ts.gradients)[k], None, ts.number)), list(ts.gradients.values()),
                       _in_order(subtracted, ts.gradients))
@@ -545,7 +548,7 @@ def verify_layers(solution: Solution) -> Verification:
         checker.array(lambda k, ts=ts: str(Partial(LOSS, list(ts.gradients)[k], None, ts.number)), list(ts.gradients.values()),
                       [gradients[key] for key in ts.gradients])
         if twin.needed:
-            after = twin.step(checker, ts, gradients)
+            after = twin.step(checker, ts, ts.gradients)  # the engine's gradients, checked just above (see verify)
         else:
             after = _flat(layers_numeric.descend(mapping, problem.training.learning_rate, 1), problem)
         checker.array(lambda k, ts=ts: str(list(ts.params_after)[k].updated().at_step(ts.number)), list(ts.params_after.values()),
