@@ -103,4 +103,42 @@ def test_an_overflow_the_twin_cannot_follow_is_refused_not_failed():
     s = solve(problem)
     assert s.value("f") == 711.0 and s.value("df/dx") == 1.0
     message, code = verification_failure(problem, s)
-    assert code == 2 and message.startswith("q.yaml: f cannot be checked: NumPy's evaluation of the equations as written overflows")
+    assert code == 2 and message.startswith("q.yaml: f cannot be checked: NumPy's evaluation of the equations as written in double precision overflows")
+
+
+# ---------------------------------------------------------------------------
+# What the graphs fuzz target found (benchmarks/fuzz.py --targets graphs)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted((FOUND / "graph").glob("fuzz_*.yaml")), ids=lambda p: p.stem)
+def test_what_the_graph_fuzzer_falsely_failed_is_verified(path):
+    """Each was "verification failed" (exit 1): difference quotients of a step that spans periods
+    of tan, or beside a pole, or that the output's rounding swallows; an engine value that double
+    precision computed to 2 digits (now exactly). They verify."""
+    solution = solve(load(path))
+    assert solution.verification.ok, solution.verification.mismatches[:3]
+
+
+def test_a_value_double_precision_gets_wrong_is_computed_exactly():
+    """tan((ln(1 + e^(t·a)))^t) at t = −2.708, a = 3.14159: ln(1 + 2.03e−4) keeps 12 digits in double
+    precision, the power −2.708 makes it 1e10 ± 0.015, and tan turns that into ±0.01 (the engine
+    said 0.1028, NumPy 0.1133). The engine's own error bound sees it and computes it exactly."""
+    import mpmath
+
+    s = solve(load(FOUND / "graph" / "fuzz_tan_of_a_power_of_softplus.yaml"))
+    mpmath.mp.dps = 50
+    t, a = mpmath.mpf(-2.708), mpmath.mpf(3.14159)
+    exact = mpmath.tan(mpmath.log(1 + mpmath.exp(t * a)) ** t)
+    assert s.value("n0") == pytest.approx(float(exact), rel=1e-12)
+
+
+def test_the_twins_error_bound_covers_what_its_algorithm_loses():
+    """(x + y) − y at y = 1e308: the twin computes 0 (the text as written), with an error bound of
+    1.1e292; SymPy's form is x, and the engine says 1. Within the twin's own bound: verified."""
+    from tracer.numeric.graph import NumericGraph
+
+    values, bounds = NumericGraph.compile(["f = (x + y) - y"]).evaluate_with_bounds({"x": 1.0, "y": 1e308})
+    assert values["f"] == 0.0 and bounds["f"] == pytest.approx(2**-53 * 1e308, rel=1e-12)  # the rounding of 1 + 1e308
+    s = solve(loads("graph:\n  equations: ['f = (x + y) - y']\n  values: {x: 1, y: 1e308}\n  output: f\n", "c.yaml"))
+    assert s.value("f") == 1.0 and s.verification.ok

@@ -153,6 +153,19 @@ def _why_undefined(node: Node, point: np.ndarray) -> str:
 
 
 @lru_cache(maxsize=None)
+def _restricted(written: sp.Expr) -> bool:
+    """Has the equation as written a part with a restricted domain — a logarithm, a root or a
+    negative power, asin, acos, a tangent's pole, an exponential that overflows? Only then can
+    SymPy's form of it (√x² is x) be defined where the text is not."""
+    for part in sp.preorder_traversal(written):
+        if isinstance(part, (sp.log, sp.asin, sp.acos, sp.tan, sp.sec, sp.csc, sp.cot, sp.exp, sp.sinh, sp.cosh)):
+            return True
+        if part.is_Pow and not (part.exp.is_Integer and part.exp >= 0):
+            return True
+    return False
+
+
+@lru_cache(maxsize=None)
 def _strict(written: sp.Expr, arity: int):
     return array_function(written, ARG[:arity], strict=True)
 
@@ -161,7 +174,7 @@ def _domain_fault(node: Node, point: np.ndarray) -> str | None:
     """Why an equation whose value is finite has, as written, a part with no real value (None
     when it has none): its every part evaluated in double precision, and where one is not
     finite, exactly (an overflow inside, e^710/e^710, is no fault)."""
-    if node.written is None or not isinstance(node.op, Equation):
+    if node.written is None or not isinstance(node.op, Equation) or not _restricted(node.written):
         return None
     with np.errstate(all="ignore"):
         try:

@@ -127,8 +127,8 @@ def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int
     if overflowed is not None and hasattr(problem, "equations"):
         # a graph's engine computes a part that overflows (e^710/e^710) exactly where double precision
         # cannot; its twin evaluates the equations as written in doubles, and cannot follow: not checkable
-        return (f"{problem.source}: {overflowed.quantity} cannot be checked: NumPy's evaluation of the equations as written "
-                f"overflows double precision there ({overflowed.reference}), where the engine computes {overflowed.engine:g} exactly; "
+        return (f"{problem.source}: {overflowed.quantity} cannot be checked: NumPy's evaluation of the equations as written in double "
+                f"precision overflows or loses every digit there, where the engine computes {overflowed.engine:g} exactly; "
                 "use smaller numbers"), 2
     return (f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
             f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))", 1)
