@@ -193,10 +193,12 @@ class _Arrays:
                 if l > 0 and self.sequential:
                     dloss_da = delta @ w
                 continue
+            # ∂L/∂W = δ a_prevᵀ (summed over the batch), then times η: a rate of 1e308 times δ alone overflows
+            # where η·∂L/∂W, the update the steps write, is finite
             if self.all_weights[l]:
-                w -= (delta.T * step) @ inputs[l]  # ∂L/∂W = δ a_prevᵀ (summed over the batch)
+                w -= step * (delta.T @ inputs[l])
             else:
-                w[...] = np.where(self.weight_masks[l], w - (delta.T * step) @ inputs[l], w)
+                w[...] = np.where(self.weight_masks[l], w - step * (delta.T @ inputs[l]), w)
             if self.any_bias[l]:
                 b = self.biases[l]
                 grad_b = _shared(delta) if b.size == 1 else delta.sum(axis=0)  # a shared bias feeds every unit
