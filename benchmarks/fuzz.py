@@ -175,9 +175,11 @@ def run_randomize(text: str, full: bool = True) -> str:
     return "ok"
 
 
-def run_overrides(text: str) -> str:
+def run_overrides(text: str, verify: bool = True) -> str:
     """What `tracer check PROBLEM CLAIMS` does with a claims file whose ``training:`` asks another run;
-    the first line names the problem (``# problem: graph_logistic``)."""
+    the first line names the problem (``# problem: graph_logistic``). One input in ``--full-every``
+    verifies the run as `tracer check` does (the others judge the claims only: verifying a conv
+    network's run costs a second)."""
     from tracer.spec import load
     from tracer.teach.check import check
     from tracer.teach.claims import parse_claim_set, with_training
@@ -188,11 +190,12 @@ def run_overrides(text: str) -> str:
     if problem not in _VERIFIED:  # the run the claims are about, verified as `tracer check` verifies it
         if len(_VERIFIED) > 64:
             _VERIFIED.clear()
-        _VERIFIED[problem] = solve(problem)
+        _VERIFIED[problem] = solve(problem, verify=verify)
     solution = _VERIFIED[problem]
-    failed = verification_failure(problem, solution) or non_finite_result(problem, solution)
-    if failed is not None:
-        return "refused" if failed[1] == 2 else "mismatch"
+    if solution.verification is not None:
+        failed = verification_failure(problem, solution) or non_finite_result(problem, solution)
+        if failed is not None:
+            return "refused" if failed[1] == 2 else "mismatch"
     for verdict in check(solution, claims.claims).verdicts:
         if verdict.verdict not in ("right", "habit", "carried", "wrong", "invalid"):
             return "mismatch"
@@ -363,11 +366,12 @@ _OVERRIDE_PROBLEMS = ["mazur", "xor", "relu_softmax_3class", "conv_maxpool", "rn
 def random_overrides(rng: random.Random) -> str:
     """A claims file with a ``training:`` mapping of random overrides and a few claims."""
     name = rng.choice(_OVERRIDE_PROBLEMS)
-    options = {"steps": ["0", "1", "2", "10", "1001", "10000000", "100000000", "9" * 30, "-1", "1.5", "[]"],
-               "order": ["sequential", "simultaneous", "backwards", "1"],
-               "learning_rate": ["0.1", "0.5", "1e3", "1e-400", "1e400", "-1", "0", "abc", "9" * 120, ".5"],
+    options = {"steps": ["0", "1", "2", "3", "5", "10", "1001", "10000001", "100000000", "9" * 30, "-1", "1.5", "[]"],
+               "order": ["sequential", "simultaneous", "simultaneous", "backwards"],
+               "learning_rate": ["0.1", "0.5", "0.25", "2", "40", "1e3", "1e-400", "1e400", "-1", "0", "abc", "9" * 120, ".5"],
                "epochs": ["2"], "optimizer": ["adam"], "nope": ["1"]}
-    keys = rng.sample(list(options), rng.randint(1, 3))
+    weights = {"steps": 6, "order": 3, "learning_rate": 6, "epochs": 1, "optimizer": 1, "nope": 1}
+    keys = list(dict.fromkeys(rng.choices(list(options), [weights[k] for k in options], k=rng.randint(1, 3))))
     training = ", ".join(f"{k}: {rng.choice(options[k])}" for k in keys)
     claims = {"mazur": ['"dloss/dW2[1,1]": 0.0821670406', "loss_after: 0.2910", '"W2[1,1]\'": 0.35891648'],
               "xor": ["loss_after: 0.7", '"dloss/dW1[1,1]": 0.01'], "relu_softmax_3class": ["loss: 3.2", "loss_after: 2.9"],
@@ -487,10 +491,18 @@ CLOCK = signal.ITIMER_PROF  # --clock cpu: the process's own CPU time, so a load
 LONG_RUN = 100_000
 
 
-def _asks_a_long_run(text: str) -> bool:
-    """Did the file ask for a run that long? Then the time is the work asked for, within the
-    stated limits (counted as "long"), not a hang."""
+def _asks_a_long_run(text: str, target: str = "problems") -> bool:
+    """Did the file (or a claims file's ``training:``) ask for a run that long? Then the time is the
+    work asked for, within the stated limits (counted as "long"), not a hang."""
     try:
+        if target == "overrides":
+            from tracer.teach.claims import parse_claim_set
+
+            return int(parse_claim_set(text, "fuzz-claims.yaml").training.get("steps", 0)) >= LONG_RUN
+        if target in ("randomize", "ranges"):  # each draw solves the problem: 1,000 of them are the work asked for
+            from tracer.teach.quiz import parse_spec
+
+            return parse_spec(loads(text, "fuzz-quiz.yaml")).attempts >= 1000
         training = loads(text, "fuzz.yaml").training
     except Exception:  # noqa: BLE001 - it loaded once already; anything else: a hang
         return False
@@ -503,12 +515,14 @@ def _one(target: str, n: int, text: str, timeout: float) -> tuple[str, str | Non
     try:
         if target in ("randomize", "ranges"):
             outcome = run_randomize(text, full=n % FULL_EVERY == 0)
+        elif target == "overrides":
+            outcome = run_overrides(text, verify=n % FULL_EVERY == 0)
         else:
             outcome = TARGETS[target](text)
     except REFUSALS:
         return "refused", None
     except Hang:
-        return ("long" if target in ("problems", "training") and _asks_a_long_run(text) else "hang"), None
+        return ("long" if target in ("problems", "training", "overrides", "randomize", "ranges") and _asks_a_long_run(text, target) else "hang"), None
     except RecursionError:
         return "crash", "RecursionError"
     except Exception as err:  # noqa: BLE001 - a traceback is what the fuzzer looks for
@@ -559,7 +573,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", default=None)
     parser.add_argument("--jobs", type=int, default=1, help="processes (each takes every jobs-th input of the one stream)")
-    parser.add_argument("--full-every", type=int, default=FULL_EVERY, help="randomize: one input in this many solves whole variants")
+    parser.add_argument("--full-every", type=int, default=FULL_EVERY,
+                        help="randomize, ranges: one input in this many solves whole variants; overrides: verifies the run")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                         help="what --timeout measures: the input's CPU time (default; a loaded machine's waits are not a hang) or wall-clock time")
     parser.add_argument("--progress", type=int, default=0, help="print a progress line to stderr every this many inputs")

@@ -56,7 +56,8 @@ def test_the_message_names_the_field(name):
     assert EXPECTED[name] in str(err.value)
 
 
-@pytest.mark.parametrize("target, count", [("problems", 300), ("claims", 150), ("randomize", 150), ("expressions", 300)])
+@pytest.mark.parametrize("target, count", [("problems", 300), ("claims", 150), ("randomize", 150), ("expressions", 300),
+                                           ("graphs", 150), ("training", 100), ("overrides", 60), ("answers", 100), ("ranges", 60)])
 def test_a_short_fuzz_run_finds_no_crash_no_hang_and_no_wrong_result(target, count):
     """A derandomised run of each fuzz target (seed 5): every input ends as a clean refusal or a
     verified result — no traceback, no hang, no non-finite result, no false mismatch."""

@@ -65,6 +65,8 @@ SATURATING = ("sigmoid", "tanh", "softmax")
 KINKED = ("relu", "leaky_relu", "step")
 KINKED_GATES = {"relu": 1, "abs": 1, "max": 2, "min": 2}  # a graph's gates with a kink: their arguments
 DEFAULT_ASK = ("loss",)
+#: draws per variant at most (each one solves the problem: ~50 ms for Mazur's; 10,000 is minutes)
+MAX_ATTEMPTS = 10_000
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _UNIFORM = re.compile(
@@ -222,8 +224,8 @@ def _with_settings(source: str, vary: tuple[tuple[str, Grid], ...], settings: di
     if isinstance(options, bool) or not isinstance(options, int) or not (options == 0 or 2 <= options <= 8):
         raise SpecError(source, "randomize.options", f"0 (open answers) or a whole number from 2 to 8 expected, got {options!r}")
     attempts = settings.get("attempts", 100)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise SpecError(source, "randomize.attempts", f"a positive whole number expected, got {attempts!r}")
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS:
+        raise SpecError(source, "randomize.attempts", f"a whole number from 1 to {MAX_ATTEMPTS:,} expected, got {_shown(attempts)}")
     guards_raw = settings.get("guards", {}) or {}
     if not isinstance(guards_raw, dict):
         raise SpecError(source, "randomize.guards", "a mapping expected (kink, min_derivative, loss_decreases)")
