@@ -192,10 +192,9 @@ def run_overrides(text: str, verify: bool = True) -> str:
             _VERIFIED.clear()
         _VERIFIED[problem] = solve(problem, verify=verify)
     solution = _VERIFIED[problem]
-    if solution.verification is not None:
-        failed = verification_failure(problem, solution) or non_finite_result(problem, solution)
-        if failed is not None:
-            return "refused" if failed[1] == 2 else "mismatch"
+    failed = (verification_failure(problem, solution) if solution.verification is not None else None) or non_finite_result(problem, solution)
+    if failed is not None:  # `tracer check` stops here, as `tracer solve` does
+        return "refused" if failed[1] == 2 else "mismatch"
     for verdict in check(solution, claims.claims).verdicts:
         if verdict.verdict not in ("right", "habit", "carried", "wrong", "invalid"):
             return "mismatch"

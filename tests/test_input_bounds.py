@@ -208,3 +208,22 @@ def test_a_claimed_number_is_a_number_of_a_sensible_size(text, expected):
 ])
 def test_a_problems_number_is_one_double_precision_holds(text, ok):
     assert (bounds.finite_decimal(text) is not None) == ok
+
+
+@pytest.mark.parametrize("path", sorted((FOUND / "overrides").glob("*.yaml")), ids=lambda p: p.stem)
+def test_what_the_overrides_fuzzer_found_is_judged_or_refused(path):
+    """A claims file's `training:` on the problem its first line names: `tracer check` refuses the
+    run in one line (its loss overflows), and check() on the run unverified judges every claim
+    (on the first fixes: decimal.InvalidOperation rounding an inf input to a claim's digit)."""
+    from tracer.core.derive import solve
+    from tracer.spec import load
+    from tracer.teach.check import check
+    from tracer.teach.claims import parse_claim_set, with_training
+
+    text = path.read_text(encoding="utf-8")
+    problem_file = ROOT / "examples" / f"{text.split(chr(10), 1)[0].removeprefix('# problem: ').strip()}.yaml"
+    done = tracer("check", str(problem_file), str(path))
+    assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+    claims = parse_claim_set(text, str(path))
+    verdicts = check(solve(with_training(load(problem_file), claims.training, str(path)), verify=False), claims.claims).verdicts
+    assert [v.verdict for v in verdicts] == ["wrong", "wrong"]

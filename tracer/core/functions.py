@@ -357,8 +357,11 @@ def _astronomical(e: sp.Basic, args: list) -> bool:
         base, power = args
         if base.is_zero or power.is_zero:
             return False
-        magnitude = _bits(base) if abs(_bits(base)) > 1000 else math.log2(abs(float(base)))  # log₂|base|
-        exponent = float(power) if abs(_bits(power)) < 1000 else math.copysign(math.inf, float(power))
+        try:
+            magnitude = float(_bits(base)) if abs(_bits(base)) > 1000 else math.log2(abs(float(base)))  # log₂|base|
+            exponent = float(power) if abs(_bits(power)) < 1000 else (math.inf if power > 0 else -math.inf)
+        except OverflowError:  # a base or an exponent beyond any float: beyond any use too
+            return True
         with np.errstate(all="ignore"):
             return magnitude * exponent > _MAX_BITS if magnitude else False
     return False

@@ -79,7 +79,7 @@ class Verdict:
 
     @property
     def rounded_truth(self) -> str:
-        return shown(as_claim(self.truth, self.claim.text)) if self.claim.text and math.isfinite(self.truth) else ""
+        return as_claim(self.truth, self.claim.text) if self.claim.text and math.isfinite(self.truth) else ""
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ class Checker:
             v.verdict = "carried"
             v.culprit = root.claim.name
             v.reason = (f"it follows from {source}; the error is carried forward from {root.claim.name} = {root.claim.text}, "
-                        f"which is wrong (true {root.rounded_truth})")
+                        f"which is wrong (true {shown(root.rounded_truth) if root.rounded_truth else ''})")
             return
         truncated = not is_right(own.value, text, own.exact)
         v.verdict = "habit" if truncated else "right"
@@ -405,7 +405,7 @@ def report_text(checker: Checker, problem_file: str, claims_file: str) -> str:
         alias = f" [{v.canonical}]" if v.canonical != v.claim.name else ""
         line = f"  {mark:<7}  {v.claim.name:<{width}} = {v.claim.text:<14} true {_plain(v.truth, 10)}"
         if not v.right or v.note:
-            line += f" ({v.rounded_truth} to the claim's {digits_text(v.claim.text)})"
+            line += f" ({shown(v.rounded_truth)} to the claim's {digits_text(v.claim.text)})"
         lines.append(line + alias)
         if v.verdict == "wrong":
             lines.append(f"           {v.claim.name} is wrong because {v.reason}")

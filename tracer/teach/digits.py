@@ -30,9 +30,12 @@ _EXACT = Context(prec=1200)
 
 
 def rounded_like(value: float | Decimal, text: str, rounding=ROUND_HALF_EVEN) -> Decimal:
-    """``value`` rounded to the last digit of ``text``."""
+    """``value`` rounded to the last digit of ``text`` (inf and nan as they are: no digit to round)."""
+    exact = _exact(value)
+    if not exact.is_finite():
+        return exact
     with localcontext(_EXACT):
-        return _exact(value).quantize(unit_of(text), rounding=rounding)
+        return exact.quantize(unit_of(text), rounding=rounding)
 
 
 def is_right(value: float | Decimal, text: str, exact: Decimal | None = None) -> bool:
