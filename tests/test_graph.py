@@ -218,7 +218,7 @@ BAD = [
     (graph(["q = x + y", "q = x * y"], {"x": 1, "y": 2}, "q"), "graph.equations[1]: q is defined twice (also by graph.equations[0])"),
     (graph(["q = x + y"], {"x": 1, "y": 2}, "x"), "graph.output: the output must be a node computed by an equation; 'x' is a leaf"),
     (graph(["q = x + y"], {"x": 1, "y": 2}, "nope"), "graph.output: the output must be a node computed by an equation; 'nope' is not defined"),
-    (graph(["q = x - y", "f = 1/q"], {"x": 2, "y": 2}, "f"), "graph.equations[1]: f = 1/q: not defined (or too large) at the given values (q = 0)"),
+    (graph(["q = x - y", "f = 1/q"], {"x": 2, "y": 2}, "f"), "graph.equations[1]: f = 1/q: a division by zero at the given values (q = 0)"),
     (graph(["f = log(x - y)"], {"x": 2, "y": 2}, "f"), "graph.equations[0]: f = log(x - y): the logarithm of a number ≤ 0"),
     (graph(["f = x +* y"], {"x": 2, "y": 2}, "f"), "graph.equations[0]: f = x +* y: unexpected '*' at column 4"),
     (graph(["f = __import__(1)"], {"x": 2}, "f"), "unknown function '__import__'"),

@@ -826,12 +826,11 @@ def test_generated_graphs_agree_with_torch(raw):
     assert compare(problem) > 0
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="finding, reported: the graph engine crashes (KeyError: atan2, im) on |·| "
-                   "of a root or a power; SymPy's derivative treats the argument as possibly complex")
 @pytest.mark.parametrize(("equation", "values"), [("n1 = abs(sqrt(x1))", {"x1": 1.5}), ("n1 = abs(x1^x2)", {"x1": 1.5, "x2": 0.5})])
 def test_abs_of_a_root_or_a_power_in_a_graph_agrees_with_torch(equation, values):
     """|√x| at x = 1.5: value √1.5, ∂/∂x = 1/(2√1.5) = 0.408248290; torch agrees with that.
-    `tracer diff "abs(sqrt(x))" --at x=1.5` answers it; `tracer solve` of the graph is a traceback."""
+    Before issue 26 `tracer solve` of the graph was a traceback (KeyError: atan2, im: SymPy's
+    derivative of |u| treats u as possibly complex); now |u|' = sign(u)·u'."""
     problem = from_mapping({"graph": {"equations": [equation], "values": values, "output": "n1"}}, "<abs>")
     this = reference.Graph(problem).train().passes[0]
     if "sqrt" in equation:

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tracer import initializers
+from tracer import bounds, initializers
 from tracer.core import keys
 from tracer.datasets import generate
 from tracer.files import STDIN, FileRefused, read_text
@@ -871,16 +871,14 @@ def load(path: str | Path) -> Problem:
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
-#: the limits of what a problem file may be: its size, and how deeply its lists and mappings nest
-MAX_TEXT = 64 * 1024 * 1024
-MAX_DEPTH = 40
+#: the limits of what a problem file may be: its size, how deeply its lists and mappings nest, how
+#: many values its aliases repeat (tracer.bounds: one bound for every input path)
+MAX_TEXT = bounds.MAX_TEXT
+MAX_DEPTH = bounds.MAX_DEPTH
 
 
-class _Refused(Exception):
-    def __init__(self, mark, message: str):
-        super().__init__(message)
-        self.mark = mark
-        self.message = message
+def _Refused(mark, message: str) -> bounds.Refused:
+    return bounds.Refused(message, mark)
 
 
 def _plain_composer(base: type) -> dict:
@@ -919,14 +917,14 @@ def _plain_composer(base: type) -> dict:
 
 
 def _too_deep(raw: Any) -> bool:
-    """Do lists and mappings nest deeper than :data:`MAX_DEPTH` (walked without recursion)?"""
-    stack = [(raw, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, (list, dict)):
-            if depth > MAX_DEPTH:
-                return True
-            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    """Do lists and mappings nest deeper than :data:`MAX_DEPTH`? (:class:`bounds.Refused` when
+    aliases repeat too many values: no loader would give a line for that.)"""
+    try:
+        bounds.measure_values(raw)
+    except bounds.Refused as err:
+        if err.message.startswith("nested"):
+            return True
+        raise
     return False
 
 
@@ -939,7 +937,7 @@ def _with_exponent_floats(base: type) -> type:
 
 
 #: the largest integer a problem file may write (a count, a seed, a weight written without a point)
-MAX_INTEGER = 10**18
+MAX_INTEGER = bounds.MAX_INTEGER
 
 
 def _bounded_int(loader, node) -> int:
@@ -983,7 +981,11 @@ def loads(text: str, source: str = "<string>") -> Problem:
         except Exception:  # whatever libyaml made of it, the reference loader below decides
             pass
         else:
-            if not _too_deep(raw):  # too deep: the reference loader refuses it, with its line
+            try:
+                deep = _too_deep(raw)
+            except bounds.Refused as err:  # aliases repeating too much: measured, not walked
+                raise SpecError(source, "", err.message) from None
+            if not deep:  # too deep: the reference loader refuses it, with its line
                 return from_mapping(raw, source)
     try:
         raw = yaml.load(text, Loader=_with_exponent_floats(yaml.SafeLoader))
@@ -992,13 +994,16 @@ def loads(text: str, source: str = "<string>") -> Problem:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise SpecError(source, "", f"YAML syntax error: {where}{problem}") from None
-    except _Refused as err:
-        where = f"line {err.mark.line + 1}, column {err.mark.column + 1}: " if err.mark else ""
-        raise SpecError(source, "", f"{where}{err.message}") from None
+    except bounds.Refused as err:
+        raise SpecError(source, "", f"{err.where()}{err.message}") from None
     except RecursionError:
         raise SpecError(source, "", f"nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as err:  # a scalar YAML cannot make a value of
         raise SpecError(source, "", f"a YAML value that cannot be read ({str(err)[:80]})") from None
+    try:
+        bounds.measure_values(raw)
+    except bounds.Refused as err:
+        raise SpecError(source, "", err.message) from None
     return from_mapping(raw, source)
 
 

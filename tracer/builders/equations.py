@@ -16,15 +16,15 @@ every leaf gets a gradient (inputs included: CS231n asks for ∂f/∂x), and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
 
 from tracer.calculus.expression import CONSTANTS, FUNCTIONS, ExpressionError, parse_program, tokenize
 from tracer.core import keys
-from tracer.core.functions import ARG, Operation
-from tracer.core.gates import operation_of
+from tracer.core.functions import ARG, NonFinite, NotReal, Operation, array_function, exact_value
+from tracer.core.gates import Equation, operation_of
 from tracer.core.graph import Family, Graph
 from tracer.core.keys import Quantity
 from tracer.spec import GraphProblem, SpecError
@@ -39,6 +39,8 @@ class Node:
     equation: int | None  # its index in graph.equations (None: a leaf)
     arguments: tuple[str, ...] = ()  # the names its equation uses, in order of first appearance
     body: sp.Expr | None = None  # the right-hand side as computed, over ARG[0], ARG[1], … (its arguments)
+    written: sp.Expr | None = None  # the right-hand side as the file writes it, over ARG (√x² is not x: x < 0 has no √x)
+    op: Operation | None = None  # the operation its equation is
 
     @cached_property
     def expression(self) -> sp.Expr | None:
@@ -102,49 +104,89 @@ class System:
                 row[0, node.number] = given[node.name]
         return row
 
-    def undefined(self, values: np.ndarray, local: dict[int, np.ndarray] | None = None) -> None:
+    def undefined(self, values: np.ndarray, local: dict[int, np.ndarray] | None = None, *, step: int = 0) -> None:
         """Raise the one-line error for the first node (in topological order) whose value — or,
-        given the local derivatives, whose local derivative — is not a finite number."""
+        given the local derivatives, whose local derivative — is not a finite number, or whose
+        equation as written has a part with no real value there (√x² and e^(ln x) at x < 0:
+        SymPy writes both as x). ``step``: the training step whose values these are (0: the
+        values as given, −1: after the training); past the first, the training moved them there."""
+        trained = self.problem.training
+        moved = step >= 2 or step < 0
         for node in self.nodes:
             if node.equation is None:
                 continue
             equation = self.problem.equations[node.equation]
             where = f"graph.equations[{node.equation}]"
             arguments = ", ".join(f"{a} = {values[0, self.number[a]]:g}" for a in node.arguments)
-            at = f" ({arguments})" if arguments else ""
+            at = ("at the given values" if not moved else
+                  "after the training" if step < 0 else f"at the values of training step {step}") + (f" ({arguments})" if arguments else "")
+            cause = (f"; the training moved {', '.join(self.problem.training.parameters)} there: training.learning_rate "
+                     f"{trained.learning_rate:g} may be too large") if moved else ""
             value = values[0, node.number]
+            point = values[0, [self.number[a] for a in node.arguments]]
             if not np.isfinite(value):
-                raise SpecError(self.problem.source, where, f"{equation.text}: {_why_undefined(node, values, self.number)} at the given values{at}")
+                raise SpecError(self.problem.source, where, f"{equation.text}: {_why_undefined(node, point)} {at}{cause}")
+            fault = _domain_fault(node, point)
+            if fault is not None:
+                raise SpecError(self.problem.source, where, f"{equation.text}: {fault} {at}{cause}")
             if local is not None:
                 derivative = local[node.number][0, 0]
                 for slot, d in enumerate(derivative):
                     if not np.isfinite(d):
                         raise SpecError(
                             self.problem.source, where,
-                            f"{equation.text}: ∂{node.name}/∂{node.arguments[slot]} is not defined at the given values{at}; "
-                            "the gradient cannot pass through this node there",
+                            f"{equation.text}: ∂{node.name}/∂{node.arguments[slot]} is not defined {at}; "
+                            f"the gradient cannot pass through this node there{cause}",
                         )
 
 
-def _why_undefined(node: Node, values: np.ndarray, number: dict[str, int]) -> str:
-    """What went wrong in an equation at the given values (a division by zero, a log of a
-    non-positive number, a root of a negative one; else 'not defined')."""
-    assert node.expression is not None
-    at = {sp.Symbol(a, real=True): sp.Float(values[0, number[a]]) for a in node.arguments}
-    for part in sp.preorder_traversal(node.expression):
-        if part.is_Pow and part.exp.is_negative:
-            base = part.base.xreplace(at)
-            if base.is_number and base == 0:
-                return "a division by zero"
-        if isinstance(part, sp.log):
-            inner = part.args[0].xreplace(at)
-            if inner.is_number and inner <= 0:
-                return "the logarithm of a number ≤ 0"
-        if part.is_Pow and part.exp == sp.Rational(1, 2):
-            inner = part.base.xreplace(at)
-            if inner.is_number and inner < 0:
-                return "the square root of a negative number"
-    return "not defined (or too large)"
+def _why_undefined(node: Node, point: np.ndarray) -> str:
+    """What went wrong in an equation (as written) at its arguments' values: a division by zero,
+    the logarithm of a number ≤ 0, a root of a negative number, …; or a value beyond double
+    precision's range."""
+    assert node.written is not None
+    try:
+        exact_value(node.written, {ARG[k]: float(v) for k, v in enumerate(point)})
+    except NotReal as err:
+        return str(err)
+    return "a value beyond double precision's range (±1.8e308)"
+
+
+@lru_cache(maxsize=None)
+def _restricted(written: sp.Expr) -> bool:
+    """Has the equation as written a part with a restricted domain — a logarithm, a root or a
+    negative power, asin, acos, a tangent's pole, an exponential that overflows? Only then can
+    SymPy's form of it (√x² is x) be defined where the text is not."""
+    for part in sp.preorder_traversal(written):
+        if isinstance(part, (sp.log, sp.asin, sp.acos, sp.tan, sp.sec, sp.csc, sp.cot, sp.exp, sp.sinh, sp.cosh)):
+            return True
+        if part.is_Pow and not (part.exp.is_Integer and part.exp >= 0):
+            return True
+    return False
+
+
+@lru_cache(maxsize=None)
+def _strict(written: sp.Expr, arity: int):
+    return array_function(written, ARG[:arity], strict=True)
+
+
+def _domain_fault(node: Node, point: np.ndarray) -> str | None:
+    """Why an equation whose value is finite has, as written, a part with no real value (None
+    when it has none): its every part evaluated in double precision, and where one is not
+    finite, exactly (an overflow inside, e^710/e^710, is no fault)."""
+    if node.written is None or not isinstance(node.op, Equation) or not _restricted(node.written):
+        return None
+    with np.errstate(all="ignore"):
+        try:
+            _strict(node.written, len(node.arguments))(*[float(v) for v in point])
+            return None
+        except NonFinite:
+            pass
+    try:
+        exact_value(node.written, {ARG[k]: float(v) for k, v in enumerate(point)})
+    except NotReal as err:
+        return str(err)
+    return None
 
 
 def build(problem: GraphProblem) -> System:
@@ -153,28 +195,28 @@ def build(problem: GraphProblem) -> System:
     e_is_variable = "e" in problem.names  # a node or leaf called e: then e is not Euler's number
     # name → (its equation's index, the operation, its arguments); equations of one shape
     # (the same text but for the names) are parsed and classified once
-    parsed: dict[str, tuple[int, Operation, sp.Expr, tuple[str, ...]]] = {}
-    shapes: dict[tuple, tuple[Operation, sp.Expr]] = {}
+    parsed: dict[str, tuple[int, Operation, sp.Expr, tuple[str, ...], sp.Expr]] = {}
+    shapes: dict[tuple, tuple[Operation, sp.Expr, sp.Expr]] = {}
     for k, equation in enumerate(problem.equations):
         shape, names = _shape(equation.expression, e_is_variable)
         if shape is not None and shape in shapes:
-            op, body = shapes[shape]
-            parsed[equation.name] = (k, op, body, names)
+            op, body, written_here = shapes[shape]
+            parsed[equation.name] = (k, op, body, names, written_here)
             continue
         arguments, body, written = _read(problem, k, e_is_variable)
         with sp.evaluate(False):  # the written form keeps the file's order of terms and factors
             written_here = written.xreplace({sp.Symbol(a, real=True): ARG[i] for i, a in enumerate(arguments)})
         op = operation_of(body, len(arguments), relu_at_zero=problem.relu_derivative_at_zero, written=written_here)
         if shape is not None and names == arguments:
-            shapes[shape] = (op, body)
-        parsed[equation.name] = (k, op, body, arguments)
+            shapes[shape] = (op, body, written_here)
+        parsed[equation.name] = (k, op, body, arguments, written_here)
     given = dict(problem.values)
-    for name, (k, _, _, arguments) in parsed.items():
+    for name, (k, _, _, arguments, _) in parsed.items():
         for a in arguments:
             if a not in parsed and a not in given:
                 raise SpecError(source, f"graph.equations[{k}]",
                                 f"{problem.equations[k].text}: {a} has no equation and no value (give it one under graph.values)")
-    used = {a for (_, _, _, arguments) in parsed.values() for a in arguments}
+    used = {a for (_, _, _, arguments, _) in parsed.values() for a in arguments}
     for name in given:
         if name not in used:
             raise SpecError(source, f"graph.values.{name}", f"no equation uses {name}")
@@ -193,9 +235,9 @@ def build(problem: GraphProblem) -> System:
         nodes.append(Node(name, number[name], None))
         families.append(Family("node", None, (), number[name], "input", shared=True, section=1, name=name))
     for name in order:
-        k, op, body, arguments = parsed[name]
+        k, op, body, arguments, written = parsed[name]
         args = np.array([[number[a] for a in arguments]], dtype=int).reshape(1, len(arguments))
-        nodes.append(Node(name, number[name], k, arguments, body))
+        nodes.append(Node(name, number[name], k, arguments, body, written, op))
         families.append(Family("node", None, (), number[name], "forward", op=op, args=args, section=1, name=name))
     graph = Graph(tuple(families), number[problem.output])
     return System(problem, graph, tuple(nodes), _backward_order(graph, names, problem))

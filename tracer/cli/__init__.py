@@ -14,6 +14,7 @@ errors to the exit codes of docs/spec.md §6 (:mod:`tracer.cli.common`):
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 
 import click
@@ -38,8 +39,35 @@ COMMANDS = {
 }
 
 
+#: Click ≥ 8.2 raises this usage error for a group called without a command: it shows the help
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class Commands(click.Group):
-    """The group of :data:`COMMANDS`, each loaded from its module when it is asked for."""
+    """The group of :data:`COMMANDS`, each loaded from its module when it is asked for; a usage
+    error of any of them (``--digits 0``, ``-f xml``, a folder as FILE, a missing argument) is
+    one line and exit 2, as every other bad input (docs/spec.md §6) — not Click's four lines."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except _NO_ARGS_IS_HELP as err:  # `tracer` alone: the help, as Click prints it
+            err.show()
+            sys.exit(err.exit_code)
+        except click.UsageError as err:
+            where = err.ctx.command_path if err.ctx is not None else (prog_name or "tracer")
+            message = " ".join(err.format_message().split())
+            click.echo(f"{where}: {message} (see {where} --help)"[:299], err=True)
+            sys.exit(2)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)

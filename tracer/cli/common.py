@@ -102,8 +102,9 @@ def _reported_numbers(solution, several: bool):
         yield from ((f"{k}{at}", v, True) for k, v in (getattr(step, "params_after", None) or {}).items())
         for state, per in (getattr(step, "optimizer_state", None) or {}).items():
             yield from ((f"{state}({k}){at}", v, True) for k, v in per.items())
-    if isinstance(getattr(solution, "loss_after", None), float):
-        yield "loss_after", solution.loss_after, True
+    trained = bool(solution.steps) and any(getattr(step, "params_after", None) for step in solution.steps)
+    if isinstance(getattr(solution, "loss_after", None), float):  # steps: 0 — the given numbers' own pass: no update made it
+        yield "loss_after", solution.loss_after, trained
     yield from ((f"{k} after training", v, True) for k, v in (getattr(solution, "values_after", None) or {}).items())
 
 
@@ -122,40 +123,82 @@ def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int
     saturated = _saturated_output(problem, solution)
     if saturated is not None:
         return saturated, 2
+    overflowed = next((m for m in v.mismatches if math.isfinite(m.engine) and not math.isfinite(m.reference)), None)
+    if overflowed is not None and hasattr(problem, "equations"):
+        # a graph's engine computes a part that overflows (e^710/e^710) exactly where double precision
+        # cannot; its twin evaluates the equations as written in doubles, and cannot follow: not checkable
+        return (f"{problem.source}: {overflowed.quantity} cannot be checked: NumPy's evaluation of the equations as written in double "
+                f"precision overflows or loses every digit there, where the engine computes {overflowed.engine:g} exactly; "
+                "use smaller numbers"), 2
     return (f"{problem.source}: verification failed for {first.quantity}: engine {first.engine!r}, "
             f"{first.against} {first.reference!r} ({len(v.mismatches)} mismatch(es))", 1)
 
 
+#: a unit this close to where its activation saturates keeps fewer than 10 correct digits of 1 − a
+#: (ε/1e−6 = 2e−10): the two passes, which take 1 − a from a and from z, may then differ by more than
+#: verification's 1e−9
+SATURATION_WINDOW = 1e-6
+
+
 def _saturated_output(problem, solution) -> str | None:
-    """A unit within 1e-9 of where its activation saturates (a sigmoid's 0 or 1, a tanh's ±1)
-    when the two passes disagree: 1 − a, and with it the slope a(1 − a) or 1 − a² and a log
-    loss's ln(1 − a), keeps few correct digits in double precision. The step-by-step values
-    (which take a as it is written) and NumPy's (which take 1 − a from z) then differ: the
-    input, not our bug. Looked for in the first pass and in the one after training."""
+    """A unit within :data:`SATURATION_WINDOW` of where its activation saturates (a sigmoid's 0 or
+    1, a tanh's ±1) when the two passes disagree: 1 − a, and with it the slope a(1 − a) or 1 − a²
+    and a log loss's ln(1 − a), keeps few correct digits in double precision. The step-by-step
+    values (which take a as it is written) and NumPy's (which take 1 − a from z) then differ: the
+    input, not our bug. Looked for in every pass: each training step's, then the one after training
+    (for a forward-only problem, ``steps: 0``, that is the given numbers' own)."""
     if getattr(problem, "layered", True) or not hasattr(problem, "layers"):
         return None
-    samples = len(problem.data)
     edges = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}
-    units = [(l, layer.activation.name, j) for l, layer in reversed(list(enumerate(problem.layers, start=1)))  # the output first: the loss
-             if layer.activation.name in edges and (layer.activation.name != "softmax" or l == len(problem.layers))
-             for j in range(1, layer.units + 1)]
-    ends = ("", "@end") if getattr(solution, "closing", ()) else ("",)
-    names = [(f"a{l}[{j}]" + (f"#{s}" if samples > 1 else "") + end, l, kind, end)
-             for end in ends for l, kind, j in units for s in range(1, samples + 1)]
-    for name, l, kind, end in names[:20_000]:
-        try:
-            a = solution.value(name)
-        except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
-            return None
-        edge = next((e for e in edges[kind] if abs(a - e) < 1e-9), None)
+    last = len(problem.layers)
+    saturating = [(l, layer.activation.name) for l, layer in reversed(list(enumerate(problem.layers, start=1)))  # the output first: the loss
+                  if layer.activation.name in edges and (layer.activation.name != "softmax" or l == last)]
+    if not saturating:
+        return None
+    trained = bool(solution.steps)
+    several = len(problem.data) > 1
+
+    def found(a: float, name: str, l: int, kind: str, moved: bool) -> str | None:
+        edge = next((e for e in edges[kind] if abs(a - e) < SATURATION_WINDOW), None)
         if edge is None:
-            continue
-        top = l == len(problem.layers)
-        what = (f"the {problem.loss.kind} loss's logarithm of it" if top and problem.loss.kind != "mse" else
+            return None
+        what = (f"the {problem.loss.kind} loss's logarithm of it" if l == last and problem.loss.kind != "mse" else
                 "its slope " + ("1 − a²" if kind == "tanh" else "a(1 − a)"))
-        cause = (f"; the training moved it there: training.learning_rate {problem.training.learning_rate:g} may be too large" if end
+        cause = (f"; the training moved it there: training.learning_rate {problem.training.learning_rate:g} may be too large" if moved
                  else f"{_largest_input(problem)}; use smaller weights or biases")
-        return f"{problem.source}: the unit {name} = {a!r} is saturated (within 1e-9 of {edge:g}): {what} keeps few correct digits in double precision{cause}"
+        return (f"{problem.source}: the unit {name} = {a!r} is saturated (within {SATURATION_WINDOW:g} of {edge:g}): "
+                f"{what} keeps few correct digits{cause}")
+
+    looked = 0
+    for step in solution.steps:  # each pass the run wrote down, in order
+        at = f"@{step.number}" if len(solution.steps) > 1 else ""
+        for entry in step.forward:
+            sample = entry["sample"] if step.batch is None else step.batch[entry["sample"] - 1]
+            for l, kind in saturating:
+                for j, a in enumerate(entry["layers"][l - 1]["a"], start=1):
+                    looked += 1
+                    name = f"a{l}[{j}]" + (f"#{sample}" if several else "") + at
+                    message = found(a, name, l, kind, step.number > 1)
+                    if message is not None:
+                        return message
+            if looked > 20_000:
+                return None
+    if not getattr(solution, "closing", ()) and trained:
+        return None
+    for l, kind in saturating:  # the pass after the training (steps: 0 — the only pass)
+        for j in range(1, problem.layers[l - 1].units + 1):
+            for s in range(1, len(problem.data) + 1):
+                name = f"a{l}[{j}]" + (f"#{s}" if several else "") + "@end"
+                try:
+                    a = solution.value(name)
+                except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say
+                    return None
+                message = found(a, name, l, kind, trained)
+                if message is not None:
+                    return message
+                looked += 1
+                if looked > 20_000:
+                    return None
     return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from tracer.render.quiz import (
 )
 from tracer.spec import LANGUAGES, GraphProblem, SpecError
 from tracer.teach.check import MIN_DIGITS, load_claim_set, report_json, report_text
+from tracer.teach.claims import with_training
 from tracer.teach.check import check as run_check
 from tracer.teach.quiz import generate, parse_spec, stderr_progress
 
@@ -186,8 +186,10 @@ def check(file: str, claims: str, fmt: str, min_digits: int) -> None:
         parsed = load_claim_set(claims)
     except SpecError as err:
         on_error(str(err), 2)
-    if parsed.training:
-        problem = dataclasses.replace(problem, training=dataclasses.replace(problem.training, **parsed.training))
+    try:
+        problem = with_training(problem, parsed.training, claims)
+    except SpecError as err:
+        on_error(str(err), 2)
     solution = solve_problem(problem, 3)
     checker = run_check(solution, parsed.claims, claims, min_digits=min_digits)
     if not checker.judged:

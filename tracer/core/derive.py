@@ -219,14 +219,14 @@ def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_S
     origin = 0
     for number in range(1, max(count, 1) + 1):
         values = sweep.forward(graph, system.leaves(values_now))
-        system.undefined(values)
+        system.undefined(values, step=number if count else 0)
 
         def descend(nodes: np.ndarray, gradient: np.ndarray, values=values) -> np.ndarray:
             old = values[0, nodes]
             return np.where(trained[nodes], old - rate * gradient, old)
 
         engine = sweep.reverse(graph, values, np.ones(1), descend if count else None)
-        system.undefined(values, engine.local)
+        system.undefined(values, engine.local, step=number if count else 0)
         derived = number <= derived_steps or (count == 0 and derived_steps > 0)
         writer = Writer(system, (), values, engine, number, origin, trained, rate)
         gradient = engine.adjoint[0].copy()
@@ -241,7 +241,7 @@ def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_S
     closing_writer, values_after, closing = None, None, None
     if count:
         closing = sweep.forward(graph, system.leaves(values_now))
-        system.undefined(closing)
+        system.undefined(closing, step=-1)
         closing_writer = Writer(system, (), closing, None, END, origin, trained, rate)
         values_after = dict(zip(names, closing[0].tolist()))
     solution = GraphSolution(

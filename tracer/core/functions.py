@@ -191,6 +191,8 @@ _ARRAY_FUNCTIONS: dict[type, Callable] = {
     sp.And: _variadic(np.logical_and), sp.Or: _variadic(np.logical_or),
     # H(0) is SymPy's ½ unless the expression says otherwise (Heaviside(x, 0))
     sp.Heaviside: lambda x, at_zero=0.5: np.heaviside(x, at_zero),
+    # SymPy writes |e^u| as e^(re u) when it cannot prove u real: on the real line re u = u, im u = 0
+    sp.re: np.real, sp.im: np.zeros_like, sp.conjugate: lambda x: x, sp.atan2: np.arctan2,
 }
 _RELATIONS: dict[type, Callable] = {
     sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
@@ -199,10 +201,53 @@ _RELATIONS: dict[type, Callable] = {
 }
 
 
-def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
+class NonFinite(ArithmeticError):
+    """A value inside an expression evaluated in double precision is not a finite number."""
+
+
+def _apply(e: sp.Basic) -> Callable[[list], Any]:
+    """How one node of a SymPy tree combines its arguments' values (NumPy arrays or floats)."""
+    if e.is_Add:
+        return lambda vs: sum(vs)
+    if e.is_Mul:
+        def product(vs):
+            out = vs[0]
+            for v in vs[1:]:
+                out = out * v
+            return out
+
+        return product
+    if e.is_Pow:
+        return lambda vs: np.power(vs[0], vs[1])
+    if isinstance(e, sp.log) and len(e.args) == 2:  # log(u, b) as written: ln u / ln b
+        return lambda vs: np.log(vs[0]) / np.log(vs[1])
+    if type(e) in _RELATIONS:
+        relation = _RELATIONS[type(e)]
+        return lambda vs: relation(vs[0], vs[1])
+    fn = _ARRAY_FUNCTIONS[type(e)]
+    return lambda vs: fn(*vs)
+
+
+def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol], *, strict: bool = False) -> Callable[..., np.ndarray]:
     """A textbook form as a function of NumPy arrays (one per variable), built once as closures
-    over the SymPy tree (no code generation): what the engine evaluates is what is printed."""
+    over the SymPy tree (no code generation): what the engine evaluates is what is printed.
+
+    ``strict``: raise :class:`NonFinite` (with the sub-expression) as soon as any part of the
+    expression, innermost first, is not a finite number — ``exp(log(x))`` at x = 0 is finite
+    as a whole, but ln 0 is not a number."""
     index = {v: k for k, v in enumerate(variables)}
+
+    def checked(e: sp.Basic, f: Callable) -> Callable:
+        if not strict:
+            return f
+
+        def g(xs):
+            value = f(xs)
+            if not np.all(np.isfinite(value)):
+                raise NonFinite(e)
+            return value
+
+        return g
 
     def build(e: sp.Basic) -> Callable:
         if e.is_Symbol:
@@ -211,24 +256,11 @@ def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..
         if e is sp.true:
             return lambda xs: True
         if e.is_number:
-            constant = float(e)
+            try:
+                constant = float(e)
+            except TypeError:  # a constant that is not real (SymPy's −i·√(e^a) of √(−e^a)): no number on the real line
+                constant = math.nan
             return lambda xs: constant
-        if e.is_Add:
-            terms = [build(a) for a in e.args]
-            return lambda xs: sum(t(xs) for t in terms)
-        if e.is_Mul:
-            factors = [build(a) for a in e.args]
-
-            def product(xs):
-                out = factors[0](xs)
-                for f in factors[1:]:
-                    out = out * f(xs)
-                return out
-
-            return product
-        if e.is_Pow:
-            base, exponent = build(e.args[0]), build(e.args[1])
-            return lambda xs: np.power(base(xs), exponent(xs))
         if isinstance(e, sp.Piecewise):
             pieces = [(build(value), build(condition)) for value, condition in e.args]
 
@@ -236,16 +268,302 @@ def array_function(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..
                 shape = np.shape(xs[0])
                 return np.select([np.broadcast_to(c(xs), shape) for _, c in pieces], [np.broadcast_to(v(xs), shape) for v, _ in pieces], np.nan)
 
-            return cases
-        if type(e) in _RELATIONS:
-            left, right, relation = build(e.args[0]), build(e.args[1]), _RELATIONS[type(e)]
-            return lambda xs: relation(left(xs), right(xs))
-        fn = _ARRAY_FUNCTIONS[type(e)]
+            return checked(e, cases)
         args = [build(a) for a in e.args]
-        return lambda xs: fn(*[a(xs) for a in args])
+        rule = _apply(e)
+        return checked(e, lambda xs: rule([a(xs) for a in args]))
 
     tree = build(expr)
     return lambda *values: tree(values)
+
+
+#: significant digits of the exact evaluation that decides what double precision cannot
+EXACT_DIGITS = 40
+
+
+class NotReal(ValueError):
+    """A part of an expression has no real value at the point (``str(err)`` says which and why)."""
+
+
+def exact_value(expr: sp.Expr, at: dict) -> float:
+    """``expr`` at the point ``at`` (symbol → float), evaluated part by part in SymPy's
+    arbitrary-precision floats, which have no overflow: ln(1 + e^10995.1) is 10995.1, and
+    −e^710/(1 + e^710)² is −4.5e−309, where double precision gives inf and nan. The result is
+    a float (±inf when the value itself lies beyond double precision).
+
+    :class:`NotReal`, naming the innermost part, when a part has no real value: a division by
+    zero, the logarithm of a number ≤ 0, a root of a negative number, asin(2) — every part
+    as written, so √x² at x = −2 is refused though SymPy writes it x."""
+    try:
+        value = _exact(expr, at)
+    except _Beyond:
+        return math.inf
+    return float(value) if isinstance(value, sp.Expr) else float(bool(value))
+
+
+class _Beyond(ArithmeticError):
+    """A part beyond any use: a value whose exponent overflows arbitrary precision itself (2^(e^(10^308))),
+    or a sine of a number beyond 1e300 (which double precision cannot locate within its period)."""
+
+
+_PERIODIC = (sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot)
+
+
+def _exact(e: sp.Basic, at: dict):
+    if e.is_Symbol:
+        return sp.Float(at[e], EXACT_DIGITS)
+    if e.is_Rational:
+        return e
+    if isinstance(e, sp.Expr) and e.is_number and not e.free_symbols:
+        value = _settled(e.evalf(EXACT_DIGITS))
+        _require_real(e, value, ())
+        return value
+    args = [_exact(a, at) for a in e.args]
+    if isinstance(e, _PERIODIC) and isinstance(args[0], sp.Float) and abs(args[0]) > 1e300:
+        raise _Beyond(e)
+    if _astronomical(e, args):
+        raise _Beyond(e)
+    try:
+        value = e.func(*args)
+        if not isinstance(value, sp.Expr):  # a condition of a Piecewise: true or false
+            return value
+        value = _settled(value.evalf(EXACT_DIGITS))
+    except (OverflowError, MemoryError):
+        raise _Beyond(e) from None
+    _require_real(e, value, args)
+    if _bits(value) > _MAX_BITS:
+        raise _Beyond(e)
+    return value
+
+
+#: a value beyond 2^(10^8) (~10^(3·10^7)) is beyond any use: the exact evaluation stops there (the
+#: exponential of 4e10, a trained sinh(b), would take arbitrary precision minutes and gigabytes;
+#: 100^(100^e) = 10^540000 on its way to a logarithm is computed in a millisecond)
+_MAX_BITS = 10**8
+
+
+def _bits(value) -> int:
+    """The binary magnitude of an exact value (its exponent plus its mantissa's bits; 0 for others)."""
+    mpf = getattr(value, "_mpf_", None)
+    return mpf[2] + mpf[3] if mpf is not None and mpf[1] else 0
+
+
+def _astronomical(e: sp.Basic, args: list) -> bool:
+    """Would e's value be beyond 2^(10^8) before it is computed? e^u, sinh u, cosh u for |u| ≥ 2^26;
+    b^p for p·log₂|b| > 10^8."""
+    if isinstance(e, (sp.exp, sp.sinh, sp.cosh)) and isinstance(args[0], sp.Float):
+        return _bits(args[0]) > 26  # |u| ≥ 2^26 = 6.7e7
+    if e.is_Pow and all(isinstance(a, (sp.Float, sp.Rational)) for a in args):
+        base, power = args
+        if base.is_zero or power.is_zero:
+            return False
+        try:
+            magnitude = float(_bits(base)) if abs(_bits(base)) > 1000 else math.log2(abs(float(base)))  # log₂|base|
+            exponent = float(power) if abs(_bits(power)) < 1000 else (math.inf if power > 0 else -math.inf)
+        except OverflowError:  # a base or an exponent beyond any float: beyond any use too
+            return True
+        with np.errstate(all="ignore"):
+            return magnitude * exponent > _MAX_BITS if magnitude else False
+    return False
+
+
+def _settled(value: sp.Expr) -> sp.Expr:
+    """A value evalf could give no digit of (tan π: ``-0.e-191``, a Float of precision 1) is 0: it
+    cannot be compared (max, min) or signed otherwise."""
+    return sp.Integer(0) if isinstance(value, sp.Float) and value._prec <= 1 else value
+
+
+def _require_real(e: sp.Basic, value: sp.Expr, args: list) -> None:
+    if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.is_real is not True:
+        raise NotReal(_why_not_real(e, args))
+
+
+def _why_not_real(e: sp.Basic, args: list) -> str:
+    """Why a part of an expression has no real value, in the words of a hand calculation."""
+    if e.is_Pow and len(args) == 2:
+        base, exponent = args
+        if base.is_zero and exponent.is_negative:
+            return "a division by zero"
+        if base.is_negative:
+            return "the square root of a negative number" if exponent == sp.Rational(1, 2) else "a negative number to a non-integer power"
+    if isinstance(e, sp.log):
+        return "the logarithm of a number ≤ 0"
+    if isinstance(e, (sp.asin, sp.acos)):
+        return f"the inverse {'sine' if isinstance(e, sp.asin) else 'cosine'} of a number outside [−1, 1]"
+    return "not defined"
+
+
+# ---------------------------------------------------------------------------
+# How far a double-precision evaluation may stray: running error analysis
+# ---------------------------------------------------------------------------
+
+#: the unit roundoff of double precision; a library function (exp, sin, …) may be off by a few of them
+ROUND = 2.0**-53
+_LIBRARY = 4 * ROUND
+#: an equation whose double-precision evaluation may be off by more than this (relative) is computed exactly
+ENGINE_PRECISION = 1e-12
+
+_X = sp.Symbol("x", real=True)
+
+
+@lru_cache(maxsize=None)
+def _slope_of(function: type) -> Callable:
+    """f′ of a function of one argument, as a NumPy function (SymPy's derivative, once per function)."""
+    return array_function(real_derivative(function(_X), _X), (_X,))
+
+
+def _pole_within(e: sp.Basic, a: float, error: float) -> bool:
+    """Is a pole of tan, sec (π/2 + kπ) or cot, csc (kπ) within ``error`` of a?"""
+    if not error:  # an exact argument (a given number) is never a pole: no double is π/2 + kπ
+        return False
+    offset = math.pi / 2 if isinstance(e, (sp.tan, sp.sec)) else 0.0
+    nearest = offset + math.pi * round((a - offset) / math.pi)
+    return abs(a - nearest) <= error + 4 * ROUND * abs(a)
+
+
+def error_bound(expr: sp.Expr, variables: Sequence[sp.Symbol], values: Sequence[float]) -> float:
+    """A bound on the error of ``expr`` evaluated in double precision at ``values`` (of
+    ``variables``) the way :func:`array_function` evaluates it: Wilkinson's running error analysis
+    — each operation's own rounding, and its arguments' errors carried by its slope (taken at the
+    worst of a ± its error). inf where the evaluation can say nothing: a pole, a domain edge or a
+    kink within reach. ln(1 + e^u) at u = −8.5 is off by 5.5e−13 relative (1 + 2e−4 rounds); raised
+    to −2.708 and fed to tan at 1e10, off by 0.015: such a value is computed again exactly
+    (:func:`exact_value`). Built once per expression as closures, as :func:`array_function` is."""
+    try:
+        with np.errstate(all="ignore"):
+            return float(_bound_function(expr, tuple(variables))(tuple(float(v) for v in values))[1])
+    except (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError):
+        return math.inf
+
+
+@lru_cache(maxsize=4096)
+def _bound_function(expr: sp.Expr, variables: tuple) -> Callable:
+    index = {v: k for k, v in enumerate(variables)}
+    inf = math.inf
+
+    def build(e: sp.Basic) -> Callable:
+        if e.is_Symbol:
+            k = index[e]
+            return lambda xs: (xs[k], 0.0)
+        if e is sp.true or e is sp.false:
+            truth = float(e is sp.true)
+            return lambda xs: (truth, 0.0)
+        if e.is_number:
+            try:
+                constant = float(e)
+            except TypeError:
+                return lambda xs: (math.nan, inf)
+            error = 0.0 if e.is_Integer else ROUND * abs(constant)
+            return lambda xs: (constant, error)
+        if isinstance(e, sp.Piecewise):
+            pieces = [(build(piece), build(condition)) for piece, condition in e.args]
+
+            def cases(xs):
+                for piece, condition in pieces:
+                    if condition(xs)[0]:
+                        return piece(xs)
+                return math.nan, inf
+
+            return cases
+        args = [build(a) for a in e.args]
+        rule = _apply(e)
+        combine = _combination(e)
+
+        def node(xs):
+            pairs = [a(xs) for a in args]
+            values = [v for v, _ in pairs]
+            value = float(rule(values))
+            errors = [b for _, b in pairs]
+            if not (math.isfinite(value) and all(map(math.isfinite, values)) and all(map(math.isfinite, errors))):
+                return value, (0.0 if combine is None else inf)
+            return value, (0.0 if combine is None else combine(value, values, errors))
+
+        return node
+
+    return build(expr)
+
+
+def _combination(e: sp.Basic) -> Callable | None:
+    """How one node's error follows from its arguments' (value, values, errors) → error; None for a
+    relation or a condition (true or false: no error)."""
+    if type(e) in _RELATIONS or isinstance(e, (sp.And, sp.Or)):
+        return None
+    if e.is_Add:
+        def add(value, values, errors):
+            total, rounding = 0.0, 0.0
+            for v in values:
+                total += v
+                rounding += abs(total)
+            return sum(errors) + ROUND * rounding
+        return add
+    if e.is_Mul:
+        def mul(value, values, errors):
+            v, b = values[0], errors[0]
+            for w, c in zip(values[1:], errors[1:]):
+                v, b = v * w, abs(v) * c + abs(w) * b + b * c + ROUND * abs(v * w)
+            return b
+        return mul
+    if e.is_Pow:
+        def power(value, values, errors):
+            (a, p), (ea, ep) = values, errors
+            integral = float(p).is_integer() and ep == 0
+            if (a - ea <= 0 < a + ea or a <= 0) and not (integral and p >= 0) and (ea or ep or a == 0):
+                return math.inf  # a root or a negative power whose base may cross 0
+            near = [x for x in (a - ea, a, a + ea) if x != 0]
+            slope = max(abs(p * np.power(x, p - 1)) for x in near) if near else 0.0
+            moved = abs(value * math.log(abs(a))) * ep if ep and a > 0 else (math.inf if ep else 0.0)
+            return slope * ea + moved + _LIBRARY * abs(value)
+        return power
+    if isinstance(e, sp.log) and len(e.args) == 2:
+        def log_base(value, values, errors):
+            (a, b), (ea, eb) = values, errors
+            if ea >= abs(a) or eb >= abs(b) or a - ea <= 0 or b - eb <= 0 or b == 1:
+                return math.inf
+            return (ea / abs(a) + abs(value) * eb / abs(b)) / abs(math.log(b)) + _LIBRARY * abs(value)
+        return log_base
+    if isinstance(e, (sp.Max, sp.Min)):
+        return lambda value, values, errors: max(errors)
+    if isinstance(e, (sp.Abs, sp.re, sp.conjugate)):
+        return lambda value, values, errors: errors[0]
+    if isinstance(e, sp.im):
+        return lambda value, values, errors: 0.0
+    if isinstance(e, (sp.Heaviside, sp.sign)):  # a kink within reach: either side
+        return lambda value, values, errors: 0.0 if abs(values[0]) > errors[0] or (values[0] == 0 and errors[0] == 0) else 2.0
+    slope_of = _slope_of(type(e))
+    logarithm = isinstance(e, sp.log)
+    periodic = isinstance(e, (sp.tan, sp.sec, sp.cot, sp.csc))
+
+    def function(value, values, errors):
+        a, ea = values[0], errors[0]
+        if logarithm and a - ea <= 0:
+            return math.inf
+        if periodic and _pole_within(e, a, ea):
+            return math.inf
+        slopes = [abs(float(slope_of(x))) for x in ((a - ea, a, a + ea) if ea else (a,))]
+        if not all(map(math.isfinite, slopes)):
+            return math.inf
+        return max(slopes) * ea + _LIBRARY * abs(value) + ROUND * abs(value)
+
+    return function
+
+
+class _RealAbs(sp.Function):
+    """|u| for a u that is real where it is evaluated: its derivative is sign(u)·u′ (on the real
+    line), where SymPy's |u|′ for a u it cannot prove real (√x, x^t, asin x) goes through
+    re, im and atan2 of a complex u."""
+
+    def fdiff(self, argindex=1):
+        return sp.sign(self.args[0])
+
+
+def real_derivative(expr: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
+    """∂expr/∂wrt on the real line: SymPy's derivative, with |u|′ = sign(u)·u′ for every u (an
+    expression evaluated only where each of its parts is real; sign(0) = 0)."""
+    if expr.has(sp.re, sp.im):  # SymPy's |e^u| = e^(re u) for a u it cannot prove real: on the real line, u
+        expr = expr.replace(sp.re, lambda u: u).replace(sp.im, lambda u: sp.Integer(0))
+    if not expr.has(sp.Abs):
+        return sp.diff(expr, wrt)
+    return sp.diff(expr.replace(sp.Abs, _RealAbs), wrt).replace(_RealAbs, sp.Abs)
 
 
 @dataclass(frozen=True)

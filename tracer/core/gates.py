@@ -33,7 +33,8 @@ from typing import ClassVar, Sequence
 import numpy as np
 import sympy as sp
 
-from tracer.core.functions import ARG, OUT, Arctan, Operation, ReLU, Sigmoid, Softplus, Tanh, array_function
+from tracer.core.functions import (ARG, ENGINE_PRECISION, OUT, Arctan, NotReal, Operation, ReLU, Sigmoid, Softplus, Tanh, array_function,
+                                  error_bound, exact_value, real_derivative)
 
 
 class Gate(Operation):
@@ -353,13 +354,10 @@ class Equation(Gate):
         return _derivative(self.body, wrt)
 
     def forward(self, values, positions=None):
-        columns = [values[..., k] for k in range(self.arity)]
-        return np.broadcast_to(np.asarray(self._forward(*columns), dtype=float), values.shape[:-1]).copy()
+        return _evaluated(self._forward, self.body, values)
 
     def local(self, values, outputs, positions=None):
-        columns = [values[..., k] for k in range(self.arity)]
-        shape = values.shape[:-1]
-        return np.stack([np.broadcast_to(np.asarray(f(*columns), dtype=float), shape) for f in self._locals], axis=-1)
+        return np.stack([_evaluated(f, _derivative(self.body, k), values) for k, f in enumerate(self._locals)], axis=-1)
 
     @property
     def _forward(self):
@@ -370,9 +368,50 @@ class Equation(Gate):
         return tuple(_compiled(_derivative(self.body, k), self.arity) for k in range(self.arity))
 
 
+def _evaluated(function, expr: sp.Expr, values: np.ndarray) -> np.ndarray:
+    """``expr`` (an equation's right-hand side, or a local derivative) at every row of ``values``,
+    in double precision where it can be; where a part of it overflows, divides by zero or has no
+    real value (NumPy's floating-point errors, raised), computed again exactly entry by entry."""
+    columns = [values[..., k] for k in range(values.shape[-1])]
+    shape = values.shape[:-1]
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            out = np.broadcast_to(np.asarray(function(*columns), dtype=float), shape).copy()
+    except FloatingPointError:
+        return _exactly_where_overflowed(np.full(shape, np.nan), expr, values)
+    arity = values.shape[-1]
+    for index in zip(*np.nonzero(np.isfinite(out))):  # where double precision may be off by more than 1e−12: exactly
+        if error_bound(expr, ARG[:arity], values[index]) > ENGINE_PRECISION * abs(out[index]):
+            out[index] = np.nan
+    return _exactly_where_overflowed(out, expr, values)
+
+
+def _exactly_where_overflowed(out: np.ndarray, expr: sp.Expr, values: np.ndarray) -> np.ndarray:
+    """``out`` (an equation's values, or a local derivative's), each entry that double precision
+    could not give (inf or nan from finite arguments, or 0 from an exponential's underflow)
+    computed again exactly: an overflow inside an expression whose value is finite (softplus(y⁴)
+    at y = 10.24 is 10995.1; e^x/(1 + e^x)² at x = 710 is 4.5e−309; a term ln 2/ln(a^(a^e)) at
+    a = 100, 5.6e−7, is not the 0 of ln 2/inf) is no reason to refuse it, nor to answer it
+    wrong. A part with no real value stays nan."""
+    bad = ~np.isfinite(out)
+    if expr.has(sp.exp):  # e^x/(1 + e^x)² at x = 710 is 4.5e−309 (subnormal), not the 0 that inf/inf² rounds to
+        bad |= out == 0.0
+    if not bad.any():
+        return out
+    arity = values.shape[-1]
+    for index in zip(*np.nonzero(bad & np.all(np.isfinite(values), axis=-1))):
+        point = values[index]
+        try:
+            out[index] = exact_value(expr, {ARG[k]: float(point[k]) for k in range(arity)})
+        except NotReal:
+            out[index] = np.nan
+    return out
+
+
 @lru_cache(maxsize=None)
 def _derivative(body: sp.Expr, wrt: int) -> sp.Expr:
-    return sp.diff(body, ARG[wrt])
+    """∂body/∂u_wrt on the real line (|u|′ = sign(u)·u′: a graph's values are real or refused)."""
+    return real_derivative(body, ARG[wrt])
 
 
 @lru_cache(maxsize=None)

@@ -76,8 +76,9 @@ def _rounded(values: np.ndarray, size: np.ndarray) -> np.ndarray:
     """A sum of terms that cancel to within its own rounding is exactly zero: the softmax's shared
     bias gradient Σ_k (p_k − y_k) is 0, not −5.55e−17."""
     with np.errstate(invalid="ignore"):
-        # an infinite sum is no rounding (its size is infinite too): it stays what it is
-        return np.where(np.isfinite(values) & (np.abs(values) <= ROUNDING * size), 0.0, values)
+        # an infinite sum is no rounding (its size is infinite too): it stays what it is; nor is a finite
+        # one whose size overflowed (terms of ±1e308: −1e308 + 1e308·0 is −1e308, not noise around 0)
+        return np.where(np.isfinite(values) & np.isfinite(size) & (np.abs(values) <= ROUNDING * size), 0.0, values)
 
 
 def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Descend | None = None, *, sequential: bool = False,
@@ -125,9 +126,10 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
             _scatter(adjoint, size, family.args, np.where(shared, 0.0, upstream * derivative))
             local[family.start] = derivative
     if not sequential:
-        for leaf in families:
-            if leaf.op is None and leaf.shared:
-                _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty)
+        with _quiet():  # a size of terms of ±1e308 overflows: it only says no rounding can be judged
+            for leaf in families:
+                if leaf.op is None and leaf.shared:
+                    _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty)
     for family in families:  # the leaves' own gradients (inputs, targets) are final too
         if family.op is None and not family.shared:
             ids = slice(family.start, family.stop)

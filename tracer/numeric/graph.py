@@ -190,9 +190,144 @@ class Expression:
             else:
                 arguments = stack[len(stack) - instruction.arity:]
                 del stack[len(stack) - instruction.arity:]
-                stack.append(instruction.operation.apply(*arguments))
+                result = instruction.operation.apply(*arguments)
+                # a part that double precision cannot give (e^710 = inf, ln 0 = −inf, 1/0) makes no finite
+                # value: what is built on it is nan here (ln 2/ln(a^(a^e)) at a = 100 is 5.6e−7, not ln 2/inf = 0)
+                finite = np.isfinite(arguments[0])
+                for a in arguments[1:]:
+                    finite = finite & np.isfinite(a)
+                built_on_nothing = ~finite & np.isfinite(result)
+                stack.append(np.where(built_on_nothing, np.nan, result) if np.ndim(result) else
+                             (np.float64(np.nan) if built_on_nothing else result))
         (result,) = stack
         return result
+
+    def evaluate_with_bound(self, known: Mapping[str, float], bounds: Mapping[str, float]) -> tuple[float, float]:
+        """The value (as :meth:`evaluate`, scalars only) and a bound on its error: a running error
+        analysis (Wilkinson's) of this very sequence of double-precision operations, each one's
+        rounding and its arguments' errors carried forward by the operation's own slope. ``bounds``
+        gives the names' errors (a leaf's: 0). (x + 1e308) − 1e308 is 0 here with an error of
+        4.4e292: what this evaluation says about x there is nothing."""
+        stack: list[tuple[float, float]] = []
+        with np.errstate(all="ignore"):
+            value = self.evaluate(known)
+            for instruction in self.code:
+                if isinstance(instruction, Push):
+                    stack.append((instruction.number, ROUNDING * abs(instruction.number)))
+                elif isinstance(instruction, Load):
+                    stack.append((float(known[instruction.name]), float(bounds.get(instruction.name, 0.0))))
+                else:
+                    arguments = stack[len(stack) - instruction.arity:]
+                    del stack[len(stack) - instruction.arity:]
+                    stack.append(_bounded(instruction.operation.name, arguments, instruction.operation.apply))
+        ((_, bound),) = stack
+        return value, (bound if math.isfinite(float(value)) else math.inf)
+
+
+# ---------------------------------------------------------------------------
+# Error bounds: each operation's rounding, and its slope carrying its arguments' errors
+# ---------------------------------------------------------------------------
+
+#: the unit roundoff of double precision, and what a library function may add (a few of them)
+ROUNDING = 2.0**-53
+_LIBRARY = 4 * ROUNDING
+
+#: |f′(a)| of each function of one argument, from its argument a and its value r
+_SLOPES: dict[str, Callable[[float, float], float]] = {
+    "exp": lambda a, r: abs(r),
+    "ln": lambda a, r: 1 / abs(a), "log": lambda a, r: 1 / abs(a),
+    "log10": lambda a, r: 1 / (abs(a) * math.log(10)), "log2": lambda a, r: 1 / (abs(a) * math.log(2)),
+    "sqrt": lambda a, r: 1 / (2 * abs(r)),
+    "sin": lambda a, r: abs(math.cos(a)), "cos": lambda a, r: abs(math.sin(a)), "tan": lambda a, r: 1 + r * r,
+    "sec": lambda a, r: abs(r * math.tan(a)), "csc": lambda a, r: abs(r / math.tan(a)), "cot": lambda a, r: 1 + r * r,
+    "asin": lambda a, r: 1 / math.sqrt(max(0.0, 1 - a * a)), "arcsin": lambda a, r: 1 / math.sqrt(max(0.0, 1 - a * a)),
+    "acos": lambda a, r: 1 / math.sqrt(max(0.0, 1 - a * a)), "arccos": lambda a, r: 1 / math.sqrt(max(0.0, 1 - a * a)),
+    "atan": lambda a, r: 1 / (1 + a * a), "arctan": lambda a, r: 1 / (1 + a * a),
+    "sinh": lambda a, r: math.cosh(a) if abs(a) < 710 else math.inf, "cosh": lambda a, r: abs(math.sinh(a)) if abs(a) < 710 else math.inf,
+    "tanh": lambda a, r: 1 - r * r,
+    "sigmoid": lambda a, r: r * (1 - r), "softplus": lambda a, r: float(_sigmoid(a)),
+    "relu": lambda a, r: 1.0, "abs": lambda a, r: 1.0, "neg": lambda a, r: 1.0,
+}
+
+
+#: the poles of the periodic functions: π/2 + kπ (tan, sec) and kπ (cot, csc)
+_POLES = {"tan": math.pi / 2, "sec": math.pi / 2, "cot": 0.0, "csc": 0.0}
+
+
+def _crosses(name: str, a: float, error: float) -> bool:
+    """Is an edge of the function's domain, or a pole, within ``error`` of a? Then nothing bounds it."""
+    if name in ("ln", "log", "log10", "log2", "sqrt"):
+        return a - error <= 0 if name != "sqrt" else (a - error < 0 and error > 0)
+    if name in ("asin", "arcsin", "acos", "arccos"):
+        return abs(a) + error >= 1 and error > 0
+    if name in _POLES and error:
+        nearest = _POLES[name] + math.pi * round((a - _POLES[name]) / math.pi)
+        return abs(a - nearest) <= error + 4 * ROUNDING * abs(a)
+    return False
+
+
+def _slope(name: str, apply: Callable, a: float, error: float) -> float:
+    """The largest |f′| over a ± its error (a slope that grows towards a pole is not taken at the
+    point alone): f′ at a, a − e and a + e; inf where a pole or a domain edge is within reach."""
+    if _crosses(name, a, error):
+        return math.inf
+    worst = 0.0
+    for x in (a, a - error, a + error) if error else (a,):
+        try:
+            slope = _SLOPES[name](x, float(apply(x)))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return math.inf
+        if not math.isfinite(slope):
+            return math.inf
+        worst = max(worst, abs(slope))
+    return worst
+
+
+def _bounded(name: str, arguments: list[tuple[float, float]], apply: Callable) -> tuple[float, float]:
+    """One operation on (value, error) pairs: its value and the error bound of the result (inf where
+    the bound's own arithmetic fails: an underflow to 0 in a denominator)."""
+    try:
+        return _bounded_op(name, arguments, apply)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return float(apply(*[float(v) for v, _ in arguments])), math.inf
+
+
+def _bounded_op(name: str, arguments: list[tuple[float, float]], apply: Callable) -> tuple[float, float]:
+    values = [float(v) for v, _ in arguments]
+    errors = [float(e) for _, e in arguments]
+    result = float(apply(*values))
+    if not (math.isfinite(result) and all(math.isfinite(v) for v in values) and all(math.isfinite(e) for e in errors)):
+        return result, math.inf
+    own = ROUNDING * abs(result)
+    if name in ("+", "-"):
+        return result, errors[0] + errors[1] + own
+    if name == "*":
+        (a, b), (ea, eb) = values, errors
+        return result, abs(a) * eb + abs(b) * ea + ea * eb + own
+    if name == "/":
+        (a, b), (ea, eb) = values, errors
+        if eb >= abs(b):
+            return result, math.inf
+        return result, (abs(a) * eb + abs(b) * ea) / (abs(b) * (abs(b) - eb)) + own
+    if name == "^":
+        (a, b), (ea, eb) = values, errors
+        if eb and a <= 0:
+            return result, math.inf  # a negative base's power moves off the real line with its exponent
+        near = [x for x in (a - ea, a, a + ea) if x != 0 or b >= 1]
+        try:
+            slope = max(abs(b * x ** (b - 1)) for x in near) if near else math.inf
+            moved = abs(result * math.log(abs(a))) * eb if eb else 0.0
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return result, math.inf
+        return result, slope * ea + moved + _LIBRARY * abs(result)
+    if name in ("max", "min"):
+        return result, max(errors)
+    if name == "log" and len(values) == 2:  # ln a / ln b
+        (a, b), (ea, eb) = values, errors
+        if ea >= abs(a) or eb >= abs(b) or b == 1:
+            return result, math.inf
+        return result, (ea / abs(a) + abs(result) * eb / abs(b)) / abs(math.log(b)) + _LIBRARY * abs(result)
+    return result, _slope(name, apply, values[0], errors[0]) * errors[0] + _LIBRARY * abs(result)
 
 
 # ---------------------------------------------------------------------------
@@ -474,6 +609,18 @@ class NumericGraph:
                 else:
                     known[equation.name] = equation.expression.evaluate(known)
         return {name: _plain(known[name]) for name in self.leaves + self.nodes}
+
+    def evaluate_with_bounds(self, values: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """Every leaf's and node's value, and a bound on its error in this evaluation (running error
+        analysis, each equation's every operation; a leaf is exact): how far double precision lets
+        this evaluation stray from the equations' exact value. inf where it can say nothing."""
+        self._check_names(values, {})
+        known: dict[str, float] = {leaf: float(values[leaf]) for leaf in self.leaves}
+        bounds: dict[str, float] = {leaf: 0.0 for leaf in self.leaves}
+        for equation in self.equations:
+            value, bound = equation.expression.evaluate_with_bound(known, bounds)
+            known[equation.name], bounds[equation.name] = float(value), bound
+        return known, bounds
 
     def finite_differences(
         self, values: Mapping[str, Value], output: str, *, step: float = 1e-6, with_respect_to: Sequence[str] | None = None

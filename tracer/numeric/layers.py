@@ -68,7 +68,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -551,16 +551,17 @@ class Network:
     samples: str  # "sum" | "mean"
     learning_rate: float | None
     steps: int
+    rates: dict[str, float] = field(default_factory=dict)  # a layer's own learning rate, per parameter ("W1", "b1"), where it has one
 
 
 KINDS = ("dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "rnn")
 _LAYER_KEYS = {
-    "dense": {"type", "units", "activation", "weights", "weights_layout", "bias", "shared_bias", "trainable_bias"},
-    "conv2d": {"type", "filters", "kernel_size", "stride", "padding", "activation", "weights", "bias", "trainable_bias"},
+    "dense": {"type", "units", "activation", "weights", "weights_layout", "bias", "shared_bias", "trainable_bias", "learning_rate"},
+    "conv2d": {"type", "filters", "kernel_size", "stride", "padding", "activation", "weights", "bias", "trainable_bias", "learning_rate"},
     "maxpool2d": {"type", "size", "stride"},
     "avgpool2d": {"type", "size", "stride"},
     "flatten": {"type"},
-    "rnn": {"type", "units", "activation", "weights", "recurrent", "bias", "initial_state", "outputs", "trainable_bias"},
+    "rnn": {"type", "units", "activation", "weights", "recurrent", "bias", "initial_state", "outputs", "trainable_bias", "learning_rate"},
 }
 
 
@@ -798,15 +799,18 @@ def network(mapping: Mapping) -> Network:
         xs.append(_read_sample(raw, s, kind, width, xs[0].shape[0] if xs and kind == "sequence" else None))
     signal = Signal(kind, width if kind == "image" else (xs[0].shape[0], width) if kind == "sequence" else (width,))
 
-    layers, parameters, trainable = [], {}, {}
+    layers, parameters, trainable, rates = [], {}, {}, {}
     for index, raw in enumerate(raw_layers):
         layer, params, trainable_bias, signal = _read_layer(raw, index, signal, rdz, index == len(raw_layers) - 1)
         layers.append(layer)
+        own = raw.get("learning_rate")
         for role in ("W", "U", "b"):
             if role in params:
                 key = f"{role}{index + 1}"
                 parameters[key] = params[role]
                 trainable[key] = np.full(params[role].shape, role != "b" or trainable_bias)
+                if own is not None:
+                    rates[key] = _number(own, f"network.layers[{index}].learning_rate")
     if signal.kind == "image":
         raise ValueError(f"network.layers[{len(raw_layers) - 1}]: the network ends with {signal.describe()}; end with flatten and dense layers")
 
@@ -825,6 +829,7 @@ def network(mapping: Mapping) -> Network:
         samples=samples,
         learning_rate=None if rate is None else _number(rate, "training.learning_rate"),
         steps=1 if training.get("steps") is None else _count(training["steps"], "training.steps", minimum=0),
+        rates=rates,
     )
 
 
@@ -962,8 +967,9 @@ def finite_differences(mapping: Mapping | Network, step: float = 1e-6) -> dict[s
 def descend(mapping: Mapping | Network, learning_rate: float | None = None, steps: int | None = None) -> dict[str, np.ndarray]:
     """The parameters after ``steps`` plain full-batch steps θ ← θ − η ∂L/∂θ (every gradient at the old θ).
 
-    ``learning_rate`` and ``steps`` default to the file's ``training``; parameters left out by
-    ``training.update`` or ``trainable_bias: false`` stay exactly as they were.
+    ``learning_rate`` and ``steps`` default to the file's ``training``; a layer's own
+    ``learning_rate`` is its parameters' η; parameters left out by ``training.update`` or
+    ``trainable_bias: false`` stay exactly as they were.
     """
     net = network(mapping)
     rate = net.learning_rate if learning_rate is None else learning_rate
@@ -972,7 +978,7 @@ def descend(mapping: Mapping | Network, learning_rate: float | None = None, step
     theta = parameters(net)
     for _ in range(net.steps if steps is None else steps):
         grads = _gradients(net, theta)
-        theta = {key: np.where(net.trainable[key], value - rate * grads[key], value) for key, value in theta.items()}
+        theta = {key: np.where(net.trainable[key], value - net.rates.get(key, rate) * grads[key], value) for key, value in theta.items()}
     return theta
 
 

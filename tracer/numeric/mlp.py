@@ -252,6 +252,7 @@ class _Network:
     trainable: tuple[_Layer, ...] | None  # True where a parameter is trained, False where it stays fixed
     learning_rate: float
     order: str
+    rates: tuple[float, ...] = ()  # per layer: its own learning rate, or training.learning_rate (SPEC.md §9)
     l2: float = 0.0  # loss.regularization: (l2/2)·Σ W² + l1·Σ |W| over the weights, added once
     l1: float = 0.0
 
@@ -283,6 +284,7 @@ class _Network:
             trainable=masks,
             learning_rate=problem.training.learning_rate,
             order=problem.training.order,
+            rates=tuple(problem.training.learning_rate if spec.learning_rate is None else spec.learning_rate for spec in problem.layers),
             l2=problem.loss.l2,
             l1=problem.loss.l1,
         )
@@ -403,17 +405,30 @@ def _parameter_gradient(layer: _Layer, dloss_dz: np.ndarray, inputs: np.ndarray)
     if layer.bias is None:
         bias = None
     elif layer.bias.size == 1:
-        bias = dloss_dz.sum(axis=1, keepdims=True)
+        bias = cancelled_sum(dloss_dz, axis=1)
     else:
         bias = dloss_dz
     return _Gradient(weights, bias)
 
 
+#: a sum within this many units of rounding (of the sum of its terms' sizes, times their count) of 0 is 0
+CANCELLATION = 4 * np.finfo(float).eps
+
+
+def cancelled_sum(terms: np.ndarray, axis: int) -> np.ndarray:
+    """Σ terms along ``axis`` (kept as a dimension of 1), exactly 0 where the terms cancel to within
+    the sum's own rounding: a softmax's shared bias gradient Σ_k (p_k − y_k) is 0, not −5.55e−17 —
+    which an adaptive optimizer's g/(√G + ε) would turn into a step of η."""
+    total = terms.sum(axis=axis, keepdims=True)
+    size = np.abs(terms).sum(axis=axis, keepdims=True) * terms.shape[axis]
+    return np.where(np.isfinite(total) & np.isfinite(size) & (np.abs(total) <= CANCELLATION * size), 0.0, total)
+
+
 def _descended(net: _Network, l: int, gradient: _Gradient) -> _Layer:
-    """θ ← θ − η · ∂loss/∂θ for the trained parameters of layer l; the others stay (exactly, even
-    when their gradient is inf or nan)."""
+    """θ ← θ − η · ∂loss/∂θ for the trained parameters of layer l, η the layer's own rate where it
+    has one; the others stay (exactly, even when their gradient is inf or nan)."""
     assert net.trainable is not None, "built without training=True"
-    layer, mask, rate = net.layers[l], net.trainable[l], net.learning_rate
+    layer, mask, rate = net.layers[l], net.trainable[l], net.rates[l]
     weights = np.where(mask.weights, layer.weights - rate * gradient.weights, layer.weights)
     bias = None if layer.bias is None else np.where(mask.bias, layer.bias - rate * gradient.bias, layer.bias)
     return _Layer(weights, bias)

@@ -172,7 +172,7 @@ class _Arrays:
         """One gradient-descent update on the batch (x, y); with ``report``, the batch's loss before it."""
         inputs, locals_ = self.forward(x)
         output = inputs[-1]
-        before = self.loss_of(output, y) if report else None  # now: the penalty reads the weights, updated in place below
+        before = self.loss_of(output, y) if report else None  # data loss and penalty both of the weights before the update
         weight = 1.0 if self.samples_how == "sum" else 1.0 / x.shape[0]
         self.t += 1
         dloss_da = self.loss.derivative(output, y)
@@ -193,13 +193,15 @@ class _Arrays:
                 if l > 0 and self.sequential:
                     dloss_da = delta @ w
                 continue
+            # ∂L/∂W = δ a_prevᵀ (summed over the batch), then times η: a rate of 1e308 times δ alone overflows
+            # where η·∂L/∂W, the update the steps write, is finite
             if self.all_weights[l]:
-                w -= (delta.T * step) @ inputs[l]  # ∂L/∂W = δ a_prevᵀ (summed over the batch)
+                w -= step * (delta.T @ inputs[l])
             else:
-                w[...] = np.where(self.weight_masks[l], w - (delta.T * step) @ inputs[l], w)
+                w[...] = np.where(self.weight_masks[l], w - step * (delta.T @ inputs[l]), w)
             if self.any_bias[l]:
                 b = self.biases[l]
-                grad_b = delta.sum() if b.size == 1 else delta.sum(axis=0)  # a shared bias feeds every unit
+                grad_b = _shared(delta) if b.size == 1 else delta.sum(axis=0)  # a shared bias feeds every unit
                 b[...] = np.where(self.bias_masks[l], b - step * grad_b, b)
             if l > 0 and self.sequential:
                 dloss_da = delta @ w  # through the weights just updated
@@ -216,12 +218,19 @@ class _Arrays:
         self.weight_state[l] = {k: np.where(mask, v, state_w[k]) for k, v in state.items()}
         if self.any_bias[l]:
             b = self.biases[l]
-            grad_b = (delta.sum() if b.size == 1 else delta.sum(axis=0)) * weight
+            grad_b = (_shared(delta) if b.size == 1 else delta.sum(axis=0)) * weight
             state_b = self.bias_state[l] or {}
             after, state, _ = optimizers.update(hyper, b, np.reshape(grad_b, np.shape(b)), state_b, self.t, self.rates[l])
             mask = self.bias_masks[l]
             b[...] = np.where(mask, after, b)
             self.bias_state[l] = {k: np.where(mask, v, state_b[k]) for k, v in state.items()}
+
+
+def _shared(delta: np.ndarray) -> float:
+    """A shared bias's gradient: each sample's δ summed over the units, then over the batch, each sum
+    exactly 0 where it cancels to within its rounding (a softmax's Σ(p − y) = 0: see
+    :func:`tracer.numeric.mlp.cancelled_sum`)."""
+    return float(numeric.cancelled_sum(numeric.cancelled_sum(delta, axis=1), axis=0)[0, 0])
 
 
 def _is_classification(problem: Problem) -> bool:

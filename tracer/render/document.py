@@ -356,13 +356,18 @@ def _ref_rows(refs: list[int], budget: float) -> list[list[int]]:
 
 def _split_wide(part: str, budget: float) -> list[str]:
     """A piece of math too wide for a row, split before its top-level ``+``, ``-``, ``\\cdot``
-    or ``\\times`` (never inside braces or a ``\\left…\\right`` pair)."""
+    or ``\\times`` (never inside braces, a ``\\left…\\right`` pair or an environment: a
+    row break inside ``\\begin{cases}…\\end{cases}`` is a LaTeX error)."""
     if tex_width(part) <= budget:
         return [part]
     cuts = []
     depth = 0
     i = 0
     while i < len(part):
+        if part.startswith("\\begin{", i) or part.startswith("\\end{", i):
+            depth += 1 if part[i + 1] == "b" else -1
+            i = part.index("}", i) + 1  # the environment's name: its braces are not counted twice
+            continue
         if part.startswith("\\left", i):
             depth += 1
             i += 5

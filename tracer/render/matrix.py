@@ -119,15 +119,17 @@ class MatrixBuilder:
         update = []
         spec = problem.training.optimizer
 
-        def updated(lhs: str, old: str, trained: np.ndarray, names: str, formula: str, value: str, substituted: str = "") -> EquationView:
-            """θ' = θ − η ∂loss/∂θ, or θ' = θ when the file trains none of θ's entries."""
+        def updated(lhs: str, old: str, trained: np.ndarray, formula: str, value: str, substituted: str = "") -> EquationView:
+            """θ' = θ − η ∂loss/∂θ, or θ' = θ when the file trains none of θ's entries. The note is
+            prose (every format prints it as text): it counts the entries, it writes no symbol."""
             if not trained.any():
                 eq = self.eq(lhs, old, value)
                 eq.note = "not trained, so unchanged"
                 return eq
             eq = self.eq(lhs, formula, value, substituted)
             if not trained.all():
-                eq.note = f"only some entries of {names} are trained; the others keep their values"
+                count, total = int(np.count_nonzero(trained)), int(np.size(trained))
+                eq.note = f"only {count} of its {total} entries {'is' if count == 1 else 'are'} trained; the others keep their values"
             return eq
 
         for layer in layers:
@@ -155,7 +157,6 @@ class MatrixBuilder:
                     rf"W{sup(l)}{{}}'",
                     f"W{sup(l)}",
                     layer.trained_weights,
-                    f"W{sup(l)}",
                     rf"W{sup(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial W{sup(l)}}}",
                     _matrix(self.p, layer.weights_after),
                     f"W{sup(l)} - {rate_value}" + r" \times " + _matrix(self.p, layer.weight_gradient),
@@ -175,7 +176,6 @@ class MatrixBuilder:
                     rf"b{sup(l)}{{}}'",
                     f"b{sup(l)}",
                     layer.trained_bias,
-                    f"b{sup(l)}",
                     rf"b{sup(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial b{sup(l)}}}",
                     shown(layer.bias_after),
                 )

@@ -45,6 +45,7 @@ from tracer.teach.digits import (
     is_truncation,
     near_tie,
     rounded_like,
+    shown,
     significant_digits,
     truncated_like,
 )
@@ -181,7 +182,7 @@ class Checker:
             return
         if is_truncation(v.truth, text, exact):
             v.verdict = "habit"
-            v.note = f"the true value truncated instead of rounded ({as_claim(v.truth, text)})"
+            v.note = f"the true value truncated instead of rounded ({shown(as_claim(v.truth, text))})"
             return
         for own in self._own_values(v):
             if follows(own.value, text, own.exact):
@@ -205,11 +206,11 @@ class Checker:
             v.verdict = "carried"
             v.culprit = root.claim.name
             v.reason = (f"it follows from {source}; the error is carried forward from {root.claim.name} = {root.claim.text}, "
-                        f"which is wrong (true {root.rounded_truth})")
+                        f"which is wrong (true {shown(root.rounded_truth) if root.rounded_truth else ''})")
             return
         truncated = not is_right(own.value, text, own.exact)
         v.verdict = "habit" if truncated else "right"
-        v.note = f"it follows from {source}{', truncated' if truncated else ''}; the true value is {as_claim(v.truth, text)}"
+        v.note = f"it follows from {source}{', truncated' if truncated else ''}; the true value is {shown(as_claim(v.truth, text))}"
 
     def _rank(self, v: Verdict) -> int:
         return self.order.get(v.steps[0], 0) if v.steps else -1
@@ -355,7 +356,7 @@ class Checker:
         except (ValueError, ZeroDivisionError, OverflowError):
             own = v.truth
         diagnosis = self.diagnoser.diagnose(WrongStep(step, text, inputs, own), v.claim.name)
-        should = f"its inputs give {_plain(own)} ({as_claim(own, text)} to the claim's {digits_text(text)})"
+        should = f"its inputs give {_plain(own)} ({shown(as_claim(own, text))} to the claim's {digits_text(text)})"
         return f"{diagnosis}; {should}" if diagnosis else f"the slip is in this step: {should}"
 
     # -- the report ------------------------------------------------------------------------
@@ -406,7 +407,7 @@ def report_text(checker: Checker, problem_file: str, claims_file: str) -> str:
         alias = f" [{v.canonical}]" if v.canonical != v.claim.name else ""
         line = f"  {mark:<7}  {v.claim.name:<{width}} = {v.claim.text:<14} true {_plain(v.truth, 10)}"
         if not v.right or v.note:
-            line += f" ({v.rounded_truth} to the claim's {digits_text(v.claim.text)})"
+            line += f" ({shown(v.rounded_truth)} to the claim's {digits_text(v.claim.text)})"
         lines.append(line + alias)
         if v.verdict == "wrong":
             lines.append(f"           {v.claim.name} is wrong because {v.reason}")

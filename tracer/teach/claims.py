@@ -19,10 +19,10 @@ from pathlib import Path
 
 import yaml
 
+from tracer import bounds
+from tracer.bounds import NUMBER
 from tracer.files import FileRefused, read_text
-from tracer.spec import MAX_TEXT, SpecError, unprintable
-
-NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+from tracer.spec import MAX_TEXT, GraphProblem, Problem, SpecError, from_mapping, to_mapping, unprintable
 _EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
 #: a family's name and what follows its layer: ``W2`` + ``'``, ``a2`` + ``#1@end``, ``dloss/dW2`` + ``''``
 _FAMILY_TAIL = re.compile(r"^(?P<head>.*?[A-Za-z_][A-Za-z_0-9]*?\d+)(?P<tail>(?:'|#\d+|@\w+)*)$")
@@ -77,32 +77,44 @@ def _training_overrides(node, source: str) -> dict:
         raw = value_node.value if isinstance(value_node, yaml.ScalarNode) else None
         where = f"training.{key}"
         if key == "steps":
-            if raw is None or not re.fullmatch(r"\d+", raw.strip()):
-                raise SpecError(source, where, f"a whole number (0 or more) expected, got {raw!r}")
+            if raw is None or len(raw.strip()) > bounds.MAX_NUMBER_TEXT or not re.fullmatch(r"\d+", raw.strip()):
+                raise SpecError(source, where, f"a whole number (0 or more) expected, got {_shown(raw)}")
             out["steps"] = int(raw)
         elif key == "order":
             if raw not in ("simultaneous", "sequential"):
-                raise SpecError(source, where, f"one of 'simultaneous', 'sequential' expected, got {raw!r}")
+                raise SpecError(source, where, f"one of 'simultaneous', 'sequential' expected, got {_shown(raw)}")
             out["order"] = raw
         elif key == "learning_rate":
-            if raw is None or not NUMBER.match(raw.strip()) or float(raw) <= 0:
-                raise SpecError(source, where, f"a positive number expected, got {raw!r}")
-            out["learning_rate"] = float(raw)
+            rate = None if raw is None else bounds.finite_decimal(raw)
+            if rate is None or rate <= 0:
+                raise SpecError(source, where, f"a positive number expected ({bounds.DOUBLE_EXPECTED}), got {_shown(raw)}")
+            out["learning_rate"] = float(rate)
         else:
             raise SpecError(source, where, "unknown key; expected steps, order or learning_rate")
     return out
 
 
-#: a claimed number's size and digits (a float's range, well inside it; more digits than any text prints)
-MAX_CLAIM_EXPONENT = 300
-MAX_CLAIM_DIGITS = 30
+def with_training(problem: Problem | GraphProblem, training: dict, source: str) -> Problem | GraphProblem:
+    """The problem with a claims file's ``training:`` overrides, read again as a problem file is
+    (:func:`tracer.spec.from_mapping`): every limit of a run holds (10,000,000 updates; a graph's
+    1,000 steps and no ``order``), and a refusal names the claims file and the field."""
+    if not training:
+        return problem
+    raw = to_mapping(problem)
+    raw["training"] = {**raw.get("training", {}), **training}
+    return from_mapping(raw, source)
+
+
+#: a claimed number's size and digits (tracer.bounds: the same for a claims file and an answer CSV)
+MAX_CLAIM_EXPONENT = bounds.MAX_CLAIM_EXPONENT
+MAX_CLAIM_DIGITS = bounds.MAX_CLAIM_DIGITS
 
 
 def _expected(value) -> str:
     """Why a value is no claimed number: not a number, or one of no sensible size."""
     raw = str(value).strip().replace("−", "-")
     if NUMBER.match(raw) and len(raw) <= 1000:
-        return f"a number between 1e-{MAX_CLAIM_EXPONENT} and 1e{MAX_CLAIM_EXPONENT} in size with at most {MAX_CLAIM_DIGITS} digits expected, got {_shown(value)}"
+        return f"{bounds.claimed_number_expected()}, got {_shown(value)}"
     return f"{_EXPECTED}, got {_shown(value)}"
 
 
@@ -112,21 +124,11 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "…'"
 
 
-def _in_range(raw: str) -> bool:
-    number = Decimal(raw)
-    digits = len(number.as_tuple().digits)
-    return number == 0 or (abs(number.adjusted()) <= MAX_CLAIM_EXPONENT and digits <= MAX_CLAIM_DIGITS
-                           and abs(number.as_tuple().exponent) <= MAX_CLAIM_EXPONENT + MAX_CLAIM_DIGITS)
-
-
 def _number_text(node) -> str | None:
     """A scalar's number as written, or None when it is not a number (or not one of a sensible size)."""
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":bool", ":null")):
         return None
-    raw = node.value.strip().replace("−", "-")
-    if len(raw) > 100 or not NUMBER.match(raw) or not _in_range(raw):
-        return None
-    return raw.lstrip("+")
+    return bounds.claimed_number(node.value)
 
 
 def entry_name(name: str, index: tuple[int, ...]) -> str:
@@ -163,7 +165,9 @@ def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
     """A mapping name → number (or vector, or matrix); the numbers' text is kept. An optional
     ``training:`` mapping says the claims are about another run (steps, order)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = bounds.compose(text)
+    except bounds.Refused as err:
+        raise SpecError(source, "", f"{err.where()}{err.message}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -24,10 +24,18 @@ def unit_of(text: str) -> Decimal:
     return Decimal(1).scaleb(Decimal(text).as_tuple().exponent)
 
 
+#: digits enough for any rounding of a double (up to 1.8e308, exactly 767 significant digits at most)
+#: to the last digit of a claim (down to 1e−330: tracer.bounds) — quantize needs every digit it keeps
+_EXACT = Context(prec=1200)
+
+
 def rounded_like(value: float | Decimal, text: str, rounding=ROUND_HALF_EVEN) -> Decimal:
-    """``value`` rounded to the last digit of ``text``."""
-    with localcontext(Context(prec=80)):
-        return _exact(value).quantize(unit_of(text), rounding=rounding)
+    """``value`` rounded to the last digit of ``text`` (inf and nan as they are: no digit to round)."""
+    exact = _exact(value)
+    if not exact.is_finite():
+        return exact
+    with localcontext(_EXACT):
+        return exact.quantize(unit_of(text), rounding=rounding)
 
 
 def is_right(value: float | Decimal, text: str, exact: Decimal | None = None) -> bool:
@@ -56,8 +64,9 @@ def near_tie(value: float, text: str) -> bool:
     """Is the float within noise of a tie (…5 exactly one digit past the claim's last)?"""
     if not math.isfinite(value):
         return False
-    scaled = abs(value) / float(unit_of(text))
-    return abs(scaled - math.floor(scaled) - 0.5) < TIE_WINDOW
+    with localcontext(_EXACT):  # in decimal: a claim's unit of 1e−301 would make the float quotient inf
+        scaled = abs(Decimal(value)) / unit_of(text)
+        return abs(scaled - scaled.to_integral_value(rounding=ROUND_DOWN) - Decimal("0.5")) < Decimal(TIE_WINDOW)
 
 
 def significant_digits(text: str) -> int:
@@ -79,8 +88,25 @@ def digits_text(text: str) -> str:
 def as_claim(value: float | Decimal, text: str) -> str:
     """A number written to the claim's last digit."""
     rounded = rounded_like(value, text)
+    if rounded == 0 and rounded.adjusted() >= 12:  # 0E+300: the truth rounded to a claim of 1e300's units
+        return "0"
     out = format(rounded, "f") if abs(rounded.adjusted()) < 12 else str(rounded)
     return "0" if rounded == 0 and out.startswith("-") else out
+
+
+#: a number shown in a report keeps at most this many significant digits (a double holds 17)
+SHOWN_DIGITS = 20
+
+
+def shown(text: str) -> str:
+    """A number's text as a report shows it: whole up to :data:`SHOWN_DIGITS` significant digits,
+    else its first 17 and "…" — a claim of 1.0e−300 asks for 301 decimals, which the exact
+    binary value of 0.29102777… fills with 250 zeros."""
+    digits = Decimal(text).as_tuple().digits
+    significant = len(digits) - next((k for k, d in enumerate(digits) if d), len(digits))
+    if significant <= SHOWN_DIGITS:
+        return text
+    return f"{float(text):.17g}…"
 
 
 def truncated_like(value: float | Decimal, text: str) -> str:

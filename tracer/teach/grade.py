@@ -29,16 +29,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from tracer import bounds
 from tracer.core.derive import solve
-from tracer.files import FileRefused, read_text
+from tracer.files import FileRefused, read_bytes, read_text
 from tracer.spec import MAX_TEXT, GraphProblem, SpecError, load
 from tracer.teach.check import Checker, Claim
-from tracer.teach.claims import NUMBER
 from tracer.teach.diagnosis import Diagnoser
 from tracer.teach.quiz import generate
 
-#: an answer that is a number (anything else is an invalid answer, marked 0)
-_NUMBER = NUMBER
 #: the verdicts a mark is given for, and how much of the question each is worth by default
 CREDIT = {"right": 1.0, "habit": 1.0, "carried": 0.5, "wrong": 0.0, "invalid": 0.0, "blank": 0.0}
 
@@ -115,20 +113,52 @@ def read_key(directory: str | Path) -> QuizKey:
         text = read_text(path, MAX_TEXT)
     except FileRefused as err:
         raise SpecError(str(path), "", f"{err}; make it with tracer quiz … --formats csv") from None
-    rows = list(csv.DictReader(io.StringIO(text)))
     needed = {"file", "seed", "variant", "question", "quantity", "answer", "tolerance", "value", "options"}
+    try:
+        rows = list(csv.DictReader(io.StringIO(_one_line_ending(text))))
+    except csv.Error as err:
+        raise SpecError(str(path), "", f"not a quiz answer key ({err})") from None
     if not rows or not needed <= set(rows[0]):
         raise SpecError(str(path), "", f"not a quiz answer key (expected the columns {', '.join(sorted(needed))})")
     entries = {}
-    for row in rows:
-        options = dict(part.split("=", 1) for part in row["options"].split() if "=" in part)
-        entry = KeyEntry(int(row["variant"]), int(row["question"]), row["quantity"], row["answer"],
-                         Decimal(row["tolerance"]), float(row["value"]), options)
+    for line, row in enumerate(rows, start=2):
+        try:
+            options = dict(part.split("=", 1) for part in (row["options"] or "").split() if "=" in part)
+            entry = KeyEntry(int(row["variant"]), int(row["question"]), row["quantity"], row["answer"],
+                             Decimal(row["tolerance"]), float(row["value"]), options)
+        except (ValueError, TypeError, InvalidOperation):
+            raise SpecError(str(path), f"line {line}", "not a row of a quiz answer key (variant, question, tolerance and value are numbers); "
+                                                       "make the key again with tracer quiz … --formats csv") from None
         entries[(entry.variant, entry.question)] = entry
     files, seeds = {r["file"] for r in rows}, {r["seed"] for r in rows}
     if len(files) != 1 or len(seeds) != 1:
         raise SpecError(str(path), "", "answers of one quiz set expected (one file and one seed)")
-    return QuizKey(files.pop(), int(seeds.pop()), entries)
+    seed = seeds.pop()
+    if seed is None or not seed.strip().isdigit() or len(seed) > 19:
+        raise SpecError(str(path), "seed", f"a whole number expected, got {seed!r}")
+    return QuizKey(files.pop(), int(seed), entries)
+
+
+def _one_line_ending(text: str) -> str:
+    """Every line break as ``\\n``: a CSV saved on an old Mac ends its lines with ``\\r`` alone,
+    on Windows with ``\\r\\n``; the csv module reads neither from a string as it stands."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _answers_text(path: str | Path) -> str:
+    """An answers file's text: UTF-8 (with or without Excel's byte-order mark) or UTF-16 with its
+    byte-order mark (Excel's "Unicode text"); anything else is refused, saying how to save it."""
+    source = str(path)
+    try:  # a FIFO or a device refused at once, not waited on
+        data = read_bytes(path, MAX_TEXT)
+    except FileRefused as err:
+        raise SpecError(source, "", str(err)) from None
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise SpecError(source, "", f"not {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text (byte {err.start + 1}); "
+                                    "save the answers as CSV UTF-8") from None
 
 
 @dataclass(frozen=True)
@@ -142,11 +172,23 @@ class Row:
 def read_answers(path: str | Path, key: QuizKey) -> list[Row]:
     """One row per student: ``id``, ``variant``, then ``q1``, ``q2``, … (or the quantities' names)."""
     source = str(path)
-    try:  # a FIFO or a device refused at once, not waited on
-        text = read_text(path, MAX_TEXT, encoding="utf-8-sig")
-    except FileRefused as err:
-        raise SpecError(source, "", str(err)) from None
-    reader = csv.reader(io.StringIO(text))
+    text = _one_line_ending(_answers_text(path))
+    if "\x00" in text:
+        raise SpecError(source, "", "a NUL character: not a text file; save the answers as CSV UTF-8")
+    first = text.split("\n", 1)[0]
+    delimiter = next((d for d in (",", ";", "\t") if d in first), ",")  # Excel writes ; where the decimal mark is a comma
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _read_rows(reader, source, key, decimal_comma=delimiter == ";")
+    except csv.Error as err:
+        raise SpecError(source, f"line {reader.line_num}", f"not a row of a CSV file ({err})") from None
+
+
+#: a number written with a decimal comma (``0,1105``), as a semicolon-separated CSV holds it
+_DECIMAL_COMMA = re.compile(r"^\s*[-+−]?\d*,\d+(?:[eE][-+]?\d+)?\s*$")
+
+
+def _read_rows(reader, source: str, key: QuizKey, decimal_comma: bool = False) -> list[Row]:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -172,13 +214,16 @@ def read_answers(path: str | Path, key: QuizKey) -> list[Row]:
             continue
         cells = cells + [""] * (len(header) - len(cells))
         student = cells[id_col].strip()
-        try:
-            variant = int(cells[variant_col])
-        except ValueError:
-            raise SpecError(source, f"line {n}: variant", f"a variant number expected, got {cells[variant_col]!r}") from None
+        given = cells[variant_col].strip()
+        if not given.isdigit() or len(given) > 9:
+            raise SpecError(source, f"line {n}: variant", f"a variant number expected, got {given[:40]!r}")
+        variant = int(given)
         if not 1 <= variant <= key.variants:
             raise SpecError(source, f"line {n}: variant", f"a variant from 1 to {key.variants} expected, got {variant}")
-        rows.append(Row(student or f"line {n}", variant, {q: cells[c].strip() for c, q in columns.items()}, n))
+        answers = {q: cells[c].strip() for c, q in columns.items()}
+        if decimal_comma:
+            answers = {q: a.replace(",", ".") if _DECIMAL_COMMA.match(a) else a for q, a in answers.items()}
+        rows.append(Row(student or f"line {n}", variant, answers, n))
     return rows
 
 
@@ -188,6 +233,18 @@ def _as_number(given: str, entry: KeyEntry) -> str:
     if entry.options and letter in entry.options:
         return entry.options[letter]
     return given.strip().replace("−", "-")
+
+
+def _claim(quantity: str, text: str, line: int) -> Claim:
+    """A student's answer as a claim: a number within the bounds every claim is held to
+    (:mod:`tracer.bounds`: 1e400 and 1e−400 are no answers a sheet asks for), else invalid."""
+    number = bounds.claimed_number(text)
+    if number is not None:
+        return Claim(quantity, number, line)
+    shown = text if len(text) <= 40 else text[:37] + "…"
+    if bounds.NUMBER.match(text.replace("−", "-")):
+        return Claim(quantity, "", line, f"{bounds.claimed_number_expected()}, got {shown!r}")
+    return Claim(quantity, "", line, f"a number expected, got {shown!r}")
 
 
 def _within(text: str, entry: KeyEntry) -> bool:
@@ -235,8 +292,7 @@ class Grader:
         result = StudentResult(row.student, row.variant)
         entries = self.key.questions(row.variant)
         answered = [(e, _as_number(row.answers.get(e.question, ""), e)) for e in entries]
-        claims = [Claim(e.quantity, text, row.line) if _NUMBER.match(text) else Claim(e.quantity, "", row.line, f"a number expected, got {text!r}")
-                  for e, text in answered if text]
+        claims = [_claim(e.quantity, text, row.line) for e, text in answered if text]
         checker = Checker(self.solution(row.variant), claims, diagnoser=self.diagnoser(row.variant)) if claims else None
         verdicts = {v.claim.name: v for v in checker.verdicts} if checker is not None else {}
         for entry, text in answered:

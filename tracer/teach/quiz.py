@@ -42,12 +42,13 @@ import random
 import re
 import sys
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Union
 
 import numpy as np
 
+from tracer import bounds
 from tracer.core import keys
 from tracer.core.derive import solve
 from tracer.core.keys import NameError_, Quantity
@@ -64,6 +65,8 @@ SATURATING = ("sigmoid", "tanh", "softmax")
 KINKED = ("relu", "leaky_relu", "step")
 KINKED_GATES = {"relu": 1, "abs": 1, "max": 2, "min": 2}  # a graph's gates with a kink: their arguments
 DEFAULT_ASK = ("loss",)
+#: draws per variant at most (each one solves the problem: ~50 ms for Mazur's; 10,000 is minutes)
+MAX_ATTEMPTS = 10_000
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _UNIFORM = re.compile(
@@ -103,36 +106,47 @@ def parse_grid(value: Any, source: str, where: str) -> Grid:
     """``uniform(-1, 1, step=0.05)``, a list of numbers, or one number → the grid's values."""
 
     def number(v: Any, at: str) -> Decimal:
+        """A value of the grid: a finite double, as every number of a problem file is (tracer.bounds)."""
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise SpecError(source, at, f"a number expected, got {v!r}")
-        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+            raise SpecError(source, at, f"a number expected, got {_shown(v)}")
+        exact = bounds.finite_decimal(repr(v) if isinstance(v, float) else str(v))
+        if exact is None:
+            raise SpecError(source, at, f"{bounds.DOUBLE_EXPECTED} expected, got {_shown(v)}")
+        return exact
 
     if isinstance(value, list):
         if not value:
             raise SpecError(source, where, "a non-empty list of numbers expected")
         return Grid(tuple(float(number(v, f"{where}[{k}]")) for k, v in enumerate(value)), repr(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Grid((float(value),), repr(value))
+        return Grid((float(number(value, where)),), repr(value))
     if not isinstance(value, str):
-        raise SpecError(source, where, f"uniform(lo, hi, step=s), a list of numbers or a number expected, got {value!r}")
+        raise SpecError(source, where, f"uniform(lo, hi, step=s), a list of numbers or a number expected, got {_shown(value)}")
     m = _UNIFORM.match(value)
     if not m:
-        raise SpecError(source, where, f"uniform(lo, hi, step=s), a list of numbers or a number expected, got {value!r}")
-    try:
-        lo, hi = Decimal(m["lo"]), Decimal(m["hi"])
-        step = Decimal(m["step"]) if m["step"] else Decimal("0.01")
-    except InvalidOperation:
-        raise SpecError(source, where, f"numbers expected in {value!r}") from None
+        raise SpecError(source, where, f"uniform(lo, hi, step=s), a list of numbers or a number expected, got {_shown(value)}")
+    given = [bounds.finite_decimal(m[k]) if m[k] else Decimal("0.01") for k in ("lo", "hi", "step")]
+    if any(v is None for v in given):
+        raise SpecError(source, where, f"numbers double precision holds expected ({bounds.DOUBLE_EXPECTED}), got {_shown(value)}")
+    lo, hi, step = given
     if not lo < hi:
-        raise SpecError(source, where, f"uniform(lo, hi, ...) needs lo < hi, got {value!r}")
+        raise SpecError(source, where, f"uniform(lo, hi, ...) needs lo < hi, got {_shown(value)}")
     if step <= 0:
-        raise SpecError(source, where, f"step must be positive, got {value!r}")
+        raise SpecError(source, where, f"step must be positive, got {_shown(value)}")
+    if (hi - lo) / 100000 > step:  # measured before any grid point is made, in exact decimals
+        raise SpecError(source, where, f"at most 100000 grid points, got {value}")
     count = (hi - lo) / step
     if count != count.to_integral_value():
-        raise SpecError(source, where, f"(hi - lo) must be a whole number of steps, got {value!r}")
+        raise SpecError(source, where, f"(hi - lo) must be a whole number of steps, got {_shown(value)}")
     if count > 100000:
         raise SpecError(source, where, f"at most 100000 grid points, got {int(count) + 1}")
     return Grid(tuple(float(lo + k * step) for k in range(int(count) + 1)), value)
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…'"
 
 
 def parse_spec(problem: Problem | GraphProblem) -> QuizSpec:
@@ -210,8 +224,8 @@ def _with_settings(source: str, vary: tuple[tuple[str, Grid], ...], settings: di
     if isinstance(options, bool) or not isinstance(options, int) or not (options == 0 or 2 <= options <= 8):
         raise SpecError(source, "randomize.options", f"0 (open answers) or a whole number from 2 to 8 expected, got {options!r}")
     attempts = settings.get("attempts", 100)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise SpecError(source, "randomize.attempts", f"a positive whole number expected, got {attempts!r}")
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS:
+        raise SpecError(source, "randomize.attempts", f"a whole number from 1 to {MAX_ATTEMPTS:,} expected, got {_shown(attempts)}")
     guards_raw = settings.get("guards", {}) or {}
     if not isinstance(guards_raw, dict):
         raise SpecError(source, "randomize.guards", "a mapping expected (kink, min_derivative, loss_decreases)")

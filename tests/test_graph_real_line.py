@@ -1,0 +1,144 @@
+"""Graph problems on the real line (issue 26): every value real, or refused in one line.
+
+Each file under tests/fuzz/graph/ was a traceback or a refusal on main 5f3d4e5 and is now
+answered — the numbers below are worked by hand; each graph_*.yaml directly under
+tests/fuzz/ was a false "verification failed" (exit 1) or a traceback and is now exit 2
+naming the equation and the reason (tests/test_fuzz.py runs those through the CLI too).
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracer.core.derive import solve
+from tracer.spec import SpecError, load, loads
+
+ROOT = Path(__file__).resolve().parent.parent
+FOUND = ROOT / "tests" / "fuzz"
+
+
+def solved(name: str):
+    solution = solve(load(FOUND / "graph" / f"{name}.yaml"))
+    assert solution.verification.ok, solution.verification.mismatches
+    return solution
+
+
+def test_abs_of_a_square_root_is_sign_times_the_roots_derivative():
+    """|√x|′ = sign(√x)·1/(2√x): at x = 2, 1/(2√2) = 0.3535533906 (SymPy's own |u|′ went
+    through atan2 of a u it could not prove real: KeyError on main)."""
+    s = solved("graph_abs_of_sqrt")
+    assert s.value("f") == pytest.approx(math.sqrt(2), abs=1e-15)
+    assert s.value("df/dx") == pytest.approx(1 / (2 * math.sqrt(2)), abs=1e-15)
+
+
+def test_abs_of_a_power_with_a_variable_exponent():
+    """|a^t| at a = 2, t = ½: ∂/∂a = t·a^(t−1) = 0.5/√2 = 0.3535533906, ∂/∂t = a^t·ln a = √2·ln 2 = 0.9802581434."""
+    s = solved("graph_abs_of_a_power")
+    assert s.value("df/da") == pytest.approx(0.5 / math.sqrt(2), abs=1e-15)
+    assert s.value("df/dt") == pytest.approx(math.sqrt(2) * math.log(2), abs=1e-15)
+
+
+def test_abs_of_asin_acos_and_of_a_min_of_a_root():
+    """|asin x| + |acos x| + |min(x, √y)| at x = ½, y = 3: asin′ + acos′ cancel (1/√0.75 − 1/√0.75),
+    min picks x (½ < √3): ∂f/∂x = 1, ∂f/∂y = 0; f = π/6 + π/3 + ½."""
+    s = solved("graph_abs_of_asin_acos_min")
+    assert s.value("f") == pytest.approx(math.pi / 2 + 0.5, abs=1e-15)
+    assert s.value("df/dx") == pytest.approx(1.0, abs=1e-12)
+    assert s.value("df/dy") == 0.0
+
+
+def test_softplus_of_a_large_power_is_computed_past_the_overflow_inside():
+    """softplus(y⁴) at y = 10.24: y⁴ = 10995.11627776, e^10995 overflows a double, but ln(1 + e^u)
+    is u + ln(1 + e^−u) = 10995.11627776 and ∂f/∂y = σ(y⁴)·4y³ = 4·10.24³ = 4294.967296."""
+    s = solved("graph_softplus_of_y4_overflows_inside")
+    assert s.value("f") == pytest.approx(10.24**4, rel=1e-15)
+    assert s.value("df/dy") == pytest.approx(4 * 10.24**3, rel=1e-15)
+
+
+def test_sigmoid_of_minus_x_is_its_mirror_image():
+    """σ(−x) at x = 710 and σ(x) at x = −710 are the same number, e^−710/(1 + e^−710) = 4.476286e−309,
+    and the gradients are opposite: on main the first was refused (e^710/(1 + e^710)² = inf/inf)."""
+    s = solved("graph_sigmoid_of_minus_710")
+    mirror = solve(loads("graph:\n  equations: ['f = sigmoid(x)']\n  values: {x: -710}\n  output: f\n", "m.yaml"))
+    assert s.value("f") == mirror.value("f") == pytest.approx(math.exp(-710), rel=1e-12)
+    assert s.value("df/dx") == -mirror.value("df/dx") == pytest.approx(-math.exp(-710), rel=1e-12)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("graph_square_of_a_root_of_minus_2", "graph.equations[0]: f = (sqrt(x))^2: the square root of a negative number at the given values (x = -2)"),
+    ("graph_exp_of_log_of_minus_2", "graph.equations[0]: f = exp(log(x)): the logarithm of a number ≤ 0 at the given values (x = -2)"),
+    ("graph_trained_into_a_complex_value",
+     "graph.equations[0]: f = log(sqrt(x)) + 3*x: the square root of a negative number at the values of training step 2 (x = -2.5); "
+     "the training moved x there: training.learning_rate 1 may be too large"),
+])
+def test_a_value_that_is_not_real_is_refused_naming_the_part(name, message):
+    """√x² and e^(ln x) are x to SymPy, but at x = −2 a hand calculation has no √(−2): judged as
+    written (on main: exit 1, engine −2 against NumPy's nan). The trained one moves x from 1 by
+    −η·(1/(2x) + 3) = −3.5 to −2.5: on main a TypeError comparing a complex number."""
+    path = FOUND / f"{name}.yaml"
+    with pytest.raises(SpecError) as err:
+        solve(load(path))
+    assert str(err.value) == f"{path}: {message}"
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr == f"tracer: {path}: {message}\n"
+
+
+def test_a_value_beyond_double_precision_is_refused_as_too_large():
+    with pytest.raises(SpecError, match=r"f = exp\(x\)\^2: a value beyond double precision's range \(±1.8e308\) at the given values \(x = 400\)"):
+        solve(loads("graph:\n  equations: ['f = exp(x)^2']\n  values: {x: 400}\n  output: f\n", "big.yaml"))
+
+
+def test_an_overflow_the_twin_cannot_follow_is_refused_not_failed():
+    """e^x/e^x + x at x = 710: the engine computes 711 exactly (e^710/e^710 = 1), but the NumPy twin
+    evaluates the equation as written in doubles, inf/inf = nan, and cannot check it: exit 2, not
+    "verification failed"."""
+    from tracer.cli.common import verification_failure
+
+    problem = loads("graph:\n  equations: ['f = exp(x)/exp(x) + x']\n  values: {x: 710}\n  output: f\n", "q.yaml")
+    s = solve(problem)
+    assert s.value("f") == 711.0 and s.value("df/dx") == 1.0
+    message, code = verification_failure(problem, s)
+    assert code == 2 and message.startswith("q.yaml: f cannot be checked: NumPy's evaluation of the equations as written in double precision overflows")
+
+
+# ---------------------------------------------------------------------------
+# What the graphs fuzz target found (benchmarks/fuzz.py --targets graphs)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted((FOUND / "graph").glob("fuzz_*.yaml")), ids=lambda p: p.stem)
+def test_what_the_graph_fuzzer_falsely_failed_is_verified(path):
+    """Each was "verification failed" (exit 1): difference quotients of a step that spans periods
+    of tan, or beside a pole, or that the output's rounding swallows; an engine value that double
+    precision computed to 2 digits (now exactly). They verify."""
+    solution = solve(load(path))
+    assert solution.verification.ok, solution.verification.mismatches[:3]
+
+
+def test_a_value_double_precision_gets_wrong_is_computed_exactly():
+    """tan((ln(1 + e^(t·a)))^t) at t = −2.708, a = 3.14159: ln(1 + 2.03e−4) keeps 12 digits in double
+    precision, the power −2.708 makes it 1e10 ± 0.015, and tan turns that into ±0.01 (the engine
+    said 0.1028, NumPy 0.1133). The engine's own error bound sees it and computes it exactly."""
+    import mpmath
+
+    s = solve(load(FOUND / "graph" / "fuzz_tan_of_a_power_of_softplus.yaml"))
+    mpmath.mp.dps = 50
+    t, a = mpmath.mpf(-2.708), mpmath.mpf(3.14159)
+    exact = mpmath.tan(mpmath.log(1 + mpmath.exp(t * a)) ** t)
+    assert s.value("n0") == pytest.approx(float(exact), rel=1e-12)
+
+
+def test_the_twins_error_bound_covers_what_its_algorithm_loses():
+    """(x + y) − y at y = 1e308: the twin computes 0 (the text as written), with an error bound of
+    1.1e292; SymPy's form is x, and the engine says 1. Within the twin's own bound: verified."""
+    from tracer.numeric.graph import NumericGraph
+
+    values, bounds = NumericGraph.compile(["f = (x + y) - y"]).evaluate_with_bounds({"x": 1.0, "y": 1e308})
+    assert values["f"] == 0.0 and bounds["f"] == pytest.approx(2**-53 * 1e308, rel=1e-12)  # the rounding of 1 + 1e308
+    s = solve(loads("graph:\n  equations: ['f = (x + y) - y']\n  values: {x: 1, y: 1e308}\n  output: f\n", "c.yaml"))
+    assert s.value("f") == 1.0 and s.verification.ok
