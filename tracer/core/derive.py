@@ -293,12 +293,8 @@ def _graph_notes(system: equations.System, passes) -> list[str]:
         note = op.kink_note()
         if not note or note in notes:
             continue
-        for _number, values, _engine in passes:
-            args = values[0, family.args[0]]
-            tie = args[0] == args[1] if isinstance(op, gates.Maximum) else args[0] == 0.0
-            if tie:
-                notes.append(f"{system.problem.equations[node.equation].text}: {note}")
-                break
+        if any(family.start in engine.kinks for _number, _values, engine in passes):  # met exactly, in decimals
+            notes.append(f"{system.problem.equations[node.equation].text}: {note}")
     return notes
 
 
@@ -565,12 +561,6 @@ def _derivations(network: Network) -> Derivations:
     return Derivations(tuple(activations), loss)
 
 
-def _tie(values: np.ndarray, pool: Family) -> bool:
-    """Is the maximum of some max-pooling window taken by more than one input?"""
-    window = values[:, pool.args]  # samples × windows × inputs
-    return bool(np.any((window == window.max(axis=-1, keepdims=True)).sum(axis=-1) > 1))
-
-
 def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: bool, derived_steps: int) -> list[str]:
     notes = []
     graph = network.graph
@@ -581,14 +571,12 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
         op = a.op
         assert op is not None
         note = op.kink_note()
-        if isinstance(op, functions.Pool):
-            if note and any(step.derived and _tie(engine.values, a) for step, _data, engine in passes):
-                notes.append(note)
-            continue
-        assert z is not None
-        z_ids = network.layer_nodes(l)[0]
-        if note and any(step.derived and np.any(engine.values[:, z_ids] == 0.0) for step, _data, engine in passes):
+        # a kink or a tie met exactly in the decimals (tracer.core.exact), in a written-out step
+        starts = [f.start for f in graph.stepped("a", l)[1:]] or [a.start]  # a recurrent layer: every time step
+        if note and any(step.derived and any(k in engine.kinks for k in starts) for step, _data, engine in passes):
             notes.append(note)
+        if isinstance(op, functions.Pool):
+            continue
         if isinstance(op, functions.Step):
             notes.append(
                 f"layer {l} uses the step (threshold) activation: its derivative is 0 wherever it exists, "

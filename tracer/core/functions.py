@@ -109,6 +109,75 @@ class Operation:
         the derivative by cases (ReLU) or it is 1."""
         return ()
 
+    # -- exact decisions (tracer.core.exact): where doubles may differ from the hand calculation --
+
+    #: the value is a sum whose terms may cancel to exactly 0 (a weighted sum, an add gate, an equation)
+    cancels: ClassVar[bool] = False
+    #: a local derivative is itself an expression that may cancel to exactly 0 (an equation's)
+    derivative_cancels: ClassVar[bool] = False
+
+    def decisions(self) -> tuple[sp.Expr, ...]:
+        """The quantities (over ARG) whose sign picks a branch of the value or of a local derivative:
+        ReLU's z, max's u0 − u1, |u|'s u. At 0 the documented convention applies (:meth:`kink_note`)."""
+        return ()
+
+    def cancellations(self) -> tuple[sp.Expr, ...]:
+        """Differences (over ARG) that may cancel to exactly 0 and are printed: a squared error's y − o."""
+        return ()
+
+    def magnitude(self, values: np.ndarray) -> np.ndarray:
+        """Per row, the size of the terms the value is made of (its rounding is a few ε of this)."""
+        return np.max(np.abs(values), axis=-1, initial=0.0)
+
+    def kink_distance(self, values: np.ndarray) -> np.ndarray | None:
+        """Per row, the distance of the nearest decision from its kink or tie, relative to the size of
+        the arguments (at least 1); None for an operation without branches."""
+        decisions = _compiled(self.decisions(), getattr(self, "arity", 1))
+        if not decisions:
+            return None
+        scale = np.maximum(1.0, np.max(np.abs(values), axis=-1, initial=0.0))
+        columns = [values[..., k] for k in range(values.shape[-1])]
+        with np.errstate(all="ignore"):
+            distances = [np.abs(np.broadcast_to(np.asarray(q(*columns), dtype=float), scale.shape)) / scale for q in decisions]
+        return np.min(distances, axis=0)
+
+    def near(self, values: np.ndarray, outputs: np.ndarray, derivative: np.ndarray | None = None) -> np.ndarray | None:
+        """Rows (shaped like ``outputs``) within rounding of a kink, a tie or a cancellation: there the
+        doubles may differ from the exact decimals at a branch or a printed digit, and the engine
+        recomputes them exactly (:mod:`tracer.core.exact`); None where no row can be."""
+        distance = self.kink_distance(values)
+        cancellations = _compiled(self.cancellations(), getattr(self, "arity", 1))
+        if distance is None and not (cancellations or self.cancels or (derivative is not None and self.derivative_cancels)):
+            return None
+        size = self.magnitude(values)
+        scale = np.maximum(1.0, size)
+        rows = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to(distance <= NEAR, outputs.shape).copy()
+        with np.errstate(all="ignore"):
+            columns = [values[..., k] for k in range(values.shape[-1])]
+            for quantity in cancellations:
+                rows |= np.abs(np.broadcast_to(np.asarray(quantity(*columns), dtype=float), outputs.shape)) <= NEAR * scale
+            if self.cancels:
+                rows |= (size > 0) & (np.abs(outputs) <= NEAR * size)
+            if derivative is not None and self.derivative_cancels:
+                rows |= np.any(np.abs(derivative) <= NEAR * scale[..., None], axis=-1)
+        return rows
+
+    def at_kink(self, arguments: Sequence[sp.Expr], sign: Callable[[sp.Expr], int]) -> bool:
+        """Is a decision exactly at its kink or tie, given the exact arguments and an exact ``sign``?"""
+        bindings = dict(zip(ARG, arguments))
+        return any(sign(q.xreplace(bindings)) == 0 for q in self.decisions())
+
+
+#: a quantity within this fraction of the size of its terms (at least 1) is within reach of their
+#: rounding: it is recomputed exactly (a generous bound: a false alarm costs an exact evaluation)
+NEAR = 1e-9
+
+
+@lru_cache(maxsize=None)
+def _compiled(quantities: tuple[sp.Expr, ...], arity: int) -> tuple[Callable, ...]:
+    """An operation's decisions (or cancellations) as functions of its argument columns."""
+    return tuple(array_function(q, ARG[:arity]) for q in quantities)
+
 
 @lru_cache(maxsize=None)
 def _derived(op: Operation, wrt: int, position: int) -> sp.Expr:
@@ -143,6 +212,9 @@ class Activation(Operation):
 
     def textbook(self, wrt: int = 0, position: int = 0) -> sp.Expr:
         return self.slope(ARG[0], OUT[0])
+
+    def decisions(self) -> tuple[sp.Expr, ...]:
+        return (ARG[0],) if self.kinked else ()
 
     def right_of_kink(self, z: sp.Expr) -> sp.Basic:
         """Where the right-hand slope applies: z > 0, or z ≥ 0 with the convention f'(0) = 1."""
@@ -428,6 +500,9 @@ class Step(Activation):
     def slope_numpy(self, z, a):
         return np.zeros_like(z)
 
+    def decisions(self):
+        return (ARG[0],)  # the value itself: 1 from z = 0 on
+
     def forward(self, values, positions=None):
         return np.where(values[..., 0] >= 0, 1.0, 0.0)
 
@@ -533,6 +608,14 @@ class WeightedSum(Operation):
         total = np.einsum("...i,...i->...", values[..., :n], values[..., n : 2 * n])
         return total + values[..., 2 * n] if self.bias else total
 
+    cancels: ClassVar[bool] = True
+
+    def magnitude(self, values):
+        """Σ |w_i·u_i| + |b|: what the rounding of the sum is a few ε of."""
+        n = self.terms
+        size = np.einsum("...i,...i->...", np.abs(values[..., :n]), np.abs(values[..., n : 2 * n]))
+        return size + np.abs(values[..., 2 * n]) if self.bias else size
+
     def local(self, values, outputs, positions=None):
         n = self.terms
         parts = [values[..., n : 2 * n], values[..., :n]]
@@ -581,7 +664,30 @@ class Pool(Operation):
     def kink_note(self) -> str:
         if self.mode != "max":
             return ""
-        return "at a tie in a max-pooling window the maximum has no derivative; this solution sends the gradient to the first maximal input, row by row"
+        return ("at a tie in a max-pooling window (equal in the exact decimals) the maximum has no derivative; this solution "
+                "sends the gradient to the first maximal input, row by row, as PyTorch's max_pool2d does")
+
+    def kink_distance(self, values):
+        """Per window, the gap between its two largest inputs (relative to the largest, at least 1)."""
+        if self.mode != "max" or self.terms < 2:
+            return None
+        top = np.sort(values, axis=-1)
+        with np.errstate(invalid="ignore"):
+            return (top[..., -1] - top[..., -2]) / np.maximum(1.0, np.abs(top[..., -1]))
+
+    def near(self, values, outputs, derivative=None):
+        """Windows whose two largest inputs are within rounding of each other: a tie in decimals?"""
+        distance = self.kink_distance(values)
+        return None if distance is None else distance <= NEAR
+
+    def at_kink(self, arguments, sign):
+        if self.mode != "max":
+            return False
+        best = arguments[0]
+        for a in arguments[1:]:
+            if sign(a - best) > 0:
+                best = a
+        return sum(1 for a in arguments if sign(a - best) == 0) > 1
 
 
 @lru_cache(maxsize=None)
@@ -632,6 +738,9 @@ class SquaredError(LossTerm):
         c = 2 * _nice(self.factor)
         sign = 1 if wrt == 1 else -1
         return sp.Mul(sign, y - o, evaluate=False) if c == 1 else sp.Mul(sign * c, y - o, evaluate=False)
+
+    def cancellations(self):
+        return (ARG[1] - ARG[0],)  # y − o: an output equal to its target in decimals is an error of 0
 
     def forward(self, values, positions=None):
         o, y = values[..., 0], values[..., 1]
