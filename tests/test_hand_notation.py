@@ -36,3 +36,31 @@ def test_the_delta_form_prints_its_difference_as_a_rounding_not_a_result():
     # was "2.77555756e−17", nine digits of float noise presented like a result
     assert "Largest difference between the δ form (NumPy) and the scalar chain (SymPy): 2.8e−17." in text
     assert not re.search(r"difference \d\.\d{4,}e", text)
+
+
+# ---------------------------------------------------------------------------
+# Item 5: a later step's parameters have a symbol of their own
+# ---------------------------------------------------------------------------
+
+
+def test_a_later_update_names_both_sides_apart_in_canonical_names():
+    text = _text("batch_modes.yaml")
+    # was "W1[1,1]' = W1[1,1]' − η · …": the same symbol on both sides
+    assert "W1[1,1]'@2 = W1[1,1]' − η · ∂loss/∂W1[1,1] = 0.7625 − 0.05 × (−18.4) = 1.6825" in text
+    assert "W1[1,1]'@3 = W1[1,1]'@2 − η · ∂loss/∂W1[1,1]" in text
+    assert not re.search(r"(\S+') = \1 −", text)
+
+
+def test_the_mazur_theme_marks_each_update():
+    text = _text("mazur_adam.yaml", fmt="tex")
+    assert r"w_{5}^{++} &= w_{5}^{+} - " in text  # was w_{5}^{+} &= w_{5}^{+} - …
+    assert r"w_{5}^{+++} &= w_{5}^{++} - " in text
+    assert not re.search(r"(w_\{\d+\}\^\{\++\}) &= \1 -", text)
+
+
+def test_the_bracket_and_primed_themes_mark_each_update():
+    solution = tracer.solve(load(EXAMPLES / "optimizer_adam.yaml"))
+    bracket = render(solution, "tex", notation="bracket")
+    assert r"w_{1,1,\text{new}}^{[1],(2)} &= w_{1,1,\text{new}}^{[1]} - " in bracket
+    delta = render(solution, "tex", notation="delta")
+    assert re.search(r"w''_\{\w+\}\^\{\(\w\)\} &= w'_\{\w+\}\^\{\(\w\)\} - ", delta) or re.search(r"\{w''\}_\{\w+\}\^\{\(\w\)\} &= \{w'\}_\{\w+\}\^\{\(\w\)\} - ", delta)

@@ -19,7 +19,7 @@ import sympy as sp
 
 from tracer.core.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
-from tracer.notation.base import plain_optimizer_name
+from tracer.notation.base import canonical, plain_optimizer_name
 from tracer.notation.view import NamesView
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.render.user_text import escape_markdown, escape_tex  # noqa: F401 (the renderers' names for them)
@@ -228,7 +228,7 @@ def canonical_names(dialect: str) -> NamesView:
     def quantity(q: Quantity) -> str:
         if q.is_state or q.kind == "hyper":
             return plain_optimizer_name(q, str(q.parameter) if q.is_state else "", "η")
-        return str(q.at_step(1))
+        return canonical(q)
 
     return NamesView(quantity=quantity, loss_name="loss", rate="η")
 
