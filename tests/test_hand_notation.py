@@ -64,3 +64,20 @@ def test_the_bracket_and_primed_themes_mark_each_update():
     assert r"w_{1,1,\text{new}}^{[1],(2)} &= w_{1,1,\text{new}}^{[1]} - " in bracket
     delta = render(solution, "tex", notation="delta")
     assert re.search(r"w''_\{\w+\}\^\{\(\w\)\} &= w'_\{\w+\}\^\{\(\w\)\} - ", delta) or re.search(r"\{w''\}_\{\w+\}\^\{\(\w\)\} &= \{w'\}_\{\w+\}\^\{\(\w\)\} - ", delta)
+
+
+# ---------------------------------------------------------------------------
+# Item 6: a mini-batch's samples keep their numbers
+# ---------------------------------------------------------------------------
+
+
+def test_a_mini_batch_step_numbers_its_samples_as_the_table_does():
+    text = _text("batch_modes.yaml")
+    step2 = text.split("Training step 2")[1].split("Training step 3")[0]
+    # update 2 is on samples 3 and 4 (was: "sample 1" and "#1" for the table's sample 3)
+    assert "Forward pass (sample 3)" in step2 and "Forward pass (sample 4)" in step2
+    assert "z1[1]#3 = W1[1,1]' · x[1]#3 + b1[1]' = 0.7625 × 3 + 0.1625 = 2.45" in step2
+    assert "#1" not in step2
+    solution = tracer.solve(load(EXAMPLES / "batch_modes.yaml"))
+    assert solution.value("z1[1]#3@2") == pytest.approx(2.45, abs=1e-12)
+    assert [record["sample"] for record in solution.steps[1].forward] == [3, 4]
