@@ -81,3 +81,17 @@ def test_a_mini_batch_step_numbers_its_samples_as_the_table_does():
     solution = tracer.solve(load(EXAMPLES / "batch_modes.yaml"))
     assert solution.value("z1[1]#3@2") == pytest.approx(2.45, abs=1e-12)
     assert [record["sample"] for record in solution.steps[1].forward] == [3, 4]
+
+
+# ---------------------------------------------------------------------------
+# Item 7: η for the learning rate wherever λ is the penalty's
+# ---------------------------------------------------------------------------
+
+
+def test_the_bracket_theme_writes_eta_when_lambda_is_the_penalty():
+    text = render(tracer.solve(load(EXAMPLES / "regularization_l2.yaml")), "tex", notation="bracket")
+    assert r"\lambda_{L2}" in text
+    assert r"- \lambda \cdot" not in text  # was the rate too
+    assert r"- \eta \cdot" in text
+    plain = tracer.solve(load(EXAMPLES / "optimizer_adam.yaml"))
+    assert r"\lambda \cdot \hat{m}" in render(plain, "tex", notation="bracket")  # no penalty: the source's λ

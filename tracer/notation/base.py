@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import cached_property
 
 from tracer.core.keys import LOSS, Partial, Quantity
-from tracer.notation.symbol import LAMBDA, Glyph, Symbol, marks
+from tracer.notation.symbol import ETA, LAMBDA, Glyph, Symbol, marks
 
 #: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂)
 STATE_LETTERS = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": Glyph(r"\hat{m}", "m̂"), "v_hat": Glyph(r"\hat{v}", "v̂")}
@@ -60,6 +60,9 @@ class Theme:
 
     def __init__(self, problem):
         self.problem = problem
+        loss = getattr(problem, "loss", None)
+        if self.rate is LAMBDA and loss is not None and getattr(loss, "regularized", False):
+            self.rate = ETA  # λ is the penalty's strength (λ_L2) here: the learning rate is η
         self.depth = len(problem.layers)
         self.units = [problem.inputs] + [layer.units for layer in problem.layers]
         self.samples = len(problem.data)
