@@ -95,3 +95,14 @@ def test_the_bracket_theme_writes_eta_when_lambda_is_the_penalty():
     assert r"- \eta \cdot" in text
     plain = tracer.solve(load(EXAMPLES / "optimizer_adam.yaml"))
     assert r"\lambda \cdot \hat{m}" in render(plain, "tex", notation="bracket")  # no penalty: the source's λ
+
+
+# ---------------------------------------------------------------------------
+# Item 8: a "<" in prose is not "¡" in the PDF
+# ---------------------------------------------------------------------------
+
+
+def test_the_perceptron_explanation_is_escaped_for_latex():
+    tex = _text("perceptron_and.yaml", fmt="tex")
+    line = next(line for line in tex.splitlines() if "flat on both sides" in line)
+    assert r"0 for z \textless{} 0" in line and " < " not in line

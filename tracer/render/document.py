@@ -633,6 +633,9 @@ def render(
         view["title"] = escape(view["title"])
         view["description"] = escape(view["description"])
         view["notes"] = [escape(n) for n in view["notes"]]
+        perceptron_ = view["extensions"].get("perceptron")
+        if perceptron_ is not None:  # prose: "0 for z < 0" is "0 for z ¡ 0" in LaTeX's text font unless escaped
+            perceptron_["explanation"] = escape(perceptron_["explanation"])
         if view["verification"].get("done"):
             view["verification"]["fd_skipped"] = [escape(s) for s in view["verification"]["fd_skipped"]]
         _escape_derivations(view, escape)
