@@ -106,3 +106,28 @@ def test_the_perceptron_explanation_is_escaped_for_latex():
     tex = _text("perceptron_and.yaml", fmt="tex")
     line = next(line for line in tex.splitlines() if "flat on both sides" in line)
     assert r"0 for z \textless{} 0" in line and " < " not in line
+
+
+# ---------------------------------------------------------------------------
+# Item 11: an expression beginning with "-" is the expression
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression, derivative", [("-sigmoid(a)", "df/da = −e^(−a)/(1 + e^(−a))^2"), ("-log(a)", "df/da = −1/a")])
+def test_an_expression_beginning_with_minus_is_read_as_the_expression(tmp_path, expression, derivative):
+    before = set(os.listdir(tmp_path))
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path) as here:
+        result = runner.invoke(cli, ["diff", expression], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert os.listdir(here) == []  # was: a file "id(a)" (-s -i -g -m -o "id(a)") or "g(a)"
+    assert derivative in result.stdout
+    assert set(os.listdir(tmp_path)) - before == {Path(here).name}
+
+
+def test_options_around_a_negative_expression_still_apply():
+    runner = CliRunner()
+    result = runner.invoke(cli, ["diff", "--at", "a=2", "-log(a)", "-f", "text"], catch_exceptions=False)
+    assert result.exit_code == 0 and "at a = 2: df/da = −0.5" in result.stdout
+    result = runner.invoke(cli, ["descend", "-x^2 + x^4", "--start", "x=1", "--lr", "0.1", "--steps", "1"], catch_exceptions=False)
+    assert result.exit_code == 0 and "x = 0.8" in result.stdout
