@@ -131,3 +131,36 @@ def test_options_around_a_negative_expression_still_apply():
     assert result.exit_code == 0 and "at a = 2: df/da = −0.5" in result.stdout
     result = runner.invoke(cli, ["descend", "-x^2 + x^4", "--start", "x=1", "--lr", "0.1", "--steps", "1"], catch_exceptions=False)
     assert result.exit_code == 0 and "x = 0.8" in result.stdout
+
+
+# ---------------------------------------------------------------------------
+# Items 12, 13: a quiz's numbers to the sheet's digits; its matrices printed
+# ---------------------------------------------------------------------------
+
+
+def test_quiz_options_keep_their_trailing_zeros(tmp_path):
+    result = CliRunner().invoke(cli, ["quiz", str(EXAMPLES / "mazur.yaml"), "--count", "3", "--seed", "2", "-o", str(tmp_path / "q"),
+                                      "--formats", "md"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    sheet = (tmp_path / "q" / "questions.md").read_text()
+    options = re.findall(r"\([a-d]\) (-?[\d.]+(?:e[-+]\d+)?)", sheet)
+    assert options
+    for option in options:  # "to 4 significant digits": every option has four (0.2000, −0.02320, 0.1970)
+        digits = option.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+        assert len(digits) == 4, option
+    assert "-0.02320" in sheet and "0.1970" in sheet  # were -0.0232 and 0.197 beside 0.2023
+
+
+def test_a_quiz_sheet_prints_a_weight_matrix(tmp_path):
+    mapping_text = (EXAMPLES / "relu_softmax_3class.yaml").read_text() + (
+        "randomize:\n  weights: uniform(-1, 1, step=0.05)\n  ask: [\"dloss/dW2[1,1]\", \"loss\"]\n  digits: 4\n  options: 4\n")
+    path = tmp_path / "softmax.yaml"
+    path.write_text(mapping_text)
+    result = CliRunner().invoke(cli, ["quiz", str(path), "--count", "1", "--seed", "1", "-o", str(tmp_path / "q"), "--formats", "md,tex,html"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output  # html: was AttributeError ('builtin_function_or_method' … 'replace')
+    for name in ("questions.md", "questions.tex", "questions.html"):
+        text = (tmp_path / "q" / name).read_text()
+        assert "built-in method" not in text, name
+    sheet = (tmp_path / "q" / "questions.md").read_text()
+    assert re.search(r"W\^\{\[2\]\} = \\begin\{pmatrix\}.*\\end\{pmatrix\} = \\begin\{pmatrix\}-?[\d.]+ & ", sheet)
