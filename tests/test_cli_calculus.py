@@ -103,8 +103,10 @@ def test_section_7_3_sigmoid_and_tanh():
     assert "quotient rule: d/dx ((e^x − e^(−x))/(e^x + e^(−x)))" in out
     assert "algebra: = 1 − tanh(x)^2   [substitute tanh(x) = (e^x − e^(−x))/(e^x + e^(−x))]" in out
     assert "at x = 0: d tanh/dx = 1" in out
-    # anything but σ(v) or tanh(v) alone goes by the ordinary rules
-    assert "algebra" not in ok("diff", "sigmoid(2x)")
+    # anything but σ(v) or tanh(v) alone goes by the ordinary rules — and then into σ, as the texts end it
+    out = ok("diff", "sigmoid(2x)")
+    assert "add and subtract 1" not in out and "chain rule" in out
+    assert "textbook form: df/dx = 2·σ·(1 − σ)   with σ = 1/(1 + e^(−2·x))" in out
     assert "tanh rule" in ok("diff", "tanh(x^2)")
 
 

@@ -242,6 +242,55 @@ class Activation(Operation):
         return (("", _calculus().derive(self.f(x), x, name="f")),)
 
 
+class sigmoid(sp.Function):
+    """σ(u) = 1/(1 + e^{−u}) kept as one function where an equation writes it (``f = sigmoid(w)·v``):
+    printed σ(w), its derivative SymPy's own through :meth:`fdiff` — σ(u)·(1 − σ(u)), the textbook
+    form — rather than e^{−u}/(1 + e^{−u})² (issue 25, item 9)."""
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_zero:
+            return sp.Rational(1, 2)
+        return None
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, u, **kwargs):
+        return 1 / (1 + sp.exp(-u))
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+
+def with_sigmoid(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every 1/(1 + e^{−u}) written as σ(u) (:class:`sigmoid`)."""
+
+    def is_sigmoid(e) -> bool:
+        if not (e.is_Pow and e.exp == -1 and e.base.is_Add and len(e.base.args) == 2 and sp.Integer(1) in e.base.args):
+            return False
+        other = [a for a in e.base.args if a != 1][0]
+        return isinstance(other, sp.exp)
+
+    def as_sigmoid(e):
+        other = [a for a in e.base.args if a != 1][0]
+        return sigmoid(-other.args[0])
+
+    return expr.replace(is_sigmoid, as_sigmoid) if expr.has(sp.exp) else expr
+
+
+def _numpy_sigmoid(u):
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(u))  # both branches exact rewritings of 1/(1 + e^{−u}); neither overflows
+    return np.where(np.asarray(u) >= 0, 1 / (1 + e), e / (1 + e))
+
+
 def _variadic(pairwise: Callable) -> Callable:
     """max/min of any number of arguments, from NumPy's pairwise maximum/minimum."""
 
@@ -263,6 +312,7 @@ _ARRAY_FUNCTIONS: dict[type, Callable] = {
     sp.And: _variadic(np.logical_and), sp.Or: _variadic(np.logical_or),
     # H(0) is SymPy's ½ unless the expression says otherwise (Heaviside(x, 0))
     sp.Heaviside: lambda x, at_zero=0.5: np.heaviside(x, at_zero),
+    sigmoid: _numpy_sigmoid,
 }
 _RELATIONS: dict[type, Callable] = {
     sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
@@ -798,7 +848,11 @@ class BinaryCrossEntropy(LossTerm):
         o, y = ARG[0], ARG[1]
         if wrt == 1:
             return sp.Mul(-1, self.log_of(o) - self.log_of(1 - o), evaluate=False)
-        core = sp.Mul(-1, sp.Add(y / o, -(1 - y) / (1 - o), evaluate=False), evaluate=False)
+        # −(y/o − (1 − y)/(1 − o)), built unevaluated: SymPy's own −(1 − y)/(1 − o) is (−1 + y)/(1 − o)
+        one_minus_y, one_minus_o = sp.Add(1, -y, evaluate=False), sp.Add(1, -o, evaluate=False)
+        second = sp.Mul(one_minus_y, sp.Pow(one_minus_o, -1, evaluate=False), evaluate=False)
+        core = sp.Mul(-1, sp.Add(sp.Mul(y, sp.Pow(o, -1, evaluate=False), evaluate=False), sp.Mul(-1, second, evaluate=False),
+                                 evaluate=False), evaluate=False)
         scale = self.scale()
         return core if scale == 1 else sp.Mul(scale, core, evaluate=False)
 

@@ -33,7 +33,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 import sympy as sp
 
-from tracer.core.functions import ARG, OUT, Arctan, Operation, ReLU, Sigmoid, Softplus, Tanh, array_function
+from tracer.core.functions import ARG, OUT, Arctan, Operation, ReLU, Sigmoid, Softplus, Tanh, array_function, with_sigmoid
 
 
 class Gate(Operation):
@@ -404,7 +404,13 @@ def _is_relu(m: sp.Basic) -> bool:
 
 @lru_cache(maxsize=None)
 def _derivative(body: sp.Expr, wrt: int, relu_at_zero: int = 0) -> sp.Expr:
-    return relu_convention(sp.diff(body, ARG[wrt]), body, relu_at_zero)
+    """SymPy's derivative, common factors taken out as a hand calculation leaves them: ∂/∂z of
+    (z + xy)²·σ(w) is 2(z + xy)·σ(w), not (2z + 2xy)·σ(w)."""
+    derivative = sp.diff(body, ARG[wrt])
+    factored = sp.factor_terms(derivative)
+    if sp.count_ops(factored) <= sp.count_ops(derivative):
+        derivative = factored
+    return relu_convention(derivative, body, relu_at_zero)
 
 
 def relu_convention(derivative: sp.Expr, body: sp.Expr, relu_at_zero: int) -> sp.Expr:
@@ -494,7 +500,8 @@ def operation_of(body: sp.Expr, arity: int, *, relu_at_zero: int = 0, written: s
         return Maximum()
     if arity == 2 and body in (sp.Min(args[0], args[1]),):
         return Minimum()
-    return Equation(body, arity, written, relu_at_zero)
+    # a sigmoid inside an equation stays σ(u), with the textbook derivative σ(1 − σ)
+    return Equation(with_sigmoid(body), arity, None if written is None else with_sigmoid(written), relu_at_zero)
 
 
 def _signs(terms: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> tuple[int, ...] | None:

@@ -132,7 +132,7 @@ class Printer:
     def substituted_expression(self, expr: sp.Expr, values: dict[sp.Symbol, float]) -> str:
         numbers = {sym: SubstitutedNumber(v) for sym, v in values.items()}
         with sp.evaluate(False):
-            replaced = expr.xreplace(numbers)
+            replaced = _signs_folded(expr.xreplace(numbers))
         return self._printer({}, numbers=True).doprint(replaced)
 
     # -- the three layers of a step: symbolic = substituted = value ---------------------
@@ -219,6 +219,26 @@ def _with_sample(q: Quantity, sample: int | None) -> Quantity:
     if sample is None or q.sample is not None:
         return q
     return replace(q, sample=sample)
+
+
+def _signs_folded(expr: sp.Basic, in_sum: bool = False) -> sp.Basic:
+    """A minus in front of a substituted number taken into it, as a hand calculation writes it:
+    −z at z = −0.2 is 0.2 (not −(−0.2)), at z = 0 it is 0 (not −0), −y·log(o) at y = 0 is
+    0 × log(o) (not −0 × log(o)), and −d alone at d = 1 is the number −1 (so that ``g = −d = −1``
+    does not repeat itself as ``= −1 = −1``). A minus before a positive number among other
+    factors stays an operator (−1 × log(0.5)), and so does the minus of a lone number in a sum
+    (1 − 0.6, x − (−0.2), as every substituted sum is written)."""
+    if not expr.args or isinstance(expr, SubstitutedNumber):
+        return expr
+    args = [_signs_folded(a, expr.is_Add) for a in expr.args]
+    if expr.is_Mul and args[0] == -1:
+        numbers = [k for k, a in enumerate(args[1:], start=1) if isinstance(a, SubstitutedNumber)]
+        alone = len(args) == 2
+        if numbers and ((alone and not in_sum) or (not alone and args[numbers[0]].value <= 0)):
+            k = numbers[0]
+            rest = [SubstitutedNumber(-args[k].value) if j == k else a for j, a in enumerate(args) if j != 0]
+            return rest[0] if len(rest) == 1 else sp.Mul(*rest, evaluate=False)
+    return expr.func(*args, evaluate=False) if isinstance(expr, (sp.Add, sp.Mul, sp.Pow)) else expr.func(*args)
 
 
 def canonical_names(dialect: str) -> NamesView:
