@@ -58,7 +58,8 @@ def test_diff_json_is_spec_5():
     assert data["derivative"] == "12*x*(2*x**2 - 1)**2"
     assert data["value"] == 12.0
     assert all({"rule", "expression", "result"} <= set(step) for step in data["steps"])
-    assert [s["rule"] for s in data["steps"]] == ["chain", "power", "sum", "constant", "constant multiple", "power"]
+    # the sum rule's parts in the order they are typed: 2x^2, then −1 (issue 25, item 10)
+    assert [s["rule"] for s in data["steps"]] == ["chain", "power", "sum", "constant multiple", "power", "constant"]
     assert data["steps"][0]["parts"] == {"outer": "u**3", "inner": "2*x**2 - 1", "u": "u"}
 
 

@@ -72,3 +72,24 @@ def test_diff_writes_the_log_sigmoids_derivative_in_sigma():
     out = _diff("log(sigmoid(x))")
     assert "algebra: = 1 − σ   [substitute σ = 1/(1 + e^(−x))]" in out
     assert "textbook form: df/dx = 1 − σ   with σ = 1/(1 + e^(−x))" in out  # was e^(−x)/(1 + e^(−x)) only
+
+
+# ---------------------------------------------------------------------------
+# Item 10: tracer diff as the user typed it
+# ---------------------------------------------------------------------------
+
+
+def test_diff_shows_the_expression_and_its_sum_as_typed():
+    out = _diff("x w^2 + b^2", "--wrt", "w", "--at", "w=0.5,x=1,b=2")
+    lines = out.splitlines()
+    assert lines[0] == "f(x, w, b) = x·w^2 + b^2"  # was b^2 + w^2·x
+    assert "  sum rule: ∂/∂w (x·w^2 + b^2) = 2·w·x" in lines
+    # the sum rule's parts in the typed order: x·w^2, then b^2 (was b^2 first)
+    assert lines.index("    constant multiple rule: ∂/∂w (x·w^2) = x·(2·w) = 2·w·x   [constant x]") < lines.index(
+        "    constant: ∂/∂w b^2 = 0   [does not depend on w]")
+    assert "at x = 1, w = 0.5, b = 2: ∂f/∂w = 1" in out  # was w = 1/2
+
+
+def test_diff_keeps_a_fraction_typed_as_a_fraction():
+    out = _diff("x^2", "--at", "x=1/3")
+    assert "at x = 1/3: df/dx = 0.666666667" in out

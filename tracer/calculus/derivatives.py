@@ -87,6 +87,7 @@ class RuleStep:
     substeps: tuple["RuleStep", ...] = ()
     partial: bool = False  # ∂ rather than d (other variables held constant)
     note: str | None = None  # words only (e.g. "does not depend on w")
+    shown: sp.Expr | None = None  # ``expression`` as the user typed it (unevaluated), where it is a part of it
 
     def part(self, role: str) -> sp.Expr | None:
         for name, value in self.parts:
@@ -119,6 +120,7 @@ class Derivation:
     textbook: sp.Expr | None = None  # the final textbook form, when it differs from ``result``
     definitions: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()  # what the symbols of ``textbook``/``rewrites`` stand for
     variables: tuple[sp.Symbol, ...] = ()  # the function's variables in the order the user wrote them
+    written: sp.Expr | None = None  # the function as the user typed it (unevaluated: x·w² + b², not b² + w²·x)
 
     @property
     def raw(self) -> sp.Expr:
@@ -966,8 +968,42 @@ def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Deriva
             raise ExpressionError(
                 f"the derivative with respect to {v.name} is not real (it has the imaginary unit i), "
                 "and the expression is real at no point tried")
+        if program.written is not None and not program.definitions:
+            derivation = as_written(derivation, program.written)
         out.append(dataclasses.replace(derivation, variables=variables))
     return tuple(out)
+
+
+def _evaluated(expr: sp.Expr) -> sp.Expr:
+    """An unevaluated tree (as typed) evaluated as SymPy builds it."""
+    if not expr.args:
+        return expr
+    return expr.func(*[_evaluated(a) for a in expr.args])
+
+
+def as_written(derivation: Derivation, written: sp.Expr) -> Derivation:
+    """The derivation shown in the user's order: the function as typed (x·w² + b², not b² + w²·x),
+    every sum or product the rules meet that is a part of it as typed, and the sum rule's parts in
+    the order of the typed terms (the rules themselves run on SymPy's form, unchanged)."""
+    table: dict[sp.Expr, sp.Expr] = {}
+    for part in sp.preorder_traversal(written):
+        if part.is_Add or part.is_Mul:
+            table.setdefault(_evaluated(part), part)
+    return dataclasses.replace(derivation, root=_in_written_order(derivation.root, table), written=written)
+
+
+def _in_written_order(step: RuleStep, table: dict[sp.Expr, sp.Expr]) -> RuleStep:
+    substeps = tuple(_in_written_order(s, table) for s in step.substeps)
+    shown = table.get(step.expression)
+    combination = step.combination
+    if step.rule == SUM and shown is not None and shown.is_Add:
+        typed = [_evaluated(t) for t in shown.args]
+        places = [typed.index(s.expression) if s.expression in typed else None for s in substeps]
+        if None not in places and len(set(places)) == len(places):
+            substeps = tuple(s for _, s in sorted(zip(places, substeps), key=lambda pair: pair[0]))
+            nonzero = [s.result for s in substeps if s.result != 0]
+            combination = sp.Add(*nonzero, evaluate=False) if len(nonzero) > 1 else None
+    return dataclasses.replace(step, substeps=substeps, shown=shown, combination=combination)
 
 
 # ---------------------------------------------------------------------------
