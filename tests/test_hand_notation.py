@@ -164,3 +164,47 @@ def test_a_quiz_sheet_prints_a_weight_matrix(tmp_path):
         assert "built-in method" not in text, name
     sheet = (tmp_path / "q" / "questions.md").read_text()
     assert re.search(r"W\^\{\[2\]\} = \\begin\{pmatrix\}.*\\end\{pmatrix\} = \\begin\{pmatrix\}-?[\d.]+ & ", sheet)
+
+
+# ---------------------------------------------------------------------------
+# Item 14: the documentation's numbers are the tool's, and a message keeps its hint
+# ---------------------------------------------------------------------------
+
+ROOT = EXAMPLES.parent
+
+
+def test_the_examples_page_gives_mazur_adams_w5_as_the_tool_does():
+    value = tracer.solve(load(EXAMPLES / "mazur_adam.yaml")).value("W2[1,1]'@1")
+    assert f"{value:.9f}"[:13] == "-0.099999939"  # −0.0999999391 (the page said −0.0999999939)
+    readme = (EXAMPLES / "README.md").read_text()
+    assert "w5 0.4 → −0.0999999391" in readme and "0999999939" not in readme
+
+
+def test_the_docs_show_no_developers_path():
+    for page in [ROOT / "README.md", EXAMPLES / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text()
+        assert not re.search(r"/(work|home|Users|root)/\w", text), page.name
+
+
+def test_the_examples_page_lists_as_errata_only_what_check_marks_wrong():
+    result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "zhu_example2.yaml"), str(EXAMPLES / "errata" / "zhu_example2.yaml")])
+    wrong = {line.split()[1] for line in result.stdout.splitlines() if line.strip().startswith("WRONG")}
+    assert wrong == {"dloss#2/dW1[1,1]", "W1[1,1]'"}
+    row = next(line for line in (EXAMPLES / "README.md").read_text().splitlines() if line.startswith("| `zhu_example2.yaml`"))
+    errata, _, rounding = row.partition("Not errata")
+    assert "−3.555 → −3.560" in errata and "3.953 → 3.453" in errata
+    assert "−3.309" not in errata and "−3.309" in rounding  # check accepts it: the text's rounding of h
+
+
+def test_a_long_path_does_not_cut_the_message_before_its_hint(tmp_path):
+    folder = tmp_path.joinpath(*["a_rather_long_folder_name_for_testing"] * 6)
+    folder.mkdir(parents=True)
+    path = folder / "hw3.yaml"
+    path.write_text("network:\n  inputs: 2\n  layers:\n    - units: 2\n      activation: sigmoid\n      weights: [[0.1, 0.2, 0.3]]\n"
+                    "loss: {kind: mse}\ndata: [{x: [1, 2], y: [1, 2]}]\ntraining: {learning_rate: 0.1}\n")
+    result = CliRunner().invoke(cli, ["solve", str(path)])
+    message = result.stderr.strip() if result.stderr_bytes is not None else result.output.strip()
+    assert result.exit_code == 2
+    assert len(message) < 300 and "\n" not in message
+    assert message.endswith("network.layers[0].weights: 2 rows expected (units), got 1")  # was cut: "… 2 r..."
+    assert "…/hw3.yaml" in message
