@@ -361,3 +361,19 @@ def test_conv_maxpool_at_decimal_ties_matches_the_hand_calculation(x, kernel, bi
     for name, g in expected.items():
         assert solution.value(f"dloss/d{name}") == approx(float(g), abs=1e-12), name
         assert twin_flat[name] == approx(float(g), abs=1e-12), name
+
+
+def test_many_kinks_are_summed_up_in_one_sweep():
+    # a 6×6 image of zeros but one pixel, bias 0: 24 of the 25 ReLU pre-activations are exactly 0
+    image = [[0.0] * 6 for _ in range(6)]
+    image[0][0] = 0.5
+    mapping = {"title": "zeros", "network": {"input": {"channels": 1, "height": 6, "width": 6}, "layers": [
+        {"type": "conv2d", "filters": 1, "kernel_size": 2, "activation": "relu", "weights": [[[[0.5, -0.25], [0.3, 0.6]]]], "bias": [0.0]},
+        {"type": "flatten"}, {"units": 1, "activation": "identity", "weights": [[0.1] * 25], "bias": [0.0]}]},
+        "loss": {"kind": "mse"}, "data": [{"x": [image], "y": [1.0]}], "training": {"learning_rate": 0.1, "steps": 1}}
+    verification = _solve(mapping).verification
+    (skipped,) = verification.skipped
+    assert skipped.reason.startswith("24 kinks or ties within reach, among them relu's kink at z1[1,1,2] = 0")
+    assert set(skipped.names) == {"W1[1,1,1,1]", "W1[1,1,1,2]", "W1[1,1,2,1]", "W1[1,1,2,2]", "b1[1]"}
+    assert verification.finite_difference_checked == 26  # the dense layer's 25 weights and its bias
+    assert verification.ok

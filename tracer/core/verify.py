@@ -415,6 +415,32 @@ def _ancestors(graph, nodes) -> set[int]:
     return seen
 
 
+#: up to this many kinks or ties within reach are each named with the gradients they hold back
+KINKS_NAMED = 20
+
+
+def _deciding_args(graph, node: int) -> list[int]:
+    """The arguments of a node that its decisions read (a relu's z; not the k of relu(a)·k)."""
+    family = graph.family_of(node)
+    args = [int(a) for a in family.args[node - family.start]]
+    deciding = {s for q in family.op.decisions() for s in q.free_symbols}
+    return [a for slot, a in enumerate(args) if functions.ARG[slot] in deciding] if deciding else args
+
+
+def _marked_upstream(graph, nodes: list[int]) -> set[int]:
+    """Every node the given ones' deciding arguments are computed from, in one reverse sweep."""
+    marked = np.zeros(graph.size, dtype=bool)
+    for node in nodes:
+        marked[_deciding_args(graph, node)] = True
+    for family in reversed(graph.families):
+        if family.op is None:
+            continue
+        rows = marked[family.start : family.stop]
+        if rows.any():
+            marked[np.unique(family.args[rows])] = True
+    return set(np.flatnonzero(marked).tolist())
+
+
 def _kink_text(graph, values: np.ndarray, node: int) -> str:
     """Which kink or tie a node's branch is near, in words (with the value deciding it)."""
     family = graph.family_of(node)
@@ -446,13 +472,15 @@ def _fd_skips(graph, values: np.ndarray, candidates: set[int], step: int | None 
     them by h moves the deciding quantity across the kink), one :class:`Skipped` per kink."""
     claimed: set[int] = set()
     out: list[Skipped] = []
-    for node in _kinked_nodes(graph, values):
-        family = graph.family_of(node)
-        args = family.args[node - family.start]
-        deciding = {s for q in family.op.decisions() for s in q.free_symbols}  # the arguments the decisions read
-        if deciding:
-            args = [a for slot, a in enumerate(args) if functions.ARG[slot] in deciding]
-        upstream = _ancestors(graph, args) & candidates
+    kinked = _kinked_nodes(graph, values)
+    if len(kinked) > KINKS_NAMED:  # many (a feature map of exact zeros): one sweep, one summary
+        upstream = _marked_upstream(graph, kinked) & candidates
+        names = tuple(str(graph.key(n)) for n in sorted(upstream))
+        shown = "; ".join(_kink_text(graph, values, n) for n in kinked[:3])
+        suffix = f" (step {step})" if step is not None else ""
+        return [Skipped(names, f"{len(kinked)} kinks or ties within reach, among them {shown}, …{suffix}")] if names else []
+    for node in kinked:
+        upstream = _ancestors(graph, _deciding_args(graph, node)) & candidates
         names = tuple(str(graph.key(n)) for n in sorted(upstream - claimed))
         claimed |= upstream
         if names:
