@@ -14,7 +14,7 @@ from fractions import Fraction as F
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pytest import approx
 
@@ -335,6 +335,11 @@ def _pool_reference(x, kernel, bias, W, y, at_zero, size, stride):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# found by this test: 0.39999999999999997 (= 0.5·(0.3 + 0 + 0.4 + 0.1), exactly 0.4) first in a window beside two
+# doubles 0.4 — a tie of three in decimals, whose gradient goes to the first though it is the smallest double
+@example(x=[[F(0), F(3, 10), F(0), F(0), F(0)], [F(0), F(2, 5), F(1, 10), F(1, 5), F(0)], [F(0), F(0), F(3, 10), F(1, 5), F(0)],
+            [F(0)] * 5, [F(0)] * 5], kernel=[[F(1, 2), F(1, 2)], [F(1, 2), F(1, 2)]], bias=F(0), y=F(-2, 5), at_zero=0, pool=(2, 1),
+         W=[F(1)] * 9)
 @given(x=st.lists(st.lists(st.sampled_from(GRID[4:]), min_size=5, max_size=5), min_size=5, max_size=5),
        kernel=st.lists(st.lists(st.sampled_from([F(1), F(0), F(1, 2), F(-1, 2), F(3, 10)]), min_size=2, max_size=2), min_size=2, max_size=2),
        bias=st.sampled_from([F(0), F(-1, 10), F(-3, 10), F(1, 10)]), y=decimals, at_zero=st.sampled_from([0, 1]),

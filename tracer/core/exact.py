@@ -16,10 +16,12 @@ values a cancellation leaves at exactly 0 — the way the hand calculation does:
   number is evaluated to 60 digits with SymPy's guaranteed accuracy, and one too small to tell
   is proved zero or not).
 
-The engine (:mod:`tracer.core.sweep`) computes in doubles and calls :func:`settle_values` and
-:func:`settle_local` for each family: the rows whose value lies within rounding of 0 (a sum
-that may cancel) or whose deciding quantity lies within rounding of a kink or a tie are
-recomputed exactly and replaced by the nearest double of the exact result. Elsewhere the
+The engine (:mod:`tracer.core.sweep`) computes in doubles and asks a :class:`Settler` for each
+family: the rows whose value lies within rounding of 0 (a sum that may cancel) or whose
+deciding quantity lies within rounding of a kink or a tie are recomputed exactly and replaced
+by the nearest double of the exact result. A deciding quantity that is *on* its kink as a
+double (z = 0.0, two equal maxima) needs no recomputation: every value upstream has been
+settled this way, so a 0.0 is an exact 0 and the doubles decide as the decimals do. Elsewhere the
 doubles are already what a hand calculation gives to every printed digit, and nothing is
 recomputed, so a problem without kinks, ties or cancellations pays one vectorised comparison
 per family.
@@ -223,15 +225,16 @@ class Settler:
         args = self.values[:, family.args]
         outputs = self.values[:, family.start : family.stop]
         rows = op.near(args, outputs, derivative)
-        if rows is None or not rows.any():
-            return derivative
-        derivative = derivative.copy()
-        met = np.zeros(rows.shape, dtype=bool)
-        for s, k in zip(*np.nonzero(rows)):
-            node = family.start + int(k)
-            for wrt in range(derivative.shape[-1]):
-                derivative[s, k, wrt] = to_float(self.exact.local(int(s), node, wrt))
-            met[s, k] = op.at_kink(self.exact_arguments(int(s), node), sign)
+        distance = op.kink_distance(args)
+        # on a kink or tie as doubles (z = 0.0, two equal maxima): met, and decided by the doubles as by the decimals
+        met = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to(distance == 0, outputs.shape).copy()
+        if rows is not None and rows.any():
+            derivative = derivative.copy()
+            for s, k in zip(*np.nonzero(rows)):
+                node = family.start + int(k)
+                for wrt in range(derivative.shape[-1]):
+                    derivative[s, k, wrt] = to_float(self.exact.local(int(s), node, wrt))
+                met[s, k] = met[s, k] or op.at_kink(self.exact_arguments(int(s), node), sign)
         if met.any():
             self.met[family.start] = met
         return derivative

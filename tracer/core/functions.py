@@ -151,7 +151,9 @@ class Operation:
             return None
         size = self.magnitude(values)
         scale = np.maximum(1.0, size)
-        rows = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to(distance <= NEAR, outputs.shape).copy()
+        # within rounding of a kink or tie, but not on it as doubles: on it (z = 0.0, two equal inputs), the
+        # doubles already decide as the decimals do — every 0.0 and every value upstream was settled exactly
+        rows = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to((distance <= NEAR) & (distance > 0), outputs.shape).copy()
         with np.errstate(all="ignore"):
             columns = [values[..., k] for k in range(values.shape[-1])]
             for quantity in cancellations:
@@ -726,9 +728,15 @@ class Pool(Operation):
             return (top[..., -1] - top[..., -2]) / np.maximum(1.0, np.abs(top[..., -1]))
 
     def near(self, values, outputs, derivative=None):
-        """Windows whose two largest inputs are within rounding of each other: a tie in decimals?"""
-        distance = self.kink_distance(values)
-        return None if distance is None else distance <= NEAR
+        """Windows with an input within rounding of the largest but not equal to it as a double: a
+        tie in decimals? (Inputs equal as doubles tie, and the first takes the gradient either way;
+        but 0.39999999999999997 beside two 0.4 may be a third 0.4, and the first of all.)"""
+        if self.mode != "max" or self.terms < 2:
+            return None
+        top = values.max(axis=-1, keepdims=True)
+        gaps = top - values
+        with np.errstate(invalid="ignore"):
+            return np.any((gaps > 0) & (gaps <= NEAR * np.maximum(1.0, np.abs(top))), axis=-1)
 
     def at_kink(self, arguments, sign):
         if self.mode != "max":

@@ -874,8 +874,12 @@ def _near_tie(layer: Layer, signal: np.ndarray) -> bool:
     if not isinstance(layer, Pool2d) or layer.mode != "max":
         return False
     for _, _, rows, cols in layer._windows():
-        window = np.sort(signal[:, rows, cols].reshape(signal.shape[0], -1), axis=1)
-        if window.shape[1] > 1 and np.any(window[:, -1] - window[:, -2] <= NEAR * np.maximum(1.0, np.abs(window[:, -1]))):
+        window = signal[:, rows, cols].reshape(signal.shape[0], -1)
+        top = window.max(axis=1, keepdims=True)
+        gaps = top - window
+        # equal doubles tie, and np.argmax takes the first either way: only an input within rounding of
+        # the largest but not equal to it as a double (0.39999999999999997 beside 0.4) needs the decimals
+        if np.any((gaps > 0) & (gaps <= NEAR * np.maximum(1.0, np.abs(top)))):
             return True
     return False
 
