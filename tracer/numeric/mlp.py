@@ -341,10 +341,11 @@ def _complement(net: _Network, z: np.ndarray) -> np.ndarray | None:
     return _sigmoid(-z) if getattr(net.activations[-1], "name", "") == "sigmoid" else None
 
 
-def _forward(net: _Network) -> _Forward:
+def _forward(net: _Network, exact_kinks: bool = True) -> _Forward:
     """Every layer for every sample at once; a pre-activation within rounding of 0 is the double
     of its exact decimal value (:mod:`tracer.numeric.exact`: relu'(0), step(0) as a hand
-    calculation takes them)."""
+    calculation takes them). ``exact_kinks=False``: doubles only (a finite difference's moved
+    point, where no decision is read and the loss is all that is kept)."""
     zs, as_, local = [], [], []
     a = net.x
     samples: dict[int, exact.DenseSample] = {}
@@ -359,7 +360,8 @@ def _forward(net: _Network) -> _Forward:
         z = a @ layer.weights.T
         if layer.bias is not None:
             z = z + layer.bias  # a shared bias (shape (1,)) broadcasts over the units
-        z = exact.settle_dense(z, a, layer.weights, layer.bias, exact_pass, l)
+        if exact_kinks:
+            z = exact.settle_dense(z, a, layer.weights, layer.bias, exact_pass, l)
         a = f(z)
         zs.append(z)
         as_.append(a)
@@ -553,6 +555,6 @@ def finite_differences(problem: Problem, h: float = 1e-6) -> dict[str, float]:
         for sign in (+1, -1):
             shifted = theta.copy()
             shifted[k] += sign * h
-            losses.append(_forward(net.with_layers(_unflatten(shifted, net.layers))).loss)
+            losses.append(_forward(net.with_layers(_unflatten(shifted, net.layers)), exact_kinks=False).loss)
         out[name] = (losses[0] - losses[1]) / (2 * h)
     return out
