@@ -30,6 +30,9 @@ ZERO = Fraction(1, 10**45)
 
 #: activations whose value is a rational function of z (exact in Fractions)
 RATIONAL = {"identity", "linear", "relu", "leaky_relu", "step"}
+#: activations with a branch at z = 0: only their pre-activations are settled (elsewhere a z within
+#: rounding of 0 decides nothing, and the double is as good as the decimal to every printed digit)
+KINKED = {"relu", "leaky_relu", "elu", "step"}
 
 
 def decimal(x: float) -> Fraction:

@@ -360,7 +360,7 @@ def _forward(net: _Network, exact_kinks: bool = True) -> _Forward:
         z = a @ layer.weights.T
         if layer.bias is not None:
             z = z + layer.bias  # a shared bias (shape (1,)) broadcasts over the units
-        if exact_kinks:
+        if exact_kinks and f.name in exact.KINKED:
             z = exact.settle_dense(z, a, layer.weights, layer.bias, exact_pass, l)
         a = f(z)
         zs.append(z)

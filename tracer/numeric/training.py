@@ -118,6 +118,8 @@ class _Arrays:
         self.activations = net.activations
         self.pairs = [_FAST.get(f.name) or (lambda z, f=f: (lambda a: (a, f.local_derivative(z, a)))(f(z))) for f in net.activations]
         self.softmax = [f.name == "softmax" for f in net.activations]
+        self.kinked = [f.name in exact.KINKED for f in net.activations]  # a branch at z = 0: settled in decimals
+        self.any_kinked = any(self.kinked)
         self.loss = net.loss
         self.samples_how = net.samples_how
         self.rate = net.learning_rate
@@ -143,13 +145,14 @@ class _Arrays:
     def forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         inputs, locals_ = [], []
         a = x
-        exact_pass = self._exact(x)
+        exact_pass = self._exact(x) if self.any_kinked else None
         for l, (w, b, pair) in enumerate(zip(self.weights, self.biases, self.pairs)):
             inputs.append(a)
             z = a @ w.T
             if b is not None:
                 z += b
-            z = exact.settle_dense(z, a, w, b, exact_pass, l)  # a kink in decimals is one here too
+            if self.kinked[l]:
+                z = exact.settle_dense(z, a, w, b, exact_pass, l)  # a kink in decimals is one here too
             a, local = pair(z)
             locals_.append(local)
         inputs.append(a)
@@ -157,12 +160,13 @@ class _Arrays:
 
     def output(self, x: np.ndarray) -> np.ndarray:
         a = x
-        exact_pass = self._exact(x)
+        exact_pass = self._exact(x) if self.any_kinked else None
         for l, (w, b, f) in enumerate(zip(self.weights, self.biases, self.activations)):
             z = a @ w.T
             if b is not None:
                 z += b
-            z = exact.settle_dense(z, a, w, b, exact_pass, l)
+            if self.kinked[l]:
+                z = exact.settle_dense(z, a, w, b, exact_pass, l)
             a = f(z)
         return a
 
