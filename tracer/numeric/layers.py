@@ -885,8 +885,9 @@ def _near_tie(layer: Layer, signal: np.ndarray) -> bool:
 
 
 def _near_zero(layer: Layer, p: dict[str, np.ndarray], signal: np.ndarray, z: np.ndarray) -> bool:
-    """Is a pre-activation within rounding of 0 (within 1e-9 of the size of its terms)?"""
-    if not isinstance(layer, (Dense, Conv2d, Recurrent)):
+    """Is a pre-activation within rounding of 0 (within 1e-9 of the size of its terms) under an
+    activation with a branch there (relu, leaky_relu, elu, step: elsewhere it decides nothing)?"""
+    if not isinstance(layer, (Dense, Conv2d, Recurrent)) or layer.activation.name not in _KINKED:
         return False
     with np.errstate(all="ignore"):
         size, _ = layer.forward({key: np.abs(value) for key, value in p.items()}, np.abs(signal))
@@ -920,6 +921,8 @@ def _exact_forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> t
 NEAR = 1e-9
 #: activations whose value is a rational function of z (exact in Fractions)
 _RATIONAL = {"identity", "relu", "leaky_relu", "step"}
+#: activations with a branch at z = 0
+_KINKED = {"relu", "leaky_relu", "elu", "step"}
 
 
 def _decimals(values: np.ndarray) -> np.ndarray:
