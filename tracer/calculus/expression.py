@@ -630,8 +630,9 @@ def _check_nesting(tokens: list[Token]) -> None:
             depth = max(depth - 1, 0)
 
 
-def parse_program(text: str, *, e_is_variable: bool = False) -> Program:
-    """Read ``[name =] expression (; name = expression)*``; see the module docstring."""
+def parse_program(text: str, *, e_is_variable: bool = False, written: bool = True) -> Program:
+    """Read ``[name =] expression (; name = expression)*``; see the module docstring. ``written``:
+    also keep the expression as typed (:attr:`Program.written`; a graph's builder reads that itself)."""
     parser = _Parser(text, e_is_variable)
     _check_nesting(parser.tokens)
     # Nesting is bounded (MAX_DEPTH), so the recursion is too; make room for it.
@@ -641,7 +642,7 @@ def parse_program(text: str, *, e_is_variable: bool = False) -> Program:
         sys.setrecursionlimit(needed)
     try:
         program = parser.program()
-        if not program.definitions and not sp.core.parameters.global_parameters.evaluate is False:
+        if written and not program.definitions and sp.core.parameters.global_parameters.evaluate is not False:
             try:
                 with sp.evaluate(False):  # the same text once more, every sum and product as typed
                     written = _Parser(text, e_is_variable).program().expression

@@ -12,9 +12,9 @@ values a cancellation leaves at exactly 0 — the way the hand calculation does:
 * a node's exact value is its operation's own SymPy equation over its arguments' exact values
   (:class:`Exact`, on demand, only for the nodes a decision needs);
 * a branch (a Heaviside step, a sign, a max or min, a piecewise case, a comparison) is decided
-  by the exact sign of its deciding quantity (:func:`sign`: a rational is exact; an irrational
-  number is evaluated to 60 digits with SymPy's guaranteed accuracy, and one too small to tell
-  is proved zero or not).
+  by the exact sign of its deciding quantity (:func:`sign`: a rational is exact; past a
+  transcendental function (σ, tanh, exp, log) a node's value is carried to 80 digits, and one
+  below 10⁻⁵⁰ there counts as 0 — as the twins' 60-digit mpmath does).
 
 The engine (:mod:`tracer.core.sweep`) computes in doubles and asks a :class:`Settler` for each
 family: the rows whose value lies within rounding of 0 (a sum that may cancel) or whose
@@ -32,14 +32,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import mpmath
 import numpy as np
 import sympy as sp
 
-from tracer.core.functions import ARG, OUT, Operation
+from tracer.core.functions import ARG, OUT, Operation, sigmoid
 from tracer.core.graph import Graph
 
 #: digits of the numerical evaluation that decides the sign of an irrational quantity
 DIGITS = 60
+#: digits a node's value keeps past a transcendental function (an irrational value is carried as
+#: a Float of this precision, not as the tree of its ancestors: that tree doubles at every node
+#: that reads its argument twice, n = tanh(m·w) + relu(m), and a chain of 60 would never end)
+CARRIED = DIGITS + 20
+#: a carried (irrational) value below this is a 0 that DIGITS digits cannot tell from one
+ZERO = sp.Float(10) ** (-(DIGITS - 10))
 
 
 def decimal(x: float) -> sp.Rational:
@@ -56,6 +63,8 @@ def sign(expr: sp.Expr) -> int:
     expr = sp.sympify(expr)
     if expr.is_Rational:
         return int(sp.sign(expr))
+    if expr.is_Float:  # carried past a transcendental function: to DIGITS digits
+        return 0 if abs(expr) < ZERO else (1 if expr > 0 else -1)
     if expr.is_zero:
         return 0
     value = expr.evalf(DIGITS)
@@ -86,20 +95,29 @@ def _truth(relation: sp.Basic) -> bool:
             sp.Equality: s == 0, sp.Unequality: s != 0}[type(relation)]
 
 
-def evaluate(expr: sp.Basic, bindings: dict) -> sp.Basic:
+def evaluate(expr: sp.Basic, bindings: dict, memo: dict | None = None) -> sp.Basic:
     """``expr`` with its symbols bound to exact numbers, every branch decided exactly: Heaviside
     (H(0) as the expression says, ½ by default), sign, |u|, max, min, a comparison, a piecewise
-    case, and, or. Everything else is SymPy's own evaluation of the exact arguments."""
+    case, and, or. Everything else is SymPy's own evaluation of the exact arguments. (A shared
+    subexpression is evaluated once: a composed function's derivative repeats its parts.)"""
     if expr in bindings:
         return bindings[expr]
     if expr.is_Atom:
         return expr
+    memo = {} if memo is None else memo
+    if expr in memo:
+        return memo[expr]
+    memo[expr] = out = _evaluated_node(expr, bindings, memo)
+    return out
+
+
+def _evaluated_node(expr: sp.Basic, bindings: dict, memo: dict) -> sp.Basic:
     if isinstance(expr, sp.Piecewise):
         for value, condition in expr.args:
-            if condition is sp.true or bool(evaluate(condition, bindings)):
-                return evaluate(value, bindings)
+            if condition is sp.true or bool(evaluate(condition, bindings, memo)):
+                return evaluate(value, bindings, memo)
         return sp.nan
-    args = [evaluate(a, bindings) for a in expr.args]
+    args = [evaluate(a, bindings, memo) for a in expr.args]
     if isinstance(expr, sp.Heaviside):
         return _step(sign(args[0]), args[1] if len(args) > 1 else sp.Rational(1, 2))
     if isinstance(expr, sp.sign):
@@ -119,6 +137,14 @@ def evaluate(expr: sp.Basic, bindings: dict) -> sp.Basic:
     return expr.func(*args)
 
 
+def carried(expr: sp.Expr) -> sp.Expr:
+    """A node's exact value as it is kept: a rational as it is, anything else as a Float of
+    :data:`CARRIED` digits (σ(3/10) is 0.574442516811659…, to 80 digits)."""
+    if expr.is_Rational or expr.is_Float or not expr.is_number:
+        return expr
+    return sp.Float(expr.evalf(CARRIED), CARRIED)
+
+
 def to_float(expr: sp.Expr) -> float:
     """The double nearest an exact number (0 stays exactly 0)."""
     if expr.is_Rational:
@@ -126,6 +152,87 @@ def to_float(expr: sp.Expr) -> float:
     if sign(expr) == 0:
         return 0.0
     return float(expr.evalf(30))
+
+
+# ---------------------------------------------------------------------------
+# A carried value's node, in 80 digits (mpmath: SymPy's own Floats build a tree per node)
+# ---------------------------------------------------------------------------
+
+_MP_FUNCTIONS: dict[type, object] = {
+    sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.atan: mpmath.atan, sp.sin: mpmath.sin,
+    sp.cos: mpmath.cos, sp.tan: mpmath.tan, sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh, sp.asin: mpmath.asin,
+    sp.acos: mpmath.acos, sp.sec: mpmath.sec, sp.csc: mpmath.csc, sp.cot: mpmath.cot,
+    sigmoid: lambda u: 1 / (1 + mpmath.exp(-u)),
+}
+
+
+def _mp_sign(v) -> int:
+    return 0 if abs(v) < mpmath.mpf(10) ** (-(DIGITS - 10)) else (1 if v > 0 else -1)
+
+
+def _mp(expr: sp.Basic, bindings: dict):
+    """``expr`` at mpf arguments, its branches decided as :func:`sign` decides a carried value's."""
+    if expr in bindings:
+        return bindings[expr]
+    if expr.is_Number:
+        return mpmath.mpf(expr.p) / expr.q if expr.is_Rational else mpmath.mpf(str(expr))
+    if expr is sp.E:
+        return mpmath.e
+    if expr is sp.pi:
+        return mpmath.pi
+    if isinstance(expr, sp.Piecewise):
+        for value, condition in expr.args:
+            if condition is sp.true or _mp(condition, bindings):
+                return _mp(value, bindings)
+        raise ValueError("no case of the piecewise expression holds")
+    if expr is sp.true or expr is sp.false:
+        return bool(expr)
+    args = [_mp(a, bindings) for a in expr.args]
+    if expr.is_Add:
+        return mpmath.fsum(args)
+    if expr.is_Mul:
+        out = mpmath.mpf(1)
+        for a in args:
+            out *= a
+        return out
+    if expr.is_Pow:
+        return args[0] ** args[1]
+    if isinstance(expr, sp.core.relational.Relational):
+        s = _mp_sign(args[0] - args[1])
+        return {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0, sp.StrictLessThan: s < 0, sp.LessThan: s <= 0,
+                sp.Equality: s == 0, sp.Unequality: s != 0}[type(expr)]
+    if isinstance(expr, sp.And):
+        return all(args)
+    if isinstance(expr, sp.Or):
+        return any(args)
+    if isinstance(expr, sp.Heaviside):
+        s = _mp_sign(args[0])
+        return mpmath.mpf(1) if s > 0 else mpmath.mpf(0) if s < 0 else (args[1] if len(args) > 1 else mpmath.mpf(1) / 2)
+    if isinstance(expr, sp.sign):
+        return mpmath.mpf(_mp_sign(args[0]))
+    if isinstance(expr, sp.Abs):
+        return abs(args[0])
+    if isinstance(expr, (sp.Max, sp.Min)):
+        best = args[0]
+        for a in args[1:]:
+            s = _mp_sign(a - best)
+            if (s > 0) if isinstance(expr, sp.Max) else (s < 0):
+                best = a
+        return best
+    return _MP_FUNCTIONS[type(expr)](*args)
+
+
+def _in_digits(equation: sp.Expr, arguments: list[sp.Expr]) -> sp.Expr:
+    """A node's value from arguments one of which is carried (a Float): by mpmath, to 80 digits."""
+    with mpmath.workdps(CARRIED):
+        values = {ARG[i]: (mpmath.mpf(a.p) / a.q if a.is_Rational else mpmath.mpf(a._mpf_)) for i, a in enumerate(arguments)}
+        try:
+            result = _mp(equation, values)
+        except (KeyError, ValueError, ZeroDivisionError, TypeError):
+            return carried(evaluate(equation, dict(zip(ARG, arguments))))  # a form mpmath is not told about: SymPy's way
+        if isinstance(result, mpmath.mpc):
+            return carried(evaluate(equation, dict(zip(ARG, arguments))))
+        return sp.Float(result, CARRIED)
 
 
 # ---------------------------------------------------------------------------
@@ -171,8 +278,12 @@ class Exact:
                 continue
             pending.pop()
             position = 0 if family.positions is None else int(family.positions[row])
-            bindings = {ARG[i]: self.known[(s, int(a))] for i, a in enumerate(family.args[row])}
-            self.known[(s, current)] = evaluate(_equation(family.op, position), bindings)
+            arguments = [self.known[(s, int(a))] for a in family.args[row]]
+            equation = _equation(family.op, position)
+            if any(a.is_Float for a in arguments):  # inexact already: 80 digits by mpmath, as a carried value is kept
+                self.known[(s, current)] = _in_digits(equation, arguments)
+            else:
+                self.known[(s, current)] = carried(evaluate(equation, dict(zip(ARG, arguments))))
         return self.known[(s, node)]
 
     def local(self, s: int, node: int, wrt: int) -> sp.Expr:
@@ -190,6 +301,20 @@ class Exact:
 # ---------------------------------------------------------------------------
 
 
+#: the exact values of the last sweep, kept for the reverse sweep over the same array (the exact value
+#: of one node deep in a graph of 1,000 equations reads every node before it: computed once, not twice)
+_LAST: list[tuple[np.ndarray, Exact]] = []
+
+
+def _shared(graph: Graph, values: np.ndarray) -> Exact:
+    for kept_values, kept in _LAST:
+        if kept_values is values and kept.graph is graph:
+            return kept
+    made = Exact(graph, values)
+    _LAST[:] = [(values, made)]
+    return made
+
+
 class Settler:
     """The exact corrections of one sweep: made (and the exact values computed) only where needed."""
 
@@ -203,7 +328,7 @@ class Settler:
     @property
     def exact(self) -> Exact:
         if self._exact is None:
-            self._exact = Exact(self.graph, self.values)
+            self._exact = _shared(self.graph, self.values)
         return self._exact
 
     def values_of(self, family) -> None:

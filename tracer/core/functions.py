@@ -129,13 +129,15 @@ class Operation:
         """Per row, the size of the terms the value is made of (its rounding is a few ε of this)."""
         return np.max(np.abs(values), axis=-1, initial=0.0)
 
-    def kink_distance(self, values: np.ndarray) -> np.ndarray | None:
+    def kink_distance(self, values: np.ndarray, floor: float = 1.0) -> np.ndarray | None:
         """Per row, the distance of the nearest decision from its kink or tie, relative to the size of
-        the arguments (at least 1); None for an operation without branches."""
+        the arguments (at least ``floor``: 1 for a finite difference's reach, which moves a parameter
+        by 10⁻⁶ whatever its size; the smallest double for rounding, which is relative); None for an
+        operation without branches."""
         decisions = _compiled(self.decisions(), getattr(self, "arity", 1))
         if not decisions:
             return None
-        scale = np.maximum(1.0, np.max(np.abs(values), axis=-1, initial=0.0))
+        scale = np.maximum(floor, np.max(np.abs(values), axis=-1, initial=0.0))
         columns = [values[..., k] for k in range(values.shape[-1])]
         with np.errstate(all="ignore"):
             distances = [np.abs(np.broadcast_to(np.asarray(q(*columns), dtype=float), scale.shape)) / scale for q in decisions]
@@ -145,12 +147,12 @@ class Operation:
         """Rows (shaped like ``outputs``) within rounding of a kink, a tie or a cancellation: there the
         doubles may differ from the exact decimals at a branch or a printed digit, and the engine
         recomputes them exactly (:mod:`tracer.core.exact`); None where no row can be."""
-        distance = self.kink_distance(values)
+        distance = self.kink_distance(values, TINY)  # rounding is relative: 1e-20 against 3e-20 is no tie
         cancellations = _compiled(self.cancellations(), getattr(self, "arity", 1))
         if distance is None and not (cancellations or self.cancels or (derivative is not None and self.derivative_cancels)):
             return None
         size = self.magnitude(values)
-        scale = np.maximum(1.0, size)
+        scale = size
         # within rounding of a kink or tie, but not on it as doubles: on it (z = 0.0, two equal inputs), the
         # doubles already decide as the decimals do — every 0.0 and every value upstream was settled exactly
         rows = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to((distance <= NEAR) & (distance > 0), outputs.shape).copy()
@@ -161,8 +163,13 @@ class Operation:
             if self.cancels:
                 rows |= (size > 0) & (np.abs(outputs) <= NEAR * size)
             if derivative is not None and self.derivative_cancels:
-                rows |= np.any(np.abs(derivative) <= NEAR * scale[..., None], axis=-1)
+                sizes = self.derivative_magnitudes(values)
+                rows |= np.any((sizes > 0) & (np.abs(derivative) <= NEAR * sizes), axis=-1)
         return rows
+
+    def derivative_magnitudes(self, values: np.ndarray) -> np.ndarray:
+        """Per row and argument, the size of the terms a local derivative is made of (an equation's)."""
+        return np.broadcast_to(self.magnitude(values)[..., None], values.shape)
 
     def at_kink(self, arguments: Sequence[sp.Expr], sign: Callable[[sp.Expr], int]) -> bool:
         """Is a decision exactly at its kink or tie, given the exact arguments and an exact ``sign``?"""
@@ -170,9 +177,11 @@ class Operation:
         return any(sign(q.xreplace(bindings)) == 0 for q in self.decisions())
 
 
-#: a quantity within this fraction of the size of its terms (at least 1) is within reach of their
-#: rounding: it is recomputed exactly (a generous bound: a false alarm costs an exact evaluation)
+#: a quantity within this fraction of the size of its terms is within reach of their rounding: it is
+#: recomputed exactly (a generous bound: a false alarm costs an exact evaluation)
 NEAR = 1e-9
+#: the smallest normal double: the floor of a relative scale (all-zero arguments)
+TINY = float(np.finfo(float).tiny)
 
 
 @lru_cache(maxsize=None)
@@ -719,13 +728,13 @@ class Pool(Operation):
         return ("at a tie in a max-pooling window (equal in the exact decimals) the maximum has no derivative; this solution "
                 "sends the gradient to the first maximal input, row by row, as PyTorch's max_pool2d does")
 
-    def kink_distance(self, values):
-        """Per window, the gap between its two largest inputs (relative to the largest, at least 1)."""
+    def kink_distance(self, values, floor: float = 1.0):
+        """Per window, the gap between its two largest inputs (relative to the largest, at least ``floor``)."""
         if self.mode != "max" or self.terms < 2:
             return None
         top = np.sort(values, axis=-1)
         with np.errstate(invalid="ignore"):
-            return (top[..., -1] - top[..., -2]) / np.maximum(1.0, np.abs(top[..., -1]))
+            return (top[..., -1] - top[..., -2]) / np.maximum(floor, np.abs(top[..., -1]))
 
     def near(self, values, outputs, derivative=None):
         """Windows with an input within rounding of the largest but not equal to it as a double: a
@@ -736,7 +745,7 @@ class Pool(Operation):
         top = values.max(axis=-1, keepdims=True)
         gaps = top - values
         with np.errstate(invalid="ignore"):
-            return np.any((gaps > 0) & (gaps <= NEAR * np.maximum(1.0, np.abs(top))), axis=-1)
+            return np.any((gaps > 0) & (gaps <= NEAR * np.maximum(TINY, np.abs(top))), axis=-1)
 
     def at_kink(self, arguments, sign):
         if self.mode != "max":

@@ -359,6 +359,15 @@ class Equation(Gate):
     def decisions(self):
         return _branches(self.body, self.arity, self.relu_at_zero)
 
+    def magnitude(self, values):
+        """The size of the terms the value is made of: the equation with every sum's terms taken
+        by their absolute values (u0·tanh(u1) is its own size — a product of small numbers cancels
+        nothing; (a + b − c)·k is (|a| + |b| + |c|)·|k|)."""
+        return _sized(_absolute(self.body), self.arity, values)
+
+    def derivative_magnitudes(self, values):
+        return np.stack([_sized(_absolute(self.textbook(k)), self.arity, values) for k in range(self.arity)], axis=-1)
+
     def kink_note(self) -> str:
         notes = []
         if any(_is_relu(m) for m in self.body.atoms(sp.Max)):
@@ -395,6 +404,26 @@ class Equation(Gate):
     @property
     def _locals(self):
         return tuple(_compiled(_derivative(self.body, k, self.relu_at_zero), self.arity) for k in range(self.arity))
+
+
+@lru_cache(maxsize=None)
+def _absolute(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every sum's terms by their absolute values: the size its rounding is relative to."""
+    if not expr.args or expr.is_Atom:
+        return expr
+    args = [_absolute(a) for a in expr.args]
+    if expr.is_Add:
+        return sp.Add(*[sp.Abs(a) for a in args])
+    if isinstance(expr, (sp.Piecewise, sp.Heaviside, sp.sign)) or expr.is_Relational or isinstance(expr, sp.logic.boolalg.Boolean):
+        return expr
+    return expr.func(*args)
+
+
+def _sized(expr: sp.Expr, arity: int, values: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        columns = [values[..., k] for k in range(arity)]
+        size = np.abs(np.broadcast_to(np.asarray(_compiled(expr, arity)(*columns), dtype=float), values.shape[:-1]))
+    return np.where(np.isfinite(size), size, 0.0)
 
 
 def _is_relu(m: sp.Basic) -> bool:

@@ -879,7 +879,7 @@ def _near_tie(layer: Layer, signal: np.ndarray) -> bool:
         gaps = top - window
         # equal doubles tie, and np.argmax takes the first either way: only an input within rounding of
         # the largest but not equal to it as a double (0.39999999999999997 beside 0.4) needs the decimals
-        if np.any((gaps > 0) & (gaps <= NEAR * np.maximum(1.0, np.abs(top)))):
+        if np.any((gaps > 0) & (gaps <= NEAR * np.abs(top))):  # relative, as rounding is
             return True
     return False
 
