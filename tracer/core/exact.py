@@ -222,16 +222,18 @@ def _mp(expr: sp.Basic, bindings: dict):
     return _MP_FUNCTIONS[type(expr)](*args)
 
 
-def _in_digits(equation: sp.Expr, arguments: list[sp.Expr]) -> sp.Expr:
-    """A node's value from arguments one of which is carried (a Float): by mpmath, to 80 digits."""
+def _in_digits(equation: sp.Expr, arguments: list[sp.Expr] | dict) -> sp.Expr:
+    """A node's value (or local derivative) from arguments one of which is carried (a Float): by
+    mpmath, to 80 digits. ``arguments``: in ARG order, or bound by symbol."""
+    bindings = arguments if isinstance(arguments, dict) else dict(zip(ARG, arguments))
     with mpmath.workdps(CARRIED):
-        values = {ARG[i]: (mpmath.mpf(a.p) / a.q if a.is_Rational else mpmath.mpf(a._mpf_)) for i, a in enumerate(arguments)}
+        values = {k: (mpmath.mpf(a.p) / a.q if a.is_Rational else mpmath.mpf(a._mpf_)) for k, a in bindings.items()}
         try:
             result = _mp(equation, values)
-        except (KeyError, ValueError, ZeroDivisionError, TypeError):
-            return carried(evaluate(equation, dict(zip(ARG, arguments))))  # a form mpmath is not told about: SymPy's way
+        except (KeyError, ValueError, ZeroDivisionError, TypeError, AttributeError):
+            return carried(evaluate(equation, bindings))  # a form mpmath is not told about: SymPy's way
         if isinstance(result, mpmath.mpc):
-            return carried(evaluate(equation, dict(zip(ARG, arguments))))
+            return carried(evaluate(equation, bindings))
         return sp.Float(result, CARRIED)
 
 
@@ -293,6 +295,8 @@ class Exact:
         position = 0 if family.positions is None else int(family.positions[row])
         bindings = {ARG[i]: self.value(s, int(a)) for i, a in enumerate(family.args[row])}
         bindings[OUT[position]] = self.value(s, node)
+        if any(v.is_Float for v in bindings.values()):  # inexact already: 80 digits by mpmath
+            return _in_digits(_derivative(family.op, wrt, position), bindings)
         return evaluate(_derivative(family.op, wrt, position), bindings)
 
 
