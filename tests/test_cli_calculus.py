@@ -58,7 +58,8 @@ def test_diff_json_is_spec_5():
     assert data["derivative"] == "12*x*(2*x**2 - 1)**2"
     assert data["value"] == 12.0
     assert all({"rule", "expression", "result"} <= set(step) for step in data["steps"])
-    assert [s["rule"] for s in data["steps"]] == ["chain", "power", "sum", "constant", "constant multiple", "power"]
+    # the sum rule's parts in the order they are typed: 2x^2, then −1 (issue 25, item 10)
+    assert [s["rule"] for s in data["steps"]] == ["chain", "power", "sum", "constant multiple", "power", "constant"]
     assert data["steps"][0]["parts"] == {"outer": "u**3", "inner": "2*x**2 - 1", "u": "u"}
 
 
@@ -103,8 +104,10 @@ def test_section_7_3_sigmoid_and_tanh():
     assert "quotient rule: d/dx ((e^x − e^(−x))/(e^x + e^(−x)))" in out
     assert "algebra: = 1 − tanh(x)^2   [substitute tanh(x) = (e^x − e^(−x))/(e^x + e^(−x))]" in out
     assert "at x = 0: d tanh/dx = 1" in out
-    # anything but σ(v) or tanh(v) alone goes by the ordinary rules
-    assert "algebra" not in ok("diff", "sigmoid(2x)")
+    # anything but σ(v) or tanh(v) alone goes by the ordinary rules — and then into σ, as the texts end it
+    out = ok("diff", "sigmoid(2x)")
+    assert "add and subtract 1" not in out and "chain rule" in out
+    assert "textbook form: df/dx = 2·σ·(1 − σ)   with σ = 1/(1 + e^(−2·x))" in out
     assert "tanh rule" in ok("diff", "tanh(x^2)")
 
 

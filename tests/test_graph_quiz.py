@@ -117,10 +117,11 @@ def test_a_variant_is_ngs_graph_at_its_drawn_values():
 def test_first_variant_of_seed_1():
     v = build_variant(load(NG), parse_spec(load(NG)), seed=1, number=1, attempt=0)
     assert v.values == {"a": 9.0, "b": 5.0, "c": -2.0}
-    assert [(q.name, q.answer) for q in v.questions] == [("J", "-3"), ("dJ/da", "3"), ("dJ/db", "-6"), ("dJ/dc", "15")]
+    # to the sheet's 3 significant digits, every option as long as the others (issue 25, item 12)
+    assert [(q.name, q.answer) for q in v.questions] == [("J", "-3.00"), ("dJ/da", "3.00"), ("dJ/db", "-6.00"), ("dJ/dc", "15.0")]
     dJ_db = v.questions[2]
-    assert sorted(o.text for o in dJ_db.options) == sorted(["-6", "15", "-54", "-2"])
-    assert dJ_db.options[dJ_db.correct].text == "-6"
+    assert sorted(o.text for o in dJ_db.options) == sorted(["-6.00", "15.0", "-54.0", "-2.00"])
+    assert dJ_db.options[dJ_db.correct].text == "-6.00"
 
 
 def test_same_seed_same_set_other_seed_other_set():

@@ -361,7 +361,11 @@ def test_numeric_does_not_import_the_symbolic_engine():
     source = (numeric.__file__ and open(numeric.__file__, encoding="utf-8").read()) or ""
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert not any("sympy" in line for line in imports)
-    assert all(line.split()[1] in ("__future__", "functools", "math", "dataclasses", "typing", "numpy", "tracer.spec") for line in imports)
+    # tracer.numeric: the twins' own exact arithmetic (tracer.numeric.exact: fractions and mpmath, no SymPy)
+    assert all(line.split()[1] in ("__future__", "functools", "math", "dataclasses", "typing", "numpy", "tracer.spec", "tracer.numeric")
+               for line in imports)
+    exact_source = open(numeric.__file__.replace("mlp.py", "exact.py"), encoding="utf-8").read()
+    assert not any("sympy" in line or "tracer.core" in line for line in exact_source.splitlines() if line.startswith(("import ", "from ")))
 
 
 def test_fixed_parameters_stay_even_when_the_gradient_is_not_finite():

@@ -41,8 +41,9 @@ def latex(expr, values) -> str:
         (sp.tanh(z), {z: -0.1}, "tanh(−0.1)", r"\tanh{\left(-0.1 \right)}"),
         (z, {z: -0.29}, "−0.29", "-0.29"),
         (-y / o, {y: 1.0, o: 0.150878988}, "−1/0.150878988", r"- \frac{1}{0.150878988}"),
-        (1 / (1 + sp.exp(-z)), {z: 1.10590597}, "1/(1 + exp(−1.10590597))", r"\frac{1}{1 + e^{- 1.10590597}}"),
-        (1 / (1 + sp.exp(-z)), {z: -1.5}, "1/(1 + exp(−(−1.5)))", r"\frac{1}{1 + e^{- \left(-1.5\right)}}"),
+        # −z with a number in z is that number, negated, as a hand calculation writes it (issue 25, item 9)
+        (1 / (1 + sp.exp(-z)), {z: 1.10590597}, "1/(1 + exp(−1.10590597))", r"\frac{1}{1 + e^{-1.10590597}}"),
+        (1 / (1 + sp.exp(-z)), {z: -1.5}, "1/(1 + exp(1.5))", r"\frac{1}{1 + e^{1.5}}"),
         (a * (1 - a), {a: 0.75136507}, "0.75136507 × (1 − 0.75136507)", r"0.75136507 \times \left(1 - 0.75136507\right)"),
         (relu_derivative, {z: -0.576}, "(1 if −0.576 > 0, else 0)", r"\begin{cases} 1 & \text{for}\: -0.576 > 0 \\0 & \text{otherwise} \end{cases}"),
         (sp.Mul(a, b, evaluate=False), {a: 0.5, b: -3.5e-7}, "0.5 × (−3.5e−07)", r"0.5 \times \left(-3.5 \times 10^{-7}\right)"),

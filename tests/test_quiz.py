@@ -446,7 +446,7 @@ def test_a_wide_layer_is_shown_as_a_matrix():
     wide = [l for l, layer in enumerate(problem.layers, 1) if layer.units * layer.inputs > 4]
     assert [m["name"] for m in matrices] == [rf"W^{{[{l}]}}" for l in wide] and wide
     layer = problem.layers[wide[0] - 1]
-    assert matrices[0]["values"].count(r" \\ ") == layer.units - 1 and matrices[0]["values"].startswith(r"\begin{pmatrix}")
+    assert matrices[0]["numbers"].count(r" \\ ") == layer.units - 1 and matrices[0]["numbers"].startswith(r"\begin{pmatrix}")
     assert not any(r["name"].startswith("W") and f"{wide[0]}" in r["name"] for r in rows if r["name"].startswith("W^"))
     assert len(rows) == len(problem.parameter_keys) - sum(problem.layers[l - 1].units * problem.layers[l - 1].inputs for l in wide)
 

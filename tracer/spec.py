@@ -52,8 +52,20 @@ class SpecError(ValueError):
         self.source = source
         self.field = field_path
         self.message = message
-        where = f"{source}: " if source else ""
-        super().__init__(one_line(f"{where}{field_path}: {message}" if field_path else f"{where}{message}"))
+        rest = one_line(f"{field_path}: {message}" if field_path else message, 10**6)
+        where = f"{_fitted(source, MAX_MESSAGE - len(rest) - 2)}: " if source else ""
+        super().__init__(one_line(f"{where}{rest}"))
+
+
+def _fitted(source: str, room: int) -> str:
+    """A long path shortened in its middle to ``room`` characters (its file name kept whole), so that
+    the field and the hint after it stay in a message of at most MAX_MESSAGE characters."""
+    source = one_line(source, 10**6)
+    if len(source) <= room:
+        return source
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    keep = max(room - len(name) - 2, 0)
+    return (source[:keep] + "…/" + name) if keep else "…/" + name
 
 
 #: the longest message a problem file is refused with (SPEC §6: one line naming the file, the field and

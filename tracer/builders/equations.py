@@ -250,9 +250,9 @@ def _read(problem: GraphProblem, k: int, e_is_variable: bool) -> tuple[tuple[str
     equation = problem.equations[k]
     where = f"graph.equations[{k}]"
     try:
-        program = parse_program(equation.expression, e_is_variable=e_is_variable)
+        program = parse_program(equation.expression, e_is_variable=e_is_variable, written=False)
         with sp.evaluate(False):  # the same text, as written, for the forward step
-            written = parse_program(equation.expression, e_is_variable=e_is_variable).expression
+            written = parse_program(equation.expression, e_is_variable=e_is_variable, written=False).expression
     except ExpressionError as err:
         raise SpecError(problem.source, where, f"{equation.text}: {err}") from None
     if program.definitions or program.name is not None:

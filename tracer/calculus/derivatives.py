@@ -87,6 +87,7 @@ class RuleStep:
     substeps: tuple["RuleStep", ...] = ()
     partial: bool = False  # ∂ rather than d (other variables held constant)
     note: str | None = None  # words only (e.g. "does not depend on w")
+    shown: sp.Expr | None = None  # ``expression`` as the user typed it (unevaluated), where it is a part of it
 
     def part(self, role: str) -> sp.Expr | None:
         for name, value in self.parts:
@@ -119,6 +120,7 @@ class Derivation:
     textbook: sp.Expr | None = None  # the final textbook form, when it differs from ``result``
     definitions: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()  # what the symbols of ``textbook``/``rewrites`` stand for
     variables: tuple[sp.Symbol, ...] = ()  # the function's variables in the order the user wrote them
+    written: sp.Expr | None = None  # the function as the user typed it (unevaluated: x·w² + b², not b² + w²·x)
 
     @property
     def raw(self) -> sp.Expr:
@@ -671,7 +673,75 @@ def derive(expr: sp.Expr, wrt: sp.Symbol, *, name: str | None = None, partial: b
     _defined_somewhere(reference, wrt)
     _checked(root.result, reference, f"d/d{wrt.name} {expr}", expr, wrt)
     result = simplest(root.result, reference)
-    return Derivation(expr, wrt, root, result, reference, name=name, partial=partial)
+    derivation = Derivation(expr, wrt, root, result, reference, name=name, partial=partial)
+    return _textbook_algebra(derivation, expr)
+
+
+#: the texts' name for the logistic function in a derivative's textbook form
+SIGMA = sp.Symbol("sigma", positive=True)
+
+
+def _textbook_algebra(derivation: Derivation, expr: sp.Expr) -> Derivation:
+    """The last steps a textbook takes after the rules, each a checked algebra step:
+
+    * a quotient whose numerator multiplies out shorter is written so:
+      ((2x)(x − 1) − (x² + 1))/(x − 1)² = (x² − 2x − 1)/(x − 1)² ("expand the numerator");
+    * a derivative of an expression in σ(u) = 1/(1 + e^{−u}) is written in σ where that is
+      shorter: (ln σ(x))′ = e^{−x}/(1 + e^{−x}) = 1 − σ ("substitute σ = …")."""
+    result = derivation.result
+    try:
+        check_time()
+        numerator, denominator = sp.fraction(result)
+        if denominator != 1 and not numerator.is_Atom:
+            expanded = sp.expand(numerator)
+            if expanded.is_polynomial() and not expanded.atoms(sp.Function) and sp.count_ops(expanded) < sp.count_ops(numerator):
+                with sp.evaluate(False):
+                    tidy = sp.Mul(expanded, sp.Pow(denominator, -1))
+                step = _algebra(result, tidy, derivation.wrt, "expand the numerator")
+                return _with_rewrites(derivation, [step], tidy, ())
+        sigmoids = {e for e in expr.atoms(sp.Pow) if _logistic_argument(e) is not None}
+        if len(sigmoids) == 1:
+            (logistic,) = sigmoids
+            u = _logistic_argument(logistic)
+            in_sigma = result.xreplace({logistic: SIGMA}).subs(sp.exp(-u), (1 - SIGMA) / SIGMA)
+            check_time()
+            textbook = _positive_lead(sp.factor(sp.simplify(in_sigma)))
+            if not textbook.has(sp.exp) and SIGMA in textbook.free_symbols and sp.count_ops(textbook) < sp.count_ops(result):
+                step = _algebra(result, textbook, derivation.wrt, "substitute", ((SIGMA, logistic),))
+                return _with_rewrites(derivation, [step], textbook, ((SIGMA, logistic),))
+    except DerivationMismatch:
+        raise
+    except (TypeError, ValueError, sp.PolynomialError):
+        pass
+    return derivation
+
+
+def _positive_lead(expr: sp.Expr) -> sp.Expr:
+    """−2σ(σ − 1) → 2σ(1 − σ): a product's minus taken into a sum factor that then has fewer
+    negative terms, written with its positive term first."""
+    if not expr.is_Mul:
+        return expr
+    coeff, factors = expr.as_coeff_mul()
+    if coeff >= 0:
+        return expr
+    for k, f in enumerate(factors):
+        if f.is_Add:
+            negatives = sum(1 for t in f.args if t.could_extract_minus_sign())
+            if negatives * 2 >= len(f.args):
+                terms = sorted(sp.Add.make_args(-f), key=lambda t: t.could_extract_minus_sign())
+                flipped = list(factors)
+                flipped[k] = sp.Add(*terms, evaluate=False)
+                return sp.Mul(*([-coeff] if coeff != -1 else []), *flipped, evaluate=False)
+    return expr
+
+
+def _logistic_argument(e: sp.Expr) -> sp.Expr | None:
+    """u when ``e`` is 1/(1 + e^{−u}); else None."""
+    if e.is_Pow and e.exp == -1 and e.base.is_Add and len(e.base.args) == 2 and sp.Integer(1) in e.base.args:
+        other = [a for a in e.base.args if a != 1][0]
+        if isinstance(other, sp.exp):
+            return -other.args[0]
+    return None
 
 
 def partials(expr: sp.Expr, variables: Sequence[sp.Symbol] | None = None, *, name: str | None = None) -> tuple[Derivation, ...]:
@@ -898,8 +968,42 @@ def _derive_program(program: Program, wrt: Sequence[str] | None) -> tuple[Deriva
             raise ExpressionError(
                 f"the derivative with respect to {v.name} is not real (it has the imaginary unit i), "
                 "and the expression is real at no point tried")
+        if program.written is not None and not program.definitions:
+            derivation = as_written(derivation, program.written)
         out.append(dataclasses.replace(derivation, variables=variables))
     return tuple(out)
+
+
+def _evaluated(expr: sp.Expr) -> sp.Expr:
+    """An unevaluated tree (as typed) evaluated as SymPy builds it."""
+    if not expr.args:
+        return expr
+    return expr.func(*[_evaluated(a) for a in expr.args])
+
+
+def as_written(derivation: Derivation, written: sp.Expr) -> Derivation:
+    """The derivation shown in the user's order: the function as typed (x·w² + b², not b² + w²·x),
+    every sum or product the rules meet that is a part of it as typed, and the sum rule's parts in
+    the order of the typed terms (the rules themselves run on SymPy's form, unchanged)."""
+    table: dict[sp.Expr, sp.Expr] = {}
+    for part in sp.preorder_traversal(written):
+        if part.is_Add or part.is_Mul:
+            table.setdefault(_evaluated(part), part)
+    return dataclasses.replace(derivation, root=_in_written_order(derivation.root, table), written=written)
+
+
+def _in_written_order(step: RuleStep, table: dict[sp.Expr, sp.Expr]) -> RuleStep:
+    substeps = tuple(_in_written_order(s, table) for s in step.substeps)
+    shown = table.get(step.expression)
+    combination = step.combination
+    if step.rule == SUM and shown is not None and shown.is_Add:
+        typed = [_evaluated(t) for t in shown.args]
+        places = [typed.index(s.expression) if s.expression in typed else None for s in substeps]
+        if None not in places and len(set(places)) == len(places):
+            substeps = tuple(s for _, s in sorted(zip(places, substeps), key=lambda pair: pair[0]))
+            nonzero = [s.result for s in substeps if s.result != 0]
+            combination = sp.Add(*nonzero, evaluate=False) if len(nonzero) > 1 else None
+    return dataclasses.replace(step, substeps=substeps, shown=shown, combination=combination)
 
 
 # ---------------------------------------------------------------------------

@@ -38,6 +38,8 @@ definitions of intermediate variables, for the multivariable chain rule:
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import sys
 from dataclasses import dataclass
@@ -242,6 +244,9 @@ class Program:
     name: str | None  # the function's own name (``z`` in ``z = x^2 + e^y``), if given
     definitions: tuple[tuple[sp.Symbol, sp.Expr], ...]  # intermediate variables, in order
     variables: tuple[sp.Symbol, ...]  # every variable, in order of first appearance
+    #: the expression as typed, unevaluated (x·w² + b² keeps its order; None with definitions, or
+    #: when it cannot be read that way): what tracer diff shows, and the order of its sum rule's parts
+    written: sp.Expr | None = None
 
     def substituted(self) -> sp.Expr:
         """The expression with every definition substituted (a function of the outer variables)."""
@@ -625,8 +630,9 @@ def _check_nesting(tokens: list[Token]) -> None:
             depth = max(depth - 1, 0)
 
 
-def parse_program(text: str, *, e_is_variable: bool = False) -> Program:
-    """Read ``[name =] expression (; name = expression)*``; see the module docstring."""
+def parse_program(text: str, *, e_is_variable: bool = False, written: bool = True) -> Program:
+    """Read ``[name =] expression (; name = expression)*``; see the module docstring. ``written``:
+    also keep the expression as typed (:attr:`Program.written`; a graph's builder reads that itself)."""
     parser = _Parser(text, e_is_variable)
     _check_nesting(parser.tokens)
     # Nesting is bounded (MAX_DEPTH), so the recursion is too; make room for it.
@@ -635,10 +641,38 @@ def parse_program(text: str, *, e_is_variable: bool = False) -> Program:
     if previous < needed:
         sys.setrecursionlimit(needed)
     try:
-        return parser.program()
+        program = parser.program()
+        if written and not program.definitions and sp.core.parameters.global_parameters.evaluate is not False:
+            try:
+                with sp.evaluate(False):  # the same text once more, every sum and product as typed
+                    written = _Parser(text, e_is_variable).program().expression
+                if _only_reordered(written, program.expression):
+                    program = dataclasses.replace(program, written=written)
+            except (ExpressionError, TypeError, ValueError, ArithmeticError):
+                pass
+        return program
     finally:
         if previous < needed:
             sys.setrecursionlimit(previous)
+
+
+def _evaluated(expr: sp.Expr) -> sp.Expr:
+    if not expr.args:
+        return expr
+    return expr.func(*[_evaluated(a) for a in expr.args])
+
+
+def _only_reordered(written: sp.Expr, expression: sp.Expr) -> bool:
+    """Is the unevaluated form the same expression, its sums and products only in another order?
+    (Not so where evaluation rewrites a function: log(x, 2) is ln(x)/ln(2).)"""
+    if _evaluated(written) != expression:
+        return False
+    for part in sp.preorder_traversal(written):
+        if isinstance(part, sp.Function) and not isinstance(part, (sp.Max, sp.Min)) and _evaluated(part).func is not part.func:
+            return False
+        if isinstance(part, sp.Function) and len(part.args) != len(_evaluated(part).args):
+            return False
+    return True
 
 
 def parse(text: str, *, e_is_variable: bool = False) -> sp.Expr:

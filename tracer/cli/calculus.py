@@ -127,11 +127,40 @@ def _optimizer_specs(names: str, given: dict[str, str | None], nesterov: bool) -
     return specs
 
 
-#: an EXPR may start with a minus sign ("-x^2"): not an option
-_SETTINGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
-@click.command("diff", epilog=_EXPR_HELP, context_settings=_SETTINGS)
+class ExpressionCommand(click.Command):
+    """A command whose EXPR may begin with a minus sign: ``tracer diff "-sigmoid(a)"`` is the
+    expression −sigmoid(a), not the options ``-s -i -g -m -o "id(a)"`` (which wrote a file named
+    ``id(a)``). The first word that is neither an option's name (``-f``, ``--wrt``, ``--at=…``)
+    nor the value after one is EXPR, whatever its first character; it is passed after ``--``, so
+    that Click reads none of it as options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            return super().parse_args(ctx, args)
+        takes_value = {}
+        for param in self.params:
+            if isinstance(param, click.Option):
+                for name in param.opts + param.secondary_opts:
+                    takes_value[name] = not param.is_flag and not param.count
+        rest = list(args)
+        k = 0
+        while k < len(rest):
+            word = rest[k]
+            if word in takes_value or word in ctx.help_option_names:
+                k += 2 if takes_value.get(word) else 1
+                continue
+            if word.startswith("--") and word.split("=", 1)[0] in takes_value:
+                k += 1
+                continue
+            expression = rest.pop(k)  # the first word that is no option: EXPR, even "-x^2"
+            return super().parse_args(ctx, rest + ["--", expression])
+        return super().parse_args(ctx, args)
+
+
+@click.command("diff", cls=ExpressionCommand, epilog=_EXPR_HELP, context_settings=_SETTINGS)
 @click.argument("expr")
 @click.option("--wrt", multiple=True, metavar="VAR", help="Differentiate with respect to VAR (repeat, or VAR,VAR). Default: every variable (partials when several).")
 @click.option("--at", "at", metavar="x=1,y=2", help="Also evaluate the derivative at this point.")
@@ -187,7 +216,7 @@ def _diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, digits: int
         fail("diff", "--at" if point else "EXPR", f"cannot evaluate: {err}")
 
 
-@click.command("descend", epilog=_EXPR_HELP, context_settings=_SETTINGS)
+@click.command("descend", cls=ExpressionCommand, epilog=_EXPR_HELP, context_settings=_SETTINGS)
 @click.argument("expr")
 @click.option("--start", required=True, metavar="x=-4[,y=0]", help="The starting point: a value for every variable.")
 @click.option("--lr", required=True, metavar="RATE", help="Learning rate α (a positive number, e.g. 0.1 or 1e-2).")

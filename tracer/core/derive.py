@@ -293,12 +293,8 @@ def _graph_notes(system: equations.System, passes) -> list[str]:
         note = op.kink_note()
         if not note or note in notes:
             continue
-        for _number, values, _engine in passes:
-            args = values[0, family.args[0]]
-            tie = args[0] == args[1] if isinstance(op, gates.Maximum) else args[0] == 0.0
-            if tie:
-                notes.append(f"{system.problem.equations[node.equation].text}: {note}")
-                break
+        if any(family.start in engine.kinks for _number, _values, engine in passes):  # met exactly, in decimals
+            notes.append(f"{system.problem.equations[node.equation].text}: {note}")
     return notes
 
 
@@ -370,7 +366,7 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
     engine = sweep.reverse(graph, values, _weights(network, len(data)), descend, sequential=sequential, penalty=extra)
     nodes = network.parameter_nodes
     keys_ = network.problem.parameter_keys
-    writer = Writer(network, data, values, engine, number, origin, trained, rates, optimizing)
+    writer = Writer(network, data, values, engine, number, origin, trained, rates, optimizing, batch)
     shown = optimizers.rule(optimizing.spec).shown
     state = {name: {key: float(optimizing.computed[name][n]) for key, n, t in zip(keys_, nodes, trained[nodes]) if t} for name in shown}
     step = TrainingStep(
@@ -380,7 +376,7 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         params_before=dict(zip(keys_, values[0, nodes].tolist())),
         gradients=dict(zip(keys_, engine.gradient[nodes].tolist())),
         params_after=dict(zip(keys_, engine.after[nodes].tolist())),
-        forward=_records(network, values),
+        forward=_records(network, values, batch),
         batch=batch,
         optimizer_state=state,
         penalty=None if penalty is None else penalty.value(values[0, network.weight_nodes]),
@@ -488,8 +484,9 @@ def _recurrent_arrays(network: Network, values: np.ndarray, engine: sweep.Pass) 
     return tuple(out)
 
 
-def _records(network: Network, values: np.ndarray) -> tuple[dict, ...]:
-    """Each sample's forward pass layer by layer, as JSON writes it (SPEC.md §5)."""
+def _records(network: Network, values: np.ndarray, batch: tuple[int, ...] | None = None) -> tuple[dict, ...]:
+    """Each sample's forward pass layer by layer, as JSON writes it (SPEC.md §5); a batch's samples
+    numbered as in the data."""
     graph = network.graph
     out = []
     for s in range(values.shape[0]):
@@ -502,7 +499,7 @@ def _records(network: Network, values: np.ndarray) -> tuple[dict, ...]:
             if a is not None:
                 entry["a"] = values[s, a].reshape(shape).tolist()
             layers.append(entry)
-        out.append({"sample": s + 1, "layers": layers, "loss": float(values[s, graph.output])})
+        out.append({"sample": batch[s] if batch else s + 1, "layers": layers, "loss": float(values[s, graph.output])})
     return tuple(out)
 
 
@@ -565,12 +562,6 @@ def _derivations(network: Network) -> Derivations:
     return Derivations(tuple(activations), loss)
 
 
-def _tie(values: np.ndarray, pool: Family) -> bool:
-    """Is the maximum of some max-pooling window taken by more than one input?"""
-    window = values[:, pool.args]  # samples × windows × inputs
-    return bool(np.any((window == window.max(axis=-1, keepdims=True)).sum(axis=-1) > 1))
-
-
 def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: bool, derived_steps: int) -> list[str]:
     notes = []
     graph = network.graph
@@ -581,14 +572,12 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
         op = a.op
         assert op is not None
         note = op.kink_note()
-        if isinstance(op, functions.Pool):
-            if note and any(step.derived and _tie(engine.values, a) for step, _data, engine in passes):
-                notes.append(note)
-            continue
-        assert z is not None
-        z_ids = network.layer_nodes(l)[0]
-        if note and any(step.derived and np.any(engine.values[:, z_ids] == 0.0) for step, _data, engine in passes):
+        # a kink or a tie met exactly in the decimals (tracer.core.exact), in a written-out step
+        starts = [f.start for f in graph.stepped("a", l)[1:]] or [a.start]  # a recurrent layer: every time step
+        if note and any(step.derived and any(k in engine.kinks for k in starts) for step, _data, engine in passes):
             notes.append(note)
+        if isinstance(op, functions.Pool):
+            continue
         if isinstance(op, functions.Step):
             notes.append(
                 f"layer {l} uses the step (threshold) activation: its derivative is 0 wherever it exists, "
@@ -602,10 +591,7 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
     if batched and derived_steps:
         for step, _data, _engine in passes:
             if step.batch:
-                notes.append(
-                    f"update {step.number} is written out on its batch: sample(s) {', '.join(map(str, step.batch))} of the data "
-                    f"(numbered #1, #2, … in its equations)"
-                )
+                notes.append(f"update {step.number} is written out on its batch: sample(s) {', '.join(map(str, step.batch))} of the data")
     return notes
 
 
@@ -638,8 +624,11 @@ class Writer:
     its key (:meth:`step`) with only what that step needs. Every step is made once."""
 
     def __init__(self, network: Layout, data, values: np.ndarray, engine: sweep.Pass | None, number: keys.Step,
-                 origin: int, trained: np.ndarray, rate: "float | np.ndarray", optimizing: Optimizing | None = None):
+                 origin: int, trained: np.ndarray, rate: "float | np.ndarray", optimizing: Optimizing | None = None,
+                 numbers: tuple[int, ...] | None = None):
         self.network = network
+        #: each row's sample number as the problem's table numbers it (a mini-batch's second update: 3, 4)
+        self.numbers = tuple(range(1, values.shape[0] + 1)) if numbers is None else tuple(numbers)
         self.graph = network.graph
         self.data = data
         self.values = values
@@ -676,7 +665,7 @@ class Writer:
 
     # -- keys and factors -------------------------------------------------------------
     def tag(self, s: int) -> int | None:
-        return s + 1 if self.combine else None
+        return self.numbers[s] if self.combine else None
 
     def key(self, node: int, s: int) -> Quantity:
         return self.graph.key(node, self.tag(s), self.number)
@@ -1113,7 +1102,7 @@ class Writer:
         """A key's sample as an index (None: the key names no sample where there are several)."""
         if not self.combine:
             return 0 if sample is None else None
-        return None if sample is None or not 1 <= sample <= self.samples else sample - 1
+        return self.numbers.index(sample) if sample in self.numbers else None
 
     # -- the document ---------------------------------------------------------------------------
     def rank(self, key: Key) -> tuple:
@@ -1143,7 +1132,7 @@ class Writer:
             family = self.graph.family_of(node)
             s = self._sample(key.sample) or 0
             return (0 if family.stage == "forward" else 1, s, self.graph.families.index(family), node)
-        s = 0 if key.sample is None else key.sample - 1
+        s = 0 if key.sample is None else (self._sample(key.sample) or 0)
         if key.of.kind == "penalty":
             node = self.graph.node_of(key.wrt)
             return (3, -self._place[self.graph.family_of(node).start][0], 1, node, 0)

@@ -109,6 +109,86 @@ class Operation:
         the derivative by cases (ReLU) or it is 1."""
         return ()
 
+    # -- exact decisions (tracer.core.exact): where doubles may differ from the hand calculation --
+
+    #: the value is a sum whose terms may cancel to exactly 0 (a weighted sum, an add gate, an equation)
+    cancels: ClassVar[bool] = False
+    #: a local derivative is itself an expression that may cancel to exactly 0 (an equation's)
+    derivative_cancels: ClassVar[bool] = False
+
+    def decisions(self) -> tuple[sp.Expr, ...]:
+        """The quantities (over ARG) whose sign picks a branch of the value or of a local derivative:
+        ReLU's z, max's u0 − u1, |u|'s u. At 0 the documented convention applies (:meth:`kink_note`)."""
+        return ()
+
+    def cancellations(self) -> tuple[sp.Expr, ...]:
+        """Differences (over ARG) that may cancel to exactly 0 and are printed: a squared error's y − o."""
+        return ()
+
+    def magnitude(self, values: np.ndarray) -> np.ndarray:
+        """Per row, the size of the terms the value is made of (its rounding is a few ε of this)."""
+        return np.max(np.abs(values), axis=-1, initial=0.0)
+
+    def kink_distance(self, values: np.ndarray, floor: float = 1.0) -> np.ndarray | None:
+        """Per row, the distance of the nearest decision from its kink or tie, relative to the size of
+        the arguments (at least ``floor``: 1 for a finite difference's reach, which moves a parameter
+        by 10⁻⁶ whatever its size; the smallest double for rounding, which is relative); None for an
+        operation without branches."""
+        decisions = _compiled(self.decisions(), getattr(self, "arity", 1))
+        if not decisions:
+            return None
+        scale = np.maximum(floor, np.max(np.abs(values), axis=-1, initial=0.0))
+        columns = [values[..., k] for k in range(values.shape[-1])]
+        with np.errstate(all="ignore"):
+            distances = [np.abs(np.broadcast_to(np.asarray(q(*columns), dtype=float), scale.shape)) / scale for q in decisions]
+        return np.min(distances, axis=0)
+
+    def near(self, values: np.ndarray, outputs: np.ndarray, derivative: np.ndarray | None = None) -> np.ndarray | None:
+        """Rows (shaped like ``outputs``) within rounding of a kink, a tie or a cancellation: there the
+        doubles may differ from the exact decimals at a branch or a printed digit, and the engine
+        recomputes them exactly (:mod:`tracer.core.exact`); None where no row can be."""
+        distance = self.kink_distance(values, TINY)  # rounding is relative: 1e-20 against 3e-20 is no tie
+        cancellations = _compiled(self.cancellations(), getattr(self, "arity", 1))
+        if distance is None and not (cancellations or self.cancels or (derivative is not None and self.derivative_cancels)):
+            return None
+        size = self.magnitude(values)
+        scale = size
+        # within rounding of a kink or tie, but not on it as doubles: on it (z = 0.0, two equal inputs), the
+        # doubles already decide as the decimals do — every 0.0 and every value upstream was settled exactly
+        rows = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to((distance <= NEAR) & (distance > 0), outputs.shape).copy()
+        with np.errstate(all="ignore"):
+            columns = [values[..., k] for k in range(values.shape[-1])]
+            for quantity in cancellations:
+                rows |= np.abs(np.broadcast_to(np.asarray(quantity(*columns), dtype=float), outputs.shape)) <= NEAR * scale
+            if self.cancels:
+                rows |= (size > 0) & (np.abs(outputs) <= NEAR * size)
+            if derivative is not None and self.derivative_cancels:
+                sizes = self.derivative_magnitudes(values)
+                rows |= np.any((sizes > 0) & (np.abs(derivative) <= NEAR * sizes), axis=-1)
+        return rows
+
+    def derivative_magnitudes(self, values: np.ndarray) -> np.ndarray:
+        """Per row and argument, the size of the terms a local derivative is made of (an equation's)."""
+        return np.broadcast_to(self.magnitude(values)[..., None], values.shape)
+
+    def at_kink(self, arguments: Sequence[sp.Expr], sign: Callable[[sp.Expr], int]) -> bool:
+        """Is a decision exactly at its kink or tie, given the exact arguments and an exact ``sign``?"""
+        bindings = dict(zip(ARG, arguments))
+        return any(sign(q.xreplace(bindings)) == 0 for q in self.decisions())
+
+
+#: a quantity within this fraction of the size of its terms is within reach of their rounding: it is
+#: recomputed exactly (a generous bound: a false alarm costs an exact evaluation)
+NEAR = 1e-9
+#: the smallest normal double: the floor of a relative scale (all-zero arguments)
+TINY = float(np.finfo(float).tiny)
+
+
+@lru_cache(maxsize=None)
+def _compiled(quantities: tuple[sp.Expr, ...], arity: int) -> tuple[Callable, ...]:
+    """An operation's decisions (or cancellations) as functions of its argument columns."""
+    return tuple(array_function(q, ARG[:arity]) for q in quantities)
+
 
 @lru_cache(maxsize=None)
 def _derived(op: Operation, wrt: int, position: int) -> sp.Expr:
@@ -144,6 +224,9 @@ class Activation(Operation):
     def textbook(self, wrt: int = 0, position: int = 0) -> sp.Expr:
         return self.slope(ARG[0], OUT[0])
 
+    def decisions(self) -> tuple[sp.Expr, ...]:
+        return (ARG[0],) if self.kinked else ()
+
     def right_of_kink(self, z: sp.Expr) -> sp.Basic:
         """Where the right-hand slope applies: z > 0, or z ≥ 0 with the convention f'(0) = 1."""
         return z >= 0 if self.at_zero == 1 else z > 0
@@ -170,6 +253,55 @@ class Activation(Operation):
         return (("", _calculus().derive(self.f(x), x, name="f")),)
 
 
+class sigmoid(sp.Function):
+    """σ(u) = 1/(1 + e^{−u}) kept as one function where an equation writes it (``f = sigmoid(w)·v``):
+    printed σ(w), its derivative SymPy's own through :meth:`fdiff` — σ(u)·(1 − σ(u)), the textbook
+    form — rather than e^{−u}/(1 + e^{−u})² (issue 25, item 9)."""
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_zero:
+            return sp.Rational(1, 2)
+        return None
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, u, **kwargs):
+        return 1 / (1 + sp.exp(-u))
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+
+def with_sigmoid(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every 1/(1 + e^{−u}) written as σ(u) (:class:`sigmoid`)."""
+
+    def is_sigmoid(e) -> bool:
+        if not (e.is_Pow and e.exp == -1 and e.base.is_Add and len(e.base.args) == 2 and sp.Integer(1) in e.base.args):
+            return False
+        other = [a for a in e.base.args if a != 1][0]
+        return isinstance(other, sp.exp)
+
+    def as_sigmoid(e):
+        other = [a for a in e.base.args if a != 1][0]
+        return sigmoid(-other.args[0])
+
+    return expr.replace(is_sigmoid, as_sigmoid) if expr.has(sp.exp) else expr
+
+
+def _numpy_sigmoid(u):
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(u))  # both branches exact rewritings of 1/(1 + e^{−u}); neither overflows
+    return np.where(np.asarray(u) >= 0, 1 / (1 + e), e / (1 + e))
+
+
 def _variadic(pairwise: Callable) -> Callable:
     """max/min of any number of arguments, from NumPy's pairwise maximum/minimum."""
 
@@ -193,6 +325,7 @@ _ARRAY_FUNCTIONS: dict[type, Callable] = {
     sp.Heaviside: lambda x, at_zero=0.5: np.heaviside(x, at_zero),
     # SymPy writes |e^u| as e^(re u) when it cannot prove u real: on the real line re u = u, im u = 0
     sp.re: np.real, sp.im: np.zeros_like, sp.conjugate: lambda x: x, sp.atan2: np.arctan2,
+    sigmoid: _numpy_sigmoid,
 }
 _RELATIONS: dict[type, Callable] = {
     sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
@@ -746,6 +879,9 @@ class Step(Activation):
     def slope_numpy(self, z, a):
         return np.zeros_like(z)
 
+    def decisions(self):
+        return (ARG[0],)  # the value itself: 1 from z = 0 on
+
     def forward(self, values, positions=None):
         return np.where(values[..., 0] >= 0, 1.0, 0.0)
 
@@ -851,6 +987,14 @@ class WeightedSum(Operation):
         total = np.einsum("...i,...i->...", values[..., :n], values[..., n : 2 * n])
         return total + values[..., 2 * n] if self.bias else total
 
+    cancels: ClassVar[bool] = True
+
+    def magnitude(self, values):
+        """Σ |w_i·u_i| + |b|: what the rounding of the sum is a few ε of."""
+        n = self.terms
+        size = np.einsum("...i,...i->...", np.abs(values[..., :n]), np.abs(values[..., n : 2 * n]))
+        return size + np.abs(values[..., 2 * n]) if self.bias else size
+
     def local(self, values, outputs, positions=None):
         n = self.terms
         parts = [values[..., n : 2 * n], values[..., :n]]
@@ -899,7 +1043,36 @@ class Pool(Operation):
     def kink_note(self) -> str:
         if self.mode != "max":
             return ""
-        return "at a tie in a max-pooling window the maximum has no derivative; this solution sends the gradient to the first maximal input, row by row"
+        return ("at a tie in a max-pooling window (equal in the exact decimals) the maximum has no derivative; this solution "
+                "sends the gradient to the first maximal input, row by row, as PyTorch's max_pool2d does")
+
+    def kink_distance(self, values, floor: float = 1.0):
+        """Per window, the gap between its two largest inputs (relative to the largest, at least ``floor``)."""
+        if self.mode != "max" or self.terms < 2:
+            return None
+        top = np.sort(values, axis=-1)
+        with np.errstate(invalid="ignore"):
+            return (top[..., -1] - top[..., -2]) / np.maximum(floor, np.abs(top[..., -1]))
+
+    def near(self, values, outputs, derivative=None):
+        """Windows with an input within rounding of the largest but not equal to it as a double: a
+        tie in decimals? (Inputs equal as doubles tie, and the first takes the gradient either way;
+        but 0.39999999999999997 beside two 0.4 may be a third 0.4, and the first of all.)"""
+        if self.mode != "max" or self.terms < 2:
+            return None
+        top = values.max(axis=-1, keepdims=True)
+        gaps = top - values
+        with np.errstate(invalid="ignore"):
+            return np.any((gaps > 0) & (gaps <= NEAR * np.maximum(TINY, np.abs(top))), axis=-1)
+
+    def at_kink(self, arguments, sign):
+        if self.mode != "max":
+            return False
+        best = arguments[0]
+        for a in arguments[1:]:
+            if sign(a - best) > 0:
+                best = a
+        return sum(1 for a in arguments if sign(a - best) == 0) > 1
 
 
 @lru_cache(maxsize=None)
@@ -950,6 +1123,9 @@ class SquaredError(LossTerm):
         c = 2 * _nice(self.factor)
         sign = 1 if wrt == 1 else -1
         return sp.Mul(sign, y - o, evaluate=False) if c == 1 else sp.Mul(sign * c, y - o, evaluate=False)
+
+    def cancellations(self):
+        return (ARG[1] - ARG[0],)  # y − o: an output equal to its target in decimals is an error of 0
 
     def forward(self, values, positions=None):
         o, y = values[..., 0], values[..., 1]
@@ -1007,7 +1183,11 @@ class BinaryCrossEntropy(LossTerm):
         o, y = ARG[0], ARG[1]
         if wrt == 1:
             return sp.Mul(-1, self.log_of(o) - self.log_of(1 - o), evaluate=False)
-        core = sp.Mul(-1, sp.Add(y / o, -(1 - y) / (1 - o), evaluate=False), evaluate=False)
+        # −(y/o − (1 − y)/(1 − o)), built unevaluated: SymPy's own −(1 − y)/(1 − o) is (−1 + y)/(1 − o)
+        one_minus_y, one_minus_o = sp.Add(1, -y, evaluate=False), sp.Add(1, -o, evaluate=False)
+        second = sp.Mul(one_minus_y, sp.Pow(one_minus_o, -1, evaluate=False), evaluate=False)
+        core = sp.Mul(-1, sp.Add(sp.Mul(y, sp.Pow(o, -1, evaluate=False), evaluate=False), sp.Mul(-1, second, evaluate=False),
+                                 evaluate=False), evaluate=False)
         scale = self.scale()
         return core if scale == 1 else sp.Mul(scale, core, evaluate=False)
 

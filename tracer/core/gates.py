@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 
 from tracer.core.functions import (ARG, ENGINE_PRECISION, OUT, Arctan, NotReal, Operation, ReLU, Sigmoid, Softplus, Tanh, array_function,
-                                  error_bound, exact_value, real_derivative)
+                                  error_bound, exact_value, real_derivative, with_sigmoid)
 
 
 class Gate(Operation):
@@ -82,6 +82,11 @@ class Add(Gate):
 
     def textbook(self, wrt, position=0):
         return sp.Integer(self.signs[wrt])
+
+    cancels: ClassVar[bool] = True
+
+    def magnitude(self, values):
+        return np.sum(np.abs(values), axis=-1) + abs(float(self.constant))
 
     def forward(self, values, positions=None):
         return values @ np.asarray(self.signs, dtype=float) + float(self.constant)
@@ -162,6 +167,9 @@ class Maximum(Gate):
         wins = mine > other if self.larger else mine < other
         loses = mine < other if self.larger else mine > other
         return sp.Piecewise((1, wins), (0, loses), (sp.Rational(1, 2), True))
+
+    def decisions(self):
+        return (ARG[0] - ARG[1],)
 
     def forward(self, values, positions=None):
         return (np.maximum if self.larger else np.minimum)(values[..., 0], values[..., 1])
@@ -274,6 +282,9 @@ class Absolute(Gate):
     def textbook(self, wrt, position=0):
         return sp.sign(ARG[0])
 
+    def decisions(self):
+        return (ARG[0],)
+
     def forward(self, values, positions=None):
         return np.abs(values[..., 0])
 
@@ -336,28 +347,53 @@ class Equation(Gate):
     body: sp.Expr
     arity: int = 1
     written: sp.Expr | None = None  # the right-hand side as the file writes it (3(a + bc), not 3a + 3bc)
+    relu_at_zero: int = 0  # relu'(0) of a relu inside the equation (graph.relu_derivative_at_zero)
     kind: ClassVar[str] = "equation"
     name: ClassVar[str] = "equation"
+    cancels: ClassVar[bool] = True
+    derivative_cancels: ClassVar[bool] = True
 
     @property
     def rule(self) -> str:
         return ""
+
+    def decisions(self):
+        return _branches(self.body, self.arity, self.relu_at_zero)
+
+    def magnitude(self, values):
+        """The size of the terms the value is made of: the equation with every sum's terms taken
+        by their absolute values (u0·tanh(u1) is its own size — a product of small numbers cancels
+        nothing; (a + b − c)·k is (|a| + |b| + |c|)·|k|)."""
+        return _sized(_absolute(self.body), self.arity, values)
+
+    def derivative_magnitudes(self, values):
+        return np.stack([_sized(_absolute(self.textbook(k)), self.arity, values) for k in range(self.arity)], axis=-1)
+
+    def kink_note(self) -> str:
+        notes = []
+        if any(_is_relu(m) for m in self.body.atoms(sp.Max)):
+            notes.append(f"relu'(0) is undefined; this solution uses the convention relu'(0) = {self.relu_at_zero} (H(0) = {self.relu_at_zero})")
+        if any(not _is_relu(m) for m in self.body.atoms(sp.Max, sp.Min)):
+            notes.append("at a tie of max or min the derivative is undefined; this solution gives half the gradient to each input (H(0) = 1/2)")
+        if self.body.has(sp.Abs):
+            notes.append("|u|'(0) is undefined; this solution uses the convention sign(0) = 0")
+        return "; ".join(notes)
 
     def expression(self, args, position=0):
         with sp.evaluate(False):
             return (self.body if self.written is None else self.written).xreplace(dict(zip(ARG[: self.arity], args)))
 
     def textbook(self, wrt, position=0):
-        return _derivative(self.body, wrt)
+        return _derivative(self.body, wrt, self.relu_at_zero)
 
     def derived(self, wrt, position=0):
-        return _derivative(self.body, wrt)
+        return _derivative(self.body, wrt, self.relu_at_zero)
 
     def forward(self, values, positions=None):
         return _evaluated(self._forward, self.body, values)
 
     def local(self, values, outputs, positions=None):
-        return np.stack([_evaluated(f, _derivative(self.body, k), values) for k, f in enumerate(self._locals)], axis=-1)
+        return np.stack([_evaluated(f, _derivative(self.body, k, self.relu_at_zero), values) for k, f in enumerate(self._locals)], axis=-1)
 
     @property
     def _forward(self):
@@ -365,7 +401,7 @@ class Equation(Gate):
 
     @property
     def _locals(self):
-        return tuple(_compiled(_derivative(self.body, k), self.arity) for k in range(self.arity))
+        return tuple(_compiled(_derivative(self.body, k, self.relu_at_zero), self.arity) for k in range(self.arity))
 
 
 def _evaluated(function, expr: sp.Expr, values: np.ndarray) -> np.ndarray:
@@ -409,9 +445,74 @@ def _exactly_where_overflowed(out: np.ndarray, expr: sp.Expr, values: np.ndarray
 
 
 @lru_cache(maxsize=None)
-def _derivative(body: sp.Expr, wrt: int) -> sp.Expr:
-    """∂body/∂u_wrt on the real line (|u|′ = sign(u)·u′: a graph's values are real or refused)."""
-    return real_derivative(body, ARG[wrt])
+def _absolute(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every sum's terms by their absolute values: the size its rounding is relative to."""
+    if not expr.args or expr.is_Atom:
+        return expr
+    args = [_absolute(a) for a in expr.args]
+    if expr.is_Add:
+        return sp.Add(*[sp.Abs(a) for a in args])
+    if isinstance(expr, (sp.Piecewise, sp.Heaviside, sp.sign)) or expr.is_Relational or isinstance(expr, sp.logic.boolalg.Boolean):
+        return expr
+    return expr.func(*args)
+
+
+def _sized(expr: sp.Expr, arity: int, values: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        columns = [values[..., k] for k in range(arity)]
+        size = np.abs(np.broadcast_to(np.asarray(_compiled(expr, arity)(*columns), dtype=float), values.shape[:-1]))
+    return np.where(np.isfinite(size), size, 0.0)
+
+
+def _is_relu(m: sp.Basic) -> bool:
+    """Is a max the relu of the file (max(0, u), as ``relu(u)`` is read)?"""
+    return isinstance(m, sp.Max) and len(m.args) == 2 and sp.Integer(0) in m.args
+
+
+@lru_cache(maxsize=None)
+def _derivative(body: sp.Expr, wrt: int, relu_at_zero: int = 0) -> sp.Expr:
+    """∂body/∂u_wrt on the real line (|u|′ = sign(u)·u′: a graph's values are real or refused),
+    common factors taken out as a hand calculation leaves them: ∂/∂z of (z + xy)²·σ(w) is
+    2(z + xy)·σ(w), not (2z + 2xy)·σ(w)."""
+    derivative = real_derivative(body, ARG[wrt])
+    factored = sp.factor_terms(derivative)
+    if sp.count_ops(factored) <= sp.count_ops(derivative):
+        derivative = factored
+    return relu_convention(derivative, body, relu_at_zero)
+
+
+def relu_convention(derivative: sp.Expr, body: sp.Expr, relu_at_zero: int) -> sp.Expr:
+    """A derivative of ``body`` with each relu of ``body`` taking the problem's convention at its kink:
+    d/du max(0, u) is SymPy's H(u), with H(0) = ½; here H(u, relu'(0)). (A max of two variables
+    keeps H(0) = ½: half the gradient to each input at a tie.)"""
+    steps = {sp.Heaviside(u): sp.Heaviside(u, relu_at_zero) for m in body.atoms(sp.Max) if _is_relu(m)
+             for u in m.args if u != 0}
+    return derivative.xreplace(steps) if steps else derivative
+
+
+def branch_quantities(expr: sp.Expr) -> list[sp.Expr]:
+    """The quantities whose sign picks a branch anywhere in an expression: the arguments of its
+    Heaviside steps, signs and absolute values, the differences of a max's or min's arguments, the
+    two sides of a comparison."""
+    out: list[sp.Expr] = []
+    for part in sp.preorder_traversal(expr):
+        if isinstance(part, (sp.Heaviside, sp.sign, sp.Abs)):
+            out.append(part.args[0])
+        elif isinstance(part, (sp.Max, sp.Min)):  # max(0, u): u itself
+            out.extend(b if a == 0 else a if b == 0 else a - b for i, a in enumerate(part.args) for b in part.args[i + 1:])
+        elif isinstance(part, sp.core.relational.Relational):
+            out.append(part.lhs - part.rhs)
+    return out
+
+
+@lru_cache(maxsize=None)
+def _branches(body: sp.Expr, arity: int, relu_at_zero: int) -> tuple[sp.Expr, ...]:
+    found: list[sp.Expr] = []
+    for expr in (body, *(_derivative(body, k, relu_at_zero) for k in range(arity))):
+        for q in branch_quantities(expr):
+            if q not in found:
+                found.append(q)
+    return tuple(found)
 
 
 @lru_cache(maxsize=None)
@@ -467,7 +568,8 @@ def operation_of(body: sp.Expr, arity: int, *, relu_at_zero: int = 0, written: s
         return Maximum()
     if arity == 2 and body in (sp.Min(args[0], args[1]),):
         return Minimum()
-    return Equation(body, arity, written)
+    # a sigmoid inside an equation stays σ(u), with the textbook derivative σ(1 − σ)
+    return Equation(with_sigmoid(body), arity, None if written is None else with_sigmoid(written), relu_at_zero)
 
 
 def _signs(terms: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> tuple[int, ...] | None:

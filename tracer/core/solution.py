@@ -323,6 +323,16 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """Gradients that central finite differences do not check, and why: a difference of step h
+    around a point within h of a kink or a tie straddles it (ReLU at z = 0, two equal maxima) and
+    measures neither one-sided slope."""
+
+    names: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class DeltaRow:
     """One equation of the δ form: a layer's δ or its weight gradient, from the NumPy δ law,
     and how far it is from the scalar chain's steps (``equals``)."""
@@ -355,6 +365,7 @@ class Verification:
     finite_difference_max_diff: float
     mismatches: tuple[Mismatch, ...] = ()
     delta: DeltaForm | None = None  # the δ law of the first written-out step, shown equal to the chain
+    skipped: tuple[Skipped, ...] = ()  # gradients left out of the finite differences, near a kink or a tie
 
     @property
     def ok(self) -> bool:

@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from tracer.core.exact import Settler
 from tracer.core.graph import Graph
 
 #: (node ids of a parameter family, their combined gradient) → their values after the update
@@ -42,6 +43,9 @@ class Pass:
     gradient: np.ndarray = field(repr=False)  # (N,): the total loss's gradient (the samples combined; parameters only)
     after: np.ndarray = field(repr=False)  # (N,): the parameters after the update (= before where none is made)
     updated_within: frozenset[int] = frozenset()  # starts of the parameter families updated during the pass (sequential)
+    #: family start → (S, size): the nodes whose branch was decided exactly at its kink or tie (ReLU at z = 0 in
+    #: decimals, a max-pooling window with two equal maxima), where the documented convention applied
+    kinks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def _quiet() -> np.errstate:
@@ -50,11 +54,17 @@ def _quiet() -> np.errstate:
 
 
 def forward(graph: Graph, leaves: np.ndarray) -> np.ndarray:
-    """``leaves``: (S, N) with every leaf filled in; returns every node's value."""
+    """``leaves``: (S, N) with every leaf filled in; returns every node's value.
+
+    A value within rounding of a cancellation to 0 or of a kink (a weighted sum of 0.1, 0.2 and
+    −0.3; a max of two inputs equal in decimals) is the double nearest its exact value, from
+    the leaves' decimals (:mod:`tracer.core.exact`): 0, not 5.55e−17."""
     values = leaves.copy()
+    settler = Settler(graph, values)
     with _quiet():
         for family in graph.operations():
             values[:, family.start : family.stop] = family.op.forward(values[:, family.args], family.positions)
+            settler.values_of(family)
     return values
 
 
@@ -101,6 +111,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
     updated: set[int] = set()
     leaves_done = graph.last_consumer
     families = graph.families
+    settler = Settler(graph, values)
     with _quiet():
         for position in range(len(families) - 1, -1, -1):
             family = families[position]
@@ -108,7 +119,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
                 continue
             ids = slice(family.start, family.stop)
             outputs = values[:, ids]
-            derivative = family.op.local(values[:, family.args], outputs, family.positions)
+            derivative = settler.local_of(family, family.op.local(values[:, family.args], outputs, family.positions))
             adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])  # final now: every consumer has added to it
             upstream = adjoint[:, ids][..., None]
             if not sequential:
@@ -121,7 +132,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
                 if leaf.op is None and leaf.shared and leaves_done.get(leaf.start) == position:
                     _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty)
                     updated.add(leaf.start)
-            through = family.op.local(current[:, family.args], outputs, family.positions)
+            through = settler.local_of(family, family.op.local(current[:, family.args], outputs, family.positions))
             derivative = np.where(shared, derivative, through)
             _scatter(adjoint, size, family.args, np.where(shared, 0.0, upstream * derivative))
             local[family.start] = derivative
@@ -134,7 +145,7 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
         if family.op is None and not family.shared:
             ids = slice(family.start, family.stop)
             adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])
-    return Pass(values, adjoint, local, gradient, after, frozenset(updated) if sequential else frozenset())
+    return Pass(values, adjoint, local, gradient, after, frozenset(updated) if sequential else frozenset(), settler.met)
 
 
 def _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty=None) -> None:

@@ -56,7 +56,8 @@ def _verification_json(v) -> dict[str, Any]:
     return {
         "quantities": v.quantities,
         "max_abs_diff": v.max_abs_diff,
-        "finite_differences": {"gradients": v.finite_difference_checked, "max_abs_diff": v.finite_difference_max_diff},
+        "finite_differences": {"gradients": v.finite_difference_checked, "max_abs_diff": v.finite_difference_max_diff,
+                               "skipped": [{"names": list(s.names), "reason": s.reason} for s in v.skipped]},
         "mismatches": [m.quantity for m in v.mismatches],
     }
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import cached_property
 
 from tracer.core.keys import LOSS, Partial, Quantity
-from tracer.notation.symbol import LAMBDA, Glyph, Symbol
+from tracer.notation.symbol import ETA, LAMBDA, Glyph, Symbol, marks
 
 #: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂)
 STATE_LETTERS = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": Glyph(r"\hat{m}", "m̂"), "v_hat": Glyph(r"\hat{v}", "v̂")}
@@ -28,6 +28,17 @@ HYPER_SYMBOLS = {"beta": Symbol(Glyph(r"\beta", "β")), "alpha": Symbol(Glyph(r"
 from tracer.notation.view import NamesView
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def updates(q: Quantity) -> int:
+    """How many updates made a parameter's value: the step whose update it is after (1 for ``W2[1,1]'``)."""
+    return q.step if isinstance(q.step, int) and q.step >= 1 else 1
+
+
+def canonical(q: Quantity) -> str:
+    """A quantity's canonical name in a document, which shows one step per section: without its step
+    (``z1[1]``), but a parameter after a later update with it (``W1[1,1]'@2``, after the second)."""
+    return str(q) if q.after and updates(q) > 1 else str(q.at_step(1))
 
 
 def plain_optimizer_name(q: Quantity, parameter: str, rate: str) -> str:
@@ -49,6 +60,9 @@ class Theme:
 
     def __init__(self, problem):
         self.problem = problem
+        loss = getattr(problem, "loss", None)
+        if self.rate is LAMBDA and loss is not None and getattr(loss, "regularized", False):
+            self.rate = ETA  # λ is the penalty's strength (λ_L2) here: the learning rate is η
         self.depth = len(problem.layers)
         self.units = [problem.inputs] + [layer.units for layer in problem.layers]
         self.samples = len(problem.data)
@@ -67,9 +81,10 @@ class Theme:
         """``out_{h1}^{(1)}``: by default the sample in parentheses joins the superscript."""
         return symbol.with_sup(f"({sample})")
 
-    def mark_after(self, symbol: Symbol) -> Symbol:
-        """``w_{5}^{+}``: by default a parameter after the update has a ``+`` superscript."""
-        return symbol.with_sup("+")
+    def mark_after(self, symbol: Symbol, times: int = 1) -> Symbol:
+        """``w_{5}^{+}``: by default a parameter after the update has a ``+`` superscript; after
+        the second, ``w_{5}^{++}`` (:func:`~tracer.notation.symbol.marks`)."""
+        return symbol.with_sup(marks("+", times))
 
     # -- the one assembly: parts, then marks ------------------------------------------
     def symbol(self, q: Quantity) -> Symbol:
@@ -81,7 +96,7 @@ class Theme:
             return Symbol(Glyph(r"\Omega", "Ω"))
         symbol = self.parts(q)
         if q.after:
-            symbol = self.mark_after(symbol)
+            symbol = self.mark_after(symbol, updates(q))
         if q.sample is not None:
             symbol = self.mark_sample(symbol, q.sample, q)
         return symbol
@@ -160,9 +175,9 @@ class Theme:
                 return plain_optimizer_name(q, quantity(q.parameter) if q.is_state else "", self.rate.plain)
             plain = self._plain_name(q)
             if plain is None:
-                return str(q)
+                return canonical(q)
             if q.after:
-                plain += "⁺"
+                plain += marks("⁺", updates(q))
             return plain if q.sample is None else f"{plain}#{q.sample}"
 
         return NamesView(quantity=quantity, loss_name=self._plain_name(LOSS) or "loss", rate=self.rate.plain)

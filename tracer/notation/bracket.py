@@ -47,5 +47,7 @@ class BracketTheme(Theme):
     def mark_sample(self, symbol: Symbol, sample: int, key: Quantity | Partial) -> Symbol:
         return symbol.with_sub(f"({sample})")
 
-    def mark_after(self, symbol: Symbol) -> Symbol:
-        return symbol.with_sub("new")
+    def mark_after(self, symbol: Symbol, times: int = 1) -> Symbol:
+        """``w_{1,1,new}^{[1]}``; after the second update ``w_{1,1,new}^{[1](2)}``."""
+        marked = symbol.with_sub("new")
+        return marked if times == 1 else marked.with_sup(f"({times})")

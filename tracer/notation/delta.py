@@ -45,8 +45,8 @@ class DeltaTheme(Theme):
             return Symbol(SCRIPT_L, q.index[0] if q.index else ())
         return Symbol(SCRIPT_L, prime=True)  # loss_after
 
-    def mark_after(self, symbol: Symbol) -> Symbol:
-        return symbol.primed()
+    def mark_after(self, symbol: Symbol, times: int = 1) -> Symbol:
+        return symbol.primed(times)
 
     def partial_parts(self, p: Partial) -> Symbol | None:
         """∂L/∂z_k^{(K)} is δ_k^{(K)}: the quantity the δ form propagates."""

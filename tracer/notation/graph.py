@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 
 from tracer.core.keys import Quantity
-from tracer.notation.symbol import Glyph, Symbol
+from tracer.notation.base import updates
+from tracer.notation.symbol import Glyph, Symbol, marks
 from tracer.notation.view import NamesView
 
 _GREEK = (
@@ -63,7 +64,7 @@ def node_symbol(name: str) -> Symbol:
 
 def quantity_symbol(q: Quantity) -> Symbol:
     symbol = node_symbol(q.name)
-    return symbol.primed() if q.after else symbol
+    return symbol.primed(updates(q)) if q.after else symbol
 
 
 def names_view(dialect: str) -> NamesView:
@@ -71,4 +72,4 @@ def names_view(dialect: str) -> NamesView:
     if dialect == "latex":
         return NamesView(quantity=lambda q: quantity_symbol(q).latex(), loss_name="f", rate=r"\eta",
                          times=r"\times", dot=r"\cdot", symbol=quantity_symbol)
-    return NamesView(quantity=lambda q: q.name + ("'" if q.after else ""), loss_name="f", rate="η")
+    return NamesView(quantity=lambda q: q.name + (marks("'", updates(q)) if q.after else ""), loss_name="f", rate="η")

@@ -54,5 +54,5 @@ class NeuronTheme(Theme):
             return replace(symbol, sup=(mark,))
         return symbol.with_sup(mark)
 
-    def mark_after(self, symbol: Symbol) -> Symbol:
-        return symbol.primed()
+    def mark_after(self, symbol: Symbol, times: int = 1) -> Symbol:
+        return symbol.primed(times)

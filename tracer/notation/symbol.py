@@ -42,6 +42,16 @@ LAMBDA = Glyph(r"\lambda", "λ")
 
 Piece = Union[str, Glyph, "Symbol"]
 
+#: a parameter after its t-th update carries its theme's mark t times (w⁺, w⁺⁺, w⁺⁺⁺) up to this
+#: many updates; later ones carry it once with the number (w^{+(4)}): every written-out step's
+#: parameters have a symbol of their own, so no update reads ``w⁺ = w⁺ − η·…``
+MARKED = 3
+
+
+def marks(mark: str, times: int) -> str:
+    """``+`` → ``+``, ``++``, ``+++``, ``+(4)``: the mark of a parameter after update ``times``."""
+    return mark * times if times <= MARKED else f"{mark}({times})"
+
 
 def _pieces(value) -> tuple[Piece, ...]:
     """``"h1"`` → ``("h1",)``, ``5`` → ``("5",)``, ``""``/``None`` → ``()``; a tuple piece by piece."""
@@ -60,7 +70,7 @@ class Symbol:
     letter: str | Glyph
     sub: tuple[Piece, ...] = ()
     sup: tuple[Piece, ...] = ()
-    prime: bool = False
+    prime: int = 0  # how many primes (w', w'' after two updates)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sub", _pieces(self.sub))
@@ -73,8 +83,11 @@ class Symbol:
     def with_sup(self, *pieces: Piece) -> "Symbol":
         return replace(self, sup=self.sup + _pieces(pieces))
 
-    def primed(self) -> "Symbol":
-        return replace(self, prime=True)
+    def primed(self, times: int = 1) -> "Symbol":
+        """w' (``times`` primes: w'' for a parameter after its second update; from the fourth, w'^{(4)})."""
+        if times > MARKED:
+            return replace(self, prime=1).with_sup(f"({times})")
+        return replace(self, prime=times)
 
     def without_sup(self) -> "Symbol":
         """The letter and its subscript only: a unit as a figure names it (``N_1`` for ``N_1^{input}``)."""
@@ -85,7 +98,7 @@ class Symbol:
         """``\\mathrm{net}_{h1}``, ``E_{\\text{total}}``, ``w_{2,1}^{[2]}``, ``{w'}_{12}^{(K)}``."""
         text = _letter_latex(self.letter, in_script)
         if self.prime:
-            text += "'"
+            text += "'" * int(self.prime)
             if self.sup:  # w'^{(K)} would be a double superscript: the prime belongs to the letter
                 text = "{" + text + "}"
         if self.sub:
@@ -97,7 +110,7 @@ class Symbol:
     def plain(self) -> str:
         """The symbol in plain text, for a label outside math (a Mermaid figure): ``out_h1``,
         ``w_2,1^[2]``, ``ŷ_1``, ``w_N_1,O_1``."""
-        text = _piece_plain(self.letter) + ("'" if self.prime else "")
+        text = _piece_plain(self.letter) + "'" * int(self.prime)
         if self.sub:
             text += "_" + ",".join(_piece_plain(p) for p in self.sub)
         if self.sup:

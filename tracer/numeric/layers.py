@@ -5,7 +5,8 @@ Like :mod:`tracer.numeric.mlp` it is a second opinion on every number the SymPy 
 prints, so it shares no code with that engine, nor with :mod:`tracer.numeric.mlp` (two
 NumPy passes that agree on a dense network are then two opinions, not one): it reads the
 problem file's *raw mapping* (what ``yaml.safe_load`` gives), imports nothing of ``tracer``
-and no SymPy, and writes every backward rule out by hand. :func:`finite_differences` is a
+and no SymPy, and writes every backward rule out by hand (and its own exact arithmetic, for a
+kink or a tie within rounding: :func:`_exact_forward`). :func:`finite_differences` is a
 third opinion that knows no chain rule.
 
 The signal between two layers is one of three kinds, and each layer says which it takes:
@@ -69,8 +70,10 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
+import mpmath
 import numpy as np
 
 # ---------------------------------------------------------------------------
@@ -130,8 +133,11 @@ class Elementwise:
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     slope: Callable[[np.ndarray, np.ndarray], np.ndarray]  # f'(z), given z and a = f(z)
+    alpha: float = 0.0  # leaky_relu's and elu's parameter (for the exact pass)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
+        if z.dtype == object:  # the exact pass: Fractions
+            return _exact_map(lambda v: _exact_activation(self.name, self.alpha, v), z)
         return self.forward(z)
 
     def backward(self, z: np.ndarray, a: np.ndarray, dloss_da: np.ndarray) -> np.ndarray:
@@ -148,6 +154,8 @@ class Softmax:
     name: str = "softmax"
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
+        if z.dtype == object:
+            return _exact_softmax(z)
         e = np.exp(z - np.max(z, axis=-1, keepdims=True))  # the shift changes nothing but overflow
         return e / e.sum(axis=-1, keepdims=True)
 
@@ -191,7 +199,7 @@ def _activation(value: Any, relu_derivative_at_zero: int, where: str) -> Element
     if name not in rules:
         raise ValueError(f"{where}: unknown activation {name!r} (one of {', '.join(sorted(rules))}, softmax)")
     forward, slope = rules[name]
-    return Elementwise(name, forward, slope)
+    return Elementwise(name, forward, slope, alpha)
 
 
 # ---------------------------------------------------------------------------
@@ -391,7 +399,7 @@ class Conv2d:
     def forward(self, p, x):
         xp = self._padded(x)
         w = p["W"]
-        z = np.zeros((w.shape[0], *self.out_hw))
+        z = np.zeros((w.shape[0], *self.out_hw), dtype=xp.dtype if xp.dtype == object else float)
         for u in range(self.kernel[0]):
             for v in range(self.kernel[1]):
                 rows, cols = self._seen_by(u, v)
@@ -442,7 +450,7 @@ class Pool2d:
                 yield i, j, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
 
     def forward(self, p, x):
-        a = np.zeros((x.shape[0], *self.out_hw))
+        a = np.zeros((x.shape[0], *self.out_hw), dtype=x.dtype if x.dtype == object else float)
         for i, j, rows, cols in self._windows():
             window = x[:, rows, cols].reshape(x.shape[0], -1)  # per channel, row-major
             a[:, i, j] = window.max(axis=1) if self.mode == "max" else window.mean(axis=1)
@@ -493,8 +501,9 @@ class Recurrent:
 
     def forward(self, p, x):
         steps, units = x.shape[0], self.initial_state.size
-        z, h = np.zeros((steps, units)), np.zeros((steps, units))
-        previous = self.initial_state
+        kind = x.dtype if x.dtype == object else float
+        z, h = np.zeros((steps, units), dtype=kind), np.zeros((steps, units), dtype=kind)
+        previous = _decimals(self.initial_state) if kind == object else self.initial_state
         for t in range(steps):
             z[t] = p["W"] @ x[t] + p["U"] @ previous
             if "b" in p:
@@ -843,17 +852,137 @@ def _roles(parameters: dict[str, np.ndarray], number: int) -> dict[str, np.ndarr
 
 
 def _forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> tuple[list[np.ndarray], Pass]:
-    """The pass of sample ``s``; also the input of every layer (what its backward rule needs)."""
+    """The pass of sample ``s``; also the input of every layer (what its backward rule needs).
+
+    When a pre-activation lies within rounding of 0 or a max-pooling window's two largest inputs
+    within rounding of each other, the sample's pass is the exact one (:func:`_exact_forward`)
+    rounded to doubles: a kink or a tie in decimals is one here too."""
     inputs, zs, as_ = [], [], []
     signal = net.xs[s]
     for layer in net.layers:
+        p = _roles(parameters, layer.number)
+        if _near_tie(layer, signal):
+            return _exact_forward(net, parameters, s)
         inputs.append(signal)
-        z, a = layer.forward(_roles(parameters, layer.number), signal)
+        z, a = layer.forward(p, signal)
+        if _near_zero(layer, p, signal, z):
+            return _exact_forward(net, parameters, s)
         zs.append(z)
         as_.append(a)
         signal = layer.output(a)
     terms = net.loss.terms(signal, net.ys[s])
     return inputs, Pass(tuple(zs), tuple(as_), signal, net.ys[s], terms, net.loss.sample_loss(terms))
+
+
+def _near_tie(layer: Layer, signal: np.ndarray) -> bool:
+    """Does a max-pooling window hold two largest inputs within rounding of each other?"""
+    if not isinstance(layer, Pool2d) or layer.mode != "max":
+        return False
+    for _, _, rows, cols in layer._windows():
+        window = signal[:, rows, cols].reshape(signal.shape[0], -1)
+        top = window.max(axis=1, keepdims=True)
+        gaps = top - window
+        # equal doubles tie, and np.argmax takes the first either way: only an input within rounding of
+        # the largest but not equal to it as a double (0.39999999999999997 beside 0.4) needs the decimals
+        if np.any((gaps > 0) & (gaps <= NEAR * np.abs(top))):  # relative, as rounding is
+            return True
+    return False
+
+
+def _near_zero(layer: Layer, p: dict[str, np.ndarray], signal: np.ndarray, z: np.ndarray) -> bool:
+    """Is a pre-activation within rounding of 0 (within 1e-9 of the size of its terms) under an
+    activation with a branch there (relu, leaky_relu, elu, step: elsewhere it decides nothing)?"""
+    if not isinstance(layer, (Dense, Conv2d, Recurrent)) or layer.activation.name not in _KINKED:
+        return False
+    with np.errstate(all="ignore"):
+        size, _ = layer.forward({key: np.abs(value) for key, value in p.items()}, np.abs(signal))
+        return bool(np.any((size > 0) & (np.abs(z) <= NEAR * size)))
+
+
+def _exact_forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> tuple[list[np.ndarray], Pass]:
+    """Sample ``s``'s pass in exact arithmetic from the decimals, each value then rounded to the
+    nearest double: every number is the Fraction of the decimal its double is written with (0.1 is
+    1/10), the layers' own forward rules run on object arrays of them, and a transcendental
+    activation (σ, tanh, elu, softplus, arctan, softmax) is evaluated by mpmath to 60 digits —
+    after which a value below 10⁻⁴⁵ counts as 0."""
+    signal = _decimals(net.xs[s])
+    p_exact = {key: _decimals(value) for key, value in parameters.items()}
+    inputs, zs, as_ = [], [], []
+    inexact = False  # past a transcendental function: "0" is below 10⁻⁴⁵
+    for layer in net.layers:
+        inputs.append(_doubles(signal, inexact))
+        z, a = layer.forward(_roles(p_exact, layer.number), signal)
+        zs.append(_doubles(z, inexact))
+        activation = getattr(layer, "activation", None)
+        inexact = inexact or (activation is not None and activation.name not in _RATIONAL)
+        as_.append(_doubles(a, inexact))
+        signal = layer.output(a)
+    output = _doubles(signal, inexact)
+    terms = net.loss.terms(output, net.ys[s])
+    return inputs, Pass(tuple(zs), tuple(as_), output, net.ys[s], terms, net.loss.sample_loss(terms))
+
+
+#: a double within this fraction of the size of its terms may be a rounded exact 0 (or tie)
+NEAR = 1e-9
+#: activations whose value is a rational function of z (exact in Fractions)
+_RATIONAL = {"identity", "relu", "leaky_relu", "step"}
+#: activations with a branch at z = 0
+_KINKED = {"relu", "leaky_relu", "elu", "step"}
+
+
+def _decimals(values: np.ndarray) -> np.ndarray:
+    """Doubles as an object array of the decimals they are written with (repr: 0.1 → 1/10)."""
+    out = np.empty(np.shape(values), dtype=object)
+    for index, v in np.ndenumerate(np.asarray(values, dtype=float)):
+        out[index] = Fraction(repr(float(v)))
+    return out
+
+
+def _doubles(values: np.ndarray, inexact: bool) -> np.ndarray:
+    out = np.empty(values.shape)
+    for index, v in np.ndenumerate(values):
+        out[index] = 0.0 if (abs(v) < Fraction(1, 10**45) if inexact else v == 0) else float(v)
+    return out
+
+
+def _exact_map(fn: Callable, z: np.ndarray) -> np.ndarray:
+    out = np.empty(z.shape, dtype=object)
+    for index, v in np.ndenumerate(z):
+        out[index] = fn(v)
+    return out
+
+
+def _sixty(fn: Callable, v: Fraction) -> Fraction:
+    """fn(v) by mpmath to 60 digits, as the Fraction of that binary number."""
+    with mpmath.workdps(60):
+        mantissa, exponent = fn(mpmath.mpf(v.numerator) / v.denominator).man_exp
+    return Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+
+
+def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:
+    a = Fraction(repr(alpha))
+    rules: dict[str, Callable[[], Fraction]] = {
+        "identity": lambda: z,
+        "relu": lambda: z if z > 0 else Fraction(0),
+        "leaky_relu": lambda: z if z >= 0 else a * z,
+        "step": lambda: Fraction(1 if z >= 0 else 0),
+        "elu": lambda: z if z >= 0 else a * (_sixty(mpmath.exp, z) - 1),
+        "sigmoid": lambda: _sixty(lambda u: 1 / (1 + mpmath.exp(-u)), z),
+        "tanh": lambda: _sixty(mpmath.tanh, z),
+        "softplus": lambda: _sixty(lambda u: mpmath.log(1 + mpmath.exp(u)), z),
+        "arctan": lambda: _sixty(mpmath.atan, z),
+    }
+    return rules[name]()
+
+
+def _exact_softmax(z: np.ndarray) -> np.ndarray:
+    out = np.empty(z.shape, dtype=object)
+    for index in np.ndindex(z.shape[:-1]):
+        with mpmath.workdps(60):
+            e = [mpmath.exp(mpmath.mpf(v.numerator) / v.denominator) for v in z[index]]
+            total = mpmath.fsum(e)
+            out[index] = [Fraction(int(m)) * Fraction(2) ** int(x) for m, x in ((v / total).man_exp for v in e)]
+    return out
 
 
 def _backward(net: Network, parameters: dict[str, np.ndarray], s: int) -> tuple[Pass, SampleBackward]:

@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from tracer.numeric import exact
 from tracer.spec import ActivationSpec, Problem
 
 # ---------------------------------------------------------------------------
@@ -69,10 +70,11 @@ class Pass:
 class Elementwise:
     """``a_j = f(z_j)`` unit by unit: its Jacobian is diagonal, kept as the vector f'(z)."""
 
-    def __init__(self, name: str, forward: Callable, derivative: Callable):
+    def __init__(self, name: str, forward: Callable, derivative: Callable, alpha: float = 0.0):
         self.name = name
         self.forward = forward
         self.derivative = derivative  # f'(z), given z and a = f(z)
+        self.alpha = alpha  # leaky_relu's and elu's parameter (for the exact pass)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.forward(z)
@@ -145,7 +147,7 @@ def activation(spec: ActivationSpec, relu_derivative_at_zero: int = 0) -> Elemen
         "step": (lambda z: np.where(z >= 0, 1.0, 0.0), lambda z, a: np.zeros_like(z)),
     }
     forward, derivative = rules[spec.name]
-    return Elementwise(spec.name, forward, derivative)
+    return Elementwise(spec.name, forward, derivative, alpha)
 
 
 # ---------------------------------------------------------------------------
@@ -341,13 +343,27 @@ def _complement(net: _Network, z: np.ndarray) -> np.ndarray | None:
     return _sigmoid(-z) if getattr(net.activations[-1], "name", "") == "sigmoid" else None
 
 
-def _forward(net: _Network) -> _Forward:
+def _forward(net: _Network, exact_kinks: bool = True) -> _Forward:
+    """Every layer for every sample at once; a pre-activation within rounding of 0 is the double
+    of its exact decimal value (:mod:`tracer.numeric.exact`: relu'(0), step(0) as a hand
+    calculation takes them). ``exact_kinks=False``: doubles only (a finite difference's moved
+    point, where no decision is read and the loss is all that is kept)."""
     zs, as_, local = [], [], []
     a = net.x
-    for layer, f in zip(net.layers, net.activations):
+    samples: dict[int, exact.DenseSample] = {}
+
+    def exact_pass(s: int) -> exact.DenseSample:
+        if s not in samples:
+            samples[s] = exact.DenseSample(net.x[s], [layer.weights for layer in net.layers], [layer.bias for layer in net.layers],
+                                           [(f.name, getattr(f, "alpha", 0.0)) for f in net.activations])
+        return samples[s]
+
+    for l, (layer, f) in enumerate(zip(net.layers, net.activations)):
         z = a @ layer.weights.T
         if layer.bias is not None:
             z = z + layer.bias  # a shared bias (shape (1,)) broadcasts over the units
+        if exact_kinks and f.name in exact.KINKED:
+            z = exact.settle_dense(z, a, layer.weights, layer.bias, exact_pass, l)
         a = f(z)
         zs.append(z)
         as_.append(a)
@@ -554,6 +570,6 @@ def finite_differences(problem: Problem, h: float = 1e-6) -> dict[str, float]:
         for sign in (+1, -1):
             shifted = theta.copy()
             shifted[k] += sign * h
-            losses.append(_forward(net.with_layers(_unflatten(shifted, net.layers))).loss)
+            losses.append(_forward(net.with_layers(_unflatten(shifted, net.layers)), exact_kinks=False).loss)
         out[name] = (losses[0] - losses[1]) / (2 * h)
     return out

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracer.numeric import exact
 from tracer.numeric import mlp as numeric
 from tracer.numeric import optimizers
 from tracer.spec import Problem
@@ -117,6 +118,8 @@ class _Arrays:
         self.activations = net.activations
         self.pairs = [_FAST.get(f.name) or (lambda z, f=f: (lambda a: (a, f.local_derivative(z, a)))(f(z))) for f in net.activations]
         self.softmax = [f.name == "softmax" for f in net.activations]
+        self.kinked = [f.name in exact.KINKED for f in net.activations]  # a branch at z = 0: settled in decimals
+        self.any_kinked = any(self.kinked)
         self.loss = net.loss
         self.samples_how = net.samples_how
         self.rate = net.learning_rate
@@ -142,11 +145,14 @@ class _Arrays:
     def forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         inputs, locals_ = [], []
         a = x
-        for w, b, pair in zip(self.weights, self.biases, self.pairs):
+        exact_pass = self._exact(x) if self.any_kinked else None
+        for l, (w, b, pair) in enumerate(zip(self.weights, self.biases, self.pairs)):
             inputs.append(a)
             z = a @ w.T
             if b is not None:
                 z += b
+            if self.kinked[l]:
+                z = exact.settle_dense(z, a, w, b, exact_pass, l)  # a kink in decimals is one here too
             a, local = pair(z)
             locals_.append(local)
         inputs.append(a)
@@ -154,12 +160,28 @@ class _Arrays:
 
     def output(self, x: np.ndarray) -> np.ndarray:
         a = x
-        for w, b, f in zip(self.weights, self.biases, self.activations):
+        exact_pass = self._exact(x) if self.any_kinked else None
+        for l, (w, b, f) in enumerate(zip(self.weights, self.biases, self.activations)):
             z = a @ w.T
             if b is not None:
                 z += b
+            if self.kinked[l]:
+                z = exact.settle_dense(z, a, w, b, exact_pass, l)
             a = f(z)
         return a
+
+    def _exact(self, x: np.ndarray):
+        """Sample s's exact pass at the current parameters, made when a pre-activation is within
+        rounding of 0 (:mod:`tracer.numeric.exact`)."""
+        samples: dict[int, exact.DenseSample] = {}
+        functions = [(f.name, getattr(f, "alpha", 0.0)) for f in self.activations]
+
+        def sample(s: int) -> exact.DenseSample:
+            if s not in samples:
+                samples[s] = exact.DenseSample(x[s], self.weights, self.biases, functions)
+            return samples[s]
+
+        return sample
 
     def loss_of(self, output: np.ndarray, y: np.ndarray) -> float:
         per_sample = self.loss.sample_loss(self.loss.terms(output, y))

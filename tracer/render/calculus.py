@@ -159,6 +159,17 @@ class _DiffWriter:
     def math(self, expr: sp.Expr, as_built: bool = False) -> str:
         return text_math(expr, as_built) if self.dialect == "text" else tex_math(expr, as_built)
 
+    def given(self, value: sp.Expr) -> str:
+        """A value the user gave (``--at w=0.5``) as a decimal where it is one: 0.5, not 1/2."""
+        if value.is_Rational and not value.is_Integer and set(sp.factorint(value.q)) <= {2, 5}:
+            digits = max(sp.multiplicity(2, value.q), sp.multiplicity(5, value.q))
+            text = f"{value.p * 10**digits // value.q}"  # exact: q divides 10^digits
+            sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
+            body = body.rjust(digits + 1, "0")
+            decimal = f"{sign}{body[:-digits]}.{body[-digits:]}".rstrip("0").rstrip(".")
+            return decimal.replace("-", "−") if self.dialect == "text" else decimal
+        return self.math(value)
+
     def name(self, symbol: sp.Symbol | str) -> str:
         s = symbol if isinstance(symbol, str) else symbol.name
         return _name_text(s) if self.dialect == "text" else _name_tex(s)
@@ -181,15 +192,16 @@ class _DiffWriter:
             return f"{d}{space}{top}/{d}{self.name(wrt)}"
         return rf"\frac{{{d} {top}}}{{{d} {self.name(wrt)}}}"
 
-    def bracketed(self, expr: sp.Expr) -> str:
-        inner = self.math(expr)
+    def bracketed(self, expr: sp.Expr, as_built: bool = False) -> str:
+        inner = self.math(expr, as_built)
         if not _needs_brackets(expr):
             return inner
         return f"({inner})" if self.dialect == "text" else rf"\left({inner}\right)"
 
     def equation(self, step: RuleStep, lhs: str | None = None) -> list[str]:
         """The sides of a step's equation: d/dx expr [= combination] = result."""
-        sides = [lhs or f"{self.operator(step.wrt, step.partial)} {self.bracketed(step.expression)}"]
+        shown = step.expression if step.shown is None else step.shown  # as the user typed it, where it is a part of it
+        sides = [lhs or f"{self.operator(step.wrt, step.partial)} {self.bracketed(shown, step.shown is not None)}"]
         result = self.math(step.result)
         combination = step.combination
         if combination is not None and combination.is_Add and _canonical_equal(combination, step.result):
@@ -300,6 +312,8 @@ def _function_header(derivation: Derivation, writer: _DiffWriter, function_name:
         defs = ", ".join(f"{writer.math(k)} = {writer.math(v)}" for k, v in root.parts)
         sep = "; " if writer.dialect == "text" else r",\quad "
         return f"{shown_name} = {writer.math(root.expression)}{sep}{defs}"
+    if derivation.written is not None:
+        return f"{head} = {writer.math(derivation.written, as_built=True)}"  # as typed: x·w² + b²
     return f"{head} = {writer.math(derivation.function)}"
 
 
@@ -346,7 +360,7 @@ def diff_text(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Ex
         if point:
             target = w.ratio(w.name(function_name), derivation.wrt, derivation.partial)
             value = derivation.value_at(point)
-            at = ", ".join(f"{w.name(s)} = {w.math(v)}" for s, v in point.items())
+            at = ", ".join(f"{w.name(s)} = {w.given(v)}" for s, v in point.items())
             lines.append(f"at {at}: {target} = {_value_text(value, digits)}")
             note = _kink_note(derivation, point)
             if note:
@@ -426,7 +440,7 @@ def _diff_tex_lines(derivation: Derivation, w: _DiffWriter, function_name: str) 
 
 
 def _point_tex(point: Mapping[sp.Symbol, sp.Expr], w: _DiffWriter) -> str:
-    return r",\ ".join(f"{w.name(s)} = {w.math(v)}" for s, v in point.items())
+    return r",\ ".join(f"{w.name(s)} = {w.given(v)}" for s, v in point.items())
 
 
 def diff_markdown(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:

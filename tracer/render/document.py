@@ -430,8 +430,16 @@ def verification_view(sol: Solution, digits: int, dialect: str = "text") -> dict
         "fd_checked": v.finite_difference_checked,
         "fd_max_diff": fmt(v.finite_difference_max_diff, 2, dialect),
         "mismatches": [f"{m.quantity}: engine {m.engine!r}, {m.against} {m.reference!r}" for m in v.mismatches],
+        "fd_skipped": [f"{_listed(s.names)} ({s.reason})" for s in getattr(v, "skipped", ())],
         "digits": digits,
     }
+
+
+def _listed(names, shown: int = 8) -> str:
+    """``W1[1,1], W1[1,2], b1[1]``; a long list cut after ``shown`` names, with the count."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", … ({len(names)} in all)"
 
 
 # ---------------------------------------------------------------------------
@@ -686,6 +694,11 @@ def render(
         view["title"] = escape(view["title"])
         view["description"] = escape(view["description"])
         view["notes"] = [escape(n) for n in view["notes"]]
+        perceptron_ = view["extensions"].get("perceptron")
+        if perceptron_ is not None:  # prose: "0 for z < 0" is "0 for z ¡ 0" in LaTeX's text font unless escaped
+            perceptron_["explanation"] = escape(perceptron_["explanation"])
+        if view["verification"].get("done"):
+            view["verification"]["fd_skipped"] = [escape(s) for s in view["verification"]["fd_skipped"]]
         _escape_derivations(view, escape)
         view["statement"] = statement_view(solution.problem, printer, escape, lang, fmt_)
         diagram = diagram_view(solution, printer)

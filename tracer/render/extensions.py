@@ -17,7 +17,7 @@ from pathlib import Path
 from tracer.core import keys, perceptron
 from tracer.core.keys import Key
 from tracer.core.solution import DeltaRow, Solution
-from tracer.render.printing import Printer
+from tracer.render.printing import Printer, fmt
 
 #: rows of the run table (the curve always has every record)
 TABLE_ROWS = 21
@@ -59,7 +59,8 @@ def delta_view(solution: Solution, printer, numbers: dict[Key, int], latex: bool
         return None
     delta = v.delta
     samples = [{"number": tag, "rows": [_delta_row(row, tag, printer, numbers, latex) for row in rows]} for tag, rows in delta.samples]
-    return {"samples": samples, "max_diff": printer.number(delta.difference) if delta.difference else "0", "step": delta.step}
+    # a difference is rounding, not a result: two significant digits, as the verification prints it
+    return {"samples": samples, "max_diff": fmt(delta.difference, 2, printer.dialect) if delta.difference else "0", "step": delta.step}
 
 
 def _delta_row(row: DeltaRow, tag: int | None, printer, numbers: dict[Key, int], latex: bool) -> dict:
@@ -74,7 +75,7 @@ def _delta_row(row: DeltaRow, tag: int | None, printer, numbers: dict[Key, int],
     a_prev = "x" if l == 1 else f"a{sup(l - 1)}"
     view = {
         "equals": _refs([numbers[k] for k in row.equals if k in numbers]),
-        "diff": None if row.difference is None else (printer.number(row.difference) if row.difference else "0"),
+        "diff": None if row.difference is None else (fmt(row.difference, 2, printer.dialect) if row.difference else "0"),
     }
     if row.what == "weights":
         sample = ("_" + str(tag) if latex else "#" + str(tag)) if tag else ""

@@ -186,6 +186,8 @@ def render_graph(solution: GraphSolution, fmt: str, *, detail: str = "standard",
         "digits": digits,
         "source": escape(problem.source),
     }
+    if view["verification"].get("done"):
+        view["verification"]["fd_skipped"] = [escape(s) for s in view["verification"]["fd_skipped"]]
     if fmt in ("md", "tex"):
         layout = circuit_view(solution, min(digits, CIRCUIT_DIGITS))
         view["circuit_digits"] = min(digits, CIRCUIT_DIGITS)

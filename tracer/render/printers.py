@@ -144,6 +144,19 @@ def _fraction(factors: list, built: bool) -> tuple[list, list]:
     return numerator, denominator
 
 
+def _textbook_pairs(factors: list) -> list:
+    """σ(u) before 1 − σ(u), as the texts write σ′ = σ(1 − σ) (SymPy orders the sum first)."""
+    for k, f in enumerate(factors):
+        if f.is_Add and len(f.args) == 2 and sp.Integer(1) in f.args:
+            other = [a for a in f.args if a != 1][0]
+            partner = -other
+            if type(partner).__name__ == "sigmoid" and partner in factors[k + 1:]:
+                rest = [g for g in factors if g is not f]
+                at = rest.index(partner)
+                return _textbook_pairs(rest[: at + 1] + [f] + rest[at + 1 :])
+    return factors
+
+
 def _starts_with_digit(expr: sp.Expr) -> bool:
     """Does this factor print starting with a digit (then LaTeX needs a visible ``\\cdot`` before it)?"""
     if isinstance(expr, SubstitutedNumber):
@@ -235,8 +248,8 @@ class _Arithmetic:
         if not expr.is_Mul:
             return [expr]
         if self._settings.get("as_built") or self._settings.get("order") in ("none", "old"):
-            return list(expr.args)
-        return list(expr.as_ordered_factors())
+            return _textbook_pairs(list(expr.args))
+        return _textbook_pairs(list(expr.as_ordered_factors()))
 
     def _print_Mul(self, expr) -> str:
         factors = self._factors(expr)
@@ -368,6 +381,9 @@ class TextPrinter(_Arithmetic, StrPrinter):
     def _print_Heaviside(self, expr) -> str:
         return f"H({self._print(expr.args[0])})"
 
+    def _print_sigmoid(self, expr) -> str:
+        return f"σ({self._print(expr.args[0])})"
+
     def _print_Max(self, expr) -> str:  # relu: max(0, z), as the texts write it
         return f"max({', '.join(self._print(a) for a in expr.args)})"
 
@@ -471,6 +487,10 @@ class LatexPrinter(_Arithmetic, SympyLatexPrinter):
 
     def _print_Heaviside(self, expr, exp=None) -> str:
         text = rf"H\left({self._print(expr.args[0])}\right)"
+        return rf"{text}^{{{exp}}}" if exp else text
+
+    def _print_sigmoid(self, expr, exp=None) -> str:
+        text = rf"\sigma\left({self._print(expr.args[0])}\right)"
         return rf"{text}^{{{exp}}}" if exp else text
 
     def _print_Max(self, expr, exp=None) -> str:

@@ -19,7 +19,7 @@ import sympy as sp
 
 from tracer.core.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
-from tracer.notation.base import plain_optimizer_name
+from tracer.notation.base import canonical, plain_optimizer_name
 from tracer.notation.view import NamesView
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.render.user_text import escape_markdown, escape_tex  # noqa: F401 (the renderers' names for them)
@@ -27,13 +27,14 @@ from tracer.render.user_text import escape_markdown, escape_tex  # noqa: F401 (t
 DEFAULT_DIGITS = 9
 
 
-def fmt(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text") -> str:
+def fmt(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text", zeros: bool = False) -> str:
     """A number rounded to ``digits`` significant digits, without float noise.
 
     ``0.30000000000000004`` → ``0.3``; ``-0.0`` → ``0``. Magnitudes below 1e-4 or from
     1e9 up are written in scientific notation (a run of leading zeros hides the
     significant digits): ``0.000035102`` → ``3.5102e−05`` (text) or
-    ``3.5102 \\times 10^{-5}`` (LaTeX).
+    ``3.5102 \\times 10^{-5}`` (LaTeX). ``zeros``: trailing zeros kept, every one of the
+    ``digits`` written (a quiz's "to 4 significant digits": 0.2000, 0.02320).
     """
     if isinstance(value, bool):
         value = float(value)
@@ -44,18 +45,18 @@ def fmt(value: float, digits: int = DEFAULT_DIGITS, dialect: str = "text") -> st
         return f"{sign}∞" if dialect == "text" else rf"{sign}\infty"
     if value == 0:
         return "0"
-    exponent = math.floor(math.log10(abs(value)))
+    exponent = math.floor(math.log10(abs(float(f"{value:.{digits - 1}e}"))))  # of the rounded value: 0.99996 → 1.000
     if -4 <= exponent < 9:
         decimals = max(digits - 1 - exponent, 0)
         text = f"{value:.{decimals}f}"
-        if "." in text:
+        if "." in text and not zeros:
             text = text.rstrip("0").rstrip(".")
         if text in ("-0", ""):
             text = "0"
         return text.replace("-", "−") if dialect == "text" else text
     mantissa = f"{value:.{digits - 1}e}"
     base, _, exp = mantissa.partition("e")
-    if "." in base:
+    if "." in base and not zeros:
         base = base.rstrip("0").rstrip(".")
     exp_i = int(exp)
     if dialect == "text":
@@ -140,7 +141,7 @@ class Printer:
     def substituted_expression(self, expr: sp.Expr, values: dict[sp.Symbol, float]) -> str:
         numbers = {sym: SubstitutedNumber(v) for sym, v in values.items()}
         with sp.evaluate(False):
-            replaced = expr.xreplace(numbers)
+            replaced = _signs_folded(expr.xreplace(numbers))
         return self._printer({}, numbers=True).doprint(replaced)
 
     # -- the three layers of a step: symbolic = substituted = value ---------------------
@@ -229,6 +230,26 @@ def _with_sample(q: Quantity, sample: int | None) -> Quantity:
     return replace(q, sample=sample)
 
 
+def _signs_folded(expr: sp.Basic, in_sum: bool = False) -> sp.Basic:
+    """A minus in front of a substituted number taken into it, as a hand calculation writes it:
+    −z at z = −0.2 is 0.2 (not −(−0.2)), at z = 0 it is 0 (not −0), −y·log(o) at y = 0 is
+    0 × log(o) (not −0 × log(o)), and −d alone at d = 1 is the number −1 (so that ``g = −d = −1``
+    does not repeat itself as ``= −1 = −1``). A minus before a positive number among other
+    factors stays an operator (−1 × log(0.5)), and so does the minus of a lone number in a sum
+    (1 − 0.6, x − (−0.2), as every substituted sum is written)."""
+    if not expr.args or isinstance(expr, SubstitutedNumber):
+        return expr
+    args = [_signs_folded(a, expr.is_Add) for a in expr.args]
+    if expr.is_Mul and args[0] == -1:
+        numbers = [k for k, a in enumerate(args[1:], start=1) if isinstance(a, SubstitutedNumber)]
+        alone = len(args) == 2
+        if numbers and ((alone and not in_sum) or (not alone and args[numbers[0]].value <= 0)):
+            k = numbers[0]
+            rest = [SubstitutedNumber(-args[k].value) if j == k else a for j, a in enumerate(args) if j != 0]
+            return rest[0] if len(rest) == 1 else sp.Mul(*rest, evaluate=False)
+    return expr.func(*args, evaluate=False) if isinstance(expr, (sp.Add, sp.Mul, sp.Pow)) else expr.func(*args)
+
+
 def canonical_names(dialect: str) -> NamesView:
     """Canonical names (SPEC.md §2): the theme-free notation of the terminal. A document shows
     one training step per section, so a quantity is named without its step (``z1[1]``, not
@@ -237,7 +258,7 @@ def canonical_names(dialect: str) -> NamesView:
     def quantity(q: Quantity) -> str:
         if q.is_state or q.kind == "hyper":
             return plain_optimizer_name(q, str(q.parameter) if q.is_state else "", "η")
-        return str(q.at_step(1))
+        return canonical(q)
 
     return NamesView(quantity=quantity, loss_name="loss", rate="η")
 

@@ -165,7 +165,8 @@ def parameter_blocks(problem: Problem, printer) -> tuple[list[dict], list[dict]]
             matrices.append({
                 "name": rf"W^{{[{l}]}}",
                 "symbols": _pmatrix([[printer.target(k) for k in row] for row in grid]),
-                "values": _pmatrix([[printer.number(params[k]) for k in row] for row in grid]),
+                # not "values": a template's m.values is the dict's method (it printed <built-in method values …>)
+                "numbers": _pmatrix([[printer.number(params[k]) for k in row] for row in grid]),
                 "trained": "yes" if flags == {True} else "no" if flags == {False} else "partly",
             })
     rows = [{"name": printer.target(k), "value": printer.number(v), "trained": k in trained} for k, v in params.items() if k not in as_matrix]
@@ -372,7 +373,7 @@ def moodle_ask_html(label: str, question, digits: int) -> str:
 
 
 _STATEMENT_HTML = """<p><b>{{ title }}</b> — variant {{ number }}</p>
-{% for m in s.matrices %}<p>\\[ {{ esc(m.name) }} = {{ esc(m.symbols) }} = {{ esc(m.values) }} \\] (trained: {{ m.trained }})</p>
+{% for m in s.matrices %}<p>\\[ {{ esc(m.name) }} = {{ esc(m.symbols) }} = {{ esc(m.numbers) }} \\] (trained: {{ m.trained }})</p>
 {% endfor %}{% if s.parameters %}<table border="1"><tr><th>parameter</th><th>value</th><th>trained</th></tr>
 {% for row in s.parameters %}<tr><td>\\({{ esc(row.name) }}\\)</td><td>{{ row.value }}</td><td>{{ "yes" if row.trained else "no" }}</td></tr>
 {% endfor %}</table>{% endif %}

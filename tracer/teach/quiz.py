@@ -415,8 +415,9 @@ def tolerance(value: float, digits: int) -> str:
 
 
 def plain(value: float, digits: int) -> str:
-    """The number at ``digits`` significant digits in ASCII (CSV, Moodle)."""
-    return fmt(value, digits).replace("−", "-")
+    """The number at ``digits`` significant digits in ASCII (CSV, Moodle, the options), its trailing
+    zeros kept: the right answer 0.2000 is as long as the wrong 0.2023 (a short one gives itself away)."""
+    return fmt(value, digits, zeros=True).replace("−", "-")
 
 
 def _pool_tie(solution, l: int, kink: float) -> bool:

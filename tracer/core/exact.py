@@ -1,0 +1,373 @@
+"""Branch decisions as a hand calculation makes them: in exact arithmetic from the file's decimals.
+
+A ReLU at ``z = 0.1·1 + 0.2·1 − 0.3`` is at its kink: a student computes z = 0 and takes the
+convention relu'(0) = 0. Double precision computes 5.55e−17 and would take the slope 1. A
+max-pooling window holding ``0.3 + 0.4`` and ``0.7`` holds a tie; doubles see 0.7000000000000001
+against 0.7 and route the gradient to the second. This module makes those decisions — and the
+values a cancellation leaves at exactly 0 — the way the hand calculation does:
+
+* every number of the problem is the decimal it is written with: the shortest decimal that
+  reads back as its double (``0.1`` is 1/10, not 0.1000000000000000055…); a later step's
+  parameters are the doubles the update produced, read the same way;
+* a node's exact value is its operation's own SymPy equation over its arguments' exact values
+  (:class:`Exact`, on demand, only for the nodes a decision needs);
+* a branch (a Heaviside step, a sign, a max or min, a piecewise case, a comparison) is decided
+  by the exact sign of its deciding quantity (:func:`sign`: a rational is exact; past a
+  transcendental function (σ, tanh, exp, log) a node's value is carried to 80 digits, and one
+  below 10⁻⁵⁰ there counts as 0 — as the twins' 60-digit mpmath does).
+
+The engine (:mod:`tracer.core.sweep`) computes in doubles and asks a :class:`Settler` for each
+family: the rows whose value lies within rounding of 0 (a sum that may cancel) or whose
+deciding quantity lies within rounding of a kink or a tie are recomputed exactly and replaced
+by the nearest double of the exact result. A deciding quantity that is *on* its kink as a
+double (z = 0.0, two equal maxima) needs no recomputation: every value upstream has been
+settled this way, so a 0.0 is an exact 0 and the doubles decide as the decimals do. Elsewhere the
+doubles are already what a hand calculation gives to every printed digit, and nothing is
+recomputed, so a problem without kinks, ties or cancellations pays one vectorised comparison
+per family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from tracer.core.functions import ARG, OUT, Operation, sigmoid
+from tracer.core.graph import Graph
+
+#: digits of the numerical evaluation that decides the sign of an irrational quantity
+DIGITS = 60
+#: digits a node's value keeps past a transcendental function (an irrational value is carried as
+#: a Float of this precision, not as the tree of its ancestors: that tree doubles at every node
+#: that reads its argument twice, n = tanh(m·w) + relu(m), and a chain of 60 would never end)
+CARRIED = DIGITS + 20
+#: a carried (irrational) value below this is a 0 that DIGITS digits cannot tell from one
+ZERO = sp.Float(10) ** (-(DIGITS - 10))
+
+
+def decimal(x: float) -> sp.Rational:
+    """The decimal a double is written with, exactly: 0.1 → 1/10, 3 → 3, 1e-30 → 10⁻³⁰."""
+    return sp.Rational(repr(float(x)))
+
+
+def sign(expr: sp.Expr) -> int:
+    """The exact sign of a real number given exactly (−1, 0 or 1).
+
+    A rational is its own answer. Otherwise SymPy evaluates it to :data:`DIGITS` digits with
+    guaranteed accuracy; a number too small for that to show is proved zero (or not) by
+    simplification."""
+    expr = sp.sympify(expr)
+    if expr.is_Rational:
+        return int(sp.sign(expr))
+    if expr.is_Float:  # carried past a transcendental function: to DIGITS digits
+        return 0 if abs(expr) < ZERO else (1 if expr > 0 else -1)
+    if expr.is_zero:
+        return 0
+    value = expr.evalf(DIGITS)
+    if value.is_Number and value != 0 and abs(value) > sp.Float(10) ** (-DIGITS // 2):
+        return 1 if value > 0 else -1
+    if sp.simplify(expr) == 0 or expr.equals(0):
+        return 0
+    number = float(value) if value.is_Number else 0.0
+    return 1 if number > 0 else -1 if number < 0 else 0
+
+
+def _step(value: int, at_zero: sp.Expr) -> sp.Expr:
+    return sp.Integer(1) if value > 0 else sp.Integer(0) if value < 0 else at_zero
+
+
+def _extreme(args: list[sp.Expr], larger: bool) -> sp.Expr:
+    best = args[0]
+    for a in args[1:]:
+        s = sign(a - best)
+        if (s > 0) if larger else (s < 0):
+            best = a
+    return best
+
+
+def _truth(relation: sp.Basic) -> bool:
+    s = sign(relation.lhs - relation.rhs)
+    return {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0, sp.StrictLessThan: s < 0, sp.LessThan: s <= 0,
+            sp.Equality: s == 0, sp.Unequality: s != 0}[type(relation)]
+
+
+def evaluate(expr: sp.Basic, bindings: dict, memo: dict | None = None) -> sp.Basic:
+    """``expr`` with its symbols bound to exact numbers, every branch decided exactly: Heaviside
+    (H(0) as the expression says, ½ by default), sign, |u|, max, min, a comparison, a piecewise
+    case, and, or. Everything else is SymPy's own evaluation of the exact arguments. (A shared
+    subexpression is evaluated once: a composed function's derivative repeats its parts.)"""
+    if expr in bindings:
+        return bindings[expr]
+    if expr.is_Atom:
+        return expr
+    memo = {} if memo is None else memo
+    if expr in memo:
+        return memo[expr]
+    memo[expr] = out = _evaluated_node(expr, bindings, memo)
+    return out
+
+
+def _evaluated_node(expr: sp.Basic, bindings: dict, memo: dict) -> sp.Basic:
+    if isinstance(expr, sp.Piecewise):
+        for value, condition in expr.args:
+            if condition is sp.true or bool(evaluate(condition, bindings, memo)):
+                return evaluate(value, bindings, memo)
+        return sp.nan
+    args = [evaluate(a, bindings, memo) for a in expr.args]
+    if isinstance(expr, sp.Heaviside):
+        return _step(sign(args[0]), args[1] if len(args) > 1 else sp.Rational(1, 2))
+    if isinstance(expr, sp.sign):
+        return sp.Integer(sign(args[0]))
+    if isinstance(expr, sp.Abs):
+        return args[0] * sign(args[0])
+    if isinstance(expr, (sp.Max, sp.Min)):
+        return _extreme(args, isinstance(expr, sp.Max))
+    if isinstance(expr, sp.core.relational.Relational):
+        return sp.true if _truth(expr.func(*args, evaluate=False)) else sp.false
+    if isinstance(expr, sp.And):
+        return sp.true if all(bool(a) for a in args) else sp.false
+    if isinstance(expr, sp.Or):
+        return sp.true if any(bool(a) for a in args) else sp.false
+    if isinstance(expr, sp.Not):
+        return sp.false if bool(args[0]) else sp.true
+    return expr.func(*args)
+
+
+def carried(expr: sp.Expr) -> sp.Expr:
+    """A node's exact value as it is kept: a rational as it is, anything else as a Float of
+    :data:`CARRIED` digits (σ(3/10) is 0.574442516811659…, to 80 digits)."""
+    if expr.is_Rational or expr.is_Float or not expr.is_number:
+        return expr
+    return sp.Float(expr.evalf(CARRIED), CARRIED)
+
+
+def to_float(expr: sp.Expr) -> float:
+    """The double nearest an exact number (0 stays exactly 0)."""
+    if expr.is_Rational:
+        return float(expr)
+    if sign(expr) == 0:
+        return 0.0
+    return float(expr.evalf(30))
+
+
+# ---------------------------------------------------------------------------
+# A carried value's node, in 80 digits (mpmath: SymPy's own Floats build a tree per node)
+# ---------------------------------------------------------------------------
+
+_MP_FUNCTIONS: dict[type, object] = {
+    sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.atan: mpmath.atan, sp.sin: mpmath.sin,
+    sp.cos: mpmath.cos, sp.tan: mpmath.tan, sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh, sp.asin: mpmath.asin,
+    sp.acos: mpmath.acos, sp.sec: mpmath.sec, sp.csc: mpmath.csc, sp.cot: mpmath.cot,
+    sigmoid: lambda u: 1 / (1 + mpmath.exp(-u)),
+}
+
+
+def _mp_sign(v) -> int:
+    return 0 if abs(v) < mpmath.mpf(10) ** (-(DIGITS - 10)) else (1 if v > 0 else -1)
+
+
+def _mp(expr: sp.Basic, bindings: dict):
+    """``expr`` at mpf arguments, its branches decided as :func:`sign` decides a carried value's."""
+    if expr in bindings:
+        return bindings[expr]
+    if expr.is_Number:
+        return mpmath.mpf(expr.p) / expr.q if expr.is_Rational else mpmath.mpf(str(expr))
+    if expr is sp.E:
+        return mpmath.e
+    if expr is sp.pi:
+        return mpmath.pi
+    if isinstance(expr, sp.Piecewise):
+        for value, condition in expr.args:
+            if condition is sp.true or _mp(condition, bindings):
+                return _mp(value, bindings)
+        raise ValueError("no case of the piecewise expression holds")
+    if expr is sp.true or expr is sp.false:
+        return bool(expr)
+    args = [_mp(a, bindings) for a in expr.args]
+    if expr.is_Add:
+        return mpmath.fsum(args)
+    if expr.is_Mul:
+        out = mpmath.mpf(1)
+        for a in args:
+            out *= a
+        return out
+    if expr.is_Pow:
+        return args[0] ** args[1]
+    if isinstance(expr, sp.core.relational.Relational):
+        s = _mp_sign(args[0] - args[1])
+        return {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0, sp.StrictLessThan: s < 0, sp.LessThan: s <= 0,
+                sp.Equality: s == 0, sp.Unequality: s != 0}[type(expr)]
+    if isinstance(expr, sp.And):
+        return all(args)
+    if isinstance(expr, sp.Or):
+        return any(args)
+    if isinstance(expr, sp.Heaviside):
+        s = _mp_sign(args[0])
+        return mpmath.mpf(1) if s > 0 else mpmath.mpf(0) if s < 0 else (args[1] if len(args) > 1 else mpmath.mpf(1) / 2)
+    if isinstance(expr, sp.sign):
+        return mpmath.mpf(_mp_sign(args[0]))
+    if isinstance(expr, sp.Abs):
+        return abs(args[0])
+    if isinstance(expr, (sp.Max, sp.Min)):
+        best = args[0]
+        for a in args[1:]:
+            s = _mp_sign(a - best)
+            if (s > 0) if isinstance(expr, sp.Max) else (s < 0):
+                best = a
+        return best
+    return _MP_FUNCTIONS[type(expr)](*args)
+
+
+def _in_digits(equation: sp.Expr, arguments: list[sp.Expr] | dict) -> sp.Expr:
+    """A node's value (or local derivative) from arguments one of which is carried (a Float): by
+    mpmath, to 80 digits. ``arguments``: in ARG order, or bound by symbol."""
+    bindings = arguments if isinstance(arguments, dict) else dict(zip(ARG, arguments))
+    with mpmath.workdps(CARRIED):
+        values = {k: (mpmath.mpf(a.p) / a.q if a.is_Rational else mpmath.mpf(a._mpf_)) for k, a in bindings.items()}
+        try:
+            result = _mp(equation, values)
+        except (KeyError, ValueError, ZeroDivisionError, TypeError, AttributeError):
+            return carried(evaluate(equation, bindings))  # a form mpmath is not told about: SymPy's way
+        if isinstance(result, mpmath.mpc):
+            return carried(evaluate(equation, bindings))
+        return sp.Float(result, CARRIED)
+
+
+# ---------------------------------------------------------------------------
+# Exact values of a sweep's nodes, on demand
+# ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _equation(op: Operation, position: int) -> sp.Expr:
+    return op.expression(ARG[: op.arity], position)
+
+
+@lru_cache(maxsize=None)
+def _derivative(op: Operation, wrt: int, position: int) -> sp.Expr:
+    return op.textbook(wrt, position)
+
+
+@dataclass(eq=False)
+class Exact:
+    """The exact value of any node of one forward sweep (sample by sample), from the leaves'
+    decimals through each operation's equation; computed when first asked for, then kept."""
+
+    graph: Graph
+    values: np.ndarray  # (S, N): the sweep's doubles (only the leaves are read)
+    known: dict[tuple[int, int], sp.Expr] = field(default_factory=dict)
+
+    def value(self, s: int, node: int) -> sp.Expr:
+        pending = [node]
+        while pending:  # iteratively, arguments first: a chain of 1,000 equations is no recursion
+            current = pending[-1]
+            if (s, current) in self.known:
+                pending.pop()
+                continue
+            family = self.graph.family_of(current)
+            if family.op is None:
+                self.known[(s, current)] = decimal(self.values[s, current])
+                pending.pop()
+                continue
+            row = current - family.start
+            missing = [int(a) for a in family.args[row] if (s, int(a)) not in self.known]
+            if missing:
+                pending.extend(missing)
+                continue
+            pending.pop()
+            position = 0 if family.positions is None else int(family.positions[row])
+            arguments = [self.known[(s, int(a))] for a in family.args[row]]
+            equation = _equation(family.op, position)
+            if any(a.is_Float for a in arguments):  # inexact already: 80 digits by mpmath, as a carried value is kept
+                self.known[(s, current)] = _in_digits(equation, arguments)
+            else:
+                self.known[(s, current)] = carried(evaluate(equation, dict(zip(ARG, arguments))))
+        return self.known[(s, node)]
+
+    def local(self, s: int, node: int, wrt: int) -> sp.Expr:
+        """∂node/∂(its argument ``wrt``), exactly: the printed textbook form, decided exactly."""
+        family = self.graph.family_of(node)
+        row = node - family.start
+        position = 0 if family.positions is None else int(family.positions[row])
+        bindings = {ARG[i]: self.value(s, int(a)) for i, a in enumerate(family.args[row])}
+        bindings[OUT[position]] = self.value(s, node)
+        if any(v.is_Float for v in bindings.values()):  # inexact already: 80 digits by mpmath
+            return _in_digits(_derivative(family.op, wrt, position), bindings)
+        return evaluate(_derivative(family.op, wrt, position), bindings)
+
+
+# ---------------------------------------------------------------------------
+# What the sweep calls
+# ---------------------------------------------------------------------------
+
+
+#: the exact values of the last sweep, kept for the reverse sweep over the same array (the exact value
+#: of one node deep in a graph of 1,000 equations reads every node before it: computed once, not twice)
+_LAST: list[tuple[np.ndarray, Exact]] = []
+
+
+def _shared(graph: Graph, values: np.ndarray) -> Exact:
+    for kept_values, kept in _LAST:
+        if kept_values is values and kept.graph is graph:
+            return kept
+    made = Exact(graph, values)
+    _LAST[:] = [(values, made)]
+    return made
+
+
+class Settler:
+    """The exact corrections of one sweep: made (and the exact values computed) only where needed."""
+
+    def __init__(self, graph: Graph, values: np.ndarray):
+        self.graph = graph
+        self.values = values
+        self._exact: Exact | None = None
+        #: family start → (S, size) rows where a decision met its kink or tie exactly
+        self.met: dict[int, np.ndarray] = {}
+
+    @property
+    def exact(self) -> Exact:
+        if self._exact is None:
+            self._exact = _shared(self.graph, self.values)
+        return self._exact
+
+    def values_of(self, family) -> None:
+        """Replace the family's values that a cancellation or a kink may have blurred by the
+        doubles nearest their exact values."""
+        op = family.op
+        args = self.values[:, family.args]
+        outputs = self.values[:, family.start : family.stop]
+        rows = op.near(args, outputs)
+        if rows is None or not rows.any():
+            return
+        for s, k in zip(*np.nonzero(rows)):
+            self.values[s, family.start + k] = to_float(self.exact.value(int(s), family.start + int(k)))
+
+    def local_of(self, family, derivative: np.ndarray) -> np.ndarray:
+        """``derivative`` (S, size, arity) with the rows near a kink, a tie or a cancellation
+        replaced by the exact local derivatives (the printed form, decided exactly)."""
+        op = family.op
+        args = self.values[:, family.args]
+        outputs = self.values[:, family.start : family.stop]
+        rows = op.near(args, outputs, derivative)
+        distance = op.kink_distance(args)
+        # on a kink or tie as doubles (z = 0.0, two equal maxima): met, and decided by the doubles as by the decimals
+        met = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to(distance == 0, outputs.shape).copy()
+        if rows is not None and rows.any():
+            derivative = derivative.copy()
+            for s, k in zip(*np.nonzero(rows)):
+                node = family.start + int(k)
+                for wrt in range(derivative.shape[-1]):
+                    derivative[s, k, wrt] = to_float(self.exact.local(int(s), node, wrt))
+                met[s, k] = met[s, k] or op.at_kink(self.exact_arguments(int(s), node), sign)
+        if met.any():
+            self.met[family.start] = met
+        return derivative
+
+    def exact_arguments(self, s: int, node: int) -> list[sp.Expr]:
+        family = self.graph.family_of(node)
+        return [self.exact.value(s, int(a)) for a in family.args[node - family.start]]
