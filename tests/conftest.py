@@ -15,6 +15,17 @@ settings.register_profile("explore")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore"))
 
 
+def names_the_file(line: str, path) -> bool:
+    """Does a one-line refusal begin by naming ``path``? In full, or — where the message would pass
+    300 characters — shortened in its middle with the file name kept whole (``tests…/bad.yaml``)."""
+    path = str(path)
+    if line.startswith(f"tracer: {path}"):
+        return True
+    head, _, rest = line.removeprefix("tracer: ").partition("…/")
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return line.startswith("tracer: ") and path.startswith(head) and rest.startswith(f"{name}:")
+
+
 def needs(tool: str) -> pytest.MarkDecorator:
     """Skip a test when ``tool`` is missing on a developer's machine; under CI (which installs
     TeX, latexmk and pandoc through scripts/setup.sh) never skip, so a failed install is red."""

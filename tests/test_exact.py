@@ -76,6 +76,17 @@ def test_the_layer_twin_decides_the_tie_in_decimals_too():
     assert grads["W1"].ravel().tolist() == approx([-0.24, -0.08, 0.0, 0.0], abs=1e-15)
 
 
+def test_a_tanh_after_the_tie_keeps_its_sign_in_the_twins_exact_pass():
+    """The tie sends the sample through the layer twin's exact pass; the last unit is now tanh with
+    z = 2 × 0.3 − 2 = −1.4, a = tanh(−1.4) = −0.885351648. Before, the exact pass took mpmath's
+    unsigned mantissa (``man_exp``): the twin had +0.885, and a right solution 'verification failed'."""
+    layers = [*POOL_TIE["network"]["layers"][:3], {"units": 1, "activation": "tanh", "weights": [[2.0]], "bias": [-2.0]}]
+    problem = {**POOL_TIE, "network": {**POOL_TIE["network"], "layers": layers}}
+    solution = _solve(problem)
+    assert solution.value("a4[1]") == approx(-0.885351648, abs=5e-10)
+    assert solution.verification.ok, solution.verification.mismatches[:2]
+
+
 def test_the_tie_is_printed_as_a_tie_and_the_skipped_differences_are_named():
     text = _text(POOL_TIE)
     assert "(1 if 0.3 ≥ 0.3 and 0.3 ≥ 0 and 0.3 ≥ 0, else 0) = 1" in text

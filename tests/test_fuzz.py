@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import names_the_file
+
 ROOT = Path(__file__).resolve().parent.parent
 FOUND = sorted((ROOT / "tests" / "fuzz").glob("*.yaml"))
 
@@ -23,7 +25,7 @@ def test_what_the_fuzzer_found_is_refused_in_one_line(path):
     done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(path), "-f", "json"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"tracer: {path}") and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and names_the_file(lines[0], path) and "Traceback" not in done.stderr, done.stderr
     assert not Path("/tmp/pwned").exists()
 
 
@@ -104,7 +106,7 @@ def test_what_the_quiz_fuzzer_found_stops_with_a_message(path, tmp_path):
     done = subprocess.run([sys.executable, "-m", "tracer", "quiz", str(path), "--count", "3", "-o", str(tmp_path / "q"), "--formats", "csv"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(f"tracer: {path}: randomize:")
+    assert done.stderr.strip().splitlines()[-1].startswith(f"tracer: {path}: randomize")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fuzz" / "claims").glob("*.yaml")), ids=lambda p: p.stem)
@@ -164,7 +166,7 @@ def test_adam_on_a_saturated_sigmoid_is_refused_as_input():
     g/(√v̂ + ε) magnifies them; both passes are as right as double precision allows."""
     done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "adam_saturated_sigmoid.yaml"), "-f", "json"],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "is saturated (within 1e-06 of 1): its slope a(1 − a) keeps few correct digits" in done.stderr, done.stderr
+    assert done.returncode == 2 and "is saturated (within 1e-09 of 1): its slope a(1 − a) keeps few correct digits" in done.stderr, done.stderr
 
 
 EXPRESSIONS = sorted((ROOT / "tests" / "fuzz" / "expressions").glob("*.txt"))

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import needs
+from conftest import names_the_file, needs
 from tracer.cli import cli
 from tracer.render.user_text import (
     escape_markdown,
@@ -274,7 +274,7 @@ def test_every_message_over_many_bad_inputs_is_one_line_naming_the_file(tmp_path
             refused += 1
             lines = [line for line in result.stderr.splitlines() if line.strip()]
             assert len(lines) == 1 and len(lines[0]) < 300, (name, result.stderr[:500])
-            assert lines[0].startswith(f"tracer: {problem}"), (name, lines[0])
+            assert names_the_file(lines[0], problem), (name, lines[0])
         else:
             json.loads(result.stdout, parse_constant=lambda c, name=name: pytest.fail(f"{name}: {c} in the JSON"))
     assert refused >= 40

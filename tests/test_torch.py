@@ -351,7 +351,7 @@ def test_the_reference_gives_cs231ns_circuit():
 
 
 def test_sequential_orders_json_gradients_are_what_its_update_subtracts():
-    """Finding (reported): in sequential order the JSON's gradients of a hidden layer are the
+    """Documented (docs/spec.md §5): in sequential order the JSON's gradients of a hidden layer are the
     ones its update subtracts — through the output layer's already updated weights — not
     ∂loss/∂W1 of the loss (docs/spec.md §5: "Gradients of the total loss"). Mazur's
     ∂/∂W1[1,1]: 0.000364722878 in the JSON, 0.000438567734 the loss's gradient."""

@@ -112,8 +112,11 @@ def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int
     """None for a verified solution; else the message and exit code: 2 when both passes agree
     a quantity is not a number (the input cannot be computed, not our bug), 1 when they differ."""
     v = solution.verification
-    if v is None or v.ok:
+    if v is None:
         return None
+    if v.ok:  # both passes agree, but on a unit so close to saturation that 1 − a has fewer digits than are printed
+        saturated = _saturated_output(problem, solution, SATURATED_WHEN_AGREED)
+        return (saturated, 2) if saturated is not None else None
     first = v.mismatches[0]
     undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
     if undefined is not None:
@@ -138,14 +141,19 @@ def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int
 #: (ε/1e−6 = 2e−10): the two passes, which take 1 − a from a and from z, may then differ by more than
 #: verification's 1e−9
 SATURATION_WINDOW = 1e-6
+#: closer than this, 1 − a keeps fewer than 7 correct digits (ε/1e−9 = 2e−7) even when the two passes
+#: agree (both take it from the same a): the 9 printed digits of a(1 − a), of ln(1 − a), and of every
+#: gradient through them could not all be right — refused as the input, agreement or not
+SATURATED_WHEN_AGREED = 1e-9
 
 
-def _saturated_output(problem, solution) -> str | None:
+def _saturated_output(problem, solution, window: float = SATURATION_WINDOW) -> str | None:
     """A unit within :data:`SATURATION_WINDOW` of where its activation saturates (a sigmoid's 0 or
     1, a tanh's ±1) when the two passes disagree: 1 − a, and with it the slope a(1 − a) or 1 − a²
     and a log loss's ln(1 − a), keeps few correct digits in double precision. The step-by-step
     values (which take a as it is written) and NumPy's (which take 1 − a from z) then differ: the
-    input, not our bug. Looked for in every pass: each training step's, then the one after training
+    input, not our bug. With ``window`` :data:`SATURATED_WHEN_AGREED`, a unit within 1e−9 of 1 or −1
+    whatever the passes say. Looked for in every pass: each training step's, then the one after training
     (for a forward-only problem, ``steps: 0``, that is the given numbers' own)."""
     if getattr(problem, "layered", True) or not hasattr(problem, "layers"):
         return None
@@ -159,21 +167,22 @@ def _saturated_output(problem, solution) -> str | None:
     several = len(problem.data) > 1
 
     def found(a: float, name: str, l: int, kind: str, moved: bool) -> str | None:
-        edge = next((e for e in edges[kind] if abs(a - e) < SATURATION_WINDOW), None)
+        # a near 0 keeps its digits (1 − a does not lose them): only ±1 when the passes agree
+        edge = next((e for e in edges[kind] if abs(a - e) < window and (e != 0.0 or window == SATURATION_WINDOW)), None)
         if edge is None:
             return None
         what = (f"the {problem.loss.kind} loss's logarithm of it" if l == last and problem.loss.kind != "mse" else
                 "its slope " + ("1 − a²" if kind == "tanh" else "a(1 − a)"))
         cause = (f"; the training moved it there: training.learning_rate {problem.training.learning_rate:g} may be too large" if moved
                  else f"{_largest_input(problem)}; use smaller weights or biases")
-        return (f"{problem.source}: the unit {name} = {a!r} is saturated (within {SATURATION_WINDOW:g} of {edge:g}): "
+        return (f"{problem.source}: the unit {name} = {a!r} is saturated (within {window:g} of {edge:g}): "
                 f"{what} keeps few correct digits{cause}")
 
     looked = 0
     for step in solution.steps:  # each pass the run wrote down, in order
         at = f"@{step.number}" if len(solution.steps) > 1 else ""
         for entry in step.forward:
-            sample = entry["sample"] if step.batch is None else step.batch[entry["sample"] - 1]
+            sample = entry["sample"]  # the table's number, a mini-batch's too (issue 25)
             for l, kind in saturating:
                 for j, a in enumerate(entry["layers"][l - 1]["a"], start=1):
                     looked += 1

@@ -49,6 +49,10 @@ CARRIED = DIGITS + 20
 ZERO = sp.Float(10) ** (-(DIGITS - 10))
 
 
+#: a value SymPy's evalf gives to fewer bits than this (30 digits) has no sure digit: it is 0
+PRECISE_BITS = 100
+
+
 def decimal(x: float) -> sp.Rational:
     """The decimal a double is written with, exactly: 0.1 → 1/10, 3 → 3, 1e-30 → 10⁻³⁰."""
     return sp.Rational(repr(float(x)))
@@ -58,8 +62,10 @@ def sign(expr: sp.Expr) -> int:
     """The exact sign of a real number given exactly (−1, 0 or 1).
 
     A rational is its own answer. Otherwise SymPy evaluates it to :data:`DIGITS` digits with
-    guaranteed accuracy; a number too small for that to show is proved zero (or not) by
-    simplification."""
+    guaranteed relative accuracy: a value it can give to 30 digits or more has the sign of those
+    digits, however small (e^−700 − e^−701 is 6.2e−305); one it cannot — an exact 0 comes back as
+    ``0.e-190`` with 1 bit of precision — is 0. (No simplification: proving a composed derivative 0
+    that way took minutes, and with the integers of 1e308 read exactly, SymPy looked for primes.)"""
     expr = sp.sympify(expr)
     if expr.is_Rational:
         return int(sp.sign(expr))
@@ -68,12 +74,11 @@ def sign(expr: sp.Expr) -> int:
     if expr.is_zero:
         return 0
     value = expr.evalf(DIGITS)
-    if value.is_Number and value != 0 and abs(value) > sp.Float(10) ** (-DIGITS // 2):
-        return 1 if value > 0 else -1
-    if sp.simplify(expr) == 0 or expr.equals(0):
+    if not value.is_Number or value == 0:
         return 0
-    number = float(value) if value.is_Number else 0.0
-    return 1 if number > 0 else -1 if number < 0 else 0
+    if value.is_Float and value._prec < PRECISE_BITS:  # no correct digit: a cancellation to 0
+        return 0
+    return 1 if value > 0 else -1
 
 
 def _step(value: int, at_zero: sp.Expr) -> sp.Expr:

@@ -325,6 +325,8 @@ _ARRAY_FUNCTIONS: dict[type, Callable] = {
     sp.Heaviside: lambda x, at_zero=0.5: np.heaviside(x, at_zero),
     # SymPy writes |e^u| as e^(re u) when it cannot prove u real: on the real line re u = u, im u = 0
     sp.re: np.real, sp.im: np.zeros_like, sp.conjugate: lambda x: x, sp.atan2: np.arctan2,
+    # and arg(u) (from the derivative of a logarithm of |u|): 0 for u > 0, π for u < 0 on the real line
+    sp.arg: lambda x: np.where(x < 0, np.pi, np.where(x > 0, 0.0, np.nan)),
     sigmoid: _numpy_sigmoid,
 }
 _RELATIONS: dict[type, Callable] = {

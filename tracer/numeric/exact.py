@@ -33,6 +33,21 @@ RATIONAL = {"identity", "linear", "relu", "leaky_relu", "step"}
 #: activations with a branch at z = 0: only their pre-activations are settled (elsewhere a z within
 #: rounding of 0 decides nothing, and the double is as good as the decimal to every printed digit)
 KINKED = {"relu", "leaky_relu", "elu", "step"}
+#: terms this large (Σ|w·u| + |b|) can make a cancellation's doubles and its decimals differ by more
+#: than verification allows (each operand's double is within 1.1e−16 of its decimal: 3.3e−16 of the
+#: terms in all, against 1e−9 of max(1, |z|)): then a layer without a branch is settled too, as the
+#: engine settles every cancellation (a training rate of 1e308 leaves weights ±1e308 whose sum
+#: 1.0604756e299 in decimals is 1.0604755780050757e299 in doubles)
+LARGE = 1e5
+
+
+def large_terms(inputs: np.ndarray, weights: np.ndarray, bias: np.ndarray | None) -> bool:
+    """Could a pre-activation's terms reach :data:`LARGE` (a bound, no second product)?"""
+    with np.errstate(all="ignore"):
+        size = float(np.max(np.abs(inputs), initial=0.0)) * float(np.max(np.sum(np.abs(weights), axis=1), initial=0.0))
+        if bias is not None:
+            size += float(np.max(np.abs(bias), initial=0.0))
+    return not size <= LARGE  # nan or inf: large too
 
 
 def decimal(x: float) -> Fraction:
@@ -41,8 +56,10 @@ def decimal(x: float) -> Fraction:
 
 
 def _fraction(value: mpmath.mpf) -> Fraction:
-    mantissa, exponent = value.man_exp
-    return Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+    """An mpmath number as the Fraction of its binary value, sign included (``man_exp`` drops it:
+    tanh(−2) came out +0.964)."""
+    sign, mantissa, exponent, _ = value._mpf_
+    return (-1 if sign else 1) * Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
 
 
 def _transcendental(fn: Callable, *args: Fraction) -> Fraction:

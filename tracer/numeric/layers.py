@@ -891,12 +891,20 @@ def _near_tie(layer: Layer, signal: np.ndarray) -> bool:
 
 def _near_zero(layer: Layer, p: dict[str, np.ndarray], signal: np.ndarray, z: np.ndarray) -> bool:
     """Is a pre-activation within rounding of 0 (within 1e-9 of the size of its terms) under an
-    activation with a branch there (relu, leaky_relu, elu, step: elsewhere it decides nothing)?"""
-    if not isinstance(layer, (Dense, Conv2d, Recurrent)) or layer.activation.name not in _KINKED:
+    activation with a branch there (relu, leaky_relu, elu, step), or — under any activation — a
+    cancellation of terms beyond 1e5 (:data:`tracer.numeric.exact.LARGE`), where the decimals the
+    engine reads and the doubles differ by more than verification allows?"""
+    if not isinstance(layer, (Dense, Conv2d, Recurrent)):
         return False
+    kinked = layer.activation.name in _KINKED
+    if not kinked and not any(np.any(np.abs(value) > 1.0) for value in p.values()) and not np.any(np.abs(signal) > 1.0):
+        return False  # small terms: the doubles are the decimals to every digit verification reads
     with np.errstate(all="ignore"):
         size, _ = layer.forward({key: np.abs(value) for key, value in p.items()}, np.abs(signal))
-        return bool(np.any((size > 0) & (np.abs(z) <= NEAR * size)))
+        near = (size > 0) & (np.abs(z) <= NEAR * size)
+        if not kinked:  # no branch: only where large terms make the decimals and the doubles differ (numeric.exact.LARGE)
+            near &= ~(size <= LARGE)
+        return bool(np.any(near))
 
 
 def _exact_forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> tuple[list[np.ndarray], Pass]:
@@ -924,6 +932,8 @@ def _exact_forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> t
 
 #: a double within this fraction of the size of its terms may be a rounded exact 0 (or tie)
 NEAR = 1e-9
+#: see tracer.numeric.exact.LARGE (the same bound)
+LARGE = 1e5
 #: activations whose value is a rational function of z (exact in Fractions)
 _RATIONAL = {"identity", "relu", "leaky_relu", "step"}
 #: activations with a branch at z = 0
@@ -941,8 +951,16 @@ def _decimals(values: np.ndarray) -> np.ndarray:
 def _doubles(values: np.ndarray, inexact: bool) -> np.ndarray:
     out = np.empty(values.shape)
     for index, v in np.ndenumerate(values):
-        out[index] = 0.0 if (abs(v) < Fraction(1, 10**45) if inexact else v == 0) else float(v)
+        out[index] = 0.0 if (abs(v) < Fraction(1, 10**45) if inexact else v == 0) else _double(v)
     return out
+
+
+def _double(v) -> float:
+    """The nearest double, ±inf beyond ±1.8e308 (as the doubles' own pass overflows)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def _exact_map(fn: Callable, z: np.ndarray) -> np.ndarray:
@@ -955,8 +973,8 @@ def _exact_map(fn: Callable, z: np.ndarray) -> np.ndarray:
 def _sixty(fn: Callable, v: Fraction) -> Fraction:
     """fn(v) by mpmath to 60 digits, as the Fraction of that binary number."""
     with mpmath.workdps(60):
-        mantissa, exponent = fn(mpmath.mpf(v.numerator) / v.denominator).man_exp
-    return Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+        sign, mantissa, exponent, _ = fn(mpmath.mpf(v.numerator) / v.denominator)._mpf_  # man_exp drops the sign
+    return (-1 if sign else 1) * Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
 
 
 def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:

@@ -362,7 +362,7 @@ def _forward(net: _Network, exact_kinks: bool = True) -> _Forward:
         z = a @ layer.weights.T
         if layer.bias is not None:
             z = z + layer.bias  # a shared bias (shape (1,)) broadcasts over the units
-        if exact_kinks and f.name in exact.KINKED:
+        if exact_kinks and (f.name in exact.KINKED or exact.large_terms(a, layer.weights, layer.bias)):
             z = exact.settle_dense(z, a, layer.weights, layer.bias, exact_pass, l)
         a = f(z)
         zs.append(z)

@@ -151,7 +151,8 @@ class _Arrays:
             z = a @ w.T
             if b is not None:
                 z += b
-            if self.kinked[l]:
+            if self.kinked[l] or exact.large_terms(a, w, b):  # a cancellation of large terms: as the engine settles it
+                exact_pass = exact_pass or self._exact(x)
                 z = exact.settle_dense(z, a, w, b, exact_pass, l)  # a kink in decimals is one here too
             a, local = pair(z)
             locals_.append(local)
@@ -165,7 +166,8 @@ class _Arrays:
             z = a @ w.T
             if b is not None:
                 z += b
-            if self.kinked[l]:
+            if self.kinked[l] or exact.large_terms(a, w, b):  # a cancellation of large terms: as the engine settles it
+                exact_pass = exact_pass or self._exact(x)
                 z = exact.settle_dense(z, a, w, b, exact_pass, l)
             a = f(z)
         return a
