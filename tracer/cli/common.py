@@ -68,7 +68,7 @@ def solve_problem(problem: Problem, derived_steps: int) -> Solution:
     except (ValueError, ZeroDivisionError, OverflowError) as err:
         cause = "a number out of range" if isinstance(err, (ZeroDivisionError, OverflowError)) else str(err)
         on_error(f"{problem.source}: the computation failed ({cause}){_largest_input(problem)}; use smaller numbers", 2)
-    failed = verification_failure(problem, solution) or non_finite_result(problem, solution)
+    failed = verification_failure(problem, solution) or non_finite_result(problem, solution) or saturated_result(problem, solution)
     if failed is not None:
         on_error(*failed)
     return solution
@@ -108,15 +108,21 @@ def _reported_numbers(solution, several: bool):
     yield from ((f"{k} after training", v, True) for k, v in (getattr(solution, "values_after", None) or {}).items())
 
 
+def saturated_result(problem: Problem, solution: Solution) -> tuple[str, int] | None:
+    """A verified, finite solution on a unit within :data:`SATURATED_WHEN_AGREED` of 1 or −1: both
+    passes agree, but 1 − a has fewer correct digits than are printed (exit 2, the input's)."""
+    if solution.verification is None or not solution.verification.ok:
+        return None
+    saturated = _saturated_output(problem, solution, SATURATED_WHEN_AGREED)
+    return (saturated, 2) if saturated is not None else None
+
+
 def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int] | None:
     """None for a verified solution; else the message and exit code: 2 when both passes agree
     a quantity is not a number (the input cannot be computed, not our bug), 1 when they differ."""
     v = solution.verification
-    if v is None:
+    if v is None or v.ok:
         return None
-    if v.ok:  # both passes agree, but on a unit so close to saturation that 1 − a has fewer digits than are printed
-        saturated = _saturated_output(problem, solution, SATURATED_WHEN_AGREED)
-        return (saturated, 2) if saturated is not None else None
     first = v.mismatches[0]
     undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
     if undefined is not None:
