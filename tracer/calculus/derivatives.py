@@ -453,10 +453,32 @@ PROBE_ENOUGH = 8
 PROBE_DIGITS = ((40, 80), (80, 160), (160, 320))
 
 
+def _branch_at(expr: sp.Expr, point: dict) -> sp.Expr:
+    """``expr`` with each piecewise part replaced by its branch at ``point`` (x/|x| for x ≠ 0 of
+    ``Piecewise((0, Eq(x, 0)), (x/|x|, True))``): the evaluator reads numbers, not conditions."""
+    if not expr.has(sp.Piecewise):
+        return expr
+
+    def branch(piecewise: sp.Piecewise) -> sp.Expr:
+        for value, condition in piecewise.args:
+            decided = condition if condition in (sp.true, sp.false) else condition.subs(point)
+            if decided == sp.true:
+                return value
+            if decided != sp.false:
+                raise values.Unsupported("a condition not decided at the point")
+        raise values.Undefined("no branch of a piecewise function holds")
+
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), branch)
+
+
 def _compare_at(a: sp.Expr, b: sp.Expr, point: dict) -> bool | None:
     """True (equal here, to well within the rounding), False (different beyond any rounding), or
     None (no evidence: undefined here, or too ill-conditioned at this point to tell)."""
     memos: dict[int, dict] = {}  # per precision: a and b share their subexpressions, and so do the pairs
+    try:
+        a, b = _branch_at(a, point), _branch_at(b, point)
+    except (values.Undefined, values.Unsupported):
+        return None
     for low, high in PROBE_DIGITS:
         pair = (memos.setdefault(low, {}), memos.setdefault(high, {}))
         try:
@@ -516,6 +538,9 @@ def same_function(a: sp.Expr, b: sp.Expr) -> bool:
     check_time()
     if ops < 200 and b != 0 and sp.powsimp(a / b) == 1:
         return True  # (c·x)^(e − 1)·c and (c·x)^e/x, c = e^(e^π): e^(−(c·x)^e) is beyond range at every probe
+    check_time()
+    if ops < 200 and b != 0 and _degree_bound(a / b, generators=True) <= EXPAND_MAX_DEGREE and sp.cancel(a / b) == 1:
+        return True  # σ(u)(1 − σ(u))·u′ and e^(−u)·u′/(1 + e^(−u))² with u = (x^π)^x: out of range at every probe
     check_time()
     if ops < 60 and _degree_bound(difference, generators=True) <= EXPAND_MAX_DEGREE:
         if sp.cancel(difference) == 0:

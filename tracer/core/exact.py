@@ -29,6 +29,7 @@ per family.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -54,8 +55,12 @@ PRECISE_BITS = 100
 
 
 def decimal(x: float) -> sp.Rational:
-    """The decimal a double is written with, exactly: 0.1 → 1/10, 3 → 3, 1e-30 → 10⁻³⁰."""
-    return sp.Rational(repr(float(x)))
+    """The decimal a double is written with, exactly: 0.1 → 1/10, 3 → 3, 1e-30 → 10⁻³⁰ (±inf and nan:
+    SymPy's own, which no decision reads as a number)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return sp.oo if x > 0 else -sp.oo if x < 0 else sp.nan
+    return sp.Rational(repr(x))
 
 
 def sign(expr: sp.Expr) -> int:
@@ -324,6 +329,12 @@ def _shared(graph: Graph, values: np.ndarray) -> Exact:
     return made
 
 
+def _finite_rows(args: np.ndarray, shape: tuple) -> np.ndarray:
+    """Rows (shaped like a family's outputs) whose every argument is finite."""
+    with np.errstate(invalid="ignore"):
+        return np.broadcast_to(np.all(np.isfinite(args), axis=-1), shape)
+
+
 class Settler:
     """The exact corrections of one sweep: made (and the exact values computed) only where needed."""
 
@@ -349,6 +360,9 @@ class Settler:
         rows = op.near(args, outputs)
         if rows is None or not rows.any():
             return
+        rows = rows & _finite_rows(args, outputs.shape)  # an overflowed argument (inf) has no decimal: the doubles stand
+        if not rows.any():
+            return
         for s, k in zip(*np.nonzero(rows)):
             self.values[s, family.start + k] = to_float(self.exact.value(int(s), family.start + int(k)))
 
@@ -359,6 +373,8 @@ class Settler:
         args = self.values[:, family.args]
         outputs = self.values[:, family.start : family.stop]
         rows = op.near(args, outputs, derivative)
+        if rows is not None:
+            rows = rows & _finite_rows(args, outputs.shape)
         distance = op.kink_distance(args)
         # on a kink or tie as doubles (z = 0.0, two equal maxima): met, and decided by the doubles as by the decimals
         met = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to(distance == 0, outputs.shape).copy()

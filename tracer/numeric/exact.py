@@ -14,6 +14,7 @@ value), after which "exactly 0" means below 10⁻⁴⁵.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Sequence
@@ -51,14 +52,30 @@ def large_terms(inputs: np.ndarray, weights: np.ndarray, bias: np.ndarray | None
 
 
 def decimal(x: float) -> Fraction:
-    """The decimal a double is written with: 0.1 → 1/10 (not 3602879701896397/2^55)."""
+    """The decimal a double is written with: 0.1 → 1/10 (not 3602879701896397/2^55); ±inf has none
+    and is refused (ValueError, as a computation out of range)."""
+    if not math.isfinite(x):
+        raise ValueError(f"{x} has no decimal value")
     return Fraction(repr(float(x)))
 
 
 def _fraction(value: mpmath.mpf) -> Fraction:
     """An mpmath number as the Fraction of its binary value, sign included (``man_exp`` drops it:
     tanh(−2) came out +0.964)."""
-    sign, mantissa, exponent, _ = value._mpf_
+    return binary_fraction(value)
+
+
+def binary_fraction(value: mpmath.mpf) -> Fraction:
+    """An mpmath number as the Fraction of its binary value, sign included; one below 2⁻¹¹⁰⁰ (far
+    under the smallest double) is 0, one beyond 2¹¹⁰⁰ is an OverflowError (e^(−1e300) took minutes
+    as 2^(−1.4e300))."""
+    sign, mantissa, exponent, bits = value._mpf_
+    if not mantissa:
+        return Fraction(0)
+    if exponent + bits < -1100:
+        return Fraction(0)
+    if exponent + bits > 1100:
+        raise OverflowError("beyond double precision's range")
     return (-1 if sign else 1) * Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
 
 
@@ -175,6 +192,10 @@ def settle_dense(z: np.ndarray, inputs: np.ndarray, weights: np.ndarray, bias: n
         if bias is not None:
             size = size + np.abs(bias)
         near = (size > 0) & (np.abs(z) <= NEAR * size)
+        # an inf among the terms has no decimal: the doubles stand
+        near &= np.all(np.isfinite(inputs), axis=1)[:, None] & np.all(np.isfinite(weights), axis=1)[None, :]
+        if bias is not None:
+            near &= np.broadcast_to(np.isfinite(bias), near.shape)
     if not near.any():
         return z
     z = z.copy()

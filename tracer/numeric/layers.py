@@ -76,6 +76,8 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from tracer.numeric.exact import binary_fraction
+
 # ---------------------------------------------------------------------------
 # The public results
 # ---------------------------------------------------------------------------
@@ -901,6 +903,9 @@ def _near_zero(layer: Layer, p: dict[str, np.ndarray], signal: np.ndarray, z: np
         return False  # small terms: the doubles are the decimals to every digit verification reads
     with np.errstate(all="ignore"):
         size, _ = layer.forward({key: np.abs(value) for key, value in p.items()}, np.abs(signal))
+        finite = all(np.all(np.isfinite(value)) for value in p.values()) and bool(np.all(np.isfinite(signal)))
+        if not finite:
+            return False  # an inf among the terms has no decimal: the doubles stand
         near = (size > 0) & (np.abs(z) <= NEAR * size)
         if not kinked:  # no branch: only where large terms make the decimals and the doubles differ (numeric.exact.LARGE)
             near &= ~(size <= LARGE)
@@ -944,7 +949,7 @@ def _decimals(values: np.ndarray) -> np.ndarray:
     """Doubles as an object array of the decimals they are written with (repr: 0.1 → 1/10)."""
     out = np.empty(np.shape(values), dtype=object)
     for index, v in np.ndenumerate(np.asarray(values, dtype=float)):
-        out[index] = Fraction(repr(float(v)))
+        out[index] = Fraction(repr(float(v))) if math.isfinite(v) else float(v)  # inf has no decimal: it stays inf
     return out
 
 
@@ -973,8 +978,7 @@ def _exact_map(fn: Callable, z: np.ndarray) -> np.ndarray:
 def _sixty(fn: Callable, v: Fraction) -> Fraction:
     """fn(v) by mpmath to 60 digits, as the Fraction of that binary number."""
     with mpmath.workdps(60):
-        sign, mantissa, exponent, _ = fn(mpmath.mpf(v.numerator) / v.denominator)._mpf_  # man_exp drops the sign
-    return (-1 if sign else 1) * Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+        return binary_fraction(fn(mpmath.mpf(v.numerator) / v.denominator))
 
 
 def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:
@@ -999,7 +1003,7 @@ def _exact_softmax(z: np.ndarray) -> np.ndarray:
         with mpmath.workdps(60):
             e = [mpmath.exp(mpmath.mpf(v.numerator) / v.denominator) for v in z[index]]
             total = mpmath.fsum(e)
-            out[index] = [Fraction(int(m)) * Fraction(2) ** int(x) for m, x in ((v / total).man_exp for v in e)]
+            out[index] = [binary_fraction(v / total) for v in e]
     return out
 
 
