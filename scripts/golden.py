@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""The golden outputs: what every shipped example gives today, kept to prove a change did not alter it.
+
+``python3 scripts/golden.py`` (or ``GOLDEN_UPDATE=1 python3 -m pytest tests/test_golden.py``)
+runs every case below through the ``tracer`` command in this process (Click's runner, from the
+repository's root, so a file is named as a user names it: ``examples/mazur.yaml``) and writes
+each output to ``tests/golden/<name>.gz``; tests/test_golden.py runs them again and compares.
+
+What is compared:
+
+* JSON (``solve -f json``, ``ask -f json``, ``check -f json``): ``json.loads`` equality, no
+  tolerance, except the keys tests/test_fixtures.py's ``SKIPPED`` leaves out (the run's wall time,
+  the verification's bookkeeping, the notes' prose);
+* every other output byte for byte, after two masks (:func:`mask`): the verification sentence's
+  two bookkeeping numbers — how many values were checked against the NumPy twin and the largest
+  difference — become ``⟨count⟩`` and ``⟨difference⟩`` (a verification that checks more is no
+  change of the document), and a long run's wall time, "(tracer.training, 0.01 s)", becomes
+  ``⟨seconds⟩``. The goldens are English; the masks match the English sentences only.
+
+A quiz is a folder: each of its files is a golden of its own (``quiz/mazur/key.md.gz``; a zip's
+members one by one, ``quiz/mazur/canvas.zip/imsmanifest.xml.gz``). Nothing here is random: the
+quiz's seed is fixed, and its zip's dates and ids are fixed by the quiz itself.
+
+A change that alters an output regenerates the goldens in a commit of its own whose message says
+why (README, "Tests"; docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import re
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+CLAIMS = GOLDEN / "claims"
+REGENERATE = "python3 scripts/golden.py  (or: GOLDEN_UPDATE=1 python3 -m pytest tests/test_golden.py)"
+
+sys.path[:0] = [str(ROOT / "tests")] if str(ROOT / "tests") not in sys.path else []
+from test_fixtures import SKIPPED  # noqa: E402  (the keys the fixtures' comparison leaves out)
+
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
+HTML = ["mazur", "relu_softmax_3class", "conv_maxpool", "rnn_stacked", "graph_cs231n", "graph_micrograd", "perceptron_xor", "batch_modes"]
+DETAIL_FULL = ["mazur", "relu_softmax_3class", "conv_maxpool", "rnn_sequence", "graph_logistic"]
+MATRIX = ["deep_sigmoid", "conv_stride_padding"]
+NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
+ASK = [("mazur", "dE_total/dw5"), ("mazur", "w5+"), ("mazur", "loss_after"), ("graph_cs231n", "df/dx"),
+       ("conv_maxpool", "dloss/dW1[1,1,1,1]"), ("rnn_sequence", "dloss/da1[1,1]")]
+QUIZ = ["mazur", "graph_ng"]
+QUIZ_FORMATS = "md,tex,html,csv,moodle,qti"
+#: one claims file per form of problem: a dense network's scalar claims (the source's own numbers),
+#: its vectors and matrices, a graph's wires, a convolutional network's
+CHECK = [("mazur", "examples/errata/mazur.yaml"), ("mazur", "tests/golden/claims/mazur_matrices.yaml"),
+         ("graph_cs231n", "tests/golden/claims/graph_cs231n.yaml"), ("conv_maxpool", "tests/golden/claims/conv_maxpool.yaml")]
+NOTEBOOKS = ["mazur", "graph_cs231n"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One command (or one API call) and the golden files it gives."""
+
+    name: str  # the golden's path under tests/golden, without .gz (a quiz: the folder)
+    command: str  # what a user types to see it (shown in the index and in a failure)
+    produce: Callable[[], dict[str, str]] = field(compare=False, repr=False)  # golden name → text
+    slow: bool = False
+
+    def outputs(self) -> dict[str, str]:
+        with _in(ROOT):
+            return self.produce()
+
+
+@contextlib.contextmanager
+def _in(folder: Path):
+    """The working folder changed for a while (contextlib.chdir is Python 3.11's; 3.10 is supported)."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+# ---------------------------------------------------------------------------
+# What is compared, and how
+# ---------------------------------------------------------------------------
+
+#: the verification sentence (templates/_verification.txt.j2, solution.*.j2, graph.*.j2 and
+#: _graph_body.html.j2 in English): its count of values checked and the largest difference —
+#: plain (5.6e−17), between dollars ($5.6 \times 10^{-17}$) or as MathML (<math>…</math>)
+VERIFICATION = re.compile(r"\b\d+( values (?:were )?checked against an independent (?:[^$<]|<(?!math))*?largest difference )"
+                          r"(<math>.*?</math>|\$[^$]*\$|\d(?:[\d.e−+-]*\d)?)")
+
+
+#: the wall time of a long run's NumPy loop (templates/_training.*.j2: "(tracer.training, 0.01 s)")
+RUN_TIME = re.compile(r"(tracer\.training(?:</code>|`|\})?, )\d+\.\d+(?=[ ~]s\))")
+
+
+def mask(text: str) -> str:
+    text = VERIFICATION.sub(lambda m: f"⟨count⟩{m.group(1)}⟨difference⟩", text)
+    return RUN_TIME.sub(lambda m: f"{m.group(1)}⟨seconds⟩", text)
+
+
+def is_json(name: str) -> bool:
+    return name.endswith(".json")
+
+
+def without_skipped(value):
+    if isinstance(value, dict):
+        return {k: without_skipped(v) for k, v in value.items() if k not in SKIPPED}
+    if isinstance(value, list):
+        return [without_skipped(v) for v in value]
+    return value
+
+
+def comparable(name: str, text: str):
+    """What of an output is compared: a JSON document's data without the skipped keys, else the masked text."""
+    return without_skipped(json.loads(text)) if is_json(name) else mask(text)
+
+
+def readable(name: str, text: str) -> str:
+    """The form a difference is shown in (JSON: sorted and indented, the skipped keys left out)."""
+    return json.dumps(comparable(name, text), indent=1, sort_keys=True, ensure_ascii=False) + "\n" if is_json(name) else mask(text)
+
+
+# ---------------------------------------------------------------------------
+# Running the commands in this process
+# ---------------------------------------------------------------------------
+
+
+def tracer(*argv: str, code: int = 0) -> str:
+    """What ``tracer ARGV`` prints on stdout; its exit code must be ``code``."""
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    result = CliRunner().invoke(cli, list(argv), prog_name="tracer")
+    if result.exit_code != code:
+        raise RuntimeError(f"tracer {' '.join(argv)}: exit {result.exit_code}, {code} expected\n{result.output[-2000:]}") from result.exception
+    return result.stdout
+
+
+def command(name: str, *argv: str, code: int = 0, slow: bool = False) -> Case:
+    return Case(name, "tracer " + " ".join(_quoted(a) for a in argv), lambda: {name: tracer(*argv, code=code)}, slow)
+
+
+def _quoted(arg: str) -> str:
+    return arg if re.fullmatch(r"[\w./,=:+-]+", arg) else f"'{arg}'"
+
+
+def quiz(example: str) -> Case:
+    argv = ("quiz", f"examples/{example}.yaml", "--seed", "7", "--count", "3", "--formats", QUIZ_FORMATS, "--jobs", "1")
+
+    def produce() -> dict[str, str]:
+        with tempfile.TemporaryDirectory(prefix="golden-quiz-") as out:
+            tracer(*argv, "-o", out)
+            found = {}
+            for path in sorted(Path(out).iterdir()):
+                if path.suffix == ".zip":
+                    with zipfile.ZipFile(path) as archive:
+                        for member in archive.infolist():
+                            found[f"quiz/{example}/{path.name}/{member.filename}"] = archive.read(member).decode("utf-8")
+                        found[f"quiz/{example}/{path.name}.members"] = "".join(f"{m.filename} {m.date_time} {m.file_size}\n" for m in archive.infolist())
+                else:
+                    found[f"quiz/{example}/{path.name}"] = path.read_text(encoding="utf-8")
+            return found
+
+    return Case(f"quiz/{example}", "tracer " + " ".join(argv) + " -o DIR", produce)
+
+
+def notebook(example: str) -> Case:
+    def produce() -> dict[str, str]:
+        from tracer import answers, load, solve
+
+        solution = solve(load(f"examples/{example}.yaml"))
+        return {f"notebook/{example}/latex.tex": answers.latex(solution), f"notebook/{example}/markdown.md": answers.markdown(solution)}
+
+    return Case(f"notebook/{example}", f"tracer.answers.latex / .markdown (tracer.solve(tracer.load('examples/{example}.yaml')))", produce)
+
+
+def cases() -> list[Case]:
+    out: list[Case] = []
+    for example in EXAMPLES:
+        path = f"examples/{example}.yaml"
+        out.append(command(f"solve/{example}.json", "solve", path, "-f", "json"))
+        for fmt, ext in (("text", "txt"), ("md", "md"), ("tex", "tex")):
+            out.append(command(f"solve/{example}.{ext}", "solve", path, "-f", fmt))
+    out.append(command("solve/runs/moons.json", "solve", "examples/runs/moons.yaml", "-f", "json", slow=True))
+    out += [command(f"solve/{e}.html", "solve", f"examples/{e}.yaml", "-f", "html") for e in HTML]
+    out += [command(f"solve/detail-full/{e}.md", "solve", f"examples/{e}.yaml", "--detail", "full", "-f", "md") for e in DETAIL_FULL]
+    out += [command(f"solve/form-matrix/{e}.md", "solve", f"examples/{e}.yaml", "--form", "matrix", "-f", "md") for e in MATRIX]
+    out += [command(f"solve/notation-{n}/mazur.md", "solve", "examples/mazur.yaml", "--notation", n, "-f", "md") for n in NOTATIONS]
+    out.append(command("solve/only-W2,b2/mazur.txt", "solve", "examples/mazur.yaml", "--only", "W2,b2", "-f", "text"))
+    for example, quantity in ASK:
+        slug = re.sub(r"[^\w+,-]", "_", quantity)
+        for fmt, ext in (("text", "txt"), ("md", "md"), ("json", "json")):
+            out.append(command(f"ask/{example}/{slug}.{ext}", "ask", f"examples/{example}.yaml", quantity, "-f", fmt))
+    out += [quiz(e) for e in QUIZ]
+    for example, claims in CHECK:
+        stem = Path(claims).stem
+        right = stem == "conv_maxpool"  # exit 0 when no claim is wrong, 1 otherwise
+        for fmt, ext in (("text", "txt"), ("json", "json")):
+            out.append(command(f"check/{example}-{stem}.{ext}", "check", f"examples/{example}.yaml", claims, "-f", fmt, code=0 if right else 1))
+    out += [notebook(e) for e in NOTEBOOKS]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Stored files
+# ---------------------------------------------------------------------------
+
+
+def path_of(name: str) -> Path:
+    return GOLDEN / f"{name}.gz"
+
+
+def stored(name: str) -> str | None:
+    path = path_of(name)
+    return gzip.decompress(path.read_bytes()).decode("utf-8") if path.exists() else None
+
+
+def store(name: str, text: str) -> None:
+    path = path_of(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)  # no time stamp: the same output is the same bytes
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+def stored_names() -> set[str]:
+    return {str(p.relative_to(GOLDEN))[: -len(".gz")] for p in GOLDEN.rglob("*.gz")}
+
+
+def owned(case: Case, names: set[str]) -> list[str]:
+    """The stored goldens of a case: its own name, or the files of its folder (a quiz)."""
+    return sorted(n for n in names if n == case.name or n.startswith(case.name + "/"))
+
+
+def index(all_cases: list[Case]) -> str:
+    """tests/golden/INDEX.txt: every command and the stored files it gives."""
+    names = stored_names()
+    lines = ["# The golden outputs, written by scripts/golden.py: each command (run from the repository's root)", "# and the files under tests/golden it gives", ""]
+    for case in all_cases:
+        lines.append(f"{case.command}{'   [slow]' if case.slow else ''}")
+        lines += [f"    {n}.gz" for n in owned(case, names)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """Write the goldens of every case, or of the cases whose names begin with one of ARGV
+    (``python3 scripts/golden.py quiz/ solve/mazur``); stale files are removed on a full run only."""
+    all_cases = cases()
+    chosen = [c for c in all_cases if not argv or any(c.name.startswith(a) for a in argv)]
+    if not chosen:
+        print(f"no case begins with {' or '.join(argv)} (see tests/golden/INDEX.txt)", file=sys.stderr)
+        return 2
+    names: dict[str, list[str]] = {}
+    for case in chosen:
+        outputs = case.outputs()
+        names[case.name] = sorted(outputs)
+        for name, text in outputs.items():
+            store(name, text)
+        print(f"{case.name}: {len(outputs)} file{'s' * (len(outputs) != 1)}", flush=True)
+    if argv:
+        return 0
+    wanted = {n for ns in names.values() for n in ns}
+    for stale in sorted(stored_names() - wanted):
+        path_of(stale).unlink()
+        print(f"removed {stale}.gz (no case gives it)")
+    (GOLDEN / "INDEX.txt").write_text(index(all_cases), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
