@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -185,6 +186,72 @@ def notebook(example: str) -> Case:
     return Case(f"notebook/{example}", f"tracer.answers.latex / .markdown (tracer.solve(tracer.load('examples/{example}.yaml')))", produce)
 
 
+def graphs() -> Case:
+    """tests/golden/graphs.json: the graph every example builds (tracer.builders: mlp.build of a network,
+    equations.build of a graph problem), family by family — what the builders make, before any
+    number: S6 of issue 28's plan moves the builders and must make exactly these graphs."""
+
+    def produce() -> dict[str, str]:
+        from tracer.builders import equations, mlp
+        from tracer.spec import GraphProblem, load
+
+        out = {}
+        for path in [f"examples/{e}.yaml" for e in EXAMPLES] + ["examples/runs/moons.yaml"]:
+            problem = load(path)
+            graph = (equations.build(problem) if isinstance(problem, GraphProblem) else mlp.build(problem)).graph
+            out[path] = {"size": graph.size, "output": graph.output, "families": [_family(f) for f in graph.families]}
+        return {"graphs.json": json.dumps(out, indent=1, ensure_ascii=False) + "\n"}
+
+    return Case("graphs.json", "tracer.builders: mlp.build / equations.build of every example, family by family", produce)
+
+
+def _family(f) -> dict:
+    """A family's every field: the operation as its class and its fields, the argument and position
+    tables as their shape and a SHA-1 of their bytes (as int64, so that the platform's int does not matter)."""
+    return {"kind": f.kind, "layer": f.layer, "shape": list(f.shape), "start": f.start, "stage": f.stage,
+            "op": None if f.op is None else {"type": type(f.op).__name__, **_fields(f.op)},
+            "args": _table(f.args), "positions": _table(f.positions), "shared": f.shared, "constant": f.constant,
+            "fused": f.fused, "section": f.section, "name": f.name, "offset": list(f.offset)}
+
+
+def _table(array) -> dict | None:
+    import numpy as np
+
+    if array is None:
+        return None
+    data = np.ascontiguousarray(array, dtype=np.int64)
+    return {"shape": list(data.shape), "sha1": hashlib.sha1(data.tobytes()).hexdigest()}
+
+
+def _fields(op) -> dict:
+    import dataclasses
+
+    return {f.name: _plain(getattr(op, f.name)) for f in dataclasses.fields(op)} if dataclasses.is_dataclass(op) else {}
+
+
+def _plain(value):
+    import dataclasses
+
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist()} if value.size <= 16 else {"shape": list(value.shape), "sha1": hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value):
+        return {"type": type(value).__name__, **_fields(value)}
+    text = str(value)  # a SymPy expression, a symbol
+    if " at 0x" in text:
+        raise TypeError(f"{type(value).__name__} has no stable text for the graph snapshot: {text}")
+    return text
+
+
 def cases() -> list[Case]:
     out: list[Case] = []
     for example in EXAMPLES:
@@ -209,6 +276,7 @@ def cases() -> list[Case]:
         for fmt, ext in (("text", "txt"), ("json", "json")):
             out.append(command(f"check/{example}-{stem}.{ext}", "check", f"examples/{example}.yaml", claims, "-f", fmt, code=0 if right else 1))
     out += [notebook(e) for e in NOTEBOOKS]
+    out.append(graphs())
     return out
 
 
@@ -268,12 +336,11 @@ def main(argv: list[str]) -> int:
         for name, text in outputs.items():
             store(name, text)
         print(f"{case.name}: {len(outputs)} file{'s' * (len(outputs) != 1)}", flush=True)
-    if argv:
-        return 0
-    wanted = {n for ns in names.values() for n in ns}
-    for stale in sorted(stored_names() - wanted):
-        path_of(stale).unlink()
-        print(f"removed {stale}.gz (no case gives it)")
+    if not argv:
+        wanted = {n for ns in names.values() for n in ns}
+        for stale in sorted(stored_names() - wanted):
+            path_of(stale).unlink()
+            print(f"removed {stale}.gz (no case gives it)")
     (GOLDEN / "INDEX.txt").write_text(index(all_cases), encoding="utf-8")
     return 0
 

@@ -47,8 +47,24 @@ def first_difference(fresh: dict[str, str], stored: set[str]) -> str | None:
                                     f"tests/golden/{name}.gz (stored)", f"{name} (now)", n=2, lineterm="")
         lines = [line[:300] for line in diff]
         more = f"\n… {len(lines) - DIFF_LINES} more lines of difference" if len(lines) > DIFF_LINES else ""
-        return "\n".join(lines[:DIFF_LINES]) + more
+        where = f"first difference at {first_path(golden.comparable(name, old), golden.comparable(name, fresh[name]))}\n" if golden.is_json(name) else ""
+        return where + "\n".join(lines[:DIFF_LINES]) + more
     return None
+
+
+def first_path(old, new, path: str = "") -> str:
+    """Where two JSON documents first differ, as a path of keys and indices (["examples/mazur.yaml"]["families"][7])."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, ...) != new.get(key, ...):
+                return first_path(old.get(key, ...), new.get(key, ...), f"{path}[{key!r}]")
+    elif isinstance(old, list) and isinstance(new, list):
+        for k, (a, b) in enumerate(zip(old, new)):
+            if a != b:
+                return first_path(a, b, f"{path}[{k}]")
+        if len(old) != len(new):
+            return f"{path} (length {len(old)} stored, {len(new)} now)"
+    return path or "the top"
 
 
 def _marks(case):
