@@ -22,7 +22,7 @@ members one by one, ``quiz/mazur/canvas.zip/imsmanifest.xml.gz``). Nothing here 
 quiz's seed is fixed, and its zip's dates and ids are fixed by the quiz itself.
 
 A change that alters an output regenerates the goldens in a commit of its own whose message says
-why (README, "Tests"; docs/testing.md).
+why (README, "Golden outputs"; docs/testing.md).
 """
 
 from __future__ import annotations
