@@ -42,10 +42,10 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
-CLAIMS = GOLDEN / "claims"
 REGENERATE = "python3 scripts/golden.py  (or: GOLDEN_UPDATE=1 python3 -m pytest tests/test_golden.py)"
 
-sys.path[:0] = [str(ROOT / "tests")] if str(ROOT / "tests") not in sys.path else []
+if str(ROOT / "tests") not in sys.path:  # run as a script: the tests' folder is not on the path
+    sys.path.insert(0, str(ROOT / "tests"))
 from test_fixtures import SKIPPED  # noqa: E402  (the keys the fixtures' comparison leaves out)
 
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
@@ -57,9 +57,9 @@ ASK = [("mazur", "dE_total/dw5"), ("mazur", "w5+"), ("mazur", "loss_after"), ("g
        ("conv_maxpool", "dloss/dW1[1,1,1,1]"), ("rnn_sequence", "dloss/da1[1,1]")]
 QUIZ = ["mazur", "graph_ng"]
 QUIZ_FORMATS = "md,tex,html,csv,moodle,qti"
-#: one claims file per form of problem: a dense network's scalar claims (the source's own numbers),
-#: its vectors and matrices, a graph's wires, a convolutional network's
-#: (example, claims file, exit code: 1 when a claim is wrong, else 0)
+#: one claims file per form of problem — a dense network's scalar claims (the source's own numbers),
+#: its vectors and matrices, a graph's wires, a convolutional network's — as (example, claims file,
+#: exit code: 1 when a claim is wrong, else 0)
 CHECK = [("mazur", "examples/errata/mazur.yaml", 1), ("mazur", "tests/golden/claims/mazur_matrices.yaml", 1),
          ("graph_cs231n", "tests/golden/claims/graph_cs231n.yaml", 1), ("conv_maxpool", "tests/golden/claims/conv_maxpool.yaml", 0)]
 NOTEBOOKS = ["mazur", "graph_cs231n"]
