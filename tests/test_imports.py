@@ -6,10 +6,18 @@ the module graph. The rules:
 
 ``cycle``
     no import cycle (an edge is reported when it lies on one);
+``rank``
+    an import goes down the total order of :data:`RANKS` (D1 of issue 28's plan: ARCHITECTURE.md's
+    ranks made one position per package) or stays at its own position, never up. Modules that
+    the v3 layout moves are placed where they are going (``tracer.core.solution`` at ``write``'s
+    position), so an edge that the move will turn upside down is a violation now;
 ``render``
-    a renderer (``tracer.render.*``) imports nothing of ``tracer.numeric``
-    (the NumPy passes and the training-run code), ``tracer.core.derive`` or
-    ``tracer.core.verify``: it maps the solution's data to strings;
+    a renderer or an exporter (``tracer.render.*``, ``tracer.export.*``) knows nothing of how the
+    numbers were made: it imports nothing of ``tracer.numeric`` (the NumPy passes and the
+    training-run code), ``tracer.pipeline``, the engine (``tracer.core.*`` but the modules that
+    move out of it — :data:`LEAVING_CORE` — and ``tracer.core.trace``'s data), ``tracer.core.derive``,
+    ``tracer.core.verify`` or ``tracer.write.*`` but ``tracer.write.solution``: it maps the
+    solution's data to strings;
 ``numeric``
     ``tracer.numeric.*`` imports neither SymPy nor anything of ``tracer.core``:
     the NumPy twins share no code with the path they check;
@@ -43,8 +51,66 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tracer"
 
-#: (module, imported module, rule) tolerated while the core is redesigned; only ever remove entries
-KNOWN: set[tuple[str, str, str]] = set()
+#: (module, imported module, rule) tolerated while the core is redesigned (issue 28); only ever
+#: remove entries. The rank entries are the upward edges measured when the rule came (plan §1.2),
+#: each with the step of the plan that removes it.
+KNOWN: set[tuple[str, str, str]] = {
+    ("tracer.core.functions", "tracer.calculus.derivatives", "rank"),  # S8: derivations made by write/
+    ("tracer.core.perceptron", "tracer.core.solution", "rank"),  # S6: Boundary, Perceptron, TruthRow to layers/views.py
+    ("tracer.core.verify", "tracer.core.solution", "rank"),  # S7: Verification, Mismatch to tracer/verify.py
+    ("tracer.teach.check", "tracer.render.printing", "rank"),  # S1: fmt to tracer/numbers.py
+    ("tracer.teach.quiz", "tracer.render.printing", "rank"),  # S1
+    ("tracer.render.quiz", "tracer.export.moodle", "rank"),  # S1: the LMS assembly to export/
+    ("tracer.render.quiz", "tracer.export.qti", "rank"),  # S1
+    ("tracer.render.graph_quiz", "tracer.export.moodle", "rank"),  # S1
+    ("tracer.render.graph_quiz", "tracer.export.qti", "rank"),  # S1
+    # the optimizers' update rules, printed (OPTIMIZERS' equations and names): D2 keeps
+    # tracer.core.optimizers in the engine, and D1 forbids renderers the engine; the plan's
+    # §1.2 table misses these three — the step that gives the printed rule as data removes them
+    ("tracer.render.calculus", "tracer.core.optimizers", "render"),
+    ("tracer.render.document", "tracer.core.optimizers", "render"),
+    ("tracer.render.matrix", "tracer.core.optimizers", "render"),
+}
+
+#: D1 of issue 28's plan: every module's position in one total order (a module's own name, else
+#: its longest listed prefix; ``tracer`` itself is the facade, not a prefix). An import may go to
+#: the same or a lower position. The table already holds the modules the v3 layout will create
+#: (tracer.keys, tracer.layers, tracer.write, …), and places today's modules that will move at
+#: their destination (plan §4), so that moving them changes no rank.
+ORDER = ("base", "spec", "numeric", "core", "calculus", "layers", "notation", "verify", "write", "pipeline",
+         "teach", "render", "export", "facade", "serve", "cli", "main")
+POSITION = {name: k + 1 for k, name in enumerate(ORDER)}
+RANKS: dict[str, int] = {
+    # 1: leaves, the standard library and NumPy only
+    **dict.fromkeys(("tracer.files", "tracer.numbers", "tracer.keys", "tracer.kinds", "tracer.datasets",
+                     "tracer.initializers", "tracer.bounds", "tracer.core.keys"), POSITION["base"]),  # core.keys → tracer/keys.py
+    "tracer.spec": POSITION["spec"],
+    "tracer.numeric": POSITION["numeric"],
+    "tracer.core": POSITION["core"],  # the engine: graph, functions, gates, sweep, optimizers, trace
+    "tracer.calculus": POSITION["calculus"],  # below layers: the graph kind parses with calculus.expression (D2)
+    "tracer.layers": POSITION["layers"],
+    "tracer.builders": POSITION["layers"],  # → the kinds' build (S6)
+    "tracer.core.perceptron": POSITION["layers"],  # → layers/views.py (S6)
+    "tracer.notation": POSITION["notation"],
+    "tracer.verify": POSITION["verify"],
+    "tracer.core.verify": POSITION["verify"],  # → tracer/verify.py (S7)
+    "tracer.write": POSITION["write"],
+    "tracer.core.derive": POSITION["write"],  # → write/ (S8)
+    "tracer.core.solution": POSITION["write"],  # → write/solution.py (S8)
+    "tracer.pipeline": POSITION["pipeline"],
+    "tracer.teach": POSITION["teach"],
+    "tracer.render": POSITION["render"],
+    "tracer.export": POSITION["export"],
+    "tracer": POSITION["facade"],
+    "tracer.answers": POSITION["facade"],
+    "tracer.serve": POSITION["serve"],
+    "tracer.cli": POSITION["cli"],
+    "tracer.__main__": POSITION["main"],
+}
+
+#: today's modules of tracer.core that the v3 layout moves out of the engine; a renderer may read
+#: them (keys, the solution's data, the perceptron's views), not the rest of tracer.core
+LEAVING_CORE = ("tracer.core.keys", "tracer.core.solution", "tracer.core.perceptron")
 
 #: (module, imported module): imports deferred to save start-up time, each with a "# start-up:"
 #: comment in the source; `tracer solve -f json` loads no renderer (benchmarks/solve.py measures it)
@@ -62,7 +128,7 @@ START_UP: set[tuple[str, str]] = {
 #: the modules through which tracer.spec may reach NumPy: seeded draws of a problem file's numbers
 SEEDED = {"tracer.datasets", "tracer.initializers"}
 
-RULES = ("cycle", "render", "numeric", "spec", "serve", "in-function")
+RULES = ("cycle", "rank", "render", "numeric", "spec", "serve", "in-function")
 
 
 # ---------------------------------------------------------------------------
@@ -233,6 +299,34 @@ def a_cycle_through(edge: tuple[str, str], graph: dict[str, set[str]]) -> list[s
     return [a] + path[::-1]
 
 
+def rank_of(module: str) -> int | None:
+    """A module's position in :data:`RANKS`: its own entry, else its longest listed prefix (never
+    the bare ``tracer``, which is the facade's own entry); None for a module the table misses."""
+    if module in RANKS:
+        return RANKS[module]
+    parts = module.split(".")
+    for k in range(len(parts) - 1, 1, -1):
+        prefix = ".".join(parts[:k])
+        if prefix in RANKS:
+            return RANKS[prefix]
+    return None
+
+
+def _renderer_forbids(target: str) -> str | None:
+    """What a renderer or an exporter may not import (rule ``render``), and why."""
+    if _within(target, "tracer.numeric"):
+        return "the NumPy passes"
+    if _within(target, "tracer.pipeline"):
+        return "the pipeline"
+    if _within(target, "tracer.write") and not _within(target, "tracer.write.solution"):
+        return "the writer (only its Solution)"
+    if target in ("tracer.core.derive", "tracer.core.verify"):
+        return "the writer and the verification"
+    if _within(target, "tracer.core") and target != "tracer.core" and not any(_within(target, m) for m in LEAVING_CORE + ("tracer.core.trace",)):
+        return "the engine (only the trace's data)"
+    return None
+
+
 def _spec_forbids(module: str, target: str) -> str | None:
     top = target.split(".")[0]
     if top in ("sympy", "jinja2"):
@@ -256,11 +350,16 @@ def violations(imports: list[Import], files: dict[str, Path]) -> list[Violation]
     for a, b in sorted(cycle_edges(graph)):
         found.append(Violation(a, b, "cycle", "import cycle: " + " → ".join(a_cycle_through((a, b), graph))))
 
+    order = {position: name for name, position in POSITION.items()}
     for imp in imports:
-        if _within(imp.module, "tracer.render") and (
-            _within(imp.target, "tracer.numeric") or imp.target in ("tracer.core.derive", "tracer.core.verify")
-        ):
-            found.append(Violation(imp.module, imp.target, "render", f"{_place(imp, files)}: a renderer imports {imp.target} (it may only map the solution's data to strings)"))
+        if imp.target in files:
+            below, above = rank_of(imp.module), rank_of(imp.target)
+            if below is not None and above is not None and above > below:
+                found.append(Violation(imp.module, imp.target, "rank", f"{_place(imp, files)}: {imp.module} ({order[below]}, rank {below}) imports {imp.target} ({order[above]}, rank {above}): imports go down the ranks"))
+        if _within(imp.module, "tracer.render") or _within(imp.module, "tracer.export"):
+            what = _renderer_forbids(imp.target)
+            if what is not None:
+                found.append(Violation(imp.module, imp.target, "render", f"{_place(imp, files)}: a renderer imports {imp.target}, {what} (it may only map the solution's data to strings)"))
         if _within(imp.module, "tracer.numeric") and (imp.target.split(".")[0] == "sympy" or _within(imp.target, "tracer.core")):
             found.append(Violation(imp.module, imp.target, "numeric", f"{_place(imp, files)}: the NumPy passes import {imp.target} (no SymPy, nothing of tracer.core)"))
         if _within(imp.target, "tracer.serve") and not (_within(imp.module, "tracer.serve") or _within(imp.module, "tracer.cli")):
@@ -403,6 +502,7 @@ def test_the_rules_catch_what_they_name(tmp_path):
     assert found == {
         ("tracer.core.derive", "tracer.render.document", "cycle"),
         ("tracer.render.document", "tracer.core.derive", "cycle"),
+        ("tracer.core.derive", "tracer.render.document", "rank"),  # write (9) → render (12)
         ("tracer.render.document", "tracer.core.derive", "render"),
         ("tracer.render.document", "tracer.numeric.training", "render"),
         ("tracer.numeric.training", "sympy.core", "numeric"),
@@ -413,6 +513,48 @@ def test_the_rules_catch_what_they_name(tmp_path):
     }
     cycle = next(v for v in violations(read_imports(package), files) if v.rule == "cycle")
     assert "tracer.core.derive → tracer.render.document → tracer.core.derive" in cycle.why
+
+
+def test_every_module_has_a_rank():
+    """A new module goes into RANKS (or under a listed package) before it can be imported anywhere."""
+    missing = sorted(m for m in FILES if rank_of(m) is None)
+    assert not missing, f"modules without a rank in tests/test_imports.py's RANKS: {missing}"
+
+
+def test_the_ranks_are_the_plans_order():
+    assert [rank_of(m) for m in ("tracer.keys", "tracer.core.keys", "tracer.spec", "tracer.numeric.layers", "tracer.core.graph",
+                                 "tracer.calculus.expression", "tracer.layers.dense", "tracer.builders.mlp", "tracer.notation.themes",
+                                 "tracer.verify", "tracer.write.solution", "tracer.core.solution", "tracer.pipeline", "tracer.teach.quiz",
+                                 "tracer.render.document", "tracer.export.moodle", "tracer", "tracer.answers", "tracer.serve.app",
+                                 "tracer.cli.problems", "tracer.__main__")] == [1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12, 13, 14, 14, 15, 16, 17]
+    assert rank_of("tracer.unknown") is None and rank_of("tracerx.spec") is None
+
+
+def test_the_rank_rule_catches_an_import_up_the_order(tmp_path):
+    package = _package(tmp_path, {
+        "tracer/__init__.py": "from tracer.cli import main\n",  # facade (14) → cli (16): up
+        "tracer/cli/__init__.py": "import tracer\nfrom tracer.render import document\n",  # down: allowed
+        "tracer/spec.py": "from tracer import datasets\n",  # spec (2) → base (1): down
+        "tracer/datasets.py": "",
+        "tracer/core/__init__.py": "",
+        "tracer/core/graph.py": "from tracer.core import solution\nfrom tracer.core import functions\n",  # core → write: up; core → core
+        "tracer/core/functions.py": "",
+        "tracer/core/solution.py": "from tracer.core import graph\n",
+        "tracer/core/optimizers.py": "",
+        "tracer/render/__init__.py": "",
+        "tracer/render/document.py": "from tracer.core import solution, optimizers\nfrom tracer.export import moodle\n",
+        "tracer/export/__init__.py": "",
+        "tracer/export/moodle.py": "from tracer.render import document\n",
+    })
+    found = {v.entry for v in violations(read_imports(package), module_files(package)) if v.rule in ("rank", "render")}
+    assert found == {
+        ("tracer", "tracer.cli", "rank"),
+        ("tracer.core.graph", "tracer.core.solution", "rank"),  # the solution is the writer's (rank 9)
+        ("tracer.render.document", "tracer.export.moodle", "rank"),
+        ("tracer.render.document", "tracer.core.optimizers", "render"),  # the engine; core.solution is allowed
+    }
+    why = next(v.why for v in violations(read_imports(package), module_files(package)) if v.entry == ("tracer", "tracer.cli", "rank"))
+    assert why.endswith("tracer (facade, rank 14) imports tracer.cli (cli, rank 16): imports go down the ranks")
 
 
 def test_only_the_cli_imports_the_web_application(tmp_path):
