@@ -76,8 +76,6 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from tracer.numeric.exact import binary_fraction
-
 # ---------------------------------------------------------------------------
 # The public results
 # ---------------------------------------------------------------------------
@@ -979,6 +977,18 @@ def _sixty(fn: Callable, v: Fraction) -> Fraction:
     """fn(v) by mpmath to 60 digits, as the Fraction of that binary number."""
     with mpmath.workdps(60):
         return binary_fraction(fn(mpmath.mpf(v.numerator) / v.denominator))
+
+
+def binary_fraction(value: mpmath.mpf) -> Fraction:
+    """An mpmath number as the Fraction of its binary value, sign included (``man_exp`` drops it:
+    tanh(−2) came out +0.964); below 2⁻¹¹⁰⁰ it is 0, beyond 2¹¹⁰⁰ an OverflowError (e^(−1e300) took
+    minutes as 2^(−1.4e300)). The twin's own copy of tracer.numeric.exact's: it imports nothing of tracer."""
+    sign, mantissa, exponent, bits = value._mpf_
+    if not mantissa or exponent + bits < -1100:
+        return Fraction(0)
+    if exponent + bits > 1100:
+        raise OverflowError("beyond double precision's range")
+    return (-1 if sign else 1) * Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
 
 
 def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:
