@@ -113,7 +113,7 @@ def saturated_result(problem: Problem, solution: Solution) -> tuple[str, int] | 
     passes agree, but 1 − a has fewer correct digits than are printed (exit 2, the input's)."""
     if solution.verification is None or not solution.verification.ok:
         return None
-    saturated = _saturated_output(problem, solution, SATURATED_WHEN_AGREED)
+    saturated = _saturated_output(problem, solution, SATURATED_WHEN_AGREED, near_zero=False)
     return (saturated, 2) if saturated is not None else None
 
 
@@ -153,13 +153,13 @@ SATURATION_WINDOW = 1e-6
 SATURATED_WHEN_AGREED = 1e-9
 
 
-def _saturated_output(problem, solution, window: float = SATURATION_WINDOW) -> str | None:
+def _saturated_output(problem, solution, window: float = SATURATION_WINDOW, near_zero: bool = True) -> str | None:
     """A unit within :data:`SATURATION_WINDOW` of where its activation saturates (a sigmoid's 0 or
     1, a tanh's ±1) when the two passes disagree: 1 − a, and with it the slope a(1 − a) or 1 − a²
     and a log loss's ln(1 − a), keeps few correct digits in double precision. The step-by-step
     values (which take a as it is written) and NumPy's (which take 1 − a from z) then differ: the
-    input, not our bug. With ``window`` :data:`SATURATED_WHEN_AGREED`, a unit within 1e−9 of 1 or −1
-    whatever the passes say. Looked for in every pass: each training step's, then the one after training
+    input, not our bug. ``near_zero=False``: only the edges ±1 (a near 0 keeps its digits; 1 − a
+    loses them), as :func:`saturated_result` asks whatever the passes say. Looked for in every pass: each training step's, then the one after training
     (for a forward-only problem, ``steps: 0``, that is the given numbers' own)."""
     if getattr(problem, "layered", True) or not hasattr(problem, "layers"):
         return None
@@ -173,8 +173,7 @@ def _saturated_output(problem, solution, window: float = SATURATION_WINDOW) -> s
     several = len(problem.data) > 1
 
     def found(a: float, name: str, l: int, kind: str, moved: bool) -> str | None:
-        # a near 0 keeps its digits (1 − a does not lose them): only ±1 when the passes agree
-        edge = next((e for e in edges[kind] if abs(a - e) < window and (e != 0.0 or window == SATURATION_WINDOW)), None)
+        edge = next((e for e in edges[kind] if abs(a - e) < window and (near_zero or e != 0.0)), None)
         if edge is None:
             return None
         what = (f"the {problem.loss.kind} loss's logarithm of it" if l == last and problem.loss.kind != "mse" else
