@@ -10,7 +10,11 @@ checks ran for minutes. :func:`time_limit` bounds the time instead, in two ways:
 * preemptively — in the main thread (where Python delivers signals) a ``SIGPROF``
   timer also interrupts a single long SymPy call. The timer nests: an outer timer
   (the fuzzer's, a test's) that would fire earlier is left alone, and one that
-  would fire later is re-armed with its remaining time on the way out.
+  would fire later is re-armed with its remaining time on the way out. Once past the
+  deadline the timer keeps firing every :data:`REPEAT` seconds until the block is left:
+  Python drops an exception raised while it runs a garbage-collector callback or a
+  ``__del__`` ("Exception ignored in …"), and under pytest hypothesis has a gc callback,
+  so a single interrupt could be lost and the work ran on (6 s for a 1.5 s budget in CI).
 
 The clock is the process's CPU time (``time.process_time``, ``ITIMER_PROF``), not the
 wall clock: the same input is refused or answered the same on an idle laptop and on a
@@ -44,6 +48,9 @@ _BUDGET: contextvars.ContextVar[tuple[float, str, float] | None] = contextvars.C
 
 
 _clock = time.process_time
+
+#: seconds between repeated interrupts once the budget is spent (until the block is left)
+REPEAT = 0.05
 _TIMER, _SIGNAL = (signal.ITIMER_PROF, signal.SIGPROF) if hasattr(signal, "ITIMER_PROF") else (None, None)
 
 
@@ -82,16 +89,20 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         if previous_delay == 0 or previous_delay > seconds:
             started = _clock()
 
+            live = [True]
+
             def on_alarm(signum, frame):
-                raise WorkLimitExceeded(what, seconds)
+                if live[0]:  # a repeat that arrives while the block is being left does nothing
+                    raise WorkLimitExceeded(what, seconds)
 
             previous_handler = signal.signal(_SIGNAL, on_alarm)
-            signal.setitimer(_TIMER, seconds)
+            signal.setitimer(_TIMER, seconds, REPEAT)
             armed = True
     try:
         yield
     finally:
         if armed:
+            live[0] = False
             signal.setitimer(_TIMER, 0)
             signal.signal(_SIGNAL, previous_handler)
             if previous_delay:
