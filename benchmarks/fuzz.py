@@ -48,7 +48,7 @@ from tracer.calculus.derivatives import DerivationMismatch, derive_program  # no
 from tracer.calculus.expression import ExpressionError, parse_program  # noqa: E402
 from tracer.cli.common import non_finite_result, verification_failure  # noqa: E402
 from tracer.core.derive import solve  # noqa: E402
-from tracer.core.keys import NameError_  # noqa: E402
+from tracer.keys import NameError_  # noqa: E402
 from tracer.spec import SpecError, loads  # noqa: E402
 
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml"))

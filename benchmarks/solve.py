@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 import sympy as sp  # noqa: E402
 import yaml  # noqa: E402
 
-from tracer.core import functions, keys  # noqa: E402
+from tracer import keys  # noqa: E402
+from tracer.core import functions  # noqa: E402
 from tracer.core.derive import solve  # noqa: E402
 from tracer.export.as_json import solution_json  # noqa: E402
 from tracer.spec import GraphProblem, Problem, from_mapping  # noqa: E402

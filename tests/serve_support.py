@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tracer.core import keys
+from tracer import keys
 
 ROOT = Path(__file__).resolve().parent.parent
 MAZUR = ROOT / "examples" / "mazur.yaml"

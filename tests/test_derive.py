@@ -8,7 +8,7 @@ from pytest import approx
 from tracer import load, loads
 from tracer.core.derive import solve
 from tracer.core.solution import dependencies
-from tracer.core.keys import Partial, parse
+from tracer.keys import Partial, parse
 from tracer.core.solution import Chain, Expression, Sum, Update, refs_of
 
 MAZUR = "examples/mazur.yaml"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tracer import load, solve
 from tracer.cli import cli
-from tracer.core import gates, keys
+from tracer.core import gates
 from tracer.core.functions import ARG, check_textbook_form
 from tracer.numeric.graph import NumericGraph
 from tracer.spec import from_mapping, json_schema, to_mapping

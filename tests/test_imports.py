@@ -24,7 +24,7 @@ the module graph. The rules:
 ``spec``
     what ``tracer.spec`` reaches — its imports, theirs, and the packages they sit
     in, function-level imports counted as if they were at the top — contains no
-    SymPy, no Jinja2, nothing of ``tracer.core`` but ``tracer.core.keys``, and NumPy
+    SymPy, no Jinja2, nothing of ``tracer.core``, and NumPy
     only through the seeded generators ``tracer.datasets`` (data sets) and
     ``tracer.initializers`` (initial weights);
 ``serve``
@@ -83,7 +83,7 @@ POSITION = {name: k + 1 for k, name in enumerate(ORDER)}
 RANKS: dict[str, int] = {
     # 1: leaves, the standard library and NumPy only
     **dict.fromkeys(("tracer.files", "tracer.numbers", "tracer.keys", "tracer.kinds", "tracer.datasets",
-                     "tracer.initializers", "tracer.bounds", "tracer.core.keys"), POSITION["base"]),  # core.keys → tracer/keys.py
+                     "tracer.initializers", "tracer.bounds"), POSITION["base"]),
     "tracer.spec": POSITION["spec"],
     "tracer.numeric": POSITION["numeric"],
     "tracer.core": POSITION["core"],  # the engine: graph, functions, gates, sweep, optimizers, trace
@@ -109,8 +109,8 @@ RANKS: dict[str, int] = {
 }
 
 #: today's modules of tracer.core that the v3 layout moves out of the engine; a renderer may read
-#: them (keys, the solution's data, the perceptron's views), not the rest of tracer.core
-LEAVING_CORE = ("tracer.core.keys", "tracer.core.solution", "tracer.core.perceptron")
+#: them (the solution's data, the perceptron's views), not the rest of tracer.core
+LEAVING_CORE = ("tracer.core.solution", "tracer.core.perceptron")
 
 #: (module, imported module): imports deferred to save start-up time, each with a "# start-up:"
 #: comment in the source; `tracer solve -f json` loads no renderer (benchmarks/solve.py measures it)
@@ -333,8 +333,8 @@ def _spec_forbids(module: str, target: str) -> str | None:
         return f"no {top}"
     if top == "numpy" and module not in SEEDED:
         return "NumPy only through tracer.datasets and tracer.initializers"
-    if _within(target, "tracer.core") and target != "tracer.core.keys":
-        return "nothing of tracer.core but tracer.core.keys"
+    if _within(target, "tracer.core"):
+        return "nothing of tracer.core"
     return None
 
 
@@ -486,16 +486,17 @@ def test_the_walk_resolves_relative_imports_and_sees_imports_in_functions(tmp_pa
 def test_the_rules_catch_what_they_name(tmp_path):
     package = _package(tmp_path, {
         "tracer/__init__.py": "from tracer.spec import load\n",
-        "tracer/spec.py": "from tracer.core.keys import Key\nfrom tracer import helpers\n",
+        "tracer/spec.py": "from tracer.keys import Key\nfrom tracer import helpers\nfrom tracer.core import graph\n",
         "tracer/helpers.py": "import numpy\nimport tracer.core.derive\n",
         "tracer/datasets.py": "import numpy\n",
         "tracer/core/__init__.py": "",
-        "tracer/core/keys.py": "",
+        "tracer/core/graph.py": "",
+        "tracer/keys.py": "",
         "tracer/core/derive.py": "import sympy\nfrom tracer.render import document\n",
         "tracer/render/__init__.py": "",
         "tracer/render/document.py": "from tracer.core import derive\nfrom tracer.numeric import training\n",
         "tracer/numeric/__init__.py": "",
-        "tracer/numeric/training.py": "import sympy.core\ndef f():\n    from tracer.core import keys\n",
+        "tracer/numeric/training.py": "import sympy.core\ndef f():\n    from tracer.core import graph\n",
     })
     files = module_files(package)
     found = {v.entry for v in violations(read_imports(package), files)}
@@ -506,10 +507,13 @@ def test_the_rules_catch_what_they_name(tmp_path):
         ("tracer.render.document", "tracer.core.derive", "render"),
         ("tracer.render.document", "tracer.numeric.training", "render"),
         ("tracer.numeric.training", "sympy.core", "numeric"),
-        ("tracer.numeric.training", "tracer.core.keys", "numeric"),
-        ("tracer.numeric.training", "tracer.core.keys", "in-function"),
+        ("tracer.numeric.training", "tracer.core.graph", "numeric"),
+        ("tracer.numeric.training", "tracer.core.graph", "in-function"),
+        ("tracer.numeric.training", "tracer.core.graph", "rank"),  # numeric (3) → core (4)
         ("tracer.helpers", "numpy", "spec"),  # spec → helpers → numpy: not through tracer.datasets
         ("tracer.helpers", "tracer.core.derive", "spec"),
+        ("tracer.spec", "tracer.core.graph", "spec"),  # the keys are tracer/keys.py, not the engine's
+        ("tracer.spec", "tracer.core.graph", "rank"),  # spec (2) → core (4)
     }
     cycle = next(v for v in violations(read_imports(package), files) if v.rule == "cycle")
     assert "tracer.core.derive → tracer.render.document → tracer.core.derive" in cycle.why
@@ -522,11 +526,11 @@ def test_every_module_has_a_rank():
 
 
 def test_the_ranks_are_the_plans_order():
-    assert [rank_of(m) for m in ("tracer.keys", "tracer.core.keys", "tracer.spec", "tracer.numeric.layers", "tracer.core.graph",
+    assert [rank_of(m) for m in ("tracer.keys", "tracer.spec", "tracer.numeric.layers", "tracer.core.graph",
                                  "tracer.calculus.expression", "tracer.layers.dense", "tracer.builders.mlp", "tracer.notation.themes",
                                  "tracer.verify", "tracer.write.solution", "tracer.core.solution", "tracer.pipeline", "tracer.teach.quiz",
                                  "tracer.render.document", "tracer.export.moodle", "tracer", "tracer.answers", "tracer.serve.app",
-                                 "tracer.cli.problems", "tracer.__main__")] == [1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12, 13, 14, 14, 15, 16, 17]
+                                 "tracer.cli.problems", "tracer.__main__")] == [1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12, 13, 14, 14, 15, 16, 17]
     assert rank_of("tracer.unknown") is None and rank_of("tracerx.spec") is None
 
 

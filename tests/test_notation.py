@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tracer import solve
-from tracer.core.keys import LOSS, LOSS_AFTER, Partial, W, a, b, loss, loss_term, parse, x, y, z
+from tracer.keys import LOSS, LOSS_AFTER, Partial, W, a, b, loss, loss_term, parse, x, y, z
 from tracer.notation import THEMES, NamesView, Symbol, theme
 from tracer.notation.symbol import DELTA, HAT_Y, SCRIPT_L
 from tracer.render import printing

@@ -23,7 +23,7 @@ from pytest import approx
 
 from conftest import needs
 from tracer.core import derive
-from tracer.core.keys import parse
+from tracer.keys import parse
 from tracer.numeric import mlp as numeric
 from tracer.numeric import optimizers as twin
 from tracer.render.document import render

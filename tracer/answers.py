@@ -31,7 +31,7 @@ from tracer.calculus import descent as descent_engine
 from tracer.calculus.derivatives import Derivation, derive_program
 from tracer.calculus.expression import parse_assignments, parse_number, parse_program
 from tracer.core import derive
-from tracer.core.keys import NameError_, split_step
+from tracer.keys import NameError_, split_step
 from tracer.core.solution import GraphSolution, LookupError_, Solution, Step
 from tracer.export.answer import ask_json
 from tracer.export.as_json import solution_json
@@ -132,7 +132,7 @@ class Answer:
 def ask(problem: Problem | GraphProblem | Solved | str | Path, quantity: str) -> Answer:
     """``tracer ask``: a quantity by a canonical name (``dloss/dW2[1,1]``) or a theme's (``dE_total/dw5``).
 
-    An unknown name raises :class:`~tracer.core.keys.NameError_` (or ``LookupError_``), with the
+    An unknown name raises :class:`~tracer.keys.NameError_` (or ``LookupError_``), with the
     message ``tracer ask`` prints.
     """
     solution = _solved(problem)

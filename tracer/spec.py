@@ -22,10 +22,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tracer import bounds, initializers
-from tracer.core import keys
+from tracer import keys
 from tracer.datasets import generate
 from tracer.files import STDIN, FileRefused, read_text
-from tracer.core.keys import Quantity
+from tracer.keys import Quantity
 
 ACTIVATIONS = (
     "identity",

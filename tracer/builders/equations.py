@@ -22,11 +22,11 @@ import numpy as np
 import sympy as sp
 
 from tracer.calculus.expression import CONSTANTS, FUNCTIONS, ExpressionError, parse_program, tokenize
-from tracer.core import keys
+from tracer import keys
 from tracer.core.functions import ARG, NonFinite, NotReal, Operation, array_function, exact_value
 from tracer.core.gates import Equation, operation_of
 from tracer.core.graph import Family, Graph
-from tracer.core.keys import Quantity
+from tracer.keys import Quantity
 from tracer.spec import GraphProblem, SpecError
 
 

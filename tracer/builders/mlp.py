@@ -23,7 +23,8 @@ from functools import cached_property
 
 import numpy as np
 
-from tracer.core import functions, keys
+from tracer import keys
+from tracer.core import functions
 from tracer.core.functions import Operation
 from tracer.core.graph import Family, Graph
 from tracer.spec import Problem, Sample

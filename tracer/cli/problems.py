@@ -28,7 +28,7 @@ from tracer.cli.common import (
     write_output,
 )
 from tracer.core import derive
-from tracer.core.keys import NameError_, split_step
+from tracer.keys import NameError_, split_step
 from tracer.core.solution import LookupError_
 from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name

@@ -1,1 +1,1 @@
-"""The engine: typed keys of quantities, one class per operation, the graph of local equations, the generic forward and reverse sweep, the frozen solution and its verification."""
+"""The engine: one class per operation, the graph of local equations, the generic forward and reverse sweep, the frozen solution and its verification (the typed keys of quantities are tracer/keys.py, below the engine)."""

@@ -34,11 +34,12 @@ import sympy as sp
 
 from tracer.builders import equations, mlp
 from tracer.builders.mlp import Network
-from tracer.core import functions, gates, keys, optimizers, perceptron, sweep
+from tracer import keys
+from tracer.core import functions, gates, optimizers, perceptron, sweep
 from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
 from tracer.core.graph import Family, Graph
-from tracer.core.keys import END, LOSS, LOSS_AFTER, Key, Partial, Quantity
+from tracer.keys import END, LOSS, LOSS_AFTER, Key, Partial, Quantity
 from tracer.core.solution import (
     FeatureMaps,
     RecurrentArrays,

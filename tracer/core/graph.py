@@ -22,7 +22,7 @@ from typing import Iterator, Literal
 import numpy as np
 
 from tracer.core.functions import Operation
-from tracer.core.keys import Quantity, Step
+from tracer.keys import Quantity, Step
 
 Stage = Literal["input", "parameter", "forward", "loss"]
 

@@ -19,7 +19,7 @@ back to where it went wrong. The sections of a step are written when first asked
 (a 784-32-10 network has 100,000 of them; its JSON needs none).
 
 Names a user types are read here once, at the boundary (:meth:`Solution.value`,
-:meth:`Solution.step`): canonical names (:mod:`tracer.core.keys`) or a theme's
+:meth:`Solution.step`): canonical names (:mod:`tracer.keys`) or a theme's
 (``dE_total/dw5``, ``w5+``; :mod:`tracer.notation`).
 """
 
@@ -33,8 +33,8 @@ import numpy as np
 import sympy as sp
 
 from tracer import notation
-from tracer.core import keys
-from tracer.core.keys import END, Key, NameError_, Partial, Quantity
+from tracer import keys
+from tracer.keys import END, Key, NameError_, Partial, Quantity
 from tracer.spec import GraphProblem, Problem
 
 StepKind = Literal["forward", "activation", "loss", "local", "backward", "gradient", "update"]

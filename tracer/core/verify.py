@@ -22,9 +22,10 @@ import numpy as np
 import sympy as sp
 
 from tracer.builders.mlp import Network
-from tracer.core import exact, functions, gates, keys, perceptron
+from tracer import keys
+from tracer.core import exact, functions, gates, perceptron
 from tracer.core.functions import real_derivative
-from tracer.core.keys import LOSS, LOSS_AFTER, Partial, Quantity
+from tracer.keys import LOSS, LOSS_AFTER, Partial, Quantity
 from tracer.spec import to_mapping
 from tracer.core.solution import DeltaForm, DeltaRow, GraphSolution, Mismatch, Skipped, Solution, Verification
 from tracer.core.sweep import Pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracer.core import keys
+from tracer import keys
 from tracer.core.solution import Solution, Step, dependencies, refs_of
 from tracer.export.as_json import json_number
 from tracer.render.printing import Printer

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from tracer.core import keys
+from tracer import keys
 from tracer.core.solution import GraphSolution, Solution
 from tracer.spec import Problem
 

@@ -11,8 +11,8 @@ a theme, is defined here.
 
 from __future__ import annotations
 
-from tracer.core import keys
-from tracer.core.keys import Key, Partial, Quantity
+from tracer import keys
+from tracer.keys import Key, Partial, Quantity
 from tracer.notation.base import Theme
 from tracer.notation.bracket import BracketTheme
 from tracer.notation.delta import DeltaTheme
@@ -48,7 +48,7 @@ def theme_of_name(text: str, problem) -> str | None:
 def parse_name(text: str, problem) -> Key:
     """A name a user typed — canonical (``dloss/dW2[1,1]``, ``a2[1]#2@end``) or a theme's
     (``dE_total/dw5@2``, ``w5+``) — as its key: the one boundary parser of names.
-    Raises :class:`~tracer.core.keys.NameError_` (with the canonical grammar's message)."""
+    Raises :class:`~tracer.keys.NameError_` (with the canonical grammar's message)."""
     body, step = keys.split_step(text)
     try:
         target: Key = keys.parse(body)

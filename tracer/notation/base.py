@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import cached_property
 
-from tracer.core.keys import LOSS, Partial, Quantity
+from tracer.keys import LOSS, Partial, Quantity
 from tracer.notation.symbol import ETA, LAMBDA, Glyph, Symbol, marks
 
 #: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂)

@@ -5,7 +5,7 @@ subscript, as in z_{1,(1)}^{[1]} and w_{1,1,new}^{[2]}."""
 
 from __future__ import annotations
 
-from tracer.core.keys import Partial, Quantity
+from tracer.keys import Partial, Quantity
 from tracer.notation.base import Theme
 from tracer.notation.symbol import HAT_Y, LAMBDA, Symbol
 

@@ -4,7 +4,7 @@ w_{jk}^{(K)} from unit j to unit k; z_k^{(K)}, o_k^{(K)}; ∂L/∂z_k = δ_k^{(K
 
 from __future__ import annotations
 
-from tracer.core.keys import Partial, Quantity
+from tracer.keys import Partial, Quantity
 from tracer.notation.base import Theme
 from tracer.notation.symbol import DELTA, ETA, SCRIPT_L, Symbol
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from tracer.core.keys import Quantity
+from tracer.keys import Quantity
 from tracer.notation.base import updates
 from tracer.notation.symbol import Glyph, Symbol, marks
 from tracer.notation.view import NamesView

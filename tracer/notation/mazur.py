@@ -4,7 +4,7 @@ i1, i2; target_{o1}; E_{o1}, E_{total}; η; an updated weight w_5^+."""
 
 from __future__ import annotations
 
-from tracer.core.keys import Quantity
+from tracer.keys import Quantity
 from tracer.notation.base import Theme
 from tracer.notation.symbol import ETA, Symbol
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tracer.core.keys import Partial, Quantity
+from tracer.keys import Partial, Quantity
 from tracer.notation.base import Theme
 from tracer.notation.symbol import Glyph, Symbol
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from tracer.core.keys import Partial, Quantity
+from tracer.keys import Partial, Quantity
 from tracer.notation.symbol import Symbol
 
 

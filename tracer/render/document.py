@@ -25,8 +25,9 @@ from markupsafe import Markup
 
 from tracer import notation as themes
 from tracer.notation import graph as graph_names
-from tracer.core import keys, optimizers
-from tracer.core.keys import Key, Quantity
+from tracer import keys
+from tracer.core import optimizers
+from tracer.keys import Key, Quantity
 from tracer.core.solution import Expression, Section, Solution, Step, dependencies, refs_of
 from tracer.render.feature_maps import feature_map_views
 from tracer.render.recurrent import recurrent_views

@@ -14,8 +14,9 @@ import math
 from html import escape as html_escape
 from pathlib import Path
 
-from tracer.core import keys, perceptron
-from tracer.core.keys import Key
+from tracer import keys
+from tracer.core import perceptron
+from tracer.keys import Key
 from tracer.core.solution import DeltaRow, Solution
 from tracer.render.printing import Printer, fmt
 

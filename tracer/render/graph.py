@@ -15,7 +15,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tracer.core.keys import Quantity
+from tracer.keys import Quantity
 from tracer.core.solution import GraphNode, GraphSolution, Step
 from tracer.notation import graph as graph_names
 from tracer.render import circuit

@@ -13,8 +13,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from tracer.core import keys
-from tracer.core.keys import NameError_
+from tracer import keys
+from tracer.keys import NameError_
 from tracer.core.solution import GraphSolution
 from tracer.export.moodle import quiz_xml
 from tracer.export.qti import qti_zip

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracer.core import keys, optimizers
+from tracer import keys
+from tracer.core import optimizers
 from tracer.core.solution import LayerArrays, Solution
 from tracer.render.printing import Printer
 from tracer.render.views import EquationView, SectionView

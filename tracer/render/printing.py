@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from tracer.core.keys import Partial, Quantity
+from tracer.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
 from tracer.notation.base import canonical, plain_optimizer_name
 from tracer.notation.view import NamesView

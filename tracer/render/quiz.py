@@ -17,7 +17,7 @@ from typing import Callable
 from markupsafe import Markup
 
 from tracer import notation
-from tracer.core.keys import NameError_
+from tracer.keys import NameError_
 from tracer.spec import Problem
 from tracer.export.moodle import CATEGORY_NAME, quiz_xml, segment
 from tracer.export.qti import qti_zip
@@ -25,7 +25,7 @@ from tracer.render import i18n
 from tracer.render.printing import decimal_comma, escape_markdown, escape_tex
 from tracer.render.user_text import escape_mathjax_html
 from tracer.teach.mistakes import MISTAKES
-from tracer.core import keys
+from tracer import keys
 from tracer.teach.quiz import QuizSpec, Variant, decimal_text
 from tracer.teach.rounding import round_up
 from tracer.render import network

@@ -8,7 +8,7 @@ picture of backpropagation through time. Formatting only: the numbers are the en
 
 from __future__ import annotations
 
-from tracer.core.keys import Partial, Quantity
+from tracer.keys import Partial, Quantity
 from tracer.core.solution import Solution
 from tracer.render import circuit
 from tracer.render.printing import Printer

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
-from tracer.core.keys import NameError_
+from tracer.keys import NameError_
 from tracer.core.solution import LookupError_
 from tracer.render.document import DocumentBuilder, environment, equation_mathml, printer_for, render
 from tracer.render.quiz import KEY_DIGITS, LETTERS, variant_page

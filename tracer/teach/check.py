@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from tracer.core.keys import NameError_, Partial
+from tracer.keys import NameError_, Partial
 from tracer.core.solution import Chain, LookupError_, Solution, Step, dependencies, refs_of, substituted
 from tracer.render.printing import fmt
 from tracer.teach import claim_expression

@@ -21,7 +21,7 @@ from typing import Iterator
 import sympy as sp
 
 from tracer.core.derive import solve
-from tracer.core.keys import Partial, Quantity
+from tracer.keys import Partial, Quantity
 from tracer.core.solution import Chain, Expression, Solution, Step, Sum, Update
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.replay import Inputs, evaluate, expression_value

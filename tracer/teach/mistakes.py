@@ -56,7 +56,7 @@ import sympy as sp
 
 from tracer.core import optimizers
 from tracer.core.derive import solve
-from tracer.core.keys import Key, NameError_, Partial, Quantity
+from tracer.keys import Key, NameError_, Partial, Quantity
 from tracer.core.solution import (
     Expression,
     GraphNode,

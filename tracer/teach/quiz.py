@@ -49,9 +49,9 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from tracer import bounds
-from tracer.core import keys
+from tracer import keys
 from tracer.core.derive import solve
-from tracer.core.keys import NameError_, Quantity
+from tracer.keys import NameError_, Quantity
 from tracer.core.solution import GraphSolution, LookupError_
 from tracer.render.printing import fmt
 from tracer.spec import GraphProblem, Problem, SpecError

@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from tracer.core.keys import Key
+from tracer.keys import Key
 from tracer.core.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update, substituted
 
 #: how a factor's value is found: the key of the step it refers to, else the given number's key

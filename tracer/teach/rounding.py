@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Iterable
 
-from tracer.core.keys import Key
+from tracer.keys import Key
 from tracer.teach.replay import Inputs, evaluate, replay
 
 #: the roundings a hand calculation uses (truncation: toward zero)
