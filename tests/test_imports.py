@@ -58,8 +58,6 @@ KNOWN: set[tuple[str, str, str]] = {
     ("tracer.core.functions", "tracer.calculus.derivatives", "rank"),  # S8: derivations made by write/
     ("tracer.core.perceptron", "tracer.core.solution", "rank"),  # S6: Boundary, Perceptron, TruthRow to layers/views.py
     ("tracer.core.verify", "tracer.core.solution", "rank"),  # S7: Verification, Mismatch to tracer/verify.py
-    ("tracer.teach.check", "tracer.render.printing", "rank"),  # S1: fmt to tracer/numbers.py
-    ("tracer.teach.quiz", "tracer.render.printing", "rank"),  # S1
     ("tracer.render.quiz", "tracer.export.moodle", "rank"),  # S1: the LMS assembly to export/
     ("tracer.render.quiz", "tracer.export.qti", "rank"),  # S1
     ("tracer.render.graph_quiz", "tracer.export.moodle", "rank"),  # S1

@@ -11,7 +11,8 @@ import pytest
 import sympy as sp
 
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
-from tracer.render.printing import Printer, fmt
+from tracer.numbers import fmt
+from tracer.render.printing import Printer
 
 a, b, z, y, o = sp.symbols("a b z y o", real=True)
 relu_derivative = sp.Piecewise((1, z > 0), (0, True))

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from conftest import needs
 from tracer import load, solve
 from tracer.cli import cli
-from tracer.render.printing import fmt
+from tracer.numbers import fmt
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.quiz import apply, build_variant, generate, parse_grid, parse_spec, tolerance
 from tracer.teach.replay import Inputs, evaluate, replay

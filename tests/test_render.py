@@ -14,7 +14,8 @@ import pytest
 
 from conftest import needs
 from tracer import load, loads, solve
-from tracer.render.printing import escape_markdown, fmt, fmt_operand, tex_width
+from tracer.numbers import fmt, fmt_operand
+from tracer.render.printing import escape_markdown, tex_width
 from tracer.notation import THEMES
 from tracer.core.solution import GraphSolution, refs_of
 from tracer.render.document import compile_pdf, render

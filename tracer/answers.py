@@ -43,7 +43,7 @@ from tracer.render.fragment import fragment
 from tracer.render.document import render as render_document
 from tracer.render.document import render_steps
 from tracer.render.graph import render_graph
-from tracer.render.printing import DEFAULT_DIGITS
+from tracer.numbers import DEFAULT_DIGITS
 from tracer.spec import GraphProblem, OptimizerSpec, Problem, load
 
 Solved = Solution | GraphSolution
@@ -184,7 +184,7 @@ class Derivative:
         value = self.derivations[0].value_at(self.point)
         return None if value is None or isinstance(value, complex) else float(value)
 
-    def render(self, fmt: str = "text", *, digits: int = 9) -> str:
+    def render(self, fmt: str = "text", *, digits: int = DEFAULT_DIGITS) -> str:
         """What ``tracer diff EXPR -f FMT`` prints (text, md, tex, json, html)."""
         if fmt == "html":
             return calculus_page.diff_page(self.derivations, self.point, digits)
@@ -233,7 +233,7 @@ class Descent:
     def final(self):
         return self.runs[0].final
 
-    def render(self, fmt: str = "text", *, digits: int = 9, written: int = 3, every: int = 1) -> str:
+    def render(self, fmt: str = "text", *, digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
         """What ``tracer descend … -f FMT`` prints (text, md, tex, json, html)."""
         if fmt == "html":
             return calculus_page.descent_page(self.runs, digits, written, every)

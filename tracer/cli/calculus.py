@@ -24,6 +24,7 @@ from tracer.calculus.descent import OptimizerMismatch, descend as run_descent
 from tracer.calculus.expression import ExpressionError, parse_assignments, parse_number, parse_program
 from tracer.cli.common import format_for, on_error, refuse_contradicting_suffix, write_output
 from tracer.files import FileRefused, write_atomically
+from tracer.numbers import DEFAULT_DIGITS
 from tracer.render.calculus import descents_pgfplots, descents_svg, render_descents, render_diff
 from tracer.render.calculus_page import descent_page, diff_page
 from tracer.spec import OPTIMIZERS, OptimizerSpec
@@ -166,7 +167,7 @@ class ExpressionCommand(click.Command):
 @click.option("--at", "at", metavar="x=1,y=2", help="Also evaluate the derivative at this point.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None, help="Default: the format -o's suffix names, else text. text (terminal), md (Markdown + MathJax), tex (LaTeX), json (docs/spec.md §5), html (one self-contained page, MathML).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits of the value.")
+@click.option("--digits", type=click.IntRange(2, 17), default=DEFAULT_DIGITS, show_default=True, help="Significant digits of the value.")
 @click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
 def diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, out: str | None, digits: int, e_variable: bool) -> None:
     """Step-by-step derivative of EXPR, naming each rule.
@@ -226,7 +227,7 @@ def _diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, digits: int
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the path: FILE.svg (SVG) or FILE.tex (pgfplots).")
 @click.option("--show", "written", type=click.IntRange(0, None), default=3, show_default=True, help="Updates written out in full (θ₁ = θ₀ − α·f'(θ₀) = …).")
 @click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Table: every K-th iterate (and the last).")
-@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits shown.")
+@click.option("--digits", type=click.IntRange(2, 17), default=DEFAULT_DIGITS, show_default=True, help="Significant digits shown.")
 @click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
 @click.option("--optimizer", "optimizer", default="sgd", show_default=True, metavar="NAME[,NAME]",
               help="sgd, momentum, adagrad, rmsprop or adam (torch.optim's update rules); several, comma-separated, are compared from the same start.")

@@ -32,6 +32,7 @@ from tracer.keys import NameError_, split_step
 from tracer.core.solution import LookupError_
 from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name
+from tracer.numbers import DEFAULT_DIGITS
 from tracer.spec import LANGUAGES, GraphProblem, SpecError, json_schema, load
 
 FORMATS_SOLVE = ["text", "md", "tex", "pdf", "html", "json"]
@@ -47,7 +48,7 @@ NOTATIONS = ["mazur", "bracket", "neuron", "delta"]
 @click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the file's `notation:` for md/tex/pdf, canonical names for text; in text a theme gives the source's plain names where it has them: Mazur's w5, out_h1, E_total).")
 @click.option("--detail", type=click.Choice(["brief", "standard", "full"]), default="standard", show_default=True,
               help="brief: values only; standard: each factor symbolic, substituted, valued; full: also each local derivative's derivation.")
-@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True, help="Significant digits shown (full precision is carried).")
+@click.option("--digits", type=click.IntRange(2, 17), default=DEFAULT_DIGITS, show_default=True, help="Significant digits shown (full precision is carried).")
 @click.option("--derived-steps", type=click.IntRange(0, None), default=3, show_default=True,
               help="Training steps written out in full; later ones come from the NumPy engine (JSON says which).")
 @click.option("--form", type=click.Choice(["scalar", "matrix"]), default=None,
@@ -181,7 +182,7 @@ def _solve_graph(solution, fmt: str, out: str | None, detail: str, digits: int, 
 @click.argument("quantity")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS_ASK), default="text", show_default=True)
 @click.option("--notation", type=click.Choice(NOTATIONS), help="Naming theme (default: the theme QUANTITY is written in, else the file's for md/tex and canonical names for text).")
-@click.option("--digits", type=click.IntRange(2, 17), default=9, show_default=True)
+@click.option("--digits", type=click.IntRange(2, 17), default=DEFAULT_DIGITS, show_default=True)
 def ask(file: str, quantity: str, fmt: str, notation: str | None, digits: int) -> None:
     """One quantity, with only the steps it needs.
 

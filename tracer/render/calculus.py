@@ -1,7 +1,7 @@
 """Every string of `tracer diff` and `tracer descend`: text, Markdown, LaTeX, JSON, SVG, pgfplots.
 
 The math (:mod:`tracer.calculus`) hands over derivations and descents as data;
-this module only writes them. Numbers go through :func:`tracer.render.printing.fmt`,
+this module only writes them. Numbers go through :func:`tracer.numbers.fmt`,
 the project's one number formatter (significant digits, no float noise, Unicode
 minus in text). Expressions go through the project's printers
 (:mod:`tracer.render.printers`, subclasses of SymPy's own: precedence decides the
@@ -33,7 +33,8 @@ from tracer.spec import OptimizerSpec
 SGD_SPEC = OptimizerSpec()
 from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.render import plot_axes
-from tracer.render.printing import escape_tex, fmt
+from tracer.numbers import DEFAULT_DIGITS, fmt
+from tracer.render.printing import escape_tex
 
 FORMATS = ("text", "md", "tex", "json")
 
@@ -55,7 +56,7 @@ def _greek_names(expr: sp.Basic) -> dict:
     return {s: GREEK[s.name] for s in expr.atoms(sp.Symbol) if s.name in GREEK}
 
 
-def text_math(expr: sp.Expr, as_built: bool = False, digits: int = 9) -> str:
+def text_math(expr: sp.Expr, as_built: bool = False, digits: int = DEFAULT_DIGITS) -> str:
     """``12·x·(2·x^2 − 1)^2``, ``e^(−x)``, ``ln(x)``, ``|x|``, ``H(x)``, ``√(x)``, Greek letters."""
     settings = {"symbol_names": _greek_names(expr), "number": lambda v: fmt(v, digits)}
     if as_built:
@@ -349,7 +350,7 @@ def derivation_text_lines(derivation: Derivation, function_name: str | None = No
     return lines
 
 
-def diff_text(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+def diff_text(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = DEFAULT_DIGITS) -> str:
     w = _DiffWriter("text")
     first = derivations[0]
     function_name = first.name or "f"
@@ -443,7 +444,7 @@ def _point_tex(point: Mapping[sp.Symbol, sp.Expr], w: _DiffWriter) -> str:
     return r",\ ".join(f"{w.name(s)} = {w.given(v)}" for s, v in point.items())
 
 
-def diff_markdown(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+def diff_markdown(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = DEFAULT_DIGITS) -> str:
     w = _DiffWriter("tex")
     function_name = derivations[0].name or "f"
     out = [f"$$ {_function_header(derivations[0], w, function_name)} $$", ""]
@@ -466,7 +467,7 @@ def diff_markdown(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, s
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def diff_tex(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+def diff_tex(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = DEFAULT_DIGITS) -> str:
     w = _DiffWriter("tex")
     function_name = derivations[0].name or "f"
     out = [r"\[ " + _function_header(derivations[0], w, function_name) + r" \]"]
@@ -535,7 +536,7 @@ def diff_json(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Ex
     }
 
 
-def render_diff(derivations: Sequence[Derivation], fmt_: str, point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+def render_diff(derivations: Sequence[Derivation], fmt_: str, point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = DEFAULT_DIGITS) -> str:
     if fmt_ == "json":
         return json.dumps(diff_json(derivations, point), indent=1, ensure_ascii=False) + "\n"
     if fmt_ == "md":
@@ -792,7 +793,7 @@ def _text_plain_updates(descent: Descent, digits: int, written: int) -> list[str
     return lines
 
 
-def descent_text(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descent_text(descent: Descent, digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     name = _name_text(descent.name or "f")
     names = [_name_text(v.name) for v in descent.variables]
     one = len(names) == 1
@@ -843,7 +844,7 @@ def _descent_tex_body(descent: Descent, digits: int, written: int, every: int) -
     return header, updates, [titles, *rows]
 
 
-def descent_markdown(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descent_markdown(descent: Descent, digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     header, updates, table = _descent_tex_body(descent, digits, written, every)
     out = [f"Gradient descent, learning rate $\\alpha = {fmt(descent.learning_rate, digits, 'latex')}$, {descent.requested_steps} steps{_optimizer_sentence(descent, digits)}.", ""]
     out += ["$$", r"\begin{aligned}", " \\\\\n".join(header), r"\end{aligned}", "$$", ""]
@@ -859,7 +860,7 @@ def descent_markdown(descent: Descent, digits: int = 9, written: int = 3, every:
     return "\n".join(out) + "\n"
 
 
-def descent_tex(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descent_tex(descent: Descent, digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     header, updates, table = _descent_tex_body(descent, digits, written, every)
     out = [] if descent.optimizer.plain else [f"Optimizer{_optimizer_sentence(descent, digits)[1:]}.", ""]
     out += [r"\begin{align*}", " \\\\\n".join(header), r"\end{align*}"]
@@ -973,7 +974,7 @@ def _comparison_table(descents: Sequence[Descent], digits: int, every: int, dial
     return rows
 
 
-def descents_text(descents: Sequence[Descent], digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descents_text(descents: Sequence[Descent], digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     first = descents[0]
     names = [_name_text(v.name) for v in first.variables]
     name = _name_text(first.name or "f")
@@ -1017,7 +1018,7 @@ def _descents_tex_parts(descents: Sequence[Descent], digits: int, written: int, 
     return header, runs, _comparison_table(descents, digits, every, "latex")
 
 
-def descents_markdown(descents: Sequence[Descent], digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descents_markdown(descents: Sequence[Descent], digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     header, runs, table = _descents_tex_parts(descents, digits, written, every)
     first = descents[0]
     out = [f"Gradient descent, learning rate $\\alpha = {fmt(first.learning_rate, digits, 'latex')}$, {first.requested_steps} steps, "
@@ -1039,7 +1040,7 @@ def descents_markdown(descents: Sequence[Descent], digits: int = 9, written: int
     return "\n".join(out) + "\n"
 
 
-def descents_tex(descents: Sequence[Descent], digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descents_tex(descents: Sequence[Descent], digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     header, runs, table = _descents_tex_parts(descents, digits, written, every)
     out = [r"\begin{align*}", " \\\\\n".join(header), r"\end{align*}"]
     for sentence, statement, updates in runs:
@@ -1058,7 +1059,7 @@ def descents_tex(descents: Sequence[Descent], digits: int = 9, written: int = 3,
     return "\n".join(out) + "\n"
 
 
-def render_descents(descents: Sequence[Descent], fmt_: str, digits: int = 9, written: int = 3, every: int = 1) -> str:
+def render_descents(descents: Sequence[Descent], fmt_: str, digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     """One run as :func:`render_descent` writes it; several optimizers one after another, then compared."""
     if len(descents) == 1:
         return render_descent(descents[0], fmt_, digits, written, every)
@@ -1071,7 +1072,7 @@ def render_descents(descents: Sequence[Descent], fmt_: str, digits: int = 9, wri
     return descents_text(descents, digits, written, every)
 
 
-def render_descent(descent: Descent, fmt_: str, digits: int = 9, written: int = 3, every: int = 1) -> str:
+def render_descent(descent: Descent, fmt_: str, digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     if fmt_ == "json":
         return json.dumps(descent_json(descent), indent=1, ensure_ascii=False) + "\n"
     if fmt_ == "md":

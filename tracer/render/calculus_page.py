@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 
 from tracer.calculus.derivatives import Derivation
 from tracer.calculus.descent import Descent
+from tracer.numbers import DEFAULT_DIGITS, fmt
 from tracer.render import calculus as c
 from tracer.render import mathml
 from tracer.render.document import environment
@@ -47,7 +48,7 @@ def _reason(row: c.DiffRow) -> Markup:
     return Markup(f"{words} ({_inline(row.detail)})") if row.detail else Markup(words)
 
 
-def diff_page(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+def diff_page(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = DEFAULT_DIGITS) -> str:
     """`tracer diff -f html`: the function, then per derivative its rules, numbered, each linked to
     the rules it combines; the result; its value at ``--at``."""
     w = c._DiffWriter("tex")
@@ -112,7 +113,7 @@ def _table(rows: list[list[str]]) -> dict:
     return {"header": cells[0], "rows": cells[1:]}
 
 
-def descent_page(descents: Sequence[Descent], digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descent_page(descents: Sequence[Descent], digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     """`tracer descend -f html`: the function and its gradient, each optimizer's rule and its first
     updates (numbered, linked), the iterates' table and the path as inline SVG (one or two variables)."""
     first = descents[0]
@@ -136,12 +137,12 @@ def descent_page(descents: Sequence[Descent], digits: int = 9, written: int = 3,
     plot = Markup(c.descents_svg(descents)) if len(first.variables) <= 2 else ""
     name = c._name_text(first.name or "f")
     args = ", ".join(c._name_text(v.name) for v in first.variables)
-    start = r",\ ".join(rf"{c._name_tex(v.name)}_{{0}} = {c.fmt(p, digits, 'latex')}" for v, p in zip(first.variables, first.iterates[0].point))
+    start = r",\ ".join(rf"{c._name_tex(v.name)}_{{0}} = {fmt(p, digits, 'latex')}" for v, p in zip(first.variables, first.iterates[0].point))
     return environment("page").get_template("descend.html.j2").render(
         title=f"Gradient descent on {name}({args}) = {c.text_math(first.function)}",
         function=header[0],
         header=header,
-        rate=c.fmt(first.learning_rate, digits, "latex"),
+        rate=fmt(first.learning_rate, digits, "latex"),
         steps=first.requested_steps,
         start=start,
         runs=runs,

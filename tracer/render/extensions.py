@@ -18,7 +18,8 @@ from tracer import keys
 from tracer.core import perceptron
 from tracer.keys import Key
 from tracer.core.solution import DeltaRow, Solution
-from tracer.render.printing import Printer, fmt
+from tracer.numbers import fmt
+from tracer.render.printing import Printer
 
 #: rows of the run table (the curve always has every record)
 TABLE_ROWS = 21

@@ -24,7 +24,8 @@ from tracer.render import matrix
 from tracer.render.calculus import _descent_tex_body, diff_tex
 from tracer.render.document import DocumentBuilder, _step_title, environment, printer_for
 from tracer.render.graph import printer as graph_printer
-from tracer.render.printing import DEFAULT_DIGITS, Printer, escape_tex
+from tracer.numbers import DEFAULT_DIGITS
+from tracer.render.printing import Printer, escape_tex
 
 #: above this many parameters a solution is shown in matrix (δ) form, as `tracer solve -f md` does
 SCALAR_LIMIT = 200
@@ -85,12 +86,12 @@ def steps_latex(solution: Solution | GraphSolution, steps: Sequence[Step], value
     return _fragment(groups, name, printer.number(value))
 
 
-def diff_latex(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = 9) -> str:
+def diff_latex(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Expr] | None = None, digits: int = DEFAULT_DIGITS) -> str:
     """`tracer diff -f tex` is already a fragment MathJax typesets (``\\[ … \\]``, ``align*``)."""
     return diff_tex(derivations, point, digits)
 
 
-def descent_latex(descent: Descent, digits: int = 9, written: int = 3, every: int = 1) -> str:
+def descent_latex(descent: Descent, digits: int = DEFAULT_DIGITS, written: int = 3, every: int = 1) -> str:
     """The function, its gradient, the first updates and the iterates as an ``array`` (not a
     ``tabular``, which MathJax does not typeset), without the pgfplots figure."""
     header, updates, table = _descent_tex_body(descent, digits, written, every)

@@ -16,7 +16,7 @@ of a sum when it is negative, so it is bracketed exactly where an operator needs
 — ``0.04 × (−2.5)``, ``(−0.3)^2``, ``0.01 − (−0.3)``, ``−(0.01 − 0.75)`` — and
 nowhere else: ``max(0, −0.576)``, ``exp(−0.9632)``, ``e^{-0.9632}``, ``−0.29``.
 The digits are the caller's: both printers take the project's one number formatter
-(:func:`tracer.render.printing.fmt`) as their ``number`` setting.
+(:func:`tracer.numbers.fmt`) as their ``number`` setting.
 
 Settings beyond SymPy's own (both dialects):
 

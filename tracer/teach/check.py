@@ -31,7 +31,7 @@ from decimal import Decimal
 
 from tracer.keys import NameError_, Partial
 from tracer.core.solution import Chain, LookupError_, Solution, Step, dependencies, refs_of, substituted
-from tracer.render.printing import fmt
+from tracer.numbers import DEFAULT_DIGITS, fmt
 from tracer.teach import claim_expression
 from tracer.teach.claim_expression import ExpressionError
 from tracer.teach.claims import Claim, ClaimSet, load_claim_set, load_claims, parse_claim_set, parse_claims
@@ -377,7 +377,7 @@ def _substituted(step: Step):
     return [(key_of(f.ref, f.target), f.value) for f in substituted(step.form)]
 
 
-def _plain(value: float, digits: int = 9) -> str:
+def _plain(value: float, digits: int = DEFAULT_DIGITS) -> str:
     return fmt(value, digits).replace("−", "-")
 
 

@@ -22,6 +22,7 @@ import sympy as sp
 
 from tracer.core.derive import solve
 from tracer.keys import Partial, Quantity
+from tracer.numbers import DEFAULT_DIGITS
 from tracer.core.solution import Chain, Expression, Solution, Step, Sum, Update
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.replay import Inputs, evaluate, expression_value
@@ -261,6 +262,6 @@ def digit_slip(own: float, text: str) -> str:
     return ""
 
 
-def _plain(value: float, digits: int = 9) -> str:
+def _plain(value: float, digits: int = DEFAULT_DIGITS) -> str:
     return format(float(f"{value:.{digits}g}"), "g") if math.isfinite(value) else str(value)
 

@@ -53,7 +53,7 @@ from tracer import keys
 from tracer.core.derive import solve
 from tracer.keys import NameError_, Quantity
 from tracer.core.solution import GraphSolution, LookupError_
-from tracer.render.printing import fmt
+from tracer.numbers import fmt
 from tracer.spec import GraphProblem, Problem, SpecError
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.rounding import Allowance, allowances
