@@ -58,10 +58,6 @@ KNOWN: set[tuple[str, str, str]] = {
     ("tracer.core.functions", "tracer.calculus.derivatives", "rank"),  # S8: derivations made by write/
     ("tracer.core.perceptron", "tracer.core.solution", "rank"),  # S6: Boundary, Perceptron, TruthRow to layers/views.py
     ("tracer.core.verify", "tracer.core.solution", "rank"),  # S7: Verification, Mismatch to tracer/verify.py
-    ("tracer.render.quiz", "tracer.export.moodle", "rank"),  # S1: the LMS assembly to export/
-    ("tracer.render.quiz", "tracer.export.qti", "rank"),  # S1
-    ("tracer.render.graph_quiz", "tracer.export.moodle", "rank"),  # S1
-    ("tracer.render.graph_quiz", "tracer.export.qti", "rank"),  # S1
     # the optimizers' update rules, printed (OPTIMIZERS' equations and names): D2 keeps
     # tracer.core.optimizers in the engine, and D1 forbids renderers the engine; the plan's
     # §1.2 table misses these three — the step that gives the printed rule as data removes them

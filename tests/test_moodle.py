@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from tracer import load
 from tracer.cli import cli
 from tracer.teach.quiz import generate, parse_spec, positions, tolerance
-from tracer.render.quiz import SetInfo, moodle
+from tracer.export.moodle import moodle
+from tracer.render.quiz import SetInfo
 
 from lms_readers import read_moodle, split_category_path
 

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from tracer import load
 from tracer.cli import cli
-from tracer.render.quiz import SetInfo, canvas
+from tracer.export.qti import canvas
+from tracer.render.quiz import SetInfo
 from tracer.teach.quiz import generate, parse_spec, positions
 
 from lms_readers import read_canvas

@@ -18,6 +18,8 @@ from tracer.cli.common import (
     warn_unsettable,
     write_file,
 )
+from tracer.export.moodle import graph_moodle, moodle
+from tracer.export.qti import canvas, graph_canvas
 from tracer.render import graph_quiz
 from tracer.render.document import RenderError, compile_pdf
 from tracer.render.document import pdf_engine as pdf_engine_for
@@ -26,10 +28,8 @@ from tracer.render.quiz import (
     SetInfo,
     answers_csv,
     answers_key,
-    canvas,
     figures,
     key,
-    moodle,
     sheet,
 )
 from tracer.spec import LANGUAGES, GraphProblem, SpecError
@@ -133,9 +133,9 @@ def quiz(file: str, count: int, seed: int, out: str, formats: str, jobs: int | N
     if "csv" in wanted:
         write("answers.csv", answers_csv(variants, info))
     if "moodle" in wanted:
-        write("moodle.xml", (graph_quiz.moodle if graph else moodle)(variants, info))
+        write("moodle.xml", (graph_moodle if graph else moodle)(variants, info))
     if "qti" in wanted:
-        write("canvas.zip", (graph_quiz.canvas if graph else canvas)(variants, info))
+        write("canvas.zip", (graph_canvas if graph else canvas)(variants, info))
     elapsed = time.perf_counter() - started
     if "tex" in wanted or "pdf" in wanted:
         engine = pdf_engine_for((directory / "key.tex").read_text(encoding="utf-8"), pdf_engine) if "pdf" in wanted else None

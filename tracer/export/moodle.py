@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Callable
 from xml.sax.saxutils import escape, quoteattr
 
+from tracer.export import lms
 from tracer.export.xml_text import xml_safe
+from tracer.render.quiz import SetInfo
 from tracer.teach.quiz import Question, Variant, positions
 
 #: the most characters a Moodle question category's name may have (``question_categories.name``, char 255)
@@ -154,3 +157,36 @@ def _serialize(element: ET.Element, depth: int = 0) -> str:
         return f"{pad}<{element.tag}{attributes}>{body}</{element.tag}>"
     inner = "\n".join(_serialize(child, depth + 1) for child in children)
     return f"{pad}<{element.tag}{attributes}>\n{inner}\n{pad}</{element.tag}>"
+
+
+def moodle(variants: list[Variant], info: SetInfo) -> str:
+    """The Moodle XML of a network quiz: per variant its statement, then each question."""
+    return _quiz(variants, info, lms.network_texts(info))
+
+
+def graph_moodle(variants: list[Variant], info: SetInfo) -> str:
+    """The Moodle XML of a graph quiz: per variant the equations and values, then each question."""
+    return _quiz(variants, info, lms.graph_texts(info))
+
+
+def _quiz(variants: list[Variant], info: SetInfo, texts: lms.Texts) -> str:
+    statement_html, ask_html = texts
+    return quiz_xml(
+        variants,
+        category_root=category_root(info),
+        statement_html=statement_html,
+        ask_html=ask_html,
+        label=lambda variant, question: question.name,
+    )
+
+
+def category_root(info: SetInfo) -> str:
+    """``$course$/top/<title> (<file>, seed <S>)``: the set's category (the teacher's question
+    bank: the file and seed tell sets apart); the questions' categories are below it. The title
+    is cut so that the name keeps within Moodle's 255 characters with its file and seed."""
+    suffix = f"({Path(info.file).name}, seed {info.seed})"
+    title = " ".join((info.title or Path(info.file).stem).split())
+    room = CATEGORY_NAME - len(suffix) - 1
+    if room < 20:  # a file name too long to keep beside the title: the title alone
+        return f"$course$/top/{segment(title)}"
+    return f"$course$/top/{segment(title, room)} {segment(suffix)}"

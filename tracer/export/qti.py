@@ -42,7 +42,9 @@ import zipfile
 from decimal import Decimal
 from typing import Callable
 
+from tracer.export import lms
 from tracer.export.xml_text import xml_safe
+from tracer.render.quiz import DEFAULT_TITLE, SetInfo
 from tracer.teach.quiz import Question, Variant, positions
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
@@ -225,3 +227,33 @@ def qti_zip(variants: list[Variant], *, set_key: str, title: str, statement_html
         for name, text in members.items():
             zf.writestr(zipfile.ZipInfo(name, ZIP_DATE), text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
     return stream.getvalue()
+
+
+def canvas(variants: list[Variant], info: SetInfo) -> bytes:
+    """The Canvas QTI 1.2 zip of a network quiz: a question group per question position, each
+    student given one variant of each."""
+    return _zip(variants, info, lms.network_texts(info))
+
+
+def graph_canvas(variants: list[Variant], info: SetInfo) -> bytes:
+    """The Canvas QTI 1.2 zip of a graph quiz."""
+    return _zip(variants, info, lms.graph_texts(info))
+
+
+def _zip(variants: list[Variant], info: SetInfo, texts: lms.Texts) -> bytes:
+    statement_html, ask_html = texts
+    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or DEFAULT_TITLE,
+                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name,
+                   description_html=quiz_description(variants, info), group_title=question_group_title)
+
+
+def question_group_title(k: int, question) -> str:
+    """A Canvas question group's title (the teacher's quiz editor): the position and what it asks."""
+    return f"Question {k} ({question.name})"
+
+
+def quiz_description(variants: list[Variant], info: SetInfo) -> str:
+    """The quiz's description (students read it): how it is drawn and what is accepted."""
+    count = len(variants[0].questions) if variants else 0
+    return (f"<p>{count} questions; each student is given one of {len(variants)} variants of each. Give every answer to "
+            f"{info.spec.digits} significant digits, carrying every intermediate to at least {info.spec.digits}.</p>")

@@ -4,26 +4,22 @@ A graph variant's statement is its equations and its leaves' drawn values (a net
 is layers, parameters and samples); its names are the nodes' own (``dJ/db`` printed
 ∂J/∂b), and its worked solution is :func:`tracer.render.graph.render_graph`'s document.
 The sheet, the key and the CSV are :mod:`tracer.render.quiz`'s, fed these fragments
-(the templates show ``statement.graph`` in its own branch); the Moodle statement is
-written here. Nothing here computes: the numbers are the variant's solution's.
+(the templates show ``statement.graph`` in its own branch); the Moodle and Canvas question
+text is :mod:`tracer.export.lms`'s. Nothing here computes: the numbers are the variant's solution's.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from tracer import keys
 from tracer.keys import NameError_
 from tracer.core.solution import GraphSolution
-from tracer.export.moodle import quiz_xml
-from tracer.export.qti import qti_zip
 from tracer.render.graph import equation_lines, printer, render_graph
 from tracer.render.printing import escape_markdown, escape_tex
-from tracer.render.user_text import escape_mathjax_html
-from tracer.render.quiz import DEFAULT_TITLE, KEY_DIGITS, SetInfo, _demote_markdown, _tex_parts, canvas_description, group_title, moodle_ask_html, moodle_category_root, variant_anchor
+from tracer.render.quiz import KEY_DIGITS, _demote_markdown, _tex_parts, variant_anchor
 from tracer.spec import GraphProblem
-from tracer.teach.quiz import Question, Variant
+from tracer.teach.quiz import Variant
 
 
 def label(problem: GraphProblem, name: str) -> str:
@@ -81,46 +77,3 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     variant.documents["statement_tex"] = statement(solution, "tex")
     variant.documents["statement_html"] = statement(solution, "html")
     variant.solution = None  # the key is rendered; do not ship the solution back
-
-
-def _lms_html(info: SetInfo):
-    """A graph question's text (Moodle, Canvas): per variant the equations and values, then what is asked."""
-
-    def statement_html(variant: Variant) -> str:
-        s = variant.documents["statement_md"]
-        equations = "".join(f"<li>\\({html.escape(eq['lhs'] + ' = ' + eq['rhs'])}\\)</li>" for eq in s["equations"])
-        leaves = ", ".join(f"\\({html.escape(leaf['name'])} = {leaf['value']}\\)" for leaf in s["leaves"])
-        training = ""
-        if s["trained"]:
-            names = ", ".join(f"\\({html.escape(leaf['name'])}\\)" for leaf in s["leaves"] if leaf["trained"])
-            training = (f"<p>Gradient descent on {names}: learning rate \\({s['rate']} = {s['learning_rate']}\\), "
-                        f"{s['steps']} step(s); a primed name is the value after the last step.</p>")
-        return (
-            f"<p><b>{escape_mathjax_html(info.title or DEFAULT_TITLE)}</b> — variant {variant.number}</p>"
-            f"<p>The graph:</p><ul>{equations}</ul><p>Given {leaves}; differentiated: \\({html.escape(s['output'])}\\).</p>{training}"
-        )
-
-    def ask_html(variant: Variant, question: Question) -> str:
-        return moodle_ask_html(label(variant.problem, question.name), question, info.spec.digits)
-
-    return statement_html, ask_html
-
-
-def moodle(variants: list[Variant], info: SetInfo) -> str:
-    """The Moodle XML of a graph quiz: per variant the equations and values, then each question."""
-    statement_html, ask_html = _lms_html(info)
-    return quiz_xml(
-        variants,
-        category_root=moodle_category_root(info),
-        statement_html=statement_html,
-        ask_html=ask_html,
-        label=lambda variant, question: question.name,
-    )
-
-
-def canvas(variants: list[Variant], info: SetInfo) -> bytes:
-    """The Canvas QTI 1.2 zip of a graph quiz."""
-    statement_html, ask_html = _lms_html(info)
-    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or DEFAULT_TITLE,
-                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name,
-                   description_html=canvas_description(variants, info), group_title=group_title)

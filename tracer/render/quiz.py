@@ -1,17 +1,16 @@
-"""The documents of a quiz: question sheet, solution key (Markdown, LaTeX), CSV answer key,
-Moodle XML. Numbers reach the templates already formatted (by :mod:`tracer.latex`'s
-``fmt`` through a :class:`~tracer.latex.Printer`, or as the variant's answer strings);
-text from the problem file is escaped for the target format.
+"""The documents of a quiz: question sheet, solution key (Markdown, LaTeX, HTML), CSV answer key
+(the Moodle XML and Canvas QTI files are :mod:`tracer.export`'s, from these fragments). Numbers
+reach the templates already formatted (by :mod:`tracer.numbers`'s ``fmt`` through a
+:class:`~tracer.render.printing.Printer`, or as the variant's answer strings); text from the
+problem file is escaped for the target format.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from markupsafe import Markup
@@ -19,11 +18,8 @@ from markupsafe import Markup
 from tracer import notation
 from tracer.keys import NameError_
 from tracer.spec import Problem
-from tracer.export.moodle import CATEGORY_NAME, quiz_xml, segment
-from tracer.export.qti import qti_zip
 from tracer.render import i18n
 from tracer.render.printing import decimal_comma, escape_markdown, escape_tex
-from tracer.render.user_text import escape_mathjax_html
 from tracer.teach.mistakes import MISTAKES
 from tracer import keys
 from tracer.teach.quiz import QuizSpec, Variant, decimal_text
@@ -52,7 +48,7 @@ class SetInfo:
         return f"tracer quiz {self.file} --count {self.count} --seed {self.seed}"
 
 
-def _label(problem: Problem, name: str, dialect: str = "latex") -> str:
+def quantity_label(problem: Problem, name: str, dialect: str = "latex") -> str:
     """A quantity's symbol in the problem's own notation (LaTeX)."""
     printer = printer_for(problem, dialect, None, 9)
     try:
@@ -72,10 +68,10 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
         variant.documents["tex_body"], variant.documents["tex_preamble"] = _tex_parts(tex)
     if "html" in formats:  # the worked solution as the web page's content, its ids apart from the other variants'
         variant.documents["html"] = render(solution, "html", digits=max(digits, KEY_DIGITS), anchor=variant_anchor(variant))
-    variant.documents["labels_tex"] = [_label(solution.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
-    variant.documents["statement_md"] = _statement(variant, "md")
-    variant.documents["statement_tex"] = _statement(variant, "tex")
-    variant.documents["statement_html"] = _statement(variant, "html")
+    variant.documents["labels_tex"] = [quantity_label(solution.problem, q.name) for q in variant.questions]  # type: ignore[assignment]
+    variant.documents["statement_md"] = variant_statement(variant, "md")
+    variant.documents["statement_tex"] = variant_statement(variant, "tex")
+    variant.documents["statement_html"] = variant_statement(variant, "html")
     # the network as the worked solutions draw it (the same view: TikZ in the tex, the web page's SVG in md and html)
     diagram = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
     variant.documents["diagram"] = diagram
@@ -91,9 +87,9 @@ def variant_page(variant: Variant, solution) -> dict:
     diagram = diagram_view(solution, printer_for(solution.problem, "latex", None, 9))
     return {
         "number": variant.number,
-        "statement": _statement(variant, "html"),
+        "statement": variant_statement(variant, "html"),
         "diagram_svg": network.svg(diagram, id_prefix=f"v{variant.number}network") if diagram is not None else "",
-        "labels": [_label(variant.problem, q.name) for q in variant.questions],
+        "labels": [quantity_label(variant.problem, q.name) for q in variant.questions],
     }
 
 
@@ -132,7 +128,7 @@ def _tex_parts(tex: str) -> tuple[str, str]:
     return body, preamble
 
 
-def _statement(variant: Variant, fmt_: str) -> dict:
+def variant_statement(variant: Variant, fmt_: str) -> dict:
     language = getattr(variant.problem, "language", "en")
     printer = printer_for(variant.problem, "latex", None, 9, language)
     escape = {"tex": escape_tex, "md": escape_markdown}.get(fmt_, lambda text: text)  # html: the page environment escapes
@@ -179,7 +175,7 @@ def _pmatrix(cells: list[list[str]]) -> str:
 
 def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[dict]:
     esc = escape_tex if fmt_ == "tex" else (lambda text: text)
-    labels = variant.documents.get("labels_tex") or [_label(variant.problem, q.name) for q in variant.questions]
+    labels = variant.documents.get("labels_tex") or [quantity_label(variant.problem, q.name) for q in variant.questions]
     comma = i18n.decimal_comma(info.language)
 
     def number(text: str) -> str:  # German and Spanish sheets: 0,1648 (the LMS files keep the point their importers read)
@@ -219,7 +215,7 @@ def _question_views(variant: Variant, info: SetInfo, fmt_: str = "md") -> list[d
 def _variant_view(variant: Variant, info: SetInfo, fmt_: str) -> dict:
     return {
         "number": variant.number,
-        "statement": variant.documents.get(f"statement_{fmt_}") or _statement(variant, fmt_),
+        "statement": variant.documents.get(f"statement_{fmt_}") or variant_statement(variant, fmt_),
         "questions": _question_views(variant, info, fmt_),
         "solution_md": variant.documents.get("md", ""),
         "solution_tex": variant.documents.get("tex_body", ""),
@@ -303,82 +299,3 @@ def answers_csv(variants: list[Variant], info: SetInfo) -> str:
             options = " ".join(f"{LETTERS[i]}={o.text}" for i, o in enumerate(q.options))
             writer.writerow([info.file, info.seed, v.number, k, q.name, q.canonical, q.kind, q.answer, q.tolerance, repr(q.value), LETTERS[q.correct] if q.options else "", options])
     return out.getvalue()
-
-
-def _lms_html(info: SetInfo):
-    """The question text of an LMS question (Moodle, Canvas): the variant's statement, then what is asked."""
-    env = environment("html")
-
-    def statement_html(variant: Variant) -> str:
-        template = env.from_string(_STATEMENT_HTML)
-        return template.render(s=_statement(variant, "md"), title=escape_mathjax_html(info.title or DEFAULT_TITLE), number=variant.number, esc=html.escape)
-
-    def ask_html(variant: Variant, question) -> str:
-        return moodle_ask_html(_label(variant.problem, question.name), question, info.spec.digits)
-
-    return statement_html, ask_html
-
-
-def moodle(variants: list[Variant], info: SetInfo) -> str:
-    statement_html, ask_html = _lms_html(info)
-    return quiz_xml(
-        variants,
-        category_root=moodle_category_root(info),
-        statement_html=statement_html,
-        ask_html=ask_html,
-        label=lambda variant, question: question.name,
-    )
-
-
-def canvas(variants: list[Variant], info: SetInfo) -> bytes:
-    """The Canvas QTI 1.2 zip of the set (:mod:`tracer.export.qti`): a question group per
-    question position, each student given one variant of each."""
-    statement_html, ask_html = _lms_html(info)
-    return qti_zip(variants, set_key=f"{info.file}:{info.seed}:{info.count}", title=info.title or DEFAULT_TITLE,
-                   statement_html=statement_html, ask_html=ask_html, label=lambda variant, question: question.name,
-                   description_html=canvas_description(variants, info), group_title=group_title)
-
-
-def group_title(k: int, question) -> str:
-    """A Canvas question group's title (the teacher's quiz editor): the position and what it asks."""
-    return f"Question {k} ({question.name})"
-
-
-def canvas_description(variants: list[Variant], info: SetInfo) -> str:
-    """The quiz's description (students read it): how it is drawn and what is accepted."""
-    count = len(variants[0].questions) if variants else 0
-    return (f"<p>{count} questions; each student is given one of {len(variants)} variants of each. Give every answer to "
-            f"{info.spec.digits} significant digits, carrying every intermediate to at least {info.spec.digits}.</p>")
-
-
-def moodle_category_root(info: SetInfo) -> str:
-    """``$course$/top/<title> (<file>, seed <S>)``: the set's category (the teacher's question
-    bank: the file and seed tell sets apart); the questions' categories are below it. The title
-    is cut so that the name keeps within Moodle's 255 characters with its file and seed."""
-    suffix = f"({Path(info.file).name}, seed {info.seed})"
-    title = " ".join((info.title or Path(info.file).stem).split())
-    room = CATEGORY_NAME - len(suffix) - 1
-    if room < 20:  # a file name too long to keep beside the title: the title alone
-        return f"$course$/top/{segment(title)}"
-    return f"$course$/top/{segment(title, room)} {segment(suffix)}"
-
-
-def moodle_ask_html(label: str, question, digits: int) -> str:
-    """What a question asks, in HTML: the quantity, the digits to carry, what is accepted."""
-    accepted = f" Answers within ±{question.tolerance} are accepted." if question.kind == "numerical" else ""
-    return (
-        f"<p>Compute \\({html.escape(label)}\\) (<code>{html.escape(question.name)}</code>) to {digits} significant "
-        f"digits, carrying every intermediate to at least {digits} significant digits.{accepted}</p>"
-    )
-
-
-_STATEMENT_HTML = """<p><b>{{ title }}</b> — variant {{ number }}</p>
-{% for m in s.matrices %}<p>\\[ {{ esc(m.name) }} = {{ esc(m.symbols) }} = {{ esc(m.numbers) }} \\] (trained: {{ m.trained }})</p>
-{% endfor %}{% if s.parameters %}<table border="1"><tr><th>parameter</th><th>value</th><th>trained</th></tr>
-{% for row in s.parameters %}<tr><td>\\({{ esc(row.name) }}\\)</td><td>{{ row.value }}</td><td>{{ "yes" if row.trained else "no" }}</td></tr>
-{% endfor %}</table>{% endif %}
-<table border="1"><tr><th>sample</th><th>inputs</th><th>targets</th></tr>
-{% for x in s.samples %}<tr><td>{{ x.number }}</td><td>{{ x.x | join(", ") }}</td><td>{{ x.y | join(", ") }}</td></tr>
-{% endfor %}</table>
-<p>Layers: {% for l in s.layers %}{{ l.described }}{% if not loop.last %}; {% endif %}{% endfor %}; loss {{ s.loss_kind }} ({{ s.loss_detail }}); learning rate \\({{ s.rate }} = {{ s.learning_rate }}\\); {{ s.steps }} {{ s.order }} {{ s.update_rule }} step(s).</p>
-"""
