@@ -44,8 +44,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
-Kind = Literal["x", "y", "z", "a", "W", "U", "b", "loss", "loss_after", "node", "zero", "hyper", "penalty",
-               "v", "G", "s", "m", "m_hat", "v_hat"]
 #: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
 STATE_KINDS = ("v", "G", "s", "m", "m_hat", "v_hat")
 #: an optimizer's hyperparameters and the step number (kind "hyper", by ``name``)
@@ -112,10 +110,6 @@ class Quantity(_Named):
         object.__setattr__(self, "_hash", hash(text))
 
     @property
-    def base(self) -> str:  # the name of ``kind`` before the redesign (still read by a few modules)
-        return self.kind
-
-    @property
     def is_parameter(self) -> bool:
         return self.kind in ("W", "U", "b")
 
@@ -138,11 +132,6 @@ class Quantity(_Named):
         """The parameter an optimizer state belongs to."""
         assert self.is_state, self
         return Quantity(self.name, self.layer, self.index)
-
-    @property
-    def is_node(self) -> bool:
-        """A node of a graph problem (named by its file: ``q``, ``w0``)."""
-        return self.kind == "node"
 
     def without_sample(self) -> "Quantity":
         return self if self.sample is None else replace(self, sample=None)
@@ -238,10 +227,6 @@ def _quantity_text(q: Quantity) -> str:
         # W2[1,1]' (and W2[1,1]'@2): the mark belongs to the parameter, the step to the key
         return body + ("#" + str(q.sample) if q.sample is not None else "") + "'" + _suffix(None, q.step)
     return body + _suffix(q.sample, q.step)
-
-
-def format_quantity(q: Quantity) -> str:
-    return str(q)
 
 
 # ---------------------------------------------------------------------------

@@ -87,10 +87,6 @@ class System:
         return self.graph.output
 
     @cached_property
-    def leaf_nodes(self) -> np.ndarray:
-        return np.array([n.number for n in self.nodes if n.equation is None], dtype=int)
-
-    @cached_property
     def parameter_nodes(self) -> np.ndarray:
         """The trained leaves, in the file's order (``training.parameters``)."""
         return np.array([self.number[name] for name in self.problem.training.parameters], dtype=int)

@@ -25,7 +25,6 @@ inputs (0.4 s alone) were refused.
 from __future__ import annotations
 
 import contextvars
-import math
 import signal
 import threading
 import time
@@ -59,12 +58,6 @@ def check_time() -> None:
     budget = _BUDGET.get()
     if budget is not None and _clock() > budget[0]:
         raise WorkLimitExceeded(budget[1], budget[2])
-
-
-def remaining() -> float:
-    """Seconds left in the current budget (inf without one)."""
-    budget = _BUDGET.get()
-    return math.inf if budget is None else budget[0] - _clock()
 
 
 def _can_alarm() -> bool:

@@ -769,14 +769,6 @@ def _logistic_argument(e: sp.Expr) -> sp.Expr | None:
     return None
 
 
-def partials(expr: sp.Expr, variables: Sequence[sp.Symbol] | None = None, *, name: str | None = None) -> tuple[Derivation, ...]:
-    """One derivation per variable (every free symbol, sorted by name, unless given)."""
-    if variables is None:
-        variables = sorted(expr.free_symbols, key=lambda s: s.name)
-    partial = len(expr.free_symbols) > 1
-    return tuple(derive(expr, v, name=name, partial=partial) for v in variables)
-
-
 def multivariable_chain(
     outer: sp.Expr,
     substitutions: Mapping[sp.Symbol, sp.Expr] | Sequence[tuple[sp.Symbol, sp.Expr]],

@@ -146,10 +146,6 @@ def _compiled(name: str, nesterov: bool) -> tuple[tuple[str, tuple[str, ...], Ca
     return tuple(out)
 
 
-def state_names(spec: OptimizerSpec) -> tuple[str, ...]:
-    return rule(spec).states
-
-
 def initial_state(spec: OptimizerSpec, size: int) -> dict[str, np.ndarray]:
     """Every state at zero, as torch.optim starts it."""
     return {name: np.zeros(size) for name in rule(spec).states}

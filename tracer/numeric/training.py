@@ -278,11 +278,6 @@ def batches_per_epoch(problem: Problem) -> int:
     return -(-n // (problem.training.batch_size or n))
 
 
-def mode_of(problem: Problem) -> str:
-    n, b = len(problem.data), problem.training.batch_size or len(problem.data)
-    return "full batch" if b >= n else ("stochastic (SGD)" if b == 1 else "mini-batch")
-
-
 @numeric._quiet
 def run(problem: Problem, *, record_every: int | None = None) -> Run:
     """Train the problem for ``training.steps`` updates (``epochs`` × batches per epoch)."""

@@ -374,11 +374,6 @@ def diff_text(derivations: Sequence[Derivation], point: Mapping[sp.Symbol, sp.Ex
 # ---------------------------------------------------------------------------
 
 
-def derivation_tex_rows(derivation: Derivation, function_name: str | None = None) -> list[str]:
-    """One derivation as the rows of an ``align*``/``aligned`` (joined with ``\\\\``): reusable by ``solve``."""
-    return _diff_tex_lines(derivation, _DiffWriter("tex"), function_name or derivation.name or "f")[0]
-
-
 @dataclass(frozen=True)
 class DiffRow:
     """One row of a derivation, as the LaTeX, the Markdown and the web page write it: a rule's

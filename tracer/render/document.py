@@ -42,8 +42,6 @@ from tracer.render.printing import Printer, escape_markdown, escape_tex, tex_wid
 from tracer.render.user_text import PDF_ENGINES, escape_markdown_text, escape_mathjax_html, unicode_engine_needed  # noqa: F401
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
-DETAILS = ("brief", "standard", "full")
-
 
 class RenderError(RuntimeError):
     """A document could not be produced (e.g. LaTeX failed); ``code`` is the exit code."""
@@ -856,10 +854,6 @@ def render_steps(solution: Solution, steps: list[Step], value: float, quantity: 
 
 def _step_title(step: keys.Step) -> str:
     return "Forward pass with the final parameters" if step == keys.END else f"Training step {step}"
-
-
-def render_steps_text(solution: Solution, steps: list[Step], value: float, quantity: str, digits: int = DEFAULT_DIGITS, detail: str = "standard") -> str:
-    return render_steps(solution, steps, value, quantity, "text", digits=digits, detail=detail)
 
 
 # ---------------------------------------------------------------------------

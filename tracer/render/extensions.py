@@ -310,7 +310,3 @@ def curve_files(solution: Solution, markdown: Path) -> list[tuple[Path, str]]:
     if view is None:
         return []
     return [(markdown.with_suffix(f".{kind}.svg"), view[f"{kind}_svg"] + "\n") for kind in ("loss", "accuracy") if view[f"{kind}_svg"]]
-
-
-#: the suffixes of the curve files :func:`curve_files` may write beside a Markdown document
-CURVE_SUFFIXES = (".loss.svg", ".accuracy.svg")

@@ -23,8 +23,6 @@ import sympy as sp
 from tracer.keys import Key
 from tracer.core.solution import Affine, Chain, Expression, Factor, Solution, Step, Sum, Update, substituted
 
-#: how a factor's value is found: the key of the step it refers to, else the given number's key
-Values = Mapping[Key, float]
 #: a patch may evaluate one step differently: (step, inputs) -> value, or None for the usual way
 Patch = Callable[[Step, "Inputs"], "float | None"]
 
@@ -128,10 +126,6 @@ def replay(
                 raise
             values[step.id] = math.nan
     return values
-
-
-def value_after(solution: Solution, values: Mapping[Key, float], step: Step) -> float:
-    return values.get(step.id, step.value)
 
 
 # ---------------------------------------------------------------------------
