@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import names_the_file
 from tracer.core.derive import solve
 from tracer.spec import SpecError, load, loads
 
@@ -142,3 +143,83 @@ def test_the_twins_error_bound_covers_what_its_algorithm_loses():
     assert values["f"] == 0.0 and bounds["f"] == pytest.approx(2**-53 * 1e308, rel=1e-12)  # the rounding of 1 + 1e308
     s = solve(loads("graph:\n  equations: ['f = (x + y) - y']\n  values: {x: 1, y: 1e308}\n  output: f\n", "c.yaml"))
     assert s.value("f") == 1.0 and s.verification.ok
+
+
+# ---------------------------------------------------------------------------
+# The graphs fuzz target at edge values (±1e308, 710, 1e−300): the exact passes
+# ---------------------------------------------------------------------------
+
+#: what each find under tests/fuzz/graphs/ gives now: exit 0 (verified) or the start of its one-line refusal
+GRAPHS_FOUND = {
+    # the exact value of a node is not a real number (asin of cosh(10^308), acos of |log(10^154, 1000)| = 51.3,
+    # 1000/max(0, log(1 − 4e−9, 100)) = 1000/0): SymPy's complex or zoo reached mpmath ("cannot create mpf")
+    "graphs-crash-52": "graph.equations[0]: n0 = (asin(cosh(z1))) ^ (min((3) / (1), (x) * (x))): a value beyond double precision's range",
+    "graphs-crash-1291": "graph.equations[5]: n5 = acos(|log(t, a)|): the inverse cosine of a number outside [−1, 1] at the given values (t = 1e+154, a = 1000)",
+    "graphs-crash-2571": "graph.equations[1]: n1 = cosh((2) * (a)): a value beyond double precision's range (±1.8e308) at the given values (a = 1000)",
+    "graphs-crash-209": "graph.equations[0]: n0 = asin(y): the inverse sine of a number outside [−1, 1] at the given values (y = -710)",
+    # a branch decided on a value that is no number (sign(nan): "Invalid NaN comparison"); 0^(−½) (ZeroDivisionError)
+    "graphs-crash-4210": "graph.equations[0]: n0 = sinh(((|a|) - (a))^0.5): ∂n0/∂a is not defined at the given values (a = 3.612)",
+    # SymPy itself: acos(cos(−10^308)) inside an equation compared as a tree ('LazyExceptionMessage'), evalf's ZeroDivisionError
+    "graphs-crash-9221": 0,
+    "graphs-crash-6258": "graph.equations[0]: n0 = log(max(-(0.5), ((z1) ^ (0)) + ((z1) / (t))), tanh((z1) * ((w)^0.5))): the logarithm of a number ≤ 0",
+    # SymPy 1.14's sec(acos(u)) as written: AttributeError on "is it real?"
+    "graphs-crash-2934": "graph.equations[1]: n1 = sigmoid(sec(acos(a))): the inverse cosine of a number outside [−1, 1] at the given values (a = -1.053)",
+    "graphs-crash-1863": "graph.equations[0]: n0 = log((x) / (log(pi, x))): the logarithm of a number ≤ 0 at the given values (x = -710)",
+    # a power with a huge exponent: 3939/1000 raised to 10^308 as an exact rational (hours), 0.06^(10^7200) in digits
+    "graphs-hang-2473": 0,
+    "graphs-hang-96": "graph.equations[1]: n1 = ((max(cosh(t), (t) ^ (z1))) / (log2((t) / (b)))) / (max(n0, n0)): a value beyond double precision's range (±1.8e308) after the training",
+    "graphs-hang-1514": "graph.equations[0]: n0 = (sqrt((b) / (a))) ^ (sinh(cot(a))): ∂n0/∂b is not defined at the given values (b = 2.522, a = 710)",
+    "graphs-hang-2631": 2,  # the engine computes 3.14159 exactly; NumPy's −3.1e308 overflows: cannot be checked
+}
+
+
+@pytest.mark.parametrize("path", sorted((FOUND / "graphs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_what_the_graphs_fuzzer_found_is_answered_or_refused_in_one_line(path):
+    """Each was a traceback (complex or undefined exact values, SymPy's own errors) or ran past 20 s (powers
+    raised exactly to 10^308) on main 0af6eae. Now, within seconds: a verified answer, or one line naming the
+    file and the equation (exit 2), or "cannot be checked" (exit 2) — never a traceback, a hang, or exit 1."""
+    from tracer.calculus.budget import time_limit
+    from tracer.cli.common import verification_failure
+
+    problem = load(path)
+    expected = GRAPHS_FOUND.get(path.stem)
+    try:
+        with time_limit(10, "solving a fuzz find"):
+            solution = solve(problem)
+    except SpecError as err:
+        message = str(err)
+        assert names_the_file(f"tracer: {message}", path) and ": graph." in message and "\n" not in message and len(message) < 300, message
+        if isinstance(expected, str):
+            assert f": {expected}" in message, message
+        else:
+            assert expected is None, message
+        return
+    failed = verification_failure(problem, solution)
+    assert failed is None or failed[1] == 2, failed
+    if expected is not None and not isinstance(expected, str):
+        assert (0 if failed is None else 2) == expected, failed
+
+
+def test_a_gradient_through_a_power_of_two_to_minus_2e308_is_0():
+    """n0 = b^(t − x) at b = 3.939, t = −1e308, x = 100: the value is 3.939^(−1e308) = 2^(−1.98e308), 0 as a
+    double, and ∂n0/∂b = (t − x)·b^(t − x − 1) = −1e308 · 2^(−1.98e308) is 0 too (the reference hung, raising
+    3939/1000 to the power −10^308 as an exact rational)."""
+    s = solved_at(FOUND / "graphs" / "graphs-hang-2473.yaml")
+    assert s.value("n0") == 0.0 and s.value("dn0/db") == 0.0 and s.value("dn0/dt") == 0.0
+
+
+def test_sec_of_acos_inside_an_equation_is_the_reciprocal():
+    """σ(sec(acos a)) at a = ½: sec(acos ½) = 1/½ = 2, σ(2) = 0.880797078; SymPy 1.14 raised AttributeError
+    asking whether sec(acos a), kept as written, is real."""
+    s = solve(loads("graph:\n  equations: ['f = sigmoid(sec(acos(a)))']\n  values: {a: 0.5}\n  output: f\n", "s.yaml"))
+    assert s.verification.ok
+    assert s.value("f") == pytest.approx(1 / (1 + math.exp(-2)), abs=1e-15)
+    # ∂f/∂a = σ(2)(1 − σ(2)) · d(1/a)/da = σ(2)(1 − σ(2)) · (−1/a²) = −4·0.104993585 = −0.419974342
+    sigma = 1 / (1 + math.exp(-2))
+    assert s.value("df/da") == pytest.approx(-4 * sigma * (1 - sigma), abs=1e-12)
+
+
+def solved_at(path: Path):
+    solution = solve(load(path))
+    assert solution.verification.ok, solution.verification.mismatches[:3]
+    return solution

@@ -63,6 +63,66 @@ def decimal(x: float) -> sp.Rational:
     return sp.Rational(repr(x))
 
 
+class Beyond(ArithmeticError):
+    """An exact value that is not a real number within reach: complex (asin of 51.3, a root of a
+    negative number), undefined (1/0, SymPy's zoo and nan), or a power whose binary exponent
+    passes ±10⁸ (3.939^(10^308) as an exact rational would never finish; as carried digits its
+    exponent alone is fine, but 0.06^(10^7200) is not). No decision can be made from it: the
+    doubles stand where it was asked for (:class:`Settler`), and the graph's own checks refuse a
+    value that is not a real number (``tracer.builders.equations``)."""
+
+
+#: a value whose binary exponent is beyond this is beyond exact evaluation (:class:`Beyond`): it is inf
+#: as a double, and what it feeds (e^u of it) would take arbitrary precision minutes
+MAX_BITS = 10**8
+#: a value below 2^(−MIN_BITS) is beyond it too: 0 as a double; one above is carried (3.939^(−10^308)
+#: = 2^(−2·10^308) times 10^308 is a gradient of 0, its exponent a 1,024-bit integer), but the
+#: exponent of 0.06^(10^7200) alone takes minutes of squarings
+MIN_BITS = 2**1100
+
+
+def _real(value: sp.Basic) -> sp.Basic:
+    """``value`` if it is a real number (or a truth value), else :class:`Beyond`."""
+    if not isinstance(value, sp.Expr) or value.is_Rational or value.is_Float:
+        return value
+    if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo, sp.I) or value.is_extended_real is False:
+        raise Beyond(value)
+    return value
+
+
+def _power_bits(base: sp.Expr, exponent: sp.Expr) -> float:
+    """exponent · log₂|base|: the binary exponent of base^exponent, estimated from the sizes."""
+    if base.is_zero or exponent.is_zero:
+        return 0.0
+    b = mpmath.mpf(base.p) / base.q if base.is_Rational else mpmath.mpf(base._mpf_)
+    p = mpmath.mpf(exponent.p) / exponent.q if exponent.is_Rational else mpmath.mpf(exponent._mpf_)
+    with mpmath.workdps(15):
+        return float(p * mpmath.log(abs(b), 2))
+
+
+def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    """base^exponent of exact (or carried) numbers, exactly where that is cheap, else in CARRIED
+    digits; :class:`Beyond` past 2^(±MAX_BITS)."""
+    numbers = (base.is_Rational or base.is_Float) and (exponent.is_Rational or exponent.is_Float)
+    if not numbers:
+        return base**exponent
+    if base.is_zero:  # 0^p: 0 for p > 0, 1 for p = 0, a division by zero for p < 0
+        if exponent.is_negative:
+            raise Beyond(sp.Pow(base, exponent, evaluate=False))
+        return sp.Integer(0) if exponent.is_positive else sp.Integer(1)
+    bits = _power_bits(base, exponent)
+    if not -MIN_BITS <= bits <= MAX_BITS:
+        raise Beyond(sp.Pow(base, exponent, evaluate=False))
+    if exponent.is_Integer and (abs(bits) < 4096 or base.is_Float):
+        return base**exponent
+    if base.is_negative and not exponent.is_Integer:
+        raise Beyond(sp.Pow(base, exponent, evaluate=False))  # no real value
+    with mpmath.workdps(CARRIED):
+        b = mpmath.mpf(base.p) / base.q if base.is_Rational else mpmath.mpf(base._mpf_)
+        p = mpmath.mpf(exponent.p) / exponent.q if exponent.is_Rational else mpmath.mpf(exponent._mpf_)
+        return sp.Float(b**p, CARRIED)
+
+
 def sign(expr: sp.Expr) -> int:
     """The exact sign of a real number given exactly (−1, 0 or 1).
 
@@ -74,11 +134,15 @@ def sign(expr: sp.Expr) -> int:
     expr = sp.sympify(expr)
     if expr.is_Rational:
         return int(sp.sign(expr))
+    if expr is sp.nan or (expr.is_Float and expr != expr):  # no number: no sign (no branch can be decided from it)
+        raise Beyond(expr)
     if expr.is_Float:  # carried past a transcendental function: to DIGITS digits
         return 0 if abs(expr) < ZERO else (1 if expr > 0 else -1)
     if expr.is_zero:
         return 0
     value = expr.evalf(DIGITS)
+    if value is sp.nan or value.has(sp.I, sp.zoo):
+        raise Beyond(expr)
     if not value.is_Number or value == 0:
         return 0
     if value.is_Float and value._prec < PRECISE_BITS:  # no correct digit: a cancellation to 0
@@ -108,8 +172,12 @@ def _truth(relation: sp.Basic) -> bool:
 def evaluate(expr: sp.Basic, bindings: dict, memo: dict | None = None) -> sp.Basic:
     """``expr`` with its symbols bound to exact numbers, every branch decided exactly: Heaviside
     (H(0) as the expression says, ½ by default), sign, |u|, max, min, a comparison, a piecewise
-    case, and, or. Everything else is SymPy's own evaluation of the exact arguments. (A shared
-    subexpression is evaluated once: a composed function's derivative repeats its parts.)"""
+    case, and, or. Everything else is SymPy's own evaluation of the exact arguments, kept exact
+    while it is rational and carried in :data:`CARRIED` digits once it is not (as a node's value
+    is: inside an equation too, ``acos(cos(-10^308))`` is the number, never a tree SymPy tries
+    to simplify). A part that is not a real number, or a power beyond 2^(±10⁸), is
+    :class:`Beyond`. (A shared subexpression is evaluated once: a composed function's derivative
+    repeats its parts.)"""
     if expr in bindings:
         return bindings[expr]
     if expr.is_Atom:
@@ -144,21 +212,39 @@ def _evaluated_node(expr: sp.Basic, bindings: dict, memo: dict) -> sp.Basic:
         return sp.true if any(bool(a) for a in args) else sp.false
     if isinstance(expr, sp.Not):
         return sp.false if bool(args[0]) else sp.true
-    return expr.func(*args)
+    if expr.is_Pow:
+        return carried(_real(_power(args[0], args[1])))
+    if isinstance(expr, (sp.exp, sp.sinh, sp.cosh)) and args[0].is_number and abs(args[0]) > MAX_BITS:
+        raise Beyond(expr)  # as in _mp
+    try:
+        value = expr.func(*args)
+    except (TypeError, AttributeError, ZeroDivisionError) as err:  # SymPy could not compare or evaluate it
+        raise Beyond(expr) from err
+    return carried(_real(value))
 
 
 def carried(expr: sp.Expr) -> sp.Expr:
     """A node's exact value as it is kept: a rational as it is, anything else as a Float of
-    :data:`CARRIED` digits (σ(3/10) is 0.574442516811659…, to 80 digits)."""
-    if expr.is_Rational or expr.is_Float or not expr.is_number:
+    :data:`CARRIED` digits (σ(3/10) is 0.574442516811659…, to 80 digits); :class:`Beyond` for
+    one that is not a real number."""
+    if not isinstance(expr, sp.Expr) or expr.is_Rational or expr.is_Float or not expr.is_number:
         return expr
-    return sp.Float(expr.evalf(CARRIED), CARRIED)
+    try:
+        value = expr.evalf(CARRIED)
+    except (TypeError, AttributeError, ZeroDivisionError, ValueError) as err:
+        raise Beyond(expr) from err
+    if not value.is_Float:
+        if value.is_Rational:
+            return value
+        raise Beyond(expr)
+    return sp.Float(value, CARRIED)
 
 
 def to_float(expr: sp.Expr) -> float:
-    """The double nearest an exact number (0 stays exactly 0)."""
+    """The double nearest an exact number (0 stays exactly 0; ±inf past double precision's range)."""
     if expr.is_Rational:
         return float(expr)
+    _real(expr)
     if sign(expr) == 0:
         return 0.0
     return float(expr.evalf(30))
@@ -206,7 +292,12 @@ def _mp(expr: sp.Basic, bindings: dict):
             out *= a
         return out
     if expr.is_Pow:
-        return args[0] ** args[1]
+        base, exponent = args
+        if base and exponent and not -MIN_BITS <= exponent * mpmath.log(abs(base), 2) <= MAX_BITS:
+            raise Beyond(expr)  # 0.06^(10^7200): its binary exponent alone would take minutes of squarings
+        return base**exponent
+    if isinstance(expr, (sp.exp, sp.sinh, sp.cosh)) and abs(args[0]) > MAX_BITS:
+        raise Beyond(expr)  # e^u beyond 2^(±10⁸): inf or 0 as a double, and its argument's reduction would take minutes
     if isinstance(expr, sp.core.relational.Relational):
         s = _mp_sign(args[0] - args[1])
         return {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0, sp.StrictLessThan: s < 0, sp.LessThan: s <= 0,
@@ -242,7 +333,7 @@ def _in_digits(equation: sp.Expr, arguments: list[sp.Expr] | dict) -> sp.Expr:
             result = _mp(equation, values)
         except (KeyError, ValueError, ZeroDivisionError, TypeError, AttributeError):
             return carried(evaluate(equation, bindings))  # a form mpmath is not told about: SymPy's way
-        if isinstance(result, mpmath.mpc):
+        if isinstance(result, mpmath.mpc) or not mpmath.isfinite(result):
             return carried(evaluate(equation, bindings))
         return sp.Float(result, CARRIED)
 
@@ -364,7 +455,10 @@ class Settler:
         if not rows.any():
             return
         for s, k in zip(*np.nonzero(rows)):
-            self.values[s, family.start + k] = to_float(self.exact.value(int(s), family.start + int(k)))
+            try:
+                self.values[s, family.start + k] = to_float(self.exact.value(int(s), family.start + int(k)))
+            except Beyond:  # not a real number, or beyond 2^(±10⁸), in decimals: the doubles stand (and are judged)
+                continue
 
     def local_of(self, family, derivative: np.ndarray) -> np.ndarray:
         """``derivative`` (S, size, arity) with the rows near a kink, a tie or a cancellation
@@ -382,9 +476,13 @@ class Settler:
             derivative = derivative.copy()
             for s, k in zip(*np.nonzero(rows)):
                 node = family.start + int(k)
-                for wrt in range(derivative.shape[-1]):
-                    derivative[s, k, wrt] = to_float(self.exact.local(int(s), node, wrt))
-                met[s, k] = met[s, k] or op.at_kink(self.exact_arguments(int(s), node), sign)
+                try:
+                    exact = [to_float(self.exact.local(int(s), node, wrt)) for wrt in range(derivative.shape[-1])]
+                    kink = op.at_kink(self.exact_arguments(int(s), node), sign, evaluate)
+                except Beyond:  # as in values_of: the doubles stand
+                    continue
+                derivative[s, k] = exact
+                met[s, k] = met[s, k] or kink
         if met.any():
             self.met[family.start] = met
         return derivative

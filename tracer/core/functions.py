@@ -31,10 +31,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, ClassVar, Sequence
 
+import mpmath
 import numpy as np
 import sympy as sp
 
 from tracer.spec import ActivationSpec, LossSpec
+
+
+def _reciprocal_is_extended_real(self):
+    return self._reciprocal_of(self.args[0]).is_extended_real
+
+
+# SymPy 1.14: sec and csc answer "is it real?" with their reciprocal's private
+# _eval_is_extended_real(), but cos(acos(u)) evaluates to u, a Symbol, which has none: the
+# equation as written, sec(acos(u)) (kept unevaluated), raised AttributeError on any assumption
+# query (σ of it: the graphs fuzz target). The public property asks the same question of any expression.
+# (SymPy reads the handlers into each class's _prop_handler when the class is made: replaced there too.)
+for _cls in (sp.sec, sp.csc):
+    _cls._eval_is_extended_real = _reciprocal_is_extended_real
+    _cls._prop_handler["extended_real"] = _reciprocal_is_extended_real
 
 class _Symbols:
     """The generic symbols ``u0, u1, …`` (or ``o0, o1, …``), made when first asked for: a
@@ -171,10 +186,13 @@ class Operation:
         """Per row and argument, the size of the terms a local derivative is made of (an equation's)."""
         return np.broadcast_to(self.magnitude(values)[..., None], values.shape)
 
-    def at_kink(self, arguments: Sequence[sp.Expr], sign: Callable[[sp.Expr], int]) -> bool:
-        """Is a decision exactly at its kink or tie, given the exact arguments and an exact ``sign``?"""
+    def at_kink(self, arguments: Sequence[sp.Expr], sign: Callable[[sp.Expr], int],
+                evaluate: Callable[[sp.Expr, dict], sp.Expr] | None = None) -> bool:
+        """Is a decision exactly at its kink or tie, given the exact arguments and an exact ``sign``?
+        ``evaluate(q, bindings)``: how a decision is evaluated at them (tracer.core.exact's, which
+        carries digits where SymPy's own substitution would raise 3939/1000 to the power 10^308 exactly)."""
         bindings = dict(zip(ARG, arguments))
-        return any(sign(q.xreplace(bindings)) == 0 for q in self.decisions())
+        return any(sign(q.xreplace(bindings) if evaluate is None else evaluate(q, bindings)) == 0 for q in self.decisions())
 
 
 #: a quantity within this fraction of the size of its terms is within reach of their rounding: it is
@@ -433,7 +451,20 @@ def exact_value(expr: sp.Expr, at: dict) -> float:
         value = _exact(expr, at)
     except _Beyond:
         return math.inf
+    except _Negligible as err:
+        if err.part == expr:  # the value itself is below 2^(−2^1100): as a double, 0
+            return 0.0
+        raise NotReal(str(err)) from None
     return float(value) if isinstance(value, sp.Expr) else float(bool(value))
+
+
+class _Negligible(ArithmeticError):
+    """A part below 2^(−2^1100) (0.06^sinh(cot 710) = 2^(−4·10^7200)): as a double it is 0, but exact
+    arithmetic cannot carry it on to what it feeds (its exponent alone would take minutes)."""
+
+    def __init__(self, part: sp.Basic):
+        self.part = part
+        super().__init__("a part too small for exact arithmetic (below 2^(−2^1100)), which what it feeds cannot be computed from")
 
 
 class _Beyond(ArithmeticError):
@@ -456,8 +487,9 @@ def _exact(e: sp.Basic, at: dict):
     args = [_exact(a, at) for a in e.args]
     if isinstance(e, _PERIODIC) and isinstance(args[0], sp.Float) and abs(args[0]) > 1e300:
         raise _Beyond(e)
-    if _astronomical(e, args):
-        raise _Beyond(e)
+    size = _astronomical(e, args)
+    if size:
+        raise _Beyond(e) if size > 0 else _Negligible(e)
     try:
         value = e.func(*args)
         if not isinstance(value, sp.Expr):  # a condition of a Piecewise: true or false
@@ -477,29 +509,36 @@ def _exact(e: sp.Basic, at: dict):
 _MAX_BITS = 10**8
 
 
+#: a value below 2^(−_MIN_BITS) is beyond use too (:class:`_Negligible`); one above is carried: 3.939^(−10^308)
+#: = 2^(−2·10^308) times 10^308 is a gradient of 0 (its exponent a 1,024-bit integer), but the exponent of
+#: 0.06^(10^7200) alone takes minutes of squarings
+_MIN_BITS = 2**1100
+
+
 def _bits(value) -> int:
     """The binary magnitude of an exact value (its exponent plus its mantissa's bits; 0 for others)."""
     mpf = getattr(value, "_mpf_", None)
     return mpf[2] + mpf[3] if mpf is not None and mpf[1] else 0
 
 
-def _astronomical(e: sp.Basic, args: list) -> bool:
-    """Would e's value be beyond 2^(10^8) before it is computed? e^u, sinh u, cosh u for |u| ≥ 2^26;
-    b^p for p·log₂|b| > 10^8."""
+def _astronomical(e: sp.Basic, args: list) -> int:
+    """Would e's value be beyond 2^(10^8) (1), or below 2^(−2^1100) (−1), before it is computed (else
+    0)? e^u, sinh u, cosh u for |u| ≥ 2^26 (e^u small for u < 0); b^p for p·log₂|b| > 10^8 or
+    < −2^1100."""
     if isinstance(e, (sp.exp, sp.sinh, sp.cosh)) and isinstance(args[0], sp.Float):
-        return _bits(args[0]) > 26  # |u| ≥ 2^26 = 6.7e7
+        if _bits(args[0]) <= 26:  # |u| < 2^26 = 6.7e7
+            return 0
+        return -1 if isinstance(e, sp.exp) and args[0] < 0 else 1  # (its argument's reduction alone would take minutes)
     if e.is_Pow and all(isinstance(a, (sp.Float, sp.Rational)) for a in args):
         base, power = args
         if base.is_zero or power.is_zero:
-            return False
-        try:
-            magnitude = float(_bits(base)) if abs(_bits(base)) > 1000 else math.log2(abs(float(base)))  # log₂|base|
-            exponent = float(power) if abs(_bits(power)) < 1000 else (math.inf if power > 0 else -math.inf)
-        except OverflowError:  # a base or an exponent beyond any float: beyond any use too
-            return True
-        with np.errstate(all="ignore"):
-            return magnitude * exponent > _MAX_BITS if magnitude else False
-    return False
+            return 0
+        with mpmath.workdps(15):  # the product of a double's size and a double passes 1.8e308: in mpmath
+            b = mpmath.mpf(base.p) / base.q if base.is_Rational else mpmath.mpf(base._mpf_)
+            p = mpmath.mpf(power.p) / power.q if power.is_Rational else mpmath.mpf(power._mpf_)
+            bits = p * mpmath.log(abs(b), 2)
+        return 1 if bits > _MAX_BITS else -1 if bits < -_MIN_BITS else 0
+    return 0
 
 
 def _settled(value: sp.Expr) -> sp.Expr:
@@ -1067,7 +1106,7 @@ class Pool(Operation):
         with np.errstate(invalid="ignore"):
             return np.any((gaps > 0) & (gaps <= NEAR * np.maximum(TINY, np.abs(top))), axis=-1)
 
-    def at_kink(self, arguments, sign):
+    def at_kink(self, arguments, sign, evaluate=None):
         if self.mode != "max":
             return False
         best = arguments[0]

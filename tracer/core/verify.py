@@ -623,7 +623,7 @@ def _symbolic_reference(derivative: sp.Expr, at: dict, values: dict, on_a_kink: 
     where a branch is within reach of its kink, where moving the leaves would cross it."""
     try:
         reference = exact.to_float(exact.evaluate(derivative, at))
-    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError, exact.Beyond):  # a part beyond 2^(±10⁸) in decimals: at the doubles
         reference = None
     if on_a_kink and reference is not None:
         return reference, RELATIVE
@@ -639,7 +639,10 @@ def _exact_and_spread(derivative: sp.Expr, values: dict) -> tuple[float, float]:
     double precision there. cos(b³)·3b² at b³ = 2.7e10 moves by 1e−4 relative — no engine working
     in doubles can be asked for 9 digits of it; at ordinary points the spread is ~1e−15."""
     at = {sp.Symbol(name, real=True): sp.Float(value, 30) for name, value in values.items()}
-    exact = float(derivative.xreplace(at).evalf(30))
+    try:
+        exact = float(derivative.xreplace(at).evalf(30))
+    except TypeError:  # not a real number at the doubles either: no reference (a mismatch, unless the engine says so too)
+        return math.nan, 0.0
     spread = 0.0
     for sign in (1, -1):
         moved = {symbol: sp.Float(float(v) * (1 + sign * (-1) ** k * PERTURBATION), 30) for k, (symbol, v) in enumerate(at.items())}
