@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-import tracer.spec as spec
+import tracer.spec.problem as spec  # loads looks from_mapping up here
 from tracer.spec import SpecError, loads
 
 ROOT = Path(__file__).resolve().parent.parent

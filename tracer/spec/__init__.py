@@ -1,0 +1,26 @@
+"""Read and validate a problem file (SPEC.md §1) into plain frozen dataclasses."""
+
+from tracer.spec.problem import (
+    ACTIVATION_PARAMETERS,
+    ACTIVATIONS,
+    LANGUAGES,
+    MAX_TEXT,
+    OPTIMIZERS,
+    ActivationSpec,
+    DatasetSpec,
+    GraphProblem,
+    LayerSpec,
+    LossSpec,
+    OptimizerSpec,
+    Problem,
+    Sample,
+    SpecError,
+    TrainingSpec,
+    from_mapping,
+    json_schema,
+    load,
+    loads,
+    one_line,
+    to_mapping,
+    unprintable,
+)
