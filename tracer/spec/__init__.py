@@ -14,13 +14,11 @@ from tracer.spec.problem import (
     OptimizerSpec,
     Problem,
     Sample,
-    SpecError,
     TrainingSpec,
     from_mapping,
     json_schema,
     load,
     loads,
-    one_line,
     to_mapping,
-    unprintable,
 )
+from tracer.spec.errors import SpecError, one_line, unprintable
