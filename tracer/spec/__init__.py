@@ -1,11 +1,7 @@
 """Read and validate a problem file (SPEC.md §1) into plain frozen dataclasses."""
 
 from tracer.spec.problem import (
-    ACTIVATION_PARAMETERS,
-    ACTIVATIONS,
-    LANGUAGES,
     MAX_TEXT,
-    OPTIMIZERS,
     ActivationSpec,
     DatasetSpec,
     GraphProblem,
@@ -22,3 +18,4 @@ from tracer.spec.problem import (
     to_mapping,
 )
 from tracer.spec.errors import SpecError, one_line, unprintable
+from tracer.spec.models import ACTIVATION_PARAMETERS, ACTIVATIONS, LANGUAGES, OPTIMIZERS
