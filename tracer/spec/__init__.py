@@ -1,7 +1,6 @@
 """Read and validate a problem file (SPEC.md §1) into plain frozen dataclasses."""
 
 from tracer.spec.problem import (
-    MAX_TEXT,
     ActivationSpec,
     DatasetSpec,
     GraphProblem,
@@ -13,9 +12,8 @@ from tracer.spec.problem import (
     TrainingSpec,
     from_mapping,
     json_schema,
-    load,
-    loads,
     to_mapping,
 )
 from tracer.spec.errors import SpecError, one_line, unprintable
 from tracer.spec.models import ACTIVATION_PARAMETERS, ACTIVATIONS, LANGUAGES, OPTIMIZERS
+from tracer.spec.yaml_text import MAX_TEXT, load, loads
