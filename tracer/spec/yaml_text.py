@@ -19,7 +19,8 @@ import yaml
 from tracer import bounds
 from tracer.files import STDIN, FileRefused, read_text
 from tracer.spec.errors import SpecError
-from tracer.spec.problem import Problem, from_mapping
+from tracer.spec.mapping import from_mapping
+from tracer.spec.problem import Problem
 
 def load(path: str | Path) -> Problem:
     """Read a problem file (``-``: the standard input, named ``<stdin>`` in messages); raise
