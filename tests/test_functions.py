@@ -125,7 +125,7 @@ def test_every_textbook_form_is_evaluated_as_printed():
 def test_every_activation_of_the_problem_file_has_its_class_and_its_numpy_twin():
     """The file format (tracer.spec, no SymPy), the operations and the independent NumPy pass name
     the same activations: adding one means its class here and its twin in tracer.numeric."""
-    from tracer import spec
+    from tracer.spec import models as spec
     from tracer.numeric import mlp as numeric
 
     assert set(spec.ACTIVATIONS) == set(F.ACTIVATIONS) | {"softmax"}

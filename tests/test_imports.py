@@ -22,7 +22,8 @@ the module graph. The rules:
     ``tracer.numeric.*`` imports neither SymPy nor anything of ``tracer.core``:
     the NumPy twins share no code with the path they check;
 ``spec``
-    what ``tracer.spec`` reaches — its imports, theirs, and the packages they sit
+    what the package ``tracer.spec`` reaches — every module of it (whether its ``__init__``
+    imports it or not), their imports, theirs, and the packages they sit
     in, function-level imports counted as if they were at the top — contains no
     SymPy, no Jinja2, nothing of ``tracer.core``, and NumPy
     only through the seeded generators ``tracer.datasets`` (data sets) and
@@ -368,7 +369,7 @@ def violations(imports: list[Import], files: dict[str, Path]) -> list[Violation]
 
 
 def _spec_violations(imports: list[Import], files: dict[str, Path]) -> list[Violation]:
-    """Walk what ``tracer.spec`` reaches, breadth first; stop at (and report) each forbidden import."""
+    """Walk what the modules of ``tracer.spec`` reach, breadth first; stop at (and report) each forbidden import."""
     by_module: dict[str, list[Import]] = defaultdict(list)
     for imp in imports:
         by_module[imp.module].append(imp)
@@ -381,8 +382,8 @@ def _spec_violations(imports: list[Import], files: dict[str, Path]) -> list[Viol
 
     how: dict[str, str] = {}
     queue: deque[str] = deque()
-    for module in with_packages("tracer.spec"):
-        how[module] = module if module == "tracer.spec" else f"tracer.spec (in package {module})"
+    for module in sorted(m for m in files if _within(m, "tracer.spec")):  # the package, every module of it
+        how[module] = module
         queue.append(module)
     found: list[Violation] = []
     while queue:
@@ -441,6 +442,7 @@ def test_the_walk_sees_the_whole_package():
     """A walk that silently found nothing would pass every rule."""
     imports = read_imports()
     assert {"tracer.spec", "tracer.cli", "tracer.cli.common", "tracer.core.derive", "tracer.render.document"} <= set(FILES)
+    assert {f"tracer.spec.{m}" for m in ("errors", "problem", "models", "training", "network", "graph", "mapping", "yaml_text", "schema")} <= set(FILES)
     assert {imp.module for imp in imports} >= {"tracer.cli", "tracer.spec", "tracer.core.derive"}
     assert any(imp.module == "tracer.cli" and imp.target == "tracer.cli.problems" for imp in imports)
     assert {imp.target for imp in imports if imp.module == "tracer.cli"} >= {"tracer.cli.problems", "tracer.cli.quiz", "tracer.cli.calculus"}
@@ -511,6 +513,27 @@ def test_the_rules_catch_what_they_name(tmp_path):
     }
     cycle = next(v for v in violations(read_imports(package), files) if v.rule == "cycle")
     assert "tracer.core.derive → tracer.render.document → tracer.core.derive" in cycle.why
+
+
+def test_the_spec_rule_walks_every_module_of_the_package(tmp_path):
+    """A module of tracer.spec that its __init__ does not import is walked too; and an import
+    cycle between two of its modules is one (the package's modules import each other one way)."""
+    package = _package(tmp_path, {
+        "tracer/__init__.py": "",
+        "tracer/spec/__init__.py": "from tracer.spec.errors import SpecError\n",
+        "tracer/spec/errors.py": "",
+        "tracer/spec/network.py": "import sympy\nfrom tracer.core import graph\nfrom tracer.spec import mapping\n",
+        "tracer/spec/mapping.py": "from tracer.spec import network\n",
+        "tracer/core/__init__.py": "",
+        "tracer/core/graph.py": "",
+    })
+    found = {v.entry for v in violations(read_imports(package), module_files(package)) if v.rule in ("spec", "cycle")}
+    assert found == {
+        ("tracer.spec.network", "sympy", "spec"),
+        ("tracer.spec.network", "tracer.core.graph", "spec"),
+        ("tracer.spec.network", "tracer.spec.mapping", "cycle"),
+        ("tracer.spec.mapping", "tracer.spec.network", "cycle"),
+    }
 
 
 def test_every_module_has_a_rank():

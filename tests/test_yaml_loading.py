@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-import tracer.spec as spec
+import tracer.spec.yaml_text as yaml_text
 from tracer.spec import SpecError, loads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,14 +33,14 @@ TOKENS = list("ab1 .-:,[]{}#'\"\n\n  ?!|>&*%@`\\e0x_+~\t") + [
 def _read(text: str, loader: str):
     """What ``loads`` hands to ``from_mapping`` (its repr: 1, 1.0 and True differ) and what it returns or says."""
     seen: list[str] = []
-    real = spec.from_mapping
+    real = yaml_text.from_mapping
 
     def recording(raw, source="<mapping>"):
         seen.append(repr(raw))
         return real(raw, source)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(spec, "from_mapping", recording)
+        mp.setattr(yaml_text, "from_mapping", recording)  # where loads looks it up
         if loader == "pure-python":
             mp.delattr(yaml, "CSafeLoader", raising=False)
         try:

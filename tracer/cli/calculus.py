@@ -27,7 +27,8 @@ from tracer.files import FileRefused, write_atomically
 from tracer.numbers import DEFAULT_DIGITS
 from tracer.render.calculus import descents_pgfplots, descents_svg, render_descents, render_diff
 from tracer.render.calculus_page import descent_page, diff_page
-from tracer.spec import OPTIMIZERS, OptimizerSpec
+from tracer.spec import OptimizerSpec
+from tracer.spec.models import OPTIMIZERS
 
 #: the output formats of both commands (text, Markdown, LaTeX, JSON: docs/spec.md §5; a web page)
 FORMATS = ("text", "md", "tex", "json", "html")

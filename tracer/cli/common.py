@@ -20,7 +20,8 @@ from tracer.core.derive import solve
 from tracer.core.solution import Solution
 from tracer.files import FileRefused, overwritten_input, write_atomically
 from tracer.render.user_text import PDF_ENGINES, describe_unsettable, no_engine_sets, unsettable  # noqa: F401 (PDF_ENGINES: the commands' choice)
-from tracer.spec import Problem, SpecError, load, one_line
+from tracer.spec import Problem, SpecError, load
+from tracer.spec.errors import one_line
 
 #: the problem files `tracer new` copies: tracer/examples in a wheel, else the source tree's
 _PACKAGED_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -33,7 +33,8 @@ from tracer.core.solution import LookupError_
 from tracer.export.as_json import solution_json
 from tracer.notation import theme_of_name
 from tracer.numbers import DEFAULT_DIGITS
-from tracer.spec import LANGUAGES, GraphProblem, SpecError, json_schema, load
+from tracer.spec import GraphProblem, SpecError, json_schema, load
+from tracer.spec.models import LANGUAGES
 
 FORMATS_SOLVE = ["text", "md", "tex", "pdf", "html", "json"]
 FORMATS_ASK = ["text", "md", "tex", "html", "json"]

@@ -32,7 +32,8 @@ from tracer.render.quiz import (
     key,
     sheet,
 )
-from tracer.spec import LANGUAGES, GraphProblem, SpecError
+from tracer.spec import GraphProblem, SpecError
+from tracer.spec.models import LANGUAGES
 from tracer.teach.check import MIN_DIGITS, load_claim_set, report_json, report_text
 from tracer.teach.claims import with_training
 from tracer.teach.check import check as run_check

@@ -2,7 +2,7 @@
 
 :mod:`xml.etree.ElementTree` escapes ``<``, ``&`` and quotes but writes a control character
 as it is, which makes the whole file ill-formed (an LMS refuses to import it). The loader
-refuses such characters in a title (:func:`tracer.spec.unprintable`); this is the last guard
+refuses such characters in a title (:func:`tracer.spec.errors.unprintable`); this is the last guard
 for text from anywhere else (a file name, the Python API): each character XML cannot carry
 becomes U+FFFD, so every file written parses.
 """

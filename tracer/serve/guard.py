@@ -21,7 +21,7 @@ import time
 import traceback
 from typing import Callable
 
-from tracer.spec import one_line
+from tracer.spec.errors import one_line
 
 #: a link's token in any text: 32 URL-safe characters standing alone
 _TOKEN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])")

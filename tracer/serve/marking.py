@@ -20,10 +20,11 @@ import io
 import threading
 from pathlib import Path
 
+from tracer.bounds import MAX_TEXT
 from tracer.core.solution import Solution
 from tracer.files import FileRefused, read_bytes
 from tracer.serve.storage import MarkRow
-from tracer.spec import MAX_TEXT, SpecError
+from tracer.spec import SpecError
 from tracer.teach.grade import Grader, KeyEntry, Mark, Policy, Row, StudentResult, marks_csv
 from tracer.teach.tally import QuestionTally, mistake, tally
 

@@ -16,8 +16,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracer.bounds import MAX_TEXT
 from tracer.files import FileRefused, read_text, write_atomically
-from tracer.spec import MAX_TEXT, SpecError, unprintable
+from tracer.spec import SpecError
+from tracer.spec.errors import unprintable
 
 #: a student's id and name: at most this many characters (the database's columns)
 MAX_ID = 200

@@ -20,9 +20,10 @@ from pathlib import Path
 import yaml
 
 from tracer import bounds
-from tracer.bounds import NUMBER
+from tracer.bounds import MAX_TEXT, NUMBER
 from tracer.files import FileRefused, read_text
-from tracer.spec import MAX_TEXT, GraphProblem, Problem, SpecError, from_mapping, to_mapping, unprintable
+from tracer.spec import GraphProblem, Problem, SpecError, from_mapping, to_mapping
+from tracer.spec.errors import unprintable
 _EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
 #: a family's name and what follows its layer: ``W2`` + ``'``, ``a2`` + ``#1@end``, ``dloss/dW2`` + ``''``
 _FAMILY_TAIL = re.compile(r"^(?P<head>.*?[A-Za-z_][A-Za-z_0-9]*?\d+)(?P<tail>(?:'|#\d+|@\w+)*)$")

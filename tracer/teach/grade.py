@@ -30,9 +30,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from tracer import bounds
+from tracer.bounds import MAX_TEXT
 from tracer.core.derive import solve
 from tracer.files import FileRefused, read_bytes, read_text
-from tracer.spec import MAX_TEXT, GraphProblem, SpecError, load
+from tracer.spec import GraphProblem, SpecError, load
 from tracer.teach.check import Checker, Claim
 from tracer.teach.diagnosis import Diagnoser
 from tracer.teach.quiz import generate

@@ -1,0 +1,259 @@
+"""The file format: what a problem file may say, as pydantic models (strict; unknown keys refused).
+
+Strict mode reads ints and floats, never strings or booleans; ``extra="forbid"`` refuses a key
+the format does not know. The models also produce the shipped JSON Schema
+(schema/problem.schema.json, :mod:`tracer.spec.schema`). A model's class name ends in ``Model``:
+pydantic names a union's branch by it in an error's location, and :mod:`tracer.spec.errors`
+drops such names from the field path it reports. The vocabularies of the format (activations,
+notations, languages, optimizers) are here too. Nothing here builds the validated problem.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tracer import initializers
+
+ACTIVATIONS = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "arctan",
+    "step",
+    "softmax",
+)
+ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
+#: parameters an activation accepts, with their defaults
+ACTIVATION_PARAMETERS = {"leaky_relu": {"alpha": 0.01}, "elu": {"alpha": 1.0}}
+NOTATIONS = ("mazur", "bracket", "neuron", "delta")
+
+
+#: the optimizers of SPEC.md §9, as torch.optim defines them
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+
+
+#: strict mode: ints and floats, never strings or booleans; finite (``.inf``, ``.nan`` and a
+#: ``1e309`` that overflows to infinity are refused where they are written)
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ActivationModel(_Strict):
+    name: Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)]  # type: ignore[valid-type]
+    alpha: Number | None = Field(None, description="slope/scale for leaky_relu (0.01) and elu (1.0)")
+
+
+class WeightInitModel(_Strict):
+    """Seeded initial weights instead of the matrix (tracer/initializers.py: torch.nn.init's definitions)."""
+
+    init: Literal[tuple(initializers.INITS)] = Field(description="xavier: U(-a, a), a = sqrt(6/(fan_in+fan_out)) (xavier_uniform_); "  # type: ignore[valid-type]
+                                                   "he: N(0, 2/fan_in) (kaiming_normal_); uniform: U(low, high) (uniform_)")
+    seed: int = Field(ge=0, description="the seed of numpy.random.default_rng")
+    low: Number | None = Field(None, description="uniform only: the lower bound (default 0)")
+    high: Number | None = Field(None, description="uniform only: the upper bound (default 1)")
+
+
+class BiasInitModel(_Strict):
+    init: Literal["zeros"] = Field(description="every bias starts at 0")
+
+
+class LayerModel(_Strict):
+    units: int = Field(gt=0, description="number of units of this layer")
+    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel]  # type: ignore[valid-type]
+    weights: list[list[Number]] | WeightInitModel = Field(
+        description="one row per unit: weights[j][i] joins input i to unit j (see weights_layout), "
+                    "or {init: xavier | he | uniform, seed: S} to draw them"
+    )
+    weights_layout: Literal["unit_major", "input_major"] = "unit_major"
+    bias: Number | list[Number] | BiasInitModel | None = Field(
+        None, description="one number (every unit starts there), a list (one per unit), {init: zeros}, or omitted (no bias)"
+    )
+    shared_bias: bool = False
+    trainable_bias: bool = True
+    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
+
+
+class NetworkModel(_Strict):
+    inputs: int = Field(gt=0)
+    layers: list[LayerModel] = Field(min_length=1)
+    relu_derivative_at_zero: Literal[0, 1] = 0
+
+
+class LossModel(_Strict):
+    kind: Literal["mse", "cross_entropy", "binary_cross_entropy"]
+    factor: Number = Field(0.5, gt=0, description="mse: the factor before (y − o)² (0.5 or 1; a negative one would climb the error)")
+    outputs: Literal["sum", "mean"] = "sum"
+    samples: Literal["sum", "mean"] = "sum"
+    log: Literal["ln", "log10", "log2"] = "ln"
+    regularization: RegularizationModel | None = None
+
+
+class RegularizationModel(_Strict):
+    l2: Number | None = Field(None, ge=0, description="adds (λ/2)·Σ w² over the weights (not the biases) to the loss")
+    l1: Number | None = Field(None, ge=0, description="adds λ·Σ |w| over the weights to the loss")
+
+
+class SampleModel(_Strict):
+    x: list[Number] = Field(min_length=1)
+    y: list[Number] | None = None
+    label: int | None = Field(None, ge=0)
+
+
+class SgdModel(_Strict):
+    name: Literal["sgd"]
+
+
+class MomentumModel(_Strict):
+    name: Literal["momentum"]
+    beta: Number = Field(0.9, ge=0, lt=1, description="the momentum μ: v ← βv + g, θ ← θ − ηv (torch.optim.SGD)")
+    nesterov: bool = False
+
+
+class AdagradModel(_Strict):
+    name: Literal["adagrad"]
+    eps: Number = Field(1e-10, gt=0)
+
+
+class RMSpropModel(_Strict):
+    name: Literal["rmsprop"]
+    alpha: Number = Field(0.99, ge=0, lt=1)
+    eps: Number = Field(1e-8, gt=0)
+
+
+class AdamModel(_Strict):
+    name: Literal["adam"]
+    beta1: Number = Field(0.9, ge=0, lt=1)
+    beta2: Number = Field(0.999, ge=0, lt=1)
+    eps: Number = Field(1e-8, gt=0)
+
+
+OptimizerModel = Annotated[Union[SgdModel, MomentumModel, AdagradModel, RMSpropModel, AdamModel], Field(discriminator="name")]
+
+
+class TrainingModel(_Strict):
+    learning_rate: Number = Field(gt=0)
+    steps: int | None = Field(None, ge=0, description="gradient-descent updates (default 1); or give epochs")
+    update: Literal["all"] | list[str] = "all"
+    order: Literal["simultaneous", "sequential"] = "simultaneous"
+    epochs: int | None = Field(None, ge=1, description="passes over the data (instead of steps)")
+    batch_size: int | None = Field(None, ge=1, description="samples per update: omitted = full batch, 1 = SGD")
+    shuffle: bool = Field(False, description="reshuffle the samples before every epoch (seeded by seed)")
+    seed: int = 0
+    record_every: int | None = Field(None, ge=1, description="epochs (or steps) between recorded losses")
+    track: list[str] = Field(default_factory=list, description="parameters whose values the run records")
+    optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, or a mapping with name: and its hyperparameters")  # type: ignore[valid-type]
+
+
+class DatasetModel(_Strict):
+    name: Literal["moons", "xor", "circles"]
+    n: int = Field(gt=3, le=1_000_000, description="number of samples generated (before the test split)")
+    noise: Number = Field(0.0, ge=0)
+    seed: int = 0
+    test_fraction: Number = Field(0.0, ge=0, lt=1, description="share held out for the test accuracy")
+    factor: Number = Field(0.5, gt=0, lt=1, description="circles only: inner radius / outer radius")
+
+
+#: the languages of the documents' and sheets' fixed words (gettext catalogs: tracer/locale)
+LANGUAGES = ("en", "zh", "es", "de")
+
+
+class ProblemModel(_Strict):
+    title: str = ""
+    notation: Literal[NOTATIONS] = "bracket"  # type: ignore[valid-type]
+    language: Literal[LANGUAGES] = Field("en", description="the documents' language: en, zh, es or de (--language overrides it)")  # type: ignore[valid-type]
+    network: NetworkModel
+    loss: LossModel
+    data: list[SampleModel] | None = Field(None, min_length=1)
+    dataset: DatasetModel | None = Field(None, description="generated data instead of data (tracer.datasets)")
+    training: TrainingModel
+    randomize: dict[str, Any] | None = Field(
+        None, description="quiz variants (tracer quiz): which values vary over what grid, the guards, the quantities asked"
+    )
+
+
+# -- SPEC.md §8: layer kinds beyond dense ------------------------------------------------
+
+
+class InputShapeModel(_Strict):
+    channels: int = Field(gt=0)
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+
+
+class DenseLayerModel(LayerModel):
+    type: Literal["dense"] = "dense"
+
+
+class ConvLayerModel(_Strict):
+    type: Literal["conv2d"]
+    filters: int = Field(gt=0)
+    kernel_size: int = Field(gt=0)
+    stride: int = Field(1, gt=0)
+    padding: int = Field(0, ge=0)
+    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "identity"  # type: ignore[valid-type]
+    weights: list[list[list[list[Number]]]] | WeightInitModel = Field(description="[filter][channel][row][column], or {init: xavier | he | uniform, seed: S}")
+    bias: list[Number] | BiasInitModel | None = Field(None, description="one per filter, {init: zeros}, or omitted (no bias)")
+    trainable_bias: bool = True
+    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
+
+
+class PoolLayerModel(_Strict):
+    type: Literal["maxpool2d", "avgpool2d"]
+    size: int = Field(gt=0)
+    stride: int | None = Field(None, gt=0, description="default: the size")
+
+
+class FlattenLayerModel(_Strict):
+    type: Literal["flatten"]
+
+
+class RecurrentLayerModel(_Strict):
+    type: Literal["rnn"]
+    units: int = Field(gt=0)
+    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "tanh"  # type: ignore[valid-type]
+    weights: list[list[Number]] | WeightInitModel = Field(description="input → state, one row per unit, or {init: xavier | he | uniform, seed: S}")
+    recurrent: list[list[Number]] | WeightInitModel = Field(description="state → state, one row per unit: recurrent[j][k] joins unit k of the step before to unit j, or {init: …, seed: S}")
+    bias: list[Number] | BiasInitModel | None = None
+    initial_state: list[Number] | None = Field(None, description="the state before the first step (zeros)")
+    outputs: Literal["last", "sequence"] = "last"
+    trainable_bias: bool = True
+    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
+
+
+LAYER_MODELS: dict[str, type[_Strict]] = {
+    "dense": DenseLayerModel, "conv2d": ConvLayerModel, "maxpool2d": PoolLayerModel, "avgpool2d": PoolLayerModel,
+    "flatten": FlattenLayerModel, "rnn": RecurrentLayerModel,
+}
+
+
+class LayeredNetworkModel(_Strict):
+    input: InputShapeModel | None = Field(None, description="an image input: x is [channel][row][column]")
+    inputs: int | None = Field(None, gt=0)
+    layers: list[dict[str, Any]] = Field(min_length=1, description="each with type: dense (default), conv2d, maxpool2d, avgpool2d, flatten")
+    relu_derivative_at_zero: Literal[0, 1] = 0
+
+
+class LayeredSampleModel(_Strict):
+    x: list[Any] = Field(min_length=1)
+    y: list[Any] | None = None
+    label: int | None = Field(None, ge=0)
+
+
+class LayeredProblemModel(_Strict):
+    title: str = ""
+    notation: Literal[NOTATIONS] = "bracket"  # type: ignore[valid-type]
+    language: Literal[LANGUAGES] = "en"  # type: ignore[valid-type]
+    network: LayeredNetworkModel
+    loss: LossModel
+    data: list[LayeredSampleModel] = Field(min_length=1)
+    training: TrainingModel
+    randomize: dict[str, Any] | None = None

@@ -1,0 +1,550 @@
+"""A network problem file (``network:``) read into a :class:`~tracer.spec.problem.Problem`.
+
+pydantic (:mod:`tracer.spec.models`) has checked each part's types and keys; here are the checks
+that need more than one field: each layer's weights against its fan-in, the shapes of images and
+feature maps through conv2d, pooling and flatten layers, sequences through rnn layers, the
+samples' inputs and targets, softmax only in the output layer, a log loss only on outputs in
+(0, 1), and the size of the network (:data:`MAX_PARAMETERS`, :data:`MAX_LAYER_PRODUCTS`).
+Each refusal is one :class:`~tracer.spec.errors.SpecError` naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from tracer import initializers
+from tracer.datasets import generate
+from tracer.spec.errors import SpecError, _quoted, _validated
+from tracer.spec.models import (
+    ACTIVATION_ALIASES,
+    ACTIVATION_PARAMETERS,
+    LAYER_MODELS,
+    BiasInitModel,
+    LayeredNetworkModel,
+    LayeredProblemModel,
+    LayeredSampleModel,
+    LayerModel,
+    ProblemModel,
+    RecurrentLayerModel,
+    SampleModel,
+    WeightInitModel,
+)
+from tracer.spec.problem import ActivationSpec, DatasetSpec, LayerSpec, Problem, Sample, TrainingSpec
+from tracer.spec.training import _check_run, _layered_steps, _loss, _optimizer, _parameters, _steps
+
+#: the largest network: 1,000,000 weights and biases (a 999-999-1 network, one sample, one step:
+#: 28 s and 1.7 GB on a loaded two-core machine; a 300-300-1 network, 90,601 parameters: 5 s)
+MAX_PARAMETERS = 1_000_000
+#: the products (multiply-adds and window inputs) of one sample of a network with conv, pooling or rnn layers
+MAX_LAYER_PRODUCTS = 5_000_000
+
+
+# ---------------------------------------------------------------------------
+# A dense network (SPEC.md §1)
+# ---------------------------------------------------------------------------
+
+
+def _build(model: ProblemModel, source: str) -> Problem:
+    def fail(path: str, message: str) -> SpecError:
+        return SpecError(source, path, message)
+
+    net = model.network
+    layers: list[LayerSpec] = []
+    fan_in = net.inputs
+    for idx, lm in enumerate(net.layers):
+        where = f"network.layers[{idx}]"
+        layers.append(_dense_layer(lm, idx, len(net.layers), fan_in, where, fail))
+        fan_in = lm.units
+
+    _check_parameters(layers, fail)
+    n_out = layers[-1].units
+    loss = model.loss
+    _check_log_loss(loss.kind, layers, fail)
+    samples = []
+    generated = _generated(model, source, n_out) if model.dataset is not None else None
+    if generated is None and model.data is None:
+        raise fail("data", "required, missing (or give dataset: to generate the samples)")
+    for s, sm in enumerate(model.data or []):
+        where = f"data[{s}]"
+        if len(sm.x) != net.inputs:
+            raise fail(f"{where}.x", f"{net.inputs} numbers expected (network.inputs), got {len(sm.x)}")
+        y = _targets(sm, n_out, where, fail)
+        if loss.kind in ("cross_entropy", "binary_cross_entropy"):
+            for k, t in enumerate(y):
+                if not 0.0 <= t <= 1.0:
+                    raise fail(f"{where}.y[{k}]", f"a target between 0 and 1 expected for {loss.kind}, got {t:g}")
+        samples.append(Sample(tuple(map(float, sm.x)), y, sm.label))
+
+    problem = Problem(
+        inputs=net.inputs,
+        layers=tuple(layers),
+        loss=_loss(loss),
+        data=tuple(samples),
+        training=TrainingSpec(
+            learning_rate=float(model.training.learning_rate),
+            steps=_steps(model, source, len(generated[0]) if generated else len(samples)),
+            update=None,
+            order=model.training.order,
+            epochs=model.training.epochs,
+            batch_size=model.training.batch_size,
+            shuffle=model.training.shuffle,
+            seed=model.training.seed,
+            record_every=model.training.record_every,
+            optimizer=_optimizer(model.training, fail),
+        ),
+        title=model.title,
+        language=model.language,
+        notation=model.notation,
+        relu_derivative_at_zero=net.relu_derivative_at_zero,
+        source=source,
+        randomize=model.randomize,
+    )
+    if generated is not None:
+        problem = replace(problem, data=generated[0], test_data=generated[1], dataset=generated[2])
+    if model.training.order == "sequential":
+        for idx, layer in enumerate(layers):
+            if layer.learning_rate is not None:
+                raise fail(f"network.layers[{idx}].learning_rate", "a layer's own learning rate needs order: simultaneous (sequential order is Mazur's plain gradient descent at one rate)")
+    _check_run(problem, source)
+    update = None if model.training.update == "all" else _parameters(problem, model.training.update, "training.update", fail)
+    track = _parameters(problem, model.training.track, "training.track", fail)
+    return replace(problem, training=replace(problem.training, update=update, track=track))
+
+
+def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str, fail) -> LayerSpec:
+    """One dense layer of the file (the ``idx``-th of ``count``), checked against its fan-in."""
+    try:
+        activation = _activation(lm.activation)
+    except ValueError as err:
+        raise fail(f"{where}.activation", str(err)) from None
+    if activation.name == "softmax" and idx != count - 1:
+        raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
+    if lm.units * fan_in > MAX_PARAMETERS:  # before a drawn initialisation allocates it
+        raise fail(where, f"{lm.units:,} units × {fan_in:,} inputs = {lm.units * fan_in:,} weights is too large a network "
+                          f"(at most {MAX_PARAMETERS:,} parameters)")
+    if isinstance(lm.weights, WeightInitModel):  # drawn one row per unit, whatever the layout
+        drawn = _drawn(lm.weights, (lm.units, fan_in), fan_in, lm.units, f"{where}.weights", fail)
+        rows = [list(map(float, r)) for r in (zip(*drawn) if lm.weights_layout == "input_major" else drawn)]
+    else:
+        rows = [list(map(float, r)) for r in lm.weights]
+    if lm.weights_layout == "input_major":
+        if len(rows) != fan_in:
+            raise fail(f"{where}.weights", f"{fan_in} rows expected (inputs, weights_layout input_major), got {len(rows)}")
+        for r, row in enumerate(rows):
+            if len(row) != lm.units:
+                raise fail(f"{where}.weights[{r}]", f"{lm.units} numbers expected (units), got {len(row)}")
+        rows = [list(col) for col in zip(*rows)]
+    else:
+        if len(rows) != lm.units:
+            raise fail(f"{where}.weights", f"{lm.units} rows expected (units), got {len(rows)}")
+        for r, row in enumerate(rows):
+            if len(row) != fan_in:
+                what = "inputs" if idx == 0 else f"units of layer {idx}"
+                raise fail(f"{where}.weights[{r}]", f"{fan_in} numbers expected ({what}), got {len(row)}")
+    bias: tuple[float, ...] | None
+    if isinstance(lm.bias, BiasInitModel):  # zeros
+        bias = (0.0,) if lm.shared_bias else (0.0,) * lm.units
+    elif lm.bias is None:
+        bias = None
+        if lm.shared_bias:
+            raise fail(f"{where}.shared_bias", "needs a bias (the layer has none)")
+    elif isinstance(lm.bias, list):
+        if lm.shared_bias:
+            if len(lm.bias) != 1:
+                raise fail(f"{where}.bias", "one number expected (shared_bias is true)")
+            bias = (float(lm.bias[0]),)
+        else:
+            if len(lm.bias) != lm.units:
+                raise fail(f"{where}.bias", f"{lm.units} numbers expected (one per unit), got {len(lm.bias)}")
+            bias = tuple(map(float, lm.bias))
+    else:
+        bias = (float(lm.bias),) if lm.shared_bias else (float(lm.bias),) * lm.units
+    return LayerSpec(
+        units=lm.units,
+        activation=activation,
+        weights=tuple(tuple(r) for r in rows),
+        bias=bias,
+        shared_bias=lm.shared_bias,
+        trainable_bias=lm.trainable_bias,
+        weights_layout=lm.weights_layout,
+        learning_rate=_rate(lm.learning_rate),
+    )
+
+
+def _generated(model: ProblemModel, source: str, n_out: int) -> tuple[tuple[Sample, ...], tuple[Sample, ...], DatasetSpec]:
+    """The samples of ``dataset:`` (tracer.datasets, NumPy, seeded), split into training and test."""
+    if model.data is not None:
+        raise SpecError(source, "dataset", "give data or dataset, not both")
+    ds = model.dataset
+    assert ds is not None
+    if model.network.inputs != 2:
+        raise SpecError(source, "dataset.name", f"{ds.name} has 2 features: network.inputs must be 2, got {model.network.inputs}")
+    spec = DatasetSpec(ds.name, ds.n, float(ds.noise), ds.seed, float(ds.test_fraction), float(ds.factor))
+    train, test = generate(spec)
+    if min(len(train), len(test) if spec.test_fraction > 0 else 1) < 1:
+        raise SpecError(source, "dataset.test_fraction", f"leaves no training or no test sample of {ds.n}")
+
+    def sample(x, label) -> Sample:
+        y = (float(label),) if n_out == 1 else tuple(1.0 if k == label else 0.0 for k in range(n_out))
+        return Sample(tuple(float(v) for v in x), y, None if n_out == 1 else int(label))
+
+    return tuple(sample(x, c) for x, c in train), tuple(sample(x, c) for x, c in test), spec
+
+
+# ---------------------------------------------------------------------------
+# A network with conv2d, pooling, flatten and rnn layers (SPEC.md §8)
+# ---------------------------------------------------------------------------
+
+
+def _is_layered(raw: dict) -> bool:
+    """A network with an image input or a layer of another kind than dense (SPEC.md §8)."""
+    net = raw.get("network")
+    if not isinstance(net, dict):
+        return False
+    layers = net.get("layers")
+    typed = isinstance(layers, list) and any(isinstance(l, dict) and l.get("type", "dense") != "dense" for l in layers)
+    return "input" in net or typed
+
+
+def _layered_problem(raw: dict, source: str) -> Problem:
+    """A network with conv2d, pooling and flatten layers among dense ones (SPEC.md §8)."""
+    def fail(path: str, message: str) -> SpecError:
+        return SpecError(source, path, message)
+
+    raw = {**raw, "network": {**raw["network"]}}
+    model = _validated(LayeredProblemModel, raw, source, "")
+    net = model.network
+    if (net.input is None) == (net.inputs is None):
+        raise fail("network.input", "give input: {channels, height, width} (an image) or inputs: n, not both")
+    shape: tuple[int, ...] = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
+    if model.loss.regularization is not None:
+        raise fail("loss.regularization", "a penalty on the weights is built for dense networks only, for now (not with conv2d, pooling or rnn layers)")
+    steps = _sequence_length(net, model.data, fail)
+    per_step = 0  # above an rnn with outputs: sequence, dense layers apply at every time step
+    layers: list[LayerSpec] = []
+    for idx, entry in enumerate(net.layers):
+        where = f"network.layers[{idx}]"
+        _check_size(layers, steps, fail)  # before reading a layer that a huge one below would make huge too
+        if not isinstance(entry, dict):
+            raise fail(where, f"a mapping expected (units, activation, weights, … or type: conv2d, …), got {type(entry).__name__}")
+        kind = entry.get("type", "dense")
+        if not isinstance(kind, str) or kind not in LAYER_MODELS:
+            raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {_quoted(kind)}")
+        lm = _validated(LAYER_MODELS[kind], {**entry, "type": kind}, source, where)
+        if kind == "dense":
+            if len(shape) != 1:
+                raise fail(where, f"a dense layer needs a flat input; the layer below gives {'×'.join(map(str, shape))}: put a flatten layer before it")
+            layer = _dense_layer(lm, idx, len(net.layers), shape[0], where, fail)
+            layers.append(replace(layer, in_shape=shape, out_shape=(layer.units,), per_step=per_step))
+            shape = (layer.units,)
+            continue
+        if kind == "rnn":  # the first layer (on the input sequence), or stacked on an rnn's states
+            below = layers[-1] if layers else None
+            stacked = below is not None and below.kind == "rnn" and below.returns == "sequence"
+            if net.input is not None or not (idx == 0 or stacked):
+                raise fail(where, "an rnn layer reads a sequence: it must be the first layer, with network.inputs (numbers per time step), "
+                                  "or stand directly above an rnn with outputs: sequence")
+            layers.append(_recurrent_layer(lm, shape[0], steps, where, fail, f"units of layer {idx}" if stacked else "network.inputs"))
+            shape = (lm.units,)
+            per_step = steps if lm.outputs == "sequence" else 0
+            continue
+        if per_step:
+            raise fail(where, f"above an rnn with outputs: sequence only dense layers are built (they apply at every time step), got {kind}")
+        if len(shape) != 3:
+            raise fail(where, f"{kind} needs an image or feature map (channels × height × width), got a flat input of {shape[0]}")
+        channels, height, width = shape
+        if kind == "flatten":
+            out = (channels * height * width,)
+            layers.append(LayerSpec(units=out[0], activation=ActivationSpec("identity"), weights=(), bias=None, kind=kind,
+                                    in_shape=shape, out_shape=out))
+            shape = out
+            continue
+        if kind in ("maxpool2d", "avgpool2d"):
+            stride = lm.stride or lm.size
+            rows = _window(height, lm.size, stride, 0, f"{where}.size", fail, "size")
+            cols = _window(width, lm.size, stride, 0, f"{where}.size", fail, "size")
+            out = (channels, rows, cols)
+            layers.append(LayerSpec(units=math.prod(out), activation=ActivationSpec("identity"), weights=(), bias=None, kind=kind,
+                                    in_shape=shape, out_shape=out, kernel=lm.size, stride=stride))
+            shape = out
+            continue
+        activation = _hidden_activation(lm.activation, where, fail)
+        k = lm.kernel_size
+        rows = _window(height, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
+        cols = _window(width, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
+        kernels = lm.weights
+        if isinstance(kernels, WeightInitModel):  # torch's fans of a kernel: channels·k², filters·k²
+            kernels = _drawn(kernels, (lm.filters, channels, k, k), channels * k * k, lm.filters * k * k, f"{where}.weights", fail)
+        if len(kernels) != lm.filters:
+            raise fail(f"{where}.weights", f"{lm.filters} kernels expected (filters), got {len(kernels)}")
+        flat: list[tuple[float, ...]] = []
+        for f, kernel in enumerate(kernels):
+            if len(kernel) != channels:
+                raise fail(f"{where}.weights[{f}]", f"{channels} channels expected (the input's), got {len(kernel)}")
+            row: list[float] = []
+            for c, plane in enumerate(kernel):
+                if len(plane) != k or any(len(r) != k for r in plane):
+                    raise fail(f"{where}.weights[{f}][{c}]", f"a {k}×{k} kernel expected (kernel_size), got {len(plane)} rows")
+                row.extend(float(v) for r in plane for v in r)
+            flat.append(tuple(row))
+        bias = None
+        if isinstance(lm.bias, BiasInitModel):
+            bias = (0.0,) * lm.filters
+        elif lm.bias is not None:
+            if len(lm.bias) != lm.filters:
+                raise fail(f"{where}.bias", f"{lm.filters} numbers expected (one per filter), got {len(lm.bias)}")
+            bias = tuple(map(float, lm.bias))
+        out = (lm.filters, rows, cols)
+        layers.append(LayerSpec(units=lm.filters, activation=activation, weights=tuple(flat), bias=bias,
+                                trainable_bias=lm.trainable_bias, kind=kind, in_shape=shape, out_shape=out,
+                                kernel=k, stride=lm.stride, padding=lm.padding, learning_rate=_rate(lm.learning_rate)))
+        shape = out
+    _check_size(layers, steps, fail)
+    if layers[-1].kind != "dense":
+        raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
+    _check_log_loss(model.loss.kind, layers, fail)
+    _check_parameters(layers, fail)
+
+    n_out = layers[-1].units
+    first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
+    if steps:
+        first = (steps, net.inputs)  # type: ignore[assignment]
+    samples = []
+    for s_, sm in enumerate(model.data):
+        where = f"data[{s_}]"
+        x = _nested(sm.x, first, f"{where}.x", fail)
+        if per_step:
+            if (sm.y is None) == (sm.label is None):
+                raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
+            samples.append(Sample(x, _step_targets(sm, per_step, n_out, where, fail), None))
+            continue
+        samples.append(Sample(x, _targets(sm, n_out, where, fail), sm.label))
+    loss = model.loss
+    t = model.training
+    if t.epochs is not None or t.batch_size is not None or t.update != "all" or t.order != "simultaneous" or t.track:
+        raise fail("training", "a network with conv2d or pooling layers takes learning_rate and steps (epochs, batches, update, order, track: dense networks only, for now)")
+    return Problem(
+        inputs=math.prod(first),
+        layers=tuple(layers),
+        loss=_loss(loss),
+        data=tuple(samples),
+        training=TrainingSpec(learning_rate=float(t.learning_rate), steps=_layered_steps(t, fail),
+                              optimizer=_optimizer(t, fail)),
+        title=model.title,
+        language=model.language,
+        notation=_layered_notation(model.notation, fail),
+        relu_derivative_at_zero=net.relu_derivative_at_zero,
+        source=source,
+        randomize=model.randomize,
+        input_shape=first if (net.input or steps) else None,
+        target_steps=per_step,
+    )
+
+
+def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail, reads: str = "network.inputs") -> LayerSpec:
+    """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on (or
+    every state). ``x[t]`` is the input's step t, or (stacked) the states of the rnn below at step
+    t; ``reads`` names where its width comes from."""
+    activation = _hidden_activation(lm.activation, where, fail)
+    blocks = {}
+    for name, rows, width in (("weights", lm.weights, inputs), ("recurrent", lm.recurrent, lm.units)):
+        blocks[name] = _drawn(rows, (lm.units, width), width, lm.units, f"{where}.{name}", fail) if isinstance(rows, WeightInitModel) else rows
+    bias = [0.0] * lm.units if isinstance(lm.bias, BiasInitModel) else lm.bias
+    for name, width, what in (("weights", inputs, reads), ("recurrent", lm.units, "units")):
+        rows = blocks[name]
+        if len(rows) != lm.units:
+            raise fail(f"{where}.{name}", f"{lm.units} rows expected (units), got {len(rows)}")
+        for r, row in enumerate(rows):
+            if len(row) != width:
+                raise fail(f"{where}.{name}[{r}]", f"{width} numbers expected ({what}), got {len(row)}")
+    for name, values in (("bias", bias), ("initial_state", lm.initial_state)):
+        if values is not None and len(values) != lm.units:
+            raise fail(f"{where}.{name}", f"{lm.units} numbers expected (one per unit), got {len(values)}")
+    return LayerSpec(
+        units=lm.units, activation=activation, weights=tuple(tuple(map(float, r)) for r in blocks["weights"]),
+        bias=None if bias is None else tuple(map(float, bias)), trainable_bias=lm.trainable_bias, kind="rnn",
+        in_shape=(steps, inputs), out_shape=(lm.units,), recurrent=tuple(tuple(map(float, r)) for r in blocks["recurrent"]),
+        initial_state=tuple(map(float, lm.initial_state)) if lm.initial_state is not None else (0.0,) * lm.units,
+        returns=lm.outputs, learning_rate=_rate(lm.learning_rate),
+    )
+
+
+def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:
+    """The time steps of every sample's sequence (0: no rnn layer); all samples alike."""
+    if not any(entry.get("type") == "rnn" for entry in net.layers):
+        return 0
+    lengths = {len(sm.x) for sm in data}
+    if len(lengths) != 1:
+        raise fail("data", f"every sample's sequence must have the same number of time steps, got {sorted(lengths)}")
+    return lengths.pop()
+
+
+def _window(size: int, kernel: int, stride: int, padding: int, where: str, fail, what: str) -> int:
+    """The output length of a window sliding over ``size`` (+ padding on both sides): the kernel
+    must fit, and the stride must land exactly on the last position."""
+    padded = size + 2 * padding
+    if kernel > padded:
+        raise fail(where, f"{what} {kernel} is larger than the padded input ({size} + 2·{padding} = {padded})")
+    if (padded - kernel) % stride:
+        raise fail(where, f"stride {stride} does not fit: (input {size} + 2·padding {padding} − {what} {kernel}) = {padded - kernel} "
+                          f"is not a multiple of {stride}")
+    return (padded - kernel) // stride + 1
+
+
+def _layered_notation(notation: str, fail) -> str:
+    """conv, pooling and rnn layers are written in the bracket or the δ notation (the other
+    themes name the units of one dense network: Mazur's w5, the neuron theme's N_1)."""
+    if notation not in ("bracket", "delta"):
+        raise fail("notation", f"bracket or delta for a network with conv2d, pooling or rnn layers, got {_quoted(notation)}")
+    return notation
+
+
+# ---------------------------------------------------------------------------
+# What every layer kind reads alike: its activation, drawn weights, its own learning rate
+# ---------------------------------------------------------------------------
+
+
+def _activation(value: Any) -> ActivationSpec:
+    if isinstance(value, str):
+        name, alpha = value, None
+    else:
+        name, alpha = value.name, value.alpha
+    name = ACTIVATION_ALIASES.get(name, name)
+    defaults = ACTIVATION_PARAMETERS.get(name, {})
+    if alpha is not None and "alpha" not in defaults:
+        raise ValueError(f"activation {name} takes no parameter alpha")
+    params = tuple((k, float(alpha if (k == "alpha" and alpha is not None) else v)) for k, v in defaults.items())
+    return ActivationSpec(name, params)
+
+
+def _hidden_activation(model, where: str, fail) -> ActivationSpec:
+    """The activation of a conv2d or rnn layer: any but softmax (a dense output layer's)."""
+    try:
+        activation = _activation(model)
+    except ValueError as err:
+        raise fail(f"{where}.activation", str(err)) from None
+    if activation.name == "softmax":
+        raise fail(f"{where}.activation", "softmax is only allowed in a dense output layer")
+    return activation
+
+
+def _drawn(model: WeightInitModel, shape: tuple[int, ...], fan_in: int, fan_out: int, where: str, fail) -> list[Any]:
+    """A weights block drawn from its seed (tracer.initializers), its options checked."""
+    if model.init != "uniform" and (model.low is not None or model.high is not None):
+        raise fail(f"{where}.{'low' if model.low is not None else 'high'}", f"only for init: uniform, not {model.init}")
+    low = 0.0 if model.low is None else float(model.low)
+    high = 1.0 if model.high is None else float(model.high)
+    if not low < high:
+        raise fail(f"{where}.high", f"must be greater than low ({low:g}), got {high:g}")
+    return initializers.draw(model.init, model.seed, shape, fan_in, fan_out, low, high)
+
+
+def _rate(value: "float | None") -> float | None:
+    return None if value is None else float(value)
+
+
+# ---------------------------------------------------------------------------
+# A sample's inputs and targets
+# ---------------------------------------------------------------------------
+
+
+def _targets(sm: "SampleModel | LayeredSampleModel", outputs: int, where: str, fail) -> tuple[float, ...]:
+    """One sample's targets: ``y`` (one number per output unit) or ``label`` (a class index, one-hot)."""
+    if (sm.y is None) == (sm.label is None):
+        raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
+    if sm.label is not None:
+        if sm.label >= outputs:
+            raise fail(f"{where}.label", f"a class index from 0 to {outputs - 1} expected (output units), got {sm.label}")
+        return tuple(1.0 if k == sm.label else 0.0 for k in range(outputs))
+    assert sm.y is not None
+    if len(sm.y) != outputs:
+        raise fail(f"{where}.y", f"{outputs} numbers expected (units of the output layer), got {len(sm.y)}")
+    for k, v in enumerate(sm.y):  # a layered file's y is read loosely (a sequence's is nested)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise fail(f"{where}.y[{k}]", f"a number expected, got {_quoted(v)}")
+    return tuple(map(float, sm.y))
+
+
+def _step_targets(sm: "LayeredSampleModel", steps: int, outputs: int, where: str, fail) -> tuple[float, ...]:
+    """One target per time step (outputs: sequence): ``y`` a list of T targets (T numbers for one
+    output), or ``label`` a list of T class indices; kept flat, step by step."""
+    if sm.label is not None:
+        raise fail(f"{where}.label", f"with outputs: sequence give y: one target per time step ({steps}), or label as a list")
+    rows = list(sm.y or [])
+    if len(rows) != steps:
+        raise fail(f"{where}.y", f"{steps} targets expected (one per time step), got {len(rows)}")
+    flat: list[float] = []
+    for t, row in enumerate(rows):
+        row = row if isinstance(row, list) else [row]
+        if len(row) != outputs or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
+            raise fail(f"{where}.y[{t}]", f"{outputs} numbers expected (units of the output layer), got {_quoted(row)}")
+        flat.extend(float(v) for v in row)
+    return tuple(flat)
+
+
+def _nested(value: Any, shape: tuple[int, ...], where: str, fail) -> tuple[float, ...]:
+    """``x`` of one sample: a flat list of numbers, or [channel][row][column] for an image;
+    kept flat, channel-major and row-major."""
+    def flatten(v: Any, dims: tuple[int, ...], path: str) -> list[float]:
+        if not dims:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise fail(path, f"a number expected, got {_quoted(v)}")
+            return [float(v)]
+        if not isinstance(v, list) or len(v) != dims[0]:
+            got = f"{len(v)} entries" if isinstance(v, list) else repr(v)
+            if len(shape) == 3:
+                raise fail(path, f"a {'×'.join(map(str, dims))} nested list expected ([channel][row][column]), got {got}")
+            if len(shape) == 2 and len(dims) == 2:
+                raise fail(path, f"{dims[0]} time steps of {dims[1]} numbers expected, got {got}")
+            raise fail(path, f"{dims[0]} numbers expected (network.inputs), got {got}")
+        out: list[float] = []
+        for k, part in enumerate(v):
+            out.extend(flatten(part, dims[1:], f"{path}[{k}]"))
+        return out
+
+    return tuple(flatten(value, shape, where))
+
+
+# ---------------------------------------------------------------------------
+# Checks across the layers
+# ---------------------------------------------------------------------------
+
+
+def _check_size(layers: list[LayerSpec], steps: int, fail) -> None:
+    """Every product of a worked solution is an argument of the engine's graph: bounded, so that a
+    file cannot ask for more memory than a machine has (a 1×28×28 conv network: ~70,000)."""
+    def arguments(layer: LayerSpec) -> int:  # what one output of the layer reads
+        if layer.kind in ("maxpool2d", "avgpool2d"):
+            return layer.kernel * layer.kernel
+        if layer.kind == "rnn":
+            return layer.in_shape[0] * (layer.inputs + layer.units + 1)  # every time step
+        return layer.inputs + 1
+
+    products = max(1, steps) * sum(math.prod(layer.out_shape) * arguments(layer) for layer in layers if layer.kind != "flatten")
+    if products > MAX_LAYER_PRODUCTS:
+        where = f"network.layers[{len(layers) - 1}]"
+        raise fail(where, f"{products:,} products per sample is too large to work out (at most {MAX_LAYER_PRODUCTS:,}); "
+                          "use a smaller image, fewer filters or fewer time steps")
+
+
+def _check_parameters(layers, fail) -> None:
+    """At most :data:`MAX_PARAMETERS` weights and biases in the whole network."""
+    total = sum(len(layer.weights) * (len(layer.weights[0]) if layer.weights else 0) + (len(layer.bias) if layer.bias else 0) for layer in layers)
+    if total > MAX_PARAMETERS:
+        raise fail("network", f"{total:,} weights and biases is too large a network (at most {MAX_PARAMETERS:,} parameters)")
+
+
+#: the output activations whose every value lies in (0, 1), where a log loss can be taken
+_PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+
+
+def _check_log_loss(kind: str, layers, fail) -> None:
+    """Cross-entropy takes the logarithm of each output (binary cross-entropy of 1 − output as
+    well): an output layer that can give 0, 1 or a number outside (0, 1) makes the loss
+    undefined, so it is refused here rather than reported as a non-finite loss later."""
+    last = layers[-1].activation.name
+    if kind in ("cross_entropy", "binary_cross_entropy") and last not in _PROBABILITY_OUTPUTS:
+        raise fail(f"network.layers[{len(layers) - 1}].activation",
+                   f"{kind} takes the logarithm of each output, so the last layer must give numbers in (0, 1): sigmoid or softmax expected, got {last}")

@@ -1,0 +1,417 @@
+"""The validated network problem: plain frozen dataclasses (:class:`Problem` and its parts).
+
+What a problem file says, once read and checked (:mod:`tracer.spec.network`): the layers with
+their weights, the loss, the samples, the training. :class:`Problem` answers questions about its
+parameters — their keys in a fixed order, their values, which are trained and at what rate —
+and makes changed copies of itself (training steps, quiz variants). Nothing here knows about
+SymPy, NumPy, templates or how the file was written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
+from typing import Any, Mapping, Sequence
+
+from tracer import keys
+from tracer.keys import Quantity
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    name: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    def param(self, key: str) -> float:
+        return dict(self.params)[key]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    units: int
+    activation: ActivationSpec
+    weights: tuple[tuple[float, ...], ...]  # one row per unit: weights[j][i] joins input i to unit j
+    bias: tuple[float, ...] | None  # one per unit, or a single value when shared; None = no bias
+    shared_bias: bool = False
+    trainable_bias: bool = True
+    weights_layout: str = "unit_major"  # how the file wrote it; output keeps our layout
+    # SPEC.md §8: the layer kinds beyond dense. A conv2d layer keeps one row of weights per
+    # filter (its kernel flattened channel by channel, row by row: [c][m][n]) and one bias per
+    # filter; a pooling or flatten layer has no parameters
+    kind: str = "dense"  # dense | conv2d | maxpool2d | avgpool2d | flatten
+    in_shape: tuple[int, ...] = ()  # (channels, height, width) of an image or feature map; () for dense
+    out_shape: tuple[int, ...] = ()
+    kernel: int = 0  # conv2d: kernel_size; pooling: size
+    stride: int = 1
+    padding: int = 0
+    # rnn: the state-to-state weights (one row per unit: recurrent[j][k] joins state unit k of
+    # the step before to unit j) and the state before the first step
+    recurrent: tuple[tuple[float, ...], ...] = ()
+    initial_state: tuple[float, ...] = ()
+    returns: str = "last"  # rnn (outputs:): last | sequence (every state passes on; the layers above apply at every step)
+    per_step: int = 0  # a dense layer above an rnn with outputs: sequence: applied at each of this many time steps
+    learning_rate: float | None = None  # the layer's own learning rate (SPEC.md §9); None: training.learning_rate
+
+    @property
+    def inputs(self) -> int:
+        if self.kind == "dense":
+            return len(self.weights[0])
+        if self.kind == "conv2d":
+            return self.in_shape[0] * self.kernel * self.kernel
+        if self.kind == "rnn":
+            return len(self.weights[0])
+        return math.prod(self.in_shape)
+
+    @property
+    def weight_count(self) -> int:
+        """The weights of the layer (an rnn's W, then U) before its bias, in parameter order."""
+        count = len(self.weights) * len(self.weights[0]) if self.weights else 0
+        return count + len(self.recurrent) * len(self.recurrent[0]) if self.recurrent else count
+
+    @property
+    def outputs(self) -> int:
+        """How many numbers the layer passes on."""
+        return math.prod(self.out_shape) if self.out_shape else self.units
+
+    def weight_keys(self, l: int) -> list[Quantity]:
+        """The layer's weights, row by row (a conv2d kernel's [filter, channel, row, column])."""
+        if self.kind == "conv2d":
+            c, k = self.in_shape[0], self.kernel
+            return [Quantity("W", l, (f, ch, m, n)) for f in range(1, self.units + 1) for ch in range(1, c + 1)
+                    for m in range(1, k + 1) for n in range(1, k + 1)]
+        if self.kind == "rnn":
+            n = len(self.weights[0])
+            return ([keys.W(l, j, i) for j in range(1, self.units + 1) for i in range(1, n + 1)]
+                    + [Quantity("U", l, (j, k)) for j in range(1, self.units + 1) for k in range(1, self.units + 1)])
+        if self.kind != "dense":
+            return []
+        return [keys.W(l, j, i) for j in range(1, self.units + 1) for i in range(1, self.inputs + 1)]
+
+    def bias_keys(self, l: int) -> list[Quantity]:
+        if self.bias is None:
+            return []
+        return [keys.b(l)] if self.shared_bias else [keys.b(l, j) for j in range(1, len(self.bias) + 1)]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    kind: str = "mse"
+    factor: float = 0.5
+    outputs: str = "sum"
+    samples: str = "sum"
+    log: str = "ln"
+    # SPEC.md §9: a penalty on the weights (not the biases) added to the loss once:
+    # (λ₂/2)·Σ w² and λ₁·Σ |w|
+    l2: float = 0.0
+    l1: float = 0.0
+
+    @property
+    def regularized(self) -> bool:
+        return bool(self.l2 or self.l1)
+
+
+@dataclass(frozen=True)
+class Sample:
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    label: int | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer and its hyperparameters (torch.optim's defaults)."""
+
+    name: str = "sgd"
+    beta: float = 0.9  # momentum
+    nesterov: bool = False
+    alpha: float = 0.99  # rmsprop
+    beta1: float = 0.9  # adam
+    beta2: float = 0.999
+    eps: float | None = None  # None: the optimizer's default (adagrad 1e-10; rmsprop, adam 1e-8)
+
+    @property
+    def epsilon(self) -> float:
+        return self.eps if self.eps is not None else (1e-10 if self.name == "adagrad" else 1e-8)
+
+    @property
+    def plain(self) -> bool:
+        """Plain gradient descent (θ' = θ − η·g, no state)."""
+        return self.name == "sgd"
+
+    def described(self) -> str:
+        """``adam (beta1 0.9, beta2 0.999, eps 1e-08)``: the optimizer as a problem line says it (in the
+        file's own words, which every format can print)."""
+        values = {"momentum": [("beta", self.beta)] + ([("Nesterov", None)] if self.nesterov else []),
+                  "adagrad": [("eps", self.epsilon)], "rmsprop": [("alpha", self.alpha), ("eps", self.epsilon)],
+                  "adam": [("beta1", self.beta1), ("beta2", self.beta2), ("eps", self.epsilon)]}.get(self.name, [])
+        inner = ", ".join(k if v is None else f"{k} {v:g}" for k, v in values)
+        return self.name + (f" ({inner})" if inner else "")
+
+    def to_mapping(self) -> "str | dict[str, Any]":
+        if self.plain:
+            return "sgd"
+        keys_ = {"momentum": ("beta", "nesterov"), "adagrad": ("eps",), "rmsprop": ("alpha", "eps"), "adam": ("beta1", "beta2", "eps")}[self.name]
+        out: dict[str, Any] = {"name": self.name}
+        for key in keys_:
+            out[key] = self.epsilon if key == "eps" else getattr(self, key)
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    learning_rate: float = 0.1
+    steps: int = 1
+    update: tuple[Quantity, ...] | None = None  # None = every parameter
+    order: str = "simultaneous"
+    # training runs (tracer.training): steps counts updates; with epochs, steps = epochs × batches
+    epochs: int | None = None  # None: `steps` updates (full batch: one epoch each)
+    batch_size: int | None = None  # None: full batch; 1: stochastic (SGD); else mini-batch
+    shuffle: bool = False  # reshuffle the samples before every epoch (seeded)
+    seed: int = 0
+    record_every: int | None = None  # epochs (or steps) between recorded losses; None: automatic
+    track: tuple[Quantity, ...] = ()  # parameters whose values the run records
+    optimizer: OptimizerSpec = OptimizerSpec()
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A generated data set (tracer.datasets), recorded so that documents can say what it was."""
+
+    name: str
+    n: int
+    noise: float = 0.0
+    seed: int = 0
+    test_fraction: float = 0.0
+    factor: float = 0.5
+
+
+@dataclass(frozen=True)
+class Problem:
+    inputs: int
+    layers: tuple[LayerSpec, ...]
+    loss: LossSpec
+    data: tuple[Sample, ...]
+    training: TrainingSpec
+    title: str = ""
+    notation: str = "bracket"
+    relu_derivative_at_zero: int = 0
+    source: str = ""
+    language: str = "en"  # the documents' fixed words (tracer.render.i18n); names and numbers are the same in every one
+    test_data: tuple[Sample, ...] = ()  # held-out samples (dataset.test_fraction): accuracy only
+    dataset: DatasetSpec | None = None
+    randomize: Any = field(default=None, compare=False, hash=False)  # raw `randomize:` block; tracer.quiz reads it
+    input_shape: tuple[int, ...] | None = None  # an image input (channels, height, width); x is kept flat, channel-major
+    target_steps: int = 0  # outputs: sequence: y has one target per time step (kept flat, step-major)
+
+    @property
+    def layered(self) -> bool:
+        """Has the network a layer other than dense (SPEC.md §8)?"""
+        return any(layer.kind != "dense" for layer in self.layers)
+
+    # -- the parameters, by their keys (SPEC.md §2) -------------------------------
+    @property
+    def parameter_keys(self) -> tuple[Quantity, ...]:
+        """Every parameter in a fixed order: per layer the weights row by row, then the bias."""
+        if self.layered:
+            return _layer_keys(self.layers)
+        return _parameter_keys(tuple((layer.units, layer.inputs, layer.bias is not None, layer.shared_bias) for layer in self.layers))
+
+    def parameter_names(self) -> list[str]:
+        """The parameters' canonical names (``W2[1,1]``, ``b2``), in :attr:`parameter_keys` order."""
+        return [str(key) for key in self.parameter_keys]
+
+    def parameter_vector(self) -> list[float]:
+        """Every parameter's value, in :attr:`parameter_keys` order."""
+        values: list[float] = []
+        for layer in self.layers:
+            for row in layer.weights + layer.recurrent:
+                values.extend(row)
+            if layer.bias is not None:
+                values.extend(layer.bias)
+        return values
+
+    def parameters(self) -> dict[Quantity, float]:
+        return dict(zip(self.parameter_keys, self.parameter_vector()))
+
+    @cached_property
+    def trained_mask(self) -> tuple[bool, ...]:
+        """Per parameter (:attr:`parameter_keys` order): does a gradient-descent step change it?"""
+        mask: list[bool] = []
+        for layer in self.layers:
+            mask.extend([True] * layer.weight_count)
+            if layer.bias is not None:
+                mask.extend([layer.trainable_bias] * len(layer.bias))
+        if self.training.update is not None:
+            update = set(self.training.update)
+            mask = [trained and key in update for key, trained in zip(self.parameter_keys, mask)]
+        return tuple(mask)
+
+    @cached_property
+    def rate_vector(self) -> tuple[float, ...]:
+        """Per parameter (:attr:`parameter_keys` order): its learning rate (its layer's own, or
+        ``training.learning_rate``)."""
+        rates: list[float] = []
+        for layer in self.layers:
+            rate = self.training.learning_rate if layer.learning_rate is None else layer.learning_rate
+            rates.extend([rate] * (layer.weight_count + (len(layer.bias) if layer.bias is not None else 0)))
+        return tuple(rates)
+
+    @cached_property
+    def weight_mask(self) -> tuple[bool, ...]:
+        """Per parameter (:attr:`parameter_keys` order): is it a weight (W, U: penalised by
+        ``loss.regularization``) rather than a bias?"""
+        mask: list[bool] = []
+        for layer in self.layers:
+            mask.extend([True] * layer.weight_count + [False] * (len(layer.bias) if layer.bias is not None else 0))
+        return tuple(mask)
+
+    def describe_training(self) -> str:
+        """``learning rate 0.5, 1 step, simultaneous updates`` with the optimizer, the layers' own
+        rates and the penalty where there are any."""
+        t = self.training
+        text = f"learning rate {t.learning_rate:g}"
+        own = [f"layer {l} {layer.learning_rate:g}" for l, layer in enumerate(self.layers, 1) if layer.learning_rate is not None]
+        if own:
+            text += f" ({', '.join(own)})"
+        if not t.optimizer.plain:
+            text += f", optimizer {t.optimizer.described()}"
+        return text
+
+    @cached_property
+    def trained_keys(self) -> tuple[Quantity, ...]:
+        """The parameters a gradient-descent step changes (``training.update`` and ``trainable_bias``)."""
+        return tuple(key for key, trained in zip(self.parameter_keys, self.trained_mask) if trained)
+
+    def trainable(self) -> list[str]:
+        """The names of the parameters a gradient-descent step changes."""
+        return [str(key) for key in self.trained_keys]
+
+    def with_parameters(self, values: Mapping[Quantity | str, float]) -> "Problem":
+        """The same problem with some parameters replaced (used for steps, quizzes, checks);
+        ``values`` may be keyed by keys or by canonical names."""
+        if not values:
+            return self
+        wanted = {keys.parse_quantity(str(k)) if isinstance(k, str) else k: v for k, v in values.items()}
+        if self.layered or len(wanted) * 4 >= len(self.parameter_keys):  # most of them: one pass in key order (the keys are cached)
+            return self.with_parameter_vector([wanted.get(k, v) for k, v in zip(self.parameter_keys, self.parameter_vector())])
+        layers = []
+        for l, layer in enumerate(self.layers, start=1):
+            weights = tuple(
+                tuple(wanted.get(keys.W(l, j, i), w) for i, w in enumerate(row, start=1))
+                for j, row in enumerate(layer.weights, start=1)
+            )
+            bias = layer.bias
+            if bias is not None:
+                if layer.shared_bias:
+                    bias = (wanted.get(keys.b(l), bias[0]),)
+                else:
+                    bias = tuple(wanted.get(keys.b(l, j), b) for j, b in enumerate(bias, start=1))
+            layers.append(replace(layer, weights=weights, bias=bias))
+        return replace(self, layers=tuple(layers))
+
+    def with_parameter_vector(self, values: Sequence[float]) -> "Problem":
+        """The same problem with every parameter replaced, in :attr:`parameter_keys` order."""
+        layers, k = [], 0
+        for layer in self.layers:
+            n = layer.weight_count
+            width = len(layer.weights[0]) if layer.weights else 0
+            flat = values[k : k + n]
+            k += n
+            weights = tuple(tuple(float(v) for v in flat[j * width : (j + 1) * width]) for j in range(len(layer.weights)))
+            if layer.recurrent:
+                rest, units = flat[len(layer.weights) * width :], len(layer.recurrent)
+                layer = replace(layer, recurrent=tuple(tuple(float(v) for v in rest[j * units : (j + 1) * units]) for j in range(units)))
+            bias = layer.bias
+            if bias is not None:
+                bias = tuple(float(v) for v in values[k : k + len(bias)])
+                k += len(bias)
+            layers.append(replace(layer, weights=weights, bias=bias))
+        return replace(self, layers=tuple(layers))
+
+    def describe(self) -> str:
+        """A short human description (``tracer validate``)."""
+        if self.layered:
+            return self._describe_layers()
+        sizes = "-".join(str(n) for n in [self.inputs] + [layer.units for layer in self.layers])
+        acts = ", ".join(
+            f"layer {l}: {layer.units} × {layer.activation.name}" for l, layer in enumerate(self.layers, 1)
+        )
+        kind = self.loss.kind.replace("_", " ")  # binary cross entropy, as a reader writes it
+        loss = kind + (f" (factor {self.loss.factor:g})" if self.loss.kind == "mse" else f" ({self.loss.log})")
+        return (
+            f"{self.title or '(untitled)'}: a {sizes} network ({acts}); "
+            f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; "
+            f"loss {loss}, outputs {self.loss.outputs}, samples {self.loss.samples}{self._describe_penalty()}; "
+            f"{_count(len(self.data), 'sample')}; {self.describe_training()}, "
+            f"{_count(self.training.steps, 'step')}, {self.training.order} updates"
+            + self._describe_run()
+        )
+
+    def _describe_penalty(self) -> str:
+        parts = [f"L2 λ {self.loss.l2:g}"] if self.loss.l2 else []
+        parts += [f"L1 λ {self.loss.l1:g}"] if self.loss.l1 else []
+        return f", penalty {' + '.join(parts)} on the weights" if parts else ""
+
+    def _describe_layers(self) -> str:
+        shape = "×".join(map(str, self.input_shape)) if self.input_shape else str(self.inputs)
+        if self.layers[0].kind == "rnn":
+            shape = f"sequence ({self.input_shape[0]} steps × {self.input_shape[1]})"  # type: ignore[index]
+        parts = []
+        for l, layer in enumerate(self.layers, 1):
+            if layer.kind == "conv2d":
+                parts.append(f"layer {l}: conv2d, {_count(layer.units, 'filter')} {layer.kernel}×{layer.kernel}, stride {layer.stride}, "
+                             f"padding {layer.padding}, {layer.activation.name} → {'×'.join(map(str, layer.out_shape))}")
+            elif layer.kind in ("maxpool2d", "avgpool2d"):
+                parts.append(f"layer {l}: {layer.kind} {layer.kernel}×{layer.kernel}, stride {layer.stride} → {'×'.join(map(str, layer.out_shape))}")
+            elif layer.kind == "flatten":
+                parts.append(f"layer {l}: flatten → {layer.outputs}")
+            elif layer.kind == "rnn":
+                passed = "every state passed on" if layer.returns == "sequence" else "the last state passed on"
+                parts.append(f"layer {l}: rnn, {layer.units} × {layer.activation.name} over {layer.in_shape[0]} time steps, {passed}")
+            else:
+                parts.append(f"layer {l}: {layer.units} × {layer.activation.name}" + (" at every time step" if layer.per_step else ""))
+        kind = self.loss.kind.replace("_", " ")
+        if self.loss.outputs == "mean":
+            kind += ", averaged over the outputs" + (" of each time step, the steps summed" if self.target_steps else "")
+        return (
+            f"{self.title or '(untitled)'}: a network on a {shape} input ({'; '.join(parts)}); "
+            f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; loss {kind}{self._describe_penalty()}; "
+            f"{_count(len(self.data), 'sample')}; {self.describe_training()}, {_count(self.training.steps, 'step')}"
+        )
+
+    def _describe_run(self) -> str:
+        t, parts = self.training, []
+        if self.dataset is not None:
+            d = self.dataset
+            parts.append(f"data: {d.name} (n {d.n}, noise {d.noise:g}, seed {d.seed}), {len(self.test_data)} held out for testing")
+        if t.epochs is not None:
+            parts.append(_count(t.epochs, "epoch"))
+        if t.batch_size is not None and t.batch_size < len(self.data):
+            kind = "stochastic (SGD)" if t.batch_size == 1 else "mini-batch"
+            parts.append(f"{kind}, batch size {t.batch_size}" + (f", shuffled (seed {t.seed})" if t.shuffle else ""))
+        return "".join(f"; {p}" for p in parts)
+
+
+@lru_cache(maxsize=64)
+def _parameter_keys(shape: tuple[tuple[int, int, bool, bool], ...]) -> tuple[Quantity, ...]:
+    """The parameter keys of a network of this shape (made once: a 784-32-10 network has 25,450)."""
+    out: list[Quantity] = []
+    for l, (units, inputs, bias, shared) in enumerate(shape, start=1):
+        out.extend(keys.W(l, j, i) for j in range(1, units + 1) for i in range(1, inputs + 1))
+        if bias:
+            out.extend([keys.b(l)] if shared else [keys.b(l, j) for j in range(1, units + 1)])
+    return tuple(out)
+
+
+def _layer_keys(layers: tuple[LayerSpec, ...]) -> tuple[Quantity, ...]:
+    out: list[Quantity] = []
+    for l, layer in enumerate(layers, start=1):
+        out.extend(layer.weight_keys(l))
+        out.extend(layer.bias_keys(l))
+    return tuple(out)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 sample``, ``3 samples``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

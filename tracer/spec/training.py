@@ -1,0 +1,106 @@
+"""The training block of a problem file read: updates (steps, or epochs × batches), the optimizer,
+the loss, the parameters named in ``update:`` and ``track:``, and the bounds of a run.
+
+A run is bounded so that a file cannot ask for more than a machine does in a few minutes:
+:data:`MAX_UPDATES` updates, :data:`MAX_RUN_WORK` multiply-adds, :data:`MAX_RECORDS` recorded
+losses, and fewer steps where each is a full pass of the engine (:data:`MAX_LAYERED_STEPS`,
+:data:`MAX_GRAPH_STEPS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tracer import keys
+from tracer.keys import Quantity
+from tracer.spec.errors import SpecError, _quoted
+from tracer.spec.models import LossModel, ProblemModel, TrainingModel
+from tracer.spec.problem import LossSpec, OptimizerSpec, Problem
+
+#: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
+#: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
+MAX_UPDATES = 10_000_000
+MAX_RUN_WORK = 50_000_000_000
+#: recorded losses of a run (its loss curve, its table): epochs (or steps) / record_every
+MAX_RECORDS = 10_000
+#: training steps of a network with conv2d, pooling or rnn layers (each one a full pass of the engine)
+MAX_LAYERED_STEPS = 1_000
+#: gradient-descent steps on a graph problem's leaves
+MAX_GRAPH_STEPS = 1_000
+
+
+def _layered_steps(t: "TrainingModel", fail) -> int:
+    steps = 1 if t.steps is None else t.steps
+    if steps > MAX_LAYERED_STEPS:
+        raise fail("training.steps", f"{steps:,} steps is too many for a network with conv2d, pooling or rnn layers (at most {MAX_LAYERED_STEPS:,}: each is a full pass of the engine)")
+    return steps
+
+
+def _loss(model: LossModel) -> LossSpec:
+    r = model.regularization
+    return LossSpec(model.kind, float(model.factor), model.outputs, model.samples, model.log,
+                    l2=float(r.l2 or 0.0) if r else 0.0, l1=float(r.l1 or 0.0) if r else 0.0)
+
+
+def _optimizer(t: TrainingModel, fail) -> OptimizerSpec:
+    """``training.optimizer``: a name (torch's defaults) or a mapping with its hyperparameters."""
+    o = t.optimizer
+    if isinstance(o, str):
+        spec = OptimizerSpec(o)
+        if o in ("adagrad", "rmsprop", "adam"):
+            spec = replace(spec, eps=spec.epsilon)
+    else:
+        spec = OptimizerSpec(o.name, **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                                         for k, v in o.model_dump().items() if k != "name"})
+    if not spec.plain and t.order == "sequential":
+        raise fail("training.order", f"sequential order is plain gradient descent (Mazur's); with optimizer {spec.name} the update is simultaneous")
+    return spec
+
+
+def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Quantity, ...]:
+    """Parameter names of the problem file, read once into keys (``W2[1,1]``, ``b2``)."""
+    if not names:
+        return ()
+    known = set(problem.parameter_keys)
+    out = []
+    for k, name in enumerate(names):
+        try:
+            key = keys.parse(name)
+        except keys.NameError_:
+            key = None
+        if key not in known:
+            example = ", ".join(str(q) for q in sorted(known)[:4])
+            raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {_quoted(name)}")
+        out.append(key)
+    return tuple(out)
+
+
+def _check_run(problem: "Problem", source: str) -> None:
+    t = problem.training
+    where = "training.epochs" if t.epochs is not None else "training.steps"
+    if t.steps > MAX_UPDATES:
+        raise SpecError(source, where, f"{t.steps:,} updates is too long a run (at most {MAX_UPDATES:,})")
+    periods = t.epochs if t.epochs is not None else t.steps
+    if t.record_every is not None and periods // t.record_every > MAX_RECORDS:
+        unit = "epochs" if t.epochs is not None else "steps"
+        raise SpecError(source, "training.record_every", f"{periods // t.record_every:,} recorded losses ({periods:,} {unit}, one every {t.record_every:,}) "
+                        f"is too many (at most {MAX_RECORDS:,}): record_every ≥ {-(-periods // MAX_RECORDS):,}")
+    work = t.steps * min(t.batch_size or len(problem.data), len(problem.data)) * max(1, len(problem.parameter_keys))
+    if work > MAX_RUN_WORK:
+        raise SpecError(source, where, f"{t.steps:,} updates of {len(problem.parameter_keys):,} parameters on "
+                        f"{min(t.batch_size or len(problem.data), len(problem.data)):,} samples each is {work:.1e} multiply-adds, "
+                        f"too long a run (at most {MAX_RUN_WORK:.0e}); train fewer steps or a smaller network")
+
+
+def _steps(model: ProblemModel, source: str, samples: int) -> int:
+    """Updates of the run: ``steps`` (default 1), or ``epochs`` × batches per epoch."""
+    training = model.training
+    batch = training.batch_size
+    if batch is not None and batch > samples:
+        raise SpecError(source, "training.batch_size", f"at most {samples} expected (the number of training samples), got {batch}")
+    if training.epochs is None:
+        return 1 if training.steps is None else training.steps
+    if training.steps is not None:
+        raise SpecError(source, "training.epochs", "give steps or epochs, not both")
+    per_epoch = -(-samples // (batch or samples))
+    return training.epochs * per_epoch
