@@ -122,16 +122,22 @@ def test_what_the_graph_fuzzer_falsely_failed_is_verified(path):
 
 
 def test_a_value_double_precision_gets_wrong_is_computed_exactly():
-    """tan((ln(1 + e^(t·a)))^t) at t = −2.708, a = 3.14159: ln(1 + 2.03e−4) keeps 12 digits in double
-    precision, the power −2.708 makes it 1e10 ± 0.015, and tan turns that into ±0.01 (the engine
-    said 0.1028, NumPy 0.1133). The engine's own error bound sees it and computes it exactly."""
+    """tan((ln(1 + e^(t·a)))^t) at t = −2, a = 3.14159: ln(1 + 1.87e−3) keeps 13 digits in double
+    precision, the power −2 makes the angle 287283.84 (within ±10⁶) off by 3e−8, and tan turns that
+    into 6e−8 (NumPy's 1.26381583). The engine's own error bound sees it and computes the equation
+    exactly at the leaves' doubles. (The fuzz find, t = −2.708, takes tan of 1.0e10: refused now,
+    tests/fuzz/graphs/fuzz_tan_of_a_power_of_softplus.yaml.)"""
     import mpmath
+    import numpy as np
 
-    s = solve(load(FOUND / "graph" / "fuzz_tan_of_a_power_of_softplus.yaml"))
-    mpmath.mp.dps = 50
-    t, a = mpmath.mpf(-2.708), mpmath.mpf(3.14159)
-    exact = mpmath.tan(mpmath.log(1 + mpmath.exp(t * a)) ** t)
-    assert s.value("n0") == pytest.approx(float(exact), rel=1e-12)
+    s = solve(loads("graph:\n  equations: ['n0 = tan((softplus((t) * (a))) ^ (t))']\n  values: {t: -2, a: 3.14159}\n  output: n0\n", "p.yaml"))
+    assert s.verification.ok
+    with mpmath.workdps(50):
+        t, a = mpmath.mpf(-2.0), mpmath.mpf(3.14159)
+        exact = float(mpmath.tan(mpmath.log(1 + mpmath.exp(t * a)) ** t))
+    assert s.value("n0") == pytest.approx(exact, rel=1e-12)
+    assert s.value("n0") == pytest.approx(1.2638157612, abs=1e-10)
+    assert abs(np.tan(np.log(1 + np.exp(-2 * 3.14159)) ** -2) - exact) > 5e-8  # the double evaluation as written
 
 
 def test_the_twins_error_bound_covers_what_its_algorithm_loses():
@@ -170,6 +176,24 @@ GRAPHS_FOUND = {
     "graphs-hang-96": "graph.equations[1]: n1 = ((max(cosh(t), (t) ^ (z1))) / (log2((t) / (b)))) / (max(n0, n0)): a value beyond double precision's range (±1.8e308) after the training",
     "graphs-hang-1514": "graph.equations[0]: n0 = (sqrt((b) / (a))) ^ (sinh(cot(a))): ∂n0/∂b is not defined at the given values (b = 2.522, a = 710)",
     "graphs-hang-2631": 2,  # the engine computes 3.14159 exactly; NumPy's −3.1e308 overflows: cannot be checked
+    # a periodic function of an angle beyond ±10⁶ (functions.ANGLE_LIMIT): its decimal and its double give unrelated
+    # sines (10^154 and its double differ by 2.3e137), and so do the branches and difference quotients built on them
+    "graphs-crash-9221": "graph.equations[0]: n0 = acos(cos(y)): the cosine of an angle beyond ±10⁶ (-1e+308), which double precision cannot carry, at the given values (y = -1e+308)",
+    "graphs-mismatch-2808": "graph.equations[0]: n0 = (sec(max(1, 3))) * (max(sin(w), (w) - (w))): the sine of an angle beyond ±10⁶ (1e+154), which double precision cannot carry, at the given values (w = 1e+154)",
+    "graphs-mismatch-1418": "graph.equations[1]: n1 = (cot(n0)) + ((x) - (n0)): the cotangent of an angle beyond ±10⁶ (1e+154), which double precision cannot carry, at the given values (n0 = 1e+154, x = 0.5)",
+    "graphs-mismatch-2753": "graph.equations[0]: n0 = cot((atan(sqrt(pi))) ^ (exp((b) * (b)))): the cotangent of an angle beyond ±10⁶ (3.14491e+12)",
+    "graphs-mismatch-8887": "graph.equations[0]: n0 = max(log(w, (z1) / (w)), sec(sec((z1) / (w)))): the secant of an angle beyond ±10⁶ (1.67785e+154)",
+    "graphs-mismatch-1220": "graph.equations[3]: n3 = min(cos((y) * (n1)), 3): the cosine of an angle beyond ±10⁶ (-1e+308), which double precision cannot carry, at the given values (y = -1e+308, n1 = 1)",
+    "graphs-mismatch-5541": "graph.equations[0]: n0 = asin((-(tan(t))) / ((log(a)) - (cos(a)))): the tangent of an angle beyond ±10⁶ (1e+308)",
+    "graphs-mismatch-9949": "graph.equations[0]: n0 = |csc(z1)|: the cosecant of an angle beyond ±10⁶ (1e+154), which double precision cannot carry, at the given values (z1 = 1e+154)",
+    "graphs-mismatch-7545": "graph.equations[0]: n0 = abs(ln(|sec(b)|)): the secant of an angle beyond ±10⁶ (1e+308), which double precision cannot carry, at the given values (b = 1e+308)",
+    # verified before by skipping what no check could see (difference quotients across 10^147 periods, tan of 1.0e10
+    # computed exactly from decimals no double carries); refused now, as every such angle is
+    "fuzz_tan_at_1e154": "graph.equations[1]: n1 = tan(-(y)): the tangent of an angle beyond ±10⁶ (-1e+154), which double precision cannot carry, at the given values (y = 1e+154)",
+    "fuzz_tan_of_a_power_of_softplus": "graph.equations[0]: n0 = tan((softplus((t) * (a))) ^ (t)): the tangent of an angle beyond ±10⁶ (1.01261e+10), which double precision cannot carry, at the given values (t = -2.708, a = 3.14159)",
+    "fuzz_tan_of_csc_lost_in_the_output": "graph.equations[1]: n1 = tan(csc(n0)): the cosecant of an angle beyond ±10⁶ (-1e+308)",
+    "fuzz_tan_trained_far_out": "graph.equations[1]: n1 = (-(n0)) * (tan(n0)): the tangent of an angle beyond ±10⁶ (-6.27598e+08), which double precision cannot carry, "
+                                "at the values of training step 2 (n0 = -6.27598e+08); the training moved w there",
 }
 
 
@@ -196,6 +220,8 @@ def test_what_the_graphs_fuzzer_found_is_answered_or_refused_in_one_line(path):
         return
     failed = verification_failure(problem, solution)
     assert failed is None or failed[1] == 2, failed
+    if isinstance(expected, str):  # a refusal expected: not an answer ("cannot be checked" says why too)
+        assert failed is not None and f": {expected}" in failed[0], failed
     if expected is not None and not isinstance(expected, str):
         assert (0 if failed is None else 2) == expected, failed
 
@@ -223,3 +249,63 @@ def solved_at(path: Path):
     solution = solve(load(path))
     assert solution.verification.ok, solution.verification.mismatches[:3]
     return solution
+
+
+# ---------------------------------------------------------------------------
+# A periodic function of an angle a double cannot carry (beyond ±10⁶): refused
+# ---------------------------------------------------------------------------
+
+
+def test_the_six_periodic_functions_of_ordinary_angles_still_verify():
+    """sin + cos + tan + sec + csc + cot at x = ½: 0.4794255386 + 0.8775825619 + 0.5463024898 + 1.1394939273
+    + 2.0858296429 + 1.8304877217 = 6.9591218823 (unrounded terms); the derivative cos − sin + sec² + sec·tan − csc·cot − csc²
+    = −5.8496590470. At x = 10⁶ — the limit, still taken — sin x = −0.3499935022 and its slope cos x = 0.9367521275."""
+    s = solve(loads("graph:\n  equations: ['f = sin(x) + cos(x) + tan(x) + sec(x) + csc(x) + cot(x)']\n"
+                    "  values: {x: 0.5}\n  output: f\n", "six.yaml"))
+    assert s.verification.ok
+    x = 0.5
+    sec, csc, cot = 1 / math.cos(x), 1 / math.sin(x), 1 / math.tan(x)
+    assert s.value("f") == pytest.approx(6.9591218823, abs=5e-11)
+    assert s.value("f") == pytest.approx(math.sin(x) + math.cos(x) + math.tan(x) + sec + csc + cot, abs=1e-14)
+    assert s.value("df/dx") == pytest.approx(-5.8496590470, abs=5e-11)
+    assert s.value("df/dx") == pytest.approx(math.cos(x) - math.sin(x) + sec**2 + sec * math.tan(x) - csc * cot - csc**2, abs=1e-13)
+    edge = solve(loads("graph:\n  equations: ['f = sin(x)']\n  values: {x: 1e6}\n  output: f\n", "edge.yaml"))
+    assert edge.verification.ok
+    assert edge.value("f") == pytest.approx(-0.3499935022, abs=5e-11) and edge.value("df/dx") == pytest.approx(0.9367521275, abs=5e-11)
+
+
+def test_a_sine_of_an_angle_beyond_a_million_is_refused_in_one_line(tmp_path):
+    """sin(3e6): 3·10⁶ and its double may differ by 3e6·2^−53 = 3.3e−10, a sine's 9th digit (the exact passes
+    read the decimal, NumPy the double); at 1e154 they differ by 2.3e137 and the two sines are unrelated.
+    Before: both computed and "verified" (alone, each pass agreed with itself); the fuzz finds that build
+    branches or differences on such a sine were "verification failed" (exit 1). Now exit 2, naming the value."""
+    for x in ("3e6", "1e154"):
+        path = tmp_path / f"sine-{x}.yaml"
+        path.write_text(f"graph:\n  equations: ['f = sin(x)']\n  values: {{x: {x}}}\n  output: f\n")
+        shown = f"{float(x):g}"
+        message = (f"{path}: graph.equations[0]: f = sin(x): the sine of an angle beyond ±10⁶ ({shown}), "
+                   f"which double precision cannot carry, at the given values (x = {shown})")
+        with pytest.raises(SpecError) as err:
+            solve(load(path))
+        assert str(err.value) == message
+        done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(path)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and done.stderr == f"tracer: {message}\n"
+
+
+def test_a_cosine_the_training_carries_beyond_a_million_is_refused_at_that_step():
+    """f = cos(w) + w² from w = 1000 at η = 1000: ∂f/∂w = −sin(1000) + 2·1000 = 1999.17312, so step 1 moves w
+    to 1000 − 1000·1999.17312 = −1998173.12, beyond ±10⁶: the second pass is refused, naming the step and the
+    learning rate (before: cos of −1998173.12 computed and verified, its 7th digit the double's rounding)."""
+    problem = loads("graph:\n  equations: ['f = cos(w) + w^2']\n  values: {w: 1000}\n  output: f\n"
+                    "training:\n  parameters: [w]\n  learning_rate: 1000\n  steps: 2\n", "trained.yaml")
+    with pytest.raises(SpecError) as err:
+        solve(problem)
+    assert str(err.value) == ("trained.yaml: graph.equations[0]: f = cos(w) + w^2: the cosine of an angle beyond ±10⁶ (-1.99817e+06), "
+                              "which double precision cannot carry, at the values of training step 2 (w = -1.99817e+06); "
+                              "the training moved w there: training.learning_rate 1000 may be too large")
+    with pytest.raises(SpecError) as err:  # one step: the closing pass at the trained w
+        solve(loads(
+            "graph:\n  equations: ['f = cos(w) + w^2']\n  values: {w: 1000}\n  output: f\n"
+            "training:\n  parameters: [w]\n  learning_rate: 1000\n  steps: 1\n", "trained.yaml"))
+    assert str(err.value).endswith("which double precision cannot carry, after the training (w = -1.99817e+06); "
+                                   "the training moved w there: training.learning_rate 1000 may be too large")

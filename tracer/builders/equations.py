@@ -15,6 +15,7 @@ every leaf gets a gradient (inputs included: CS231n asks for ∂f/∂x), and the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -23,7 +24,7 @@ import sympy as sp
 
 from tracer.calculus.expression import CONSTANTS, FUNCTIONS, ExpressionError, parse_program, tokenize
 from tracer import keys
-from tracer.core.functions import ARG, NonFinite, NotReal, Operation, array_function, exact_value
+from tracer.core.functions import ANGLE_LIMIT, ARG, PERIODIC, NonFinite, NotReal, Operation, array_function, exact_value
 from tracer.core.gates import Equation, operation_of
 from tracer.core.graph import Family, Graph
 from tracer.keys import Quantity
@@ -120,6 +121,9 @@ class System:
                      f"{trained.learning_rate:g} may be too large") if moved else ""
             value = values[0, node.number]
             point = values[0, [self.number[a] for a in node.arguments]]
+            angle = _angle_fault(node, point)
+            if angle is not None:
+                raise SpecError(self.problem.source, where, f"{equation.text}: {angle} {at}{cause}")
             if not np.isfinite(value):
                 raise SpecError(self.problem.source, where, f"{equation.text}: {_why_undefined(node, point)} {at}{cause}")
             fault = _domain_fault(node, point)
@@ -146,6 +150,36 @@ def _why_undefined(node: Node, point: np.ndarray) -> str:
     except NotReal as err:
         return str(err)
     return "a value beyond double precision's range (±1.8e308)"
+
+
+#: what a hand calculation calls each periodic function
+_PERIODIC_NAMES = {sp.sin: "sine", sp.cos: "cosine", sp.tan: "tangent", sp.sec: "secant", sp.csc: "cosecant", sp.cot: "cotangent"}
+
+
+@lru_cache(maxsize=None)
+def _angles(written: sp.Expr, arity: int) -> tuple[tuple[type, object], ...]:
+    """Every sin, cos, tan, sec, csc, cot in the equation as written, innermost first, with its
+    argument as a NumPy function of the equation's arguments."""
+    return tuple((part.func, array_function(part.args[0], ARG[:arity]))
+                 for part in sp.postorder_traversal(written) if isinstance(part, PERIODIC))
+
+
+def _angle_fault(node: Node, point: np.ndarray) -> str | None:
+    """Why the equation takes a periodic function of an angle a double cannot carry (None when it
+    does not): an argument beyond ±10⁶ (:data:`~tracer.core.functions.ANGLE_LIMIT`), where the
+    decimal the file gives and its double — which differ by up to |u|·2^−53 — no longer give the
+    same printed sine. An argument that is not finite is left to the other refusals."""
+    if node.written is None:
+        return None
+    for function, argument in _angles(node.written, len(node.arguments)):
+        with np.errstate(all="ignore"):
+            try:
+                u = float(np.asarray(argument(*[float(v) for v in point])))
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                continue
+        if math.isfinite(u) and abs(u) > ANGLE_LIMIT:
+            return f"the {_PERIODIC_NAMES[function]} of an angle beyond ±10⁶ ({u:g}), which double precision cannot carry,"
+    return None
 
 
 @lru_cache(maxsize=None)

@@ -472,7 +472,8 @@ class _Beyond(ArithmeticError):
     or a sine of a number beyond 1e300 (which double precision cannot locate within its period)."""
 
 
-_PERIODIC = (sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot)
+#: the periodic functions (an angle beyond :data:`ANGLE_LIMIT` is refused by the graph builder)
+PERIODIC = (sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot)
 
 
 def _exact(e: sp.Basic, at: dict):
@@ -485,7 +486,7 @@ def _exact(e: sp.Basic, at: dict):
         _require_real(e, value, ())
         return value
     args = [_exact(a, at) for a in e.args]
-    if isinstance(e, _PERIODIC) and isinstance(args[0], sp.Float) and abs(args[0]) > 1e300:
+    if isinstance(e, PERIODIC) and isinstance(args[0], sp.Float) and abs(args[0]) > 1e300:
         raise _Beyond(e)
     size = _astronomical(e, args)
     if size:
@@ -576,6 +577,16 @@ ROUND = 2.0**-53
 _LIBRARY = 4 * ROUND
 #: an equation whose double-precision evaluation may be off by more than this (relative) is computed exactly
 ENGINE_PRECISION = 1e-12
+
+#: the largest |u| of which sin, cos, tan, sec, csc or cot is taken (beyond it: refused). A given number is
+#: read as its decimal by the exact passes and as its double by NumPy and the engine's sweeps; the two differ by
+#: up to |u|·2^−53, and a value computed in doubles carries a few such roundings. The angle sin u sees is
+#: then off by that much, and sin′ = cos is up to 1: at |u| ≤ 10^6 by at most 10^6·2^−53 = 1.1e−10 — a fifth
+#: of half a unit of the 9th printed digit of a value in [0.1, 1] (5e−10), so the decimal and the double
+#: give the same printed sine; at 10^8 the 8th digit is already theirs to disagree on, and at 1e154 (its
+#: double is 10^154 − 2.3e137) the two sines are unrelated, as are the branches (max, min, |u|) decided on
+#: them and a difference quotient whose step 1e148 spans 10^147 periods.
+ANGLE_LIMIT = 1e6
 
 _X = sp.Symbol("x", real=True)
 
