@@ -4,8 +4,15 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tracer import keys
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+#: a canonical name as its key: ``grads[K("W2[1,1]")]``. A key never equals its name, so a test
+#: that looks up what the engine or a twin keys by keys parses the name, as the program does at its
+#: boundary (a graph's node: ``keys.node("x")``)
+K = keys.parse
 
 # CI runs a fixed sequence of generated examples (a red run is then reproducible, and
 # a counterexample that a developer's random run finds becomes a test of its own);

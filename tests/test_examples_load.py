@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import K
 from tracer import load
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -103,8 +104,8 @@ def test_example_begins_by_citing_its_source(name):
 
 def test_mazur_numbering():
     problem = load(EXAMPLES / "mazur.yaml")
-    assert problem.parameters()["W1[1,2]"] == 0.20  # w2 joins i2 to h1
-    assert problem.parameters()["W1[2,1]"] == 0.25  # w3 joins i1 to h2
+    assert problem.parameters()[K("W1[1,2]")] == 0.20  # w2 joins i2 to h1
+    assert problem.parameters()[K("W1[2,1]")] == 0.25  # w3 joins i1 to h2
     assert problem.trainable() == [f"W{l}[{j},{i}]" for l in (1, 2) for j in (1, 2) for i in (1, 2)]
     assert problem.training.order == "simultaneous"
 
@@ -118,8 +119,8 @@ def test_relu_softmax_trains_b_O1_only_and_uses_x2_0_37():
 
 def test_zhu_weights_join_node_i_to_node_j():
     problem = load(EXAMPLES / "zhu_example1.yaml")
-    assert problem.parameters()["W1[1,2]"] == 1.5  # w^{[1]}_{2,1}: x2 -> h1
-    assert problem.parameters()["W1[2,1]"] == 2.3  # w^{[1]}_{1,2}: x1 -> h2
+    assert problem.parameters()[K("W1[1,2]")] == 1.5  # w^{[1]}_{2,1}: x2 -> h1
+    assert problem.parameters()[K("W1[2,1]")] == 2.3  # w^{[1]}_{1,2}: x1 -> h2
     assert all(layer.bias is None for layer in problem.layers)
 
 

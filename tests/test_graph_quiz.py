@@ -19,7 +19,8 @@ from tracer import load, solve
 from tracer.cli import cli
 from tracer.spec import SpecError, loads
 from tracer.teach.mistakes import MistakenSolutions
-from tracer.teach.quiz import apply, build_variant, generate, parse_spec
+from tracer.keys import node
+from tracer.teach.quiz import RATE, apply, build_variant, generate, parse_spec
 from tracer.teach.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,12 +86,30 @@ def test_bad_graph_blocks_name_the_field(block, field, says):
 def test_the_learning_rate_varies_when_the_graph_is_trained():
     problem = graph(SUBTRACTION, {"x": [3, 5], "learning_rate": [0.25], "ask": ["x'", "df/dy"]})
     variant = build_variant(problem, parse_spec(problem), seed=1, number=1, attempt=0)
-    x, y, z = variant.values["x"], 1.0, 2.0
-    assert variant.values["learning_rate"] == 0.25
+    x, y, z = variant.values[node("x")], 1.0, 2.0
+    assert variant.values[RATE] == 0.25
     assert variant.problem.training.learning_rate == 0.25
     # f = (x − y) z: df/dx = z, so x' = x − 0.25 · 2; df/dy = −z
     assert [q.value for q in variant.questions] == [pytest.approx(x - 0.25 * z), -z]
     assert variant.loss == (x - y) * z
+
+
+def test_a_leaf_named_eta_and_the_learning_rate_vary_apart():
+    # f = (eta − y) z trained on its leaf eta: eta' = eta − η · z. The leaf's slot (node eta) and the
+    # rate's (η, printed eta too) are two keys; as one, the rate's draw overwrote the leaf's
+    text = ("graph: {equations: ['f = (eta - y) * z'], values: {eta: 3, y: 1, z: 2}, output: f}\n"
+            "training: {parameters: [eta], learning_rate: 0.1, steps: 1}\n")
+    problem = graph(text, {"eta": [3, 5], "learning_rate": [0.25, 0.5], "ask": ["eta'"]})
+    for v in generate(problem, 2, seed=1, jobs=1):
+        eta, rate = v.values[node("eta")], v.values[RATE]
+        assert eta in (3, 5) and rate in (0.25, 0.5)
+        assert v.problem.values[0] == ("eta", eta) and v.problem.training.learning_rate == rate
+        assert v.questions[0].value == pytest.approx(eta - rate * 2)
+
+
+def test_apply_takes_keys_not_names():
+    with pytest.raises(TypeError, match="a slot is a key, not 'b'; parse names with tracer.keys.parse"):
+        apply(load(NG), {"b": -4.0})
 
 
 # -- variants: the drawn values solved, recomputed here by hand ---------------------------------
@@ -101,7 +120,7 @@ def test_a_variant_is_ngs_graph_at_its_drawn_values():
     spec = parse_spec(problem)
     for number in range(1, 6):
         v = build_variant(problem, spec, seed=1, number=number, attempt=0)
-        a, b, c = v.values["a"], v.values["b"], v.values["c"]
+        a, b, c = v.values[node("a")], v.values[node("b")], v.values[node("c")]
         assert 1 <= a <= 9 and -5 <= b <= 5 and -5 <= c <= 5
         assert v.problem.values == (("a", a), ("b", b), ("c", c))
         values = {q.name: q.value for q in v.questions}
@@ -116,7 +135,7 @@ def test_a_variant_is_ngs_graph_at_its_drawn_values():
 
 def test_first_variant_of_seed_1():
     v = build_variant(load(NG), parse_spec(load(NG)), seed=1, number=1, attempt=0)
-    assert v.values == {"a": 9.0, "b": 5.0, "c": -2.0}
+    assert v.values == {node("a"): 9.0, node("b"): 5.0, node("c"): -2.0}  # a leaf's slot is its node's key
     # to the sheet's 3 significant digits, every option as long as the others (issue 25, item 12)
     assert [(q.name, q.answer) for q in v.questions] == [("J", "-3.00"), ("dJ/da", "3.00"), ("dJ/db", "-6.00"), ("dJ/dc", "15.0")]
     dJ_db = v.questions[2]
@@ -139,7 +158,7 @@ def test_parallel_generation_gives_the_same_graph_set():
 
 
 def test_apply_replaces_only_the_drawn_leaves():
-    varied = apply(load(NG), {"b": -4.0})
+    varied = apply(load(NG), {node("b"): -4.0})
     assert varied.values == (("a", 5.0), ("b", -4.0), ("c", 2.0))
     assert solve(varied).value("dJ/dc") == -12.0
 
@@ -153,15 +172,15 @@ def test_division_by_zero_is_an_unfair_draw():
         {"x": [1, 2], "y": [-1, 0, 1], "ask": ["df/dx"]},
     )
     variants = generate(problem, 4, seed=1, jobs=1)
-    assert sorted((v.values["x"], v.values["y"]) for v in variants) == [(1, -1), (1, 1), (2, -1), (2, 1)]
+    assert sorted((v.values[node("x")], v.values[node("y")]) for v in variants) == [(1, -1), (1, 1), (2, -1), (2, 1)]
     for v in variants:
-        assert v.questions[0].value == 1 / v.values["y"]
+        assert v.questions[0].value == 1 / v.values[node("y")]
 
 
 def test_log_of_zero_is_an_unfair_draw_and_all_unfair_is_bad_input():
     text = "graph: {equations: ['f = log(x)'], values: {x: 1}, output: f}"
     variants = generate(graph(text, {"x": [-1, 0, 2]}), 1, seed=1, jobs=1)
-    assert variants[0].values == {"x": 2.0} and variants[0].questions[0].value == 0.5
+    assert variants[0].values == {node("x"): 2.0} and variants[0].questions[0].value == 0.5
     with pytest.raises(SpecError, match=r"randomize: no fair variant in 5 draws .*most often: not computable"):
         generate(graph(text, {"x": [0], "attempts": 5}), 1, seed=1, jobs=1)
 
@@ -172,7 +191,7 @@ def test_max_gate_kink_guard():
         {"values": "uniform(-1, 1, step=0.1)", "guards": {"kink": 0.25}, "ask": ["df/dz"]},
     )
     for v in generate(problem, 10, seed=1, jobs=1):
-        assert abs(v.values["x"] - v.values["y"]) >= 0.25
+        assert abs(v.values[node("x")] - v.values[node("y")]) >= 0.25
 
 
 def test_relu_gate_kink_guard():
@@ -181,8 +200,8 @@ def test_relu_gate_kink_guard():
         {"x": "uniform(-1, 1, step=0.05)", "y": [2, 3], "guards": {"kink": 0.3}, "ask": ["df/dy"]},
     )
     for v in generate(problem, 8, seed=2, jobs=1):
-        assert abs(v.values["x"]) >= 0.3
-        assert v.questions[0].value == max(v.values["x"], 0.0)
+        assert abs(v.values[node("x")]) >= 0.3
+        assert v.questions[0].value == max(v.values[node("x")], 0.0)
 
 
 # -- the gates' mistakes, each made for real ---------------------------------------------------
@@ -278,7 +297,7 @@ def test_cli_graph_quiz_writes_every_file(tmp_path):
     assert len(rows) == 12
     for row in rows:
         v = variants[int(row["variant"]) - 1]
-        a, b, c = v.values["a"], v.values["b"], v.values["c"]
+        a, b, c = v.values[node("a")], v.values[node("b")], v.values[node("c")]
         truth = {"J": 3 * (a + b * c), "dJ/da": 3, "dJ/db": 3 * c, "dJ/dc": 3 * b}[row["quantity"]]
         assert float(row["value"]) == truth and float(row["answer"]) == truth
     sheet = (tmp_path / "questions.md").read_text()

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pytest import approx
 
+from conftest import K
 from tracer.numeric import mlp as numeric
 from tracer.spec import from_mapping, load
 
@@ -41,15 +42,15 @@ def test_mazur_forward_pass_and_loss(mazur):
 
 def test_mazur_gradients(mazur):
     grads = numeric.evaluate(mazur).grads
-    assert grads["W2[1,1]"] == approx(0.082167041, abs=5e-10)  # ∂E/∂w5
-    assert grads["W1[1,1]"] == approx(0.000438568, abs=5e-10)  # ∂E/∂w1
-    assert set(grads) == set(mazur.parameter_names())  # b1, b2 reported although not trained
+    assert grads[K("W2[1,1]")] == approx(0.082167041, abs=5e-10)  # ∂E/∂w5
+    assert grads[K("W1[1,1]")] == approx(0.000438568, abs=5e-10)  # ∂E/∂w1
+    assert set(grads) == set(mazur.parameter_keys)  # b1, b2 reported although not trained
 
 
 def test_mazur_one_step(mazur):
     after = numeric.step(mazur)
-    assert after.parameters()["W2[1,1]"] == approx(0.35891648, abs=5e-9)  # w5+
-    assert after.parameters()["b1"] == 0.35 and after.parameters()["b2"] == 0.60  # trainable_bias: false
+    assert after.parameters()[K("W2[1,1]")] == approx(0.35891648, abs=5e-9)  # w5+
+    assert after.parameters()[K("b1")] == 0.35 and after.parameters()[K("b2")] == 0.60  # trainable_bias: false
     assert numeric.evaluate(after).loss == approx(0.2910277737, abs=1e-10)
     sequential = numeric.step(with_training(mazur, order="sequential"))
     assert numeric.evaluate(sequential).loss == approx(0.2910279239, abs=1e-10)  # Mazur's 0.291027924
@@ -174,7 +175,7 @@ def test_gradients_equal_finite_differences(problem):
     result = numeric.evaluate(problem)
     assume(math.isfinite(result.loss) and away_from_kinks(problem, result) and well_conditioned(problem, result))
     fd = numeric.finite_differences(problem)
-    assert set(result.grads) == set(fd) == set(problem.parameter_names())
+    assert set(result.grads) == set(fd) == set(problem.parameter_keys)
     # central differences round off about eps·|loss|/h ≈ 2e-10·|loss|: the absolute bound scales with it
     rounding = 1e-8 * max(1.0, abs(result.loss))
     for name, g in result.grads.items():
@@ -202,8 +203,8 @@ def test_step_moves_trained_parameters_against_the_gradient(problem):
     result = numeric.evaluate(problem)
     assume(math.isfinite(result.loss))
     before, after = problem.parameters(), numeric.step(problem).parameters()
-    trained = set(problem.trainable())
-    for name in problem.parameter_names():
+    trained = set(problem.trained_keys)
+    for name in problem.parameter_keys:
         if name in trained:
             assert after[name] == approx(before[name] - 0.1 * result.grads[name], rel=1e-12, abs=1e-15)
         else:
@@ -326,8 +327,8 @@ def test_sequential_changes_hidden_updates_only(problem, request):
     sequential = with_training(sequential, order="sequential")
     simultaneous = with_training(sequential, order="simultaneous")
     seq, sim = numeric.step(sequential).parameters(), numeric.step(simultaneous).parameters()
-    for name in sequential.trainable():
-        if name.startswith(("W2", "b2")):
+    for name in sequential.trained_keys:
+        if name.layer == 2:
             assert seq[name] == sim[name], name
         else:
             assert seq[name] != sim[name], name
@@ -346,11 +347,11 @@ def test_sequential_hidden_delta_uses_the_updated_weights_above():
     w1_new = np.array(numeric.step(problem).layers[0].weights)
     assert w1_new == approx(w1 - 0.7 * gradient, abs=1e-15)
     step_grads = numeric.step_gradients(problem)
-    assert [step_grads[f"W1[{j},{i}]"] for j in (1, 2, 3) for i in (1, 2)] == approx(gradient.ravel(), abs=1e-15)
+    assert [step_grads[K(f"W1[{j},{i}]")] for j in (1, 2, 3) for i in (1, 2)] == approx(gradient.ravel(), abs=1e-15)
 
 
 def test_sequential_equals_simultaneous_when_the_layer_above_is_fixed():
-    problem = with_training(two_samples(), update=("W1[1,1]", "W1[2,2]", "b1[3]"))
+    problem = with_training(two_samples(), update=(K("W1[1,1]"), K("W1[2,2]"), K("b1[3]")))
     sequential = numeric.step(problem).parameters()
     simultaneous = numeric.step(with_training(problem, order="simultaneous")).parameters()
     assert sequential == simultaneous
@@ -362,7 +363,8 @@ def test_numeric_does_not_import_the_symbolic_engine():
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert not any("sympy" in line for line in imports)
     # tracer.numeric: the twins' own exact arithmetic (tracer.numeric.exact: fractions and mpmath, no SymPy)
-    assert all(line.split()[1] in ("__future__", "functools", "math", "dataclasses", "typing", "numpy", "tracer.spec", "tracer.numeric")
+    # tracer.keys: the typed keys its results are keyed by (rank 1, below the engine)
+    assert all(line.split()[1] in ("__future__", "functools", "math", "dataclasses", "typing", "numpy", "tracer.keys", "tracer.spec", "tracer.numeric")
                for line in imports)
     exact_source = open(numeric.__file__.replace("mlp.py", "exact.py"), encoding="utf-8").read()
     assert not any("sympy" in line or "tracer.core" in line for line in exact_source.splitlines() if line.startswith(("import ", "from ")))
@@ -370,7 +372,7 @@ def test_numeric_does_not_import_the_symbolic_engine():
 
 def test_fixed_parameters_stay_even_when_the_gradient_is_not_finite():
     problem = one_layer("identity", [[0.0], [0.0]], [0.0, 1.0], [1.0], [1.0, 0.0], loss={"kind": "cross_entropy"})
-    problem = with_training(problem, update=("W1[2,1]",))
-    assert numeric.evaluate(problem).grads["W1[1,1]"] == -math.inf  # −y/o at o = 0
+    problem = with_training(problem, update=(K("W1[2,1]"),))
+    assert numeric.evaluate(problem).grads[K("W1[1,1]")] == -math.inf  # −y/o at o = 0
     after = numeric.step(problem).parameters()
-    assert after["W1[1,1]"] == 0.0 and after["b1[1]"] == 0.0
+    assert after[K("W1[1,1]")] == 0.0 and after[K("b1[1]")] == 0.0

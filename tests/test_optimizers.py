@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pytest import approx
 
-from conftest import needs
+from conftest import K, needs
 from tracer.core import derive
 from tracer.keys import parse
 from tracer.numeric import mlp as numeric
@@ -47,12 +47,12 @@ def _solved(name: str):
 
 def _after(solution, step: int) -> list[float]:
     p = solution.steps[step - 1].params_after
-    return [p["W1[1,1]"], p["W1[1,2]"], p["b1[1]"]]
+    return [p[K("W1[1,1]")], p[K("W1[1,2]")], p[K("b1[1]")]]
 
 
 def _state(solution, step: int, name: str) -> list[float]:
     s = solution.steps[step - 1].optimizer_state[name]
-    return [s["W1[1,1]"], s["W1[1,2]"], s["b1[1]"]]
+    return [s[K("W1[1,1]")], s[K("W1[1,2]")], s[K("b1[1]")]]
 
 
 def test_momentum_by_hand():
@@ -135,17 +135,17 @@ def test_mazur_with_adam_moves_w5_by_eta_then_carries_the_state():
     sol = derive.solve(load(EXAMPLES / "mazur_adam.yaml"))
     g = 0.0821670406  # Mazur's ∂E_total/∂w5
     first = sol.steps[0]
-    assert first.gradients["W2[1,1]"] == approx(g, abs=5e-11)
-    assert first.params_after["W2[1,1]"] == approx(0.4 - 0.5 * g / (g + 1e-8), rel=1e-9)  # ≈ −0.1
-    assert first.optimizer_state["m"]["W2[1,1]"] == approx(0.1 * g, abs=5e-12)
-    assert first.optimizer_state["v"]["W2[1,1]"] == approx(0.001 * g * g, rel=1e-9)
+    assert first.gradients[K("W2[1,1]")] == approx(g, abs=5e-11)
+    assert first.params_after[K("W2[1,1]")] == approx(0.4 - 0.5 * g / (g + 1e-8), rel=1e-9)  # ≈ −0.1
+    assert first.optimizer_state["m"][K("W2[1,1]")] == approx(0.1 * g, abs=5e-12)
+    assert first.optimizer_state["v"][K("W2[1,1]")] == approx(0.001 * g * g, rel=1e-9)
     # step 2 from the step-1 state and step 2's own gradient
     second = sol.steps[1]
-    g2 = second.gradients["W2[1,1]"]
-    m2 = 0.9 * first.optimizer_state["m"]["W2[1,1]"] + 0.1 * g2
-    v2 = 0.999 * first.optimizer_state["v"]["W2[1,1]"] + 0.001 * g2 * g2
-    expected = first.params_after["W2[1,1]"] - 0.5 * (m2 / (1 - 0.81)) / (math.sqrt(v2 / (1 - 0.999**2)) + 1e-8)
-    assert second.params_after["W2[1,1]"] == approx(expected, rel=1e-14)
+    g2 = second.gradients[K("W2[1,1]")]
+    m2 = 0.9 * first.optimizer_state["m"][K("W2[1,1]")] + 0.1 * g2
+    v2 = 0.999 * first.optimizer_state["v"][K("W2[1,1]")] + 0.001 * g2 * g2
+    expected = first.params_after[K("W2[1,1]")] - 0.5 * (m2 / (1 - 0.81)) / (math.sqrt(v2 / (1 - 0.999**2)) + 1e-8)
+    assert second.params_after[K("W2[1,1]")] == approx(expected, rel=1e-14)
     assert [ts.loss for ts in sol.steps] == approx([0.298371109, 0.198480466, 0.115953687], abs=5e-10)
     assert sol.loss_after == approx(0.0565919977, abs=5e-11)
     assert sol.verification.ok and sol.verification.quantities > 300
@@ -202,7 +202,7 @@ def test_a_layers_own_learning_rate():
             continue
         rate = 0.1 if key.layer == 1 else 0.5
         assert step.params_after[key] == approx(step.params_before[key] - rate * g, rel=1e-15)
-    assert step.params_after["W2[1,1]"] == approx(0.35891648, abs=5e-9)  # Mazur's w5⁺, at η = 0.5
+    assert step.params_after[K("W2[1,1]")] == approx(0.35891648, abs=5e-9)  # Mazur's w5⁺, at η = 0.5
     assert sol.verification.ok
     assert from_mapping(to_mapping(problem)).layers[0].learning_rate == 0.1
 
@@ -212,7 +212,7 @@ def test_ten_thousand_adam_steps_agree_with_the_written_out_steps():
     sol = derive.solve(loads(text, "mazur_adam.yaml"))
     assert sol.run is not None and sol.run.updates == 10000
     assert sol.verification.ok  # the run's first updates = the engine's written-out Adam steps
-    assert sol.steps[2].params_after["W2[1,1]"] == approx(derive.solve(load(EXAMPLES / "mazur_adam.yaml")).steps[2].params_after["W2[1,1]"], rel=1e-15)
+    assert sol.steps[2].params_after[K("W2[1,1]")] == approx(derive.solve(load(EXAMPLES / "mazur_adam.yaml")).steps[2].params_after[K("W2[1,1]")], rel=1e-15)
     assert sol.run.last.loss < 1e-20
 
 
@@ -295,11 +295,11 @@ def test_an_l2_penalty_by_hand():
     step = sol.steps[0]
     assert step.penalty == approx(penalty, rel=1e-15) and penalty == approx(0.015625, rel=1e-15)
     assert step.loss == approx(0.5 * e**2 + penalty, rel=1e-15)
-    assert step.gradients["W1[1,1]"] == approx(e * X[0] + lam * w1, rel=1e-15)  # −0.85
-    assert step.gradients["W1[1,2]"] == approx(e * X[1] + lam * w2, rel=1e-15)  # −1.825
-    assert step.gradients["b1[1]"] == approx(e, rel=1e-15)  # the bias is not penalised
-    assert step.params_after["W1[1,1]"] == approx(0.585, rel=1e-15)
-    assert step.params_after["W1[1,2]"] == approx(-0.0675, rel=1e-14)
+    assert step.gradients[K("W1[1,1]")] == approx(e * X[0] + lam * w1, rel=1e-15)  # −0.85
+    assert step.gradients[K("W1[1,2]")] == approx(e * X[1] + lam * w2, rel=1e-15)  # −1.825
+    assert step.gradients[K("b1[1]")] == approx(e, rel=1e-15)  # the bias is not penalised
+    assert step.params_after[K("W1[1,1]")] == approx(0.585, rel=1e-15)
+    assert step.params_after[K("W1[1,2]")] == approx(-0.0675, rel=1e-14)
     assert sol.verification.ok and sol.verification.finite_difference_checked == 3
     text = render(sol, "text")
     assert "penalty = λ_L2·(W1[1,1]^2 + W1[1,2]^2)/2 = 0.1 × (0.5^2 + (−0.25)^2)/2 = 0.015625" in text
@@ -336,8 +336,8 @@ def test_l1_and_l2_with_the_mean_over_samples_and_adam():
     first = derive.solve(problem.with_parameters({}), verify=False).steps[0]
     w5 = problem.parameters()[parse("W2[1,1]")]
     data = numeric.evaluate(problem)  # the twin's gradient already holds the penalty: take it out by hand
-    per_sample = [s.grads["W2[1,1]"] for s in data.samples]
-    assert first.gradients["W2[1,1]"] == approx(sum(per_sample) / 2 + 0.01 * w5 + 0.001 * 1.0, rel=1e-14)
+    per_sample = [s.grads[K("W2[1,1]")] for s in data.samples]
+    assert first.gradients[K("W2[1,1]")] == approx(sum(per_sample) / 2 + 0.01 * w5 + 0.001 * 1.0, rel=1e-14)
     weights = [v for k, v in problem.parameters().items() if k.kind == "W"]
     assert first.penalty == approx(0.005 * sum(w * w for w in weights) + 0.001 * sum(abs(w) for w in weights), rel=1e-15)
     tex = render(sol, "tex")
@@ -356,8 +356,8 @@ def test_a_long_run_with_a_penalty_agrees_with_the_written_out_steps():
     sol = derive.solve(loads(text, "r.yaml"))
     assert sol.run is not None and sol.verification.ok
     # the minimum of ½(w·x + b − y)² + (λ/2)|w|² is not the unpenalised fit: |w| stays small
-    w = np.array([sol.run.final["W1[1,1]"], sol.run.final["W1[1,2]"]])
-    b = sol.run.final["b1[1]"]
+    w = np.array([sol.run.final[K("W1[1,1]")], sol.run.final[K("W1[1,2]")]])
+    b = sol.run.final[K("b1[1]")]
     e = w @ np.array(X) + b - Y
     assert np.allclose(e * np.array(X) + 0.1 * w, 0, atol=1e-4)  # ∂loss/∂w → 0
     assert e == approx(0.0, abs=1e-4) and np.allclose(w, 0, atol=1e-3)  # the bias, not penalised, closes the error; w decays to 0
@@ -371,7 +371,7 @@ def test_the_optimizers_mistakes_are_made_for_real():
 
     adam = derive.solve(load(EXAMPLES / "optimizer_adam.yaml"))
     wrong = {w.mistake.key: w.value for w in MistakenSolutions(adam).wrong_values("m_hat(W1[1,1])")}
-    m1 = adam.steps[0].optimizer_state["m"]["W1[1,1]"]
+    m1 = adam.steps[0].optimizer_state["m"][K("W1[1,1]")]
     assert wrong["no_bias_correction"] == approx(m1, rel=1e-15)  # m̂ taken as m = 0.1·g = −0.09
     first = {w.mistake.key: w.value for w in MistakenSolutions(adam).wrong_values("v_hat(W1[1,1])")}
     assert first["gradient_not_squared"] == approx(-0.9, rel=1e-12)  # (1 − β₂)·g / (1 − β₂) = g
@@ -441,7 +441,7 @@ def test_the_matrix_form_writes_the_optimizer_elementwise_and_the_penalty():
     assert "Update: Adam (torch.optim.Adam), elementwise" in md
     assert r"\hat{m}_{t}\left(W^{[2]}\right) &= \frac{m_{t}\left(W^{[2]}\right)}{1 - \beta_1^{t}}" in md
     assert "W^{[2]} - 0.5" not in md  # no plain gradient-descent update is written for Adam
-    w5 = sol.steps[0].params_after["W2[1,1]"]
+    w5 = sol.steps[0].params_after[K("W2[1,1]")]
     assert f"{w5:.9g}".replace("-", "−")[:8].replace("−", "-") in md.replace("−", "-")
     text = (EXAMPLES / "mazur.yaml").read_text(encoding="utf-8").replace("loss:\n", "loss:\n  regularization: {l2: 0.01}\n", 1)
     md = render(derive.solve(loads(text, "m.yaml")), "md", form="matrix")

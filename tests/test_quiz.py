@@ -16,12 +16,12 @@ import pytest
 from lms_readers import read_canvas, read_moodle
 from click.testing import CliRunner
 
-from conftest import needs
+from conftest import K, needs
 from tracer import load, solve
 from tracer.cli import cli
 from tracer.numbers import fmt
 from tracer.teach.mistakes import MistakenSolutions
-from tracer.teach.quiz import apply, build_variant, generate, parse_grid, parse_spec, tolerance
+from tracer.teach.quiz import RATE, apply, build_variant, generate, parse_grid, parse_spec, tolerance
 from tracer.teach.replay import Inputs, evaluate, replay
 from tracer.teach.rounding import MODES, round_to, rounded_world
 from tracer.spec import SpecError
@@ -104,8 +104,8 @@ def test_a_variant_is_the_engine_solution_of_the_drawn_problem():
     for q in variant.questions:
         assert q.value == again.value(q.name)
         assert q.answer == fmt(q.value, spec.digits).replace("−", "-")
-    assert set(variant.values) >= {"W1[1,1]", "W2[2,2]", "x[1]#1", "learning_rate"}
-    assert variant.problem.parameters()["b1"] == 0.35  # biases do not vary in this block
+    assert set(variant.values) >= {K("W1[1,1]"), K("W2[2,2]"), K("x[1]#1"), RATE}  # every slot a key: the rate is η
+    assert variant.problem.parameters()[K("b1")] == 0.35  # biases do not vary in this block
 
 
 def test_thirty_variants_are_distinct_fair_and_reproducible():
@@ -144,7 +144,7 @@ def test_distinctness_with_a_tiny_grid():
     block = {"W2[1,1]": [0.4, 0.5], "W2[1,2]": [0.45, 0.55], "ask": ["loss_after"], "guards": {"loss_decreases": True}}
     variants = generate(with_randomize("mazur", block), 4, seed=1, jobs=1)
     assert sorted(tuple(sorted(v.values.items())) for v in variants) == sorted(
-        tuple(sorted({"W2[1,1]": a, "W2[1,2]": b}.items())) for a in (0.4, 0.5) for b in (0.45, 0.55)
+        tuple(sorted({K("W2[1,1]"): a, K("W2[1,2]"): b}.items())) for a in (0.4, 0.5) for b in (0.45, 0.55)
     )
 
 

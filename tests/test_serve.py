@@ -32,6 +32,7 @@ with warnings.catch_warnings():  # Starlette 1.x asks for httpx2 under its test 
     from starlette.testclient import TestClient
 
 import serve_support
+from conftest import K
 from tracer.cli import cli
 from tracer.serve import tokens
 from tracer.serve.app import Server, Settings, create_app
@@ -221,7 +222,7 @@ def test_show_the_next_step_reveals_the_worked_solution_one_step_at_a_time(serve
     assert ana.page().count('id="q1-eq-') == total
     # question 2's steps are those beyond question 1's (its forward pass is question 1's)
     first, second = ({step.id for step in server.pages.needed(1, q)} for q in (1, 2))
-    assert second and not first & second and "z1[1]" in first
+    assert second and not first & second and K("z1[1]") in first
 
 
 def test_another_variant_starts_a_new_attempt(served):

@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 from pytest import approx
 
+from conftest import K
 from tracer.numeric import mlp as numeric
 
 from tracer.numeric import training
@@ -55,8 +56,8 @@ def test_full_batch_first_two_updates_by_hand():
     run = training.run(batch_modes(4))
     assert run.mode == "full batch" and run.batches_per_epoch == 1
     assert [u.batch for u in run.first_updates[:2]] == [(1, 2, 3, 4), (1, 2, 3, 4)]
-    assert run.first_updates[0].params_after == approx({"W1[1,1]": w1, "b1[1]": b1}, abs=1e-15)
-    assert run.first_updates[1].params_after == approx({"W1[1,1]": w2, "b1[1]": b2}, abs=1e-15)
+    assert run.first_updates[0].params_after == approx({K("W1[1,1]"): w1, K("b1[1]"): b1}, abs=1e-15)
+    assert run.first_updates[1].params_after == approx({K("W1[1,1]"): w2, K("b1[1]"): b2}, abs=1e-15)
 
 
 def test_mini_batch_first_two_updates_by_hand():
@@ -66,8 +67,8 @@ def test_mini_batch_first_two_updates_by_hand():
     run = training.run(batch_modes(2))
     assert run.mode == "mini-batch" and run.batches_per_epoch == 2
     assert [u.batch for u in run.first_updates[:2]] == [(1, 2), (3, 4)]
-    assert run.first_updates[0].params_after == approx({"W1[1,1]": w1, "b1[1]": b1}, abs=1e-15)
-    assert run.first_updates[1].params_after == approx({"W1[1,1]": w2, "b1[1]": b2}, abs=1e-15)
+    assert run.first_updates[0].params_after == approx({K("W1[1,1]"): w1, K("b1[1]"): b1}, abs=1e-15)
+    assert run.first_updates[1].params_after == approx({K("W1[1,1]"): w2, K("b1[1]"): b2}, abs=1e-15)
 
 
 def test_sgd_first_two_updates_by_hand():
@@ -77,8 +78,8 @@ def test_sgd_first_two_updates_by_hand():
     assert (w2, b2) == approx((0.9875, 0.30625))
     run = training.run(batch_modes(1))
     assert run.mode == "stochastic (SGD)" and run.batches_per_epoch == 4
-    assert run.first_updates[0].params_after == approx({"W1[1,1]": w1, "b1[1]": b1}, abs=1e-15)
-    assert run.first_updates[1].params_after == approx({"W1[1,1]": w2, "b1[1]": b2}, abs=1e-15)
+    assert run.first_updates[0].params_after == approx({K("W1[1,1]"): w1, K("b1[1]"): b1}, abs=1e-15)
+    assert run.first_updates[1].params_after == approx({K("W1[1,1]"): w2, K("b1[1]"): b2}, abs=1e-15)
 
 
 def test_a_runs_batch_loss_with_a_penalty_is_the_loss_before_the_update():
@@ -94,7 +95,7 @@ def test_a_runs_batch_loss_with_a_penalty_is_the_loss_before_the_update():
     })
     run = training.run(problem)
     assert run.first_updates[0].batch_loss == approx(0.14, abs=1e-15)
-    assert run.first_updates[0].params_after == approx({"W1[1,1]": 0.449, "W1[1,2]": 0.999, "b1[1]": -0.05}, abs=1e-15)
+    assert run.first_updates[0].params_after == approx({K("W1[1,1]"): 0.449, K("W1[1,2]"): 0.999, K("b1[1]"): -0.05}, abs=1e-15)
     # update 2 on sample 2 from there: ½(0.999 − 0.05 − 0)² + 0.01·(0.449 + 0.999)
     assert run.first_updates[1].batch_loss == approx(0.5 * 0.949**2 + 0.01 * (0.449 + 0.999), abs=1e-15)
     solution = solve(problem)
@@ -104,7 +105,7 @@ def test_a_runs_batch_loss_with_a_penalty_is_the_loss_before_the_update():
 def test_the_three_modes_take_different_trajectories():
     runs = {b: training.run(batch_modes(b)) for b in (4, 2, 1)}
     assert [runs[b].updates for b in (4, 2, 1)] == [20, 40, 80]  # 20 epochs × 1, 2, 4 batches
-    finals = [runs[b].last.tracked["W1[1,1]"] for b in (4, 2, 1)]
+    finals = [runs[b].last.tracked[K("W1[1,1]")] for b in (4, 2, 1)]
     assert len(set(finals)) == 3
     # more updates per epoch: lower loss after the same 20 epochs on this problem
     assert runs[1].last.loss < runs[2].last.loss < runs[4].last.loss

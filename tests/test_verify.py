@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pytest import approx
 
+from conftest import K
 from tracer.numeric import mlp as numeric
 from tracer.core.derive import solve
 from tracer.spec import load
@@ -46,7 +47,7 @@ def test_a_wrong_engine_number_is_a_mismatch():
 
     solution = solve(mazur("simultaneous", 1))
     ts = solution.steps[0]
-    ts.gradients["W2[1,1]"] += 1e-6
+    ts.gradients[K("W2[1,1]")] += 1e-6
     report = verify(solution)
     assert not report.ok
     assert [m.quantity for m in report.mismatches][:1] == ["dloss/dW2[1,1]"]

@@ -33,9 +33,10 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ======================  ==========================================================
 
 This module is the only place where names are built or taken apart: everything
-inside the program passes keys. A key prints as its canonical name, and compares
-and hashes as it, so ``parameters["W1[1,2]"]`` finds the value stored under the key
-``W(1, 1, 2)``; a name a user typed is parsed once, at the boundary, by :func:`parse`.
+inside the program passes keys. A key prints as its canonical name and hashes as it,
+but it equals only a key: ``parameters["W1[1,2]"]`` finds nothing, ``parameters[W(1, 1, 2)]``
+(or ``parameters[parse("W1[1,2]")]``) the value. A name a user typed is parsed once, at the
+boundary, by :func:`parse`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,13 @@ class NameError_(ValueError):
 
 
 class _Named:
-    """Equality and hashing by the canonical name: a key equals its name."""
+    """A key prints as its canonical name and hashes as it, but equals and orders only with keys.
+
+    ``W(1, 1, 1) == "W1[1,1]"`` is False and ``{"W1[1,1]": 1}.get(W(1, 1, 1))`` finds nothing: a
+    name that travels where a key should fails where it is used, instead of matching by accident
+    (a name is parsed once, at the boundary, by :func:`parse`). Two quantities of different kinds
+    that print alike are different keys too: a graph's leaf ``eta`` (``node("eta")``) is not the
+    learning rate ``hyper("eta")``."""
 
     __slots__ = ()
 
@@ -72,24 +79,22 @@ class _Named:
         return self._hash  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, _Named):
-            return self._text == other._text  # type: ignore[attr-defined]
-        if isinstance(other, str):
-            return self._text == other  # type: ignore[attr-defined]
-        return NotImplemented
+        if not isinstance(other, _Named):
+            return NotImplemented  # a name is not a key: == is False, and a dict keyed by keys finds no name
+        return self._text == other._text and getattr(self, "kind", None) == getattr(other, "kind", None)  # type: ignore[attr-defined]
 
-    # ordered by the canonical name (so that keys and names sort together)
+    # ordered by the canonical name, among keys only (a key and a name do not sort together)
     def __lt__(self, other: object) -> bool:
-        return str(self) < str(other)
+        return self._text < other._text if isinstance(other, _Named) else NotImplemented  # type: ignore[attr-defined]
 
     def __le__(self, other: object) -> bool:
-        return str(self) <= str(other)
+        return self._text <= other._text if isinstance(other, _Named) else NotImplemented  # type: ignore[attr-defined]
 
     def __gt__(self, other: object) -> bool:
-        return str(self) > str(other)
+        return self._text > other._text if isinstance(other, _Named) else NotImplemented  # type: ignore[attr-defined]
 
     def __ge__(self, other: object) -> bool:
-        return str(self) >= str(other)
+        return self._text >= other._text if isinstance(other, _Named) else NotImplemented  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

@@ -144,7 +144,7 @@ class Step:
 
     @property
     def id(self) -> Key:
-        """The step's key; it prints, compares and hashes as its canonical name (``dz2[1]/da1[1]@2``)."""
+        """The step's key; it prints as its canonical name (``dz2[1]/da1[1]@2``), and equals only keys."""
         return self.key
 
     @property
@@ -467,8 +467,8 @@ class Solution:
 
     @cached_property
     def index(self) -> "StepIndex":
-        """Every step of every derived training step and of the closing, by key (a key equals its
-        canonical name: ``index["dz2[1]/da1[1]@2"]`` finds it); a step is written when asked for."""
+        """Every step of every derived training step and of the closing, by key (a canonical name is
+        parsed: ``index["dz2[1]/da1[1]@2"]`` finds it too); a step is written when asked for."""
         return StepIndex(self)
 
     def writer_of(self, key: Key) -> StepWriter | None:

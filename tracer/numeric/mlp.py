@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from tracer.keys import Quantity
 from tracer.numeric import exact
 from tracer.spec import ActivationSpec, Problem
 
@@ -50,7 +51,7 @@ class SamplePass:
     dloss_da: list[np.ndarray]  # ∂loss_s/∂a per layer
     dloss_dz: list[np.ndarray]  # ∂loss_s/∂z per layer
     da_dz: list[np.ndarray]  # f'(z) (the diagonal) per layer; softmax: the full J[m, j] = ∂a_m/∂z_j
-    grads: dict[str, float]  # ∂loss_s/∂θ for every parameter
+    grads: dict[Quantity, float]  # ∂loss_s/∂θ for every parameter, by its key
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Pass:
 
     samples: list[SamplePass]
     loss: float  # the per-sample losses combined per loss.samples
-    grads: dict[str, float]  # gradient of the combined loss, every parameter (trained or not)
+    grads: dict[Quantity, float]  # gradient of the combined loss, every parameter (trained or not), by its key
 
 
 # ---------------------------------------------------------------------------
@@ -250,7 +251,7 @@ class _Network:
     samples_how: str
     x: np.ndarray  # (samples, inputs)
     y: np.ndarray  # (samples, outputs)
-    names: tuple[str, ...]  # canonical names, in the order of _flatten
+    names: tuple[Quantity, ...]  # the parameters' keys (Problem.parameter_keys), in the order of _flatten
     trainable: tuple[_Layer, ...] | None  # True where a parameter is trained, False where it stays fixed
     learning_rate: float
     order: str
@@ -294,7 +295,7 @@ class _Network:
     def with_layers(self, layers) -> "_Network":
         return replace(self, layers=tuple(layers))
 
-    def values(self) -> dict[str, float]:
+    def values(self) -> dict[Quantity, float]:
         return dict(zip(self.names, _flatten(self.layers).tolist()))
 
 
@@ -527,7 +528,7 @@ def step(problem: Problem) -> Problem:
 
 
 @_quiet
-def step_gradients(problem: Problem) -> dict[str, float]:
+def step_gradients(problem: Problem) -> dict[Quantity, float]:
     """The gradients one step actually subtracts (divided by nothing: θ' = θ − η · these).
 
     In simultaneous order they are ``evaluate(problem).grads``. In sequential order a
@@ -560,7 +561,7 @@ def train(problem: Problem, steps: int | None = None) -> list[Pass]:
 
 
 @_quiet
-def finite_differences(problem: Problem, h: float = 1e-6) -> dict[str, float]:
+def finite_differences(problem: Problem, h: float = 1e-6) -> dict[Quantity, float]:
     """(loss(θ + h) − loss(θ − h)) / 2h for every parameter: a check that knows no chain rule."""
     net = _Network.of(problem)
     theta = _flatten(net.layers)

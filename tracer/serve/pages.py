@@ -16,7 +16,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
-from tracer.keys import NameError_
+from tracer.keys import Key, NameError_
 from tracer.core.solution import LookupError_
 from tracer.render.document import DocumentBuilder, environment, equation_mathml, printer_for, render
 from tracer.render.quiz import KEY_DIGITS, LETTERS, variant_page
@@ -129,7 +129,7 @@ class Pages:
         solution = self.marking.solution(variant)
         entries = self.marking.questions(variant)
         needed = self._needed(solution, entries[question - 1].quantity)
-        earlier: set[str] = set()
+        earlier: set[Key] = set()
         for other in entries[: question - 1]:
             earlier.update(step.id for step in self._needed(solution, other.quantity))
         found = [step for step in needed if step.id not in earlier] or needed

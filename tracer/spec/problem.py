@@ -173,6 +173,13 @@ class TrainingSpec:
     track: tuple[Quantity, ...] = ()  # parameters whose values the run records
     optimizer: OptimizerSpec = OptimizerSpec()
 
+    def __post_init__(self) -> None:
+        # a name here would never equal a key (tracer.keys): the parameter would silently not train
+        for field_name in ("update", "track"):
+            for key in getattr(self, field_name) or ():
+                if not isinstance(key, Quantity):
+                    raise TypeError(f"TrainingSpec.{field_name}: {key!r}: keys expected; parse names with tracer.keys.parse")
+
 
 @dataclass(frozen=True)
 class DatasetSpec:

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from tracer.keys import NameError_, Partial
+from tracer.keys import Key, NameError_, Partial
 from tracer.core.solution import Chain, LookupError_, Solution, Step, dependencies, refs_of, substituted
 from tracer.numbers import DEFAULT_DIGITS, fmt
 from tracer.teach import claim_expression
@@ -67,7 +67,7 @@ class Verdict:
     canonical: str = ""
     truth: float = math.nan
     verdict: str = "right"
-    steps: list[str] = field(default_factory=list)  # the step the claim is about (none: a given number, an expression)
+    steps: list[Key] = field(default_factory=list)  # the step the claim is about (none: a given number, an expression)
     culprit: str | None = None  # carried: the earliest wrong claim it follows from
     reason: str = ""  # carried, wrong, invalid: why
     note: str = ""  # right, habit: how it was accepted when it is not simply the true value rounded
@@ -104,7 +104,7 @@ class Checker:
         # solution when the caller keeps one (tracer grade: one per variant), made here otherwise
         self.diagnoser = diagnoser if diagnoser is not None else Diagnoser(solution)
         self.verdicts: list[Verdict] = [self._resolved(c) for c in claims]
-        self.by_step: dict[str, Verdict] = {}
+        self.by_step: dict[Key, Verdict] = {}  # a claim about one step, by the step's key
         for v in self.verdicts:
             if v.verdict != "invalid" and len(v.steps) == 1 and v.expression is None:
                 self.by_step.setdefault(v.steps[0], v)
@@ -223,14 +223,14 @@ class Checker:
         return v
 
     # -- the claimant's own numbers ------------------------------------------------------
-    def _claimed(self, exclude: Verdict) -> dict[str, float]:
+    def _claimed(self, exclude: Verdict) -> dict[Key, float]:
         return {sid: float(v.claim.number) for sid, v in self.by_step.items() if v is not exclude}
 
     def _nearest_claims(self, verdict: Verdict) -> list[Verdict]:
         """The claims nearest above a step (no other claim in between), in the solution's order."""
-        found: dict[str, Verdict] = {}
+        found: dict[Key, Verdict] = {}
         stack = list(verdict.steps)
-        seen: set[str] = set()
+        seen: set[Key] = set()
         while stack:
             sid = stack.pop()
             for ref in refs_of(self.solution.index[sid].form):
@@ -297,12 +297,11 @@ class Checker:
             wrt = form.factors[k].target
             if not isinstance(wrt, Partial):
                 continue
-            prefix = str(replace(key, wrt=wrt.wrt))
-            term = self.by_step.get(prefix)
+            term = self.by_step.get(replace(key, wrt=wrt.wrt))
             if term is None or term is v:
                 continue
             rest = [f for f in form.factors[k + 1:]]
-            used = (term,) + tuple(self.by_step[str(f.ref)] for f in rest if f.ref is not None and str(f.ref) in self.by_step)
+            used = (term,) + tuple(self.by_step[f.ref] for f in rest if f.ref is not None and f.ref in self.by_step)
             yield _Own(float(term.claim.number) * math.prod(inputs(f) for f in rest), used, "claimed")
             return
 

@@ -44,7 +44,7 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 import numpy as np
 
@@ -281,16 +281,22 @@ def _check_slot(problem: Problem, selector: str, where: str, parameters: set) ->
         raise SpecError(problem.source, where, f"sample from 1 to {len(problem.data)} expected, got {key.sample}")
 
 
-Slot = Union[Quantity, str]  # a parameter, an input or target of one sample (x[1]#2), a graph's leaf, or "learning_rate"
+#: a varied value's key: a parameter, an input or target of one sample (x[1]#2), a graph's leaf
+#: (``keys.node("x")``), or the learning rate (:data:`RATE`)
+Slot = Quantity
+#: the slot of ``randomize.learning_rate``: the rate η of the update
+RATE = keys.hyper("eta")
 
 
 def slots_of(problem: Problem | GraphProblem, selector: str) -> list[Slot]:
     """The varied slots a selector names: parameters, ``x[i]#s``, ``y[k]#s``, ``learning_rate``;
     a graph's leaves (``values``: every one)."""
+    if selector == "learning_rate":
+        return [RATE]
     if isinstance(problem, GraphProblem):
         if selector == "values":
-            return [name for name, _ in problem.values]
-        return [selector]
+            return [keys.node(name) for name, _ in problem.values]
+        return [keys.node(selector)]
     params = problem.parameter_keys
     samples = range(1, len(problem.data) + 1)
     if selector == "weights":
@@ -301,8 +307,6 @@ def slots_of(problem: Problem | GraphProblem, selector: str) -> list[Slot]:
         return [keys.x(i, s) for s in samples for i in range(1, problem.inputs + 1)]
     if selector == "targets":
         return [keys.y(k, s) for s in samples for k in range(1, problem.layers[-1].units + 1)]
-    if selector == "learning_rate":
-        return ["learning_rate"]
     family = keys.parse_family(selector)
     if family is not None:
         return [k for k in params if (k.kind, k.layer) == family]
@@ -326,25 +330,27 @@ def draw(problem: Problem | GraphProblem, spec: QuizSpec, rng: random.Random) ->
 
 
 def apply(problem: Problem | GraphProblem, values: dict[Slot, float]) -> Problem | GraphProblem:
-    """The problem with the drawn values in place."""
+    """The problem with the drawn values in place (``values`` keyed by :data:`Slot`: keys only)."""
+    for slot in values:
+        if not isinstance(slot, Quantity):
+            raise TypeError(f"a slot is a key, not {slot!r}; parse names with tracer.keys.parse (a graph's leaf: tracer.keys.node)")
     if isinstance(problem, GraphProblem):
-        out = problem.with_values({k: v for k, v in values.items() if k != "learning_rate"})
-        if "learning_rate" in values:
-            out = dataclasses.replace(out, training=dataclasses.replace(out.training, learning_rate=values["learning_rate"]))
+        out = problem.with_values({k.name: v for k, v in values.items() if k.kind == "node"})
+        if RATE in values:
+            out = dataclasses.replace(out, training=dataclasses.replace(out.training, learning_rate=values[RATE]))
         return out
-    slots = {keys.parse_quantity(k) if isinstance(k, str) and k != "learning_rate" else k: v for k, v in values.items()}
-    params = {k: v for k, v in slots.items() if isinstance(k, Quantity) and k.is_parameter}
+    params = {k: v for k, v in values.items() if k.is_parameter}
     out = problem.with_parameters(params)
     data = list(out.data)
-    for slot, v in slots.items():
-        if isinstance(slot, Quantity) and slot.kind in ("x", "y"):
+    for slot, v in values.items():
+        if slot.kind in ("x", "y"):
             sample = data[slot.sample - 1]
             vector = list(sample.x if slot.kind == "x" else sample.y)
             vector[slot.index[0] - 1] = v
             data[slot.sample - 1] = dataclasses.replace(sample, **{slot.kind: tuple(vector)}, **({"label": None} if slot.kind == "y" else {}))
     out = dataclasses.replace(out, data=tuple(data))
-    if "learning_rate" in values:
-        out = dataclasses.replace(out, training=dataclasses.replace(out.training, learning_rate=values["learning_rate"]))
+    if RATE in values:
+        out = dataclasses.replace(out, training=dataclasses.replace(out.training, learning_rate=values[RATE]))
     return out
 
 
@@ -377,7 +383,7 @@ class Question:
 class Variant:
     number: int
     attempt: int
-    values: dict[str, float]
+    values: dict[Slot, float]  # the drawn value of every varied slot
     problem: Problem | GraphProblem
     questions: list[Question]
     loss: float  # a graph problem's: its output

@@ -1,0 +1,61 @@
+"""Keys are keys: a key prints as its canonical name but never equals it (ARCHITECTURE, "names
+parsed once at the boundary"). A name that travels where a key should then fails where it is
+used, instead of matching by accident or silently matching nothing."""
+
+import dataclasses
+
+import pytest
+
+from tracer import keys
+from tracer.spec import TrainingSpec, load
+
+from conftest import EXAMPLES
+
+
+def test_a_key_prints_as_its_name_but_never_equals_it():
+    w = keys.W(1, 1, 1)
+    assert str(w) == "W1[1,1]"
+    assert w != "W1[1,1]" and "W1[1,1]" != w
+    assert not (w == "W1[1,1]")
+    assert keys.node("x") != "x"
+    assert keys.parse("dloss/dW2[1,1]") != "dloss/dW2[1,1]"
+
+
+def test_a_dict_keyed_by_names_finds_no_key_and_the_other_way_round():
+    assert {"W1[1,1]": 1}.get(keys.W(1, 1, 1)) is None
+    assert {keys.W(1, 1, 1): 1}.get("W1[1,1]") is None
+    assert "W1[1,1]" not in {keys.W(1, 1, 1)}
+    assert "W1[1,1]" not in [keys.W(1, 1, 1)]
+
+
+def test_keys_equal_keys_of_the_same_name_and_hash_as_the_name():
+    assert keys.parse("W1[1,1]") == keys.W(1, 1, 1)
+    assert {keys.W(1, 1, 1): 1}[keys.parse("W1[1,1]")] == 1
+    assert hash(keys.W(1, 1, 1)) == hash("W1[1,1]")  # unchanged: the text's hash
+
+
+def test_two_kinds_that_print_alike_are_two_keys():
+    # a graph's leaf named eta is not the learning rate η (a quiz varies both: teach.quiz.RATE)
+    assert str(keys.node("eta")) == str(keys.hyper("eta")) == "eta"
+    assert keys.node("eta") != keys.hyper("eta")
+    assert len({keys.node("eta"): 1, keys.hyper("eta"): 2}) == 2
+
+
+def test_keys_sort_among_themselves_by_name_and_not_with_names():
+    assert sorted([keys.b(1), keys.W(1, 1, 1)]) == [keys.W(1, 1, 1), keys.b(1)]  # "W1[1,1]" < "b1"
+    assert sorted([keys.parse("dloss/dW2[1,1]"), keys.a(1, 1)]) == [keys.a(1, 1), keys.parse("dloss/dW2[1,1]")]
+    with pytest.raises(TypeError):
+        sorted([keys.W(1, 1, 1), "x"])
+    with pytest.raises(TypeError):
+        keys.W(1, 1, 1) < "x"  # noqa: B015
+
+
+def test_training_update_and_track_take_keys_not_names():
+    with pytest.raises(TypeError, match=r"TrainingSpec.update: 'W1\[1,1\]': keys expected; parse names with tracer.keys.parse"):
+        TrainingSpec(update=("W1[1,1]",))
+    with pytest.raises(TypeError, match=r"TrainingSpec.track: 'b1\[1\]': keys expected"):
+        TrainingSpec(track=(keys.W(1, 1, 1), "b1[1]"))
+    # parsed, they train only what they name: Mazur's w5 alone
+    mazur = load(EXAMPLES / "mazur.yaml")
+    only_w5 = dataclasses.replace(mazur, training=dataclasses.replace(mazur.training, update=(keys.parse("W2[1,1]"),)))
+    assert only_w5.trained_keys == (keys.W(2, 1, 1),)
