@@ -141,6 +141,33 @@ def test_a_relu_at_a_decimal_zero_takes_the_convention():
     assert "relu'(0) = 0" in text
 
 
+#: tanh(1e−40) = 1e−40 − 3.3e−121, then z2 = tanh(1e−40) − 9.9999999999e−41 = 1e−51: small, and no cancellation
+#: of carried digits (it is 10⁻¹¹ of its terms, far above the 10⁻⁵⁰ that 60 digits cannot tell from 0)
+RELU_TINY = {
+    "title": "A relu just above its kink, below 1e-50",
+    "network": {"inputs": 1, "layers": [
+        {"units": 1, "activation": "tanh", "weights": [[1.0]], "bias": [0.0]},
+        {"units": 1, "activation": "relu", "weights": [[1.0]], "bias": [-9.9999999999e-41]},
+    ]},
+    "loss": {"kind": "mse", "factor": 0.5},
+    "data": [{"x": [1e-40], "y": [1.0]}],
+    "training": {"learning_rate": 0.5, "steps": 1},
+}
+
+
+def test_a_tiny_pre_activation_past_a_tanh_is_a_number_not_a_kink():
+    """z2 = 1e−51 > 0, so relu'(z2) = 1 and ∂loss/∂b2 = (a2 − y)·1 = 1e−51 − 1 = −1. An absolute floor (a
+    value past a transcendental function below 10⁻⁵⁰ — the twin's: 10⁻⁴⁵ — counts as 0) put z2 at the kink:
+    z2 = 0 printed, relu'(0) = 0 and every gradient 0, in the engine and the twin alike."""
+    solution = _solve(RELU_TINY)
+    assert solution.value("z2[1]") == approx(1e-51, rel=1e-9)
+    assert solution.value("da2[1]/dz2[1]") == 1.0
+    assert solution.value("dloss/db2[1]") == approx(-1.0, abs=1e-15)
+    assert solution.verification.ok
+    assert numeric.evaluate(from_mapping(RELU_TINY)).grads["b2[1]"] == approx(-1.0, abs=1e-15)  # the twin alike
+    assert "= 1e−51   [from (2)]" in _text(RELU_TINY)
+
+
 def test_the_convention_one_takes_the_right_hand_slope_at_a_decimal_zero():
     mapping = {**RELU_ZERO, "network": {**RELU_ZERO["network"], "relu_derivative_at_zero": 1}}
     solution = _solve(mapping)

@@ -175,7 +175,12 @@ GRAPHS_FOUND = {
     "graphs-hang-2473": 0,
     "graphs-hang-96": "graph.equations[1]: n1 = ((max(cosh(t), (t) ^ (z1))) / (log2((t) / (b)))) / (max(n0, n0)): a value beyond double precision's range (±1.8e308) after the training",
     "graphs-hang-1514": "graph.equations[0]: n0 = (sqrt((b) / (a))) ^ (sinh(cot(a))): ∂n0/∂b is not defined at the given values (b = 2.522, a = 710)",
-    "graphs-hang-2631": 2,  # the engine computes 3.14159 exactly; NumPy's −3.1e308 overflows: cannot be checked
+    "graphs-hang-2631": 2,
+    # a value below 10⁻⁵⁰ past a transcendental function, called 0 by an absolute floor (now: a cancellation is
+    # settled relative to what cancelled, and 1.31e−300 is a number): verified
+    "graphs-mismatch-6067": 0,
+    "graphs-mismatch-1370": 0,
+    "graphs-mismatch-981": 0,  # the engine computes 3.14159 exactly; NumPy's −3.1e308 overflows: cannot be checked
     # a periodic function of an angle beyond ±10⁶ (functions.ANGLE_LIMIT): its decimal and its double give unrelated
     # sines (10^154 and its double differ by 2.3e137), and so do the branches and difference quotients built on them
     "graphs-crash-9221": "graph.equations[0]: n0 = acos(cos(y)): the cosine of an angle beyond ±10⁶ (-1e+308), which double precision cannot carry, at the given values (y = -1e+308)",
@@ -309,3 +314,33 @@ def test_a_cosine_the_training_carries_beyond_a_million_is_refused_at_that_step(
             "training:\n  parameters: [w]\n  learning_rate: 1000\n  steps: 1\n", "trained.yaml"))
     assert str(err.value).endswith("which double precision cannot carry, after the training (w = -1.99817e+06); "
                                    "the training moved w there: training.learning_rate 1000 may be too large")
+
+
+# ---------------------------------------------------------------------------
+# Tiny values past a transcendental function: numbers, not an absolute floor's 0
+# ---------------------------------------------------------------------------
+
+
+def test_a_tiny_value_past_a_transcendental_function_is_printed_as_a_student_computes_it():
+    """|x|/tanh(a) at x = 1e−300, a = 1 (the fuzz find 6067): n0 = 1e−300/0.761594156 = 1.31303529e−300,
+    ∂n0/∂x = sign(x)/tanh(1) = 1.31303529, ∂n0/∂a = −|x|/sinh²(1) = −1e−300/1.38109785 = −7.24061661e−301.
+    An absolute floor (a carried value below 10⁻⁵⁰ counts as 0) printed n0 = 0 and ∂n0/∂a = 0, and took
+    sign(1e−300) = 0 for ∂n0/∂x, which verification caught (exit 1)."""
+    s = solved_at(FOUND / "graphs" / "graphs-mismatch-6067.yaml")
+    assert s.value("n0") == pytest.approx(1e-300 / math.tanh(1), rel=1e-14)
+    assert s.value("dn0/dx") == pytest.approx(1 / math.tanh(1), rel=1e-14)
+    assert s.value("dn0/da") == pytest.approx(-1e-300 / math.sinh(1) ** 2, rel=1e-14)
+
+
+def test_a_carried_cancellation_is_still_an_exact_zero():
+    """sin(π·x) at x = 1 is 0 in decimals: carried π in 80 digits leaves 1e−80, which is a cancellation
+    inside the sine (below 10⁻⁵⁰ of |u·cos u| = π), so relu of it is at its kink and takes relu′(0) from the
+    file; tanh(a) − tanh(a) + 1e−300·x keeps its 1e−300 (the carried terms cancel exactly, the rest is a
+    number)."""
+    text = ("graph:\n  relu_derivative_at_zero: 0\n  equations: ['s = sin(pi * x)', 'f = relu(s)']\n"
+            "  values: {x: 1}\n  output: f\n")
+    s = solve(loads(text, "k.yaml"))
+    assert s.verification.ok and s.value("s") == 0.0 and s.value("df/ds") == 0.0
+    text = "graph:\n  equations: ['f = tanh(a) - tanh(a) + t * x', 'g = f / tanh(a)']\n  values: {a: 1, t: 1e-300, x: 1}\n  output: g\n"
+    s = solve(loads(text, "c.yaml"))
+    assert s.verification.ok and s.value("g") == pytest.approx(1e-300 / math.tanh(1), rel=1e-14)

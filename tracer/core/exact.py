@@ -13,8 +13,12 @@ values a cancellation leaves at exactly 0 — the way the hand calculation does:
   (:class:`Exact`, on demand, only for the nodes a decision needs);
 * a branch (a Heaviside step, a sign, a max or min, a piecewise case, a comparison) is decided
   by the exact sign of its deciding quantity (:func:`sign`: a rational is exact; past a
-  transcendental function (σ, tanh, exp, log) a node's value is carried to 80 digits, and one
-  below 10⁻⁵⁰ there counts as 0 — as the twins' 60-digit mpmath does).
+  transcendental function (σ, tanh, exp, log) a node's value is carried to 80 digits. A
+  cancellation of carried digits is settled to an exact 0 where it happens, relative to what
+  cancelled: a sum below 10⁻⁵⁰ of its largest term, a function of a carried argument u below
+  10⁻⁵⁰·|u| (sin π in 80 digits), a difference deciding a tie below 10⁻⁵⁰ of the larger side.
+  A carried value's own sign is then its sign, however small: |1e−300|/tanh(1) is 1.31e−300,
+  not 0 (an absolute floor of 10⁻⁵⁰ called it 0, and a student's 1.31e−300 a mistake).
 
 The engine (:mod:`tracer.core.sweep`) computes in doubles and asks a :class:`Settler` for each
 family: the rows whose value lies within rounding of 0 (a sum that may cancel) or whose
@@ -46,7 +50,8 @@ DIGITS = 60
 #: a Float of this precision, not as the tree of its ancestors: that tree doubles at every node
 #: that reads its argument twice, n = tanh(m·w) + relu(m), and a chain of 60 would never end)
 CARRIED = DIGITS + 20
-#: a carried (irrational) value below this is a 0 that DIGITS digits cannot tell from one
+#: a cancellation of carried values that leaves less than this fraction of what cancelled is a 0
+#: that DIGITS digits cannot tell from one (relative: a value of 1e−300 is not a cancellation)
 ZERO = sp.Float(10) ** (-(DIGITS - 10))
 
 
@@ -136,8 +141,8 @@ def sign(expr: sp.Expr) -> int:
         return int(sp.sign(expr))
     if expr is sp.nan or (expr.is_Float and expr != expr):  # no number: no sign (no branch can be decided from it)
         raise Beyond(expr)
-    if expr.is_Float:  # carried past a transcendental function: to DIGITS digits
-        return 0 if abs(expr) < ZERO else (1 if expr > 0 else -1)
+    if expr.is_Float:  # carried past a transcendental function; a cancellation was settled where it happened
+        return 0 if expr == 0 else (1 if expr > 0 else -1)
     if expr.is_zero:
         return 0
     value = expr.evalf(DIGITS)
@@ -154,17 +159,47 @@ def _step(value: int, at_zero: sp.Expr) -> sp.Expr:
     return sp.Integer(1) if value > 0 else sp.Integer(0) if value < 0 else at_zero
 
 
+def _compare(a: sp.Expr, b: sp.Expr) -> int:
+    """The sign of a − b; a carried difference below :data:`ZERO` of the larger side is a tie
+    (tanh(1) against 2σ(2) − 1, carried by two routes)."""
+    difference = a - b
+    if difference.is_Float and difference != 0 and (a.is_Float or b.is_Float):
+        if abs(difference) <= ZERO * max(abs(a), abs(b)):
+            return 0
+    return sign(difference)
+
+
+def _settled(value: sp.Expr, scale: sp.Expr) -> sp.Expr:
+    """A carried ``value`` that is below :data:`ZERO` of ``scale`` (what cancelled to it) is an exact 0."""
+    if value.is_Float and value != 0 and (scale is sp.oo or abs(value) <= ZERO * abs(scale)):
+        return sp.Integer(0)
+    return value
+
+
+#: the functions with a root away from 0, and |u·f′(u)|: how much of a carried argument's relative
+#: error reaches f(u) (sin u near π: |π·cos π| = π, so sin of a carried π is 0 below 10⁻⁵⁰·π; near 0
+#: sin u ≈ u keeps its own digits, and a function without such a root cancels nothing)
+_CONDITION = {
+    sp.sin: lambda u: abs(u * mpmath.cos(u)),
+    sp.cos: lambda u: abs(u * mpmath.sin(u)),
+    sp.tan: lambda u: abs(u) * (1 + mpmath.tan(u) ** 2),
+    sp.cot: lambda u: abs(u) * (1 + mpmath.cot(u) ** 2) if u else mpmath.inf,
+    sp.log: lambda u: mpmath.mpf(1),
+    sp.acos: lambda u: abs(u) / mpmath.sqrt(1 - u**2) if abs(u) < 1 else mpmath.inf,
+}
+
+
 def _extreme(args: list[sp.Expr], larger: bool) -> sp.Expr:
     best = args[0]
     for a in args[1:]:
-        s = sign(a - best)
+        s = _compare(a, best)
         if (s > 0) if larger else (s < 0):
             best = a
     return best
 
 
 def _truth(relation: sp.Basic) -> bool:
-    s = sign(relation.lhs - relation.rhs)
+    s = _compare(relation.lhs, relation.rhs)
     return {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0, sp.StrictLessThan: s < 0, sp.LessThan: s <= 0,
             sp.Equality: s == 0, sp.Unequality: s != 0}[type(relation)]
 
@@ -220,7 +255,14 @@ def _evaluated_node(expr: sp.Basic, bindings: dict, memo: dict) -> sp.Basic:
         value = expr.func(*args)
     except (TypeError, AttributeError, ZeroDivisionError) as err:  # SymPy could not compare or evaluate it
         raise Beyond(expr) from err
-    return carried(_real(value))
+    value = carried(_real(value))
+    if expr.is_Add and any(a.is_Float for a in args):  # carried terms that cancel: settled here, relative to them
+        return _settled(value, max(abs(a) for a in args if a.is_number))
+    if type(expr) in _CONDITION and args[0].is_Float:  # sin of a carried π: a cancellation inside the function
+        with mpmath.workdps(CARRIED):
+            scale = _CONDITION[type(expr)](mpmath.mpf(args[0]._mpf_))
+        return _settled(value, sp.Float(scale, CARRIED) if mpmath.isfinite(scale) else sp.oo)
+    return value
 
 
 def carried(expr: sp.Expr) -> sp.Expr:
@@ -233,6 +275,8 @@ def carried(expr: sp.Expr) -> sp.Expr:
         value = expr.evalf(CARRIED)
     except (TypeError, AttributeError, ZeroDivisionError, ValueError) as err:
         raise Beyond(expr) from err
+    if value.is_Float and (value == 0 or value._prec < PRECISE_BITS):  # no sure digit: an exact 0 (as sign says)
+        return sp.Integer(0)
     if not value.is_Float:
         if value.is_Rational:
             return value
@@ -262,30 +306,57 @@ _MP_FUNCTIONS: dict[type, object] = {
 }
 
 
+_MP_ZERO = mpmath.mpf(10) ** (-(DIGITS - 10))
+
+
 def _mp_sign(v) -> int:
-    return 0 if abs(v) < mpmath.mpf(10) ** (-(DIGITS - 10)) else (1 if v > 0 else -1)
+    """A carried value's sign (a cancellation was settled to 0 where it happened: :func:`_mp`)."""
+    return (v > 0) - (v < 0)
 
 
-def _mp(expr: sp.Basic, bindings: dict):
-    """``expr`` at mpf arguments, its branches decided as :func:`sign` decides a carried value's."""
+def _mp_compare(a, b, exact: set) -> int:
+    """The sign of a − b: exactly between two exact rationals (1e−300 against 0 is no tie); a
+    carried difference below 10⁻⁵⁰ of the larger side is a tie."""
+    if a in exact and b in exact:
+        return (a > b) - (a < b)
+    difference = a - b
+    if abs(difference) <= _MP_ZERO * max(abs(a), abs(b)):
+        return 0
+    return _mp_sign(difference)
+
+
+def _mp(expr: sp.Basic, bindings: dict, exact: set):
+    """``expr`` at mpf arguments, its branches decided as :func:`sign` decides a carried value's.
+    ``exact``: the mpf values that are exact rationals (the file's decimals, the equation's
+    constants, a sum of them: its sign is right); any other value is carried, and a cancellation
+    of carried values is settled to 0 where it happens."""
     if expr in bindings:
         return bindings[expr]
     if expr.is_Number:
-        return mpmath.mpf(expr.p) / expr.q if expr.is_Rational else mpmath.mpf(str(expr))
+        if expr.is_Rational:
+            value = mpmath.mpf(expr.p) / expr.q
+            exact.add(value)
+            return value
+        return mpmath.mpf(str(expr))
     if expr is sp.E:
         return mpmath.e
     if expr is sp.pi:
         return mpmath.pi
     if isinstance(expr, sp.Piecewise):
         for value, condition in expr.args:
-            if condition is sp.true or _mp(condition, bindings):
-                return _mp(value, bindings)
+            if condition is sp.true or _mp(condition, bindings, exact):
+                return _mp(value, bindings, exact)
         raise ValueError("no case of the piecewise expression holds")
     if expr is sp.true or expr is sp.false:
         return bool(expr)
-    args = [_mp(a, bindings) for a in expr.args]
+    args = [_mp(a, bindings, exact) for a in expr.args]
     if expr.is_Add:
-        return mpmath.fsum(args)
+        total = mpmath.fsum(args)
+        if all(a in exact for a in args):
+            exact.add(total)  # correctly rounded: its sign is the exact sum's
+        elif abs(total) <= _MP_ZERO * max(abs(a) for a in args):
+            return mpmath.mpf(0)
+        return total
     if expr.is_Mul:
         out = mpmath.mpf(1)
         for a in args:
@@ -299,7 +370,7 @@ def _mp(expr: sp.Basic, bindings: dict):
     if isinstance(expr, (sp.exp, sp.sinh, sp.cosh)) and abs(args[0]) > MAX_BITS:
         raise Beyond(expr)  # e^u beyond 2^(±10⁸): inf or 0 as a double, and its argument's reduction would take minutes
     if isinstance(expr, sp.core.relational.Relational):
-        s = _mp_sign(args[0] - args[1])
+        s = _mp_compare(args[0], args[1], exact)
         return {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0, sp.StrictLessThan: s < 0, sp.LessThan: s <= 0,
                 sp.Equality: s == 0, sp.Unequality: s != 0}[type(expr)]
     if isinstance(expr, sp.And):
@@ -316,11 +387,16 @@ def _mp(expr: sp.Basic, bindings: dict):
     if isinstance(expr, (sp.Max, sp.Min)):
         best = args[0]
         for a in args[1:]:
-            s = _mp_sign(a - best)
+            s = _mp_compare(a, best, exact)
             if (s > 0) if isinstance(expr, sp.Max) else (s < 0):
                 best = a
         return best
-    return _MP_FUNCTIONS[type(expr)](*args)
+    value = _MP_FUNCTIONS[type(expr)](*args)
+    if type(expr) in _CONDITION and args[0] not in exact:  # sin of a carried π: a cancellation inside the function
+        scale = _CONDITION[type(expr)](args[0])
+        if not mpmath.isfinite(scale) or abs(value) <= _MP_ZERO * scale:
+            return mpmath.mpf(0)
+    return value
 
 
 def _in_digits(equation: sp.Expr, arguments: list[sp.Expr] | dict) -> sp.Expr:
@@ -329,8 +405,9 @@ def _in_digits(equation: sp.Expr, arguments: list[sp.Expr] | dict) -> sp.Expr:
     bindings = arguments if isinstance(arguments, dict) else dict(zip(ARG, arguments))
     with mpmath.workdps(CARRIED):
         values = {k: (mpmath.mpf(a.p) / a.q if a.is_Rational else mpmath.mpf(a._mpf_)) for k, a in bindings.items()}
+        exact = {values[k] for k, a in bindings.items() if a.is_Rational}
         try:
-            result = _mp(equation, values)
+            result = _mp(equation, values, exact)
         except (KeyError, ValueError, ZeroDivisionError, TypeError, AttributeError):
             return carried(evaluate(equation, bindings))  # a form mpmath is not told about: SymPy's way
         if isinstance(result, mpmath.mpc) or not mpmath.isfinite(result):

@@ -9,7 +9,8 @@ maxima — is the one a student takes. This is the twins' own arithmetic, sharin
 SymPy engine's (:mod:`tracer.core.exact`): numbers are :class:`fractions.Fraction`, each the
 decimal its double is written with (the shortest one that reads back as it); a sigmoid, tanh,
 exp, log or arctan is evaluated by mpmath to 60 digits (and kept as the Fraction of that binary
-value), after which "exactly 0" means below 10⁻⁴⁵.
+value), after which a sum is "exactly 0" below 10⁻⁴⁵ of its largest term (a cancellation of
+60-digit values; a small value is a number: tanh(1e−300)·1 is 1e−300, not 0).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import numpy as np
 NEAR = 1e-9
 #: digits of a transcendental function's value in the exact pass
 DIGITS = 60
-#: past a transcendental function, a value below this is a 0 that 60 digits cannot tell from one
+#: past a transcendental function, a sum below this fraction of its largest term is a 0 that 60 digits
+#: cannot tell from one (relative: what cancelled sets the scale)
 ZERO = Fraction(1, 10**45)
 
 #: activations whose value is a rational function of z (exact in Fractions)
@@ -114,13 +116,14 @@ def softmax(z: Sequence[Fraction]) -> list[Fraction]:
         return [_fraction(v / total) for v in e]
 
 
-def is_zero(value: Fraction, inexact: bool) -> bool:
-    return abs(value) < ZERO if inexact else value == 0
+def is_zero(value: Fraction, inexact: bool, scale: Fraction) -> bool:
+    """Is ``value`` 0: exactly, or — a sum of 60-digit terms as large as ``scale`` — below 10⁻⁴⁵ of them?"""
+    return abs(value) <= ZERO * scale if inexact else value == 0
 
 
-def to_float(value: Fraction, inexact: bool) -> float:
-    """The double nearest an exact value (0.0 for an exact 0, or a 60-digit one below 10⁻⁴⁵)."""
-    return 0.0 if is_zero(value, inexact) else float(value)
+def to_float(value: Fraction, inexact: bool, scale: Fraction) -> float:
+    """The double nearest an exact sum (0.0 for an exact 0, or a 60-digit one below 10⁻⁴⁵ of its terms' ``scale``)."""
+    return 0.0 if is_zero(value, inexact, scale) else float(value)
 
 
 def exact_array(values: np.ndarray) -> np.ndarray:
@@ -159,6 +162,8 @@ class DenseSample:
     activations: Sequence[tuple[str, float]]  # (name, alpha) per layer
     z: list[list[Fraction]] = field(default_factory=list)
     a: list[list[Fraction]] = field(default_factory=list)
+    #: per layer and unit, the largest |term| of the pre-activation's sum (what a cancellation is measured against)
+    scale: list[list[Fraction]] = field(default_factory=list)
 
     def inexact(self, layer: int) -> bool:
         """Has a transcendental function been applied before layer ``layer``'s pre-activation?"""
@@ -170,14 +175,16 @@ class DenseSample:
             inputs = self.a[-1] if self.a else [decimal(v) for v in self.x]
             weights = self.weights[l]
             bias = self.biases[l]
-            z = []
+            z, scale = [], []
             for j in range(weights.shape[0]):
-                total = sum((decimal(w) * u for w, u in zip(weights[j], inputs)), Fraction(0))
+                terms = [decimal(w) * u for w, u in zip(weights[j], inputs)]
                 if bias is not None:
-                    total += decimal(bias[0] if np.size(bias) == 1 else bias[j])
-                z.append(total)
+                    terms.append(decimal(bias[0] if np.size(bias) == 1 else bias[j]))
+                z.append(sum(terms, Fraction(0)))
+                scale.append(max((abs(t) for t in terms), default=Fraction(0)))
             name, alpha = self.activations[l]
             self.z.append(z)
+            self.scale.append(scale)
             self.a.append(softmax(z) if name == "softmax" else [activate(name, alpha, v) for v in z])
         return self.z[layer]
 
@@ -201,5 +208,5 @@ def settle_dense(z: np.ndarray, inputs: np.ndarray, weights: np.ndarray, bias: n
     z = z.copy()
     for s, j in zip(*np.nonzero(near)):
         sample = exact(int(s))
-        z[s, j] = to_float(sample.pre_activation(layer)[j], sample.inexact(layer))
+        z[s, j] = to_float(sample.pre_activation(layer)[j], sample.inexact(layer), sample.scale[layer][j])
     return z

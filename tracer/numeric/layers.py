@@ -65,6 +65,7 @@ that :func:`network` read once from it (for a large network, reading costs more 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import re
@@ -915,15 +916,19 @@ def _exact_forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> t
     nearest double: every number is the Fraction of the decimal its double is written with (0.1 is
     1/10), the layers' own forward rules run on object arrays of them, and a transcendental
     activation (σ, tanh, elu, softplus, arctan, softmax) is evaluated by mpmath to 60 digits —
-    after which a value below 10⁻⁴⁵ counts as 0."""
+    after which a pre-activation below 10⁻⁴⁵ of its terms' size counts as 0 (a cancellation), and
+    any other value below 10⁻⁴⁵ too (the doubles it gives; every decision reads the exact values)."""
     signal = _decimals(net.xs[s])
     p_exact = {key: _decimals(value) for key, value in parameters.items()}
     inputs, zs, as_ = [], [], []
-    inexact = False  # past a transcendental function: "0" is below 10⁻⁴⁵
+    inexact = False  # past a transcendental function: "0" is below 10⁻⁴⁵ (of the terms, for a sum)
     for layer in net.layers:
         inputs.append(_doubles(signal, inexact))
         z, a = layer.forward(_roles(p_exact, layer.number), signal)
-        zs.append(_doubles(z, inexact))
+        if inexact and isinstance(layer, (Dense, Conv2d, Recurrent)):  # a sum: 0 relative to its terms (tanh(1e−300)·1 is no 0)
+            zs.append(_doubles(z, inexact, _term_sizes(layer, _roles(p_exact, layer.number), signal, a)))
+        else:
+            zs.append(_doubles(z, inexact))
         activation = getattr(layer, "activation", None)
         inexact = inexact or (activation is not None and activation.name not in _RATIONAL)
         as_.append(_doubles(a, inexact))
@@ -951,10 +956,28 @@ def _decimals(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _doubles(values: np.ndarray, inexact: bool) -> np.ndarray:
+def _term_sizes(layer: Dense | Conv2d | Recurrent, p: dict[str, np.ndarray], x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Σ|w·u| + |b| of each pre-activation of the exact pass (``a``: its states, for a recurrent layer)."""
+    p = {key: np.abs(value) for key, value in p.items()}
+    if isinstance(layer, Recurrent):
+        sizes = np.empty(a.shape, dtype=object)
+        previous = np.abs(_decimals(layer.initial_state))
+        for t in range(x.shape[0]):
+            sizes[t] = p["W"] @ np.abs(x[t]) + p["U"] @ previous + (p["b"] if "b" in p else 0)
+            previous = np.abs(a[t])
+        return sizes
+    linear = dataclasses.replace(layer, activation=Elementwise("identity", lambda z: z, lambda z, a: np.ones_like(z)))
+    size, _ = linear.forward(p, np.abs(x))
+    return np.broadcast_to(size, np.shape(size))
+
+
+def _doubles(values: np.ndarray, inexact: bool, size: np.ndarray | None = None) -> np.ndarray:
+    """The nearest doubles; past a transcendental function a value below 10⁻⁴⁵ (of ``size``, its
+    terms' size, where given) is 0."""
     out = np.empty(values.shape)
     for index, v in np.ndenumerate(values):
-        out[index] = 0.0 if (abs(v) < Fraction(1, 10**45) if inexact else v == 0) else _double(v)
+        floor = Fraction(1, 10**45) if size is None else Fraction(1, 10**45) * size[index]
+        out[index] = 0.0 if (abs(v) <= floor if inexact else v == 0) else _double(v)
     return out
 
 
