@@ -176,6 +176,8 @@ GRAPHS_FOUND = {
     "graphs-hang-96": "graph.equations[1]: n1 = ((max(cosh(t), (t) ^ (z1))) / (log2((t) / (b)))) / (max(n0, n0)): a value beyond double precision's range (±1.8e308) after the training",
     "graphs-hang-1514": "graph.equations[0]: n0 = (sqrt((b) / (a))) ^ (sinh(cot(a))): ∂n0/∂b is not defined at the given values (b = 2.522, a = 710)",
     "graphs-hang-2631": 2,
+    # (1 + 2·10⁻¹⁵⁴)^(10¹⁵⁴) raised as an exact fraction (a numerator of 10¹⁵⁶ digits): now in carried digits
+    "graphs-hang-548": "graph.equations[1]: n1 = sinh(-((csc(w)) + ((n0)^20))): the cosecant of an angle beyond ±10⁶ (1e+154)",
     # a value below 10⁻⁵⁰ past a transcendental function, called 0 by an absolute floor (now: a cancellation is
     # settled relative to what cancelled, and 1.31e−300 is a number): verified
     "graphs-mismatch-6067": 0,

@@ -104,3 +104,22 @@ def test_latex_as_built_and_canonical_products():
     assert plain.doprint(12 * a * (2 * a**2 - 1) ** 2) == r"12 a \left(2 a^{2} - 1\right)^{2}"
     assert plain.doprint(-2 * a / (a**2 + 1) ** 2) == r"- \frac{2 a}{\left(a^{2} + 1\right)^{2}}"
     assert plain.doprint(y - o) == "y - o"
+
+
+def test_a_logarithm_to_a_base_keeps_its_base_as_the_file_writes_it():
+    """``f = log2(x) + log(x, 3)`` at x = 8 printed "f = log(x) + log(x) = log(8) + log(8) = 4.89278926": a
+    student's ln 8 + ln 8 is 4.15888308. SymPy's printers drop the base of an unevaluated log(u, b); the
+    value log₂ 8 + log₃ 8 = 3 + 1.89278926 was right."""
+    import math
+
+    from tracer.core.derive import solve
+    from tracer.render.graph import render_graph
+    from tracer.spec import loads
+
+    text = "graph:\n  equations: ['f = log2(x) + log(x, 3) + log10(x) * log(x, z)']\n  values: {x: 8, z: 5}\n  output: f\n"
+    solution = solve(loads(text, "l.yaml"))
+    assert solution.value("f") == pytest.approx(3 + math.log(8, 3) + math.log10(8) * math.log(8, 5), abs=1e-14)
+    shown = render_graph(solution, "text")
+    assert "f = log2(x) + log(x, 3) + log10(x)·log(x, z) = log2(8) + log(8, 3) + log10(8) × log(8, 5) = " in shown
+    tex = render_graph(solution, "tex")
+    assert r"\log_{2}\left(x\right) + \log_{3}\left(x\right) + \log_{10}\left(x\right) \cdot \log_{z}\left(x\right)" in tex

@@ -105,6 +105,17 @@ def _power_bits(base: sp.Expr, exponent: sp.Expr) -> float:
         return float(p * mpmath.log(abs(b), 2))
 
 
+#: an exact rational power whose numerator and denominator together would pass this many bits is taken in
+#: CARRIED digits instead: (1 + 2·10⁻¹⁵⁴)^(10¹⁵⁴) is e² ≈ 7.39 (its binary exponent 2.9), but as a fraction its
+#: numerator alone has 10¹⁵⁶ digits, and raising it never finished
+EXACT_POWER_BITS = 2**16
+
+
+def _rational_power_bits(base: sp.Rational, exponent: sp.Integer) -> int:
+    """The bits of base^exponent's numerator and denominator, written exactly."""
+    return abs(int(exponent)) * (abs(int(base.p)).bit_length() + int(base.q).bit_length())
+
+
 def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     """base^exponent of exact (or carried) numbers, exactly where that is cheap, else in CARRIED
     digits; :class:`Beyond` past 2^(±MAX_BITS)."""
@@ -118,7 +129,7 @@ def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     bits = _power_bits(base, exponent)
     if not -MIN_BITS <= bits <= MAX_BITS:
         raise Beyond(sp.Pow(base, exponent, evaluate=False))
-    if exponent.is_Integer and (abs(bits) < 4096 or base.is_Float):
+    if exponent.is_Integer and (base.is_Float or _rational_power_bits(base, exponent) <= EXACT_POWER_BITS):
         return base**exponent
     if base.is_negative and not exponent.is_Integer:
         raise Beyond(sp.Pow(base, exponent, evaluate=False))  # no real value

@@ -373,6 +373,11 @@ class TextPrinter(_Arithmetic, StrPrinter):
         return f"e^{self._exponent(expr.args[0])}"
 
     def _print_log(self, expr) -> str:
+        if len(expr.args) == 2:  # log(u, b) as the file writes it (kept unevaluated): the base is shown
+            u, base = expr.args
+            if base in (2, 10):
+                return f"log{int(base)}({self._print(u)})"
+            return f"log({self._print(u)}, {self._print(base)})"
         return f"{self._settings['log']}({self._print(expr.args[0])})"
 
     def _print_Abs(self, expr) -> str:
@@ -480,6 +485,14 @@ class LatexPrinter(_Arithmetic, SympyLatexPrinter):
         if base.is_Symbol and "'" in self._print(base) and "^" not in self._print(base):  # w'_{1}: a group, or w'^{2} is a double superscript
             return rf"{{{self._print(base)}}}^{{{self._print(exponent)}}}"
         return super()._print_Pow(expr)
+
+    def _print_log(self, expr, exp=None) -> str:
+        r"""log(u, b) as the file writes it (kept unevaluated): ``\log_{b}``; SymPy's own drops the base."""
+        if len(expr.args) != 2:
+            return super()._print_log(expr, exp)
+        u, base = expr.args
+        text = rf"\log_{{{self._print(base)}}}\left({self._print(u)}\right)"
+        return rf"{text}^{{{exp}}}" if exp else text
 
     def _print_Abs(self, expr, exp=None) -> str:
         text = rf"\left\lvert {self._print(expr.args[0])} \right\rvert"
