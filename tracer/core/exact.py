@@ -15,8 +15,9 @@ values a cancellation leaves at exactly 0 — the way the hand calculation does:
   by the exact sign of its deciding quantity (:func:`sign`: a rational is exact; past a
   transcendental function (σ, tanh, exp, log) a node's value is carried to 80 digits. A
   cancellation of carried digits is settled to an exact 0 where it happens, relative to what
-  cancelled: a sum below 10⁻⁵⁰ of its largest term, a function of a carried argument u below
-  10⁻⁵⁰·|u| (sin π in 80 digits), a difference deciding a tie below 10⁻⁵⁰ of the larger side.
+  cancelled: a sum below 10⁻⁵⁰ of its largest term, a function with a root away from 0 (sin,
+  cos, tan, cot, log, acos) of a carried argument u below 10⁻⁵⁰·|u·f′(u)| (sin π in 80 digits),
+  a difference deciding a tie below 10⁻⁵⁰ of the larger side.
   A carried value's own sign is then its sign, however small: |1e−300|/tanh(1) is 1.31e−300,
   not 0 (an absolute floor of 10⁻⁵⁰ called it 0, and a student's 1.31e−300 a mistake).
 
