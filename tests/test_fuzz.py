@@ -274,3 +274,14 @@ def test_a_unit_saturated_by_the_step_is_refused_naming_the_learning_rate():
     done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(ROOT / "tests" / "fuzz" / "saturated_after_the_step.yaml"), "-f", "json"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "@end = 1.0 is saturated" in done.stderr and "training.learning_rate 1000 may be too large" in done.stderr, done.stderr
+
+
+def test_a_run_that_an_update_makes_not_finite_blames_the_learning_rate():
+    """A 2-2-3 relu/softmax classifier trained at learning_rate 1e308 (fuzz seed 2703): after the first
+    update a2[1]#1@2 is nan in both passes. It was refused "(the largest given number: W2[2,2] = -5.2); use
+    smaller numbers" — the given numbers were fine — and in process the twin raised OverflowError
+    (float() of a Fraction beyond 1.8e308) before any message."""
+    path = ROOT / "tests" / "fuzz" / "training_rate_1e308_overshoots_517.yaml"
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(path), "-f", "json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "the computation is not finite: a2[1]#1@2 is nan in both the engine and NumPy; training.learning_rate 1e+308 may overshoot" in done.stderr

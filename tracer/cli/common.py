@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import click
 
+from tracer import keys
 from tracer.core.derive import solve
 from tracer.core.solution import Solution
 from tracer.files import FileRefused, overwritten_input, write_atomically
@@ -89,6 +90,18 @@ def non_finite_result(problem, solution) -> tuple[str, int] | None:
     return None
 
 
+def _made_by_an_update(quantity: str) -> bool:
+    """Was the quantity (a mismatch's name) computed from parameters an update made: of training
+    step 2 or later, after the training, or a parameter after its update?"""
+    try:
+        key = keys.parse(quantity)
+    except keys.NameError_:
+        return False
+    step = getattr(key, "step", 1)
+    return (key.kind == "loss_after" or step == keys.END or (isinstance(step, int) and step > 1)
+            or bool(getattr(key, "after", False)))
+
+
 def _reported_numbers(solution, several: bool):
     """(name, value, after an update?) of every number a solution reports, step by step, then
     after the training."""
@@ -128,6 +141,10 @@ def verification_failure(problem: Problem, solution: Solution) -> tuple[str, int
     undefined = next((m for m in v.mismatches if not (math.isfinite(m.engine) or math.isfinite(m.reference))), None)
     if undefined is not None:
         value = "nan" if math.isnan(undefined.engine) else ("inf" if undefined.engine > 0 else "-inf")
+        rate = getattr(getattr(problem, "training", None), "learning_rate", None)
+        if isinstance(rate, float) and _made_by_an_update(undefined.quantity):  # the given numbers gave a finite step; an update overshot
+            return (f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy; "
+                    f"training.learning_rate {rate:g} may overshoot", 2)
         return (f"{problem.source}: the computation is not finite: {undefined.quantity} is {value} in both the engine and NumPy"
                 f"{_largest_input(problem)}; use smaller numbers", 2)
     saturated = _saturated_output(problem, solution)

@@ -122,8 +122,14 @@ def is_zero(value: Fraction, inexact: bool, scale: Fraction) -> bool:
 
 
 def to_float(value: Fraction, inexact: bool, scale: Fraction) -> float:
-    """The double nearest an exact sum (0.0 for an exact 0, or a 60-digit one below 10⁻⁴⁵ of its terms' ``scale``)."""
-    return 0.0 if is_zero(value, inexact, scale) else float(value)
+    """The double nearest an exact sum (0.0 for an exact 0, or a 60-digit one below 10⁻⁴⁵ of its terms'
+    ``scale``; ±inf beyond ±1.8e308, as the doubles' own pass overflows)."""
+    if is_zero(value, inexact, scale):
+        return 0.0
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def exact_array(values: np.ndarray) -> np.ndarray:
