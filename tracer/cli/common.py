@@ -98,7 +98,7 @@ def _made_by_an_update(quantity: str) -> bool:
     except keys.NameError_:
         return False
     step = getattr(key, "step", 1)
-    return (key.kind == "loss_after" or step == keys.END or (isinstance(step, int) and step > 1)
+    return (getattr(key, "kind", None) == "loss_after" or step == keys.END or (isinstance(step, int) and step > 1)
             or bool(getattr(key, "after", False)))
 
 
