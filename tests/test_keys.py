@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from tracer import keys
-from tracer.spec import TrainingSpec, load
+from tracer.spec import SpecError, TrainingSpec, from_mapping, load
 
 from conftest import EXAMPLES
 
@@ -59,3 +59,35 @@ def test_training_update_and_track_take_keys_not_names():
     mazur = load(EXAMPLES / "mazur.yaml")
     only_w5 = dataclasses.replace(mazur, training=dataclasses.replace(mazur.training, update=(keys.parse("W2[1,1]"),)))
     assert only_w5.trained_keys == (keys.W(2, 1, 1),)
+
+
+# ---------------------------------------------------------------------------
+# One parser: a graph problem's names are read by keys.parse(text, nodes=…)
+# ---------------------------------------------------------------------------
+
+def _graph_file(equations: list[str], values: dict, output: str) -> dict:
+    return {"graph": {"equations": equations, "values": values, "output": output}}
+
+
+def test_a_node_name_is_one_definition_greek_letters_latex_can_set():
+    assert keys.NODE_NAME.match("θ1") and keys.NODE_NAME.match("w_2") and keys.NODE_NAME.match("ϑ")
+    assert not keys.NODE_NAME.match("é") and not keys.NODE_NAME.match("Ϙ") and not keys.NODE_NAME.match("_u")
+    # the spec reads a graph's names with it: θ is a leaf, é is refused in one line
+    problem = from_mapping(_graph_file(["f = θ * x"], {"θ": 0.5, "x": 2}, "f"), "g.yaml")
+    assert keys.parse("df/dθ", nodes=problem.names) == keys.Partial(keys.node("f"), keys.node("θ"))
+    with pytest.raises(SpecError, match=r"g.yaml: graph.values.é: a name expected"):
+        from_mapping(_graph_file(["f = 2 * x"], {"é": 0.5, "x": 2}, "f"), "g.yaml")
+
+
+def test_parse_with_nodes_reads_a_graph_problems_names():
+    nodes = {"f", "q", "x"}
+    assert keys.parse("df/dx", nodes=nodes) == keys.Partial(keys.node("f"), keys.node("x"))
+    assert keys.parse("∂f/∂x", nodes=nodes) == keys.parse("df/dx", nodes=nodes)
+    assert keys.parse("df/dx|local", nodes=nodes).local
+    assert keys.parse("x'@2", nodes=nodes) == keys.Quantity("node", after=True, step=2, name="x")
+    assert keys.parse("q@end", nodes=nodes).step == keys.END
+    with pytest.raises(keys.NameError_, match=r"'dg/dx': 'g' is not a node of this graph \(nodes: f, q, x\)"):
+        keys.parse("dg/dx", nodes=nodes)
+    # without nodes, the same text is a layered network's name or nothing
+    with pytest.raises(keys.NameError_, match="is not a quantity name"):
+        keys.parse("df/dx")

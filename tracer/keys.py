@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from collections.abc import Collection
 from typing import Literal, Union
 
 #: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
@@ -374,9 +375,14 @@ def split_step(text: str) -> tuple[str, Step | None]:
     return name, int(step)
 
 
-def parse(text: str) -> Key:
+def parse(text: str, *, nodes: Collection[str] | None = None) -> Key:
     """A canonical name as its key: a quantity or a partial, with the sample moved onto the
-    partial and the step (``@k``, ``@end``) onto the key."""
+    partial and the step (``@k``, ``@end``) onto the key. With ``nodes`` (a graph problem's
+    names), a name typed for that graph: a node (``q``), a node after the update (``x'``), a
+    partial (``df/dx``, also ``∂f/∂x``), each optionally of a training step; any other name
+    is refused, saying which nodes there are."""
+    if nodes is not None:
+        return _parse_in_graph(text, nodes)
     body, step = split_step(text.strip().replace(" ", ""))
     if body.startswith("d") and "/d" in body and not body.startswith("dloss_after"):
         num, _, den = body[1:].partition("/d")
@@ -422,11 +428,15 @@ def canonical(text: str) -> str:
 # The names of a graph problem: its nodes, as its file names them
 # ---------------------------------------------------------------------------
 
-#: a node's name (SPEC.md §7): an identifier, Greek letters allowed (``theta``, ``θ``, ``w_2``)
-NODE_NAME = re.compile(r"^[A-Za-z\u0370-\u03ff][A-Za-z\u0370-\u03ff0-9_]*$")
+#: a node's name (SPEC.md §7): Latin or Greek letters (the 24 of the alphabet, capital and small,
+#: and ϑ ϕ ϖ ϵ ς: each has a LaTeX symbol, tracer.notation.graph), digits, _ — no accented or other
+#: letter (pdflatex could not set it in math). The one definition: the spec reads a graph's names
+#: with it, and :func:`parse` reads the names typed for a graph.
+_GREEK = "\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f5"
+NODE_NAME = re.compile(rf"^[A-Za-z{_GREEK}][A-Za-z{_GREEK}0-9_]*$")
 
 
-def parse_in_graph(text: str, nodes: "frozenset[str] | set[str] | tuple[str, ...]") -> Key:
+def _parse_in_graph(text: str, nodes: Collection[str]) -> Key:
     """A name typed for a graph problem as its key: a node (``q``), a node after the update
     (``x'``), a partial (``df/dx``, also ``∂f/∂x``), each optionally of a training step
     (``@2``, ``@end``). ``nodes`` are the graph's names; any other name is refused, saying
