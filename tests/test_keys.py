@@ -91,3 +91,49 @@ def test_parse_with_nodes_reads_a_graph_problems_names():
     # without nodes, the same text is a layered network's name or nothing
     with pytest.raises(keys.NameError_, match="is not a quantity name"):
         keys.parse("df/dx")
+
+
+# ---------------------------------------------------------------------------
+# Open kinds: a kind registered from outside prints and parses as the built-ins do
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def scale_kind():
+    """A parameter kind ``c`` (one factor per unit: ``c2[1]``), registered for one test."""
+    keys.register_kind(keys.QuantityKind("c", "parameter", (1,)))
+    try:
+        yield
+    finally:
+        keys.unregister_kind("c")
+
+
+def test_a_registered_kinds_names_round_trip(scale_kind):
+    c = keys.Quantity("c", 2, (1,))
+    assert str(c) == "c2[1]" and keys.parse("c2[1]") == c and c.is_parameter
+    assert keys.parse("dloss/dc2[1]#3") == keys.Partial(keys.LOSS, c, sample=3)
+    assert keys.parse("c2[1]'@2") == c.updated().at_step(2)
+    assert str(keys.parse("m(c2[1])@2")) == "m(c2[1])@2" and keys.parse("m(c2[1])@2").parameter == c
+    with pytest.raises(keys.NameError_, match=r"'c2\[1,1\]': c takes 1 indices, got 2"):
+        keys.parse("c2[1,1]")
+
+
+def test_an_unregistered_kind_has_no_names_and_the_built_ins_stay(scale_kind):
+    keys.unregister_kind("c")
+    try:
+        with pytest.raises(keys.NameError_, match="is not a quantity name"):
+            keys.parse("c2[1]")
+        with pytest.raises(ValueError, match="built-in"):
+            keys.unregister_kind("W")
+        with pytest.raises(ValueError, match="registered already"):
+            keys.register_kind(keys.QuantityKind("W", "parameter", (2,)))
+        with pytest.raises(ValueError, match="letters and _"):
+            keys.register_kind(keys.QuantityKind("eta", "parameter", (1,)))  # a hyperparameter's name
+    finally:
+        keys.register_kind(keys.QuantityKind("c", "parameter", (1,)))  # the fixture removes it
+
+
+def test_the_built_in_kinds_are_registered_and_the_role_says_what_is_trained():
+    assert [keys.parse(n).is_parameter for n in ("W2[1,1]", "U1[1,2]", "b2", "a2[1]", "x[1]", "loss")] == [True] * 3 + [False] * 3
+    assert keys.parse("m_hat(W2[1,1])@3").is_state and not keys.parse("W2[1,1]").is_state
+    with pytest.raises(keys.NameError_, match=r"only parameters \(W…, U…, b…\) have a value after the update"):
+        keys.parse("a2[1]'")
