@@ -401,3 +401,17 @@ def test_cli_json_has_the_verdicts_and_a_summary(tmp_path):
     assert data["summary"] == "3 claims: 1 right, 0 habit, 1 carried, 1 wrong"
     assert [v["verdict"] for v in data["verdicts"]] == ["wrong", "carried", "right"]
     assert data["verdicts"][1]["culprit"] == "dE_total/dnet_o1" and data["verdicts"][1]["right"] is False
+
+
+def test_a_list_under_a_name_that_is_no_family_is_one_invalid_claim():
+    # a family is parsed once (keys.parse_block); a theme's w5 or one entry takes no list
+    claims = parse_claims("w5: [0.1, 0.2]\nW2[1,1]: [0.1]\n")
+    assert [(c.name, c.invalid) for c in claims] == [("w5", True), ("W2[1,1]", True)]
+    assert "names none: claim its entries one by one" in claims[0].error
+
+
+def test_a_quotient_of_two_entries_stays_a_quotient_and_a_partial_one_name():
+    vs = judged("mazur", '"a2[1]/a2[2]": 0.9721\n"dloss/dW2[1,1]": 0.082167041\n')
+    assert vs["dloss/dW2[1,1]"].verdict == "right"
+    assert vs["a2[1]/a2[2]"].verdict == "right"  # 0.75136507 / 0.77292847 = 0.972102, one name each side of the /
+    assert vs["a2[1]/a2[2]"].truth == pytest.approx(0.75136507 / 0.77292847, abs=1e-8)

@@ -137,3 +137,31 @@ def test_the_built_in_kinds_are_registered_and_the_role_says_what_is_trained():
     assert keys.parse("m_hat(W2[1,1])@3").is_state and not keys.parse("W2[1,1]").is_state
     with pytest.raises(keys.NameError_, match=r"only parameters \(W…, U…, b…\) have a value after the update"):
         keys.parse("a2[1]'")
+
+
+# ---------------------------------------------------------------------------
+# Blocks: a whole family (W2, b1, a2#2@end, dloss/dW2, a recurrent state a1[3,:])
+# ---------------------------------------------------------------------------
+
+def test_a_block_names_a_family_and_gives_its_entries():
+    w2 = keys.parse_block("W2")
+    assert w2 == keys.Block("W", 2) and str(w2) == "W2" and w2.is_parameters
+    assert w2.entry(1, 2) == keys.W(2, 1, 2)
+    assert w2.keys((2, 2)) == [keys.W(2, 1, 1), keys.W(2, 1, 2), keys.W(2, 2, 1), keys.W(2, 2, 2)]
+    assert keys.parse_block("b2").entry() == keys.b(2)  # a shared bias: the family's one entry
+    assert keys.parse_block("U1").is_parameters
+
+
+def test_parse_block_reads_after_sample_step_and_gradients():
+    after = keys.parse_block("W2'")
+    assert after == keys.Block("W", 2, after=True) and str(after) == "W2'" and not after.is_parameters
+    assert str(after.entry(1, 1)) == "W2[1,1]'"
+    assert [str(k) for k in keys.parse_block("a2#2@end").keys((2,))] == ["a2[1]#2@end", "a2[2]#2@end"]
+    gradient = keys.parse_block("dloss#2/dW2")
+    assert str(gradient) == "dloss/dW2#2" and gradient.entry(2, 1) == keys.parse("dloss/dW2[2,1]#2")
+    state = keys.parse_block("a1[3,:]")  # a recurrent layer's state at time step 3
+    assert state == keys.Block("a", 1, (3,)) and state.entry(2) == keys.Quantity("a", 1, (3, 2))
+
+
+def test_parse_block_is_none_for_what_names_no_family():
+    assert [keys.parse_block(t) for t in ("W2[1,1]", "w5", "penalty", "a2'", "loss_after", "m(W2)", "x2")] == [None] * 7

@@ -46,6 +46,7 @@ boundary, by :func:`parse`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 from collections.abc import Collection
@@ -466,19 +467,89 @@ def parse(text: str, *, nodes: Collection[str] | None = None) -> Key:
     return q if step is None else q.at_step(step)
 
 
-_FAMILY = re.compile(r"^(?P<kind>[Wb])(?P<layer>\d+)$")
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A whole family of quantities: a weight matrix ``W2``, a bias vector ``b1``, a layer's
+    activations ``a2`` (``a2#2@end`` of sample 2 after training), a recurrent state at one time step
+    ``a1[3,:]`` (``lead=(3,)``), or their gradients ``dloss/dW2`` (``of`` the quantity differentiated).
+    :meth:`entry` is one of them; :meth:`keys` all of them for a shape. Printed as its name,
+    parsed by :func:`parse_block`."""
+
+    kind: str
+    layer: int | None
+    lead: tuple[int, ...] = ()
+    sample: int | None = None
+    step: Step = 1
+    after: bool = False
+    of: Quantity | None = None
+
+    def entry(self, *index: int) -> Key:
+        """The quantity at ``index`` after the lead (``W2.entry(1, 2)`` is ``W2[1,2]``; ``b2.entry()``
+        the shared bias), or its partial when the block is a gradient."""
+        q = Quantity(self.kind, self.layer, self.lead + index, after=self.after)
+        if self.of is not None:
+            return Partial(self.of, q, self.sample, self.step)
+        q = q.of_sample(self.sample)
+        return q if self.step == 1 else q.at_step(self.step)
+
+    def keys(self, shape: tuple[int, ...]) -> list[Key]:
+        """Every entry of a family of ``shape`` (rows first), 1-based as the names are."""
+        return [self.entry(*index) for index in itertools.product(*(range(1, n + 1) for n in shape))]
+
+    @property
+    def is_parameters(self) -> bool:
+        """A layer's parameters themselves (``W2``, ``b1``), as ``--only`` and a quiz's slots name them:
+        not after the update, of no sample, step or gradient."""
+        plain = Block(self.kind, self.layer)
+        return self == plain and _KINDS[self.kind].role == "parameter"
+
+    def __str__(self) -> str:
+        lead = f"[{','.join(map(str, self.lead))},:]" if self.lead else ""
+        body = self.kind + ("" if self.layer is None else str(self.layer)) + lead
+        if self.after:
+            body += ("" if self.sample is None else f"#{self.sample}") + "'" + _suffix(None, self.step)
+        elif self.of is None:
+            body += _suffix(self.sample, self.step)
+        return body if self.of is None else f"d{self.of}/d{body}{_suffix(self.sample, self.step)}"
 
 
-def parse_family(text: str) -> tuple[str, int] | None:
-    """A layer's parameters by kind, as ``--only W2,b2`` names them: ``W2`` → ("W", 2); None if
-    ``text`` is not such a name (``b2`` is also a shared bias's own name)."""
-    m = _FAMILY.match(text.strip())
-    return (m.group("kind"), int(m.group("layer"))) if m else None
+_BLOCK = re.compile(r"^(?P<letter>[A-Za-z_]+?)(?P<layer>\d+)?(?:\[(?P<lead>\d+(?:,\d+)*),:\])?(?:\#(?P<sample>\d+))?(?P<after>')?$")
 
 
-def family_name(kind: str, layer: int) -> str:
-    """A layer's parameters as one name (``W2``, ``b1``): the JSON groups them so."""
-    return f"{kind}{layer}"
+def parse_block(text: str) -> Block | None:
+    """A family's name as its :class:`Block` (``W2``, ``b1``, ``a2#2@end``, ``W2'``, ``a1[3,:]``,
+    ``dloss/dW2``); None if ``text`` names no family (``W2[1,1]`` names one entry; ``b2`` is both a
+    family and a shared bias's own name)."""
+    try:
+        body, step = split_step(text.strip().replace(" ", ""))
+    except NameError_:
+        return None
+    of = None
+    if body.startswith("d") and "/d" in body:
+        num, _, body = body[1:].partition("/d")
+        try:
+            of = parse_quantity(num)
+        except NameError_:
+            return None
+        if of.kind == "loss_after":
+            return None
+    m = _BLOCK.match(body)
+    if m is None or m["letter"] not in _KINDS:
+        return None
+    kind = _KINDS[m["letter"]]
+    lead = tuple(int(i) for i in m["lead"].split(",")) if m["lead"] else ()
+    if kind.role == "state" or (m["layer"] is None) == kind.layered or not any(n > len(lead) for n in kind.index_rank):
+        return None
+    if m["after"] and kind.role != "parameter" or m["sample"] and kind.sample_free:
+        return None
+    sample = int(m["sample"]) if m["sample"] else None
+    if of is not None:
+        if of.sample is not None and sample is not None and of.sample != sample:
+            return None
+        sample = of.sample if sample is None else sample
+        of = of.without_sample()
+    return Block(kind.letter, int(m["layer"]) if kind.layered else None, lead, sample, 1 if step is None else step,
+                 bool(m["after"]), of)
 
 
 def canonical(text: str) -> str:
