@@ -415,3 +415,10 @@ def test_a_quotient_of_two_entries_stays_a_quotient_and_a_partial_one_name():
     assert vs["dloss/dW2[1,1]"].verdict == "right"
     assert vs["a2[1]/a2[2]"].verdict == "right"  # 0.75136507 / 0.77292847 = 0.972102, one name each side of the /
     assert vs["a2[1]/a2[2]"].truth == pytest.approx(0.75136507 / 0.77292847, abs=1e-8)
+
+
+def test_an_expression_of_a_themes_names_is_read_by_its_reader():
+    # tokenized with notation.scan_name: w5+ is Mazur's W2[1,1]' (0.35891648), w5 its W2[1,1] (0.40)
+    vs = judged("mazur", '"w5+ - w5": -0.04108\n"w5+w6": 0.8\n')
+    assert vs["w5+ - w5"].verdict == "right" and vs["w5+ - w5"].truth == pytest.approx(0.35891648 - 0.4, abs=1e-8)
+    assert vs["w5+w6"].truth == pytest.approx(0.4 + 0.45, abs=1e-12)  # the sum of w5 and w6, no w5+ before a w

@@ -165,3 +165,27 @@ def test_parse_block_reads_after_sample_step_and_gradients():
 
 def test_parse_block_is_none_for_what_names_no_family():
     assert [keys.parse_block(t) for t in ("W2[1,1]", "w5", "penalty", "a2'", "loss_after", "m(W2)", "x2")] == [None] * 7
+
+
+# ---------------------------------------------------------------------------
+# scan: the longest name at a position (a claim's expression is tokenized with it)
+# ---------------------------------------------------------------------------
+
+def test_scan_finds_the_longest_canonical_name_where_the_grammar_ends_it():
+    assert keys.scan("a2[1]/a2[2]", 0) == (keys.a(2, 1), 5)  # a quotient's numerator, not a partial
+    assert keys.scan("a2[1]/a2[2]", 6) == (keys.a(2, 2), 11)
+    assert keys.scan("dloss/dW2[1,1]*2", 0) == (keys.parse("dloss/dW2[1,1]"), 14)  # one partial
+    assert keys.scan("loss - loss_after", 7) == (keys.LOSS_AFTER, 17)
+    assert keys.scan("W2[1,1]'@2 - W2[1,1]", 0) == (keys.W(2, 1, 1).updated().at_step(2), 10)
+    assert keys.scan("w5+ - w5", 0) is None and keys.scan("2*a2[1]", 0) is None
+    assert keys.scan("∂f/∂θ*2", 0, nodes={"f", "θ"}) == (keys.parse("df/dθ", nodes={"f", "θ"}), 5)
+
+
+def test_scan_through_the_mazur_reader_reads_its_plain_names():
+    from tracer.notation import scan_name
+
+    mazur = load(EXAMPLES / "mazur.yaml")
+    assert scan_name("w5+ - w5", 0, mazur) == (keys.W(2, 1, 1).updated(), 3)  # Mazur's w5+ is W2[1,1]'
+    assert scan_name("w5+ - w5", 6, mazur) == (keys.W(2, 1, 1), 8)
+    assert scan_name("dE_total/dw5*2", 0, mazur) == (keys.parse("dloss/dW2[1,1]"), 12)
+    assert scan_name("a2[1]/a2[2]", 0, mazur) == (keys.a(2, 1), 5)  # canonical names still

@@ -339,7 +339,7 @@ def unregister_kind(letter: str) -> None:
 
 def _compile() -> None:
     """The parser's regular expressions, from the registered kinds (the longest letter tried first)."""
-    global _QUANTITY, _STATE, _AT_ZERO
+    global _QUANTITY, _STATE, _AT_ZERO, _SCAN
     letters = sorted((k.letter for k in _KINDS.values() if k.role != "state"), key=lambda t: (-len(t), t))
     states = sorted((k.letter for k in _KINDS.values() if k.role == "state"), key=lambda t: (-len(t), t))
     _QUANTITY = re.compile(
@@ -347,6 +347,10 @@ def _compile() -> None:
         r"(?:\#(?P<sample>\d+))?(?P<after>')?$")
     _STATE = re.compile(rf"^(?P<state>{'|'.join(map(re.escape, states))})\((?P<param>[^()#']*)\)$")
     _AT_ZERO = re.compile(rf"^(?:{'|'.join(map(re.escape, states))})\(")
+    # the shape of a name :func:`scan` tries (loss_after before loss; no spaces: a space ends a name)
+    one = (rf"(?:loss_after|(?:{'|'.join(map(re.escape, letters))})\d*(?:\[\d+(?:,\d+)*\])?"
+           rf"|(?:{'|'.join(map(re.escape, states))})\([^()\s]*\))(?:\#\d+)?'?")
+    _SCAN = re.compile(rf"(?:d{one}/d{one}|{one})(?:@(?:\d+|end))?")
 
 
 _LOSS_AFTER = re.compile(r"^loss_after(?:\#(?P<sample>\d+))?$")
@@ -552,6 +556,22 @@ def parse_block(text: str) -> Block | None:
                  bool(m["after"]), of)
 
 
+def scan(text: str, start: int = 0, *, nodes: Collection[str] | None = None) -> tuple[Key, int] | None:
+    """The longest name in ``text`` that starts at ``start``, as (its key, where it ends); None if
+    no name starts there. With ``nodes``, a graph problem's names (as :func:`parse` reads them).
+    A name ends where the grammar does: ``a2[1]/a2[2]`` scans ``a2[1]`` (a quotient's numerator),
+    ``dloss/dW2[1,1]*2`` the partial ``dloss/dW2[1,1]``."""
+    shape = (_SCAN_GRAPH if nodes is not None else _SCAN).match(text, start)
+    if shape is None:
+        return None
+    for end in range(shape.end(), start, -1):  # the longest prefix of the shape that parses
+        try:
+            return parse(text[start:end], nodes=nodes), end
+        except NameError_:
+            continue
+    return None
+
+
 def canonical(text: str) -> str:
     """The canonical spelling of a name (``dloss#2/dW1[1,1]`` → ``dloss/dW1[1,1]#2``)."""
     return str(parse(text))
@@ -567,6 +587,9 @@ def canonical(text: str) -> str:
 #: with it, and :func:`parse` reads the names typed for a graph.
 _GREEK = "\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f5"
 NODE_NAME = re.compile(rf"^[A-Za-z{_GREEK}][A-Za-z{_GREEK}0-9_]*$")
+_NODE = rf"[A-Za-z{_GREEK}][A-Za-z{_GREEK}0-9_]*"
+#: the shape of a graph's name :func:`scan` tries: a node (after the update: x'), a partial (df/dx, ∂f/∂x)
+_SCAN_GRAPH = re.compile(rf"(?:[d∂]{_NODE}/[d∂]{_NODE}(?:\|local)?|{_NODE}'?)(?:@(?:\d+|end))?")
 
 
 def _parse_in_graph(text: str, nodes: Collection[str]) -> Key:
