@@ -422,3 +422,10 @@ def test_an_expression_of_a_themes_names_is_read_by_its_reader():
     vs = judged("mazur", '"w5+ - w5": -0.04108\n"w5+w6": 0.8\n')
     assert vs["w5+ - w5"].verdict == "right" and vs["w5+ - w5"].truth == pytest.approx(0.35891648 - 0.4, abs=1e-8)
     assert vs["w5+w6"].truth == pytest.approx(0.4 + 0.45, abs=1e-12)  # the sum of w5 and w6, no w5+ before a w
+
+
+def test_a_graph_claims_expression_reads_its_names_with_the_graphs_reader():
+    # keys.scan(…, nodes=): ∂f/∂x reads as df/dx (CS231n: df/dx = z = −4) — 'unexpected ∂' before
+    vs = judged("graph_cs231n", '"df/dx * 2": -8\n"∂f/∂x * 2": -8\nq*z: -12\n')
+    assert [vs[n].verdict for n in ("df/dx * 2", "∂f/∂x * 2", "q*z")] == ["right"] * 3
+    assert vs["∂f/∂x * 2"].truth == -8.0
