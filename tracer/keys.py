@@ -48,8 +48,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field, replace
 from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
 #: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
@@ -310,11 +310,10 @@ def node(name: str) -> Quantity:
     return Quantity("node", name=name)
 
 
-
-
 # ---------------------------------------------------------------------------
 # The parser
 # ---------------------------------------------------------------------------
+
 
 def register_kind(kind: QuantityKind) -> None:
     """Add a kind of quantity: from now on its names print and parse (``c2[1]``, ``dloss/dc2[1]``,
