@@ -401,3 +401,31 @@ def test_cli_json_has_the_verdicts_and_a_summary(tmp_path):
     assert data["summary"] == "3 claims: 1 right, 0 habit, 1 carried, 1 wrong"
     assert [v["verdict"] for v in data["verdicts"]] == ["wrong", "carried", "right"]
     assert data["verdicts"][1]["culprit"] == "dE_total/dnet_o1" and data["verdicts"][1]["right"] is False
+
+
+def test_a_list_under_a_name_that_is_no_family_is_one_invalid_claim():
+    # a family is parsed once (keys.parse_block); a theme's w5 or one entry takes no list
+    claims = parse_claims("w5: [0.1, 0.2]\nW2[1,1]: [0.1]\n")
+    assert [(c.name, c.invalid) for c in claims] == [("w5", True), ("W2[1,1]", True)]
+    assert "names none: claim its entries one by one" in claims[0].error
+
+
+def test_a_quotient_of_two_entries_stays_a_quotient_and_a_partial_one_name():
+    vs = judged("mazur", '"a2[1]/a2[2]": 0.9721\n"dloss/dW2[1,1]": 0.082167041\n')
+    assert vs["dloss/dW2[1,1]"].verdict == "right"
+    assert vs["a2[1]/a2[2]"].verdict == "right"  # 0.75136507 / 0.77292847 = 0.972102, one name each side of the /
+    assert vs["a2[1]/a2[2]"].truth == pytest.approx(0.75136507 / 0.77292847, abs=1e-8)
+
+
+def test_an_expression_of_a_themes_names_is_read_by_its_reader():
+    # tokenized with notation.scan_name: w5+ is Mazur's W2[1,1]' (0.35891648), w5 its W2[1,1] (0.40)
+    vs = judged("mazur", '"w5+ - w5": -0.04108\n"w5+w6": 0.8\n')
+    assert vs["w5+ - w5"].verdict == "right" and vs["w5+ - w5"].truth == pytest.approx(0.35891648 - 0.4, abs=1e-8)
+    assert vs["w5+w6"].truth == pytest.approx(0.4 + 0.45, abs=1e-12)  # the sum of w5 and w6, no w5+ before a w
+
+
+def test_a_graph_claims_expression_reads_its_names_with_the_graphs_reader():
+    # keys.scan(…, nodes=): ∂f/∂x reads as df/dx (CS231n: df/dx = z = −4) — 'unexpected ∂' before
+    vs = judged("graph_cs231n", '"df/dx * 2": -8\n"∂f/∂x * 2": -8\nq*z: -12\n')
+    assert [vs[n].verdict for n in ("df/dx * 2", "∂f/∂x * 2", "q*z")] == ["right"] * 3
+    assert vs["∂f/∂x * 2"].truth == -8.0

@@ -17,11 +17,11 @@ from lms_readers import read_canvas, read_moodle
 from click.testing import CliRunner
 
 from conftest import K, needs
-from tracer import load, solve
+from tracer import keys, load, solve
 from tracer.cli import cli
 from tracer.numbers import fmt
 from tracer.teach.mistakes import MistakenSolutions
-from tracer.teach.quiz import RATE, apply, build_variant, generate, parse_grid, parse_spec, tolerance
+from tracer.teach.quiz import RATE, apply, build_variant, generate, parse_grid, parse_spec, slots_of, tolerance
 from tracer.teach.replay import Inputs, evaluate, replay
 from tracer.teach.rounding import MODES, round_to, rounded_world
 from tracer.spec import SpecError
@@ -85,6 +85,17 @@ def test_bad_randomize_blocks_name_the_field(block, field):
     with pytest.raises(SpecError) as err:
         parse_spec(with_randomize("mazur", block))
     assert f": {field}: " in str(err.value)
+
+
+def test_a_layers_parameters_are_named_as_a_block_a_recurrent_layers_u_too():
+    # keys.parse_block reads the family: U1 (4 recurrent weights of rnn_many_to_one) varies as W2 does
+    problem = with_randomize("rnn_many_to_one", {"U1": [0.1, 0.2], "U1[2,1]": [0.3], "ask": ["loss"]})
+    spec = parse_spec(problem)
+    assert slots_of(problem, "U1") == [keys.Quantity("U", 1, (j, k)) for j in (1, 2) for k in (1, 2)]
+    variant = build_variant(problem, spec, seed=1, number=1, attempt=0)
+    assert variant.values[keys.Quantity("U", 1, (2, 1))] == 0.3 and variant.values[keys.Quantity("U", 1, (1, 2))] in (0.1, 0.2)
+    with pytest.raises(SpecError, match=r": randomize.U2: no such parameter or layer"):
+        parse_spec(with_randomize("rnn_many_to_one", {"U2": [0.1], "ask": ["loss"]}))
 
 
 def test_the_problem_file_carries_the_block():

@@ -467,6 +467,15 @@ def test_only_a_subset_in_scalar_form():
     assert "∂loss/∂W1[1,1] =" in one and "∂loss/∂W1[2,2] =" not in one and "∂loss/∂W2[1,1] =" not in one
 
 
+def test_only_a_recurrent_layers_u_block():
+    # --only reads a family with keys.parse_block: U1 was 'not a quantity name' before
+    sol = solve(load("examples/rnn_many_to_one.yaml"))
+    some = render(sol, "text", only=["U1"])
+    # ∂loss/∂U1[1,1] sums over the 3 time steps: 0.0178981306 × 0.462117157 + (−0.0884753814) × 0.35849845
+    assert "= −0.0234472539   [from" in next(line for line in some.splitlines() if "∂loss/∂U1[1,1] =" in line)
+    assert "∂loss/∂U1[2,2] =" in some and "U1[2,2]' =" in some and "∂loss/∂W1[1,1] =" not in some
+
+
 # ---------------------------------------------------------------------------
 # PDF: no engine → exit 3 with the install command
 # ---------------------------------------------------------------------------

@@ -32,6 +32,11 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
                          ``dpenalty/dW2[1,1]`` its term of a weight's gradient; ``l2``, ``l1`` the λs
 ======================  ==========================================================
 
+The kinds are open: each letter above (and the optimizer states) is a :class:`QuantityKind`
+registered at import by :func:`register_kind`, which a new kind of layer calls for its own
+(``c2[1]``, ``dloss/dc2[1]``, ``c2[1]'``); the printer and the parser read the table, and a key's
+role (parameter, computed, leaf, state) says whether it is trained.
+
 This module is the only place where names are built or taken apart: everything
 inside the program passes keys. A key prints as its canonical name and hashes as it,
 but it equals only a key: ``parameters["W1[1,2]"]`` finds nothing, ``parameters[W(1, 1, 2)]``
@@ -41,7 +46,9 @@ boundary, by :func:`parse`.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
@@ -56,6 +63,34 @@ Step = Union[int, Literal["end"]]
 
 class NameError_(ValueError):
     """A name that does not parse; the message says what was expected."""
+
+
+Role = Literal["parameter", "computed", "leaf", "state"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityKind:
+    """A kind of quantity that has a canonical name, as :func:`register_kind` adds it.
+
+    ``letter`` starts the name; a ``layered`` kind's name continues with the layer (``z2[1]``,
+    ``W2[1,1]``, ``b2``), another's does not (``x[1]``, ``loss``); ``index_rank`` says how many
+    indices a name may take (``b2`` none, ``b2[1]`` one). ``role``: a ``parameter`` is trained (it has
+    a value after the update, ``W2[1,1]'``, and optimizer states), a ``leaf`` is given (an input, a
+    target), a ``computed`` value follows from them, a ``state`` is an optimizer's state of a
+    parameter, named ``m(W2[1,1])``. A ``sample_free`` quantity belongs to no sample (``penalty``)."""
+
+    letter: str
+    role: Role
+    index_rank: tuple[int, ...] = (1,)
+    layered: bool = True
+    sample_free: bool = False
+
+
+#: the kinds whose names :func:`parse` reads and the printer writes, by letter
+_KINDS: dict[str, QuantityKind] = {}
+#: the names no registered kind may take: the kinds printed by their own rule, and the hyperparameters
+_RESERVED = frozenset({"zero", "node", "hyper", "loss_after", *HYPER_NAMES})
+_LETTER = re.compile(r"^[A-Za-z][A-Za-z_]*$")
 
 
 class _Named:
@@ -116,7 +151,8 @@ class Quantity(_Named):
 
     @property
     def is_parameter(self) -> bool:
-        return self.kind in ("W", "U", "b")
+        kind = _KINDS.get(self.kind)
+        return kind is not None and kind.role == "parameter"
 
     @property
     def is_total_loss(self) -> bool:
@@ -125,7 +161,8 @@ class Quantity(_Named):
     @property
     def is_state(self) -> bool:
         """An optimizer's state of a parameter (``m(W2[1,1])@2``)."""
-        return self.kind in STATE_KINDS
+        kind = _KINDS.get(self.kind)
+        return kind is not None and kind.role == "state"
 
     def state(self, kind: str, step: Step) -> "Quantity":
         """This parameter's optimizer state ``kind`` after step ``step`` (0: before the first)."""
@@ -203,29 +240,18 @@ def _suffix(sample: int | None, step: Step) -> str:
 
 def _quantity_text(q: Quantity) -> str:
     kind = q.kind
-    if kind in ("x", "y"):
-        body = f"{kind}[{','.join(map(str, q.index))}]"
-    elif kind in ("z", "a"):
-        body = f"{kind}{q.layer}[{','.join(map(str, q.index))}]"
-    elif kind in ("W", "U"):
-        body = f"{kind}{q.layer}[{','.join(map(str, q.index))}]"
-    elif kind == "zero":
-        body = "0"  # the zero a convolution's padding reads
-    elif kind == "b":
-        body = f"b{q.layer}" + (f"[{q.index[0]}]" if q.index else "")
-    elif kind == "loss":
-        body = "loss" + (f"[{','.join(map(str, q.index))}]" if q.index else "")
-    elif kind == "loss_after":
-        return "loss_after"
-    elif kind == "node":
-        body = q.name
-    elif kind in STATE_KINDS:
+    registered = _KINDS.get(kind)
+    if registered is not None and registered.role == "state":
         body = f"{kind}({_quantity_text(Quantity(q.name, q.layer, q.index))})"
         return body + (f"@{q.step}" if q.step != 1 else "")  # @0: the zero a state starts at
-    elif kind == "hyper":
+    if registered is not None:
+        body = kind + (str(q.layer) if registered.layered else "") + (f"[{','.join(map(str, q.index))}]" if q.index else "")
+    elif kind == "zero":
+        body = "0"  # the zero a convolution's padding reads
+    elif kind == "loss_after":
+        return "loss_after"
+    elif kind in ("node", "hyper"):
         body = q.name
-    elif kind == "penalty":
-        body = "penalty"
     else:
         raise ValueError(f"no canonical name for a quantity of kind {kind!r}")
     if q.after:
@@ -284,82 +310,123 @@ def node(name: str) -> Quantity:
     return Quantity("node", name=name)
 
 
+# ---------------------------------------------------------------------------
+# The parser
+# ---------------------------------------------------------------------------
+
+
+def register_kind(kind: QuantityKind) -> None:
+    """Add a kind of quantity: from now on its names print and parse (``c2[1]``, ``dloss/dc2[1]``,
+    ``c2[1]'`` for a parameter). The built-in kinds are registered so, below."""
+    if not _LETTER.match(kind.letter) or kind.letter in _RESERVED:
+        raise ValueError(f"{kind.letter!r}: a kind's letter is letters and _ (not {', '.join(sorted(_RESERVED))})")
+    if kind.letter in _KINDS:
+        raise ValueError(f"{kind.letter!r}: a kind of this letter is registered already ({_KINDS[kind.letter]})")
+    if kind.role not in ("parameter", "computed", "leaf", "state"):
+        raise ValueError(f"{kind.letter!r}: role parameter, computed, leaf or state expected, got {kind.role!r}")
+    _KINDS[kind.letter] = kind
+    _compile()
+
+
+def unregister_kind(letter: str) -> None:
+    """Remove a kind :func:`register_kind` added (a built-in kind stays)."""
+    if letter in _BUILT_IN_LETTERS:
+        raise ValueError(f"{letter!r} is a built-in kind")
+    del _KINDS[letter]
+    _compile()
+
+
+def _compile() -> None:
+    """The parser's regular expressions, from the registered kinds (the longest letter tried first)."""
+    global _QUANTITY, _STATE, _AT_ZERO, _SCAN
+    letters = sorted((k.letter for k in _KINDS.values() if k.role != "state"), key=lambda t: (-len(t), t))
+    states = sorted((k.letter for k in _KINDS.values() if k.role == "state"), key=lambda t: (-len(t), t))
+    _QUANTITY = re.compile(
+        rf"^(?P<letter>{'|'.join(map(re.escape, letters))})(?P<layer>\d+)?(?:\[(?P<index>\d+(?:,\s*\d+)*)\])?"
+        r"(?:\#(?P<sample>\d+))?(?P<after>')?$")
+    _STATE = re.compile(rf"^(?P<state>{'|'.join(map(re.escape, states))})\((?P<param>[^()#']*)\)$")
+    _AT_ZERO = re.compile(rf"^(?:{'|'.join(map(re.escape, states))})\(")
+    # the shape of a name :func:`scan` tries (loss_after before loss; no spaces: a space ends a name)
+    one = (rf"(?:loss_after|(?:{'|'.join(map(re.escape, letters))})\d*(?:\[\d+(?:,\d+)*\])?"
+           rf"|(?:{'|'.join(map(re.escape, states))})\([^()\s]*\))(?:\#\d+)?'?")
+    _SCAN = re.compile(rf"(?:d{one}/d{one}|{one})(?:@(?:\d+|end))?")
+
+
+_LOSS_AFTER = re.compile(r"^loss_after(?:\#(?P<sample>\d+))?$")
+
+
+def _not_a_name(text: str) -> NameError_:
+    return NameError_(
+        f"{text!r} is not a quantity name (expected e.g. x[1], z2[1], a2[1]#2, W2[1,2], b2[1], b2, loss, loss_after, W2[1,1]')"
+    )
+
+
+def parse_quantity(text: str) -> Quantity:
+    """A quantity's canonical name (without ``@step``) as its key."""
+    text = text.strip()
+    final = _LOSS_AFTER.match(text)
+    if final:  # the total loss with the final parameters (of one sample: loss_after#2)
+        return Quantity("loss_after", sample=int(final["sample"])) if final["sample"] else LOSS_AFTER
+    m = _STATE.match(text)
+    if m:
+        owner = _QUANTITY.match(m["param"])
+        if owner is None or owner["sample"] or owner["after"]:
+            raise _not_a_name(text)
+        owner_key = parse_quantity(m["param"])
+        if not owner_key.is_parameter:
+            raise _not_a_name(text)
+        return owner_key.state(m["state"], 1)
+    m = _QUANTITY.match(text)
+    if m is None:
+        if _STATE.match(text.partition("#")[0].removesuffix("'")):
+            raise NameError_(f"{text!r}: an optimizer state belongs to no sample and has no value after (')")
+        raise _not_a_name(text)
+    kind = _KINDS[m["letter"]]
+    if (m["layer"] is None) == kind.layered:
+        raise _not_a_name(text)
+    index = tuple(int(part) for part in m["index"].split(",")) if m["index"] else ()
+    if len(index) not in kind.index_rank:
+        if not index:
+            raise _not_a_name(text)
+        counts = [str(n) for n in kind.index_rank]
+        wanted = " or ".join(counts) if len(counts) < 3 else f"{', '.join(counts[:-1])} or {counts[-1]}"
+        raise NameError_(f"{text!r}: {kind.letter} takes {wanted} indices, got {len(index)}")
+    sample = int(m["sample"]) if m["sample"] else None
+    if sample is not None and kind.sample_free:
+        raise NameError_(f"{text!r}: {kind.letter} belongs to no sample")
+    q = Quantity(kind.letter, int(m["layer"]) if kind.layered else None, index, sample)
+    if m["after"]:
+        if kind.role != "parameter":
+            shown = ", ".join(f"{k.letter}…" for k in _KINDS.values() if k.role == "parameter")
+            raise NameError_(f"{text!r}: only parameters ({shown}) have a value after the update (')")
+        q = replace(q, after=True)
+    return q
+
+
+#: the built-in kinds (SPEC.md §2), registered as any other: how many indices each name takes —
+#: a unit (dense) or [channel, row, column] (an image, a feature map); a weight [unit, input] or a
+#: kernel's [filter, channel, row, column]; a recurrent weight [unit, unit one step before]
+_BUILT_IN = (
+    QuantityKind("x", "leaf", (1, 2, 3), layered=False),
+    QuantityKind("y", "leaf", (1, 2, 3), layered=False),
+    QuantityKind("z", "computed", (1, 2, 3)),
+    QuantityKind("a", "computed", (1, 2, 3)),
+    QuantityKind("W", "parameter", (2, 4)),
+    QuantityKind("U", "parameter", (2,)),
+    QuantityKind("b", "parameter", (0, 1)),
+    QuantityKind("loss", "computed", (0, 1, 2), layered=False),
+    QuantityKind("penalty", "computed", (0,), layered=False, sample_free=True),
+    *(QuantityKind(state, "state", (), layered=False) for state in STATE_KINDS),
+)
+_BUILT_IN_LETTERS = frozenset(kind.letter for kind in _BUILT_IN)
+for _kind in _BUILT_IN:
+    register_kind(_kind)
+
 LOSS = Quantity("loss")
 #: loss.regularization's term of the loss (SPEC.md §9)
 PENALTY = Quantity("penalty")
 #: the total loss with the final parameters (``loss@end`` is read as this)
 LOSS_AFTER = Quantity("loss_after")
-
-
-# ---------------------------------------------------------------------------
-# The parser
-# ---------------------------------------------------------------------------
-
-_QUANTITY = re.compile(
-    r"""^(?:
-        (?P<io>[xy])\[(?P<io_i>\d+(?:,\s*\d+)*)\]
-      | (?P<za>[za])(?P<za_l>\d+)\[(?P<za_j>\d+(?:,\s*\d+)*)\]
-      | W(?P<w_l>\d+)\[(?P<w_j>\d+(?:,\s*\d+)+)\]
-      | U(?P<u_l>\d+)\[(?P<u_j>\d+,\s*\d+)\]
-      | b(?P<b_l>\d+)(?:\[(?P<b_j>\d+)\])?
-      | (?P<loss_after>loss_after)
-      | (?P<penalty>penalty)
-      | (?P<loss>loss)(?:\[(?P<loss_k>\d+(?:,\s*\d+)?)\])?
-      | (?P<state>m_hat|v_hat|[vGsm])\((?P<param>[WUb]\d+(?:\[\d+(?:,\s*\d+)*\])?)\)
-    )(?:\#(?P<sample>\d+))?(?P<after>')?$""",
-    re.VERBOSE,
-)
-
-#: how many indices each kind's name takes: a unit (dense) or [channel, row, column] (an image,
-#: a feature map); a weight [unit, input] or a kernel's [filter, channel, row, column]
-_ARITY = {"x": (1, 2, 3), "y": (1, 2, 3), "z": (1, 2, 3), "a": (1, 2, 3), "W": (2, 4), "U": (2,)}
-
-
-def _indices(text: str, kind: str, whole: str) -> tuple[int, ...]:
-    index = tuple(int(part) for part in text.split(","))
-    if len(index) not in _ARITY[kind]:
-        wanted = " or ".join(str(n) for n in _ARITY[kind])
-        raise NameError_(f"{whole!r}: {kind} takes {wanted} indices, got {len(index)}")
-    return index
-
-
-def parse_quantity(text: str) -> Quantity:
-    """A quantity's canonical name (without ``@step``) as its key."""
-    m = _QUANTITY.match(text.strip())
-    if not m:
-        raise NameError_(
-            f"{text!r} is not a quantity name (expected e.g. x[1], z2[1], a2[1]#2, W2[1,2], b2[1], b2, loss, loss_after, W2[1,1]')"
-        )
-    g = m.groupdict()
-    sample = int(g["sample"]) if g["sample"] else None
-    if g["io"]:
-        q = Quantity(g["io"], None, _indices(g["io_i"], g["io"], text), sample)
-    elif g["za"]:
-        q = Quantity(g["za"], int(g["za_l"]), _indices(g["za_j"], g["za"], text), sample)
-    elif g["w_l"]:
-        q = Quantity("W", int(g["w_l"]), _indices(g["w_j"], "W", text), sample)
-    elif g["u_l"]:
-        q = Quantity("U", int(g["u_l"]), _indices(g["u_j"], "U", text), sample)
-    elif g["b_l"]:
-        q = Quantity("b", int(g["b_l"]), (int(g["b_j"]),) if g["b_j"] else (), sample)
-    elif g["state"]:
-        owner = parse_quantity(g["param"])
-        if sample is not None or g["after"]:
-            raise NameError_(f"{text!r}: an optimizer state belongs to no sample and has no value after (')")
-        return owner.state(g["state"], 1)
-    elif g["loss_after"]:
-        q = Quantity("loss_after", sample=sample)
-    elif g["penalty"]:
-        if sample is not None:
-            raise NameError_(f"{text!r}: the penalty belongs to the weights, not to a sample")
-        q = PENALTY
-    else:
-        q = Quantity("loss", None, tuple(int(k) for k in g["loss_k"].split(",")) if g["loss_k"] else (), sample)
-    if g["after"]:
-        if not q.is_parameter:
-            raise NameError_(f"{text!r}: only parameters (W…, U…, b…) have a value after the update (')")
-        q = replace(q, after=True)
-    return q
 
 
 def split_step(text: str) -> tuple[str, Step | None]:
@@ -369,14 +436,19 @@ def split_step(text: str) -> tuple[str, Step | None]:
         return text.strip(), None
     if step == END:
         return name, END
-    if not step.isdigit() or (int(step) < 1 and not re.match(r"^(?:m_hat|v_hat|[vGsm])\(", name)):  # a state starts at @0
+    if not step.isdigit() or (int(step) < 1 and not _AT_ZERO.match(name)):  # a state starts at @0
         raise NameError_(f"{text!r}: a training step number (1, 2, …) or 'end' expected after '@'")
     return name, int(step)
 
 
-def parse(text: str) -> Key:
+def parse(text: str, *, nodes: Collection[str] | None = None) -> Key:
     """A canonical name as its key: a quantity or a partial, with the sample moved onto the
-    partial and the step (``@k``, ``@end``) onto the key."""
+    partial and the step (``@k``, ``@end``) onto the key. With ``nodes`` (a graph problem's
+    names), a name typed for that graph: a node (``q``), a node after the update (``x'``), a
+    partial (``df/dx``, also ``∂f/∂x``), each optionally of a training step; any other name
+    is refused, saying which nodes there are."""
+    if nodes is not None:
+        return _parse_in_graph(text, nodes)
     body, step = split_step(text.strip().replace(" ", ""))
     if body.startswith("d") and "/d" in body and not body.startswith("dloss_after"):
         num, _, den = body[1:].partition("/d")
@@ -398,19 +470,105 @@ def parse(text: str) -> Key:
     return q if step is None else q.at_step(step)
 
 
-_FAMILY = re.compile(r"^(?P<kind>[Wb])(?P<layer>\d+)$")
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A whole family of quantities: a weight matrix ``W2``, a bias vector ``b1``, a layer's
+    activations ``a2`` (``a2#2@end`` of sample 2 after training), a recurrent state at one time step
+    ``a1[3,:]`` (``lead=(3,)``), or their gradients ``dloss/dW2`` (``of`` the quantity differentiated).
+    :meth:`entry` is one of them; :meth:`keys` all of them for a shape. Printed as its name,
+    parsed by :func:`parse_block`."""
+
+    kind: str
+    layer: int | None
+    lead: tuple[int, ...] = ()
+    sample: int | None = None
+    step: Step = 1
+    after: bool = False
+    of: Quantity | None = None
+
+    def entry(self, *index: int) -> Key:
+        """The quantity at ``index`` after the lead (``W2.entry(1, 2)`` is ``W2[1,2]``; ``b2.entry()``
+        the shared bias), or its partial when the block is a gradient."""
+        q = Quantity(self.kind, self.layer, self.lead + index, after=self.after)
+        if self.of is not None:
+            return Partial(self.of, q, self.sample, self.step)
+        q = q.of_sample(self.sample)
+        return q if self.step == 1 else q.at_step(self.step)
+
+    def keys(self, shape: tuple[int, ...]) -> list[Key]:
+        """Every entry of a family of ``shape`` (rows first), 1-based as the names are."""
+        return [self.entry(*index) for index in itertools.product(*(range(1, n + 1) for n in shape))]
+
+    @property
+    def is_parameters(self) -> bool:
+        """A layer's parameters themselves (``W2``, ``b1``), as ``--only`` and a quiz's slots name them:
+        not after the update, of no sample, step or gradient."""
+        plain = Block(self.kind, self.layer)
+        return self == plain and _KINDS[self.kind].role == "parameter"
+
+    def __str__(self) -> str:
+        lead = f"[{','.join(map(str, self.lead))},:]" if self.lead else ""
+        body = self.kind + ("" if self.layer is None else str(self.layer)) + lead
+        if self.after:
+            body += ("" if self.sample is None else f"#{self.sample}") + "'" + _suffix(None, self.step)
+        elif self.of is None:
+            body += _suffix(self.sample, self.step)
+        return body if self.of is None else f"d{self.of}/d{body}{_suffix(self.sample, self.step)}"
 
 
-def parse_family(text: str) -> tuple[str, int] | None:
-    """A layer's parameters by kind, as ``--only W2,b2`` names them: ``W2`` → ("W", 2); None if
-    ``text`` is not such a name (``b2`` is also a shared bias's own name)."""
-    m = _FAMILY.match(text.strip())
-    return (m.group("kind"), int(m.group("layer"))) if m else None
+_BLOCK = re.compile(r"^(?P<letter>[A-Za-z_]+?)(?P<layer>\d+)?(?:\[(?P<lead>\d+(?:,\d+)*),:\])?(?:\#(?P<sample>\d+))?(?P<after>')?$")
 
 
-def family_name(kind: str, layer: int) -> str:
-    """A layer's parameters as one name (``W2``, ``b1``): the JSON groups them so."""
-    return f"{kind}{layer}"
+def parse_block(text: str) -> Block | None:
+    """A family's name as its :class:`Block` (``W2``, ``b1``, ``a2#2@end``, ``W2'``, ``a1[3,:]``,
+    ``dloss/dW2``); None if ``text`` names no family (``W2[1,1]`` names one entry; ``b2`` is both a
+    family and a shared bias's own name)."""
+    try:
+        body, step = split_step(text.strip().replace(" ", ""))
+    except NameError_:
+        return None
+    of = None
+    if body.startswith("d") and "/d" in body:
+        num, _, body = body[1:].partition("/d")
+        try:
+            of = parse_quantity(num)
+        except NameError_:
+            return None
+        if of.kind == "loss_after":
+            return None
+    m = _BLOCK.match(body)
+    if m is None or m["letter"] not in _KINDS:
+        return None
+    kind = _KINDS[m["letter"]]
+    lead = tuple(int(i) for i in m["lead"].split(",")) if m["lead"] else ()
+    if kind.role == "state" or (m["layer"] is None) == kind.layered or not any(n > len(lead) for n in kind.index_rank):
+        return None
+    if m["after"] and kind.role != "parameter" or m["sample"] and kind.sample_free:
+        return None
+    sample = int(m["sample"]) if m["sample"] else None
+    if of is not None:
+        if of.sample is not None and sample is not None and of.sample != sample:
+            return None
+        sample = of.sample if sample is None else sample
+        of = of.without_sample()
+    return Block(kind.letter, int(m["layer"]) if kind.layered else None, lead, sample, 1 if step is None else step,
+                 bool(m["after"]), of)
+
+
+def scan(text: str, start: int = 0, *, nodes: Collection[str] | None = None) -> tuple[Key, int] | None:
+    """The longest name in ``text`` that starts at ``start``, as (its key, where it ends); None if
+    no name starts there. With ``nodes``, a graph problem's names (as :func:`parse` reads them).
+    A name ends where the grammar does: ``a2[1]/a2[2]`` scans ``a2[1]`` (a quotient's numerator),
+    ``dloss/dW2[1,1]*2`` the partial ``dloss/dW2[1,1]``."""
+    shape = (_SCAN_GRAPH if nodes is not None else _SCAN).match(text, start)
+    if shape is None:
+        return None
+    for end in range(shape.end(), start, -1):  # the longest prefix of the shape that parses
+        try:
+            return parse(text[start:end], nodes=nodes), end
+        except NameError_:
+            continue
+    return None
 
 
 def canonical(text: str) -> str:
@@ -422,11 +580,18 @@ def canonical(text: str) -> str:
 # The names of a graph problem: its nodes, as its file names them
 # ---------------------------------------------------------------------------
 
-#: a node's name (SPEC.md §7): an identifier, Greek letters allowed (``theta``, ``θ``, ``w_2``)
-NODE_NAME = re.compile(r"^[A-Za-z\u0370-\u03ff][A-Za-z\u0370-\u03ff0-9_]*$")
+#: a node's name (SPEC.md §7): Latin or Greek letters (the 24 of the alphabet, capital and small,
+#: and ϑ ϕ ϖ ϵ ς: each has a LaTeX symbol, tracer.notation.graph), digits, _ — no accented or other
+#: letter (pdflatex could not set it in math). The one definition: the spec reads a graph's names
+#: with it, and :func:`parse` reads the names typed for a graph.
+_GREEK = "\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f5"
+NODE_NAME = re.compile(rf"^[A-Za-z{_GREEK}][A-Za-z{_GREEK}0-9_]*$")
+_NODE = rf"[A-Za-z{_GREEK}][A-Za-z{_GREEK}0-9_]*"
+#: the shape of a graph's name :func:`scan` tries: a node (after the update: x'), a partial (df/dx, ∂f/∂x)
+_SCAN_GRAPH = re.compile(rf"(?:[d∂]{_NODE}/[d∂]{_NODE}(?:\|local)?|{_NODE}'?)(?:@(?:\d+|end))?")
 
 
-def parse_in_graph(text: str, nodes: "frozenset[str] | set[str] | tuple[str, ...]") -> Key:
+def _parse_in_graph(text: str, nodes: Collection[str]) -> Key:
     """A name typed for a graph problem as its key: a node (``q``), a node after the update
     (``x'``), a partial (``df/dx``, also ``∂f/∂x``), each optionally of a training step
     (``@2``, ``@end``). ``nodes`` are the graph's names; any other name is refused, saying

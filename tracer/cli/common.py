@@ -190,7 +190,7 @@ def _saturated_output(problem, solution, window: float = SATURATION_WINDOW, near
     trained = bool(solution.steps)
     several = len(problem.data) > 1
 
-    def found(a: float, name: str, l: int, kind: str, moved: bool) -> str | None:
+    def found(a: float, name: "str | keys.Quantity", l: int, kind: str, moved: bool) -> str | None:
         edge = next((e for e in edges[kind] if abs(a - e) < window and (near_zero or e != 0.0)), None)
         if edge is None:
             return None
@@ -209,7 +209,7 @@ def _saturated_output(problem, solution, window: float = SATURATION_WINDOW, near
             for l, kind in saturating:
                 for j, a in enumerate(entry["layers"][l - 1]["a"], start=1):
                     looked += 1
-                    name = f"a{l}[{j}]" + (f"#{sample}" if several else "") + at
+                    name = f"{keys.a(l, j).of_sample(sample if several else None)}{at}"
                     message = found(a, name, l, kind, step.number > 1)
                     if message is not None:
                         return message
@@ -220,7 +220,7 @@ def _saturated_output(problem, solution, window: float = SATURATION_WINDOW, near
     for l, kind in saturating:  # the pass after the training (steps: 0 — the only pass)
         for j in range(1, problem.layers[l - 1].units + 1):
             for s in range(1, len(problem.data) + 1):
-                name = f"a{l}[{j}]" + (f"#{s}" if several else "") + "@end"
+                name = keys.a(l, j).of_sample(s if several else None).at_step(keys.END)
                 try:
                     a = solution.value(name)
                 except Exception:  # noqa: BLE001 - a name the solution does not hold: nothing to say

@@ -778,7 +778,7 @@ class GraphSolution:
         return (order,) + (writer.rank(step.key) if writer is not None else ())
 
     def parse_key(self, text: str) -> Key:
-        return keys.parse_in_graph(text, self.problem.names)
+        return keys.parse(text, nodes=self.problem.names)
 
     # -- the query API: names read once, at the boundary ------------------------------
     def resolve(self, text: str | Key) -> tuple[Key, keys.Step | None]:

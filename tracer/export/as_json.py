@@ -31,13 +31,13 @@ def group_parameters(problem: Problem, flat: Mapping[keys.Quantity, float]) -> d
         if layer.kind == "conv2d":  # [filter][channel][row][column], as the file writes a kernel
             c, size = layer.in_shape[0], layer.kernel
             rows = [[[row[(ch * size + m) * size : (ch * size + m + 1) * size] for m in range(size)] for ch in range(c)] for row in rows]
-        out[keys.family_name("W", l)] = rows
+        out[str(keys.Block("W", l))] = rows
         if recurrent is not None:
-            out[keys.family_name("U", l)] = recurrent
+            out[str(keys.Block("U", l))] = recurrent
         k += n
         if layer.bias is not None:
             biases = values[k : k + len(layer.bias)]
-            out[keys.family_name("b", l)] = biases[0] if layer.shared_bias else biases
+            out[str(keys.Block("b", l))] = biases[0] if layer.shared_bias else biases
             k += len(layer.bias)
     return out
 

@@ -11,6 +11,8 @@ a theme, is defined here.
 
 from __future__ import annotations
 
+import re
+
 from tracer import keys
 from tracer.keys import Key, Partial, Quantity
 from tracer.notation.base import Theme
@@ -58,6 +60,26 @@ def parse_name(text: str, problem) -> Key:
             raise canonical_error from None
         target = found
     return target if step is None else (keys.LOSS_AFTER if (step == keys.END and isinstance(target, Quantity) and target.is_total_loss) else target.at_step(step))
+
+
+#: the shape of a theme's plain name :func:`scan_name` tries: ``w5``, ``w5+``, ``dE_total/dw5``,
+#: ``out_h1#2``, ``…@2``
+_THEME_SHAPE = re.compile(r"(?:d[A-Za-z_]\w*[+']?/d[A-Za-z_]\w*[+']?|[A-Za-z_]\w*[+']?)(?:\#\d+)?(?:@(?:\d+|end))?", re.ASCII)
+
+
+def scan_name(text: str, start: int, problem) -> tuple[Key, int] | None:
+    """The longest name a user may type for a layered problem that starts at ``start`` in
+    ``text``: canonical (:func:`tracer.keys.scan`) or a theme's plain name (``w5+``,
+    ``dE_total/dw5``), as (its key, where it ends); None if none starts there."""
+    found = keys.scan(text, start)
+    shape = _THEME_SHAPE.match(text, start)
+    if shape is not None:
+        for end in range(shape.end(), found[1] if found else start, -1):  # only what is longer than the canonical one
+            try:
+                return parse_name(text[start:end], problem), end
+            except keys.NameError_:
+                continue
+    return found
 
 
 #: the themes that read names, per problem (by identity: hashing a million-parameter problem per

@@ -793,8 +793,9 @@ def _kept(solution: Solution, only: list[str]) -> set[Key]:
     """The steps that the named gradients and updates need (``--only W2,b2`` or ``dloss/dW1[1,1]``)."""
     wanted: list[Step] = []
     for item in _rejoined(only):
-        family = keys.parse_family(item)
-        matched = [k for k in solution.problem.parameter_keys if family is not None and (k.kind, k.layer) == family]
+        block = keys.parse_block(item)
+        matched = [k for k in solution.problem.parameter_keys
+                   if block is not None and block.is_parameters and (k.kind, k.layer) == (block.kind, block.layer)]
         if not matched:
             wanted.append(solution.step(item))  # a quantity: dloss/dW1[1,1], a2[1], W2[1,1]'
             continue

@@ -26,7 +26,7 @@ def label(problem: GraphProblem, name: str) -> str:
     """A quantity's symbol (LaTeX): ``dJ/db`` → ``\\frac{\\partial J}{\\partial b}``; a later pass's
     marked with it (``J@end`` → ``J|_end``, ``dJ/db@2`` → ``∂J/∂b|_step 2``)."""
     try:
-        target = keys.parse_in_graph(name, problem.names)
+        target = keys.parse(name, nodes=problem.names)
     except NameError_:
         return name
     symbol = printer("latex", 9).target(target)

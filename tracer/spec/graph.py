@@ -9,12 +9,12 @@ leaf's value, the output a computed node, the trained leaves. What the expressio
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping
 
 from pydantic import Field, ValidationError
 
+from tracer import keys
 from tracer.spec.errors import SpecError, _quoted, _translate
 from tracer.spec.models import LANGUAGES, Number, _Strict
 from tracer.spec.problem import _count
@@ -112,13 +112,6 @@ class GraphProblemModel(_Strict):
     randomize: dict[str, Any] | None = Field(None, description="quiz variants (tracer quiz)")
 
 
-#: an equation's left-hand side and a leaf's name: an identifier (Greek letters allowed)
-#: a node's name: Latin or Greek letters (the 24 of the alphabet, capital and small, and ϑ ϕ ϖ ϵ ς:
-#: each has a LaTeX symbol, tracer.notation.graph), digits, _ — no accented or other letter
-#: (pdflatex could not set it in math)
-_NAME = re.compile(r"^[A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f5][A-Za-z\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f50-9_]*$")
-
-
 def _graph_problem(raw: dict, source: str) -> GraphProblem:
     """A ``graph:`` file: its shape here (each equation ``NAME = EXPR``, names, values, the
     output a node, trained leaves with values); what the expressions say is read by
@@ -138,7 +131,7 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
         name = name.strip()
         if not eq or "=" in expression:
             raise SpecError(source, where, f"one equation NAME = EXPR expected, got {_quoted(text)}")
-        if not _NAME.match(name) or name.startswith("_"):
+        if not keys.NODE_NAME.match(name) or name.startswith("_"):
             raise SpecError(source, where, f"the left-hand side must be a name (Latin or Greek letters, digits, _), got {_quoted(name)}")
         if not expression.strip():
             raise SpecError(source, where, f"an expression expected after '{name} ='")
@@ -148,7 +141,7 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
         equations.append(EquationSpec(name, expression.strip(), text.strip()))
     values: list[tuple[str, float]] = []
     for name, value in graph.values.items():
-        if not _NAME.match(name) or name.startswith("_"):
+        if not keys.NODE_NAME.match(name) or name.startswith("_"):
             raise SpecError(source, f"graph.values.{name}", "a name expected (Latin or Greek letters, digits, _)")
         if name in defined:
             raise SpecError(source, f"graph.values.{name}", f"{name} is computed by graph.equations[{defined[name]}]; only leaves have values")

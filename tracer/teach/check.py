@@ -29,9 +29,11 @@ import math
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from tracer import keys, notation
 from tracer.keys import Key, NameError_, Partial
 from tracer.core.solution import Chain, LookupError_, Solution, Step, dependencies, refs_of, substituted
 from tracer.numbers import DEFAULT_DIGITS, fmt
+from tracer.spec import GraphProblem
 from tracer.teach import claim_expression
 from tracer.teach.claim_expression import ExpressionError
 from tracer.teach.claims import Claim, ClaimSet, load_claim_set, load_claims, parse_claim_set, parse_claims
@@ -132,6 +134,13 @@ class Checker:
             return number, None, str(target)
         return number, step, str(step.id)
 
+    def _scan(self, text: str, start: int) -> int | None:
+        """Where the longest name at ``start`` ends: canonical, a graph's, a theme's, or the rate's."""
+        problem = self.solution.problem
+        found = keys.scan(text, start, nodes=problem.names) if isinstance(problem, GraphProblem) else notation.scan_name(text, start, problem)
+        ends = [start + len(rate) for rate in RATE_NAMES if text.startswith(rate, start)] + ([found[1]] if found else [])
+        return max(ends, default=None)
+
     def _is_name(self, text: str) -> bool:
         try:
             self._name_value(text)
@@ -148,7 +157,7 @@ class Checker:
         except _LOOKUP_ERRORS + (ValueError,) as err:
             problem = f"not a quantity of this problem ({err})"
         try:
-            tree = claim_expression.parse(claim.name, self._is_name)
+            tree = claim_expression.parse(claim.name, self._scan, self._is_name)
         except ExpressionError as err:
             plain = not any(c in claim.name for c in "*×·^()") and " " not in claim.name.strip()
             return Verdict(claim, verdict="invalid", reason=problem if plain else f"not an expression of quantity names ({err})")

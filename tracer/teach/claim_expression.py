@@ -3,7 +3,8 @@
 
 A small recursive-descent parser over names, numbers, ``+ - * / ^`` (``−``, ``×``, ``·``,
 ``**`` too) and brackets, with named limits; nothing is evaluated as Python. A name is the
-longest run of name characters that the caller's ``is_name`` accepts and that ends where an
+longest name the caller's reader scans (:func:`tracer.keys.scan`, a theme's plain names:
+:func:`tracer.notation.scan_name`) that the caller's ``is_name`` accepts and that ends where an
 operator, a bracket, a space or the end begins — so ``dloss/dW2[1,1]`` is one name and
 ``a2[1]/a2[2]`` a quotient of two, and ``w5+ - w5`` reads the theme's ``w5+``. Each name is
 parsed to its key once, by the caller (:meth:`Solution.resolve`), never here.
@@ -19,9 +20,9 @@ MAX_LENGTH = 500
 MAX_DEPTH = 40
 
 _OPERATORS = {"+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "·": "*", "/": "/", "^": "^"}
-_NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_") | {chr(c) for c in range(0x370, 0x400)}
-_NAME_CHARS = _NAME_START | set("0123456789[],#@'./+|()")
 _BOUNDARY = set(_OPERATORS) | set("() \t")
+#: the caller's reader: where the longest name that starts at a position of a text ends (None: no name)
+Scan = Callable[[str, int], "int | None"]
 
 
 class ExpressionError(ValueError):
@@ -54,7 +55,11 @@ Node = Union[Name, Number, Negate, Binary]
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4}
 
 
-def _tokens(text: str, is_name: Callable[[str], bool]) -> list[tuple[str, str]]:
+#: what a name a reader scans is cut at, in an error message
+_NOT_IN_A_NAME = set(_OPERATORS) - {"+", "/"} | set(" \t")
+
+
+def _tokens(text: str, scan: Scan, is_name: Callable[[str], bool]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     i, n = 0, len(text)
     while i < n:
@@ -83,19 +88,21 @@ def _tokens(text: str, is_name: Callable[[str], bool]) -> list[tuple[str, str]]:
                 raise ExpressionError(f"{number!r} is not a number")
             out.append(("number", number))
             i = j
-        elif c in _NAME_START:
-            end = i
-            while end < n and text[end] in _NAME_CHARS:
-                end += 1
-            for j in range(end, i, -1):  # the longest run that is a name and ends at a boundary
+        else:
+            limit = n
+            while (j := scan(text[:limit], i)) is not None:  # the longest name that ends at a boundary
                 if (j == n or text[j] in _BOUNDARY) and is_name(text[i:j]):
                     out.append(("name", text[i:j]))
                     i = j
                     break
+                limit = j - 1
             else:
+                if not (c.isalpha() or c == "_"):
+                    raise ExpressionError(f"unexpected {c!r} at character {i + 1}")
+                end = i
+                while end < n and text[end] not in _NOT_IN_A_NAME:
+                    end += 1
                 raise ExpressionError(f"{text[i:end]!r} is not a quantity of this problem")
-        else:
-            raise ExpressionError(f"unexpected {c!r} at character {i + 1}")
     return out
 
 
@@ -163,11 +170,12 @@ class _Parser:
         raise ExpressionError(f"a name, a number or '(' expected, got {text!r}")
 
 
-def parse(text: str, is_name: Callable[[str], bool]) -> Node:
-    """The expression tree of a claim's name; ``is_name`` says which runs are quantity names."""
+def parse(text: str, scan: Scan, is_name: Callable[[str], bool]) -> Node:
+    """The expression tree of a claim's name; the caller's reader ``scan`` finds the longest name
+    at a position, ``is_name`` says which of them are quantities of the problem."""
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"longer than {MAX_LENGTH} characters")
-    parser = _Parser(_tokens(text, is_name))
+    parser = _Parser(_tokens(text, scan, is_name))
     node = parser.sum()
     if parser.peek() is not None:
         raise ExpressionError(f"an operator expected before {parser.peek()[1]!r}")  # type: ignore[index]

@@ -19,14 +19,12 @@ from pathlib import Path
 
 import yaml
 
-from tracer import bounds
+from tracer import bounds, keys
 from tracer.bounds import MAX_TEXT, NUMBER
 from tracer.files import FileRefused, read_text
 from tracer.spec import GraphProblem, Problem, SpecError, from_mapping, to_mapping
 from tracer.spec.errors import unprintable
 _EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
-#: a family's name and what follows its layer: ``W2`` + ``'``, ``a2`` + ``#1@end``, ``dloss/dW2`` + ``''``
-_FAMILY_TAIL = re.compile(r"^(?P<head>.*?[A-Za-z_][A-Za-z_0-9]*?\d+)(?P<tail>(?:'|#\d+|@\w+)*)$")
 
 
 @dataclass(frozen=True)
@@ -132,18 +130,16 @@ def _number_text(node) -> str | None:
     return bounds.claimed_number(node.value)
 
 
-def entry_name(name: str, index: tuple[int, ...]) -> str:
-    """The name of one entry of a claimed vector or matrix: its index after the layer."""
-    m = _FAMILY_TAIL.match(name)
-    where = f"[{','.join(str(i) for i in index)}]"
-    return f"{m.group('head')}{where}{m.group('tail')}" if m else f"{name}{where}"
-
-
 def _entries(name: str, node, line: int) -> list[Claim]:
-    """A list (vector) or a list of rows (matrix) as one claim per entry."""
+    """A list (vector) or a list of rows (matrix) as one claim per entry, each named by the family's
+    entry (``W2`` → ``W2[1,1]``, ``dloss/dW2`` → ``dloss/dW2[1,1]``, ``a2#2@end`` → ``a2[1]#2@end``)."""
     rows = node.value
     if not rows:
         return [Claim(name, "", line, "an empty list; a number, a list of numbers or a list of rows expected")]
+    block = keys.parse_block(name)
+    if block is None:
+        return [Claim(name, "", line, "a list is claimed for a family of quantities (a2, W2, W2', dloss/dW2, a2#2@end); "
+                                      f"{name} names none: claim its entries one by one")]
     if all(isinstance(r, yaml.SequenceNode) for r in rows):
         widths = {len(r.value) for r in rows}
         if len(widths) != 1:
@@ -155,7 +151,7 @@ def _entries(name: str, node, line: int) -> list[Claim]:
         cells = [((i,), cell) for i, cell in enumerate(rows, 1)]
     out = []
     for index, cell in cells:
-        entry = entry_name(name, index)
+        entry = str(block.entry(*index))
         text = _number_text(cell)
         at = cell.start_mark.line + 1
         out.append(Claim(entry, text, at) if text is not None else Claim(entry, "", at, _expected(cell.value)))

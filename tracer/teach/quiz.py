@@ -256,24 +256,25 @@ def _check_ask(problem: Problem, spec: QuizSpec) -> None:
 
 def _is_slot(text: str) -> bool:
     """A layer's parameters (``W2``), one parameter, or an input or target (of one sample)."""
-    if keys.parse_family(text) is not None:
+    block = keys.parse_block(text)
+    if block is not None and block.is_parameters:
         return True
     try:
         key = keys.parse(text)
     except keys.NameError_:
         return False
-    return isinstance(key, Quantity) and key.kind in ("W", "b", "x", "y") and not key.after and key.step == 1 \
+    return isinstance(key, Quantity) and (key.is_parameter or key.kind in ("x", "y")) and not key.after and key.step == 1 \
         and (key.sample is None or key.kind in ("x", "y"))
 
 
 def _check_slot(problem: Problem, selector: str, where: str, parameters: set) -> None:
     """A named slot of ``randomize:`` (``W2``, ``W2[1,1]``, ``x[1]``, ``y[1]#2``) that exists."""
-    family = keys.parse_family(selector)
-    if family is not None or selector[0] in "Wb":
+    block = keys.parse_block(selector)
+    key = None if block is not None and block.is_parameters else keys.parse_quantity(selector)
+    if key is None or key.is_parameter:
         if not slots_of(problem, selector):
             raise SpecError(problem.source, where, f"no such parameter or layer (parameters: {', '.join(map(str, sorted(parameters)[:6]))}, …)")
         return
-    key = keys.parse_quantity(selector)
     size = problem.inputs if key.kind == "x" else problem.layers[-1].units
     if not 1 <= key.index[0] <= size:
         raise SpecError(problem.source, where, f"index from 1 to {size} expected, got {key.index[0]}")
@@ -307,9 +308,9 @@ def slots_of(problem: Problem | GraphProblem, selector: str) -> list[Slot]:
         return [keys.x(i, s) for s in samples for i in range(1, problem.inputs + 1)]
     if selector == "targets":
         return [keys.y(k, s) for s in samples for k in range(1, problem.layers[-1].units + 1)]
-    family = keys.parse_family(selector)
-    if family is not None:
-        return [k for k in params if (k.kind, k.layer) == family]
+    block = keys.parse_block(selector)
+    if block is not None and block.is_parameters:
+        return [k for k in params if (k.kind, k.layer) == (block.kind, block.layer)]
     key = keys.parse_quantity(selector)
     if key.kind in ("x", "y"):
         return [key] if key.sample is not None else [key.of_sample(s) for s in samples]
