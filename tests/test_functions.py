@@ -134,3 +134,44 @@ def test_every_activation_of_the_problem_file_has_its_class_and_its_numpy_twin()
         assert numeric.activation(ActivationSpec(name, params)).name == name
         assert F.activation(ActivationSpec(name, params), 0, 3).name == name
     assert set(F.LOSSES) == {"mse", "cross_entropy", "binary_cross_entropy"}
+
+
+# ---------------------------------------------------------------------------
+# exact_value: more digits where a part's rounding is amplified
+# ---------------------------------------------------------------------------
+
+
+def test_an_amplified_rounding_is_computed_again_with_more_digits():
+    """ln((log₂ 2 + 2/10¹⁵⁴)^(10¹⁵⁴)) = 10¹⁵⁴·ln(1 + 2·10⁻¹⁵⁴) = 2 − 2·10⁻¹⁵⁴. At 40 digits the base
+    rounds to 1 and that rounding, raised to 10¹⁵⁴, is all of the power: the value was 0 (and so
+    was NumPy's). Its error bound says so, and 320 digits give 2."""
+    from tracer.core.functions import ARG, exact_value
+
+    a, b = ARG[0], ARG[1]
+    assert exact_value(sp.log((sp.log(a, 2) + a / b) ** b), {a: 2.0, b: 1e154}) == 2.0
+    # the derivative the engine prints for ∂n0/∂w: ln(1 + 2/w) − 2/(w·(1 + 2/w)) ≈ 2/w² = 2e−308 (it printed −2e−154)
+    d = -a / (b * (a / b + sp.log(a) / sp.log(2))) + sp.log(a / b + sp.log(a) / sp.log(2))
+    assert exact_value(d, {a: 2.0, b: 1e154}) == pytest.approx(2e-308, rel=1e-6)
+
+
+def test_a_cancellation_is_zero_and_a_small_difference_is_not():
+    """x − x is 0 (the relative zero: below 10⁻⁵⁰ of its terms), also inside ln(1 + x − x) at x = 10³⁰⁰;
+    (1 + 10⁻⁴⁵) − 1, which 40 digits round to 0, is 10⁻⁴⁵; √(|a| − a) at a = 3.612 is √0 = 0."""
+    from tracer.core.functions import ARG, exact_value
+
+    a, b = ARG[0], ARG[1]
+    assert exact_value(a - a + b, {a: 1e300, b: 1.0}) == 1.0
+    assert exact_value(sp.log(1 + a - a), {a: 1e300}) == 0.0
+    assert exact_value((1 + a) - 1, {a: 1e-45}) == 1e-45
+    assert exact_value(sp.sinh((sp.Abs(a) - a) ** sp.Rational(1, 2)), {a: 3.612}) == 0.0
+
+
+def test_a_rounding_no_digits_settle_is_refused_by_name():
+    """ln((1 + a/b⁵)^(b⁵)) at a = 1, b = 10³⁰⁰ is ln(e) = 1 in exact arithmetic, but its base 1 + 10⁻¹⁵⁰⁰ is 1 to
+    every precision up to 1,500 digits: not a number to print, a NotReal that says why."""
+    from tracer.core.functions import ARG, NotReal, Unsettled, exact_value
+
+    a, b = ARG[0], ARG[1]
+    with pytest.raises(Unsettled, match="amplified beyond every digit even at 1,280 digits") as err:
+        exact_value(sp.log((1 + a / b**5) ** (b**5)), {a: 1.0, b: 1e300})
+    assert isinstance(err.value, NotReal)

@@ -196,6 +196,10 @@ GRAPHS_FOUND = {
     "graphs-mismatch-7545": "graph.equations[0]: n0 = abs(ln(|sec(b)|)): the secant of an angle beyond ±10⁶ (1e+308), which double precision cannot carry, at the given values (b = 1e+308)",
     # verified before by skipping what no check could see (difference quotients across 10^147 periods, tan of 1.0e10
     # computed exactly from decimals no double carries); refused now, as every such angle is
+    # a wrong number with exit 0 before: (1 + 2·10⁻¹⁵⁴)^(10¹⁵⁴) = e², so n0 = 2; the doubles (and the 40-digit exact
+    # pass) round the base to 1 and printed n0 = 0, "All agree". The engine now computes 2 (320 digits); NumPy cannot
+    "graphs-power-of-one-plus-tiny": "n0 cannot be checked: NumPy's evaluation of the equations as written in double precision "
+                                     "overflows or loses every digit there, where the engine computes 2 exactly",
     "fuzz_tan_at_1e154": "graph.equations[1]: n1 = tan(-(y)): the tangent of an angle beyond ±10⁶ (-1e+154), which double precision cannot carry, at the given values (y = 1e+154)",
     "fuzz_tan_of_a_power_of_softplus": "graph.equations[0]: n0 = tan((softplus((t) * (a))) ^ (t)): the tangent of an angle beyond ±10⁶ (1.01261e+10), which double precision cannot carry, at the given values (t = -2.708, a = 3.14159)",
     "fuzz_tan_of_csc_lost_in_the_output": "graph.equations[1]: n1 = tan(csc(n0)): the cosecant of an angle beyond ±10⁶ (-1e+308)",
@@ -256,6 +260,19 @@ def solved_at(path: Path):
     solution = solve(load(path))
     assert solution.verification.ok, solution.verification.mismatches[:3]
     return solution
+
+
+def test_an_adjoint_whose_paths_cancel_is_computed_exactly():
+    """n5 = √(t·(n0 − n3) + cot(n0)^t) with n0 = n3 = t (fuzz seed 2700, find 9880). At training step 2,
+    t = 14.0296038567 and n5 = 1.656e−7: ∂n5/∂t gathers t/(2·n5) = +4.2e7 through n0 and −4.2e7 through n3,
+    which cancel to −1.10685e−5. The doubles keep that sum to an ulp of 4.2e7 (7.5e−9): the engine printed
+    −1.10716e−5 at steps 2 and 3, "verification failed" (exit 1). Such an adjoint is now computed again exactly
+    from the leaves' decimals; the references are mpmath's derivative of √(cot(t)^t) to 50 digits."""
+    s = solved_at(FOUND / "graphs" / "graphs-mismatch-9880.yaml")
+    gradients = [s.value(f"dn5/dt@{step}") for step in (1, 2, 3)]
+    assert gradients[1] == pytest.approx(-1.1068536265558856e-05, rel=1e-12)
+    assert gradients[2] == pytest.approx(-1.1065002648649400e-05, rel=1e-12)
+    assert gradients[0] == pytest.approx(-7.579207713398124, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------

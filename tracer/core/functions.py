@@ -34,6 +34,7 @@ from typing import Any, Callable, ClassVar, Sequence
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from tracer.spec import ActivationSpec, LossSpec
 
@@ -444,18 +445,54 @@ def exact_value(expr: sp.Expr, at: dict) -> float:
     −e^710/(1 + e^710)² is −4.5e−309, where double precision gives inf and nan. The result is
     a float (±inf when the value itself lies beyond double precision).
 
+    Each part carries a bound on its error (Wilkinson's running error analysis, as
+    :func:`error_bound` does for doubles, at the working precision's unit): a part whose value
+    its error could move by more than 10⁻²⁰ of itself is computed again with twice the digits —
+    40, 80, …, 1,280. ln((1 + 2·10⁻¹⁵⁴)^(10¹⁵⁴)) is 0 at 40 digits, where 1 + 2·10⁻¹⁵⁴ rounds to
+    1 and that rounding, raised to 10¹⁵⁴, is all of the power; at 320 digits it is 2. A part
+    within its error of 0 is 0 when that error is below 10⁻⁵⁰ of its terms (x − x; the convention of
+    :mod:`tracer.core.exact`), and computed again otherwise: (1 + 10⁻⁴⁵) − 1 is 10⁻⁴⁵.
+
     :class:`NotReal`, naming the innermost part, when a part has no real value: a division by
     zero, the logarithm of a number ≤ 0, a root of a negative number, asin(2) — every part
-    as written, so √x² at x = −2 is refused though SymPy writes it x."""
-    try:
-        value = _exact(expr, at)
-    except _Beyond:
-        return math.inf
-    except _Negligible as err:
-        if err.part == expr:  # the value itself is below 2^(−2^1100): as a double, 0
-            return 0.0
-        raise NotReal(str(err)) from None
-    return float(value) if isinstance(value, sp.Expr) else float(bool(value))
+    as written, so √x² at x = −2 is refused though SymPy writes it x; :class:`Unsettled` (a
+    NotReal) when 1,280 digits do not settle it."""
+    digits = EXACT_DIGITS
+    while True:
+        try:
+            value, _ = _exact(expr, at, digits)
+        except _Beyond:
+            return math.inf
+        except _Negligible as err:
+            if err.part == expr:  # the value itself is below 2^(−2^1100): as a double, 0
+                return 0.0
+            raise NotReal(str(err)) from None
+        except _Imprecise:
+            if digits >= MOST_DIGITS:
+                raise Unsettled() from None
+            digits *= 2
+            continue
+        return float(value) if isinstance(value, sp.Expr) else float(bool(value))
+
+
+#: the most digits :func:`exact_value` works with (it starts at :data:`EXACT_DIGITS` and doubles)
+MOST_DIGITS = 1280
+#: a part's error bound relative to its value beyond which it is computed again with more digits
+_SETTLED = mpmath.mpf("1e-20")
+#: a part within its error of 0 is 0 when that error is below this much of its terms (the
+#: relative zero of :mod:`tracer.core.exact`)
+_ZERO = mpmath.mpf("1e-50")
+
+
+class _Imprecise(ArithmeticError):
+    """A part whose rounding at the working precision may have moved it beyond use: more digits."""
+
+
+class Unsettled(NotReal):
+    """A value whose rounding is amplified beyond every digit even at :data:`MOST_DIGITS` digits."""
+
+    def __init__(self):
+        super().__init__(f"a value whose rounding is amplified beyond every digit even at {MOST_DIGITS:,} digits")
 
 
 class _Negligible(ArithmeticError):
@@ -476,16 +513,19 @@ class _Beyond(ArithmeticError):
 PERIODIC = (sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot)
 
 
-def _exact(e: sp.Basic, at: dict):
+def _exact(e: sp.Basic, at: dict, digits: int):
+    """(value, error bound) of ``e`` at ``digits`` digits; :class:`_Imprecise` when a part's
+    rounding may have moved it beyond use (see :func:`exact_value`)."""
     if e.is_Symbol:
-        return sp.Float(at[e], EXACT_DIGITS)
+        return sp.Float(at[e], digits), _NO_ERROR  # a double: exact in any precision above 53 bits
     if e.is_Rational:
-        return e
+        return e, _NO_ERROR
     if isinstance(e, sp.Expr) and e.is_number and not e.free_symbols:
-        value = _settled(e.evalf(EXACT_DIGITS))
+        value = _settled(e.evalf(digits))
         _require_real(e, value, ())
-        return value
-    args = [_exact(a, at) for a in e.args]
+        return value, _unit(digits) * abs(_mpf(value))
+    pairs = [_exact(a, at, digits) for a in e.args]
+    args = [v for v, _ in pairs]
     if isinstance(e, PERIODIC) and isinstance(args[0], sp.Float) and abs(args[0]) > 1e300:
         raise _Beyond(e)
     size = _astronomical(e, args)
@@ -493,15 +533,150 @@ def _exact(e: sp.Basic, at: dict):
         raise _Beyond(e) if size > 0 else _Negligible(e)
     try:
         value = e.func(*args)
+        if isinstance(e, ExprCondPair):  # a piece and its condition: the piece's error
+            return value, pairs[0][1]
         if not isinstance(value, sp.Expr):  # a condition of a Piecewise: true or false
-            return value
-        value = _settled(value.evalf(EXACT_DIGITS))
+            _decided(e, pairs)
+            return value, _NO_ERROR
+        value = _settled(value.evalf(digits))
     except (OverflowError, MemoryError):
         raise _Beyond(e) from None
     _require_real(e, value, args)
     if _bits(value) > _MAX_BITS:
         raise _Beyond(e)
-    return value
+    with mpmath.workprec(_prec(digits) + 10):
+        error = _error_of(e, _mpf(value), [(_mpf(v) if isinstance(v, sp.Expr) else v, b) for v, b in pairs], digits)
+        error = _settled_error(e, _mpf(value), error, [_mpf(v) for v, _ in pairs if isinstance(v, sp.Expr)])
+    return (sp.Integer(0), _NO_ERROR) if error is None else (value, error)
+
+
+_NO_ERROR = mpmath.mpf(0)
+
+
+def _prec(digits: int) -> int:
+    return int(digits * 3.33) + 4
+
+
+def _unit(digits: int):
+    """The rounding unit of SymPy's floats of ``digits`` digits (relative), with a margin of 4."""
+    return mpmath.ldexp(mpmath.mpf(4), -_prec(digits))
+
+
+def _mpf(value):
+    """An exact part's value as an mpmath number (a Float's own; a Rational's quotient)."""
+    if isinstance(value, sp.Float):
+        return mpmath.mpf(value._mpf_)
+    if isinstance(value, sp.Rational):
+        return mpmath.mpf(value.p) / value.q
+    if isinstance(value, sp.Expr) and value.is_number:
+        return mpmath.mpf(sp.Float(value, 30)._mpf_)
+    return mpmath.mpf(float(bool(value)))
+
+
+def _settled_error(e: sp.Basic, value, error, terms: list):
+    """``error`` when it leaves ``value`` known to 10⁻²⁰ of itself; None when it leaves it a relative
+    zero (within 10⁻⁵⁰ of the terms it came from: x − x, ln u at u = 1 ± 10⁻⁶⁰), which is then 0
+    exactly, as :mod:`tracer.core.exact` settles a cancellation; :class:`_Imprecise` otherwise."""
+    if not error or error <= _SETTLED * abs(value):
+        return error
+    if error >= abs(value) and not e.is_Mul and not e.is_Pow and error <= _ZERO * max([abs(t) for t in terms] + [abs(value)]):
+        return None
+    raise _Imprecise(e)
+
+
+def _decided(relation: sp.Basic, pairs: list) -> None:
+    """A comparison of two parts is decided when their difference is beyond their errors (or both
+    are exact, or their difference is a relative zero); :class:`_Imprecise` otherwise."""
+    if len(pairs) != 2 or not all(isinstance(v, sp.Expr) for v, _ in pairs):
+        return
+    (a, ea), (b, eb) = pairs
+    error = ea + eb
+    if not error:
+        return
+    x, y = _mpf(a), _mpf(b)
+    gap = abs(x - y)
+    if gap > error or error <= _ZERO * max(abs(x), abs(y)):
+        return
+    raise _Imprecise(relation)
+
+
+@lru_cache(maxsize=None)
+def _mp_slopes(function: type, arity: int) -> tuple[Callable, ...]:
+    """∂f/∂(argument k) of a function as mpmath functions (SymPy's derivatives, once per function)."""
+    xs = sp.symbols(f"x0:{arity}", real=True)
+    return tuple(sp.lambdify(xs, real_derivative(function(*xs), x), modules="mpmath") for x in xs)
+
+
+def _error_of(e: sp.Basic, value, pairs: list, digits: int):
+    """The error bound of one part from its arguments' (value, error) pairs: its own rounding and
+    its arguments' errors carried by its slopes (taken at the worst of a ± its error)."""
+    unit = _unit(digits)
+    values = [v for v, _ in pairs]
+    errors = [b for _, b in pairs]
+    if isinstance(e, sp.Piecewise):  # the first piece whose condition holds (each decided, or more digits)
+        for pair, error in pairs:
+            if pair.cond is sp.true:
+                return error
+        return max(errors)
+    if e.is_Add:
+        total, rounding = mpmath.mpf(0), mpmath.mpf(0)
+        for v in values:
+            total += v
+            rounding += abs(total)
+        return sum(errors) + unit * rounding
+    if e.is_Mul:
+        v, b = values[0], errors[0]
+        for w, c in zip(values[1:], errors[1:]):
+            v, b = v * w, abs(v) * c + abs(w) * b + b * c + unit * abs(v * w)
+        return b
+    if not any(errors):
+        return unit * abs(value)
+    if e.is_Pow:
+        (a, p), (ea, ep) = values, errors
+        if ea and (a - ea <= 0 <= a + ea) and not (p == int(p) and p >= 0):
+            raise _Imprecise(e)  # a root or a negative power whose base may cross 0
+        slope = _NO_ERROR
+        if ea:
+            try:
+                slope = max(abs(p * mpmath.power(x, p - 1)) for x in (a - ea, a, a + ea) if x)
+            except (ValueError, ZeroDivisionError):
+                raise _Imprecise(e) from None
+            if isinstance(slope, mpmath.mpc):
+                raise _Imprecise(e)
+        moved = abs(value * mpmath.log(abs(a))) * ep if ep and a else _NO_ERROR
+        return slope * ea + moved + unit * abs(value)
+    if isinstance(e, (sp.Max, sp.Min)):
+        return max(errors)
+    if isinstance(e, (sp.Abs, sp.re, sp.conjugate)):
+        return errors[0]
+    if isinstance(e, sp.im):
+        return _NO_ERROR
+    if isinstance(e, (sp.Heaviside, sp.sign)):
+        a, ea = values[0], errors[0]
+        if abs(a) > ea or ea <= _ZERO * abs(a) or not a:
+            return _NO_ERROR  # decided (a settled 0 is 0: H(0), sign 0)
+        raise _Imprecise(e)
+    try:
+        slopes = _mp_slopes(e.func, len(values))
+    except (TypeError, ValueError, AttributeError):
+        raise _Imprecise(e) from None
+    total = _NO_ERROR
+    for k, (a, ea) in enumerate(zip(values, errors)):
+        if not ea:
+            continue
+        point = list(values)
+        worst = _NO_ERROR
+        for x in (a - ea, a, a + ea):
+            point[k] = x
+            try:
+                s = slopes[k](*point)
+            except (ValueError, ZeroDivisionError, TypeError):
+                raise _Imprecise(e) from None
+            if isinstance(s, mpmath.mpc) or not mpmath.isfinite(s):
+                raise _Imprecise(e)
+            worst = max(worst, abs(s))
+        total += worst * ea
+    return total + 2 * unit * abs(value)
 
 
 #: a value beyond 2^(10^8) (~10^(3·10^7)) is beyond any use: the exact evaluation stops there (the
