@@ -8,10 +8,12 @@ traceback, no hang."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import K, names_the_file
@@ -201,7 +203,12 @@ def test_what_the_expression_fuzzer_falsely_failed_is_answered(path):
     sigmoid((e^(e^π)·x)^e) (seed 900): e^(−(c·x)^e) is beyond 10^±100000 at every probe, so no
     point was evidence, and the two forms, (c·x)^(e − 1)·c and (c·x)^e/x, differ as sums. Their
     quotient is 1 as powers of one base. exp(relu((−ln(x)²/3)^e)) (seed 900 too) was the same:
-    its power is complex except at x = 1, so no probe point is evidence."""
+    its power is complex except at x = 1, so no probe point is evidence.
+
+    sigmoid((x^π)^x) (seed 2700, find 8064): the textbook σ(1 − σ) and SymPy's e^(−u)/(1 + e^(−u))² are
+    equal, but 1 − σ(u) is 0 at 40 and at 80 digits at every probe (e^(−u) ≈ 1e−300), so the two
+    precisions agreed on a value that is all rounding and the probes called the forms different. A sum
+    that cancels to within a few units of the higher precision makes its point no evidence now."""
     from click.testing import CliRunner
 
     from tracer.cli import cli
@@ -218,6 +225,8 @@ def test_what_the_expression_fuzzer_falsely_failed_is_answered(path):
         assert last.startswith("textbook form: ") and "with σ = 1/(1 + e^(−" in last, result.stdout
         if path.stem == "textbook_sigma_of_abs_half_x":
             assert last == "textbook form: df/dx = (0 if x = 0, else σ·x/(2·|x|) − σ^2·x/(2·|x|))   with σ = 1/(1 + e^(−|x|/2))"
+        if path.stem == "textbook_sigma_of_x_to_the_pi_to_the_x":
+            assert last == "textbook form: df/dx = σ·(1 − σ)·(ln(x^π) + π)·(x^π)^x   with σ = 1/(1 + e^(−(x^π)^x))"
     else:
         assert last == "df/dx = −2·e·(−ln(x)^2/3)^(e − 1)·e^max(0, (−ln(x)^2/3)^e)·ln(x)·H((−ln(x)^2/3)^e)/(3·x)", result.stdout
 
@@ -285,3 +294,28 @@ def test_a_run_that_an_update_makes_not_finite_blames_the_learning_rate():
     done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(path), "-f", "json"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "the computation is not finite: a2[1]#1@2 is nan in both the engine and NumPy; training.learning_rate 1e+308 may overshoot" in done.stderr
+
+
+def test_a_softmax_of_an_overflowed_pre_activation_is_not_finite_in_both_passes():
+    """conv → max-pool → softmax trained at learning_rate 1e308 (fuzz seed 2703, find 185): after the training
+    z4 = (+inf, −inf) in doubles. The engine's softmax is then e^(inf − inf) = nan; the layer twin computed z4
+    exactly (±1e310, finite as Fractions) and gave a4 = (1, 0), so the run was "verification failed" (exit 1).
+    One convention now: a softmax of a pre-activation beyond ±1.8e308 is not finite in both, and the cause
+    named is the learning rate (exit 2)."""
+    path = ROOT / "tests" / "fuzz" / "training_rate_1e308_softmax_of_an_infinite_z.yaml"
+    done = subprocess.run([sys.executable, "-m", "tracer", "solve", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "the computation is not finite: a4[1]#1@end is nan in both the engine and NumPy; training.learning_rate 1e+308 may overshoot" in done.stderr
+
+
+def test_the_twins_softmax_of_a_row_beyond_the_doubles_is_nan_and_of_others_exact():
+    from fractions import Fraction
+
+    from tracer.numeric.layers import _exact_softmax
+
+    rows = np.empty((2, 2), dtype=object)
+    rows[0] = [Fraction(10) ** 310, -Fraction(10) ** 310]
+    rows[1] = [Fraction(1), Fraction(0)]
+    out = _exact_softmax(rows)
+    assert all(math.isnan(v) for v in out[0])
+    assert float(out[1][0]) == pytest.approx(0.7310585786300049, abs=1e-16) and float(out[1][1]) == pytest.approx(0.2689414213699951, abs=1e-16)

@@ -69,6 +69,7 @@ import dataclasses
 import functools
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -1030,9 +1031,19 @@ def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:
     return rules[name]()
 
 
+#: the largest double: a pre-activation beyond it is ±inf in the doubles' pass
+_LARGEST = Fraction(sys.float_info.max)
+
+
 def _exact_softmax(z: np.ndarray) -> np.ndarray:
+    """The softmax of each row, to 60 digits; a row with a pre-activation beyond ±1.8e308 is not
+    finite (nan), as in the doubles' pass, where that pre-activation is ±inf and e^(z − max z) is
+    e^(inf − inf): the engine's convention, so that both passes call it an overshoot."""
     out = np.empty(z.shape, dtype=object)
     for index in np.ndindex(z.shape[:-1]):
+        if any(not isinstance(v, Fraction) or abs(v) > _LARGEST for v in z[index]):
+            out[index] = [math.nan] * len(z[index])
+            continue
         with mpmath.workdps(60):
             e = [mpmath.exp(mpmath.mpf(v.numerator) / v.denominator) for v in z[index]]
             total = mpmath.fsum(e)
