@@ -230,6 +230,8 @@ def value(expr: sp.Expr, point: Mapping[sp.Symbol, object], dps: int, limit: int
         if steps % 256 == 0:
             check_time()
         result = _node(ctx, node, point, memo, limit)
+        if node.is_Add and _cancelled(ctx, result, [memo[a] for a in node.args]):
+            memo.setdefault(CANCELLED, set()).add(node)
         magnitude = abs(result)
         if not ctx.isfinite(result):
             raise Undefined("not finite")
@@ -237,6 +239,18 @@ def value(expr: sp.Expr, point: Mapping[sp.Symbol, object], dps: int, limit: int
             raise OutOfRange(type(node).__name__)
         memo[node] = result
     return memo[expr]
+
+
+#: the memo's entry of the sums that cancelled (to within a few units of their precision) there
+CANCELLED = "cancelled sums"
+
+
+def _cancelled(ctx, total, terms: list) -> bool:
+    """Did a sum cancel to within a few units of its precision (of its largest term)? Then its value is
+    rounding, at any number of digits that cancels it as completely (1 − σ(u) at u = 700 is 0 at 40
+    and at 80 digits, where it is 1e−304): the two precisions' difference says nothing of its error."""
+    largest = max((abs(t) for t in terms), default=0)
+    return bool(largest) and abs(total) <= largest * ctx.mpf(10) ** (5 - ctx.dps)
 
 
 def _node(ctx, node, point, memo, limit):
@@ -306,7 +320,9 @@ LOW_DIGITS, HIGH_DIGITS = 40, 80
 
 def estimate(expr: sp.Expr, point: Mapping[sp.Symbol, object], memos: tuple[dict, dict] | None = None,
              limit: int = PROBE_LIMIT, digits: tuple[int, int] = (LOW_DIGITS, HIGH_DIGITS)) -> Estimate:
-    """``expr`` at ``point`` at two precisions: the higher value, and |high − low| as its error bound.
+    """``expr`` at ``point`` at two precisions: the higher value, and |high − low| as its error bound
+    — infinite where a sum inside it cancels to within a few units of the higher precision (both
+    precisions may round it to the same 0).
 
     Undefined (or out of range) at the higher precision raises; at the lower one only, the
     error is infinite: 1 − tanh(80)² is exactly 0 at 30 digits, and its log undefined there.
@@ -316,5 +332,7 @@ def estimate(expr: sp.Expr, point: Mapping[sp.Symbol, object], memos: tuple[dict
     try:
         low = value(expr, point, digits[0], limit, memos[0])
     except (Undefined, OutOfRange):
+        return Estimate(high, mpmath.inf)
+    if any(expr.has(total) for total in memos[1].get(CANCELLED, ())):  # a sum inside cancelled at the higher precision too
         return Estimate(high, mpmath.inf)
     return Estimate(high, abs(high - low))
