@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from tracer.core.exact import Settler
+from tracer.core.functions import ENGINE_PRECISION
 from tracer.core.graph import Graph
 
 #: (node ids of a parameter family, their combined gradient) → their values after the update
@@ -91,6 +92,16 @@ def _rounded(values: np.ndarray, size: np.ndarray) -> np.ndarray:
         return np.where(np.isfinite(values) & np.isfinite(size) & (np.abs(values) <= ROUNDING * size), 0.0, values)
 
 
+def _settle_cancelled(settler: Settler, graph: Graph, ids: slice, adjoint: np.ndarray, size: np.ndarray) -> None:
+    """Adjoints whose sum cancelled beyond what double precision keeps (its rounding bound, the terms'
+    size × ROUNDING, above ENGINE_PRECISION of it) are computed again exactly (:meth:`Settler.adjoints_of`)."""
+    part, scale = adjoint[:, ids], size[:, ids]
+    with np.errstate(invalid="ignore", over="ignore"):
+        rows = np.isfinite(part) & np.isfinite(scale) & (part != 0) & (ROUNDING * scale > ENGINE_PRECISION * np.abs(part))
+    if rows.any():
+        settler.adjoints_of(ids, adjoint, rows, graph.output)
+
+
 def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Descend | None = None, *, sequential: bool = False,
             penalty: np.ndarray | None = None) -> Pass:
     """The chain rule from each sample's loss back to every node, and the update.
@@ -121,6 +132,8 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
             outputs = values[:, ids]
             derivative = settler.local_of(family, family.op.local(values[:, family.args], outputs, family.positions))
             adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])  # final now: every consumer has added to it
+            if not sequential:
+                _settle_cancelled(settler, graph, ids, adjoint, size)
             upstream = adjoint[:, ids][..., None]
             if not sequential:
                 _scatter(adjoint, size, family.args, upstream * derivative)
@@ -140,11 +153,16 @@ def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Desc
         with _quiet():  # a size of terms of ±1e308 overflows: it only says no rounding can be judged
             for leaf in families:
                 if leaf.op is None and leaf.shared:
+                    ids = slice(leaf.start, leaf.stop)
+                    adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])
+                    _settle_cancelled(settler, graph, ids, adjoint, size)
                     _finish(leaf, adjoint, size, weights, gradient, after, current, descend, penalty)
     for family in families:  # the leaves' own gradients (inputs, targets) are final too
         if family.op is None and not family.shared:
             ids = slice(family.start, family.stop)
             adjoint[:, ids] = _rounded(adjoint[:, ids], size[:, ids])
+            if not sequential:
+                _settle_cancelled(settler, graph, ids, adjoint, size)
     return Pass(values, adjoint, local, gradient, after, frozenset(updated) if sequential else frozenset(), settler.met)
 
 
