@@ -69,7 +69,6 @@ import dataclasses
 import functools
 import math
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -1032,7 +1031,7 @@ def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:
 
 
 #: the largest double: a pre-activation beyond it is ±inf in the doubles' pass
-_LARGEST = Fraction(sys.float_info.max)
+_LARGEST = Fraction(float(np.finfo(float).max))
 
 
 def _exact_softmax(z: np.ndarray) -> np.ndarray:
