@@ -639,3 +639,17 @@ def test_a_150_level_tower_is_refused_at_once():
     with pytest.raises(ExpressionError, match="too many powers with a variable exponent"):
         parse("(x+1)^" * 150 + "x")
     assert time.process_time() - start < 1.0  # it took 4 s to build before being refused for its depth
+
+
+def test_a_substitution_where_one_minus_sigma_cancels_is_verified():
+    """Found by a developer's exploring run of test_property_diff_equals_sympy_diff: −σ(y^(3y)) raised
+    DerivationMismatch ("rewrite 'substitute'") on f5e6c9e. Where y^(3y) is large, 1 − σ is 0 at 40 and at 80
+    digits, so the probes saw two equal forms as different; a point where a sum cancels to its last digit
+    is no evidence now (as for find 8064, σ((x^π)^x))."""
+    from tracer.calculus.derivatives import derive
+
+    expr = parse("-(sigmoid(y^(3y)))")
+    (wrt,) = expr.free_symbols
+    derivation = derive(expr, wrt)
+    assert derivation.result == sp.diff(expr, wrt) or _values_agree(derivation.result, sp.diff(expr, wrt), [wrt])
+    assert str(derivation.result) == "-3*y**(3*y)*(log(y) + 1)*exp(-y**(3*y))/(1 + exp(-y**(3*y)))**2"
