@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tracer.layers  # noqa: F401  (registers the shipped layer kinds in tracer.kinds before any file is read)
 from tracer.core import derive
 from tracer.core.solution import GraphSolution, Solution
 from tracer.spec import GraphProblem, Problem, SpecError, load, loads

@@ -15,30 +15,15 @@ from tracer.spec import Problem
 
 
 def group_parameters(problem: Problem, flat: Mapping[keys.Quantity, float]) -> dict[str, Any]:
-    """``{W1[1,1]: …}`` → ``{"W1": [[…]], "b1": […] | number}``: one row per unit, as the file has them."""
+    """``{W1[1,1]: …}`` → ``{"W1": [[…]], "b1": […] | number}``: each parameter block of a layer
+    nested as its kind shapes it (``ParameterBlock.json_shaped``): a dense W one row per unit, a
+    conv2d W [filter][channel][row][column] as the file writes a kernel, a shared bias one number."""
     values = [flat[key] for key in problem.parameter_keys]
     out: dict[str, Any] = {}
     k = 0
-    for l, layer in enumerate(problem.layers, start=1):
-        if layer.kind not in ("dense", "conv2d", "rnn"):
-            continue  # pooling and flatten have no parameters
-        n = layer.weight_count
-        rows = [values[k + j * layer.inputs : k + (j + 1) * layer.inputs] for j in range(layer.units)]
-        recurrent = None
-        if layer.kind == "rnn":  # W (units × inputs), then U (units × units)
-            start = k + layer.units * layer.inputs
-            recurrent = [values[start + j * layer.units : start + (j + 1) * layer.units] for j in range(layer.units)]
-        if layer.kind == "conv2d":  # [filter][channel][row][column], as the file writes a kernel
-            c, size = layer.in_shape[0], layer.kernel
-            rows = [[[row[(ch * size + m) * size : (ch * size + m + 1) * size] for m in range(size)] for ch in range(c)] for row in rows]
-        out[str(keys.Block("W", l))] = rows
-        if recurrent is not None:
-            out[str(keys.Block("U", l))] = recurrent
-        k += n
-        if layer.bias is not None:
-            biases = values[k : k + len(layer.bias)]
-            out[str(keys.Block("b", l))] = biases[0] if layer.shared_bias else biases
-            k += len(layer.bias)
+    for block in problem.parameter_blocks:
+        out[str(keys.Block(block.role, block.layer))] = block.json_shaped(values[k:k + block.size])
+        k += block.size
     return out
 
 

@@ -7,8 +7,9 @@ One module per concern, each importing only those listed before it:
 - :mod:`~tracer.spec.problem` — the validated network problem: :class:`Problem` and its parts;
 - :mod:`~tracer.spec.models` — the file format as strict pydantic models, and its vocabularies;
 - :mod:`~tracer.spec.training` — the training block (updates, optimizer, loss) and a run's bounds;
-- :mod:`~tracer.spec.network` — a ``network:`` file read into a :class:`Problem`: the checks
-  across fields (shapes, fan-ins, samples, sizes);
+- :mod:`~tracer.spec.network` — a ``network:`` file read into a :class:`Problem`: each entry of
+  ``network.layers`` by its kind (the registry :mod:`tracer.kinds`, filled by ``tracer/layers/``:
+  this package names no kind and imports none), and the checks across fields (samples, sizes);
 - :mod:`~tracer.spec.graph` — a ``graph:`` file: :class:`GraphProblem`, its models, read and written;
 - :mod:`~tracer.spec.mapping` — a file's mapping to a problem (the three forms told apart) and back;
 - :mod:`~tracer.spec.yaml_text` — a file's text read as YAML (:func:`load`, :func:`loads`);

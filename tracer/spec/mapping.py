@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tracer import kinds
 from tracer.spec.errors import SpecError, _refuse_unprintable_title, _translate
 from tracer.spec.graph import GraphProblem, _graph_mapping, _graph_problem
 from tracer.spec.models import ProblemModel
@@ -41,39 +42,9 @@ def from_mapping(raw: Any, source: str = "<mapping>") -> "Problem | GraphProblem
 
 def _layered_mapping(problem: Problem) -> dict[str, Any]:
     """A network with conv2d and pooling layers as its file writes it (kernels [f][c][m][n], x [c][i][j])."""
-    layers: list[dict[str, Any]] = []
-    for layer in problem.layers:
-        activation: Any = layer.activation.name
-        if layer.activation.params:
-            activation = {"name": layer.activation.name, **dict(layer.activation.params)}
-        if layer.kind == "conv2d":
-            c, k = layer.in_shape[0], layer.kernel
-            kernels = [[[list(row[(ch * k + m) * k:(ch * k + m + 1) * k]) for m in range(k)] for ch in range(c)] for row in layer.weights]
-            entry: dict[str, Any] = {"type": "conv2d", "filters": layer.units, "kernel_size": k, "stride": layer.stride,
-                                     "padding": layer.padding, "activation": activation, "weights": kernels,
-                                     "trainable_bias": layer.trainable_bias}
-            if layer.bias is not None:
-                entry["bias"] = list(layer.bias)
-        elif layer.kind in ("maxpool2d", "avgpool2d"):
-            entry = {"type": layer.kind, "size": layer.kernel, "stride": layer.stride}
-        elif layer.kind == "flatten":
-            entry = {"type": "flatten"}
-        elif layer.kind == "rnn":
-            entry = {"type": "rnn", "units": layer.units, "activation": activation, "weights": [list(r) for r in layer.weights],
-                     "recurrent": [list(r) for r in layer.recurrent], "initial_state": list(layer.initial_state),
-                     "trainable_bias": layer.trainable_bias, "outputs": layer.returns}
-            if layer.bias is not None:
-                entry["bias"] = list(layer.bias)
-        else:
-            entry = {"type": "dense", "units": layer.units, "activation": activation, "weights": [list(r) for r in layer.weights],
-                     "trainable_bias": layer.trainable_bias, "shared_bias": layer.shared_bias}
-            if layer.bias is not None:
-                entry["bias"] = list(layer.bias)
-        if layer.learning_rate is not None:
-            entry["learning_rate"] = layer.learning_rate
-        layers.append(entry)
+    layers = [kinds.layer(layer.kind).to_mapping(layer) for layer in problem.layers]
     network: dict[str, Any] = {"layers": layers, "relu_derivative_at_zero": problem.relu_derivative_at_zero}
-    sequence = problem.layers[0].kind == "rnn"
+    sequence = bool(problem.input_shape) and len(problem.input_shape) == 2  # (time steps, numbers per step)
     if sequence:
         network["inputs"] = problem.input_shape[1]  # type: ignore[index]
     elif problem.input_shape:
@@ -131,22 +102,7 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
         return _graph_mapping(problem)
     if problem.layered:
         return _layered_mapping(problem)
-    layers = []
-    for layer in problem.layers:
-        activation: Any = layer.activation.name
-        if layer.activation.params:
-            activation = {"name": layer.activation.name, **dict(layer.activation.params)}
-        entry: dict[str, Any] = {"units": layer.units, "activation": activation, "weights": [list(row) for row in layer.weights]}
-        if layer.weights_layout == "input_major":  # as the file wrote it: one row per input
-            entry["weights"] = [list(column) for column in zip(*layer.weights)]
-            entry["weights_layout"] = "input_major"
-        if layer.bias is not None:
-            entry["bias"] = list(layer.bias)
-            entry["shared_bias"] = layer.shared_bias
-        entry["trainable_bias"] = layer.trainable_bias
-        if layer.learning_rate is not None:
-            entry["learning_rate"] = layer.learning_rate
-        layers.append(entry)
+    layers = [kinds.layer(layer.kind).to_mapping(layer) for layer in problem.layers]
     loss = problem.loss
     t = problem.training
     training: dict[str, Any] = {"learning_rate": t.learning_rate, "order": t.order, "optimizer": t.optimizer.to_mapping()}

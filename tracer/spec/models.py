@@ -181,58 +181,14 @@ class ProblemModel(_Strict):
 
 
 # -- SPEC.md §8: layer kinds beyond dense ------------------------------------------------
+# (each entry of network.layers is validated by its kind's model: tracer/layers/<kind>.py, found
+# through the registry tracer.kinds)
 
 
 class InputShapeModel(_Strict):
     channels: int = Field(gt=0)
     height: int = Field(gt=0)
     width: int = Field(gt=0)
-
-
-class DenseLayerModel(LayerModel):
-    type: Literal["dense"] = "dense"
-
-
-class ConvLayerModel(_Strict):
-    type: Literal["conv2d"]
-    filters: int = Field(gt=0)
-    kernel_size: int = Field(gt=0)
-    stride: int = Field(1, gt=0)
-    padding: int = Field(0, ge=0)
-    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "identity"  # type: ignore[valid-type]
-    weights: list[list[list[list[Number]]]] | WeightInitModel = Field(description="[filter][channel][row][column], or {init: xavier | he | uniform, seed: S}")
-    bias: list[Number] | BiasInitModel | None = Field(None, description="one per filter, {init: zeros}, or omitted (no bias)")
-    trainable_bias: bool = True
-    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
-
-
-class PoolLayerModel(_Strict):
-    type: Literal["maxpool2d", "avgpool2d"]
-    size: int = Field(gt=0)
-    stride: int | None = Field(None, gt=0, description="default: the size")
-
-
-class FlattenLayerModel(_Strict):
-    type: Literal["flatten"]
-
-
-class RecurrentLayerModel(_Strict):
-    type: Literal["rnn"]
-    units: int = Field(gt=0)
-    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "tanh"  # type: ignore[valid-type]
-    weights: list[list[Number]] | WeightInitModel = Field(description="input → state, one row per unit, or {init: xavier | he | uniform, seed: S}")
-    recurrent: list[list[Number]] | WeightInitModel = Field(description="state → state, one row per unit: recurrent[j][k] joins unit k of the step before to unit j, or {init: …, seed: S}")
-    bias: list[Number] | BiasInitModel | None = None
-    initial_state: list[Number] | None = Field(None, description="the state before the first step (zeros)")
-    outputs: Literal["last", "sequence"] = "last"
-    trainable_bias: bool = True
-    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
-
-
-LAYER_MODELS: dict[str, type[_Strict]] = {
-    "dense": DenseLayerModel, "conv2d": ConvLayerModel, "maxpool2d": PoolLayerModel, "avgpool2d": PoolLayerModel,
-    "flatten": FlattenLayerModel, "rnn": RecurrentLayerModel,
-}
 
 
 class LayeredNetworkModel(_Strict):

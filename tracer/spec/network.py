@@ -1,33 +1,33 @@
 """A network problem file (``network:``) read into a :class:`~tracer.spec.problem.Problem`.
 
 pydantic (:mod:`tracer.spec.models`) has checked each part's types and keys; here are the checks
-that need more than one field: each layer's weights against its fan-in, the shapes of images and
-feature maps through conv2d, pooling and flatten layers, sequences through rnn layers, the
-samples' inputs and targets, softmax only in the output layer, a log loss only on outputs in
-(0, 1), and the size of the network (:data:`MAX_PARAMETERS`, :data:`MAX_LAYER_PRODUCTS`).
+that need more than one field. Each entry of ``network.layers`` is read by its kind — found
+through the registry :mod:`tracer.kinds` by its ``type:`` (dense without one), never named here:
+the kind's model validates the entry and the kind's ``read`` checks it against what the layers
+below pass on (a dense layer's weights against its fan-in, a kernel against the feature map, an
+rnn against the sequence), given a :class:`ReadContext`. Here remain the samples' inputs and
+targets, a log loss only on outputs in (0, 1), the training features and notations every layer's
+kind supports, and the size of the network (:data:`MAX_PARAMETERS`, :data:`MAX_LAYER_PRODUCTS`).
 Each refusal is one :class:`~tracer.spec.errors.SpecError` naming the field.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from tracer import initializers
+from tracer import initializers, kinds
 from tracer.datasets import generate
 from tracer.spec.errors import SpecError, _quoted, _validated
 from tracer.spec.models import (
     ACTIVATION_ALIASES,
     ACTIVATION_PARAMETERS,
-    LAYER_MODELS,
-    BiasInitModel,
+    NOTATIONS,
     LayeredNetworkModel,
     LayeredProblemModel,
     LayeredSampleModel,
-    LayerModel,
     ProblemModel,
-    RecurrentLayerModel,
     SampleModel,
     WeightInitModel,
 )
@@ -41,6 +41,40 @@ MAX_PARAMETERS = 1_000_000
 MAX_LAYER_PRODUCTS = 5_000_000
 
 
+@dataclass(frozen=True)
+class ReadContext:
+    """Where a layer kind reads its entry (``kind.read(model, below, at)``): its place in
+    ``network.layers``, the layers read below it, the samples' time steps, and how to refuse."""
+
+    source: str
+    index: int  # the entry's position in network.layers, from 0
+    count: int  # the entries of network.layers
+    below: tuple[LayerSpec, ...] = ()  # the layers read before it, bottom up
+    steps: int = 0  # the time steps of every sample's sequence (0: the input is no sequence)
+    image: bool = False  # network.input: the network reads an image
+    shaped: bool = True  # False: a plain dense file (network.inputs and untyped entries), whose layers carry no shapes
+
+    @property
+    def where(self) -> str:
+        return f"network.layers[{self.index}]"
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
+
+    @property
+    def per_step(self) -> int:
+        """The time steps at which a layer here applies: above a layer that passes on every state
+        of a sequence (an rnn with outputs: sequence, or a layer applied per step above one); 0 else."""
+        if not self.below:
+            return 0
+        top = self.below[-1]
+        return top.per_step or (self.steps if top.returns == "sequence" else 0)
+
+    def fail(self, path: str, message: str) -> SpecError:
+        return SpecError(self.source, path, message)
+
+
 # ---------------------------------------------------------------------------
 # A dense network (SPEC.md §1)
 # ---------------------------------------------------------------------------
@@ -51,13 +85,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
         return SpecError(source, path, message)
 
     net = model.network
-    layers: list[LayerSpec] = []
-    fan_in = net.inputs
-    for idx, lm in enumerate(net.layers):
-        where = f"network.layers[{idx}]"
-        layers.append(_dense_layer(lm, idx, len(net.layers), fan_in, where, fail))
-        fan_in = lm.units
-
+    layers = _read_layers(net.layers, (net.inputs,), source, shaped=False)
     _check_parameters(layers, fail)
     n_out = layers[-1].units
     loss = model.loss
@@ -113,66 +141,6 @@ def _build(model: ProblemModel, source: str) -> Problem:
     return replace(problem, training=replace(problem.training, update=update, track=track))
 
 
-def _dense_layer(lm: "LayerModel", idx: int, count: int, fan_in: int, where: str, fail) -> LayerSpec:
-    """One dense layer of the file (the ``idx``-th of ``count``), checked against its fan-in."""
-    try:
-        activation = _activation(lm.activation)
-    except ValueError as err:
-        raise fail(f"{where}.activation", str(err)) from None
-    if activation.name == "softmax" and idx != count - 1:
-        raise fail(f"{where}.activation", "softmax is only allowed in the output layer (the last layer)")
-    if lm.units * fan_in > MAX_PARAMETERS:  # before a drawn initialisation allocates it
-        raise fail(where, f"{lm.units:,} units × {fan_in:,} inputs = {lm.units * fan_in:,} weights is too large a network "
-                          f"(at most {MAX_PARAMETERS:,} parameters)")
-    if isinstance(lm.weights, WeightInitModel):  # drawn one row per unit, whatever the layout
-        drawn = _drawn(lm.weights, (lm.units, fan_in), fan_in, lm.units, f"{where}.weights", fail)
-        rows = [list(map(float, r)) for r in (zip(*drawn) if lm.weights_layout == "input_major" else drawn)]
-    else:
-        rows = [list(map(float, r)) for r in lm.weights]
-    if lm.weights_layout == "input_major":
-        if len(rows) != fan_in:
-            raise fail(f"{where}.weights", f"{fan_in} rows expected (inputs, weights_layout input_major), got {len(rows)}")
-        for r, row in enumerate(rows):
-            if len(row) != lm.units:
-                raise fail(f"{where}.weights[{r}]", f"{lm.units} numbers expected (units), got {len(row)}")
-        rows = [list(col) for col in zip(*rows)]
-    else:
-        if len(rows) != lm.units:
-            raise fail(f"{where}.weights", f"{lm.units} rows expected (units), got {len(rows)}")
-        for r, row in enumerate(rows):
-            if len(row) != fan_in:
-                what = "inputs" if idx == 0 else f"units of layer {idx}"
-                raise fail(f"{where}.weights[{r}]", f"{fan_in} numbers expected ({what}), got {len(row)}")
-    bias: tuple[float, ...] | None
-    if isinstance(lm.bias, BiasInitModel):  # zeros
-        bias = (0.0,) if lm.shared_bias else (0.0,) * lm.units
-    elif lm.bias is None:
-        bias = None
-        if lm.shared_bias:
-            raise fail(f"{where}.shared_bias", "needs a bias (the layer has none)")
-    elif isinstance(lm.bias, list):
-        if lm.shared_bias:
-            if len(lm.bias) != 1:
-                raise fail(f"{where}.bias", "one number expected (shared_bias is true)")
-            bias = (float(lm.bias[0]),)
-        else:
-            if len(lm.bias) != lm.units:
-                raise fail(f"{where}.bias", f"{lm.units} numbers expected (one per unit), got {len(lm.bias)}")
-            bias = tuple(map(float, lm.bias))
-    else:
-        bias = (float(lm.bias),) if lm.shared_bias else (float(lm.bias),) * lm.units
-    return LayerSpec(
-        units=lm.units,
-        activation=activation,
-        weights=tuple(tuple(r) for r in rows),
-        bias=bias,
-        shared_bias=lm.shared_bias,
-        trainable_bias=lm.trainable_bias,
-        weights_layout=lm.weights_layout,
-        learning_rate=_rate(lm.learning_rate),
-    )
-
-
 def _generated(model: ProblemModel, source: str, n_out: int) -> tuple[tuple[Sample, ...], tuple[Sample, ...], DatasetSpec]:
     """The samples of ``dataset:`` (tracer.datasets, NumPy, seeded), split into training and test."""
     if model.data is not None:
@@ -219,93 +187,16 @@ def _layered_problem(raw: dict, source: str) -> Problem:
     if (net.input is None) == (net.inputs is None):
         raise fail("network.input", "give input: {channels, height, width} (an image) or inputs: n, not both")
     shape: tuple[int, ...] = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
-    if model.loss.regularization is not None:
+    if model.loss.regularization is not None and "penalty" not in _supported(net):
         raise fail("loss.regularization", "a penalty on the weights is built for dense networks only, for now (not with conv2d, pooling or rnn layers)")
     steps = _sequence_length(net, model.data, fail)
-    per_step = 0  # above an rnn with outputs: sequence, dense layers apply at every time step
-    layers: list[LayerSpec] = []
-    for idx, entry in enumerate(net.layers):
-        where = f"network.layers[{idx}]"
-        _check_size(layers, steps, fail)  # before reading a layer that a huge one below would make huge too
-        if not isinstance(entry, dict):
-            raise fail(where, f"a mapping expected (units, activation, weights, … or type: conv2d, …), got {type(entry).__name__}")
-        kind = entry.get("type", "dense")
-        if not isinstance(kind, str) or kind not in LAYER_MODELS:
-            raise fail(f"{where}.type", f"one of {', '.join(LAYER_MODELS)} expected, got {_quoted(kind)}")
-        lm = _validated(LAYER_MODELS[kind], {**entry, "type": kind}, source, where)
-        if kind == "dense":
-            if len(shape) != 1:
-                raise fail(where, f"a dense layer needs a flat input; the layer below gives {'×'.join(map(str, shape))}: put a flatten layer before it")
-            layer = _dense_layer(lm, idx, len(net.layers), shape[0], where, fail)
-            layers.append(replace(layer, in_shape=shape, out_shape=(layer.units,), per_step=per_step))
-            shape = (layer.units,)
-            continue
-        if kind == "rnn":  # the first layer (on the input sequence), or stacked on an rnn's states
-            below = layers[-1] if layers else None
-            stacked = below is not None and below.kind == "rnn" and below.returns == "sequence"
-            if net.input is not None or not (idx == 0 or stacked):
-                raise fail(where, "an rnn layer reads a sequence: it must be the first layer, with network.inputs (numbers per time step), "
-                                  "or stand directly above an rnn with outputs: sequence")
-            layers.append(_recurrent_layer(lm, shape[0], steps, where, fail, f"units of layer {idx}" if stacked else "network.inputs"))
-            shape = (lm.units,)
-            per_step = steps if lm.outputs == "sequence" else 0
-            continue
-        if per_step:
-            raise fail(where, f"above an rnn with outputs: sequence only dense layers are built (they apply at every time step), got {kind}")
-        if len(shape) != 3:
-            raise fail(where, f"{kind} needs an image or feature map (channels × height × width), got a flat input of {shape[0]}")
-        channels, height, width = shape
-        if kind == "flatten":
-            out = (channels * height * width,)
-            layers.append(LayerSpec(units=out[0], activation=ActivationSpec("identity"), weights=(), bias=None, kind=kind,
-                                    in_shape=shape, out_shape=out))
-            shape = out
-            continue
-        if kind in ("maxpool2d", "avgpool2d"):
-            stride = lm.stride or lm.size
-            rows = _window(height, lm.size, stride, 0, f"{where}.size", fail, "size")
-            cols = _window(width, lm.size, stride, 0, f"{where}.size", fail, "size")
-            out = (channels, rows, cols)
-            layers.append(LayerSpec(units=math.prod(out), activation=ActivationSpec("identity"), weights=(), bias=None, kind=kind,
-                                    in_shape=shape, out_shape=out, kernel=lm.size, stride=stride))
-            shape = out
-            continue
-        activation = _hidden_activation(lm.activation, where, fail)
-        k = lm.kernel_size
-        rows = _window(height, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
-        cols = _window(width, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
-        kernels = lm.weights
-        if isinstance(kernels, WeightInitModel):  # torch's fans of a kernel: channels·k², filters·k²
-            kernels = _drawn(kernels, (lm.filters, channels, k, k), channels * k * k, lm.filters * k * k, f"{where}.weights", fail)
-        if len(kernels) != lm.filters:
-            raise fail(f"{where}.weights", f"{lm.filters} kernels expected (filters), got {len(kernels)}")
-        flat: list[tuple[float, ...]] = []
-        for f, kernel in enumerate(kernels):
-            if len(kernel) != channels:
-                raise fail(f"{where}.weights[{f}]", f"{channels} channels expected (the input's), got {len(kernel)}")
-            row: list[float] = []
-            for c, plane in enumerate(kernel):
-                if len(plane) != k or any(len(r) != k for r in plane):
-                    raise fail(f"{where}.weights[{f}][{c}]", f"a {k}×{k} kernel expected (kernel_size), got {len(plane)} rows")
-                row.extend(float(v) for r in plane for v in r)
-            flat.append(tuple(row))
-        bias = None
-        if isinstance(lm.bias, BiasInitModel):
-            bias = (0.0,) * lm.filters
-        elif lm.bias is not None:
-            if len(lm.bias) != lm.filters:
-                raise fail(f"{where}.bias", f"{lm.filters} numbers expected (one per filter), got {len(lm.bias)}")
-            bias = tuple(map(float, lm.bias))
-        out = (lm.filters, rows, cols)
-        layers.append(LayerSpec(units=lm.filters, activation=activation, weights=tuple(flat), bias=bias,
-                                trainable_bias=lm.trainable_bias, kind=kind, in_shape=shape, out_shape=out,
-                                kernel=k, stride=lm.stride, padding=lm.padding, learning_rate=_rate(lm.learning_rate)))
-        shape = out
+    layers = _read_layers(net.layers, shape, source, steps=steps, image=net.input is not None)
     _check_size(layers, steps, fail)
     if layers[-1].kind != "dense":
         raise fail(f"network.layers[{len(layers) - 1}]", "the last layer must be dense (the loss compares its outputs with the targets)")
     _check_log_loss(model.loss.kind, layers, fail)
     _check_parameters(layers, fail)
+    per_step = layers[-1].per_step  # above an rnn with outputs: sequence, the output layer applies at every time step
 
     n_out = layers[-1].units
     first = (net.input.channels, net.input.height, net.input.width) if net.input else (net.inputs,)  # type: ignore[union-attr]
@@ -323,7 +214,9 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         samples.append(Sample(x, _targets(sm, n_out, where, fail), sm.label))
     loss = model.loss
     t = model.training
-    if t.epochs is not None or t.batch_size is not None or t.update != "all" or t.order != "simultaneous" or t.track:
+    asked = {"runs": t.epochs is not None or t.batch_size is not None, "update": t.update != "all",
+             "sequential": t.order != "simultaneous", "track": bool(t.track)}
+    if any(wanted and feature not in _supported(net) for feature, wanted in asked.items()):
         raise fail("training", "a network with conv2d or pooling layers takes learning_rate and steps (epochs, batches, update, order, track: dense networks only, for now)")
     return Problem(
         inputs=math.prod(first),
@@ -334,40 +227,12 @@ def _layered_problem(raw: dict, source: str) -> Problem:
                               optimizer=_optimizer(t, fail)),
         title=model.title,
         language=model.language,
-        notation=_layered_notation(model.notation, fail),
+        notation=_layered_notation(model.notation, layers, fail),
         relu_derivative_at_zero=net.relu_derivative_at_zero,
         source=source,
         randomize=model.randomize,
         input_shape=first if (net.input or steps) else None,
         target_steps=per_step,
-    )
-
-
-def _recurrent_layer(lm: "RecurrentLayerModel", inputs: int, steps: int, where: str, fail, reads: str = "network.inputs") -> LayerSpec:
-    """An rnn layer: z[t] = W x[t] + U a[t−1] + b, a[t] = f(z[t]); its last state passes on (or
-    every state). ``x[t]`` is the input's step t, or (stacked) the states of the rnn below at step
-    t; ``reads`` names where its width comes from."""
-    activation = _hidden_activation(lm.activation, where, fail)
-    blocks = {}
-    for name, rows, width in (("weights", lm.weights, inputs), ("recurrent", lm.recurrent, lm.units)):
-        blocks[name] = _drawn(rows, (lm.units, width), width, lm.units, f"{where}.{name}", fail) if isinstance(rows, WeightInitModel) else rows
-    bias = [0.0] * lm.units if isinstance(lm.bias, BiasInitModel) else lm.bias
-    for name, width, what in (("weights", inputs, reads), ("recurrent", lm.units, "units")):
-        rows = blocks[name]
-        if len(rows) != lm.units:
-            raise fail(f"{where}.{name}", f"{lm.units} rows expected (units), got {len(rows)}")
-        for r, row in enumerate(rows):
-            if len(row) != width:
-                raise fail(f"{where}.{name}[{r}]", f"{width} numbers expected ({what}), got {len(row)}")
-    for name, values in (("bias", bias), ("initial_state", lm.initial_state)):
-        if values is not None and len(values) != lm.units:
-            raise fail(f"{where}.{name}", f"{lm.units} numbers expected (one per unit), got {len(values)}")
-    return LayerSpec(
-        units=lm.units, activation=activation, weights=tuple(tuple(map(float, r)) for r in blocks["weights"]),
-        bias=None if bias is None else tuple(map(float, bias)), trainable_bias=lm.trainable_bias, kind="rnn",
-        in_shape=(steps, inputs), out_shape=(lm.units,), recurrent=tuple(tuple(map(float, r)) for r in blocks["recurrent"]),
-        initial_state=tuple(map(float, lm.initial_state)) if lm.initial_state is not None else (0.0,) * lm.units,
-        returns=lm.outputs, learning_rate=_rate(lm.learning_rate),
     )
 
 
@@ -381,24 +246,57 @@ def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:
     return lengths.pop()
 
 
-def _window(size: int, kernel: int, stride: int, padding: int, where: str, fail, what: str) -> int:
-    """The output length of a window sliding over ``size`` (+ padding on both sides): the kernel
-    must fit, and the stride must land exactly on the last position."""
-    padded = size + 2 * padding
-    if kernel > padded:
-        raise fail(where, f"{what} {kernel} is larger than the padded input ({size} + 2·{padding} = {padded})")
-    if (padded - kernel) % stride:
-        raise fail(where, f"stride {stride} does not fit: (input {size} + 2·padding {padding} − {what} {kernel}) = {padded - kernel} "
-                          f"is not a multiple of {stride}")
-    return (padded - kernel) // stride + 1
-
-
-def _layered_notation(notation: str, fail) -> str:
-    """conv, pooling and rnn layers are written in the bracket or the δ notation (the other
-    themes name the units of one dense network: Mazur's w5, the neuron theme's N_1)."""
-    if notation not in ("bracket", "delta"):
-        raise fail("notation", f"bracket or delta for a network with conv2d, pooling or rnn layers, got {_quoted(notation)}")
+def _layered_notation(notation: str, layers: list[LayerSpec], fail) -> str:
+    """The notations every layer's kind can be written in (conv, pooling and rnn layers: the bracket
+    or the δ notation; the other themes name the units of one dense network: Mazur's w5, the
+    neuron theme's N_1)."""
+    themes = [name for name in NOTATIONS if all(name in kinds.layer(layer.kind).themes for layer in layers)]
+    if notation not in themes:
+        raise fail("notation", f"{' or '.join(themes)} for a network with conv2d, pooling or rnn layers, got {_quoted(notation)}")
     return notation
+
+
+def _supported(net: LayeredNetworkModel) -> frozenset[str]:
+    """The training features (tracer.layers.kind.FEATURES) that every layer's kind supports. An
+    entry whose type: no kind answers supports none (it is refused by name when it is read); an
+    image input only the optimizer (the layers that read it, conv2d, pooling, flatten, no more)."""
+    if net.input is not None:
+        return frozenset({"optimizer"})
+    out: frozenset[str] | None = None
+    for entry in net.layers:
+        try:
+            supports = kinds.layer(entry.get("type", "dense")).supports
+        except kinds.UnknownKind:
+            supports = frozenset()
+        out = supports if out is None else out & supports
+    return out or frozenset()
+
+
+def _read_layers(entries: list[Any], shape: tuple[int, ...], source: str, *, steps: int = 0, image: bool = False,
+                 shaped: bool = True) -> list[LayerSpec]:
+    """Each entry of ``network.layers`` read by its kind (:mod:`tracer.kinds`), bottom up: the
+    shape a layer passes on is the next one's input. The entries of a plain dense file
+    (``network.inputs``, no ``type:``) come validated by pydantic as a whole (:class:`ProblemModel`)
+    and carry no shapes; a network's with other kinds is each validated by its kind's model."""
+    layers: list[LayerSpec] = []
+    for idx, entry in enumerate(entries):
+        at = ReadContext(source, idx, len(entries), tuple(layers), steps, image, shaped)
+        if shaped:
+            _check_size(layers, steps, at.fail)  # before reading a layer that a huge one below would make huge too
+            if not isinstance(entry, dict):
+                raise at.fail(at.where, f"a mapping expected (units, activation, weights, … or type: conv2d, …), got {type(entry).__name__}")
+            name = entry.get("type", "dense")
+            try:
+                kind = kinds.layer(name)
+            except kinds.UnknownKind:
+                raise at.fail(f"{at.where}.type", f"one of {', '.join(kinds.names())} expected, got {_quoted(name)}") from None
+            model = _validated(kind.Model, {**entry, "type": name}, source, at.where)
+        else:
+            kind, model = kinds.layer("dense"), entry
+        layer = kind.read(model, shape, at)
+        layers.append(layer)
+        shape = layer.out_shape if shaped else (layer.units,)
+    return layers
 
 
 # ---------------------------------------------------------------------------
@@ -406,7 +304,7 @@ def _layered_notation(notation: str, fail) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _activation(value: Any) -> ActivationSpec:
+def read_activation(value: Any) -> ActivationSpec:
     if isinstance(value, str):
         name, alpha = value, None
     else:
@@ -419,10 +317,10 @@ def _activation(value: Any) -> ActivationSpec:
     return ActivationSpec(name, params)
 
 
-def _hidden_activation(model, where: str, fail) -> ActivationSpec:
+def hidden_activation(model, where: str, fail) -> ActivationSpec:
     """The activation of a conv2d or rnn layer: any but softmax (a dense output layer's)."""
     try:
-        activation = _activation(model)
+        activation = read_activation(model)
     except ValueError as err:
         raise fail(f"{where}.activation", str(err)) from None
     if activation.name == "softmax":
@@ -430,7 +328,7 @@ def _hidden_activation(model, where: str, fail) -> ActivationSpec:
     return activation
 
 
-def _drawn(model: WeightInitModel, shape: tuple[int, ...], fan_in: int, fan_out: int, where: str, fail) -> list[Any]:
+def drawn(model: WeightInitModel, shape: tuple[int, ...], fan_in: int, fan_out: int, where: str, fail) -> list[Any]:
     """A weights block drawn from its seed (tracer.initializers), its options checked."""
     if model.init != "uniform" and (model.low is not None or model.high is not None):
         raise fail(f"{where}.{'low' if model.low is not None else 'high'}", f"only for init: uniform, not {model.init}")
@@ -441,7 +339,7 @@ def _drawn(model: WeightInitModel, shape: tuple[int, ...], fan_in: int, fan_out:
     return initializers.draw(model.init, model.seed, shape, fan_in, fan_out, low, high)
 
 
-def _rate(value: "float | None") -> float | None:
+def own_rate(value: "float | None") -> float | None:
     return None if value is None else float(value)
 
 

@@ -9,12 +9,13 @@ SymPy, NumPy, templates or how the file was written.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any, Mapping, Sequence
 
-from tracer import keys
+from tracer import keys, kinds
 from tracer.keys import Quantity
 
 
@@ -64,34 +65,9 @@ class LayerSpec:
         return math.prod(self.in_shape)
 
     @property
-    def weight_count(self) -> int:
-        """The weights of the layer (an rnn's W, then U) before its bias, in parameter order."""
-        count = len(self.weights) * len(self.weights[0]) if self.weights else 0
-        return count + len(self.recurrent) * len(self.recurrent[0]) if self.recurrent else count
-
-    @property
     def outputs(self) -> int:
         """How many numbers the layer passes on."""
         return math.prod(self.out_shape) if self.out_shape else self.units
-
-    def weight_keys(self, l: int) -> list[Quantity]:
-        """The layer's weights, row by row (a conv2d kernel's [filter, channel, row, column])."""
-        if self.kind == "conv2d":
-            c, k = self.in_shape[0], self.kernel
-            return [Quantity("W", l, (f, ch, m, n)) for f in range(1, self.units + 1) for ch in range(1, c + 1)
-                    for m in range(1, k + 1) for n in range(1, k + 1)]
-        if self.kind == "rnn":
-            n = len(self.weights[0])
-            return ([keys.W(l, j, i) for j in range(1, self.units + 1) for i in range(1, n + 1)]
-                    + [Quantity("U", l, (j, k)) for j in range(1, self.units + 1) for k in range(1, self.units + 1)])
-        if self.kind != "dense":
-            return []
-        return [keys.W(l, j, i) for j in range(1, self.units + 1) for i in range(1, self.inputs + 1)]
-
-    def bias_keys(self, l: int) -> list[Quantity]:
-        if self.bias is None:
-            return []
-        return [keys.b(l)] if self.shared_bias else [keys.b(l, j) for j in range(1, len(self.bias) + 1)]
 
 
 @dataclass(frozen=True)
@@ -217,12 +193,18 @@ class Problem:
         return any(layer.kind != "dense" for layer in self.layers)
 
     # -- the parameters, by their keys (SPEC.md §2) -------------------------------
+    # each layer's kind (tracer.kinds) lists its parameters as blocks (W, U, b); the problem reads
+    # the blocks and never the kinds' fields
+
+    @cached_property
+    def parameter_blocks(self) -> tuple[Any, ...]:
+        """Every layer's parameter blocks (tracer.layers.kind.ParameterBlock), layer by layer, in file order."""
+        return tuple(block for l, layer in enumerate(self.layers, start=1) for block in kinds.layer(layer.kind).parameters(layer, l))
+
     @property
     def parameter_keys(self) -> tuple[Quantity, ...]:
         """Every parameter in a fixed order: per layer the weights row by row, then the bias."""
-        if self.layered:
-            return _layer_keys(self.layers)
-        return _parameter_keys(tuple((layer.units, layer.inputs, layer.bias is not None, layer.shared_bias) for layer in self.layers))
+        return _parameter_keys(tuple((block.role, block.layer, block.shape) for block in self.parameter_blocks))
 
     def parameter_names(self) -> list[str]:
         """The parameters' canonical names (``W2[1,1]``, ``b2``), in :attr:`parameter_keys` order."""
@@ -231,11 +213,9 @@ class Problem:
     def parameter_vector(self) -> list[float]:
         """Every parameter's value, in :attr:`parameter_keys` order."""
         values: list[float] = []
-        for layer in self.layers:
-            for row in layer.weights + layer.recurrent:
+        for block in self.parameter_blocks:
+            for row in block.rows:
                 values.extend(row)
-            if layer.bias is not None:
-                values.extend(layer.bias)
         return values
 
     def parameters(self) -> dict[Quantity, float]:
@@ -245,10 +225,8 @@ class Problem:
     def trained_mask(self) -> tuple[bool, ...]:
         """Per parameter (:attr:`parameter_keys` order): does a gradient-descent step change it?"""
         mask: list[bool] = []
-        for layer in self.layers:
-            mask.extend([True] * layer.weight_count)
-            if layer.bias is not None:
-                mask.extend([layer.trainable_bias] * len(layer.bias))
+        for block in self.parameter_blocks:
+            mask.extend([block.trainable] * block.size)
         if self.training.update is not None:
             update = set(self.training.update)
             mask = [trained and key in update for key, trained in zip(self.parameter_keys, mask)]
@@ -259,9 +237,9 @@ class Problem:
         """Per parameter (:attr:`parameter_keys` order): its learning rate (its layer's own, or
         ``training.learning_rate``)."""
         rates: list[float] = []
-        for layer in self.layers:
-            rate = self.training.learning_rate if layer.learning_rate is None else layer.learning_rate
-            rates.extend([rate] * (layer.weight_count + (len(layer.bias) if layer.bias is not None else 0)))
+        for block in self.parameter_blocks:
+            own = self.layers[block.layer - 1].learning_rate
+            rates.extend([self.training.learning_rate if own is None else own] * block.size)
         return tuple(rates)
 
     @cached_property
@@ -269,8 +247,8 @@ class Problem:
         """Per parameter (:attr:`parameter_keys` order): is it a weight (W, U: penalised by
         ``loss.regularization``) rather than a bias?"""
         mask: list[bool] = []
-        for layer in self.layers:
-            mask.extend([True] * layer.weight_count + [False] * (len(layer.bias) if layer.bias is not None else 0))
+        for block in self.parameter_blocks:
+            mask.extend([block.penalised] * block.size)
         return tuple(mask)
 
     def describe_training(self) -> str:
@@ -300,40 +278,22 @@ class Problem:
         if not values:
             return self
         wanted = {keys.parse_quantity(str(k)) if isinstance(k, str) else k: v for k, v in values.items()}
-        if self.layered or len(wanted) * 4 >= len(self.parameter_keys):  # most of them: one pass in key order (the keys are cached)
-            return self.with_parameter_vector([wanted.get(k, v) for k, v in zip(self.parameter_keys, self.parameter_vector())])
-        layers = []
-        for l, layer in enumerate(self.layers, start=1):
-            weights = tuple(
-                tuple(wanted.get(keys.W(l, j, i), w) for i, w in enumerate(row, start=1))
-                for j, row in enumerate(layer.weights, start=1)
-            )
-            bias = layer.bias
-            if bias is not None:
-                if layer.shared_bias:
-                    bias = (wanted.get(keys.b(l), bias[0]),)
-                else:
-                    bias = tuple(wanted.get(keys.b(l, j), b) for j, b in enumerate(bias, start=1))
-            layers.append(replace(layer, weights=weights, bias=bias))
-        return replace(self, layers=tuple(layers))
+        vector = self.parameter_vector()
+        position = _positions(self.parameter_keys)
+        for key, value in wanted.items():
+            k = position.get(key)
+            if k is not None:  # a key the problem has not is ignored
+                vector[k] = value
+        return self.with_parameter_vector(vector)
 
     def with_parameter_vector(self, values: Sequence[float]) -> "Problem":
         """The same problem with every parameter replaced, in :attr:`parameter_keys` order."""
         layers, k = [], 0
-        for layer in self.layers:
-            n = layer.weight_count
-            width = len(layer.weights[0]) if layer.weights else 0
-            flat = values[k : k + n]
+        blocks = self.parameter_blocks
+        for l, layer in enumerate(self.layers, start=1):
+            n = sum(block.size for block in blocks if block.layer == l)
+            layers.append(kinds.layer(layer.kind).with_values(layer, values[k:k + n]) if n else layer)
             k += n
-            weights = tuple(tuple(float(v) for v in flat[j * width : (j + 1) * width]) for j in range(len(layer.weights)))
-            if layer.recurrent:
-                rest, units = flat[len(layer.weights) * width :], len(layer.recurrent)
-                layer = replace(layer, recurrent=tuple(tuple(float(v) for v in rest[j * units : (j + 1) * units]) for j in range(units)))
-            bias = layer.bias
-            if bias is not None:
-                bias = tuple(float(v) for v in values[k : k + len(bias)])
-                k += len(bias)
-            layers.append(replace(layer, weights=weights, bias=bias))
         return replace(self, layers=tuple(layers))
 
     def describe(self) -> str:
@@ -362,22 +322,9 @@ class Problem:
 
     def _describe_layers(self) -> str:
         shape = "×".join(map(str, self.input_shape)) if self.input_shape else str(self.inputs)
-        if self.layers[0].kind == "rnn":
+        if self.input_shape and len(self.input_shape) == 2:  # (time steps, numbers per step)
             shape = f"sequence ({self.input_shape[0]} steps × {self.input_shape[1]})"  # type: ignore[index]
-        parts = []
-        for l, layer in enumerate(self.layers, 1):
-            if layer.kind == "conv2d":
-                parts.append(f"layer {l}: conv2d, {_count(layer.units, 'filter')} {layer.kernel}×{layer.kernel}, stride {layer.stride}, "
-                             f"padding {layer.padding}, {layer.activation.name} → {'×'.join(map(str, layer.out_shape))}")
-            elif layer.kind in ("maxpool2d", "avgpool2d"):
-                parts.append(f"layer {l}: {layer.kind} {layer.kernel}×{layer.kernel}, stride {layer.stride} → {'×'.join(map(str, layer.out_shape))}")
-            elif layer.kind == "flatten":
-                parts.append(f"layer {l}: flatten → {layer.outputs}")
-            elif layer.kind == "rnn":
-                passed = "every state passed on" if layer.returns == "sequence" else "the last state passed on"
-                parts.append(f"layer {l}: rnn, {layer.units} × {layer.activation.name} over {layer.in_shape[0]} time steps, {passed}")
-            else:
-                parts.append(f"layer {l}: {layer.units} × {layer.activation.name}" + (" at every time step" if layer.per_step else ""))
+        parts = [f"layer {l}: {kinds.layer(layer.kind).describe(layer)}" for l, layer in enumerate(self.layers, 1)]
         kind = self.loss.kind.replace("_", " ")
         if self.loss.outputs == "mean":
             kind += ", averaged over the outputs" + (" of each time step, the steps summed" if self.target_steps else "")
@@ -401,22 +348,19 @@ class Problem:
 
 
 @lru_cache(maxsize=64)
-def _parameter_keys(shape: tuple[tuple[int, int, bool, bool], ...]) -> tuple[Quantity, ...]:
-    """The parameter keys of a network of this shape (made once: a 784-32-10 network has 25,450)."""
+def _parameter_keys(blocks: tuple[tuple[str, int, tuple[int, ...]], ...]) -> tuple[Quantity, ...]:
+    """The parameter keys of blocks of these (role, layer, shape)s, in order (made once: a
+    784-32-10 network has 25,450)."""
     out: list[Quantity] = []
-    for l, (units, inputs, bias, shared) in enumerate(shape, start=1):
-        out.extend(keys.W(l, j, i) for j in range(1, units + 1) for i in range(1, inputs + 1))
-        if bias:
-            out.extend([keys.b(l)] if shared else [keys.b(l, j) for j in range(1, units + 1)])
+    for role, l, shape in blocks:
+        out.extend(Quantity(role, l, index) for index in itertools.product(*(range(1, n + 1) for n in shape)))
     return tuple(out)
 
 
-def _layer_keys(layers: tuple[LayerSpec, ...]) -> tuple[Quantity, ...]:
-    out: list[Quantity] = []
-    for l, layer in enumerate(layers, start=1):
-        out.extend(layer.weight_keys(l))
-        out.extend(layer.bias_keys(l))
-    return tuple(out)
+@lru_cache(maxsize=16)
+def _positions(parameter_keys: tuple[Quantity, ...]) -> dict[Quantity, int]:
+    """Each key's position in :attr:`Problem.parameter_keys` (made once per shape of network)."""
+    return {key: k for k, key in enumerate(parameter_keys)}
 
 
 def _count(n: int, noun: str) -> str:

@@ -1,0 +1,106 @@
+"""The convolution layer (SPEC.md §8): each filter's kernel cross-correlated with the image or
+feature map below (stride, zero padding), plus its bias, through the activation.
+
+The spec side of the kind: the entry's model, its reading (the kernel must fit the padded input
+and the stride tile it), its writing back, its description and its parameters — W kept one row
+per filter, the kernel flattened channel by channel, row by row ([c][m][n]), and one bias per filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Literal, Sequence, Union
+
+from pydantic import Field
+
+from tracer.layers.dense import _activation_mapping
+from tracer.layers.kind import ParameterBlock, rows_of
+from tracer.layers.windows import image_below, window
+from tracer.spec.models import ACTIVATION_ALIASES, ACTIVATIONS, ActivationModel, BiasInitModel, Number, WeightInitModel, _Strict
+from tracer.spec.network import ReadContext, drawn, hidden_activation, own_rate
+from tracer.spec.problem import LayerSpec, _count
+
+
+class ConvLayerModel(_Strict):
+    type: Literal["conv2d"]
+    filters: int = Field(gt=0)
+    kernel_size: int = Field(gt=0)
+    stride: int = Field(1, gt=0)
+    padding: int = Field(0, ge=0)
+    activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "identity"  # type: ignore[valid-type]
+    weights: list[list[list[list[Number]]]] | WeightInitModel = Field(description="[filter][channel][row][column], or {init: xavier | he | uniform, seed: S}")
+    bias: list[Number] | BiasInitModel | None = Field(None, description="one per filter, {init: zeros}, or omitted (no bias)")
+    trainable_bias: bool = True
+    learning_rate: Number | None = Field(None, gt=0, description="this layer's own learning rate (default: training.learning_rate)")
+
+
+class Conv2d:
+    names = ("conv2d",)
+    Model = ConvLayerModel
+    noun = "convolution layer"
+    themes = ("bracket", "delta")
+    supports = frozenset({"optimizer"})
+
+    def read(self, lm: ConvLayerModel, below: tuple[int, ...], at: ReadContext) -> LayerSpec:
+        channels, height, width = image_below(lm.type, below, at)
+        where, fail = at.where, at.fail
+        activation = hidden_activation(lm.activation, where, fail)
+        k = lm.kernel_size
+        rows = window(height, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
+        cols = window(width, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
+        kernels = lm.weights
+        if isinstance(kernels, WeightInitModel):  # torch's fans of a kernel: channels·k², filters·k²
+            kernels = drawn(kernels, (lm.filters, channels, k, k), channels * k * k, lm.filters * k * k, f"{where}.weights", fail)
+        if len(kernels) != lm.filters:
+            raise fail(f"{where}.weights", f"{lm.filters} kernels expected (filters), got {len(kernels)}")
+        flat: list[tuple[float, ...]] = []
+        for f, kernel in enumerate(kernels):
+            if len(kernel) != channels:
+                raise fail(f"{where}.weights[{f}]", f"{channels} channels expected (the input's), got {len(kernel)}")
+            row: list[float] = []
+            for c, plane in enumerate(kernel):
+                if len(plane) != k or any(len(r) != k for r in plane):
+                    raise fail(f"{where}.weights[{f}][{c}]", f"a {k}×{k} kernel expected (kernel_size), got {len(plane)} rows")
+                row.extend(float(v) for r in plane for v in r)
+            flat.append(tuple(row))
+        bias = None
+        if isinstance(lm.bias, BiasInitModel):
+            bias = (0.0,) * lm.filters
+        elif lm.bias is not None:
+            if len(lm.bias) != lm.filters:
+                raise fail(f"{where}.bias", f"{lm.filters} numbers expected (one per filter), got {len(lm.bias)}")
+            bias = tuple(map(float, lm.bias))
+        return LayerSpec(units=lm.filters, activation=activation, weights=tuple(flat), bias=bias,
+                         trainable_bias=lm.trainable_bias, kind="conv2d", in_shape=below, out_shape=(lm.filters, rows, cols),
+                         kernel=k, stride=lm.stride, padding=lm.padding, learning_rate=own_rate(lm.learning_rate))
+
+    def to_mapping(self, layer: LayerSpec) -> dict[str, Any]:
+        """The entry with its kernels [filter][channel][row][column], as the file writes them."""
+        c, k = layer.in_shape[0], layer.kernel
+        kernels = [[[list(row[(ch * k + m) * k:(ch * k + m + 1) * k]) for m in range(k)] for ch in range(c)] for row in layer.weights]
+        entry: dict[str, Any] = {"type": "conv2d", "filters": layer.units, "kernel_size": k, "stride": layer.stride,
+                                 "padding": layer.padding, "activation": _activation_mapping(layer), "weights": kernels,
+                                 "trainable_bias": layer.trainable_bias}
+        if layer.bias is not None:
+            entry["bias"] = list(layer.bias)
+        if layer.learning_rate is not None:
+            entry["learning_rate"] = layer.learning_rate
+        return entry
+
+    def describe(self, layer: LayerSpec) -> str:
+        return (f"conv2d, {_count(layer.units, 'filter')} {layer.kernel}×{layer.kernel}, stride {layer.stride}, "
+                f"padding {layer.padding}, {layer.activation.name} → {'×'.join(map(str, layer.out_shape))}")
+
+    def parameters(self, layer: LayerSpec, l: int) -> tuple[ParameterBlock, ...]:
+        """W as (filters, channels, rows, columns) — each filter's row of weights is its kernel
+        flattened [c][m][n] — then one bias per filter."""
+        blocks = [ParameterBlock("W", l, (layer.units, layer.in_shape[0], layer.kernel, layer.kernel), layer.weights)]
+        if layer.bias is not None:
+            blocks.append(ParameterBlock("b", l, (len(layer.bias),), (layer.bias,), trainable=layer.trainable_bias, penalised=False))
+        return tuple(blocks)
+
+    def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
+        width = len(layer.weights[0])
+        n = len(layer.weights) * width
+        bias = None if layer.bias is None else tuple(float(v) for v in flat[n:n + len(layer.bias)])
+        return replace(layer, weights=rows_of(flat, len(layer.weights), width), bias=bias)

@@ -1,0 +1,42 @@
+"""The flatten layer (SPEC.md §8): an image or feature map passed on as one vector, channel by
+channel, row by row; no parameters, no families of its own."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Sequence
+
+from tracer.layers.kind import ParameterBlock
+from tracer.layers.windows import image_below
+from tracer.spec.models import _Strict
+from tracer.spec.network import ReadContext
+from tracer.spec.problem import ActivationSpec, LayerSpec
+
+
+class FlattenLayerModel(_Strict):
+    type: Literal["flatten"]
+
+
+class Flatten:
+    names = ("flatten",)
+    Model = FlattenLayerModel
+    noun = "flatten layer"
+    themes = ("bracket", "delta")
+    supports = frozenset({"optimizer"})
+
+    def read(self, lm: FlattenLayerModel, below: tuple[int, ...], at: ReadContext) -> LayerSpec:
+        channels, height, width = image_below(lm.type, below, at)
+        out = (channels * height * width,)
+        return LayerSpec(units=out[0], activation=ActivationSpec("identity"), weights=(), bias=None, kind="flatten",
+                         in_shape=below, out_shape=out)
+
+    def to_mapping(self, layer: LayerSpec) -> dict[str, Any]:
+        return {"type": "flatten"}
+
+    def describe(self, layer: LayerSpec) -> str:
+        return f"flatten → {layer.outputs}"
+
+    def parameters(self, layer: LayerSpec, l: int) -> tuple[ParameterBlock, ...]:
+        return ()
+
+    def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
+        return layer

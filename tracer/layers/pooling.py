@@ -1,0 +1,51 @@
+"""The pooling layers (SPEC.md §8): max or average over each window of each channel, with no
+parameters. One kind answers both ``maxpool2d`` and ``avgpool2d``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Sequence
+
+from pydantic import Field
+
+from tracer.layers.kind import ParameterBlock
+from tracer.layers.windows import image_below, window
+from tracer.spec.models import _Strict
+from tracer.spec.network import ReadContext
+from tracer.spec.problem import ActivationSpec, LayerSpec
+
+
+class PoolLayerModel(_Strict):
+    type: Literal["maxpool2d", "avgpool2d"]
+    size: int = Field(gt=0)
+    stride: int | None = Field(None, gt=0, description="default: the size")
+
+
+class Pooling:
+    names = ("maxpool2d", "avgpool2d")
+    Model = PoolLayerModel
+    noun = "pooling layer"
+    themes = ("bracket", "delta")
+    supports = frozenset({"optimizer"})
+
+    def read(self, lm: PoolLayerModel, below: tuple[int, ...], at: ReadContext) -> LayerSpec:
+        channels, height, width = image_below(lm.type, below, at)
+        stride = lm.stride or lm.size
+        rows = window(height, lm.size, stride, 0, f"{at.where}.size", at.fail, "size")
+        cols = window(width, lm.size, stride, 0, f"{at.where}.size", at.fail, "size")
+        out = (channels, rows, cols)
+        return LayerSpec(units=math.prod(out), activation=ActivationSpec("identity"), weights=(), bias=None, kind=lm.type,
+                         in_shape=below, out_shape=out, kernel=lm.size, stride=stride)
+
+    def to_mapping(self, layer: LayerSpec) -> dict[str, Any]:
+        return {"type": layer.kind, "size": layer.kernel, "stride": layer.stride}
+
+    def describe(self, layer: LayerSpec) -> str:
+        return f"{layer.kind} {layer.kernel}×{layer.kernel}, stride {layer.stride} → {'×'.join(map(str, layer.out_shape))}"
+
+    def parameters(self, layer: LayerSpec, l: int) -> tuple[ParameterBlock, ...]:
+        return ()
+
+    def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
+        return layer
