@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tracer.teach.grade import Mark, StudentResult
+from tracer.teach.grade import VERDICTS, Mark, StudentResult  # VERDICTS: the columns of a tally (tracer serve)
 
 #: where the diagnosis ends and the student's own value begins (check.Checker._reason)
 _OWN_VALUE = "; its inputs give"
@@ -34,7 +34,6 @@ _QUOTING = (
     ("two digits are swapped", "two digits swapped"),
     ("one digit is wrong", "one digit wrong"),
 )
-VERDICTS = ("right", "habit", "carried", "wrong", "invalid", "blank")
 
 
 def mistake(mark: Mark) -> str:
