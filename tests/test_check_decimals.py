@@ -85,3 +85,29 @@ def test_the_command_reads_a_quoted_decimal_comma(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tracer", "check", str(MAZUR), str(claims)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "1 claims: 1 right, 0 habit, 0 carried, 0 wrong" in done.stdout
+
+
+def test_a_moved_decimal_point_is_named():
+    """The same digits with the point elsewhere (Mazur's net_h1 = 0.3775 written 3.775, out_h1 =
+    0.5933 written 59.33, E = 0.2984 written 0.02984) is a moved decimal point; other digits in
+    the same places are not: 1.2249 written 2.1249 has two digits swapped across the point."""
+    def reason(claim: str) -> str:
+        (verdict,) = _verdicts(MAZUR, claim + "\n").values()
+        assert verdict.verdict == "wrong"
+        return verdict.reason
+    assert reason("z1[1]: 3.775").startswith("the decimal point is moved 1 place to the right (0.3775 written 3.775); its inputs give 0.3775")
+    assert reason("a1[1]: 59.33").startswith("the decimal point is moved 2 places to the right (0.5933 written 59.33)")
+    assert reason("loss: 0.02984").startswith("the decimal point is moved 1 place to the left (0.2984 written 0.02984)")
+    assert reason("z2[2]: 2.1249").startswith("two digits are swapped (1.2 written 2.1); its inputs give 1.2249214")
+    assert reason("z2[1]: 1.1509").startswith("two digits are swapped (05 written 50)")
+
+
+def test_the_slips_of_the_pen_of_issue_32():
+    """3.615 written 6.315 swaps the digits on either side of the point; 36.15 and 0.3615 move it."""
+    from tracer.teach.diagnosis import digit_slip
+    assert digit_slip(3.615, "6.315") == "two digits are swapped (3.6 written 6.3)"
+    assert digit_slip(3.615, "36.15") == "the decimal point is moved 1 place to the right (3.615 written 36.15)"
+    assert digit_slip(3.615, "0.3615") == "the decimal point is moved 1 place to the left (3.615 written 0.3615)"
+    assert digit_slip(3.615, "3615") == "the decimal point is moved 3 places to the right (3.615 written 3615)"
+    assert digit_slip(3.615, "3.616") == "it is off by one unit in the last digit"
+    assert "decimal point" not in digit_slip(0.31, "3")  # one digit tells too little to say the point moved

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Iterator
 
 import sympy as sp
@@ -26,7 +27,7 @@ from tracer.numbers import DEFAULT_DIGITS
 from tracer.core.solution import Chain, Expression, Solution, Step, Sum, Update
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.replay import Inputs, evaluate, expression_value
-from tracer.teach.digits import as_claim, follows, is_right, rounded_like, unit_of
+from tracer.teach.digits import as_claim, follows, is_right, rounded_like, significant_digits, unit_of
 
 _LOG_SCALE = {"ln": 1.0, "log10": 1 / math.log(10), "log2": 1 / math.log(2)}
 _LOG_NAME = {"ln": "the natural logarithm", "log10": "log10", "log2": "log2"}
@@ -246,20 +247,59 @@ def _run_another_way(changed) -> Solution | None:
     return solution
 
 
+#: how far a moved decimal point is looked for (places either way)
+POINT_MOVES = 3
+
+
 def digit_slip(own: float, text: str) -> str:
-    """A slip of the pen against the value the inputs give: the last digit, two digits swapped, one digit."""
+    """A slip of the pen against the value the inputs give: the decimal point moved, the last
+    digit, two digits swapped (across the point too: 1.2249 written 2.1249), one digit wrong."""
+    moved = _moved_point(own, text)
+    if moved:
+        return moved
     should = as_claim(own, text)
     claimed = text.lstrip("-")
     if abs(rounded_like(own, text) - rounded_like(float(text), text)) == unit_of(text):
         return "it is off by one unit in the last digit"
     bare = should.lstrip("-")
-    if len(bare) == len(claimed) and (own < 0) == text.startswith("-"):
-        differ = [i for i, (a, b) in enumerate(zip(bare, claimed)) if a != b]
-        if len(differ) == 2 and differ[1] == differ[0] + 1 and bare[differ[0]] == claimed[differ[1]] and bare[differ[1]] == claimed[differ[0]]:
-            return f"two digits are swapped ({bare[differ[0]]}{bare[differ[1]]} written {claimed[differ[0]]}{claimed[differ[1]]})"
+    if len(bare) == len(claimed) and (own < 0) == text.startswith("-") and bare.find(".") == claimed.find("."):
+        digits_should, digits_claimed = bare.replace(".", ""), claimed.replace(".", "")
+        differ = [i for i, (a, b) in enumerate(zip(digits_should, digits_claimed)) if a != b]
+        if (len(differ) == 2 and differ[1] == differ[0] + 1 and digits_should[differ[0]] == digits_claimed[differ[1]]
+                and digits_should[differ[1]] == digits_claimed[differ[0]]):
+            return f"two digits are swapped ({_with_point(bare, differ)} written {_with_point(claimed, differ)})"
         if len(differ) == 1:
-            return f"one digit is wrong ({bare[differ[0]]} written {claimed[differ[0]]})"
+            return f"one digit is wrong ({digits_should[differ[0]]} written {digits_claimed[differ[0]]})"
     return ""
+
+
+def _with_point(text: str, differ: list[int]) -> str:
+    """The two swapped digits as written, with the decimal point when it stands between them."""
+    digits = [k for k, c in enumerate(text) if c != "."]
+    first, second = digits[differ[0]], digits[differ[1]]
+    return text[first:second + 1]
+
+
+def _moved_point(own: float, text: str) -> str:
+    """The claim is the value with its decimal point moved: the same digits, 10, 100 or 1000 times
+    larger or smaller (3.615 written 36.15 or 0.3615; not 6.315, which has other digits)."""
+    if own == 0 or not math.isfinite(own) or significant_digits(text) < 2:  # one digit: too little to tell
+        return ""
+    exact = Decimal(own)
+    for places in range(1, POINT_MOVES + 1):
+        for sign in (1, -1):
+            shifted = exact.scaleb(sign * places)
+            if follows(shifted, text) and not follows(exact, text):
+                way = "right" if sign > 0 else "left"
+                return (f"the decimal point is moved {places} place{'s' if places > 1 else ''} to the {way} "
+                        f"({as_claim(exact, _unit_of_shifted(text, sign * places))} written {text})")
+    return ""
+
+
+def _unit_of_shifted(text: str, places: int) -> str:
+    """The claim's last digit moved back ``places``: the digits the value shows with the point where it belongs."""
+    exponent = Decimal(text).as_tuple().exponent - places
+    return format(Decimal(1).scaleb(exponent), "f") if exponent < 0 else "1"
 
 
 def _plain(value: float, digits: int = DEFAULT_DIGITS) -> str:

@@ -30,6 +30,7 @@ _QUOTING = (
     ("the samples are summed where the loss takes their mean", "the samples summed where the loss takes their mean"),
     ("the sample's share of the mean", "the sample's share of the mean"),
     ("divided by the", "divided by n where the loss sums over the samples"),
+    ("the decimal point is moved", "the decimal point moved"),
     ("it is off by one unit in the last digit", "off by one unit in the last digit"),
     ("two digits are swapped", "two digits swapped"),
     ("one digit is wrong", "one digit wrong"),
