@@ -418,7 +418,9 @@ class Checker:
             own = evaluate(step, inputs)
         except (ValueError, ZeroDivisionError, OverflowError):
             own = v.truth
-        diagnosis = self.diagnoser.diagnose(WrongStep(step, text, inputs, own), v.claim.name)
+        sheet, digits = self.sheet_digits, significant_digits(text)
+        tolerance = self._tolerance(v, digits if self.min_digits <= digits < sheet else sheet) if sheet is not None else None
+        diagnosis = self.diagnoser.diagnose(WrongStep(step, text, inputs, own, tolerance), v.claim.name)
         should = f"its inputs give {_plain(own)} ({shown(as_claim(own, text))} to the claim's {digits_text(text)})"
         return f"{diagnosis}; {should}" if diagnosis else f"the slip is in this step: {should}"
 
