@@ -217,3 +217,35 @@ def test_a_mistake_made_by_hand_is_named_through_the_students_rounding(grader):
                         named += not m.reason.startswith("the slip is in this step")
     assert (first, wrong) == (72, 162)
     assert named_first >= 69 and named >= 153
+
+
+# -- --report: what to re-teach -----------------------------------------------------------------
+
+
+def test_the_report_counts_each_questions_verdicts_and_mistakes(quiz, grader, tmp_path):
+    """Three students of variant 1: ana works it by hand (half-up), ben drops σ′ by hand, cy adds
+    the gradient in the update. report.md counts per question and names the mistakes."""
+    from tracer.teach import mistakes
+
+    solution = grader.solution(1)
+
+    def worked(mistake) -> list[str]:
+        def by_hand(step, inputs):
+            value = mistake(step, inputs) if mistake else None
+            return round_to(evaluate(step, inputs) if value is None else value, 4, "half-up")
+        world = replay(solution, patch=by_hand)
+        return [plain(round_to(world[solution.step(e.quantity).id], 4, "half-up"), 4) for e in grader.key.questions(1)]
+
+    rows = {"ana": worked(None), "ben": worked(mistakes._patch_no_activation_derivative), "cy": worked(mistakes._patch_added_gradient)}
+    assert rows["ben"][0] == "0.5321" and rows["cy"][2] == "0.5553"
+    path = tmp_path / "class.csv"
+    path.write_text("id,variant,q1,q2,q3,q4\n" + "".join(f"{who},1,{','.join(a)}\n" for who, a in rows.items()), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "tracer", "grade", str(quiz), str(path), "--problem", str(MAZUR), "--report",
+                           "-o", str(tmp_path / "g")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "g" / "report.md").read_text(encoding="utf-8").splitlines()
+    assert report[4:10] == ["| # | quantity | right | carried | wrong |", "| --- | --- | --- | --- | --- |",
+                            "| 1 | `dloss/dW2[1,1]` | 2 | 0 | 1 |", "| 2 | `dloss/dW1[1,1]` | 2 | 0 | 1 |",
+                            "| 3 | `W2[1,1]'` | 1 | 1 | 1 |", "| 4 | `loss_after` | 1 | 0 | 2 |"]
+    assert "- 1 × the activation's derivative ∂a2[1]/∂z2[1] is left out of the chain" in report
+    assert "- 1 × the update adds the gradient instead of subtracting it (θ + η·∂loss/∂θ)" in report

@@ -12,6 +12,7 @@ from tracer.cli.common import on_error, refuse_overwriting_inputs, write_file
 from tracer.spec import SpecError
 from tracer.teach.grade import VERDICTS, Policy, feedback_md, marks_csv
 from tracer.teach.grade import grade as run_grade
+from tracer.teach.tally import report_md, tally
 
 
 def feedback_names(students: list[str]) -> list[str]:
@@ -39,9 +40,11 @@ def feedback_names(students: list[str]) -> list[str]:
               help="Credit for an answer that is wrong only because of the student's own earlier wrong answer.")
 @click.option("--digits-credit", "digits_credit", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Credit for an answer that would be accepted but has fewer significant digits than the sheet asks.")
+@click.option("--report", is_flag=True, default=False,
+              help="Also write report.md: per question, how many answers got each verdict and which mistakes the wrong ones made.")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), default=None,
               help="Directory for marks.csv and the feedback pages (default: QUIZDIR/grades).")
-def grade(quizdir: str, answers: str, problem_file: str | None, carried: float, digits_credit: float, out: str | None) -> None:
+def grade(quizdir: str, answers: str, problem_file: str | None, carried: float, digits_credit: float, report: bool, out: str | None) -> None:
     """Mark a class's answers to a quiz the way a teacher marks.
 
     QUIZDIR is a directory made by `tracer quiz` (its answers.csv is the key); ANSWERS is a
@@ -56,6 +59,7 @@ def grade(quizdir: str, answers: str, problem_file: str | None, carried: float, 
     Writes to the output directory:
       marks.csv           one row per student: the credit and verdict per question, the total
       feedback/ID.md      one page per student naming the step where it went wrong
+      report.md           with --report: per question, the verdicts and the mistakes (what to re-teach)
     \b
     Example:
       tracer quiz examples/mazur.yaml --count 30 --seed 1 -o hw3
@@ -65,7 +69,7 @@ def grade(quizdir: str, answers: str, problem_file: str | None, carried: float, 
     if directory.exists() and not directory.is_dir():
         on_error(f"-o {directory}: a file, not a folder; give the folder marks.csv and the feedback go to", 2)
     inputs = [answers, Path(quizdir) / "answers.csv", problem_file]
-    refuse_overwriting_inputs([directory / "marks.csv"], inputs)
+    refuse_overwriting_inputs([directory / "marks.csv"] + ([directory / "report.md"] if report else []), inputs)
     try:
         results = run_grade(quizdir, answers, problem_file, Policy(carried=carried, digits=digits_credit))
     except SpecError as err:
@@ -75,9 +79,11 @@ def grade(quizdir: str, answers: str, problem_file: str | None, carried: float, 
     write_file(directory / "marks.csv", marks_csv(results), announce=False)  # atomically, the folders created
     for r, page in zip(results, pages):
         write_file(directory / "feedback" / page, feedback_md(r), announce=False)
+    if report:  # beside marks.csv, not among the pages: a student may be called "report"
+        write_file(directory / "report.md", report_md(tally(results), len(results)), announce=False)
     verdicts = Counter(m.verdict for r in results for m in r.marks)
     mean = sum(r.total for r in results) / len(results) if results else 0.0
     out_of = results[0].out_of if results else 0
     shown = ", ".join(f"{verdicts[k]} {k}" for k in VERDICTS if verdicts[k])
     click.echo(f"{len(results)} students graded: mean {mean:.2f} of {out_of}; answers: {shown or 'none'}; "
-               f"{directory / 'marks.csv'} and {len(results)} feedback pages in {directory / 'feedback'}", err=True)
+               f"{directory / 'marks.csv'}{', report.md' if report else ''} and {len(results)} feedback pages in {directory / 'feedback'}", err=True)

@@ -69,3 +69,19 @@ def tally(results: list[StudentResult]) -> list[QuestionTally]:
             if m.verdict == "wrong":
                 row.mistakes[mistake(m)] += 1
     return [out[q] for q in sorted(out)]
+
+
+def report_md(tallies: list[QuestionTally], students: int, title: str = "") -> str:
+    """The instructor's report (``tracer grade --report``): per question, how many answers got each
+    verdict, then the mistakes of the wrong ones, most frequent first — what to re-teach."""
+    shown = [v for v in VERDICTS if any(t.count(v) for t in tallies)] or ["right"]
+    lines = [f"# {title or 'Quiz'}: what the class got wrong", "", f"{students} students.", "",
+             "| # | quantity | " + " | ".join(shown) + " |", "| --- | --- | " + " | ".join("---" for _ in shown) + " |"]
+    for t in tallies:
+        lines.append(f"| {t.question} | `{t.quantity}` | " + " | ".join(str(t.count(v)) for v in shown) + " |")
+    for t in tallies:
+        if not t.mistakes:
+            continue
+        lines += ["", f"## Question {t.question} (`{t.quantity}`): {t.count('wrong')} wrong", ""]
+        lines += [f"- {count} × {name}" for name, count in t.mistakes.most_common()]
+    return "\n".join(lines) + "\n"
