@@ -224,7 +224,7 @@ def test_a_mistake_made_by_hand_is_named_through_the_students_rounding(grader):
 
 def test_the_report_counts_each_questions_verdicts_and_mistakes(quiz, grader, tmp_path):
     """Three students of variant 1: ana works it by hand (half-up), ben drops σ′ by hand, cy adds
-    the gradient in the update. report.md counts per question and names the mistakes."""
+    the gradient in the update. report.md and report.html count per question and name the mistakes."""
     from tracer.teach import mistakes
 
     solution = grader.solution(1)
@@ -249,3 +249,7 @@ def test_the_report_counts_each_questions_verdicts_and_mistakes(quiz, grader, tm
                             "| 3 | `W2[1,1]'` | 1 | 1 | 1 |", "| 4 | `loss_after` | 1 | 0 | 2 |"]
     assert "- 1 × the activation's derivative ∂a2[1]/∂z2[1] is left out of the chain" in report
     assert "- 1 × the update adds the gradient instead of subtracting it (θ + η·∂loss/∂θ)" in report
+    page = (tmp_path / "g" / "report.html").read_text(encoding="utf-8")
+    assert "<h1>Quiz: what the class got wrong</h1>" in page and "<p class=\"byline\">3 students</p>" in page
+    assert "<tr><td>4</td><td><code>loss_after</code></td><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">2</td></tr>" in page
+    assert "<li>1 × the activation&#39;s derivative ∂a2[1]/∂z2[1] is left out of the chain</li>" in page

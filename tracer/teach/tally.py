@@ -71,17 +71,32 @@ def tally(results: list[StudentResult]) -> list[QuestionTally]:
     return [out[q] for q in sorted(out)]
 
 
-def report_md(tallies: list[QuestionTally], students: int, title: str = "") -> str:
-    """The instructor's report (``tracer grade --report``): per question, how many answers got each
-    verdict, then the mistakes of the wrong ones, most frequent first — what to re-teach."""
-    shown = [v for v in VERDICTS if any(t.count(v) for t in tallies)] or ["right"]
-    lines = [f"# {title or 'Quiz'}: what the class got wrong", "", f"{students} students.", "",
-             "| # | quantity | " + " | ".join(shown) + " |", "| --- | --- | " + " | ".join("---" for _ in shown) + " |"]
-    for t in tallies:
-        lines.append(f"| {t.question} | `{t.quantity}` | " + " | ".join(str(t.count(v)) for v in shown) + " |")
-    for t in tallies:
-        if not t.mistakes:
+@dataclass(frozen=True)
+class Report:
+    """What ``tracer grade --report`` shows (Markdown and HTML alike): the verdict columns any answer
+    got, and per question its counts and its wrong answers' mistakes, most frequent first."""
+
+    students: int
+    verdicts: tuple[str, ...]
+    rows: tuple[tuple[int, str, tuple[int, ...], tuple[tuple[str, int], ...]], ...]  # question, quantity, counts, mistakes
+
+
+def report(results: list[StudentResult]) -> Report:
+    tallies = tally(results)
+    shown = tuple(v for v in VERDICTS if any(t.count(v) for t in tallies)) or ("right",)
+    rows = tuple((t.question, t.quantity, tuple(t.count(v) for v in shown), tuple(t.mistakes.most_common())) for t in tallies)
+    return Report(len(results), shown, rows)
+
+
+def report_md(found: Report, title: str = "") -> str:
+    """The instructor's report as Markdown (``report.md``): what to re-teach."""
+    lines = [f"# {title or 'Quiz'}: what the class got wrong", "", f"{found.students} students.", "",
+             "| # | quantity | " + " | ".join(found.verdicts) + " |", "| --- | --- | " + " | ".join("---" for _ in found.verdicts) + " |"]
+    for question, quantity, counts, _ in found.rows:
+        lines.append(f"| {question} | `{quantity}` | " + " | ".join(str(c) for c in counts) + " |")
+    for question, quantity, counts, mistakes in found.rows:
+        if not mistakes:
             continue
-        lines += ["", f"## Question {t.question} (`{t.quantity}`): {t.count('wrong')} wrong", ""]
-        lines += [f"- {count} × {name}" for name, count in t.mistakes.most_common()]
+        lines += ["", f"## Question {question} (`{quantity}`): {sum(n for _, n in mistakes)} wrong", ""]
+        lines += [f"- {count} × {name}" for name, count in mistakes]
     return "\n".join(lines) + "\n"
