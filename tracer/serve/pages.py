@@ -27,7 +27,7 @@ from tracer.teach.tally import VERDICTS, QuestionTally
 #: a variant's statement, as questions.html shows it (the macro of the question sheet)
 _STATEMENT = '{% from "_quiz_statement.html.j2" import statement %}{{ statement(v) }}'
 #: what each verdict is called on a page, beside its mark (never colour alone)
-BADGES = {"right": "✓ right", "habit": "✓ accepted", "carried": "→ carried", "wrong": "✗ wrong", "invalid": "✗ not a number", "blank": ""}
+BADGES = {"right": "✓ right", "habit": "✓ accepted", "carried": "→ carried", "digits": "≈ too few digits", "wrong": "✗ wrong", "invalid": "✗ not a number", "blank": ""}
 
 
 def verdict_text(mark: Mark, given: dict[str, tuple[int, str]]) -> str:
@@ -42,7 +42,7 @@ def verdict_text(mark: Mark, given: dict[str, tuple[int, str]]) -> str:
         where = f"your answer to question {question} ({answer})" if question else f"your {mark.culprit}"
         return (f"Wrong only because of {where}, which is wrong: worked from your own numbers, this step is right "
                 "(the error is carried forward).")
-    if mark.verdict in ("wrong", "invalid"):
+    if mark.verdict in ("wrong", "invalid", "digits"):
         return f"{mark.reason[:1].upper()}{mark.reason[1:]}."
     return ""
 

@@ -17,10 +17,19 @@ A claim is a name (canonical, a theme's, ``…@end``), an expression of names
              follows from;
 ``wrong``    the slip is in this step: ``reason`` says what the claimant's inputs give and,
              where :mod:`tracer.teach.diagnosis` can tell, which mistake it is;
+``digits``   (with a sheet's digits: ``tracer grade``) accepted as any of the above, but written
+             with fewer significant digits than the sheet asks (``min_digits`` at least; trailing
+             zeros left off are no missing digits): partial credit;
 ``invalid``  the entry cannot be judged (not a number, not a quantity): reported on its line.
 
-A claim with fewer significant digits than asked (``min_digits``) is ``wrong`` unless it is
-the exact value (0.05 is 0.05).
+A claim with fewer significant digits than ``min_digits`` is ``wrong`` unless it is the exact
+value (0.05 is 0.05).
+
+With an ``allowance`` (``tracer grade``: the tolerance of a hand calculation carrying the
+sheet's digits, :mod:`tracer.teach.rounding`) a claim within it of the true value is ``right``,
+and one within it of the value its own earlier numbers give follows from them (``carried``
+when one of those is wrong): the student's rounding of the numbers they did not hand in is
+allowed for in both. So a culprit is always a claim marked ``wrong``.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Callable
 
 from tracer import keys, notation
 from tracer.keys import Key, NameError_, Partial
@@ -45,7 +55,7 @@ from tracer.teach.digits import (
     follows,
     is_right,
     is_truncation,
-    near_tie,
+    near_boundary,
     rounded_like,
     shown,
     significant_digits,
@@ -55,7 +65,9 @@ from tracer.teach.digits import (
 __all__ = ["Claim", "ClaimSet", "Checker", "Verdict", "check", "is_right", "load_claim_set", "load_claims", "parse_claim_set",
            "parse_claims", "report_json", "report_text", "summary"]
 
-VERDICTS = ("right", "habit", "carried", "wrong", "invalid")
+VERDICTS = ("right", "habit", "carried", "wrong", "invalid", "digits")
+#: the tolerance of a hand calculation: (the claim's name, the significant digits carried) → ± how much, or None
+Allowance = Callable[[str, int], "Decimal | None"]
 #: the default demand on a claim's significant digits (an exact value is always enough)
 MIN_DIGITS = 2
 #: names of the learning rate in an expression claim (``-eta*dloss/dW2[1,1]``)
@@ -96,8 +108,11 @@ class _Own:
 
 class Checker:
     def __init__(self, solution: Solution, claims: list[Claim], source: str = "<claims>", explain: bool = True,
-                 min_digits: int = MIN_DIGITS, diagnoser: Diagnoser | None = None):
+                 min_digits: int = MIN_DIGITS, diagnoser: Diagnoser | None = None,
+                 allowance: Allowance | None = None, sheet_digits: int | None = None):
         self.solution = solution
+        self.allowance = allowance
+        self.sheet_digits = sheet_digits
         self.source = source
         self.explain = explain
         self.min_digits = min_digits
@@ -171,35 +186,65 @@ class Checker:
 
     # -- judging -------------------------------------------------------------------------
     def _exact_truth(self, v: Verdict) -> Decimal | None:
-        if len(v.steps) == 1 and v.expression is None and near_tie(v.truth, v.claim.text):
+        if len(v.steps) == 1 and v.expression is None and near_boundary(v.truth, v.claim.text):
             return exact_value(self.solution, self.solution.index[v.steps[0]])
         if not v.steps and v.expression is None:
             return Decimal(repr(float(v.truth)))  # a given number, as the problem file writes it
         return None
+
+    def _tolerance(self, v: Verdict, digits: int) -> Decimal | None:
+        """The hand calculation's allowance for this claim at ``digits`` significant digits (None: none)."""
+        return self.allowance(v.claim.name, digits) if self.allowance is not None else None
+
+    @staticmethod
+    def _within(value: float, v: Verdict, tolerance: Decimal | None) -> bool:
+        return tolerance is not None and math.isfinite(value) and abs(v.claim.number - Decimal(value)) <= tolerance
+
+    def _zeros_left_off(self, v: Verdict, sheet: int) -> bool:
+        """Is a short claim an answer the sheet accepts with its trailing zeros left off (``-0.0214``
+        for −0.02140, within the tolerance of −0.0213935; ``0.3`` for 0.3000)? Then no digit is
+        missing: the benefit of the doubt, it is judged as written in full."""
+        number = v.claim.number
+        if number == 0:
+            return False
+        full = format(number.quantize(Decimal(1).scaleb(number.adjusted() - sheet + 1)), "f")
+        return follows(v.truth, full) or self._within(v.truth, v, self._tolerance(v, sheet))
 
     def _judge(self, v: Verdict) -> None:
         text = v.claim.text
         exact = self._exact_truth(v)
         is_exact = (exact == v.claim.number) if exact is not None else math.isclose(v.truth, float(text), rel_tol=1e-12, abs_tol=1e-15)
         digits = significant_digits(text)
+        sheet = self.sheet_digits
         if not is_exact and digits < self.min_digits and follows(v.truth, text, exact):  # too coarse to tell
             v.verdict = "wrong"
             v.reason = f"it gives only {digits} significant digit{'s' if digits != 1 else ''}, {self.min_digits} asked"
             return
+        short = sheet is not None and self.min_digits <= digits < sheet and not is_exact and not self._zeros_left_off(v, sheet)
+        # the allowance of a hand calculation carrying the claim's digits: the sheet's, or the claim's own when it has fewer
+        tolerance = self._tolerance(v, digits if short else sheet) if sheet is not None else None
         if is_right(v.truth, text, exact):
             v.verdict = "right"
-            return
-        if is_truncation(v.truth, text, exact):
+        elif is_truncation(v.truth, text, exact):
             v.verdict = "habit"
             v.note = f"the true value truncated instead of rounded ({shown(as_claim(v.truth, text))})"
-            return
-        for own in self._own_values(v):
-            if follows(own.value, text, own.exact):
-                self._follows(v, own)
-                return
-        v.verdict = "wrong"
-        if self.explain:
-            v.reason = self._reason(v)
+        elif self._within(v.truth, v, tolerance):
+            v.verdict = "right"
+            v.note = f"within the hand-rounding tolerance ±{_decimal(tolerance)} of {shown(as_claim(v.truth, text))}"
+        else:
+            for own in self._own_values(v):
+                if follows(own.value, text, own.exact) or self._within(own.value, v, tolerance):
+                    self._follows(v, own)
+                    break
+            else:
+                v.verdict = "wrong"
+                if self.explain:
+                    v.reason = self._reason(v)
+        if short and v.verdict in ("right", "habit"):
+            v.verdict = "digits"
+            early = f"; a hand calculation carrying {digits} gives it within ±{_decimal(tolerance)}" if tolerance is not None and v.note.startswith("within") else ""
+            v.reason = (f"it gives {digits} significant digit{'s' if digits != 1 else ''}, the sheet asks {sheet} "
+                        f"({shown(as_claim(v.truth, _unit_text(v.truth, sheet)))}){early}")
 
     def _follows(self, v: Verdict, own: _Own) -> None:
         text = v.claim.text
@@ -217,7 +262,7 @@ class Checker:
             v.reason = (f"it follows from {source}; the error is carried forward from {root.claim.name} = {root.claim.text}, "
                         f"which is wrong (true {shown(root.rounded_truth) if root.rounded_truth else ''})")
             return
-        truncated = not is_right(own.value, text, own.exact)
+        truncated = not is_right(own.value, text, own.exact) and is_truncation(own.value, text, own.exact)
         v.verdict = "habit" if truncated else "right"
         v.note = f"it follows from {source}{', truncated' if truncated else ''}; the true value is {shown(as_claim(v.truth, text))}"
 
@@ -268,25 +313,35 @@ class Checker:
             value = self._replayed(step, claimed)
             if value is not None:
                 exact = None
-                if near_tie(value, v.claim.text):
+                if near_boundary(value, v.claim.text):
                     exact = exact_value(self.solution, step, {k: self.by_step[k].claim.number for k in claimed})
                 yield _Own(value, nearest, "claimed", exact)
         yield from self._through_claimed_prefix(v, step)
         if Decimal(v.claim.text).as_tuple().exponent >= 0 or significant_digits(v.claim.text) < 2:
             return
-        rounded = {k: float(rounded_like(self._input_value(step, k), v.claim.text)) for k in inputs_of(step) if k not in claimed}
-        merged = Inputs({**{k: x for k, x in claimed.items()}, **rounded})
+        rounded = {k: rounded_like(self._input_value(step, k), v.claim.text) for k in inputs_of(step) if k not in claimed}
+        merged = Inputs({**{k: x for k, x in claimed.items()}, **{k: float(x) for k, x in rounded.items()}})
         used_inputs = tuple(u for u in nearest if u.steps[0] in set(inputs_of(step)))
         try:
-            yield _Own(evaluate(step, merged), used_inputs, "rounded")
+            value = evaluate(step, merged)
         except (ValueError, ZeroDivisionError, OverflowError):
-            pass
+            value = None
+        if value is not None:
+            yield _Own(value, used_inputs, "rounded", self._exact_own(step, value, v, claimed, rounded))
         forward = [s for s in dependencies(self.solution, step) if s.id != step.id and s.kind in ("forward", "activation")]
-        changed = {s.id: float(rounded_like(s.value, v.claim.text)) for s in forward if s.id not in claimed}
+        changed = {s.id: rounded_like(s.value, v.claim.text) for s in forward if s.id not in claimed}
         if changed:
-            value = self._replayed(step, {**changed, **claimed})
+            value = self._replayed(step, {**{k: float(x) for k, x in changed.items()}, **claimed})
             if value is not None:
-                yield _Own(value, nearest, "forward")
+                yield _Own(value, nearest, "forward", self._exact_own(step, value, v, claimed, changed))
+
+    def _exact_own(self, step: Step, value: float, v: Verdict, claimed: dict, rounded: dict) -> Decimal | None:
+        """The step's value from the claimant's numbers and these rounded decimals in exact decimal
+        arithmetic, when the float is within noise of where the claim's digits are decided
+        (an exact 0.3925 from rounded inputs is no truncation of 0.39249999999999996)."""
+        if not near_boundary(value, v.claim.text):
+            return None
+        return exact_value(self.solution, step, {**rounded, **{k: self.by_step[k].claim.number for k in claimed}})
 
     def _replayed(self, step: Step, changed: dict[str, float]) -> float | None:
         try:
@@ -363,7 +418,9 @@ class Checker:
             own = evaluate(step, inputs)
         except (ValueError, ZeroDivisionError, OverflowError):
             own = v.truth
-        diagnosis = self.diagnoser.diagnose(WrongStep(step, text, inputs, own), v.claim.name)
+        sheet, digits = self.sheet_digits, significant_digits(text)
+        tolerance = self._tolerance(v, digits if self.min_digits <= digits < sheet else sheet) if sheet is not None else None
+        diagnosis = self.diagnoser.diagnose(WrongStep(step, text, inputs, own, tolerance), v.claim.name)
         should = f"its inputs give {_plain(own)} ({shown(as_claim(own, text))} to the claim's {digits_text(text)})"
         return f"{diagnosis}; {should}" if diagnosis else f"the slip is in this step: {should}"
 
@@ -385,6 +442,18 @@ def _substituted(step: Step):
     return [(key_of(f.ref, f.target), f.value) for f in substituted(step.form)]
 
 
+def _decimal(value: Decimal | None) -> str:
+    return format(value, "f") if value is not None else ""
+
+
+def _unit_text(value: float, digits: int) -> str:
+    """A number's text whose last digit is the ``digits``-th significant digit of ``value``."""
+    if value == 0 or not math.isfinite(value):
+        return "0"
+    exponent = Decimal(value).adjusted() - digits + 1
+    return format(Decimal(1).scaleb(exponent), "f") if exponent < 0 else "1"
+
+
 def _plain(value: float, digits: int = DEFAULT_DIGITS) -> str:
     return fmt(value, digits).replace("−", "-")
 
@@ -396,11 +465,11 @@ def check(solution: Solution, claims: list[Claim], source: str = "<claims>", min
 def summary(checker: Checker) -> str:
     """``30 claims: 25 right, 2 habit, 2 carried, 1 wrong`` (and the invalid ones, when any)."""
     counts = ", ".join(f"{checker.count(k)} {k}" for k in VERDICTS[:4])
-    invalid = checker.count("invalid")
-    return f"{len(checker.verdicts)} claims: {counts}" + (f", {invalid} invalid" if invalid else "")
+    extra = "".join(f", {checker.count(k)} {k}" for k in VERDICTS[4:] if checker.count(k))
+    return f"{len(checker.verdicts)} claims: {counts}{extra}"
 
 
-_MARK = {"right": "right", "habit": "habit", "carried": "CARRIED", "wrong": "WRONG", "invalid": "INVALID"}
+_MARK = {"right": "right", "habit": "habit", "carried": "CARRIED", "wrong": "WRONG", "invalid": "INVALID", "digits": "DIGITS"}
 
 
 def report_text(checker: Checker, problem_file: str, claims_file: str) -> str:
@@ -421,6 +490,8 @@ def report_text(checker: Checker, problem_file: str, claims_file: str) -> str:
             lines.append(f"           {v.claim.name} is wrong because {v.reason}")
         elif v.verdict == "carried":
             lines.append(f"           {v.claim.name} is carried: {v.reason}")
+        elif v.verdict == "digits":
+            lines.append(f"           {v.claim.name} has too few digits: {v.reason}")
         elif v.note:
             lines.append(f"           accepted: {v.note}")
     return "\n".join(lines) + "\n"
@@ -429,7 +500,7 @@ def report_text(checker: Checker, problem_file: str, claims_file: str) -> str:
 def report_json(checker: Checker) -> dict:
     return {
         "claims": len(checker.verdicts),
-        **{k: checker.count(k) for k in VERDICTS},
+        **{k: checker.count(k) for k in VERDICTS if k != "digits" or checker.sheet_digits is not None},
         "summary": summary(checker),
         "verdicts": [
             {

@@ -8,6 +8,12 @@ its index written in after the layer (``a2[1]``, ``W2[1,1]'``, ``dloss/dW2[2,1]`
 twice, a ragged matrix) is kept as an *invalid* claim with its line and what was expected,
 so the rest of the file is still judged; only a file that is not a mapping at all, or
 holds no claim, is refused (:class:`SpecError`).
+
+A number may be written with a decimal comma where YAML reads it as text: quoted
+(``w5: "0,3589"``, ``a2: ["0,75", "0,77"]``) or alone on its line (``w5: 0,3589``, a block
+list's ``- 0,75``); :func:`tracer.teach.digits.with_decimal_point` says which commas are
+decimal marks. In a ``[ … ]`` list YAML splits ``0,75`` at the comma: such a list is
+``invalid``, saying to quote its numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from tracer.bounds import MAX_TEXT, NUMBER
 from tracer.files import FileRefused, read_text
 from tracer.spec import GraphProblem, Problem, SpecError, from_mapping, to_mapping
 from tracer.spec.errors import unprintable
+from tracer.teach.digits import with_decimal_point
 _EXPECTED = 'a number expected (e.g. 0.291 or "0.2910")'
 
 
@@ -127,15 +134,30 @@ def _number_text(node) -> str | None:
     """A scalar's number as written, or None when it is not a number (or not one of a sensible size)."""
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":bool", ":null")):
         return None
-    return bounds.claimed_number(node.value)
+    text = with_decimal_point(node.value) if node.tag.endswith(":str") else node.value  # "0,0803": YAML's text
+    return bounds.claimed_number(text)
 
 
-def _entries(name: str, node, line: int) -> list[Claim]:
+def _split_decimal_comma(node, source_text: str) -> bool:
+    """Did YAML split a decimal comma of a ``[ … ]`` list (``[0,75, 0,77]`` is 0, 75, 0, 77)?
+    A plain number directly followed by a comma and a digit, no space between."""
+    for cell in node.value:
+        end = cell.end_mark.index
+        if (isinstance(cell, yaml.ScalarNode) and cell.style is None and source_text[end:end + 1] == ","
+                and source_text[end + 1:end + 2].isdigit()):
+            return True
+    return False
+
+
+def _entries(name: str, node, line: int, source_text: str = "") -> list[Claim]:
     """A list (vector) or a list of rows (matrix) as one claim per entry, each named by the family's
     entry (``W2`` → ``W2[1,1]``, ``dloss/dW2`` → ``dloss/dW2[1,1]``, ``a2#2@end`` → ``a2[1]#2@end``)."""
     rows = node.value
     if not rows:
         return [Claim(name, "", line, "an empty list; a number, a list of numbers or a list of rows expected")]
+    if node.flow_style and any(_split_decimal_comma(r, source_text) for r in [node] + [r for r in rows if isinstance(r, yaml.SequenceNode)]):
+        return [Claim(name, "", line, 'a decimal comma inside [ … ] splits the number in two: quote each number ("0,75") '
+                                      "or write 0.75")]
     block = keys.parse_block(name)
     if block is None:
         return [Claim(name, "", line, "a list is claimed for a family of quantities (a2, W2, W2', dloss/dW2, a2#2@end); "
@@ -189,7 +211,7 @@ def parse_claim_set(text: str, source: str = "<claims>") -> ClaimSet:
             training = _training_overrides(value_node, source)
             continue
         if isinstance(value_node, yaml.SequenceNode):
-            found = _entries(name, value_node, line)
+            found = _entries(name, value_node, line, text)
         elif isinstance(value_node, yaml.MappingNode):
             found = [Claim(name, "", line, "a number, a list of numbers or a list of rows expected, got a mapping")]
         else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Iterator
 
 import sympy as sp
@@ -26,7 +27,7 @@ from tracer.numbers import DEFAULT_DIGITS
 from tracer.core.solution import Chain, Expression, Solution, Step, Sum, Update
 from tracer.teach.mistakes import MistakenSolutions
 from tracer.teach.replay import Inputs, evaluate, expression_value
-from tracer.teach.digits import as_claim, follows, is_right, rounded_like, unit_of
+from tracer.teach.digits import as_claim, follows, is_right, rounded_like, significant_digits, unit_of
 
 _LOG_SCALE = {"ln": 1.0, "log10": 1 / math.log(10), "log2": 1 / math.log(2)}
 _LOG_NAME = {"ln": "the natural logarithm", "log10": "log10", "log2": "log2"}
@@ -40,6 +41,14 @@ class WrongStep:
     text: str  # the claimed number as written
     inputs: Inputs  # the claimant's values of what the step substitutes (the engine's where not claimed)
     own: float  # the step's form evaluated from those inputs
+    tolerance: Decimal | None = None  # a hand calculation's allowance (tracer grade: the question's), None: the claim's digits only
+
+    def fits(self, value: float) -> bool:
+        """Is the claim this value — at its digits (rounded or truncated), or within the allowance of
+        a hand calculation, whose rounding a mistake made by hand carries too?"""
+        if follows(value, self.text):
+            return True
+        return self.tolerance is not None and math.isfinite(value) and abs(Decimal(self.text) - Decimal(value)) <= self.tolerance
 
 
 def _partial_name(key) -> str:
@@ -68,7 +77,7 @@ class Diagnoser:
     # -- the update -----------------------------------------------------------------------
     def _update_sign(self, w: WrongStep) -> str | None:
         form = w.step.form
-        if isinstance(form, Update) and follows(w.inputs(form.parameter) + form.rate * w.inputs(form.gradient), w.text):
+        if isinstance(form, Update) and w.fits(w.inputs(form.parameter) + form.rate * w.inputs(form.gradient)):
             return "the update adds the gradient instead of subtracting it (θ + η·∂loss/∂θ)"
         return None
 
@@ -87,7 +96,7 @@ class Diagnoser:
     # -- signs and conventions --------------------------------------------------------------
     def _convention(self, w: WrongStep) -> str | None:
         key = w.step.key
-        if not isinstance(key, Partial) or not follows(-w.own, w.text):
+        if not isinstance(key, Partial) or not w.fits(-w.own):
             return None
         if key.of.kind == "loss" and key.wrt.kind == "z":
             return f"another convention: δ = −∂E/∂net (the claim is −∂loss/∂{key.wrt}; by this name it is {as_claim(w.own, w.text)})"
@@ -102,7 +111,7 @@ class Diagnoser:
         if not (isinstance(key, Quantity) and key.kind == "a" and key.layer and layers[key.layer - 1].activation.name == "softmax"):
             return None
         ratio = dataclasses.replace(form, symbolic=form.symbolic.replace(sp.exp, lambda arg: arg))
-        if follows(expression_value(ratio, {b.symbol: w.inputs.binding(b) for b in form.bindings}), w.text):
+        if w.fits(expression_value(ratio, {b.symbol: w.inputs.binding(b) for b in form.bindings})):
             return "softmax computed as O/ΣO: the pre-activations divided by their sum, without the exponentials"
         return None
 
@@ -113,7 +122,7 @@ class Diagnoser:
             return None
         for k, factor in enumerate(form.factors):
             rest = math.prod(w.inputs(f) for i, f in enumerate(form.factors) if i != k)
-            if follows(rest, w.text) and not follows(w.own, w.text):
+            if w.fits(rest) and not w.fits(w.own):
                 t = factor.target
                 if isinstance(t, Partial) and t.of.kind == "a" and t.wrt.kind == "z":
                     return f"the activation's derivative {_partial_name(t)} is left out of the chain"
@@ -124,9 +133,9 @@ class Diagnoser:
         loss = self.solution.problem.loss  # type: ignore[attr-defined]
         if loss.kind != "mse":
             return None
-        if loss.factor == 0.5 and follows(2 * w.own, w.text):
+        if loss.factor == 0.5 and w.fits(2 * w.own):
             return "the ½ of the squared error is left out (twice the value)"
-        if loss.factor == 1.0 and follows(w.own / 2, w.text):
+        if loss.factor == 1.0 and w.fits(w.own / 2):
             return "a factor ½ that this loss does not have (half the value)"
         return None
 
@@ -136,7 +145,7 @@ class Diagnoser:
             return None
         for k, term in enumerate(form.terms):
             kept = dataclasses.replace(form, terms=form.terms[:k] + form.terms[k + 1:], vanishing=())
-            if follows(evaluate(dataclasses.replace(w.step, form=kept), w.inputs), w.text):
+            if w.fits(evaluate(dataclasses.replace(w.step, form=kept), w.inputs)):
                 first = term.factors[0].target
                 through = first.wrt if isinstance(first, Partial) else first
                 return f"a path is forgotten: the term through {through} is left out of the sum"
@@ -150,9 +159,9 @@ class Diagnoser:
             return None
         key = w.step.key
         own_sample = getattr(key, "sample", None)
-        if follows(w.own * n, w.text):
+        if w.fits(w.own * n):
             return f"the samples are summed where the loss takes their mean ({n} × the value)" if mode == "mean" else f"{n} × the value"
-        if follows(w.own / n, w.text):
+        if w.fits(w.own / n):
             if own_sample is not None and mode == "mean":
                 return (f"the sample's share of the mean (1/{n} of it) where this name is the derivative of sample "
                         f"{own_sample}'s own loss")
@@ -168,7 +177,7 @@ class Diagnoser:
             if other == sample:
                 continue
             candidate = key.of_sample(other)
-            if candidate in self.solution.index and follows(self.solution.index[candidate].value, w.text):
+            if candidate in self.solution.index and w.fits(self.solution.index[candidate].value):
                 return f"it is the value of sample {other} ({candidate}), not of sample {sample}"
         return None
 
@@ -177,7 +186,7 @@ class Diagnoser:
         if loss.kind not in ("cross_entropy", "binary_cross_entropy"):
             return None
         for base, scale in _LOG_SCALE.items():
-            if base != loss.log and follows(w.own * scale / _LOG_SCALE[loss.log], w.text):
+            if base != loss.log and w.fits(w.own * scale / _LOG_SCALE[loss.log]):
                 return f"the logarithm taken as {_LOG_NAME[base]} where the loss uses {_LOG_NAME[loss.log]}"
         return None
 
@@ -187,7 +196,8 @@ class Diagnoser:
             return ""
         for other, label in self._alternative_runs():
             try:
-                if is_right(other.value(name), w.text):
+                value = other.value(name)
+                if not math.isclose(value, w.step.value, rel_tol=1e-12, abs_tol=1e-15) and w.fits(value):  # the same value: no other run
                     return f"it is the value of {label}"
             except Exception:  # the quantity is not in that run (a step it does not have)
                 continue
@@ -200,7 +210,7 @@ class Diagnoser:
             if self._mistaken is None:
                 self._mistaken = MistakenSolutions(self.solution)
             for wrong in self._mistaken.wrong_values(name):
-                if is_right(wrong.value, w.text):
+                if not math.isclose(wrong.value, w.step.value, rel_tol=1e-12, abs_tol=1e-15) and w.fits(wrong.value):
                     return f"it matches the mistake that {wrong.mistake.explanation}"
         except Exception:  # a diagnosis is a courtesy; never let it hide the verdict
             return ""
@@ -246,20 +256,59 @@ def _run_another_way(changed) -> Solution | None:
     return solution
 
 
+#: how far a moved decimal point is looked for (places either way)
+POINT_MOVES = 3
+
+
 def digit_slip(own: float, text: str) -> str:
-    """A slip of the pen against the value the inputs give: the last digit, two digits swapped, one digit."""
+    """A slip of the pen against the value the inputs give: the decimal point moved, the last
+    digit, two digits swapped (across the point too: 1.2249 written 2.1249), one digit wrong."""
+    moved = _moved_point(own, text)
+    if moved:
+        return moved
     should = as_claim(own, text)
     claimed = text.lstrip("-")
     if abs(rounded_like(own, text) - rounded_like(float(text), text)) == unit_of(text):
         return "it is off by one unit in the last digit"
     bare = should.lstrip("-")
-    if len(bare) == len(claimed) and (own < 0) == text.startswith("-"):
-        differ = [i for i, (a, b) in enumerate(zip(bare, claimed)) if a != b]
-        if len(differ) == 2 and differ[1] == differ[0] + 1 and bare[differ[0]] == claimed[differ[1]] and bare[differ[1]] == claimed[differ[0]]:
-            return f"two digits are swapped ({bare[differ[0]]}{bare[differ[1]]} written {claimed[differ[0]]}{claimed[differ[1]]})"
+    if len(bare) == len(claimed) and (own < 0) == text.startswith("-") and bare.find(".") == claimed.find("."):
+        digits_should, digits_claimed = bare.replace(".", ""), claimed.replace(".", "")
+        differ = [i for i, (a, b) in enumerate(zip(digits_should, digits_claimed)) if a != b]
+        if (len(differ) == 2 and differ[1] == differ[0] + 1 and digits_should[differ[0]] == digits_claimed[differ[1]]
+                and digits_should[differ[1]] == digits_claimed[differ[0]]):
+            return f"two digits are swapped ({_with_point(bare, differ)} written {_with_point(claimed, differ)})"
         if len(differ) == 1:
-            return f"one digit is wrong ({bare[differ[0]]} written {claimed[differ[0]]})"
+            return f"one digit is wrong ({digits_should[differ[0]]} written {digits_claimed[differ[0]]})"
     return ""
+
+
+def _with_point(text: str, differ: list[int]) -> str:
+    """The two swapped digits as written, with the decimal point when it stands between them."""
+    digits = [k for k, c in enumerate(text) if c != "."]
+    first, second = digits[differ[0]], digits[differ[1]]
+    return text[first:second + 1]
+
+
+def _moved_point(own: float, text: str) -> str:
+    """The claim is the value with its decimal point moved: the same digits, 10, 100 or 1000 times
+    larger or smaller (3.615 written 36.15 or 0.3615; not 6.315, which has other digits)."""
+    if own == 0 or not math.isfinite(own) or significant_digits(text) < 2:  # one digit: too little to tell
+        return ""
+    exact = Decimal(own)
+    for places in range(1, POINT_MOVES + 1):
+        for sign in (1, -1):
+            shifted = exact.scaleb(sign * places)
+            if follows(shifted, text) and not follows(exact, text):
+                way = "right" if sign > 0 else "left"
+                return (f"the decimal point is moved {places} place{'s' if places > 1 else ''} to the {way} "
+                        f"({as_claim(exact, _unit_of_shifted(text, sign * places))} written {text})")
+    return ""
+
+
+def _unit_of_shifted(text: str, places: int) -> str:
+    """The claim's last digit moved back ``places``: the digits the value shows with the point where it belongs."""
+    exponent = Decimal(text).as_tuple().exponent - places
+    return format(Decimal(1).scaleb(exponent), "f") if exponent < 0 else "1"
 
 
 def _plain(value: float, digits: int = DEFAULT_DIGITS) -> str:

@@ -10,7 +10,8 @@ the value cut off at that digit is the claim.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
+import re
+from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
 
 #: how close to a tie (in units of the claim's last digit) a float must be for the exact value to decide
 TIE_WINDOW = 1e-6
@@ -45,7 +46,9 @@ def is_right(value: float | Decimal, text: str, exact: Decimal | None = None) ->
         return False
     value = exact if exact is not None else value
     claimed = Decimal(text)
-    return rounded_like(value, text) == claimed or rounded_like(value, text, ROUND_HALF_UP) == claimed
+    # an exact tie has two right roundings: −21.875 is −21.87 and −21.88 at two decimals (half-even
+    # and half-up both give −21.88: half-down is the other one); off a tie all three agree
+    return any(rounded_like(value, text, mode) == claimed for mode in (ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_HALF_DOWN))
 
 
 def is_truncation(value: float | Decimal, text: str, exact: Decimal | None = None) -> bool:
@@ -67,6 +70,32 @@ def near_tie(value: float, text: str) -> bool:
     with localcontext(_EXACT):  # in decimal: a claim's unit of 1e−301 would make the float quotient inf
         scaled = abs(Decimal(value)) / unit_of(text)
         return abs(scaled - scaled.to_integral_value(rounding=ROUND_DOWN) - Decimal("0.5")) < Decimal(TIE_WINDOW)
+
+
+def near_boundary(value: float, text: str) -> bool:
+    """Is the float within noise of a place where the claim's digits are decided — a tie (…5
+    one digit past the claim's last) or a whole unit of the last digit (where a truncation
+    turns over: the float of an exact 3.3 is 3.2999999999999998, which cut off is 3.299)?"""
+    if not math.isfinite(value):
+        return False
+    with localcontext(_EXACT):
+        scaled = abs(Decimal(value)) / unit_of(text)
+        fraction = scaled - scaled.to_integral_value(rounding=ROUND_DOWN)
+        window = Decimal(TIE_WINDOW)
+        return abs(fraction - Decimal("0.5")) < window or fraction < window or fraction > 1 - window
+
+
+#: a number written with a decimal comma: one comma between digits and no point (``0,08030``, ``-1,5e-3``)
+DECIMAL_COMMA = re.compile(r"^\s*[-+−]?\d*,\d+(?:[eE][-+]?\d+)?\s*$")
+
+
+def with_decimal_point(text: str) -> str:
+    """A number written with a decimal comma as the same number with a decimal point (``0,08030`` →
+    ``0.08030``); any other text as it is. The comma is always the decimal mark, never a thousands
+    separator: ``1,234`` is 1.234, as the German and Spanish sheets of ``tracer quiz`` print it
+    (answers are written to a few significant digits; no sheet groups thousands). A text with two
+    marks (``1,234.5``, ``1.234,5``, ``1,234,567``) is left as it is, and so not a number."""
+    return text.replace(",", ".") if DECIMAL_COMMA.match(text) else text
 
 
 def significant_digits(text: str) -> int:

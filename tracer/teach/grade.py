@@ -9,14 +9,22 @@ judged as claims about their variant (:mod:`tracer.teach.check`):
 
 * within the key's tolerance of the true value — ``right`` (a hand calculation's rounding);
 * otherwise the checker's verdict on the student's own numbers: ``habit`` (the true value
-  truncated), ``carried`` (wrong, but right from the student's own earlier wrong answer:
-  error carried forward, partial credit), ``wrong`` (the slip is in this step, with what it
-  should be and, where it can tell, which mistake), ``invalid`` (not a number) or blank.
+  truncated), ``carried`` (wrong, but within the same tolerance of what the student's own
+  earlier wrong answer gives: error carried forward, partial credit), ``wrong`` (the slip is
+  in this step, with what it should be and, where it can tell, which mistake), ``invalid``
+  (not a number) or blank;
+* ``digits``: an answer that would be accepted but has fewer significant digits than the
+  sheet asks (``0.11`` or ``0.12`` for 0.1245 at 4 digits; judged against a hand calculation
+  carrying the answer's own digits), :attr:`Policy.digits` of the credit.
+
+The tolerance is the checker's (:class:`tracer.teach.check.Checker` ``allowance``), so a
+culprit named in a carried answer's feedback is always an answer marked ``wrong``.
 
 The answers file has one row per student: ``id``, ``variant``, then one column per question,
 headed ``q1``, ``q2``, … or by the quantity's name; a multiple-choice answer may be the
-option's letter. Marks: 1 for right and habit, :attr:`Policy.carried` (0.5) for carried,
-0 otherwise. Nothing here formats a document beyond the plain feedback lines.
+option's letter (a number may be written with a decimal comma, :func:`tracer.teach.digits.with_decimal_point`).
+Marks: 1 for right and habit, :attr:`Policy.carried` (0.5) for carried, :attr:`Policy.digits`
+(0.5) for too few digits, 0 otherwise. Nothing here formats a document beyond the plain feedback lines.
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -36,19 +43,24 @@ from tracer.files import FileRefused, read_bytes, read_text
 from tracer.spec import GraphProblem, SpecError, load
 from tracer.teach.check import Checker, Claim
 from tracer.teach.diagnosis import Diagnoser
-from tracer.teach.quiz import generate
+from tracer.teach.digits import with_decimal_point
+from tracer.teach.quiz import asked_step, generate, parse_spec
+from tracer.teach.rounding import allowances
 
 #: the verdicts a mark is given for, and how much of the question each is worth by default
-CREDIT = {"right": 1.0, "habit": 1.0, "carried": 0.5, "wrong": 0.0, "invalid": 0.0, "blank": 0.0}
+CREDIT = {"right": 1.0, "habit": 1.0, "carried": 0.5, "digits": 0.5, "wrong": 0.0, "invalid": 0.0, "blank": 0.0}
+#: the verdicts in the order a summary lists them
+VERDICTS = ("right", "habit", "digits", "carried", "wrong", "invalid", "blank")
 
 
 @dataclass(frozen=True)
 class Policy:
     carried: float = 0.5  # partial credit for an error carried forward
     habit: float = 1.0  # a truncated (not rounded) answer
+    digits: float = 0.5  # an answer accepted but for its digits: fewer significant digits than the sheet asks
 
     def credit(self, verdict: str) -> float:
-        return {"carried": self.carried, "habit": self.habit}.get(verdict, CREDIT[verdict])
+        return {"carried": self.carried, "habit": self.habit, "digits": self.digits}.get(verdict, CREDIT[verdict])
 
 
 @dataclass(frozen=True)
@@ -180,16 +192,12 @@ def read_answers(path: str | Path, key: QuizKey) -> list[Row]:
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")  # Excel writes ; where the decimal mark is a comma
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
-        return _read_rows(reader, source, key, decimal_comma=delimiter == ";")
+        return _read_rows(reader, source, key, delimiter)
     except csv.Error as err:
         raise SpecError(source, f"line {reader.line_num}", f"not a row of a CSV file ({err})") from None
 
 
-#: a number written with a decimal comma (``0,1105``), as a semicolon-separated CSV holds it
-_DECIMAL_COMMA = re.compile(r"^\s*[-+−]?\d*,\d+(?:[eE][-+]?\d+)?\s*$")
-
-
-def _read_rows(reader, source: str, key: QuizKey, decimal_comma: bool = False) -> list[Row]:
+def _read_rows(reader, source: str, key: QuizKey, delimiter: str = ",") -> list[Row]:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -213,6 +221,10 @@ def _read_rows(reader, source: str, key: QuizKey, decimal_comma: bool = False) -
     for n, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
+        if any(cell.strip() for cell in cells[len(header):]):  # a field split in two: never graded shifted
+            comma = ('; a decimal comma in a comma-separated file must be quoted ("0,1105"), or the file saved with ; between fields'
+                     if delimiter == "," else "")
+            raise SpecError(source, f"line {n}", f"{len(cells)} fields, but the header has {len(header)}{comma}")
         cells = cells + [""] * (len(header) - len(cells))
         student = cells[id_col].strip()
         given = cells[variant_col].strip()
@@ -222,8 +234,6 @@ def _read_rows(reader, source: str, key: QuizKey, decimal_comma: bool = False) -
         if not 1 <= variant <= key.variants:
             raise SpecError(source, f"line {n}: variant", f"a variant from 1 to {key.variants} expected, got {variant}")
         answers = {q: cells[c].strip() for c, q in columns.items()}
-        if decimal_comma:
-            answers = {q: a.replace(",", ".") if _DECIMAL_COMMA.match(a) else a for q, a in answers.items()}
         rows.append(Row(student or f"line {n}", variant, answers, n))
     return rows
 
@@ -233,7 +243,7 @@ def _as_number(given: str, entry: KeyEntry) -> str:
     letter = given.strip().lower().strip("()")
     if entry.options and letter in entry.options:
         return entry.options[letter]
-    return given.strip().replace("−", "-")
+    return with_decimal_point(given.strip()).replace("−", "-")
 
 
 def _claim(quantity: str, text: str, line: int) -> Claim:
@@ -248,13 +258,6 @@ def _claim(quantity: str, text: str, line: int) -> Claim:
     return Claim(quantity, "", line, f"a number expected, got {shown!r}")
 
 
-def _within(text: str, entry: KeyEntry) -> bool:
-    try:
-        return abs(Decimal(text) - Decimal(repr(entry.value))) <= entry.tolerance
-    except (InvalidOperation, ValueError):
-        return False
-
-
 class Grader:
     """The quiz set made again from its key's file and seed, each variant solved once."""
 
@@ -265,6 +268,7 @@ class Grader:
         problem = load(file)
         if isinstance(problem, GraphProblem):
             raise SpecError(file, "", "tracer grade marks network quizzes (a graph quiz has no steps to carry errors through)")
+        self.digits = parse_spec(problem).digits  # the sheet's significant digits
         self.variants = {v.number: v for v in generate(problem, self.key.variants, self.key.seed)}
         for (number, q), entry in self.key.entries.items():
             variant = self.variants.get(number)
@@ -274,6 +278,7 @@ class Grader:
                                 f"{entry.value!r} in the key, but {file} with seed {self.key.seed} gives {value!r}: not this quiz set")
         self._solutions: dict[int, object] = {}
         self._diagnosers: dict[int, Diagnoser] = {}
+        self._allowances: dict[tuple[int, int], dict[str, Decimal]] = {}
 
     def solution(self, variant: int):
         if variant not in self._solutions:
@@ -289,12 +294,38 @@ class Grader:
             self._diagnosers[variant] = Diagnoser(self.solution(variant))
         return self._diagnosers[variant]
 
+    def allowance(self, variant: int):
+        """The tolerance of a hand calculation of this variant, by question and digits carried: the
+        key's at the sheet's digits (or more), derived here (:func:`tracer.teach.rounding.allowances`,
+        once per variant and digits) for an answer written with fewer."""
+        entries = {e.quantity: e for e in self.key.questions(variant)}
+
+        def tolerance(name: str, digits: int) -> Decimal | None:
+            entry = entries.get(name)
+            if entry is None:
+                return None
+            if digits >= self.digits:
+                return entry.tolerance
+            at = (variant, max(1, digits))
+            if at not in self._allowances:
+                solution = self.solution(variant)
+                steps = {q: s for q in entries if (s := asked_step(solution, q)) is not None}
+                try:
+                    found = allowances(solution, list(steps.values()), at[1])
+                except (ValueError, ZeroDivisionError, OverflowError):  # not computable at so few digits: no allowance
+                    found = {}
+                self._allowances[at] = {q: Decimal(repr(found[s.id].tolerance)) for q, s in steps.items() if s.id in found}
+            return self._allowances[at].get(name)
+
+        return tolerance
+
     def grade(self, row: Row) -> StudentResult:
         result = StudentResult(row.student, row.variant)
         entries = self.key.questions(row.variant)
         answered = [(e, _as_number(row.answers.get(e.question, ""), e)) for e in entries]
         claims = [_claim(e.quantity, text, row.line) for e, text in answered if text]
-        checker = Checker(self.solution(row.variant), claims, diagnoser=self.diagnoser(row.variant)) if claims else None
+        checker = Checker(self.solution(row.variant), claims, diagnoser=self.diagnoser(row.variant),
+                          allowance=self.allowance(row.variant), sheet_digits=self.digits) if claims else None
         verdicts = {v.claim.name: v for v in checker.verdicts} if checker is not None else {}
         for entry, text in answered:
             if not text:
@@ -302,9 +333,7 @@ class Grader:
                 continue
             verdict = verdicts.get(entry.quantity)
             kind = verdict.verdict if verdict is not None else "invalid"
-            reason = verdict.reason if verdict is not None else "not judged"
-            if kind not in ("right", "habit", "invalid") and _within(text, entry):
-                kind, reason = "right", f"within the hand-rounding tolerance ±{entry.tolerance} of {entry.answer}"
+            reason = (verdict.reason or verdict.note) if verdict is not None else "not judged"
             culprit = verdict.culprit if verdict is not None and kind == "carried" else None
             result.marks.append(Mark(entry.question, entry.quantity, text, kind, self.policy.credit(kind), entry.answer, reason, culprit))
         return result

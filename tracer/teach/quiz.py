@@ -520,7 +520,7 @@ def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, nu
             raise Unfair(f"{name} is zero")
     try:  # the worlds of the mistakes and of the hand roundings must be computable too
         mistaken = MistakenSolutions(solution)
-        asked = {name: _asked_step(solution, name) for name in spec.ask}
+        asked = {name: asked_step(solution, name) for name in spec.ask}
         allowed = allowances(solution, [s for s in asked.values() if s is not None], spec.digits)
     except (ValueError, ZeroDivisionError, OverflowError) as err:
         raise Unfair(f"not computable by hand ({err})") from None
@@ -551,7 +551,7 @@ def build_variant(problem: Problem | GraphProblem, spec: QuizSpec, seed: int, nu
     return Variant(number, attempt, values, varied, questions, *_outputs(solution), solution=solution)
 
 
-def _asked_step(solution, name: str):
+def asked_step(solution, name: str):
     """The step whose value is the quantity asked; None for a given number or a value the
     solution does not derive (a later training step's: the NumPy engine's only)."""
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tracer.teach.grade import Mark, StudentResult
+from tracer.teach.grade import VERDICTS, Mark, StudentResult  # VERDICTS: the columns of a tally (tracer serve)
 
 #: where the diagnosis ends and the student's own value begins (check.Checker._reason)
 _OWN_VALUE = "; its inputs give"
@@ -30,11 +30,11 @@ _QUOTING = (
     ("the samples are summed where the loss takes their mean", "the samples summed where the loss takes their mean"),
     ("the sample's share of the mean", "the sample's share of the mean"),
     ("divided by the", "divided by n where the loss sums over the samples"),
+    ("the decimal point is moved", "the decimal point moved"),
     ("it is off by one unit in the last digit", "off by one unit in the last digit"),
     ("two digits are swapped", "two digits swapped"),
     ("one digit is wrong", "one digit wrong"),
 )
-VERDICTS = ("right", "habit", "carried", "wrong", "invalid", "blank")
 
 
 def mistake(mark: Mark) -> str:
@@ -69,3 +69,34 @@ def tally(results: list[StudentResult]) -> list[QuestionTally]:
             if m.verdict == "wrong":
                 row.mistakes[mistake(m)] += 1
     return [out[q] for q in sorted(out)]
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``tracer grade --report`` shows (Markdown and HTML alike): the verdict columns any answer
+    got, and per question its counts and its wrong answers' mistakes, most frequent first."""
+
+    students: int
+    verdicts: tuple[str, ...]
+    rows: tuple[tuple[int, str, tuple[int, ...], tuple[tuple[str, int], ...]], ...]  # question, quantity, counts, mistakes
+
+
+def report(results: list[StudentResult]) -> Report:
+    tallies = tally(results)
+    shown = tuple(v for v in VERDICTS if any(t.count(v) for t in tallies)) or ("right",)
+    rows = tuple((t.question, t.quantity, tuple(t.count(v) for v in shown), tuple(t.mistakes.most_common())) for t in tallies)
+    return Report(len(results), shown, rows)
+
+
+def report_md(found: Report, title: str = "") -> str:
+    """The instructor's report as Markdown (``report.md``): what to re-teach."""
+    lines = [f"# {title or 'Quiz'}: what the class got wrong", "", f"{found.students} students.", "",
+             "| # | quantity | " + " | ".join(found.verdicts) + " |", "| --- | --- | " + " | ".join("---" for _ in found.verdicts) + " |"]
+    for question, quantity, counts, _ in found.rows:
+        lines.append(f"| {question} | `{quantity}` | " + " | ".join(str(c) for c in counts) + " |")
+    for question, quantity, counts, mistakes in found.rows:
+        if not mistakes:
+            continue
+        lines += ["", f"## Question {question} (`{quantity}`): {sum(n for _, n in mistakes)} wrong", ""]
+        lines += [f"- {count} × {name}" for name, count in mistakes]
+    return "\n".join(lines) + "\n"
