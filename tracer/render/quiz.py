@@ -159,7 +159,7 @@ def parameter_blocks(problem: Problem, printer) -> tuple[list[dict], list[dict]]
             as_matrix.update(k for row in grid for k in row)
             flags = {k in trained for row in grid for k in row}
             matrices.append({
-                "name": rf"W^{{[{l}]}}",
+                "name": printer.names.block(keys.Block("W", l)).latex(),
                 "symbols": _pmatrix([[printer.target(k) for k in row] for row in grid]),
                 # not "values": a template's m.values is the dict's method (it printed <built-in method values …>)
                 "numbers": _pmatrix([[printer.number(params[k]) for k in row] for row in grid]),
