@@ -19,7 +19,7 @@ from tracer.keys import LOSS, Block, Quantity
 from tracer.notation import THEMES, Symbol, base, theme
 from tracer.notation import blocks
 from tracer.notation import optimizer as letters
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 from tracer.spec import load
 
 ROOT = Path(__file__).resolve().parent.parent

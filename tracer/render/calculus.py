@@ -4,7 +4,7 @@ The math (:mod:`tracer.calculus`) hands over derivations and descents as data;
 this module only writes them. Numbers go through :func:`tracer.numbers.fmt`,
 the project's one number formatter (significant digits, no float noise, Unicode
 minus in text). Expressions go through the project's printers
-(:mod:`tracer.render.printers`, subclasses of SymPy's own: precedence decides the
+(:mod:`tracer.render.sympy_printers`, subclasses of SymPy's own: precedence decides the
 brackets, nothing is edited after printing): ``text_math`` for the terminal and
 ``tex_math`` for LaTeX/MathJax, each in two configurations — a result in SymPy's
 order with a positive term first, and a rule's combination *as built* (its terms
@@ -32,10 +32,10 @@ from tracer.spec import OptimizerSpec
 
 #: plain gradient descent (a run's header and table without its optimizer)
 SGD_SPEC = OptimizerSpec()
-from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render.sympy_printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.render import plot_axes
 from tracer.numbers import DEFAULT_DIGITS, fmt
-from tracer.render.printing import escape_tex
+from tracer.render.step_printer import escape_tex
 
 FORMATS = ("text", "md", "tex", "json")
 

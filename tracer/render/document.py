@@ -39,7 +39,7 @@ from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import conv_figure, edge_labels, extensions, i18n, mathml, matrix, network
 from tracer.numbers import DEFAULT_DIGITS, fmt
-from tracer.render.printing import Printer, escape_markdown, escape_tex, tex_width, yaml_quoted
+from tracer.render.step_printer import Printer, escape_markdown, escape_tex, tex_width, yaml_quoted
 from tracer.render.user_text import PDF_ENGINES, escape_markdown_text, escape_mathjax_html, unicode_engine_needed  # noqa: F401
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 

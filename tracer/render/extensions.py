@@ -20,7 +20,7 @@ from tracer.keys import Key
 from tracer.core.solution import DeltaRow, Solution
 from tracer.notation import blocks
 from tracer.numbers import fmt
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: rows of the run table (the curve always has every record)
 TABLE_ROWS = 21

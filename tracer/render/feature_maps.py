@@ -16,7 +16,7 @@ import numpy as np
 from tracer import keys
 from tracer.core.solution import FeatureMaps, Solution
 from tracer.notation import blocks
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: a grid wider or taller than this is shown elided
 MAX_GRID = 12

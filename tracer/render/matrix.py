@@ -22,7 +22,7 @@ from tracer.core.solution import LayerArrays, Solution
 from tracer.keys import Block
 from tracer.notation import blocks
 from tracer.notation import optimizer as letters
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 from tracer.render.views import EquationView, SectionView
 
 

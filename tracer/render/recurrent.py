@@ -22,7 +22,7 @@ from tracer.core.solution import RecurrentArrays, Solution
 from tracer.keys import Block
 from tracer.notation import blocks
 from tracer.render.feature_maps import DIGITS, grid_cells
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: a line of numbers substituted holds at most this many matrix columns side by side (4 digits
 #: and a sign each: ten overflow the page); a wider line is left out (the symbolic line and the

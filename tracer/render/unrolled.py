@@ -14,7 +14,7 @@ from tracer.notation import blocks
 from tracer.notation.symbol import Glyph, Symbol
 from tracer.core.solution import Solution
 from tracer.render import circuit
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: significant digits on the wires (the equations have every number in full)
 DIGITS = 3

@@ -3,9 +3,9 @@
 Two dialects share one structure: ``text`` (Unicode, for the terminal) and ``latex``
 (for Markdown+MathJax and the .tex handout). A :class:`Printer` is configured with a
 notation theme (which names the symbols) and a number of significant digits; the
-project's printers (:mod:`tracer.render.printers`, SymPy printer subclasses) do the
+project's printers (:mod:`tracer.render.sympy_printers`, SymPy printer subclasses) do the
 expressions, given the names of the symbols from the theme. Substituted numbers are
-printed by replacing each symbol with a :class:`~tracer.render.printers.SubstitutedNumber`,
+printed by replacing each symbol with a :class:`~tracer.render.sympy_printers.SubstitutedNumber`,
 an atom that prints as the rounded number and is bracketed by precedence where an
 operator needs it — so nothing is evaluated while it is shown.
 """
@@ -20,7 +20,7 @@ from tracer.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
 from tracer.notation.base import canonical, plain_optimizer_name
 from tracer.notation.view import NamesView
-from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render.sympy_printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.numbers import DEFAULT_DIGITS, fmt, fmt_operand
 from tracer.render.user_text import escape_markdown, escape_tex  # noqa: F401 (the renderers' names for them)
 
