@@ -184,3 +184,15 @@ def test_symbol_falls_back_on_the_registry_for_a_kind_it_does_not_know(scale_kin
     assert theme("bracket", MAZUR).quantity(Quantity("c", 2, (1,)).updated()) == r"\gamma_{1,\text{new}}^{[2]}"
     # a kind every theme knows never asks the registry
     assert theme("mazur", MAZUR).quantity(keys.W(2, 1, 1)) == "w_{5}"
+
+
+def test_a_registered_kind_has_a_plain_name_where_the_theme_has_plain_names(scale_kind, monkeypatch):
+    """Mazur's theme names its quantities plainly (w5, out_h1): a registered kind written without a
+    layer mark has a plain name too (c1); with one (c_{1}^{[2]}) the terminal keeps the canonical c2[1]."""
+    specs = {"c": Spec("c", layer="none")}
+    monkeypatch.setattr(base, "registered_symbol", lambda kind: specs.get(kind))
+    mazur = theme("mazur", MAZUR)
+    assert mazur.ascii(Quantity("c", 2, (1,))) == "c1"
+    specs["c"] = Spec("c")
+    assert mazur.ascii(Quantity("c", 2, (1,))) is None
+    assert mazur.text_names_view().quantity(Quantity("c", 2, (1,))) == "c2[1]"

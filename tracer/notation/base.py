@@ -105,6 +105,12 @@ class Theme:
         the second, ``w_{5}^{++}`` (:func:`~tracer.notation.symbol.marks`)."""
         return symbol.with_sup(marks("+", times))
 
+    def parts_of(self, q: Quantity) -> Symbol:
+        """:meth:`parts`, or for a kind the theme has no rule for, :meth:`registered_parts` from the
+        registered kind's symbol spec."""
+        spec = registered_symbol(q.kind) if q.kind not in KNOWN_KINDS else None
+        return self.parts(q) if spec is None else self.registered_parts(q, spec)
+
     def registered_parts(self, q: Quantity, spec) -> Symbol:
         """The parts of a quantity of a kind the theme has no rule for, from the kind's symbol spec
         (``kinds.SymbolSpec``: ``letter``, its ``plain`` spelling when the letter is a LaTeX command,
@@ -141,8 +147,7 @@ class Theme:
             return Symbol(self.rate) if q.name == "eta" else HYPER_SYMBOLS[q.name]
         if q.kind == "penalty":  # loss.regularization's term of the loss, Ω(w) as the texts write it
             return Symbol(Glyph(r"\Omega", "Ω"))
-        spec = registered_symbol(q.kind) if q.kind not in KNOWN_KINDS else None
-        symbol = self.parts(q) if spec is None else self.registered_parts(q, spec)
+        symbol = self.parts_of(q)
         if q.after:
             symbol = self.mark_after(symbol, updates(q))
         if q.sample is not None:
@@ -193,7 +198,7 @@ class Theme:
         own (Mazur's ``E_{total}^{+}``) has no plain name."""
         if not self.plain_names:
             return None
-        parts = self.parts(q)
+        parts = self.parts_of(q)
         letter, sub = parts.letter, [p for p in parts.sub if isinstance(p, str)]
         if parts.sup or parts.prime or not isinstance(letter, str) or len(sub) != len(parts.sub):
             return None
