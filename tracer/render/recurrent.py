@@ -136,7 +136,7 @@ def _layer(r: RecurrentArrays, p: Printer, samples: int, combine: str) -> dict[s
     reads = "$x_t$ the input at step $t$" if r.reads == "x" else f"its input at step $t$ is $h^{{[{l - 1}]}}_t$, the state of layer {l - 1}"
     above = (f"layer {r.above} reads every state" if r.above_every_step else f"layer {r.above} reads the last state only")
     note = (rf"column vectors; $h^{{[{l}]}}_t$ is the state at step $t$ ($h^{{[{l}]}}_0$ the initial one), {reads}; {above}, "
-            rf"so $\delta^{{[{r.above}]}}$ enters " + ("at every step" if r.above_every_step else f"at step {T} only")
+            rf"so ${delta(None, r.above)}$ enters " + ("at every step" if r.above_every_step else f"at step {T} only")
             + f"; the sums over the steps are checked equal to the gradients the update uses; {p.digits} significant digits")
     if samples > 1:
         note += "; the vectors are sample 1's, the gradients sum over the samples"
