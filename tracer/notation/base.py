@@ -22,7 +22,9 @@ from tracer.notation.view import NamesView
 
 try:  # the registry of layer kinds (tracer/kinds.py, rank 1: plan-v3 S5, built beside this step)
     import tracer.kinds as _kinds
-except ImportError:  # not there yet: no registered kind, so no symbol spec to fall back on
+except ModuleNotFoundError as missing:  # not there yet: no registered kind, so no symbol spec to fall back on
+    if missing.name != "tracer.kinds":
+        raise
     _kinds = None
 
 #: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂): the one table's letters
@@ -117,7 +119,7 @@ class Theme:
         ``layer`` ``"sup"`` or ``"none"``, ``index`` ``"sub"`` or ``"none"``): ``c_{1}^{[2]}`` for a
         toy kind's ``c2[1]``. The layer is marked as the theme marks a layer in a block (``[2]`` by
         default). Any object with those four attributes will do."""
-        letter = getattr(spec, "letter")
+        letter = spec.letter
         plain = getattr(spec, "plain", "") or ""
         glyph: str | Glyph = Glyph(letter, plain or letter) if letter.startswith("\\") else letter
         sub = q.index if getattr(spec, "index", "sub") == "sub" else ()
