@@ -109,8 +109,30 @@ def test_a_textbook_form_that_is_not_the_derivative_is_refused():
         def slope(self, z, a):
             return a * (1 + a)
 
-    with pytest.raises(AssertionError):
+    with pytest.raises(F.TextbookFormError, match="argument 1: the textbook form is not SymPy's derivative") as refused:
         F.check_textbook_form(Wrong())
+    assert isinstance(refused.value.op, Wrong) and refused.value.wrt == 0
+
+
+def test_a_loss_term_is_checked_with_respect_to_the_output_and_the_target():
+    """½(y − o)² written with ∂/∂y = −(y − o) (the sign of ∂/∂o): refused for the target, argument 2."""
+
+    class WrongTarget(F.SquaredError):
+        def textbook(self, wrt, position=0):
+            return super().textbook(0, position)
+
+    F.check_textbook_form(F.SquaredError())  # the real one passes
+    with pytest.raises(F.TextbookFormError, match="argument 2") as refused:
+        F.check_textbook_form(WrongTarget())
+    assert refused.value.wrt == 1
+
+
+def test_each_operation_checks_its_own_textbook_form():
+    """check() is a method of the operation's class (no ladder); the weighted sum's derivative is
+    SymPy's own, so it has nothing to prove."""
+    assert F.WeightedSum(2).check() is None
+    assert F.check_textbook_form(F.Softmax(3)) is True
+    assert F.check_textbook_form(F.Total(3, mean=True)) is True
 
 
 def test_every_textbook_form_is_evaluated_as_printed():

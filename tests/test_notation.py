@@ -20,7 +20,7 @@ from tracer import solve
 from tracer.keys import LOSS, LOSS_AFTER, Partial, W, a, b, loss, loss_term, parse, x, y, z
 from tracer.notation import THEMES, NamesView, Symbol, theme
 from tracer.notation.symbol import DELTA, HAT_Y, SCRIPT_L
-from tracer.render import printing
+from tracer.render import step_printer
 from tracer.core.solution import GraphSolution
 from tracer.render.document import diagram_view, printer_for, render
 from tracer.render.graph import render_graph
@@ -355,7 +355,7 @@ def test_plain_names_round_trip(path):
 
 
 def test_names_view_lives_with_the_themes():
-    assert printing.NamesView is NamesView
+    assert step_printer.NamesView is NamesView
     code = "import sys, tracer.notation; print(sorted(m for m in sys.modules if m.startswith('tracer.render')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"

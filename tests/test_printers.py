@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render.sympy_printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.numbers import fmt
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 a, b, z, y, o = sp.symbols("a b z y o", real=True)
 relu_derivative = sp.Piecewise((1, z > 0), (0, True))

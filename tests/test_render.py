@@ -15,7 +15,7 @@ import pytest
 from conftest import K, needs
 from tracer import load, loads, solve
 from tracer.numbers import fmt, fmt_operand
-from tracer.render.printing import escape_markdown, tex_width
+from tracer.render.step_printer import escape_markdown, tex_width
 from tracer.notation import THEMES
 from tracer.core.solution import GraphSolution, refs_of
 from tracer.render.document import compile_pdf, render

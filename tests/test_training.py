@@ -269,7 +269,7 @@ def test_delta_form_is_shown_equal_to_the_scalar_chain():
     assert "δ(2) = f'(z(2)) ⊙ ∂L/∂a(2) = [0.186815602, 0.175510053] ⊙ [0.74136507, −0.217071535] = [0.138498562, −0.0380982365]" in text
     assert "∂L/∂W(2) = δ(2) a(1)ᵀ" in text and "[0.0821670406, 0.0826676278; −0.0226025405, −0.0227402422]" in text
     from tracer.render.extensions import delta_view
-    from tracer.render.printing import Printer
+    from tracer.render.step_printer import Printer
 
     builder_numbers = {step.id: k for k, step in enumerate(sol.all_steps(), 1)}
     view = delta_view(sol, Printer("text"), builder_numbers, False)

@@ -119,6 +119,14 @@ class Operation:
     def kink_note(self) -> str:
         return ""
 
+    def check(self) -> None:
+        """Prove the textbook form is SymPy's derivative of the local equation, and the engine's
+        local numbers the printed form's, at fixed irregular probes (:func:`check_textbook_form`
+        calls it once per operation kind); raise :class:`TextbookFormError` if not. Any operation
+        (a graph problem's gate or equation): :func:`_check_any`; the kinds that need other probes
+        say so themselves."""
+        _check_any(self)
+
     def derivation(self) -> tuple[tuple[str, Any], ...]:
         """``--detail full``: the rule-by-rule derivation of the derivative, per case (a softmax has
         two: ``"same"`` unit and ``"other"`` unit; elsewhere one, ``""``); () where the texts state
@@ -229,6 +237,18 @@ class Activation(Operation):
     elementwise: ClassVar[bool] = True
     #: the derivative is written in terms of the output a (σ(1 − σ) = a(1 − a)) where the texts do
     kinked: ClassVar[bool] = False
+
+    def check(self) -> None:
+        """The textbook slope (its output written as f(z)) against SymPy's, and at the kink too: the
+        convention the numbers use at z = 0 is the printed one."""
+        textbook = self.textbook().xreplace({OUT[0]: self.f(ARG[0])})
+        if not _same(self.derived(0), textbook, (ARG[0],), (_PROBES,)):
+            raise TextbookFormError(self, 0)
+        z = np.concatenate([_PROBES, [0.0]])
+        a = self.forward(z[:, None])
+        printed = np.broadcast_to(np.asarray(array_function(self.textbook(), (ARG[0], OUT[0]))(z, a), dtype=float), z.shape)
+        if not np.allclose(self.local(z[:, None], a)[:, 0], printed, rtol=1e-12, atol=1e-15):
+            raise TextbookFormError(self, 0, "the engine's local numbers are not the printed form's")
 
     def f(self, z: sp.Expr) -> sp.Expr:
         raise NotImplementedError
@@ -1131,6 +1151,15 @@ class Softmax(Operation):
     arity: int = 3
     name: ClassVar[str] = "softmax"
 
+    def check(self) -> None:
+        """Checked for three outputs: the same unit, and another unit on either side (both branches)."""
+        probe = Softmax(3)
+        outputs = {OUT[k]: probe.expression(ARG[:3], k) for k in range(3)}
+        columns = (_PROBES, np.roll(_PROBES, 5), np.roll(_PROBES, 11))
+        for m, j in ((0, 0), (0, 1), (2, 1)):
+            if not _same(probe.derived(j, m), probe.textbook(j, m).xreplace(outputs), ARG[:3], columns):
+                raise TextbookFormError(self, j, f"of output {m + 1}")
+
     def expression(self, args, position=0):
         return sp.exp(args[position]) / sp.Add(*[sp.exp(z) for z in args], evaluate=False)
 
@@ -1181,6 +1210,9 @@ class WeightedSum(Operation):
     terms: int
     bias: bool = True
     name: ClassVar[str] = "weighted sum"
+
+    def check(self) -> None:
+        """Nothing to prove: the weighted sum's derivative is SymPy's own generic one."""
 
     @property
     def arity(self) -> int:
@@ -1319,6 +1351,17 @@ class LossTerm(Operation):
     log: str = "ln"
     arity: ClassVar[int] = 2
 
+    def check(self) -> None:
+        """With respect to the output and the target, at outputs inside (0, 1)."""
+        columns = (_UNIT_PROBES, np.roll(_UNIT_PROBES, 4))
+        values = np.stack(columns, axis=1)
+        local = self.local(values, self.forward(values))
+        for wrt in (0, 1):
+            if not _same(self.derived(wrt), self.textbook(wrt), ARG[:2], columns):
+                raise TextbookFormError(self, wrt)
+            if not np.allclose(local[:, wrt], array_function(self.textbook(wrt), ARG[:2])(*columns), rtol=1e-12):
+                raise TextbookFormError(self, wrt, "the engine's local numbers are not the printed form's")
+
     def term(self, o: sp.Expr, y: sp.Expr) -> sp.Expr:
         raise NotImplementedError
 
@@ -1444,6 +1487,12 @@ class Total(Operation):
     groups: int = 1
     name: ClassVar[str] = "sum"
 
+    def check(self) -> None:
+        columns = tuple(np.roll(_PROBES, k) for k in range(self.arity))
+        for wrt in range(self.arity):
+            if not _same(self.derived(wrt), self.textbook(wrt), ARG[: self.arity], columns):
+                raise TextbookFormError(self, wrt)
+
     @property
     def run(self) -> int:
         """How many terms one mean is taken over (1: a plain sum)."""
@@ -1510,6 +1559,17 @@ def _same(derived: sp.Expr, textbook: sp.Expr, symbols: Sequence[sp.Symbol], col
     return bool(np.all(np.isfinite(a)) and np.allclose(a, b, rtol=1e-9, atol=1e-12))
 
 
+class TextbookFormError(ArithmeticError):
+    """An operation's textbook derivative is not SymPy's derivative of its local equation (or the
+    engine's numbers are not the printed form's): the engine never prints a derivative it did not
+    derive, so this is a defect of the operation's class, never of the user's input."""
+
+    def __init__(self, op: Operation, wrt: int, what: str = ""):
+        self.op, self.wrt = op, wrt
+        detail = what or "the textbook form is not SymPy's derivative of the local equation"
+        super().__init__(f"{op!r}, derivative with respect to argument {wrt + 1}: {detail}")
+
+
 @lru_cache(maxsize=None)
 def check_textbook_form(op: Operation) -> bool:
     """Is the textbook form really SymPy's derivative of the local equation?
@@ -1517,47 +1577,19 @@ def check_textbook_form(op: Operation) -> bool:
     SymPy differentiates the local equation; the textbook form (with its outputs written
     as the equation they stand for) must agree with that derivative at eighteen fixed
     irregular points on both sides of 0 (a kink's convention at 0 itself is stated, not
-    derived); the softmax is checked for three outputs, a loss term inside (0, 1). Raises
-    AssertionError if not: the engine never prints a derivative it did not derive.
+    derived); the softmax is checked for three outputs, a loss term inside (0, 1): each
+    operation's :meth:`Operation.check`. Raises :class:`TextbookFormError` if not; checked
+    once per operation kind (the cache).
     """
-    if isinstance(op, Softmax):
-        probe = Softmax(3)
-        outputs = {OUT[k]: probe.expression(ARG[:3], k) for k in range(3)}
-        columns = (_PROBES, np.roll(_PROBES, 5), np.roll(_PROBES, 11))
-        for m, j in ((0, 0), (0, 1), (2, 1)):  # the same unit, and another unit on either side: both branches
-            assert _same(probe.derived(j, m), probe.textbook(j, m).xreplace(outputs), ARG[:3], columns), (m, j)
-        return True
-    if isinstance(op, Activation):
-        textbook = op.textbook().xreplace({OUT[0]: op.f(ARG[0])})
-        assert _same(op.derived(0), textbook, (ARG[0],), (_PROBES,)), op.name
-        z = np.concatenate([_PROBES, [0.0]])  # and at the kink: the convention the numbers use is the printed one
-        a = op.forward(z[:, None])
-        printed = np.broadcast_to(np.asarray(array_function(op.textbook(), (ARG[0], OUT[0]))(z, a), dtype=float), z.shape)
-        assert np.allclose(op.local(z[:, None], a)[:, 0], printed, rtol=1e-12, atol=1e-15), op.name
-        return True
-    if isinstance(op, LossTerm):
-        columns = (_UNIT_PROBES, np.roll(_UNIT_PROBES, 4))
-        values = np.stack(columns, axis=1)
-        local = op.local(values, op.forward(values))
-        for wrt in (0, 1):
-            assert _same(op.derived(wrt), op.textbook(wrt), ARG[:2], columns), (op.name, wrt)
-            assert np.allclose(local[:, wrt], array_function(op.textbook(wrt), ARG[:2])(*columns), rtol=1e-12), (op.name, wrt)
-        return True
-    if isinstance(op, Total):
-        columns = tuple(np.roll(_PROBES, k) for k in range(op.arity))
-        for wrt in range(op.arity):
-            assert _same(op.derived(wrt), op.textbook(wrt), ARG[: op.arity], columns), op
-        return True
-    if isinstance(op, WeightedSum):
-        return True  # the weighted sum's derivative is SymPy's own generic one
-    return _check_any(op)
+    op.check()
+    return True
 
 
 #: for an equation defined on positive numbers only (log, √, 1/u): probes inside (0.05, 3)
 _POSITIVE_PROBES = np.abs(_PROBES) + 0.05
 
 
-def _check_any(op: Operation) -> bool:
+def _check_any(op: Operation) -> None:
     """Any other operation (a graph problem's gate or equation): its textbook form — its output
     written as the equation it stands for — against SymPy's derivative, and the engine's local
     numbers against the printed form, at the probes where the equation is defined (positive
@@ -1583,9 +1615,10 @@ def _check_any(op: Operation) -> bool:
             recognised = np.broadcast_to(
                 np.asarray(array_function(textbook.xreplace({OUT[0]: body}), symbols)(*columns), dtype=float), defined.shape)
         where = defined & np.isfinite(derived)
-        assert np.allclose(recognised[where], derived[where], rtol=1e-9, atol=1e-12), (op, wrt)
-        assert np.allclose(local[..., wrt][where], printed[where], rtol=1e-12, atol=1e-15), (op, wrt)
-    return True
+        if not np.allclose(recognised[where], derived[where], rtol=1e-9, atol=1e-12):
+            raise TextbookFormError(op, wrt)
+        if not np.allclose(local[..., wrt][where], printed[where], rtol=1e-12, atol=1e-15):
+            raise TextbookFormError(op, wrt, "the engine's local numbers are not the printed form's")
 
 
 # ---------------------------------------------------------------------------

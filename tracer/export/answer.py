@@ -8,7 +8,7 @@ from typing import Any
 from tracer import keys
 from tracer.core.solution import Solution, Step, dependencies, refs_of
 from tracer.export.as_json import json_number
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 
 def step_json(step: Step, numbers: dict[keys.Key, int]) -> dict[str, Any]:

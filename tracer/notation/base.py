@@ -14,18 +14,24 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import cached_property
 
-from tracer.keys import LOSS, Partial, Quantity
+from tracer.keys import LOSS, Block, Partial, Quantity
+from tracer.notation import blocks
+from tracer.notation import optimizer as optimizer_letters
 from tracer.notation.symbol import ETA, LAMBDA, Glyph, Symbol, marks
-
-#: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂)
-STATE_LETTERS = {"v": "v", "G": "G", "s": "s", "m": "m", "m_hat": Glyph(r"\hat{m}", "m̂"), "v_hat": Glyph(r"\hat{v}", "v̂")}
-#: an optimizer's hyperparameters (the rate is the theme's own letter)
-HYPER_SYMBOLS = {"beta": Symbol(Glyph(r"\beta", "β")), "alpha": Symbol(Glyph(r"\alpha", "α")),
-                 "beta1": Symbol(Glyph(r"\beta", "β"), ("1",)), "beta2": Symbol(Glyph(r"\beta", "β"), ("2",)),
-                 "eps": Symbol(Glyph(r"\varepsilon", "ε")), "t": Symbol("t"),
-                 # loss.regularization's coefficients, apart from the rate (λ in the bracket theme)
-                 "l2": Symbol(LAMBDA, ("L2",)), "l1": Symbol(LAMBDA, ("L1",))}
 from tracer.notation.view import NamesView
+
+try:  # the registry of layer kinds (tracer/kinds.py, rank 1: plan-v3 S5, built beside this step)
+    import tracer.kinds as _kinds
+except ModuleNotFoundError as missing:  # not there yet: no registered kind, so no symbol spec to fall back on
+    if missing.name != "tracer.kinds":
+        raise
+    _kinds = None
+
+#: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂): the one table's letters
+STATE_LETTERS = {name: letter.letter for name, letter in optimizer_letters.STATES.items()}
+#: an optimizer's hyperparameters (the rate is the theme's own letter), the step counter t and
+#: loss.regularization's coefficients (λ_L2, λ_L1), as a theme writes them in a scalar equation
+HYPER_SYMBOLS = {name: letter.symbol() for name, letter in {**optimizer_letters.HYPERPARAMETERS, **optimizer_letters.OTHERS}.items()}
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -49,6 +55,21 @@ def plain_optimizer_name(q: Quantity, parameter: str, rate: str) -> str:
     if q.name in ("l2", "l1"):
         return HYPER_SYMBOLS[q.name].plain()  # λ_L2
     return rate if q.name == "eta" else HYPER_SYMBOLS[q.name].plain().replace("_", "").translate(_SUBSCRIPT)
+
+
+#: the kinds of quantity every theme has a rule for (another kind is written from its symbol spec)
+KNOWN_KINDS = frozenset({"x", "y", "z", "a", "W", "U", "b", "loss", "loss_after", "zero", "node"})
+
+
+def registered_symbol(kind: str):
+    """The symbol spec a registered layer kind gives for a kind of quantity (``kinds.SymbolSpec``), or None."""
+    if _kinds is None:
+        return None
+    for layer_kind in _kinds.layers():
+        spec = getattr(layer_kind, "symbols", {}).get(kind)
+        if spec is not None:
+            return spec
+    return None
 
 
 class Theme:
@@ -86,6 +107,40 @@ class Theme:
         the second, ``w_{5}^{++}`` (:func:`~tracer.notation.symbol.marks`)."""
         return symbol.with_sup(marks("+", times))
 
+    def parts_of(self, q: Quantity) -> Symbol:
+        """:meth:`parts`, or for a kind the theme has no rule for, :meth:`registered_parts` from the
+        registered kind's symbol spec."""
+        spec = registered_symbol(q.kind) if q.kind not in KNOWN_KINDS else None
+        return self.parts(q) if spec is None else self.registered_parts(q, spec)
+
+    def registered_parts(self, q: Quantity, spec) -> Symbol:
+        """The parts of a quantity of a kind the theme has no rule for, from the kind's symbol spec
+        (``kinds.SymbolSpec``: ``letter``, its ``plain`` spelling when the letter is a LaTeX command,
+        ``layer`` ``"sup"`` or ``"none"``, ``index`` ``"sub"`` or ``"none"``): ``c_{1}^{[2]}`` for a
+        toy kind's ``c2[1]``. The layer is marked as the theme marks a layer in a block (``[2]`` by
+        default). Any object with those four attributes will do."""
+        letter = spec.letter
+        plain = getattr(spec, "plain", "") or ""
+        glyph: str | Glyph = Glyph(letter, plain or letter) if letter.startswith("\\") else letter
+        sub = q.index if getattr(spec, "index", "sub") == "sub" else ()
+        sup = (self.block_layer(q.layer).latex,) if (getattr(spec, "layer", "sup") == "sup" and q.layer is not None) else ()
+        return Symbol(glyph, sub, sup)
+
+    def block_layer(self, layer: int, form: blocks.BlockForm = blocks.MATRIX) -> Glyph:
+        """A layer's mark on a block (and on a registered kind's symbol): ``[2]`` in the matrix form."""
+        return Glyph(form.layer(layer), form.layer_plain(layer))
+
+    # -- whole vectors and matrices, and the operators between them -----------------------
+    def block(self, b: Block, form: blocks.BlockForm = blocks.MATRIX, *, time: int | str | None = None) -> Symbol:
+        """A whole family as ``form`` writes it: ``W^{[2]}``, ``\\delta^{[2]}`` (the loss's gradient with
+        respect to ``z2``), ``a^{(1)}`` in the δ form, ``h^{[1]}_{t}`` at a time step. By default
+        :func:`tracer.notation.blocks.block_symbol`, the same in every theme (the views wrote it so)."""
+        return blocks.block_symbol(b, form, time=time)
+
+    def operator(self, name: str, dialect: str = "latex") -> str:
+        """f, f′, ⊙, ᵀ, ∂ spelled in ``dialect`` (:data:`tracer.notation.blocks.OPERATORS`)."""
+        return blocks.operator(name, dialect)
+
     # -- the one assembly: parts, then marks ------------------------------------------
     def symbol(self, q: Quantity) -> Symbol:
         if q.is_state:  # m_{w_5, 2}: the state of parameter w_5 after step 2
@@ -94,7 +149,7 @@ class Theme:
             return Symbol(self.rate) if q.name == "eta" else HYPER_SYMBOLS[q.name]
         if q.kind == "penalty":  # loss.regularization's term of the loss, Ω(w) as the texts write it
             return Symbol(Glyph(r"\Omega", "Ω"))
-        symbol = self.parts(q)
+        symbol = self.parts_of(q)
         if q.after:
             symbol = self.mark_after(symbol, updates(q))
         if q.sample is not None:
@@ -145,7 +200,7 @@ class Theme:
         own (Mazur's ``E_{total}^{+}``) has no plain name."""
         if not self.plain_names:
             return None
-        parts = self.parts(q)
+        parts = self.parts_of(q)
         letter, sub = parts.letter, [p for p in parts.sub if isinstance(p, str)]
         if parts.sup or parts.prime or not isinstance(letter, str) or len(sub) != len(parts.sub):
             return None
@@ -164,6 +219,8 @@ class Theme:
             times=r"\times",
             dot=r"\cdot",
             symbol=self.symbol,
+            block=self.block,
+            operator=self.operator,
         )
 
     def text_names_view(self) -> NamesView:
@@ -180,7 +237,8 @@ class Theme:
                 plain += marks("⁺", updates(q))
             return plain if q.sample is None else f"{plain}#{q.sample}"
 
-        return NamesView(quantity=quantity, loss_name=self._plain_name(LOSS) or "loss", rate=self.rate.plain)
+        return NamesView(quantity=quantity, loss_name=self._plain_name(LOSS) or "loss", rate=self.rate.plain,
+                         block=self.block, operator=self.operator)
 
     # -- every quantity of the problem, and the plain names read back -----------------------
     def every_quantity(self):

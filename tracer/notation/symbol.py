@@ -71,6 +71,9 @@ class Symbol:
     sub: tuple[Piece, ...] = ()
     sup: tuple[Piece, ...] = ()
     prime: int = 0  # how many primes (w', w'' after two updates)
+    #: the superscript before the subscript: a block at a time step, ``h^{[1]}_{t}`` (the layer's
+    #: mark belongs to the letter, the time step to the pair)
+    sup_first: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sub", _pieces(self.sub))
@@ -101,11 +104,9 @@ class Symbol:
             text += "'" * int(self.prime)
             if self.sup:  # w'^{(K)} would be a double superscript: the prime belongs to the letter
                 text = "{" + text + "}"
-        if self.sub:
-            text += "_{" + ",".join(_piece_latex(p) for p in self.sub) + "}"
-        if self.sup:
-            text += "^{" + ",".join(_piece_latex(p) for p in self.sup) + "}"
-        return text
+        sub = "_{" + ",".join(_piece_latex(p) for p in self.sub) + "}" if self.sub else ""
+        sup = "^{" + ",".join(_piece_latex(p) for p in self.sup) + "}" if self.sup else ""
+        return text + (sup + sub if self.sup_first else sub + sup)
 
     def plain(self) -> str:
         """The symbol in plain text, for a label outside math (a Mermaid figure): ``out_h1``,
@@ -116,6 +117,13 @@ class Symbol:
         if self.sup:
             text += "^" + ",".join(_piece_plain(p) for p in self.sup)
         return text
+
+    def compact(self) -> str:
+        """The symbol run together in plain text, as a view's blocks are written in a terminal: the
+        letter, the superscript's pieces, then the subscript's (``W2``, ``δ(2)``, ``h¹₃``): a block's
+        marks are spelt for this (:mod:`tracer.notation.blocks`)."""
+        return (_piece_plain(self.letter) + "'" * int(self.prime) + "".join(_piece_plain(p) for p in self.sup)
+                + "".join(_piece_plain(p) for p in self.sub))
 
 
 def is_word(text: str) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from tracer.keys import Partial, Quantity
+from tracer.notation import blocks
 from tracer.notation.symbol import Symbol
 
 
@@ -24,3 +25,8 @@ class NamesView:
     #: the parts of a quantity's symbol, for labels built from them (a figure's units);
     #: None for the canonical names, which have no parts
     symbol: Optional[Callable[[Quantity], Symbol]] = None
+    #: a whole vector or matrix (``W^{[2]}``, ``\delta^{[2]}``, ``h^{[1]}_{t}``): the theme's
+    #: :meth:`~tracer.notation.Theme.block`, or the default writer for the canonical names
+    block: Callable[..., Symbol] = blocks.block_symbol
+    #: f, f′, ⊙, ᵀ, ∂ in a dialect: the theme's :meth:`~tracer.notation.Theme.operator`
+    operator: Callable[..., str] = blocks.operator

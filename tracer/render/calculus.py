@@ -4,7 +4,7 @@ The math (:mod:`tracer.calculus`) hands over derivations and descents as data;
 this module only writes them. Numbers go through :func:`tracer.numbers.fmt`,
 the project's one number formatter (significant digits, no float noise, Unicode
 minus in text). Expressions go through the project's printers
-(:mod:`tracer.render.printers`, subclasses of SymPy's own: precedence decides the
+(:mod:`tracer.render.sympy_printers`, subclasses of SymPy's own: precedence decides the
 brackets, nothing is edited after printing): ``text_math`` for the terminal and
 ``tex_math`` for LaTeX/MathJax, each in two configurations — a result in SymPy's
 order with a positive term first, and a rule's combination *as built* (its terms
@@ -27,14 +27,15 @@ from tracer.calculus import derivatives as calc
 from tracer.calculus.derivatives import Derivation, RuleStep
 from tracer.calculus.descent import Descent, sample_curve, sample_grid
 from tracer.core import optimizers
+from tracer.notation import optimizer as letters
 from tracer.spec import OptimizerSpec
 
 #: plain gradient descent (a run's header and table without its optimizer)
 SGD_SPEC = OptimizerSpec()
-from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render.sympy_printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.render import plot_axes
 from tracer.numbers import DEFAULT_DIGITS, fmt
-from tracer.render.printing import escape_tex
+from tracer.render.step_printer import escape_tex
 
 FORMATS = ("text", "md", "tex", "json")
 
@@ -590,13 +591,18 @@ def _text_intro(descent: Descent, digits: int) -> list[str]:
 # names given per step: θ_{k−1} → x₀, g → g₁, v₋ → v₀, v → v₁; the numbers substituted
 # unevaluated (SubstitutedNumber), each value read from the descent's iterates.
 
-#: the hyperparameters' names (text, LaTeX); RMSprop's α (torch's name) is written ρ, since α is the learning rate here
-_HYPER_NAMES = {"beta": ("β", r"\beta"), "alpha": ("ρ", r"\rho"), "beta1": ("β₁", r"\beta_1"), "beta2": ("β₂", r"\beta_2"),
-                "eps": ("ε", r"\varepsilon")}
 #: the options that set them
 _HYPER_OPTIONS = {"beta": "--beta", "alpha": "--alpha", "beta1": "--beta1", "beta2": "--beta2", "eps": "--eps"}
-_STATE_LETTERS = {"v": ("v", "v"), "G": ("G", "G"), "s": ("s", "s"), "m": ("m", "m"), "m_hat": ("m̂", r"\hat{m}"),
-                  "v_hat": ("v̂", r"\hat{v}")}
+
+
+def _hyper(name: str, latex: bool) -> str:
+    """A hyperparameter as these pages write it (the one table, :mod:`tracer.notation.optimizer`): RMSprop's α
+    (torch's name) is written ρ here, since α is the learning rate on these pages."""
+    return letters.hyper_name(name, "latex" if latex else "text", page="calculus")
+
+
+def _state(name: str, latex: bool) -> str:
+    return letters.state_letter(name, "latex" if latex else "text")
 
 
 def _indexed(letter: str, index: str, variable: str | None, latex: bool) -> str:
@@ -609,15 +615,14 @@ def _indexed(letter: str, index: str, variable: str | None, latex: bool) -> str:
 
 def _optimizer_symbols(descent: Descent, latex: bool, variable: str, tag: str | None, before: str, after: str) -> dict:
     """The names of the equations' symbols for one variable and one step (``before`` → ``after``)."""
-    col = 1 if latex else 0
     rate = r"\alpha" if latex else "α"
     names: dict = {optimizers.THETA: _indexed(variable, before, None, latex), optimizers.GRAD: _indexed("g", after, tag, latex),
                    optimizers.RATE: rate, optimizers.T: "t"}
-    for key, spelled in _HYPER_NAMES.items():
-        names[optimizers.HYPER[key]] = spelled[col]
-    for key, spelled in _STATE_LETTERS.items():
-        names[optimizers.STATE[key]] = _indexed(spelled[col], after, tag, latex)
-        names[optimizers.previous(key)] = _indexed(spelled[col], before, tag, latex)
+    for key in letters.HYPERPARAMETERS:
+        names[optimizers.HYPER[key]] = _hyper(key, latex)
+    for key in letters.STATES:
+        names[optimizers.STATE[key]] = _indexed(_state(key, latex), after, tag, latex)
+        names[optimizers.previous(key)] = _indexed(_state(key, latex), before, tag, latex)
     return names
 
 
@@ -635,14 +640,13 @@ def _optimizer_statement(descent: Descent, dialect: str, digits: int) -> list[st
     """The optimizer once: its name and hyperparameters, then its equations at step t (text lines,
     or LaTeX rows with ``&=``)."""
     latex = dialect == "latex"
-    col = 1 if latex else 0
     one = len(descent.variables) == 1
     variable = (_name_tex if latex else _name_text)(descent.variables[0].name) if one else (r"\theta" if latex else "θ")
     name = (_name_tex if latex else _name_text)(descent.name or "f")
     names = _optimizer_symbols(descent, latex, variable, None, "t-1" if latex else "t−1", "t")
     rule = descent.rule
-    hyper = [f"{_HYPER_NAMES[k][col]} = {fmt(v, digits, dialect)}" for k, v in descent.hyperparameters.items()]
-    zeros = [f"{_indexed(_STATE_LETTERS[n][col], '0', None, latex)} = 0" for n in rule.states]
+    hyper = [f"{_hyper(k, latex)} = {fmt(v, digits, dialect)}" for k, v in descent.hyperparameters.items()]
+    zeros = [f"{_indexed(_state(n, latex), '0', None, latex)} = 0" for n in rule.states]
     before = names[optimizers.THETA]
     if latex:
         d = "" if one else r"\partial "
@@ -663,8 +667,8 @@ def _optimizer_sentence(descent: Descent, digits: int) -> str:
     """``, optimizer Adam (torch.optim.Adam), $\\beta_1 = 0.9$, …`` (nothing for plain descent)."""
     if descent.optimizer.plain:
         return ""
-    hyper = [f"${_HYPER_NAMES[k][1]} = {fmt(v, digits, 'latex')}$" for k, v in descent.hyperparameters.items()]
-    zeros = [f"${_indexed(_STATE_LETTERS[n][1], '0', None, True)} = 0$" for n in descent.rule.states]
+    hyper = [f"${_hyper(k, True)} = {fmt(v, digits, 'latex')}$" for k, v in descent.hyperparameters.items()]
+    zeros = [f"${_indexed(_state(n, True), '0', None, True)} = 0$" for n in descent.rule.states]
     return f", optimizer {_tex_escape(descent.rule.title)}" + "".join(f", {h}" for h in hyper + zeros)
 
 
@@ -690,7 +694,7 @@ def _reads(expression: sp.Expr, k: int, i: int) -> tuple[tuple, ...]:
             out.append(("g", k, i))
         elif sym == optimizers.THETA and k > 1:
             out.append((optimizers.AFTER, k - 1, i))
-        for n in _STATE_LETTERS:
+        for n in letters.STATES:
             if sym == optimizers.STATE[n]:
                 out.append((n, k, i))
             elif sym == optimizers.previous(n) and k > 1:

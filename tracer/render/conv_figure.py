@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from tracer import keys
 from tracer.core.solution import Solution
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: a grid larger than this (a side) is not drawn: the feature-map section lists it, elided
 MAX_SIDE = 10
@@ -52,8 +53,9 @@ def conv_figure_view(solution: Solution, printer: Printer) -> dict | None:
         "stride": stride,
         "padding": pad,
         "input_name": f"{reads}[1,:,:]" if channels > 1 or reads != "x" else "x",
-        "kernel_name": f"W{layer}[1,1,:,:]" if channels > 1 or filters > 1 else f"W{layer}",
-        "output_name": f"z{layer}[1,:,:]" if filters > 1 else f"z{layer}",
+        # the canonical names of the blocks drawn (W2, z2), with the slice drawn when there are several
+        "kernel_name": str(keys.Block("W", layer)) + ("[1,1,:,:]" if channels > 1 or filters > 1 else ""),
+        "output_name": str(keys.Block("z", layer)) + ("[1,:,:]" if filters > 1 else ""),
         "more": channels > 1,  # the map also sums the other channels' windows
         "caption": (f"The first window ({k}×{k}{', stride ' + str(stride) if stride > 1 else ''}"
                     f"{', padding ' + str(pad) if pad else ''}) of the input, times the kernel entry by entry, "

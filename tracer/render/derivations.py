@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tracer.calculus import derivatives as calc
-from tracer.render.printing import tex_width
+from tracer.render.step_printer import tex_width
 from tracer.render.views import LINE_EM
 from tracer.render.calculus import _DiffWriter, rule_label
 

@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from tracer import notation as themes
 from tracer.notation import graph as graph_names
+from tracer.notation import optimizer as optimizer_letters
 from tracer import keys
 from tracer.core import optimizers
 from tracer.keys import Key, Quantity
@@ -38,7 +39,7 @@ from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import conv_figure, edge_labels, extensions, i18n, mathml, matrix, network
 from tracer.numbers import DEFAULT_DIGITS, fmt
-from tracer.render.printing import Printer, escape_markdown, escape_tex, tex_width, yaml_quoted
+from tracer.render.step_printer import Printer, escape_markdown, escape_tex, tex_width, yaml_quoted
 from tracer.render.user_text import PDF_ENGINES, escape_markdown_text, escape_mathjax_html, unicode_engine_needed  # noqa: F401
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
@@ -273,22 +274,22 @@ def optimizer_view(problem: Problem, printer: Printer) -> dict | None:
     rule = optimizers.rule(spec)
     latex = printer.dialect == "latex"
     theme_rate = printer.names.rate
-    letters = {name: tex if latex else text for name, (tex, text) in matrix.OPTIMIZER_STATES.items()}
-    hyper_names = matrix.OPTIMIZER_HYPER
-    names: dict = {optimizers.THETA: r"\theta" if latex else "θ", optimizers.GRAD: "g", optimizers.RATE: theme_rate, optimizers.T: "t"}
-    for name, (tex, text) in hyper_names.items():
-        names[optimizers.HYPER[name]] = tex if latex else text
+    dialect = "latex" if latex else "text"
+    letters = {name: optimizer_letters.state_letter(name, dialect) for name in optimizer_letters.STATES}
+    theta = optimizer_letters.THETA.latex if latex else optimizer_letters.THETA.plain  # any parameter: θ
+    names: dict = {optimizers.THETA: theta, optimizers.GRAD: "g", optimizers.RATE: theme_rate, optimizers.T: "t"}
+    for name in optimizer_letters.HYPERPARAMETERS:
+        names[optimizers.HYPER[name]] = optimizer_letters.hyper_name(name, dialect)
     for name, letter in letters.items():
         names[optimizers.STATE[name]] = f"{letter}_{{t}}" if latex else f"{letter}_t"
         names[optimizers.previous(name)] = f"{letter}_{{t-1}}" if latex else f"{letter}_(t−1)"
     equations = []
     for equation in rule.equations:
-        lhs = (r"\theta'" if latex else "θ'") if equation.target == optimizers.AFTER else names[optimizers.STATE[equation.target]]
+        lhs = f"{theta}'" if equation.target == optimizers.AFTER else names[optimizers.STATE[equation.target]]
         equations.append(f"{lhs} = {printer.expression(equation.expression, names)}")
     values = []
     for name, value in optimizers.hyperparameters(spec).items():
-        tex, text = hyper_names[name]
-        values.append(f"{tex if latex else text} = {printer.number(value)}")
+        values.append(f"{optimizer_letters.hyper_name(name, dialect)} = {printer.number(value)}")
     states = [f"{letters[n]}_{{0}}" if latex else f"{letters[n]}_0" for n in rule.states]
     return {"title": rule.title, "equations": equations, "hyper": values, "states": states, "loss": printer.names.loss_name}
 

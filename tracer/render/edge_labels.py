@@ -7,7 +7,7 @@ each edge in turn the place is chosen from a few positions along it (``pos``) an
 the one whose box crosses the fewest other edges, units and labels already placed, and among
 those the one nearest the middle of the edge. TikZ (``node[pos=…, above=…]``) and the web page's
 SVG draw the box at the same place, so both figures keep their labels clear. Geometry only: the
-sizes are estimates of the typeset label (:func:`tracer.render.printing.tex_width`), in cm.
+sizes are estimates of the typeset label (:func:`tracer.render.step_printer.tex_width`), in cm.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ from tracer import keys
 from tracer.core import perceptron
 from tracer.keys import Key
 from tracer.core.solution import DeltaRow, Solution
+from tracer.notation import blocks
 from tracer.numbers import fmt
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: rows of the run table (the curve always has every record)
 TABLE_ROWS = 21
@@ -67,14 +68,30 @@ def delta_view(solution: Solution, printer, numbers: dict[Key, int], latex: bool
 
 def _delta_row(row: DeltaRow, tag: int | None, printer, numbers: dict[Key, int], latex: bool) -> dict:
     l = row.layer
+    names, form = printer.names, blocks.DELTA_FORM
 
-    def sup(k: int) -> str:
-        return f"^{{({k})}}" if latex else f"({k})"
+    def spelled(symbol) -> str:
+        return symbol.latex() if latex else symbol.compact()
 
-    odot = r" \odot " if latex else " ⊙ "
-    top = r"^{\top}" if latex else "ᵀ"
-    dL = r"\partial \mathcal{L}" if latex else "∂L"
-    a_prev = "x" if l == 1 else f"a{sup(l - 1)}"
+    def W(k: int) -> str:
+        return spelled(names.block(keys.Block("W", k), form))
+
+    def a(k: int) -> str:
+        """A layer's activations in the δ form (``a^{(1)}``); the input's below layer 1."""
+        return spelled(names.block(keys.Block("x", None) if k == 0 else keys.Block("a", k), form))
+
+    def z(k: int) -> str:
+        return spelled(names.block(keys.Block("z", k), form))
+
+    def delta(k: int) -> str:
+        return spelled(names.block(keys.Block("z", k, of=keys.LOSS), form))
+
+    dialect = "latex" if latex else "text"
+    odot = " " + names.operator("hadamard", dialect) + " "
+    top, slope, d = names.operator("transpose", dialect), names.operator("slope", dialect), names.operator("partial", dialect)
+    assert form.loss is not None
+    dL = (f"{d} {form.loss.latex}" if latex else f"{d}{form.loss.plain}")  # the δ form's loss, whatever the theme
+    jacobian = spelled(blocks.layer_symbol("J", l, form))
     view = {
         "equals": _refs([numbers[k] for k in row.equals if k in numbers]),
         "diff": None if row.difference is None else (fmt(row.difference, 2, printer.dialect) if row.difference else "0"),
@@ -82,22 +99,22 @@ def _delta_row(row: DeltaRow, tag: int | None, printer, numbers: dict[Key, int],
     if row.what == "weights":
         sample = ("_" + str(tag) if latex else "#" + str(tag)) if tag else ""
         return view | {
-            "lhs": rf"\frac{{\partial \mathcal{{L}}{sample}}}{{\partial W{sup(l)}}}" if latex else f"∂L{sample}/∂W{sup(l)}",
-            "symbolic": rf"\delta{sup(l)} \left({a_prev}\right){top}" if latex else f"δ{sup(l)} {a_prev}{top}",
+            "lhs": rf"\frac{{{dL}{sample}}}{{{d} {W(l)}}}" if latex else f"{dL}{sample}/{d}{W(l)}",
+            "symbolic": rf"{delta(l)} \left({a(l - 1)}\right){top}" if latex else f"{delta(l)} {a(l - 1)}{top}",
             "substituted": _vector(printer, row.delta, latex) + " " + _vector(printer, row.inputs, latex) + top,
             "value": _matrix(printer, row.values, latex),
         }
     if row.softmax:
-        symbolic = rf"\left(J{sup(l)}\right){top} \frac{{{dL}}}{{\partial a{sup(l)}}}" if latex else f"J{sup(l)}{top} ∂L/∂a{sup(l)}"
+        symbolic = rf"\left({jacobian}\right){top} \frac{{{dL}}}{{{d} {a(l)}}}" if latex else f"{jacobian}{top} {dL}/{d}{a(l)}"
         substituted = ""
     elif row.output:
-        symbolic = rf"f'\left(z{sup(l)}\right){odot}\frac{{{dL}}}{{\partial a{sup(l)}}}" if latex else f"f'(z{sup(l)}){odot}∂L/∂a{sup(l)}"
+        symbolic = rf"{slope}\left({z(l)}\right){odot}\frac{{{dL}}}{{{d} {a(l)}}}" if latex else f"{slope}({z(l)}){odot}{dL}/{d}{a(l)}"
         substituted = _vector(printer, row.slope, latex) + odot + _vector(printer, row.upstream, latex)
     else:
-        symbolic = (rf"f'\left(z{sup(l)}\right){odot}\left(\left(W{sup(l + 1)}\right){top} \delta{sup(l + 1)}\right)" if latex
-                    else f"f'(z{sup(l)}){odot}(W{sup(l + 1)}{top} δ{sup(l + 1)})")
+        symbolic = (rf"{slope}\left({z(l)}\right){odot}\left(\left({W(l + 1)}\right){top} {delta(l + 1)}\right)" if latex
+                    else f"{slope}({z(l)}){odot}({W(l + 1)}{top} {delta(l + 1)})")
         substituted = _vector(printer, row.slope, latex) + odot + _vector(printer, row.upstream, latex)
-    return view | {"lhs": (r"\delta" if latex else "δ") + sup(l), "symbolic": symbolic, "substituted": substituted,
+    return view | {"lhs": delta(l), "symbolic": symbolic, "substituted": substituted,
                    "value": _vector(printer, row.delta, latex)}
 
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from tracer import keys
 from tracer.core.solution import FeatureMaps, Solution
-from tracer.render.printing import Printer
+from tracer.notation import blocks
+from tracer.render.step_printer import Printer
 
 #: a grid wider or taller than this is shown elided
 MAX_GRID = 12
@@ -51,23 +53,36 @@ def grid_cells(values: np.ndarray, p: Printer) -> list[list[str]]:
 
 
 class _Names:
-    """The grids' names in one dialect: ``x[1,:,:]`` in text, ``x_{1,:,:}`` in LaTeX."""
+    """The grids' names in one dialect: ``x[1,:,:]`` in text, ``x_{1,:,:}`` in LaTeX (the theme's blocks,
+    :data:`tracer.notation.blocks.GRID`: layers in brackets, gradients of ``J``)."""
 
-    def __init__(self, latex: bool):
+    def __init__(self, latex: bool, names):
         self.latex = latex
+        self.names = names
+        self.dialect = "latex" if latex else "text"
 
-    def of(self, name: str, layer: int | None, *index: int | str) -> str:
-        where = ",".join(str(i) for i in index) + ",:,:"
+    def block(self, b: keys.Block) -> str:
+        """A whole vector or matrix: ``W^{[2]}``, ``\\delta^{[2]}``; in text run together, ``W2``, ``δ2``."""
+        symbol = self.names.block(b, blocks.GRID)
+        return symbol.latex() if self.latex else symbol.compact()
+
+    def of(self, name: str, layer: int | None, *index: int) -> str:
         if self.latex:
-            letter = {"W": "w"}.get(name, name)
-            return f"{letter}_{{{where}}}" + (f"^{{[{layer}]}}" if layer is not None else "")
+            return self.block(keys.Block(name, layer, lead=index))
+        where = ",".join(str(i) for i in index) + ",:,:"
         return f"{name}{layer if layer is not None else ''}[{where}]"
 
     def reads(self, maps: FeatureMaps, c: int) -> str:
         return self.of("x", None, c) if maps.reads == "x" else self.of("a", int(maps.reads[1:]), c)
 
     def gradient(self, of: str) -> str:
-        return rf"\frac{{\partial J}}{{\partial {of}}}" if self.latex else f"dloss/d{of}"
+        d = self.operator("partial")
+        assert blocks.GRID.loss is not None
+        loss = blocks.GRID.loss.latex if self.latex else "loss"  # text: the canonical name (dloss/dW2)
+        return rf"\frac{{{d} {loss}}}{{{d} {of}}}" if self.latex else f"d{loss}/d{of}"
+
+    def operator(self, name: str) -> str:
+        return self.names.operator(name, self.dialect)
 
     def op(self, text: str, latex: str) -> str:
         return latex if self.latex else text
@@ -78,7 +93,7 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
     if not solution.steps or not solution.steps[0].derived:
         return []
     p = Printer(p.dialect, p.names, min(p.digits, DIGITS))  # grids side by side: fewer digits (the equations have them all)
-    n = _Names(p.dialect == "latex")
+    n = _Names(p.dialect == "latex", p.names)
     samples = len(solution.problem.data)
     views = []
     for maps in solution.steps[0].feature_maps:
@@ -90,13 +105,10 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
         l = maps.layer
         if maps.kind == "dense":  # the δ form: vectors as rows, ∂J/∂W = δ·aᵀ
             assert maps.kernel is not None and maps.kernel_gradient is not None and maps.z is not None
-            T = n.op("ᵀ", "^{\\top}")
-            if maps.reads == "x":
-                vec = n.op("x", "x")
-            else:
-                vec = n.op(maps.reads, "a^{[" + maps.reads[1:] + "]}")
-            weights = n.op(f"W{l}", "W^{[" + str(l) + "]}")
-            z_, a_, d_ = (n.op(f"{k}{l}", k + "^{[" + str(l) + "]}") for k in ("z", "a", "δ" if not n.latex else "\\delta"))
+            T = n.operator("transpose")
+            vec = n.block(keys.Block("x", None) if maps.reads == "x" else keys.Block("a", int(maps.reads[1:])))
+            weights = n.block(keys.Block("W", l))
+            z_, a_, d_ = (n.block(block) for block in (keys.Block("z", l), keys.Block("a", l), keys.Block("z", l, of=keys.LOSS)))
             row(f"{vec}{T}" if n.latex is False else f"({vec}){T}", "", maps.inputs)
             row(weights, "", maps.kernel)
             row(f"({z_}){T}" if n.latex else f"{z_}{T}", "", maps.z)
@@ -111,12 +123,12 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
             row(n.reads(maps, c + 1), "", maps.inputs[c])
         if maps.kind == "conv2d":
             assert maps.kernel is not None and maps.kernel_gradient is not None and maps.z is not None
-            star = n.op(" ⋆ ", r" \star ")
+            star = " " + n.operator("cross_correlation") + " "
             for f in range(maps.kernel.shape[0]):
                 for c in range(maps.kernel.shape[1]):
                     row(n.of("W", l, f + 1, c + 1), "", maps.kernel[f, c])
                 inputs = " + ".join(f"{n.of('W', l, f + 1, c + 1)}{star}{n.reads(maps, c + 1)}" for c in range(maps.kernel.shape[1]))
-                bias = n.op(f"b{l}[{f + 1}]", f"b_{{{f + 1}}}^{{[{l}]}}")
+                bias = n.names.block(keys.Block("b", l), blocks.GRID).with_sub(f + 1).latex() if n.latex else str(keys.b(l, f + 1))
                 row(n.of("z", l, f + 1), f"{inputs} + {bias}", maps.z[f])
                 row(n.of("a", l, f + 1), "", maps.a[f])
             for f in range(maps.kernel.shape[0]):
@@ -129,8 +141,8 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
                 for c in range(maps.inputs.shape[0]):
                     rule = ""
                     if maps.stride == 1:
-                        rot = n.op("rot180", r"\operatorname{rot}_{180}")
-                        full = n.op(" ⊛ ", r" \circledast ")
+                        rot = n.operator("rot180")
+                        full = " " + n.operator("full_convolution") + " "
                         terms = [n.gradient(n.of("z", l, f + 1)) + full + rot + "(" + n.of("W", l, f + 1, c + 1) + ")"
                                  for f in range(maps.kernel.shape[0])]
                         rule = " + ".join(terms)

@@ -21,7 +21,7 @@ from tracer.notation import graph as graph_names
 from tracer.render import circuit
 from tracer.render.document import DocumentBuilder, environment, equation_mathml, plain_equation, svg_id, verification_view
 from tracer.numbers import DEFAULT_DIGITS
-from tracer.render.printing import Printer, escape_markdown, escape_tex, yaml_quoted
+from tracer.render.step_printer import Printer, escape_markdown, escape_tex, yaml_quoted
 from tracer.render.user_text import escape_markdown_text
 from tracer.render.views import StepView
 

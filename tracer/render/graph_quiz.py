@@ -16,7 +16,7 @@ from tracer import keys
 from tracer.keys import NameError_
 from tracer.core.solution import GraphSolution
 from tracer.render.graph import equation_lines, printer, render_graph
-from tracer.render.printing import escape_markdown, escape_tex
+from tracer.render.step_printer import escape_markdown, escape_tex
 from tracer.render.quiz import KEY_DIGITS, _demote_markdown, _tex_parts, variant_anchor
 from tracer.spec import GraphProblem
 from tracer.teach.quiz import Variant

@@ -19,13 +19,12 @@ import numpy as np
 from tracer import keys
 from tracer.core import optimizers
 from tracer.core.solution import LayerArrays, Solution
-from tracer.render.printing import Printer
+from tracer.keys import Block
+from tracer.notation import blocks
+from tracer.notation import optimizer as letters
+from tracer.render.step_printer import Printer
 from tracer.render.views import EquationView, SectionView
 
-#: an optimizer's states and hyperparameters as the documents write them: (LaTeX, plain text)
-OPTIMIZER_STATES = {"v": ("v", "v"), "G": ("G", "G"), "s": ("s", "s"), "m": ("m", "m"), "m_hat": (r"\hat{m}", "m̂"), "v_hat": (r"\hat{v}", "v̂")}
-OPTIMIZER_HYPER = {"beta": (r"\beta", "β"), "alpha": (r"\alpha", "α"), "beta1": (r"\beta_1", "β₁"), "beta2": (r"\beta_2", "β₂"),
-                   "eps": (r"\varepsilon", "ε")}
 
 #: largest matrix dimension shown in full; beyond it, the first 3, an ellipsis and the last
 SHOW = 6
@@ -74,26 +73,42 @@ class MatrixBuilder:
         S = layers[0].z.shape[0]
         out: list[SectionView] = []
 
-        def sup(l: int) -> str:
-            return f"^{{[{l}]}}"
+        names = self.p.names
 
-        loss = "{" + self.p.names.loss_name + "}"  # the theme's name of the loss (E_{total}, J, …)
-        rate = self.p.names.rate
+        def W(l: int) -> str:
+            return names.block(Block("W", l)).latex()
 
+        def b(l: int) -> str:
+            return names.block(Block("b", l)).latex()
+
+        def z(l: int) -> str:
+            return names.block(Block("z", l)).latex()
+
+        def a(l: int) -> str:
+            """The layer's activations; the input's below layer 1."""
+            return names.block(Block("x", None) if l == 0 else Block("a", l)).latex()
+
+        def delta(l: int) -> str:
+            return names.block(Block("z", l, of=keys.LOSS)).latex()
+
+        slope = names.operator("slope")
+        odot, top = " " + names.operator("hadamard") + " ", names.operator("transpose")
+        loss = "{" + names.loss_name + "}"  # the theme's name of the loss (E_{total}, J, …)
+        rate = names.rate
         for s in range(S):
             sample = f" (sample {s + 1})" if S > 1 else ""
             forward = []
             for layer in layers:
                 l = layer.number
-                a_prev = "x" if l == 1 else f"a{sup(l - 1)}"
+                a_prev = a(l - 1)
                 bias, b_vals = "", ""
                 if layer.bias is not None:
-                    bias = f" + b{sup(l)}"
+                    bias = f" + {b(l)}"
                     b_vals = " + " + _column(self.p, np.broadcast_to(layer.bias, (layer.units,)))
                 substituted = _matrix(self.p, layer.weights) + " " + _column(self.p, layer.inputs[s]) + b_vals
-                forward.append(self.eq(f"z{sup(l)}", f"W{sup(l)} {a_prev}{bias}", _column(self.p, layer.z[s]), substituted))
+                forward.append(self.eq(z(l), f"{W(l)} {a_prev}{bias}", _column(self.p, layer.z[s]), substituted))
                 name = layer.activation.replace("_", r"\_")
-                forward.append(self.eq(f"a{sup(l)}", rf"\mathrm{{{name}}}\left(z{sup(l)}\right)", _column(self.p, layer.a[s])))
+                forward.append(self.eq(a(l), rf"\mathrm{{{name}}}\left({z(l)}\right)", _column(self.p, layer.a[s])))
             out.append(SectionView(f"Forward pass, matrix form{sample}", forward))
 
             backward = []
@@ -101,18 +116,18 @@ class MatrixBuilder:
                 l = layer.number
                 if l == L:
                     if layer.activation == "softmax":
-                        symbolic = rf"\left(J{sup(L)}\right)^{{\top}} \frac{{\partial {loss}}}{{\partial a{sup(L)}}}"
+                        symbolic = rf"\left({blocks.layer_symbol('J', L).latex()}\right){top} \frac{{\partial {loss}}}{{\partial {a(L)}}}"
                     else:
-                        symbolic = rf"f'\left(z{sup(L)}\right) \odot \frac{{\partial {loss}}}{{\partial a{sup(L)}}}"
-                    backward.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial a{sup(L)}}}", "", _column(self.p, layer.dloss_da[s])))
-                    backward.append(self.eq(rf"\delta{sup(L)}", symbolic, _column(self.p, layer.dloss_dz[s])))
+                        symbolic = rf"{slope}\left({z(L)}\right){odot}\frac{{\partial {loss}}}{{\partial {a(L)}}}"
+                    backward.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial {a(L)}}}", "", _column(self.p, layer.dloss_da[s])))
+                    backward.append(self.eq(delta(L), symbolic, _column(self.p, layer.dloss_dz[s])))
                 else:
-                    symbolic = rf"f'\left(z{sup(l)}\right) \odot \left(\left(W{sup(l + 1)}\right)^{{\top}} \delta{sup(l + 1)}\right)"
-                    substituted = _column(self.p, layer.slope[s]) + r" \odot " + _column(self.p, layer.dloss_da[s])
-                    backward.append(self.eq(rf"\delta{sup(l)}", symbolic, _column(self.p, layer.dloss_dz[s]), substituted))
-                a_prev = "x" if l == 1 else f"a{sup(l - 1)}"
+                    symbolic = rf"{slope}\left({z(l)}\right){odot}\left(\left({W(l + 1)}\right){top} {delta(l + 1)}\right)"
+                    substituted = _column(self.p, layer.slope[s]) + odot + _column(self.p, layer.dloss_da[s])
+                    backward.append(self.eq(delta(l), symbolic, _column(self.p, layer.dloss_dz[s]), substituted))
+                a_prev = a(l - 1)
                 own = f"{loss}_{{s}}" if (S > 1 or layer.penalty_gradient is not None) else loss  # a sample's loss, not the total
-                backward.append(self.eq(rf"\frac{{\partial {own}}}{{\partial W{sup(l)}}}", rf"\delta{sup(l)} \left({a_prev}\right)^{{\top}}",
+                backward.append(self.eq(rf"\frac{{\partial {own}}}{{\partial {W(l)}}}", rf"{delta(l)} \left({a_prev}\right){top}",
                                         _matrix(self.p, layer.weight_gradients[s])))
             out.append(SectionView(f"Backward pass, matrix (δ) form{sample}", backward))
 
@@ -138,29 +153,29 @@ class MatrixBuilder:
             rate_value = self.p.number(layer.rate)
             if layer.penalty_gradient is not None:  # loss.regularization: its own term of the gradient
                 penalty = self.p.names.quantity(keys.PENALTY)  # type: ignore[operator]
-                update.append(self.eq(rf"\frac{{\partial {penalty}}}{{\partial W{sup(l)}}}", self._penalty_formula(l), _matrix(self.p, layer.penalty_gradient)))
+                update.append(self.eq(rf"\frac{{\partial {penalty}}}{{\partial {W(l)}}}", self._penalty_formula(l), _matrix(self.p, layer.penalty_gradient)))
             if S > 1 or layer.penalty_gradient is not None:
                 how = (r"\frac{1}{%d}\sum_{s}" % S if problem.loss.samples == "mean" else r"\sum_{s}") if S > 1 else ""
-                data = rf"{how} \frac{{\partial {loss}_s}}{{\partial W{sup(l)}}}" if S > 1 else rf"\delta{sup(l)} \left({'x' if l == 1 else f'a{sup(l - 1)}'}\right)^{{\top}}"
+                data = rf"{how} \frac{{\partial {loss}_s}}{{\partial {W(l)}}}" if S > 1 else rf"{delta(l)} \left({a(l - 1)}\right){top}"
                 if layer.penalty_gradient is not None:
-                    data += rf" + \frac{{\partial {self.p.names.quantity(keys.PENALTY)}}}{{\partial W{sup(l)}}}"  # type: ignore[operator]
-                update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial W{sup(l)}}}", data, _matrix(self.p, layer.weight_gradient)))
+                    data += rf" + \frac{{\partial {self.p.names.quantity(keys.PENALTY)}}}{{\partial {W(l)}}}"  # type: ignore[operator]
+                update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial {W(l)}}}", data, _matrix(self.p, layer.weight_gradient)))
             if not spec.plain:
-                update.extend(self._optimizer_equations(f"W{sup(l)}", layer.weight_states, layer.weights_after, layer.trained_weights, loss))
+                update.extend(self._optimizer_equations(W(l), layer.weight_states, layer.weights_after, layer.trained_weights, loss))
                 if layer.bias is not None:
                     shared = layer.bias.size == 1 and problem.layers[l - 1].shared_bias
-                    how = rf"\sum_j \delta{sup(l)}_j" if shared else rf"\delta{sup(l)}"
-                    update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial b{sup(l)}}}", how, _column(self.p, layer.bias_gradient)))
-                    update.extend(self._optimizer_equations(f"b{sup(l)}", layer.bias_states, layer.bias_after, layer.trained_bias, loss, column=True))
+                    how = rf"\sum_j {delta(l)}_j" if shared else delta(l)
+                    update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial {b(l)}}}", how, _column(self.p, layer.bias_gradient)))
+                    update.extend(self._optimizer_equations(b(l), layer.bias_states, layer.bias_after, layer.trained_bias, loss, column=True))
                 continue
             update.append(
                 updated(
-                    rf"W{sup(l)}{{}}'",
-                    f"W{sup(l)}",
+                    rf"{W(l)}{{}}'",
+                    W(l),
                     layer.trained_weights,
-                    rf"W{sup(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial W{sup(l)}}}",
+                    rf"{W(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial {W(l)}}}",
                     _matrix(self.p, layer.weights_after),
-                    f"W{sup(l)} - {rate_value}" + r" \times " + _matrix(self.p, layer.weight_gradient),
+                    f"{W(l)} - {rate_value} {names.operator('times')} " + _matrix(self.p, layer.weight_gradient),
                 )
             )
             if layer.bias is None:
@@ -168,16 +183,16 @@ class MatrixBuilder:
             # ∂loss/∂b = δ (summed over the units for a bias shared by the layer), then its update
             shared = layer.bias.size == 1 and problem.layers[l - 1].shared_bias
             shown = (lambda values: self.p.number(float(values[0]))) if shared else (lambda values: _column(self.p, values))
-            how = rf"\sum_j \delta{sup(l)}_j" if shared else rf"\delta{sup(l)}"
+            how = rf"\sum_j {delta(l)}_j" if shared else delta(l)
             if S > 1:
                 how = (r"\frac{1}{%d}\sum_{s} " % S if problem.loss.samples == "mean" else r"\sum_{s} ") + how + "_{s}"
-            update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial b{sup(l)}}}", how, shown(layer.bias_gradient)))
+            update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial {b(l)}}}", how, shown(layer.bias_gradient)))
             update.append(
                 updated(
-                    rf"b{sup(l)}{{}}'",
-                    f"b{sup(l)}",
+                    rf"{b(l)}{{}}'",
+                    b(l),
                     layer.trained_bias,
-                    rf"b{sup(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial b{sup(l)}}}",
+                    rf"{b(l)} - {rate} \, \frac{{\partial {loss}}}{{\partial {b(l)}}}",
                     shown(layer.bias_after),
                 )
             )
@@ -187,8 +202,10 @@ class MatrixBuilder:
 
     def _penalty_formula(self, l: int) -> str:
         loss = self.sol.problem.loss
-        parts = [rf"\lambda_{{L2}} W^{{[{l}]}}"] if loss.l2 else []
-        parts += [rf"\lambda_{{L1}} \operatorname{{sign}}\left(W^{{[{l}]}}\right)"] if loss.l1 else []
+        W = self.p.names.block(Block("W", l)).latex()
+        l2, l1 = (letters.OTHERS[name].symbol().latex() for name in ("l2", "l1"))  # λ_{L2}, λ_{L1}
+        parts = [rf"{l2} {W}"] if loss.l2 else []
+        parts += [rf"{l1} \operatorname{{sign}}\left({W}\right)"] if loss.l1 else []
         return " + ".join(parts)
 
     def _optimizer_equations(self, theta: str, states: dict, after: np.ndarray, trained, loss: str, column: bool = False) -> list[EquationView]:
@@ -198,9 +215,10 @@ class MatrixBuilder:
         rule = optimizers.rule(spec)
         names = {optimizers.THETA: theta, optimizers.GRAD: rf"\frac{{\partial {loss}}}{{\partial {theta}}}", optimizers.RATE: self.p.names.rate,
                  optimizers.T: "t"}
-        for name, (tex, _) in OPTIMIZER_HYPER.items():
-            names[optimizers.HYPER[name]] = tex
-        for name, (letter, _) in OPTIMIZER_STATES.items():
+        for name in letters.HYPERPARAMETERS:
+            names[optimizers.HYPER[name]] = letters.hyper_name(name, "latex")
+        for name in letters.STATES:
+            letter = letters.state_letter(name, "latex")
             names[optimizers.STATE[name]] = rf"{letter}_{{t}}\left({theta}\right)"
             names[optimizers.previous(name)] = rf"{letter}_{{t-1}}\left({theta}\right)"
         shown = _column if column else _matrix

@@ -13,7 +13,7 @@ import math
 from markupsafe import Markup
 
 from tracer.render import edge_labels, mathml
-from tracer.render.printing import tex_width
+from tracer.render.step_printer import tex_width
 
 #: pixels per centimetre of the TikZ figure
 SCALE = 62.0

@@ -25,7 +25,7 @@ from tracer.render.calculus import _descent_tex_body, diff_tex
 from tracer.render.document import DocumentBuilder, _step_title, environment, printer_for
 from tracer.render.graph import printer as graph_printer
 from tracer.numbers import DEFAULT_DIGITS
-from tracer.render.printing import Printer, escape_tex
+from tracer.render.step_printer import Printer, escape_tex
 
 #: above this many parameters a solution is shown in matrix (δ) form, as `tracer solve -f md` does
 SCALAR_LIMIT = 200

@@ -1,7 +1,7 @@
 """The documents of a quiz: question sheet, solution key (Markdown, LaTeX, HTML), CSV answer key
 (the Moodle XML and Canvas QTI files are :mod:`tracer.export`'s, from these fragments). Numbers
 reach the templates already formatted (by :mod:`tracer.numbers`'s ``fmt`` through a
-:class:`~tracer.render.printing.Printer`, or as the variant's answer strings); text from the
+:class:`~tracer.render.step_printer.Printer`, or as the variant's answer strings); text from the
 problem file is escaped for the target format.
 """
 
@@ -19,7 +19,7 @@ from tracer import notation
 from tracer.keys import NameError_
 from tracer.spec import Problem
 from tracer.render import i18n
-from tracer.render.printing import decimal_comma, escape_markdown, escape_tex
+from tracer.render.step_printer import decimal_comma, escape_markdown, escape_tex
 from tracer.teach.mistakes import MISTAKES
 from tracer import keys
 from tracer.teach.quiz import QuizSpec, Variant, decimal_text
@@ -159,7 +159,7 @@ def parameter_blocks(problem: Problem, printer) -> tuple[list[dict], list[dict]]
             as_matrix.update(k for row in grid for k in row)
             flags = {k in trained for row in grid for k in row}
             matrices.append({
-                "name": rf"W^{{[{l}]}}",
+                "name": printer.names.block(keys.Block("W", l)).latex(),
                 "symbols": _pmatrix([[printer.target(k) for k in row] for row in grid]),
                 # not "values": a template's m.values is the dict's method (it printed <built-in method values …>)
                 "numbers": _pmatrix([[printer.number(params[k]) for k in row] for row in grid]),

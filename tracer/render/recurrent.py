@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from tracer import keys
 from tracer.core.solution import RecurrentArrays, Solution
+from tracer.keys import Block
+from tracer.notation import blocks
 from tracer.render.feature_maps import DIGITS, grid_cells
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: a line of numbers substituted holds at most this many matrix columns side by side (4 digits
 #: and a sign each: ten overflow the page); a wider line is left out (the symbolic line and the
@@ -56,31 +59,38 @@ def _layer(r: RecurrentArrays, p: Printer, samples: int, combine: str) -> dict[s
         rows.append({"lhs": lhs, "rule": rule, "substituted": substituted,
                      "grid": grid_cells(np.atleast_2d(grid) if grid.ndim == 2 else grid.reshape(-1, 1), p)})
 
-    def up(name: str, layer: int) -> str:
-        return f"{name}^{{[{layer}]}}"
+    names, form = p.names, blocks.GRID
+
+    def up(kind: str, layer: int) -> str:
+        """A layer's whole matrix or vector: ``W^{[1]}``, ``z^{[2]}``."""
+        return names.block(Block(kind, layer), form).latex()
 
     W, U, b = up("W", l), up("U", l), up("b", l)
     Wa = up("W", r.above)
 
     def h(t: int | str) -> str:
-        return f"h^{{[{l}]}}_{{{t}}}"
+        return names.block(Block("a", l), form, time=t).latex()
 
     def x(t: int | str) -> str:
-        return f"x_{{{t}}}" if r.reads == "x" else f"h^{{[{l - 1}]}}_{{{t}}}"
+        return names.block(Block("x", None) if r.reads == "x" else Block("a", l - 1), form, time=t).latex()
 
-    def z(t: int | str) -> str:
-        return f"z^{{[{l}]}}_{{{t}}}"
+    def z(t: int | str, layer: int = l) -> str:
+        return blocks.with_time(names.block(Block("z", layer), form), t, form).latex()
 
-    def delta(t: int | str, layer: int = l) -> str:
-        return rf"\delta^{{[{layer}]}}_{{{t}}}"
+    def delta(t: int | str | None, layer: int = l) -> str:
+        symbol = names.block(Block("z", layer, of=keys.LOSS), form)
+        return (symbol if t is None else blocks.with_time(symbol, t, form)).latex()
 
     # δ of the layer above: per step when it reads every state, else once (it reads h_T)
-    top = (lambda t: delta(t, r.above)) if r.above_every_step else (lambda t: rf"\delta^{{[{r.above}]}}")
+    top = (lambda t: delta(t, r.above)) if r.above_every_step else (lambda t: delta(None, r.above))
 
     def grad(of: str) -> str:
-        return rf"\frac{{\partial J}}{{\partial {of}}}"
+        d = names.operator("partial")
+        assert form.loss is not None
+        return rf"\frac{{{d} {form.loss.latex}}}{{{d} {of}}}"
 
-    T_ = r"^{\top}"
+    T_ = names.operator("transpose")
+    odot, slope = " " + names.operator("hadamard") + " ", names.operator("slope")
     s = 0  # the first sample's numbers
     row(W, "", r.weights)
     row(U, "", r.recurrent)
@@ -98,7 +108,7 @@ def _layer(r: RecurrentArrays, p: Printer, samples: int, combine: str) -> dict[s
         reads_here = r.above_every_step or t == T
         nxt = t < T
         if reads_here:
-            row(top(t), grad(up("z", r.above) + f"_{{{t}}}" if r.above_every_step else up("z", r.above)), r.delta_above[s, t - 1])
+            row(top(t), grad(z(t, r.above) if r.above_every_step else up("z", r.above)), r.delta_above[s, t - 1])
         parts, numbers = [], []
         if reads_here:
             parts.append(rf"\left({Wa}\right){T_} {top(t)}")
@@ -107,8 +117,8 @@ def _layer(r: RecurrentArrays, p: Printer, samples: int, combine: str) -> dict[s
             parts.append(rf"\left({U}\right){T_} {delta(t + 1)}")
             numbers.append(_column(r.through_next[s, t - 1], p))
         inner = " + ".join(parts)
-        substituted = _column(r.slope[s, t - 1], p) + r" \odot " + (r"\left(" + " + ".join(numbers) + r"\right)" if len(numbers) > 1 else numbers[0])
-        rule = rf"f'\left({z(t)}\right) \odot " + (rf"\left({inner}\right)" if len(parts) > 1 else inner)
+        substituted = _column(r.slope[s, t - 1], p) + odot + (r"\left(" + " + ".join(numbers) + r"\right)" if len(numbers) > 1 else numbers[0])
+        rule = rf"{slope}\left({z(t)}\right){odot}" + (rf"\left({inner}\right)" if len(parts) > 1 else inner)
         row(delta(t), rule, r.delta[s, t - 1], substituted)
     one = samples == 1
     over = "" if one else ((r"\frac{1}{%d}\sum_{s} " % samples) if combine == "mean" else r"\sum_{s} ")
@@ -126,7 +136,7 @@ def _layer(r: RecurrentArrays, p: Printer, samples: int, combine: str) -> dict[s
     reads = "$x_t$ the input at step $t$" if r.reads == "x" else f"its input at step $t$ is $h^{{[{l - 1}]}}_t$, the state of layer {l - 1}"
     above = (f"layer {r.above} reads every state" if r.above_every_step else f"layer {r.above} reads the last state only")
     note = (rf"column vectors; $h^{{[{l}]}}_t$ is the state at step $t$ ($h^{{[{l}]}}_0$ the initial one), {reads}; {above}, "
-            rf"so $\delta^{{[{r.above}]}}$ enters " + ("at every step" if r.above_every_step else f"at step {T} only")
+            rf"so ${delta(None, r.above)}$ enters " + ("at every step" if r.above_every_step else f"at step {T} only")
             + f"; the sums over the steps are checked equal to the gradients the update uses; {p.digits} significant digits")
     if samples > 1:
         note += "; the vectors are sample 1's, the gradients sum over the samples"

@@ -8,17 +8,20 @@ picture of backpropagation through time. Formatting only: the numbers are the en
 
 from __future__ import annotations
 
-from tracer.keys import Partial, Quantity
+from tracer import notation as themes
+from tracer.keys import Block, Partial, Quantity
+from tracer.notation import blocks
+from tracer.notation.symbol import Glyph, Symbol
 from tracer.core.solution import Solution
 from tracer.render import circuit
-from tracer.render.printing import Printer
+from tracer.render.step_printer import Printer
 
 #: significant digits on the wires (the equations have every number in full)
 DIGITS = 3
 #: time steps drawn at most (a longer sequence: its equations only)
 MAX_STEPS = 8
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+#: an rnn cell's activation as the circuit writes it (another: its name as it is)
+CELLS = {"tanh": Glyph(r"\tanh", "tanh"), "sigmoid": Glyph(r"\sigma", "σ"), "relu": Glyph("ReLU", "ReLU")}
 
 
 def _vector(values: list[float], p: Printer, latex: bool) -> str:
@@ -72,24 +75,27 @@ def unrolled_layout(solution: Solution) -> circuit.CircuitLayout | None:
             gate_text=None if gate is None else gate[1], value=_vector(vals, latex, True),
             gradient="" if grads is None else _vector(grads, latex, True), is_output=output)
 
+    names = themes.theme(problem.notation, problem) if problem.notation in themes.THEMES else None
+    block = names.block if names is not None else blocks.block_symbol
+
     def state(l: int, t: int) -> tuple[str, str, str]:
         """A state's id, LaTeX and plain name: h_t for one layer, h^{[l]}_t in a stack."""
-        sub = str(t).translate(_SUB)
-        if depth == 1:
-            return f"h{t}", f"h_{{{t}}}", f"h{sub}"
-        return f"h{l}s{t}", f"h^{{[{l}]}}_{{{t}}}", f"h{str(l).translate(_SUP)}{sub}"
+        symbol = block(Block("a", l if depth > 1 else None), blocks.CIRCUIT, time=t)
+        return (f"h{t}" if depth == 1 else f"h{l}s{t}"), symbol.latex(), symbol.compact()
 
     nodes, edges = [], []
     for l, layer in enumerate(stack, start=1):
         act = layer.activation.name
-        symbol = {"tanh": (r"\tanh", "tanh"), "sigmoid": (r"\sigma", "σ"), "relu": ("ReLU", "ReLU")}.get(act, (act, act))
-        if depth > 1:  # in a stack each cell says its layer: tanh^{[1]}, tanh⁽¹⁾
-            symbol = (f"{symbol[0]}^{{[{l}]}}", f"{symbol[1]}{str(l).translate(_SUP)}")
+        letter = CELLS.get(act, Glyph(act, act))
+        # in a stack each cell says its layer: tanh^{[1]}, tanh¹
+        cell = blocks.layer_symbol(letter, l, blocks.CIRCUIT) if depth > 1 else Symbol(letter)
+        symbol = (cell.latex(), cell.compact())
         first, tex, plain = state(l, 0)
         nodes.append(node(first, tex, plain, None, list(layer.initial_state), None))
         for t in range(1, steps + 1):
             if l == 1:
-                nodes.append(node(f"x{t}", f"x_{{{t}}}", f"x{str(t).translate(_SUB)}", None, values("x", None, t, n, False), None))
+                x = block(Block("x", None), blocks.CIRCUIT, time=t)
+                nodes.append(node(f"x{t}", x.latex(), x.compact(), None, values("x", None, t, n, False), None))
             below = f"x{t}" if l == 1 else state(l - 1, t)[0]
             id_, tex, plain = state(l, t)
             nodes.append(node(id_, tex, plain, symbol, values("a", l, t, layer.units, False), values("a", l, t, layer.units, True),

@@ -3,9 +3,9 @@
 Two dialects share one structure: ``text`` (Unicode, for the terminal) and ``latex``
 (for Markdown+MathJax and the .tex handout). A :class:`Printer` is configured with a
 notation theme (which names the symbols) and a number of significant digits; the
-project's printers (:mod:`tracer.render.printers`, SymPy printer subclasses) do the
+project's printers (:mod:`tracer.render.sympy_printers`, SymPy printer subclasses) do the
 expressions, given the names of the symbols from the theme. Substituted numbers are
-printed by replacing each symbol with a :class:`~tracer.render.printers.SubstitutedNumber`,
+printed by replacing each symbol with a :class:`~tracer.render.sympy_printers.SubstitutedNumber`,
 an atom that prints as the rounded number and is bracketed by precedence where an
 operator needs it — so nothing is evaluated while it is shown.
 """
@@ -13,6 +13,7 @@ operator needs it — so nothing is evaluated while it is shown.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import singledispatch
 
 import sympy as sp
 
@@ -20,7 +21,7 @@ from tracer.keys import Partial, Quantity
 from tracer.core.solution import Affine, Chain, Expression, Step, Sum, Update
 from tracer.notation.base import canonical, plain_optimizer_name
 from tracer.notation.view import NamesView
-from tracer.render.printers import LatexPrinter, SubstitutedNumber, TextPrinter
+from tracer.render.sympy_printers import LatexPrinter, SubstitutedNumber, TextPrinter
 from tracer.numbers import DEFAULT_DIGITS, fmt, fmt_operand
 from tracer.render.user_text import escape_markdown, escape_tex  # noqa: F401 (the renderers' names for them)
 
@@ -97,48 +98,13 @@ class Printer:
 
     # -- the three layers of a step: symbolic = substituted = value ---------------------
     # Each returns the terms of a sum as separate parts, so that a renderer can break a
-    # long sum across lines (the parts after the first start with their operator).
+    # long sum across lines (the parts after the first start with their operator). One
+    # function per form (:func:`symbolic_parts`, :func:`substituted_parts`).
     def symbolic_parts(self, step: Step) -> list[str]:
-        form = step.form
-        if isinstance(form, Affine):
-            parts = [self._product([self.target(w.target), self.target(i.target)]) for w, i in form.terms]
-            if form.bias is not None:
-                parts.append(self.target(form.bias.target))
-            return self._terms(parts)
-        if isinstance(form, Expression):
-            return [self.expression(form.symbolic, self._symbol_names(form.bindings, form.symbolic))]
-        if isinstance(form, Chain):
-            return [self._chain_symbolic(form)]
-        if isinstance(form, Sum):
-            extra = [f"+ {self._chain_symbolic(t)}" for t in form.extra]
-            return self._scaled(self._terms([self._chain_symbolic(t) for t in form.terms]), form.scale) + extra
-        if isinstance(form, Update):
-            minus, dot = ("-", r"\cdot") if self.dialect == "latex" else ("−", "·")
-            return [f"{self.target(form.parameter.target)} {minus} {self.names.rate} {dot} {self.target(form.gradient.target)}"]
-        raise TypeError(form)
+        return symbolic_parts(step.form, self)
 
     def substituted_parts(self, step: Step) -> list[str]:
-        form = step.form
-        if isinstance(form, Affine):
-            parts = [self._product([self.operand(w.value), self.operand(i.value)], numbers=True) for w, i in form.terms]
-            if form.bias is not None:
-                parts.append(self.operand(form.bias.value))
-            return self._terms(parts)
-        if isinstance(form, Expression):
-            if not form.bindings:
-                return []
-            return [self.substituted_expression(form.symbolic, {b.symbol: b.value for b in form.bindings})]
-        if isinstance(form, Chain):
-            return [self._product([self.operand(f.value) for f in form.factors], numbers=True)]
-        if isinstance(form, Sum):
-            terms = [self._product([self.operand(f.value) for f in t.factors], numbers=True) for t in form.terms]
-            extra = [f"+ {self._product([self.operand(f.value) for f in t.factors], numbers=True)}" for t in form.extra]
-            return self._scaled(self._terms(terms), form.scale) + extra
-        if isinstance(form, Update):
-            minus = "-" if self.dialect == "latex" else "−"
-            rate = self.operand(form.rate)
-            return [f"{self.operand(form.parameter.value)} {minus} {rate} {self.names.times} {self.operand(form.gradient.value)}"]
-        raise TypeError(form)
+        return substituted_parts(step.form, self)
 
     def symbolic(self, step: Step) -> str:
         return " ".join(self.symbolic_parts(step))
@@ -173,6 +139,87 @@ class Printer:
         out[0] = f"{opening}{left}{out[0]}"
         out[-1] = f"{out[-1]}{right}"
         return out
+
+
+# ---------------------------------------------------------------------------
+# A step's form, symbolic and substituted: one function per form
+# ---------------------------------------------------------------------------
+
+
+@singledispatch
+def symbolic_parts(form, p: Printer) -> list[str]:
+    """The symbolic layer of a step of this form, as the terms of its sum (``w_5 · out_h1``, ``+ b_2``)."""
+    raise TypeError(f"no symbolic layer for a form of type {type(form).__name__}")
+
+
+@symbolic_parts.register(Affine)
+def _affine_symbolic(form: Affine, p: Printer) -> list[str]:
+    parts = [p._product([p.target(w.target), p.target(i.target)]) for w, i in form.terms]
+    if form.bias is not None:
+        parts.append(p.target(form.bias.target))
+    return p._terms(parts)
+
+
+@symbolic_parts.register(Expression)
+def _expression_symbolic(form: Expression, p: Printer) -> list[str]:
+    return [p.expression(form.symbolic, p._symbol_names(form.bindings, form.symbolic))]
+
+
+@symbolic_parts.register(Chain)
+def _chain_symbolic(form: Chain, p: Printer) -> list[str]:
+    return [p._chain_symbolic(form)]
+
+
+@symbolic_parts.register(Sum)
+def _sum_symbolic(form: Sum, p: Printer) -> list[str]:
+    extra = [f"+ {p._chain_symbolic(t)}" for t in form.extra]
+    return p._scaled(p._terms([p._chain_symbolic(t) for t in form.terms]), form.scale) + extra
+
+
+@symbolic_parts.register(Update)
+def _update_symbolic(form: Update, p: Printer) -> list[str]:
+    minus, dot = ("-", r"\cdot") if p.dialect == "latex" else ("−", "·")
+    return [f"{p.target(form.parameter.target)} {minus} {p.names.rate} {dot} {p.target(form.gradient.target)}"]
+
+
+@singledispatch
+def substituted_parts(form, p: Printer) -> list[str]:
+    """The substituted layer of a step of this form: its numbers in place of its symbols, rounded to
+    the printer's digits, nothing evaluated (``0.4 × 0.593269992 + 0.6``)."""
+    raise TypeError(f"no substituted layer for a form of type {type(form).__name__}")
+
+
+@substituted_parts.register(Affine)
+def _affine_substituted(form: Affine, p: Printer) -> list[str]:
+    parts = [p._product([p.operand(w.value), p.operand(i.value)], numbers=True) for w, i in form.terms]
+    if form.bias is not None:
+        parts.append(p.operand(form.bias.value))
+    return p._terms(parts)
+
+
+@substituted_parts.register(Expression)
+def _expression_substituted(form: Expression, p: Printer) -> list[str]:
+    if not form.bindings:
+        return []
+    return [p.substituted_expression(form.symbolic, {b.symbol: b.value for b in form.bindings})]
+
+
+@substituted_parts.register(Chain)
+def _chain_substituted(form: Chain, p: Printer) -> list[str]:
+    return [p._product([p.operand(f.value) for f in form.factors], numbers=True)]
+
+
+@substituted_parts.register(Sum)
+def _sum_substituted(form: Sum, p: Printer) -> list[str]:
+    terms = [p._product([p.operand(f.value) for f in t.factors], numbers=True) for t in form.terms]
+    extra = [f"+ {p._product([p.operand(f.value) for f in t.factors], numbers=True)}" for t in form.extra]
+    return p._scaled(p._terms(terms), form.scale) + extra
+
+
+@substituted_parts.register(Update)
+def _update_substituted(form: Update, p: Printer) -> list[str]:
+    minus = "-" if p.dialect == "latex" else "−"
+    return [f"{p.operand(form.parameter.value)} {minus} {p.operand(form.rate)} {p.names.times} {p.operand(form.gradient.value)}"]
 
 
 def _with_sample(q: Quantity, sample: int | None) -> Quantity:

@@ -1,0 +1,74 @@
+"""The one table of an optimizer's letters: its states (v, G, s, m, Adam's m̂, v̂) and its
+hyperparameters (β, α, β₁, β₂, ε, t, and the penalty's λ_L2, λ_L1), as every page writes them.
+
+A theme's symbol of a state or hyperparameter (``Theme.symbol``), the matrix form's elementwise
+equations, the document's statement of the optimizer and the calculus pages (``tracer descend``)
+all read this table. One choice differs by page, and is kept here explicitly: the calculus pages
+write RMSprop's ``alpha`` (torch's name for the smoothing constant) as ρ, since α is the learning
+rate there; the network documents write it α (their rate is the theme's η, λ or r).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracer.notation.symbol import LAMBDA, Glyph, Symbol
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+BETA = Glyph(r"\beta", "β")
+ALPHA = Glyph(r"\alpha", "α")
+RHO = Glyph(r"\rho", "ρ")
+EPSILON = Glyph(r"\varepsilon", "ε")
+#: any parameter, in the equations an optimizer is stated by (θ' = θ − …)
+THETA = Glyph(r"\theta", "θ")
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A letter with an optional subscript (β₁), and where the calculus pages spell it otherwise."""
+
+    letter: str | Glyph
+    sub: str = ""
+    calculus: str | Glyph | None = None  # the calculus pages' own letter (RMSprop's α written ρ)
+
+    def symbol(self) -> Symbol:
+        """As a theme writes it in a scalar equation: ``\\beta_{1}``, plain ``β_1``."""
+        return Symbol(self.letter, (self.sub,) if self.sub else ())
+
+    def spelled(self, dialect: str, page: str = "document") -> str:
+        """As an optimizer's equations name it: ``\\beta_1`` (LaTeX, one-character subscript without
+        braces), ``β₁`` (plain). ``page="calculus"``: the calculus pages' letter where they have one."""
+        letter = self.calculus if (page == "calculus" and self.calculus is not None) else self.letter
+        if dialect == "latex":
+            text = letter.latex if isinstance(letter, Glyph) else letter
+            return text + (f"_{self.sub}" if len(self.sub) == 1 else f"_{{{self.sub}}}" if self.sub else "")
+        text = letter.plain if isinstance(letter, Glyph) else letter
+        return text + self.sub.translate(_SUBSCRIPT)
+
+
+#: an optimizer's states, by the name torch.optim's rules give them (tracer.core.optimizers.STATE)
+STATES: dict[str, Letter] = {
+    "v": Letter("v"), "G": Letter("G"), "s": Letter("s"), "m": Letter("m"),
+    "m_hat": Letter(Glyph(r"\hat{m}", "m̂")), "v_hat": Letter(Glyph(r"\hat{v}", "v̂")),
+}
+
+#: an optimizer's hyperparameters (the learning rate is the theme's own letter, or the page's)
+HYPERPARAMETERS: dict[str, Letter] = {
+    "beta": Letter(BETA), "alpha": Letter(ALPHA, calculus=RHO), "beta1": Letter(BETA, "1"), "beta2": Letter(BETA, "2"),
+    "eps": Letter(EPSILON),
+}
+
+#: the step counter and loss.regularization's coefficients, which a theme names beside the hyperparameters
+OTHERS: dict[str, Letter] = {"t": Letter("t"), "l2": Letter(LAMBDA, "L2"), "l1": Letter(LAMBDA, "L1")}
+
+
+def state_letter(name: str, dialect: str) -> str:
+    """A state's letter: ``\\hat{m}`` / ``m̂``, ``v``."""
+    return STATES[name].spelled(dialect)
+
+
+def hyper_name(name: str, dialect: str, page: str = "document") -> str:
+    """A hyperparameter as an optimizer's equations name it: ``\\beta_1`` / ``β₁``; on the calculus pages
+    RMSprop's ``alpha`` is ``\\rho`` / ``ρ``."""
+    return HYPERPARAMETERS[name].spelled(dialect, page)
