@@ -196,3 +196,21 @@ def test_a_registered_kind_has_a_plain_name_where_the_theme_has_plain_names(scal
     specs["c"] = Spec("c")
     assert mazur.ascii(Quantity("c", 2, (1,))) is None
     assert mazur.text_names_view().quantity(Quantity("c", 2, (1,))) == "c2[1]"
+
+
+def test_a_kind_in_the_registry_gives_its_symbol_to_every_theme():
+    """The two halves of issue 28 joined (S5's registry, S11's fallback): a kind registered with
+    ``symbols`` — here a toy 'gain' layer with one parameter γ per unit — is written by every theme
+    from that spec, without an edit under tracer/; and it is gone again after the block."""
+    from tracer import kinds
+
+    class Gain:
+        names = ("gain",)
+        quantities = (keys.QuantityKind("g", "parameter", (1,)),)
+        symbols = {"g": Spec(r"\gamma", "γ")}
+
+    with kinds.registered(Gain()):
+        assert base.registered_symbol("g").letter == r"\gamma"
+        for name in THEMES:
+            assert theme(name, MAZUR).quantity(Quantity("g", 2, (1,))) == r"\gamma_{1}^{[2]}"
+    assert base.registered_symbol("g") is None

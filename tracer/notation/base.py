@@ -14,18 +14,12 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import cached_property
 
+from tracer import kinds as _kinds  # the registry of layer kinds (rank 1)
 from tracer.keys import LOSS, Block, Partial, Quantity
 from tracer.notation import blocks
 from tracer.notation import optimizer as optimizer_letters
 from tracer.notation.symbol import ETA, LAMBDA, Glyph, Symbol, marks
 from tracer.notation.view import NamesView
-
-try:  # the registry of layer kinds (tracer/kinds.py, rank 1: plan-v3 S5, built beside this step)
-    import tracer.kinds as _kinds
-except ModuleNotFoundError as missing:  # not there yet: no registered kind, so no symbol spec to fall back on
-    if missing.name != "tracer.kinds":
-        raise
-    _kinds = None
 
 #: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂): the one table's letters
 STATE_LETTERS = {name: letter.letter for name, letter in optimizer_letters.STATES.items()}
@@ -63,8 +57,6 @@ KNOWN_KINDS = frozenset({"x", "y", "z", "a", "W", "U", "b", "loss", "loss_after"
 
 def registered_symbol(kind: str):
     """The symbol spec a registered layer kind gives for a kind of quantity (``kinds.SymbolSpec``), or None."""
-    if _kinds is None:
-        return None
     for layer_kind in _kinds.layers():
         spec = getattr(layer_kind, "symbols", {}).get(kind)
         if spec is not None:
