@@ -8,13 +8,12 @@ per filter, the kernel flattened channel by channel, row by row ([c][m][n]), and
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Literal, Sequence, Union
 
 from pydantic import Field
 
 from tracer.layers.dense import _activation_mapping
-from tracer.layers.kind import ParameterBlock, rows_of
+from tracer.layers.kind import ParameterBlock, weights_then_bias
 from tracer.layers.windows import image_below, window
 from tracer.spec.models import ACTIVATION_ALIASES, ACTIVATIONS, ActivationModel, BiasInitModel, Number, WeightInitModel, _Strict
 from tracer.spec.network import ReadContext, drawn, hidden_activation, own_rate
@@ -100,7 +99,4 @@ class Conv2d:
         return tuple(blocks)
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
-        width = len(layer.weights[0])
-        n = len(layer.weights) * width
-        bias = None if layer.bias is None else tuple(float(v) for v in flat[n:n + len(layer.bias)])
-        return replace(layer, weights=rows_of(flat, len(layer.weights), width), bias=bias)
+        return weights_then_bias(layer, flat)

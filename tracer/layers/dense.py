@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal, Sequence
 
-from tracer.layers.kind import ParameterBlock, rows_of
+from tracer.layers.kind import ParameterBlock, weights_then_bias
 from tracer.spec.models import BiasInitModel, LayerModel, WeightInitModel
 from tracer.spec.network import MAX_PARAMETERS, ReadContext, drawn, own_rate, read_activation
 from tracer.spec.problem import LayerSpec
@@ -128,10 +128,7 @@ class Dense:
         return tuple(blocks)
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
-        width = len(layer.weights[0])
-        n = len(layer.weights) * width
-        bias = None if layer.bias is None else tuple(float(v) for v in flat[n:n + len(layer.bias)])
-        return replace(layer, weights=rows_of(flat, len(layer.weights), width), bias=bias)
+        return weights_then_bias(layer, flat)
 
 
 def _activation_mapping(layer: LayerSpec) -> Any:

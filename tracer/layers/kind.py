@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, Sequence
 
 from pydantic import BaseModel
@@ -71,6 +71,15 @@ class ParameterBlock:
 def rows_of(flat: Sequence[float], count: int, width: int) -> tuple[tuple[float, ...], ...]:
     """``count`` rows of ``width`` numbers from the front of ``flat`` (what :meth:`LayerKind.with_values` reads)."""
     return tuple(tuple(float(v) for v in flat[j * width:(j + 1) * width]) for j in range(count))
+
+
+def weights_then_bias(layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
+    """``layer`` with its weights (row by row) and then its bias (if any) read from the front of ``flat``:
+    the :meth:`LayerKind.with_values` of every kind whose parameters are one weight matrix and a bias."""
+    width = len(layer.weights[0])
+    n = len(layer.weights) * width
+    bias = None if layer.bias is None else tuple(float(v) for v in flat[n:n + len(layer.bias)])
+    return replace(layer, weights=rows_of(flat, len(layer.weights), width), bias=bias)
 
 
 class LayerKind(Protocol):
