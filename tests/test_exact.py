@@ -421,3 +421,31 @@ def test_many_kinks_are_summed_up_in_one_sweep():
     assert set(skipped.names) == {"W1[1,1,1,1]", "W1[1,1,1,2]", "W1[1,1,2,1]", "W1[1,1,2,2]", "b1[1]"}
     assert verification.finite_difference_checked == 26  # the dense layer's 25 weights and its bias
     assert verification.ok
+
+
+def test_the_exact_reverse_pass_reads_a_softmax_groups_other_outputs(monkeypatch):
+    """∂a_m/∂z_j = −a_m·a_j reads the group's other output a_j: the exact pass bound only a_m, and an adjoint
+    through a softmax computed again exactly kept the symbol o1 and came out 0 (dloss/db1[1] of a conv →
+    softmax net in tests/test_layers' random conv networks, whose 64-term bias sum tripped the old threshold).
+    Now every adjoint of relu_softmax_3class.yaml computed exactly is the engine's to 1e−12."""
+    from tracer.core import sweep
+    from tracer.core.derive import solve
+    from tracer.core.exact import to_float
+    from tracer.spec import load
+
+    seen = {}
+    original = sweep._settle_cancelled
+
+    def keep(settler, graph, ids, adjoint, size):
+        seen.update(settler=settler, graph=graph, adjoint=adjoint)
+        original(settler, graph, ids, adjoint, size)
+
+    monkeypatch.setattr(sweep, "_settle_cancelled", keep)
+    solve(load(tracer.__path__[0] + "/../examples/relu_softmax_3class.yaml"))
+    settler, graph, adjoint = seen["settler"], seen["graph"], seen["adjoint"]
+    checked = 0
+    for node in range(graph.size):
+        exact = to_float(settler.exact_adjoint(0, node, graph.output))
+        assert exact == approx(adjoint[0, node], rel=1e-12, abs=1e-15), graph.key(node)
+        checked += 1
+    assert checked == graph.size > 20

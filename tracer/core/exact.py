@@ -485,9 +485,17 @@ class Exact:
         position = 0 if family.positions is None else int(family.positions[row])
         bindings = {ARG[i]: self.value(s, int(a)) for i, a in enumerate(family.args[row])}
         bindings[OUT[position]] = self.value(s, node)
+        if family.positions is not None:  # a softmax's −a_m·a_j reads its group's other outputs too
+            for other in _group(family, row):
+                bindings.setdefault(OUT[int(family.positions[other])], self.value(s, family.start + other))
         if any(v.is_Float for v in bindings.values()):  # inexact already: 80 digits by mpmath
             return _in_digits(_derivative(family.op, wrt, position), bindings)
         return evaluate(_derivative(family.op, wrt, position), bindings)
+
+
+def _group(family, row: int) -> np.ndarray:
+    """The rows of a family of grouped outputs (a softmax's) that share ``row``'s arguments: its group."""
+    return np.nonzero(np.all(family.args == family.args[row], axis=1))[0]
 
 
 # ---------------------------------------------------------------------------
@@ -609,7 +617,10 @@ class Settler:
             for c, slot in users:
                 if known[c] != 0:
                     total += known[c] * self.exact.local(s, c, slot)
-            known[current] = carried(total)
+            total = carried(total)
+            if not (isinstance(total, sp.Expr) and total.is_number):  # a local form this pass cannot bind: the doubles stand
+                raise Beyond(total)
+            known[current] = total
         return known[node]
 
     def exact_arguments(self, s: int, node: int) -> list[sp.Expr]:

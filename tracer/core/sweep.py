@@ -27,7 +27,6 @@ from typing import Callable
 import numpy as np
 
 from tracer.core.exact import Settler
-from tracer.core.functions import ENGINE_PRECISION
 from tracer.core.graph import Graph
 
 #: (node ids of a parameter family, their combined gradient) → their values after the update
@@ -92,12 +91,19 @@ def _rounded(values: np.ndarray, size: np.ndarray) -> np.ndarray:
         return np.where(np.isfinite(values) & np.isfinite(size) & (np.abs(values) <= ROUNDING * size), 0.0, values)
 
 
+#: an adjoint whose rounding bound exceeds this much of it is computed again exactly: a tenth of what
+#: verification allows (1e−9), and far above ENGINE_PRECISION's 1e−12, because the bound is the worst
+#: case (n − 1)·4ε·Σ|term| — a conv bias's 64 terms cancelling to a thirtieth of their size reach 1e−12
+#: without losing a printed digit, and an exact reverse pass costs the sample's whole exact forward pass
+ADJOINT_PRECISION = 1e-10
+
+
 def _settle_cancelled(settler: Settler, graph: Graph, ids: slice, adjoint: np.ndarray, size: np.ndarray) -> None:
     """Adjoints whose sum cancelled beyond what double precision keeps (its rounding bound, the terms'
-    size × ROUNDING, above ENGINE_PRECISION of it) are computed again exactly (:meth:`Settler.adjoints_of`)."""
+    size × ROUNDING, above ADJOINT_PRECISION of it) are computed again exactly (:meth:`Settler.adjoints_of`)."""
     part, scale = adjoint[:, ids], size[:, ids]
     with np.errstate(invalid="ignore", over="ignore"):
-        rows = np.isfinite(part) & np.isfinite(scale) & (part != 0) & (ROUNDING * scale > ENGINE_PRECISION * np.abs(part))
+        rows = np.isfinite(part) & np.isfinite(scale) & (part != 0) & (ROUNDING * scale > ADJOINT_PRECISION * np.abs(part))
     if rows.any():
         settler.adjoints_of(ids, adjoint, rows, graph.output)
 
