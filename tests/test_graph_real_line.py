@@ -275,6 +275,20 @@ def test_an_adjoint_whose_paths_cancel_is_computed_exactly():
     assert gradients[0] == pytest.approx(-7.579207713398124, rel=1e-12)
 
 
+def test_an_exact_adjoint_far_from_the_doubles_is_no_correction(monkeypatch):
+    """The exact reverse pass corrects a rounding: a value farther from the double than a few of the sum's
+    rounding bounds is a disagreement of the passes (a local form the exact pass binds wrongly — a softmax's
+    other outputs were once left unbound, and its adjoints came out 0), and the doubles stand for
+    verification to judge."""
+    import sympy as sp
+
+    from tracer.core.exact import Settler
+
+    monkeypatch.setattr(Settler, "exact_adjoint", lambda self, s, node, output: sp.Integer(0))
+    solution = solve(load(FOUND / "graphs" / "graphs-mismatch-9880.yaml"))
+    assert solution.value("dn5/dt@2") == pytest.approx(-1.1068536e-05, rel=1e-3) and solution.value("dn5/dt@2") != 0
+
+
 # ---------------------------------------------------------------------------
 # A periodic function of an angle a double cannot carry (beyond ±10⁶): refused
 # ---------------------------------------------------------------------------

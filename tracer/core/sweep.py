@@ -105,7 +105,7 @@ def _settle_cancelled(settler: Settler, graph: Graph, ids: slice, adjoint: np.nd
     with np.errstate(invalid="ignore", over="ignore"):
         rows = np.isfinite(part) & np.isfinite(scale) & (part != 0) & (ROUNDING * scale > ADJOINT_PRECISION * np.abs(part))
     if rows.any():
-        settler.adjoints_of(ids, adjoint, rows, graph.output)
+        settler.adjoints_of(ids, adjoint, rows, ROUNDING * scale, graph.output)
 
 
 def reverse(graph: Graph, values: np.ndarray, weights: np.ndarray, descend: Descend | None = None, *, sequential: bool = False,
