@@ -21,7 +21,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from tracer.builders.mlp import Network
+from tracer.layers.network import Network
 from tracer import keys
 from tracer.core import exact, functions, gates, perceptron
 from tracer.core.functions import real_derivative

@@ -14,8 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
+import numpy as np
 from pydantic import BaseModel
 
+from tracer.core.graph import Family, Graph, Stage
 from tracer.keys import Quantity
 from tracer.spec.network import ReadContext
 from tracer.spec.problem import LayerSpec
@@ -66,6 +68,45 @@ class ParameterBlock:
             return [nest(flat[k * step:(k + 1) * step], shape[1:]) for k in range(shape[0])]
 
         return nest(values, self.shape)
+
+
+class GraphBuilder:
+    """A graph under construction: each family added starts where the one before it stopped, so
+    the order of the calls is the numbering of the nodes (the order every stored graph and every
+    document relies on). A kind's ``build`` adds its layer's families through it.
+
+    ``relu_at_zero`` is the problem's slope of relu at 0 (``relu_derivative_at_zero``), which the
+    activations a kind makes need; ``zero`` is the constant leaf a padded position of a window
+    reads (None when no layer pads)."""
+
+    def __init__(self, relu_at_zero: int = 0):
+        self.relu_at_zero = relu_at_zero
+        self.zero: Family | None = None
+        self.families: list[Family] = []
+        self.start = 0
+
+    def add(self, kind: str, layer: int | None, shape: tuple[int, ...], stage: Stage, **more: Any) -> Family:
+        """The next family, numbered from the first free node."""
+        family = Family(kind, layer, shape, self.start, stage, **more)
+        self.families.append(family)
+        self.start = family.stop
+        return family
+
+    def leaf(self, kind: str, layer: int | None, shape: tuple[int, ...], **more: Any) -> Family:
+        """A constant leaf: inputs, targets, the padding zero, an rnn's initial state."""
+        return self.add(kind, layer, shape, "input", constant=True, **more)
+
+    def parameter(self, kind: str, layer: int, shape: tuple[int, ...]) -> Family:
+        """A block of parameters (one value for every sample), shown in its layer's sections."""
+        return self.add(kind, layer, shape, "parameter", shared=True, section=layer)
+
+    def family(self, kind: str, layer: int, shape: tuple[int, ...], op: Any, args: np.ndarray, **more: Any) -> Family:
+        """Computed nodes of a layer's forward pass: ``op`` of each row of ``args`` (node ids)."""
+        return self.add(kind, layer, shape, "forward", op=op, args=args, section=layer, **more)
+
+    def graph(self, output: Family) -> Graph:
+        """The finished graph, whose output is ``output``'s first node."""
+        return Graph(tuple(self.families), output.start)
 
 
 def rows_of(flat: Sequence[float], count: int, width: int) -> tuple[tuple[float, ...], ...]:

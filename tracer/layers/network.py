@@ -13,7 +13,9 @@ For one sample, as the texts write them:
 
 The samples' losses combine into the total loss by ``loss.samples`` (sum or mean): the
 engine differentiates each sample's loss on its own and combines the gradients, as
-the texts do. Nothing here derives, evaluates or formats.
+the texts do. Nothing here derives, evaluates or formats. The nodes are numbered in the order
+the families are added (:class:`~tracer.layers.kind.GraphBuilder`): x, y, the padding zero, the
+layers from the first, the loss terms, the loss.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tracer import keys
 from tracer.core import functions
 from tracer.core.functions import Operation
 from tracer.core.graph import Family, Graph
+from tracer.layers.kind import GraphBuilder
 from tracer.spec import Problem, Sample
 
 
@@ -162,55 +165,45 @@ class Network:
 
 def build(problem: Problem) -> Network:
     """The graph of a layered network: leaves, then each layer's z and a, then the loss."""
-    families: list[Family] = []
-    start = 0
-
-    def add(kind: str, layer: int | None, shape: tuple[int, ...], stage, **more) -> Family:
-        nonlocal start
-        family = Family(kind, layer, shape, start, stage, **more)
-        families.append(family)
-        start = family.stop
-        return family
-
+    g = GraphBuilder(problem.relu_derivative_at_zero)
     outputs = problem.layers[-1].units
     steps = problem.target_steps  # outputs: sequence — a target, an output and a loss term per time step
-    x = add("x", None, problem.input_shape or (problem.inputs,), "input", constant=True)
-    y = add("y", None, (steps, outputs) if steps else (outputs,), "input", constant=True)
-    zero = None
+    x = g.leaf("x", None, problem.input_shape or (problem.inputs,))
+    y = g.leaf("y", None, (steps, outputs) if steps else (outputs,))
     if any(layer.padding for layer in problem.layers):
-        zero = add("zero", None, (), "input", constant=True)  # what a padded position reads
+        g.zero = g.leaf("zero", None, ())  # what a padded position reads
     previous: Family | list[Family] = x
     for l, spec in enumerate(problem.layers, start=1):
         if spec.kind == "flatten":
             continue  # the next layer reads the feature map's nodes in their (channel, row, column) order
         if spec.kind in ("conv2d", "maxpool2d", "avgpool2d"):
-            previous = _spatial(add, spec, l, previous, zero, problem.relu_derivative_at_zero)  # type: ignore[arg-type]
+            previous = _spatial(g, spec, l, previous)  # type: ignore[arg-type]
             continue
         if spec.kind == "rnn":
-            previous = _recurrent(add, spec, l, previous, problem.relu_derivative_at_zero)  # type: ignore[arg-type]
+            previous = _recurrent(g, spec, l, previous)
             continue
-        W = add("W", l, (spec.units, spec.inputs), "parameter", shared=True, section=l)
+        W = g.parameter("W", l, (spec.units, spec.inputs))
         b = None
         if spec.bias is not None:
-            b = add("b", l, () if spec.shared_bias else (spec.units,), "parameter", shared=True, section=l)
+            b = g.parameter("b", l, () if spec.shared_bias else (spec.units,))
         reads = previous if isinstance(previous, list) else [previous]
-        made = [_dense(add, spec, l, W, b, source, problem.relu_derivative_at_zero, (t, 0) if isinstance(previous, list) else ())
+        made = [_dense(g, spec, l, W, b, source, (t, 0) if isinstance(previous, list) else ())
                 for t, source in enumerate(reads)]
         previous = made if isinstance(previous, list) else made[0]
     term = functions.loss_term(problem.loss)
     if isinstance(previous, list):  # a term per output per time step; the steps add up, each step's
         # terms summed or averaged over the outputs (loss.outputs): Σ_t (1/K) Σ_k loss[t,k] for mean
         pairs = np.stack([np.concatenate([f.ids for f in previous]), y.ids], axis=1)
-        terms = add("loss", None, (steps, outputs), "loss", op=term, args=pairs, fused=True)
+        terms = g.add("loss", None, (steps, outputs), "loss", op=term, args=pairs, fused=True)
         total = functions.Total(steps * outputs, problem.loss.outputs == "mean", groups=steps)
     else:
-        terms = add("loss", None, (outputs,), "loss", op=term, args=np.stack([previous.ids, y.ids], axis=1), fused=True)
+        terms = g.add("loss", None, (outputs,), "loss", op=term, args=np.stack([previous.ids, y.ids], axis=1), fused=True)
         total = functions.Total(outputs, problem.loss.outputs == "mean")
-    loss = add("loss", None, (), "loss", op=total, args=terms.ids[None, :])
-    return Network(problem, Graph(tuple(families), loss.start))
+    loss = g.add("loss", None, (), "loss", op=total, args=terms.ids[None, :])
+    return Network(problem, g.graph(loss))
 
 
-def _dense(add, spec, l: int, W: Family, b: Family | None, previous: Family, relu_at_zero: int, offset: tuple[int, ...]) -> Family:
+def _dense(g: GraphBuilder, spec, l: int, W: Family, b: Family | None, previous: Family, offset: tuple[int, ...]) -> Family:
     """A dense layer's z and a on ``previous`` (at one time step, ``offset`` (t, 0), above an rnn
     with outputs: sequence — the same weights at every step)."""
     shape = (1, spec.units) if offset else (spec.units,)
@@ -219,13 +212,13 @@ def _dense(add, spec, l: int, W: Family, b: Family | None, previous: Family, rel
     args.append(np.broadcast_to(previous.ids, (spec.units, spec.inputs)))
     if b is not None:
         args.append((b.start + (units if b.shape else np.zeros_like(units)))[:, None])
-    z = add("z", l, shape, "forward", op=functions.WeightedSum(spec.inputs, b is not None),
+    z = g.add("z", l, shape, "forward", op=functions.WeightedSum(spec.inputs, b is not None),
             args=np.concatenate(args, axis=1), section=l, offset=offset)
-    op = functions.activation(spec.activation, relu_at_zero, spec.units)
+    op = functions.activation(spec.activation, g.relu_at_zero, spec.units)
     if isinstance(op, functions.Softmax):
-        return add("a", l, shape, "forward", op=op, args=np.broadcast_to(z.ids, (spec.units, spec.units)).copy(),
+        return g.add("a", l, shape, "forward", op=op, args=np.broadcast_to(z.ids, (spec.units, spec.units)).copy(),
                    positions=units, section=l, offset=offset)
-    return add("a", l, shape, "forward", op=op, args=z.ids[:, None], section=l, offset=offset)
+    return g.add("a", l, shape, "forward", op=op, args=z.ids[:, None], section=l, offset=offset)
 
 
 def _windows(spec, previous_shape: tuple[int, int, int]) -> np.ndarray:
@@ -240,7 +233,7 @@ def _windows(spec, previous_shape: tuple[int, int, int]) -> np.ndarray:
     return np.where(inside, r * width + c, -1)
 
 
-def _spatial(add, spec, l: int, previous: Family, zero: Family | None, relu_at_zero: int) -> Family:
+def _spatial(g: GraphBuilder, spec, l: int, previous: Family) -> Family:
     """A conv2d layer (kernels W, biases b, pre-activations z[f,i,j] as weighted sums over the
     window of every channel, activations a[f,i,j]) or a pooling layer (a[c,i,j] over one
     channel's window); returns the family the next layer reads."""
@@ -251,13 +244,13 @@ def _spatial(add, spec, l: int, previous: Family, zero: Family | None, relu_at_z
     base = previous.start
     if spec.kind == "conv2d":
         filters = spec.units
-        W = add("W", l, (filters, channels, k, k), "parameter", shared=True, section=l)
-        b = add("b", l, (filters,), "parameter", shared=True, section=l) if spec.bias is not None else None
+        W = g.parameter("W", l, (filters, channels, k, k))
+        b = g.parameter("b", l, (filters,)) if spec.bias is not None else None
         terms = channels * k * k
         # inputs of position (i, j): channel by channel, the window row by row — the kernel's order
         reads = plane[:, :, None, :, :] + (np.arange(channels) * height * width)[None, None, :, None, None]
         padded = np.broadcast_to(plane[:, :, None, :, :] < 0, reads.shape)
-        inputs = np.where(padded, -1 if zero is None else zero.start, base + reads).reshape(rows * cols, terms)
+        inputs = np.where(padded, -1 if g.zero is None else g.zero.start, base + reads).reshape(rows * cols, terms)
         per_filter = []
         for f in range(filters):
             weights = np.broadcast_to(W.start + f * terms + np.arange(terms), (rows * cols, terms))
@@ -265,17 +258,17 @@ def _spatial(add, spec, l: int, previous: Family, zero: Family | None, relu_at_z
             if b is not None:
                 part.append(np.full((rows * cols, 1), b.start + f))
             per_filter.append(np.concatenate(part, axis=1))
-        z = add("z", l, (filters, rows, cols), "forward", op=functions.WeightedSum(terms, b is not None),
+        z = g.add("z", l, (filters, rows, cols), "forward", op=functions.WeightedSum(terms, b is not None),
                 args=np.concatenate(per_filter, axis=0), section=l)
-        op = functions.activation(spec.activation, relu_at_zero, filters)
-        return add("a", l, (filters, rows, cols), "forward", op=op, args=z.ids[:, None], section=l)
+        op = functions.activation(spec.activation, g.relu_at_zero, filters)
+        return g.add("a", l, (filters, rows, cols), "forward", op=op, args=z.ids[:, None], section=l)
     windows = plane.reshape(rows * cols, k * k)
     args = np.concatenate([base + c * height * width + windows for c in range(channels)], axis=0)
     op = functions.Pool(k * k, "max" if spec.kind == "maxpool2d" else "mean")
-    return add("a", l, (channels, rows, cols), "forward", op=op, args=args, section=l)
+    return g.add("a", l, (channels, rows, cols), "forward", op=op, args=args, section=l)
 
 
-def _recurrent(add, spec, l: int, sequence: "Family | list[Family]", relu_at_zero: int) -> "Family | list[Family]":
+def _recurrent(g: GraphBuilder, spec, l: int, sequence: "Family | list[Family]") -> "Family | list[Family]":
     """An rnn layer unrolled in time: per step t, ``z[t,j] = Σ_i W[j,i] x[t,i] + Σ_k U[j,k] a[t−1,k] + b[j]``
     and ``a[t,j] = f(z[t,j])``, each step a family of its own (it reads the one before); the
     initial state ``a[0,j]`` is a constant. ``sequence`` is the input ``x`` (T × n, step-major) or,
@@ -290,19 +283,19 @@ def _recurrent(add, spec, l: int, sequence: "Family | list[Family]", relu_at_zer
         return sequence.start + t * n + np.arange(n)
 
     units = spec.units
-    W = add("W", l, (units, n), "parameter", shared=True, section=l)
-    U = add("U", l, (units, units), "parameter", shared=True, section=l)
-    b = add("b", l, (units,), "parameter", shared=True, section=l) if spec.bias is not None else None
-    state = add("a", l, (1, units), "input", constant=True, section=l, offset=(-1, 0))
+    W = g.parameter("W", l, (units, n))
+    U = g.parameter("U", l, (units, units))
+    b = g.parameter("b", l, (units,)) if spec.bias is not None else None
+    state = g.leaf("a", l, (1, units), section=l, offset=(-1, 0))
     rows = np.arange(units)[:, None]
     weights = np.concatenate([W.start + rows * n + np.arange(n)[None, :], U.start + rows * units + np.arange(units)[None, :]], axis=1)
-    op = functions.activation(spec.activation, relu_at_zero, units)
+    op = functions.activation(spec.activation, g.relu_at_zero, units)
     states: list[Family] = []
     for t in range(steps):
         inputs = np.broadcast_to(np.concatenate([reads(t), state.ids]), (units, n + units))
         args = [weights, inputs] + ([b.start + rows] if b is not None else [])
-        z = add("z", l, (1, units), "forward", op=functions.WeightedSum(n + units, b is not None),
+        z = g.add("z", l, (1, units), "forward", op=functions.WeightedSum(n + units, b is not None),
                 args=np.concatenate(args, axis=1), section=l, offset=(t, 0))
-        state = add("a", l, (1, units), "forward", op=op, args=z.ids[:, None], section=l, offset=(t, 0))
+        state = g.add("a", l, (1, units), "forward", op=op, args=z.ids[:, None], section=l, offset=(t, 0))
         states.append(state)
     return states if spec.returns == "sequence" else state
