@@ -3,8 +3,9 @@ parameter block through which a problem sees a layer's parameters without knowin
 
 A kind is one object registered in :mod:`tracer.kinds` under the ``type:`` names it answers.
 Its spec side (here) reads one ``network.layers`` entry into the layer's spec, writes it back,
-describes it and lists its parameters; its graph side (``build``), its display data and its
-mistakes join it in later steps of issue 28 (plan §5.2).
+describes it and lists its parameters; its graph side (``build``) adds the layer's families to
+the network's graph through a :class:`GraphBuilder` and says what it built (:class:`Built`); its
+display data and its mistakes join it in later steps of issue 28 (plan §5.2).
 """
 
 from __future__ import annotations
@@ -109,6 +110,38 @@ class GraphBuilder:
         return Graph(tuple(self.families), output.start)
 
 
+@dataclass(frozen=True, eq=False)
+class Built:
+    """What a layer added to the graph, as the layer above it and the network read it.
+
+    ``families`` is what the next layer reads: one family (a vector, a feature map), or, when
+    ``sequence``, one family per time step (an rnn with ``outputs: sequence``); ``shape`` is the
+    shape of what passes on (of one time step for a sequence). The network reads the rest: the
+    pre-activations ``z`` and activations ``a`` (one family each, or one per time step when
+    ``stepped``; none for flatten, no ``z`` for pooling), the ``parameters`` in the order of the
+    kind's :meth:`LayerKind.parameters` blocks, and the ``constants`` the kind's ``leaves`` fills
+    (an rnn's initial state)."""
+
+    layer: int
+    families: tuple[Family, ...]
+    shape: tuple[int, ...]
+    z: tuple[Family, ...] = ()
+    a: tuple[Family, ...] = ()
+    parameters: tuple[Family, ...] = ()
+    constants: tuple[Family, ...] = ()
+    stepped: bool = False
+    sequence: bool = False
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The nodes passed on, in order (every time step's, one after another, for a sequence)."""
+        return np.concatenate([f.ids for f in self.families])
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.families)
+
+
 def rows_of(flat: Sequence[float], count: int, width: int) -> tuple[tuple[float, ...], ...]:
     """``count`` rows of ``width`` numbers from the front of ``flat`` (what :meth:`LayerKind.with_values` reads)."""
     return tuple(tuple(float(v) for v in flat[j * width:(j + 1) * width]) for j in range(count))
@@ -142,4 +175,18 @@ class LayerKind(Protocol):
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
         """The layer with every parameter replaced: ``flat`` in the order of :meth:`parameters`' keys."""
+        ...
+
+    def title(self, layer: LayerSpec) -> str:
+        """How a section title names the layer when it is not the output layer ("hidden layer",
+        "max-pooling layer"); the network adds its number."""
+        ...
+
+    def build(self, layer: LayerSpec, l: int, below: Built, g: GraphBuilder) -> Built:
+        """Layer ``l``'s families added to ``g`` (parameters first, then its forward pass) on the
+        nodes ``below`` passes on; what the next layer reads."""
+        ...
+
+    def leaves(self, layer: LayerSpec, built: Built, data: Sequence[Any]) -> dict[Family, np.ndarray]:
+        """The values of the constant leaves the layer added (an rnn's initial state), for every sample."""
         ...
