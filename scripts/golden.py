@@ -193,12 +193,11 @@ def notebook(example: str) -> Case:
 
 def graphs() -> Case:
     """tests/golden/graphs.json: the graph every example builds (tracer.layers.network.build of a network,
-    tracer.builders.equations.build of a graph problem), family by family — what the builders make, before
+    tracer.layers.equations.build of a graph problem), family by family — what the builders make, before
     any number: S6 of issue 28's plan moves the builders and must make exactly these graphs."""
 
     def produce() -> dict[str, str]:
-        from tracer.builders import equations
-        from tracer.layers import network
+        from tracer.layers import equations, network
         from tracer.spec import GraphProblem, load
 
         out = {}

@@ -1,6 +1,6 @@
 """The worked solution: the engine's passes, written out the way the texts write them.
 
-:func:`solve` builds the problem's graph (:mod:`tracer.layers.network`, :mod:`tracer.builders.equations`), runs the sweeps of
+:func:`solve` builds the problem's graph (:mod:`tracer.layers.network`, :mod:`tracer.layers.equations`), runs the sweeps of
 :mod:`tracer.core.sweep` for every training step, and hands the numbers to a
 :class:`Writer`, the display policy, which turns them into steps:
 
@@ -32,10 +32,7 @@ from typing import Protocol
 import numpy as np
 import sympy as sp
 
-from tracer.builders import equations
-from tracer.layers.network import Network
-from tracer.layers.network import build as build_network
-from tracer import keys
+from tracer import keys, kinds
 from tracer.core import functions, gates, optimizers, perceptron, sweep
 from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
@@ -61,6 +58,9 @@ from tracer.core.solution import (
     TrainingStep,
     Update,
 )
+from tracer.layers import equations
+from tracer.layers.network import Network
+from tracer.layers.network import build as build_network
 from tracer.numeric import mlp as numeric
 from tracer.numeric import training
 from tracer.spec import GraphProblem, OptimizerSpec, Problem
@@ -208,7 +208,7 @@ def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_S
     output to every node (inputs included), and with training each update of the trained
     leaves and the output after. A value or a local derivative that is not a number at the
     given values (1/0, log 0) is bad input: :class:`~tracer.spec.SpecError` naming the equation."""
-    system = equations.build(problem)
+    system: equations.System = kinds.form("equations").build(problem)  # type: ignore[attr-defined]
     graph = system.graph
     trained = np.zeros(graph.size, dtype=bool)
     trained[system.parameter_nodes] = True
@@ -605,7 +605,7 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
 class Layout(Protocol):
     """What the display policy asks of a builder's graph (a layered network's
     :class:`~tracer.layers.network.Network`, a graph problem's
-    :class:`~tracer.builders.equations.System`)."""
+    :class:`~tracer.layers.equations.System`)."""
 
     graph: Graph
     problem: Problem | GraphProblem
