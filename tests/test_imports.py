@@ -57,7 +57,6 @@ PACKAGE = ROOT / "tracer"
 #: each with the step of the plan that removes it.
 KNOWN: set[tuple[str, str, str]] = {
     ("tracer.core.functions", "tracer.calculus.derivatives", "rank"),  # S8: derivations made by write/
-    ("tracer.core.perceptron", "tracer.core.solution", "rank"),  # S6: Boundary, Perceptron, TruthRow to layers/views.py
     ("tracer.core.verify", "tracer.core.solution", "rank"),  # S7: Verification, Mismatch to tracer/verify.py
     # the optimizers' update rules, printed (OPTIMIZERS' equations and names): D2 keeps
     # tracer.core.optimizers in the engine, and D1 forbids renderers the engine; the plan's
@@ -85,7 +84,6 @@ RANKS: dict[str, int] = {
     "tracer.calculus": POSITION["calculus"],  # below layers: the graph kind parses with calculus.expression (D2)
     "tracer.layers": POSITION["layers"],
     "tracer.builders": POSITION["layers"],  # → the kinds' build (S6)
-    "tracer.core.perceptron": POSITION["layers"],  # → layers/views.py (S6)
     "tracer.notation": POSITION["notation"],
     "tracer.verify": POSITION["verify"],
     "tracer.core.verify": POSITION["verify"],  # → tracer/verify.py (S7)
@@ -104,8 +102,8 @@ RANKS: dict[str, int] = {
 }
 
 #: today's modules of tracer.core that the v3 layout moves out of the engine; a renderer may read
-#: them (the solution's data, the perceptron's views), not the rest of tracer.core
-LEAVING_CORE = ("tracer.core.solution", "tracer.core.perceptron")
+#: them (the solution's data), not the rest of tracer.core
+LEAVING_CORE = ("tracer.core.solution",)
 
 #: (module, imported module): imports deferred to save start-up time, each with a "# start-up:"
 #: comment in the source; `tracer solve -f json` loads no renderer (benchmarks/solve.py measures it)

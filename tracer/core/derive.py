@@ -33,7 +33,7 @@ import numpy as np
 import sympy as sp
 
 from tracer import keys, kinds
-from tracer.core import functions, gates, optimizers, perceptron, sweep
+from tracer.core import functions, gates, optimizers, sweep
 from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
 from tracer.core.graph import Family, Graph
@@ -58,7 +58,7 @@ from tracer.core.solution import (
     TrainingStep,
     Update,
 )
-from tracer.layers import equations
+from tracer.layers import equations, perceptron
 from tracer.layers.network import Network
 from tracer.layers.network import build as build_network
 from tracer.numeric import mlp as numeric

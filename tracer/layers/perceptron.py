@@ -16,10 +16,10 @@ import itertools
 
 import numpy as np
 
+from tracer.core import sweep
 from tracer.layers.network import Network
 from tracer.layers.network import build as build_network
-from tracer.core import sweep
-from tracer.core.solution import Boundary, Perceptron, TruthRow
+from tracer.layers.views import Boundary, Perceptron, TruthRow
 from tracer.spec import Problem, Sample
 
 EXPLANATION = (
