@@ -83,7 +83,6 @@ RANKS: dict[str, int] = {
     "tracer.core": POSITION["core"],  # the engine: graph, functions, gates, sweep, optimizers, trace
     "tracer.calculus": POSITION["calculus"],  # below layers: the graph kind parses with calculus.expression (D2)
     "tracer.layers": POSITION["layers"],
-    "tracer.builders": POSITION["layers"],  # → the kinds' build (S6)
     "tracer.notation": POSITION["notation"],
     "tracer.verify": POSITION["verify"],
     "tracer.core.verify": POSITION["verify"],  # → tracer/verify.py (S7)
@@ -542,7 +541,7 @@ def test_every_module_has_a_rank():
 
 def test_the_ranks_are_the_plans_order():
     assert [rank_of(m) for m in ("tracer.keys", "tracer.spec", "tracer.numeric.layers", "tracer.core.graph",
-                                 "tracer.calculus.expression", "tracer.layers.dense", "tracer.builders.mlp", "tracer.notation.themes",
+                                 "tracer.calculus.expression", "tracer.layers.dense", "tracer.layers.network", "tracer.notation.themes",
                                  "tracer.verify", "tracer.write.solution", "tracer.core.solution", "tracer.pipeline", "tracer.teach.quiz",
                                  "tracer.render.document", "tracer.export.moodle", "tracer", "tracer.answers", "tracer.serve.app",
                                  "tracer.cli.problems", "tracer.__main__")] == [1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12, 13, 14, 14, 15, 16, 17]
