@@ -192,22 +192,22 @@ def notebook(example: str) -> Case:
 
 
 def graphs() -> Case:
-    """tests/golden/graphs.json: the graph every example builds (tracer.builders: mlp.build of a network,
-    equations.build of a graph problem), family by family — what the builders make, before any
-    number: S6 of issue 28's plan moves the builders and must make exactly these graphs."""
+    """tests/golden/graphs.json: the graph every example builds (tracer.layers.network.build of a network,
+    tracer.layers.equations.build of a graph problem), family by family — what the kinds build, before
+    any number: S6 of issue 28's plan moved the builders into the kinds and made exactly these graphs."""
 
     def produce() -> dict[str, str]:
-        from tracer.builders import equations, mlp
+        from tracer.layers import equations, network
         from tracer.spec import GraphProblem, load
 
         out = {}
         for path in [f"examples/{e}.yaml" for e in EXAMPLES] + ["examples/runs/moons.yaml"]:
             problem = load(path)
-            graph = (equations.build(problem) if isinstance(problem, GraphProblem) else mlp.build(problem)).graph
+            graph = (equations.build(problem) if isinstance(problem, GraphProblem) else network.build(problem)).graph
             out[path] = {"size": graph.size, "output": graph.output, "families": [_family(f) for f in graph.families]}
         return {"graphs.json": json.dumps(out, indent=1, ensure_ascii=False) + "\n"}
 
-    return Case("graphs.json", "tracer.builders: mlp.build / equations.build of every example, family by family", produce)
+    return Case("graphs.json", "tracer.layers: network.build / equations.build of every example, family by family", produce)
 
 
 def _family(f) -> dict:

@@ -57,7 +57,6 @@ PACKAGE = ROOT / "tracer"
 #: each with the step of the plan that removes it.
 KNOWN: set[tuple[str, str, str]] = {
     ("tracer.core.functions", "tracer.calculus.derivatives", "rank"),  # S8: derivations made by write/
-    ("tracer.core.perceptron", "tracer.core.solution", "rank"),  # S6: Boundary, Perceptron, TruthRow to layers/views.py
     ("tracer.core.verify", "tracer.core.solution", "rank"),  # S7: Verification, Mismatch to tracer/verify.py
     # the optimizers' update rules, printed (OPTIMIZERS' equations and names): D2 keeps
     # tracer.core.optimizers in the engine, and D1 forbids renderers the engine; the plan's
@@ -84,8 +83,6 @@ RANKS: dict[str, int] = {
     "tracer.core": POSITION["core"],  # the engine: graph, functions, gates, sweep, optimizers, trace
     "tracer.calculus": POSITION["calculus"],  # below layers: the graph kind parses with calculus.expression (D2)
     "tracer.layers": POSITION["layers"],
-    "tracer.builders": POSITION["layers"],  # → the kinds' build (S6)
-    "tracer.core.perceptron": POSITION["layers"],  # → layers/views.py (S6)
     "tracer.notation": POSITION["notation"],
     "tracer.verify": POSITION["verify"],
     "tracer.core.verify": POSITION["verify"],  # → tracer/verify.py (S7)
@@ -104,8 +101,8 @@ RANKS: dict[str, int] = {
 }
 
 #: today's modules of tracer.core that the v3 layout moves out of the engine; a renderer may read
-#: them (the solution's data, the perceptron's views), not the rest of tracer.core
-LEAVING_CORE = ("tracer.core.solution", "tracer.core.perceptron")
+#: them (the solution's data), not the rest of tracer.core
+LEAVING_CORE = ("tracer.core.solution",)
 
 #: (module, imported module): imports deferred to save start-up time, each with a "# start-up:"
 #: comment in the source; `tracer solve -f json` loads no renderer (benchmarks/solve.py measures it)
@@ -544,7 +541,7 @@ def test_every_module_has_a_rank():
 
 def test_the_ranks_are_the_plans_order():
     assert [rank_of(m) for m in ("tracer.keys", "tracer.spec", "tracer.numeric.layers", "tracer.core.graph",
-                                 "tracer.calculus.expression", "tracer.layers.dense", "tracer.builders.mlp", "tracer.notation.themes",
+                                 "tracer.calculus.expression", "tracer.layers.dense", "tracer.layers.network", "tracer.notation.themes",
                                  "tracer.verify", "tracer.write.solution", "tracer.core.solution", "tracer.pipeline", "tracer.teach.quiz",
                                  "tracer.render.document", "tracer.export.moodle", "tracer", "tracer.answers", "tracer.serve.app",
                                  "tracer.cli.problems", "tracer.__main__")] == [1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12, 13, 14, 14, 15, 16, 17]

@@ -168,3 +168,56 @@ def test_a_name_is_registered_once():
     with pytest.raises(ValueError, match="layer kind dense is registered already"):
         kinds.register(kinds.layer("dense"))
     assert kinds.names() == SHIPPED_NAMES
+
+
+# ---------------------------------------------------------------------------
+# The graph side: each kind builds its layer's families (plan §6 S6)
+# ---------------------------------------------------------------------------
+
+
+def test_each_kind_builds_its_families_and_says_what_it_built():
+    """conv_maxpool: x (16 nodes) and y (2), then the conv layer's W (4) and b (1), its z and a
+    (3×3 each), the pooling's a (2×2), nothing for flatten, the dense layer's W, b, z, a."""
+    from tracer import load
+    from tracer.layers.network import build
+
+    network = build(load("examples/conv_maxpool.yaml"))
+    conv, pool, flatten, dense = network.built
+    assert [(f.kind, f.start, f.shape) for f in conv.parameters] == [("W", 18, (1, 1, 2, 2)), ("b", 22, (1,))]
+    assert [(f.kind, f.start, f.shape) for f in conv.z + conv.a] == [("z", 23, (1, 3, 3)), ("a", 32, (1, 3, 3))]
+    assert (pool.z, [(f.kind, f.start, f.shape) for f in pool.a], pool.parameters) == ((), [("a", 41, (1, 2, 2))], ())
+    assert flatten.families == pool.families and (flatten.z, flatten.a, flatten.shape) == ((), (), (4,))
+    assert flatten.ids.tolist() == [41, 42, 43, 44]  # the dense layer reads the pooled map, channel by channel, row by row
+    assert [f.start for f in dense.parameters] == [45, 53] and network.parameter_nodes.tolist() == [18, 19, 20, 21, 22] + list(range(45, 55))
+    assert [network.section_title(l) for l in (1, 2, 3, 4)] == ["convolution layer 1", "max-pooling layer 2", "flatten layer 3", "output layer"]
+
+
+def test_an_rnn_builds_one_family_per_time_step_and_fills_its_initial_state():
+    """rnn_sequence: 3 time steps of 2 units, every state passed on to a dense layer applied at every step."""
+    from tracer import load
+    from tracer.layers.network import build
+
+    problem = load("examples/rnn_sequence.yaml")
+    problem = replace(problem, layers=(replace(problem.layers[0], initial_state=(0.5, -0.25)),) + problem.layers[1:])
+    network = build(problem)
+    rnn, dense = network.built
+    assert (rnn.stepped, rnn.sequence, dense.stepped, dense.sequence) == (True, True, True, True)
+    assert [(f.start, f.offset) for f in rnn.families] == [(18, (0, 0)), (22, (1, 0)), (26, (2, 0))]
+    assert [(f.start, f.offset, f.constant) for f in rnn.constants] == [(14, (-1, 0), True)]
+    z, a, shape = network.layer_nodes(1)
+    assert (z.tolist(), a.tolist(), shape) == ([16, 17, 20, 21, 24, 25], [18, 19, 22, 23, 26, 27], (3, 2))
+    values = network.leaves(problem.data, problem.parameter_vector())
+    assert values[:, 14:16].tolist() == [[0.5, -0.25]] * len(problem.data)  # a0, the state before the first step
+
+
+def test_the_graph_problems_equations_are_the_registered_form_equations():
+    """CS231n's f = (x + y)·z: the leaves x, y, z in the file's order, then q and f; the backward
+    pass writes ∂f/∂z, ∂f/∂q, then ∂f/∂x and ∂f/∂y."""
+    from tracer import load
+    from tracer.layers.equations import Equations
+
+    kind = kinds.form("equations")
+    assert isinstance(kind, Equations)
+    system = kind.build(load("examples/graph_cs231n.yaml"))
+    assert [(n.name, n.number, n.equation) for n in system.nodes] == [("x", 0, None), ("y", 1, None), ("z", 2, None), ("q", 3, 0), ("f", 4, 1)]
+    assert (system.graph.output, system.backward) == (4, (3, 2, 0, 1))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tracer.core import perceptron
+from tracer.layers import perceptron
 from tracer.cli import cli
 from tracer.spec import load
 

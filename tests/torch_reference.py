@@ -5,7 +5,7 @@ From a loaded problem (``tracer.load`` → :class:`tracer.spec.Problem` or
 float64, and lets torch do the calculus and the updates: autograd gives every gradient,
 ``torch.optim`` (SGD, SGD with momentum or Nesterov, Adagrad, RMSprop, Adam) every update,
 ``torch.nn.functional`` the convolutions and the pooling. It shares no code with the
-engine's math (``tracer.core``, ``tracer.numeric``, ``tracer.builders``): it reads the
+engine's math (``tracer.core``, ``tracer.numeric``, ``tracer.layers``): it reads the
 problem's frozen data classes, which the spec loader made, and, for a graph problem, the
 tree that the project's safe parser (``tracer.calculus.expression.parse``) makes of each
 equation — a SymPy tree whose every operation is mapped here onto torch's own function;

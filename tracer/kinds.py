@@ -24,6 +24,10 @@ from tracer import keys
 #: type name → kind, in registration order (one kind may answer several names: maxpool2d, avgpool2d)
 _LAYERS: dict[str, "LayerKind"] = {}  # noqa: F821
 
+#: problem form → its kind: "equations", the graph problem's (a `graph:` file is not a list of
+#: layers, so its kind is not a layer kind: plan D7)
+_FORMS: dict[str, object] = {}
+
 
 class UnknownKind(LookupError):
     """A ``type:`` no registered kind answers; the message lists the names that are known."""
@@ -51,6 +55,18 @@ def unregister(kind: "LayerKind") -> None:  # noqa: F821
             del _LAYERS[name]
     for quantity in getattr(kind, "quantities", ()):
         keys.unregister_kind(quantity.letter)
+
+
+def register_form(name: str, kind: object) -> None:
+    """Make ``kind`` build the problems of form ``name`` (``"equations"``: a ``graph:`` file)."""
+    if name in _FORMS:
+        raise ValueError(f"problem form {name} is registered already")
+    _FORMS[name] = kind
+
+
+def form(name: str) -> object:
+    """The kind that builds the problems of form ``name``."""
+    return _FORMS[name]
 
 
 def layer(name: object) -> "LayerKind":  # noqa: F821

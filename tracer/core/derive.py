@@ -1,6 +1,6 @@
 """The worked solution: the engine's passes, written out the way the texts write them.
 
-:func:`solve` builds the problem's graph (:mod:`tracer.builders`), runs the sweeps of
+:func:`solve` builds the problem's graph (:mod:`tracer.layers.network`, :mod:`tracer.layers.equations`), runs the sweeps of
 :mod:`tracer.core.sweep` for every training step, and hands the numbers to a
 :class:`Writer`, the display policy, which turns them into steps:
 
@@ -32,10 +32,8 @@ from typing import Protocol
 import numpy as np
 import sympy as sp
 
-from tracer.builders import equations, mlp
-from tracer.builders.mlp import Network
-from tracer import keys
-from tracer.core import functions, gates, optimizers, perceptron, sweep
+from tracer import keys, kinds
+from tracer.core import functions, gates, optimizers, sweep
 from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
 from tracer.core.graph import Family, Graph
@@ -60,6 +58,9 @@ from tracer.core.solution import (
     TrainingStep,
     Update,
 )
+from tracer.layers import equations, perceptron
+from tracer.layers.network import Network
+from tracer.layers.network import build as build_network
 from tracer.numeric import mlp as numeric
 from tracer.numeric import training
 from tracer.spec import GraphProblem, OptimizerSpec, Problem
@@ -130,7 +131,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
     """
     if isinstance(problem, GraphProblem):
         return solve_graph(problem, derived_steps=derived_steps, verify=verify)  # type: ignore[return-value]
-    network = mlp.build(problem)
+    network = build_network(problem)
     # a network with conv2d or pooling layers always takes its numbers from the graph engine
     # (the NumPy twin of tracer.numeric.layers checks them; steps are written only when read)
     symbolic = problem.layered or len(problem.data) * len(problem.parameter_keys) <= SYMBOLIC_LIMIT
@@ -207,7 +208,7 @@ def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_S
     output to every node (inputs included), and with training each update of the trained
     leaves and the output after. A value or a local derivative that is not a number at the
     given values (1/0, log 0) is bad input: :class:`~tracer.spec.SpecError` naming the equation."""
-    system = equations.build(problem)
+    system: equations.System = kinds.form("equations").build(problem)  # type: ignore[attr-defined]
     graph = system.graph
     trained = np.zeros(graph.size, dtype=bool)
     trained[system.parameter_nodes] = True
@@ -603,8 +604,8 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
 
 class Layout(Protocol):
     """What the display policy asks of a builder's graph (a layered network's
-    :class:`~tracer.builders.mlp.Network`, a graph problem's
-    :class:`~tracer.builders.equations.System`)."""
+    :class:`~tracer.layers.network.Network`, a graph problem's
+    :class:`~tracer.layers.equations.System`)."""
 
     graph: Graph
     problem: Problem | GraphProblem

@@ -75,7 +75,7 @@ class Beyond(ArithmeticError):
     passes ±10⁸ (3.939^(10^308) as an exact rational would never finish; as carried digits its
     exponent alone is fine, but 0.06^(10^7200) is not). No decision can be made from it: the
     doubles stand where it was asked for (:class:`Settler`), and the graph's own checks refuse a
-    value that is not a real number (``tracer.builders.equations``)."""
+    value that is not a real number (``tracer.layers.equations``)."""
 
 
 #: a value whose binary exponent is beyond this is beyond exact evaluation (:class:`Beyond`): it is inf

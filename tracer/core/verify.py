@@ -21,11 +21,12 @@ import math
 import numpy as np
 import sympy as sp
 
-from tracer.builders.mlp import Network
 from tracer import keys
-from tracer.core import exact, functions, gates, perceptron
+from tracer.core import exact, functions, gates
 from tracer.core.functions import real_derivative
 from tracer.keys import LOSS, LOSS_AFTER, Partial, Quantity
+from tracer.layers import perceptron
+from tracer.layers.network import Network
 from tracer.spec import to_mapping
 from tracer.core.solution import DeltaForm, DeltaRow, GraphSolution, Mismatch, Skipped, Solution, Verification
 from tracer.core.sweep import Pass

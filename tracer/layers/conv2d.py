@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, Sequence, Union
 
+import numpy as np
 from pydantic import Field
 
+from tracer.core import functions
+from tracer.core.graph import Family
 from tracer.layers.dense import _activation_mapping
-from tracer.layers.kind import ParameterBlock, weights_then_bias
-from tracer.layers.windows import image_below, window
+from tracer.layers.kind import Built, GraphBuilder, ParameterBlock, weights_then_bias
+from tracer.layers.windows import image_below, positions, window
 from tracer.spec.models import ACTIVATION_ALIASES, ACTIVATIONS, ActivationModel, BiasInitModel, Number, WeightInitModel, _Strict
 from tracer.spec.network import ReadContext, drawn, hidden_activation, own_rate
 from tracer.spec.problem import LayerSpec, _count
@@ -100,3 +103,35 @@ class Conv2d:
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
         return weights_then_bias(layer, flat)
+
+    def title(self, layer: LayerSpec) -> str:
+        return self.noun
+
+    def build(self, layer: LayerSpec, l: int, below: Built, g: GraphBuilder) -> Built:
+        """Kernels W and biases b, the pre-activations z[f,i,j] — a weighted sum over the window
+        of every channel, channel by channel, the window row by row (the kernel's order), a padded
+        position reading the constant zero — and the activations a[f,i,j]."""
+        channels, height, width = layer.in_shape
+        _, rows, cols = layer.out_shape
+        k, filters = layer.kernel, layer.units
+        plane = positions(layer)  # (rows, cols, k, k): flat position in one channel, −1 padding
+        W = g.parameter("W", l, (filters, channels, k, k))
+        b = g.parameter("b", l, (filters,)) if layer.bias is not None else None
+        terms = channels * k * k
+        reads = plane[:, :, None, :, :] + (np.arange(channels) * height * width)[None, None, :, None, None]
+        padded = np.broadcast_to(plane[:, :, None, :, :] < 0, reads.shape)
+        inputs = np.where(padded, -1 if g.zero is None else g.zero.start, below.families[0].start + reads).reshape(rows * cols, terms)
+        per_filter = []
+        for f in range(filters):
+            weights = np.broadcast_to(W.start + f * terms + np.arange(terms), (rows * cols, terms))
+            part = [weights, inputs]
+            if b is not None:
+                part.append(np.full((rows * cols, 1), b.start + f))
+            per_filter.append(np.concatenate(part, axis=1))
+        z = g.family("z", l, (filters, rows, cols), functions.WeightedSum(terms, b is not None), np.concatenate(per_filter, axis=0))
+        op = functions.activation(layer.activation, g.relu_at_zero, filters)
+        a = g.family("a", l, (filters, rows, cols), op, z.ids[:, None])
+        return Built(l, (a,), layer.out_shape, z=(z,), a=(a,), parameters=(W,) if b is None else (W, b))
+
+    def leaves(self, layer: LayerSpec, built: Built, data: Sequence[Any]) -> dict[Family, np.ndarray]:
+        return {}

@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal, Sequence
 
-from tracer.layers.kind import ParameterBlock, weights_then_bias
+import numpy as np
+
+from tracer.core import functions
+from tracer.core.graph import Family
+from tracer.layers.kind import Built, GraphBuilder, ParameterBlock, weights_then_bias
 from tracer.spec.models import BiasInitModel, LayerModel, WeightInitModel
 from tracer.spec.network import MAX_PARAMETERS, ReadContext, drawn, own_rate, read_activation
 from tracer.spec.problem import LayerSpec
@@ -129,6 +133,42 @@ class Dense:
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
         return weights_then_bias(layer, flat)
+
+    def title(self, layer: LayerSpec) -> str:
+        return "hidden layer"
+
+    def build(self, layer: LayerSpec, l: int, below: Built, g: GraphBuilder) -> Built:
+        """W and b, then z and a on the nodes below — at every time step of a sequence below
+        (one z and a family per step, offset (t, 0), the same weights at every step)."""
+        W = g.parameter("W", l, (layer.units, layer.inputs))
+        b = None if layer.bias is None else g.parameter("b", l, () if layer.shared_bias else (layer.units,))
+        parameters = (W,) if b is None else (W, b)
+        if below.sequence:
+            made = [_forward(g, layer, l, W, b, source.ids, (t, 0)) for t, source in enumerate(below.families)]
+        else:
+            made = [_forward(g, layer, l, W, b, below.ids, ())]
+        z, a = tuple(m[0] for m in made), tuple(m[1] for m in made)
+        return Built(l, a, (layer.units,), z=z, a=a, parameters=parameters, stepped=below.sequence, sequence=below.sequence)
+
+    def leaves(self, layer: LayerSpec, built: Built, data: Sequence[Any]) -> dict[Family, np.ndarray]:
+        return {}
+
+
+def _forward(g: GraphBuilder, layer: LayerSpec, l: int, W: Family, b: Family | None, inputs: np.ndarray,
+             offset: tuple[int, ...]) -> tuple[Family, Family]:
+    """A dense layer's z and a on the nodes ``inputs`` (at one time step, ``offset`` (t, 0), above
+    an rnn with outputs: sequence)."""
+    shape = (1, layer.units) if offset else (layer.units,)
+    units = np.arange(layer.units)
+    args = [W.start + units[:, None] * layer.inputs + np.arange(layer.inputs)[None, :]]
+    args.append(np.broadcast_to(inputs, (layer.units, layer.inputs)))
+    if b is not None:
+        args.append((b.start + (units if b.shape else np.zeros_like(units)))[:, None])
+    z = g.family("z", l, shape, functions.WeightedSum(layer.inputs, b is not None), np.concatenate(args, axis=1), offset=offset)
+    op = functions.activation(layer.activation, g.relu_at_zero, layer.units)
+    if isinstance(op, functions.Softmax):
+        return z, g.family("a", l, shape, op, np.broadcast_to(z.ids, (layer.units, layer.units)).copy(), positions=units, offset=offset)
+    return z, g.family("a", l, shape, op, z.ids[:, None], offset=offset)
 
 
 def _activation_mapping(layer: LayerSpec) -> Any:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Sequence
 
-from tracer.layers.kind import ParameterBlock
+import numpy as np
+
+from tracer.core.graph import Family
+from tracer.layers.kind import Built, GraphBuilder, ParameterBlock
 from tracer.layers.windows import image_below
 from tracer.spec.models import _Strict
 from tracer.spec.network import ReadContext
@@ -40,3 +43,13 @@ class Flatten:
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
         return layer
+
+    def title(self, layer: LayerSpec) -> str:
+        return self.noun
+
+    def build(self, layer: LayerSpec, l: int, below: Built, g: GraphBuilder) -> Built:
+        """No families: the next layer reads the feature map's nodes in their (channel, row, column) order."""
+        return Built(l, below.families, layer.out_shape)
+
+    def leaves(self, layer: LayerSpec, built: Built, data: Sequence[Any]) -> dict[Family, np.ndarray]:
+        return {}

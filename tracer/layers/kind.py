@@ -3,8 +3,9 @@ parameter block through which a problem sees a layer's parameters without knowin
 
 A kind is one object registered in :mod:`tracer.kinds` under the ``type:`` names it answers.
 Its spec side (here) reads one ``network.layers`` entry into the layer's spec, writes it back,
-describes it and lists its parameters; its graph side (``build``), its display data and its
-mistakes join it in later steps of issue 28 (plan §5.2).
+describes it and lists its parameters; its graph side (``build``) adds the layer's families to
+the network's graph through a :class:`GraphBuilder` and says what it built (:class:`Built`); its
+display data and its mistakes join it in later steps of issue 28 (plan §5.2).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Sequence
 
+import numpy as np
 from pydantic import BaseModel
 
+from tracer.core.graph import Family, Graph, Stage
 from tracer.keys import Quantity
 from tracer.spec.network import ReadContext
 from tracer.spec.problem import LayerSpec
@@ -68,6 +71,77 @@ class ParameterBlock:
         return nest(values, self.shape)
 
 
+class GraphBuilder:
+    """A graph under construction: each family added starts where the one before it stopped, so
+    the order of the calls is the numbering of the nodes (the order every stored graph and every
+    document relies on). A kind's ``build`` adds its layer's families through it.
+
+    ``relu_at_zero`` is the problem's slope of relu at 0 (``relu_derivative_at_zero``), which the
+    activations a kind makes need; ``zero`` is the constant leaf a padded position of a window
+    reads (None when no layer pads)."""
+
+    def __init__(self, relu_at_zero: int = 0):
+        self.relu_at_zero = relu_at_zero
+        self.zero: Family | None = None
+        self.families: list[Family] = []
+        self.start = 0
+
+    def add(self, kind: str, layer: int | None, shape: tuple[int, ...], stage: Stage, **more: Any) -> Family:
+        """The next family, numbered from the first free node."""
+        family = Family(kind, layer, shape, self.start, stage, **more)
+        self.families.append(family)
+        self.start = family.stop
+        return family
+
+    def leaf(self, kind: str, layer: int | None, shape: tuple[int, ...], **more: Any) -> Family:
+        """A constant leaf: inputs, targets, the padding zero, an rnn's initial state."""
+        return self.add(kind, layer, shape, "input", constant=True, **more)
+
+    def parameter(self, kind: str, layer: int, shape: tuple[int, ...]) -> Family:
+        """A block of parameters (one value for every sample), shown in its layer's sections."""
+        return self.add(kind, layer, shape, "parameter", shared=True, section=layer)
+
+    def family(self, kind: str, layer: int, shape: tuple[int, ...], op: Any, args: np.ndarray, **more: Any) -> Family:
+        """Computed nodes of a layer's forward pass: ``op`` of each row of ``args`` (node ids)."""
+        return self.add(kind, layer, shape, "forward", op=op, args=args, section=layer, **more)
+
+    def graph(self, output: Family) -> Graph:
+        """The finished graph, whose output is ``output``'s first node."""
+        return Graph(tuple(self.families), output.start)
+
+
+@dataclass(frozen=True, eq=False)
+class Built:
+    """What a layer added to the graph, as the layer above it and the network read it.
+
+    ``families`` is what the next layer reads: one family (a vector, a feature map), or, when
+    ``sequence``, one family per time step (an rnn with ``outputs: sequence``); ``shape`` is the
+    shape of what passes on (of one time step for a sequence). The network reads the rest: the
+    pre-activations ``z`` and activations ``a`` (one family each, or one per time step when
+    ``stepped``; none for flatten, no ``z`` for pooling), the ``parameters`` in the order of the
+    kind's :meth:`LayerKind.parameters` blocks, and the ``constants`` the kind's ``leaves`` fills
+    (an rnn's initial state)."""
+
+    layer: int
+    families: tuple[Family, ...]
+    shape: tuple[int, ...]
+    z: tuple[Family, ...] = ()
+    a: tuple[Family, ...] = ()
+    parameters: tuple[Family, ...] = ()
+    constants: tuple[Family, ...] = ()
+    stepped: bool = False
+    sequence: bool = False
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The nodes passed on, in order (every time step's, one after another, for a sequence)."""
+        return np.concatenate([f.ids for f in self.families])
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.families)
+
+
 def rows_of(flat: Sequence[float], count: int, width: int) -> tuple[tuple[float, ...], ...]:
     """``count`` rows of ``width`` numbers from the front of ``flat`` (what :meth:`LayerKind.with_values` reads)."""
     return tuple(tuple(float(v) for v in flat[j * width:(j + 1) * width]) for j in range(count))
@@ -110,4 +184,18 @@ class LayerKind(Protocol):
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
         """The layer with every parameter replaced: ``flat`` in the order of :meth:`parameters`' keys."""
+        ...
+
+    def title(self, layer: LayerSpec) -> str:
+        """How a section title names the layer when it is not the output layer ("hidden layer",
+        "max-pooling layer"); the network adds its number."""
+        ...
+
+    def build(self, layer: LayerSpec, l: int, below: Built, g: GraphBuilder) -> Built:
+        """Layer ``l``'s families added to ``g`` (parameters first, then its forward pass) on the
+        nodes ``below`` passes on; what the next layer reads."""
+        ...
+
+    def leaves(self, layer: LayerSpec, built: Built, data: Sequence[Any]) -> dict[Family, np.ndarray]:
+        """The values of the constant leaves the layer added (an rnn's initial state), for every sample."""
         ...

@@ -7,10 +7,13 @@ from __future__ import annotations
 import math
 from typing import Any, Literal, Sequence
 
+import numpy as np
 from pydantic import Field
 
-from tracer.layers.kind import ParameterBlock
-from tracer.layers.windows import image_below, window
+from tracer.core import functions
+from tracer.core.graph import Family
+from tracer.layers.kind import Built, GraphBuilder, ParameterBlock
+from tracer.layers.windows import image_below, positions, window
 from tracer.spec.models import _Strict
 from tracer.spec.network import ReadContext
 from tracer.spec.problem import ActivationSpec, LayerSpec
@@ -49,3 +52,20 @@ class Pooling:
 
     def with_values(self, layer: LayerSpec, flat: Sequence[float]) -> LayerSpec:
         return layer
+
+    def title(self, layer: LayerSpec) -> str:
+        return "max-pooling layer" if layer.kind == "maxpool2d" else "average-pooling layer"
+
+    def build(self, layer: LayerSpec, l: int, below: Built, g: GraphBuilder) -> Built:
+        """a[c,i,j]: the maximum or the mean of channel c's window at (i, j)."""
+        channels, height, width = layer.in_shape
+        _, rows, cols = layer.out_shape
+        k = layer.kernel
+        windows = positions(layer).reshape(rows * cols, k * k)
+        base = below.families[0].start
+        args = np.concatenate([base + c * height * width + windows for c in range(channels)], axis=0)
+        a = g.family("a", l, (channels, rows, cols), functions.Pool(k * k, "max" if layer.kind == "maxpool2d" else "mean"), args)
+        return Built(l, (a,), layer.out_shape, a=(a,))
+
+    def leaves(self, layer: LayerSpec, built: Built, data: Sequence[Any]) -> dict[Family, np.ndarray]:
+        return {}

@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal, Sequence, Union
 
+import numpy as np
 from pydantic import Field
 
+from tracer.core import functions
+from tracer.core.graph import Family
 from tracer.layers.dense import _activation_mapping
-from tracer.layers.kind import ParameterBlock, rows_of
+from tracer.layers.kind import Built, GraphBuilder, ParameterBlock, rows_of
 from tracer.spec.models import ACTIVATION_ALIASES, ACTIVATIONS, ActivationModel, BiasInitModel, Number, WeightInitModel, _Strict
 from tracer.spec.network import ReadContext, drawn, hidden_activation, own_rate
 from tracer.spec.problem import LayerSpec
@@ -100,3 +103,44 @@ class Rnn:
         w, u = units * width, units * units
         bias = None if layer.bias is None else tuple(float(v) for v in flat[w + u:w + u + len(layer.bias)])
         return replace(layer, weights=rows_of(flat, units, width), recurrent=rows_of(flat[w:], units, units), bias=bias)
+
+    def title(self, layer: LayerSpec) -> str:
+        return self.noun
+
+    def build(self, layer: LayerSpec, l: int, below: Built, g: GraphBuilder) -> Built:
+        """The layer unrolled in time: per step t, ``z[t,j] = Σ_i W[j,i] x[t,i] + Σ_k U[j,k] a[t−1,k] + b[j]``
+        and ``a[t,j] = f(z[t,j])``, each step a family of its own (it reads the one before); the
+        initial state ``a[0,j]`` is a constant leaf. ``x`` is the input (T × n, step-major) or,
+        for an rnn stacked on one with outputs: sequence, the states of the layer below, one
+        family per step. Passes on the last step's states, or with outputs: sequence every step's."""
+        steps, n = layer.in_shape
+
+        def reads(t: int) -> np.ndarray:
+            if below.sequence:
+                return below.families[t].ids
+            return below.families[0].start + t * n + np.arange(n)
+
+        units = layer.units
+        W = g.parameter("W", l, (units, n))
+        U = g.parameter("U", l, (units, units))
+        b = g.parameter("b", l, (units,)) if layer.bias is not None else None
+        initial = state = g.leaf("a", l, (1, units), section=l, offset=(-1, 0))
+        rows = np.arange(units)[:, None]
+        weights = np.concatenate([W.start + rows * n + np.arange(n)[None, :], U.start + rows * units + np.arange(units)[None, :]], axis=1)
+        op = functions.activation(layer.activation, g.relu_at_zero, units)
+        zs: list[Family] = []
+        states: list[Family] = []
+        for t in range(steps):
+            inputs = np.broadcast_to(np.concatenate([reads(t), state.ids]), (units, n + units))
+            args = [weights, inputs] + ([b.start + rows] if b is not None else [])
+            z = g.family("z", l, (1, units), functions.WeightedSum(n + units, b is not None), np.concatenate(args, axis=1), offset=(t, 0))
+            state = g.family("a", l, (1, units), op, z.ids[:, None], offset=(t, 0))
+            zs.append(z)
+            states.append(state)
+        sequence = layer.returns == "sequence"
+        return Built(l, tuple(states) if sequence else (state,), (units,), z=tuple(zs), a=tuple(states),
+                     parameters=(W, U) if b is None else (W, U, b), constants=(initial,), stepped=True, sequence=sequence)
+
+    def leaves(self, layer: LayerSpec, built: Built, data: Sequence[Any]) -> dict[Family, np.ndarray]:
+        """The state before the first step, the same for every sample."""
+        return {built.constants[0]: np.array(layer.initial_state, dtype=float)}

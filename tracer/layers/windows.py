@@ -1,9 +1,13 @@
 """Sliding-window geometry shared by conv2d and pooling layers: the image a layer of these kinds
-reads (and flatten's), and the output length of a window sliding over it."""
+reads (and flatten's), the output length of a window sliding over it, and the input position
+each window position reads."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from tracer.spec.network import ReadContext
+from tracer.spec.problem import LayerSpec
 
 
 def image_below(name: str, below: tuple[int, ...], at: ReadContext) -> tuple[int, int, int]:
@@ -27,3 +31,16 @@ def window(size: int, kernel: int, stride: int, padding: int, where: str, fail, 
         raise fail(where, f"stride {stride} does not fit: (input {size} + 2·padding {padding} − {what} {kernel}) = {padded - kernel} "
                           f"is not a multiple of {stride}")
     return (padded - kernel) // stride + 1
+
+
+def positions(layer: LayerSpec) -> np.ndarray:
+    """(rows, cols, k, k): the flat position, within one channel of the input, that each position
+    of each window reads (row-major), −1 where the window lies in the padding."""
+    _, height, width = layer.in_shape
+    k, s, p = layer.kernel, layer.stride, layer.padding
+    _, rows, cols = layer.out_shape
+    r = (np.arange(rows) * s)[:, None, None, None] + np.arange(k)[None, None, :, None] - p
+    c = (np.arange(cols) * s)[None, :, None, None] + np.arange(k)[None, None, None, :] - p
+    r, c = np.broadcast_arrays(r, c)
+    inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+    return np.where(inside, r * width + c, -1)

@@ -3,7 +3,7 @@
 
 Like :mod:`tracer.render`, this only formats: every number comes from the engine
 (the solution's steps, :mod:`tracer.numeric`, :mod:`tracer.training`,
-:mod:`tracer.perceptron`) and is rounded by the document's printer. The loss curve
+:mod:`tracer.layers.perceptron`) and is rounded by the document's printer. The loss curve
 is drawn here as SVG (for Markdown; no plotting library) and as pgfplots
 coordinates (for LaTeX). ``extension_view`` is the one entry point render.py calls.
 """
@@ -15,9 +15,9 @@ from html import escape as html_escape
 from pathlib import Path
 
 from tracer import keys
-from tracer.core import perceptron
 from tracer.keys import Key
 from tracer.core.solution import DeltaRow, Solution
+from tracer.layers import perceptron
 from tracer.notation import blocks
 from tracer.numbers import fmt
 from tracer.render.step_printer import Printer

@@ -3,7 +3,7 @@ validated form (:class:`GraphProblem`), its file format, its reading and its wri
 
 Here only the shape of the file is checked: each equation ``NAME = EXPR``, the names, every
 leaf's value, the output a computed node, the trained leaves. What the expressions say is read
-(and checked: cycles, unknown names) by :mod:`tracer.builders.equations`.
+(and checked: cycles, unknown names) by :mod:`tracer.layers.equations`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class EquationSpec:
     """One local equation of a graph problem, as its file writes it: ``name = expression``."""
 
     name: str
-    expression: str  # the right-hand side, unparsed (tracer.builders.equations reads it)
+    expression: str  # the right-hand side, unparsed (tracer.layers.equations reads it)
     text: str  # the whole line, for messages
 
 
@@ -40,7 +40,7 @@ class GraphTrainingSpec:
 class GraphProblem:
     """A computational graph written as equations (SPEC.md §7): its equations, the value of
     every leaf, the node differentiated. The equations are read (and checked: names, cycles,
-    values) by :mod:`tracer.builders.equations`; here only their shape."""
+    values) by :mod:`tracer.layers.equations`; here only their shape."""
 
     equations: tuple[EquationSpec, ...]
     values: tuple[tuple[str, float], ...]  # every leaf, in the file's order
@@ -115,7 +115,7 @@ class GraphProblemModel(_Strict):
 def _graph_problem(raw: dict, source: str) -> GraphProblem:
     """A ``graph:`` file: its shape here (each equation ``NAME = EXPR``, names, values, the
     output a node, trained leaves with values); what the expressions say is read by
-    :mod:`tracer.builders.equations`, which reports in the same one-line form."""
+    :mod:`tracer.layers.equations`, which reports in the same one-line form."""
     if "network" in raw:
         raise SpecError(source, "graph", "give network (a layered network) or graph (equations), not both")
     try:

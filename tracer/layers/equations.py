@@ -10,7 +10,8 @@ equation (``graph.equations[1]: f = q*w: w has no value …``).
 
 Unlike a layered network, every node is its own family (one node, one equation),
 every leaf gets a gradient (inputs included: CS231n asks for ∂f/∂x), and there is one
-"sample". Nothing here derives, evaluates or formats.
+"sample". Nothing here derives, evaluates or formats. The module is the kind of the graph
+problem's equations (plan D7), registered in :mod:`tracer.kinds` under ``"equations"``.
 """
 
 from __future__ import annotations
@@ -394,3 +395,12 @@ def _names_in(text: str) -> list[str]:
                 out.append(word)
             word = ""
     return out
+
+
+class Equations:
+    """The kind of a ``graph:`` file's equations: its graph is :func:`build`'s."""
+
+    names = ("equations",)
+
+    def build(self, problem: GraphProblem) -> System:
+        return build(problem)

@@ -16,10 +16,10 @@ import itertools
 
 import numpy as np
 
-from tracer.builders import mlp
-from tracer.builders.mlp import Network
 from tracer.core import sweep
-from tracer.core.solution import Boundary, Perceptron, TruthRow
+from tracer.layers.network import Network
+from tracer.layers.network import build as build_network
+from tracer.layers.views import Boundary, Perceptron, TruthRow
 from tracer.spec import Problem, Sample
 
 EXPLANATION = (
@@ -58,7 +58,7 @@ def analyse(network: Network, problem: Problem) -> Perceptron | None:
 
 
 def truth_table(problem: Problem) -> list[TruthRow]:
-    return list(table(mlp.build(problem), problem))
+    return list(table(build_network(problem), problem))
 
 
 def agrees(rows) -> bool | None:
