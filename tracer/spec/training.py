@@ -47,8 +47,10 @@ def _optimizer(t: TrainingModel, fail) -> OptimizerSpec:
     o = t.optimizer
     if isinstance(o, str):
         spec = OptimizerSpec(o)
-        if o in ("adagrad", "rmsprop", "adam"):
+        if o in ("adagrad", "rmsprop", "adam", "adamw"):
             spec = replace(spec, eps=spec.epsilon)
+        if o == "adamw":
+            spec = replace(spec, weight_decay=spec.decay)
     else:
         spec = OptimizerSpec(o.name, **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
                                          for k, v in o.model_dump().items() if k != "name"})
