@@ -55,7 +55,8 @@ def _optimizer(t: TrainingModel, fail) -> OptimizerSpec:
         spec = OptimizerSpec(o.name, **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
                                          for k, v in o.model_dump().items() if k != "name"})
     if not spec.plain and t.order == "sequential":
-        raise fail("training.order", f"sequential order is plain gradient descent (Mazur's); with optimizer {spec.name} the update is simultaneous")
+        what = "weight_decay" if spec.name == "sgd" else f"optimizer {spec.name}"
+        raise fail("training.order", f"sequential order is plain gradient descent (Mazur's); with {what} the update is simultaneous")
     return spec
 
 
