@@ -49,8 +49,7 @@ def _optimizer(t: TrainingModel, fail) -> OptimizerSpec:
         spec = OptimizerSpec(o)
         if o in ("adagrad", "rmsprop", "adam", "adamw"):
             spec = replace(spec, eps=spec.epsilon)
-        if o == "adamw":
-            spec = replace(spec, weight_decay=spec.decay)
+        spec = replace(spec, weight_decay=spec.decay)  # torch's default: adamw 0.01, the others 0
     else:
         spec = OptimizerSpec(o.name, **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
                                          for k, v in o.model_dump().items() if k != "name"})
