@@ -149,7 +149,7 @@ def test_comparison_table(tmp_path: Path):
 @pytest.mark.parametrize(
     "args, line",
     [
-        (["--optimizer", "lbfgs"], "tracer descend: --optimizer: unknown optimizer 'lbfgs' (one of sgd, momentum, adagrad, rmsprop, adam)"),
+        (["--optimizer", "lbfgs"], "tracer descend: --optimizer: unknown optimizer 'lbfgs' (one of sgd, momentum, adagrad, rmsprop, adam, adamw)"),
         (["--optimizer", "momentum", "--beta", "1.5"], "tracer descend: --beta: must lie in [0, 1), got 1.5"),
         (["--optimizer", "adam", "--beta", "0.9"], "tracer descend: --beta: applies to momentum, not to adam"),
         (["--optimizer", "adam", "--eps", "0"], "tracer descend: --eps: must lie in (0, ∞), got 0"),

@@ -35,6 +35,7 @@ SIZES = {
     "optimizer_adagrad": "2-1",
     "optimizer_rmsprop": "2-1",
     "optimizer_adam": "2-1",
+    "optimizer_adamw": "2-1",
     "regularization_l2": "2-1",
 }
 

@@ -316,14 +316,18 @@ def test_the_defaults_are_torchs():
     assert Hyper("rmsprop").alpha == 0.99
     assert Hyper("momentum").nesterov is False
     assert {name: Hyper(name).epsilon for name in STATE_NAMES} == {
-        "sgd": 0.0, "momentum": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8
+        "sgd": 0.0, "momentum": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8, "adamw": 1e-8
     }
-    assert DEFAULT_EPS == {"adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
+    assert DEFAULT_EPS == {"adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8, "adamw": 1e-8}
+    # weight_decay: 0 (none) but AdamW's 0.01 (torch.optim.AdamW's default)
+    assert {name: Hyper(name).decay for name in STATE_NAMES} == {
+        "sgd": 0.0, "momentum": 0.0, "adagrad": 0.0, "rmsprop": 0.0, "adam": 0.0, "adamw": 0.01
+    }
     assert Hyper("adam", eps=1e-6).epsilon == 1e-6 and Hyper("adagrad", eps=0.0).epsilon == 0.0
 
 
 def test_the_state_starts_at_zero_with_the_names_of_each_optimizer():
-    assert STATE_NAMES == {"sgd": (), "momentum": ("v",), "adagrad": ("G",), "rmsprop": ("s",), "adam": ("m", "v")}
+    assert STATE_NAMES == {"sgd": (), "momentum": ("v",), "adagrad": ("G",), "rmsprop": ("s",), "adam": ("m", "v"), "adamw": ("m", "v")}
     for name, names in STATE_NAMES.items():
         state = initial_state(Hyper(name), (2, 3))
         assert tuple(state) == names
@@ -354,7 +358,8 @@ def test_the_loss_goes_down_for_every_optimizer():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: Hyper("adamw"), "unknown optimizer 'adamw'"),
+        (lambda: Hyper("nadam"), "unknown optimizer 'nadam'"),
+        (lambda: Hyper("adamw", weight_decay=-0.1), "weight_decay must be ≥ 0, got -0.1"),
         (lambda: Hyper("adam", nesterov=True), "nesterov applies to the momentum optimizer"),
         (lambda: Hyper("momentum", beta=1.0), "momentum beta must lie in"),
         (lambda: Hyper("adam", beta2=1.0), "adam beta2 must lie in"),

@@ -221,7 +221,7 @@ def test_ten_thousand_adam_steps_agree_with_the_written_out_steps():
     [
         ("{name: momentum, beta: 1.5}", "training.optimizer.beta: must be less than 1"),
         ("{name: adam, beta: 0.9}", "unknown key 'beta'"),
-        ("{name: adamw}", "one of 'sgd', 'momentum', 'adagrad', 'rmsprop' or 'adam' expected"),
+        ("{name: nadam}", "one of 'sgd', 'momentum', 'adagrad', 'rmsprop', 'adam' or 'adamw' expected"),
         ("nadam", "training.optimizer"),
         ("{name: rmsprop, eps: 0}", "training.optimizer.eps: must be greater than 0"),
     ],

@@ -415,7 +415,12 @@ def test_every_loss_and_its_options_agree_with_torch(kind, outputs, samples, opt
 
 OPTIMIZERS = ["sgd", {"name": "momentum", "beta": 0.8}, {"name": "momentum", "beta": 0.9, "nesterov": True},
               {"name": "adagrad", "eps": 1e-6}, {"name": "rmsprop", "alpha": 0.9, "eps": 1e-6},
-              {"name": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-6}, "momentum", "adagrad", "rmsprop", "adam"]
+              {"name": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-6}, "momentum", "adagrad", "rmsprop", "adam",
+              # weight decay: torch's coupled g + λθ on each, AdamW's decoupled θ − ηλθ (its default λ 0.01, and a given one)
+              {"name": "sgd", "weight_decay": 0.1}, {"name": "momentum", "beta": 0.8, "weight_decay": 0.05},
+              {"name": "momentum", "beta": 0.9, "nesterov": True, "weight_decay": 0.1}, {"name": "adagrad", "eps": 1e-6, "weight_decay": 0.2},
+              {"name": "rmsprop", "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1}, {"name": "adam", "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.3},
+              "adamw", {"name": "adamw", "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.5}]
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: o if isinstance(o, str) else "-".join(f"{k}{v}" for k, v in o.items()))

@@ -3,7 +3,7 @@
 From a loaded problem (``tracer.load`` → :class:`tracer.spec.Problem` or
 :class:`tracer.spec.GraphProblem`) this module builds the same computation in torch, in
 float64, and lets torch do the calculus and the updates: autograd gives every gradient,
-``torch.optim`` (SGD, SGD with momentum or Nesterov, Adagrad, RMSprop, Adam) every update,
+``torch.optim`` (SGD, SGD with momentum or Nesterov, Adagrad, RMSprop, Adam, AdamW; weight_decay) every update,
 ``torch.nn.functional`` the convolutions and the pooling. It shares no code with the
 engine's math (``tracer.core``, ``tracer.numeric``, ``tracer.layers``): it reads the
 problem's frozen data classes, which the spec loader made, and, for a graph problem, the
@@ -25,7 +25,9 @@ What a problem means is read from docs/spec.md, not from the engine:
 - ``training.update`` and ``trainable_bias``: the gradient of a parameter that is not
   trained is set to 0 before ``optimizer.step()``. For every optimizer of §9 a gradient
   that is 0 from the first step on leaves the state at 0 and the parameter where it is
-  (SGD: η·0; momentum: v = 0; AdaGrad, RMSprop: 0/(√0 + ε); Adam: m = 0), exactly;
+  (SGD: η·0; momentum: v = 0; AdaGrad, RMSprop: 0/(√0 + ε); Adam: m = 0), exactly; with
+  weight decay (which moves such an entry in torch) its value and state are put back after
+  the step, as the engine keeps them;
 - ``order: sequential`` (Mazur's): the forward values are the old ones, the layers are
   updated from the output back, and the δ of a hidden layer is carried down through the
   already updated weights above it. Expressed with one small autograd function,
@@ -328,10 +330,33 @@ class Network:
             if not sequential:
                 for name, tensor in self.params.items():
                     tensor.grad = gradients[name] * self.trained[name]
+                frozen = self._frozen(optimizer)
                 optimizer.step()
+                self._restore(optimizer, frozen)
             history.append(Update(number, batch, detached(forward), gradients, self.snapshot(),
                                   optimizer_state(self.problem.training.optimizer, optimizer, self.params), step_gradients))
         return history
+
+    def _frozen(self, optimizer: torch.optim.Optimizer) -> dict[str, tuple[torch.Tensor, dict]]:
+        """Each family's values and optimizer state before a step (weight decay moves an entry whose
+        gradient is 0: :meth:`_restore` puts the entries that are not trained back)."""
+        return {name: (tensor.detach().clone(), {k: v.detach().clone() for k, v in optimizer.state.get(tensor, {}).items()
+                                                 if isinstance(v, torch.Tensor) and v.shape == tensor.shape})
+                for name, tensor in self.params.items()}
+
+    def _restore(self, optimizer: torch.optim.Optimizer, frozen: dict[str, tuple[torch.Tensor, dict]]) -> None:
+        """A parameter that is not trained keeps its value and its state (zero before the first
+        step), as the engine keeps it: torch's weight decay would shrink it, its state would grow."""
+        with torch.no_grad():
+            for name, tensor in self.params.items():
+                keep = self.trained[name] == 0
+                if not bool(keep.any()):
+                    continue
+                before, state = frozen[name]
+                tensor[keep] = before[keep]
+                for k, v in optimizer.state.get(tensor, {}).items():
+                    if isinstance(v, torch.Tensor) and v.shape == tensor.shape:
+                        v[keep] = state[k][keep] if k in state else 0.0
 
     def _sequential_step(self, samples: Sequence, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
         """Mazur's order: the output layer first, then each layer below through the updated
@@ -366,19 +391,23 @@ def detached(forward: Forward) -> Forward:
 
 
 def make_optimizer(spec: OptimizerSpec, param_groups: list) -> torch.optim.Optimizer:
-    """The file's optimizer as torch.optim's, every hyperparameter passed on."""
+    """The file's optimizer as torch.optim's, every hyperparameter passed on (weight_decay: torch's
+    own, coupled in SGD/Adagrad/RMSprop/Adam, decoupled in AdamW)."""
+    lr, wd = param_groups[0]["lr"], spec.decay
     if spec.name == "sgd":
-        return torch.optim.SGD(param_groups, lr=param_groups[0]["lr"])
+        return torch.optim.SGD(param_groups, lr=lr, weight_decay=wd)
     if spec.name == "momentum":
         if spec.nesterov and spec.beta == 0:
             raise NotComparable("torch.optim.SGD refuses nesterov=True with momentum 0 (the file allows it: θ − η·g)")
-        return torch.optim.SGD(param_groups, lr=param_groups[0]["lr"], momentum=spec.beta, nesterov=spec.nesterov)
+        return torch.optim.SGD(param_groups, lr=lr, momentum=spec.beta, nesterov=spec.nesterov, weight_decay=wd)
     if spec.name == "adagrad":
-        return torch.optim.Adagrad(param_groups, lr=param_groups[0]["lr"], eps=spec.epsilon)
+        return torch.optim.Adagrad(param_groups, lr=lr, eps=spec.epsilon, weight_decay=wd)
     if spec.name == "rmsprop":
-        return torch.optim.RMSprop(param_groups, lr=param_groups[0]["lr"], alpha=spec.alpha, eps=spec.epsilon)
+        return torch.optim.RMSprop(param_groups, lr=lr, alpha=spec.alpha, eps=spec.epsilon, weight_decay=wd)
     if spec.name == "adam":
-        return torch.optim.Adam(param_groups, lr=param_groups[0]["lr"], betas=(spec.beta1, spec.beta2), eps=spec.epsilon)
+        return torch.optim.Adam(param_groups, lr=lr, betas=(spec.beta1, spec.beta2), eps=spec.epsilon, weight_decay=wd)
+    if spec.name == "adamw":
+        return torch.optim.AdamW(param_groups, lr=lr, betas=(spec.beta1, spec.beta2), eps=spec.epsilon, weight_decay=wd)
     raise NotComparable(f"optimizer {spec.name!r} has no torch counterpart here")
 
 
@@ -387,9 +416,9 @@ def optimizer_state(spec: OptimizerSpec, optimizer: torch.optim.Optimizer, param
     AdaGrad's G (``sum``), RMSprop's s (``square_avg``), Adam's m, v (``exp_avg``,
     ``exp_avg_sq``) and the bias-corrected m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)."""
     names = {"momentum": {"v": "momentum_buffer"}, "adagrad": {"G": "sum"}, "rmsprop": {"s": "square_avg"},
-             "adam": {"m": "exp_avg", "v": "exp_avg_sq"}}.get(spec.name, {})
+             "adam": {"m": "exp_avg", "v": "exp_avg_sq"}, "adamw": {"m": "exp_avg", "v": "exp_avg_sq"}}.get(spec.name, {})
     out: dict[str, dict[str, torch.Tensor]] = {ours: {} for ours in names}
-    if spec.name == "adam":
+    if spec.name in ("adam", "adamw"):
         out.update({"m_hat": {}, "v_hat": {}})
     for family, tensor in params.items():
         state = optimizer.state.get(tensor, {})
@@ -398,7 +427,7 @@ def optimizer_state(spec: OptimizerSpec, optimizer: torch.optim.Optimizer, param
             if value is None and spec.name == "momentum" and spec.beta == 0 and tensor.grad is not None:
                 value = tensor.grad  # torch keeps no buffer for momentum 0: its step is η·g, so v = 0·v + g = g
             out[ours][family] = torch.zeros_like(tensor.detach()) if value is None else value.detach().clone()
-        if spec.name == "adam":
+        if spec.name in ("adam", "adamw"):
             t = float(state["step"]) if "step" in state else 0.0
             if t:
                 out["m_hat"][family] = out["m"][family] / (1 - spec.beta1**t)

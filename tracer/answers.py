@@ -255,7 +255,8 @@ class Descent:
 def descend(expr: str, start: str | Mapping[str, float], lr: float, steps: int, *, optimizer: str | Sequence[str] = "sgd",
             e_is_variable: bool = False, **hyper: float) -> Descent:
     """``tracer descend EXPR --start … --lr … --steps N [--optimizer …]``: torch.optim's update
-    rules; ``hyper`` are their options (``beta``, ``nesterov``, ``alpha``, ``beta1``, ``beta2``, ``eps``)."""
+    rules; ``hyper`` are their options (``beta``, ``nesterov``, ``alpha``, ``beta1``, ``beta2``, ``eps``,
+    ``weight_decay``: torch's coupled decay, AdamW's decoupled one)."""
     program = parse_program(expr, e_is_variable=e_is_variable)
     function = program.substituted()
     variables = program.free_variables()
@@ -273,7 +274,8 @@ def descend(expr: str, start: str | Mapping[str, float], lr: float, steps: int, 
     return Descent(runs)
 
 
-_HYPER = {"momentum": ("beta", "nesterov"), "rmsprop": ("alpha", "eps"), "adam": ("beta1", "beta2", "eps"), "adagrad": ("eps",)}
+_HYPER = {"sgd": ("weight_decay",), "momentum": ("beta", "nesterov", "weight_decay"), "rmsprop": ("alpha", "eps", "weight_decay"),
+          "adam": ("beta1", "beta2", "eps", "weight_decay"), "adagrad": ("eps", "weight_decay"), "adamw": ("beta1", "beta2", "eps", "weight_decay")}
 
 
 def _options(name: str, hyper: Mapping[str, float]) -> dict[str, Any]:

@@ -55,7 +55,7 @@ from typing import Literal, Union
 #: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
 STATE_KINDS = ("v", "G", "s", "m", "m_hat", "v_hat")
 #: an optimizer's hyperparameters and the step number (kind "hyper", by ``name``)
-HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "t", "l2", "l1")
+HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "weight_decay", "t", "l2", "l1")
 #: the step of the forward pass with the final parameters (``@end``)
 END = "end"
 Step = Union[int, Literal["end"]]

@@ -322,7 +322,7 @@ def _optimizer_step(spec: OptimizerSpec, theta: np.ndarray, gradient: np.ndarray
                     rate: float) -> dict[str, np.ndarray]:
     """Step ``t`` from the optimizer's equations, checked against the NumPy twin."""
     values = optimizers.apply(spec, theta, gradient, state, t, rate)
-    hyper = twin.Hyper(spec.name, spec.beta, spec.nesterov, spec.alpha, spec.beta1, spec.beta2, spec.epsilon)
+    hyper = twin.Hyper(spec.name, spec.beta, spec.nesterov, spec.alpha, spec.beta1, spec.beta2, spec.epsilon, spec.weight_decay)
     with np.errstate(all="ignore"):
         after, new, intermediates = twin.update(hyper, theta, gradient, state, t, rate)
     expected = {optimizers.AFTER: after, **new, **{k: v for k, v in intermediates.items() if k in values}}

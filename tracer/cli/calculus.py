@@ -86,9 +86,10 @@ def _assignments(command: str, option: str, text: str, symbols: dict, require: t
 _HYPER_OPTIONS = {
     "beta": (("momentum",), "[0, 1)"),
     "alpha": (("rmsprop",), "[0, 1)"),
-    "beta1": (("adam",), "[0, 1)"),
-    "beta2": (("adam",), "[0, 1)"),
-    "eps": (("adagrad", "rmsprop", "adam"), "(0, ∞)"),
+    "beta1": (("adam", "adamw"), "[0, 1)"),
+    "beta2": (("adam", "adamw"), "[0, 1)"),
+    "eps": (("adagrad", "rmsprop", "adam", "adamw"), "(0, ∞)"),
+    "weight_decay": (("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"), "[0, ∞)"),
 }
 
 
@@ -107,17 +108,18 @@ def _optimizer_specs(names: str, given: dict[str, str | None], nesterov: bool) -
         if text is None:
             continue
         users, span = _HYPER_OPTIONS[key]
+        option = "--" + key.replace("_", "-")
         if not set(users) & set(chosen):
-            fail("descend", f"--{key}", f"applies to {' and '.join(users)}, not to {', '.join(chosen)}")
+            fail("descend", option, f"applies to {' and '.join(users)}, not to {', '.join(chosen)}")
         try:
             value = float(parse_number(text))
         except ExpressionError as err:
-            fail("descend", f"--{key}", str(err))
+            fail("descend", option, str(err))
         except (TypeError, ValueError):
-            fail("descend", f"--{key}", f"'{text}' is not a real number")
-        inside = value > 0 if key == "eps" else 0 <= value < 1
+            fail("descend", option, f"'{text}' is not a real number")
+        inside = value > 0 if key == "eps" else value >= 0 if key == "weight_decay" else 0 <= value < 1
         if not (math.isfinite(value) and inside):
-            fail("descend", f"--{key}", f"must lie in {span}, got {text}")
+            fail("descend", option, f"must lie in {span}, got {text}")
         values[key] = value
     if nesterov and "momentum" not in chosen:
         fail("descend", "--nesterov", f"applies to momentum, not to {', '.join(chosen)}")
@@ -231,16 +233,18 @@ def _diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, digits: int
 @click.option("--digits", type=click.IntRange(2, 17), default=DEFAULT_DIGITS, show_default=True, help="Significant digits shown.")
 @click.option("--e-variable", is_flag=True, help="Read e as a variable, not Euler's number.")
 @click.option("--optimizer", "optimizer", default="sgd", show_default=True, metavar="NAME[,NAME]",
-              help="sgd, momentum, adagrad, rmsprop or adam (torch.optim's update rules); several, comma-separated, are compared from the same start.")
+              help="sgd, momentum, adagrad, rmsprop, adam or adamw (torch.optim's update rules); several, comma-separated, are compared from the same start.")
 @click.option("--beta", metavar="B", help="momentum: v = β·v + g (default 0.9).")
 @click.option("--nesterov", is_flag=True, help="momentum: Nesterov's form.")
 @click.option("--alpha", metavar="A", help="rmsprop: the smoothing constant (torch's alpha, default 0.99; written ρ).")
-@click.option("--beta1", metavar="B1", help="adam: the first moment's decay (default 0.9).")
-@click.option("--beta2", metavar="B2", help="adam: the second moment's decay (default 0.999).")
-@click.option("--eps", metavar="EPS", help="adagrad, rmsprop, adam: ε added to the root (defaults 1e-10, 1e-8, 1e-8).")
+@click.option("--beta1", metavar="B1", help="adam, adamw: the first moment's decay (default 0.9).")
+@click.option("--beta2", metavar="B2", help="adam, adamw: the second moment's decay (default 0.999).")
+@click.option("--eps", metavar="EPS", help="adagrad, rmsprop, adam, adamw: ε added to the root (defaults 1e-10, 1e-8, 1e-8, 1e-8).")
+@click.option("--weight-decay", "weight_decay", metavar="L",
+              help="weight decay λ: torch's coupled g + λ·θ (every optimizer but adamw, default 0); adamw's decoupled θ − η·λ·θ (default 0.01, torch's).")
 def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | None, plot: str | None, written: int, every: int, digits: int,
             e_variable: bool, optimizer: str, beta: str | None, nesterov: bool, alpha: str | None, beta1: str | None, beta2: str | None,
-            eps: str | None) -> None:
+            eps: str | None, weight_decay: str | None) -> None:
     """Gradient descent on EXPR: one row per iterate, the first updates written out.
 
     \b
@@ -272,7 +276,8 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
         fail("descend", "--lr", f"'{lr}' is not a real number")
     if not (math.isfinite(rate) and rate > 0):
         fail("descend", "--lr", f"the learning rate must be a positive number, got {lr}")
-    specs = _optimizer_specs(optimizer, {"beta": beta, "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps}, nesterov)
+    specs = _optimizer_specs(optimizer, {"beta": beta, "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps,
+                                       "weight_decay": weight_decay}, nesterov)
     if plot is not None and Path(plot).suffix.lower() not in (".svg", ".tex", ".pgf"):
         fail("descend", "--plot", f"{plot}: use a .svg file (SVG) or a .tex file (pgfplots)")
     if plot is not None and len(variables) > 2:

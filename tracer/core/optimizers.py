@@ -12,7 +12,12 @@ adagrad      G = G₋ + g²;   θ' = θ − η·g/(√G + ε)
 rmsprop      s = α·s₋ + (1 − α)·g²;  θ' = θ − η·g/(√s + ε)
 adam         m = β₁·m₋ + (1 − β₁)·g;  v = β₂·v₋ + (1 − β₂)·g²;
              m̂ = m/(1 − β₁ᵗ);  v̂ = v/(1 − β₂ᵗ);  θ' = θ − η·m̂/(√v̂ + ε)
+adamw        Adam's m, v, m̂, v̂;  θ' = θ − η·λ·θ − η·m̂/(√v̂ + ε)   (decoupled: torch.optim.AdamW)
 ===========  ==========================================================================
+
+``weight_decay`` λ > 0 on the others is torch's coupled decay: every g above reads g + λ·θ
+(torch adds λ·θ to the gradient before the rule), written out where g stands so that each
+equation shows the decay term with its numbers.
 
 (``v₋`` is the state of the step before: :func:`previous`.) The numbers come from the
 same expressions, turned into NumPy functions once per optimizer and evaluated for every
@@ -33,7 +38,7 @@ from tracer.spec import OptimizerSpec
 
 THETA, GRAD, RATE, T = sp.symbols("theta g eta t", real=True)
 #: the hyperparameters' symbols, by the name the problem file gives them
-HYPER = {name: sp.Symbol(name, real=True, positive=True) for name in ("beta", "alpha", "beta1", "beta2", "eps")}
+HYPER = {name: sp.Symbol(name, real=True, positive=True) for name in ("beta", "alpha", "beta1", "beta2", "eps", "weight_decay")}
 #: the symbols of the state quantities after the step, by name (``m_hat``, ``v_hat``: Adam's corrected moments)
 STATE = {name: sp.Symbol(name, real=True) for name in ("v", "G", "s", "m", "m_hat", "v_hat")}
 #: the parameter after the update (the last equation's target)
@@ -92,55 +97,74 @@ def _over(a: sp.Expr, b: sp.Expr) -> sp.Expr:
 
 def rule(spec: OptimizerSpec) -> Rule:
     """The equations of ``spec``'s optimizer."""
-    return _rule(spec.name, spec.nesterov)
+    return _rule(spec.name, spec.nesterov, _decays(spec))
+
+
+def _decays(spec: OptimizerSpec) -> bool:
+    """Whether the equations carry the weight decay λ (AdamW always; the others when λ > 0)."""
+    return spec.name == "adamw" or spec.decay > 0.0
+
+
+def _titled(title: str, decay: bool) -> str:
+    return title[:-1] + ", weight_decay)" if decay else title
 
 
 @lru_cache(maxsize=None)
-def _rule(name: str, nesterov: bool) -> Rule:
+def _rule(name: str, nesterov: bool, decay: bool = False) -> Rule:
     v, G, s, m = STATE["v"], STATE["G"], STATE["s"], STATE["m"]
-    beta, alpha, beta1, beta2, eps = (HYPER[k] for k in ("beta", "alpha", "beta1", "beta2", "eps"))
+    beta, alpha, beta1, beta2, eps, lam = (HYPER[k] for k in ("beta", "alpha", "beta1", "beta2", "eps", "weight_decay"))
     one = sp.Integer(1)
+    coupled = decay and name != "adamw"
+    # torch's coupled weight decay: the rule reads g + λ·θ wherever it reads g
+    g = _add(GRAD, _mul(lam, THETA)) if coupled else GRAD
+    extra = ("weight_decay",) if decay else ()
     if name == "sgd":
-        return Rule(name, "gradient descent (torch.optim.SGD)", (), (Equation(AFTER, _minus(THETA, _mul(RATE, GRAD)), False),))
+        return Rule(name, _titled("gradient descent (torch.optim.SGD)", coupled), extra, (Equation(AFTER, _minus(THETA, _mul(RATE, g)), False),))
     if name == "momentum":
-        step = _add(GRAD, _mul(beta, v)) if nesterov else v
+        step = _add(g, _mul(beta, v)) if nesterov else v
         title = "SGD with Nesterov momentum (torch.optim.SGD, nesterov=True)" if nesterov else "SGD with momentum (torch.optim.SGD)"
-        return Rule(name, title, ("beta",), (
-            Equation("v", _add(_mul(beta, previous("v")), GRAD), True),
+        return Rule(name, _titled(title, coupled), ("beta",) + extra, (
+            Equation("v", _add(_mul(beta, previous("v")), g), True),
             Equation(AFTER, _minus(THETA, _mul(RATE, step)), False),
         ))
     if name == "adagrad":
-        return Rule(name, "AdaGrad (torch.optim.Adagrad)", ("eps",), (
-            Equation("G", _add(previous("G"), sp.Pow(GRAD, 2, evaluate=False)), True),
-            Equation(AFTER, _minus(THETA, _over(_mul(RATE, GRAD), _add(sp.sqrt(G, evaluate=False), eps))), False),
+        return Rule(name, _titled("AdaGrad (torch.optim.Adagrad)", coupled), ("eps",) + extra, (
+            Equation("G", _add(previous("G"), sp.Pow(g, 2, evaluate=False)), True),
+            Equation(AFTER, _minus(THETA, _over(_mul(RATE, g), _add(sp.sqrt(G, evaluate=False), eps))), False),
         ))
     if name == "rmsprop":
-        return Rule(name, "RMSprop (torch.optim.RMSprop)", ("alpha", "eps"), (
-            Equation("s", _add(_mul(alpha, previous("s")), _mul(_minus(one, alpha), sp.Pow(GRAD, 2, evaluate=False))), True),
-            Equation(AFTER, _minus(THETA, _over(_mul(RATE, GRAD), _add(sp.sqrt(s, evaluate=False), eps))), False),
+        return Rule(name, _titled("RMSprop (torch.optim.RMSprop)", coupled), ("alpha", "eps") + extra, (
+            Equation("s", _add(_mul(alpha, previous("s")), _mul(_minus(one, alpha), sp.Pow(g, 2, evaluate=False))), True),
+            Equation(AFTER, _minus(THETA, _over(_mul(RATE, g), _add(sp.sqrt(s, evaluate=False), eps))), False),
         ))
-    if name == "adam":
-        return Rule(name, "Adam (torch.optim.Adam)", ("beta1", "beta2", "eps"), (
-            Equation("m", _add(_mul(beta1, previous("m")), _mul(_minus(one, beta1), GRAD)), True),
-            Equation("v", _add(_mul(beta2, previous("v")), _mul(_minus(one, beta2), sp.Pow(GRAD, 2, evaluate=False))), True),
+    if name in ("adam", "adamw"):
+        adam_step = _over(_mul(RATE, STATE["m_hat"]), _add(sp.sqrt(STATE["v_hat"], evaluate=False), eps))
+        if name == "adamw":  # decoupled: θ shrinks by η·λ·θ, then Adam's step (torch.optim.AdamW)
+            title, after = "AdamW (torch.optim.AdamW)", _add(THETA, _mul(sp.Integer(-1), RATE, lam, THETA), _mul(sp.Integer(-1), adam_step))
+        else:
+            title, after = _titled("Adam (torch.optim.Adam)", coupled), _minus(THETA, adam_step)
+        return Rule(name, title, ("beta1", "beta2", "eps") + extra, (
+            Equation("m", _add(_mul(beta1, previous("m")), _mul(_minus(one, beta1), g)), True),
+            Equation("v", _add(_mul(beta2, previous("v")), _mul(_minus(one, beta2), sp.Pow(g, 2, evaluate=False))), True),
             Equation("m_hat", _over(m, _minus(one, sp.Pow(beta1, T, evaluate=False))), False),
             Equation("v_hat", _over(v, _minus(one, sp.Pow(beta2, T, evaluate=False))), False),
-            Equation(AFTER, _minus(THETA, _over(_mul(RATE, STATE["m_hat"]), _add(sp.sqrt(STATE["v_hat"], evaluate=False), eps))), False),
+            Equation(AFTER, after, False),
         ))
     raise ValueError(f"no optimizer {name!r}")
 
 
 def hyperparameters(spec: OptimizerSpec) -> dict[str, float]:
     """The values of the hyperparameters the optimizer's equations use (torch's defaults filled in)."""
-    values = {"beta": spec.beta, "alpha": spec.alpha, "beta1": spec.beta1, "beta2": spec.beta2, "eps": spec.epsilon}
+    values = {"beta": spec.beta, "alpha": spec.alpha, "beta1": spec.beta1, "beta2": spec.beta2, "eps": spec.epsilon,
+              "weight_decay": spec.decay}
     return {k: values[k] for k in rule(spec).hyper}
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str, nesterov: bool) -> tuple[tuple[str, tuple[str, ...], Callable], ...]:
+def _compiled(name: str, nesterov: bool, decay: bool = False) -> tuple[tuple[str, tuple[str, ...], Callable], ...]:
     """Each equation as a NumPy function of its symbols' names (made once per optimizer)."""
     out = []
-    for equation in _rule(name, nesterov).equations:
+    for equation in _rule(name, nesterov, decay).equations:
         symbols = sorted(equation.expression.free_symbols, key=lambda s: s.name)
         out.append((equation.target, tuple(s.name for s in symbols), sp.lambdify(symbols, equation.expression, "numpy")))
     return tuple(out)
@@ -160,7 +184,7 @@ def apply(spec: OptimizerSpec, theta: np.ndarray, gradient: np.ndarray, state: d
     env.update({f"{k}_prev": v for k, v in state.items()})
     out: dict[str, np.ndarray] = {}
     with np.errstate(all="ignore"):
-        for target, names, function in _compiled(spec.name, spec.nesterov):
+        for target, names, function in _compiled(spec.name, spec.nesterov, _decays(spec)):
             value = np.broadcast_to(np.asarray(function(*(env[n] for n in names)), dtype=float), np.shape(theta)).copy()
             env[target] = value
             out[target] = value

@@ -113,7 +113,7 @@ class _TwinOptimizer:
 
     def __init__(self, problem) -> None:
         o = problem.training.optimizer
-        self.hyper = optimizers_numeric.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps)
+        self.hyper = optimizers_numeric.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps, o.weight_decay)
         self.keys = problem.parameter_keys
         self.trained = np.array(problem.trained_mask)
         self.rates = np.array(problem.rate_vector)
@@ -122,7 +122,7 @@ class _TwinOptimizer:
     @property
     def needed(self) -> bool:
         """Not plain gradient descent (which the twins' own step checks, each layer at its own rate)."""
-        return self.hyper.name != "sgd"
+        return self.hyper.name != "sgd" or self.hyper.decay > 0.0
 
     def advance(self, before: dict, gradients: dict, t: int) -> tuple[dict, dict]:
         """Update ``t`` from the parameters ``before`` with ``gradients`` (both by key): θ' by key,

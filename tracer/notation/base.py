@@ -76,6 +76,9 @@ class Theme:
         loss = getattr(problem, "loss", None)
         if self.rate is LAMBDA and loss is not None and getattr(loss, "regularized", False):
             self.rate = ETA  # λ is the penalty's strength (λ_L2) here: the learning rate is η
+        optimizer = getattr(getattr(problem, "training", None), "optimizer", None)
+        if self.rate is LAMBDA and optimizer is not None and (optimizer.name == "adamw" or optimizer.decay > 0.0):
+            self.rate = ETA  # λ is the weight decay here: the learning rate is η
         self.depth = len(problem.layers)
         self.units = [problem.inputs] + [layer.units for layer in problem.layers]
         self.samples = len(problem.data)

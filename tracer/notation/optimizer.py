@@ -1,5 +1,5 @@
 """The one table of an optimizer's letters: its states (v, G, s, m, Adam's m̂, v̂) and its
-hyperparameters (β, α, β₁, β₂, ε, t, and the penalty's λ_L2, λ_L1), as every page writes them.
+hyperparameters (β, α, β₁, β₂, ε, the weight decay λ, t, and the penalty's λ_L2, λ_L1), as every page writes them.
 
 A theme's symbol of a state or hyperparameter (``Theme.symbol``), the matrix form's elementwise
 equations, the document's statement of the optimizer and the calculus pages (``tracer descend``)
@@ -57,6 +57,7 @@ STATES: dict[str, Letter] = {
 HYPERPARAMETERS: dict[str, Letter] = {
     "beta": Letter(BETA), "alpha": Letter(ALPHA, calculus=RHO), "beta1": Letter(BETA, "1"), "beta2": Letter(BETA, "2"),
     "eps": Letter(EPSILON),
+    "weight_decay": Letter(LAMBDA),  # torch's weight_decay, λ as torch.optim's pages write it
 }
 
 #: the step counter and loss.regularization's coefficients, which a theme names beside the hyperparameters

@@ -8,7 +8,7 @@ from the pseudo-code on torch.optim's documentation pages (SGD, Adagrad, RMSprop
 so that a slip on the symbolic side cannot be copied into its check.
 
 Every state array starts at zero and step ``t`` counts from 1, as in torch. Only the
-plain form of each optimizer is here, with torch's defaults: no weight decay, no
+plain form of each optimizer is here, with torch's defaults and its ``weight_decay``: no
 dampening, no ``lr_decay``, ``initial_accumulator_value = 0``, RMSprop neither centred nor
 with momentum, Adam without AMSGrad, never ``maximize``. With ``η`` the learning rate
 and ``g`` the gradient at the current ``θ``:
@@ -25,6 +25,11 @@ and ``g`` the gradient at the current ``θ``:
 ``adam`` (β₁ ``0.9``, β₂ ``0.999``, eps ``1e-8``)
     ``m ← β₁ m + (1 − β₁) g``, ``v ← β₂ v + (1 − β₂) g²``, ``m̂ = m / (1 − β₁ᵗ)``,
     ``v̂ = v / (1 − β₂ᵗ)``, ``θ ← θ − η m̂ / (√v̂ + ε)``
+
+``adamw`` (torch.optim.AdamW: β₁ ``0.9``, β₂ ``0.999``, eps ``1e-8``, weight_decay ``0.01``)
+    ``θ ← θ (1 − η λ)`` first (decoupled), then Adam's step on that θ
+``weight_decay`` λ on the others (torch's coupled decay, default 0)
+    ``g ← g + λ θ`` before the rule
 
 ε is added *after* the square root in all three adaptive rules, as torch's pages write it
 (TensorFlow puts it elsewhere). The learning rate may be an array broadcast against ``θ``:
@@ -49,10 +54,11 @@ STATE_NAMES: dict[str, tuple[str, ...]] = {
     "adagrad": ("G",),
     "rmsprop": ("s",),
     "adam": ("m", "v"),
+    "adamw": ("m", "v"),
 }
 
 #: torch's default ε of each optimizer that has one (Adagrad's is smaller than the others')
-DEFAULT_EPS: dict[str, float] = {"adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
+DEFAULT_EPS: dict[str, float] = {"adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8, "adamw": 1e-8}
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class Hyper:
     beta1: float = 0.9  # adam
     beta2: float = 0.999  # adam
     eps: float | None = None  # None: the optimizer's default (DEFAULT_EPS)
+    weight_decay: float | None = None  # None: torch's default (adamw 0.01, the others 0)
 
     def __post_init__(self) -> None:
         if self.name not in STATE_NAMES:
@@ -85,11 +92,18 @@ class Hyper:
                 raise ValueError(f"adam {label} must lie in [0, 1), got {value}")
         if self.eps is not None and not self.eps >= 0.0:
             raise ValueError(f"eps must be ≥ 0, got {self.eps}")
+        if self.weight_decay is not None and not self.weight_decay >= 0.0:
+            raise ValueError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
 
     @property
     def epsilon(self) -> float:
         """The ε in use: ``eps`` if given, else the optimizer's torch default (0 for those without one)."""
         return self.eps if self.eps is not None else DEFAULT_EPS.get(self.name, 0.0)
+
+    @property
+    def decay(self) -> float:
+        """The λ in use: ``weight_decay`` if given, else torch's default (AdamW 0.01, the others 0)."""
+        return self.weight_decay if self.weight_decay is not None else (0.01 if self.name == "adamw" else 0.0)
 
 
 def initial_state(hyper: Hyper, shape: int | tuple[int, ...]) -> dict[str, np.ndarray]:
@@ -118,6 +132,11 @@ def update(
     new: dict[str, np.ndarray] = {}
     shown: dict[str, np.ndarray] = {}
 
+    start = theta
+    if hyper.name == "adamw":  # decoupled (torch.optim.AdamW): θ ← θ (1 − η λ), then Adam's step
+        theta = theta * (1.0 - rate * hyper.decay)
+    elif hyper.decay:  # coupled (torch's other optimizers): g ← g + λ θ
+        grad = grad + hyper.decay * theta
     if hyper.name == "sgd":
         step = rate * grad
     elif hyper.name == "momentum":
@@ -133,13 +152,17 @@ def update(
     elif hyper.name == "rmsprop":
         new["s"] = hyper.alpha * old["s"] + (1.0 - hyper.alpha) * grad**2
         step = rate * grad / (np.sqrt(new["s"]) + eps)
-    else:  # adam
+    else:  # adam, adamw
         new["m"] = hyper.beta1 * old["m"] + (1.0 - hyper.beta1) * grad
         new["v"] = hyper.beta2 * old["v"] + (1.0 - hyper.beta2) * grad**2
         shown["m_hat"] = new["m"] / (1.0 - hyper.beta1**t)
         shown["v_hat"] = new["v"] / (1.0 - hyper.beta2**t)
         step = rate * shown["m_hat"] / (np.sqrt(shown["v_hat"]) + eps)
 
+    if hyper.name == "adamw":
+        after = np.broadcast_to(theta - step, start.shape).copy()
+        shown["step"] = start - after  # the decay and Adam's step together
+        return after, new, shown
     shown["step"] = np.broadcast_to(step, theta.shape).copy()
     return theta - shown["step"], new, shown
 

@@ -128,7 +128,7 @@ class _Arrays:
         self.rates = [t.learning_rate if layer.learning_rate is None else layer.learning_rate
                       for t, layer in ((problem.training, layer) for layer in problem.layers)]
         o = problem.training.optimizer
-        self.hyper = None if o.name == "sgd" else optimizers.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps)
+        self.hyper = None if (o.name == "sgd" and not o.weight_decay) else optimizers.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps, o.weight_decay)
         self.weight_state = [None if self.hyper is None else optimizers.initial_state(self.hyper, w.shape) for w in self.weights]
         self.bias_state = [None if self.hyper is None or b is None else optimizers.initial_state(self.hyper, np.shape(b)) for b in self.biases]
         self.t = 0

@@ -35,7 +35,7 @@ NOTATIONS = ("mazur", "bracket", "neuron", "delta")
 
 
 #: the optimizers of SPEC.md §9, as torch.optim defines them
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
 
 
 #: strict mode: ints and floats, never strings or booleans; finite (``.inf``, ``.nan`` and a
@@ -110,23 +110,27 @@ class SampleModel(_Strict):
 
 class SgdModel(_Strict):
     name: Literal["sgd"]
+    weight_decay: Number = Field(0.0, ge=0, description="torch's coupled weight decay λ: g ← g + λθ before the rule")
 
 
 class MomentumModel(_Strict):
     name: Literal["momentum"]
     beta: Number = Field(0.9, ge=0, lt=1, description="the momentum μ: v ← βv + g, θ ← θ − ηv (torch.optim.SGD)")
     nesterov: bool = False
+    weight_decay: Number = Field(0.0, ge=0, description="torch's coupled weight decay λ: g ← g + λθ before the rule")
 
 
 class AdagradModel(_Strict):
     name: Literal["adagrad"]
     eps: Number = Field(1e-10, gt=0)
+    weight_decay: Number = Field(0.0, ge=0, description="torch's coupled weight decay λ: g ← g + λθ before the rule")
 
 
 class RMSpropModel(_Strict):
     name: Literal["rmsprop"]
     alpha: Number = Field(0.99, ge=0, lt=1)
     eps: Number = Field(1e-8, gt=0)
+    weight_decay: Number = Field(0.0, ge=0, description="torch's coupled weight decay λ: g ← g + λθ before the rule")
 
 
 class AdamModel(_Strict):
@@ -134,9 +138,18 @@ class AdamModel(_Strict):
     beta1: Number = Field(0.9, ge=0, lt=1)
     beta2: Number = Field(0.999, ge=0, lt=1)
     eps: Number = Field(1e-8, gt=0)
+    weight_decay: Number = Field(0.0, ge=0, description="torch's coupled weight decay λ: g ← g + λθ before the rule")
 
 
-OptimizerModel = Annotated[Union[SgdModel, MomentumModel, AdagradModel, RMSpropModel, AdamModel], Field(discriminator="name")]
+class AdamWModel(_Strict):
+    name: Literal["adamw"]
+    beta1: Number = Field(0.9, ge=0, lt=1)
+    beta2: Number = Field(0.999, ge=0, lt=1)
+    eps: Number = Field(1e-8, gt=0)
+    weight_decay: Number = Field(0.01, ge=0, description="torch.optim.AdamW's decoupled decay λ (default 0.01, torch's): θ ← θ − ηλθ, then Adam's step")
+
+
+OptimizerModel = Annotated[Union[SgdModel, MomentumModel, AdagradModel, RMSpropModel, AdamModel, AdamWModel], Field(discriminator="name")]
 
 
 class TrainingModel(_Strict):
@@ -150,7 +163,7 @@ class TrainingModel(_Strict):
     seed: int = 0
     record_every: int | None = Field(None, ge=1, description="epochs (or steps) between recorded losses")
     track: list[str] = Field(default_factory=list, description="parameters whose values the run records")
-    optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, or a mapping with name: and its hyperparameters")  # type: ignore[valid-type]
+    optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, adamw, or a mapping with name: and its hyperparameters")  # type: ignore[valid-type]
 
 
 class DatasetModel(_Strict):

@@ -104,33 +104,45 @@ class OptimizerSpec:
     alpha: float = 0.99  # rmsprop
     beta1: float = 0.9  # adam
     beta2: float = 0.999
-    eps: float | None = None  # None: the optimizer's default (adagrad 1e-10; rmsprop, adam 1e-8)
+    eps: float | None = None  # None: the optimizer's default (adagrad 1e-10; rmsprop, adam, adamw 1e-8)
+    weight_decay: float | None = None  # None: the optimizer's default (adamw 0.01, as torch; the others 0)
 
     @property
     def epsilon(self) -> float:
         return self.eps if self.eps is not None else (1e-10 if self.name == "adagrad" else 1e-8)
 
     @property
+    def decay(self) -> float:
+        """The weight decay λ in use: torch's coupled g + λθ, or AdamW's decoupled θ − ηλθ (torch's default 0.01)."""
+        return self.weight_decay if self.weight_decay is not None else (0.01 if self.name == "adamw" else 0.0)
+
+    @property
     def plain(self) -> bool:
-        """Plain gradient descent (θ' = θ − η·g, no state)."""
-        return self.name == "sgd"
+        """Plain gradient descent (θ' = θ − η·g, no state, no weight decay)."""
+        return self.name == "sgd" and self.decay == 0.0
 
     def described(self) -> str:
         """``adam (beta1 0.9, beta2 0.999, eps 1e-08)``: the optimizer as a problem line says it (in the
         file's own words, which every format can print)."""
         values = {"momentum": [("beta", self.beta)] + ([("Nesterov", None)] if self.nesterov else []),
                   "adagrad": [("eps", self.epsilon)], "rmsprop": [("alpha", self.alpha), ("eps", self.epsilon)],
-                  "adam": [("beta1", self.beta1), ("beta2", self.beta2), ("eps", self.epsilon)]}.get(self.name, [])
+                  "adam": [("beta1", self.beta1), ("beta2", self.beta2), ("eps", self.epsilon)],
+                  "adamw": [("beta1", self.beta1), ("beta2", self.beta2), ("eps", self.epsilon)]}.get(self.name, [])
+        if self.decay or self.name == "adamw":
+            values = values + [("weight_decay", self.decay)]
         inner = ", ".join(k if v is None else f"{k} {v:g}" for k, v in values)
         return self.name + (f" ({inner})" if inner else "")
 
     def to_mapping(self) -> "str | dict[str, Any]":
         if self.plain:
             return "sgd"
-        keys_ = {"momentum": ("beta", "nesterov"), "adagrad": ("eps",), "rmsprop": ("alpha", "eps"), "adam": ("beta1", "beta2", "eps")}[self.name]
+        keys_ = {"sgd": (), "momentum": ("beta", "nesterov"), "adagrad": ("eps",), "rmsprop": ("alpha", "eps"), "adam": ("beta1", "beta2", "eps"),
+                 "adamw": ("beta1", "beta2", "eps")}[self.name]
         out: dict[str, Any] = {"name": self.name}
         for key in keys_:
             out[key] = self.epsilon if key == "eps" else getattr(self, key)
+        if self.decay or self.name == "adamw":
+            out["weight_decay"] = self.decay
         return out
 
 

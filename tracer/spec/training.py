@@ -47,13 +47,15 @@ def _optimizer(t: TrainingModel, fail) -> OptimizerSpec:
     o = t.optimizer
     if isinstance(o, str):
         spec = OptimizerSpec(o)
-        if o in ("adagrad", "rmsprop", "adam"):
+        if o in ("adagrad", "rmsprop", "adam", "adamw"):
             spec = replace(spec, eps=spec.epsilon)
+        spec = replace(spec, weight_decay=spec.decay)  # torch's default: adamw 0.01, the others 0
     else:
         spec = OptimizerSpec(o.name, **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
                                          for k, v in o.model_dump().items() if k != "name"})
     if not spec.plain and t.order == "sequential":
-        raise fail("training.order", f"sequential order is plain gradient descent (Mazur's); with optimizer {spec.name} the update is simultaneous")
+        what = "weight_decay" if spec.name == "sgd" else f"optimizer {spec.name}"
+        raise fail("training.order", f"sequential order is plain gradient descent (Mazur's); with {what} the update is simultaneous")
     return spec
 
 
