@@ -395,7 +395,7 @@ def test_real_mistakes_fall_outside_the_tolerance(mazur_set):
 def test_mazur_tolerances_of_variant_one():
     v = build_variant(load(MAZUR), parse_spec(load(MAZUR)), seed=1, number=1, attempt=0)
     assert [(q.answer, q.tolerance) for q in v.questions] == [
-        ("0.08242", "0.00014"), ("0.002306", "0.000012"), ("0.4676", "0.00024"), ("0.1968", "0.00043")]
+        ("0.08242", "0.00013"), ("0.002306", "0.000011"), ("0.4676", "0.00023"), ("0.1968", "0.00039")]
     assert round_to(0.08244, 4, "truncated") == 0.08244 and round_to(-0.023365, 4, "truncated") == -0.02336
     assert round_to(0.12345, 4, "half-up") == 0.1235 and round_to(0.12345, 4, "half-even") == 0.1234
 
@@ -444,9 +444,9 @@ def test_sheet_has_the_diagram_one_variant_per_page_and_what_to_carry(tmp_path):
     assert "pagetitle:" not in (tmp_path / "key.md").read_text()  # a worked solution inside the key has no front matter of its own
     answers = (tmp_path / "key-answers.md").read_text()
     rows = [line.split(" | ") for line in answers.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
-    assert rows[0] == ["| 1", "1", "`dloss/dW2[1,1]`", "0.08242", "±0.00014", "d |"]
+    assert rows[0] == ["| 1", "1", "`dloss/dW2[1,1]`", "0.08242", "±0.00013", "d |"]
     assert len(rows) == 8 and "Worked solution" not in answers
-    assert r"\pm 0.000012" in (tmp_path / "key-answers.tex").read_text()
+    assert r"\pm 0.000011" in (tmp_path / "key-answers.tex").read_text()
 
 
 def test_a_wide_layer_is_shown_as_a_matrix():

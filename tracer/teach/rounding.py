@@ -140,8 +140,9 @@ def allowances(solution, steps: Iterable, digits: int) -> dict[Key, Allowance]:
 
 def _hand_units(deltas, all_steps, digits: int) -> dict[Key, float]:
     """For each step a hand calculation works with more roundings than the engine's form (the δ
-    it reuses; each e^z and Σe^z written down): the first-order move of the step's value when
-    each of them is one unit of its last carried digit off."""
+    it reuses; each e^z and Σe^z of a softmax written down): the first-order move of the step's
+    value when each of them is one unit of its last carried digit off. A single value on the way
+    (a sigmoid's e^(−z)) is not counted here: the spread replays it written down."""
     index = {s.id: s for s in all_steps}
     out: dict[Key, float] = {}
     for step in all_steps:
@@ -156,6 +157,8 @@ def _hand_units(deltas, all_steps, digits: int) -> dict[Key, float]:
                 base = worked(step.form.symbolic, values, lambda v: v)
                 noted: list[float] = []
                 worked(step.form.symbolic, values, lambda v: noted.append(v) or v)
+                if len(noted) < 2:
+                    continue  # one value on the way (a sigmoid's e^(−z)): the calculator carries it on; the spread replays it written
                 total = 0.0
                 for k, v in enumerate(noted):
                     du = unit(v, digits)
