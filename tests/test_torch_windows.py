@@ -19,7 +19,7 @@ torch = import_torch()
 F = torch.nn.functional
 
 import tracer  # noqa: E402
-from test_torch import compare  # noqa: E402
+from test_torch import compare, solved  # noqa: E402
 from tracer.spec import from_mapping  # noqa: E402
 
 X = [[[round(((7 * i + 3 * j) % 10) / 10 - 0.35, 2) for j in range(5)] for i in range(6)]]  # 1×6×5, no ties
@@ -73,7 +73,9 @@ CASES = {
 def test_every_number_agrees_with_torch(case):
     conv, pool = CASES[case]
     problem = from_mapping(network(dict(conv), dict(pool)))
-    assert compare(problem) > 0
+    solution, out = solved(problem)
+    assert solution.verification is not None and solution.verification.ok  # the NumPy twin and finite differences agree too
+    assert compare(problem, solution, out) > 0
 
 
 @pytest.mark.parametrize("name", ["pool_floor.yaml", "pool_ceil_padding.yaml", "conv_rect_dilation.yaml"])
