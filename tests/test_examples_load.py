@@ -54,6 +54,11 @@ GRAPHS = {
 LAYERED = {
     "conv_maxpool": ((1, 4, 4), ("conv2d", "maxpool2d", "flatten", "dense"), "a network on a 1×4×4 input"),
     "conv_stride_padding": ((2, 5, 5), ("conv2d", "avgpool2d", "flatten", "dense"), "a network on a 2×5×5 input"),
+    "pool_floor": ((1, 7, 7), ("conv2d", "maxpool2d", "flatten", "dense"), "conv2d, 1 filter 2×2, stride 2, padding 0, relu → 1×3×3; layer 2: maxpool2d 2×2, stride 2 → 1×1×1"),
+    "pool_ceil_padding": ((1, 5, 5), ("conv2d", "maxpool2d", "avgpool2d", "flatten", "dense"),
+                          "maxpool2d 2×2, stride 2, padding 1, ceil_mode → 1×3×3; layer 3: avgpool2d 2×2, stride 2, ceil_mode → 1×2×2"),
+    "conv_rect_dilation": ((1, 5, 5), ("conv2d", "maxpool2d", "flatten", "dense"),
+                           "conv2d, 1 filter 2×2, stride (1, 2), padding (0, 1), dilation (2, 1), relu → 1×3×3; layer 2: maxpool2d 2×2, stride 1, dilation (1, 2) → 1×2×1"),
     "rnn_many_to_one": ((3, 1), ("rnn", "dense"), "a network on a sequence (3 steps × 1) input"),
     "rnn_sequence": ((3, 1), ("rnn", "dense"), "every state passed on; layer 2: 1 × identity at every time step"),
     "rnn_stacked": ((3, 1), ("rnn", "rnn", "dense"), "every state passed on; layer 2: rnn, 2 × tanh over 3 time steps, the last state passed on"),

@@ -400,11 +400,24 @@ def test_padding_makes_a_large_kernel_fit():
     assert layers.forward(mapping, 0).z[0].shape == (1, 2, 2)
 
 
-def test_stride_that_does_not_tile_the_input():
-    # (4 + 2·0 − 2) = 2 rows left for the window to move: stride 3 would drop the last row
-    refused(one_filter(stride=3), "network.layers[0]", "layer 1, conv2d", "stride 3 does not fit", "= 2 is not a multiple")
-    mapping = pooled("maxpool2d", TIES, size=3)  # (4 − 3) = 1, stride 3
-    refused(mapping, "network.layers[0]", "layer 1, maxpool2d", "stride 3 does not fit")
+def test_a_stride_that_does_not_tile_the_input_takes_the_floor():
+    # (4 + 2·0 − 2) = 2 rows left for the window to move, stride 3: floor(2/3) + 1 = 1 window, as
+    # torch's F.conv2d; rows and columns 3 and 4 are read by no window, their gradient 0
+    mapping = one_filter(stride=3)
+    mapping["network"]["layers"][2]["weights"] = [[1.0]]
+    z = layers.forward(mapping, 0).z[0]
+    assert z.shape == (1, 1, 1)
+    assert z[0, 0, 0] == pytest.approx(1 * 1.0 + 2 * 0.5 + 0 * 0.0 + 1 * (-1.0) + 0.25)  # 1.25
+    grads = layers.gradients(mapping)
+    assert grads["W1"][0, 0].ravel().tolist() == pytest.approx([1.25 * 1, 1.25 * 2, 1.25 * 0, 1.25 * 1])
+    d_input = layers.backward(mapping, 0).d_input[0]
+    assert d_input[2:, :].tolist() == [[0.0] * 4] * 2 and d_input[:, 2:].tolist() == [[0.0] * 2] * 4
+    mapping = pooled("maxpool2d", TIES, size=3)  # (4 − 3) = 1, stride 3: one window, rows and columns 1–3
+    mapping["network"]["layers"][2].update(units=1, weights=[[1.0]])
+    mapping["data"][0]["y"] = [0.0]
+    assert layers.forward(mapping, 0).a[0].tolist() == [[[5.0]]]
+    d_input = layers.backward(mapping, 0).d_input[0]
+    assert d_input[0, 0] == 5.0 and np.count_nonzero(d_input) == 1
 
 
 def test_dense_after_a_pool_needs_a_flatten():

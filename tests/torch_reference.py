@@ -16,7 +16,8 @@ What a problem means is read from docs/spec.md, not from the engine:
 - §1 activations (identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, arctan,
   step, softmax), losses (mse with ``factor``, cross_entropy, binary_cross_entropy, each
   with ``outputs`` and ``samples`` sum | mean and ``log`` ln | log10 | log2);
-- §8 conv2d (cross-correlation, zero padding), maxpool2d, avgpool2d, flatten
+- §8 conv2d (cross-correlation, zero padding, stride, dilation), maxpool2d (padding, dilation,
+  ceil_mode), avgpool2d (padding with count_include_pad=True, ceil_mode), flatten
   (channel-major), rnn (``z_t = W x_t + U h_{t−1} + b``; ``outputs: last | sequence``,
   dense layers above a sequence at every step, the loss summed over the steps);
 - §9 the optimizers as torch.optim defines them, each layer's own learning rate (a
@@ -179,8 +180,8 @@ class Network:
                 continue
             shapes: list[tuple[str, list, tuple[int, ...]]] = []
             if layer.kind == "conv2d":
-                c, k = layer.in_shape[0], layer.kernel
-                shapes.append(("W", list(layer.weights), (layer.units, c, k, k)))
+                c, (kh, kw) = layer.in_shape[0], layer.kernel
+                shapes.append(("W", list(layer.weights), (layer.units, c, kh, kw)))
             else:
                 shapes.append(("W", list(layer.weights), (len(layer.weights), len(layer.weights[0]))))
             if layer.kind == "rnn":
@@ -230,14 +231,14 @@ class Network:
                 a = activate(layer.activation, z, relu0)
                 records.append({"z": z, "a": a})
             elif layer.kind == "conv2d":
-                z = F.conv2d(a, W, bias=b, stride=layer.stride, padding=layer.padding)
+                z = F.conv2d(a, W, bias=b, stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
                 a = activate(layer.activation, z, relu0)
                 records.append({"z": z, "a": a})
             elif layer.kind == "maxpool2d":
-                a = F.max_pool2d(a, layer.kernel, layer.stride)
+                a = F.max_pool2d(a, layer.kernel, layer.stride, layer.padding, layer.dilation, ceil_mode=layer.ceil_mode)
                 records.append({"a": a})
             elif layer.kind == "avgpool2d":
-                a = F.avg_pool2d(a, layer.kernel, layer.stride)
+                a = F.avg_pool2d(a, layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode, count_include_pad=True)
                 records.append({"a": a})
             elif layer.kind == "flatten":
                 a = torch.flatten(a, start_dim=1)

@@ -423,9 +423,20 @@ def _feature_maps(network: Network, values: np.ndarray, engine: sweep.Pass) -> t
             delta=engine.adjoint[0, (z or a).ids].reshape(a.shape),
             input_gradient=None if reads == "x" else engine.adjoint[0, source.ids].reshape(layer.in_shape),
             kernel=kernel, kernel_gradient=kernel_gradient, stride=layer.stride, padding=layer.padding,
+            dilation=layer.dilation, window=layer.kernel, ceil_mode=layer.ceil_mode, unread=_unread(layer),
         ))
         source, reads = a, f"a{l}"
     return tuple(out)
+
+
+def _unread(layer) -> tuple[int, int]:
+    """How many of the last rows and columns of a conv or pooling layer's input no window reads
+    (the floor of the output length leaves them): their gradient through this layer is 0."""
+    out = []
+    for n, k, s, p, d, o in zip(layer.in_shape[1:], layer.kernel, layer.stride, layer.padding, layer.dilation, layer.out_shape[1:]):
+        last = (o - 1) * s + d * (k - 1) - p  # the last input position the last window reads
+        out.append(max(0, n - 1 - last))
+    return (out[0], out[1])
 
 
 def _recurrent_arrays(network: Network, values: np.ndarray, engine: sweep.Pass) -> tuple[RecurrentArrays, ...]:
@@ -859,9 +870,19 @@ class Writer:
                 for c, slot in users
             )
             vanishing = tuple(any(f.value == 0.0 for f in t.factors) for t in terms)
-            step = Step(key, Sum(terms, None, "", vanishing), value, kind)
+            step = Step(key, Sum(terms, None, "", vanishing), value, kind, self._unread(family) if not users else "")
         self._gradient[(node, s)] = step
         return step
+
+    def _unread(self, family: Family) -> str:
+        """Why a node that nothing reads has gradient 0: the windows of the conv or pooling layer
+        above, whose output size is rounded down (torch's floor), leave it out."""
+        layers = self.network.problem.layers
+        above = 0 if family.kind == "x" else (family.layer or 0)
+        if family.kind in ("x", "a") and above < len(layers) and layers[above].kind in ("conv2d", "maxpool2d", "avgpool2d"):
+            return (f"no window of layer {above + 1} ({layers[above].kind}) reads it (its output size is rounded down, as "
+                    "torch does): nothing depends on it")
+        return "nothing computed from it reaches the loss"
 
     def _through_term(self, node: int, use: tuple[int, int], s: int) -> Expression:
         """∂loss/∂v where v's only use is a term of a sum (a loss term of the sample's loss): the

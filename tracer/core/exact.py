@@ -547,7 +547,7 @@ class Settler:
         op = family.op
         args = self.values[:, family.args]
         outputs = self.values[:, family.start : family.stop]
-        rows = op.near(args, outputs)
+        rows = op.near(args, outputs, positions=family.positions)
         if rows is None or not rows.any():
             return
         rows = rows & _finite_rows(args, outputs.shape)  # an overflowed argument (inf) has no decimal: the doubles stand
@@ -565,10 +565,10 @@ class Settler:
         op = family.op
         args = self.values[:, family.args]
         outputs = self.values[:, family.start : family.stop]
-        rows = op.near(args, outputs, derivative)
+        rows = op.near(args, outputs, derivative, positions=family.positions)
         if rows is not None:
             rows = rows & _finite_rows(args, outputs.shape)
-        distance = op.kink_distance(args)
+        distance = op.kink_distance(args, positions=family.positions)
         # on a kink or tie as doubles (z = 0.0, two equal maxima): met, and decided by the doubles as by the decimals
         met = np.zeros(outputs.shape, dtype=bool) if distance is None else np.broadcast_to(distance == 0, outputs.shape).copy()
         if rows is not None and rows.any():
@@ -577,7 +577,8 @@ class Settler:
                 node = family.start + int(k)
                 try:
                     exact = [to_float(self.exact.local(int(s), node, wrt)) for wrt in range(derivative.shape[-1])]
-                    kink = op.at_kink(self.exact_arguments(int(s), node), sign, evaluate)
+                    position = 0 if family.positions is None else int(family.positions[int(k)])
+                    kink = op.at_kink(self.exact_arguments(int(s), node), sign, evaluate, position=position)
                 except Beyond:  # as in values_of: the doubles stand
                     continue
                 derivative[s, k] = exact

@@ -153,7 +153,7 @@ class Operation:
         """Per row, the size of the terms the value is made of (its rounding is a few ε of this)."""
         return np.max(np.abs(values), axis=-1, initial=0.0)
 
-    def kink_distance(self, values: np.ndarray, floor: float = 1.0) -> np.ndarray | None:
+    def kink_distance(self, values: np.ndarray, floor: float = 1.0, positions: np.ndarray | None = None) -> np.ndarray | None:
         """Per row, the distance of the nearest decision from its kink or tie, relative to the size of
         the arguments (at least ``floor``: 1 for a finite difference's reach, which moves a parameter
         by 10⁻⁶ whatever its size; the smallest double for rounding, which is relative); None for an
@@ -167,7 +167,8 @@ class Operation:
             distances = [np.abs(np.broadcast_to(np.asarray(q(*columns), dtype=float), scale.shape)) / scale for q in decisions]
         return np.min(distances, axis=0)
 
-    def near(self, values: np.ndarray, outputs: np.ndarray, derivative: np.ndarray | None = None) -> np.ndarray | None:
+    def near(self, values: np.ndarray, outputs: np.ndarray, derivative: np.ndarray | None = None,
+             positions: np.ndarray | None = None) -> np.ndarray | None:
         """Rows (shaped like ``outputs``) within rounding of a kink, a tie or a cancellation: there the
         doubles may differ from the exact decimals at a branch or a printed digit, and the engine
         recomputes them exactly (:mod:`tracer.core.exact`); None where no row can be."""
@@ -196,7 +197,7 @@ class Operation:
         return np.broadcast_to(self.magnitude(values)[..., None], values.shape)
 
     def at_kink(self, arguments: Sequence[sp.Expr], sign: Callable[[sp.Expr], int],
-                evaluate: Callable[[sp.Expr, dict], sp.Expr] | None = None) -> bool:
+                evaluate: Callable[[sp.Expr, dict], sp.Expr] | None = None, position: int = 0) -> bool:
         """Is a decision exactly at its kink or tie, given the exact arguments and an exact ``sign``?
         ``evaluate(q, bindings)``: how a decision is evaluated at them (tracer.core.exact's, which
         carries digits where SymPy's own substitution would raise 3939/1000 to the power 10^308 exactly)."""
@@ -1265,7 +1266,12 @@ class WeightedSum(Operation):
 @dataclass(frozen=True)
 class Pool(Operation):
     """A pooling window (SPEC.md §8): ``max`` of its n inputs (the gradient goes to the largest;
-    at a tie to the first, row by row) or their ``mean`` (the gradient shared equally)."""
+    at a tie to the first, row by row) or their ``mean`` (the gradient shared equally).
+
+    A window that padding or ceil_mode cuts holds fewer inputs than the kernel has entries: its
+    node's ``position`` is how many (its equation is over its first ``position`` arguments; the
+    other slots read the constant zero and count for nothing, derivative 0). Position 0 (a
+    family without positions): every slot."""
 
     terms: int
     mode: str = "max"  # max | mean
@@ -1278,25 +1284,48 @@ class Pool(Operation):
     def name(self) -> str:  # type: ignore[override]
         return "max-pooling" if self.mode == "max" else "average pooling"
 
+    def held(self, position: int) -> int:
+        """How many inputs a window of this position holds."""
+        return position or self.terms
+
     def expression(self, args, position=0):
+        n = self.held(position)
         if self.mode == "max":
-            return sp.Max(*args[: self.terms])
-        return sp.Add(*args[: self.terms]) / self.terms
+            return sp.Max(*args[:n])
+        return sp.Add(*args[:n]) / n
 
     def textbook(self, wrt, position=0):
+        n = self.held(position)
+        if wrt >= n:
+            return sp.Integer(0)
         if self.mode == "mean":
-            return sp.Rational(1, self.terms)
-        u = ARG[: self.terms]
-        wins = [u[wrt] > u[j] for j in range(wrt)] + [u[wrt] >= u[j] for j in range(wrt + 1, self.terms)]
+            return sp.Rational(1, n)
+        u = ARG[:n]
+        wins = [u[wrt] > u[j] for j in range(wrt)] + [u[wrt] >= u[j] for j in range(wrt + 1, n)]
         return sp.Piecewise((1, sp.And(*wins)), (0, True))
 
+    def _mask(self, values: np.ndarray, positions: np.ndarray | None) -> np.ndarray | None:
+        """(..., nodes, terms): True in the slots each node's window holds; None when all do."""
+        if positions is None:
+            return None
+        held = np.where(positions > 0, positions, self.terms)
+        return np.broadcast_to(np.arange(self.terms) < held[:, None], values.shape)
+
     def forward(self, values, positions=None):
-        return values.max(axis=-1) if self.mode == "max" else values.mean(axis=-1)
+        mask = self._mask(values, positions)
+        if mask is None:
+            return values.max(axis=-1) if self.mode == "max" else values.mean(axis=-1)
+        if self.mode == "max":
+            return np.where(mask, values, -np.inf).max(axis=-1)
+        return np.where(mask, values, 0.0).sum(axis=-1) / mask.sum(axis=-1)
 
     def local(self, values, outputs, positions=None):
+        mask = self._mask(values, positions)
         if self.mode == "mean":
-            return np.full(values.shape, 1.0 / self.terms)
-        first = values.argmax(axis=-1)  # the first maximal input, row by row
+            if mask is None:
+                return np.full(values.shape, 1.0 / self.terms)
+            return mask / mask.sum(axis=-1, keepdims=True)
+        first = (values if mask is None else np.where(mask, values, -np.inf)).argmax(axis=-1)  # the first maximal input, row by row
         return (np.arange(self.terms) == first[..., None]).astype(float)
 
     def kink_note(self) -> str:
@@ -1305,28 +1334,33 @@ class Pool(Operation):
         return ("at a tie in a max-pooling window (equal in the exact decimals) the maximum has no derivative; this solution "
                 "sends the gradient to the first maximal input, row by row, as PyTorch's max_pool2d does")
 
-    def kink_distance(self, values, floor: float = 1.0):
+    def kink_distance(self, values, floor: float = 1.0, positions=None):
         """Per window, the gap between its two largest inputs (relative to the largest, at least ``floor``)."""
         if self.mode != "max" or self.terms < 2:
             return None
-        top = np.sort(values, axis=-1)
+        mask = self._mask(values, positions)
+        top = np.sort(values if mask is None else np.where(mask, values, -np.inf), axis=-1)
         with np.errstate(invalid="ignore"):
-            return (top[..., -1] - top[..., -2]) / np.maximum(floor, np.abs(top[..., -1]))
+            return (top[..., -1] - top[..., -2]) / np.maximum(floor, np.abs(top[..., -1]))  # one input: inf, no tie
 
-    def near(self, values, outputs, derivative=None):
+    def near(self, values, outputs, derivative=None, positions=None):
         """Windows with an input within rounding of the largest but not equal to it as a double: a
         tie in decimals? (Inputs equal as doubles tie, and the first takes the gradient either way;
         but 0.39999999999999997 beside two 0.4 may be a third 0.4, and the first of all.)"""
         if self.mode != "max" or self.terms < 2:
             return None
+        mask = self._mask(values, positions)
+        if mask is not None:
+            values = np.where(mask, values, -np.inf)
         top = values.max(axis=-1, keepdims=True)
         gaps = top - values
         with np.errstate(invalid="ignore"):
             return np.any((gaps > 0) & (gaps <= NEAR * np.maximum(TINY, np.abs(top))), axis=-1)
 
-    def at_kink(self, arguments, sign, evaluate=None):
+    def at_kink(self, arguments, sign, evaluate=None, position=0):
         if self.mode != "max":
             return False
+        arguments = arguments[: self.held(position)]
         best = arguments[0]
         for a in arguments[1:]:
             if sign(a - best) > 0:

@@ -268,10 +268,14 @@ class FeatureMaps:
     a: np.ndarray  # (F or C, H', W')
     delta: np.ndarray  # ∂loss/∂z (conv) or ∂loss/∂a (pooling), shaped like z / a
     input_gradient: np.ndarray | None  # ∂loss/∂(what it reads), (C, H, W); None for the image
-    kernel: np.ndarray | None = None  # (F, C, k, k)
-    kernel_gradient: np.ndarray | None = None  # ∂loss/∂W, (F, C, k, k): the samples combined
-    stride: int = 1
-    padding: int = 0
+    kernel: np.ndarray | None = None  # (F, C, kh, kw)
+    kernel_gradient: np.ndarray | None = None  # ∂loss/∂W, (F, C, kh, kw): the samples combined
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    window: tuple[int, int] = (0, 0)  # the kernel's or pooling window's (rows, columns)
+    ceil_mode: bool = False
+    unread: tuple[int, int] = (0, 0)  # the last rows and columns of the input no window reads (floor): gradient 0
 
 
 @dataclass(frozen=True, eq=False)

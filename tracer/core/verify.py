@@ -400,7 +400,7 @@ def _kinked_nodes(graph, values: np.ndarray) -> list[int]:
     """The nodes (in any sample) whose branch lies within :data:`FD_REACH` of its kink or tie."""
     out: list[int] = []
     for family in graph.operations():
-        distance = family.op.kink_distance(values[:, family.args])
+        distance = family.op.kink_distance(values[:, family.args], positions=family.positions)
         if distance is not None:
             out.extend((family.start + np.flatnonzero(np.any(distance < FD_REACH, axis=0))).tolist())
     return out
@@ -879,20 +879,21 @@ def _check_conv_identities(checker: _Checker, network: Network, p: Pass, number:
         W = network.graph.family("W", l, 4)
         kernel = p.values[0, W.ids].reshape(W.shape)
         channels, height, width = layer.in_shape
-        k, s, pad = layer.kernel, layer.stride, layer.padding
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = layer.kernel, layer.stride, layer.padding, layer.dilation
         _, rows, cols = layer.out_shape
-        inputs = np.pad(p.values[:, source.ids].reshape((-1,) + layer.in_shape), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        inputs = np.pad(p.values[:, source.ids].reshape((-1,) + layer.in_shape), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         delta = p.adjoint[:, z.ids].reshape((-1,) + z.shape)
         expected = np.zeros(W.shape)
         back = np.zeros(inputs.shape)
-        for m in range(k):
-            for n in range(k):
-                window = inputs[:, :, m:m + s * (rows - 1) + 1:s, n:n + s * (cols - 1) + 1:s]  # (S, C, rows, cols)
+        for m in range(kh):
+            for n in range(kw):
+                seen = (slice(m * dh, m * dh + sh * (rows - 1) + 1, sh), slice(n * dw, n * dw + sw * (cols - 1) + 1, sw))
+                window = inputs[(slice(None), slice(None)) + seen]  # (S, C, rows, cols)
                 expected[:, :, m, n] = weights * np.einsum("sfij,scij->fc", delta, window)
-                back[:, :, m:m + s * (rows - 1) + 1:s, n:n + s * (cols - 1) + 1:s] += np.einsum("sfij,fc->scij", delta, kernel[:, :, m, n])
+                back[(slice(None), slice(None)) + seen] += np.einsum("sfij,fc->scij", delta, kernel[:, :, m, n])
         checker.array(lambda k_, l=l: f"dloss/dW{l} = x ⋆ δ{l} (element {k_ + 1})@{number}", p.gradient[W.ids], expected.ravel())
         if source.kind != "x":
-            cropped = back[:, :, pad:pad + height, pad:pad + width]
+            cropped = back[:, :, ph:ph + height, pw:pw + width]
             checker.array(lambda k_, l=l: f"dloss/da{l - 1} = δ{l} ⊛ rot180(W{l}) (element {k_ + 1})@{number}",
                           p.adjoint[:, source.ids], cropped.reshape(cropped.shape[0], -1))
         source = a

@@ -1,8 +1,10 @@
 """The convolution layer (SPEC.md §8): each filter's kernel cross-correlated with the image or
-feature map below (stride, zero padding), plus its bias, through the activation.
+feature map below (stride, zero padding, dilation; each a number or [rows, columns], as
+torch.nn.functional.conv2d), plus its bias, through the activation.
 
-The spec side of the kind: the entry's model, its reading (the kernel must fit the padded input
-and the stride tile it), its writing back, its description and its parameters — W kept one row
+The spec side of the kind: the entry's model, its reading (the kernel must fit the padded input;
+the output length is torch's floor, so a stride that does not tile the input leaves its last rows
+or columns unread), its writing back, its description and its parameters — W kept one row
 per filter, the kernel flattened channel by channel, row by row ([c][m][n]), and one bias per filter.
 """
 
@@ -17,7 +19,7 @@ from tracer.core import functions
 from tracer.core.graph import Family
 from tracer.layers.dense import _activation_mapping
 from tracer.layers.kind import Built, GraphBuilder, ParameterBlock, weights_then_bias
-from tracer.layers.windows import image_below, positions, window
+from tracer.layers.windows import Pair, PaddingPair, dimension, image_below, pair, positions, shown, written
 from tracer.spec.models import ACTIVATION_ALIASES, ACTIVATIONS, ActivationModel, BiasInitModel, Number, WeightInitModel, _Strict
 from tracer.spec.network import ReadContext, drawn, hidden_activation, own_rate
 from tracer.spec.problem import LayerSpec, _count
@@ -26,9 +28,10 @@ from tracer.spec.problem import LayerSpec, _count
 class ConvLayerModel(_Strict):
     type: Literal["conv2d"]
     filters: int = Field(gt=0)
-    kernel_size: int = Field(gt=0)
-    stride: int = Field(1, gt=0)
-    padding: int = Field(0, ge=0)
+    kernel_size: Pair = Field(description="k (square) or [rows, columns]")
+    stride: Pair = Field(1, description="s or [rows, columns]; the output length is floor((n + 2p − d·(k − 1) − 1)/s) + 1, as torch")
+    padding: PaddingPair = Field(0, description="zeros on both sides: p or [rows, columns]")
+    dilation: Pair = Field(1, description="the gap between the entries a kernel reads: d or [rows, columns] (torch's dilation)")
     activation: Union[Literal[ACTIVATIONS + tuple(ACTIVATION_ALIASES)], ActivationModel] = "identity"  # type: ignore[valid-type]
     weights: list[list[list[list[Number]]]] | WeightInitModel = Field(description="[filter][channel][row][column], or {init: xavier | he | uniform, seed: S}")
     bias: list[Number] | BiasInitModel | None = Field(None, description="one per filter, {init: zeros}, or omitted (no bias)")
@@ -47,12 +50,13 @@ class Conv2d:
         channels, height, width = image_below(lm.type, below, at)
         where, fail = at.where, at.fail
         activation = hidden_activation(lm.activation, where, fail)
-        k = lm.kernel_size
-        rows = window(height, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
-        cols = window(width, k, lm.stride, lm.padding, f"{where}.kernel_size", fail, "kernel_size")
+        size, stride, padding, dilation = pair(lm.kernel_size), pair(lm.stride), pair(lm.padding), pair(lm.dilation)
+        rows, cols = (dimension(n, size[i], stride[i], padding[i], dilation[i], False, where, fail, "kernel_size").length()
+                      for i, n in enumerate((height, width)))
+        kh, kw = size
         kernels = lm.weights
-        if isinstance(kernels, WeightInitModel):  # torch's fans of a kernel: channels·k², filters·k²
-            kernels = drawn(kernels, (lm.filters, channels, k, k), channels * k * k, lm.filters * k * k, f"{where}.weights", fail)
+        if isinstance(kernels, WeightInitModel):  # torch's fans of a kernel: channels·kh·kw, filters·kh·kw
+            kernels = drawn(kernels, (lm.filters, channels, kh, kw), channels * kh * kw, lm.filters * kh * kw, f"{where}.weights", fail)
         if len(kernels) != lm.filters:
             raise fail(f"{where}.weights", f"{lm.filters} kernels expected (filters), got {len(kernels)}")
         flat: list[tuple[float, ...]] = []
@@ -61,8 +65,9 @@ class Conv2d:
                 raise fail(f"{where}.weights[{f}]", f"{channels} channels expected (the input's), got {len(kernel)}")
             row: list[float] = []
             for c, plane in enumerate(kernel):
-                if len(plane) != k or any(len(r) != k for r in plane):
-                    raise fail(f"{where}.weights[{f}][{c}]", f"a {k}×{k} kernel expected (kernel_size), got {len(plane)} rows")
+                if len(plane) != kh or any(len(r) != kw for r in plane):
+                    got = f"{len(plane)} rows" if len(plane) != kh else f"a row of {next(len(r) for r in plane if len(r) != kw)}"
+                    raise fail(f"{where}.weights[{f}][{c}]", f"a {kh}×{kw} kernel expected (kernel_size), got {got}")
                 row.extend(float(v) for r in plane for v in r)
             flat.append(tuple(row))
         bias = None
@@ -74,15 +79,17 @@ class Conv2d:
             bias = tuple(map(float, lm.bias))
         return LayerSpec(units=lm.filters, activation=activation, weights=tuple(flat), bias=bias,
                          trainable_bias=lm.trainable_bias, kind="conv2d", in_shape=below, out_shape=(lm.filters, rows, cols),
-                         kernel=k, stride=lm.stride, padding=lm.padding, learning_rate=own_rate(lm.learning_rate))
+                         kernel=size, stride=stride, padding=padding, dilation=dilation, learning_rate=own_rate(lm.learning_rate))
 
     def to_mapping(self, layer: LayerSpec) -> dict[str, Any]:
         """The entry with its kernels [filter][channel][row][column], as the file writes them."""
-        c, k = layer.in_shape[0], layer.kernel
-        kernels = [[[list(row[(ch * k + m) * k:(ch * k + m + 1) * k]) for m in range(k)] for ch in range(c)] for row in layer.weights]
-        entry: dict[str, Any] = {"type": "conv2d", "filters": layer.units, "kernel_size": k, "stride": layer.stride,
-                                 "padding": layer.padding, "activation": _activation_mapping(layer), "weights": kernels,
-                                 "trainable_bias": layer.trainable_bias}
+        c, (kh, kw) = layer.in_shape[0], layer.kernel
+        kernels = [[[list(row[(ch * kh + m) * kw:(ch * kh + m + 1) * kw]) for m in range(kh)] for ch in range(c)] for row in layer.weights]
+        entry: dict[str, Any] = {"type": "conv2d", "filters": layer.units, "kernel_size": written(layer.kernel), "stride": written(layer.stride),
+                                 "padding": written(layer.padding)}
+        if layer.dilation != (1, 1):
+            entry["dilation"] = written(layer.dilation)
+        entry.update({"activation": _activation_mapping(layer), "weights": kernels, "trainable_bias": layer.trainable_bias})
         if layer.bias is not None:
             entry["bias"] = list(layer.bias)
         if layer.learning_rate is not None:
@@ -90,13 +97,14 @@ class Conv2d:
         return entry
 
     def describe(self, layer: LayerSpec) -> str:
-        return (f"conv2d, {_count(layer.units, 'filter')} {layer.kernel}×{layer.kernel}, stride {layer.stride}, "
-                f"padding {layer.padding}, {layer.activation.name} → {'×'.join(map(str, layer.out_shape))}")
+        dilation = f", dilation {shown(layer.dilation)}" if layer.dilation != (1, 1) else ""
+        return (f"conv2d, {_count(layer.units, 'filter')} {layer.kernel[0]}×{layer.kernel[1]}, stride {shown(layer.stride)}, "
+                f"padding {shown(layer.padding)}{dilation}, {layer.activation.name} → {'×'.join(map(str, layer.out_shape))}")
 
     def parameters(self, layer: LayerSpec, l: int) -> tuple[ParameterBlock, ...]:
         """W as (filters, channels, rows, columns) — each filter's row of weights is its kernel
         flattened [c][m][n] — then one bias per filter."""
-        blocks = [ParameterBlock("W", l, (layer.units, layer.in_shape[0], layer.kernel, layer.kernel), layer.weights)]
+        blocks = [ParameterBlock("W", l, (layer.units, layer.in_shape[0], *layer.kernel), layer.weights)]
         if layer.bias is not None:
             blocks.append(ParameterBlock("b", l, (len(layer.bias),), (layer.bias,), trainable=layer.trainable_bias, penalised=False))
         return tuple(blocks)
@@ -113,11 +121,11 @@ class Conv2d:
         position reading the constant zero — and the activations a[f,i,j]."""
         channels, height, width = layer.in_shape
         _, rows, cols = layer.out_shape
-        k, filters = layer.kernel, layer.units
-        plane = positions(layer)  # (rows, cols, k, k): flat position in one channel, −1 padding
-        W = g.parameter("W", l, (filters, channels, k, k))
+        (kh, kw), filters = layer.kernel, layer.units
+        plane = positions(layer)  # (rows, cols, kh, kw): flat position in one channel, −1 padding
+        W = g.parameter("W", l, (filters, channels, kh, kw))
         b = g.parameter("b", l, (filters,)) if layer.bias is not None else None
-        terms = channels * k * k
+        terms = channels * kh * kw
         reads = plane[:, :, None, :, :] + (np.arange(channels) * height * width)[None, None, :, None, None]
         padded = np.broadcast_to(plane[:, :, None, :, :] < 0, reads.shape)
         inputs = np.where(padded, -1 if g.zero is None else g.zero.start, below.families[0].start + reads).reshape(rows * cols, terms)

@@ -167,7 +167,7 @@ class LayerKind(Protocol):
 
     def read(self, model: BaseModel, below: tuple[int, ...], at: ReadContext) -> LayerSpec:
         """The layer of the entry ``model`` reading a signal of shape ``below``, every check beyond
-        pydantic's made (fan-in, kernel fits, stride tiles); a refusal is ``at.fail(path, message)``."""
+        pydantic's made (fan-in, kernel fits the padded input); a refusal is ``at.fail(path, message)``."""
         ...
 
     def to_mapping(self, layer: LayerSpec) -> dict[str, Any]:

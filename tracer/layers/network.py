@@ -30,6 +30,7 @@ from tracer import keys, kinds
 from tracer.core import functions
 from tracer.core.functions import Operation
 from tracer.core.graph import Family, Graph
+from tracer.layers import windows
 from tracer.layers.kind import Built, GraphBuilder
 from tracer.spec import Problem, Sample
 
@@ -144,8 +145,8 @@ def build(problem: Problem) -> Network:
     steps = problem.target_steps  # outputs: sequence — a target, an output and a loss term per time step
     x = g.leaf("x", None, problem.input_shape or (problem.inputs,))
     y = g.leaf("y", None, (steps, outputs) if steps else (outputs,))
-    if any(layer.padding for layer in problem.layers):
-        g.zero = g.leaf("zero", None, ())  # what a padded position reads
+    if any(windows.reads_outside(layer) for layer in problem.layers):
+        g.zero = g.leaf("zero", None, ())  # what a padded position reads (and a cut pooling window's unused slots)
     below = Built(0, (x,), x.shape)
     built = []
     for l, layer in enumerate(problem.layers, start=1):

@@ -28,14 +28,19 @@ Conventions (the same as :mod:`tracer.numeric.mlp` where both apply):
   A ``bias`` written as one number starts every unit (filter) there; an omitted bias is none.
 - conv2d is cross-correlation, as frameworks compute it:
   ``z[f,i,j] = b[f] + Σ_c Σ_u Σ_v W[f,c,u,v] · xp[c, i·s_h + u, j·s_w + v]`` with ``xp`` the
-  input zero-padded by ``padding`` on every side. ``kernel_size``, ``stride`` (1) and
-  ``padding`` (0) are a number or a ``[rows, columns]`` pair.
-- Pooling has no padding; ``stride`` defaults to ``size``. Windows may overlap (stride <
-  size); their gradients then add up.
-- **The stride rule**: a kernel (or pool window) must fit the padded input, ``k ≤ H + 2p``,
-  and the stride must tile it exactly, ``(H + 2p − k) mod s = 0``, so that no row or column
-  of the input is silently dropped; the output is then ``(H + 2p − k) / s + 1`` (likewise for
-  the width). Anything else is a ValueError naming the layer.
+  input zero-padded by ``padding`` on every side; with ``dilation`` d the kernel entry (u, v)
+  reads ``xp[c, i·s_h + u·d_h, j·s_w + v·d_w]`` (torch's F.conv2d). ``kernel_size``, ``stride``
+  (1), ``padding`` (0) and ``dilation`` (1) are a number or a ``[rows, columns]`` pair.
+- Pooling (torch's F.max_pool2d / F.avg_pool2d): ``stride`` defaults to ``size``; ``padding``
+  (at most half the window) is −∞ for max (never the maximum) and 0 for average, counted in
+  the divisor (``count_include_pad=True``); ``dilation`` for max only; ``ceil_mode``. Windows
+  may overlap (stride < size); their gradients then add up.
+- **The output length** (torch's): ``floor((H + 2p − d·(k − 1) − 1) / s) + 1``, the window's
+  span ``d·(k − 1) + 1`` at most ``H + 2p``; with ``ceil_mode`` the ceiling, less one if the
+  last window would start past the input and its left padding. A floor leaves the last rows or
+  columns unread (gradient 0); a ceil window reaching past the padded input holds what lies
+  inside it, and an average divides by the count of its positions inside the padded input
+  (torch's ``pool_size``). Anything else is a ValueError naming the layer.
 - maxpool2d sends the whole gradient of a window to its arg-max; **on a tie, to the first
   maximal element in row-major order within the window** (``np.argmax`` of the flattened
   window), as torch and NumPy do. avgpool2d shares it equally, ``1/(kh·kw)`` each.
@@ -377,8 +382,9 @@ class Conv2d:
     """Cross-correlation of the zero-padded input with each filter, plus the filter's bias.
 
     The sum over the kernel offsets (u, v) is the written loop; for one offset the products
-    over every output position and channel are one NumPy slice, ``xp[:, u::s_h, v::s_w]``
-    cut to the output's size: the input pixels that W[:, :, u, v] multiplies.
+    over every output position and channel are one NumPy slice, ``xp[:, u·d_h::s_h, v·d_w::s_w]``
+    cut to the output's size: the input pixels that W[:, :, u, v] multiplies (a floor leaves
+    the padded input's last rows or columns in no slice).
     """
 
     number: int
@@ -387,6 +393,7 @@ class Conv2d:
     stride: tuple[int, int]
     padding: tuple[int, int]
     out_hw: tuple[int, int]
+    dilation: tuple[int, int] = (1, 1)
 
     def _padded(self, x: np.ndarray) -> np.ndarray:
         (ph, pw) = self.padding
@@ -394,8 +401,8 @@ class Conv2d:
 
     def _seen_by(self, u: int, v: int) -> tuple[slice, slice]:
         """The rows and columns of the padded input that kernel entry (u, v) meets, output position by position."""
-        (sh, sw), (oh, ow) = self.stride, self.out_hw
-        return slice(u, u + sh * (oh - 1) + 1, sh), slice(v, v + sw * (ow - 1) + 1, sw)
+        (sh, sw), (oh, ow), (dh, dw) = self.stride, self.out_hw, self.dilation
+        return slice(u * dh, u * dh + sh * (oh - 1) + 1, sh), slice(v * dw, v * dw + sw * (ow - 1) + 1, sw)
 
     def forward(self, p, x):
         xp = self._padded(x)
@@ -418,7 +425,7 @@ class Conv2d:
         for u in range(self.kernel[0]):
             for v in range(self.kernel[1]):
                 rows, cols = self._seen_by(u, v)
-                dw[:, :, u, v] = np.einsum("fij,cij->fc", dz, xp[:, rows, cols])  # ∂z[f,i,j]/∂W[f,c,u,v] = xp[c, i·s+u, j·s+v]
+                dw[:, :, u, v] = np.einsum("fij,cij->fc", dz, xp[:, rows, cols])  # ∂z[f,i,j]/∂W[f,c,u,v] = xp[c, i·s+u·d, j·s+v·d]
                 dxp[:, rows, cols] += np.einsum("fc,fij->cij", w[:, :, u, v], dz)  # and ∂z[f,i,j]/∂xp[…] = W[f,c,u,v]
         (ph, pw), (h, wd) = self.padding, x.shape[1:]
         grads = {"W": dw}
@@ -432,10 +439,14 @@ class Conv2d:
 
 @dataclass(frozen=True)
 class Pool2d:
-    """Max or average over each window, channel by channel; no parameters, no padding.
+    """Max or average over each window, channel by channel; no parameters.
 
-    Max: the gradient of a window goes to its arg-max, on a tie to the FIRST maximal
-    element in row-major order within the window. Average: 1/(kh·kw) to each element.
+    A window is the input positions ``i·s_h − p_h + u·d_h`` (rows) by ``j·s_w − p_w + v·d_w``
+    (columns), u < kh, v < kw. Max: over those inside the input (padding is −∞); its gradient
+    goes to the arg-max, on a tie to the FIRST maximal element in row-major order within the
+    window. Average: the sum of those inside the input divided by torch's ``pool_size``, the
+    number of the window's positions inside the padded input (padding counts, a ceil_mode
+    overhang does not); each input gets 1/pool_size of the window's gradient.
     """
 
     number: int
@@ -443,31 +454,38 @@ class Pool2d:
     size: tuple[int, int]
     stride: tuple[int, int]
     out_hw: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
 
-    def _windows(self):
-        (kh, kw), (sh, sw) = self.size, self.stride
+    def _windows(self, height: int, width: int):
+        """(i, j, the input rows, the input columns, the divisor) of every window, the rows and
+        columns those inside the input, in order."""
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.size, self.stride, self.padding, self.dilation
         for i in range(self.out_hw[0]):
             for j in range(self.out_hw[1]):
-                yield i, j, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
+                r0, c0 = i * sh - ph, j * sw - pw
+                rows = [r for r in range(r0, r0 + dh * (kh - 1) + 1, dh) if 0 <= r < height]
+                cols = [c for c in range(c0, c0 + dw * (kw - 1) + 1, dw) if 0 <= c < width]
+                divisor = (min(r0 + kh, height + ph) - r0) * (min(c0 + kw, width + pw) - c0)  # avg (no dilation)
+                yield i, j, np.array(rows), np.array(cols), divisor
 
     def forward(self, p, x):
         a = np.zeros((x.shape[0], *self.out_hw), dtype=x.dtype if x.dtype == object else float)
-        for i, j, rows, cols in self._windows():
-            window = x[:, rows, cols].reshape(x.shape[0], -1)  # per channel, row-major
-            a[:, i, j] = window.max(axis=1) if self.mode == "max" else window.mean(axis=1)
+        for i, j, rows, cols, divisor in self._windows(*x.shape[1:]):
+            window = x[:, rows][:, :, cols].reshape(x.shape[0], -1)  # per channel, row-major
+            a[:, i, j] = window.max(axis=1) if self.mode == "max" else window.sum(axis=1) / divisor
         return a, a
 
     def backward(self, p, x, z, a, dloss_da):
         channels = np.arange(x.shape[0])
         dx = np.zeros_like(x)
-        (kh, kw) = self.size
-        for i, j, rows, cols in self._windows():
+        for i, j, rows, cols, divisor in self._windows(*x.shape[1:]):
             g = dloss_da[:, i, j]
             if self.mode == "max":
-                first = np.argmax(x[:, rows, cols].reshape(x.shape[0], -1), axis=1)  # first maximum, row-major
-                dx[channels, rows.start + first // kw, cols.start + first % kw] += g
+                first = np.argmax(x[:, rows][:, :, cols].reshape(x.shape[0], -1), axis=1)  # first maximum, row-major
+                dx[channels, rows[first // len(cols)], cols[first % len(cols)]] += g
             else:
-                dx[:, rows, cols] += g[:, None, None] / (kh * kw)
+                dx[np.ix_(channels, rows, cols)] += g[:, None, None] / divisor
         return _LayerBackward(dloss_da, dloss_da, dx, {})
 
     def output(self, a):
@@ -567,25 +585,24 @@ class Network:
 KINDS = ("dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "rnn")
 _LAYER_KEYS = {
     "dense": {"type", "units", "activation", "weights", "weights_layout", "bias", "shared_bias", "trainable_bias", "learning_rate"},
-    "conv2d": {"type", "filters", "kernel_size", "stride", "padding", "activation", "weights", "bias", "trainable_bias", "learning_rate"},
-    "maxpool2d": {"type", "size", "stride"},
-    "avgpool2d": {"type", "size", "stride"},
+    "conv2d": {"type", "filters", "kernel_size", "stride", "padding", "dilation", "activation", "weights", "bias", "trainable_bias", "learning_rate"},
+    "maxpool2d": {"type", "size", "stride", "padding", "dilation", "ceil_mode"},
+    "avgpool2d": {"type", "size", "stride", "padding", "ceil_mode"},
     "flatten": {"type"},
     "rnn": {"type", "units", "activation", "weights", "recurrent", "bias", "initial_state", "outputs", "trainable_bias", "learning_rate"},
 }
 
 
-def _fitted(size: int, kernel: int, stride: int, padding: int, where: str, what: str) -> int:
-    """The output length of a window sliding over ``size`` (the stride rule of the module docstring)."""
-    span = size + 2 * padding
-    if kernel > span:
-        raise ValueError(f"{where}: the {what} {kernel} is larger than the padded input {span} ({size} + 2·{padding})")
-    if (span - kernel) % stride:
-        raise ValueError(
-            f"{where}: stride {stride} does not fit: (input {size} + 2·padding {padding} − {what} {kernel}) = {span - kernel} "
-            f"is not a multiple of the stride"
-        )
-    return (span - kernel) // stride + 1
+def _fitted(size: int, kernel: int, stride: int, padding: int, where: str, what: str, dilation: int = 1, ceil: bool = False) -> int:
+    """The output length of a window sliding over ``size`` (the rule of the module docstring)."""
+    span, reach = size + 2 * padding, dilation * (kernel - 1) + 1
+    if reach > span:
+        spanning = f" (spanning {reach} with dilation {dilation})" if dilation > 1 else ""
+        raise ValueError(f"{where}: the {what} {kernel}{spanning} is larger than the padded input {span} ({size} + 2·{padding})")
+    if not ceil:
+        return (span - reach) // stride + 1
+    out = math.ceil((span - reach) / stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out
 
 
 def _read_layer(raw: Any, index: int, signal: Signal, rdz: int, last: bool):
@@ -643,25 +660,33 @@ def _read_layer(raw: Any, index: int, signal: Signal, rdz: int, last: bool):
         kernel = _pair(needs("kernel_size"), field("kernel_size"))
         stride = _pair(raw.get("stride", 1), field("stride"))
         padding = _pair(raw.get("padding", 0), field("padding"), minimum=0)
+        dilation = _pair(raw.get("dilation", 1), field("dilation"))
         out_hw = (
-            _fitted(height, kernel[0], stride[0], padding[0], where, "kernel height"),
-            _fitted(width, kernel[1], stride[1], padding[1], where, "kernel width"),
+            _fitted(height, kernel[0], stride[0], padding[0], where, "kernel height", dilation[0]),
+            _fitted(width, kernel[1], stride[1], padding[1], where, "kernel width", dilation[1]),
         )
         w = _shaped(needs("weights"), (filters, channels, *kernel), field("weights"), "[filter][channel][row][column]")
         params = {"W": w, "b": _bias(raw.get("bias"), filters, field("bias"))}
-        layer = Conv2d(number, act(), kernel, stride, padding, out_hw)
+        layer = Conv2d(number, act(), kernel, stride, padding, out_hw, dilation)
         out = Signal("image", (filters, *out_hw))
     elif kind in ("maxpool2d", "avgpool2d"):
         takes("image")
         channels, height, width = signal.shape
         size = _pair(needs("size"), field("size"))
         stride = _pair(raw.get("stride", raw["size"]), field("stride"))
+        padding = _pair(raw.get("padding", 0), field("padding"), minimum=0)
+        dilation = _pair(raw.get("dilation", 1), field("dilation"))
+        ceil = raw.get("ceil_mode", False)
+        if not isinstance(ceil, bool):
+            raise ValueError(f"{field('ceil_mode')}: true or false expected, got {ceil!r}")
+        if any(2 * p > k for p, k in zip(padding, size)):
+            raise ValueError(f"{field('padding')}: at most half the window {size} expected, got {padding}")
         out_hw = (
-            _fitted(height, size[0], stride[0], 0, where, "window height"),
-            _fitted(width, size[1], stride[1], 0, where, "window width"),
+            _fitted(height, size[0], stride[0], padding[0], where, "window height", dilation[0], ceil),
+            _fitted(width, size[1], stride[1], padding[1], where, "window width", dilation[1], ceil),
         )
         params = {}
-        layer = Pool2d(number, kind[:3], size, stride, out_hw)
+        layer = Pool2d(number, kind[:3], size, stride, out_hw, padding, dilation)
         out = Signal("image", (channels, *out_hw))
     elif kind == "flatten":
         takes("image")
@@ -879,8 +904,8 @@ def _near_tie(layer: Layer, signal: np.ndarray) -> bool:
     """Does a max-pooling window hold two largest inputs within rounding of each other?"""
     if not isinstance(layer, Pool2d) or layer.mode != "max":
         return False
-    for _, _, rows, cols in layer._windows():
-        window = signal[:, rows, cols].reshape(signal.shape[0], -1)
+    for _, _, rows, cols, _ in layer._windows(*signal.shape[1:]):
+        window = signal[:, rows][:, :, cols].reshape(signal.shape[0], -1)
         top = window.max(axis=1, keepdims=True)
         gaps = top - window
         # equal doubles tie, and np.argmax takes the first either way: only an input within rounding of

@@ -36,34 +36,53 @@ def conv_figure_view(solution: Solution, printer: Printer) -> dict | None:
     image = maps.inputs[0]
     kernel = maps.kernel[0, 0]
     out = maps.z[0]
-    pad, k, stride = maps.padding, kernel.shape[0], maps.stride
-    height, width = image.shape[0] + 2 * pad, image.shape[1] + 2 * pad
+    (ph, pw), (kh, kw), (dh, dw) = maps.padding, kernel.shape, maps.dilation
+    height, width = image.shape[0] + 2 * ph, image.shape[1] + 2 * pw
     if max(height, width, out.shape[0], out.shape[1]) > MAX_SIDE:
         return None
-    cells = [[("0" if not (pad <= i < height - pad and pad <= j < width - pad) else p.number(float(image[i - pad, j - pad])),
-               not (pad <= i < height - pad and pad <= j < width - pad)) for j in range(width)] for i in range(height)]
+
+    def padded(i: int, j: int) -> bool:
+        return not (ph <= i < height - ph and pw <= j < width - pw)
+
+    cells = [[("0" if padded(i, j) else p.number(float(image[i - ph, j - pw])), padded(i, j)) for j in range(width)] for i in range(height)]
     layer = maps.layer
     channels, filters = maps.kernel.shape[1], maps.kernel.shape[0]
     reads = maps.reads
+    geometry = [f"{kh}×{kw}"]
+    if maps.stride != (1, 1):
+        geometry.append(f"stride {_pair(maps.stride)}")
+    if maps.padding != (0, 0):
+        geometry.append(f"padding {_pair(maps.padding)}")
+    if maps.dilation != (1, 1):
+        geometry.append(f"dilation {_pair(maps.dilation)}")
+    apart = [f"rows {dh} apart" if dh > 1 else "", f"columns {dw} apart" if dw > 1 else ""]
+    spread = "" if maps.dilation == (1, 1) else f" (its entries {' and '.join(a for a in apart if a)}, each outlined)"
     return {
         "input": cells,  # (text, padded?)
         "kernel": [[p.number(float(v)) for v in row] for row in kernel],
         "output": [[p.number(float(v)) for v in row] for row in out],
-        "k": k,
-        "stride": stride,
-        "padding": pad,
+        "window": (kh, kw),  # the first window's rows and columns of entries
+        "dilation": (dh, dw),  # 1: the window is one block; more: its entries drawn one by one, this far apart
+        "reads": [(u * dh, v * dw) for u in range(kh) for v in range(kw)],  # the cells of the drawn (padded) grid it reads
+        "stride": maps.stride,
+        "padding": maps.padding,
         "input_name": f"{reads}[1,:,:]" if channels > 1 or reads != "x" else "x",
         # the canonical names of the blocks drawn (W2, z2), with the slice drawn when there are several
         "kernel_name": str(keys.Block("W", layer)) + ("[1,1,:,:]" if channels > 1 or filters > 1 else ""),
         "output_name": str(keys.Block("z", layer)) + ("[1,:,:]" if filters > 1 else ""),
         "more": channels > 1,  # the map also sums the other channels' windows
-        "caption": (f"The first window ({k}×{k}{', stride ' + str(stride) if stride > 1 else ''}"
-                    f"{', padding ' + str(pad) if pad else ''}) of the input, times the kernel entry by entry, "
+        "caption": (f"The first window ({', '.join(geometry)}) of the input{spread}, times the kernel entry by entry, "
                     f"summed{' with the other channels' if channels > 1 else ''}, plus the bias, is the first entry of the feature map."),
     }
 
 
-def _grid(x: float, y: float, rows: list, title: str, *, padded: bool = False, window: int = 0, mark: int = 0) -> list[str]:
+def _pair(value: tuple[int, int]) -> str:
+    """``2`` for (2, 2), ``(1, 2)`` otherwise (as torch prints a pair)."""
+    return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
+
+
+def _grid(x: float, y: float, rows: list, title: str, *, padded: bool = False, window: tuple[int, int] | None = None,
+          reads: list[tuple[int, int]] | None = None, mark: int = 0) -> list[str]:
     out = [f'<text x="{x + len(rows[0]) * CELL / 2:.1f}" y="{y - 10:.1f}" text-anchor="middle" font-size="{FONT + 1:.0f}" '
            f'font-style="italic">{_xml(title)}</text>']
     for i, row in enumerate(rows):
@@ -75,8 +94,12 @@ def _grid(x: float, y: float, rows: list, title: str, *, padded: bool = False, w
                        f'stroke="#777" stroke-width="0.8"/>')
             out.append(f'<text x="{cx + CELL / 2:.1f}" y="{cy + CELL / 2 + FONT / 3:.1f}" text-anchor="middle" font-size="{FONT:.0f}"'
                        f'{ink}>{_xml(text)}</text>')
-    if window:
-        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{window * CELL:.0f}" height="{window * CELL:.0f}" fill="none" stroke="#c0392b" stroke-width="2.5" class="window"/>')
+    if window and reads is None:  # one block of cells
+        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{window[1] * CELL:.0f}" height="{window[0] * CELL:.0f}" fill="none" '
+                   f'stroke="#c0392b" stroke-width="2.5" class="window"/>')
+    for i, j in reads or ():  # a dilated window: each cell it reads
+        out.append(f'<rect x="{x + j * CELL + 2:.1f}" y="{y + i * CELL + 2:.1f}" width="{CELL - 4:.0f}" height="{CELL - 4:.0f}" fill="none" '
+                   f'stroke="#c0392b" stroke-width="2.5" class="window"/>')
     if mark:
         out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{CELL:.0f}" height="{CELL:.0f}" fill="none" stroke="#c0392b" stroke-width="2.5" class="window"/>')
     return out
@@ -101,7 +124,8 @@ def svg(view: dict) -> Markup:
     mid = top + min(len(rows_in), len(rows_k), len(rows_out)) * CELL / 2  # level with the kernel and the map
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="convolution" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="serif" role="img" aria-label="{_xml(view["caption"])}">']
-    out += _grid(x_in, top, rows_in, view["input_name"], padded=True, window=view["k"])
+    dilated = tuple(view["dilation"]) != (1, 1)
+    out += _grid(x_in, top, rows_in, view["input_name"], padded=True, window=view["window"], reads=view["reads"] if dilated else None)
     out += _grid(x_k, top, rows_k, view["kernel_name"])
     out += _grid(x_out, top, rows_out, view["output_name"], mark=1)
     out.append(f'<text x="{x_k - gap / 2:.1f}" y="{mid + 8:.1f}" text-anchor="middle" font-size="34">⋆</text>')

@@ -531,11 +531,16 @@ def _target_keys(problem) -> list[Quantity]:
 
 def _layer_text(layer) -> str:
     """A layer as a problem statement lists it: ``3 × sigmoid``, ``conv2d: 2 filters 3×3, stride 2, padding 1, tanh``."""
+    def pair(value: tuple[int, int]) -> str:  # 2, or (1, 2) as torch prints a pair
+        return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
+
+    more = "".join([f", dilation {pair(layer.dilation)}" if layer.dilation != (1, 1) else "", ", ceil_mode" if layer.ceil_mode else ""])
     if layer.kind == "conv2d":
-        return (f"conv2d: {layer.units} filter{'s' if layer.units > 1 else ''} {layer.kernel}×{layer.kernel}, "
-                f"stride {layer.stride}, padding {layer.padding}, {layer.activation.name}")
+        return (f"conv2d: {layer.units} filter{'s' if layer.units > 1 else ''} {layer.kernel[0]}×{layer.kernel[1]}, "
+                f"stride {pair(layer.stride)}, padding {pair(layer.padding)}{more}, {layer.activation.name}")
     if layer.kind in ("maxpool2d", "avgpool2d"):
-        return f"{layer.kind} {layer.kernel}×{layer.kernel}, stride {layer.stride}"
+        padding = f", padding {pair(layer.padding)}" if layer.padding != (0, 0) else ""
+        return f"{layer.kind} {layer.kernel[0]}×{layer.kernel[1]}, stride {pair(layer.stride)}{padding}{more}"
     if layer.kind == "flatten":
         return "flatten"
     if layer.kind == "rnn":

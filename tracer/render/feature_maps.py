@@ -88,6 +88,46 @@ class _Names:
         return latex if self.latex else text
 
 
+def _pair(value: tuple[int, int]) -> str:
+    """``2`` for (2, 2), ``(1, 2)`` otherwise (as torch prints a pair)."""
+    return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
+
+
+def _plain(maps: FeatureMaps) -> bool:
+    """Stride 1 and no dilation: the gradients are the textbook's cross-correlation and full convolution."""
+    return maps.stride == (1, 1) and maps.dilation == (1, 1)
+
+
+def _geometry(maps: FeatureMaps, latex: bool = False) -> str:
+    """``stride 2, padding 1`` for a convolution, then what is not torch's default:
+    ``, dilation 2, ceil mode``; a pooling layer's ``window 2×3, stride (1, 2), …`` only where
+    anything is not the plain square window."""
+    parts = [f"stride {_pair(maps.stride)}", f"padding {_pair(maps.padding)}"]
+    if maps.kind != "conv2d":
+        parts = [f"window {maps.window[0]}×{maps.window[1]}", parts[0]] + (parts[1:] if maps.padding != (0, 0) else [])
+    if maps.dilation != (1, 1):
+        parts.append(f"dilation {_pair(maps.dilation)}")
+    if maps.ceil_mode:
+        parts.append("ceil mode" if latex else "ceil mode (torch's ceil_mode)")
+    return ", ".join(parts)
+
+
+def _plain_window(maps: FeatureMaps) -> bool:
+    return maps.padding == (0, 0) and maps.dilation == (1, 1) and not maps.ceil_mode and maps.window[0] == maps.window[1]
+
+
+def _unread_note(maps: FeatureMaps) -> str:
+    """Where the floor of the output size leaves input rows or columns that no window reads."""
+    rows, cols = maps.unread
+    if not rows and not cols:
+        return ""
+    sides = [f"the last {'row' if rows == 1 else f'{rows} rows'}" if rows else "", f"the last {'column' if cols == 1 else f'{cols} columns'}" if cols else ""]
+    what = " and ".join(side for side in sides if side)
+    name = "x" if maps.reads == "x" else maps.reads
+    return (f"; {what} of {name}: read by no window (the output size is rounded down, as torch does), "
+            f"so no output depends on them and their gradient through this layer is 0")
+
+
 def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
     """Per conv2d/pooling layer: a title, a note, and rows ``{lhs, rule, grid}`` (forward, then backward)."""
     if not solution.steps or not solution.steps[0].derived:
@@ -135,12 +175,12 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
                 row(n.gradient(n.of("z", l, f + 1)), "", maps.delta[f])
             for f in range(maps.kernel.shape[0]):
                 for c in range(maps.kernel.shape[1]):
-                    rule = f"{n.reads(maps, c + 1)}{star}{n.gradient(n.of('z', l, f + 1))}" if (samples == 1 and maps.stride == 1) else ""
+                    rule = f"{n.reads(maps, c + 1)}{star}{n.gradient(n.of('z', l, f + 1))}" if (samples == 1 and _plain(maps)) else ""
                     row(n.gradient(n.of("W", l, f + 1, c + 1)), rule, maps.kernel_gradient[f, c])
             if maps.input_gradient is not None:
                 for c in range(maps.inputs.shape[0]):
                     rule = ""
-                    if maps.stride == 1:
+                    if _plain(maps):
                         rot = n.operator("rot180")
                         full = " " + n.operator("full_convolution") + " "
                         terms = [n.gradient(n.of("z", l, f + 1)) + full + rot + "(" + n.of("W", l, f + 1, c + 1) + ")"
@@ -159,13 +199,16 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
                     row(n.gradient(n.reads(maps, c + 1)), "", maps.input_gradient[c])
         kind = {"conv2d": "convolution", "maxpool2d": "max-pooling", "avgpool2d": "average pooling"}[maps.kind]
         note = {
-            "conv2d": f"stride {maps.stride}, padding {maps.padding}; "
+            "conv2d": f"{_geometry(maps, n.latex)}; "
                       + (n.op("⋆ is the valid cross-correlation, ⊛ the full convolution (δ padded by k − 1), rot180 the kernel turned by 180°",
                               r"$\star$ is the valid cross-correlation, $\circledast$ the full convolution ($\delta$ padded by $k - 1$), "
                               r"$\operatorname{rot}_{180}$ the kernel turned by $180^\circ$")
-                         if maps.stride == 1 else "with stride > 1 the gradients are the sums over positions written above"),
-            "maxpool2d": "each window's gradient goes to its largest input (at a tie the first, row by row)",
-            "avgpool2d": "each window's gradient is shared equally by its inputs",
-        }[maps.kind]
+                         if _plain(maps) else f"with {'stride' if maps.dilation == (1, 1) else 'stride or dilation'} > 1 the gradients are the sums over positions written above"),
+            "maxpool2d": ("" if _plain_window(maps) else f"{_geometry(maps, n.latex)}; ") + "each window's gradient goes to its largest input (at a tie the first, row by row)"
+                         + ("; a padded position is " + n.op("−∞", r"$-\infty$") + " (never the largest)" if maps.padding != (0, 0) else ""),
+            "avgpool2d": ("" if _plain_window(maps) else f"{_geometry(maps, n.latex)}; ") + "each window's gradient is shared equally by its inputs"
+                         + ("; a padded position is 0 and counts in the divisor" if maps.padding != (0, 0) else "")
+                         + ("; a window that reaches past the padded input divides by the positions it holds inside it, as torch" if maps.ceil_mode else ""),
+        }[maps.kind] + _unread_note(maps)
         views.append({"title": f"Layer {l} ({kind}) as feature maps, sample 1", "note": f"{note}; {p.digits} significant digits", "rows": rows})
     return views

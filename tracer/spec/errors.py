@@ -140,6 +140,8 @@ def _translate(err: ValidationError, source: str) -> SpecError:
     if kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
         message = f"one of {expected} expected, got {_quoted(got)}"
+    elif kind == "value_error" and "error" in first.get("ctx", {}):  # a validator's own one line
+        message = str(first["ctx"]["error"])
     elif kind in _EXPECT:
         message = _EXPECT[kind].format(**first.get("ctx", {}))
         if kind != "missing" and got is not None and not isinstance(got, (dict, list)):

@@ -415,7 +415,7 @@ def _check_size(layers: list[LayerSpec], steps: int, fail) -> None:
     file cannot ask for more memory than a machine has (a 1×28×28 conv network: ~70,000)."""
     def arguments(layer: LayerSpec) -> int:  # what one output of the layer reads
         if layer.kind in ("maxpool2d", "avgpool2d"):
-            return layer.kernel * layer.kernel
+            return layer.kernel[0] * layer.kernel[1]
         if layer.kind == "rnn":
             return layer.in_shape[0] * (layer.inputs + layer.units + 1)  # every time step
         return layer.inputs + 1

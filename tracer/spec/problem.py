@@ -43,9 +43,13 @@ class LayerSpec:
     kind: str = "dense"  # dense | conv2d | maxpool2d | avgpool2d | flatten
     in_shape: tuple[int, ...] = ()  # (channels, height, width) of an image or feature map; () for dense
     out_shape: tuple[int, ...] = ()
-    kernel: int = 0  # conv2d: kernel_size; pooling: size
-    stride: int = 1
-    padding: int = 0
+    # (rows, columns) each, as torch's conv2d / max_pool2d / avg_pool2d take them; a file's one
+    # number is the square pair
+    kernel: tuple[int, int] = (0, 0)  # conv2d: kernel_size; pooling: size
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)  # conv2d and avgpool2d: zeros; maxpool2d: −∞ (never the maximum)
+    dilation: tuple[int, int] = (1, 1)  # conv2d, maxpool2d: the gap between the entries a window reads
+    ceil_mode: bool = False  # pooling: the output length rounded up (torch's ceil_mode), else down
     # rnn: the state-to-state weights (one row per unit: recurrent[j][k] joins state unit k of
     # the step before to unit j) and the state before the first step
     recurrent: tuple[tuple[float, ...], ...] = ()
@@ -59,7 +63,7 @@ class LayerSpec:
         if self.kind == "dense":
             return len(self.weights[0])
         if self.kind == "conv2d":
-            return self.in_shape[0] * self.kernel * self.kernel
+            return self.in_shape[0] * self.kernel[0] * self.kernel[1]
         if self.kind == "rnn":
             return len(self.weights[0])
         return math.prod(self.in_shape)

@@ -144,10 +144,11 @@ def _layer_patches(solution: Solution) -> dict[str, Callable]:
             return None
         layer = layers[t.of.layer - 1]
         (f, i, j), (c, p, q) = t.of.index, t.wrt.index
-        m, n = p - (i - 1) * layer.stride + layer.padding, q - (j - 1) * layer.stride + layer.padding
-        k = layer.kernel
+        (sh, sw), (ph, pw), (dh, dw) = layer.stride, layer.padding, layer.dilation
+        m, n = (p - 1 - (i - 1) * sh + ph) // dh + 1, (q - 1 - (j - 1) * sw + pw) // dw + 1  # the kernel entry (1-based)
+        kh, kw = layer.kernel
         ts = solution.steps[(t.step if isinstance(t.step, int) else 1) - 1]
-        return ts.params_before[Quantity("W", t.of.layer, (f, c, k + 1 - m, k + 1 - n))]
+        return ts.params_before[Quantity("W", t.of.layer, (f, c, kh + 1 - m, kw + 1 - n))]
 
     def pooled_to_every_input(step: Step, inputs: Inputs):
         t = step.target

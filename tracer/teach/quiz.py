@@ -434,12 +434,15 @@ def _pool_tie(solution, l: int, kink: float) -> bool:
         return False
     layer = solution.problem.layers[l - 1]
     maps = np.asarray(below, dtype=float)
-    size, stride = layer.kernel, layer.stride
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = layer.kernel, layer.stride, layer.padding, layer.dilation
     _, rows, cols = layer.out_shape
+    padded = np.pad(maps, ((0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)  # max-pool's padding: never the largest
+    padded = np.pad(padded, ((0, 0), (0, sh + dh * kh), (0, sw + dw * kw)), constant_values=-np.inf)  # ceil_mode's last window
     for i in range(rows):
         for j in range(cols):
-            window = np.sort(maps[:, i * stride:i * stride + size, j * stride:j * stride + size].reshape(maps.shape[0], -1), axis=1)
-            if window.shape[1] > 1 and np.any(window[:, -1] - window[:, -2] < kink):
+            cut = padded[:, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            window = np.sort(cut.reshape(maps.shape[0], -1), axis=1)
+            if window.shape[1] > 1 and np.any(np.isfinite(window[:, -2]) & (window[:, -1] - window[:, -2] < kink)):
                 return True
     return False
 
