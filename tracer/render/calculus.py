@@ -708,8 +708,7 @@ def _heavy_ball_rows(descent: Descent, latex: bool, digits: int) -> list[str]:
         with sp.evaluate(False):
             substituted = expression.xreplace({sym: SubstitutedNumber(values[sym]) for sym in expression.free_symbols})
         lhs = _indexed(_state("v", latex), "0", None if one else name, latex)
-        eq = "&=" if latex else "="
-        rows.append(f"{lhs} {eq} {_symbolic(expression, names, latex)} = {numbers(substituted, digits)} = {fmt(start.quantity('v')[i], digits, dialect)}")
+        rows.append(f"{lhs} = {_symbolic(expression, names, latex)} = {numbers(substituted, digits)} = {fmt(start.quantity('v')[i], digits, dialect)}")
     return rows
 
 
