@@ -350,3 +350,17 @@ def test_read_state_keeps_the_files_order_and_step():
     state = read_state({"m": {"b": 1, "a": 2}, "step": 4}, "adam", False, ["a", "b"])
     assert state.values == (("m", (("b", 1.0), ("a", 2.0))),) and state.step == 4
     assert state.to_mapping() == {"m": {"b": 1.0, "a": 2.0}, "step": 4}
+
+
+def test_a_graph_quiz_refuses_an_optimizer_its_sheet_cannot_state(tmp_path):
+    """The question sheet of a graph quiz states x' = x − η·∂f/∂x: with momentum and a previous
+    iterate a student could not answer x', so the quiz is refused naming the field."""
+    from tracer.cli import cli as main
+
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw["randomize"] = {"values": "uniform(-3, 3, step=1)", "ask": ["f", "x'"]}
+    path = tmp_path / "quiz.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["quiz", str(path), "--count", "1", "--seed", "1", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "training.optimizer: tracer quiz on a graph problem takes plain gradient descent" in result.output

@@ -183,6 +183,10 @@ def _parse_graph_spec(problem: GraphProblem) -> QuizSpec:
     """A graph problem's block (SPEC.md §7): its leaves vary (one by name, or all as ``values``),
     and the learning rate when it is trained; asked by default: the gradient of every leaf."""
     source, raw = problem.source, problem.randomize
+    if _is_trained(problem) and (not problem.training.optimizer.plain or problem.training.state.given):
+        # the sheet states the update x' = x − η·∂f/∂x: an optimizer's equations are not on it yet
+        raise SpecError(source, "training.optimizer", "tracer quiz on a graph problem takes plain gradient descent (sgd, no state) for now: "
+                        "the sheet states x' = x − η·∂f/∂x")
     leaves = [name for name, _ in problem.values]
     listed = ", ".join(leaves)
     equations = {e.name: e.text for e in problem.equations}
