@@ -364,3 +364,17 @@ def test_a_graph_quiz_refuses_an_optimizer_its_sheet_cannot_state(tmp_path):
     result = CliRunner().invoke(main, ["quiz", str(path), "--count", "1", "--seed", "1", "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "training.optimizer: tracer quiz on a graph problem takes plain gradient descent" in result.output
+
+
+def test_a_network_quiz_refuses_a_given_state_its_sheet_cannot_state(tmp_path):
+    """A network quiz's sheet says the optimizer starts "from m₀ = v₀ = 0"."""
+    from tracer.cli import cli as main
+
+    raw = copy.deepcopy(NETWORK)
+    raw["training"].update(steps=1, optimizer="adam", state={"m": {"W1[1,1]": 0.05}})
+    raw["randomize"] = {"W1[1,1]": "uniform(0.1, 0.9, step=0.1)", "ask": ["W1[1,1]'"]}
+    path = tmp_path / "quiz.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["quiz", str(path), "--count", "1", "--seed", "1", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "training.state: tracer quiz states the optimizer from torch's zeros" in result.output

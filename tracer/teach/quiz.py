@@ -156,6 +156,8 @@ def parse_spec(problem: Problem | GraphProblem) -> QuizSpec:
         raise SpecError(source, "randomize", "required for tracer quiz (which values vary, over what grid); see README")
     if isinstance(problem, GraphProblem):
         return _parse_graph_spec(problem)
+    if problem.training.state.given:  # the sheet states the optimizer from zero (m₀ = v₀ = 0)
+        raise SpecError(source, "training.state", "tracer quiz states the optimizer from torch's zeros: a given starting state is not on its sheet yet")
     vary: list[tuple[str, Grid]] = []
     settings: dict[str, Any] = {}
     slots = set(problem.parameter_keys)
