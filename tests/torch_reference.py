@@ -411,6 +411,32 @@ def make_optimizer(spec: OptimizerSpec, param_groups: list) -> torch.optim.Optim
     raise NotComparable(f"optimizer {spec.name!r} has no torch counterpart here")
 
 
+#: torch.optim's name of each state letter of ``training.state``, per optimizer (its source's ``state[p]`` keys)
+TORCH_STATE = {"momentum": {"v": "momentum_buffer", "previous": "momentum_buffer"}, "adagrad": {"G": "sum"},
+               "rmsprop": {"s": "square_avg"}, "adam": {"m": "exp_avg", "v": "exp_avg_sq"},
+               "adamw": {"m": "exp_avg", "v": "exp_avg_sq"}}
+
+
+def preload(optimizer: torch.optim.Optimizer, spec: OptimizerSpec, given, tensors: dict[str, torch.Tensor], rate: float) -> None:
+    """``training.state`` written into torch's ``optimizer.state[p]`` before the first step, each
+    scalar tensor of ``tensors`` by its name: the buffers (0 where not given), heavy ball's previous
+    iterate as the momentum buffer (θ₋ − θ)/η, and Adam's ``step``."""
+    if not given.given:
+        return
+    names = TORCH_STATE.get(spec.name, {})
+    for name, tensor in tensors.items():
+        state = optimizer.state[tensor]
+        for theirs in set(names.values()):  # Adagrad makes its sum in its constructor; the others at their first step
+            state.setdefault(theirs, torch.zeros_like(tensor.detach()))
+        for letter in names:
+            per = given.of(letter)
+            if name in per:
+                value = (per[name] - float(tensor.detach())) / rate if letter == "previous" else per[name]
+                state[names[letter]].fill_(value)
+        if spec.name in ("adam", "adamw", "rmsprop"):
+            state["step"] = torch.tensor(float(given.step), dtype=DT)
+
+
 def optimizer_state(spec: OptimizerSpec, optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     """The state torch.optim keeps, under the names of §9: momentum's v (``momentum_buffer``),
     AdaGrad's G (``sum``), RMSprop's s (``square_avg``), Adam's m, v (``exp_avg``,
@@ -498,7 +524,8 @@ class Graph:
         if not t.parameters or not t.steps:
             return GraphTraining([self.evaluate(leaves)], [], None)
         trained = {name: torch.tensor(leaves[name], dtype=DT, requires_grad=True) for name in t.parameters}
-        optimizer = torch.optim.SGD(list(trained.values()), lr=t.learning_rate)
+        optimizer = make_optimizer(t.optimizer, [{"params": list(trained.values()), "lr": t.learning_rate}])
+        preload(optimizer, t.optimizer, t.state, trained, t.learning_rate)
         passes, after = [], []
         for _ in range(t.steps):
             now = {**leaves, **{n: float(v.detach()) for n, v in trained.items()}}
