@@ -378,3 +378,14 @@ def test_a_network_quiz_refuses_a_given_state_its_sheet_cannot_state(tmp_path):
     result = CliRunner().invoke(main, ["quiz", str(path), "--count", "1", "--seed", "1", "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "training.state: tracer quiz states the optimizer from torch's zeros" in result.output
+
+
+def test_a_graph_problems_json_has_each_steps_optimizer_state_and_checks_it():
+    from tracer.export.as_json import solution_json
+
+    solution = tracer.solve(tracer.load(EXAMPLE))
+    data = solution_json(solution)
+    assert data["steps"][0]["optimizer"] == {"name": "momentum", "state": {"v": {"x": 5.5, "y": 10.0}}}
+    assert data["steps"][0]["params_after"] == {"x": approx(0.45, abs=1e-15), "y": approx(0.0, abs=1e-15)}
+    # the states are among the numbers the twin checked: a wrong v would be a mismatch
+    assert solution.verification.ok and solution.verification.quantities >= 12

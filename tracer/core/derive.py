@@ -239,8 +239,10 @@ def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_S
         gradient = engine.adjoint[0].copy()
         gradient[graph.output] = 1.0
         after = {names[n]: float(engine.after[n]) for n in system.parameter_nodes} if count else {}
+        shown = optimizers.rule(optimizer).shown if count else ()
+        states = {name: {names[n].name: float(optimizing.computed[name][n]) for n in system.parameter_nodes} for name in shown}
         steps.append(GraphStep(number, derived, dict(zip(names, values[0].tolist())), dict(zip(names, gradient.tolist())),
-                               after, float(values[0, graph.output]), writer))
+                               after, float(values[0, graph.output]), writer, states))
         passes.append((number, values, engine))
         values_now.update({key.name: v for key, v in after.items()})
         origin = number if derived else 0

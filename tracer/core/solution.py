@@ -667,6 +667,9 @@ class GraphStep:
     params_after: dict[Quantity, float]  # the trained leaves after the update (empty without training)
     output: float
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
+    #: an optimizer's quantities after the step, per trained leaf by name (``v``, Adam's ``m``, ``v``,
+    #: ``m_hat``, ``v_hat``); empty for plain gradient descent
+    optimizer_state: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @cached_property
     def sections(self) -> tuple[Section, ...]:

@@ -586,7 +586,11 @@ def verify_graph(solution: GraphSolution) -> Verification:
             theta = np.array([values_now[n] for n in leaves])
             t = problem.training.state.step + number
             g = np.array([gs.gradients[keys.node(n)] for n in leaves])
-            after, new_state, _ = optimizers_numeric.update(hyper, theta, g, twin_state, t, rate)
+            after, new_state, intermediates = optimizers_numeric.update(hyper, theta, g, twin_state, t, rate)
+            for name, per in gs.optimizer_state.items():  # v, m, m_hat, …: each against the twin's
+                reference = {**new_state, **intermediates}[name]
+                checker.array(lambda k, name=name: str(keys.node(leaves[k]).state(name, number)),
+                              [per[n] for n in leaves], [float(r) for r in reference])
             # a step linear in g (sgd, momentum) is also seen through the difference quotients
             fd_after = (optimizers_numeric.update(hyper, theta, np.array([fd[n] for n in leaves]), twin_state, t, rate)[0]
                         if hyper.name in ("sgd", "momentum") else None)
