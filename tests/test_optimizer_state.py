@@ -389,3 +389,17 @@ def test_a_graph_problems_json_has_each_steps_optimizer_state_and_checks_it():
     assert data["steps"][0]["params_after"] == {"x": approx(0.45, abs=1e-15), "y": approx(0.0, abs=1e-15)}
     # the states are among the numbers the twin checked: a wrong v would be a mismatch
     assert solution.verification.ok and solution.verification.quantities >= 12
+
+
+def test_a_graph_leafs_state_is_a_name_ask_and_check_read():
+    from tracer.cli import cli as main
+
+    solution = tracer.solve(tracer.load(EXAMPLE))
+    assert solution.value("v(x)") == approx(5.5, abs=1e-15)
+    assert solution.value("v(y)@1") == approx(10.0, abs=1e-15)
+    assert str(tracer.keys.parse("v(x)@1", nodes={"x", "y", "f"})) == "v(x)"
+    result = CliRunner().invoke(main, ["ask", str(EXAMPLE), "v(y)"])
+    assert result.exit_code == 0, result.output
+    assert "v₁(y) = β·v₀(y) + ∂f/∂y = 0.5 × 10 + 5 = 10" in result.output
+    result = CliRunner().invoke(main, ["ask", str(EXAMPLE), "m(y)"])
+    assert result.exit_code == 2 and "m(y): no such optimizer state" in result.output

@@ -599,10 +599,14 @@ _NODE = rf"[A-Za-z{_GREEK}][A-Za-z{_GREEK}0-9_]*"
 _SCAN_GRAPH = re.compile(rf"(?:[d∂]{_NODE}/[d∂]{_NODE}(?:\|local)?|{_NODE}'?)(?:@(?:\d+|end))?")
 
 
+#: an optimizer's state of a graph's trained leaf, as typed: ``v(x)``, ``m_hat(w1)``
+_GRAPH_STATE = re.compile(rf"^({'|'.join(sorted(STATE_KINDS, key=len, reverse=True))})\(({_NODE})\)$")
+
+
 def _parse_in_graph(text: str, nodes: Collection[str]) -> Key:
     """A name typed for a graph problem as its key: a node (``q``), a node after the update
-    (``x'``), a partial (``df/dx``, also ``∂f/∂x``), each optionally of a training step
-    (``@2``, ``@end``). ``nodes`` are the graph's names; any other name is refused, saying
+    (``x'``), a partial (``df/dx``, also ``∂f/∂x``), an optimizer's state (``v(x)``), each
+    optionally of a training step (``@2``, ``@end``). ``nodes`` are the graph's names; any other name is refused, saying
     which there are."""
     body, step = split_step(text.strip().replace(" ", ""))
     body = body.replace("∂", "d")
@@ -613,6 +617,9 @@ def _parse_in_graph(text: str, nodes: Collection[str]) -> Key:
             raise NameError_(f"{whole!r}: {name!r} is not a node of this graph (nodes: {shown})")
         return node(name)
 
+    state = _GRAPH_STATE.match(body)
+    if state:  # an optimizer's state of a trained leaf: v(x), m_hat(w)@2
+        return node_named(state.group(2), text).state(state.group(1), 1 if step is None else step)
     if "/" in body:
         local = body.endswith("|local")
         num, _, den = body.removesuffix("|local").partition("/")

@@ -785,6 +785,13 @@ class GraphSolution:
     def value(self, text: str | Key) -> float:
         """The value of a name: a node's or a leaf's, a gradient, a leaf after the update."""
         target, number = self.resolve(text)
+        if isinstance(target, Quantity) and target.is_state:  # v(x)@2: an optimizer's state after step 2
+            if not isinstance(number, int) and number is not None:
+                raise LookupError_(f"{text}: an optimizer's state belongs to a training step (@1, @2, …)")
+            per = self.steps[(number or 1) - 1].optimizer_state.get(target.kind, {})
+            if target.parameter.name not in per:
+                raise LookupError_(f"{text}: no such optimizer state (training.optimizer, training.parameters)")
+            return per[target.parameter.name]
         if isinstance(target, Quantity):
             plain = target.plain()
             if target.after:
