@@ -41,6 +41,7 @@ What a problem means is read from docs/spec.md, not from the engine:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -300,7 +301,12 @@ class Network:
             own = problem.layers[self.layer_of[name] - 1].learning_rate
             groups.setdefault(problem.training.learning_rate if own is None else own, []).append(tensor)
         param_groups = [{"params": tensors, "lr": rate} for rate, tensors in groups.items()]
-        return make_optimizer(problem.training.optimizer, param_groups)
+        optimizer = make_optimizer(problem.training.optimizer, param_groups)
+        if problem.training.state.given:
+            rates = {name: (problem.training.learning_rate if problem.layers[self.layer_of[name] - 1].learning_rate is None
+                            else problem.layers[self.layer_of[name] - 1].learning_rate) for name in self.params}
+            preload_families(optimizer, problem.training.optimizer, problem.training.state, self.params, rates)
+        return optimizer
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         return {n: t.detach().clone() for n, t in self.params.items()}
@@ -435,6 +441,33 @@ def preload(optimizer: torch.optim.Optimizer, spec: OptimizerSpec, given, tensor
                 state[names[letter]].fill_(value)
         if spec.name in ("adam", "adamw", "rmsprop"):
             state["step"] = torch.tensor(float(given.step), dtype=DT)
+
+
+_PARAMETER = re.compile(r"^([WUb])(\d+)(?:\[(\d+(?:,\d+)*)\])?$")
+
+
+def preload_families(optimizer: torch.optim.Optimizer, spec: OptimizerSpec, given, families: dict[str, torch.Tensor],
+                     rates: dict[str, float]) -> None:
+    """``training.state`` of a network written into ``optimizer.state[p]`` of each family tensor
+    (``W1``, ``b2``), each canonical name (``W1[2,1]``, a shared ``b1``) read with this file's own
+    pattern: zeros where not given, heavy ball's previous iterate as (θ₋ − θ)/η at the family's rate."""
+    names = TORCH_STATE.get(spec.name, {})
+    for family, tensor in families.items():
+        state = optimizer.state[tensor]
+        for theirs in set(names.values()):
+            state.setdefault(theirs, torch.zeros_like(tensor.detach()))
+        if spec.name in ("adam", "adamw", "rmsprop"):
+            state["step"] = torch.tensor(float(given.step), dtype=DT)
+    for letter in names:
+        for name, value in given.of(letter).items():
+            match = _PARAMETER.match(name)
+            assert match, name
+            family = match.group(1) + match.group(2)
+            tensor = families[family]
+            index = tuple(int(i) - 1 for i in match.group(3).split(",")) if match.group(3) else (0,) * tensor.dim()
+            if letter == "previous":
+                value = (value - float(tensor.detach()[index])) / rates[family]
+            optimizer.state[tensor][names[letter]][index] = value
 
 
 def optimizer_state(spec: OptimizerSpec, optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
