@@ -294,7 +294,7 @@ def _starting_state_notes(state, steps: int) -> tuple[str, ...]:
         return ()
     notes = []
     if state.previous:
-        given = ", ".join(f"{name}₋ = {value:g}" for name, value in state.previous.items())
+        given = ", ".join(f"{name}₋ = {value:g}".replace("= -", "= −") for name, value in state.previous.items())  # a minus sign, not a hyphen
         notes.append(f"the previous iterate is given (training.state.previous: {given}): heavy-ball momentum "
                      "θ' = θ − η·g + β·(θ − θ₋) is torch.optim.SGD's v = β·v₀ + g, θ' = θ − η·v with the velocity "
                      "v₀ = (θ₋ − θ)/η the previous update left (a parameter not given: θ₋ = θ, v₀ = 0)")
