@@ -42,6 +42,7 @@ SIZES = {
 #: the graph examples (SPEC §7): their computed nodes, in the file's order
 GRAPHS = {
     "graph_cs231n": ("q", "f"),
+    "graph_heavy_ball": ("f",),
     "graph_sigmoid_neuron": ("a", "b", "c", "d", "g", "h", "k", "f"),
     "graph_ng": ("u", "v", "J"),
     "graph_chain_rule": ("y1", "y2"),
@@ -85,7 +86,7 @@ def test_graph_example_loads_and_describes_its_nodes(name):
     problem = load(EXAMPLES / f"{name}.yaml")
     assert problem.nodes == GRAPHS[name]
     assert problem.title
-    assert f"a computational graph of {len(GRAPHS[name])} equations" in problem.describe()
+    assert f"a computational graph of {len(GRAPHS[name])} equation" in problem.describe()  # "1 equation", "2 equations"
     assert "-" not in problem.describe().split("; leaves ")[1].split(";")[0].replace("e-", "")  # −2 with a minus sign
 
 

@@ -841,3 +841,24 @@ def test_abs_of_a_root_or_a_power_in_a_graph_agrees_with_torch(equation, values)
     if "sqrt" in equation:
         assert this.gradients["x1"] == pytest.approx(1 / (2 * math.sqrt(1.5)), rel=1e-15)
     assert compare(problem) > 0
+
+
+#: training.state (issue 31) through torch.optim with its buffers preloaded (torch_reference.preload_families)
+STATES = [
+    ("conv_maxpool.yaml", {"name": "momentum", "beta": 0.9}, {"v": {"W1[1,1,2,1]": 0.3, "b1[1]": -0.1}}),
+    ("rnn_many_to_one.yaml", "adam", {"m": {"U1[1,2]": 0.1}, "v": {"W1[2,1]": 0.02}, "step": 2}),
+    ("rnn_many_to_one.yaml", {"name": "momentum", "beta": 0.5}, {"previous": {"U1[1,1]": 0.2, "W1[1,1]": -0.4}}),
+    ("mazur.yaml", {"name": "adagrad"}, {"G": {"W2[1,1]": 0.04, "W1[1,2]": 1.5}}),
+    ("mazur.yaml", {"name": "rmsprop", "alpha": 0.9}, {"s": {"W1[2,1]": 0.5}}),
+    ("mazur.yaml", {"name": "adamw", "weight_decay": 0.1}, {"m": {"W2[2,2]": -0.2}, "v": {"W2[2,2]": 0.3}, "step": 9}),
+]
+
+
+@pytest.mark.parametrize("name, optimizer, state", STATES, ids=[f"{s[0].removesuffix('.yaml')}-{k}" for k, s in enumerate(STATES)])
+def test_a_given_optimizer_state_agrees_with_torch(name, optimizer, state):
+    """Three steps from training.state: every value, gradient, parameter and optimizer state to 1e-12."""
+    raw = yaml.safe_load((EXAMPLES / name).read_text())
+    raw["training"].update(optimizer=optimizer, state=state, steps=3)
+    problem = from_mapping(raw, name)
+    assert problem.training.state.given
+    assert compare(problem) > 0

@@ -42,6 +42,7 @@ What a problem means is read from docs/spec.md, not from the engine:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -301,7 +302,12 @@ class Network:
             own = problem.layers[self.layer_of[name] - 1].learning_rate
             groups.setdefault(problem.training.learning_rate if own is None else own, []).append(tensor)
         param_groups = [{"params": tensors, "lr": rate} for rate, tensors in groups.items()]
-        return make_optimizer(problem.training.optimizer, param_groups)
+        optimizer = make_optimizer(problem.training.optimizer, param_groups)
+        if problem.training.state.given:
+            rates = {name: (problem.training.learning_rate if problem.layers[self.layer_of[name] - 1].learning_rate is None
+                            else problem.layers[self.layer_of[name] - 1].learning_rate) for name in self.params}
+            preload_families(optimizer, problem.training.optimizer, problem.training.state, self.params, rates)
+        return optimizer
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         return {n: t.detach().clone() for n, t in self.params.items()}
@@ -412,6 +418,59 @@ def make_optimizer(spec: OptimizerSpec, param_groups: list) -> torch.optim.Optim
     raise NotComparable(f"optimizer {spec.name!r} has no torch counterpart here")
 
 
+#: torch.optim's name of each state letter of ``training.state``, per optimizer (its source's ``state[p]`` keys)
+TORCH_STATE = {"momentum": {"v": "momentum_buffer", "previous": "momentum_buffer"}, "adagrad": {"G": "sum"},
+               "rmsprop": {"s": "square_avg"}, "adam": {"m": "exp_avg", "v": "exp_avg_sq"},
+               "adamw": {"m": "exp_avg", "v": "exp_avg_sq"}}
+
+
+def preload(optimizer: torch.optim.Optimizer, spec: OptimizerSpec, given, tensors: dict[str, torch.Tensor], rate: float) -> None:
+    """``training.state`` written into torch's ``optimizer.state[p]`` before the first step, each
+    scalar tensor of ``tensors`` by its name: the buffers (0 where not given), heavy ball's previous
+    iterate as the momentum buffer (θ₋ − θ)/η, and Adam's ``step``."""
+    if not given.given:
+        return
+    names = TORCH_STATE.get(spec.name, {})
+    for name, tensor in tensors.items():
+        state = optimizer.state[tensor]
+        for theirs in set(names.values()):  # Adagrad makes its sum in its constructor; the others at their first step
+            state.setdefault(theirs, torch.zeros_like(tensor.detach()))
+        for letter in names:
+            per = given.of(letter)
+            if name in per:
+                value = (per[name] - float(tensor.detach())) / rate if letter == "previous" else per[name]
+                state[names[letter]].fill_(value)
+        if spec.name in ("adam", "adamw", "rmsprop"):
+            state["step"] = torch.tensor(float(given.step), dtype=DT)
+
+
+_PARAMETER = re.compile(r"^([WUb])(\d+)(?:\[(\d+(?:,\d+)*)\])?$")
+
+
+def preload_families(optimizer: torch.optim.Optimizer, spec: OptimizerSpec, given, families: dict[str, torch.Tensor],
+                     rates: dict[str, float]) -> None:
+    """``training.state`` of a network written into ``optimizer.state[p]`` of each family tensor
+    (``W1``, ``b2``), each canonical name (``W1[2,1]``, a shared ``b1``) read with this file's own
+    pattern: zeros where not given, heavy ball's previous iterate as (θ₋ − θ)/η at the family's rate."""
+    names = TORCH_STATE.get(spec.name, {})
+    for family, tensor in families.items():
+        state = optimizer.state[tensor]
+        for theirs in set(names.values()):
+            state.setdefault(theirs, torch.zeros_like(tensor.detach()))
+        if spec.name in ("adam", "adamw", "rmsprop"):
+            state["step"] = torch.tensor(float(given.step), dtype=DT)
+    for letter in names:
+        for name, value in given.of(letter).items():
+            match = _PARAMETER.match(name)
+            assert match, name
+            family = match.group(1) + match.group(2)
+            tensor = families[family]
+            index = tuple(int(i) - 1 for i in match.group(3).split(",")) if match.group(3) else (0,) * tensor.dim()
+            if letter == "previous":
+                value = (value - float(tensor.detach()[index])) / rates[family]
+            optimizer.state[tensor][names[letter]][index] = value
+
+
 def optimizer_state(spec: OptimizerSpec, optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     """The state torch.optim keeps, under the names of §9: momentum's v (``momentum_buffer``),
     AdaGrad's G (``sum``), RMSprop's s (``square_avg``), Adam's m, v (``exp_avg``,
@@ -499,7 +558,8 @@ class Graph:
         if not t.parameters or not t.steps:
             return GraphTraining([self.evaluate(leaves)], [], None)
         trained = {name: torch.tensor(leaves[name], dtype=DT, requires_grad=True) for name in t.parameters}
-        optimizer = torch.optim.SGD(list(trained.values()), lr=t.learning_rate)
+        optimizer = make_optimizer(t.optimizer, [{"params": list(trained.values()), "lr": t.learning_rate}])
+        preload(optimizer, t.optimizer, t.state, trained, t.learning_rate)
         passes, after = [], []
         for _ in range(t.steps):
             now = {**leaves, **{n: float(v.detach()) for n, v in trained.items()}}

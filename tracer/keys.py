@@ -56,6 +56,8 @@ from typing import Literal, Union
 STATE_KINDS = ("v", "G", "s", "m", "m_hat", "v_hat")
 #: an optimizer's hyperparameters and the step number (kind "hyper", by ``name``)
 HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "weight_decay", "t", "l2", "l1")
+#: marks a state's ``name`` as a graph problem's leaf (``v(x)``) rather than a parameter's kind (no name has it)
+_NODE_STATE = ":"
 #: the step of the forward pass with the final parameters (``@end``)
 END = "end"
 Step = Union[int, Literal["end"]]
@@ -165,7 +167,10 @@ class Quantity(_Named):
         return kind is not None and kind.role == "state"
 
     def state(self, kind: str, step: Step) -> "Quantity":
-        """This parameter's optimizer state ``kind`` after step ``step`` (0: before the first)."""
+        """This parameter's optimizer state ``kind`` after step ``step`` (0: before the first); a
+        graph problem's trained leaf has one too (``v(x)@1``)."""
+        if self.kind == "node":
+            return Quantity(kind, None, (), step=step, name=_NODE_STATE + self.name)
         assert self.is_parameter, self
         return Quantity(kind, self.layer, self.index, step=step, name=self.kind)
 
@@ -173,6 +178,8 @@ class Quantity(_Named):
     def parameter(self) -> "Quantity":
         """The parameter an optimizer state belongs to."""
         assert self.is_state, self
+        if self.name.startswith(_NODE_STATE):
+            return node(self.name[len(_NODE_STATE):])
         return Quantity(self.name, self.layer, self.index)
 
     def without_sample(self) -> "Quantity":
@@ -242,7 +249,8 @@ def _quantity_text(q: Quantity) -> str:
     kind = q.kind
     registered = _KINDS.get(kind)
     if registered is not None and registered.role == "state":
-        body = f"{kind}({_quantity_text(Quantity(q.name, q.layer, q.index))})"
+        owner = q.name[len(_NODE_STATE):] if q.name.startswith(_NODE_STATE) else _quantity_text(Quantity(q.name, q.layer, q.index))
+        body = f"{kind}({owner})"
         return body + (f"@{q.step}" if q.step != 1 else "")  # @0: the zero a state starts at
     if registered is not None:
         body = kind + (str(q.layer) if registered.layered else "") + (f"[{','.join(map(str, q.index))}]" if q.index else "")
@@ -591,10 +599,14 @@ _NODE = rf"[A-Za-z{_GREEK}][A-Za-z{_GREEK}0-9_]*"
 _SCAN_GRAPH = re.compile(rf"(?:[d∂]{_NODE}/[d∂]{_NODE}(?:\|local)?|{_NODE}'?)(?:@(?:\d+|end))?")
 
 
+#: an optimizer's state of a graph's trained leaf, as typed: ``v(x)``, ``m_hat(w1)``
+_GRAPH_STATE = re.compile(rf"^({'|'.join(sorted(STATE_KINDS, key=len, reverse=True))})\(({_NODE})\)$")
+
+
 def _parse_in_graph(text: str, nodes: Collection[str]) -> Key:
     """A name typed for a graph problem as its key: a node (``q``), a node after the update
-    (``x'``), a partial (``df/dx``, also ``∂f/∂x``), each optionally of a training step
-    (``@2``, ``@end``). ``nodes`` are the graph's names; any other name is refused, saying
+    (``x'``), a partial (``df/dx``, also ``∂f/∂x``), an optimizer's state (``v(x)``), each
+    optionally of a training step (``@2``, ``@end``). ``nodes`` are the graph's names; any other name is refused, saying
     which there are."""
     body, step = split_step(text.strip().replace(" ", ""))
     body = body.replace("∂", "d")
@@ -605,6 +617,9 @@ def _parse_in_graph(text: str, nodes: Collection[str]) -> Key:
             raise NameError_(f"{whole!r}: {name!r} is not a node of this graph (nodes: {shown})")
         return node(name)
 
+    state = _GRAPH_STATE.match(body)
+    if state:  # an optimizer's state of a trained leaf: v(x), m_hat(w)@2
+        return node_named(state.group(2), text).state(state.group(1), 1 if step is None else step)
     if "/" in body:
         local = body.endswith("|local")
         num, _, den = body.removesuffix("|local").partition("/")

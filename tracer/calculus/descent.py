@@ -27,6 +27,7 @@ from tracer.calculus.derivatives import _check_size, expression_size, real_steps
 from tracer.core import optimizers
 from tracer.numeric import optimizers as twin
 from tracer.spec import OptimizerSpec
+from tracer.spec.optimizer_state import OptimizerState
 
 #: plain gradient descent, θ_{k+1} = θ_k − α ∇f(θ_k): the default
 SGD = OptimizerSpec()
@@ -168,6 +169,22 @@ class Descent:
     growing_from: int | None = None  # the value rose at every step from this one to the end
     name: str | None = None
     optimizer: OptimizerSpec = SGD
+    #: the state the optimizer starts from (``--state``): given values, the steps already taken,
+    #: heavy-ball's previous iterate (whose velocity is the first iterate's ``v``)
+    start_state: OptimizerState = OptimizerState()
+
+    @property
+    def taken(self) -> int:
+        """Steps the optimizer took before θ₀ (``--state step=…``): update k reads t = taken + k."""
+        return self.start_state.step
+
+    @property
+    def previous(self) -> tuple[float, ...] | None:
+        """Heavy-ball's previous iterate θ₋₁ per variable (θ₀ where not given), if ``--state`` gave one."""
+        given = self.start_state.previous
+        if not given:
+            return None
+        return tuple(given.get(v.name, p) for v, p in zip(self.variables, self.iterates[0].point))
 
     @property
     def rule(self) -> optimizers.Rule:
@@ -245,9 +262,11 @@ def descend(
     *,
     name: str | None = None,
     optimizer: OptimizerSpec = SGD,
+    state: OptimizerState = OptimizerState(),
 ) -> Descent:
     """Gradient descent θ_{k+1} = θ_k − lr · ∇f(θ_k) from ``start`` for ``steps`` updates,
-    or ``optimizer``'s update (its state starting at zero, step t counted from 1).
+    or ``optimizer``'s update (its state starting at zero, or at ``state``, by variable name;
+    update k reads t = ``state.step`` + k).
 
     ``start`` fixes the variables and their order; every free symbol of ``expr``
     needs a start value. Stops early (``stopped_at``) when a number overflows.
@@ -275,7 +294,14 @@ def descend(
     iterates: list[Iterate] = []
     stopped_at = None
     plain = optimizer.plain
-    state = {} if plain else optimizers.initial_state(optimizer, len(variables))
+    if state.given and plain:
+        raise ValueError("plain gradient descent keeps no state")
+    given = {name: np.array([per.get(v.name, p if name == "previous" else 0.0) for v, p in zip(variables, point)])
+             for name, per in ((n, state.of(n)) for n, _ in state.values)}
+    start_state = state
+    state = {} if plain else optimizers.starting_state(optimizer, given, np.array(point), rate)
+    # the twin's own starting state, from the same given numbers (tracer.numeric.optimizers)
+    twin_state = {} if plain else _twin_start(optimizer, start_state, variables, point, rate)
     shown: tuple[tuple[str, tuple[float, ...]], ...] = tuple((n, tuple(float(v) for v in a)) for n, a in state.items())
     for k in range(steps + 1):
         value = f(point)
@@ -290,7 +316,7 @@ def descend(
         if plain:
             point = tuple(p - rate * g for p, g in zip(point, grad))
             continue
-        values = _optimizer_step(optimizer, np.array(point), np.array(grad), state, k + 1, rate)
+        values, twin_state = _optimizer_step(optimizer, np.array(point), np.array(grad), state, start_state.step + k + 1, rate, twin_state)
         state = {n: values[n] for n in optimizers.rule(optimizer).states}
         point = tuple(float(v) for v in values[optimizers.AFTER])
         shown = tuple((n, tuple(float(v) for v in values[n])) for n in optimizers.rule(optimizer).shown)
@@ -315,20 +341,32 @@ def descend(
         growing_from,
         name,
         optimizer,
+        start_state,
     )
 
 
+def _hyper(spec: OptimizerSpec) -> twin.Hyper:
+    return twin.Hyper(spec.name, spec.beta, spec.nesterov, spec.alpha, spec.beta1, spec.beta2, spec.epsilon, spec.weight_decay)
+
+
+def _twin_start(spec: OptimizerSpec, state: OptimizerState, variables, point, rate: float) -> dict[str, np.ndarray]:
+    """The twin's state before the first update, made by the twin from the given numbers."""
+    names = [v.name for v in variables]
+    start = twin.starting_state(_hyper(spec), {n: state.of(n) for n, _ in state.values}, dict(zip(names, point)), rate)
+    return {n: np.array([per[v] for v in names]) for n, per in start.items()}
+
+
 def _optimizer_step(spec: OptimizerSpec, theta: np.ndarray, gradient: np.ndarray, state: dict[str, np.ndarray], t: int,
-                    rate: float) -> dict[str, np.ndarray]:
-    """Step ``t`` from the optimizer's equations, checked against the NumPy twin."""
+                    rate: float, twin_state: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Step ``t`` from the optimizer's equations, checked against the NumPy twin (which carries its
+    own state, from its own reading of the starting state): the values, and the twin's state after."""
     values = optimizers.apply(spec, theta, gradient, state, t, rate)
-    hyper = twin.Hyper(spec.name, spec.beta, spec.nesterov, spec.alpha, spec.beta1, spec.beta2, spec.epsilon, spec.weight_decay)
     with np.errstate(all="ignore"):
-        after, new, intermediates = twin.update(hyper, theta, gradient, state, t, rate)
+        after, new, intermediates = twin.update(_hyper(spec), theta, gradient, twin_state, t, rate)
     expected = {optimizers.AFTER: after, **new, **{k: v for k, v in intermediates.items() if k in values}}
     for name, value in expected.items():
         if name not in values or not np.allclose(values[name], value, rtol=1e-9, atol=1e-12, equal_nan=True):
             raise OptimizerMismatch(
                 f"{spec.name} step {t}: {name} is {values.get(name)} from its equations but {value} from the NumPy twin"
             )
-    return values
+    return values, new

@@ -29,6 +29,7 @@ from tracer.render.calculus import descents_pgfplots, descents_svg, render_desce
 from tracer.render.calculus_page import descent_page, diff_page
 from tracer.spec import OptimizerSpec
 from tracer.spec.models import OPTIMIZERS
+from tracer.spec.optimizer_state import OptimizerState, StateError, read_state
 
 #: the output formats of both commands (text, Markdown, LaTeX, JSON: docs/spec.md §5; a web page)
 FORMATS = ("text", "md", "tex", "json", "html")
@@ -129,6 +130,45 @@ def _optimizer_specs(names: str, given: dict[str, str | None], nesterov: bool) -
         spec = OptimizerSpec(n, nesterov=nesterov and n == "momentum", **own)
         specs.append(spec)
     return specs
+
+
+def _start_state(given: tuple[str, ...], specs: list[OptimizerSpec], variables) -> OptimizerState:
+    """``--state v:x=0.5,y=-1 --state step=3`` → the optimizer's starting state (one optimizer only)."""
+    if not given:
+        return OptimizerState()
+    if len(specs) != 1:
+        fail("descend", "--state", f"gives one optimizer's starting state; {len(specs)} optimizers are compared")
+    spec = specs[0]
+    raw: dict = {}
+    for text in given:
+        name, colon, rest = text.partition(":")
+        name = name.strip()
+        if not colon:
+            key, eq, count = text.partition("=")
+            if key.strip() != "step" or not eq:
+                fail("descend", "--state", f"NAME:x=…,y=… (a state per variable) or step=N expected, got '{text.strip()}'")
+            try:
+                raw["step"] = int(count.strip())
+            except ValueError:
+                fail("descend", "--state.step", f"a whole number of steps already taken (0, 1, 2, …) expected, got '{count.strip()}'")
+            continue
+        if name in raw:
+            fail("descend", f"--state.{name}", "given twice")
+        try:
+            values = parse_assignments(rest)
+        except ExpressionError as err:
+            fail("descend", f"--state.{name}", str(err))
+        per = {}
+        for variable, value in values.items():
+            try:
+                per[variable] = float(evaluate(value, {}))
+            except (OutOfDoubleRange, TypeError, ValueError):
+                fail("descend", f"--state.{name}.{variable}", "a real number in double precision expected")
+        raw[name] = per
+    try:
+        return read_state(raw, spec.name, spec.nesterov, [v.name for v in variables], "--state")
+    except StateError as err:
+        fail("descend", err.field, err.message)
 
 
 _SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -242,9 +282,14 @@ def _diff(expr: str, wrt: tuple[str, ...], at: str | None, fmt: str, digits: int
 @click.option("--eps", metavar="EPS", help="adagrad, rmsprop, adam, adamw: ε added to the root (defaults 1e-10, 1e-8, 1e-8, 1e-8).")
 @click.option("--weight-decay", "weight_decay", metavar="L",
               help="weight decay λ: torch's coupled g + λ·θ (every optimizer but adamw, default 0); adamw's decoupled θ − η·λ·θ (default 0.01, torch's).")
+@click.option("--state", "state", multiple=True, metavar="NAME:x=…[,y=…] | step=N",
+              help="The optimizer's starting state instead of torch's zeros (repeat for several): momentum v (torch's momentum_buffer) "
+                   "or previous, the iterate before --start (heavy ball: v₀ = (θ₋₁ − θ₀)/α); adagrad G (sum); rmsprop s (square_avg); "
+                   "adam, adamw m, v (exp_avg, exp_avg_sq) and step=N, the steps already taken (the first update reads t = N + 1). "
+                   "A variable not given starts at 0 (previous: at its start value).")
 def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | None, plot: str | None, written: int, every: int, digits: int,
             e_variable: bool, optimizer: str, beta: str | None, nesterov: bool, alpha: str | None, beta1: str | None, beta2: str | None,
-            eps: str | None, weight_decay: str | None) -> None:
+            eps: str | None, weight_decay: str | None, state: tuple[str, ...]) -> None:
     """Gradient descent on EXPR: one row per iterate, the first updates written out.
 
     \b
@@ -254,6 +299,8 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
       tracer descend "(x^2 + y - 11)^2 + (x + y^2 - 7)^2" --start x=4,y=0 --lr 0.01 --steps 200 --every 20 --plot path.svg
       tracer descend "x^2" --start x=-4 --lr 0.1 --steps 3 --optimizer momentum --beta 0.9
       tracer descend "x^2" --start x=-4 --lr 0.1 --steps 20 --optimizer sgd,momentum,adam --show 2 --plot paths.svg
+      tracer descend "x^2 + x y + 2y^2" --start x=1,y=1 --lr 0.1 --steps 1 --optimizer momentum --beta 0.5 --state previous:x=1.5,y=2
+        (heavy ball from the current iterate x=1, y=1 and the previous one x=1.5, y=2)
     """
     fmt = format_for(fmt, out, FORMATS)
     refuse_contradicting_suffix(out, fmt, "descend")
@@ -290,8 +337,11 @@ def descend(expr: str, start: str, lr: str, steps: int, fmt: str, out: str | Non
             fail("descend", "--start", f"the value of {v.name} is outside the range of double precision (magnitudes 2.2e-308 to 1.8e308)")
         if not isinstance(start_values[v], float):
             fail("descend", "--start", "every start value must be a real number")
+    start_state = _start_state(state, specs, variables)
+    if start_state.given and specs[0].plain:
+        fail("descend", "--state", "plain gradient descent (sgd) keeps no state: give --optimizer momentum, adagrad, rmsprop, adam or adamw")
     try:
-        descents = [run_descent(function, start_values, rate, steps, name=program.name, optimizer=spec) for spec in specs]
+        descents = [run_descent(function, start_values, rate, steps, name=program.name, optimizer=spec, state=start_state) for spec in specs]
     except OptimizerMismatch as err:
         fail("descend", "--optimizer", f"verification failed: {err}", 1)
     except ValueError as err:  # WorkLimitExceeded too

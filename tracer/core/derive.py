@@ -146,9 +146,12 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
     rates = np.zeros(network.graph.size)
     rates[network.parameter_nodes] = problem.rate_vector
     optimizer = problem.training.optimizer
-    # the optimizer's state per graph node (too large to write out: per parameter, in problem order)
-    state = optimizers.initial_state(optimizer, network.graph.size if symbolic else len(problem.parameter_keys))
     parameters = np.array(problem.parameter_vector(), dtype=float)
+    # the optimizer's state per graph node (too large to write out: per parameter, in problem order),
+    # zero or training.state's
+    state = _network_starting_state(problem, network.parameter_nodes if symbolic else None,
+                                    network.graph.size if symbolic else len(parameters), parameters, rates if symbolic else np.array(problem.rate_vector))
+    taken = problem.training.state.step
     origin = 0  # the training step whose written-out update made the parameters' current values (0: none)
     steps: list[TrainingStep] = []
     passes: list[tuple[TrainingStep, tuple, sweep.Pass]] = []
@@ -162,11 +165,11 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
             break
         derived = number <= derived_steps
         if not symbolic:  # too large to write out: the NumPy engine's step (the engine's arrays would be samples × nodes)
-            step, state = _numeric_step(problem.with_parameter_vector(parameters), number, state)
+            step, state = _numeric_step(problem.with_parameter_vector(parameters), number, state, taken)
             steps.append(step)
             parameters = np.array(list(step.params_after.values()), dtype=float)
             continue
-        optimizing = Optimizing(optimizer, number, state, {})
+        optimizing = Optimizing(optimizer, taken + number, state, {})
         step, engine = _training_step(network, data, parameters, number, origin, trained, rates, derived, batch, optimizing)
         state = optimizing.state_after()
         steps.append(step)
@@ -191,7 +194,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         steps=tuple(steps),
         loss_after=loss_after,
         final=final,
-        notes=tuple(_notes(network, problem, passes, symbolic, batched, derived_steps)),
+        notes=tuple(_notes(network, problem, passes, symbolic, batched, derived_steps)) + _starting_state_notes(problem.training.state, problem.training.steps),
         run=run,
         perceptron=perceptron.analyse(network, final),
         closing_writer=closing_writer,
@@ -219,23 +222,27 @@ def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_S
     steps: list[GraphStep] = []
     passes = []
     origin = 0
+    optimizer = problem.training.optimizer
+    rates = np.full(graph.size, rate)
+    state = _graph_starting_state(system, problem, rates)
     for number in range(1, max(count, 1) + 1):
         values = sweep.forward(graph, system.leaves(values_now))
         system.undefined(values, step=number if count else 0)
-
-        def descend(nodes: np.ndarray, gradient: np.ndarray, values=values) -> np.ndarray:
-            old = values[0, nodes]
-            return np.where(trained[nodes], old - rate * gradient, old)
-
+        optimizing = Optimizing(optimizer, problem.training.state.step + number, state, {})
+        descend = optimizing.descend(trained, rates, values)
         engine = sweep.reverse(graph, values, np.ones(1), descend if count else None)
         system.undefined(values, engine.local, step=number if count else 0)
+        if count:
+            state = optimizing.state_after()
         derived = number <= derived_steps or (count == 0 and derived_steps > 0)
-        writer = Writer(system, (), values, engine, number, origin, trained, rate)
+        writer = Writer(system, (), values, engine, number, origin, trained, rate, optimizing if count else None)
         gradient = engine.adjoint[0].copy()
         gradient[graph.output] = 1.0
         after = {names[n]: float(engine.after[n]) for n in system.parameter_nodes} if count else {}
+        shown = optimizers.rule(optimizer).shown if count else ()
+        states = {name: {names[n].name: float(optimizing.computed[name][n]) for n in system.parameter_nodes} for name in shown}
         steps.append(GraphStep(number, derived, dict(zip(names, values[0].tolist())), dict(zip(names, gradient.tolist())),
-                               after, float(values[0, graph.output]), writer))
+                               after, float(values[0, graph.output]), writer, states))
         passes.append((number, values, engine))
         values_now.update({key.name: v for key, v in after.items()})
         origin = number if derived else 0
@@ -253,13 +260,66 @@ def solve_graph(problem: GraphProblem, *, derived_steps: int = DEFAULT_DERIVED_S
         trained=bool(count),
         final=final,
         values_after=values_after,
-        notes=tuple(_graph_notes(system, [p for p, s in zip(passes, steps) if s.derived])),
+        notes=tuple(_graph_notes(system, [p for p, s in zip(passes, steps) if s.derived])) + _starting_state_notes(problem.training.state, count),
         closing_writer=closing_writer,
         engine=verification.GraphEngine(system, tuple(passes), closing),
     )
     if verify:
         solution = solution.with_verification(verification.verify_graph(solution))
     return solution
+
+
+def _network_starting_state(problem: Problem, nodes: np.ndarray | None, size: int, parameters: np.ndarray,
+                            rates: np.ndarray) -> dict[str, np.ndarray]:
+    """The optimizer's state before the first step, per graph node (``nodes``: each parameter's) or per
+    parameter: ``training.state`` where given, 0 elsewhere (heavy-ball's previous iterate turned into v)."""
+    where = np.arange(len(parameters)) if nodes is None else np.asarray(nodes)
+    theta = np.zeros(size)
+    theta[where] = parameters
+    position = {str(key): k for k, key in enumerate(problem.parameter_keys)}
+    given = {}
+    for name, _ in problem.training.state.values:
+        array = theta.copy() if name == "previous" else np.zeros(size)
+        for parameter, value in problem.training.state.of(name).items():
+            array[where[position[parameter]]] = value
+        given[name] = array
+    safe = np.where(rates > 0, rates, 1.0)  # a node that is no parameter has no rate (and no state)
+    return optimizers.starting_state(problem.training.optimizer, given, theta, safe)
+
+
+def _starting_state_notes(state, steps: int) -> tuple[str, ...]:
+    """What ``training.state`` gave, said once: the steps already taken (Adam's t) and heavy-ball's
+    previous iterate, with the velocity it stands for."""
+    if not steps or not state.given:
+        return ()
+    notes = []
+    if state.previous:
+        given = ", ".join(f"{name}₋ = {value:g}".replace("= -", "= −") for name, value in state.previous.items())  # a minus sign, not a hyphen
+        notes.append(f"the previous iterate is given (training.state.previous: {given}): heavy-ball momentum "
+                     "θ' = θ − η·g + β·(θ − θ₋) is torch.optim.SGD's v = β·v₀ + g, θ' = θ − η·v with the velocity "
+                     "v₀ = (θ₋ − θ)/η the previous update left (a parameter not given: θ₋ = θ, v₀ = 0)")
+    others = [name for name, _ in state.values if name != "previous"]
+    if others:
+        notes.append(f"the optimizer starts from the state given in training.state ({', '.join(others)}; 0 where not given), not from torch's zeros")
+    if state.step:
+        notes.append(f"{state.step} steps were taken before (training.state.step): the first update here reads t = {state.step + 1}")
+    return tuple(notes)
+
+
+def _graph_starting_state(system: equations.System, problem: GraphProblem, rates: np.ndarray) -> dict[str, np.ndarray]:
+    """The optimizer's state per graph node before the first step: ``training.state`` at the
+    trained leaves (heavy-ball's previous iterate turned into v, :func:`optimizers.starting_state`), 0 elsewhere."""
+    size = system.graph.size
+    theta = np.zeros(size)
+    for name, value in problem.values:
+        theta[system.number[name]] = value
+    given = {}
+    for name, _ in problem.training.state.values:
+        array = theta.copy() if name == "previous" else np.zeros(size)
+        for leaf, value in problem.training.state.of(name).items():
+            array[system.number[leaf]] = value
+        given[name] = array
+    return optimizers.starting_state(problem.training.optimizer, given, theta, rates)
 
 
 def _graph_nodes(system: equations.System) -> tuple[GraphNode, ...]:
@@ -300,7 +360,7 @@ def _graph_notes(system: equations.System, passes) -> list[str]:
     return notes
 
 
-def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray]) -> tuple[TrainingStep, dict[str, np.ndarray]]:
+def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray], taken: int = 0) -> tuple[TrainingStep, dict[str, np.ndarray]]:
     """A training step of a problem too large to write out: the NumPy engine's numbers only (an
     optimizer's update from its equations, :mod:`tracer.core.optimizers`, on those gradients)."""
     result = numeric.evaluate(problem)
@@ -312,7 +372,7 @@ def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray]) -
         theta = np.array(problem.parameter_vector())
         gradient = np.array([float(result.grads[k]) for k in keys_])
         trained = np.array(problem.trained_mask)
-        values = optimizers.apply(spec, theta, gradient, state, number, np.array(problem.rate_vector))
+        values = optimizers.apply(spec, theta, gradient, state, taken + number, np.array(problem.rate_vector))
         after = dict(zip(keys_, np.where(trained, values[optimizers.AFTER], theta).tolist()))
         state = {k: np.where(trained, values[k], state[k]) for k in state}
     records = tuple(
@@ -1017,9 +1077,9 @@ class Writer:
         }
         for name, value in hyper.items():
             bound[optimizers.HYPER[name]] = (keys.hyper(name), value, None)
-        for name in rule.states:  # the state of the step before: zero at the first, else that step's
-            before = parameter.state(name, o.t - 1)
-            bound[optimizers.previous(name)] = (before, float(o.before[name][node]), before if o.t > 1 else None)
+        for name in rule.states:  # the state of the step before: zero (or training.state) at the first, else that step's
+            before = parameter.state(name, self.number - 1)
+            bound[optimizers.previous(name)] = (before, float(o.before[name][node]), before if self.number > 1 else None)
         steps: list[Step] = []
         for equation in rule.equations:
             symbols = sorted(equation.expression.free_symbols, key=lambda x: x.name)

@@ -175,6 +175,32 @@ def initial_state(spec: OptimizerSpec, size: int) -> dict[str, np.ndarray]:
     return {name: np.zeros(size) for name in rule(spec).states}
 
 
+#: heavy-ball momentum's previous iterate θ_{k−1} (``training.state.previous``)
+PREVIOUS_ITERATE = sp.Symbol("theta_prev", real=True)
+#: the velocity the previous update left behind: θ_k = θ_{k−1} − η·v_k, so v_k = (θ_{k−1} − θ_k)/η, and
+#: torch's v_{k+1} = β·v_k + g, θ_{k+1} = θ_k − η·v_{k+1} is θ_k − η·g + β·(θ_k − θ_{k−1}): heavy ball
+VELOCITY_FROM_PREVIOUS = Equation("v", _over(_minus(PREVIOUS_ITERATE, THETA), RATE), False)
+
+
+def velocity_from_previous(theta: np.ndarray, previous: np.ndarray, rate: np.ndarray | float) -> np.ndarray:
+    """v_k = (θ_{k−1} − θ_k)/η of every parameter: :data:`VELOCITY_FROM_PREVIOUS`, evaluated."""
+    function = sp.lambdify([PREVIOUS_ITERATE, THETA, RATE], VELOCITY_FROM_PREVIOUS.expression, "numpy")
+    return np.broadcast_to(np.asarray(function(previous, theta, rate), dtype=float), np.shape(theta)).copy()
+
+
+def starting_state(spec: OptimizerSpec, given: dict[str, np.ndarray], theta: np.ndarray, rate: np.ndarray | float) -> dict[str, np.ndarray]:
+    """The state before the file's first step: ``given`` per state letter (arrays shaped like
+    ``theta``, zero where nothing was given), ``previous`` (heavy-ball's θ_{k−1}, ``theta`` where
+    nothing was given) turned into momentum's v by :data:`VELOCITY_FROM_PREVIOUS`."""
+    state = initial_state(spec, np.size(theta))
+    for name, values in given.items():
+        if name == "previous":
+            state["v"] = velocity_from_previous(theta, values, rate)
+        elif name in state:
+            state[name] = np.array(values, dtype=float)
+    return state
+
+
 def apply(spec: OptimizerSpec, theta: np.ndarray, gradient: np.ndarray, state: dict[str, np.ndarray], t: int,
           rate: np.ndarray | float) -> dict[str, np.ndarray]:
     """Step ``t`` (1-based) for every parameter at once: the value of every equation's target

@@ -671,6 +671,9 @@ class GraphStep:
     params_after: dict[Quantity, float]  # the trained leaves after the update (empty without training)
     output: float
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
+    #: an optimizer's quantities after the step, per trained leaf by name (``v``, Adam's ``m``, ``v``,
+    #: ``m_hat``, ``v_hat``); empty for plain gradient descent
+    optimizer_state: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @cached_property
     def sections(self) -> tuple[Section, ...]:
@@ -786,6 +789,13 @@ class GraphSolution:
     def value(self, text: str | Key) -> float:
         """The value of a name: a node's or a leaf's, a gradient, a leaf after the update."""
         target, number = self.resolve(text)
+        if isinstance(target, Quantity) and target.is_state:  # v(x)@2: an optimizer's state after step 2
+            if not isinstance(number, int) and number is not None:
+                raise LookupError_(f"{text}: an optimizer's state belongs to a training step (@1, @2, …)")
+            per = self.steps[(number or 1) - 1].optimizer_state.get(target.kind, {})
+            if target.parameter.name not in per:
+                raise LookupError_(f"{text}: no such optimizer state (training.optimizer, training.parameters)")
+            return per[target.parameter.name]
         if isinstance(target, Quantity):
             plain = target.plain()
             if target.after:

@@ -117,7 +117,13 @@ class _TwinOptimizer:
         self.keys = problem.parameter_keys
         self.trained = np.array(problem.trained_mask)
         self.rates = np.array(problem.rate_vector)
-        self.state = optimizers_numeric.initial_state(self.hyper, len(self.keys))
+        # training.state, read by the twin itself (heavy-ball's previous iterate into torch's buffer)
+        given = problem.training.state
+        names = [str(k) for k in self.keys]
+        start = optimizers_numeric.starting_state(self.hyper, {n: given.of(n) for n, _ in given.values},
+                                                  dict(zip(names, problem.parameter_vector())), dict(zip(names, self.rates.tolist())))
+        self.state = {n: np.array([per[p] for p in names]) for n, per in start.items()}
+        self.taken = given.step  # steps taken before the file's first: update k reads t = taken + k
 
     @property
     def needed(self) -> bool:
@@ -129,7 +135,7 @@ class _TwinOptimizer:
         and every state and intermediate as arrays in parameter order."""
         theta = np.array([before[k] for k in self.keys])
         g = np.array([gradients[k] for k in self.keys])
-        after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, t, self.rates)
+        after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, self.taken + t, self.rates)
         after = np.where(self.trained, after, theta)
         self.state = {k: np.where(self.trained, v, self.state[k]) for k, v in state.items()}
         return dict(zip(self.keys, after.tolist())), {**state, **shown}
@@ -529,6 +535,13 @@ def verify_graph(solution: GraphSolution) -> Verification:
     fd_count, fd_worst = 0, 0.0
     values_now = dict(problem.values)
     symbolic = _composed_gradients(system) if graph.size <= GRAPH_SYMBOLIC_NODES else None
+    # the optimizer's update (sgd: θ − η·g), by the NumPy twin from its own reading of training.state
+    o, rate = problem.training.optimizer, problem.training.learning_rate
+    hyper = optimizers_numeric.Hyper(o.name, o.beta, o.nesterov, o.alpha, o.beta1, o.beta2, o.eps, o.weight_decay)
+    given = problem.training.state
+    start = optimizers_numeric.starting_state(hyper, {n: given.of(n) for n, _ in given.values},
+                                              {n: problem.value_of(n) for n in problem.training.parameters}, rate)
+    twin_state = {n: np.array([per[p] for p in problem.training.parameters]) for n, per in start.items()}
     for (number, values, sweep_pass), gs in zip(engine.passes, solution.steps):
         _check_graph_values(checker, twin, names, values[0], values_now, number)
         skipped = _fd_skips(graph, values, set(range(graph.size)), number if len(engine.passes) > 1 else None)
@@ -568,13 +581,27 @@ def verify_graph(solution: GraphSolution) -> Verification:
             for name, derivative in symbolic.items():
                 reference, tol = _symbolic_reference(derivative, at, values_now, on_a_kink=bool(kinked))
                 checker.scalar(str(Partial(solution.output, keys.node(name), None, number)), gs.gradients[keys.node(name)], reference, "sympy", tol)
-        for key, value in gs.params_after.items():
-            expected = values_now[key.name] - problem.training.learning_rate * gs.gradients[key]
-            checker.scalar(str(key.updated().at_step(number)), value, expected)
-            fd_expected = values_now[key.name] - problem.training.learning_rate * fd[key.name]
-            if key.name in trusted:
-                checker.scalar(str(key.updated().at_step(number)), value, fd_expected, "finite differences",
-                               FD_RELATIVE * problem.training.learning_rate * max(scale, 1.0))
+        if gs.params_after:
+            leaves = list(problem.training.parameters)
+            theta = np.array([values_now[n] for n in leaves])
+            t = problem.training.state.step + number
+            g = np.array([gs.gradients[keys.node(n)] for n in leaves])
+            after, new_state, intermediates = optimizers_numeric.update(hyper, theta, g, twin_state, t, rate)
+            for name, per in gs.optimizer_state.items():  # v, m, m_hat, …: each against the twin's
+                reference = {**new_state, **intermediates}[name]
+                checker.array(lambda k, name=name: str(keys.node(leaves[k]).state(name, number)),
+                              [per[n] for n in leaves], [float(r) for r in reference])
+            # a step linear in g (sgd, momentum) is also seen through the difference quotients
+            fd_after = (optimizers_numeric.update(hyper, theta, np.array([fd[n] for n in leaves]), twin_state, t, rate)[0]
+                        if hyper.name in ("sgd", "momentum") else None)
+            twin_state = new_state
+            for k, name in enumerate(leaves):
+                key = keys.node(name)
+                value = gs.params_after[key]
+                checker.scalar(str(key.updated().at_step(number)), value, float(after[k]))
+                if fd_after is not None and name in trusted:
+                    checker.scalar(str(key.updated().at_step(number)), value, float(fd_after[k]), "finite differences",
+                                   (1.0 + hyper.beta) * FD_RELATIVE * rate * max(scale, 1.0))
         values_now.update({key.name: v for key, v in gs.params_after.items()})
     if engine.closing is not None:
         _check_graph_values(checker, twin, names, engine.closing[0], values_now, keys.END)

@@ -65,7 +65,10 @@ def graph_json(solution: GraphSolution) -> dict[str, Any]:
     if solution.trained:
         out["steps"] = [
             {"number": gs.number, "derived": gs.derived, "values": named(gs.values), "gradients": named(gs.gradients),
-             "params_after": named(gs.params_after), "output": json_number(gs.output)}
+             "params_after": named(gs.params_after), "output": json_number(gs.output),
+             **({"optimizer": {"name": solution.problem.training.optimizer.name,
+                               "state": {k: {leaf: json_number(v) for leaf, v in per.items()} for k, per in gs.optimizer_state.items()}}}
+                if gs.optimizer_state else {})}
             for gs in solution.steps
         ]
         assert solution.values_after is not None

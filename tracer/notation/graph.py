@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from tracer.keys import Quantity
-from tracer.notation.base import updates
+from tracer.notation.base import HYPER_SYMBOLS, STATE_LETTERS, plain_optimizer_name, updates
 from tracer.notation.symbol import Glyph, Symbol, marks
 from tracer.notation.view import NamesView
 
@@ -63,8 +63,18 @@ def node_symbol(name: str) -> Symbol:
 
 
 def quantity_symbol(q: Quantity) -> Symbol:
+    if q.is_state:  # an optimizer's state of a trained leaf after step t: v_{x, 1}, as a network's m_{w_5, 2}
+        return Symbol(STATE_LETTERS[q.kind], (quantity_symbol(q.parameter), str(q.step)))
+    if q.kind == "hyper":  # β, η, t: the optimizer's symbols, as in every theme
+        return Symbol(Glyph(r"\eta", "η")) if q.name == "eta" else HYPER_SYMBOLS[q.name]
     symbol = node_symbol(q.name)
     return symbol.primed(updates(q)) if q.after else symbol
+
+
+def _plain(q: Quantity) -> str:
+    if q.is_state or q.kind == "hyper":
+        return plain_optimizer_name(q, q.parameter.name if q.is_state else "", "η")
+    return q.name + (marks("'", updates(q)) if q.after else "")
 
 
 def names_view(dialect: str) -> NamesView:
@@ -72,4 +82,4 @@ def names_view(dialect: str) -> NamesView:
     if dialect == "latex":
         return NamesView(quantity=lambda q: quantity_symbol(q).latex(), loss_name="f", rate=r"\eta",
                          times=r"\times", dot=r"\cdot", symbol=quantity_symbol)
-    return NamesView(quantity=lambda q: q.name + (marks("'", updates(q)) if q.after else ""), loss_name="f", rate="η")
+    return NamesView(quantity=_plain, loss_name="f", rate="η")

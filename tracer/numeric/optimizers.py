@@ -111,6 +111,30 @@ def initial_state(hyper: Hyper, shape: int | tuple[int, ...]) -> dict[str, np.nd
     return {name: np.zeros(shape, dtype=float) for name in STATE_NAMES[hyper.name]}
 
 
+def starting_state(hyper: Hyper, given: dict[str, dict[str, float]], theta: dict[str, float], rate: dict[str, float] | float) -> dict[str, dict[str, float]]:
+    """The state before the first update from what a problem gives (``training.state``), by
+    parameter name: a state not given is 0; momentum's ``previous`` iterate θ_{k−1} becomes torch's
+    ``momentum_buffer`` v = (θ_{k−1} − θ_k)/η, the velocity of an update θ_k = θ_{k−1} − η v at
+    the same rate (heavy ball: θ_{k+1} = θ_k − η g + μ (θ_k − θ_{k−1}) = θ_k − η (μ v + g))."""
+    out: dict[str, dict[str, float]] = {name: {p: 0.0 for p in theta} for name in STATE_NAMES[hyper.name]}
+    for name, per in given.items():
+        if name == "previous":
+            if hyper.name != "momentum" or hyper.nesterov:
+                raise ValueError("a previous iterate gives plain (heavy-ball) momentum's velocity only")
+            for p, before in per.items():
+                eta = rate[p] if isinstance(rate, dict) else rate
+                out["v"][p] = (before - theta[p]) / eta
+            continue
+        if name not in out:
+            raise ValueError(f"{hyper.name} carries no state {name!r}")
+        for p, value in per.items():
+            if name in ("G", "s") or (name == "v" and hyper.name in ("adam", "adamw")):
+                if value < 0:
+                    raise ValueError(f"{name} of {p} is a sum of squares, got {value}")
+            out[name][p] = float(value)
+    return out
+
+
 def update(
     hyper: Hyper,
     theta: np.ndarray,

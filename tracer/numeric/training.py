@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracer import keys
 from tracer.numeric import exact
 from tracer.numeric import mlp as numeric
 from tracer.numeric import optimizers
@@ -133,6 +134,26 @@ class _Arrays:
         self.bias_state = [None if self.hyper is None or b is None else optimizers.initial_state(self.hyper, np.shape(b)) for b in self.biases]
         self.t = 0
         self.l2, self.l1 = problem.loss.l2, problem.loss.l1
+        if problem.training.state.given and self.hyper is not None:
+            self._start_from(problem.training.state)
+
+    def _start_from(self, given) -> None:
+        """``training.state`` in the layers' arrays (this twin's own reading, by canonical name): torch's
+        buffers where given, 0 elsewhere; heavy-ball's previous iterate as v = (θ₋ − θ)/η."""
+        self.t = given.step  # the steps taken before: the first update reads t = step + 1
+        start = {"weights": self.weight_state, "biases": self.bias_state}
+        for name, _ in given.values:
+            for written, value in given.of(name).items():
+                key = keys.parse(written)
+                l = key.layer - 1
+                arrays, position = (("weights", tuple(i - 1 for i in key.index)) if key.kind == "W"
+                                    else ("biases", (key.index[0] - 1,) if key.index and self.biases[l].size > 1 else ()))
+                theta = (self.weights if arrays == "weights" else self.biases)[l]
+                state = start[arrays][l]
+                if name == "previous":
+                    state["v"][position if theta.ndim else ()] = (value - theta[position if theta.ndim else ()]) / self.rates[l]
+                else:
+                    state[name][position if theta.ndim else ()] = value
 
     def values(self) -> dict[str, float]:
         parts = []

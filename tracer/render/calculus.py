@@ -646,21 +646,70 @@ def _optimizer_statement(descent: Descent, dialect: str, digits: int) -> list[st
     names = _optimizer_symbols(descent, latex, variable, None, "t-1" if latex else "t−1", "t")
     rule = descent.rule
     hyper = [f"{_hyper(k, latex)} = {fmt(v, digits, dialect)}" for k, v in descent.hyperparameters.items()]
-    zeros = [f"{_indexed(_state(n, latex), '0', None, latex)} = 0" for n in rule.states]
+    zeros = _starting_values(descent, latex, digits)
     before = names[optimizers.THETA]
     if latex:
         d = "" if one else r"\partial "
         gradient = rf"{name}'({before})" if one else rf"\nabla {name}({before})"
         rows = [rf"g_{{t}} = {gradient}"]
         rows += [rf"{_lhs(e.target, names, _indexed(variable, 't', None, True))} = {_symbolic(e.expression, names, True)}" for e in rule.equations]
-        return rows
+        return rows + _heavy_ball_rows(descent, True, digits)
     gradient = f"{name}'({before})" if one else f"∂{name}/∂θ({before})"
     lines = [f"optimizer: {rule.title}" + "".join(f", {h}" for h in hyper + zeros)]
     if not one:
         lines.append("  for each variable θ of " + ", ".join(_name_text(v.name) for v in descent.variables))
     lines.append(f"  g_t = {gradient}")
     lines += [f"  {_lhs(e.target, names, _indexed(variable, 't', None, False))} = {_symbolic(e.expression, names, False)}" for e in rule.equations]
+    heavy = _heavy_ball_rows(descent, False, digits)
+    if heavy:
+        lines.append("  heavy ball θ_t = θ_(t−1) − α·g_t + β·(θ_(t−1) − θ_(t−2)) from the previous iterate θ₋₁: v₀ = (θ₋₁ − θ₀)/α")
+        lines += [f"  {row}" for row in heavy]
     return lines
+
+
+def _starting_values(descent: Descent, latex: bool, digits: int) -> list[str]:
+    """The state before the first update: ``v₀ = 0`` (torch's zeros), or the given values
+    (``v₀[x] = 2``) and the steps already taken (``--state``)."""
+    dialect = "latex" if latex else "text"
+    one = len(descent.variables) == 1
+    start = descent.iterates[0]
+    given = {n for n, _ in descent.start_state.values} | ({"v"} if descent.start_state.previous else set())
+    out: list[str] = []
+    for n in descent.rule.states:
+        if n not in given:
+            out.append(f"{_indexed(_state(n, latex), '0', None, latex)} = 0")
+            continue
+        for v, value in zip(descent.variables, start.quantity(n)):
+            tag = None if one else (_name_tex if latex else _name_text)(v.name)
+            out.append(f"{_indexed(_state(n, latex), '0', tag, latex)} = {fmt(value, digits, dialect)}")
+    if descent.taken:
+        out.append(f"{descent.taken} steps taken before (t = {descent.taken + 1} at the first update)" if not latex
+                   else rf"\text{{{descent.taken} steps taken before}}")
+    return out
+
+
+def _heavy_ball_rows(descent: Descent, latex: bool, digits: int) -> list[str]:
+    """v₀ from heavy-ball's previous iterate, per variable: ``v₀[x] = (x₋₁ − x₀)/α = (1.2 − 1)/0.1 = 2``."""
+    previous = descent.previous
+    if previous is None:
+        return []
+    dialect = "latex" if latex else "text"
+    spell = _name_tex if latex else _name_text
+    one = len(descent.variables) == 1
+    numbers = _numbers_tex if latex else _numbers_text
+    start = descent.iterates[0]
+    rows = []
+    for i, v in enumerate(descent.variables):
+        name = spell(v.name)
+        names = {optimizers.PREVIOUS_ITERATE: _indexed(name, "-1" if latex else "₋₁", None, latex) if latex else f"{name}₋₁",
+                 optimizers.THETA: _indexed(name, "0", None, latex), optimizers.RATE: r"\alpha" if latex else "α"}
+        values = {optimizers.PREVIOUS_ITERATE: previous[i], optimizers.THETA: start.point[i], optimizers.RATE: descent.learning_rate}
+        expression = optimizers.VELOCITY_FROM_PREVIOUS.expression
+        with sp.evaluate(False):
+            substituted = expression.xreplace({sym: SubstitutedNumber(values[sym]) for sym in expression.free_symbols})
+        lhs = _indexed(_state("v", latex), "0", None if one else name, latex)
+        rows.append(f"{lhs} = {_symbolic(expression, names, latex)} = {numbers(substituted, digits)} = {fmt(start.quantity('v')[i], digits, dialect)}")
+    return rows
 
 
 def _optimizer_sentence(descent: Descent, digits: int) -> str:
@@ -668,7 +717,7 @@ def _optimizer_sentence(descent: Descent, digits: int) -> str:
     if descent.optimizer.plain:
         return ""
     hyper = [f"${_hyper(k, True)} = {fmt(v, digits, 'latex')}$" for k, v in descent.hyperparameters.items()]
-    zeros = [f"${_indexed(_state(n, True), '0', None, True)} = 0$" for n in descent.rule.states]
+    zeros = [f"${z}$" for z in _starting_values(descent, True, digits)]
     return f", optimizer {_tex_escape(descent.rule.title)}" + "".join(f", {h}" for h in hyper + zeros)
 
 
@@ -721,9 +770,9 @@ def optimizer_update_rows(descent: Descent, dialect: str, digits: int, written: 
         for i, v in enumerate(variables):
             tag = None if one else v
             names = _optimizer_symbols(descent, latex, v, tag, str(k - 1), str(k))
-            names[optimizers.T] = str(k)
+            names[optimizers.T] = str(descent.taken + k)
             values: dict = {optimizers.THETA: before.point[i], optimizers.GRAD: before.gradient[i],
-                            optimizers.RATE: descent.learning_rate, optimizers.T: float(k)}
+                            optimizers.RATE: descent.learning_rate, optimizers.T: float(descent.taken + k)}
             values.update({optimizers.HYPER[h]: value for h, value in hyper.items()})
             values.update({optimizers.previous(n): before.quantity(n)[i] for n in rule.states})
             values.update({optimizers.STATE[n]: after.quantity(n)[i] for n in rule.shown})
@@ -919,6 +968,8 @@ def _with_optimizer(descent: Descent) -> dict:
         "hyperparameters": descent.hyperparameters,
         "equations": {e.target: str(e.expression) for e in rule.equations},
     }
+    if descent.start_state.given:
+        plain["optimizer"]["start_state"] = descent.start_state.to_mapping()
     for entry, it in zip(plain["iterates"], descent.iterates):
         entry["state"] = {n: {v: _json_number(x) for v, x in zip(names, values)} for n, values in it.state}
     return plain

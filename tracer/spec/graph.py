@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Union
 
 from pydantic import Field, ValidationError
 
 from tracer import keys
 from tracer.spec.errors import SpecError, _quoted, _translate
-from tracer.spec.models import LANGUAGES, Number, _Strict
-from tracer.spec.problem import _count
+from tracer.spec.models import LANGUAGES, OPTIMIZERS, Number, OptimizerModel, _Strict
+from tracer.spec.optimizer_state import OptimizerState, StateError, read_state
+from tracer.spec.problem import OptimizerSpec, _count
 from tracer.spec.training import MAX_GRAPH_STEPS
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class GraphTrainingSpec:
     parameters: tuple[str, ...] = ()  # the leaves gradient descent changes
     learning_rate: float = 0.1
     steps: int = 0
+    optimizer: OptimizerSpec = OptimizerSpec()  # torch.optim's rules (tracer.core.optimizers), as a network's
+    state: OptimizerState = OptimizerState()  # the optimizer's starting state (training.state), by leaf name
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,11 @@ class GraphProblem:
 
     def describe(self) -> str:
         trained = self.training.parameters
+        optimizer = self.training.optimizer
+        how = "gradient descent" if optimizer.plain else optimizer.described()
         training = (
-            f"; gradient descent on {', '.join(trained)}: learning rate {self.training.learning_rate:g}, {_count(self.training.steps, 'step')}"
+            f"; {how} on {', '.join(trained)}: learning rate {self.training.learning_rate:g}, {_count(self.training.steps, 'step')}"
+            + (", from a given state" if self.training.state.given else "")
             if trained and self.training.steps else "; no training"
         )
         return (
@@ -102,6 +108,8 @@ class GraphTrainingModel(_Strict):
     parameters: list[str] = Field(min_length=1, description="the leaves gradient descent changes")
     learning_rate: Number = Field(gt=0)
     steps: int = Field(1, ge=0)
+    optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, adamw, or a mapping with name: and its hyperparameters (as a network's training.optimizer)")  # type: ignore[valid-type]
+    state: dict[str, Any] | None = Field(None, description="the optimizer's starting state per leaf: {v: {x: 0.1}}, {previous: {x: 1.2}} (heavy ball), {m: …, v: …, step: 3}")
 
 
 class GraphProblemModel(_Strict):
@@ -161,7 +169,12 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
             raise SpecError(source, "training.parameters", "a leaf is named twice")
         if t.steps > MAX_GRAPH_STEPS:
             raise SpecError(source, "training.steps", f"{t.steps:,} steps is too many for a graph problem (at most {MAX_GRAPH_STEPS:,}: each one evaluates every equation)")
-        training = GraphTrainingSpec(tuple(t.parameters), float(t.learning_rate), t.steps)
+        optimizer = _optimizer(t)
+        try:
+            state = read_state(t.state, optimizer.name, optimizer.nesterov, list(t.parameters))
+        except StateError as err:
+            raise SpecError(source, err.field, err.message) from None
+        training = GraphTrainingSpec(tuple(t.parameters), float(t.learning_rate), t.steps, optimizer, state)
     return GraphProblem(
         equations=tuple(equations),
         values=tuple(values),
@@ -173,6 +186,16 @@ def _graph_problem(raw: dict, source: str) -> GraphProblem:
         source=source,
         randomize=model.randomize,
     )
+
+
+def _optimizer(t: GraphTrainingModel) -> OptimizerSpec:
+    """``training.optimizer`` of a graph problem: as a network's (torch's defaults filled in)."""
+    o = t.optimizer
+    if isinstance(o, str):
+        spec = OptimizerSpec(o)
+        return replace(spec, eps=spec.epsilon if o in ("adagrad", "rmsprop", "adam", "adamw") else None, weight_decay=spec.decay)
+    return OptimizerSpec(o.name, **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                                    for k, v in o.model_dump().items() if k != "name"})
 
 
 def _graph_mapping(problem: GraphProblem) -> dict[str, Any]:
@@ -187,6 +210,10 @@ def _graph_mapping(problem: GraphProblem) -> dict[str, Any]:
     t = problem.training
     if t.parameters:
         out["training"] = {"parameters": list(t.parameters), "learning_rate": t.learning_rate, "steps": t.steps}
+        if not t.optimizer.plain:
+            out["training"]["optimizer"] = t.optimizer.to_mapping()
+        if t.state.given:
+            out["training"]["state"] = t.state.to_mapping()
     if problem.randomize is not None:
         out["randomize"] = problem.randomize
     return out

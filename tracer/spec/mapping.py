@@ -77,7 +77,8 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
         "loss": _loss_mapping(loss),
         "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": y_of(s)})} for s in problem.data],
         "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps,
-                     "optimizer": problem.training.optimizer.to_mapping()},
+                     "optimizer": problem.training.optimizer.to_mapping(),
+                     **({"state": problem.training.state.to_mapping()} if problem.training.state.given else {})},
     }
     if problem.randomize is not None:
         out["randomize"] = problem.randomize
@@ -106,6 +107,8 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
     loss = problem.loss
     t = problem.training
     training: dict[str, Any] = {"learning_rate": t.learning_rate, "order": t.order, "optimizer": t.optimizer.to_mapping()}
+    if t.state.given:
+        training["state"] = t.state.to_mapping()
     if t.epochs is None:
         training["steps"] = t.steps
     else:

@@ -164,6 +164,7 @@ class TrainingModel(_Strict):
     record_every: int | None = Field(None, ge=1, description="epochs (or steps) between recorded losses")
     track: list[str] = Field(default_factory=list, description="parameters whose values the run records")
     optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, adamw, or a mapping with name: and its hyperparameters")  # type: ignore[valid-type]
+    state: dict[str, Any] | None = Field(None, description="the optimizer's starting state per parameter instead of torch's zeros: {v: {W2[1,1]: 0.1}}, {previous: {…}} (heavy ball), {m: …, v: …, step: 3}")
 
 
 class DatasetModel(_Strict):

@@ -32,7 +32,7 @@ from tracer.spec.models import (
     WeightInitModel,
 )
 from tracer.spec.problem import ActivationSpec, DatasetSpec, LayerSpec, Problem, Sample, TrainingSpec
-from tracer.spec.training import _check_run, _layered_steps, _loss, _optimizer, _parameters, _steps
+from tracer.spec.training import _check_run, _layered_steps, _loss, _optimizer, _parameters, _starting_state, _steps
 
 #: the largest network: 1,000,000 weights and biases (a 999-999-1 network, one sample, one step:
 #: 28 s and 1.7 GB on a loaded two-core machine; a 300-300-1 network, 90,601 parameters: 5 s)
@@ -138,7 +138,8 @@ def _build(model: ProblemModel, source: str) -> Problem:
     _check_run(problem, source)
     update = None if model.training.update == "all" else _parameters(problem, model.training.update, "training.update", fail)
     track = _parameters(problem, model.training.track, "training.track", fail)
-    return replace(problem, training=replace(problem.training, update=update, track=track))
+    problem = replace(problem, training=replace(problem.training, update=update, track=track))
+    return replace(problem, training=replace(problem.training, state=_starting_state(problem, model.training, fail)))
 
 
 def _generated(model: ProblemModel, source: str, n_out: int) -> tuple[tuple[Sample, ...], tuple[Sample, ...], DatasetSpec]:
@@ -218,7 +219,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
              "sequential": t.order != "simultaneous", "track": bool(t.track)}
     if any(wanted and feature not in _supported(net) for feature, wanted in asked.items()):
         raise fail("training", "a network with conv2d or pooling layers takes learning_rate and steps (epochs, batches, update, order, track: dense networks only, for now)")
-    return Problem(
+    problem = Problem(
         inputs=math.prod(first),
         layers=tuple(layers),
         loss=_loss(loss),
@@ -234,6 +235,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         input_shape=first if (net.input or steps) else None,
         target_steps=per_step,
     )
+    return replace(problem, training=replace(problem.training, state=_starting_state(problem, t, fail)))
 
 
 def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from tracer import keys, kinds
 from tracer.keys import Quantity
+from tracer.spec.optimizer_state import OptimizerState
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class TrainingSpec:
     record_every: int | None = None  # epochs (or steps) between recorded losses; None: automatic
     track: tuple[Quantity, ...] = ()  # parameters whose values the run records
     optimizer: OptimizerSpec = OptimizerSpec()
+    state: OptimizerState = OptimizerState()  # training.state: the optimizer's starting state, by parameter name
 
     def __post_init__(self) -> None:
         # a name here would never equal a key (tracer.keys): the parameter would silently not train

@@ -15,6 +15,7 @@ from tracer import keys
 from tracer.keys import Quantity
 from tracer.spec.errors import SpecError, _quoted
 from tracer.spec.models import LossModel, ProblemModel, TrainingModel
+from tracer.spec.optimizer_state import OptimizerState, StateError, read_state
 from tracer.spec.problem import LossSpec, OptimizerSpec, Problem
 
 #: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
@@ -75,6 +76,26 @@ def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Q
             raise fail(f"{field}[{k}]", f"a parameter name expected (e.g. {example}), got {_quoted(name)}")
         out.append(key)
     return tuple(out)
+
+
+def _starting_state(problem: Problem, t: TrainingModel, fail) -> OptimizerState:
+    """``training.state``: the optimizer's starting state, by the trained parameters' canonical names."""
+    if t.state is None:
+        return OptimizerState()
+    if t.order == "sequential":
+        raise fail("training.state", "sequential order is plain gradient descent (Mazur's): no optimizer state")
+
+    def canonical(name: str) -> str | None:
+        try:
+            return str(keys.parse(name))
+        except keys.NameError_:
+            return None
+
+    o = problem.training.optimizer
+    try:
+        return read_state(t.state, o.name, o.nesterov, problem.trainable(), parameter=canonical)
+    except StateError as err:
+        raise fail(err.field, err.message) from None
 
 
 def _check_run(problem: "Problem", source: str) -> None:

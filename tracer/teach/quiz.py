@@ -156,6 +156,8 @@ def parse_spec(problem: Problem | GraphProblem) -> QuizSpec:
         raise SpecError(source, "randomize", "required for tracer quiz (which values vary, over what grid); see README")
     if isinstance(problem, GraphProblem):
         return _parse_graph_spec(problem)
+    if problem.training.state.given:  # the sheet states the optimizer from zero (m₀ = v₀ = 0)
+        raise SpecError(source, "training.state", "tracer quiz states the optimizer from torch's zeros: a given starting state is not on its sheet yet")
     vary: list[tuple[str, Grid]] = []
     settings: dict[str, Any] = {}
     slots = set(problem.parameter_keys)
@@ -183,6 +185,10 @@ def _parse_graph_spec(problem: GraphProblem) -> QuizSpec:
     """A graph problem's block (SPEC.md §7): its leaves vary (one by name, or all as ``values``),
     and the learning rate when it is trained; asked by default: the gradient of every leaf."""
     source, raw = problem.source, problem.randomize
+    if _is_trained(problem) and (not problem.training.optimizer.plain or problem.training.state.given):
+        # the sheet states the update x' = x − η·∂f/∂x: an optimizer's equations are not on it yet
+        raise SpecError(source, "training.optimizer", "tracer quiz on a graph problem takes plain gradient descent (sgd, no state) for now: "
+                        "the sheet states x' = x − η·∂f/∂x")
     leaves = [name for name, _ in problem.values]
     listed = ", ".join(leaves)
     equations = {e.name: e.text for e in problem.equations}
