@@ -389,7 +389,8 @@ def _probe_problem(hidden: Any, *, output: str = "sigmoid", loss: dict | None = 
 
 
 @pytest.mark.parametrize("hidden", ["identity", "linear", "sigmoid", "logistic", "tanh", "relu", "leaky_relu", {"name": "leaky_relu", "alpha": 0.2},
-                                    "elu", {"name": "elu", "alpha": 0.5}, "softplus", "arctan", "step"], ids=str)
+                                    "elu", {"name": "elu", "alpha": 0.5}, "softplus", "arctan", "gelu", "gelu_tanh", "silu", "swish",
+                                    "step"], ids=str)
 def test_every_hidden_activation_agrees_with_torch(hidden):
     problem = load_generated(_probe_problem(hidden, far=True))
     assert conditioned(problem)
@@ -454,7 +455,7 @@ def test_sequential_order_with_an_update_list_and_mean_over_samples_agrees_with_
 # Generated networks (hypothesis)
 # ---------------------------------------------------------------------------
 
-SMOOTH = ["identity", "sigmoid", "tanh", "softplus", "arctan"]
+SMOOTH = ["identity", "sigmoid", "tanh", "softplus", "arctan", "gelu", "gelu_tanh", "silu"]
 KINKED = ["relu", "leaky_relu", "elu", "step"]  # kept away from their kinks (the kink conventions are another test's)
 HIDDEN = SMOOTH + KINKED
 #: the smallest distance from a kink (or between the two largest of a max-pooling window) kept

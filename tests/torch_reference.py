@@ -14,7 +14,7 @@ no text is evaluated.
 What a problem means is read from docs/spec.md, not from the engine:
 
 - §1 activations (identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, arctan,
-  step, softmax), losses (mse with ``factor``, cross_entropy, binary_cross_entropy, each
+  gelu, gelu_tanh, silu, step, softmax), losses (mse with ``factor``, cross_entropy, binary_cross_entropy, each
   with ``outputs`` and ``samples`` sum | mean and ``log`` ln | log10 | log2);
 - §8 conv2d (cross-correlation, zero padding), maxpool2d, avgpool2d, flatten
   (channel-major), rnn (``z_t = W x_t + U h_{t−1} + b``; ``outputs: last | sequence``,
@@ -88,6 +88,12 @@ def activate(spec: ActivationSpec, z: torch.Tensor, relu_derivative_at_zero: int
         return F.softplus(z, beta=1.0, threshold=_SOFTPLUS_THRESHOLD)
     if name == "arctan":
         return torch.atan(z)
+    if name == "gelu":  # x·Φ(x), Φ by erf: torch's exact GELU
+        return F.gelu(z, approximate="none")
+    if name == "gelu_tanh":
+        return F.gelu(z, approximate="tanh")
+    if name == "silu":
+        return F.silu(z)
     if name == "step":  # 1 for z ≥ 0, else 0: a comparison, so no gradient flows through it
         return (z >= 0).to(DT)
     if name == "softmax":

@@ -118,13 +118,38 @@ class SampleBackward:
 # Activations: each owns its forward rule and its local derivative
 # ---------------------------------------------------------------------------
 
-ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
+ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu"}
 ALPHA_DEFAULTS = {"leaky_relu": 0.01, "elu": 1.0}
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))  # two exact rewritings of 1/(1+e^{-z}) that never overflow
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+#: erf from the standard library, element by element (SciPy is no dependency)
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = ½(1 + erf(z/√2)), as torch's exact GELU computes it."""
+    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    """φ(z) = e^{−z²/2}/√(2π)."""
+    return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _gelu_tanh(z: np.ndarray) -> np.ndarray:
+    """torch's GELU(approximate='tanh'): ½z(1 + tanh(√(2/π)(z + 0.044715z³)))."""
+    return 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
+
+
+def _gelu_tanh_slope(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Its derivative from z (the product rule, tanh′ = 1 − t²): ½(1 + t) + ½z(1 − t²)·√(2/π)(1 + 3·0.044715z²)."""
+    k = math.sqrt(2 / math.pi)
+    t = np.tanh(k * (z + 0.044715 * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z)
 
 
 @dataclass(frozen=True)
@@ -195,6 +220,10 @@ def _activation(value: Any, relu_derivative_at_zero: int, where: str) -> Element
         ),
         "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _sigmoid(z)),
         "arctan": (np.arctan, lambda z, a: 1 / (1 + z**2)),
+        "gelu": (lambda z: z * _normal_cdf(z), lambda z, a: _normal_cdf(z) + z * _normal_pdf(z)),
+        "gelu_tanh": (_gelu_tanh, _gelu_tanh_slope),
+        # silu′ by another route than the engine's σ(1 + z(1 − σ)): a + σ(z)(1 − a), the same number
+        "silu": (lambda z: z * _sigmoid(z), lambda z, a: a + _sigmoid(z) * (1 - a)),
         "step": (lambda z: np.where(z >= 0, 1.0, 0.0), lambda z, a: np.zeros_like(z)),
     }
     if name not in rules:
@@ -1026,6 +1055,9 @@ def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:
         "tanh": lambda: _sixty(mpmath.tanh, z),
         "softplus": lambda: _sixty(lambda u: mpmath.log(1 + mpmath.exp(u)), z),
         "arctan": lambda: _sixty(mpmath.atan, z),
+        "gelu": lambda: _sixty(lambda u: u * mpmath.ncdf(u), z),
+        "gelu_tanh": lambda: _sixty(lambda u: u / 2 * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (u + mpmath.mpf("0.044715") * u**3))), z),
+        "silu": lambda: _sixty(lambda u: u / (1 + mpmath.exp(-u)), z),
     }
     return rules[name]()
 

@@ -111,6 +111,31 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))  # never overflows; both branches are exact rewritings of 1/(1+e^{-z})
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
+#: erf from the standard library, element by element (SciPy is no dependency)
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = ½(1 + erf(z/√2)), as torch's exact GELU computes it."""
+    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    """φ(z) = e^{−z²/2}/√(2π)."""
+    return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _gelu_tanh(z: np.ndarray) -> np.ndarray:
+    """torch's GELU(approximate='tanh'): ½z(1 + tanh(√(2/π)(z + 0.044715z³)))."""
+    return 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
+
+
+def _gelu_tanh_slope(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Its derivative from z (the product rule, tanh′ = 1 − t²): ½(1 + t) + ½z(1 − t²)·√(2/π)(1 + 3·0.044715z²)."""
+    k = math.sqrt(2 / math.pi)
+    t = np.tanh(k * (z + 0.044715 * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z)
+
 
 def _sigmoid_slope(z: np.ndarray) -> np.ndarray:
     """σ'(z) = e^{-|z|} / (1 + e^{-|z|})², computed from z, not as σ(1 − σ): a second route, and
@@ -145,6 +170,10 @@ def activation(spec: ActivationSpec, relu_derivative_at_zero: int = 0) -> Elemen
         ),
         "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _sigmoid(z)),
         "arctan": (np.arctan, lambda z, a: 1 / (1 + z**2)),
+        "gelu": (lambda z: z * _normal_cdf(z), lambda z, a: _normal_cdf(z) + z * _normal_pdf(z)),
+        "gelu_tanh": (_gelu_tanh, _gelu_tanh_slope),
+        # silu′ by another route than the engine's σ(1 + z(1 − σ)): a + σ(z)(1 − a), the same number
+        "silu": (lambda z: z * _sigmoid(z), lambda z, a: a + _sigmoid(z) * (1 - a)),
         "step": (lambda z: np.where(z >= 0, 1.0, 0.0), lambda z, a: np.zeros_like(z)),
     }
     forward, derivative = rules[spec.name]

@@ -25,10 +25,13 @@ ACTIVATIONS = (
     "elu",
     "softplus",
     "arctan",
+    "gelu",
+    "gelu_tanh",
+    "silu",
     "step",
     "softmax",
 )
-ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
+ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu"}
 #: parameters an activation accepts, with their defaults
 ACTIVATION_PARAMETERS = {"leaky_relu": {"alpha": 0.01}, "elu": {"alpha": 1.0}}
 NOTATIONS = ("mazur", "bracket", "neuron", "delta")
