@@ -15,7 +15,8 @@ What a problem means is read from docs/spec.md, not from the engine:
 
 - §1 activations (identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, arctan,
   gelu, gelu_tanh, silu, step, softmax), losses (mse with ``factor``, cross_entropy, binary_cross_entropy, each
-  with ``outputs`` and ``samples`` sum | mean and ``log`` ln | log10 | log2);
+  with ``outputs`` and ``samples`` sum | mean and ``log`` ln | log10 | log2), hinge
+  (max(0, 1 − y·o) as torch.relu of the margin: subgradient 0 at the kink, the engine's convention);
 - §8 conv2d (cross-correlation, zero padding), maxpool2d, avgpool2d, flatten
   (channel-major), rnn (``z_t = W x_t + U h_{t−1} + b``; ``outputs: last | sequence``,
   dense layers above a sequence at every step, the loss summed over the steps);
@@ -114,6 +115,8 @@ def per_sample_loss(spec: LossSpec, outputs: torch.Tensor, targets: torch.Tensor
         terms = -targets * log(outputs)
     elif spec.kind == "binary_cross_entropy":
         terms = -(targets * log(outputs) + (1 - targets) * log(1 - outputs))
+    elif spec.kind == "hinge":  # max(0, 1 − y·o) through relu, whose slope at its kink is 0 (clamp's would be 1)
+        terms = torch.relu(1 - targets * outputs)
     else:
         raise NotComparable(f"loss {spec.kind!r} has no torch counterpart here")
     per_step = terms.sum(dim=-1) if spec.outputs == "sum" else terms.mean(dim=-1)

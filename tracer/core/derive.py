@@ -585,6 +585,10 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
                 f"layer {l} uses the step (threshold) activation: its derivative is 0 wherever it exists, "
                 "so no gradient flows through it and backpropagation cannot train the weights before it"
             )
+    for family in graph.families:  # a loss with a kink (the hinge's 1 − y·o = 0), met exactly in the decimals
+        if isinstance(family.op, functions.LossTerm) and family.op.kink_note():
+            if any(step.derived and family.start in engine.kinks for step, _data, engine in passes):
+                notes.append(family.op.kink_note())
     if not symbolic:
         notes.append(
             f"{len(problem.data)} samples × {len(problem.parameter_keys)} parameters is too large to write out: "

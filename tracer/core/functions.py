@@ -1641,6 +1641,60 @@ class BinaryCrossEntropy(LossTerm):
 
 
 @dataclass(frozen=True)
+class Hinge(LossTerm):
+    """The binary hinge loss of one output, ``max(0, 1 − y·o)`` with a target y ∈ {−1, 1}.
+
+    Its derivative by cases: ∂/∂o = −y where the margin 1 − y·o is positive, 0 where it is
+    negative; at the kink (1 − y·o = 0 in the file's decimals, decided exactly: :meth:`decisions`)
+    the subgradient 0 — the convention of CS231n's indicator 1(margin > 0) and of torch's
+    autograd through relu(1 − y·o) (torch.clamp(·, min=0) would give −y there)."""
+
+    name: ClassVar[str] = "hinge"
+
+    def check(self) -> None:
+        """Against SymPy's derivative of max(0, 1 − y·o), at irregular outputs and y = ±1: both branches."""
+        o = np.concatenate([_PROBES, _PROBES])
+        y = np.concatenate([np.ones_like(_PROBES), -np.ones_like(_PROBES)])
+        values = np.stack([o, y], axis=1)
+        local = self.local(values, self.forward(values))
+        for wrt in (0, 1):
+            if not _same(self.derived(wrt), self.textbook(wrt), ARG[:2], (o, y)):
+                raise TextbookFormError(self, wrt)
+            if not np.allclose(local[:, wrt], array_function(self.textbook(wrt), ARG[:2])(o, y), rtol=1e-12):
+                raise TextbookFormError(self, wrt, "the engine's local numbers are not the printed form's")
+
+    def term(self, o, y):
+        return sp.Max(0, sp.Add(1, -sp.Mul(y, o, evaluate=False), evaluate=False))
+
+    def margin(self, o, y):
+        return sp.Add(1, -sp.Mul(y, o, evaluate=False), evaluate=False)
+
+    def textbook(self, wrt, position=0):
+        o, y = ARG[0], ARG[1]
+        slope = -y if wrt == 0 else -o
+        return sp.Piecewise((slope, sp.StrictGreaterThan(self.margin(o, y), 0, evaluate=False)), (0, True))
+
+    def decisions(self):
+        return (self.margin(ARG[0], ARG[1]),)
+
+    def kink_note(self) -> str:
+        return ("the hinge loss max(0, 1 − y·o) has no derivative where 1 − y·o = 0; this solution uses the "
+                "subgradient 0 there (1 − y·o > 0 is the case with slope −y: CS231n's indicator, torch's relu)")
+
+    def forward(self, values, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        return np.maximum(0.0, 1 - y * o)
+
+    def local(self, values, outputs, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        active = (1 - y * o) > 0
+        return np.stack([np.where(active, -y, 0.0), np.where(active, -o, 0.0)], axis=-1)
+
+    def derivation(self):
+        return ()  # a derivative by cases, its convention at the kink stated in the notes
+
+
+@dataclass(frozen=True)
 class Total(Operation):
     """``s = u_1 + … + u_n`` (``mean``: ``(1/n)(u_1 + … + u_n)``): loss terms into a sample's loss.
 
@@ -1693,7 +1747,7 @@ class Total(Operation):
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Arctan, GELU, GELUTanh, SiLU, Step)
 }
-LOSSES: dict[str, type[LossTerm]] = {cls.name: cls for cls in (SquaredError, CrossEntropy, BinaryCrossEntropy)}
+LOSSES: dict[str, type[LossTerm]] = {cls.name: cls for cls in (SquaredError, CrossEntropy, BinaryCrossEntropy, Hinge)}
 
 
 def activation(spec: ActivationSpec, at_zero: int = 0, units: int = 1) -> Operation:

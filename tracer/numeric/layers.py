@@ -262,6 +262,8 @@ class Loss:
     def terms(self, o: np.ndarray, y: np.ndarray) -> np.ndarray:
         if self.kind == "mse":
             return self.factor * (y - o) ** 2
+        if self.kind == "hinge":  # max(0, 1 − y·o), y = ±1
+            return np.maximum(0.0, 1 - y * o)
         if self.kind == "cross_entropy":
             return -_x_log(y, o) / LN_OF_BASE[self.log]
         return -(_x_log(y, o) + _x_log(1 - y, 1 - o)) / LN_OF_BASE[self.log]
@@ -274,6 +276,8 @@ class Loss:
         """∂loss_s/∂o: each term's own derivative, over K when the outputs are averaged."""
         if self.kind == "mse":
             d = -2 * self.factor * (y - o)
+        elif self.kind == "hinge":  # −y inside the margin (y·o < 1); 0 beyond it and at the kink (subgradient 0)
+            d = np.where(y * o < 1, -y, 0.0)
         elif self.kind == "cross_entropy":
             d = -_x_over(y, o) / LN_OF_BASE[self.log]
         else:
@@ -778,7 +782,7 @@ def _read_target(raw: Mapping, s: int, out: Signal) -> np.ndarray:
 def _read_loss(raw: Any) -> tuple[Loss, str]:
     if not isinstance(raw, Mapping) or "kind" not in raw:
         raise ValueError("loss: a mapping with kind expected")
-    allowed = {"kind": ("mse", "cross_entropy", "binary_cross_entropy"), "outputs": ("sum", "mean"), "samples": ("sum", "mean"), "log": tuple(LN_OF_BASE)}
+    allowed = {"kind": ("mse", "cross_entropy", "binary_cross_entropy", "hinge"), "outputs": ("sum", "mean"), "samples": ("sum", "mean"), "log": tuple(LN_OF_BASE)}
     defaults = {"outputs": "sum", "samples": "sum", "log": "ln"}
     values = {}
     for key, choices in allowed.items():
@@ -900,8 +904,17 @@ def _forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> tuple[l
         zs.append(z)
         as_.append(a)
         signal = layer.output(a)
+    if net.loss.kind == "hinge" and _near_margin(signal, net.ys[s]):
+        return _exact_forward(net, parameters, s)  # the hinge's kink y·o = 1 decided in decimals
     terms = net.loss.terms(signal, net.ys[s])
     return inputs, Pass(tuple(zs), tuple(as_), signal, net.ys[s], terms, net.loss.sample_loss(terms))
+
+
+def _near_margin(o: np.ndarray, y: np.ndarray) -> bool:
+    """Is an output within rounding of the hinge's kink y·o = 1 but not on it as a double?"""
+    with np.errstate(all="ignore"):
+        gap = np.abs(1 - y * o)
+        return bool(np.any((gap > 0) & (gap <= NEAR * np.maximum(1.0, np.abs(o)))))
 
 
 def _near_tie(layer: Layer, signal: np.ndarray) -> bool:

@@ -214,6 +214,8 @@ class Loss:
         output, where o rounds towards 1 and 1 − o keeps few correct digits)."""
         if self.kind == "mse":
             return self.factor * (y - o) ** 2
+        if self.kind == "hinge":  # max(0, 1 − y·o), y = ±1
+            return np.maximum(0.0, 1 - y * o)
         ln_base = LN_OF_BASE[self.log]
         if self.kind == "cross_entropy":
             return -_x_log(y, o) / ln_base
@@ -223,6 +225,8 @@ class Loss:
         """∂ℓ_k/∂o_k (each term depends on its own output only)."""
         if self.kind == "mse":
             return -2 * self.factor * (y - o)
+        if self.kind == "hinge":  # −y inside the margin (y·o < 1); 0 beyond it and at the kink y·o = 1 (subgradient 0)
+            return np.where(y * o < 1, -y, 0.0)
         ln_base = LN_OF_BASE[self.log]
         if self.kind == "cross_entropy":
             return -_x_over(y, o) / ln_base
@@ -398,9 +402,29 @@ def _forward(net: _Network, exact_kinks: bool = True) -> _Forward:
         zs.append(z)
         as_.append(a)
         local.append(f.local_derivative(z, a))
+    if exact_kinks and net.loss.kind == "hinge":  # the kink y·o = 1 decided in the decimals, as relu's z = 0
+        a = _settle_margin(a, net.y, exact_pass, len(net.layers) - 1)
+        as_[-1] = a
     terms = net.loss.terms(a, net.y, _complement(net, zs[-1]))
     sample_losses = net.loss.sample_loss(terms)
     return _Forward(zs, as_, local, terms, sample_losses, float(_combine(sample_losses, net.samples_how)) + net.penalty(net.layers))
+
+
+def _settle_margin(o: np.ndarray, y: np.ndarray, exact_pass: Callable[[int], exact.DenseSample], last: int) -> np.ndarray:
+    """The outputs within rounding of the hinge's kink y·o = 1 (but not on it as doubles) replaced
+    by the doubles of their exact values: 0.3 + 0.6 + 0.1 is 0.9999999999999999 in doubles, 1 in
+    decimals, where the hinge has its kink (subgradient 0) rather than the slope −y."""
+    with np.errstate(all="ignore"):
+        gap = np.abs(1 - y * o)
+        near = (gap > 0) & (gap <= exact.NEAR * np.maximum(1.0, np.abs(o)))
+    if not near.any():
+        return o
+    o = o.copy()
+    for s, k in zip(*np.nonzero(near)):
+        sample = exact_pass(int(s))
+        sample.pre_activation(last)
+        o[s, k] = float(sample.a[last][k])
+    return o
 
 
 @dataclass(frozen=True)

@@ -493,7 +493,8 @@ def statement_view(problem: Problem, printer: Printer, escape, language: str = "
         "outputs": problem.layers[-1].units,  # type: ignore[attr-defined]
         "layers": layers,
         "loss_kind": loss.kind.replace("_", " "),
-        "loss_detail": (_("factor %(factor)s", factor=text(loss.factor)) if loss.kind == "mse" else _("log %(log)s", log=loss.log))
+        "loss_detail": (_("factor %(factor)s", factor=text(loss.factor)) if loss.kind == "mse" else
+                        _("margin 1") if loss.kind == "hinge" else _("log %(log)s", log=loss.log))
         + _(", outputs %(outputs)s, samples %(samples)s", outputs=_(loss.outputs), samples=_(loss.samples))
         + "".join(_(", %(name)s penalty %(value)s on the weights", name=name, value=text(value))
                   for name, value in (("L2", loss.l2), ("L1", loss.l1)) if value),
