@@ -14,6 +14,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: layer sizes (inputs first) of every shipped example
 SIZES = {
     "mazur": "2-2-2",
+    "gelu_silu": "2-2-2-1",
+    "hinge_svm": "2-1",
     "relu_softmax_3class": "2-2-3",
     "zhu_example1": "2-2-1",
     "zhu_example2": "1-1-1",

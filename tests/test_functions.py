@@ -155,7 +155,7 @@ def test_every_activation_of_the_problem_file_has_its_class_and_its_numpy_twin()
         params = tuple(spec.ACTIVATION_PARAMETERS.get(name, {}).items())
         assert numeric.activation(ActivationSpec(name, params)).name == name
         assert F.activation(ActivationSpec(name, params), 0, 3).name == name
-    assert set(F.LOSSES) == {"mse", "cross_entropy", "binary_cross_entropy"}
+    assert set(F.LOSSES) == {"mse", "cross_entropy", "binary_cross_entropy", "hinge"}
 
 
 # ---------------------------------------------------------------------------

@@ -14,8 +14,9 @@ no text is evaluated.
 What a problem means is read from docs/spec.md, not from the engine:
 
 - §1 activations (identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, arctan,
-  step, softmax), losses (mse with ``factor``, cross_entropy, binary_cross_entropy, each
-  with ``outputs`` and ``samples`` sum | mean and ``log`` ln | log10 | log2);
+  gelu, gelu_tanh, silu, step, softmax), losses (mse with ``factor``, cross_entropy, binary_cross_entropy, each
+  with ``outputs`` and ``samples`` sum | mean and ``log`` ln | log10 | log2), hinge
+  (max(0, 1 − y·o) as torch.relu of the margin: subgradient 0 at the kink, the engine's convention);
 - §8 conv2d (cross-correlation, zero padding, stride, dilation), maxpool2d (padding, dilation,
   ceil_mode), avgpool2d (padding with count_include_pad=True, ceil_mode), flatten
   (channel-major), rnn (``z_t = W x_t + U h_{t−1} + b``; ``outputs: last | sequence``,
@@ -90,6 +91,12 @@ def activate(spec: ActivationSpec, z: torch.Tensor, relu_derivative_at_zero: int
         return F.softplus(z, beta=1.0, threshold=_SOFTPLUS_THRESHOLD)
     if name == "arctan":
         return torch.atan(z)
+    if name == "gelu":  # x·Φ(x), Φ by erf: torch's exact GELU
+        return F.gelu(z, approximate="none")
+    if name == "gelu_tanh":
+        return F.gelu(z, approximate="tanh")
+    if name == "silu":
+        return F.silu(z)
     if name == "step":  # 1 for z ≥ 0, else 0: a comparison, so no gradient flows through it
         return (z >= 0).to(DT)
     if name == "softmax":
@@ -110,6 +117,8 @@ def per_sample_loss(spec: LossSpec, outputs: torch.Tensor, targets: torch.Tensor
         terms = -targets * log(outputs)
     elif spec.kind == "binary_cross_entropy":
         terms = -(targets * log(outputs) + (1 - targets) * log(1 - outputs))
+    elif spec.kind == "hinge":  # max(0, 1 − y·o) through relu, whose slope at its kink is 0 (clamp's would be 1)
+        terms = torch.relu(1 - targets * outputs)
     else:
         raise NotComparable(f"loss {spec.kind!r} has no torch counterpart here")
     per_step = terms.sum(dim=-1) if spec.outputs == "sum" else terms.mean(dim=-1)

@@ -194,7 +194,7 @@ def _saturated_output(problem, solution, window: float = SATURATION_WINDOW, near
         edge = next((e for e in edges[kind] if abs(a - e) < window and (near_zero or e != 0.0)), None)
         if edge is None:
             return None
-        what = (f"the {problem.loss.kind} loss's logarithm of it" if l == last and problem.loss.kind != "mse" else
+        what = (f"the {problem.loss.kind} loss's logarithm of it" if l == last and problem.loss.kind in ("cross_entropy", "binary_cross_entropy") else
                 "its slope " + ("1 − a²" if kind == "tanh" else "a(1 − a)"))
         cause = (f"; the training moved it there: training.learning_rate {problem.training.learning_rate:g} may be too large" if moved
                  else f"{_largest_input(problem)}; use smaller weights or biases")

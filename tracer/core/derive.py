@@ -25,7 +25,7 @@ formats anything. Numbers are the sweep's; a step only points at them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Protocol
 
@@ -656,6 +656,10 @@ def _notes(network: Network, problem: Problem, passes, symbolic: bool, batched: 
                 f"layer {l} uses the step (threshold) activation: its derivative is 0 wherever it exists, "
                 "so no gradient flows through it and backpropagation cannot train the weights before it"
             )
+    for family in graph.families:  # a loss with a kink (the hinge's 1 − y·o = 0), met exactly in the decimals
+        if isinstance(family.op, functions.LossTerm) and family.op.kink_note():
+            if any(step.derived and family.start in engine.kinks for step, _data, engine in passes):
+                notes.append(family.op.kink_note())
     if not symbolic:
         notes.append(
             f"{len(problem.data)} samples × {len(problem.parameter_keys)} parameters is too large to write out: "
@@ -931,6 +935,9 @@ class Writer:
             )
             vanishing = tuple(any(f.value == 0.0 for f in t.factors) for t in terms)
             step = Step(key, Sum(terms, None, "", vanishing), value, kind, self._unread(family) if not users else "")
+        shortcut = self._shortcut(node, s, value)
+        if shortcut is not None:
+            step = replace(step, shortcut=shortcut[0], note=shortcut[1])
         self._gradient[(node, s)] = step
         return step
 
@@ -943,6 +950,45 @@ class Writer:
             return (f"no window of layer {above + 1} ({layers[above].kind}) reads it (its output size is rounded down, as "
                     "torch does): nothing depends on it")
         return "nothing computed from it reaches the loss"
+
+    #: (output activation, loss) whose ∂loss/∂z_j the texts shorten to a_j − y_j (natural log, outputs summed)
+    SHORTCUTS = {("softmax", "cross_entropy"): "softmax with cross-entropy", ("sigmoid", "binary_cross_entropy"): "sigmoid with binary cross-entropy"}
+
+    def _shortcut(self, node: int, s: int, value: float) -> tuple[Expression, str] | None:
+        """∂loss/∂z_j of the output layer written again as the texts shorten it, a_j − y_j, after the
+        chain (not instead of it): for softmax with cross-entropy and sigmoid with binary
+        cross-entropy, each in natural logarithms with the outputs' terms summed (else (a − y)/K or
+        (a − y)/ln 10, which the texts do not write). None elsewhere, and where the two numbers
+        differ beyond rounding (they never should: then the chain alone is written)."""
+        problem = self.problem
+        if not isinstance(problem, Problem) or self.objective != LOSS or problem.target_steps:
+            return None
+        loss, last = problem.loss, problem.layers[-1]
+        what = self.SHORTCUTS.get((last.activation.name, loss.kind))
+        if what is None or loss.log != "ln" or loss.outputs != "sum":
+            return None
+        family = self.graph.family_of(node)
+        if family.kind != "z" or family.layer != len(problem.layers) or family.op is None:
+            return None
+        j = node - family.start
+        activation = next((c for c, _slot in self.graph.consumers_of(node)
+                           if (self.graph.family_of(c).positions is None or int(self.graph.family_of(c).positions[c - self.graph.family_of(c).start]) == j)), None)
+        if activation is None:
+            return None
+        users = self.graph.consumers_of(activation)
+        if len(users) != 1 or not self.graph.family_of(users[0][0]).fused:
+            return None
+        term = users[0][0]
+        term_family = self.graph.family_of(term)
+        o, y = (int(a) for a in term_family.args[term - term_family.start])
+        if o != activation:
+            return None
+        difference = float(self.values[s, o]) - float(self.values[s, y])
+        if abs(difference - value) > 1e-12 * max(1.0, abs(value)):
+            return None
+        symbols = [symbol(self.graph.key(o)), symbol(self.graph.key(y))]
+        form = Expression(sp.Add(symbols[0], -symbols[1], evaluate=False), self._bindings([o, y], s, symbols))
+        return form, f"{what}: the shortcut ∂loss/∂z = a − y gives the same number"
 
     def _through_term(self, node: int, use: tuple[int, int], s: int) -> Expression:
         """∂loss/∂v where v's only use is a term of a sum (a loss term of the sample's loss): the

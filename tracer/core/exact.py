@@ -42,7 +42,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from tracer.core.functions import ARG, OUT, Operation, sigmoid
+from tracer.core.functions import ARG, OUT, Operation, Phi, phi, sigmoid
 from tracer.core.graph import Graph
 
 #: digits of the numerical evaluation that decides the sign of an irrational quantity
@@ -314,7 +314,7 @@ _MP_FUNCTIONS: dict[type, object] = {
     sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.atan: mpmath.atan, sp.sin: mpmath.sin,
     sp.cos: mpmath.cos, sp.tan: mpmath.tan, sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh, sp.asin: mpmath.asin,
     sp.acos: mpmath.acos, sp.sec: mpmath.sec, sp.csc: mpmath.csc, sp.cot: mpmath.cot,
-    sigmoid: lambda u: 1 / (1 + mpmath.exp(-u)),
+    sigmoid: lambda u: 1 / (1 + mpmath.exp(-u)), Phi: mpmath.ncdf, phi: mpmath.npdf, sp.erf: mpmath.erf,
 }
 
 

@@ -320,6 +320,72 @@ class sigmoid(sp.Function):
         return True if self.args[0].is_extended_real else None
 
 
+class Phi(sp.Function):
+    """Φ(u) = ½(1 + erf(u/√2)), the standard normal distribution function, kept as one function as
+    the texts write GELU(z) = z·Φ(z): printed Φ(z); its derivative SymPy's own of the erf form,
+    e^{−u²/2}/√(2π) — the density φ(u), written φ in the textbook form (:class:`phi`)."""
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_zero:
+            return sp.Rational(1, 2)
+        return None
+
+    def fdiff(self, argindex=1):
+        u = self.args[0]
+        return sp.diff(self.rewrite(sp.erf), u)  # SymPy differentiates ½(1 + erf(u/√2)): e^{−u²/2}/√(2π)
+
+    def _eval_rewrite_as_erf(self, u, **kwargs):
+        return (1 + sp.erf(u / sp.sqrt(2))) / 2
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.erf)._eval_evalf(prec)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+
+class phi(sp.Function):
+    """φ(u) = e^{−u²/2}/√(2π), the standard normal density, printed φ(u) where a textbook form
+    writes it (GELU′(z) = Φ(z) + z·φ(z))."""
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_zero:
+            return 1 / sp.sqrt(2 * sp.pi)
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.diff(self.rewrite(sp.exp), self.args[0])
+
+    def _eval_rewrite_as_exp(self, u, **kwargs):
+        return sp.exp(-u**2 / 2) / sp.sqrt(2 * sp.pi)
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def _numpy_Phi(u):
+    """Φ(u) = ½ erfc(−u/√2): erfc keeps Φ's small left tail (½(1 + erf) would cancel to 0)."""
+    return np.vectorize(lambda x: 0.5 * math.erfc(-x / _SQRT2), otypes=[float])(u)
+
+
+def _numpy_phi(u):
+    return np.exp(-np.square(u) / 2) / math.sqrt(2 * math.pi)
+
+
 def with_sigmoid(expr: sp.Expr) -> sp.Expr:
     """``expr`` with every 1/(1 + e^{−u}) written as σ(u) (:class:`sigmoid`)."""
 
@@ -367,7 +433,8 @@ _ARRAY_FUNCTIONS: dict[type, Callable] = {
     sp.re: np.real, sp.im: np.zeros_like, sp.conjugate: lambda x: x, sp.atan2: np.arctan2,
     # and arg(u) (from the derivative of a logarithm of |u|): 0 for u > 0, π for u < 0 on the real line
     sp.arg: lambda x: np.where(x < 0, np.pi, np.where(x > 0, 0.0, np.nan)),
-    sigmoid: _numpy_sigmoid,
+    sigmoid: _numpy_sigmoid, Phi: _numpy_Phi, phi: _numpy_phi,
+    sp.erf: np.vectorize(math.erf, otypes=[float]), sp.erfc: np.vectorize(math.erfc, otypes=[float]),
 }
 _RELATIONS: dict[type, Callable] = {
     sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
@@ -1113,6 +1180,106 @@ class Arctan(Activation):
 
 
 @dataclass(frozen=True)
+class GELU(Activation):
+    """GELU(z) = z·Φ(z) = ½z(1 + erf(z/√2)) (Hendrycks and Gimpel; torch's ``GELU(approximate='none')``),
+    with the derivative as the texts write it, GELU′(z) = Φ(z) + z·φ(z); SymPy's derivative of the
+    erf form is what the check compares it with."""
+
+    name: ClassVar[str] = "gelu"
+
+    def f(self, z):
+        return sp.Mul(z, Phi(z), evaluate=False)
+
+    def slope(self, z, a):
+        return sp.Add(Phi(z), sp.Mul(z, phi(z), evaluate=False), evaluate=False)
+
+    def derived(self, wrt=0, position=0):
+        return sp.diff(self.f(ARG[0]).rewrite(sp.erf), ARG[0])  # from ½z(1 + erf(z/√2)), not Φ's own rule
+
+    def slope_numpy(self, z, a):
+        return _numpy_Phi(z) + z * _numpy_phi(z)
+
+    def forward(self, values, positions=None):
+        z = values[..., 0]
+        return z * _numpy_Phi(z)
+
+    def derivation(self):
+        return ()  # Φ and φ are the normal distribution's: the texts state Φ′ = φ
+
+
+#: GELU's tanh approximation: √(2/π) and the cubic's coefficient 0.044715 (torch's kBeta and kKappa)
+GELU_TANH_CUBIC = 0.044715
+
+
+@dataclass(frozen=True)
+class GELUTanh(Activation):
+    """torch's ``GELU(approximate='tanh')``: ½z(1 + tanh(√(2/π)(z + 0.044715z³))), differentiated as
+    written (the product rule, then tanh′ = 1 − tanh²)."""
+
+    name: ClassVar[str] = "gelu_tanh"
+
+    @staticmethod
+    def root():
+        return sp.Pow(2 / sp.pi, sp.Rational(1, 2), evaluate=False)  # √(2/π), as the texts write it
+
+    def inner(self, z):
+        return sp.Mul(self.root(), sp.Add(z, sp.Mul(sp.Float(GELU_TANH_CUBIC), z**3, evaluate=False), evaluate=False),
+                      evaluate=False)
+
+    def f(self, z):
+        return sp.Mul(sp.Rational(1, 2), z, sp.Add(1, sp.tanh(self.inner(z)), evaluate=False), evaluate=False)
+
+    def slope(self, z, a):
+        t = sp.tanh(self.inner(z))
+        half = sp.Rational(1, 2)
+        return sp.Add(sp.Mul(half, sp.Add(1, t, evaluate=False), evaluate=False),
+                      sp.Mul(half, z, sp.Add(1, -t**2, evaluate=False), self.root(),
+                             sp.Add(1, sp.Mul(sp.Float(3 * GELU_TANH_CUBIC), z**2, evaluate=False), evaluate=False), evaluate=False),
+                      evaluate=False)
+
+    def slope_numpy(self, z, a):
+        k = math.sqrt(2 / math.pi)
+        t = np.tanh(k * (z + GELU_TANH_CUBIC * z**3))
+        return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * k * (1 + 3 * GELU_TANH_CUBIC * z**2)
+
+    def forward(self, values, positions=None):
+        z = values[..., 0]
+        return 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + GELU_TANH_CUBIC * z**3)))
+
+    def derivation(self):
+        return ()
+
+
+@dataclass(frozen=True)
+class SiLU(Activation):
+    """SiLU (swish) z·σ(z) (torch's ``SiLU``), with the derivative as the texts write it,
+    σ(z)(1 + z(1 − σ(z))); SymPy's derivative of z/(1 + e^{−z}) is what the check compares it with."""
+
+    name: ClassVar[str] = "silu"
+
+    def f(self, z):
+        return sp.Mul(z, sigmoid(z), evaluate=False)
+
+    def slope(self, z, a):
+        s = sigmoid(z)
+        return sp.Mul(s, sp.Add(1, sp.Mul(z, sp.Add(1, -s, evaluate=False), evaluate=False), evaluate=False), evaluate=False)
+
+    def derived(self, wrt=0, position=0):
+        return sp.diff(ARG[0] / (1 + sp.exp(-ARG[0])), ARG[0])  # from the exponential, not σ's own rule
+
+    def slope_numpy(self, z, a):
+        s = _numpy_sigmoid(z)
+        return s * (1 + z * (1 - s))
+
+    def forward(self, values, positions=None):
+        z = values[..., 0]
+        return z * _numpy_sigmoid(z)
+
+    def derivation(self):
+        return ()
+
+
+@dataclass(frozen=True)
 class Step(Activation):
     """The threshold unit: forward only; its derivative is 0 wherever it exists."""
 
@@ -1508,6 +1675,60 @@ class BinaryCrossEntropy(LossTerm):
 
 
 @dataclass(frozen=True)
+class Hinge(LossTerm):
+    """The binary hinge loss of one output, ``max(0, 1 − y·o)`` with a target y ∈ {−1, 1}.
+
+    Its derivative by cases: ∂/∂o = −y where the margin 1 − y·o is positive, 0 where it is
+    negative; at the kink (1 − y·o = 0 in the file's decimals, decided exactly: :meth:`decisions`)
+    the subgradient 0 — the convention of CS231n's indicator 1(margin > 0) and of torch's
+    autograd through relu(1 − y·o) (torch.clamp(·, min=0) would give −y there)."""
+
+    name: ClassVar[str] = "hinge"
+
+    def check(self) -> None:
+        """Against SymPy's derivative of max(0, 1 − y·o), at irregular outputs and y = ±1: both branches."""
+        o = np.concatenate([_PROBES, _PROBES])
+        y = np.concatenate([np.ones_like(_PROBES), -np.ones_like(_PROBES)])
+        values = np.stack([o, y], axis=1)
+        local = self.local(values, self.forward(values))
+        for wrt in (0, 1):
+            if not _same(self.derived(wrt), self.textbook(wrt), ARG[:2], (o, y)):
+                raise TextbookFormError(self, wrt)
+            if not np.allclose(local[:, wrt], array_function(self.textbook(wrt), ARG[:2])(o, y), rtol=1e-12):
+                raise TextbookFormError(self, wrt, "the engine's local numbers are not the printed form's")
+
+    def term(self, o, y):
+        return sp.Max(0, sp.Add(1, -sp.Mul(y, o, evaluate=False), evaluate=False))
+
+    def margin(self, o, y):
+        return sp.Add(1, -sp.Mul(y, o, evaluate=False), evaluate=False)
+
+    def textbook(self, wrt, position=0):
+        o, y = ARG[0], ARG[1]
+        slope = -y if wrt == 0 else -o
+        return sp.Piecewise((slope, sp.StrictGreaterThan(self.margin(o, y), 0, evaluate=False)), (0, True))
+
+    def decisions(self):
+        return (self.margin(ARG[0], ARG[1]),)
+
+    def kink_note(self) -> str:
+        return ("the hinge loss max(0, 1 − y·o) has no derivative where 1 − y·o = 0; this solution uses the "
+                "subgradient 0 there (1 − y·o > 0 is the case with slope −y: CS231n's indicator, torch's relu)")
+
+    def forward(self, values, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        return np.maximum(0.0, 1 - y * o)
+
+    def local(self, values, outputs, positions=None):
+        o, y = values[..., 0], values[..., 1]
+        active = (1 - y * o) > 0
+        return np.stack([np.where(active, -y, 0.0), np.where(active, -o, 0.0)], axis=-1)
+
+    def derivation(self):
+        return ()  # a derivative by cases, its convention at the kink stated in the notes
+
+
+@dataclass(frozen=True)
 class Total(Operation):
     """``s = u_1 + … + u_n`` (``mean``: ``(1/n)(u_1 + … + u_n)``): loss terms into a sample's loss.
 
@@ -1558,9 +1779,9 @@ class Total(Operation):
 # ---------------------------------------------------------------------------
 
 ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Arctan, Step)
+    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Arctan, GELU, GELUTanh, SiLU, Step)
 }
-LOSSES: dict[str, type[LossTerm]] = {cls.name: cls for cls in (SquaredError, CrossEntropy, BinaryCrossEntropy)}
+LOSSES: dict[str, type[LossTerm]] = {cls.name: cls for cls in (SquaredError, CrossEntropy, BinaryCrossEntropy, Hinge)}
 
 
 def activation(spec: ActivationSpec, at_zero: int = 0, units: int = 1) -> Operation:

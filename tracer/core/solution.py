@@ -142,6 +142,9 @@ class Step:
     value: float
     kind: StepKind
     note: str = ""
+    #: the textbook shortcut written after the chain, the same number (softmax + cross-entropy:
+    #: ∂loss/∂z_j = a_j − y_j); None where the texts use none
+    shortcut: "Expression | None" = None
 
     @property
     def id(self) -> Key:

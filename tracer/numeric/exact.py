@@ -106,6 +106,12 @@ def activate(name: str, alpha: float, z: Fraction) -> Fraction:
         return _transcendental(lambda u: mpmath.log(1 + mpmath.exp(u)), z)
     if name == "arctan":
         return _transcendental(mpmath.atan, z)
+    if name == "gelu":
+        return _transcendental(lambda u: u * mpmath.ncdf(u), z)
+    if name == "gelu_tanh":
+        return _transcendental(lambda u: u / 2 * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (u + mpmath.mpf("0.044715") * u**3))), z)
+    if name in ("silu", "swish"):
+        return _transcendental(lambda u: u / (1 + mpmath.exp(-u)), z)
     raise ValueError(f"no exact rule for the activation {name!r}")
 
 

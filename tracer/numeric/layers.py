@@ -123,13 +123,38 @@ class SampleBackward:
 # Activations: each owns its forward rule and its local derivative
 # ---------------------------------------------------------------------------
 
-ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
+ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu"}
 ALPHA_DEFAULTS = {"leaky_relu": 0.01, "elu": 1.0}
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))  # two exact rewritings of 1/(1+e^{-z}) that never overflow
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+#: erf from the standard library, element by element (SciPy is no dependency)
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = ½(1 + erf(z/√2)), as torch's exact GELU computes it."""
+    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    """φ(z) = e^{−z²/2}/√(2π)."""
+    return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _gelu_tanh(z: np.ndarray) -> np.ndarray:
+    """torch's GELU(approximate='tanh'): ½z(1 + tanh(√(2/π)(z + 0.044715z³)))."""
+    return 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
+
+
+def _gelu_tanh_slope(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Its derivative from z (the product rule, tanh′ = 1 − t²): ½(1 + t) + ½z(1 − t²)·√(2/π)(1 + 3·0.044715z²)."""
+    k = math.sqrt(2 / math.pi)
+    t = np.tanh(k * (z + 0.044715 * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z)
 
 
 @dataclass(frozen=True)
@@ -200,6 +225,10 @@ def _activation(value: Any, relu_derivative_at_zero: int, where: str) -> Element
         ),
         "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _sigmoid(z)),
         "arctan": (np.arctan, lambda z, a: 1 / (1 + z**2)),
+        "gelu": (lambda z: z * _normal_cdf(z), lambda z, a: _normal_cdf(z) + z * _normal_pdf(z)),
+        "gelu_tanh": (_gelu_tanh, _gelu_tanh_slope),
+        # silu′ by another route than the engine's σ(1 + z(1 − σ)): a + σ(z)(1 − a), the same number
+        "silu": (lambda z: z * _sigmoid(z), lambda z, a: a + _sigmoid(z) * (1 - a)),
         "step": (lambda z: np.where(z >= 0, 1.0, 0.0), lambda z, a: np.zeros_like(z)),
     }
     if name not in rules:
@@ -238,6 +267,8 @@ class Loss:
     def terms(self, o: np.ndarray, y: np.ndarray) -> np.ndarray:
         if self.kind == "mse":
             return self.factor * (y - o) ** 2
+        if self.kind == "hinge":  # max(0, 1 − y·o), y = ±1
+            return np.maximum(0.0, 1 - y * o)
         if self.kind == "cross_entropy":
             return -_x_log(y, o) / LN_OF_BASE[self.log]
         return -(_x_log(y, o) + _x_log(1 - y, 1 - o)) / LN_OF_BASE[self.log]
@@ -250,6 +281,8 @@ class Loss:
         """∂loss_s/∂o: each term's own derivative, over K when the outputs are averaged."""
         if self.kind == "mse":
             d = -2 * self.factor * (y - o)
+        elif self.kind == "hinge":  # −y inside the margin (y·o < 1); 0 beyond it and at the kink (subgradient 0)
+            d = np.where(y * o < 1, -y, 0.0)
         elif self.kind == "cross_entropy":
             d = -_x_over(y, o) / LN_OF_BASE[self.log]
         else:
@@ -774,7 +807,7 @@ def _read_target(raw: Mapping, s: int, out: Signal) -> np.ndarray:
 def _read_loss(raw: Any) -> tuple[Loss, str]:
     if not isinstance(raw, Mapping) or "kind" not in raw:
         raise ValueError("loss: a mapping with kind expected")
-    allowed = {"kind": ("mse", "cross_entropy", "binary_cross_entropy"), "outputs": ("sum", "mean"), "samples": ("sum", "mean"), "log": tuple(LN_OF_BASE)}
+    allowed = {"kind": ("mse", "cross_entropy", "binary_cross_entropy", "hinge"), "outputs": ("sum", "mean"), "samples": ("sum", "mean"), "log": tuple(LN_OF_BASE)}
     defaults = {"outputs": "sum", "samples": "sum", "log": "ln"}
     values = {}
     for key, choices in allowed.items():
@@ -896,8 +929,17 @@ def _forward(net: Network, parameters: dict[str, np.ndarray], s: int) -> tuple[l
         zs.append(z)
         as_.append(a)
         signal = layer.output(a)
+    if net.loss.kind == "hinge" and _near_margin(signal, net.ys[s]):
+        return _exact_forward(net, parameters, s)  # the hinge's kink y·o = 1 decided in decimals
     terms = net.loss.terms(signal, net.ys[s])
     return inputs, Pass(tuple(zs), tuple(as_), signal, net.ys[s], terms, net.loss.sample_loss(terms))
+
+
+def _near_margin(o: np.ndarray, y: np.ndarray) -> bool:
+    """Is an output within rounding of the hinge's kink y·o = 1 but not on it as a double?"""
+    with np.errstate(all="ignore"):
+        gap = np.abs(1 - y * o)
+        return bool(np.any((gap > 0) & (gap <= NEAR * np.maximum(1.0, np.abs(o)))))
 
 
 def _near_tie(layer: Layer, signal: np.ndarray) -> bool:
@@ -1051,6 +1093,9 @@ def _exact_activation(name: str, alpha: float, z: Fraction) -> Fraction:
         "tanh": lambda: _sixty(mpmath.tanh, z),
         "softplus": lambda: _sixty(lambda u: mpmath.log(1 + mpmath.exp(u)), z),
         "arctan": lambda: _sixty(mpmath.atan, z),
+        "gelu": lambda: _sixty(lambda u: u * mpmath.ncdf(u), z),
+        "gelu_tanh": lambda: _sixty(lambda u: u / 2 * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (u + mpmath.mpf("0.044715") * u**3))), z),
+        "silu": lambda: _sixty(lambda u: u / (1 + mpmath.exp(-u)), z),
     }
     return rules[name]()
 

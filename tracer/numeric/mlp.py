@@ -111,6 +111,31 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))  # never overflows; both branches are exact rewritings of 1/(1+e^{-z})
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
+#: erf from the standard library, element by element (SciPy is no dependency)
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = ½(1 + erf(z/√2)), as torch's exact GELU computes it."""
+    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    """φ(z) = e^{−z²/2}/√(2π)."""
+    return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _gelu_tanh(z: np.ndarray) -> np.ndarray:
+    """torch's GELU(approximate='tanh'): ½z(1 + tanh(√(2/π)(z + 0.044715z³)))."""
+    return 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
+
+
+def _gelu_tanh_slope(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Its derivative from z (the product rule, tanh′ = 1 − t²): ½(1 + t) + ½z(1 − t²)·√(2/π)(1 + 3·0.044715z²)."""
+    k = math.sqrt(2 / math.pi)
+    t = np.tanh(k * (z + 0.044715 * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z)
+
 
 def _sigmoid_slope(z: np.ndarray) -> np.ndarray:
     """σ'(z) = e^{-|z|} / (1 + e^{-|z|})², computed from z, not as σ(1 − σ): a second route, and
@@ -145,6 +170,10 @@ def activation(spec: ActivationSpec, relu_derivative_at_zero: int = 0) -> Elemen
         ),
         "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _sigmoid(z)),
         "arctan": (np.arctan, lambda z, a: 1 / (1 + z**2)),
+        "gelu": (lambda z: z * _normal_cdf(z), lambda z, a: _normal_cdf(z) + z * _normal_pdf(z)),
+        "gelu_tanh": (_gelu_tanh, _gelu_tanh_slope),
+        # silu′ by another route than the engine's σ(1 + z(1 − σ)): a + σ(z)(1 − a), the same number
+        "silu": (lambda z: z * _sigmoid(z), lambda z, a: a + _sigmoid(z) * (1 - a)),
         "step": (lambda z: np.where(z >= 0, 1.0, 0.0), lambda z, a: np.zeros_like(z)),
     }
     forward, derivative = rules[spec.name]
@@ -185,6 +214,8 @@ class Loss:
         output, where o rounds towards 1 and 1 − o keeps few correct digits)."""
         if self.kind == "mse":
             return self.factor * (y - o) ** 2
+        if self.kind == "hinge":  # max(0, 1 − y·o), y = ±1
+            return np.maximum(0.0, 1 - y * o)
         ln_base = LN_OF_BASE[self.log]
         if self.kind == "cross_entropy":
             return -_x_log(y, o) / ln_base
@@ -194,6 +225,8 @@ class Loss:
         """∂ℓ_k/∂o_k (each term depends on its own output only)."""
         if self.kind == "mse":
             return -2 * self.factor * (y - o)
+        if self.kind == "hinge":  # −y inside the margin (y·o < 1); 0 beyond it and at the kink y·o = 1 (subgradient 0)
+            return np.where(y * o < 1, -y, 0.0)
         ln_base = LN_OF_BASE[self.log]
         if self.kind == "cross_entropy":
             return -_x_over(y, o) / ln_base
@@ -369,9 +402,29 @@ def _forward(net: _Network, exact_kinks: bool = True) -> _Forward:
         zs.append(z)
         as_.append(a)
         local.append(f.local_derivative(z, a))
+    if exact_kinks and net.loss.kind == "hinge":  # the kink y·o = 1 decided in the decimals, as relu's z = 0
+        a = _settle_margin(a, net.y, exact_pass, len(net.layers) - 1)
+        as_[-1] = a
     terms = net.loss.terms(a, net.y, _complement(net, zs[-1]))
     sample_losses = net.loss.sample_loss(terms)
     return _Forward(zs, as_, local, terms, sample_losses, float(_combine(sample_losses, net.samples_how)) + net.penalty(net.layers))
+
+
+def _settle_margin(o: np.ndarray, y: np.ndarray, exact_pass: Callable[[int], exact.DenseSample], last: int) -> np.ndarray:
+    """The outputs within rounding of the hinge's kink y·o = 1 (but not on it as doubles) replaced
+    by the doubles of their exact values: 0.3 + 0.6 + 0.1 is 0.9999999999999999 in doubles, 1 in
+    decimals, where the hinge has its kink (subgradient 0) rather than the slope −y."""
+    with np.errstate(all="ignore"):
+        gap = np.abs(1 - y * o)
+        near = (gap > 0) & (gap <= exact.NEAR * np.maximum(1.0, np.abs(o)))
+    if not near.any():
+        return o
+    o = o.copy()
+    for s, k in zip(*np.nonzero(near)):
+        sample = exact_pass(int(s))
+        sample.pre_activation(last)
+        o[s, k] = float(sample.a[last][k])
+    return o
 
 
 @dataclass(frozen=True)

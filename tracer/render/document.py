@@ -39,7 +39,7 @@ from tracer.render import circuit
 from tracer.render import derivations as derivation_views_
 from tracer.render import conv_figure, edge_labels, extensions, i18n, mathml, matrix, network
 from tracer.numbers import DEFAULT_DIGITS, fmt
-from tracer.render.step_printer import Printer, escape_markdown, escape_tex, tex_width, yaml_quoted
+from tracer.render.step_printer import Printer, escape_markdown, escape_tex, substituted_parts, symbolic_parts, tex_width, yaml_quoted
 from tracer.render.user_text import PDF_ENGINES, escape_markdown_text, escape_mathjax_html, unicode_engine_needed  # noqa: F401
 from tracer.render.views import LINE_EM, TAG_EM, EquationView, SectionView, StepView
 
@@ -163,7 +163,10 @@ class DocumentBuilder:
         form = step.form
         if self.detail == "full" and isinstance(form, Expression) and form.derivation is not None and form.wrt is not None:
             derivation = self.derivation_lines(step)
-        eq = EquationView(number, self.p.target(step.target), [], [], value, refs, step.note, derivation, step.id, parts=(symbolic, substituted))
+        shortcut = [" ".join(symbolic_parts(step.shortcut, self.p)), " ".join(substituted_parts(step.shortcut, self.p))] \
+            if step.shortcut is not None and self.detail != "brief" else []
+        eq = EquationView(number, self.p.target(step.target), [], [], value, refs, step.note, derivation, step.id, parts=(symbolic, substituted),
+                          shortcut=shortcut)
         if self.latex:
             layout(eq, tex_width(eq.lhs))
         else:
@@ -312,6 +315,9 @@ def layout(eq: EquationView, lhs_column: float, line: float = LINE_EM) -> None:
     rows: list[list] = []  # [lead, text, width]
     symbolic, substituted = eq.parts
     layers = [p for p in (symbolic, substituted) if p] + [[eq.value]]
+    # the textbook shortcut after the chain: = a − y = 0.15 − 1 = value, from a row of its own
+    fresh = len(layers) if eq.shortcut else -1
+    layers += [[part] for part in eq.shortcut] + ([[eq.value]] if eq.shortcut else [])
     for k, parts in enumerate(layers):
         last = k == len(layers) - 1
         pieces: list[str] = []
@@ -320,7 +326,7 @@ def layout(eq: EquationView, lhs_column: float, line: float = LINE_EM) -> None:
         whole = " ".join(pieces)
         width = tex_width(whole)
         extra = closing if last else 0.0
-        if rows and rows[-1][2] + 1.4 + width + extra <= budget:
+        if rows and k != fresh and rows[-1][2] + 1.4 + width + extra <= budget:
             rows[-1][1] += " = " + whole
             rows[-1][2] += 1.4 + width
             continue
@@ -493,7 +499,8 @@ def statement_view(problem: Problem, printer: Printer, escape, language: str = "
         "outputs": problem.layers[-1].units,  # type: ignore[attr-defined]
         "layers": layers,
         "loss_kind": loss.kind.replace("_", " "),
-        "loss_detail": (_("factor %(factor)s", factor=text(loss.factor)) if loss.kind == "mse" else _("log %(log)s", log=loss.log))
+        "loss_detail": (_("factor %(factor)s", factor=text(loss.factor)) if loss.kind == "mse" else
+                        _("margin 1") if loss.kind == "hinge" else _("log %(log)s", log=loss.log))
         + _(", outputs %(outputs)s, samples %(samples)s", outputs=_(loss.outputs), samples=_(loss.samples))
         + "".join(_(", %(name)s penalty %(value)s on the weights", name=name, value=text(value))
                   for name, value in (("L2", loss.l2), ("L1", loss.l1)) if value),

@@ -389,6 +389,12 @@ class TextPrinter(_Arithmetic, StrPrinter):
     def _print_sigmoid(self, expr) -> str:
         return f"σ({self._print(expr.args[0])})"
 
+    def _print_Phi(self, expr) -> str:  # GELU's Φ(z), the standard normal distribution function
+        return f"Φ({self._print(expr.args[0])})"
+
+    def _print_phi(self, expr) -> str:  # and its density φ(z)
+        return f"φ({self._print(expr.args[0])})"
+
     def _print_Max(self, expr) -> str:  # relu: max(0, z), as the texts write it
         return f"max({', '.join(self._print(a) for a in expr.args)})"
 
@@ -504,6 +510,14 @@ class LatexPrinter(_Arithmetic, SympyLatexPrinter):
 
     def _print_sigmoid(self, expr, exp=None) -> str:
         text = rf"\sigma\left({self._print(expr.args[0])}\right)"
+        return rf"{text}^{{{exp}}}" if exp else text
+
+    def _print_Phi(self, expr, exp=None) -> str:
+        text = rf"\Phi\left({self._print(expr.args[0])}\right)"
+        return rf"{text}^{{{exp}}}" if exp else text
+
+    def _print_phi(self, expr, exp=None) -> str:
+        text = rf"\varphi\left({self._print(expr.args[0])}\right)"
         return rf"{text}^{{{exp}}}" if exp else text
 
     def _print_Max(self, expr, exp=None) -> str:

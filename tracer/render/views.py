@@ -30,6 +30,9 @@ class EquationView:
     #: references too many for the last row: on rows of their own, each list one row
     ref_rows: list[list[int]] = field(default_factory=list)
     parts: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
+    #: the textbook shortcut after the value, its symbolic and substituted layers (``a_j − y_j``,
+    #: ``0.15 − 1``), written ``= a − y = 0.15 − 1 = value`` on a row of its own; [] where there is none
+    shortcut: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -25,10 +25,13 @@ ACTIVATIONS = (
     "elu",
     "softplus",
     "arctan",
+    "gelu",
+    "gelu_tanh",
+    "silu",
     "step",
     "softmax",
 )
-ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
+ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu"}
 #: parameters an activation accepts, with their defaults
 ACTIVATION_PARAMETERS = {"leaky_relu": {"alpha": 0.01}, "elu": {"alpha": 1.0}}
 NOTATIONS = ("mazur", "bracket", "neuron", "delta")
@@ -89,7 +92,8 @@ class NetworkModel(_Strict):
 
 
 class LossModel(_Strict):
-    kind: Literal["mse", "cross_entropy", "binary_cross_entropy"]
+    kind: Literal["mse", "cross_entropy", "binary_cross_entropy", "hinge"] = Field(
+        description="hinge: max(0, 1 − y·o) per output, targets −1 or 1 (the binary SVM loss)")
     factor: Number = Field(0.5, gt=0, description="mse: the factor before (y − o)² (0.5 or 1; a negative one would climb the error)")
     outputs: Literal["sum", "mean"] = "sum"
     samples: Literal["sum", "mean"] = "sum"

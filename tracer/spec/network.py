@@ -99,6 +99,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
         if len(sm.x) != net.inputs:
             raise fail(f"{where}.x", f"{net.inputs} numbers expected (network.inputs), got {len(sm.x)}")
         y = _targets(sm, n_out, where, fail)
+        _check_hinge_targets(loss.kind, y, where, fail)
         if loss.kind in ("cross_entropy", "binary_cross_entropy"):
             for k, t in enumerate(y):
                 if not 0.0 <= t <= 1.0:
@@ -210,9 +211,9 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         if per_step:
             if (sm.y is None) == (sm.label is None):
                 raise fail(where, "give exactly one of y (a target vector) or label (a class index)")
-            samples.append(Sample(x, _step_targets(sm, per_step, n_out, where, fail), None))
+            samples.append(Sample(x, _check_hinge_targets(model.loss.kind, _step_targets(sm, per_step, n_out, where, fail), where, fail), None))
             continue
-        samples.append(Sample(x, _targets(sm, n_out, where, fail), sm.label))
+        samples.append(Sample(x, _check_hinge_targets(model.loss.kind, _targets(sm, n_out, where, fail), where, fail), sm.label))
     loss = model.loss
     t = model.training
     asked = {"runs": t.epochs is not None or t.batch_size is not None, "update": t.update != "all",
@@ -365,6 +366,15 @@ def _targets(sm: "SampleModel | LayeredSampleModel", outputs: int, where: str, f
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise fail(f"{where}.y[{k}]", f"a number expected, got {_quoted(v)}")
     return tuple(map(float, sm.y))
+
+
+def _check_hinge_targets(kind: str, y: tuple[float, ...], where: str, fail) -> tuple[float, ...]:
+    """The hinge loss max(0, 1 − y·o) reads its target as a side, −1 or 1 (a label's one-hot 0 is none)."""
+    if kind == "hinge":
+        for k, t in enumerate(y):
+            if t not in (-1.0, 1.0):
+                raise fail(f"{where}.y[{k}]", f"a target −1 or 1 expected for the hinge loss (the side of the margin), got {t:g}")
+    return y
 
 
 def _step_targets(sm: "LayeredSampleModel", steps: int, outputs: int, where: str, fail) -> tuple[float, ...]:

@@ -323,7 +323,7 @@ class Problem:
             f"layer {l}: {layer.units} × {layer.activation.name}" for l, layer in enumerate(self.layers, 1)
         )
         kind = self.loss.kind.replace("_", " ")  # binary cross entropy, as a reader writes it
-        loss = kind + (f" (factor {self.loss.factor:g})" if self.loss.kind == "mse" else f" ({self.loss.log})")
+        loss = kind + (f" (factor {self.loss.factor:g})" if self.loss.kind == "mse" else "" if self.loss.kind == "hinge" else f" ({self.loss.log})")
         return (
             f"{self.title or '(untitled)'}: a {sizes} network ({acts}); "
             f"{_count(len(self.parameter_keys), 'parameter')}, {len(self.trained_keys)} trained; "
