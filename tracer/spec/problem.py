@@ -147,6 +147,22 @@ class OptimizerSpec:
 
 
 @dataclass(frozen=True)
+class ClipSpec:
+    """``training.clip`` (SPEC.md §9): the gradients clipped before the optimizer's step, as torch does —
+    ``norm``: torch.nn.utils.clip_grad_norm_(params, threshold) over every trained parameter's gradient;
+    ``value``: torch.nn.utils.clip_grad_value_(params, threshold)."""
+
+    mode: str  # "norm" | "value"
+    threshold: float  # max_norm, or clip_value
+
+    def described(self) -> str:
+        return f"max_norm {self.threshold:g}" if self.mode == "norm" else f"clip_value {self.threshold:g}"
+
+    def to_mapping(self) -> dict[str, float]:
+        return {self.mode: self.threshold}
+
+
+@dataclass(frozen=True)
 class TrainingSpec:
     learning_rate: float = 0.1
     steps: int = 1
@@ -160,6 +176,7 @@ class TrainingSpec:
     record_every: int | None = None  # epochs (or steps) between recorded losses; None: automatic
     track: tuple[Quantity, ...] = ()  # parameters whose values the run records
     optimizer: OptimizerSpec = OptimizerSpec()
+    clip: ClipSpec | None = None  # training.clip: the gradients clipped before the optimizer's step
 
     def __post_init__(self) -> None:
         # a name here would never equal a key (tracer.keys): the parameter would silently not train
@@ -273,6 +290,8 @@ class Problem:
             text += f" ({', '.join(own)})"
         if not t.optimizer.plain:
             text += f", optimizer {t.optimizer.described()}"
+        if t.clip is not None:
+            text += f", gradients clipped by {t.clip.mode} ({t.clip.described()})"
         return text
 
     @cached_property
