@@ -1133,10 +1133,8 @@ class Writer:
         assert c is not None
         nodes = [int(n) for n in self.network.parameter_nodes if self.trained[int(n)]]  # type: ignore[attr-defined]
         head = (self.clip_norm(), self.clip_coef()) if c.spec.mode == "norm" else ()
-        if c.spec.mode == "norm":
-            title = f"Gradient clipping by norm (torch.nn.utils.clip_grad_norm_, max_norm {c.spec.threshold:g})"
-        else:
-            title = f"Gradient clipping by value (torch.nn.utils.clip_grad_value_, clip_value {c.spec.threshold:g})"
+        how = "clip_grad_norm_" if c.spec.mode == "norm" else "clip_grad_value_"
+        title = f"Gradient clipping by {c.spec.mode} (torch.nn.utils.{how}, {c.spec.described()})"
         return Section("gradients", title, head + tuple(self.clipped(n) for n in nodes))
 
     def made(self) -> int:

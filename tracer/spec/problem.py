@@ -156,7 +156,8 @@ class ClipSpec:
     threshold: float  # max_norm, or clip_value
 
     def described(self) -> str:
-        return f"max_norm {self.threshold:g}" if self.mode == "norm" else f"clip_value {self.threshold:g}"
+        """``max_norm 1.281251`` / ``clip_value 0.5``: the threshold as the file wrote it (its shortest decimal)."""
+        return f"{'max_norm' if self.mode == 'norm' else 'clip_value'} {self.threshold!r}".replace(".0 ", " ").removesuffix(".0")
 
     def to_mapping(self) -> dict[str, float]:
         return {self.mode: self.threshold}
