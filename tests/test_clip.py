@@ -70,16 +70,18 @@ def test_clip_norm_example_step_one_by_hand():
 
 def test_clip_norm_example_writes_the_norm_the_factor_and_the_clipped_gradients():
     text = answers.render(tracer.solve(tracer.load(NORM_EXAMPLE)), "text")
-    assert "Gradient clipping by norm (torch.nn.utils.clip_grad_norm_, max_norm 1)" in text
-    assert ("(38) grad_norm = √((∂loss/∂W1[1,1])^2 + (∂loss/∂W1[1,2])^2 + (∂loss/∂W1[2,1])^2 + (∂loss/∂W1[2,2])^2 + "
-            "(∂loss/∂b1[1])^2 + (∂loss/∂b1[2])^2 + (∂loss/∂W2[1,1])^2 + (∂loss/∂W2[1,2])^2 + (∂loss/∂b2[1])^2) = "
-            "√((−1.89488936)^2 + (−3.78977872)^2 + 0.768878773^2 + 1.53775755^2 + (−1.89488936)^2 + 0.768878773^2 + 0^2 + "
-            "(−2.26217536)^2 + (−3.15814894)^2) = 6.33892921") in text
-    assert ("(39) clip_coef = max_norm/(grad_norm + 10^(−6)) = 1/(6.33892921 + 10^(−6)) = 0.157755326   [from (38)]   "
-            "(below 1: every gradient is multiplied by clip_coef)") in text
-    assert "(40) g̃₁(W1[1,1]) = min(1, clip_coef)·∂loss/∂W1[1,1] = min(1, 0.157755326) × (−1.89488936) = −0.298928888   [from (27), (39)]" in text
+    assert "gradients clipped by norm (torch.nn.utils.clip_grad_norm_, max_norm 1)" in text  # the problem's line
+    assert "Gradient clipping by norm (max norm 1)\n" in text
+    assert ("(38) grad_norm_sq = (∂loss/∂W1[1,1])^2 + (∂loss/∂W1[1,2])^2 + (∂loss/∂W1[2,1])^2 + (∂loss/∂W1[2,2])^2 + "
+            "(∂loss/∂b1[1])^2 + (∂loss/∂b1[2])^2 + (∂loss/∂W2[1,1])^2 + (∂loss/∂W2[1,2])^2 + (∂loss/∂b2[1])^2 = "
+            "(−1.89488936)^2 + (−3.78977872)^2 + 0.768878773^2 + 1.53775755^2 + (−1.89488936)^2 + 0.768878773^2 + 0^2 + "
+            "(−2.26217536)^2 + (−3.15814894)^2 = 40.1820236") in text
+    assert "(39) grad_norm = √(grad_norm_sq) = √(40.1820236) = 6.33892921   [from (38)]" in text
+    assert ("(40) clip_coef = max_norm/(grad_norm + 10^(−6)) = 1/(6.33892921 + 10^(−6)) = 0.157755326   [from (39)]   "
+            "(below 1: every gradient is multiplied by it)") in text
+    assert "(41) g̃₁(W1[1,1]) = min(1, clip_coef)·∂loss/∂W1[1,1] = min(1, 0.157755326) × (−1.89488936) = −0.298928888   [from (27), (40)]" in text
     # the optimizer reads g̃, referred back to its equation
-    assert "(49) v₁(W1[1,1]) = β·v₀(W1[1,1]) + g̃₁(W1[1,1]) = 0.9 × 0 + (−0.298928888) = −0.298928888   [from (40)]" in text
+    assert "(50) v₁(W1[1,1]) = β·v₀(W1[1,1]) + g̃₁(W1[1,1]) = 0.9 × 0 + (−0.298928888) = −0.298928888   [from (41)]" in text
     assert "  v_t = β·v_(t−1) + g̃" in text  # the optimizer stated on the clipped gradient
 
 
@@ -93,7 +95,7 @@ def test_clip_value_example_clamps_and_the_weight_decay_comes_after():
     assert solution.steps[0].optimizer_state["m"][b2] == approx(0.1 * (-0.5 + 0.01 * 0.6), abs=1e-16)
     text = answers.render(solution, "text")
     assert ("(46) g̃₁(b2[1]) = min(clip_value, max(∂loss/∂b2[1], −clip_value)) = min(0.5, max(−1.26978405, −0.5)) = −0.5   "
-            "[from (17)]   (below −clip_value: clamped to it)") in text
+            "[from (17)]   (below minus the clip value: clamped to it)") in text
     assert "m₁(b2[1]) = β₁·m₀(b2[1]) + (1 − β₁)·(g̃₁(b2[1]) + λ·b2[1]) = 0.9 × 0 + (1 − 0.9) × (−0.5 + 0.01 × 0.6) = −0.0494" in text
     # a gradient inside [−0.5, 0.5] is left as it is
     W111 = keys.parse("W1[1,1]")
@@ -109,6 +111,8 @@ def test_json_and_ask_name_the_clipping_quantities():
     assert clip["norm"] == approx(5.83927177, abs=5e-9) and clip["clip_coef"] == approx(0.171254202, abs=5e-10)
     assert clip["clipped"]["b2"] == [approx(-0.506734958, abs=5e-10)]
     assert tracer.ask(solution, "grad_norm@2").value == approx(5.83927177, abs=5e-9)
+    assert tracer.ask(solution, "grad_norm_sq@1").value == approx(40.1820236, abs=5e-7)
+    assert clip["norm_squared"] == approx(34.0970948, abs=5e-7)
     assert tracer.ask(solution, "clip_coef@1").value == approx(0.157755326, abs=5e-10)
     assert tracer.ask(solution, "clipped(W2[1,2])@2").value == approx(-0.344063997, abs=5e-10)
 
@@ -134,8 +138,8 @@ def test_a_norm_at_max_norm_minus_1e6_is_not_scaled():
     assert step.clip["factor"] == 1.0
     assert step.clip["clipped"] == step.gradients
     text = answers.render(solution, "text")
-    assert ("(13) clip_coef = max_norm/(grad_norm + 10^(−6)) = 1.281251/(1.28125 + 10^(−6)) = 1   [from (12)]   "
-            "(at least 1 (‖g‖ + 10⁻⁶ ≤ max_norm): min(clip_coef, 1) = 1, every gradient unchanged)") in text
+    assert ("(14) clip_coef = max_norm/(grad_norm + 10^(−6)) = 1.281251/(1.28125 + 10^(−6)) = 1   [from (13)]   "
+            "(at least 1, as the norm plus 1e-6 is within the max norm: every gradient stays as it is)") in text
     assert solution.verification.ok
 
 

@@ -157,6 +157,7 @@ def compare_network(problem: Problem, out: dict, solution=None) -> int:
             assert update.clipped is not None, f"{where}: the JSON clips, torch did not"
             if step["clip"]["mode"] == "norm":
                 check(step["clip"]["norm"], update.clip_norm, f"{where}, grad_norm")
+                check(step["clip"]["norm_squared"], update.clip_norm**2, f"{where}, grad_norm_sq")
                 check(step["clip"]["clip_coef"], problem.training.clip.threshold / (update.clip_norm + 1e-6), f"{where}, clip_coef")
             for family, values in step["clip"]["clipped"].items():
                 check(values, update.clipped[family], f"{where}, clipped({family})")

@@ -30,7 +30,8 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ``beta1``, ``eta``       an optimizer's hyperparameter; ``t@2`` the step number Adam's correction reads
 ``penalty``              ``loss.regularization``'s term of the loss, (λ/2)·Σ w² + λ₁·Σ |w|;
                          ``dpenalty/dW2[1,1]`` its term of a weight's gradient; ``l2``, ``l1`` the λs
-``grad_norm@2``          ``training.clip``: the L2 norm of every trained parameter's gradient of step 2;
+``grad_norm@2``          ``training.clip``: the L2 norm of every trained parameter's gradient of step 2
+                         (``grad_norm_sq@2`` its square, the sum of the gradients' squares);
 ``clip_coef@2``          max_norm/(grad_norm + 1e−6); ``clipped(W2[1,1])@2`` a gradient after clipping
                          (what the optimizer reads); ``max_norm``, ``clip_value`` the thresholds
 ======================  ==========================================================
@@ -422,6 +423,7 @@ _BUILT_IN = (
     *(QuantityKind(state, "state", (), layered=False) for state in STATE_KINDS),
     # training.clip (SPEC.md §9): the gradients' norm, torch's clip_coef, and a parameter's gradient after clipping
     QuantityKind("grad_norm", "computed", (0,), layered=False, sample_free=True),
+    QuantityKind("grad_norm_sq", "computed", (0,), layered=False, sample_free=True),
     QuantityKind("clip_coef", "computed", (0,), layered=False, sample_free=True),
     QuantityKind("clipped", "state", (), layered=False),
 )
@@ -434,6 +436,7 @@ LOSS = Quantity("loss")
 PENALTY = Quantity("penalty")
 #: training.clip's norm of the gradients and torch's clip_coef (SPEC.md §9)
 GRAD_NORM = Quantity("grad_norm")
+GRAD_NORM_SQ = Quantity("grad_norm_sq")  # ‖g‖², the sum of the squares the norm is the root of
 CLIP_COEF = Quantity("clip_coef")
 #: the total loss with the final parameters (``loss@end`` is read as this)
 LOSS_AFTER = Quantity("loss_after")

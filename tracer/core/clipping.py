@@ -35,7 +35,7 @@ TINY = sp.Rational(1, 10**6)
 NEAR = 1e-9
 
 #: the symbols of the clipping's equations
-GRAD, NORM, COEF, MAX_NORM, CLIP_VALUE = sp.symbols("g grad_norm clip_coef max_norm clip_value", real=True)
+GRAD, SQUARE, NORM, COEF, MAX_NORM, CLIP_VALUE = sp.symbols("g grad_norm_sq grad_norm clip_coef max_norm clip_value", real=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +45,7 @@ class Clipping:
     spec: ClipSpec
     clipped: np.ndarray  # (N,) per graph node: the gradient after clipping (the gradient itself where not trained)
     norm: float | None = None  # ‖g‖ over the trained parameters (norm mode)
+    square: float | None = None  # ‖g‖² = Σ g², what the norm is the root of (norm mode)
     coef: float | None = None  # max_norm/(‖g‖ + 10⁻⁶) (norm mode)
     factor: float = 1.0  # min(clip_coef, 1), decided exactly (norm mode)
     #: value mode: per clipped node, −1 (raised to −c), +1 (lowered to c); absent: within [−c, c]
@@ -57,9 +58,14 @@ class Clipping:
         return self.factor != 1.0
 
 
-def norm_expression(gradients: list[sp.Symbol]) -> sp.Expr:
-    """‖g‖ = √(g₁² + g₂² + …), as written (no evaluation)."""
-    return sp.sqrt(sp.Add(*(sp.Pow(g, 2, evaluate=False) for g in gradients), evaluate=False), evaluate=False)
+def square_expression(gradients: list[sp.Symbol]) -> sp.Expr:
+    """‖g‖² = g₁² + g₂² + …, as written (a sum: a long one breaks across lines)."""
+    return sp.Add(*(sp.Pow(g, 2, evaluate=False) for g in gradients), evaluate=False)
+
+
+def norm_expression() -> sp.Expr:
+    """‖g‖ = √(‖g‖²)."""
+    return sp.sqrt(SQUARE, evaluate=False)
 
 
 def coef_expression() -> sp.Expr:
@@ -98,7 +104,8 @@ def clip(spec: ClipSpec, gradient: np.ndarray, nodes: np.ndarray, exact_gradient
         clipped[nodes] = out
         return Clipping(spec, clipped, clamped=clamped, exact=exact)
     m = spec.threshold
-    norm = float(np.sqrt(np.sum(g * g)))
+    square = float(np.sum(g * g))
+    norm = float(np.sqrt(square))
     with np.errstate(divide="ignore", over="ignore"):
         coef = m / (norm + 1e-6)
     edge = m - 1e-6  # clip_coef ≥ 1 exactly where ‖g‖ ≤ max_norm − 10⁻⁶
@@ -111,4 +118,4 @@ def clip(spec: ClipSpec, gradient: np.ndarray, nodes: np.ndarray, exact_gradient
         within = norm <= edge
     factor = 1.0 if within else min(coef, 1.0)
     clipped[nodes] = g * factor
-    return Clipping(spec, clipped, norm, coef, factor, exact=exact)
+    return Clipping(spec, clipped, norm, square, coef, factor, exact=exact)

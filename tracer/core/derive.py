@@ -433,7 +433,7 @@ def _clip_record(clipping: clipping_.Clipping, keys_, nodes: np.ndarray, trained
     spec = clipping.spec
     record: dict = {"mode": spec.mode, spec.mode if spec.mode == "value" else "max_norm": spec.threshold}
     if spec.mode == "norm":
-        record.update(norm=clipping.norm, clip_coef=clipping.coef, factor=clipping.factor)
+        record.update(norm_squared=clipping.square, norm=clipping.norm, clip_coef=clipping.coef, factor=clipping.factor)
     record["clipped"] = {key: float(clipping.clipped[n]) for key, n, t in zip(keys_, nodes, trained[nodes]) if t}
     return record
 
@@ -1072,19 +1072,31 @@ class Writer:
         return made
 
     # -- training.clip ------------------------------------------------------------------------
-    def clip_norm(self) -> Step:
-        """‖g‖ = √((∂loss/∂θ₁)² + (∂loss/∂θ₂)² + …) over every trained parameter (clip_grad_norm_'s total norm)."""
-        key = keys.GRAD_NORM.at_step(self.number)
+    def clip_square(self) -> Step:
+        """‖g‖² = (∂loss/∂θ₁)² + (∂loss/∂θ₂)² + … over every trained parameter (clip_grad_norm_'s total norm, squared)."""
+        key = keys.GRAD_NORM_SQ.at_step(self.number)
         made = self._clip_steps.get(key)
         if made is None:
-            assert self.clipping is not None and self.clipping.norm is not None
+            assert self.clipping is not None and self.clipping.square is not None
             nodes = [int(n) for n in self.network.parameter_nodes if self.trained[int(n)]]  # type: ignore[attr-defined]
             symbols = [sp.Symbol(f"g{k}", real=True) for k in range(len(nodes))]
             bindings = []
             for sym, node in zip(symbols, nodes):
                 factor = self.factor(self.total_gradient(node))
                 bindings.append(Binding(sym, factor.target, factor.value, factor.ref))
-            made = Step(key, Expression(clipping_.norm_expression(symbols), tuple(bindings)), self.clipping.norm, "gradient")
+            made = Step(key, Expression(clipping_.square_expression(symbols), tuple(bindings)), self.clipping.square, "gradient")
+            self._clip_steps[key] = made
+        return made
+
+    def clip_norm(self) -> Step:
+        """‖g‖ = √(‖g‖²), the total norm of clip_grad_norm_."""
+        key = keys.GRAD_NORM.at_step(self.number)
+        made = self._clip_steps.get(key)
+        if made is None:
+            assert self.clipping is not None and self.clipping.norm is not None
+            square = self.factor(self.clip_square())
+            made = Step(key, Expression(clipping_.norm_expression(), (Binding(clipping_.SQUARE, square.target, square.value, square.ref),)),
+                        self.clipping.norm, "gradient")
             self._clip_steps[key] = made
         return made
 
@@ -1098,9 +1110,9 @@ class Writer:
             bindings = (Binding(clipping_.MAX_NORM, keys.hyper("max_norm"), self.clipping.spec.threshold, None),
                         Binding(clipping_.NORM, norm.target, norm.value, norm.ref))
             if self.clipping.scaled:
-                note = "below 1: every gradient is multiplied by clip_coef"
+                note = "below 1: every gradient is multiplied by it"
             else:
-                note = "at least 1 (‖g‖ + 10⁻⁶ ≤ max_norm): min(clip_coef, 1) = 1, every gradient unchanged"
+                note = "at least 1, as the norm plus 1e-6 is within the max norm: every gradient stays as it is"
             made = Step(key, Expression(clipping_.coef_expression(), bindings), self.clipping.coef, "gradient", note)
             self._clip_steps[key] = made
         return made
@@ -1121,7 +1133,7 @@ class Writer:
             else:
                 bindings.append(Binding(clipping_.CLIP_VALUE, keys.hyper("clip_value"), c.spec.threshold, None))
                 side = (c.clamped or {}).get(node)
-                note = "" if side is None else ("above clip_value: clamped to it" if side > 0 else "below −clip_value: clamped to it")
+                note = "" if side is None else ("above the clip value: clamped to it" if side > 0 else "below minus the clip value: clamped to it")
             made = Step(key, Expression(clipping_.clipped_expression(c.spec.mode), tuple(bindings)),
                         float(c.clipped[node]), "gradient", note)
             self._clip_steps[key] = made
@@ -1132,9 +1144,9 @@ class Writer:
         c = self.clipping
         assert c is not None
         nodes = [int(n) for n in self.network.parameter_nodes if self.trained[int(n)]]  # type: ignore[attr-defined]
-        head = (self.clip_norm(), self.clip_coef()) if c.spec.mode == "norm" else ()
-        how = "clip_grad_norm_" if c.spec.mode == "norm" else "clip_grad_value_"
-        title = f"Gradient clipping by {c.spec.mode} (torch.nn.utils.{how}, {c.spec.described()})"
+        head = (self.clip_square(), self.clip_norm(), self.clip_coef()) if c.spec.mode == "norm" else ()
+        # a section title is set as it is in every format (no _ for LaTeX): the torch function is in the problem's line
+        title = f"Gradient clipping by {c.spec.mode} ({c.spec.described().replace('_', ' ')})"
         return Section("gradients", title, head + tuple(self.clipped(n) for n in nodes))
 
     def made(self) -> int:
@@ -1213,10 +1225,10 @@ class Writer:
             return self.total()
         if key.kind == "penalty":
             return self.penalty_step() if self.penalty is not None else None
-        if key.kind in ("grad_norm", "clip_coef"):
+        if key.kind in ("grad_norm_sq", "grad_norm", "clip_coef"):
             if self.clipping is None or self.clipping.spec.mode != "norm" or self.engine is None:
                 return None
-            return self.clip_norm() if key.kind == "grad_norm" else self.clip_coef()
+            return {"grad_norm_sq": self.clip_square, "grad_norm": self.clip_norm, "clip_coef": self.clip_coef}[key.kind]()
         try:
             node = self.graph.node_of(key)
         except KeyError:
@@ -1250,8 +1262,8 @@ class Writer:
                 if key.kind == "clipped":  # the clipping section, before the update's
                     return (4, -1, 2, node)
                 return (4, node, [s.key for s in self.optimizer_steps(node)].index(key))
-            if key.kind in ("grad_norm", "clip_coef"):
-                return (4, -1, 0 if key.kind == "grad_norm" else 1)
+            if key.kind in ("grad_norm_sq", "grad_norm", "clip_coef"):
+                return (4, -1, ("grad_norm_sq", "grad_norm", "clip_coef").index(key.kind) - 3)
             if key.after:
                 node = self.graph.node_of(key.plain())
                 layer = self._place[self.graph.family_of(node).start][0]

@@ -146,6 +146,7 @@ class _TwinOptimizer:
         index = {k: i for i, k in enumerate(self.keys)}
         if ts.clip is not None and self.clipped is not None:  # the norm, clip_coef and every clipped gradient
             if ts.clip["mode"] == "norm":
+                checker.scalar(str(keys.GRAD_NORM_SQ.at_step(ts.number)), ts.clip["norm_squared"], self.clipped.norm**2)
                 checker.scalar(str(keys.GRAD_NORM.at_step(ts.number)), ts.clip["norm"], self.clipped.norm)
                 checker.scalar(str(keys.CLIP_COEF.at_step(ts.number)), ts.clip["clip_coef"], self.clipped.coef)
             clipped = ts.clip["clipped"]

@@ -146,6 +146,8 @@ class Theme:
             return Symbol(Glyph(r"\Omega", "Ω"))
         if q.kind == "grad_norm":  # training.clip: the L2 norm of the gradients, ‖g‖
             return Symbol(Glyph(r"\lVert g\rVert", "‖g‖"))
+        if q.kind == "grad_norm_sq":  # its square, Σ g²
+            return Symbol(Glyph(r"\lVert g\rVert^{2}", "‖g‖²"))
         if q.kind == "clip_coef":  # torch's clip_coef = max_norm/(‖g‖ + 1e−6)
             return Symbol(Glyph(r"\mathrm{clip\_coef}", "clip_coef"))
         symbol = self.parts_of(q)

@@ -292,7 +292,8 @@ class Problem:
         if not t.optimizer.plain:
             text += f", optimizer {t.optimizer.described()}"
         if t.clip is not None:
-            text += f", gradients clipped by {t.clip.mode} ({t.clip.described()})"
+            how = "clip_grad_norm_" if t.clip.mode == "norm" else "clip_grad_value_"
+            text += f", gradients clipped by {t.clip.mode} (torch.nn.utils.{how}, {t.clip.described()})"
         return text
 
     @cached_property
