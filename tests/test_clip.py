@@ -22,7 +22,7 @@ import yaml
 from click.testing import CliRunner
 from pytest import approx
 
-from conftest import import_torch
+from conftest import import_torch, needs
 
 import tracer
 from tracer import answers, keys
@@ -254,3 +254,19 @@ def test_a_long_run_clips_every_update_as_torch_does():
     solution = tracer.solve(problem)
     assert solution.run is not None and solution.verification.ok
     assert compare(problem, solution, solution_json(solution)) > 0
+
+
+# -- the PDF --------------------------------------------------------------------------------------
+
+@pytest.mark.latex
+@needs("pdflatex")
+@pytest.mark.parametrize("example", [NORM_EXAMPLE, VALUE_EXAMPLE], ids=lambda p: p.stem)
+def test_the_clipping_examples_compile_to_pdf(tmp_path, example):
+    """Every title and note of the clipping is set by LaTeX as it is, and so is the title of an optimizer with a
+    coupled weight decay (clip_value.yaml's Adam), which once read 'weight_decay)' and stopped pdflatex."""
+    out = tmp_path / f"{example.stem}.pdf"
+    result = CliRunner().invoke(cli, ["solve", str(example), "-f", "pdf", "--pdf-engine", "pdflatex", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF")
+    log = (tmp_path / f"{example.stem}.log")
+    assert not log.exists() or "Missing character" not in log.read_text(encoding="utf-8", errors="replace")
