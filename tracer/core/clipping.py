@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from tracer.core.exact import carried, compare, decimal, to_float
+from tracer.core.exact import Beyond, carried, compare, decimal, to_float
 from tracer.spec import ClipSpec
 
 #: the 1e-6 torch adds to the norm (``clip_coef = max_norm / (total_norm + 1e-6)``), exactly
@@ -93,7 +93,10 @@ def clip(spec: ClipSpec, gradient: np.ndarray, nodes: np.ndarray, exact_gradient
         exact = False
         for k in np.flatnonzero(np.abs(np.abs(g) - c) <= NEAR * c):
             node = int(nodes[k])
-            value = exact_gradient(node)
+            try:
+                value = exact_gradient(node)
+            except Beyond:  # no exact value within reach (tracer.core.exact): the doubles decide, as they stand
+                continue
             exact = True
             if compare(abs(value), decimal(c)) > 0:  # beyond c in decimals: clamped
                 out[k] = c if value > 0 else -c
@@ -110,12 +113,14 @@ def clip(spec: ClipSpec, gradient: np.ndarray, nodes: np.ndarray, exact_gradient
         coef = m / (norm + 1e-6)
     edge = m - 1e-6  # clip_coef ≥ 1 exactly where ‖g‖ ≤ max_norm − 10⁻⁶
     exact = bool(abs(norm - edge) <= NEAR * m)
+    within = norm <= edge
     if exact:  # at the edge in doubles: Σ g² against (max_norm − 10⁻⁶)² from the decimals
         limit = decimal(m) - TINY
-        squares = carried(sp.Add(*(exact_gradient(int(n)) ** 2 for n in nodes)))
-        within = limit >= 0 and compare(squares, limit**2) <= 0
-    else:
-        within = norm <= edge
+        try:
+            squares = carried(sp.Add(*(exact_gradient(int(n)) ** 2 for n in nodes)))
+            within = limit >= 0 and compare(squares, limit**2) <= 0
+        except Beyond:  # no exact value within reach: the doubles' decision stands
+            exact = False
     factor = 1.0 if within else min(coef, 1.0)
     clipped[nodes] = g * factor
     return Clipping(spec, clipped, norm, square, coef, factor, exact=exact)
