@@ -38,6 +38,8 @@ SIZES = {
     "optimizer_rmsprop": "2-1",
     "optimizer_adam": "2-1",
     "optimizer_adamw": "2-1",
+    "clip_norm": "2-2-1",
+    "clip_value": "2-2-1",
     "regularization_l2": "2-1",
 }
 

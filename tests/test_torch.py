@@ -153,6 +153,16 @@ def compare_network(problem: Problem, out: dict, solution=None) -> int:
             check(step["penalty"], update.forward.penalty, f"{where}, penalty")
         else:
             assert update.forward.penalty is None
+        if "clip" in step:  # training.clip: the norm, clip_coef and every .grad torch's clipping left
+            assert update.clipped is not None, f"{where}: the JSON clips, torch did not"
+            if step["clip"]["mode"] == "norm":
+                check(step["clip"]["norm"], update.clip_norm, f"{where}, grad_norm")
+                check(step["clip"]["norm_squared"], update.clip_norm**2, f"{where}, grad_norm_sq")
+                check(step["clip"]["clip_coef"], problem.training.clip.threshold / (update.clip_norm + 1e-6), f"{where}, clip_coef")
+            for family, values in step["clip"]["clipped"].items():
+                check(values, update.clipped[family], f"{where}, clipped({family})")
+        else:
+            assert update.clipped is None, f"{where}: torch clipped, the JSON did not"
 
     final = history[-1].params_after if history else initial
     check(out["loss_after"], net.forward(problem.data, params=final).loss, "loss_after")

@@ -168,6 +168,9 @@ class Update:
     params_after: dict[str, torch.Tensor]
     state: dict[str, dict[str, torch.Tensor]]
     step_gradients: dict[str, torch.Tensor] | None = None  # sequential order: what the update subtracted (÷ η)
+    #: training.clip: clip_grad_norm_'s total norm (by norm), and every .grad after clipping (what step() read)
+    clip_norm: torch.Tensor | None = None
+    clipped: dict[str, torch.Tensor] | None = None
 
 
 def _family(letter: str, l: int) -> str:
@@ -343,14 +346,24 @@ class Network:
             forward = self.forward(samples)
             gradients = self.gradients(forward.loss)
             step_gradients = self._sequential_step(samples, optimizer) if sequential else None
+            clip_norm = clipped = None
             if not sequential:
                 for name, tensor in self.params.items():
                     tensor.grad = gradients[name] * self.trained[name]
+                clip = self.problem.training.clip
+                if clip is not None:  # torch's own clipping of the .grad, between backward() and step()
+                    tensors = list(self.params.values())
+                    if clip.mode == "norm":
+                        clip_norm = torch.nn.utils.clip_grad_norm_(tensors, clip.threshold).detach().clone()
+                    else:
+                        torch.nn.utils.clip_grad_value_(tensors, clip.threshold)
+                    clipped = {name: tensor.grad.detach().clone() for name, tensor in self.params.items()}
                 frozen = self._frozen(optimizer)
                 optimizer.step()
                 self._restore(optimizer, frozen)
             history.append(Update(number, batch, detached(forward), gradients, self.snapshot(),
-                                  optimizer_state(self.problem.training.optimizer, optimizer, self.params), step_gradients))
+                                  optimizer_state(self.problem.training.optimizer, optimizer, self.params), step_gradients,
+                                  clip_norm, clipped))
         return history
 
     def _frozen(self, optimizer: torch.optim.Optimizer) -> dict[str, tuple[torch.Tensor, dict]]:

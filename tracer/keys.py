@@ -30,6 +30,10 @@ are the partial's own. Canonical names (SPEC.md §2, README "Names"):
 ``beta1``, ``eta``       an optimizer's hyperparameter; ``t@2`` the step number Adam's correction reads
 ``penalty``              ``loss.regularization``'s term of the loss, (λ/2)·Σ w² + λ₁·Σ |w|;
                          ``dpenalty/dW2[1,1]`` its term of a weight's gradient; ``l2``, ``l1`` the λs
+``grad_norm@2``          ``training.clip``: the L2 norm of every trained parameter's gradient of step 2
+                         (``grad_norm_sq@2`` its square, the sum of the gradients' squares);
+``clip_coef@2``          max_norm/(grad_norm + 1e−6); ``clipped(W2[1,1])@2`` a gradient after clipping
+                         (what the optimizer reads); ``max_norm``, ``clip_value`` the thresholds
 ======================  ==========================================================
 
 The kinds are open: each letter above (and the optimizer states) is a :class:`QuantityKind`
@@ -55,7 +59,7 @@ from typing import Literal, Union
 #: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
 STATE_KINDS = ("v", "G", "s", "m", "m_hat", "v_hat")
 #: an optimizer's hyperparameters and the step number (kind "hyper", by ``name``)
-HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "weight_decay", "t", "l2", "l1")
+HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "weight_decay", "t", "l2", "l1", "max_norm", "clip_value")
 #: marks a state's ``name`` as a graph problem's leaf (``v(x)``) rather than a parameter's kind (no name has it)
 _NODE_STATE = ":"
 #: the step of the forward pass with the final parameters (``@end``)
@@ -425,6 +429,11 @@ _BUILT_IN = (
     QuantityKind("loss", "computed", (0, 1, 2), layered=False),
     QuantityKind("penalty", "computed", (0,), layered=False, sample_free=True),
     *(QuantityKind(state, "state", (), layered=False) for state in STATE_KINDS),
+    # training.clip (SPEC.md §9): the gradients' norm, torch's clip_coef, and a parameter's gradient after clipping
+    QuantityKind("grad_norm", "computed", (0,), layered=False, sample_free=True),
+    QuantityKind("grad_norm_sq", "computed", (0,), layered=False, sample_free=True),
+    QuantityKind("clip_coef", "computed", (0,), layered=False, sample_free=True),
+    QuantityKind("clipped", "state", (), layered=False),
 )
 _BUILT_IN_LETTERS = frozenset(kind.letter for kind in _BUILT_IN)
 for _kind in _BUILT_IN:
@@ -433,6 +442,10 @@ for _kind in _BUILT_IN:
 LOSS = Quantity("loss")
 #: loss.regularization's term of the loss (SPEC.md §9)
 PENALTY = Quantity("penalty")
+#: training.clip's norm of the gradients and torch's clip_coef (SPEC.md §9)
+GRAD_NORM = Quantity("grad_norm")
+GRAD_NORM_SQ = Quantity("grad_norm_sq")  # ‖g‖², the sum of the squares the norm is the root of
+CLIP_COEF = Quantity("clip_coef")
 #: the total loss with the final parameters (``loss@end`` is read as this)
 LOSS_AFTER = Quantity("loss_after")
 

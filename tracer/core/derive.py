@@ -33,7 +33,10 @@ import numpy as np
 import sympy as sp
 
 from tracer import keys, kinds
+from tracer.core import clipping as clipping_
 from tracer.core import functions, gates, optimizers, sweep
+from tracer.core.exact import Settler, decimal
+from tracer.core.exact import evaluate as exact_evaluate
 from tracer.core import verify as verification
 from tracer.core.functions import ARG, OUT, WeightedSum
 from tracer.core.graph import Family, Graph
@@ -366,12 +369,15 @@ def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray], t
     result = numeric.evaluate(problem)
     keys_ = problem.parameter_keys
     spec = problem.training.optimizer
-    if spec.plain and len(set(problem.rate_vector)) == 1:
+    clip = problem.training.clip
+    if spec.plain and len(set(problem.rate_vector)) == 1 and clip is None:
         after = numeric.step(problem).parameters()
     else:
         theta = np.array(problem.parameter_vector())
         gradient = np.array([float(result.grads[k]) for k in keys_])
         trained = np.array(problem.trained_mask)
+        if clip is not None:  # too large to derive: the clamp is decided by the doubles (their decimals)
+            gradient = clipping_.clip(clip, gradient, np.flatnonzero(trained), lambda n: decimal(gradient[n])).clipped
         values = optimizers.apply(spec, theta, gradient, state, taken + number, np.array(problem.rate_vector))
         after = dict(zip(keys_, np.where(trained, values[optimizers.AFTER], theta).tolist()))
         state = {k: np.where(trained, values[k], state[k]) for k in state}
@@ -425,10 +431,18 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
     if penalty is not None:  # λ·w, a term of each weight's gradient (at the weights before the step)
         extra = np.zeros(graph.size)
         extra[network.weight_nodes] = penalty.gradient(values[0, network.weight_nodes])
-    engine = sweep.reverse(graph, values, _weights(network, len(data)), descend, sequential=sequential, penalty=extra)
+    clip = network.problem.training.clip
+    # training.clip: every gradient first (the norm is over all of them), then the optimizer on the clipped ones
+    engine = sweep.reverse(graph, values, _weights(network, len(data)), None if clip else descend, sequential=sequential, penalty=extra)
     nodes = network.parameter_nodes
     keys_ = network.problem.parameter_keys
-    writer = Writer(network, data, values, engine, number, origin, trained, rates, optimizing, batch)
+    clipping = None
+    if clip is not None:
+        clipping = clipping_.clip(clip, engine.gradient, nodes[trained[nodes]], _exact_gradients(network, values, len(data)))
+        after = values[0].copy()
+        after[nodes] = descend(nodes, clipping.clipped[nodes])
+        engine = replace(engine, after=after)
+    writer = Writer(network, data, values, engine, number, origin, trained, rates, optimizing, batch, clipping)
     shown = optimizers.rule(optimizing.spec).shown
     state = {name: {key: float(optimizing.computed[name][n]) for key, n, t in zip(keys_, nodes, trained[nodes]) if t} for name in shown}
     step = TrainingStep(
@@ -442,12 +456,45 @@ def _training_step(network: Network, data, parameters, number, origin, trained, 
         batch=batch,
         optimizer_state=state,
         penalty=None if penalty is None else penalty.value(values[0, network.weight_nodes]),
+        clip=None if clipping is None else _clip_record(clipping, keys_, nodes, trained),
         writer=writer,
-        arrays=partial(_layer_arrays, network, values, engine, trained, rates, extra, optimizing),
+        arrays=partial(_layer_arrays, network, values, engine, trained, rates, extra, optimizing, clipping),
         maps=partial(_feature_maps, network, values, engine) if network.problem.layered else None,
         recurrences=partial(_recurrent_arrays, network, values, engine) if network.problem.layered else None,
     )
     return step, engine
+
+
+def _exact_gradients(network: Network, values: np.ndarray, samples: int):
+    """A parameter's gradient of the total loss exactly, from the decimals (:mod:`tracer.core.exact`):
+    the samples' exact adjoints combined as the loss combines them, plus the penalty's term. Asked
+    only where gradient clipping decides at its clamp's edge (one exact pass shared by the nodes)."""
+    settler = Settler(network.graph, values)
+    penalty = _penalty(network.problem)
+    weights = set(int(n) for n in network.weight_nodes)
+
+    def gradient(node: int) -> sp.Expr:
+        total = sp.Add(*(settler.exact_adjoint(s, node, network.graph.output) for s in range(samples)))
+        if network.samples_combine == "mean":
+            total = total / samples
+        if penalty is not None and node in weights:
+            w = sp.Symbol("w", real=True)
+            at = {w: decimal(values[0, node]), **{sym: decimal(v) for sym, v in penalty.coefficients().items()}}
+            total = total + exact_evaluate(penalty.derivative(w), at)
+        return total
+
+    return gradient
+
+
+def _clip_record(clipping: clipping_.Clipping, keys_, nodes: np.ndarray, trained: np.ndarray) -> dict:
+    """A step's clipping as JSON writes it (SPEC.md §9): the mode and threshold, the norm and the factor
+    (norm), and each trained parameter's gradient after clipping."""
+    spec = clipping.spec
+    record: dict = {"mode": spec.mode, spec.mode if spec.mode == "value" else "max_norm": spec.threshold}
+    if spec.mode == "norm":
+        record.update(norm_squared=clipping.square, norm=clipping.norm, clip_coef=clipping.coef, factor=clipping.factor)
+    record["clipped"] = {key: float(clipping.clipped[n]) for key, n, t in zip(keys_, nodes, trained[nodes]) if t}
+    return record
 
 
 def _feature_maps(network: Network, values: np.ndarray, engine: sweep.Pass) -> tuple[FeatureMaps, ...]:
@@ -577,7 +624,7 @@ def _records(network: Network, values: np.ndarray, batch: tuple[int, ...] | None
 
 
 def _layer_arrays(network: Network, values: np.ndarray, engine: sweep.Pass, trained: np.ndarray, rates: np.ndarray,
-                  penalty: np.ndarray | None, optimizing: Optimizing) -> tuple[LayerArrays, ...]:
+                  penalty: np.ndarray | None, optimizing: Optimizing, clipping: clipping_.Clipping | None = None) -> tuple[LayerArrays, ...]:
     """The matrix form's data: each layer's vectors and matrices, as the engine computed them."""
     graph = network.graph
     out = []
@@ -615,6 +662,8 @@ def _layer_arrays(network: Network, values: np.ndarray, engine: sweep.Pass, trai
                 if not optimizing.spec.plain else {},
                 bias_states={k: v[b.ids] for k, v in optimizing.computed.items() if k != optimizers.AFTER}
                 if (b is not None and not optimizing.spec.plain) else {},
+                weight_clipped=None if clipping is None else clipping.clipped[W.ids].reshape(shape),
+                bias_clipped=None if (clipping is None or b is None) else clipping.clipped[b.ids],
             )
         )
         previous = a
@@ -702,7 +751,7 @@ class Writer:
 
     def __init__(self, network: Layout, data, values: np.ndarray, engine: sweep.Pass | None, number: keys.Step,
                  origin: int, trained: np.ndarray, rate: "float | np.ndarray", optimizing: Optimizing | None = None,
-                 numbers: tuple[int, ...] | None = None):
+                 numbers: tuple[int, ...] | None = None, clipping: clipping_.Clipping | None = None):
         self.network = network
         #: each row's sample number as the problem's table numbers it (a mini-batch's second update: 3, 4)
         self.numbers = tuple(range(1, values.shape[0] + 1)) if numbers is None else tuple(numbers)
@@ -714,7 +763,11 @@ class Writer:
         self.origin = origin
         self.trained = trained
         self.rate = rate  # one for every parameter, or per node (a layer's own learning rate)
-        self.optimizing = None if optimizing is None or optimizing.spec.plain else optimizing
+        #: training.clip: the gradients the optimizer reads are the clipped ones (so even plain
+        #: gradient descent is written as its rule, θ' = θ − η·g̃)
+        self.clipping = clipping
+        self.optimizing = None if optimizing is None or (optimizing.spec.plain and clipping is None) else optimizing
+        self._clip_steps: dict[Key, Step] = {}
         self._states: dict[int, tuple[Step, ...]] = {}
         self._ranks: dict[Key, tuple] = {}  # each key's place in the document, worked out once
         self.samples = values.shape[0]
@@ -1113,7 +1166,7 @@ class Writer:
         o = self.optimizing
         rule = optimizers.rule(o.spec)
         parameter = self.graph.family_of(node).key(node)
-        gradient = self.factor(self.total_gradient(node))
+        gradient = self.factor(self.clipped(node) if self.clipping is not None else self.total_gradient(node))
         hyper = optimizers.hyperparameters(o.spec)
         bound: dict[sp.Symbol, tuple[Key, float, Key | None]] = {
             optimizers.THETA: (self.given(node, 0).target, self.given(node, 0).value, self.given(node, 0).ref),
@@ -1143,6 +1196,84 @@ class Writer:
         self._states[node] = made
         self._update[node] = made[-1]
         return made
+
+    # -- training.clip ------------------------------------------------------------------------
+    def clip_square(self) -> Step:
+        """‖g‖² = (∂loss/∂θ₁)² + (∂loss/∂θ₂)² + … over every trained parameter (clip_grad_norm_'s total norm, squared)."""
+        key = keys.GRAD_NORM_SQ.at_step(self.number)
+        made = self._clip_steps.get(key)
+        if made is None:
+            assert self.clipping is not None and self.clipping.square is not None
+            nodes = [int(n) for n in self.network.parameter_nodes if self.trained[int(n)]]  # type: ignore[attr-defined]
+            symbols = [sp.Symbol(f"g{k}", real=True) for k in range(len(nodes))]
+            bindings = []
+            for sym, node in zip(symbols, nodes):
+                factor = self.factor(self.total_gradient(node))
+                bindings.append(Binding(sym, factor.target, factor.value, factor.ref))
+            made = Step(key, Expression(clipping_.square_expression(symbols), tuple(bindings)), self.clipping.square, "gradient")
+            self._clip_steps[key] = made
+        return made
+
+    def clip_norm(self) -> Step:
+        """‖g‖ = √(‖g‖²), the total norm of clip_grad_norm_."""
+        key = keys.GRAD_NORM.at_step(self.number)
+        made = self._clip_steps.get(key)
+        if made is None:
+            assert self.clipping is not None and self.clipping.norm is not None
+            square = self.factor(self.clip_square())
+            made = Step(key, Expression(clipping_.norm_expression(), (Binding(clipping_.SQUARE, square.target, square.value, square.ref),)),
+                        self.clipping.norm, "gradient")
+            self._clip_steps[key] = made
+        return made
+
+    def clip_coef(self) -> Step:
+        """clip_coef = max_norm/(‖g‖ + 10⁻⁶), torch's; whether it is below 1 is decided exactly."""
+        key = keys.CLIP_COEF.at_step(self.number)
+        made = self._clip_steps.get(key)
+        if made is None:
+            assert self.clipping is not None and self.clipping.coef is not None
+            norm = self.factor(self.clip_norm())
+            bindings = (Binding(clipping_.MAX_NORM, keys.hyper("max_norm"), self.clipping.spec.threshold, None),
+                        Binding(clipping_.NORM, norm.target, norm.value, norm.ref))
+            if self.clipping.scaled:
+                note = "below 1: every gradient is multiplied by it"
+            else:
+                note = "at least 1, as the norm plus 1e-6 is within the max norm: every gradient stays as it is"
+            made = Step(key, Expression(clipping_.coef_expression(), bindings), self.clipping.coef, "gradient", note)
+            self._clip_steps[key] = made
+        return made
+
+    def clipped(self, node: int) -> Step:
+        """g̃ of a trained parameter: min(clip_coef, 1)·∂loss/∂θ (norm), or min(max(∂loss/∂θ, −c), c) (value)."""
+        key = self.graph.family_of(node).key(node).state("clipped", self.number)
+        made = self._clip_steps.get(key)
+        if made is None:
+            c = self.clipping
+            assert c is not None
+            gradient = self.factor(self.total_gradient(node))
+            bindings = [Binding(clipping_.GRAD, gradient.target, gradient.value, gradient.ref)]
+            note = ""
+            if c.spec.mode == "norm":
+                coef = self.factor(self.clip_coef())
+                bindings.insert(0, Binding(clipping_.COEF, coef.target, coef.value, coef.ref))
+            else:
+                bindings.append(Binding(clipping_.CLIP_VALUE, keys.hyper("clip_value"), c.spec.threshold, None))
+                side = (c.clamped or {}).get(node)
+                note = "" if side is None else ("above the clip value: clamped to it" if side > 0 else "below minus the clip value: clamped to it")
+            made = Step(key, Expression(clipping_.clipped_expression(c.spec.mode), tuple(bindings)),
+                        float(c.clipped[node]), "gradient", note)
+            self._clip_steps[key] = made
+        return made
+
+    def clip_section(self) -> Section:
+        """The clipping of this step's gradients, before the optimizer reads them."""
+        c = self.clipping
+        assert c is not None
+        nodes = [int(n) for n in self.network.parameter_nodes if self.trained[int(n)]]  # type: ignore[attr-defined]
+        head = (self.clip_square(), self.clip_norm(), self.clip_coef()) if c.spec.mode == "norm" else ()
+        # a section title is set as it is in every format (no _ for LaTeX): the torch function is in the problem's line
+        title = f"Gradient clipping by {c.spec.mode} ({c.spec.described().replace('_', ' ')})"
+        return Section("gradients", title, head + tuple(self.clipped(n) for n in nodes))
 
     def made(self) -> int:
         """How many distinct steps have been written so far."""
@@ -1203,6 +1334,8 @@ class Writer:
                 return None
             if not self.trained[node]:
                 return None
+            if key.kind == "clipped":
+                return self.clipped(node) if self.clipping is not None else None
             return next((step for step in self.optimizer_steps(node) if step.key == key), None)
         if key.step != self.number:
             return None
@@ -1218,6 +1351,10 @@ class Writer:
             return self.total()
         if key.kind == "penalty":
             return self.penalty_step() if self.penalty is not None else None
+        if key.kind in ("grad_norm_sq", "grad_norm", "clip_coef"):
+            if self.clipping is None or self.clipping.spec.mode != "norm" or self.engine is None:
+                return None
+            return {"grad_norm_sq": self.clip_square, "grad_norm": self.clip_norm, "clip_coef": self.clip_coef}[key.kind]()
         try:
             node = self.graph.node_of(key)
         except KeyError:
@@ -1248,7 +1385,11 @@ class Writer:
         if isinstance(key, Quantity):
             if key.is_state:
                 node = self.graph.node_of(key.parameter)
+                if key.kind == "clipped":  # the clipping section, before the update's
+                    return (4, -1, 2, node)
                 return (4, node, [s.key for s in self.optimizer_steps(node)].index(key))
+            if key.kind in ("grad_norm_sq", "grad_norm", "clip_coef"):
+                return (4, -1, ("grad_norm_sq", "grad_norm", "clip_coef").index(key.kind) - 3)
             if key.after:
                 node = self.graph.node_of(key.plain())
                 layer = self._place[self.graph.family_of(node).start][0]
@@ -1326,6 +1467,8 @@ class Writer:
             if self.sequential:
                 sections.append(Section("update", f"Update: layer {layer}", self._updates(parameters), layer=layer))
         if not self.sequential:
+            if self.clipping is not None:
+                sections.append(self.clip_section())
             parameters = [f for f in self.graph.families if f.op is None and f.shared]
             title = "Gradient-descent update" if self.optimizing is None else f"Update: {optimizers.rule(self.optimizing.spec).title}"
             sections.append(Section("update", title, self._updates(parameters)))

@@ -181,6 +181,13 @@ def _compare(a: sp.Expr, b: sp.Expr) -> int:
     return sign(difference)
 
 
+def compare(a: sp.Expr, b: sp.Expr) -> int:
+    """The exact sign of a − b (−1, 0, 1) of two numbers given exactly or carried: a tie is 0 (a
+    carried difference below :data:`ZERO` of the larger side included). Gradient clipping's clamp
+    decides by it (:mod:`tracer.core.clipping`)."""
+    return _compare(sp.sympify(a), sp.sympify(b))
+
+
 def _settled(value: sp.Expr, scale: sp.Expr) -> sp.Expr:
     """A carried ``value`` that is below :data:`ZERO` of ``scale`` (what cancelled to it) is an exact 0."""
     if value.is_Float and value != 0 and (scale is sp.oo or abs(value) <= ZERO * abs(scale)):

@@ -106,7 +106,8 @@ def _decays(spec: OptimizerSpec) -> bool:
 
 
 def _titled(title: str, decay: bool) -> str:
-    return title[:-1] + ", weight_decay)" if decay else title
+    # "weight decay", not torch's weight_decay: a title is set as it is in every format (LaTeX has no bare _)
+    return title[:-1] + ", weight decay)" if decay else title
 
 
 @lru_cache(maxsize=None)

@@ -202,6 +202,9 @@ class LayerArrays:
     #: an optimizer's quantities after the step (SPEC.md §9), per equation target (``m``, ``m_hat``, …)
     weight_states: dict = field(default_factory=dict)
     bias_states: dict = field(default_factory=dict)
+    #: training.clip: the gradients after clipping, which the optimizer read (None: no clipping)
+    weight_clipped: np.ndarray | None = None  # (units, fan_in)
+    bias_clipped: np.ndarray | None = None
 
 
 class StepWriter(Protocol):
@@ -230,6 +233,9 @@ class TrainingStep:
     #: per trained parameter; empty for plain gradient descent
     optimizer_state: dict[str, dict[Quantity, float]] = field(default_factory=dict)
     penalty: float | None = None  # loss.regularization's term of the loss (included in ``loss``)
+    #: training.clip (SPEC.md §9): {"mode", "max_norm" | "value", "norm", "clip_coef", "factor" (norm mode),
+    #: "clipped": {parameter: its gradient after clipping, which the optimizer read}}
+    clip: dict[str, Any] | None = None
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
     arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
     maps: Callable[[], tuple[FeatureMaps, ...]] | None = field(default=None, repr=False, compare=False)

@@ -33,6 +33,7 @@ from tracer.core.sweep import Pass
 from tracer.numeric import graph as graph_numeric
 from tracer.numeric import layers as layers_numeric
 from tracer.numeric import mlp as numeric
+from tracer.numeric import clipping as clipping_numeric
 from tracer.numeric import optimizers as optimizers_numeric
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
@@ -124,17 +125,22 @@ class _TwinOptimizer:
                                                   dict(zip(names, problem.parameter_vector())), dict(zip(names, self.rates.tolist())))
         self.state = {n: np.array([per[p] for p in names]) for n, per in start.items()}
         self.taken = given.step  # steps taken before the file's first: update k reads t = taken + k
+        self.clip = problem.training.clip  # training.clip: the gradients clipped before the rule reads them
+        self.clipped: clipping_numeric.Clipped | None = None  # the last step's clipping
 
     @property
     def needed(self) -> bool:
         """Not plain gradient descent (which the twins' own step checks, each layer at its own rate)."""
-        return self.hyper.name != "sgd" or self.hyper.decay > 0.0
+        return self.hyper.name != "sgd" or self.hyper.decay > 0.0 or self.clip is not None
 
     def advance(self, before: dict, gradients: dict, t: int) -> tuple[dict, dict]:
         """Update ``t`` from the parameters ``before`` with ``gradients`` (both by key): θ' by key,
         and every state and intermediate as arrays in parameter order."""
         theta = np.array([before[k] for k in self.keys])
         g = np.array([gradients[k] for k in self.keys])
+        if self.clip is not None:
+            self.clipped = clipping_numeric.clip(self.clip.mode, self.clip.threshold, g, self.trained)
+            g = self.clipped.gradients
         after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, self.taken + t, self.rates)
         after = np.where(self.trained, after, theta)
         self.state = {k: np.where(self.trained, v, self.state[k]) for k, v in state.items()}
@@ -143,8 +149,16 @@ class _TwinOptimizer:
     def step(self, checker: "_Checker", ts, gradients: dict) -> dict:
         """θ' of every parameter by the twin (and the states checked); ``gradients`` by key."""
         after, twin = self.advance(ts.params_before, gradients, ts.number)
+        index = {k: i for i, k in enumerate(self.keys)}
+        if ts.clip is not None and self.clipped is not None:  # the norm, clip_coef and every clipped gradient
+            if ts.clip["mode"] == "norm":
+                checker.scalar(str(keys.GRAD_NORM_SQ.at_step(ts.number)), ts.clip["norm_squared"], self.clipped.norm**2)
+                checker.scalar(str(keys.GRAD_NORM.at_step(ts.number)), ts.clip["norm"], self.clipped.norm)
+                checker.scalar(str(keys.CLIP_COEF.at_step(ts.number)), ts.clip["clip_coef"], self.clipped.coef)
+            clipped = ts.clip["clipped"]
+            checker.array(lambda i: str(list(clipped)[i].state("clipped", ts.number)), list(clipped.values()),
+                          [float(self.clipped.gradients[index[k]]) for k in clipped])
         for name, values in ts.optimizer_state.items():
-            index = {k: i for i, k in enumerate(self.keys)}
             checker.array(lambda i, name=name, values=values: str(list(values)[i].state(name, ts.number)),
                           list(values.values()), [float(twin[name][index[k]]) for k in values])
         return after

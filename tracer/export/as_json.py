@@ -89,6 +89,15 @@ def _optimizer_json(problem: Problem, state: Mapping[str, Mapping[keys.Quantity,
                       for name, values in state.items()}}
 
 
+def _clip_json(problem: Problem, clip: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's gradient clipping (SPEC.md §9): the mode and threshold, the norm, clip_coef and the factor
+    (by norm), and the gradients after clipping grouped like the parameters — what the optimizer read, as
+    torch's ``.grad`` after clip_grad_norm_/clip_grad_value_ (0 for a parameter that is not trained)."""
+    out = {k: (json_number(v) if isinstance(v, float) else v) for k, v in clip.items() if k != "clipped"}
+    out["clipped"] = group_parameters(problem, {k: json_number(clip["clipped"].get(k, 0.0)) for k in problem.parameter_keys})
+    return out
+
+
 def solution_json(solution: Solution | GraphSolution) -> dict[str, Any]:
     if isinstance(solution, GraphSolution):
         return graph_json(solution)
@@ -106,6 +115,7 @@ def solution_json(solution: Solution | GraphSolution) -> dict[str, Any]:
                 **({"batch": list(ts.batch)} if getattr(ts, "batch", None) else {}),
                 **({"optimizer": _optimizer_json(problem, ts.optimizer_state)} if ts.optimizer_state else {}),
                 **({"penalty": json_number(ts.penalty)} if ts.penalty is not None else {}),
+                **({"clip": _clip_json(problem, ts.clip)} if ts.clip is not None else {}),
             }
         )
     v = solution.verification

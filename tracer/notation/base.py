@@ -22,7 +22,7 @@ from tracer.notation.symbol import ETA, LAMBDA, Glyph, Symbol, marks
 from tracer.notation.view import NamesView
 
 #: an optimizer's state as the texts write it (v, G, s, m; Adam's bias-corrected m̂, v̂): the one table's letters
-STATE_LETTERS = {name: letter.letter for name, letter in optimizer_letters.STATES.items()}
+STATE_LETTERS = {name: letter.letter for name, letter in {**optimizer_letters.STATES, "clipped": optimizer_letters.CLIPPED}.items()}
 #: an optimizer's hyperparameters (the rate is the theme's own letter), the step counter t and
 #: loss.regularization's coefficients (λ_L2, λ_L1), as a theme writes them in a scalar equation
 HYPER_SYMBOLS = {name: letter.symbol() for name, letter in {**optimizer_letters.HYPERPARAMETERS, **optimizer_letters.OTHERS}.items()}
@@ -46,8 +46,8 @@ def plain_optimizer_name(q: Quantity, parameter: str, rate: str) -> str:
     step 2, ``parameter`` its name as the text names it), ``β₁``, ``ε``, ``t``, the rate."""
     if q.is_state:
         return f"{STATE_LETTERS[q.kind] if isinstance(STATE_LETTERS[q.kind], str) else STATE_LETTERS[q.kind].plain}{str(q.step).translate(_SUBSCRIPT)}({parameter})"  # type: ignore[union-attr]
-    if q.name in ("l2", "l1"):
-        return HYPER_SYMBOLS[q.name].plain()  # λ_L2
+    if q.name in ("l2", "l1", "max_norm", "clip_value"):
+        return HYPER_SYMBOLS[q.name].plain()  # λ_L2, max_norm
     return rate if q.name == "eta" else HYPER_SYMBOLS[q.name].plain().replace("_", "").translate(_SUBSCRIPT)
 
 
@@ -144,6 +144,12 @@ class Theme:
             return Symbol(self.rate) if q.name == "eta" else HYPER_SYMBOLS[q.name]
         if q.kind == "penalty":  # loss.regularization's term of the loss, Ω(w) as the texts write it
             return Symbol(Glyph(r"\Omega", "Ω"))
+        if q.kind == "grad_norm":  # training.clip: the L2 norm of the gradients, ‖g‖
+            return Symbol(Glyph(r"\lVert g\rVert", "‖g‖"))
+        if q.kind == "grad_norm_sq":  # its square, Σ g²
+            return Symbol(Glyph(r"\lVert g\rVert^{2}", "‖g‖²"))
+        if q.kind == "clip_coef":  # torch's clip_coef = max_norm/(‖g‖ + 1e−6)
+            return Symbol(Glyph(r"\mathrm{clip\_coef}", "clip_coef"))
         symbol = self.parts_of(q)
         if q.after:
             symbol = self.mark_after(symbol, updates(q))

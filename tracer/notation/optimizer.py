@@ -52,6 +52,8 @@ STATES: dict[str, Letter] = {
     "v": Letter("v"), "G": Letter("G"), "s": Letter("s"), "m": Letter("m"),
     "m_hat": Letter(Glyph(r"\hat{m}", "m̂")), "v_hat": Letter(Glyph(r"\hat{v}", "v̂")),
 }
+#: training.clip: a parameter's gradient after clipping, g̃ (a state-like quantity of the parameter, not an optimizer's)
+CLIPPED = Letter(Glyph(r"\tilde{g}", "g̃"))
 
 #: an optimizer's hyperparameters (the learning rate is the theme's own letter, or the page's)
 HYPERPARAMETERS: dict[str, Letter] = {
@@ -61,12 +63,15 @@ HYPERPARAMETERS: dict[str, Letter] = {
 }
 
 #: the step counter and loss.regularization's coefficients, which a theme names beside the hyperparameters
-OTHERS: dict[str, Letter] = {"t": Letter("t"), "l2": Letter(LAMBDA, "L2"), "l1": Letter(LAMBDA, "L1")}
+OTHERS: dict[str, Letter] = {"t": Letter("t"), "l2": Letter(LAMBDA, "L2"), "l1": Letter(LAMBDA, "L1"),
+                             # training.clip's thresholds, by torch's argument names
+                             "max_norm": Letter(Glyph(r"\mathrm{max\_norm}", "max_norm")),
+                             "clip_value": Letter(Glyph(r"\mathrm{clip\_value}", "clip_value"))}
 
 
 def state_letter(name: str, dialect: str) -> str:
     """A state's letter: ``\\hat{m}`` / ``m̂``, ``v``."""
-    return STATES[name].spelled(dialect)
+    return (CLIPPED if name == "clipped" else STATES[name]).spelled(dialect)
 
 
 def hyper_name(name: str, dialect: str, page: str = "document") -> str:

@@ -30,7 +30,7 @@ import numpy as np
 from tracer import keys
 from tracer.numeric import exact
 from tracer.numeric import mlp as numeric
-from tracer.numeric import optimizers
+from tracer.numeric import clipping, optimizers
 from tracer.spec import Problem
 
 #: records kept by default: about this many (plus the start and the end)
@@ -134,6 +134,7 @@ class _Arrays:
         self.bias_state = [None if self.hyper is None or b is None else optimizers.initial_state(self.hyper, np.shape(b)) for b in self.biases]
         self.t = 0
         self.l2, self.l1 = problem.loss.l2, problem.loss.l1
+        self.clip = problem.training.clip  # training.clip: every layer's gradient first, clipped, then the steps
         if problem.training.state.given and self.hyper is not None:
             self._start_from(problem.training.state)
 
@@ -221,6 +222,7 @@ class _Arrays:
         weight = 1.0 if self.samples_how == "sum" else 1.0 / x.shape[0]
         self.t += 1
         dloss_da = self.loss.derivative(output, y)
+        pending: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # training.clip: (layer, ∂L/∂W, ∂L/∂b)
         for l in reversed(range(len(self.weights))):
             step = self.rates[l] * weight  # η, times 1/B when the batch's losses are averaged
             if self.softmax[l]:
@@ -230,11 +232,18 @@ class _Arrays:
             w = self.weights[l]
             if l > 0 and not self.sequential:
                 dloss_da = delta @ w  # Wᵀ δ through the old weights
-            if self.hyper is not None or self.l2 or self.l1:
+            if self.hyper is not None or self.l2 or self.l1 or self.clip is not None:
                 grad_w = (delta.T * weight) @ inputs[l]
                 if self.l2 or self.l1:
                     grad_w = grad_w + self.l2 * w + self.l1 * np.sign(w)  # the penalty's term
-                self._optimize(l, grad_w, delta, weight)
+                grad_b = None
+                if self.any_bias[l]:
+                    b = self.biases[l]
+                    grad_b = np.reshape((_shared(delta) if b.size == 1 else delta.sum(axis=0)) * weight, np.shape(b))
+                if self.clip is not None:
+                    pending.append((l, grad_w, grad_b))
+                else:
+                    self._optimize(l, grad_w, grad_b)
                 if l > 0 and self.sequential:
                     dloss_da = delta @ w
                 continue
@@ -250,9 +259,31 @@ class _Arrays:
                 b[...] = np.where(self.bias_masks[l], b - step * grad_b, b)
             if l > 0 and self.sequential:
                 dloss_da = delta @ w  # through the weights just updated
+        if pending:
+            self._clipped(pending)
         return before
 
-    def _optimize(self, l: int, grad_w: np.ndarray, delta: np.ndarray, weight: float) -> None:
+    def _clipped(self, pending: list[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
+        """training.clip over every layer's trained gradients at once (the norm is over all of them), then
+        each layer's step on the clipped gradients."""
+        parts, masks = [], []
+        for l, grad_w, grad_b in pending:
+            parts.append(grad_w.ravel())
+            masks.append(np.ravel(self.weight_masks[l]))
+            if grad_b is not None:
+                parts.append(np.ravel(grad_b))
+                masks.append(np.ravel(self.bias_masks[l]))
+        clipped = clipping.clip(self.clip.mode, self.clip.threshold, np.concatenate(parts), np.concatenate(masks)).gradients
+        start = 0
+        for l, grad_w, grad_b in pending:
+            grad_w = clipped[start:start + grad_w.size].reshape(grad_w.shape)
+            start += grad_w.size
+            if grad_b is not None:
+                grad_b = clipped[start:start + grad_b.size].reshape(grad_b.shape)
+                start += grad_b.size
+            self._optimize(l, grad_w, grad_b)
+
+    def _optimize(self, l: int, grad_w: np.ndarray, grad_b: np.ndarray | None) -> None:
         """The optimizer's step of layer ``l`` (its state kept where a parameter is not trained)."""
         hyper = self.hyper or optimizers.Hyper("sgd")
         w = self.weights[l]
@@ -261,9 +292,8 @@ class _Arrays:
         mask = self.weight_masks[l]
         w[...] = np.where(mask, after, w)
         self.weight_state[l] = {k: np.where(mask, v, state_w[k]) for k, v in state.items()}
-        if self.any_bias[l]:
+        if self.any_bias[l] and grad_b is not None:
             b = self.biases[l]
-            grad_b = (_shared(delta) if b.size == 1 else delta.sum(axis=0)) * weight
             state_b = self.bias_state[l] or {}
             after, state, _ = optimizers.update(hyper, b, np.reshape(grad_b, np.shape(b)), state_b, self.t, self.rates[l])
             mask = self.bias_masks[l]

@@ -278,9 +278,11 @@ def optimizer_view(problem: Problem, printer: Printer) -> dict | None:
     latex = printer.dialect == "latex"
     theme_rate = printer.names.rate
     dialect = "latex" if latex else "text"
-    letters = {name: optimizer_letters.state_letter(name, dialect) for name in optimizer_letters.STATES}
+    letters = {name: optimizer_letters.state_letter(name, dialect) for name in optimizers.STATE}
     theta = optimizer_letters.THETA.latex if latex else optimizer_letters.THETA.plain  # any parameter: θ
-    names: dict = {optimizers.THETA: theta, optimizers.GRAD: "g", optimizers.RATE: theme_rate, optimizers.T: "t"}
+    # training.clip: the rule reads the clipped gradient g̃
+    gradient = optimizer_letters.state_letter("clipped", dialect) if problem.training.clip is not None else "g"
+    names: dict = {optimizers.THETA: theta, optimizers.GRAD: gradient, optimizers.RATE: theme_rate, optimizers.T: "t"}
     for name in optimizer_letters.HYPERPARAMETERS:
         names[optimizers.HYPER[name]] = optimizer_letters.hyper_name(name, dialect)
     for name, letter in letters.items():

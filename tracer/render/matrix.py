@@ -148,6 +148,18 @@ class MatrixBuilder:
                 eq.note = f"only {count} of its {total} entries {'is' if count == 1 else 'are'} trained; the others keep their values"
             return eq
 
+        clip = self.sol.steps[0].clip  # training.clip: the optimizer reads the clipped gradients g̃
+        if clip is not None and clip["mode"] == "norm":
+            norm = self.p.names.quantity(keys.GRAD_NORM)  # type: ignore[operator]
+            coef = self.p.names.quantity(keys.CLIP_COEF)  # type: ignore[operator]
+            over = r",\ ".join(rf"\frac{{\partial {loss}}}{{\partial {X(layer.number)}}}" for layer in layers
+                                for X in ((W, b) if layer.bias is not None else (W,)))
+            eq = self.eq(norm, rf"\left\lVert \left({over}\right) \right\rVert_2", self.p.number(clip["norm"]))
+            eq.note = "over every trained parameter's gradient"
+            update.append(eq)
+            max_norm = letters.OTHERS["max_norm"].symbol().latex()
+            update.append(self.eq(coef, rf"\frac{{{max_norm}}}{{{norm} + 10^{{-6}}}}", self.p.number(clip["clip_coef"]),
+                                  rf"\frac{{{self.p.number(clip['max_norm'])}}}{{{self.p.number(clip['norm'])} + 10^{{-6}}}}"))
         for layer in layers:
             l = layer.number
             rate_value = self.p.number(layer.rate)
@@ -160,12 +172,16 @@ class MatrixBuilder:
                 if layer.penalty_gradient is not None:
                     data += rf" + \frac{{\partial {self.p.names.quantity(keys.PENALTY)}}}{{\partial {W(l)}}}"  # type: ignore[operator]
                 update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial {W(l)}}}", data, _matrix(self.p, layer.weight_gradient)))
-            if not spec.plain:
+            if not spec.plain or clip is not None:
+                if clip is not None:
+                    update.append(self._clipped(W(l), layer.weight_clipped, clip, loss))
                 update.extend(self._optimizer_equations(W(l), layer.weight_states, layer.weights_after, layer.trained_weights, loss))
                 if layer.bias is not None:
                     shared = layer.bias.size == 1 and problem.layers[l - 1].shared_bias
                     how = rf"\sum_j {delta(l)}_j" if shared else delta(l)
                     update.append(self.eq(rf"\frac{{\partial {loss}}}{{\partial {b(l)}}}", how, _column(self.p, layer.bias_gradient)))
+                    if clip is not None:
+                        update.append(self._clipped(b(l), layer.bias_clipped, clip, loss, column=True))
                     update.extend(self._optimizer_equations(b(l), layer.bias_states, layer.bias_after, layer.trained_bias, loss, column=True))
                 continue
             update.append(
@@ -196,9 +212,21 @@ class MatrixBuilder:
                     shown(layer.bias_after),
                 )
             )
-        title = "Gradient-descent update, matrix form" if spec.plain else f"Update: {optimizers.rule(spec).title}, elementwise"
+        title = "Gradient-descent update, matrix form" if spec.plain and clip is None else f"Update: {optimizers.rule(spec).title}, elementwise"
         out.append(SectionView(title, update))
         return out
+
+    def _clipped(self, theta: str, values: np.ndarray, clip: dict, loss: str, column: bool = False) -> EquationView:
+        """g̃(θ) = min(clip_coef, 1) ∂loss/∂θ, or clamp(∂loss/∂θ, −clip_value, clip_value), elementwise."""
+        g = rf"\frac{{\partial {loss}}}{{\partial {theta}}}"
+        if clip["mode"] == "norm":
+            coef = self.p.names.quantity(keys.CLIP_COEF)  # type: ignore[operator]
+            formula = rf"\min\left({coef}, 1\right) {g}"
+        else:
+            c = letters.OTHERS["clip_value"].symbol().latex()
+            formula = rf"\min\left(\max\left({g}, -{c}\right), {c}\right)"
+        lhs = rf"{letters.state_letter('clipped', 'latex')}\left({theta}\right)"
+        return self.eq(lhs, formula, (_column if column else _matrix)(self.p, values))
 
     def _penalty_formula(self, l: int) -> str:
         loss = self.sol.problem.loss
@@ -213,11 +241,14 @@ class MatrixBuilder:
         and roots of every entry), each with the engine's values."""
         spec = self.sol.problem.training.optimizer
         rule = optimizers.rule(spec)
-        names = {optimizers.THETA: theta, optimizers.GRAD: rf"\frac{{\partial {loss}}}{{\partial {theta}}}", optimizers.RATE: self.p.names.rate,
+        gradient = rf"\frac{{\partial {loss}}}{{\partial {theta}}}"
+        if self.sol.steps[0].clip is not None:  # training.clip: the rule reads the clipped gradient
+            gradient = rf"{letters.state_letter('clipped', 'latex')}\left({theta}\right)"
+        names = {optimizers.THETA: theta, optimizers.GRAD: gradient, optimizers.RATE: self.p.names.rate,
                  optimizers.T: "t"}
         for name in letters.HYPERPARAMETERS:
             names[optimizers.HYPER[name]] = letters.hyper_name(name, "latex")
-        for name in letters.STATES:
+        for name in optimizers.STATE:
             letter = letters.state_letter(name, "latex")
             names[optimizers.STATE[name]] = rf"{letter}_{{t}}\left({theta}\right)"
             names[optimizers.previous(name)] = rf"{letter}_{{t-1}}\left({theta}\right)"

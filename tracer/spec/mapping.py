@@ -78,7 +78,8 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
         "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": y_of(s)})} for s in problem.data],
         "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps,
                      "optimizer": problem.training.optimizer.to_mapping(),
-                     **({"state": problem.training.state.to_mapping()} if problem.training.state.given else {})},
+                     **({"state": problem.training.state.to_mapping()} if problem.training.state.given else {}),
+                     **({"clip": problem.training.clip.to_mapping()} if problem.training.clip is not None else {})},
     }
     if problem.randomize is not None:
         out["randomize"] = problem.randomize
@@ -124,6 +125,8 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
         training["seed"] = t.seed
     if t.track:
         training["track"] = [str(key) for key in t.track]
+    if t.clip is not None:
+        training["clip"] = t.clip.to_mapping()
     out: dict[str, Any] = {
         "title": problem.title,
         "notation": problem.notation,

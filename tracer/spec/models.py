@@ -156,6 +156,13 @@ class AdamWModel(_Strict):
 OptimizerModel = Annotated[Union[SgdModel, MomentumModel, AdagradModel, RMSpropModel, AdamModel, AdamWModel], Field(discriminator="name")]
 
 
+class ClipModel(_Strict):
+    """training.clip: one of the two (torch.nn.utils.clip_grad_norm_ or clip_grad_value_)."""
+
+    norm: Number | None = Field(None, gt=0, description="max_norm of torch.nn.utils.clip_grad_norm_: every gradient × min(max_norm/(‖g‖ + 1e-6), 1), ‖g‖ the L2 norm over every trained parameter")
+    value: Number | None = Field(None, gt=0, description="clip_value of torch.nn.utils.clip_grad_value_: every gradient clamped to [−clip_value, clip_value]")
+
+
 class TrainingModel(_Strict):
     learning_rate: Number = Field(gt=0)
     steps: int | None = Field(None, ge=0, description="gradient-descent updates (default 1); or give epochs")
@@ -169,6 +176,7 @@ class TrainingModel(_Strict):
     track: list[str] = Field(default_factory=list, description="parameters whose values the run records")
     optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, adamw, or a mapping with name: and its hyperparameters")  # type: ignore[valid-type]
     state: dict[str, Any] | None = Field(None, description="the optimizer's starting state per parameter instead of torch's zeros: {v: {W2[1,1]: 0.1}}, {previous: {…}} (heavy ball), {m: …, v: …, step: 3}")
+    clip: ClipModel | None = Field(None, description="gradient clipping before the optimizer's step: {norm: max_norm} or {value: clip_value}")
 
 
 class DatasetModel(_Strict):

@@ -32,7 +32,7 @@ from tracer.spec.models import (
     WeightInitModel,
 )
 from tracer.spec.problem import ActivationSpec, DatasetSpec, LayerSpec, Problem, Sample, TrainingSpec
-from tracer.spec.training import _check_run, _layered_steps, _loss, _optimizer, _parameters, _starting_state, _steps
+from tracer.spec.training import _check_run, _clip, _layered_steps, _loss, _optimizer, _parameters, _starting_state, _steps
 
 #: the largest network: 1,000,000 weights and biases (a 999-999-1 network, one sample, one step:
 #: 28 s and 1.7 GB on a loaded two-core machine; a 300-300-1 network, 90,601 parameters: 5 s)
@@ -122,6 +122,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
             seed=model.training.seed,
             record_every=model.training.record_every,
             optimizer=_optimizer(model.training, fail),
+            clip=_clip(model.training, fail),
         ),
         title=model.title,
         language=model.language,
@@ -226,7 +227,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         loss=_loss(loss),
         data=tuple(samples),
         training=TrainingSpec(learning_rate=float(t.learning_rate), steps=_layered_steps(t, fail),
-                              optimizer=_optimizer(t, fail)),
+                              optimizer=_optimizer(t, fail), clip=_clip(t, fail)),
         title=model.title,
         language=model.language,
         notation=_layered_notation(model.notation, layers, fail),

@@ -152,6 +152,23 @@ class OptimizerSpec:
 
 
 @dataclass(frozen=True)
+class ClipSpec:
+    """``training.clip`` (SPEC.md §9): the gradients clipped before the optimizer's step, as torch does —
+    ``norm``: torch.nn.utils.clip_grad_norm_(params, threshold) over every trained parameter's gradient;
+    ``value``: torch.nn.utils.clip_grad_value_(params, threshold)."""
+
+    mode: str  # "norm" | "value"
+    threshold: float  # max_norm, or clip_value
+
+    def described(self) -> str:
+        """``max_norm 1.281251`` / ``clip_value 0.5``: the threshold as the file wrote it (its shortest decimal)."""
+        return f"{'max_norm' if self.mode == 'norm' else 'clip_value'} {self.threshold!r}".replace(".0 ", " ").removesuffix(".0")
+
+    def to_mapping(self) -> dict[str, float]:
+        return {self.mode: self.threshold}
+
+
+@dataclass(frozen=True)
 class TrainingSpec:
     learning_rate: float = 0.1
     steps: int = 1
@@ -166,6 +183,7 @@ class TrainingSpec:
     track: tuple[Quantity, ...] = ()  # parameters whose values the run records
     optimizer: OptimizerSpec = OptimizerSpec()
     state: OptimizerState = OptimizerState()  # training.state: the optimizer's starting state, by parameter name
+    clip: ClipSpec | None = None  # training.clip: the gradients clipped before the optimizer's step
 
     def __post_init__(self) -> None:
         # a name here would never equal a key (tracer.keys): the parameter would silently not train
@@ -279,6 +297,9 @@ class Problem:
             text += f" ({', '.join(own)})"
         if not t.optimizer.plain:
             text += f", optimizer {t.optimizer.described()}"
+        if t.clip is not None:
+            how = "clip_grad_norm_" if t.clip.mode == "norm" else "clip_grad_value_"
+            text += f", gradients clipped by {t.clip.mode} (torch.nn.utils.{how}, {t.clip.described()})"
         return text
 
     @cached_property

@@ -16,7 +16,7 @@ from tracer.keys import Quantity
 from tracer.spec.errors import SpecError, _quoted
 from tracer.spec.models import LossModel, ProblemModel, TrainingModel
 from tracer.spec.optimizer_state import OptimizerState, StateError, read_state
-from tracer.spec.problem import LossSpec, OptimizerSpec, Problem
+from tracer.spec.problem import ClipSpec, LossSpec, OptimizerSpec, Problem
 
 #: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
 #: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
@@ -58,6 +58,19 @@ def _optimizer(t: TrainingModel, fail) -> OptimizerSpec:
         what = "weight_decay" if spec.name == "sgd" else f"optimizer {spec.name}"
         raise fail("training.order", f"sequential order is plain gradient descent (Mazur's); with {what} the update is simultaneous")
     return spec
+
+
+def _clip(t: TrainingModel, fail) -> ClipSpec | None:
+    """``training.clip``: ``{norm: max_norm}`` (clip_grad_norm_) or ``{value: clip_value}`` (clip_grad_value_), one of them."""
+    c = t.clip
+    if c is None:
+        return None
+    if (c.norm is None) == (c.value is None):
+        got = "both" if c.norm is not None else "neither"
+        raise fail("training.clip", f"one of norm: (torch's clip_grad_norm_ max_norm) or value: (clip_grad_value_) expected, got {got}")
+    if t.order == "sequential":
+        raise fail("training.clip", "clipping needs every gradient before the update: it is for simultaneous order, not sequential")
+    return ClipSpec("norm", float(c.norm)) if c.norm is not None else ClipSpec("value", float(c.value))  # type: ignore[arg-type]
 
 
 def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Quantity, ...]:
