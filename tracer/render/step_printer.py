@@ -385,6 +385,9 @@ def _width(tex: str, i: int, scale: float, text: bool) -> tuple[float, int]:
                     i = tex.index("]", i) + 1 if "]" in tex[i:] else len(tex)
             elif name in ("{", "}", "$", "&", "#", "%", "_"):
                 total += 0.5 * scale
+            elif name == "left":
+                # delimiters around a displayed fraction grow: each about 0.87 em, not the 0.39 of "("
+                total += (_TALL_DELIMITERS_EM if "\\frac" in tex[i:_matching_right(tex, i)] else 0.0) * scale
             else:
                 total += _COMMAND_EM.get(name, 0.6) * scale
         elif text:
@@ -403,6 +406,28 @@ def _width(tex: str, i: int, scale: float, text: bool) -> tuple[float, int]:
         if ch not in "_^":
             last_script = 0.0 if not script else last_script
     return total, i
+
+
+#: what a pair of \\left( … \\right) delimiters around a fraction adds to the two plain ones (measured:
+#: (∂L/∂w)² is 51.5pt at 11pt, the plain-paren estimate 41.2pt)
+_TALL_DELIMITERS_EM = 0.96
+
+
+def _matching_right(tex: str, i: int) -> int:
+    """The index of the ``\\right`` that closes the ``\\left`` just read (the end if none)."""
+    depth = 1
+    while i < len(tex):
+        if tex.startswith("\\left", i):
+            depth += 1
+            i += 5
+        elif tex.startswith("\\right", i):
+            depth -= 1
+            if depth == 0:
+                return i
+            i += 6
+        else:
+            i += 1
+    return len(tex)
 
 
 def tex_width_scaled(tex: str, scale: float, text: bool = False) -> float:
