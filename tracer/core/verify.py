@@ -34,6 +34,7 @@ from tracer.numeric import graph as graph_numeric
 from tracer.numeric import layers as layers_numeric
 from tracer.numeric import mlp as numeric
 from tracer.numeric import optimizers as optimizers_numeric
+from tracer.numeric import schedules as schedules_numeric
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
 RELATIVE = 1e-9
@@ -117,19 +118,22 @@ class _TwinOptimizer:
         self.keys = problem.parameter_keys
         self.trained = np.array(problem.trained_mask)
         self.rates = np.array(problem.rate_vector)
+        self.problem = problem
         self.state = optimizers_numeric.initial_state(self.hyper, len(self.keys))
 
     @property
     def needed(self) -> bool:
-        """Not plain gradient descent (which the twins' own step checks, each layer at its own rate)."""
-        return self.hyper.name != "sgd" or self.hyper.decay > 0.0
+        """Not plain gradient descent at a constant rate (which the twins' own step checks, each layer
+        at its own rate); a schedule's rates are the twin's own (:mod:`tracer.numeric.schedules`)."""
+        return self.hyper.name != "sgd" or self.hyper.decay > 0.0 or self.problem.training.schedule is not None
 
     def advance(self, before: dict, gradients: dict, t: int) -> tuple[dict, dict]:
         """Update ``t`` from the parameters ``before`` with ``gradients`` (both by key): θ' by key,
         and every state and intermediate as arrays in parameter order."""
         theta = np.array([before[k] for k in self.keys])
         g = np.array([gradients[k] for k in self.keys])
-        after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, t, self.rates)
+        rates = schedules_numeric.rate_of_update(self.problem, self.rates, t)
+        after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, t, rates)
         after = np.where(self.trained, after, theta)
         self.state = {k: np.where(self.trained, v, self.state[k]) for k, v in state.items()}
         return dict(zip(self.keys, after.tolist())), {**state, **shown}

@@ -29,7 +29,7 @@ import numpy as np
 
 from tracer.numeric import exact
 from tracer.numeric import mlp as numeric
-from tracer.numeric import optimizers
+from tracer.numeric import optimizers, schedules
 from tracer.spec import Problem
 
 #: records kept by default: about this many (plus the start and the end)
@@ -132,6 +132,8 @@ class _Arrays:
         self.weight_state = [None if self.hyper is None else optimizers.initial_state(self.hyper, w.shape) for w in self.weights]
         self.bias_state = [None if self.hyper is None or b is None else optimizers.initial_state(self.hyper, np.shape(b)) for b in self.biases]
         self.t = 0
+        self.problem = problem  # training.schedule: the rate of each update (tracer.numeric.schedules)
+        self.base_rates = list(self.rates)
         self.l2, self.l1 = problem.loss.l2, problem.loss.l1
 
     def values(self) -> dict[str, float]:
@@ -199,6 +201,8 @@ class _Arrays:
         before = self.loss_of(output, y) if report else None  # data loss and penalty both of the weights before the update
         weight = 1.0 if self.samples_how == "sum" else 1.0 / x.shape[0]
         self.t += 1
+        if self.problem.training.schedule is not None:  # this update's rates, as the schedule sets them
+            self.rates = [schedules.rate_of_update(self.problem, base, self.t) for base in self.base_rates]
         dloss_da = self.loss.derivative(output, y)
         for l in reversed(range(len(self.weights))):
             step = self.rates[l] * weight  # η, times 1/B when the batch's losses are averaged

@@ -77,7 +77,8 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
         "loss": _loss_mapping(loss),
         "data": [{"x": x_of(s), **({"label": s.label} if s.label is not None else {"y": y_of(s)})} for s in problem.data],
         "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps,
-                     "optimizer": problem.training.optimizer.to_mapping()},
+                     "optimizer": problem.training.optimizer.to_mapping(),
+                     **({"schedule": problem.training.schedule.to_mapping()} if problem.training.schedule is not None else {})},
     }
     if problem.randomize is not None:
         out["randomize"] = problem.randomize
@@ -121,6 +122,8 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
         training["seed"] = t.seed
     if t.track:
         training["track"] = [str(key) for key in t.track]
+    if t.schedule is not None:
+        training["schedule"] = t.schedule.to_mapping()
     out: dict[str, Any] = {
         "title": problem.title,
         "notation": problem.notation,
