@@ -36,6 +36,7 @@ SIZES = {
     "optimizer_rmsprop": "2-1",
     "optimizer_adam": "2-1",
     "optimizer_adamw": "2-1",
+    "schedule_step": "2-1",
     "regularization_l2": "2-1",
 }
 
