@@ -40,6 +40,7 @@ SIZES = {
     "optimizer_adamw": "2-1",
     "clip_norm": "2-2-1",
     "clip_value": "2-2-1",
+    "schedule_step": "2-1",
     "regularization_l2": "2-1",
 }
 

@@ -340,6 +340,9 @@ class Network:
         batches = self.batches()[: updates]
         sequential = self.problem.training.order == "sequential"
         optimizer = self.optimizer()
+        scheduler = make_scheduler(self.problem.training.schedule, optimizer)
+        size = self.problem.training.batch_size or len(self.problem.data)
+        per_epoch = -(-len(self.problem.data) // size)  # updates per epoch (a schedule stepped per epoch)
         history: list[Update] = []
         for number, batch in enumerate(batches, start=1):
             samples = [self.problem.data[i - 1] for i in batch]
@@ -364,6 +367,8 @@ class Network:
             history.append(Update(number, batch, detached(forward), gradients, self.snapshot(),
                                   optimizer_state(self.problem.training.optimizer, optimizer, self.params), step_gradients,
                                   clip_norm, clipped))
+            if scheduler is not None and (self.problem.training.schedule.per == "step" or number % per_epoch == 0):
+                scheduler.step()  # after optimizer.step(), once per update or once per epoch (§9, training.schedule)
         return history
 
     def _frozen(self, optimizer: torch.optim.Optimizer) -> dict[str, tuple[torch.Tensor, dict]]:
@@ -491,6 +496,31 @@ def preload_families(optimizer: torch.optim.Optimizer, spec: OptimizerSpec, give
             if letter == "previous":
                 value = (value - float(tensor.detach()[index])) / rates[family]
             optimizer.state[tensor][names[letter]][index] = value
+
+
+def make_scheduler(spec, optimizer: torch.optim.Optimizer):
+    """``training.schedule`` as torch.optim.lr_scheduler's scheduler (None without one): StepLR,
+    MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR; a warm-up is SequentialLR of a LinearLR
+    warm-up and the schedule, milestones=[warmup]."""
+    if spec is None:
+        return None
+    lr = torch.optim.lr_scheduler
+    warm = lr.LinearLR(optimizer, start_factor=spec.warmup_factor, end_factor=1.0, total_iters=spec.warmup) if spec.warmup else None
+    if spec.name == "step":
+        main = lr.StepLR(optimizer, step_size=spec.step_size, gamma=spec.gamma)
+    elif spec.name == "multistep":
+        main = lr.MultiStepLR(optimizer, milestones=list(spec.milestones), gamma=spec.gamma)
+    elif spec.name == "exponential":
+        main = lr.ExponentialLR(optimizer, gamma=spec.gamma)
+    elif spec.name == "cosine":
+        main = lr.CosineAnnealingLR(optimizer, T_max=spec.T_max, eta_min=spec.eta_min)
+    elif spec.name == "linear":
+        main = lr.LinearLR(optimizer, start_factor=spec.start_factor, end_factor=spec.end_factor, total_iters=spec.total_iters)
+    else:
+        raise NotComparable(f"schedule {spec.name!r} has no torch counterpart here")
+    if warm is None:
+        return main
+    return lr.SequentialLR(optimizer, [warm, main], milestones=[spec.warmup])
 
 
 def optimizer_state(spec: OptimizerSpec, optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:

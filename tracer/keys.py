@@ -59,7 +59,11 @@ from typing import Literal, Union
 #: the kinds of an optimizer's per-parameter state (SPEC.md §9); ``name`` holds the parameter's kind
 STATE_KINDS = ("v", "G", "s", "m", "m_hat", "v_hat")
 #: an optimizer's hyperparameters and the step number (kind "hyper", by ``name``)
-HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "weight_decay", "t", "l2", "l1", "max_norm", "clip_value")
+HYPER_NAMES = ("eta", "beta", "alpha", "beta1", "beta2", "eps", "weight_decay", "t", "l2", "l1", "max_norm", "clip_value",
+               # training.schedule: the rate of an update (``lr@3``), the scheduler steps before it, MultiStepLR's
+               # decays so far, and the schedule's constants
+               "lr", "n_sched", "k_decays", "gamma", "step_size", "T_max", "eta_min", "start_factor", "end_factor",
+               "total_iters", "warmup", "warmup_factor")
 #: marks a state's ``name`` as a graph problem's leaf (``v(x)``) rather than a parameter's kind (no name has it)
 _NODE_STATE = ":"
 #: the step of the forward pass with the final parameters (``@end``)

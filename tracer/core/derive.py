@@ -34,7 +34,7 @@ import sympy as sp
 
 from tracer import keys, kinds
 from tracer.core import clipping as clipping_
-from tracer.core import functions, gates, optimizers, sweep
+from tracer.core import functions, gates, optimizers, schedules, sweep
 from tracer.core.exact import Settler, decimal
 from tracer.core.exact import evaluate as exact_evaluate
 from tracer.core import verify as verification
@@ -54,6 +54,7 @@ from tracer.core.solution import (
     GraphSolution,
     GraphStep,
     LayerArrays,
+    ScheduleStatement,
     Section,
     Solution,
     Step,
@@ -66,7 +67,7 @@ from tracer.layers.network import Network
 from tracer.layers.network import build as build_network
 from tracer.numeric import mlp as numeric
 from tracer.numeric import training
-from tracer.spec import GraphProblem, OptimizerSpec, Problem
+from tracer.spec import GraphProblem, OptimizerSpec, Problem, ScheduleSpec
 
 #: training steps written out in full by default; later ones are numbers only
 DEFAULT_DERIVED_STEPS = 3
@@ -89,6 +90,9 @@ class Optimizing:
     t: int  # the step number its equations read (Adam's bias correction)
     before: dict[str, np.ndarray]  # (N,) per state: its value before the step (0 before the first)
     computed: dict[str, np.ndarray]  # (N,) per equation's target (states after, m_hat, v_hat, theta)
+    schedule: "ScheduleSpec | None" = None  # training.schedule: this step's rate is its equation's
+    base: float = 0.0  # the file's learning rate the schedule starts from (torch's base_lr)
+    n: int = 0  # scheduler steps before this update (torch's last_epoch)
 
     def descend(self, trained: np.ndarray, rates: np.ndarray, values: np.ndarray):
         """The update rule a reverse sweep calls per parameter family: fills :attr:`computed`."""
@@ -101,6 +105,11 @@ class Optimizing:
             return np.where(trained[nodes], out[optimizers.AFTER], old)
 
         return descend
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the rate of this step comes from a learning-rate schedule (SPEC.md §9)."""
+        return self.schedule is not None
 
     def state_after(self) -> dict[str, np.ndarray]:
         """The states the next step starts from."""
@@ -169,12 +178,15 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         derived = number <= derived_steps
         if not symbolic:  # too large to write out: the NumPy engine's step (the engine's arrays would be samples × nodes)
             step, state = _numeric_step(problem.with_parameter_vector(parameters), number, state, taken)
-            steps.append(step)
+            steps.append(_with_rate(step, problem))
             parameters = np.array(list(step.params_after.values()), dtype=float)
             continue
-        optimizing = Optimizing(optimizer, taken + number, state, {})
-        step, engine = _training_step(network, data, parameters, number, origin, trained, rates, derived, batch, optimizing)
+        optimizing = Optimizing(optimizer, taken + number, state, {}, problem.training.schedule, problem.training.learning_rate,
+                                problem.scheduler_steps(number))
+        step, engine = _training_step(network, data, parameters, number, origin, trained, scheduled_rates(problem, rates, number),
+                                      derived, batch, optimizing)
         state = optimizing.state_after()
+        step = _with_rate(step, problem)
         steps.append(step)
         passes.append((step, data, engine))
         parameters = engine.after[network.parameter_nodes]
@@ -203,6 +215,7 @@ def solve(problem: Problem, *, derived_steps: int = DEFAULT_DERIVED_STEPS, verif
         closing_writer=closing_writer,
         explain=partial(_derivations, network),
         engine=verification.Engine(network, tuple((s.number, data, p) for s, data, p in passes), closing_engine),
+        schedule=_schedule_statement(problem.training.schedule),
     )
     if verify:
         solution = solution.with_verification(verification.verify(solution))
@@ -363,6 +376,35 @@ def _graph_notes(system: equations.System, passes) -> list[str]:
     return notes
 
 
+def _schedule_statement(spec: ScheduleSpec | None) -> ScheduleStatement | None:
+    """What the document states once of ``training.schedule``: the torch call and every stretch's equation."""
+    if spec is None:
+        return None
+    return ScheduleStatement(schedules.title(spec), tuple((stretch, phase.expression) for stretch, phase in schedules.phases(spec)),
+                             schedules.BASE, schedules.N, schedules.K, dict(schedules.HYPER))
+
+
+def _with_rate(step: TrainingStep, problem: Problem) -> TrainingStep:
+    """The step with the rate ``training.schedule`` gave its update (unchanged without a schedule)."""
+    schedule = problem.training.schedule
+    if schedule is None:
+        return step
+    return replace(step, learning_rate=schedules.rate(schedule, problem.training.learning_rate, problem.scheduler_steps(step.number)))
+
+
+def scheduled_rates(problem: Problem, rates: np.ndarray, number: int) -> np.ndarray:
+    """The rates of update ``number`` (per node, or per parameter): each base rate (the file's, or a
+    layer's own) as ``training.schedule`` sets it after the scheduler steps before that update."""
+    schedule = problem.training.schedule
+    if schedule is None:
+        return rates
+    n = problem.scheduler_steps(number)
+    out = np.array(rates, dtype=float)
+    for base in set(np.asarray(rates, dtype=float).tolist()) - {0.0}:
+        out[np.asarray(rates) == base] = schedules.rate(schedule, base, n)
+    return out
+
+
 def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray], taken: int = 0) -> tuple[TrainingStep, dict[str, np.ndarray]]:
     """A training step of a problem too large to write out: the NumPy engine's numbers only (an
     optimizer's update from its equations, :mod:`tracer.core.optimizers`, on those gradients)."""
@@ -370,7 +412,7 @@ def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray], t
     keys_ = problem.parameter_keys
     spec = problem.training.optimizer
     clip = problem.training.clip
-    if spec.plain and len(set(problem.rate_vector)) == 1 and clip is None:
+    if spec.plain and len(set(problem.rate_vector)) == 1 and clip is None and problem.training.schedule is None:
         after = numeric.step(problem).parameters()
     else:
         theta = np.array(problem.parameter_vector())
@@ -378,7 +420,7 @@ def _numeric_step(problem: Problem, number: int, state: dict[str, np.ndarray], t
         trained = np.array(problem.trained_mask)
         if clip is not None:  # too large to derive: the clamp is decided by the doubles (their decimals)
             gradient = clipping_.clip(clip, gradient, np.flatnonzero(trained), lambda n: decimal(gradient[n])).clipped
-        values = optimizers.apply(spec, theta, gradient, state, taken + number, np.array(problem.rate_vector))
+        values = optimizers.apply(spec, theta, gradient, state, taken + number, scheduled_rates(problem, np.array(problem.rate_vector), number))
         after = dict(zip(keys_, np.where(trained, values[optimizers.AFTER], theta).tolist()))
         state = {k: np.where(trained, values[k], state[k]) for k in state}
     records = tuple(
@@ -764,9 +806,10 @@ class Writer:
         self.trained = trained
         self.rate = rate  # one for every parameter, or per node (a layer's own learning rate)
         #: training.clip: the gradients the optimizer reads are the clipped ones (so even plain
-        #: gradient descent is written as its rule, θ' = θ − η·g̃)
+        #: gradient descent is written as its rule, θ' = θ − η·g̃); plain gradient descent at a scheduled
+        #: rate is written as the optimizer sgd, its η that of the step
         self.clipping = clipping
-        self.optimizing = None if optimizing is None or (optimizing.spec.plain and clipping is None) else optimizing
+        self.optimizing = None if optimizing is None or (optimizing.spec.plain and clipping is None and not optimizing.scheduled) else optimizing
         self._clip_steps: dict[Key, Step] = {}
         self._states: dict[int, tuple[Step, ...]] = {}
         self._ranks: dict[Key, tuple] = {}  # each key's place in the document, worked out once
@@ -786,6 +829,7 @@ class Writer:
         self._gradient: dict[tuple[int, int], Step] = {}
         self._combined: dict[int, Step] = {}
         self._update: dict[int, Step] = {}
+        self._rate_step: Step | None = None
         self._total: Step | None = None
         self._seed: Step | None = None
         self._place: dict[int, tuple[int, int]] = {}  # family start → (section layer, rank in it)
@@ -1171,7 +1215,8 @@ class Writer:
         bound: dict[sp.Symbol, tuple[Key, float, Key | None]] = {
             optimizers.THETA: (self.given(node, 0).target, self.given(node, 0).value, self.given(node, 0).ref),
             optimizers.GRAD: (gradient.target, gradient.value, gradient.ref),
-            optimizers.RATE: (keys.hyper("eta"), self.rate_of(node), None),
+            optimizers.RATE: ((keys.hyper("lr", self.number), self.rate_of(node), keys.hyper("lr", self.number)) if o.scheduled
+                              else (keys.hyper("eta"), self.rate_of(node), None)),
             optimizers.T: (keys.hyper("t", self.number), float(o.t), None),
         }
         for name, value in hyper.items():
@@ -1275,6 +1320,23 @@ class Writer:
         title = f"Gradient clipping by {c.spec.mode} ({c.spec.described().replace('_', ' ')})"
         return Section("gradients", title, head + tuple(self.clipped(n) for n in nodes))
 
+    def rate_step(self) -> Step:
+        """The learning rate of this update as ``training.schedule`` sets it: the schedule's equation
+        for the scheduler steps n before it, ``η_3 = η·γ^⌊n/s⌋ = 0.1 × 0.5^⌊2/2⌋ = 0.05``."""
+        made = self._rate_step
+        if made is None:
+            o = self.optimizing
+            assert o is not None and o.schedule is not None
+            phase = schedules.phase(o.schedule, o.n)
+            values = schedules.bound(o.schedule, o.base, o.n)
+            targets = {schedules.BASE: keys.hyper("eta"), schedules.N: keys.hyper("n_sched", self.number),
+                       schedules.K: keys.hyper("k_decays", self.number), **{schedules.HYPER[name]: keys.hyper(name) for name in schedules.HYPER}}
+            symbols = sorted(phase.expression.free_symbols, key=lambda x: x.name)
+            bindings = tuple(Binding(sym, targets[sym], values[sym.name], None) for sym in symbols)
+            value = schedules.rate(o.schedule, o.base, o.n)
+            made = self._rate_step = Step(keys.hyper("lr", self.number), Expression(phase.expression, bindings), value, "update")
+        return made
+
     def made(self) -> int:
         """How many distinct steps have been written so far."""
         return (len(self._forward) + len(self._local_by_key) + len(self._gradient) + len(self._combined) + len(self._update)
@@ -1325,6 +1387,9 @@ class Writer:
             if self.number != END:
                 return None
             return self.total() if self.combine else self.forward(self.graph.output, 0)
+        if key.kind == "hyper" and key.name == "lr":
+            scheduled = self.optimizing is not None and self.optimizing.scheduled and self.engine is not None
+            return self.rate_step() if scheduled and key.step == self.number else None
         if key.is_state:
             if self.optimizing is None or key.step != self.number or self.engine is None:
                 return None
@@ -1383,6 +1448,8 @@ class Writer:
         if step is None:
             return (9,)
         if isinstance(key, Quantity):
+            if key.kind == "hyper":
+                return (4, -1)  # the scheduled rate: before every parameter's update
             if key.is_state:
                 node = self.graph.node_of(key.parameter)
                 if key.kind == "clipped":  # the clipping section, before the update's
@@ -1477,7 +1544,8 @@ class Writer:
     def _updates(self, parameters: list[Family]) -> tuple[Step, ...]:
         nodes = [int(n) for f in parameters for n in f.ids if self.trained[int(n)]]
         if self.optimizing is not None:
-            return tuple(step for n in nodes for step in self.optimizer_steps(n))
+            rate = (self.rate_step(),) if self.optimizing.scheduled and nodes else ()
+            return rate + tuple(step for n in nodes for step in self.optimizer_steps(n))
         return tuple(self.update(n) for n in nodes)
 
     def sections(self) -> tuple[Section, ...]:

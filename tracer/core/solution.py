@@ -236,6 +236,7 @@ class TrainingStep:
     #: training.clip (SPEC.md §9): {"mode", "max_norm" | "value", "norm", "clip_coef", "factor" (norm mode),
     #: "clipped": {parameter: its gradient after clipping, which the optimizer read}}
     clip: dict[str, Any] | None = None
+    learning_rate: float | None = None  # training.schedule: the rate of this update (of training.learning_rate)
     writer: StepWriter | None = field(default=None, repr=False, compare=False)
     arrays: Callable[[], tuple[LayerArrays, ...]] | None = field(default=None, repr=False, compare=False)
     maps: Callable[[], tuple[FeatureMaps, ...]] | None = field(default=None, repr=False, compare=False)
@@ -399,6 +400,19 @@ class Derivations:
 # ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ScheduleStatement:
+    """``training.schedule`` as the document states it once (made by the engine, printed by the
+    renderer): the torch call it is, and the rate's equation in each stretch of the schedule."""
+
+    title: str  # torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    phases: tuple[tuple[str, sp.Expr], ...]  # ("warmup" | "main" | "flat", η_t's expression)
+    base: sp.Symbol  # η, the file's rate (torch's base_lr)
+    n: sp.Symbol  # the scheduler steps before the update (torch's last_epoch)
+    k: sp.Symbol  # MultiStepLR's decays so far
+    constants: dict[str, sp.Symbol]  # the schedule's fields, by the file's names
+
+
 @dataclass(frozen=True, eq=False)
 class Solution:
     problem: Problem
@@ -412,6 +426,7 @@ class Solution:
     closing_writer: StepWriter | None = field(default=None, repr=False, compare=False)
     explain: Callable[[], Derivations] | None = field(default=None, repr=False, compare=False)
     engine: Any = field(default=None, repr=False, compare=False)  # the passes' arrays, for the verification
+    schedule: ScheduleStatement | None = None  # training.schedule's statement (None: a constant rate)
 
     @cached_property
     def closing(self) -> tuple[Section, ...]:

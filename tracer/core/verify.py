@@ -35,6 +35,7 @@ from tracer.numeric import layers as layers_numeric
 from tracer.numeric import mlp as numeric
 from tracer.numeric import clipping as clipping_numeric
 from tracer.numeric import optimizers as optimizers_numeric
+from tracer.numeric import schedules as schedules_numeric
 
 #: agreement demanded of the two engines: they do the same arithmetic in another order
 RELATIVE = 1e-9
@@ -125,13 +126,15 @@ class _TwinOptimizer:
                                                   dict(zip(names, problem.parameter_vector())), dict(zip(names, self.rates.tolist())))
         self.state = {n: np.array([per[p] for p in names]) for n, per in start.items()}
         self.taken = given.step  # steps taken before the file's first: update k reads t = taken + k
+        self.problem = problem
         self.clip = problem.training.clip  # training.clip: the gradients clipped before the rule reads them
         self.clipped: clipping_numeric.Clipped | None = None  # the last step's clipping
 
     @property
     def needed(self) -> bool:
-        """Not plain gradient descent (which the twins' own step checks, each layer at its own rate)."""
-        return self.hyper.name != "sgd" or self.hyper.decay > 0.0 or self.clip is not None
+        """Not plain gradient descent at a constant rate (which the twins' own step checks, each layer
+        at its own rate); a schedule's rates are the twin's own (:mod:`tracer.numeric.schedules`)."""
+        return self.hyper.name != "sgd" or self.hyper.decay > 0.0 or self.clip is not None or self.problem.training.schedule is not None
 
     def advance(self, before: dict, gradients: dict, t: int) -> tuple[dict, dict]:
         """Update ``t`` from the parameters ``before`` with ``gradients`` (both by key): θ' by key,
@@ -141,7 +144,8 @@ class _TwinOptimizer:
         if self.clip is not None:
             self.clipped = clipping_numeric.clip(self.clip.mode, self.clip.threshold, g, self.trained)
             g = self.clipped.gradients
-        after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, self.taken + t, self.rates)
+        rates = schedules_numeric.rate_of_update(self.problem, self.rates, t)
+        after, state, shown = optimizers_numeric.update(self.hyper, theta, g, self.state, self.taken + t, rates)
         after = np.where(self.trained, after, theta)
         self.state = {k: np.where(self.trained, v, self.state[k]) for k, v in state.items()}
         return dict(zip(self.keys, after.tolist())), {**state, **shown}

@@ -116,6 +116,7 @@ def solution_json(solution: Solution | GraphSolution) -> dict[str, Any]:
                 **({"optimizer": _optimizer_json(problem, ts.optimizer_state)} if ts.optimizer_state else {}),
                 **({"penalty": json_number(ts.penalty)} if ts.penalty is not None else {}),
                 **({"clip": _clip_json(problem, ts.clip)} if ts.clip is not None else {}),
+                **({"learning_rate": json_number(ts.learning_rate)} if ts.learning_rate is not None else {}),
             }
         )
     v = solution.verification

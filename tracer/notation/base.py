@@ -25,7 +25,8 @@ from tracer.notation.view import NamesView
 STATE_LETTERS = {name: letter.letter for name, letter in {**optimizer_letters.STATES, "clipped": optimizer_letters.CLIPPED}.items()}
 #: an optimizer's hyperparameters (the rate is the theme's own letter), the step counter t and
 #: loss.regularization's coefficients (λ_L2, λ_L1), as a theme writes them in a scalar equation
-HYPER_SYMBOLS = {name: letter.symbol() for name, letter in {**optimizer_letters.HYPERPARAMETERS, **optimizer_letters.OTHERS}.items()}
+HYPER_SYMBOLS = {name: letter.symbol() for name, letter in {**optimizer_letters.HYPERPARAMETERS, **optimizer_letters.OTHERS,
+                                                              **optimizer_letters.SCHEDULE}.items()}
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -48,6 +49,12 @@ def plain_optimizer_name(q: Quantity, parameter: str, rate: str) -> str:
         return f"{STATE_LETTERS[q.kind] if isinstance(STATE_LETTERS[q.kind], str) else STATE_LETTERS[q.kind].plain}{str(q.step).translate(_SUBSCRIPT)}({parameter})"  # type: ignore[union-attr]
     if q.name in ("l2", "l1", "max_norm", "clip_value"):
         return HYPER_SYMBOLS[q.name].plain()  # λ_L2, max_norm
+    if q.name == "lr":
+        return rate + str(q.step).translate(_SUBSCRIPT)  # η₃: the rate of update 3 under a schedule
+    if q.name == "eta_min":
+        return rate + "_min"
+    if q.name in optimizer_letters.SCHEDULE:  # f₀, f₁, f_w, γ, T
+        return HYPER_SYMBOLS[q.name].plain().replace("_0", "₀").replace("_1", "₁")
     return rate if q.name == "eta" else HYPER_SYMBOLS[q.name].plain().replace("_", "").translate(_SUBSCRIPT)
 
 
@@ -141,6 +148,10 @@ class Theme:
         if q.is_state:  # m_{w_5, 2}: the state of parameter w_5 after step 2
             return Symbol(STATE_LETTERS[q.kind], (self.symbol(q.parameter), str(q.step)))
         if q.kind == "hyper":
+            if q.name == "lr":  # the rate of update t under a schedule: η_t
+                return Symbol(self.rate, (str(q.step),))
+            if q.name == "eta_min":  # CosineAnnealingLR's smallest rate, in the theme's letter of the rate
+                return Symbol(self.rate, ("min",))
             return Symbol(self.rate) if q.name == "eta" else HYPER_SYMBOLS[q.name]
         if q.kind == "penalty":  # loss.regularization's term of the loss, Ω(w) as the texts write it
             return Symbol(Glyph(r"\Omega", "Ω"))

@@ -68,6 +68,16 @@ OTHERS: dict[str, Letter] = {"t": Letter("t"), "l2": Letter(LAMBDA, "L2"), "l1":
                              "max_norm": Letter(Glyph(r"\mathrm{max\_norm}", "max_norm")),
                              "clip_value": Letter(Glyph(r"\mathrm{clip\_value}", "clip_value"))}
 
+#: a learning-rate schedule's letters (training.schedule; the rate of an update is the theme's rate with
+#: the update's number): n the scheduler steps before the update (torch's last_epoch), k MultiStepLR's
+#: decays so far, γ, s = step_size, T = T_max, η_min, f₀, f₁ (LinearLR's factors), N = total_iters,
+#: w the warm-up's steps and f_w its start factor
+SCHEDULE: dict[str, Letter] = {
+    "n_sched": Letter("n"), "k_decays": Letter("k"), "gamma": Letter(Glyph(r"\gamma", "γ")), "step_size": Letter("s"),
+    "T_max": Letter("T"), "eta_min": Letter(Glyph(r"\eta", "η"), "min"), "start_factor": Letter("f", "0"),
+    "end_factor": Letter("f", "1"), "total_iters": Letter("N"), "warmup": Letter("w"), "warmup_factor": Letter("f", "w"),
+}
+
 
 def state_letter(name: str, dialect: str) -> str:
     """A state's letter: ``\\hat{m}`` / ``m̂``, ``v``."""
@@ -78,3 +88,11 @@ def hyper_name(name: str, dialect: str, page: str = "document") -> str:
     """A hyperparameter as an optimizer's equations name it: ``\\beta_1`` / ``β₁``; on the calculus pages
     RMSprop's ``alpha`` is ``\\rho`` / ``ρ``."""
     return HYPERPARAMETERS[name].spelled(dialect, page)
+
+
+def schedule_letter(name: str, dialect: str) -> str:
+    """A schedule's constant as its statement names it: ``\\gamma``, ``f_0``, ``f_w`` (LaTeX), ``γ``, ``f₀``, ``f_w`` (plain)."""
+    letter = SCHEDULE[name]
+    if dialect == "latex" or not letter.sub or letter.sub.isdigit():
+        return letter.spelled(dialect)
+    return letter.spelled(dialect) [: -len(letter.sub)] + "_" + letter.sub

@@ -30,7 +30,7 @@ import numpy as np
 from tracer import keys
 from tracer.numeric import exact
 from tracer.numeric import mlp as numeric
-from tracer.numeric import clipping, optimizers
+from tracer.numeric import clipping, optimizers, schedules
 from tracer.spec import Problem
 
 #: records kept by default: about this many (plus the start and the end)
@@ -133,6 +133,8 @@ class _Arrays:
         self.weight_state = [None if self.hyper is None else optimizers.initial_state(self.hyper, w.shape) for w in self.weights]
         self.bias_state = [None if self.hyper is None or b is None else optimizers.initial_state(self.hyper, np.shape(b)) for b in self.biases]
         self.t = 0
+        self.problem = problem  # training.schedule: the rate of each update (tracer.numeric.schedules)
+        self.base_rates = list(self.rates)
         self.l2, self.l1 = problem.loss.l2, problem.loss.l1
         self.clip = problem.training.clip  # training.clip: every layer's gradient first, clipped, then the steps
         if problem.training.state.given and self.hyper is not None:
@@ -221,6 +223,8 @@ class _Arrays:
         before = self.loss_of(output, y) if report else None  # data loss and penalty both of the weights before the update
         weight = 1.0 if self.samples_how == "sum" else 1.0 / x.shape[0]
         self.t += 1
+        if self.problem.training.schedule is not None:  # this update's rates, as the schedule sets them
+            self.rates = [schedules.rate_of_update(self.problem, base, self.t) for base in self.base_rates]
         dloss_da = self.loss.derivative(output, y)
         pending: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # training.clip: (layer, ∂L/∂W, ∂L/∂b)
         for l in reversed(range(len(self.weights))):

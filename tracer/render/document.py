@@ -251,6 +251,7 @@ class DocumentBuilder:
             "derivations": self.derivations(),
             "extensions": _extension_view(sol, self.p, self.numbers),  # δ form, training run, perceptron (issue 6)
             "optimizer": optimizer_view(sol.problem, self.p) if isinstance(sol, Solution) else None,
+            "schedule": schedule_view(sol, self.p) if isinstance(sol, Solution) else None,
         }
 
 
@@ -283,6 +284,8 @@ def optimizer_view(problem: Problem, printer: Printer) -> dict | None:
     # training.clip: the rule reads the clipped gradient g̃
     gradient = optimizer_letters.state_letter("clipped", dialect) if problem.training.clip is not None else "g"
     names: dict = {optimizers.THETA: theta, optimizers.GRAD: gradient, optimizers.RATE: theme_rate, optimizers.T: "t"}
+    if problem.training.schedule is not None:  # the rate of step t, as the schedule sets it
+        names[optimizers.RATE] = f"{theme_rate}_{{t}}" if latex else f"{theme_rate}_t"
     for name in optimizer_letters.HYPERPARAMETERS:
         names[optimizers.HYPER[name]] = optimizer_letters.hyper_name(name, dialect)
     for name, letter in letters.items():
@@ -297,6 +300,49 @@ def optimizer_view(problem: Problem, printer: Printer) -> dict | None:
         values.append(f"{optimizer_letters.hyper_name(name, dialect)} = {printer.number(value)}")
     states = [f"{letters[n]}_{{0}}" if latex else f"{letters[n]}_0" for n in rule.states]
     return {"title": rule.title, "equations": equations, "hyper": values, "states": states, "loss": printer.names.loss_name}
+
+
+def schedule_view(solution: Solution, printer: Printer) -> dict | None:
+    """``training.schedule`` as the document states it once (the engine's statement of it): the torch
+    call, the rate η_t of update t in each stretch of the schedule (n the scheduler steps before the
+    update), its constants; None without a schedule."""
+    problem, statement = solution.problem, getattr(solution, "schedule", None)  # a graph problem's: none
+    if statement is None:
+        return None
+    spec = problem.training.schedule
+    latex = printer.dialect == "latex"
+    dialect = "latex" if latex else "text"
+    rate = printer.names.rate
+    names: dict = {statement.base: rate, statement.n: "n", statement.k: "k"}
+    for name, symbol in statement.constants.items():
+        names[symbol] = (rf"{rate}_{{\min}}" if latex else f"{rate}_min") if name == "eta_min" else optimizer_letters.schedule_letter(name, dialect)
+    lhs = f"{rate}_{{t}}" if latex else f"{rate}_t"
+    le, ge = (r"\le", r"\ge") if latex else ("≤", "≥")
+    w = names[statement.constants["warmup"]]
+    total = names[statement.constants["total_iters"]]
+    if spec.warmup:
+        when = {"warmup": f"n < {w}", "main": f"{w} {le} n < {w} + {total}" if spec.name == "linear" else f"{w} {le} n",
+                "flat": f"n {ge} {w} + {total}"}
+    else:
+        when = {"main": f"n < {total}" if spec.name == "linear" else "", "flat": f"n {ge} {total}"}
+    equations = []
+    for stretch, expression in statement.phases:
+        text = f"{lhs} = {printer.expression(expression, names)}"
+        condition = when[stretch]
+        equations.append(text + (((r"\quad\text{for } " if latex else "  for ") + condition) if condition else ""))
+    if spec.name == "multistep":
+        milestones = ", ".join(str(m) for m in spec.milestones)
+        shifted = (f"n - {w}" if latex else f"n − {w}") if spec.warmup else "n"
+        equations.append(rf"k = \#\{{\text{{milestones}} \le {shifted}\}},\ \text{{milestones }} {milestones}" if latex
+                         else f"k = the number of milestones ≤ {shifted} (milestones {milestones})")
+    shown = {"step": ("step_size", "gamma"), "multistep": ("gamma",), "exponential": ("gamma",), "cosine": ("T_max", "eta_min"),
+             "linear": ("start_factor", "end_factor", "total_iters")}[spec.name] + (("warmup", "warmup_factor") if spec.warmup else ())
+    values = [f"{rate} = {printer.number(problem.training.learning_rate)}"]
+    values += [f"{names[statement.constants[name]]} = {printer.number(float(getattr(spec, name)))}" for name in shown]
+    n_is = ("t - 1" if latex else "t − 1") if spec.per == "step" else "the epochs finished before update t"
+    if latex and spec.per != "step":
+        n_is = r"\text{the epochs finished before update } t"
+    return {"title": statement.title, "equations": equations, "hyper": values, "n": f"n = {n_is}", "per": spec.per}
 
 
 def layout(eq: EquationView, lhs_column: float, line: float = LINE_EM) -> None:
@@ -507,7 +553,8 @@ def statement_view(problem: Problem, printer: Printer, escape, language: str = "
         + "".join(_(", %(name)s penalty %(value)s on the weights", name=name, value=text(value))
                   for name, value in (("L2", loss.l2), ("L1", loss.l1)) if value),
         # what a step does: plain gradient descent or the optimizer (named as the solution states it)
-        "update_rule": _("gradient-descent") if problem.training.optimizer.plain else problem.training.optimizer.described(),  # type: ignore[attr-defined]
+        "update_rule": ((_("gradient-descent") if problem.training.optimizer.plain else problem.training.optimizer.described())  # type: ignore[attr-defined]
+                        + (f" (schedule {escape(problem.training.schedule.described())})" if problem.training.schedule is not None else "")),  # type: ignore[attr-defined]
         "samples_total": len(data),
         "samples_hidden": len(data) - len(shown),
         "order": _(problem.training.order),  # type: ignore[attr-defined] (simultaneous, sequential)
@@ -709,6 +756,8 @@ def render(
         view["title"] = escape(view["title"])
         view["description"] = escape(view["description"])
         view["notes"] = [escape(n) for n in view["notes"]]
+        if view.get("schedule") and fmt_ == "tex":  # md: a code span, written as it is (our own words and numbers)
+            view["schedule"] = {**view["schedule"], "title": escape(view["schedule"]["title"])}
         perceptron_ = view["extensions"].get("perceptron")
         if perceptron_ is not None:  # prose: "0 for z < 0" is "0 for z ¡ 0" in LaTeX's text font unless escaped
             perceptron_["explanation"] = escape(perceptron_["explanation"])

@@ -25,7 +25,7 @@ from tracer import keys
 from tracer.teach.quiz import QuizSpec, Variant, decimal_text
 from tracer.teach.rounding import round_up
 from tracer.render import network
-from tracer.render.document import diagram_view, environment, optimizer_view, printer_for, render, statement_view
+from tracer.render.document import diagram_view, environment, optimizer_view, printer_for, render, schedule_view, statement_view
 
 LETTERS = "abcdefgh"
 #: significant digits of the worked solutions in the key
@@ -77,6 +77,7 @@ def finish_variant(variant: Variant, digits: int, formats: tuple[str, ...] = ("m
     variant.documents["diagram"] = diagram
     if diagram is not None:
         variant.documents["diagram_svg"] = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(network.svg(diagram, standalone=True)) + "\n"
+    variant.documents["schedule"] = schedule_view(solution, printer_for(solution.problem, "latex", None, 9))
     variant.solution = None  # the key is rendered; do not ship the solution back
 
 
@@ -251,7 +252,16 @@ def _context(variants: list[Variant], info: SetInfo, fmt_: str) -> dict:
         "mistakes": [{"key": m.key, "explanation": m.explanation} for m in MISTAKES.values()],
         # the set's optimizer (every variant has the problem's): its equations, as the solutions state them
         "optimizer": _optimizer(variants),
+        "schedule": _schedule(variants, fmt_),
     }
+
+
+def _schedule(variants: list[Variant], fmt_: str) -> dict | None:
+    """The set's learning-rate schedule (every variant has the problem's), as the solutions state it."""
+    view = variants[0].documents.get("schedule") if variants else None
+    if view is not None and fmt_ == "tex":
+        view = {**view, "title": escape_tex(view["title"])}
+    return view
 
 
 def _optimizer(variants: list[Variant]) -> dict | None:

@@ -355,7 +355,7 @@ class TextPrinter(_Arithmetic, StrPrinter):
     def _exponent(self, exponent) -> str:
         """An exponent is bare when it is an atom (``x^2``, ``e^x``), bracketed otherwise (``e^(−x)``)."""
         text = self._print(exponent)
-        return text if self._precedence(exponent) >= ATOM else self._bracket(text)
+        return text if self._precedence(exponent) >= ATOM or isinstance(exponent, sp.floor) else self._bracket(text)
 
     def _print_Pow(self, expr, rational=False) -> str:
         base, exponent = expr.args
@@ -382,6 +382,9 @@ class TextPrinter(_Arithmetic, StrPrinter):
 
     def _print_Abs(self, expr) -> str:
         return f"|{self._print(expr.args[0])}|"
+
+    def _print_floor(self, expr) -> str:  # a step schedule's ⌊n/s⌋, bracketed already
+        return f"⌊{self._print(expr.args[0])}⌋"
 
     def _print_Heaviside(self, expr) -> str:
         return f"H({self._print(expr.args[0])})"

@@ -24,9 +24,9 @@ tracer.initializers) or templates. The names below are the package's public API.
 from tracer.spec.errors import SpecError
 from tracer.spec.graph import GraphProblem
 from tracer.spec.mapping import from_mapping, to_mapping
-from tracer.spec.problem import ActivationSpec, ClipSpec, DatasetSpec, LayerSpec, LossSpec, OptimizerSpec, Problem, Sample, TrainingSpec
+from tracer.spec.problem import ActivationSpec, ClipSpec, DatasetSpec, LayerSpec, LossSpec, OptimizerSpec, Problem, Sample, ScheduleSpec, TrainingSpec
 from tracer.spec.schema import json_schema
 from tracer.spec.yaml_text import load, loads
 
 __all__ = ["ActivationSpec", "ClipSpec", "DatasetSpec", "GraphProblem", "LayerSpec", "LossSpec", "OptimizerSpec", "Problem", "Sample",
-           "SpecError", "TrainingSpec", "from_mapping", "json_schema", "load", "loads", "to_mapping"]
+           "ScheduleSpec", "SpecError", "TrainingSpec", "from_mapping", "json_schema", "load", "loads", "to_mapping"]

@@ -79,7 +79,8 @@ def _layered_mapping(problem: Problem) -> dict[str, Any]:
         "training": {"learning_rate": problem.training.learning_rate, "steps": problem.training.steps,
                      "optimizer": problem.training.optimizer.to_mapping(),
                      **({"state": problem.training.state.to_mapping()} if problem.training.state.given else {}),
-                     **({"clip": problem.training.clip.to_mapping()} if problem.training.clip is not None else {})},
+                     **({"clip": problem.training.clip.to_mapping()} if problem.training.clip is not None else {}),
+                     **({"schedule": problem.training.schedule.to_mapping()} if problem.training.schedule is not None else {})},
     }
     if problem.randomize is not None:
         out["randomize"] = problem.randomize
@@ -127,6 +128,8 @@ def to_mapping(problem: "Problem | GraphProblem") -> dict[str, Any]:
         training["track"] = [str(key) for key in t.track]
     if t.clip is not None:
         training["clip"] = t.clip.to_mapping()
+    if t.schedule is not None:
+        training["schedule"] = t.schedule.to_mapping()
     out: dict[str, Any] = {
         "title": problem.title,
         "notation": problem.notation,

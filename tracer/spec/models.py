@@ -163,6 +163,27 @@ class ClipModel(_Strict):
     value: Number | None = Field(None, gt=0, description="clip_value of torch.nn.utils.clip_grad_value_: every gradient clamped to [−clip_value, clip_value]")
 
 
+#: the learning-rate schedules of SPEC.md §9, as torch.optim.lr_scheduler defines them
+SCHEDULES = ("step", "multistep", "exponential", "cosine", "linear")
+
+
+class ScheduleModel(_Strict):
+    """``training.schedule``: the learning rate of each update, torch.optim.lr_scheduler's closed forms."""
+
+    name: Literal[SCHEDULES] = Field(description="step (StepLR), multistep (MultiStepLR), exponential (ExponentialLR), cosine (CosineAnnealingLR), linear (LinearLR)")  # type: ignore[valid-type]
+    step_size: int | None = Field(None, ge=1, description="step: decay every step_size scheduler steps")
+    milestones: list[int] | None = Field(None, min_length=1, description="multistep: the scheduler steps at which the rate is multiplied by gamma (increasing)")
+    gamma: Number | None = Field(None, gt=0, description="step, multistep, exponential: the factor of each decay (torch's default 0.1 for step and multistep)")
+    T_max: int | None = Field(None, ge=1, description="cosine: the scheduler steps of half a cosine period")
+    eta_min: Number = Field(0.0, ge=0, description="cosine: the smallest rate")
+    start_factor: Number = Field(1.0 / 3.0, gt=0, le=1, description="linear: the factor of the first rate (torch's default 1/3)")
+    end_factor: Number = Field(1.0, ge=0, le=1, description="linear: the factor after total_iters scheduler steps")
+    total_iters: int = Field(5, ge=1, description="linear: the scheduler steps of the linear change (torch's default 5)")
+    warmup: int | None = Field(None, ge=1, description="a linear warm-up of this many scheduler steps first (SequentialLR of LinearLR and this schedule)")
+    warmup_factor: Number = Field(1.0 / 3.0, gt=0, le=1, description="the warm-up's start_factor (torch's LinearLR default 1/3)")
+    per: Literal["step", "epoch"] = Field("step", description="scheduler.step() after every update (step) or after every epoch")
+
+
 class TrainingModel(_Strict):
     learning_rate: Number = Field(gt=0)
     steps: int | None = Field(None, ge=0, description="gradient-descent updates (default 1); or give epochs")
@@ -177,6 +198,7 @@ class TrainingModel(_Strict):
     optimizer: Union[Literal[OPTIMIZERS], OptimizerModel] = Field("sgd", description="sgd (default), momentum, adagrad, rmsprop, adam, adamw, or a mapping with name: and its hyperparameters")  # type: ignore[valid-type]
     state: dict[str, Any] | None = Field(None, description="the optimizer's starting state per parameter instead of torch's zeros: {v: {W2[1,1]: 0.1}}, {previous: {…}} (heavy ball), {m: …, v: …, step: 3}")
     clip: ClipModel | None = Field(None, description="gradient clipping before the optimizer's step: {norm: max_norm} or {value: clip_value}")
+    schedule: ScheduleModel | None = Field(None, description="a learning-rate schedule (torch.optim.lr_scheduler): the rate of each update")
 
 
 class DatasetModel(_Strict):

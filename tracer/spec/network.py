@@ -32,7 +32,7 @@ from tracer.spec.models import (
     WeightInitModel,
 )
 from tracer.spec.problem import ActivationSpec, DatasetSpec, LayerSpec, Problem, Sample, TrainingSpec
-from tracer.spec.training import _check_run, _clip, _layered_steps, _loss, _optimizer, _parameters, _starting_state, _steps
+from tracer.spec.training import _check_run, _clip, _layered_steps, _loss, _optimizer, _parameters, _schedule, _starting_state, _steps
 
 #: the largest network: 1,000,000 weights and biases (a 999-999-1 network, one sample, one step:
 #: 28 s and 1.7 GB on a loaded two-core machine; a 300-300-1 network, 90,601 parameters: 5 s)
@@ -123,6 +123,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
             record_every=model.training.record_every,
             optimizer=_optimizer(model.training, fail),
             clip=_clip(model.training, fail),
+            schedule=_schedule(model.training, fail),
         ),
         title=model.title,
         language=model.language,
@@ -138,6 +139,7 @@ def _build(model: ProblemModel, source: str) -> Problem:
             if layer.learning_rate is not None:
                 raise fail(f"network.layers[{idx}].learning_rate", "a layer's own learning rate needs order: simultaneous (sequential order is Mazur's plain gradient descent at one rate)")
     _check_run(problem, source)
+    _check_own_rates(problem, fail)
     update = None if model.training.update == "all" else _parameters(problem, model.training.update, "training.update", fail)
     track = _parameters(problem, model.training.track, "training.track", fail)
     problem = replace(problem, training=replace(problem.training, update=update, track=track))
@@ -227,7 +229,7 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         loss=_loss(loss),
         data=tuple(samples),
         training=TrainingSpec(learning_rate=float(t.learning_rate), steps=_layered_steps(t, fail),
-                              optimizer=_optimizer(t, fail), clip=_clip(t, fail)),
+                              optimizer=_optimizer(t, fail), clip=_clip(t, fail), schedule=_schedule(t, fail)),
         title=model.title,
         language=model.language,
         notation=_layered_notation(model.notation, layers, fail),
@@ -237,7 +239,18 @@ def _layered_problem(raw: dict, source: str) -> Problem:
         input_shape=first if (net.input or steps) else None,
         target_steps=per_step,
     )
-    return replace(problem, training=replace(problem.training, state=_starting_state(problem, t, fail)))
+    problem = replace(problem, training=replace(problem.training, state=_starting_state(problem, t, fail)))
+    _check_own_rates(problem, fail)
+    return problem
+
+
+def _check_own_rates(problem: Problem, fail) -> None:
+    """A schedule writes one rate per update: a layer's own learning rate is not scheduled (yet)."""
+    if problem.training.schedule is None:
+        return
+    for idx, layer in enumerate(problem.layers):
+        if layer.learning_rate is not None:
+            raise fail(f"network.layers[{idx}].learning_rate", "a layer's own learning rate is not taken with training.schedule (one scheduled rate per update)")
 
 
 def _sequence_length(net: "LayeredNetworkModel", data: list, fail) -> int:

@@ -169,6 +169,53 @@ class ClipSpec:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """``training.schedule`` (SPEC.md §9): torch.optim.lr_scheduler's schedule of the learning rate,
+    read; :mod:`tracer.core.schedules` and :mod:`tracer.numeric.schedules` each compute it."""
+
+    name: str  # step | multistep | exponential | cosine | linear
+    step_size: int = 1  # step
+    milestones: tuple[int, ...] = ()  # multistep (increasing)
+    gamma: float = 0.1  # step, multistep, exponential
+    T_max: int = 1  # cosine
+    eta_min: float = 0.0  # cosine
+    start_factor: float = 1.0 / 3.0  # linear
+    end_factor: float = 1.0
+    total_iters: int = 5
+    warmup: int = 0  # scheduler steps of a linear warm-up before the schedule (0: none)
+    warmup_factor: float = 1.0 / 3.0
+    per: str = "step"  # scheduler.step() after every update, or after every epoch
+
+    #: each schedule's own fields, in the file's words
+    FIELDS = {"step": ("step_size", "gamma"), "multistep": ("milestones", "gamma"), "exponential": ("gamma",),
+              "cosine": ("T_max", "eta_min"), "linear": ("start_factor", "end_factor", "total_iters")}
+
+    def described(self) -> str:
+        """``step (step_size 2, gamma 0.5)``, with the warm-up and ``per epoch`` where given."""
+        parts = []
+        for name in self.FIELDS[self.name]:
+            value = getattr(self, name)
+            parts.append(f"{name} {', '.join(str(m) for m in value) if isinstance(value, tuple) else format(value, 'g')}")
+        if self.warmup:
+            parts.append(f"warmup {self.warmup} from factor {self.warmup_factor:g}")
+        if self.per == "epoch":
+            parts.append("per epoch")
+        return f"{self.name} ({', '.join(parts)})"
+
+    def to_mapping(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        for name in self.FIELDS[self.name]:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        if self.warmup:
+            out["warmup"] = self.warmup
+            out["warmup_factor"] = self.warmup_factor
+        if self.per != "step":
+            out["per"] = self.per
+        return out
+
+
+@dataclass(frozen=True)
 class TrainingSpec:
     learning_rate: float = 0.1
     steps: int = 1
@@ -184,6 +231,7 @@ class TrainingSpec:
     optimizer: OptimizerSpec = OptimizerSpec()
     state: OptimizerState = OptimizerState()  # training.state: the optimizer's starting state, by parameter name
     clip: ClipSpec | None = None  # training.clip: the gradients clipped before the optimizer's step
+    schedule: ScheduleSpec | None = None  # None: the same learning rate at every update
 
     def __post_init__(self) -> None:
         # a name here would never equal a key (tracer.keys): the parameter would silently not train
@@ -278,6 +326,18 @@ class Problem:
             rates.extend([self.training.learning_rate if own is None else own] * block.size)
         return tuple(rates)
 
+    def scheduler_steps(self, update: int) -> int:
+        """How many times torch's ``scheduler.step()`` has run before update ``update`` (1-based): the
+        ``last_epoch`` whose rate that update uses — ``update − 1`` with ``per: step``, the epochs
+        finished before it with ``per: epoch`` (0 without a schedule)."""
+        schedule = self.training.schedule
+        if schedule is None:
+            return 0
+        if schedule.per == "step":
+            return update - 1
+        per_epoch = -(-len(self.data) // (self.training.batch_size or len(self.data)))
+        return (update - 1) // per_epoch
+
     @cached_property
     def weight_mask(self) -> tuple[bool, ...]:
         """Per parameter (:attr:`parameter_keys` order): is it a weight (W, U: penalised by
@@ -300,6 +360,8 @@ class Problem:
         if t.clip is not None:
             how = "clip_grad_norm_" if t.clip.mode == "norm" else "clip_grad_value_"
             text += f", gradients clipped by {t.clip.mode} (torch.nn.utils.{how}, {t.clip.described()})"
+        if t.schedule is not None:
+            text += f", schedule {t.schedule.described()}"
         return text
 
     @cached_property

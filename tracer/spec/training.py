@@ -16,7 +16,7 @@ from tracer.keys import Quantity
 from tracer.spec.errors import SpecError, _quoted
 from tracer.spec.models import LossModel, ProblemModel, TrainingModel
 from tracer.spec.optimizer_state import OptimizerState, StateError, read_state
-from tracer.spec.problem import ClipSpec, LossSpec, OptimizerSpec, Problem
+from tracer.spec.problem import ClipSpec, LossSpec, OptimizerSpec, Problem, ScheduleSpec
 
 #: the largest run a file may ask for: updates, and multiply-adds (updates × samples per update ×
 #: parameters, about what a laptop does in a few minutes; the moons run of source 004 is 3.8e9)
@@ -71,6 +71,40 @@ def _clip(t: TrainingModel, fail) -> ClipSpec | None:
     if t.order == "sequential":
         raise fail("training.clip", "clipping needs every gradient before the update: it is for simultaneous order, not sequential")
     return ClipSpec("norm", float(c.norm)) if c.norm is not None else ClipSpec("value", float(c.value))  # type: ignore[arg-type]
+
+
+def _schedule(t: TrainingModel, fail) -> ScheduleSpec | None:
+    """``training.schedule``: each schedule's own fields required or refused, milestones increasing."""
+    m = t.schedule
+    if m is None:
+        return None
+    where = "training.schedule"
+    if t.order == "sequential":
+        raise fail("training.order", "sequential order is plain gradient descent at one rate (Mazur's); a schedule needs order: simultaneous")
+    own = set(ScheduleSpec.FIELDS[m.name])
+    given = {k for k in m.model_fields_set if k not in ("name", "warmup", "warmup_factor", "per")}
+    for name in sorted(given - own):
+        raise fail(f"{where}.{name}", f"not a field of the {m.name} schedule (it takes {', '.join(ScheduleSpec.FIELDS[m.name])})")
+    if m.name == "step" and m.step_size is None:
+        raise fail(f"{where}.step_size", "required by the step schedule (StepLR's step_size), missing")
+    if m.name == "multistep":
+        if m.milestones is None:
+            raise fail(f"{where}.milestones", "required by the multistep schedule (MultiStepLR's milestones), missing")
+        for k, (a, b) in enumerate(zip(m.milestones, m.milestones[1:]), 1):
+            if b <= a:
+                raise fail(f"{where}.milestones[{k}]", f"milestones must increase, got {b} after {a}")
+        if m.milestones[0] < 1:
+            raise fail(f"{where}.milestones[0]", f"a milestone ≥ 1 expected, got {m.milestones[0]}")
+    if m.name == "exponential" and m.gamma is None:
+        raise fail(f"{where}.gamma", "required by the exponential schedule (ExponentialLR's gamma), missing")
+    if m.name == "cosine" and m.T_max is None:
+        raise fail(f"{where}.T_max", "required by the cosine schedule (CosineAnnealingLR's T_max), missing")
+    if "warmup_factor" in m.model_fields_set and m.warmup is None:
+        raise fail(f"{where}.warmup_factor", "a warm-up's start factor needs warmup: (its scheduler steps)")
+    return ScheduleSpec(m.name, step_size=m.step_size or 1, milestones=tuple(m.milestones or ()),
+                        gamma=0.1 if m.gamma is None else float(m.gamma), T_max=m.T_max or 1, eta_min=float(m.eta_min),
+                        start_factor=float(m.start_factor), end_factor=float(m.end_factor), total_iters=m.total_iters,
+                        warmup=m.warmup or 0, warmup_factor=float(m.warmup_factor), per=m.per)
 
 
 def _parameters(problem: Problem, names: list[str], field: str, fail) -> tuple[Quantity, ...]:
