@@ -883,3 +883,12 @@ def test_a_theme_of_one_dense_network_is_refused_for_layers(tmp_path):
     with pytest.raises(SpecError, match="notation: bracket or delta for a network with conv2d, pooling or rnn layers, got 'mazur'"):
         loads(text, "c.yaml")
     assert loads(text.replace("notation: mazur", "notation: delta"), "c.yaml").notation == "delta"
+
+
+def test_a_feature_map_note_sets_its_greater_than_sign_in_math():
+    """"with stride > 1 …" in LaTeX's text font prints "stride ¿ 1": the note's ">" is set in math."""
+    from tracer.render.document import render
+
+    tex = render(solve(Path(__file__).resolve().parent.parent / "examples" / "conv_stride_padding.yaml"), "tex")
+    assert "with stride $>$ 1 the gradients are the sums over positions written above" in tex
+    assert "stride > 1" not in tex

@@ -203,7 +203,7 @@ def feature_map_views(solution: Solution, p: Printer) -> list[dict[str, Any]]:
                       + (n.op("⋆ is the valid cross-correlation, ⊛ the full convolution (δ padded by k − 1), rot180 the kernel turned by 180°",
                               r"$\star$ is the valid cross-correlation, $\circledast$ the full convolution ($\delta$ padded by $k - 1$), "
                               r"$\operatorname{rot}_{180}$ the kernel turned by $180^\circ$")
-                         if _plain(maps) else f"with {'stride' if maps.dilation == (1, 1) else 'stride or dilation'} > 1 the gradients are the sums over positions written above"),
+                         if _plain(maps) else f"with {'stride' if maps.dilation == (1, 1) else 'stride or dilation'} {n.op('>', '$>$')} 1 the gradients are the sums over positions written above"),
             "maxpool2d": ("" if _plain_window(maps) else f"{_geometry(maps, n.latex)}; ") + "each window's gradient goes to its largest input (at a tie the first, row by row)"
                          + ("; a padded position is " + n.op("−∞", r"$-\infty$") + " (never the largest)" if maps.padding != (0, 0) else ""),
             "avgpool2d": ("" if _plain_window(maps) else f"{_geometry(maps, n.latex)}; ") + "each window's gradient is shared equally by its inputs"
