@@ -67,7 +67,7 @@ def test_good_file_loads():
         (lambda r: r["data"][0].__setitem__("label", 2), "data[0].label", "from 0 to 1"),
         (lambda r: r.__setitem__("data", []), "data", "must not be empty"),
         (lambda r: r["network"]["layers"][0].__setitem__("activaton", "relu"), "network.layers[0].activaton", "unknown key"),
-        (lambda r: r["network"]["layers"][0].__setitem__("activation", "swish"), "network.layers[0].activation", "one of"),
+        (lambda r: r["network"]["layers"][0].__setitem__("activation", "mish"), "network.layers[0].activation", "one of"),
         (lambda r: r["data"][0].__setitem__("x", [1, 2, 3]), "data[0].x", "2 numbers expected"),
         (lambda r: r["data"][0].update({"y": [0, 1]}), "data[0]", "exactly one of y"),
         (lambda r: r["network"]["layers"][1].__setitem__("bias", [1, 2, 3]), "network.layers[1].bias", "2 numbers expected"),

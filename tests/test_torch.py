@@ -578,8 +578,11 @@ ADAPTIVE = ("adagrad", "rmsprop", "adam")
 #: −6.9, against 50-digit arithmetic), a relative error that an adaptive step passes on whole
 SATURATION = 4.0
 #: with those, no trained gradient of the size of rounding noise (a softmax layer's shared bias:
-#: 0 exactly, the engine's 0.0 against torch's 1e−17, which Adagrad turns into a step of 1e−9)
-NOISE = 1e-9
+#: 0 exactly, the engine's 0.0 against torch's 1e−17, which Adagrad turns into a step of 1e−9),
+#: nor one near ε = 1e−8 that a sum cancelled down to (an rnn's hinge terms of opposite targets at
+#: two time steps, ±2e−3 summing to ~1e−8: their rounding is 1e−11 of the sum, and RMSprop's
+#: g/(√s + ε) passes it to the step — the engine 0.08958474408603, torch 0.08958474408725)
+NOISE = 1e-6
 #: a cross-entropy's outputs (and their complements) at least this far from 0: at 1 − o = 7.5e−6
 #: the derivative (1 − y)/(1 − o) keeps 11 digits (the engine 7.5e−12, torch 9.7e−12 relatively
 #: off the 40-digit value, in a generated conv network)
