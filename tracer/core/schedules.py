@@ -32,6 +32,7 @@ from typing import Callable
 
 import sympy as sp
 
+from tracer.core.optimizers import _add, _minus, _mul, _over  # the unevaluated builders the equations share
 from tracer.spec import ScheduleSpec
 
 #: the file's rate (torch's base_lr), the scheduler steps before the update (last_epoch), the
@@ -48,22 +49,6 @@ class Phase:
 
     expression: sp.Expr
     constants: tuple[str, ...]  # the schedule's fields the expression reads (HYPER)
-
-
-def _mul(*factors: sp.Expr) -> sp.Expr:
-    return sp.Mul(*factors, evaluate=False)
-
-
-def _add(*terms: sp.Expr) -> sp.Expr:
-    return sp.Add(*terms, evaluate=False)
-
-
-def _minus(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    return _add(a, _mul(sp.Integer(-1), b))
-
-
-def _over(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    return _mul(a, sp.Pow(b, -1, evaluate=False))
 
 
 @lru_cache(maxsize=None)
